@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what vktrain needs (apt on Debian/Ubuntu; elsewhere it prints what to install), then
+# configures and builds into ./build. Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(cmake gcc make pkg-config libvulkan-dev glslang-tools libcjson-dev mesa-vulkan-drivers vulkan-validationlayers)
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "setup: installing ${missing[*]}"
+        sudo=""
+        [ "$(id -u)" -ne 0 ] && sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+else
+    for tool in cmake cc glslangValidator; do
+        command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "setup: not a Debian/Ubuntu system; please install: a C compiler, CMake >= 3.20, the Vulkan loader"
+        echo "       and headers, glslang (glslangValidator), cJSON, and for tests Mesa lavapipe and the"
+        echo "       Khronos validation layer. Missing now: ${missing[*]}"
+        exit 1
+    fi
+fi
+
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+cmake -S . -B build -DCMAKE_BUILD_TYPE="${VKT_BUILD_TYPE:-RelWithDebInfo}" ${VKT_CMAKE_ARGS:-} >/dev/null
+cmake --build build -j"$(nproc)"

@@ -1,0 +1,9 @@
+/* Subcommands of the vktrain program. Each returns the process exit code. */
+#ifndef VKT_CLI_H
+#define VKT_CLI_H
+
+#include <stdbool.h>
+
+int vkt_cli_devices(int argc, char **argv);
+
+#endif

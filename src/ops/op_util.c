@@ -1,0 +1,30 @@
+/* Shared op-recording helpers (see op_util.h). */
+#include "ops/op_util.h"
+
+#include <string.h>
+
+vkt_status vkt_ops_pipeline(vkt_rec *r, const char *shader, uint32_t n_bindings, uint32_t pc_size,
+                            const uint32_t *spec, uint32_t n_spec, vkt_pipeline **out) {
+    vkt_pipeline_desc d = {.shader = shader, .n_bindings = n_bindings, .pc_size = pc_size, .n_spec = n_spec};
+    if (n_spec) memcpy(d.spec, spec, n_spec * sizeof *spec);
+    return vkt_pipeline_get(vkt_rec_device(r), &d, out);
+}
+
+void vkt_ops_grid_1d(uint64_t n_groups, uint32_t *gx, uint32_t *gy) {
+    if (n_groups == 0) n_groups = 1;
+    *gx = n_groups < 65535 ? (uint32_t)n_groups : 65535;
+    *gy = vkt_ceil_div(n_groups, *gx);
+}
+
+int64_t vkt_ops_max_binding_elems(const vkt_rec *r, size_t elem_size) {
+    size_t bytes = vkt_rec_max_binding_bytes(r) & ~(size_t)4095;
+    return (int64_t)(bytes / elem_size);
+}
+
+vkt_tensor vkt_ops_flat_slice(const vkt_tensor *t, int64_t e0, int64_t n) {
+    VKT_ASSERT(e0 >= 0 && n > 0 && e0 + n <= vkt_tensor_numel(t));
+    vkt_tensor v = *t;
+    v.offset += (size_t)e0 * vkt_dtype_size(t->dtype);
+    v.shape[0] = n, v.shape[1] = v.shape[2] = v.shape[3] = 1;
+    return v;
+}

@@ -1,0 +1,24 @@
+/* Helpers shared by op recorders: pipeline lookup with the usual conventions, dispatch grids, and
+ * chunking of tensors larger than one storage-buffer binding allows. */
+#ifndef VKT_OP_UTIL_H
+#define VKT_OP_UTIL_H
+
+#include "vk/record.h"
+
+/* Pipeline for `shader` with n_bindings buffers, pc_size bytes of push constants and the given
+ * specialization constants (ids 0..n_spec-1). */
+vkt_status vkt_ops_pipeline(vkt_rec *r, const char *shader, uint32_t n_bindings, uint32_t pc_size,
+                            const uint32_t *spec, uint32_t n_spec, vkt_pipeline **out);
+
+/* Splits n_groups workgroups over x (<= 65535) and y; shaders use vkt_group_index(). */
+void vkt_ops_grid_1d(uint64_t n_groups, uint32_t *gx, uint32_t *gy);
+
+/* Most elements of elem_size bytes one binding may hold, rounded down to keep chunk offsets aligned. */
+int64_t vkt_ops_max_binding_elems(const vkt_rec *r, size_t elem_size);
+
+/* A flat view of elements [e0, e0 + n) of t (requires e0 * dtype size to keep binding alignment). */
+vkt_tensor vkt_ops_flat_slice(const vkt_tensor *t, int64_t e0, int64_t n);
+
+static inline uint32_t vkt_ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
+
+#endif

@@ -1,0 +1,229 @@
+/* Test harness implementation (see harness.h). */
+#include "harness.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+void vkt_test_init(vkt_test *t, const char *name) {
+    memset(t, 0, sizeof *t);
+    t->name = name;
+    const char *seed = getenv("VKT_SEED");
+    t->seed = seed && *seed ? strtoull(seed, NULL, 10) : 20261129ull;
+    vkt_rng_init(&t->rng, t->seed);
+    printf("== %s (seed %llu; rerun with VKT_SEED=%llu)\n", name, (unsigned long long)t->seed,
+           (unsigned long long)t->seed);
+    vkt_device_opts opts = vkt_device_opts_default();
+    opts.validation = true;
+    const char *no_val = getenv("VKT_NO_VALIDATION");
+    if (no_val && *no_val && strcmp(no_val, "0") != 0) opts.validation = false;
+    if (vkt_device_create(&opts, &t->dev) != VKT_OK) {
+        fprintf(stderr, "FAIL %s: no Vulkan device (install mesa-vulkan-drivers and vulkan-validationlayers)\n",
+                name);
+        exit(1);
+    }
+    const vkt_device_info *info = vkt_device_get_info(t->dev);
+    printf("   device: %s (%s %s)\n", info->name, info->driver_name, info->driver_info);
+    const char *mb = getenv("VKT_TEST_ARENA_MB");
+    size_t bytes = (size_t)(mb && *mb ? atol(mb) : 256) << 20;
+    VKT_TEST_TRY(t, vkt_arena_create(t->dev, "test", bytes, &t->arena));
+    VKT_TEST_TRY(t, vkt_rec_create(t->dev, 64, &t->rec));
+}
+
+int vkt_test_finish(vkt_test *t) {
+    uint32_t msgs = vkt_device_validation_messages(t->dev);
+    if (msgs) vkt_test_fail(t, "%u validation message(s)", msgs);
+    vkt_rec_destroy(t->rec);
+    vkt_arena_destroy(t->arena);
+    vkt_device_destroy(t->dev);
+    printf("%s %s (%d failure(s))\n", t->failures ? "FAIL" : "PASS", t->name, t->failures);
+    return t->failures ? 1 : 0;
+}
+
+void vkt_test_fail(vkt_test *t, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stdout, "FAIL %s (seed %llu): ", t->name, (unsigned long long)t->seed);
+    vfprintf(stdout, fmt, ap);
+    fprintf(stdout, "\n");
+    va_end(ap);
+    t->failures++;
+}
+
+float *vkt_test_rand(vkt_test *t, size_t n, float lo, float hi) {
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++) x[i] = vkt_rng_range(&t->rng, lo, hi);
+    return x;
+}
+
+float *vkt_test_randn(vkt_test *t, size_t n, float scale) {
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++) x[i] = (float)(scale * vkt_rng_normal(&t->rng));
+    return x;
+}
+
+double *vkt_test_to_double(const float *x, size_t n) {
+    double *d = malloc(n * sizeof *d);
+    for (size_t i = 0; i < n; i++) d[i] = x[i];
+    return d;
+}
+
+vkt_tensor vkt_test_upload(vkt_test *t, const float *x, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    vkt_tensor v;
+    VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, d0, d1, d2, d3, &v));
+    VKT_TEST_TRY(t, vkt_tensor_upload(t->dev, &v, x, vkt_tensor_bytes(&v)));
+    return v;
+}
+
+vkt_tensor vkt_test_upload_i32(vkt_test *t, const int32_t *x, int64_t n) {
+    vkt_tensor v;
+    VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, VKT_DTYPE_I32, n, 1, 1, 1, &v));
+    VKT_TEST_TRY(t, vkt_tensor_upload(t->dev, &v, x, vkt_tensor_bytes(&v)));
+    return v;
+}
+
+#define GUARD_VALUE 1234.5f
+
+static vkt_test_out make_output(vkt_test *t, const float *init, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    vkt_test_out o;
+    int64_t n = d0 * d1 * d2 * d3;
+    o.guard = 64; /* 256 bytes: keeps the inner view aligned for binding */
+    VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, n + 2 * o.guard, 1, 1, 1, &o.outer));
+    o.view = o.outer;
+    o.view.offset += (size_t)o.guard * 4;
+    o.view.shape[0] = d0, o.view.shape[1] = d1, o.view.shape[2] = d2, o.view.shape[3] = d3;
+    float *host = malloc((size_t)(n + 2 * o.guard) * sizeof *host);
+    for (int64_t i = 0; i < n + 2 * o.guard; i++) host[i] = GUARD_VALUE;
+    for (int64_t i = 0; i < n; i++) host[o.guard + i] = init ? init[i] : NAN;
+    VKT_TEST_TRY(t, vkt_tensor_upload(t->dev, &o.outer, host, vkt_tensor_bytes(&o.outer)));
+    free(host);
+    return o;
+}
+
+vkt_test_out vkt_test_output(vkt_test *t, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    return make_output(t, NULL, d0, d1, d2, d3);
+}
+
+vkt_test_out vkt_test_output_init(vkt_test *t, const float *init, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    return make_output(t, init, d0, d1, d2, d3);
+}
+
+float *vkt_test_read_output(vkt_test *t, const vkt_test_out *o, const char *what) {
+    float *all = vkt_test_download(t, &o->outer);
+    int64_t n = vkt_tensor_numel(&o->view);
+    for (int64_t i = 0; i < o->guard; i++) {
+        if (all[i] != GUARD_VALUE || all[o->guard + n + i] != GUARD_VALUE) {
+            vkt_test_fail(t, "%s: guard word %lld %s the output was overwritten", what, (long long)i,
+                          all[i] != GUARD_VALUE ? "before" : "after");
+            break;
+        }
+    }
+    float *y = malloc((size_t)n * sizeof *y);
+    memcpy(y, all + o->guard, (size_t)n * sizeof *y);
+    free(all);
+    return y;
+}
+
+float *vkt_test_download(vkt_test *t, const vkt_tensor *x) {
+    float *y = malloc(vkt_tensor_bytes(x));
+    VKT_TEST_TRY(t, vkt_tensor_download(t->dev, x, y, vkt_tensor_bytes(x)));
+    return y;
+}
+
+void vkt_test_run(vkt_test *t, vkt_status (*fn)(vkt_rec *r, void *ctx), void *ctx) {
+    VKT_TEST_TRY(t, vkt_rec_begin(t->rec));
+    VKT_TEST_TRY(t, fn(t->rec, ctx));
+    VKT_TEST_TRY(t, vkt_rec_end(t->rec));
+    VKT_TEST_TRY(t, vkt_rec_submit_wait(t->rec));
+}
+
+double vkt_cmp(const float *y, const double *r, size_t n, double atol, long *bad) {
+    double worst = 0;
+    *bad = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(y[i]) != isnan(r[i]) || isinf(y[i]) != isinf(r[i])) {
+            *bad = (long)i;
+            return INFINITY;
+        }
+        if (isnan(r[i]) || isinf(r[i])) continue;
+        double e = fabs((double)y[i] - r[i]) / (fabs(r[i]) + atol);
+        if (e > worst) worst = e, *bad = (long)i;
+    }
+    return worst;
+}
+
+double vkt_rms(const double *r, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += r[i] * r[i];
+    return n ? sqrt(s / (double)n) : 0;
+}
+
+double vkt_nmse(const float *y, const double *r, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) num += (y[i] - r[i]) * (y[i] - r[i]), den += r[i] * r[i];
+    return den > 0 ? num / den : num;
+}
+
+bool vkt_check(vkt_test *t, const char *what, const float *y, const double *r, size_t n, double bound) {
+    double atol = 1e-3 * vkt_rms(r, n);
+    if (atol == 0) atol = 1e-30;
+    long bad;
+    double err = vkt_cmp(y, r, n, atol, &bad);
+    bool ok = err <= bound;
+    printf("   %-40s n=%-8zu max_rel=%.3e nmse=%.3e bound=%.1e %s\n", what, n, err, vkt_nmse(y, r, n), bound,
+           ok ? "ok" : "FAIL");
+    if (!ok)
+        vkt_test_fail(t, "%s: max relative error %.3e > %.1e at index %ld (got %.9g, want %.9g)", what, err, bound,
+                      bad, bad >= 0 ? y[bad] : 0.0, bad >= 0 ? r[bad] : 0.0);
+    return ok;
+}
+
+bool vkt_check_d(vkt_test *t, const char *what, const double *y, const double *r, size_t n, double bound) {
+    float *yf = malloc(n * sizeof *yf);
+    double rms = vkt_rms(r, n), atol = rms > 0 ? 1e-3 * rms : 1e-30, worst = 0;
+    long bad = -1;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs(y[i] - r[i]) / (fabs(r[i]) + atol);
+        if (!(e <= worst)) worst = e, bad = (long)i;
+        yf[i] = (float)y[i];
+    }
+    bool ok = worst <= bound;
+    printf("   %-40s n=%-8zu max_rel=%.3e bound=%.1e %s\n", what, n, worst, bound, ok ? "ok" : "FAIL");
+    if (!ok)
+        vkt_test_fail(t, "%s: max relative error %.3e > %.1e at index %ld (got %.12g, want %.12g)", what, worst,
+                      bound, bad, y[bad], r[bad]);
+    free(yf);
+    return ok;
+}
+
+double vkt_fd_grad(double (*f)(const double *x, void *ctx), double *x, size_t i, void *ctx) {
+    double x0 = x[i], h = 1e-5 * fmax(1.0, fabs(x0));
+    x[i] = x0 + h;
+    double fp = f(x, ctx);
+    x[i] = x0 - h;
+    double fm = f(x, ctx);
+    x[i] = x0;
+    return (fp - fm) / (2.0 * h);
+}
+
+bool vkt_check_fd(vkt_test *t, const char *what, double (*f)(const double *x, void *ctx), double *x,
+                  const double *g, size_t n, void *ctx, double bound) {
+    size_t m = n < 64 ? n : 64;
+    double *fd = malloc(m * sizeof *fd), *an = malloc(m * sizeof *an);
+    for (size_t j = 0; j < m; j++) {
+        size_t i = n <= 64 ? j : vkt_rng_below(&t->rng, (uint32_t)n);
+        fd[j] = vkt_fd_grad(f, x, i, ctx);
+        an[j] = g[i];
+    }
+    char label[128];
+    snprintf(label, sizeof label, "fd %s", what);
+    bool ok = vkt_check_d(t, label, an, fd, m, bound);
+    free(fd);
+    free(an);
+    return ok;
+}
+
+const char *vkt_test_data(const char *relative) {
+    static char path[1024];
+    snprintf(path, sizeof path, "%s/%s", VKT_SHARED_DATA, relative);
+    return path;
+}

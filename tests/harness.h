@@ -1,0 +1,96 @@
+/* Test harness: device with validation, seeded inputs, poisoned and guarded outputs, error metrics.
+ *
+ * Exit codes: 0 pass, 1 fail, 77 skip (an optional device feature is missing; never for a missing
+ * device). Every failure prints the seed, the shape and the first bad index. */
+#ifndef VKT_HARNESS_H
+#define VKT_HARNESS_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/log.h"
+#include "core/rng.h"
+#include "vk/record.h"
+#include "vktrain/device.h"
+#include "vktrain/tensor.h"
+
+#define VKT_TEST_SKIP 77
+
+/* Test context: a device with validation on, one arena, one recorder, the seed. */
+typedef struct {
+    vkt_device *dev;   /* owned */
+    vkt_arena *arena;  /* owned: all test tensors */
+    vkt_rec *rec;      /* owned */
+    uint64_t seed;
+    vkt_rng rng;
+    int failures;
+    const char *name;
+} vkt_test;
+
+/* Creates the device (validation and sync validation on), a 256 MiB arena (VKT_TEST_ARENA_MB overrides)
+ * and a recorder. Prints the test name and seed (VKT_SEED overrides). Exits 1 on failure. */
+void vkt_test_init(vkt_test *t, const char *name);
+/* Checks validation messages, frees everything, and returns the exit code (0, or 1 on any failure). */
+int vkt_test_finish(vkt_test *t);
+
+/* Records a failure with a printf-style message. */
+void vkt_test_fail(vkt_test *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Aborts the test on a failing status (device errors are not recoverable in a test). */
+#define VKT_TEST_TRY(t, call)                                                                      \
+    do {                                                                                           \
+        vkt_status s_ = (call);                                                                    \
+        if (s_ != VKT_OK) {                                                                        \
+            fprintf(stderr, "FAIL %s: %s -> %s (%s:%d)\n", (t)->name, #call, vkt_status_name(s_),  \
+                    __FILE__, __LINE__);                                                           \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* Host arrays of random values. Caller frees. */
+float *vkt_test_rand(vkt_test *t, size_t n, float lo, float hi);
+float *vkt_test_randn(vkt_test *t, size_t n, float scale);
+double *vkt_test_to_double(const float *x, size_t n);
+
+/* A device tensor filled from host data (f32). */
+vkt_tensor vkt_test_upload(vkt_test *t, const float *x, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+vkt_tensor vkt_test_upload_i32(vkt_test *t, const int32_t *x, int64_t n);
+
+/* An output tensor surrounded by guard words and poisoned with NaN. vkt_test_read_output checks the
+ * guards and returns the values (caller frees). */
+typedef struct {
+    vkt_tensor view;   /* what the op writes */
+    vkt_tensor outer;  /* view plus guards */
+    int64_t guard;     /* guard elements on each side */
+} vkt_test_out;
+vkt_test_out vkt_test_output(vkt_test *t, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+/* Like vkt_test_output but pre-filled with `init` (for accumulating outputs) instead of NaN. */
+vkt_test_out vkt_test_output_init(vkt_test *t, const float *init, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+float *vkt_test_read_output(vkt_test *t, const vkt_test_out *o, const char *what);
+
+/* Downloads a whole tensor (f32). Caller frees. */
+float *vkt_test_download(vkt_test *t, const vkt_tensor *x);
+
+/* Records with fn(rec, ctx), submits, waits. */
+void vkt_test_run(vkt_test *t, vkt_status (*fn)(vkt_rec *r, void *ctx), void *ctx);
+
+/* Max over i of |y-r| / (|r| + atol); *bad gets its index (-1 if none). NaN/inf disagreement: INFINITY. */
+double vkt_cmp(const float *y, const double *r, size_t n, double atol, long *bad);
+double vkt_rms(const double *r, size_t n);
+double vkt_nmse(const float *y, const double *r, size_t n);
+/* Compares y to r with atol = 1e-3 * rms(r), prints the result line, records a failure above bound. */
+bool vkt_check(vkt_test *t, const char *what, const float *y, const double *r, size_t n, double bound);
+/* Double-vs-double variant for checking the reference backward against finite differences. */
+bool vkt_check_d(vkt_test *t, const char *what, const double *y, const double *r, size_t n, double bound);
+
+/* Central finite difference of the scalar f over x[i]: h = 1e-5 * max(1, |x[i]|). */
+double vkt_fd_grad(double (*f)(const double *x, void *ctx), double *x, size_t i, void *ctx);
+/* Checks analytic gradient g (length n) of f against finite differences on up to 64 sampled indices. */
+bool vkt_check_fd(vkt_test *t, const char *what, double (*f)(const double *x, void *ctx), double *x,
+                  const double *g, size_t n, void *ctx, double bound);
+
+/* Path under the shared data folder (tests may read it; the product never requires it). */
+const char *vkt_test_data(const char *relative);
+
+#endif
