@@ -1,0 +1,58 @@
+/* Model hyper-parameters, read from a Hugging Face config.json (keys as Hugging Face names them) or a
+ * vktrain run config's "model" section.
+ *
+ * Two architectures cover the supported families:
+ *   GPT-2: LayerNorm, learned positions, GELU (tanh), biases everywhere, tied embeddings.
+ *   LLaMA: RMSNorm, RoPE (base rope_theta), SwiGLU MLP, grouped-query attention, optional q/k/v biases
+ *          (Qwen2), tied or untied embeddings. Llama 2/3, Mistral, Qwen2 and SmolLM use it. */
+#ifndef VKT_MODEL_CONFIG_H
+#define VKT_MODEL_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vktrain/status.h"
+
+typedef struct cJSON cJSON;
+
+typedef enum { VKT_ARCH_GPT2 = 0, VKT_ARCH_LLAMA = 1 } vkt_arch;
+
+typedef struct {
+    vkt_arch arch;
+    char model_type[32];        /* "gpt2", "llama", "mistral", "qwen2" */
+    int64_t vocab_size;         /* V */
+    int64_t max_seq_len;        /* n_positions / max_position_embeddings */
+    int64_t n_embd;             /* C: n_embd / hidden_size */
+    int64_t n_layer;            /* L */
+    int64_t n_head;             /* NH */
+    int64_t n_kv_head;          /* KVH (== NH for GPT-2) */
+    int64_t head_dim;           /* HS (n_embd / n_head unless head_dim is given) */
+    int64_t n_inner;            /* MLP width: 4C for GPT-2, intermediate_size for LLaMA */
+    double norm_eps;            /* layer_norm_epsilon / rms_norm_eps */
+    double rope_theta;          /* LLaMA only */
+    double init_std;            /* initializer_range */
+    bool tie_word_embeddings;
+    bool qkv_bias;              /* GPT-2: true; Qwen2: true; Llama: attention_bias */
+    bool o_bias;                /* GPT-2: true; Llama: attention_bias */
+    bool mlp_bias;              /* GPT-2: true; Llama: mlp_bias */
+    int64_t bos_token_id, eos_token_id; /* -1 when absent */
+} vkt_model_config;
+
+/* The built-in shape presets ("gpt2", "gpt2-medium", "llama-tiny"...); NULL if unknown. */
+const vkt_model_config *vkt_model_preset(const char *name);
+
+/* Reads a Hugging Face config.json object. `where` names the file for messages. Keys that do not
+ * change the computation (dropout, dtype, architectures...) are accepted; keys that would change it in
+ * ways vktrain does not implement (rope_scaling, an activation other than GELU/SiLU...) are errors that
+ * name the key and the fix; other unknown keys are warned about when `strict` is false, errors when
+ * true (vktrain's own configs). */
+vkt_status vkt_model_config_from_json(const cJSON *obj, const char *where, bool strict, vkt_model_config *out);
+vkt_status vkt_model_config_load(const char *path, vkt_model_config *out);
+/* Writes the Hugging Face config.json keys for this model (caller frees with cJSON_Delete). */
+cJSON *vkt_model_config_to_json(const vkt_model_config *c);
+/* Checks shapes are possible (C divisible by NH, NH by KVH, head_dim even for RoPE...). */
+vkt_status vkt_model_config_validate(const vkt_model_config *c, const char *where);
+/* Parameter count (embedding tables included once when tied). */
+int64_t vkt_model_config_n_params(const vkt_model_config *c);
+
+#endif
