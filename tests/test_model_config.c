@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "model/model_config.h"
+#include "model/params.h"
 
 static int failures;
 
@@ -74,6 +75,29 @@ int main(void) {
     EXPECT(back.n_embd == tiny->n_embd && back.n_kv_head == tiny->n_kv_head && back.n_inner == tiny->n_inner);
     EXPECT(vkt_model_config_n_params(&back) == vkt_model_config_n_params(tiny));
     cJSON_Delete(j);
+
+    /* Parameter tables agree with the counts and keep fused groups contiguous. */
+    const char *names[] = {"gpt2", "llama-tiny", "smollm-135m", "gpt2-tiny"};
+    for (int i = 0; i < 4; i++) {
+        vkt_param_table t;
+        const vkt_model_config *pc = vkt_model_preset(names[i]);
+        EXPECT(vkt_params_build(pc, 64, &t) == VKT_OK);
+        EXPECT(vkt_params_count(&t) == vkt_model_config_n_params(pc));
+        for (int k = 0; k < t.n; k++) {
+            if (t.p[k].fused_next) EXPECT(t.p[k + 1].offset == t.p[k].offset + t.p[k].numel);
+            else EXPECT(k + 1 == t.n || t.p[k + 1].offset % 64 == 0);
+        }
+        printf("%s: %d tensors, %lld params\n", names[i], t.n, (long long)vkt_params_count(&t));
+        vkt_params_free(&t);
+    }
+    vkt_param_table t;
+    EXPECT(vkt_params_build(vkt_model_preset("llama-tiny"), 64, &t) == VKT_OK);
+    const vkt_param *q = vkt_params_get(&t, 2, VKT_ROLE_Q_W);
+    EXPECT(q && strcmp(q->name, "model.layers.2.self_attn.q_proj.weight") == 0);
+    EXPECT(vkt_params_group_rows(&t, q) == 64 + 2 * 32);
+    EXPECT(vkt_params_get(&t, -1, VKT_ROLE_LM_HEAD) == NULL); /* tied */
+    EXPECT(vkt_params_find(&t, "model.norm.weight") != NULL);
+    vkt_params_free(&t);
 
     printf("%s model_config (%d failure(s))\n", failures ? "FAIL" : "PASS", failures);
     return failures ? 1 : 0;
