@@ -1,0 +1,301 @@
+/* Run configuration: a key table maps "section.key" to a typed field, so JSON files and command-line
+ * overrides share one parser and one set of error messages. */
+#include "io/run_config.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+typedef enum { T_INT, T_UINT64, T_FLOAT, T_BOOL, T_STRING, T_OBJECTIVE } field_type;
+
+typedef struct {
+    const char *section, *key;
+    field_type type;
+    size_t offset, size; /* size: string capacity */
+    double min, max;     /* numeric range, inclusive */
+} field;
+
+#define R(f) offsetof(vkt_run_config, f)
+#define S(f) offsetof(vkt_run_config, f), sizeof(((vkt_run_config *)0)->f)
+static const field fields[] = {
+    {"model", "from", T_STRING, S(model_from), 0, 0},
+    {"model", "preset", T_STRING, S(model_preset), 0, 0},
+    {"tokenizer", "type", T_STRING, S(tokenizer_type), 0, 0},
+    {"tokenizer", "path", T_STRING, S(tokenizer_path), 0, 0},
+    {"data", "train", T_STRING, S(data_train), 0, 0},
+    {"data", "val", T_STRING, S(data_val), 0, 0},
+    {"data", "val_fraction", T_FLOAT, R(val_fraction), 0, 0, 0.9},
+    {"data", "shuffle", T_BOOL, R(shuffle), 0, 0, 0},
+    {"data", "objective", T_OBJECTIVE, R(objective), 0, 0, 0},
+    {"data", "mask_prob", T_FLOAT, R(mask_prob), 0, 0, 1},
+    {"data", "fim_rate", T_FLOAT, R(fim_rate), 0, 0, 1},
+    {"optim", "batch_size", T_INT, R(batch_size), 0, 1, 1 << 20},
+    {"optim", "seq_len", T_INT, R(seq_len), 0, 1, 1 << 20},
+    {"optim", "grad_accum", T_INT, R(grad_accum), 0, 1, 1 << 16},
+    {"optim", "steps", T_INT, R(steps), 0, 0, 1e12},
+    {"optim", "warmup_steps", T_INT, R(warmup_steps), 0, 0, 1e12},
+    {"optim", "lr", T_FLOAT, R(lr), 0, 0, 10},
+    {"optim", "lr_min", T_FLOAT, R(lr_min), 0, 0, 10},
+    {"optim", "weight_decay", T_FLOAT, R(weight_decay), 0, 0, 10},
+    {"optim", "beta1", T_FLOAT, R(beta1), 0, 0, 0.999999},
+    {"optim", "beta2", T_FLOAT, R(beta2), 0, 0, 0.999999},
+    {"optim", "eps", T_FLOAT, R(eps), 0, 1e-30, 1},
+    {"optim", "grad_clip", T_FLOAT, R(grad_clip), 0, 0, 1e30},
+    {"optim", "seed", T_UINT64, R(seed), 0, 0, 1.8e19},
+    {"optim", "recompute", T_BOOL, R(recompute), 0, 0, 0},
+    {"eval", "interval", T_INT, R(eval_interval), 0, 0, 1e12},
+    {"eval", "steps", T_INT, R(eval_steps), 0, 0, 1e12},
+    {"log", "interval", T_INT, R(log_interval), 0, 1, 1e12},
+    {"output", "dir", T_STRING, S(out_dir), 0, 0},
+    {"output", "checkpoint_interval", T_INT, R(checkpoint_interval), 0, 0, 1e12},
+    {"output", "keep", T_INT, R(keep), 0, 1, 1000},
+    {"sample", "tokens", T_INT, R(sample_tokens), 0, 0, 1e9},
+    {"sample", "temperature", T_FLOAT, R(temperature), 0, 0, 100},
+    {"sample", "top_k", T_INT, R(top_k), 0, 0, 1e9},
+    {"sample", "top_p", T_FLOAT, R(top_p), 0, 0, 1},
+    {"sample", "prompt", T_STRING, S(sample_prompt), 0, 0},
+};
+#define N_FIELDS (sizeof fields / sizeof fields[0])
+
+void vkt_run_config_defaults(vkt_run_config *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->model_preset, sizeof c->model_preset, "gpt2-tiny");
+    snprintf(c->tokenizer_type, sizeof c->tokenizer_type, "byte");
+    c->val_fraction = 0.1;
+    c->shuffle = true;
+    c->mask_prob = 0.15;
+    c->fim_rate = 0.5;
+    c->batch_size = 12, c->seq_len = 64, c->grad_accum = 1, c->steps = 2000, c->warmup_steps = 100;
+    c->lr = 1e-3, c->lr_min = 1e-4, c->weight_decay = 0.1, c->beta1 = 0.9, c->beta2 = 0.99, c->eps = 1e-8;
+    c->grad_clip = 1.0;
+    c->seed = 1337;
+    c->eval_interval = 250, c->eval_steps = 20, c->log_interval = 10;
+    snprintf(c->out_dir, sizeof c->out_dir, "runs/default");
+    c->checkpoint_interval = 500, c->keep = 3;
+    c->sample_tokens = 200, c->temperature = 0.8, c->top_k = 40, c->top_p = 1.0;
+}
+
+void vkt_run_config_free(vkt_run_config *c) {
+    cJSON_Delete(c->model_keys);
+    c->model_keys = NULL;
+}
+
+static const field *find_field(const char *section, const char *key) {
+    for (size_t i = 0; i < N_FIELDS; i++)
+        if (strcmp(fields[i].section, section) == 0 && strcmp(fields[i].key, key) == 0) return &fields[i];
+    return NULL;
+}
+
+static bool section_known(const char *section) {
+    for (size_t i = 0; i < N_FIELDS; i++)
+        if (strcmp(fields[i].section, section) == 0) return true;
+    return false;
+}
+
+static vkt_status set_field(vkt_run_config *c, const field *f, const cJSON *v, const char *where) {
+    char *dst = (char *)c + f->offset;
+    switch (f->type) {
+    case T_STRING:
+        if (!cJSON_IsString(v)) break;
+        if (strlen(v->valuestring) >= f->size) {
+            vkt_log_error("%s: %s.%s is longer than %zu characters", where, f->section, f->key, f->size - 1);
+            return VKT_ERR_FORMAT;
+        }
+        snprintf(dst, f->size, "%s", v->valuestring);
+        return VKT_OK;
+    case T_BOOL:
+        if (!cJSON_IsBool(v)) break;
+        *(bool *)dst = cJSON_IsTrue(v);
+        return VKT_OK;
+    case T_OBJECTIVE:
+        if (!cJSON_IsString(v)) break;
+        if (strcmp(v->valuestring, "clm") == 0) *(vkt_objective *)dst = VKT_OBJ_CLM;
+        else if (strcmp(v->valuestring, "mlm") == 0) *(vkt_objective *)dst = VKT_OBJ_MLM;
+        else if (strcmp(v->valuestring, "fim") == 0) *(vkt_objective *)dst = VKT_OBJ_FIM;
+        else {
+            vkt_log_error("%s: data.objective \"%s\" is not one of clm (next token), mlm (masked tokens), "
+                          "fim (fill in the middle)", where, v->valuestring);
+            return VKT_ERR_FORMAT;
+        }
+        return VKT_OK;
+    case T_INT:
+    case T_UINT64:
+    case T_FLOAT: {
+        if (!cJSON_IsNumber(v)) break;
+        double x = v->valuedouble;
+        if (f->type != T_FLOAT && x != floor(x)) {
+            vkt_log_error("%s: %s.%s must be an integer, got %g", where, f->section, f->key, x);
+            return VKT_ERR_FORMAT;
+        }
+        if (x < f->min || x > f->max) {
+            vkt_log_error("%s: %s.%s = %g is outside [%g, %g]", where, f->section, f->key, x, f->min, f->max);
+            return VKT_ERR_FORMAT;
+        }
+        if (f->type == T_INT) *(int64_t *)dst = (int64_t)x;
+        else if (f->type == T_UINT64) *(uint64_t *)dst = (uint64_t)x;
+        else *(double *)dst = x;
+        return VKT_OK;
+    }
+    }
+    static const char *type_names[] = {"an integer", "an integer", "a number", "true or false", "a string",
+                                       "a string"};
+    vkt_log_error("%s: %s.%s must be %s", where, f->section, f->key, type_names[f->type]);
+    return VKT_ERR_FORMAT;
+}
+
+/* A model key that is not a vktrain field ("from", "preset") is a Hugging Face config key, checked when
+ * the model is resolved. */
+static vkt_status set_model_key(vkt_run_config *c, const char *key, const cJSON *v) {
+    if (!c->model_keys) c->model_keys = cJSON_CreateObject();
+    cJSON_DeleteItemFromObjectCaseSensitive(c->model_keys, key);
+    cJSON_AddItemToObject(c->model_keys, key, cJSON_Duplicate(v, true));
+    return VKT_OK;
+}
+
+static vkt_status apply_json(vkt_run_config *c, const cJSON *root, const char *where) {
+    if (!cJSON_IsObject(root)) {
+        vkt_log_error("%s: the top level must be a JSON object of sections", where);
+        return VKT_ERR_FORMAT;
+    }
+    for (const cJSON *sec = root->child; sec; sec = sec->next) {
+        if (!section_known(sec->string)) {
+            vkt_log_error("%s: unknown section \"%s\" (sections: model tokenizer data optim eval log output sample)",
+                          where, sec->string);
+            return VKT_ERR_FORMAT;
+        }
+        if (!cJSON_IsObject(sec)) {
+            vkt_log_error("%s: section \"%s\" must be an object", where, sec->string);
+            return VKT_ERR_FORMAT;
+        }
+        for (const cJSON *item = sec->child; item; item = item->next) {
+            const field *f = find_field(sec->string, item->string);
+            if (f) VKT_TRY(set_field(c, f, item, where));
+            else if (strcmp(sec->string, "model") == 0) VKT_TRY(set_model_key(c, item->string, item));
+            else {
+                vkt_log_error("%s: unknown key \"%s.%s\" (check the spelling)", where, sec->string, item->string);
+                return VKT_ERR_FORMAT;
+            }
+        }
+    }
+    return VKT_OK;
+}
+
+vkt_status vkt_run_config_load(const char *path, vkt_run_config *c) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        vkt_log_error("%s: cannot open config (%s)", path, strerror(errno));
+        return VKT_ERR_IO;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)n + 1);
+    size_t got = text ? fread(text, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (!text || got != (size_t)n) {
+        free(text);
+        vkt_log_error("%s: read failed", path);
+        return VKT_ERR_IO;
+    }
+    text[n] = 0;
+    cJSON *root = cJSON_Parse(text);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        int line = 1;
+        for (const char *p = text; at && p < at; p++) line += *p == '\n';
+        vkt_log_error("%s:%d: not valid JSON (comments and trailing commas are not allowed)", path, line);
+        free(text);
+        return VKT_ERR_FORMAT;
+    }
+    free(text);
+    vkt_status s = apply_json(c, root, path);
+    cJSON_Delete(root);
+    return s;
+}
+
+vkt_status vkt_run_config_set(vkt_run_config *c, const char *assignment) {
+    const char *eq = strchr(assignment, '='), *dot = strchr(assignment, '.');
+    if (!eq || !dot || dot > eq) {
+        vkt_log_error("override \"%s\": expected section.key=value (e.g. optim.lr=3e-4)", assignment);
+        return VKT_ERR_ARG;
+    }
+    char section[64], key[64];
+    snprintf(section, sizeof section, "%.*s", (int)(dot - assignment), assignment);
+    snprintf(key, sizeof key, "%.*s", (int)(eq - dot - 1), dot + 1);
+    const char *value = eq + 1;
+    /* Numbers, true/false and null are JSON; anything else is taken as a string. */
+    cJSON *v = cJSON_Parse(value);
+    if (!v || cJSON_IsObject(v) || cJSON_IsArray(v)) {
+        cJSON_Delete(v);
+        v = cJSON_CreateString(value);
+    }
+    cJSON *root = cJSON_CreateObject(), *sec = cJSON_AddObjectToObject(root, section);
+    cJSON_AddItemToObject(sec, key, v);
+    vkt_status s = apply_json(c, root, "command line");
+    cJSON_Delete(root);
+    return s;
+}
+
+vkt_status vkt_run_config_validate(vkt_run_config *c) {
+    const char *where = "config";
+    if (!c->model_from[0]) {
+        const vkt_model_config *preset = vkt_model_preset(c->model_preset);
+        if (!preset) {
+            vkt_log_error("%s: model.preset \"%s\" is unknown (gpt2, gpt2-medium, gpt2-tiny, llama-tiny, "
+                          "smollm-135m), or give model.from", where, c->model_preset);
+            return VKT_ERR_FORMAT;
+        }
+        cJSON *merged = vkt_model_config_to_json(preset);
+        for (const cJSON *k = c->model_keys ? c->model_keys->child : NULL; k; k = k->next) {
+            cJSON_DeleteItemFromObjectCaseSensitive(merged, k->string);
+            cJSON_AddItemToObject(merged, k->string, cJSON_Duplicate(k, true));
+        }
+        /* Derived sizes follow the overridden ones unless given explicitly. */
+        if (c->model_keys && !cJSON_GetObjectItemCaseSensitive(c->model_keys, "head_dim"))
+            cJSON_DeleteItemFromObjectCaseSensitive(merged, "head_dim");
+        if (preset->arch == VKT_ARCH_GPT2 && c->model_keys &&
+            !cJSON_GetObjectItemCaseSensitive(c->model_keys, "n_inner"))
+            cJSON_DeleteItemFromObjectCaseSensitive(merged, "n_inner");
+        vkt_status s = vkt_model_config_from_json(merged, "config model section", true, &c->model);
+        cJSON_Delete(merged);
+        VKT_TRY(s);
+    }
+    if (c->lr_min > c->lr) {
+        vkt_log_error("%s: optim.lr_min (%g) is above optim.lr (%g)", where, c->lr_min, c->lr);
+        return VKT_ERR_FORMAT;
+    }
+    if (!c->model_from[0] && c->seq_len > c->model.max_seq_len) {
+        vkt_log_error("%s: optim.seq_len (%lld) is over the model's maximum (%lld); raise model.n_positions / "
+                      "max_position_embeddings or lower seq_len", where, (long long)c->seq_len,
+                      (long long)c->model.max_seq_len);
+        return VKT_ERR_FORMAT;
+    }
+    return VKT_OK;
+}
+
+void vkt_run_config_print(const vkt_run_config *c) {
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const field *f = &fields[i];
+        const char *p = (const char *)c + f->offset;
+        char value[600];
+        switch (f->type) {
+        case T_STRING: snprintf(value, sizeof value, "\"%s\"", p); break;
+        case T_BOOL: snprintf(value, sizeof value, "%s", *(const bool *)p ? "true" : "false"); break;
+        case T_INT: snprintf(value, sizeof value, "%lld", (long long)*(const int64_t *)p); break;
+        case T_UINT64: snprintf(value, sizeof value, "%llu", (unsigned long long)*(const uint64_t *)p); break;
+        case T_FLOAT: snprintf(value, sizeof value, "%g", *(const double *)p); break;
+        case T_OBJECTIVE: {
+            static const char *names[] = {"clm", "mlm", "fim"};
+            snprintf(value, sizeof value, "\"%s\"", names[*(const vkt_objective *)p]);
+            break;
+        }
+        }
+        vkt_log_info("  %s.%s = %s", f->section, f->key, value);
+    }
+}

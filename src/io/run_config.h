@@ -1,0 +1,65 @@
+/* A training run's configuration: strict JSON files (see configs/) plus command-line overrides.
+ *
+ * {
+ *   "model":    {"preset": "gpt2-tiny", <Hugging Face config.json keys>}  or  {"from": "model/dir"},
+ *   "tokenizer":{"type": "byte" | "gpt2" | "file", "path": "..."},
+ *   "data":     {"train": "text file or folder", "val": "...", "val_fraction": 0.1, "shuffle": true,
+ *                "objective": "clm" | "mlm" | "fim", "mask_prob": 0.15, "fim_rate": 0.5},
+ *   "optim":    {"batch_size", "seq_len", "grad_accum", "steps", "lr", "lr_min", "warmup_steps",
+ *                "weight_decay", "beta1", "beta2", "eps", "grad_clip", "seed", "recompute"},
+ *   "eval":     {"interval", "steps"},
+ *   "log":      {"interval"},
+ *   "output":   {"dir", "checkpoint_interval", "keep"},
+ *   "sample":   {"tokens", "temperature", "top_k", "top_p", "prompt"}
+ * }
+ * Unknown keys, wrong types and impossible values are errors naming the key. Overrides are
+ * "section.key=value" strings (e.g. "optim.lr=3e-4", "model.n_layer=2"). */
+#ifndef VKT_RUN_CONFIG_H
+#define VKT_RUN_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model/model_config.h"
+
+typedef struct cJSON cJSON;
+
+typedef enum { VKT_OBJ_CLM = 0, VKT_OBJ_MLM = 1, VKT_OBJ_FIM = 2 } vkt_objective;
+
+typedef struct {
+    vkt_model_config model;     /* resolved by vkt_run_config_validate from preset + model keys */
+    cJSON *model_keys;          /* owned: the "model" section's Hugging Face keys, applied over the preset */
+    char model_from[512];       /* "" or a model directory / llama2.c / llm.c file to import */
+    char model_preset[64];
+    char tokenizer_type[16];    /* byte, gpt2, file */
+    char tokenizer_path[512];
+    char data_train[512], data_val[512];
+    double val_fraction;
+    bool shuffle;
+    vkt_objective objective;
+    double mask_prob, fim_rate;
+    int64_t batch_size, seq_len, grad_accum, steps, warmup_steps;
+    double lr, lr_min, weight_decay, beta1, beta2, eps, grad_clip;
+    uint64_t seed;
+    bool recompute;
+    int64_t eval_interval, eval_steps, log_interval;
+    char out_dir[512];
+    int64_t checkpoint_interval, keep;
+    int64_t sample_tokens, top_k;
+    double temperature, top_p;
+    char sample_prompt[512];
+} vkt_run_config;
+
+/* Defaults: a small GPT at character level (the shape of nanoGPT's shakespeare-char). */
+void vkt_run_config_defaults(vkt_run_config *c);
+/* Applies a JSON file on top of c. */
+vkt_status vkt_run_config_load(const char *path, vkt_run_config *c);
+/* Applies one "section.key=value" override. */
+vkt_status vkt_run_config_set(vkt_run_config *c, const char *assignment);
+void vkt_run_config_free(vkt_run_config *c);
+/* Resolves the model (preset + keys) and runs cross-field checks (seq_len <= model max, batch > 0...). */
+vkt_status vkt_run_config_validate(vkt_run_config *c);
+/* Prints every effective value, one per line, to stderr. */
+void vkt_run_config_print(const vkt_run_config *c);
+
+#endif
