@@ -5,5 +5,6 @@
 #include <stdbool.h>
 
 int vkt_cli_devices(int argc, char **argv);
+int vkt_cli_bench(int argc, char **argv);
 
 #endif

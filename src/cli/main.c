@@ -12,6 +12,7 @@ typedef struct {
 
 static const command commands[] = {
     {"devices", vkt_cli_devices, "list Vulkan devices and what they support"},
+    {"bench", vkt_cli_bench, "measure device ceilings and time validated kernels against them"},
 };
 
 static void usage(void) {

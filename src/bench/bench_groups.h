@@ -1,0 +1,10 @@
+/* Case groups of `vktrain bench`: one function per op file, listed in bench_groups.c. */
+#ifndef VKT_BENCH_GROUPS_H
+#define VKT_BENCH_GROUPS_H
+
+#include "bench/bench.h"
+
+/* Each runs its cases through vkt_bench_run (which applies --filter) and returns device errors only. */
+vkt_status vkt_bench_group_residual(vkt_bench *b);
+
+#endif

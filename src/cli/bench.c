@@ -1,0 +1,77 @@
+/* `vktrain bench`: measured ceilings and validated kernel timings on one device (src/bench). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/bench.h"
+#include "cli/cli.h"
+
+static void help(void) {
+    printf("usage: vktrain bench [--device INDEX|NAME] [--filter SUBSTR] [--quick] [--json FILE]\n"
+           "                     [--reps N] [--warmup N] [--peak-gflops X] [--peak-gbps X]\n\n"
+           "Measures the device's ceilings (an FMA-bound shader in GFLOP/s, a streaming copy in GB/s, read +\n"
+           "write bytes), then validates and times every kernel case against them. One line per case:\n"
+           "  device driver op dtype shape variant wg median_ms min_ms gflops|gbps peak of_peak timer\n"
+           "A case whose output does not match its reference prints FAILED and no rate (exit code 1).\n\n"
+           "  --device INDEX|NAME  device index or name substring (default: VKT_DEVICE, else the best one)\n"
+           "  --filter SUBSTR      only cases whose line contains SUBSTR (e.g. op=residual, M=768)\n"
+           "  --quick              small shapes (seconds on a CPU driver)\n"
+           "  --json FILE          write device info, ceilings and all figures to FILE\n"
+           "  --reps N             timed repetitions (default and minimum 20)\n"
+           "  --warmup N           warm-up submits (default and minimum 3)\n"
+           "  --peak-gflops X      datasheet FP32 peak, printed beside the measured one as stated\n"
+           "  --peak-gbps X        datasheet memory bandwidth, printed the same way\n");
+}
+
+int vkt_cli_bench(int argc, char **argv) {
+    vkt_bench_opts opts = {0};
+    vkt_device_opts dopts = vkt_device_opts_default();
+    const char *json = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_val = i + 1 < argc;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            help();
+            return 0;
+        } else if (strcmp(a, "--quick") == 0) {
+            opts.quick = true;
+        } else if (strcmp(a, "--device") == 0 && has_val) {
+            const char *v = argv[++i];
+            char *end;
+            long idx = strtol(v, &end, 10);
+            if (*v && *end == 0) dopts.index = (int)idx;
+            else dopts.name = v;
+        } else if (strcmp(a, "--filter") == 0 && has_val) {
+            opts.filter = argv[++i];
+        } else if (strcmp(a, "--json") == 0 && has_val) {
+            json = argv[++i];
+        } else if (strcmp(a, "--reps") == 0 && has_val) {
+            opts.reps = atoi(argv[++i]);
+        } else if (strcmp(a, "--warmup") == 0 && has_val) {
+            opts.warmup = atoi(argv[++i]);
+        } else if (strcmp(a, "--peak-gflops") == 0 && has_val) {
+            opts.stated_gflops = atof(argv[++i]);
+        } else if (strcmp(a, "--peak-gbps") == 0 && has_val) {
+            opts.stated_gbps = atof(argv[++i]);
+        } else {
+            fprintf(stderr, "vktrain bench: unknown argument or missing value '%s' (try --help)\n", a);
+            return 2;
+        }
+    }
+    vkt_device *dev;
+    if (vkt_device_create(&dopts, &dev) != VKT_OK) return 1;
+    vkt_bench *b = NULL;
+    vkt_status s = vkt_bench_create(dev, &opts, &b);
+    if (s == VKT_OK) s = vkt_bench_run_all(b);
+    if (s == VKT_OK && json) s = vkt_bench_write_json(b, json);
+    int rc = s != VKT_OK ? 1 : 0;
+    if (b && b->n_failed) {
+        fprintf(stderr, "vktrain bench: %u case(s) failed validation and have no rate\n", b->n_failed);
+        rc = 1;
+    }
+    if (b && b->n_results <= 2 && opts.filter)
+        fprintf(stderr, "vktrain bench: no case matched --filter '%s'\n", opts.filter);
+    vkt_bench_destroy(b);
+    vkt_device_destroy(dev);
+    return rc;
+}
