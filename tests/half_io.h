@@ -1,0 +1,66 @@
+/* Test helpers for 16-bit (f16/bf16) storage: upload rounded inputs, and NaN-poisoned, guarded 16-bit
+ * outputs (the 16-bit counterpart of vkt_test_output). Header-only so only the tests that need it pull it in. */
+#ifndef VKT_HALF_IO_H
+#define VKT_HALF_IO_H
+
+#include <string.h>
+
+#include "core/half.h"
+#include "harness.h"
+
+#define VKT_HALF_GUARD 128 /* elements on each side: 256 bytes keeps the inner view aligned */
+#define VKT_HALF_GUARD_WORD 0x1234u
+
+static inline uint16_t vkt_half_from(vkt_dtype dt, float f) { return dt == VKT_DTYPE_F16 ? vkt_f32_to_f16(f) : vkt_f32_to_bf16(f); }
+static inline float vkt_half_to(vkt_dtype dt, uint16_t h) { return dt == VKT_DTYPE_F16 ? vkt_f16_to_f32(h) : vkt_bf16_to_f32(h); }
+
+/* Rounds x (n values) to dt in place (so references see exactly the stored values) and uploads it. */
+static inline vkt_tensor vkt_half_upload(vkt_test *t, vkt_dtype dt, float *x, int64_t d0, int64_t d1) {
+    int64_t n = d0 * d1;
+    uint16_t *h = malloc((size_t)n * sizeof *h);
+    for (int64_t i = 0; i < n; i++) h[i] = vkt_half_from(dt, x[i]), x[i] = vkt_half_to(dt, h[i]);
+    vkt_tensor v;
+    VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, dt, d0, d1, 1, 1, &v));
+    VKT_TEST_TRY(t, vkt_tensor_upload(t->dev, &v, h, vkt_tensor_bytes(&v)));
+    free(h);
+    return v;
+}
+
+/* A (d0, d1) 16-bit output poisoned with NaN between guard words; .outer is the whole allocation. */
+static inline vkt_test_out vkt_half_output(vkt_test *t, vkt_dtype dt, int64_t d0, int64_t d1) {
+    vkt_test_out o;
+    int64_t n = d0 * d1, g = VKT_HALF_GUARD;
+    o.guard = g;
+    VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, dt, n + 2 * g, 1, 1, 1, &o.outer));
+    o.view = o.outer;
+    o.view.offset += (size_t)g * 2;
+    o.view.shape[0] = d0, o.view.shape[1] = d1;
+    uint16_t *h = malloc((size_t)(n + 2 * g) * sizeof *h);
+    for (int64_t i = 0; i < n + 2 * g; i++) h[i] = VKT_HALF_GUARD_WORD;
+    for (int64_t i = 0; i < n; i++) h[g + i] = vkt_half_from(dt, NAN);
+    VKT_TEST_TRY(t, vkt_tensor_upload(t->dev, &o.outer, h, vkt_tensor_bytes(&o.outer)));
+    free(h);
+    return o;
+}
+
+/* Checks the guards and returns the values widened to f32 (caller frees). */
+static inline float *vkt_half_read(vkt_test *t, const vkt_test_out *o, const char *what) {
+    int64_t n = vkt_tensor_numel(&o->view), g = o->guard;
+    uint16_t *h = malloc(vkt_tensor_bytes(&o->outer));
+    VKT_TEST_TRY(t, vkt_tensor_download(t->dev, &o->outer, h, vkt_tensor_bytes(&o->outer)));
+    for (int64_t i = 0; i < g; i++) {
+        if (h[i] != VKT_HALF_GUARD_WORD || h[g + n + i] != VKT_HALF_GUARD_WORD) {
+            vkt_test_fail(t, "%s: guard word %lld %s the output was overwritten", what, (long long)i,
+                          h[i] != VKT_HALF_GUARD_WORD ? "before" : "after");
+            break;
+        }
+    }
+    float *y = malloc((size_t)n * sizeof *y);
+    for (int64_t i = 0; i < n; i++) y[i] = vkt_half_to(o->view.dtype, h[g + i]);
+    free(h);
+    return y;
+}
+
+static inline bool vkt_half_supported(vkt_test *t) { return vkt_device_get_info(t->dev)->storage16; }
+
+#endif
