@@ -21,6 +21,19 @@ int64_t vkt_ops_max_binding_elems(const vkt_rec *r, size_t elem_size) {
     return (int64_t)(bytes / elem_size);
 }
 
+int64_t vkt_ops_chunk_rows(const vkt_rec *r, size_t row_bytes) {
+    size_t align = vkt_device_get_info(vkt_rec_device(r))->min_storage_offset_align;
+    size_t a = align, b = row_bytes;
+    while (b) {
+        size_t t = a % b;
+        a = b, b = t;
+    }
+    int64_t step = (int64_t)(align / a); /* rows whose total bytes are a multiple of align */
+    int64_t rows = (int64_t)(vkt_rec_max_binding_bytes(r) / row_bytes) / step * step;
+    VKT_ASSERT(rows >= 1);
+    return rows;
+}
+
 vkt_tensor vkt_ops_flat_slice(const vkt_tensor *t, int64_t e0, int64_t n) {
     VKT_ASSERT(e0 >= 0 && n > 0 && e0 + n <= vkt_tensor_numel(t));
     vkt_tensor v = *t;

@@ -16,6 +16,12 @@ void vkt_ops_grid_1d(uint64_t n_groups, uint32_t *gx, uint32_t *gy);
 /* Most elements of elem_size bytes one binding may hold, rounded down to keep chunk offsets aligned. */
 int64_t vkt_ops_max_binding_elems(const vkt_rec *r, size_t elem_size);
 
+/* Rows per dispatch when a tensor made of rows of row_bytes each is split over bindings: the most rows
+ * that fit in one binding, rounded down so every chunk starts at a byte offset that keeps the device's
+ * minStorageBufferOffsetAlignment (given the tensor itself is aligned). Works for any row size, odd
+ * ones included. Always >= 1 (asserts otherwise). */
+int64_t vkt_ops_chunk_rows(const vkt_rec *r, size_t row_bytes);
+
 /* A flat view of elements [e0, e0 + n) of t (requires e0 * dtype size to keep binding alignment). */
 vkt_tensor vkt_ops_flat_slice(const vkt_tensor *t, int64_t e0, int64_t n);
 

@@ -1,0 +1,127 @@
+/* Embedding forward/backward recording (see embed.h). Splits wte/dwte by vocabulary rows and out/dout
+ * by token rows so that no binding exceeds the device limit; chunk sizes keep every binding offset
+ * aligned (vkt_ops_chunk_rows), whatever C is. */
+#include "ops/embed.h"
+
+#include "ops/op_util.h"
+
+typedef struct {
+    uint32_t n_rows, C, T, r0, v0, nv, V, pos0, flags;
+} vkt_pc_embed_fwd;
+_Static_assert(sizeof(vkt_pc_embed_fwd) == 36, "keep in sync with embed_fwd.comp");
+typedef struct {
+    uint32_t n, V;
+} vkt_pc_embed_rank;
+_Static_assert(sizeof(vkt_pc_embed_rank) == 8, "keep in sync with embed_bwd_rank.comp");
+typedef struct {
+    uint32_t n, C, V, v0, nv, r0, n_rows;
+} vkt_pc_embed_dw;
+_Static_assert(sizeof(vkt_pc_embed_dw) == 28, "keep in sync with embed_bwd_dw.comp");
+typedef struct {
+    uint32_t T, C, r0, n_rows, pos0;
+} vkt_pc_embed_dwpe;
+_Static_assert(sizeof(vkt_pc_embed_dwpe) == 20, "keep in sync with embed_bwd_dwpe.comp");
+
+#define WG    256 /* elementwise passes */
+#define WG_DW 64  /* one workgroup per sorted row, threads over C */
+
+#define FLAG_WPE     1u
+#define FLAG_INVALID 2u
+
+static const char *fwd_shader(vkt_dtype t) {
+    switch (t) {
+    case VKT_DTYPE_F32: return "embed_fwd";
+    case VKT_DTYPE_F16: return "embed_fwd_f16";
+    case VKT_DTYPE_BF16: return "embed_fwd_bf16";
+    default: VKT_ASSERT(!"embed: wte dtype must be f32, f16 or bf16"); return NULL;
+    }
+}
+
+/* Rows [row0, row0 + n) of a 2-D (rows, C) view, as a flat binding. */
+static vkt_tensor rows_of(const vkt_tensor *t, int64_t C, int64_t row0, int64_t n) {
+    return vkt_ops_flat_slice(t, row0 * C, n * C);
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+vkt_status vkt_op_embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tensor *wte, const vkt_tensor *wpe,
+                            int64_t pos0, const vkt_tensor *out) {
+    const int64_t B = out->shape[0], T = out->shape[1], C = out->shape[2], V = wte->shape[0];
+    const int64_t N = B * T;
+    VKT_ASSERT(out->shape[3] == 1 && wte->shape[1] == C && vkt_tensor_numel(wte) == V * C);
+    VKT_ASSERT(tokens->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(tokens) == N);
+    VKT_ASSERT(wte->dtype == out->dtype && (!wpe || wpe->dtype == out->dtype));
+    VKT_ASSERT(pos0 >= 0 && (!wpe || (wpe->shape[1] == C && pos0 + T <= wpe->shape[0])));
+    VKT_ASSERT(V < UINT32_MAX && (uint64_t)(pos0 + T) * (uint64_t)C < UINT32_MAX);
+    const size_t es = vkt_dtype_size(out->dtype);
+    vkt_pipeline *p;
+    const uint32_t spec[] = {WG};
+    VKT_TRY(vkt_ops_pipeline(r, fwd_shader(out->dtype), 4, sizeof(vkt_pc_embed_fwd), spec, 1, &p));
+    /* Position rows are bound whole: (pos0 + T) x C is small for every model with learned positions. */
+    const vkt_tensor pos = wpe ? rows_of(wpe, C, 0, pos0 + T) : rows_of(wte, C, 0, 1);
+    const int64_t row_chunk = vkt_ops_chunk_rows(r, (size_t)C * es), voc_chunk = row_chunk;
+    for (int64_t r0 = 0; r0 < N; r0 += row_chunk) {
+        const int64_t nr = min64(row_chunk, N - r0);
+        for (int64_t v0 = 0; v0 < V; v0 += voc_chunk) {
+            const int64_t nv = min64(voc_chunk, V - v0);
+            vkt_pc_embed_fwd pc = {(uint32_t)nr, (uint32_t)C,    (uint32_t)T,
+                                   (uint32_t)r0, (uint32_t)v0,   (uint32_t)nv,
+                                   (uint32_t)V,  (uint32_t)pos0, (wpe ? FLAG_WPE : 0u) | (v0 == 0 ? FLAG_INVALID : 0u)};
+            vkt_binding bind[4] = {{*tokens, VKT_READ},
+                                   {rows_of(wte, C, v0, nv), VKT_READ},
+                                   {pos, VKT_READ},
+                                   {rows_of(out, C, r0, nr), VKT_WRITE}};
+            uint32_t gx, gy;
+            vkt_ops_grid_1d(vkt_ceil_div((uint64_t)(nr * C), WG), &gx, &gy);
+            VKT_TRY(vkt_rec_dispatch(r, "embed_fwd", p, bind, 4, &pc, sizeof pc, gx, gy, 1));
+        }
+    }
+    return VKT_OK;
+}
+
+vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor *tokens, const vkt_tensor *scratch,
+                            int64_t pos0, const vkt_tensor *dwte, const vkt_tensor *dwpe) {
+    const int64_t B = dout->shape[0], T = dout->shape[1], C = dout->shape[2], V = dwte->shape[0];
+    const int64_t N = B * T;
+    VKT_ASSERT(dout->shape[3] == 1 && dwte->shape[1] == C && vkt_tensor_numel(dwte) == V * C);
+    VKT_ASSERT(tokens->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(tokens) == N);
+    VKT_ASSERT(scratch->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(scratch) >= N);
+    VKT_ASSERT(dout->dtype == VKT_DTYPE_F32 && dwte->dtype == VKT_DTYPE_F32);
+    VKT_ASSERT(!dwpe ||
+               (dwpe->dtype == VKT_DTYPE_F32 && dwpe->shape[1] == C && pos0 >= 0 && pos0 + T <= dwpe->shape[0]));
+    VKT_ASSERT(V < UINT32_MAX && N < UINT32_MAX && (uint64_t)(pos0 + T) * (uint64_t)C < UINT32_MAX);
+    vkt_pipeline *p_rank, *p_dw, *p_dwpe;
+    const uint32_t spec[] = {WG}, spec_dw[] = {WG_DW};
+    VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_rank", 2, sizeof(vkt_pc_embed_rank), spec, 1, &p_rank));
+    VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_dw", 4, sizeof(vkt_pc_embed_dw), spec_dw, 1, &p_dw));
+    VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_dwpe", 2, sizeof(vkt_pc_embed_dwpe), spec, 1, &p_dwpe));
+
+    const vkt_tensor sorted = vkt_ops_flat_slice(scratch, 0, N);
+    uint32_t gx, gy;
+    vkt_pc_embed_rank pc_rank = {(uint32_t)N, (uint32_t)V};
+    vkt_binding b_rank[2] = {{*tokens, VKT_READ}, {sorted, VKT_WRITE}};
+    vkt_ops_grid_1d(vkt_ceil_div((uint64_t)N, WG), &gx, &gy);
+    VKT_TRY(vkt_rec_dispatch(r, "embed_bwd_rank", p_rank, b_rank, 2, &pc_rank, sizeof pc_rank, gx, gy, 1));
+
+    const int64_t chunk = vkt_ops_chunk_rows(r, (size_t)C * 4);
+    for (int64_t r0 = 0; r0 < N; r0 += chunk) {
+        const int64_t nr = min64(chunk, N - r0);
+        const vkt_tensor d = rows_of(dout, C, r0, nr);
+        for (int64_t v0 = 0; v0 < V; v0 += chunk) {
+            const int64_t nv = min64(chunk, V - v0);
+            vkt_pc_embed_dw pc = {(uint32_t)N,  (uint32_t)C,  (uint32_t)V, (uint32_t)v0,
+                                  (uint32_t)nv, (uint32_t)r0, (uint32_t)nr};
+            vkt_binding bind[4] = {
+                {*tokens, VKT_READ}, {sorted, VKT_READ}, {d, VKT_READ}, {rows_of(dwte, C, v0, nv), VKT_RW}};
+            vkt_ops_grid_1d((uint64_t)N, &gx, &gy);
+            VKT_TRY(vkt_rec_dispatch(r, "embed_bwd_dw", p_dw, bind, 4, &pc, sizeof pc, gx, gy, 1));
+        }
+        if (dwpe) {
+            vkt_pc_embed_dwpe pc = {(uint32_t)T, (uint32_t)C, (uint32_t)r0, (uint32_t)nr, (uint32_t)pos0};
+            vkt_binding bind[2] = {{d, VKT_READ}, {rows_of(dwpe, C, 0, pos0 + T), VKT_RW}};
+            vkt_ops_grid_1d(vkt_ceil_div((uint64_t)(T * C), WG), &gx, &gy);
+            VKT_TRY(vkt_rec_dispatch(r, "embed_bwd_dwpe", p_dwpe, bind, 2, &pc, sizeof pc, gx, gy, 1));
+        }
+    }
+    return VKT_OK;
+}
