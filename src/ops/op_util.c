@@ -41,3 +41,19 @@ vkt_tensor vkt_ops_flat_slice(const vkt_tensor *t, int64_t e0, int64_t n) {
     v.shape[0] = n, v.shape[1] = v.shape[2] = v.shape[3] = 1;
     return v;
 }
+
+int64_t vkt_ops_align_elems(const vkt_rec *r, size_t elem_size) {
+    size_t align = vkt_device_get_info(vkt_rec_device(r))->min_storage_offset_align;
+    if (align < elem_size) align = elem_size;
+    VKT_ASSERT(align % elem_size == 0);
+    return (int64_t)(align / elem_size);
+}
+
+vkt_tensor vkt_ops_aligned_slice(const vkt_rec *r, const vkt_tensor *t, int64_t e0, int64_t n, uint32_t *base) {
+    size_t es = vkt_dtype_size(t->dtype);
+    int64_t a = vkt_ops_align_elems(r, es);
+    VKT_ASSERT(t->offset % (size_t)(a * (int64_t)es) == 0);
+    int64_t start = e0 - e0 % a;
+    *base = (uint32_t)(e0 - start);
+    return vkt_ops_flat_slice(t, start, n + (e0 - start));
+}

@@ -25,6 +25,13 @@ int64_t vkt_ops_chunk_rows(const vkt_rec *r, size_t row_bytes);
 /* A flat view of elements [e0, e0 + n) of t (requires e0 * dtype size to keep binding alignment). */
 vkt_tensor vkt_ops_flat_slice(const vkt_tensor *t, int64_t e0, int64_t n);
 
+/* A flat view that starts at the nearest element at or below e0 whose byte offset keeps binding alignment
+ * and ends at e0 + n; *base gets e0 minus that start, for the shader to add to its indices. For ops whose
+ * chunks begin at arbitrary elements (rows of an odd width, parameter tensors inside an arena). */
+vkt_tensor vkt_ops_aligned_slice(const vkt_rec *r, const vkt_tensor *t, int64_t e0, int64_t n, uint32_t *base);
+/* Elements the same binding alignment may add in front of a chunk (see vkt_ops_aligned_slice). */
+int64_t vkt_ops_align_elems(const vkt_rec *r, size_t elem_size);
+
 static inline uint32_t vkt_ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
 
 #endif

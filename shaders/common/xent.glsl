@@ -1,0 +1,49 @@
+// Softmax cross-entropy helpers shared by xent_fwd.comp and xent_bwd.comp.
+// Row statistics are kept as (m, s): m the running maximum, s = sum_j exp(x_j - m). Subtracting the max
+// keeps every exp() argument <= 0, so large-magnitude logits cannot overflow. The sum is Kahan-compensated
+// because the one-invocation-per-row variant adds a whole 50k-wide row sequentially.
+#ifndef VKT_XENT_GLSL
+#define VKT_XENT_GLSL
+
+#define VKT_XENT_NEG_BIG (-3.402823466e38) // -FLT_MAX: exp(x - it) is 0, never NaN as -inf - -inf would be
+
+// Push constants of the row kernels (xent_fwd, xent_bwd). Mirrored by vkt_pc_xent_rows in xent.c.
+// base_*: element offset of this chunk's first row inside each (alignment-padded) binding.
+layout(push_constant) uniform Pc {
+    uint n_rows;        // rows in this chunk
+    uint V;             // row width (vocabulary)
+    int ignore_index;   // targets equal to it carry no loss and get a zero gradient row
+    float dloss;        // upstream gradient of the mean loss (fixed at record time)
+    uint base_logits;
+    uint base_targets;
+    uint base_losses;
+    uint base_rowstats; // in floats (two per row)
+    uint base_dlogits;
+    uint _pad;
+} pc;
+
+// Adds exp(x - m) to the compensated sum (s, c), raising m (and rescaling s, c) when x exceeds it.
+void vkt_xent_push(float x, inout float m, inout float s, inout float c) {
+    if (x > m) {
+        float r = exp(m - x);
+        s *= r;
+        c *= r;
+        m = x;
+    }
+    precise float y = exp(x - m) - c;
+    precise float t = s + y;
+    precise float cc = (t - s) - y;
+    c = cc;
+    s = t;
+}
+
+// (m, s) <- the statistics of the union of two disjoint sets of logits.
+void vkt_xent_merge(inout float m, inout float s, float m2, float s2) {
+    float mm = max(m, m2);
+    s = s * exp(m - mm) + s2 * exp(m2 - mm);
+    m = mm;
+}
+
+bool vkt_xent_valid(int t) { return t != pc.ignore_index && t >= 0 && uint(t) < pc.V; }
+
+#endif
