@@ -62,6 +62,10 @@ vkt_status vkt_arena_create(vkt_device *dev, const char *name, size_t bytes, vkt
     a->capacity = bytes < a->align ? a->align : bytes;
     bool mapped = dev->info.type != VKT_DEVICE_DISCRETE;
     vkt_status s = alloc_buffer(dev, name, a->capacity, mapped, &a->buffer, &a->memory, &a->mapped);
+    /* VKT_FORCE_STAGING=1 (tests): behave like a discrete GPU, copying through staging buffers even when
+     * the memory is mappable, so the staged path runs on integrated and CPU drivers too. */
+    const char *force = getenv("VKT_FORCE_STAGING");
+    if (force && *force && strcmp(force, "0") != 0) a->mapped = NULL;
     if (s != VKT_OK) {
         vkt_arena_destroy(a);
         return s;

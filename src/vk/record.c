@@ -30,6 +30,7 @@ struct vkt_rec {
     VkQueryPool queries;
     uint32_t max_timestamps, n_timestamps;
     bool recording, submitted;
+    bool no_auto_barriers;       /* test hook (vkt_rec_set_auto_barriers) */
     uint32_t n_barriers;
 };
 
@@ -249,7 +250,7 @@ vkt_status vkt_rec_dispatch(vkt_rec *r, const char *name, const vkt_pipeline *p,
         need_barrier |= hazard(r, a->buffer, b[i].t.offset, b[i].t.offset + bytes, b[i].access & VKT_WRITE);
     }
     vkUpdateDescriptorSets(r->dev->dev, n, writes, 0, NULL);
-    if (need_barrier) full_barrier(r);
+    if (need_barrier && !r->no_auto_barriers) full_barrier(r);
     for (uint32_t i = 0; i < n; i++)
         VKT_TRY(track(r, b[i].t.arena->buffer, b[i].t.offset, b[i].t.offset + vkt_tensor_bytes(&b[i].t),
                       b[i].access & VKT_WRITE));
@@ -262,7 +263,7 @@ vkt_status vkt_rec_dispatch(vkt_rec *r, const char *name, const vkt_pipeline *p,
 }
 
 static vkt_status transfer_access(vkt_rec *r, VkBuffer buf, size_t off, size_t bytes, bool write) {
-    if (hazard(r, buf, off, off + bytes, write)) full_barrier(r);
+    if (hazard(r, buf, off, off + bytes, write) && !r->no_auto_barriers) full_barrier(r);
     return track(r, buf, off, off + bytes, write);
 }
 
@@ -316,4 +317,6 @@ vkt_status vkt_rec_elapsed_ms(vkt_rec *r, int slot0, int slot1, double *ms) {
 }
 
 uint32_t vkt_rec_dispatch_count(const vkt_rec *r) { return r->n_names; }
+uint32_t vkt_rec_barrier_count(const vkt_rec *r) { return r->n_barriers; }
+void vkt_rec_set_auto_barriers(vkt_rec *r, bool enabled) { r->no_auto_barriers = !enabled; }
 vkt_device *vkt_rec_device(const vkt_rec *r) { return r->dev; }

@@ -57,6 +57,13 @@ int vkt_rec_timestamp(vkt_rec *r);
 vkt_status vkt_rec_elapsed_ms(vkt_rec *r, int slot0, int slot1, double *ms);
 
 uint32_t vkt_rec_dispatch_count(const vkt_rec *r);
+/* Pipeline barriers in the current recording: the one vkt_rec_begin records, every hazard barrier, and
+ * after vkt_rec_end the final host barrier. */
+uint32_t vkt_rec_barrier_count(const vkt_rec *r);
+/* TEST HOOK, never for product code: with enabled = false the recorder stops inserting hazard barriers
+ * (the begin and end barriers stay), so tests can show that synchronization validation reports the
+ * missing barrier. Hazards are still tracked. Default: enabled. */
+void vkt_rec_set_auto_barriers(vkt_rec *r, bool enabled);
 vkt_device *vkt_rec_device(const vkt_rec *r);
 
 /* Largest byte range one binding may cover on this device (maxStorageBufferRange, rounded down). */
