@@ -164,7 +164,11 @@ double vkt_nmse(const float *y, const double *r, size_t n) {
 }
 
 bool vkt_check(vkt_test *t, const char *what, const float *y, const double *r, size_t n, double bound) {
-    double atol = 1e-3 * vkt_rms(r, n);
+    return vkt_check_atol(t, what, y, r, n, 1e-3 * vkt_rms(r, n), bound);
+}
+
+bool vkt_check_atol(vkt_test *t, const char *what, const float *y, const double *r, size_t n, double atol,
+                    double bound) {
     if (atol == 0) atol = 1e-30;
     long bad;
     double err = vkt_cmp(y, r, n, atol, &bad);

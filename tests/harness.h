@@ -81,6 +81,9 @@ double vkt_rms(const double *r, size_t n);
 double vkt_nmse(const float *y, const double *r, size_t n);
 /* Compares y to r with atol = 1e-3 * rms(r), prints the result line, records a failure above bound. */
 bool vkt_check(vkt_test *t, const char *what, const float *y, const double *r, size_t n, double bound);
+/* vkt_check with an explicit atol, for ops whose per-op comment justifies a different absolute floor. */
+bool vkt_check_atol(vkt_test *t, const char *what, const float *y, const double *r, size_t n, double atol,
+                    double bound);
 /* Double-vs-double variant for checking the reference backward against finite differences. */
 bool vkt_check_d(vkt_test *t, const char *what, const double *y, const double *r, size_t n, double bound);
 

@@ -1,0 +1,225 @@
+/* Attention recorders: validate shapes, pick the variant, split the batch so every binding fits the
+ * device's maxStorageBufferRange, and dispatch attention_fwd / attention_bwd_dq / attention_bwd_dkv.
+ * The math and the variants are described in the shaders and in attention.h. */
+#include "ops/attention.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "ops/op_util.h"
+
+typedef struct {
+    uint32_t T, NH, KVH, n_batch;
+    uint32_t causal;
+    float scale_log2, scale;
+    uint32_t _pad0;
+    uint32_t q_stride, q_off, k_stride, k_off;
+    uint32_t v_stride, v_off, o_off, lse_off;
+    uint32_t dq_stride, dq_off, dk_stride, dk_off;
+    uint32_t dv_stride, dv_off, do_off, d_off;
+} vkt_pc_attention;
+_Static_assert(sizeof(vkt_pc_attention) == 96, "keep in sync with shaders/common/attention.glsl");
+
+/* Workgroup sizes: the row variant keeps workgroups small so causal rows of very different lengths
+ * spread over CPU threads; the tiled variant wants many rows sharing each staged tile. */
+#define WG_ROW 32
+#define WG_TILED 64
+#define BC_ROW 16
+
+void vkt_attention_views_packed(const vkt_attention_cfg *c, const vkt_tensor *q, const vkt_tensor *k,
+                                const vkt_tensor *v, vkt_attention_view out[3]) {
+    out[0] = (vkt_attention_view){*q, c->NH * c->HS, 0};
+    out[1] = (vkt_attention_view){*k, c->KVH * c->HS, 0};
+    out[2] = (vkt_attention_view){*v, c->KVH * c->HS, 0};
+}
+
+void vkt_attention_views_fused(const vkt_attention_cfg *c, const vkt_tensor *qkv, vkt_attention_view out[3]) {
+    int64_t stride = (c->NH + 2 * c->KVH) * c->HS;
+    out[0] = (vkt_attention_view){*qkv, stride, 0};
+    out[1] = (vkt_attention_view){*qkv, stride, c->NH * c->HS};
+    out[2] = (vkt_attention_view){*qkv, stride, (c->NH + c->KVH) * c->HS};
+}
+
+vkt_attention_variant vkt_attention_variant_for(const vkt_rec *r, const vkt_attention_cfg *c) {
+    if (c->variant != VKT_ATTENTION_AUTO) return c->variant;
+    const char *env = getenv("VKT_ATTENTION_VARIANT");
+    if (env && strcmp(env, "row") == 0) return VKT_ATTENTION_ROW;
+    if (env && strcmp(env, "tiled") == 0) return VKT_ATTENTION_TILED;
+    if (env && *env) vkt_log_warn("VKT_ATTENTION_VARIANT=%s is not row or tiled; choosing by device", env);
+    return vkt_device_get_info(vkt_rec_device(r))->type == VKT_DEVICE_CPU ? VKT_ATTENTION_ROW
+                                                                          : VKT_ATTENTION_TILED;
+}
+
+const char *vkt_attention_variant_name(vkt_attention_variant v) {
+    return v == VKT_ATTENTION_ROW ? "row" : v == VKT_ATTENTION_TILED ? "tiled" : "auto";
+}
+
+static void check_cfg(const vkt_attention_cfg *c) {
+    VKT_ASSERT(c->B > 0 && c->T > 0 && c->NH > 0 && c->KVH > 0 && c->HS > 0);
+    VKT_ASSERT(c->NH % c->KVH == 0);
+    VKT_ASSERT(c->HS <= VKT_ATTENTION_MAX_HS);
+}
+
+static void check_view(const vkt_attention_cfg *c, const vkt_attention_view *x, int64_t heads) {
+    VKT_ASSERT(x->t.dtype == VKT_DTYPE_F32);
+    VKT_ASSERT(x->col >= 0 && x->col + heads * c->HS <= x->row_stride);
+    VKT_ASSERT(vkt_tensor_numel(&x->t) >= c->B * c->T * x->row_stride);
+}
+
+static void check_packed(const vkt_tensor *x, int64_t n) {
+    VKT_ASSERT(x->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(x) == n);
+}
+
+/* The spec constants and shader name of one kernel. */
+typedef struct {
+    char name[48];
+    uint32_t spec[3]; /* WG, HS, BC */
+} kernel;
+
+static kernel pick(const vkt_rec *r, const vkt_attention_cfg *c, const char *base) {
+    kernel k;
+    bool row = vkt_attention_variant_for(r, c) == VKT_ATTENTION_ROW;
+    snprintf(k.name, sizeof k.name, "%s_%s", base, row ? "row" : "tiled");
+    /* Tiled: two BC x HS f32 tiles = 16 KiB of shared memory, half of the smallest limit seen
+     * (lavapipe 32 KiB), leaving room for occupancy on GPUs. */
+    int64_t bc = 2048 / c->HS;
+    bc = bc < 8 ? 8 : bc > 64 ? 64 : bc;
+    k.spec[0] = row ? WG_ROW : WG_TILED;
+    k.spec[1] = (uint32_t)c->HS;
+    k.spec[2] = row ? BC_ROW : (uint32_t)bc;
+    return k;
+}
+
+/* One operand of a batch chunk: its elements for batches [b0, b0 + nb) are bound from an aligned offset
+ * at or before them; `lead` is how many elements precede them in the binding. */
+static vkt_binding chunk(const vkt_tensor *t, size_t align, int64_t per_batch, int64_t b0, int64_t nb,
+                         vkt_access access, uint32_t *lead) {
+    size_t start = t->offset + (size_t)(b0 * per_batch) * 4;
+    size_t base = start / align * align;
+    vkt_binding b = {*t, access};
+    b.t.offset = base;
+    b.t.shape[0] = (int64_t)(start - base) / 4 + nb * per_batch;
+    b.t.shape[1] = b.t.shape[2] = b.t.shape[3] = 1;
+    *lead = (uint32_t)((start - base) / 4);
+    return b;
+}
+
+/* Largest batch count per dispatch such that each of the n operands (per_batch elements each) fits. */
+static int64_t batches_per_chunk(const vkt_rec *r, const vkt_attention_cfg *c, size_t align,
+                                 const int64_t *per_batch, int n) {
+    int64_t worst = 1;
+    for (int i = 0; i < n; i++) worst = per_batch[i] > worst ? per_batch[i] : worst;
+    size_t room = vkt_rec_max_binding_bytes(r) - align;
+    int64_t nb = (int64_t)(room / ((size_t)worst * 4));
+    if (nb < 1) {
+        vkt_log_error("attention: one sequence (%lld elements of one operand) is over the binding limit",
+                      (long long)worst);
+        VKT_ASSERT(nb >= 1);
+    }
+    VKT_ASSERT((uint64_t)worst * (uint64_t)nb < (1ull << 32)); /* uint indexing in the shaders */
+    return nb < c->B ? nb : c->B;
+}
+
+static vkt_pc_attention base_pc(const vkt_attention_cfg *c) {
+    double scale = c->scale != 0 ? c->scale : 1.0 / sqrt((double)c->HS);
+    vkt_pc_attention pc = {0};
+    pc.T = (uint32_t)c->T, pc.NH = (uint32_t)c->NH, pc.KVH = (uint32_t)c->KVH;
+    pc.causal = c->causal ? 1 : 0;
+    pc.scale = (float)scale;
+    pc.scale_log2 = (float)(scale * 1.4426950408889634);
+    return pc;
+}
+
+static size_t binding_align(const vkt_rec *r) {
+    size_t a = vkt_device_get_info(vkt_rec_device(r))->min_storage_offset_align;
+    return a < 4 ? 4 : a;
+}
+
+static void dispatch_grid(const vkt_attention_cfg *c, int64_t nb, int64_t heads, uint32_t wg, uint32_t *gx,
+                          uint32_t *gy) {
+    vkt_ops_grid_1d((uint64_t)nb * (uint64_t)heads * vkt_ceil_div((uint64_t)c->T, wg), gx, gy);
+}
+
+vkt_status vkt_op_attention_fwd(vkt_rec *r, const vkt_attention_cfg *c, const vkt_attention_view qkv[3],
+                                const vkt_tensor *o, const vkt_tensor *lse) {
+    check_cfg(c);
+    check_view(c, &qkv[0], c->NH), check_view(c, &qkv[1], c->KVH), check_view(c, &qkv[2], c->KVH);
+    check_packed(o, c->B * c->T * c->NH * c->HS), check_packed(lse, c->B * c->NH * c->T);
+    kernel k = pick(r, c, "attention_fwd");
+    vkt_pipeline *p;
+    VKT_TRY(vkt_ops_pipeline(r, k.name, 5, sizeof(vkt_pc_attention), k.spec, 3, &p));
+    size_t align = binding_align(r);
+    const int64_t per[5] = {c->T * qkv[0].row_stride, c->T * qkv[1].row_stride, c->T * qkv[2].row_stride,
+                            c->T * c->NH * c->HS, c->NH * c->T};
+    int64_t nb_max = batches_per_chunk(r, c, align, per, 5);
+    for (int64_t b0 = 0; b0 < c->B; b0 += nb_max) {
+        int64_t nb = c->B - b0 < nb_max ? c->B - b0 : nb_max;
+        vkt_pc_attention pc = base_pc(c);
+        pc.n_batch = (uint32_t)nb;
+        pc.q_stride = (uint32_t)qkv[0].row_stride, pc.k_stride = (uint32_t)qkv[1].row_stride;
+        pc.v_stride = (uint32_t)qkv[2].row_stride;
+        vkt_binding bind[5] = {chunk(&qkv[0].t, align, per[0], b0, nb, VKT_READ, &pc.q_off),
+                               chunk(&qkv[1].t, align, per[1], b0, nb, VKT_READ, &pc.k_off),
+                               chunk(&qkv[2].t, align, per[2], b0, nb, VKT_READ, &pc.v_off),
+                               chunk(o, align, per[3], b0, nb, VKT_WRITE, &pc.o_off),
+                               chunk(lse, align, per[4], b0, nb, VKT_WRITE, &pc.lse_off)};
+        pc.q_off += (uint32_t)qkv[0].col, pc.k_off += (uint32_t)qkv[1].col, pc.v_off += (uint32_t)qkv[2].col;
+        uint32_t gx, gy;
+        dispatch_grid(c, nb, c->NH, k.spec[0], &gx, &gy);
+        VKT_TRY(vkt_rec_dispatch(r, "attention_fwd", p, bind, 5, &pc, sizeof pc, gx, gy, 1));
+    }
+    return VKT_OK;
+}
+
+vkt_status vkt_op_attention_bwd(vkt_rec *r, const vkt_attention_cfg *c, const vkt_tensor *dout,
+                                const vkt_attention_view qkv[3], const vkt_tensor *o, const vkt_tensor *lse,
+                                const vkt_attention_view dqkv[3], const vkt_tensor *delta) {
+    check_cfg(c);
+    check_view(c, &qkv[0], c->NH), check_view(c, &qkv[1], c->KVH), check_view(c, &qkv[2], c->KVH);
+    check_view(c, &dqkv[0], c->NH), check_view(c, &dqkv[1], c->KVH), check_view(c, &dqkv[2], c->KVH);
+    int64_t n_o = c->B * c->T * c->NH * c->HS, n_lse = c->B * c->NH * c->T;
+    check_packed(dout, n_o), check_packed(o, n_o), check_packed(lse, n_lse), check_packed(delta, n_lse);
+    kernel kq = pick(r, c, "attention_bwd_dq"), kkv = pick(r, c, "attention_bwd_dkv");
+    vkt_pipeline *pq, *pkv;
+    VKT_TRY(vkt_ops_pipeline(r, kq.name, 8, sizeof(vkt_pc_attention), kq.spec, 3, &pq));
+    VKT_TRY(vkt_ops_pipeline(r, kkv.name, 8, sizeof(vkt_pc_attention), kkv.spec, 3, &pkv));
+    size_t align = binding_align(r);
+    const int64_t per[9] = {c->T * qkv[0].row_stride,  c->T * qkv[1].row_stride,  c->T * qkv[2].row_stride,
+                            c->T * dqkv[0].row_stride, c->T * dqkv[1].row_stride, c->T * dqkv[2].row_stride,
+                            c->T * c->NH * c->HS,      c->NH * c->T};
+    int64_t nb_max = batches_per_chunk(r, c, align, per, 8);
+    for (int64_t b0 = 0; b0 < c->B; b0 += nb_max) {
+        int64_t nb = c->B - b0 < nb_max ? c->B - b0 : nb_max;
+        vkt_pc_attention pc = base_pc(c);
+        pc.n_batch = (uint32_t)nb;
+        pc.q_stride = (uint32_t)qkv[0].row_stride, pc.k_stride = (uint32_t)qkv[1].row_stride;
+        pc.v_stride = (uint32_t)qkv[2].row_stride, pc.dq_stride = (uint32_t)dqkv[0].row_stride;
+        pc.dk_stride = (uint32_t)dqkv[1].row_stride, pc.dv_stride = (uint32_t)dqkv[2].row_stride;
+        vkt_binding q = chunk(&qkv[0].t, align, per[0], b0, nb, VKT_READ, &pc.q_off);
+        vkt_binding k = chunk(&qkv[1].t, align, per[1], b0, nb, VKT_READ, &pc.k_off);
+        vkt_binding v = chunk(&qkv[2].t, align, per[2], b0, nb, VKT_READ, &pc.v_off);
+        vkt_binding dq = chunk(&dqkv[0].t, align, per[3], b0, nb, VKT_WRITE, &pc.dq_off);
+        vkt_binding dk = chunk(&dqkv[1].t, align, per[4], b0, nb, VKT_WRITE, &pc.dk_off);
+        vkt_binding dv = chunk(&dqkv[2].t, align, per[5], b0, nb, VKT_WRITE, &pc.dv_off);
+        vkt_binding ob = chunk(o, align, per[6], b0, nb, VKT_READ, &pc.o_off);
+        vkt_binding dob = chunk(dout, align, per[6], b0, nb, VKT_READ, &pc.do_off);
+        vkt_binding l = chunk(lse, align, per[7], b0, nb, VKT_READ, &pc.lse_off);
+        vkt_binding dw = chunk(delta, align, per[7], b0, nb, VKT_WRITE, &pc.d_off);
+        pc.q_off += (uint32_t)qkv[0].col, pc.k_off += (uint32_t)qkv[1].col, pc.v_off += (uint32_t)qkv[2].col;
+        pc.dq_off += (uint32_t)dqkv[0].col, pc.dk_off += (uint32_t)dqkv[1].col;
+        pc.dv_off += (uint32_t)dqkv[2].col;
+        uint32_t gx, gy;
+        vkt_binding bq[8] = {q, k, v, ob, dob, l, dq, dw};
+        dispatch_grid(c, nb, c->NH, kq.spec[0], &gx, &gy);
+        VKT_TRY(vkt_rec_dispatch(r, "attention_bwd_dq", pq, bq, 8, &pc, sizeof pc, gx, gy, 1));
+        vkt_binding dr = dw;
+        dr.access = VKT_READ;
+        vkt_binding bkv[8] = {q, k, v, dob, l, dr, dk, dv};
+        dispatch_grid(c, nb, c->KVH, kkv.spec[0], &gx, &gy);
+        VKT_TRY(vkt_rec_dispatch(r, "attention_bwd_dkv", pkv, bkv, 8, &pc, sizeof pc, gx, gy, 1));
+    }
+    return VKT_OK;
+}

@@ -1,0 +1,220 @@
+/* Fused attention: reference backward vs finite differences, then GPU forward (o, lse) and backward
+ * (dq, dk, dv, D) vs the double reference for every variant that runs here, causal and bidirectional,
+ * multi-head and grouped-query, packed and fused-qkv layouts, odd T (not a multiple of any workgroup or
+ * tile size), HS from 8 to 128, sharp softmaxes (exercising the online-max rescale), and a second device
+ * with a tiny binding limit so the batch is split over several dispatches.
+ *
+ * Bounds (f32 storage and arithmetic): per element |y - r| <= 1e-4 (|r| + 0.25 rms(r)), and NMSE <= 1e-10.
+ * Every output is a sum of n signed terms (n = visible keys, query rows or HS): P-weighted averages of
+ * values for o and dv, dS-weighted sums for dq and dk, do.o for D. Rounding error grows with the terms'
+ * magnitudes (~ eps * sqrt(n) * |terms|) while the outputs shrink like |terms| / sqrt(n) through sign
+ * cancellation, so the error relative to rms(r) is ~ eps * n: measured 5e-7 (T = 17) to 1.3e-5 (T = 100,
+ * HS = 128, sharp softmaxes) of rms(r). The standard absolute floor (1e-3 rms) would turn that into a
+ * 1e-2 bound on near-zero elements; a 0.25 rms floor keeps 1e-4 meaningful with ~2x margin at T <= 131
+ * (it is the same device as matmul's sqrt(K) scaling, for sums whose terms do not share one sign).
+ * The NMSE bound (measured <= 1e-12) catches any systematic error: a mask off by one key, a wrong
+ * scale or a lost rescale gives NMSE >= 1e-6 at these T. */
+#include <string.h>
+
+#include "harness.h"
+#include "ops/attention.h"
+#include "ref/ref_attention.h"
+
+#define ATOL_RMS 0.25
+#define NMSE_BOUND 1e-10
+
+typedef struct {
+    int64_t B, T, NH, KVH, HS;
+    bool causal, fused;
+    float q_gain;  /* > 1: sharper softmax */
+    float scale;   /* 0: default 1/sqrt(HS) */
+} shape_t;
+
+typedef struct {
+    vkt_attention_cfg cfg;
+    vkt_attention_view qkv[3], dqkv[3];
+    vkt_tensor o, lse, dout, delta;
+} ctx_t;
+
+static vkt_status run_fwd(vkt_rec *r, void *c) {
+    ctx_t *x = c;
+    return vkt_op_attention_fwd(r, &x->cfg, x->qkv, &x->o, &x->lse);
+}
+
+static vkt_status run_bwd(vkt_rec *r, void *c) {
+    ctx_t *x = c;
+    return vkt_op_attention_bwd(r, &x->cfg, &x->dout, x->qkv, &x->o, &x->lse, x->dqkv, &x->delta);
+}
+
+/* Finite-difference loss: sum(o * dout) of the reference forward over the packed [q | k | v] array. */
+typedef struct {
+    vkt_ref_attention_shape s;
+    double *all, *dout, *o, *lse;
+    size_t nq, nkv, no;
+} fd_ctx;
+
+static double fd_loss(const double *x, void *c) {
+    fd_ctx *f = c;
+    (void)x; /* x points into f->all */
+    vkt_ref_attention_fwd(&f->s, f->all, f->all + f->nq, f->all + f->nq + f->nkv, f->o, f->lse);
+    double loss = 0;
+    for (size_t i = 0; i < f->no; i++) loss += f->o[i] * f->dout[i];
+    return loss;
+}
+
+/* Reports max |y - r| / rms(r) too: the figure the bound's absolute floor is about. */
+static void check(vkt_test *t, const char *what, const float *y, const double *r, size_t n, double bound) {
+    double rms = vkt_rms(r, n), worst = 0;
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(y[i] - r[i]));
+    printf("   %-56s max_abs/rms=%.2e\n", what, rms > 0 ? worst / rms : worst);
+    vkt_check_atol(t, what, y, r, n, ATOL_RMS * rms, bound);
+    double nmse = vkt_nmse(y, r, n);
+    if (!(nmse <= NMSE_BOUND)) vkt_test_fail(t, "%s: NMSE %.3e > %.1e", what, nmse, NMSE_BOUND);
+}
+
+static void label(char *buf, size_t n, const char *what, const shape_t *s, const char *variant) {
+    snprintf(buf, n, "%s B%lld T%lld NH%lld KVH%lld HS%lld %s%s %s", what, (long long)s->B, (long long)s->T,
+             (long long)s->NH, (long long)s->KVH, (long long)s->HS, s->causal ? "causal" : "bidir",
+             s->fused ? " fused" : "", variant);
+}
+
+static vkt_ref_attention_shape ref_shape(const shape_t *s) {
+    return (vkt_ref_attention_shape){s->B, s->T, s->NH, s->KVH, s->HS,
+                                     s->scale != 0 ? s->scale : 1.0 / sqrt((double)s->HS), s->causal};
+}
+
+static void check_fd(vkt_test *t, const shape_t *s) {
+    fd_ctx f = {.s = ref_shape(s)};
+    f.nq = (size_t)(s->B * s->T * s->NH * s->HS), f.nkv = (size_t)(s->B * s->T * s->KVH * s->HS), f.no = f.nq;
+    float *x = vkt_test_randn(t, f.nq + 2 * f.nkv, 1), *dout = vkt_test_randn(t, f.no, 1);
+    for (size_t i = 0; i < f.nq; i++) x[i] *= s->q_gain;
+    f.all = vkt_test_to_double(x, f.nq + 2 * f.nkv), f.dout = vkt_test_to_double(dout, f.no);
+    f.o = malloc(f.no * sizeof *f.o), f.lse = malloc((size_t)(s->B * s->NH * s->T) * sizeof *f.lse);
+    double *g = malloc((f.nq + 2 * f.nkv) * sizeof *g);
+    vkt_ref_attention_bwd(&f.s, f.dout, f.all, f.all + f.nq, f.all + f.nq + f.nkv, g, g + f.nq, g + f.nq + f.nkv);
+    const char *names[3] = {"ref dq", "ref dk", "ref dv"};
+    size_t off[3] = {0, f.nq, f.nq + f.nkv}, len[3] = {f.nq, f.nkv, f.nkv};
+    for (int i = 0; i < 3; i++) {
+        char what[128];
+        label(what, sizeof what, names[i], s, "");
+        /* Central differences in double: truncation ~h^2 f''' and rounding ~1e-16/h, both ~1e-10. */
+        vkt_check_fd(t, what, fd_loss, f.all + off[i], g + off[i], len[i], &f, 1e-6);
+    }
+    free(x), free(dout), free(f.all), free(f.dout), free(f.o), free(f.lse), free(g);
+}
+
+/* An operand's host values in packed layout, scattered into the fused layout when s->fused. */
+static void check_gpu(vkt_test *t, const shape_t *s, vkt_attention_variant variant, double bound) {
+    vkt_ref_attention_shape rs = ref_shape(s);
+    int64_t B = s->B, T = s->T, NH = s->NH, KVH = s->KVH, HS = s->HS;
+    size_t nq = (size_t)(B * T * NH * HS), nkv = (size_t)(B * T * KVH * HS), nl = (size_t)(B * NH * T);
+    float *q = vkt_test_randn(t, nq, s->q_gain), *k = vkt_test_randn(t, nkv, 1);
+    float *v = vkt_test_randn(t, nkv, 1), *dout = vkt_test_randn(t, nq, 1);
+    ctx_t c = {.cfg = {B, T, NH, KVH, HS, s->scale, s->causal, variant}};
+    vkt_test_out o = vkt_test_output(t, B, T, NH, HS), lse = vkt_test_output(t, B, NH, T, 1);
+    vkt_test_out delta = vkt_test_output(t, B, NH, T, 1), dq, dk, dv, dqkv;
+    c.o = o.view, c.lse = lse.view, c.delta = delta.view;
+    c.dout = vkt_test_upload(t, dout, B, T, NH, HS);
+    int64_t row = (NH + 2 * KVH) * HS;
+    float *fused = NULL;
+    if (s->fused) {
+        fused = malloc((size_t)(B * T * row) * sizeof *fused);
+        for (int64_t r = 0; r < B * T; r++) {
+            memcpy(fused + r * row, q + r * NH * HS, (size_t)(NH * HS) * 4);
+            memcpy(fused + r * row + NH * HS, k + r * KVH * HS, (size_t)(KVH * HS) * 4);
+            memcpy(fused + r * row + (NH + KVH) * HS, v + r * KVH * HS, (size_t)(KVH * HS) * 4);
+        }
+        vkt_tensor qkv = vkt_test_upload(t, fused, B, T, row, 1);
+        vkt_attention_views_fused(&c.cfg, &qkv, c.qkv);
+        dqkv = vkt_test_output(t, B, T, row, 1);
+        vkt_attention_views_fused(&c.cfg, &dqkv.view, c.dqkv);
+    } else {
+        vkt_tensor tq = vkt_test_upload(t, q, B, T, NH, HS), tk = vkt_test_upload(t, k, B, T, KVH, HS);
+        vkt_tensor tv = vkt_test_upload(t, v, B, T, KVH, HS);
+        vkt_attention_views_packed(&c.cfg, &tq, &tk, &tv, c.qkv);
+        dq = vkt_test_output(t, B, T, NH, HS), dk = vkt_test_output(t, B, T, KVH, HS);
+        dv = vkt_test_output(t, B, T, KVH, HS);
+        vkt_attention_views_packed(&c.cfg, &dq.view, &dk.view, &dv.view, c.dqkv);
+    }
+    vkt_test_run(t, run_fwd, &c);
+    vkt_test_run(t, run_bwd, &c);
+
+    double *qd = vkt_test_to_double(q, nq), *kd = vkt_test_to_double(k, nkv), *vd = vkt_test_to_double(v, nkv);
+    double *dd = vkt_test_to_double(dout, nq), *ro = malloc(nq * sizeof *ro), *rl = malloc(nl * sizeof *rl);
+    double *rdq = malloc(nq * sizeof *rdq), *rdk = malloc(nkv * sizeof *rdk), *rdv = malloc(nkv * sizeof *rdv);
+    double *rD = calloc(nl, sizeof *rD);
+    vkt_ref_attention_fwd(&rs, qd, kd, vd, ro, rl);
+    vkt_ref_attention_bwd(&rs, dd, qd, kd, vd, rdq, rdk, rdv);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t i = 0; i < T; i++)
+            for (int64_t h = 0; h < NH; h++)
+                for (int64_t d = 0; d < HS; d++) {
+                    size_t e = (size_t)(((b * T + i) * NH + h) * HS + d);
+                    rD[(b * NH + h) * T + i] += dd[e] * ro[e];
+                }
+
+    const char *vn = vkt_attention_variant_name(variant);
+    char what[160];
+    float *go = vkt_test_read_output(t, &o, "o"), *gl = vkt_test_read_output(t, &lse, "lse");
+    float *gD = vkt_test_read_output(t, &delta, "delta");
+    label(what, sizeof what, "fwd o", s, vn), check(t, what, go, ro, nq, bound);
+    label(what, sizeof what, "fwd lse", s, vn), check(t, what, gl, rl, nl, bound);
+    label(what, sizeof what, "bwd D", s, vn), check(t, what, gD, rD, nl, bound);
+    float *gq, *gk, *gv;
+    if (s->fused) {
+        float *all = vkt_test_read_output(t, &dqkv, "dqkv");
+        gq = malloc(nq * 4), gk = malloc(nkv * 4), gv = malloc(nkv * 4);
+        for (int64_t r = 0; r < B * T; r++) {
+            memcpy(gq + r * NH * HS, all + r * row, (size_t)(NH * HS) * 4);
+            memcpy(gk + r * KVH * HS, all + r * row + NH * HS, (size_t)(KVH * HS) * 4);
+            memcpy(gv + r * KVH * HS, all + r * row + (NH + KVH) * HS, (size_t)(KVH * HS) * 4);
+        }
+        free(all);
+    } else {
+        gq = vkt_test_read_output(t, &dq, "dq"), gk = vkt_test_read_output(t, &dk, "dk");
+        gv = vkt_test_read_output(t, &dv, "dv");
+    }
+    label(what, sizeof what, "bwd dq", s, vn), check(t, what, gq, rdq, nq, bound);
+    label(what, sizeof what, "bwd dk", s, vn), check(t, what, gk, rdk, nkv, bound);
+    label(what, sizeof what, "bwd dv", s, vn), check(t, what, gv, rdv, nkv, bound);
+
+    free(q), free(k), free(v), free(dout), free(fused), free(qd), free(kd), free(vd), free(dd);
+    free(ro), free(rl), free(rdq), free(rdk), free(rdv), free(rD), free(go), free(gl), free(gD);
+    free(gq), free(gk), free(gv);
+    vkt_arena_reset(t->arena);
+}
+
+static const vkt_attention_variant variants[] = {VKT_ATTENTION_ROW, VKT_ATTENTION_TILED};
+#define N_VARIANTS (sizeof variants / sizeof variants[0])
+
+int main(void) {
+    const double bound = 1e-4;
+    vkt_test t;
+    vkt_test_init(&t, "op_attention");
+    const shape_t fd_shapes[] = {
+        {2, 17, 4, 2, 16, true, false, 1, 0},
+        {2, 17, 4, 2, 16, false, false, 1, 0},
+        {1, 9, 2, 1, 8, true, false, 3, 0.7f},
+    };
+    for (size_t i = 0; i < sizeof fd_shapes / sizeof fd_shapes[0]; i++) check_fd(&t, &fd_shapes[i]);
+    const shape_t shapes[] = {
+        {1, 1, 1, 1, 8, true, false, 1, 0},     {1, 1, 1, 1, 8, false, true, 1, 0},
+        {2, 17, 4, 2, 16, true, false, 1, 0},   {2, 17, 4, 2, 16, false, true, 1, 0},
+        {1, 65, 3, 1, 32, true, true, 1, 0},    {1, 65, 3, 1, 32, false, false, 4, 0},
+        {2, 100, 4, 4, 64, true, false, 1, 0},  {2, 100, 4, 4, 64, false, true, 1, 0.05f},
+        {1, 37, 2, 1, 128, true, true, 3, 0},   {1, 37, 2, 2, 128, false, false, 1, 0},
+        {3, 23, 6, 3, 24, true, false, 5, 0},   {1, 131, 2, 1, 48, true, false, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (size_t j = 0; j < N_VARIANTS; j++) check_gpu(&t, &shapes[i], variants[j], bound);
+    int rc = vkt_test_finish(&t);
+
+    /* A 16 KiB binding limit: one sequence per dispatch (chunk offsets not aligned to the device's
+     * storage-buffer alignment in general, exercising the aligned-down bindings). */
+    setenv("VKT_MAX_BINDING_BYTES", "16384", 1);
+    vkt_test_init(&t, "op_attention (split batches)");
+    const shape_t split[] = {{5, 33, 2, 1, 16, true, true, 1, 0}, {4, 13, 3, 3, 8, false, false, 2, 0}};
+    for (size_t i = 0; i < sizeof split / sizeof split[0]; i++)
+        for (size_t j = 0; j < N_VARIANTS; j++) check_gpu(&t, &split[i], variants[j], bound);
+    return vkt_test_finish(&t) | rc;
+}
