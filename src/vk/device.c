@@ -288,8 +288,6 @@ static vkt_status create_logical(vkt_device *dev) {
                                    .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
                                    .queueFamilyIndex = dev->queue_family};
     VKT_VK_TRY(vkCreateCommandPool(dev->dev, &pci, NULL, &dev->cmd_pool));
-    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    VKT_VK_TRY(vkCreateFence(dev->dev, &fci, NULL, &dev->fence));
     vkGetPhysicalDeviceMemoryProperties(dev->phys, &dev->mem);
     return VKT_OK;
 }
@@ -404,7 +402,6 @@ void vkt_device_destroy(vkt_device *dev) {
         vkt_pipelines_destroy_all(dev);
         save_pipeline_cache(dev);
         if (dev->pcache) vkDestroyPipelineCache(dev->dev, dev->pcache, NULL);
-        if (dev->fence) vkDestroyFence(dev->dev, dev->fence, NULL);
         if (dev->cmd_pool) vkDestroyCommandPool(dev->dev, dev->cmd_pool, NULL);
         vkDestroyDevice(dev->dev, NULL);
     }

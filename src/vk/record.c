@@ -27,6 +27,7 @@ struct vkt_rec {
     uint32_t n_pending, cap_pending;
     const char **names;          /* owned array of borrowed names, one per dispatch */
     uint32_t n_names, cap_names;
+    VkFence fence;               /* owned: signalled when this recording's last submission is done */
     VkQueryPool queries;
     uint32_t max_timestamps, n_timestamps;
     bool recording, submitted;
@@ -75,7 +76,9 @@ vkt_status vkt_rec_create(vkt_device *dev, uint32_t max_timestamps, vkt_rec **ou
                                       .commandPool = dev->cmd_pool,
                                       .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                       .commandBufferCount = 1};
+    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     vkt_status s = vkt_vk_status(vkAllocateCommandBuffers(dev->dev, &ai, &r->cmd));
+    if (s == VKT_OK) s = vkt_vk_status(vkCreateFence(dev->dev, &fci, NULL, &r->fence));
     if (s == VKT_OK) s = add_pool(r);
     if (s == VKT_OK && max_timestamps && dev->info.timestamp_period_ns > 0) {
         VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
@@ -98,6 +101,7 @@ void vkt_rec_destroy(vkt_rec *r) {
     if (r->submitted) vkt_rec_wait(r);
     for (uint32_t i = 0; i < r->n_pools; i++) vkDestroyDescriptorPool(d, r->pools[i], NULL);
     if (r->queries) vkDestroyQueryPool(d, r->queries, NULL);
+    if (r->fence) vkDestroyFence(d, r->fence, NULL);
     if (r->cmd) vkFreeCommandBuffers(d, r->dev->cmd_pool, 1, &r->cmd);
     free(r->pools);
     free(r->pending);
@@ -142,9 +146,9 @@ static void report_lost(vkt_rec *r) {
 
 vkt_status vkt_rec_submit(vkt_rec *r) {
     VKT_ASSERT(!r->recording && !r->submitted);
-    VKT_VK_TRY(vkResetFences(r->dev->dev, 1, &r->dev->fence));
+    VKT_VK_TRY(vkResetFences(r->dev->dev, 1, &r->fence));
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &r->cmd};
-    VkResult res = vkQueueSubmit(r->dev->queue, 1, &si, r->dev->fence);
+    VkResult res = vkQueueSubmit(r->dev->queue, 1, &si, r->fence);
     if (res == VK_ERROR_DEVICE_LOST) report_lost(r);
     VKT_VK_TRY(res);
     r->submitted = true;
@@ -154,7 +158,7 @@ vkt_status vkt_rec_submit(vkt_rec *r) {
 vkt_status vkt_rec_wait(vkt_rec *r) {
     if (!r->submitted) return VKT_OK;
     r->submitted = false;
-    VkResult res = vkWaitForFences(r->dev->dev, 1, &r->dev->fence, VK_TRUE, UINT64_MAX);
+    VkResult res = vkWaitForFences(r->dev->dev, 1, &r->fence, VK_TRUE, UINT64_MAX);
     if (res == VK_ERROR_DEVICE_LOST) report_lost(r);
     VKT_VK_TRY(res);
     return VKT_OK;

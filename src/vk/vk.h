@@ -18,7 +18,6 @@ struct vkt_device {
     VkQueue queue;
     uint32_t queue_family;
     VkCommandPool cmd_pool;
-    VkFence fence;                         /* for synchronous submits */
     VkPipelineCache pcache;
     char pcache_path[1024];                /* empty: not persisted */
     VkPhysicalDeviceMemoryProperties mem;
