@@ -1,0 +1,80 @@
+/* RoPE recording and host table (see rope.h). The buffer is split into row chunks when it exceeds one
+ * binding; the table is bound from the nearest aligned offset below the first position it needs. */
+#include "ops/rope.h"
+
+#include <math.h>
+
+#include "ops/op_rows.h"
+#include "ops/op_util.h"
+
+typedef struct {
+    uint32_t n_rows, T, r0, row_stride, col0, n_heads, head_size, half_rot, cs_off, flags;
+} vkt_pc_rope;
+_Static_assert(sizeof(vkt_pc_rope) == 40, "keep in sync with rope_fwd.comp");
+
+#define WG 256
+
+#define FLAG_INTERLEAVED 1u
+#define FLAG_INVERSE     2u
+
+void vkt_rope_inv_freq(double *inv_freq, int64_t rot_dim, double theta) {
+    for (int64_t i = 0; i < rot_dim / 2; i++) inv_freq[i] = pow(theta, -(double)(2 * i) / (double)rot_dim);
+}
+
+void vkt_rope_table(float *table, int64_t n_pos, int64_t n_freq, const double *inv_freq, bool fp32_angles) {
+    for (int64_t p = 0; p < n_pos; p++) {
+        for (int64_t i = 0; i < n_freq; i++) {
+            double a = fp32_angles ? (double)((float)p * (float)inv_freq[i]) : (double)p * inv_freq[i];
+            table[(p * n_freq + i) * 2] = (float)cos(a);
+            table[(p * n_freq + i) * 2 + 1] = (float)sin(a);
+        }
+    }
+}
+
+static vkt_status record(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *table, const vkt_rope_desc *d,
+                         uint32_t inverse) {
+    const int64_t rot = d->rot_dim ? d->rot_dim : d->head_size;
+    const int64_t stride = d->row_stride ? d->row_stride : d->n_heads * d->head_size;
+    const int64_t N = d->B * d->T, half = rot / 2;
+    VKT_ASSERT(d->B > 0 && d->T > 0 && d->n_heads > 0 && d->pos0 >= 0 && d->col0 >= 0);
+    VKT_ASSERT(rot >= 2 && rot % 2 == 0 && rot <= d->head_size);
+    VKT_ASSERT(d->col0 + d->n_heads * d->head_size <= stride && vkt_tensor_numel(x) >= N * stride);
+    VKT_ASSERT(table->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(table) >= (d->pos0 + d->T) * rot);
+    VKT_ASSERT((uint64_t)(d->pos0 + d->T) * (uint64_t)rot < UINT32_MAX / 2);
+    char name[32];
+    vkt_pipeline *p;
+    const uint32_t spec[] = {WG};
+    VKT_TRY(vkt_ops_pipeline(r, vkt_ops_dtype_variant("rope_fwd", x->dtype, name, sizeof name), 2, sizeof(vkt_pc_rope),
+                             spec, 1, &p));
+    /* Table rows [pos0, pos0 + T) serve every chunk; bound from an aligned offset at or below pos0. */
+    uint32_t cs_off;
+    const vkt_tensor tab = vkt_ops_rows_binding(r, table, rot, d->pos0, d->T, &cs_off);
+    const int64_t chunk = vkt_ops_chunk_rows(r, (size_t)stride * vkt_dtype_size(x->dtype));
+    VKT_ASSERT((uint64_t)chunk * (uint64_t)stride < UINT32_MAX);
+    for (int64_t r0 = 0; r0 < N; r0 += chunk) {
+        const int64_t nr = N - r0 < chunk ? N - r0 : chunk;
+        vkt_pc_rope pc = {(uint32_t)nr,
+                          (uint32_t)d->T,
+                          (uint32_t)r0,
+                          (uint32_t)stride,
+                          (uint32_t)d->col0,
+                          (uint32_t)d->n_heads,
+                          (uint32_t)d->head_size,
+                          (uint32_t)half,
+                          cs_off,
+                          (d->interleaved ? FLAG_INTERLEAVED : 0u) | inverse};
+        vkt_binding bind[2] = {{tab, VKT_READ}, {vkt_ops_flat_slice(x, r0 * stride, nr * stride), VKT_RW}};
+        uint32_t gx, gy;
+        vkt_ops_grid_1d(vkt_ceil_div((uint64_t)(nr * d->n_heads * half), WG), &gx, &gy);
+        VKT_TRY(vkt_rec_dispatch(r, inverse ? "rope_bwd" : "rope_fwd", p, bind, 2, &pc, sizeof pc, gx, gy, 1));
+    }
+    return VKT_OK;
+}
+
+vkt_status vkt_op_rope_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *table, const vkt_rope_desc *d) {
+    return record(r, x, table, d, 0u);
+}
+
+vkt_status vkt_op_rope_bwd(vkt_rec *r, const vkt_tensor *dx, const vkt_tensor *table, const vkt_rope_desc *d) {
+    return record(r, dx, table, d, FLAG_INVERSE);
+}
