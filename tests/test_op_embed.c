@@ -15,6 +15,7 @@
  * by a whole |dout| term, orders of magnitude above the bound. */
 #include <string.h>
 
+#include "half_io.h"
 #include "harness.h"
 #include "ops/embed.h"
 #include "ref/ref_embed.h"
@@ -176,6 +177,40 @@ static void check_shape(vkt_test *t, const shape_t *s) {
     vkt_arena_reset(t->arena);
 }
 
+/* 16-bit storage forward: wte, wpe and out in f16 or bf16, the add in f32. The reference adds the stored
+ * (rounded) inputs in double; the result is rounded once to f32 and once to the storage type, so the
+ * error is at most 2^-24 + 2^-11 (f16) or 2^-24 + 2^-8 (bf16) relative, plus 2^-25 absolute for f16
+ * subnormals (1e-3 rms of headroom in the metric's atol covers it). */
+static void check_fwd16(vkt_test *t, const shape_t *s, vkt_dtype dt) {
+    if (!vkt_half_supported(t)) {
+        printf("   skipped %s forward: no 16-bit storage\n", vkt_dtype_name(dt));
+        return;
+    }
+    const int64_t B = s->B, T = s->T, C = s->C, V = s->V, N = B * T, P = s->P > 0 ? s->P : 1;
+    const bool has_wpe = s->P > 0;
+    int32_t *tok = make_tokens(t, s);
+    float *wte = vkt_test_randn(t, (size_t)(V * C), 1), *wpe = vkt_test_randn(t, (size_t)(P * C), 1);
+    ctx_t c = {.tokens = vkt_test_upload_i32(t, tok, N),
+               .wte = vkt_half_upload(t, dt, wte, V, C),
+               .wpe = vkt_half_upload(t, dt, wpe, P, C),
+               .pos0 = s->pos0,
+               .has_wpe = has_wpe};
+    vkt_test_out out = vkt_half_output(t, dt, N, C);
+    c.out = out.view;
+    c.out.shape[0] = B, c.out.shape[1] = T, c.out.shape[2] = C;
+    vkt_test_run(t, run_fwd, &c);
+    double *wte_d = vkt_test_to_double(wte, (size_t)(V * C)), *wpe_d = vkt_test_to_double(wpe, (size_t)(P * C));
+    double *ref = malloc((size_t)(N * C) * sizeof *ref);
+    vkt_ref_embed_fwd(tok, wte_d, has_wpe ? wpe_d : NULL, B, T, C, V, s->pos0, ref);
+    float *y = vkt_half_read(t, &out, "out");
+    char what[96];
+    snprintf(what, sizeof what, "fwd %s B=%lld T=%lld C=%lld V=%lld P=%lld", vkt_dtype_name(dt), (long long)B,
+             (long long)T, (long long)C, (long long)V, (long long)s->P);
+    vkt_check(t, what, y, ref, (size_t)(N * C), dt == VKT_DTYPE_F16 ? 0x1p-11 + 0x1p-23 : 0x1p-8 + 0x1p-23);
+    free(tok), free(wte), free(wpe), free(wte_d), free(wpe_d), free(ref), free(y);
+    vkt_arena_reset(t->arena);
+}
+
 int main(void) {
     vkt_test t;
     setenv("VKT_MAX_BINDING_BYTES", "262144", 1);
@@ -191,5 +226,11 @@ int main(void) {
         {4, 509, 96, 1031, 0, 0, 1},   /* large, no wpe, one run of 2036 rows */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_shape(&t, &shapes[i]);
+    /* 16-bit forward: an offset case, and a large one whose tables split (wte 1 MiB in bf16). */
+    const shape_t half_shapes[] = {{2, 5, 7, 11, 9, 3, 2}, {4, 509, 97, 5003, 509, 0, 2}, {3, 37, 67, 101, 0, 0, 0}};
+    for (size_t i = 0; i < sizeof half_shapes / sizeof half_shapes[0]; i++) {
+        check_fwd16(&t, &half_shapes[i], VKT_DTYPE_F16);
+        check_fwd16(&t, &half_shapes[i], VKT_DTYPE_BF16);
+    }
     return vkt_test_finish(&t);
 }
