@@ -53,6 +53,18 @@ int64_t vkt_ops_partial_rows(const vkt_rec *r, int64_t n_rows, int64_t k) {
     return rows;
 }
 
+vkt_colsum_plan vkt_ops_colsum_plan(const vkt_rec *r, int64_t n_rows, size_t row_bytes, int64_t k) {
+    vkt_colsum_plan pl;
+    int64_t max_rows = vkt_ops_max_rows(r, row_bytes);
+    pl.rows_per_chunk = vkt_ops_partial_rows(r, n_rows, k);
+    if (pl.rows_per_chunk > max_rows) pl.rows_per_chunk = max_rows;
+    pl.n_partials = (n_rows + pl.rows_per_chunk - 1) / pl.rows_per_chunk;
+    pl.split_rows = max_rows / pl.rows_per_chunk * pl.rows_per_chunk;
+    VKT_ASSERT(pl.n_partials * k <= (int64_t)(vkt_rec_max_binding_bytes(r) / 4));
+    VKT_ASSERT(pl.split_rows / pl.rows_per_chunk <= 65535);
+    return pl;
+}
+
 vkt_status vkt_ops_partial_sum(vkt_rec *r, const char *name, const vkt_tensor *partial, int64_t n_partials,
                                int64_t stride, int64_t col0, int64_t n_cols, const vkt_tensor *out) {
     VKT_ASSERT(partial->dtype == VKT_DTYPE_F32 && out->dtype == VKT_DTYPE_F32);
