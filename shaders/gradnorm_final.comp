@@ -1,0 +1,34 @@
+#version 450
+// Global gradient norm, stage 2: one workgroup sums every partial in a fixed order, then writes
+// grad_norm = sqrt(sum) and clip_scale = min(1, max_norm / (grad_norm + 1e-6)) (1 when max_norm <= 0)
+// into the step scalars, where AdamW reads it: no host round trip per step.
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+#include "step_scalars.glsl"
+
+layout(constant_id = 0) const uint WG = 256;
+layout(local_size_x_id = 0) in;
+
+layout(binding = 0) readonly buffer Partials { float partials[]; };
+layout(binding = 1) buffer Scalars { VKT_STEP_SCALARS_MEMBERS } st;
+
+layout(push_constant) uniform Pc { uint n; float max_norm; } pc;
+
+shared float sh[WG];
+
+void main() {
+    uint tid = gl_LocalInvocationID.x;
+    float s = 0.0;
+    for (uint i = tid; i < pc.n; i += WG) s += partials[i];
+    sh[tid] = s;
+    barrier();
+    for (uint h = WG / 2; h > 0; h >>= 1) {
+        if (tid < h) sh[tid] += sh[tid + h];
+        barrier();
+    }
+    if (tid == 0) {
+        float norm = sqrt(sh[0]);
+        st.grad_norm = norm;
+        st.clip_scale = pc.max_norm > 0.0 ? min(1.0, pc.max_norm / (norm + 1e-6)) : 1.0;
+    }
+}

@@ -1,0 +1,53 @@
+#version 450
+// Global gradient norm, stage 1: sums of squares of fixed blocks of BLOCK = WG * ITEMS elements. Group g
+// reads elements g*BLOCK + k*WG + tid (coalesced) and writes partials[g] after a shared-memory tree, or,
+// in gradnorm_part_serial (CPU drivers, where barriers are dear), each invocation writes its own partial
+// partials[g*WG + tid] with no barrier. Slots from n_real to n_slots (alignment padding of this chunk's
+// slice) are zeroed by group 0 so stage 2 can sum every slot. Fixed assignment, fixed order: deterministic.
+//! variant gradnorm_part
+//! variant gradnorm_part_serial -DVKT_SERIAL=1
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+layout(constant_id = 0) const uint WG = 256;
+layout(constant_id = 1) const uint ITEMS = 16;
+layout(local_size_x_id = 0) in;
+
+layout(binding = 0) readonly buffer Grads { float g[]; };
+layout(binding = 1) writeonly buffer Partials { float partials[]; };
+
+layout(push_constant) uniform Pc {
+    uint n;       // elements in this chunk
+    uint base;    // element offset of the chunk inside the (alignment-padded) grads binding
+    uint n_real;  // partials this dispatch produces
+    uint n_slots; // n_real rounded up to the binding alignment
+} pc;
+
+#ifndef VKT_SERIAL
+shared float sh[WG];
+#endif
+
+void main() {
+    uint grp = vkt_group_index(), tid = gl_LocalInvocationID.x;
+    uint i0 = grp * (WG * ITEMS) + tid;
+    float s = 0.0;
+    for (uint k = 0; k < ITEMS; k++) {
+        uint i = i0 + k * WG;
+        if (i < pc.n) {
+            float x = g[pc.base + i];
+            s += x * x;
+        }
+    }
+#ifdef VKT_SERIAL
+    partials[grp * WG + tid] = s;
+#else
+    sh[tid] = s;
+    barrier();
+    for (uint h = WG / 2; h > 0; h >>= 1) {
+        if (tid < h) sh[tid] += sh[tid + h];
+        barrier();
+    }
+    if (tid == 0) partials[grp] = sh[0];
+#endif
+    if (grp == 0 && pc.n_real + tid < pc.n_slots) partials[pc.n_real + tid] = 0.0;
+}

@@ -1,0 +1,81 @@
+/* AdamW recorder (see adamw.h): adamw_prep, then adamw_update per run of adjacent segments with the same
+ * decay flag, per binding chunk. The chunks touch disjoint ranges, so they run without barriers. */
+#include "optim/adamw.h"
+
+#include <math.h>
+
+#include "ops/op_util.h"
+
+typedef struct {
+    uint32_t n_lr;
+    float ln_beta1, ln_beta2;
+    uint32_t _pad;
+} vkt_pc_adamw_prep;
+_Static_assert(sizeof(vkt_pc_adamw_prep) == 16, "keep in sync with shaders/adamw_prep.comp");
+
+typedef struct {
+    uint32_t n, base;
+    float beta1, beta2, eps, wd;
+} vkt_pc_adamw_update;
+_Static_assert(sizeof(vkt_pc_adamw_update) == 24, "keep in sync with shaders/adamw_update.comp");
+
+#define WG 256
+
+vkt_adamw_cfg vkt_adamw_cfg_default(void) {
+    return (vkt_adamw_cfg){.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f};
+}
+
+void vkt_adamw_lr_table(const vkt_lr_schedule *sched, float *lr_table, int64_t n) {
+    for (int64_t s = 0; s < n; s++) lr_table[s] = (float)vkt_lr_at(sched, s);
+}
+
+vkt_status vkt_adamw_update(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt_tensor *params, const vkt_tensor *grads,
+                            const vkt_tensor *m, const vkt_tensor *v, const vkt_tensor *lr_table,
+                            const vkt_tensor *scalars, const vkt_optim_segment *segs, int n_segs) {
+    int64_t n_all = vkt_tensor_numel(params);
+    const vkt_tensor *arenas[4] = {params, grads, m, v};
+    for (int k = 0; k < 4; k++) VKT_ASSERT(arenas[k]->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(arenas[k]) == n_all);
+    VKT_ASSERT(lr_table->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(lr_table) >= 1);
+    VKT_ASSERT(scalars->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(scalars) >= VKT_STEP_SCALARS_ELEMS);
+    VKT_ASSERT(cfg->beta1 >= 0 && cfg->beta1 < 1 && cfg->beta2 >= 0 && cfg->beta2 < 1);
+    vkt_tensor sc = vkt_ops_flat_slice(scalars, 0, VKT_STEP_SCALARS_ELEMS);
+
+    vkt_pipeline *prep, *upd;
+    VKT_TRY(vkt_ops_pipeline(r, "adamw_prep", 2, sizeof(vkt_pc_adamw_prep), NULL, 0, &prep));
+    const uint32_t spec[] = {WG};
+    VKT_TRY(vkt_ops_pipeline(r, "adamw_update", 5, sizeof(vkt_pc_adamw_update), spec, 1, &upd));
+
+    /* ln(beta) in double from the fp32 beta the kernel uses, so bc matches 1 - beta^t of that beta. */
+    vkt_pc_adamw_prep pp = {(uint32_t)vkt_tensor_numel(lr_table), (float)log1p((double)cfg->beta1 - 1.0),
+                            (float)log1p((double)cfg->beta2 - 1.0), 0};
+    vkt_binding bp[2] = {{vkt_ops_flat_slice(lr_table, 0, vkt_tensor_numel(lr_table)), VKT_READ}, {sc, VKT_RW}};
+    VKT_TRY(vkt_rec_dispatch(r, "adamw_prep", prep, bp, 2, &pp, sizeof pp, 1, 1, 1));
+
+    int64_t chunk = vkt_ops_max_binding_elems(r, 4) - vkt_ops_align_elems(r, 4);
+    for (int i = 0; i < n_segs;) {
+        int64_t e0 = 0, e1 = 0;
+        int first = i;
+        i = vkt_optim_next_range(segs, n_segs, i, true, &e0, &e1);
+        if (e1 == e0) break;
+        VKT_ASSERT(e0 >= 0 && e1 <= n_all);
+        while (segs[first].n == 0) first++;
+        float wd = segs[first].decay ? cfg->weight_decay : 0.0f;
+        for (int64_t s = e0; s < e1; s += chunk) {
+            int64_t n = e1 - s < chunk ? e1 - s : chunk;
+            vkt_pc_adamw_update pc = {(uint32_t)n, 0, cfg->beta1, cfg->beta2, cfg->eps, wd};
+            uint32_t base[4];
+            vkt_binding b[5] = {{vkt_ops_aligned_slice(r, grads, s, n, &base[0]), VKT_READ},
+                                {sc, VKT_READ},
+                                {vkt_ops_aligned_slice(r, params, s, n, &base[1]), VKT_RW},
+                                {vkt_ops_aligned_slice(r, m, s, n, &base[2]), VKT_RW},
+                                {vkt_ops_aligned_slice(r, v, s, n, &base[3]), VKT_RW}};
+            /* Same element, same alignment class in each arena (all tensors are aligned): one base. */
+            VKT_ASSERT(base[0] == base[1] && base[0] == base[2] && base[0] == base[3]);
+            pc.base = base[0];
+            uint32_t gx, gy;
+            vkt_ops_grid_1d(vkt_ceil_div((uint64_t)n, WG), &gx, &gy);
+            VKT_TRY(vkt_rec_dispatch(r, "adamw_update", upd, b, 5, &pc, sizeof pc, gx, gy, 1));
+        }
+    }
+    return VKT_OK;
+}

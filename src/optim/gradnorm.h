@@ -1,0 +1,39 @@
+/* Global gradient L2 norm over all gradient tensors, and the clip scale AdamW consumes.
+ *
+ * grad_norm = sqrt(sum over segments of g^2); clip_scale = min(1, max_norm / (grad_norm + 1e-6)), both
+ * written into the step scalars on the device, so a replayed step never waits for the host. The sum is a
+ * deterministic two-stage reduction (fixed blocks -> partials in a scratch tensor -> one workgroup), with
+ * no float atomics: the same gradients give the same bits on every replay. Works over flat gradient
+ * arenas bigger than one binding (split into chunks). Not done here: a fp64 accumulator (fp32 partials
+ * of at most 4096 elements keep the relative error near 1e-7), skipping steps with non-finite norms. */
+#ifndef VKT_GRADNORM_H
+#define VKT_GRADNORM_H
+
+#include "optim/optim_types.h"
+#include "vk/record.h"
+
+typedef enum {
+    VKT_GRADNORM_AUTO = 0,   /* SERIAL on CPU drivers, GROUP elsewhere */
+    VKT_GRADNORM_GROUP = 1,  /* a shared-memory tree per block of 4096: one partial per block */
+    VKT_GRADNORM_SERIAL = 2, /* one partial per invocation (per 256 elements), no barriers */
+} vkt_gradnorm_variant;
+
+typedef struct {
+    float max_norm;               /* clip threshold; <= 0: compute the norm only, clip_scale = 1 */
+    vkt_gradnorm_variant variant; /* default AUTO */
+} vkt_gradnorm_opts;
+
+/* f32 elements the `partials` scratch tensor needs for these segments on r's device. */
+int64_t vkt_gradnorm_partials(const vkt_rec *r, const vkt_optim_segment *segs, int n_segs,
+                              const vkt_gradnorm_opts *o);
+
+/* Records the norm of grads over segs and the clip scale into scalars.
+ *   grads    flat f32 arena (any size; segments index its elements)
+ *   segs     n_segs runs of elements (decay flags ignored); their total must be > 0
+ *   partials f32 scratch of >= vkt_gradnorm_partials(...) elements, overwritten
+ *   scalars  (16) f32 holding a vkt_step_scalars: grad_norm and clip_scale are written, the rest kept
+ * Returns a Vulkan status; bad shapes abort (VKT_ASSERT). Not thread-safe (records into r). */
+vkt_status vkt_gradnorm_record(vkt_rec *r, const vkt_tensor *grads, const vkt_optim_segment *segs, int n_segs,
+                               const vkt_gradnorm_opts *o, const vkt_tensor *partials, const vkt_tensor *scalars);
+
+#endif
