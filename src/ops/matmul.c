@@ -1,0 +1,301 @@
+/* Matmul recording: variant choice, pipelines, and the split into dispatches whose windows fit one binding.
+ *
+ * Every dispatch covers a (batch, M, N, K) box of the problem. Each operand's bound window is the element
+ * range that box touches, started at the nearest aligned byte below it (minStorageBufferOffsetAlignment);
+ * the remainder travels in push constants. Boxes shrink (batch first, then the operand's outer stored
+ * dimension) until every window fits; boxes after the first along K accumulate into C. */
+#include "ops/matmul.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/op_util.h"
+#include "vk/shaders.h"
+
+typedef struct {
+    uint32_t m, n, k;
+    uint32_t lda, ldb, ldc;
+    uint32_t off_a, off_b, off_c, off_bias;
+    uint32_t stride_a, stride_b, stride_c;
+    float alpha;
+    uint32_t flags;
+} vkt_pc_matmul;
+_Static_assert(sizeof(vkt_pc_matmul) == 60, "keep in sync with shaders/common/matmul_io.glsl");
+
+typedef struct { uint32_t rows, n, off_dy, _pad; } vkt_pc_colsum;
+_Static_assert(sizeof(vkt_pc_colsum) == 16, "keep in sync with matmul_colsum.comp");
+
+#define MM_ACCUMULATE 1u
+#define MM_BIAS 2u
+#define MAX_GROUPS 65535
+
+/* Register-tile shape for CPU drivers (see matmul_reg.comp): a workgroup is REG_TM rows x REG_WG*REG_TN
+ * columns. */
+#define REG_WG 8
+#define REG_TM 8
+#define REG_TN 4
+/* Shared-memory tiles for GPUs: 64 x 64 per workgroup of 256, 4 x 4 per invocation, K slices of 16. */
+#define SMEM_BM 64
+#define SMEM_BN 64
+#define SMEM_BK 16
+#define SMEM_T 4
+#define COOP_T 32
+
+const char *vkt_matmul_variant_name(vkt_matmul_variant v) {
+    switch (v) {
+    case VKT_MATMUL_REG: return "reg";
+    case VKT_MATMUL_SMEM: return "smem";
+    case VKT_MATMUL_COOPMAT: return "coopmat";
+    default: return "auto";
+    }
+}
+
+static bool coopmat_usable(const vkt_device_info *info) {
+    if (!info->coopmat_nv || !vkt_shader_find("matmul_coopmat_nv_f16")) return false;
+    for (uint32_t i = 0; i < info->n_coopmat_shapes; i++) {
+        const vkt_coopmat_shape *s = &info->coopmat_shapes[i];
+        if (s->m == 16 && s->n == 16 && s->k == 16 && !strcmp(s->a_type, "f16") && !strcmp(s->c_type, "f32"))
+            return true;
+    }
+    return false;
+}
+
+vkt_matmul_variant vkt_matmul_pick(const vkt_rec *r, vkt_dtype dt, vkt_matmul_variant requested) {
+    if (requested == VKT_MATMUL_AUTO) {
+        const char *env = getenv("VKT_MATMUL_VARIANT");
+        if (env && *env) {
+            for (int v = VKT_MATMUL_REG; v <= VKT_MATMUL_COOPMAT; v++)
+                if (!strcmp(env, vkt_matmul_variant_name((vkt_matmul_variant)v))) requested = (vkt_matmul_variant)v;
+            if (requested == VKT_MATMUL_AUTO && strcmp(env, "auto"))
+                vkt_log_warn("VKT_MATMUL_VARIANT=%s is not reg, smem, coopmat or auto; choosing automatically", env);
+        }
+    }
+    if (requested != VKT_MATMUL_AUTO) return requested;
+    const vkt_device_info *info = vkt_device_get_info(vkt_rec_device(r));
+    if (dt == VKT_DTYPE_F16 && coopmat_usable(info)) return VKT_MATMUL_COOPMAT;
+    return info->type == VKT_DEVICE_CPU ? VKT_MATMUL_REG : VKT_MATMUL_SMEM;
+}
+
+/* One operand as the kernel sees it: stored (rows, cols) with row stride ld, batches stride apart. */
+typedef struct {
+    const vkt_tensor *t;
+    int64_t ld, stride;
+} operand;
+
+/* Elements [lo, hi) that rows [r0, r0+rc) x cols [c0, c0+cc) of batches [b0, b0+bc) touch. */
+static void span(const operand *o, int64_t b0, int64_t bc, int64_t r0, int64_t rc, int64_t c0, int64_t cc,
+                 int64_t *lo, int64_t *hi) {
+    *lo = b0 * o->stride + r0 * o->ld + c0;
+    *hi = (b0 + bc - 1) * o->stride + (r0 + rc - 1) * o->ld + c0 + cc;
+}
+
+/* The bound window for elements [lo, hi) of o: starts on an aligned byte, *off is where lo falls in it. */
+static vkt_tensor window(const vkt_rec *r, const operand *o, int64_t lo, int64_t hi, uint32_t *off) {
+    size_t es = vkt_dtype_size(o->t->dtype);
+    size_t align = vkt_device_get_info(vkt_rec_device(r))->min_storage_offset_align;
+    size_t byte_lo = o->t->offset + (size_t)lo * es, start = byte_lo / align * align;
+    vkt_tensor w = *o->t;
+    *off = (uint32_t)((byte_lo - start) / es);
+    w.offset = start;
+    w.shape[0] = *off + (hi - lo), w.shape[1] = w.shape[2] = w.shape[3] = 1;
+    return w;
+}
+
+static size_t window_bytes(const operand *o, int64_t lo, int64_t hi, size_t align) {
+    return (size_t)(hi - lo) * vkt_dtype_size(o->t->dtype) + align;
+}
+
+static int64_t shrink(int64_t x, int64_t tile) {
+    int64_t h = (x + 1) / 2;
+    if (h > tile) h = (h + tile - 1) / tile * tile;
+    return h < x ? h : x - 1;
+}
+
+typedef struct {
+    vkt_pipeline *p;
+    const char *name;
+    int64_t bm, bn;   /* C tile per workgroup */
+} kernel;
+
+static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, bool ta, bool tb, kernel *k) {
+    const vkt_device_info *info = vkt_device_get_info(vkt_rec_device(r));
+    static const char *suffix[] = {[VKT_DTYPE_F32] = "f32", [VKT_DTYPE_F16] = "f16", [VKT_DTYPE_BF16] = "bf16"};
+    if (dt != VKT_DTYPE_F32 && !info->storage16) {
+        vkt_log_error("matmul: %s inputs need storageBuffer16BitAccess, which %s lacks", vkt_dtype_name(dt),
+                      info->name);
+        return VKT_ERR_UNSUPPORTED;
+    }
+    char shader[64];
+    vkt_pipeline_desc d = {.pc_size = sizeof(vkt_pc_matmul), .n_bindings = 4};
+    if (v == VKT_MATMUL_COOPMAT) {
+        if (dt != VKT_DTYPE_F16 || !coopmat_usable(info)) {
+            vkt_log_error("matmul: the coopmat variant needs f16 inputs, a glslang with GL_NV_cooperative_matrix "
+                          "and a device reporting 16x16x16 f16->f32 (%s: coopmat_nv=%d); unset VKT_MATMUL_VARIANT",
+                          info->name, info->coopmat_nv);
+            return VKT_ERR_UNSUPPORTED;
+        }
+        snprintf(shader, sizeof shader, "matmul_coopmat_nv_f16");
+        d.n_spec = 3;
+        d.spec[0] = info->subgroup_size, d.spec[1] = ta, d.spec[2] = tb;
+        if (info->subgroup_size_control) d.subgroup_size = info->subgroup_size;
+        k->name = "matmul_coopmat", k->bm = k->bn = COOP_T;
+    } else if (v == VKT_MATMUL_SMEM) {
+        snprintf(shader, sizeof shader, "matmul_smem_%s", suffix[dt]);
+        const uint32_t spec[] = {(SMEM_BM / SMEM_T) * (SMEM_BN / SMEM_T), SMEM_BM, SMEM_BN, SMEM_BK, ta, tb,
+                                 SMEM_T, SMEM_T};
+        d.n_spec = 8;
+        memcpy(d.spec, spec, sizeof spec);
+        k->name = "matmul_smem", k->bm = SMEM_BM, k->bn = SMEM_BN;
+    } else {
+        snprintf(shader, sizeof shader, "matmul_reg_%s", suffix[dt]);
+        const uint32_t spec[] = {REG_WG, REG_TM, REG_TN, ta, tb};
+        d.n_spec = 5;
+        memcpy(d.spec, spec, sizeof spec);
+        k->name = "matmul_reg", k->bm = REG_TM, k->bn = REG_WG * REG_TN;
+    }
+    d.shader = shader;
+    return vkt_pipeline_get(vkt_rec_device(r), &d, &k->p);
+}
+
+vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
+                         const vkt_tensor *c, const vkt_matmul_desc *d) {
+    const int64_t M = d->m, N = d->n, K = d->k, nb = d->batch > 1 ? d->batch : 1;
+    VKT_ASSERT(M > 0 && N > 0 && K > 0);
+    VKT_ASSERT(a->dtype == b->dtype && c->dtype == VKT_DTYPE_F32);
+    VKT_ASSERT(a->dtype == VKT_DTYPE_F32 || a->dtype == VKT_DTYPE_F16 || a->dtype == VKT_DTYPE_BF16);
+    VKT_ASSERT(!bias || (bias->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(bias) >= N));
+    operand oa = {a, d->trans_a ? M : K, nb > 1 ? d->stride_a : 0};
+    operand ob = {b, d->trans_b ? K : N, nb > 1 ? d->stride_b : 0};
+    operand oc = {c, N, nb > 1 ? d->stride_c : 0};
+    operand obias = {bias, 0, 0};
+    VKT_ASSERT(nb == 1 || oc.stride >= M * N);
+    /* Stored extents: A (ra, ca), B (rb, cb). */
+    const int64_t ra = d->trans_a ? K : M, ca = d->trans_a ? M : K;
+    const int64_t rb = d->trans_b ? N : K, cb = d->trans_b ? K : N;
+    int64_t lo, hi;
+    span(&oa, 0, nb, 0, ra, 0, ca, &lo, &hi);
+    VKT_ASSERT(hi <= vkt_tensor_numel(a));
+    span(&ob, 0, nb, 0, rb, 0, cb, &lo, &hi);
+    VKT_ASSERT(hi <= vkt_tensor_numel(b));
+    span(&oc, 0, nb, 0, M, 0, N, &lo, &hi);
+    VKT_ASSERT(hi <= vkt_tensor_numel(c));
+
+    vkt_matmul_variant v = vkt_matmul_pick(r, a->dtype, d->variant);
+    kernel kern;
+    VKT_TRY(get_kernel(r, v, a->dtype, d->trans_a, d->trans_b, &kern));
+
+    /* Choose the box: shrink batch, then the outer stored dimension of whichever window is too big. */
+    const size_t align = vkt_device_get_info(vkt_rec_device(r))->min_storage_offset_align;
+    const size_t limit = vkt_rec_max_binding_bytes(r);
+    int64_t bc = nb < MAX_GROUPS ? nb : MAX_GROUPS, mc = M, nc = N, kc = K;
+    if (mc > (int64_t)MAX_GROUPS * kern.bm) mc = (int64_t)MAX_GROUPS * kern.bm;
+    if (nc > (int64_t)MAX_GROUPS * kern.bn) nc = (int64_t)MAX_GROUPS * kern.bn;
+    for (;;) {
+        int64_t *ra_c = d->trans_a ? &kc : &mc, *ca_c = d->trans_a ? &mc : &kc;
+        int64_t *rb_c = d->trans_b ? &nc : &kc, *cb_c = d->trans_b ? &kc : &nc;
+        span(&oa, 0, bc, 0, *ra_c, 0, *ca_c, &lo, &hi);
+        size_t wa = window_bytes(&oa, lo, hi, align);
+        span(&ob, 0, bc, 0, *rb_c, 0, *cb_c, &lo, &hi);
+        size_t wb = window_bytes(&ob, lo, hi, align);
+        span(&oc, 0, bc, 0, mc, 0, nc, &lo, &hi);
+        size_t wc = window_bytes(&oc, lo, hi, align);
+        const operand *big = wa > limit ? &oa : wb > limit ? &ob : wc > limit ? &oc : NULL;
+        if (!big) break;
+        int64_t *outer = big == &oa ? ra_c : big == &ob ? rb_c : &mc;
+        int64_t *inner = big == &oa ? ca_c : big == &ob ? cb_c : &nc;
+        int64_t tile_outer = outer == &mc ? kern.bm : outer == &nc ? kern.bn : 1;
+        int64_t tile_inner = inner == &mc ? kern.bm : inner == &nc ? kern.bn : 1;
+        if (bc > 1 && big->stride > 0) bc = shrink(bc, 1);
+        else if (*outer > 1) *outer = shrink(*outer, tile_outer);
+        else {
+            VKT_ASSERT(*inner > 1);
+            *inner = shrink(*inner, tile_inner);
+        }
+    }
+
+    for (int64_t b0 = 0; b0 < nb; b0 += bc) {
+        int64_t bn_ = nb - b0 < bc ? nb - b0 : bc;
+        for (int64_t m0 = 0; m0 < M; m0 += mc) {
+            int64_t mn = M - m0 < mc ? M - m0 : mc;
+            for (int64_t n0 = 0; n0 < N; n0 += nc) {
+                int64_t nn = N - n0 < nc ? N - n0 : nc;
+                for (int64_t k0 = 0; k0 < K; k0 += kc) {
+                    int64_t kn = K - k0 < kc ? K - k0 : kc;
+                    vkt_pc_matmul pc = {.m = (uint32_t)mn, .n = (uint32_t)nn, .k = (uint32_t)kn,
+                                        .lda = (uint32_t)oa.ld, .ldb = (uint32_t)ob.ld, .ldc = (uint32_t)oc.ld,
+                                        .stride_a = (uint32_t)oa.stride, .stride_b = (uint32_t)ob.stride,
+                                        .stride_c = (uint32_t)oc.stride, .alpha = d->alpha != 0 ? d->alpha : 1.0f};
+                    bool acc = d->accumulate || k0 > 0, add_bias = bias && k0 == 0;
+                    pc.flags = (acc ? MM_ACCUMULATE : 0) | (add_bias ? MM_BIAS : 0);
+                    vkt_binding bind[4];
+                    if (d->trans_a) span(&oa, b0, bn_, k0, kn, m0, mn, &lo, &hi);
+                    else span(&oa, b0, bn_, m0, mn, k0, kn, &lo, &hi);
+                    bind[0] = (vkt_binding){window(r, &oa, lo, hi, &pc.off_a), VKT_READ};
+                    if (d->trans_b) span(&ob, b0, bn_, n0, nn, k0, kn, &lo, &hi);
+                    else span(&ob, b0, bn_, k0, kn, n0, nn, &lo, &hi);
+                    bind[1] = (vkt_binding){window(r, &ob, lo, hi, &pc.off_b), VKT_READ};
+                    /* Without a bias the kernel never reads binding 2; A's window stands in for it. */
+                    if (add_bias) {
+                        span(&obias, 0, 1, 0, 1, n0, nn, &lo, &hi);
+                        bind[2] = (vkt_binding){window(r, &obias, lo, hi, &pc.off_bias), VKT_READ};
+                    } else {
+                        bind[2] = bind[0];
+                    }
+                    span(&oc, b0, bn_, m0, mn, n0, nn, &lo, &hi);
+                    bind[3] = (vkt_binding){window(r, &oc, lo, hi, &pc.off_c), acc ? VKT_RW : VKT_WRITE};
+                    VKT_TRY(vkt_rec_dispatch(r, kern.name, kern.p, bind, 4, &pc, sizeof pc,
+                                             vkt_ceil_div((uint64_t)nn, (uint64_t)kern.bn),
+                                             vkt_ceil_div((uint64_t)mn, (uint64_t)kern.bm), (uint32_t)bn_));
+                }
+            }
+        }
+    }
+    return VKT_OK;
+}
+
+#define COLSUM_WG 64
+
+vkt_status vkt_op_matmul_colsum(vkt_rec *r, const vkt_tensor *dy, const vkt_tensor *db, int64_t rows, int64_t n) {
+    VKT_ASSERT(rows > 0 && n > 0 && dy->dtype == VKT_DTYPE_F32 && db->dtype == VKT_DTYPE_F32);
+    VKT_ASSERT(vkt_tensor_numel(dy) >= rows * n && vkt_tensor_numel(db) >= n);
+    vkt_pipeline *p;
+    const uint32_t spec[] = {COLSUM_WG};
+    VKT_TRY(vkt_ops_pipeline(r, "matmul_colsum", 2, sizeof(vkt_pc_colsum), spec, 1, &p));
+    const size_t align = vkt_device_get_info(vkt_rec_device(r))->min_storage_offset_align;
+    int64_t chunk = (int64_t)((vkt_rec_max_binding_bytes(r) - align) / 4) / n;
+    VKT_ASSERT(chunk > 0);
+    operand od = {dy, n, 0}, ob = {db, 0, 0};
+    uint32_t gx, gy;
+    vkt_ops_grid_1d(vkt_ceil_div((uint64_t)n, COLSUM_WG), &gx, &gy);
+    for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+        int64_t rc = rows - r0 < chunk ? rows - r0 : chunk;
+        vkt_pc_colsum pc = {.rows = (uint32_t)rc, .n = (uint32_t)n};
+        uint32_t off_db;
+        vkt_binding bind[2] = {{window(r, &od, r0 * n, (r0 + rc) * n, &pc.off_dy), VKT_READ},
+                               {window(r, &ob, 0, n, &off_db), VKT_RW}};
+        VKT_ASSERT(off_db == 0);
+        VKT_TRY(vkt_rec_dispatch(r, "matmul_colsum", p, bind, 2, &pc, sizeof pc, gx, gy, 1));
+    }
+    return VKT_OK;
+}
+
+vkt_status vkt_op_matmul_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, const vkt_tensor *bias,
+                             const vkt_tensor *y, int64_t rows, int64_t in, int64_t out) {
+    vkt_matmul_desc d = {.m = rows, .n = out, .k = in, .trans_b = true};
+    return vkt_op_matmul(r, x, w, bias, y, &d);
+}
+
+vkt_status vkt_op_matmul_bwd(vkt_rec *r, const vkt_tensor *dy, const vkt_tensor *x, const vkt_tensor *w,
+                             const vkt_tensor *dx, const vkt_tensor *dw, const vkt_tensor *db, int64_t rows,
+                             int64_t in, int64_t out) {
+    if (dx) {
+        vkt_matmul_desc d = {.m = rows, .n = in, .k = out};
+        VKT_TRY(vkt_op_matmul(r, dy, w, NULL, dx, &d));
+    }
+    if (dw) {
+        vkt_matmul_desc d = {.m = out, .n = in, .k = rows, .trans_a = true, .accumulate = true};
+        VKT_TRY(vkt_op_matmul(r, dy, x, NULL, dw, &d));
+    }
+    if (db) VKT_TRY(vkt_op_matmul_colsum(r, dy, db, rows, out));
+    return VKT_OK;
+}

@@ -1,0 +1,88 @@
+/* Matrix multiplication: C = alpha * op(A) * op(B) [+ bias] [+ C], batched, and the Linear layer built on it.
+ *
+ * Storage is row-major. op(A) is (M, K): A is stored (M, K), or (K, M) when trans_a. op(B) is (K, N): B is
+ * stored (K, N), or (N, K) when trans_b. C is stored (M, N). Batches are `batch` matrices spaced by element
+ * strides per operand (0 broadcasts one operand to every batch).
+ *
+ * A Linear layer y = x W^T + b with W stored (out, in) as Hugging Face does maps to:
+ *   forward      y  = x W^T + b      NT, overwrite        (M = rows of x, N = out, K = in)
+ *   input grad   dx = dy W           NN, overwrite        (M = rows, N = in, K = out)
+ *   weight grad  dW += dy^T x        TN, accumulate       (M = out, N = in, K = rows)
+ *   bias grad    db += colsum(dy)    deterministic column sums, no atomics
+ * vkt_op_matmul_fwd / _bwd record exactly that.
+ *
+ * Kernel variants, chosen per device (env VKT_MATMUL_VARIANT=<name> forces one; see vkt_matmul_variant):
+ *   reg      barrier-free register tiles, for CPU drivers (lavapipe): each workgroup owns a few rows, so
+ *            A loads are uniform across the subgroup and each lane streams its own columns of B.
+ *   smem     shared-memory tiles, for GPUs.
+ *   coopmat  GL_NV_cooperative_matrix (f16 inputs, f32 accumulate); built only when glslang supports it and
+ *            chosen only when the device reports a 16x16x16 f16 x f16 -> f32 shape.
+ * Inputs A and B may be f32, f16 or bf16 (same dtype for both; 16-bit needs storageBuffer16BitAccess);
+ * arithmetic is f32, C and bias are f32.
+ *
+ * Operands of any size are split into dispatches whose bound windows fit one storage binding
+ * (vkt_rec_max_binding_bytes), along batch, M, N and, with accumulation, K.
+ * Not done here: C aliasing A or B (undefined), integer types, epilogue activations. */
+#ifndef VKT_OP_MATMUL_H
+#define VKT_OP_MATMUL_H
+
+#include <stdbool.h>
+
+#include "vk/record.h"
+
+typedef enum {
+    VKT_MATMUL_AUTO = 0,
+    VKT_MATMUL_REG = 1,
+    VKT_MATMUL_SMEM = 2,
+    VKT_MATMUL_COOPMAT = 3,
+} vkt_matmul_variant;
+
+typedef struct {
+    int64_t m, n, k;                      /* op(A) is (m, k), op(B) is (k, n), C is (m, n) */
+    bool trans_a, trans_b;                /* A stored (k, m); B stored (n, k) */
+    int64_t batch;                        /* number of products (0 means 1) */
+    int64_t stride_a, stride_b, stride_c; /* elements between batches; 0 for A/B broadcasts (C must be > 0
+                                             when batch > 1); ignored when batch <= 1 */
+    float alpha;                          /* scale of the product (0 is taken as 1: use beta-free APIs) */
+    bool accumulate;                      /* C += product (C is read); else C is overwritten */
+    vkt_matmul_variant variant;           /* AUTO: env VKT_MATMUL_VARIANT, else the device's best */
+} vkt_matmul_desc;
+
+/* Records C (+)= alpha * op(A) op(B) + bias for every batch.
+ *   a     (batch, m, k) or (batch, k, m) with trans_a, at element strides stride_a
+ *   b     (batch, k, n) or (batch, n, k) with trans_b
+ *   bias  (n) f32 added to every row, or NULL
+ *   c     (batch, m, n) f32
+ * The tensors' shapes are not interpreted beyond their element counts, which must cover the strides.
+ * Errors: VKT_ERR_UNSUPPORTED when a forced variant or a 16-bit dtype is not available on this device. */
+vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
+                         const vkt_tensor *c, const vkt_matmul_desc *d);
+
+/* db += sum over rows of dy. dy (rows, n) f32, db (n) f32. Each column is summed in row order by one
+ * invocation: deterministic run to run. */
+vkt_status vkt_op_matmul_colsum(vkt_rec *r, const vkt_tensor *dy, const vkt_tensor *db, int64_t rows, int64_t n);
+
+/* Linear forward y = x W^T + b.
+ *   x     (rows, in)
+ *   w     (out, in)     same dtype as x
+ *   bias  (out) f32, or NULL
+ *   y     (rows, out) f32, overwritten */
+vkt_status vkt_op_matmul_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, const vkt_tensor *bias,
+                             const vkt_tensor *y, int64_t rows, int64_t in, int64_t out);
+
+/* Linear backward: dx = dy W (overwritten), dW += dy^T x, db += colsum(dy). Any of dx, dw, db may be NULL
+ * to skip it (frozen weights, no bias, first layer).
+ *   dy    (rows, out) f32
+ *   x     (rows, in) f32     the forward's input
+ *   w     (out, in) f32
+ *   dx    (rows, in) f32;  dw (out, in) f32;  db (out) f32 */
+vkt_status vkt_op_matmul_bwd(vkt_rec *r, const vkt_tensor *dy, const vkt_tensor *x, const vkt_tensor *w,
+                             const vkt_tensor *dx, const vkt_tensor *dw, const vkt_tensor *db, int64_t rows,
+                             int64_t in, int64_t out);
+
+/* The variant vkt_op_matmul would use on this device for inputs of dtype `dt` (after VKT_MATMUL_VARIANT),
+ * and its name ("reg", "smem", "coopmat"). */
+vkt_matmul_variant vkt_matmul_pick(const vkt_rec *r, vkt_dtype dt, vkt_matmul_variant requested);
+const char *vkt_matmul_variant_name(vkt_matmul_variant v);
+
+#endif
