@@ -8,8 +8,10 @@
  *
  * Timing: each case is recorded once as [timestamp, the case's dispatches, timestamp] and replayed:
  * one submit to validate, >= 3 warm-up submits, then >= 20 timed submits. Every submit begins with a
- * full barrier (vkt_rec_begin), so repetitions never overlap. Reported: median and min ms; the rate is
- * work / median; the ceilings are work / min of the peak shaders (their best observed rate).
+ * full barrier (vkt_rec_begin), so repetitions never overlap. Outside --quick, a case shorter than
+ * ~5 ms is recorded several times per sample ("passes", hazard barriers between them) and the times
+ * are divided by the pass count. Reported: median and min ms per pass; the rate is work / median; the
+ * ceilings are work / min of the peak shaders (their best observed rate).
  *
  * Adding cases (other files, no central list to edit beyond one line):
  *   1. Write src/bench/bench_<op>.c with a group function `void vkt_bench_group_<op>(vkt_bench *b)`.
@@ -73,7 +75,8 @@ typedef struct {
     char op[48], dtype[8], shape[96], variant[48];
     uint32_t wg;
     double flops, bytes;
-    double median_ms, min_ms;
+    uint32_t passes;         /* recordings per timed sample (>1 only outside --quick for short cases) */
+    double median_ms, min_ms; /* per pass */
     double gflops, gbps;     /* work / median */
     bool memory_bound;       /* by the roofline of the measured ceilings */
     double of_peak;          /* rate / ceiling of the bound resource */
