@@ -12,8 +12,10 @@ vkt_status vkt_ops_pipeline(vkt_rec *r, const char *shader, uint32_t n_bindings,
 
 void vkt_ops_grid_1d(uint64_t n_groups, uint32_t *gx, uint32_t *gy) {
     if (n_groups == 0) n_groups = 1;
-    *gx = n_groups < 65535 ? (uint32_t)n_groups : 65535;
-    *gy = vkt_ceil_div(n_groups, *gx);
+    /* Balance x and y so gx * gy exceeds n_groups by less than gy: 65536 groups as 32768 x 2, not
+     * 65535 x 2 (half the grid idle, which CPU drivers pay for in full). */
+    *gy = vkt_ceil_div(n_groups, 65535);
+    *gx = vkt_ceil_div(n_groups, *gy);
 }
 
 int64_t vkt_ops_max_binding_elems(const vkt_rec *r, size_t elem_size) {
