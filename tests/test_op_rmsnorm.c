@@ -1,0 +1,149 @@
+/* RMSNorm: forward (f32 and 16-bit storage), backward (dx overwritten, dw accumulated), odd shapes, rows
+ * with a large common offset, views that start off the binding alignment, and row splits over a lowered
+ * binding limit. */
+#include "half_io.h"
+#include "ops/rmsnorm.h"
+#include "ref/ref_rmsnorm.h"
+
+#include <string.h>
+
+typedef struct {
+    vkt_tensor x, w, y, rstd, dy, dx, dw, scratch;
+    float eps;
+} ctx_t;
+
+static vkt_status run_fwd(vkt_rec *r, void *c) {
+    ctx_t *k = c;
+    return vkt_op_rmsnorm_fwd(r, &k->x, &k->w, k->eps, &k->y, &k->rstd);
+}
+
+static vkt_status run_bwd(vkt_rec *r, void *c) {
+    ctx_t *k = c;
+    return vkt_op_rmsnorm_bwd(r, &k->x, &k->w, &k->rstd, &k->dy, &k->dx, &k->dw, &k->scratch);
+}
+
+/* L = sum dy * y(x, w) with x (which = 0) or w (which = 1) replaced by the perturbed array. */
+typedef struct { const double *x, *w, *dy; double eps; int64_t N, C; int which; } loss_ctx;
+
+static double loss(const double *v, void *c) {
+    const loss_ctx *l = c;
+    int64_t n = l->N * l->C;
+    double *y = malloc((size_t)n * sizeof *y), s = 0;
+    vkt_ref_rmsnorm_fwd(l->which == 0 ? v : l->x, l->which == 1 ? v : l->w, l->eps, y, NULL, l->N, l->C);
+    for (int64_t i = 0; i < n; i++) s += l->dy[i] * y[i];
+    free(y);
+    return s;
+}
+
+/* x (N x C) as rows [1, N] of an (N + 1, C) tensor: a view 4 C bytes past an aligned offset. */
+static vkt_tensor upload_shifted(vkt_test *t, const float *x, int64_t N, int64_t C) {
+    float *buf = calloc((size_t)((N + 1) * C), sizeof *buf);
+    memcpy(buf + C, x, (size_t)(N * C) * sizeof *buf);
+    vkt_tensor all = vkt_test_upload(t, buf, N + 1, C, 1, 1);
+    free(buf);
+    return vkt_tensor_rows(&all, 1, N);
+}
+
+/* Bounds, max |y-r| / (|r| + 1e-3 rms(r)); an absolute error of one f32 ulp of an O(1) value already
+ * scores ~1e-4 where a result is ~0:
+ *  y 1e-5: x rstd w is a product (no cancellation); rstd within a few ulp.  rstd 1e-5.
+ *  dx 1e-4: rstd g - x rstd^3 mean(g x) cancels at some elements (STYLE.md reduction default).
+ *  dw 5e-4: f32 sums over N land on pre-filled N(0, 1) values and cancel where they meet (as LayerNorm).
+ *  fd 1e-6: central differences in double.
+ * C = 1 is degenerate: y = w x / sqrt(x^2 + eps) is ~sign(x) w, and dx = g rstd eps / (x^2 + eps) is what
+ * is left after rstd g and x rstd^3 g x cancel to ~eps / x^2 of their size. The f32 result keeps ~1e-7 of
+ * the terms, so dx gets 1e-2 (measured 2e-3); y bends on the scale sqrt(eps) ~ 3e-3, so the finite
+ * difference with h = 1e-5 gets 1e-4 (truncation (h / 3e-3)^2). */
+static void check_case(vkt_test *t, int64_t N, int64_t C, float offset, bool shifted, float eps) {
+    size_t n = (size_t)(N * C), uc = (size_t)C;
+    float *x = vkt_test_randn(t, n, offset ? 0.1f : 1.0f), *w = vkt_test_randn(t, uc, 0.2f);
+    float *dy = vkt_test_randn(t, n, 1), *dw0 = vkt_test_randn(t, uc, 1);
+    for (size_t i = 0; i < n; i++) x[i] += offset;
+    for (size_t i = 0; i < uc; i++) w[i] += 1.0f;
+    double *xd = vkt_test_to_double(x, n), *wd = vkt_test_to_double(w, uc);
+    double *dyd = vkt_test_to_double(dy, n), *dwr = vkt_test_to_double(dw0, uc);
+    double *yr = malloc(n * sizeof *yr), *rr = malloc((size_t)N * sizeof *rr), *dxr = malloc(n * sizeof *dxr);
+
+    ctx_t c = {.eps = eps, .w = vkt_test_upload(t, w, C, 1, 1, 1)};
+    c.x = shifted ? upload_shifted(t, x, N, C) : vkt_test_upload(t, x, N, C, 1, 1);
+    c.dy = shifted ? upload_shifted(t, dy, N, C) : vkt_test_upload(t, dy, N, C, 1, 1);
+    vkt_test_out y = vkt_test_output(t, N, C, 1, 1), rstd = vkt_test_output(t, N, 1, 1, 1);
+    vkt_test_out dx = vkt_test_output(t, N, C, 1, 1), dw = vkt_test_output_init(t, dw0, C, 1, 1, 1);
+    c.y = y.view, c.rstd = rstd.view, c.dx = dx.view, c.dw = dw.view;
+    VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, vkt_op_rmsnorm_bwd_scratch(t->rec, N, C), 1, 1, 1,
+                                     &c.scratch));
+    vkt_test_run(t, run_fwd, &c);
+    vkt_test_run(t, run_bwd, &c);
+
+    vkt_ref_rmsnorm_fwd(xd, wd, eps, yr, rr, N, C);
+    vkt_ref_rmsnorm_bwd(xd, wd, rr, dyd, dxr, dwr, N, C);
+    char what[96], tag[64];
+    snprintf(tag, sizeof tag, "N=%lld C=%lld eps=%g%s%s", (long long)N, (long long)C, eps, offset ? " +1000" : "",
+             shifted ? " shifted" : "");
+    if (n <= 20000) {
+        loss_ctx l = {xd, wd, dyd, eps, N, C, 0};
+        double *dwz = calloc(uc, sizeof *dwz), *dxz = malloc(n * sizeof *dxz);
+        vkt_ref_rmsnorm_bwd(xd, wd, rr, dyd, dxz, dwz, N, C);
+        snprintf(what, sizeof what, "ref dx %s", tag);
+        vkt_check_fd(t, what, loss, xd, dxz, n, &l, C == 1 ? 1e-4 : 1e-6);
+        l.which = 1, snprintf(what, sizeof what, "ref dw %s", tag);
+        vkt_check_fd(t, what, loss, wd, dwz, uc, &l, 1e-6);
+        free(dwz), free(dxz);
+    }
+    struct { vkt_test_out *o; const double *r; size_t n; const char *name; double bound; } chk[] = {
+        {&y, yr, n, "y", 1e-5}, {&rstd, rr, (size_t)N, "rstd", 1e-5}, {&dx, dxr, n, "dx", C == 1 ? 1e-2 : 1e-4},
+        {&dw, dwr, uc, "dw+=", 5e-4}};
+    for (size_t i = 0; i < sizeof chk / sizeof chk[0]; i++) {
+        float *g = vkt_test_read_output(t, chk[i].o, chk[i].name);
+        snprintf(what, sizeof what, "rmsnorm %s %s", chk[i].name, tag);
+        vkt_check(t, what, g, chk[i].r, chk[i].n, chk[i].bound);
+        free(g);
+    }
+    free(x), free(w), free(dy), free(dw0), free(xd), free(wd), free(dyd), free(dwr), free(yr), free(rr), free(dxr);
+    vkt_arena_reset(t->arena);
+}
+
+/* 16-bit storage forward (x, w, y in dt; rstd f32): the reference sees the rounded inputs and y is rounded
+ * once on store, ~2^-11 (f16) or 2^-8 (bf16) relative. Bound 1e-2. */
+static void check_half(vkt_test *t, vkt_dtype dt, int64_t N, int64_t C) {
+    size_t n = (size_t)(N * C), uc = (size_t)C;
+    float *x = vkt_test_randn(t, n, 1), *w = vkt_test_randn(t, uc, 0.2f);
+    for (size_t i = 0; i < uc; i++) w[i] += 1.0f;
+    ctx_t c = {.eps = 1e-6f, .x = vkt_half_upload(t, dt, x, N, C), .w = vkt_half_upload(t, dt, w, C, 1)};
+    vkt_test_out y = vkt_half_output(t, dt, N, C), rstd = vkt_test_output(t, N, 1, 1, 1);
+    c.y = y.view, c.rstd = rstd.view;
+    vkt_test_run(t, run_fwd, &c);
+    double *xd = vkt_test_to_double(x, n), *wd = vkt_test_to_double(w, uc);
+    double *yr = malloc(n * sizeof *yr), *rr = malloc((size_t)N * sizeof *rr);
+    vkt_ref_rmsnorm_fwd(xd, wd, 1e-6, yr, rr, N, C);
+    float *gy = vkt_half_read(t, &y, "y16"), *gr = vkt_test_read_output(t, &rstd, "rstd");
+    char what[96];
+    snprintf(what, sizeof what, "rmsnorm y %s N=%lld C=%lld", vkt_dtype_name(dt), (long long)N, (long long)C);
+    vkt_check(t, what, gy, yr, n, 1e-2);
+    snprintf(what, sizeof what, "rmsnorm rstd %s N=%lld C=%lld", vkt_dtype_name(dt), (long long)N, (long long)C);
+    vkt_check(t, what, gr, rr, (size_t)N, 1e-5);
+    free(x), free(w), free(xd), free(wd), free(yr), free(rr), free(gy), free(gr);
+    vkt_arena_reset(t->arena);
+}
+
+int main(void) {
+    vkt_test t;
+    /* 256 KiB bindings: (257, 768) and (257, 1000) rows split into 64-row dispatches. */
+    setenv("VKT_MAX_BINDING_BYTES", "262144", 1);
+    vkt_test_init(&t, "op_rmsnorm");
+    const int64_t Ns[] = {1, 3, 64, 257}, Cs[] = {1, 7, 64, 768, 1000};
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 5; j++) check_case(&t, Ns[i], Cs[j], 0.0f, false, j & 1 ? 1e-6f : 1e-5f);
+    check_case(&t, 64, 768, 1000.0f, false, 1e-5f);
+    check_case(&t, 257, 1000, 1000.0f, true, 1e-6f);
+    check_case(&t, 3, 7, 0.0f, true, 1e-5f);
+    check_case(&t, 257, 7, 0.0f, true, 1e-5f);
+    if (vkt_half_supported(&t)) {
+        check_half(&t, VKT_DTYPE_F16, 257, 1000);
+        check_half(&t, VKT_DTYPE_BF16, 257, 1000);
+        check_half(&t, VKT_DTYPE_BF16, 3, 7);
+    } else {
+        printf("   skipped 16-bit storage forward: device lacks storageBuffer16BitAccess\n");
+    }
+    return vkt_test_finish(&t);
+}
