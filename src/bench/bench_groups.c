@@ -9,6 +9,8 @@ typedef struct {
 
 static const group groups[] = {
     {"residual", vkt_bench_group_residual},
+    {"xent", vkt_bench_group_xent},
+    {"optim", vkt_bench_group_optim},
 };
 
 vkt_status vkt_bench_run_all(vkt_bench *b) {
