@@ -9,6 +9,7 @@ typedef struct {
 
 static const group groups[] = {
     {"residual", vkt_bench_group_residual},
+    {"gelu", vkt_bench_group_gelu},
     {"xent", vkt_bench_group_xent},
     {"optim", vkt_bench_group_optim},
 };

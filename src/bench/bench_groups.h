@@ -6,6 +6,7 @@
 
 /* Each runs its cases through vkt_bench_run (which applies --filter) and returns device errors only. */
 vkt_status vkt_bench_group_residual(vkt_bench *b);
+vkt_status vkt_bench_group_gelu(vkt_bench *b);
 vkt_status vkt_bench_group_xent(vkt_bench *b);
 vkt_status vkt_bench_group_optim(vkt_bench *b);
 
