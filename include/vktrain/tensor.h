@@ -40,6 +40,9 @@ const char *vkt_dtype_name(vkt_dtype t);
 /* Creates an arena of `bytes` (name is for messages). Memory is host-mapped where the device shares
  * memory with the host (integrated GPUs, CPU drivers), device-local with staged copies otherwise. */
 vkt_status vkt_arena_create(vkt_device *dev, const char *name, size_t bytes, vkt_arena **out);
+/* An arena in host-visible memory (device-local too where the device offers it) that the host reads and
+ * writes directly while the device is not using it: input batches, losses, per-step scalars. */
+vkt_status vkt_arena_create_host(vkt_device *dev, const char *name, size_t bytes, vkt_arena **out);
 void vkt_arena_destroy(vkt_arena *a);
 /* Bytes handed out so far, and capacity. */
 size_t vkt_arena_used(const vkt_arena *a);
@@ -51,6 +54,8 @@ void vkt_arena_reset(vkt_arena *a);
 vkt_status vkt_tensor_alloc(vkt_arena *a, vkt_dtype dtype, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
                             vkt_tensor *out);
 int64_t vkt_tensor_numel(const vkt_tensor *t);
+/* Host pointer to a tensor's first byte when its arena is mapped (always for host arenas), else NULL. */
+void *vkt_tensor_host_ptr(const vkt_tensor *t);
 size_t vkt_tensor_bytes(const vkt_tensor *t);
 /* A view of rows [row0, row0 + n_rows) of dim 0 (same dtype, dims 1..3 kept). */
 vkt_tensor vkt_tensor_rows(const vkt_tensor *t, int64_t row0, int64_t n_rows);

@@ -53,25 +53,41 @@ static vkt_status alloc_buffer(vkt_device *dev, const char *name, size_t bytes, 
     return VKT_OK;
 }
 
-vkt_status vkt_arena_create(vkt_device *dev, const char *name, size_t bytes, vkt_arena **out) {
+static vkt_status arena_create(vkt_device *dev, const char *name, size_t bytes, bool host, vkt_arena **out) {
     vkt_arena *a = calloc(1, sizeof *a);
     if (!a) return VKT_ERR_OOM;
     a->dev = dev;
     snprintf(a->name, sizeof a->name, "%s", name);
     a->align = dev->info.min_storage_offset_align > 256 ? dev->info.min_storage_offset_align : 256;
     a->capacity = bytes < a->align ? a->align : bytes;
-    bool mapped = dev->info.type != VKT_DEVICE_DISCRETE;
+    bool mapped = host || dev->info.type != VKT_DEVICE_DISCRETE;
     vkt_status s = alloc_buffer(dev, name, a->capacity, mapped, &a->buffer, &a->memory, &a->mapped);
     /* VKT_FORCE_STAGING=1 (tests): behave like a discrete GPU, copying through staging buffers even when
      * the memory is mappable, so the staged path runs on integrated and CPU drivers too. */
     const char *force = getenv("VKT_FORCE_STAGING");
-    if (force && *force && strcmp(force, "0") != 0) a->mapped = NULL;
+    if (!host && force && *force && strcmp(force, "0") != 0) a->mapped = NULL;
+    if (s == VKT_OK && host && !a->mapped) {
+        vkt_log_error("%s: the device offers no host-visible memory for it", name);
+        s = VKT_ERR_UNSUPPORTED;
+    }
     if (s != VKT_OK) {
         vkt_arena_destroy(a);
         return s;
     }
     *out = a;
     return VKT_OK;
+}
+
+vkt_status vkt_arena_create(vkt_device *dev, const char *name, size_t bytes, vkt_arena **out) {
+    return arena_create(dev, name, bytes, false, out);
+}
+
+vkt_status vkt_arena_create_host(vkt_device *dev, const char *name, size_t bytes, vkt_arena **out) {
+    return arena_create(dev, name, bytes, true, out);
+}
+
+void *vkt_tensor_host_ptr(const vkt_tensor *t) {
+    return t->arena->mapped ? (char *)t->arena->mapped + t->offset : NULL;
 }
 
 void vkt_arena_destroy(vkt_arena *a) {

@@ -1,0 +1,43 @@
+/* Checkpoints: a Hugging Face-style folder per save, <out_dir>/step-NNNNNN/, holding
+ *   config.json              the model's Hugging Face config
+ *   model.safetensors        parameters under Hugging Face names and layouts (GPT-2 Conv1D weights
+ *                            transposed back to (in, out); a tied lm_head is not stored)
+ *   optimizer.safetensors    AdamW moments per parameter ("exp_avg.<name>", "exp_avg_sq.<name>")
+ *   trainer_state.json       step, data-sampler state, tokenizer spec
+ * A save writes into a hidden temporary folder, fsyncs every file, renames it into place and then
+ * updates <out_dir>/latest, so a crash at any point leaves the previous checkpoint intact. Only the
+ * newest `keep` step folders are kept. */
+#ifndef VKT_CHECKPOINT_H
+#define VKT_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/run_config.h"
+#include "model/model.h"
+#include "sched/step.h"
+
+typedef struct {
+    int64_t step;            /* optimizer steps completed */
+    uint64_t data_rng[2];    /* training-batch sampler state */
+    int64_t data_cursor;     /* sequential-order position */
+} vkt_checkpoint_state;
+
+/* Saves m (and the optimizer state of s when not NULL); *saved gets the folder written. */
+vkt_status vkt_checkpoint_save(const char *out_dir, int64_t keep, vkt_model *m, vkt_step *s,
+                               const vkt_checkpoint_state *st, const vkt_run_config *cfg, char *saved,
+                               size_t saved_size);
+/* `dir` may be a step folder or a run folder (its newest checkpoint is used). */
+vkt_status vkt_checkpoint_resolve(const char *dir, char *out, size_t out_size);
+vkt_status vkt_checkpoint_read_config(const char *dir, vkt_model_config *cfg);
+vkt_status vkt_checkpoint_load_params(const char *dir, vkt_model *m, vkt_checkpoint_state *st);
+/* Parameters from a Hugging Face model folder or file accepted by vkt_st_model_open. */
+vkt_status vkt_checkpoint_load_hf(const char *path, vkt_model *m);
+vkt_status vkt_checkpoint_load_optimizer(const char *dir, vkt_model *m, vkt_step *s, int64_t step);
+
+/* Model import from outside formats: a Hugging Face model folder (config.json + model.safetensors or a
+ * sharded index), a llama2.c checkpoint (.bin) or an llm.c GPT-2 checkpoint (.bin). */
+vkt_status vkt_import_config(const char *from, vkt_model_config *cfg);
+vkt_status vkt_import_params(const char *from, vkt_model *m);
+
+#endif

@@ -1,0 +1,100 @@
+/* Model import from Hugging Face folders, llama2.c and llm.c checkpoints (see checkpoint.h). The file
+ * readers live in safetensors.c, llama2c.c and llmc_gpt2.c; this file maps their host tables onto the
+ * model's parameter table by name. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+#include "io/checkpoint.h"
+#include "io/llama2c.h"
+#include "io/llmc_gpt2.h"
+
+typedef enum { SRC_HF, SRC_LLAMA2C, SRC_LLMC } source_kind;
+
+static vkt_status detect(const char *from, source_kind *kind) {
+    struct stat st;
+    if (stat(from, &st) != 0) {
+        vkt_log_error("%s: not found (model.from takes a Hugging Face model folder, a llama2.c .bin or an "
+                      "llm.c .bin)", from);
+        return VKT_ERR_IO;
+    }
+    if (S_ISDIR(st.st_mode)) return *kind = SRC_HF, VKT_OK;
+    FILE *f = fopen(from, "rb");
+    int32_t magic = 0;
+    if (!f || fread(&magic, 4, 1, f) != 1) {
+        if (f) fclose(f);
+        vkt_log_error("%s: cannot read the header", from);
+        return VKT_ERR_IO;
+    }
+    fclose(f);
+    *kind = magic == 20240326 ? SRC_LLMC : SRC_LLAMA2C;
+    return VKT_OK;
+}
+
+vkt_status vkt_import_config(const char *from, vkt_model_config *cfg) {
+    source_kind kind;
+    VKT_TRY(detect(from, &kind));
+    if (kind == SRC_HF) return vkt_checkpoint_read_config(from, cfg);
+    if (kind == SRC_LLAMA2C) {
+        vkt_llama2c_config lc;
+        VKT_TRY(vkt_llama2c_read_config(from, &lc));
+        *cfg = *vkt_model_preset("llama-tiny");
+        cfg->vocab_size = lc.vocab_size, cfg->max_seq_len = lc.seq_len, cfg->n_embd = lc.dim;
+        cfg->n_layer = lc.n_layers, cfg->n_head = lc.n_heads, cfg->n_kv_head = lc.n_kv_heads;
+        cfg->head_dim = lc.head_size, cfg->n_inner = lc.hidden_dim, cfg->tie_word_embeddings = lc.shared_classifier;
+        cfg->norm_eps = 1e-5, cfg->rope_theta = 10000.0; /* llama2.c's fixed values */
+        return vkt_model_config_validate(cfg, from);
+    }
+    vkt_gpt2_config gc;
+    vkt_host_params hp = {0};
+    VKT_TRY(vkt_llmc_gpt2_load(from, &gc, &hp));
+    vkt_host_params_free(&hp);
+    *cfg = *vkt_model_preset("gpt2");
+    cfg->vocab_size = gc.vocab_size, cfg->max_seq_len = gc.max_seq_len, cfg->n_layer = gc.n_layers;
+    cfg->n_head = gc.n_heads, cfg->n_embd = gc.channels, cfg->head_dim = gc.channels / gc.n_heads;
+    cfg->n_inner = 4 * gc.channels;
+    return vkt_model_config_validate(cfg, from);
+}
+
+/* Copies a host table (names as the readers give them, (out, in) layout) into the model's parameters. */
+static vkt_status upload_host(const char *from, const vkt_host_params *hp, vkt_model *m) {
+    float *flat = calloc((size_t)m->table.total, sizeof *flat);
+    if (!flat) return VKT_ERR_OOM;
+    vkt_status s = VKT_OK;
+    for (int i = 0; i < m->table.n && s == VKT_OK; i++) {
+        const vkt_param *e = &m->table.p[i];
+        const vkt_host_param *h = vkt_host_params_find(hp, e->name);
+        if (!h && strncmp(e->name, "transformer.", 12) == 0) h = vkt_host_params_find(hp, e->name + 12);
+        if (!h || h->n != e->numel) {
+            vkt_log_error("%s: tensor %s %s", from, e->name, h ? "has the wrong size" : "is missing");
+            s = VKT_ERR_FORMAT;
+            break;
+        }
+        memcpy(flat + e->offset, h->data, (size_t)e->numel * sizeof *flat);
+    }
+    if (s == VKT_OK) s = vkt_model_upload_params(m, flat);
+    free(flat);
+    return s;
+}
+
+vkt_status vkt_import_params(const char *from, vkt_model *m) {
+    source_kind kind;
+    VKT_TRY(detect(from, &kind));
+    if (kind == SRC_HF) {
+        return vkt_checkpoint_load_hf(from, m);
+    }
+    vkt_host_params hp = {0};
+    vkt_status s;
+    if (kind == SRC_LLAMA2C) {
+        vkt_llama2c_config lc;
+        s = vkt_llama2c_load(from, &lc, &hp);
+    } else {
+        vkt_gpt2_config gc;
+        s = vkt_llmc_gpt2_load(from, &gc, &hp);
+    }
+    if (s == VKT_OK) s = upload_host(from, &hp, m);
+    vkt_host_params_free(&hp);
+    return s;
+}

@@ -1,0 +1,240 @@
+/* Model memory plan, parameter views, initialisation and host transfers (see model.h). */
+#include "model/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "ops/layernorm.h"
+#include "ops/rmsnorm.h"
+#include "ops/rope.h"
+#include "vk/memory.h"
+
+/* Two passes over the same allocation code: the first only measures, the second allocates. */
+typedef struct {
+    vkt_arena *arena; /* NULL while measuring */
+    size_t bytes, align;
+} planner;
+
+static vkt_status plan(planner *p, vkt_dtype dt, int64_t d0, int64_t d1, vkt_tensor *out) {
+    if (p->arena) return vkt_tensor_alloc(p->arena, dt, d0, d1, 1, 1, out);
+    p->bytes = (p->bytes + p->align - 1) / p->align * p->align + (size_t)(d0 * d1) * vkt_dtype_size(dt);
+    memset(out, 0, sizeof *out);
+    return VKT_OK;
+}
+
+static vkt_status plan_acts(vkt_model *m, planner *p, bool with_grads, int64_t norm_scratch) {
+    const vkt_model_config *c = &m->cfg;
+    int64_t BT = m->B * m->T, C = c->n_embd, HS = c->head_dim, NH = c->n_head, KVH = c->n_kv_head;
+    int64_t QKV = (NH + 2 * KVH) * HS, F = c->n_inner, FC = c->arch == VKT_ARCH_LLAMA ? 2 * F : F;
+    bool ln = c->arch == VKT_ARCH_GPT2;
+    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->embed_out));
+    for (int l = 0; l < c->n_layer; l++) {
+        vkt_layer_acts *a = &m->layers[l];
+        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &a->norm1));
+        if (ln) VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &a->norm1_mean));
+        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &a->norm1_rstd));
+        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, QKV, &a->qkv));
+        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, NH * HS, &a->atty));
+        VKT_TRY(plan(p, VKT_DTYPE_F32, m->B * NH, m->T, &a->lse));
+        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &a->res_attn));
+        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &a->norm2));
+        if (ln) VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &a->norm2_mean));
+        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &a->norm2_rstd));
+        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, FC, &a->fc));
+        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, F, &a->fc_act));
+        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &a->res_mlp));
+    }
+    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->normf));
+    if (ln) VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &m->normf_mean));
+    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &m->normf_rstd));
+    if (!ln) VKT_TRY(plan(p, VKT_DTYPE_F32, m->T + m->pos0_max, HS, &m->rope_table));
+    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, c->vocab_size, &m->logits));
+    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &m->losses));
+    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 2, &m->xent_rowstats));
+    if (!with_grads) return VKT_OK;
+    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->dres));
+    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->dtmp_c));
+    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->dtmp_c2));
+    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, QKV, &m->dqkv));
+    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, NH * HS, &m->datty));
+    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, FC, &m->dfc));
+    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, F, &m->dfc_act));
+    VKT_TRY(plan(p, VKT_DTYPE_F32, m->B * NH, m->T, &m->delta));
+    VKT_TRY(plan(p, VKT_DTYPE_I32, BT, 1, &m->embed_scratch));
+    return plan(p, VKT_DTYPE_F32, norm_scratch, 1, &m->norm_scratch);
+}
+
+/* The norm backward's partial-sum scratch depends on the device's binding limit, known to a recorder. */
+static vkt_status norm_scratch_elems(vkt_model *m, int64_t *out) {
+    vkt_rec *r;
+    VKT_TRY(vkt_rec_create(m->dev, 0, &r));
+    int64_t BT = m->B * m->T, C = m->cfg.n_embd;
+    *out = m->cfg.arch == VKT_ARCH_GPT2 ? vkt_op_layernorm_bwd_scratch(r, BT, C) : vkt_op_rmsnorm_bwd_scratch(r, BT, C);
+    vkt_rec_destroy(r);
+    return VKT_OK;
+}
+
+/* Backward passes accumulate into the gradients, so they start at zero. */
+static vkt_status zero_grads_now(vkt_model *m) {
+    vkt_rec *r;
+    VKT_TRY(vkt_rec_create(m->dev, 0, &r));
+    vkt_status s = vkt_rec_begin(r);
+    if (s == VKT_OK) s = vkt_rec_fill(r, &m->grads, 0);
+    if (s == VKT_OK) s = vkt_rec_end(r);
+    if (s == VKT_OK) s = vkt_rec_submit_wait(r);
+    vkt_rec_destroy(r);
+    return s;
+}
+
+static vkt_status fill_rope_table(vkt_model *m) {
+    int64_t HS = m->cfg.head_dim, P = m->T + m->pos0_max;
+    double *inv_freq = malloc((size_t)HS / 2 * sizeof *inv_freq);
+    float *table = malloc((size_t)(P * HS) * sizeof *table);
+    vkt_status s = inv_freq && table ? VKT_OK : VKT_ERR_OOM;
+    if (s == VKT_OK) {
+        vkt_rope_inv_freq(inv_freq, HS, m->cfg.rope_theta);
+        vkt_rope_table(table, P, HS / 2, inv_freq, false);
+        s = vkt_tensor_upload(m->dev, &m->rope_table, table, (size_t)(P * HS) * sizeof *table);
+    }
+    free(inv_freq);
+    free(table);
+    return s;
+}
+
+vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
+                            vkt_model **out) {
+    VKT_TRY(vkt_model_config_validate(cfg, "model"));
+    if (T > cfg->max_seq_len) {
+        vkt_log_error("sequence length %lld is over the model's maximum %lld", (long long)T,
+                      (long long)cfg->max_seq_len);
+        return VKT_ERR_ARG;
+    }
+    vkt_model *m = calloc(1, sizeof *m);
+    if (!m) return VKT_ERR_OOM;
+    m->cfg = *cfg, m->B = B, m->T = T, m->dev = dev, m->dloss = 1.0f;
+    const vkt_device_info *info = vkt_device_get_info(dev);
+    int64_t align = (info->min_storage_offset_align > 256 ? info->min_storage_offset_align : 256) / 4;
+    vkt_status s = vkt_params_build(cfg, align, &m->table);
+    m->layers = calloc((size_t)cfg->n_layer, sizeof *m->layers);
+    if (s == VKT_OK && !m->layers) s = VKT_ERR_OOM;
+    size_t pbytes = (size_t)m->table.total * 4;
+    if (s == VKT_OK) s = vkt_arena_create(dev, "parameters", pbytes, &m->params_arena);
+    if (s == VKT_OK) s = vkt_tensor_alloc(m->params_arena, VKT_DTYPE_F32, m->table.total, 1, 1, 1, &m->params);
+    if (s == VKT_OK && with_grads) s = vkt_arena_create(dev, "gradients", pbytes, &m->grads_arena);
+    if (s == VKT_OK && with_grads)
+        s = vkt_tensor_alloc(m->grads_arena, VKT_DTYPE_F32, m->table.total, 1, 1, 1, &m->grads);
+    if (s == VKT_OK) s = vkt_arena_create_host(dev, "batches", 16 * (size_t)(B * T * 4 + 1024), &m->io_arena);
+    for (int k = 0; k < 2 && s == VKT_OK; k++) {
+        s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_I32, B, T, 1, 1, &m->tokens_slot[k]);
+        if (s == VKT_OK) s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_I32, B, T, 1, 1, &m->targets_slot[k]);
+        if (s == VKT_OK) s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_F32, 4, 1, 1, 1, &m->stats_slot[k]);
+    }
+    if (s == VKT_OK) vkt_model_use_slot(m, 0);
+    planner p = {.align = (size_t)align * 4};
+    int64_t scratch = 0;
+    if (s == VKT_OK) s = norm_scratch_elems(m, &scratch);
+    if (s == VKT_OK) s = plan_acts(m, &p, with_grads, scratch);
+    if (s == VKT_OK) s = vkt_arena_create(dev, "activations", p.bytes, &m->acts_arena);
+    if (s == VKT_OK) {
+        p.arena = m->acts_arena;
+        s = plan_acts(m, &p, with_grads, scratch);
+    }
+    if (s == VKT_OK && cfg->arch == VKT_ARCH_LLAMA) s = fill_rope_table(m);
+    if (s == VKT_OK && with_grads) s = zero_grads_now(m);
+    if (s != VKT_OK) {
+        vkt_model_destroy(m);
+        return s;
+    }
+    *out = m;
+    return VKT_OK;
+}
+
+void vkt_model_destroy(vkt_model *m) {
+    if (!m) return;
+    vkt_arena_destroy(m->acts_arena);
+    vkt_arena_destroy(m->io_arena);
+    vkt_arena_destroy(m->grads_arena);
+    vkt_arena_destroy(m->params_arena);
+    vkt_params_free(&m->table);
+    free(m->layers);
+    free(m);
+}
+
+void vkt_model_use_slot(vkt_model *m, int s) {
+    VKT_ASSERT(s == 0 || s == 1);
+    m->tokens = m->tokens_slot[s], m->targets = m->targets_slot[s], m->loss_stats = m->stats_slot[s];
+}
+
+int32_t *vkt_model_slot_tokens(const vkt_model *m, int s) { return vkt_tensor_host_ptr(&m->tokens_slot[s]); }
+int32_t *vkt_model_slot_targets(const vkt_model *m, int s) { return vkt_tensor_host_ptr(&m->targets_slot[s]); }
+const float *vkt_model_slot_stats(const vkt_model *m, int s) { return vkt_tensor_host_ptr(&m->stats_slot[s]); }
+
+static vkt_tensor view(const vkt_tensor *flat, int64_t offset, int64_t rows, int64_t cols) {
+    vkt_tensor t = *flat;
+    t.offset += (size_t)offset * 4;
+    t.shape[0] = rows, t.shape[1] = cols, t.shape[2] = t.shape[3] = 1;
+    return t;
+}
+
+vkt_tensor vkt_model_param(const vkt_model *m, const vkt_param *e) {
+    return view(&m->params, e->offset, e->rows, e->cols);
+}
+
+vkt_tensor vkt_model_grad(const vkt_model *m, const vkt_param *e) {
+    VKT_ASSERT(m->grads_arena);
+    return view(&m->grads, e->offset, e->rows, e->cols);
+}
+
+vkt_tensor vkt_model_param_group(const vkt_model *m, const vkt_param *e) {
+    return view(&m->params, e->offset, vkt_params_group_rows(&m->table, e), e->cols);
+}
+
+vkt_tensor vkt_model_grad_group(const vkt_model *m, const vkt_param *e) {
+    VKT_ASSERT(m->grads_arena);
+    return view(&m->grads, e->offset, vkt_params_group_rows(&m->table, e), e->cols);
+}
+
+vkt_status vkt_model_init_weights(vkt_model *m, uint64_t seed) {
+    float *host = calloc((size_t)m->table.total, sizeof *host);
+    if (!host) return VKT_ERR_OOM;
+    vkt_rng rng;
+    vkt_rng_init(&rng, seed);
+    double std = m->cfg.init_std, resid_std = std / sqrt(2.0 * (double)m->cfg.n_layer);
+    for (int i = 0; i < m->table.n; i++) {
+        const vkt_param *e = &m->table.p[i];
+        float *x = host + e->offset;
+        bool norm_w = e->role == VKT_ROLE_NORM1_W || e->role == VKT_ROLE_NORM2_W || e->role == VKT_ROLE_NORM_F_W;
+        if (norm_w) {
+            for (int64_t k = 0; k < e->numel; k++) x[k] = 1.0f;
+        } else if (e->rows > 1) {
+            /* Residual-branch output projections: scaled so the stream's variance stays O(1) with depth. */
+            double s = e->role == VKT_ROLE_O_W || e->role == VKT_ROLE_DOWN_W ? resid_std : std;
+            for (int64_t k = 0; k < e->numel; k++) x[k] = (float)(s * vkt_rng_normal(&rng));
+        }
+    }
+    vkt_status s = vkt_model_upload_params(m, host);
+    free(host);
+    return s;
+}
+
+vkt_status vkt_model_upload_params(vkt_model *m, const float *host) {
+    return vkt_tensor_upload(m->dev, &m->params, host, (size_t)m->table.total * 4);
+}
+
+vkt_status vkt_model_download_params(vkt_model *m, float *host) {
+    return vkt_tensor_download(m->dev, &m->params, host, (size_t)m->table.total * 4);
+}
+
+vkt_status vkt_model_record_zero_grads(vkt_model *m, vkt_rec *r) {
+    /* The flat gradient arena may exceed one fill's reach only in theory: vkCmdFillBuffer has no range
+     * limit, so one command covers it. */
+    return vkt_rec_fill(r, &m->grads, 0);
+}
+
+void vkt_model_memory(const vkt_model *m, size_t *params, size_t *grads, size_t *acts) {
+    *params = vkt_arena_capacity(m->params_arena);
+    *grads = m->grads_arena ? vkt_arena_capacity(m->grads_arena) : 0;
+    *acts = vkt_arena_capacity(m->acts_arena);
+}

@@ -1,0 +1,108 @@
+/* A transformer on the device: parameters, gradients and activations planned once for a (B, T), and
+ * the recording of its forward (with the loss) and backward passes.
+ *
+ * Memory: three arenas. params and grads hold every tensor of the parameter table at the table's
+ * offsets (so the optimizer and gradient-norm ops see one flat tensor each); acts holds the activations
+ * the backward needs plus backward scratch, sized for (B, T). Frozen parameters (fine-tuning) simply get
+ * no gradient: grads == NULL for the model or per tensor via `trainable`.
+ *
+ * The forward records: embedding, L blocks, final norm, LM head, fused softmax + cross-entropy whose
+ * backward (dlogits, in place over the logits) is produced in the same pass. The backward then runs the
+ * blocks in reverse, accumulating (+=) into parameter gradients, so gradient accumulation over
+ * micro-batches is just replaying forward + backward before the optimizer. */
+#ifndef VKT_MODEL_H
+#define VKT_MODEL_H
+
+#include <stdbool.h>
+
+#include "model/params.h"
+#include "vk/record.h"
+
+typedef struct {
+    vkt_tensor norm1, norm1_mean, norm1_rstd; /* (BT, C), (BT), (BT): mean unused for RMSNorm */
+    vkt_tensor qkv;                           /* (BT, (NH + 2 KVH) HS), after RoPE for LLaMA */
+    vkt_tensor atty, lse;                     /* (BT, NH HS), (B, NH, T) */
+    vkt_tensor res_attn;                      /* (BT, C) residual stream after attention */
+    vkt_tensor norm2, norm2_mean, norm2_rstd; /* (BT, C), (BT), (BT) */
+    vkt_tensor fc;                            /* GPT-2: (BT, F) pre-GELU; LLaMA: (BT, 2F) gate | up */
+    vkt_tensor fc_act;                        /* (BT, F) GELU(fc) or SiLU(gate) * up */
+    vkt_tensor res_mlp;                       /* (BT, C) residual stream after the MLP: the block output */
+} vkt_layer_acts;
+
+typedef struct {
+    vkt_model_config cfg;
+    vkt_param_table table;
+    int64_t B, T;
+    vkt_device *dev;             /* borrowed */
+    vkt_arena *params_arena, *grads_arena, *acts_arena; /* owned */
+    vkt_tensor params, grads;    /* flat (table.total) f32 views */
+    vkt_arena *io_arena;         /* owned, host-visible: input batches and loss statistics */
+    vkt_tensor tokens_slot[2], targets_slot[2], stats_slot[2]; /* double-buffered: the host fills one
+                                                                  slot while the device reads the other */
+    vkt_tensor tokens, targets;  /* (B, T) i32: the slot the next recording uses (vkt_model_use_slot) */
+    vkt_tensor embed_out;        /* (BT, C) residual stream entering layer 0 */
+    vkt_layer_acts *layers;      /* owned array (L) */
+    vkt_tensor normf, normf_mean, normf_rstd; /* (BT, C), (BT), (BT) */
+    vkt_tensor logits;           /* (BT, V): logits, then dlogits in place after the forward */
+    vkt_tensor losses;           /* (BT) per-position loss */
+    vkt_tensor loss_stats;       /* (4) vkt_xent_stats of the current slot: mean loss, n_valid, ... */
+    vkt_tensor xent_rowstats;    /* (BT, 2) for the loss-only forward */
+    /* backward scratch */
+    vkt_tensor dres, dtmp_c, dtmp_c2; /* (BT, C) residual-stream gradient and two (BT, C) temporaries */
+    vkt_tensor dqkv;             /* (BT, (NH + 2 KVH) HS) */
+    vkt_tensor datty;            /* (BT, NH HS) */
+    vkt_tensor dfc, dfc_act;     /* (BT, F or 2F), (BT, F) */
+    vkt_tensor delta;            /* (B, NH, T) attention backward scratch */
+    vkt_tensor embed_scratch;    /* (BT) i32 */
+    vkt_tensor norm_scratch;     /* norm backward partial sums (size from the op) */
+    vkt_tensor rope_table;       /* (max positions, HS/2, 2) cos/sin, LLaMA only */
+    float dloss;                 /* scale of the loss gradient (1 / gradient-accumulation steps) */
+    bool bidirectional;          /* attention without the causal mask (masked-token objective) */
+    int64_t pos0;                /* position of the first token (KV-cache sampling); 0 in training */
+    int64_t pos0_max;            /* largest pos0 the rope table covers (set before create for sampling) */
+} vkt_model;
+
+/* Plans and allocates everything for batches of (B, T); parameters are zero until initialised or
+ * loaded. with_grads false plans an inference-only model (no grads, no backward scratch). */
+vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
+                            vkt_model **out);
+void vkt_model_destroy(vkt_model *m);
+
+/* Points tokens, targets and loss_stats at slot s (0 or 1) for the recordings that follow. */
+void vkt_model_use_slot(vkt_model *m, int s);
+/* Host pointers of slot s: tokens and targets (B*T i32 each) to fill, and its loss statistics. */
+int32_t *vkt_model_slot_tokens(const vkt_model *m, int s);
+int32_t *vkt_model_slot_targets(const vkt_model *m, int s);
+const float *vkt_model_slot_stats(const vkt_model *m, int s);
+
+/* Parameter and gradient views of table entry e, shaped (rows, cols). */
+vkt_tensor vkt_model_param(const vkt_model *m, const vkt_param *e);
+vkt_tensor vkt_model_grad(const vkt_model *m, const vkt_param *e);
+/* A fused group starting at e (q|k|v or gate|up) as one (group rows, cols) view. */
+vkt_tensor vkt_model_param_group(const vkt_model *m, const vkt_param *e);
+vkt_tensor vkt_model_grad_group(const vkt_model *m, const vkt_param *e);
+
+/* GPT-2 style initialisation from a seed: N(0, init_std) for matrices and embeddings, output projections
+ * of each residual branch scaled by 1/sqrt(2 L), norm weights 1, biases 0. Host-side, then uploaded. */
+vkt_status vkt_model_init_weights(vkt_model *m, uint64_t seed);
+/* Host copies of all parameters (table.total floats) in and out. */
+vkt_status vkt_model_upload_params(vkt_model *m, const float *host);
+vkt_status vkt_model_download_params(vkt_model *m, float *host);
+
+typedef enum {
+    VKT_FWD_LOGITS = 0,    /* logits only (sampling) */
+    VKT_FWD_LOSS = 1,      /* plus the loss against m->targets (evaluation) */
+    VKT_FWD_LOSS_GRAD = 2, /* plus dlogits in place of the logits, ready for the backward (training) */
+} vkt_fwd_mode;
+
+/* Forward over m->tokens. */
+vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode);
+/* Backward from dlogits (left by the forward) into m->grads (accumulating). */
+vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r);
+/* Records zeroing of every gradient. */
+vkt_status vkt_model_record_zero_grads(vkt_model *m, vkt_rec *r);
+
+/* Bytes per arena, for the plan printout. */
+void vkt_model_memory(const vkt_model *m, size_t *params, size_t *grads, size_t *acts);
+
+#endif

@@ -1,0 +1,80 @@
+/* Forward recording for GPT-2 and LLaMA blocks (see model.h). The two architectures share the block
+ * skeleton  x -> norm -> qkv -> attention -> proj -> +x -> norm -> MLP -> +  and differ in the norm, the
+ * position encoding and the MLP's activation, which the small helpers below pick. */
+#include "model/model.h"
+
+#include "model/model_ops.h"
+
+static vkt_attention_cfg attention_cfg(const vkt_model *m) {
+    const vkt_model_config *c = &m->cfg;
+    return (vkt_attention_cfg){.B = m->B, .T = m->T, .NH = c->n_head, .KVH = c->n_kv_head, .HS = c->head_dim,
+                               .causal = !m->bidirectional};
+}
+
+static const vkt_param *P(const vkt_model *m, int layer, vkt_param_role role) {
+    return vkt_params_get(&m->table, layer, role);
+}
+
+/* A parameter view, or an empty tensor (arena NULL) when the model has no such tensor. */
+vkt_tensor vkt_model_p(const vkt_model *m, int layer, vkt_param_role role) {
+    const vkt_param *e = P(m, layer, role);
+    return e ? vkt_model_param_group(m, e) : (vkt_tensor){0};
+}
+
+static const vkt_tensor *opt(const vkt_tensor *t) { return t->arena ? t : NULL; }
+
+static vkt_status block_forward(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x) {
+    const vkt_model_config *c = &m->cfg;
+    vkt_layer_acts *a = &m->layers[l];
+    int64_t BT = m->B * m->T, C = c->n_embd, QKV = (c->n_head + 2 * c->n_kv_head) * c->head_dim;
+    int64_t ATT = c->n_head * c->head_dim, F = c->n_inner;
+    bool gpt2 = c->arch == VKT_ARCH_GPT2;
+
+    vkt_tensor n1w = vkt_model_p(m, l, VKT_ROLE_NORM1_W), n1b = vkt_model_p(m, l, VKT_ROLE_NORM1_B);
+    VKT_TRY(vkt_model_norm_fwd(m, r, x, &n1w, opt(&n1b), &a->norm1, &a->norm1_mean, &a->norm1_rstd));
+    vkt_tensor wqkv = vkt_model_p(m, l, gpt2 ? VKT_ROLE_QKV_W : VKT_ROLE_Q_W);
+    vkt_tensor bqkv = vkt_model_p(m, l, gpt2 ? VKT_ROLE_QKV_B : VKT_ROLE_Q_B);
+    VKT_TRY(vkt_op_matmul_fwd(r, &a->norm1, &wqkv, opt(&bqkv), &a->qkv, BT, C, QKV));
+    if (!gpt2) VKT_TRY(vkt_model_rope(m, r, &a->qkv, false));
+    vkt_attention_cfg acfg = attention_cfg(m);
+    vkt_attention_view views[3];
+    vkt_attention_views_fused(&acfg, &a->qkv, views);
+    VKT_TRY(vkt_op_attention_fwd(r, &acfg, views, &a->atty, &a->lse));
+    vkt_tensor wo = vkt_model_p(m, l, VKT_ROLE_O_W), bo = vkt_model_p(m, l, VKT_ROLE_O_B);
+    VKT_TRY(vkt_op_matmul_fwd(r, &a->atty, &wo, opt(&bo), &a->res_attn, BT, ATT, C));
+    VKT_TRY(vkt_op_residual_fwd(r, &a->res_attn, x, &a->res_attn));
+
+    vkt_tensor n2w = vkt_model_p(m, l, VKT_ROLE_NORM2_W), n2b = vkt_model_p(m, l, VKT_ROLE_NORM2_B);
+    VKT_TRY(vkt_model_norm_fwd(m, r, &a->res_attn, &n2w, opt(&n2b), &a->norm2, &a->norm2_mean, &a->norm2_rstd));
+    vkt_tensor wfc = vkt_model_p(m, l, gpt2 ? VKT_ROLE_FC_W : VKT_ROLE_GATE_W);
+    vkt_tensor bfc = vkt_model_p(m, l, gpt2 ? VKT_ROLE_FC_B : VKT_ROLE_GATE_B);
+    VKT_TRY(vkt_op_matmul_fwd(r, &a->norm2, &wfc, opt(&bfc), &a->fc, BT, C, gpt2 ? F : 2 * F));
+    VKT_TRY(vkt_model_act_fwd(m, r, &a->fc, &a->fc_act));
+    vkt_tensor wd = vkt_model_p(m, l, VKT_ROLE_DOWN_W), bd = vkt_model_p(m, l, VKT_ROLE_DOWN_B);
+    VKT_TRY(vkt_op_matmul_fwd(r, &a->fc_act, &wd, opt(&bd), &a->res_mlp, BT, F, C));
+    return vkt_op_residual_fwd(r, &a->res_mlp, &a->res_attn, &a->res_mlp);
+}
+
+vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode) {
+    const vkt_model_config *c = &m->cfg;
+    int64_t BT = m->B * m->T;
+    vkt_tensor wte = vkt_model_p(m, -1, VKT_ROLE_WTE), wpe = vkt_model_p(m, -1, VKT_ROLE_WPE);
+    vkt_tensor btc = m->embed_out;
+    btc.shape[0] = m->B, btc.shape[1] = m->T, btc.shape[2] = c->n_embd;
+    VKT_TRY(vkt_op_embed_fwd(r, &m->tokens, &wte, opt(&wpe), m->pos0, &btc));
+    const vkt_tensor *x = &m->embed_out;
+    for (int l = 0; l < c->n_layer; l++) {
+        VKT_TRY(block_forward(m, r, l, x));
+        x = &m->layers[l].res_mlp;
+    }
+    vkt_tensor nfw = vkt_model_p(m, -1, VKT_ROLE_NORM_F_W), nfb = vkt_model_p(m, -1, VKT_ROLE_NORM_F_B);
+    VKT_TRY(vkt_model_norm_fwd(m, r, x, &nfw, opt(&nfb), &m->normf, &m->normf_mean, &m->normf_rstd));
+    vkt_tensor head = vkt_model_p(m, -1, c->tie_word_embeddings ? VKT_ROLE_WTE : VKT_ROLE_LM_HEAD);
+    VKT_TRY(vkt_op_matmul_fwd(r, &m->normf, &head, NULL, &m->logits, BT, c->n_embd, c->vocab_size));
+    if (mode == VKT_FWD_LOGITS) return VKT_OK;
+    vkt_xent_opts xo = vkt_xent_opts_default();
+    xo.dloss = m->dloss;
+    if (mode == VKT_FWD_LOSS_GRAD)
+        return vkt_op_xent_fwd_bwd(r, &m->logits, &m->targets, &m->losses, &m->loss_stats, &m->logits, &xo);
+    return vkt_op_xent_fwd(r, &m->logits, &m->targets, &m->losses, &m->xent_rowstats, &m->loss_stats, &xo);
+}

@@ -1,0 +1,35 @@
+/* The per-architecture pieces of a block (norm, activation, rotary embedding) behind one interface, so
+ * model_fwd.c and model_bwd.c read the same for GPT-2 and LLaMA. Internal to src/model. */
+#ifndef VKT_MODEL_OPS_H
+#define VKT_MODEL_OPS_H
+
+#include "model/model.h"
+#include "ops/attention.h"
+#include "ops/embed.h"
+#include "ops/matmul.h"
+#include "ops/residual.h"
+#include "ops/xent.h"
+
+/* Parameter view for (layer, role), a whole fused group when role starts one; arena NULL if absent. */
+vkt_tensor vkt_model_p(const vkt_model *m, int layer, vkt_param_role role);
+/* Gradient view, likewise. */
+vkt_tensor vkt_model_g(const vkt_model *m, int layer, vkt_param_role role);
+
+/* LayerNorm (GPT-2, with bias) or RMSNorm (LLaMA, b NULL, mean unused) of x (BT, C) into y. */
+vkt_status vkt_model_norm_fwd(const vkt_model *m, vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w,
+                              const vkt_tensor *b, const vkt_tensor *y, const vkt_tensor *mean,
+                              const vkt_tensor *rstd);
+/* dx += norm'(dy); dw, db accumulate (db NULL for RMSNorm, dw/db NULL when frozen). */
+vkt_status vkt_model_norm_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *dy, const vkt_tensor *x,
+                              const vkt_tensor *w, const vkt_tensor *mean, const vkt_tensor *rstd,
+                              const vkt_tensor *dx, const vkt_tensor *dw, const vkt_tensor *db);
+/* GPT-2: y = gelu(fc) over (BT, F). LLaMA: y = silu(gate) * up, fc = (BT, 2F) gate | up. */
+vkt_status vkt_model_act_fwd(const vkt_model *m, vkt_rec *r, const vkt_tensor *fc, const vkt_tensor *y);
+/* dfc = act'(fc) * dy (overwrite). */
+vkt_status vkt_model_act_bwd(const vkt_model *m, vkt_rec *r, const vkt_tensor *fc, const vkt_tensor *dy,
+                             const vkt_tensor *dfc);
+/* Rotary embedding of the q and k columns of a fused (BT, (NH + 2 KVH) HS) tensor, in place; inverse
+ * rotation for the backward. */
+vkt_status vkt_model_rope(const vkt_model *m, vkt_rec *r, const vkt_tensor *qkv, bool inverse);
+
+#endif

@@ -1,0 +1,219 @@
+/* Step scheduler (see step.h). */
+#include "sched/step.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/xent.h"
+
+struct vkt_step {
+    vkt_model *m;                /* borrowed */
+    vkt_step_cfg cfg;
+    vkt_arena *state_arena;      /* owned: moments, lr table, norm partials */
+    vkt_arena *host_arena;       /* owned: step scalars the host reads */
+    vkt_tensor mom1, mom2, lr_table, partials, scalars;
+    vkt_optim_segment *segs;     /* owned */
+    int n_segs;
+    vkt_rec *micro[2], *optim, *eval; /* owned */
+    int64_t n_micro;             /* micro-batches submitted so far */
+    int64_t slot_step[2];        /* optimizer step of the micro-batch last submitted in each slot */
+    bool slot_unread[2];
+    int64_t next_step, step_base;
+    double loss_sum[2];          /* per step parity: sum of micro losses, count, tokens */
+    int64_t loss_n[2], tokens[2];
+};
+
+static vkt_status record_micro(vkt_step *s, int slot) {
+    vkt_rec *r = s->micro[slot];
+    vkt_model_use_slot(s->m, slot);
+    VKT_TRY(vkt_rec_begin(r));
+    VKT_TRY(vkt_model_record_forward(s->m, r, VKT_FWD_LOSS_GRAD));
+    VKT_TRY(vkt_model_record_backward(s->m, r));
+    return vkt_rec_end(r);
+}
+
+static vkt_status record_optim(vkt_step *s) {
+    vkt_rec *r = s->optim;
+    vkt_model *m = s->m;
+    vkt_gradnorm_opts go = {.max_norm = s->cfg.max_grad_norm};
+    VKT_TRY(vkt_rec_begin(r));
+    VKT_TRY(vkt_gradnorm_record(r, &m->grads, s->segs, s->n_segs, &go, &s->partials, &s->scalars));
+    VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &m->params, &m->grads, &s->mom1, &s->mom2, &s->lr_table,
+                             &s->scalars, s->segs, s->n_segs));
+    VKT_TRY(vkt_model_record_zero_grads(m, r));
+    return vkt_rec_end(r);
+}
+
+static vkt_status zero_state(vkt_step *s) {
+    vkt_rec *r = s->eval;
+    VKT_TRY(vkt_rec_begin(r));
+    VKT_TRY(vkt_rec_fill(r, &s->mom1, 0));
+    VKT_TRY(vkt_rec_fill(r, &s->mom2, 0));
+    VKT_TRY(vkt_model_record_zero_grads(s->m, r));
+    VKT_TRY(vkt_rec_end(r));
+    return vkt_rec_submit_wait(r);
+}
+
+static vkt_status upload_lr_table(vkt_step *s) {
+    int64_t n = s->cfg.total_steps > 0 ? s->cfg.total_steps : 1;
+    float *table = malloc((size_t)n * sizeof *table);
+    if (!table) return VKT_ERR_OOM;
+    vkt_adamw_lr_table(&s->cfg.schedule, table, n);
+    vkt_status st = vkt_tensor_upload(s->m->dev, &s->lr_table, table, (size_t)n * sizeof *table);
+    free(table);
+    return st;
+}
+
+vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_step, vkt_step **out) {
+    VKT_ASSERT(m->grads_arena && cfg->accum >= 1);
+    vkt_step *s = calloc(1, sizeof *s);
+    if (!s) return VKT_ERR_OOM;
+    s->m = m, s->cfg = *cfg, s->slot_step[0] = s->slot_step[1] = -1;
+    m->dloss = 1.0f / (float)cfg->accum;
+    s->segs = calloc((size_t)m->table.n, sizeof *s->segs);
+    vkt_status st = s->segs ? VKT_OK : VKT_ERR_OOM;
+    for (int i = 0; st == VKT_OK && i < m->table.n; i++)
+        s->segs[s->n_segs++] = (vkt_optim_segment){m->table.p[i].offset, m->table.p[i].numel, m->table.p[i].decay};
+    vkt_rec *probe = NULL;
+    int64_t n_partials = 0, n_lr = cfg->total_steps > 0 ? cfg->total_steps : 1;
+    if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &probe);
+    if (st == VKT_OK) {
+        vkt_gradnorm_opts go = {.max_norm = cfg->max_grad_norm};
+        n_partials = vkt_gradnorm_partials(probe, s->segs, s->n_segs, &go);
+    }
+    vkt_rec_destroy(probe);
+    int64_t total = m->table.total;
+    size_t bytes = (size_t)(2 * total + n_partials + n_lr) * 4 + 4 * 4096;
+    if (st == VKT_OK) st = vkt_arena_create(m->dev, "optimizer state", bytes, &s->state_arena);
+    if (st == VKT_OK) st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, total, 1, 1, 1, &s->mom1);
+    if (st == VKT_OK) st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, total, 1, 1, 1, &s->mom2);
+    if (st == VKT_OK) st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, n_lr, 1, 1, 1, &s->lr_table);
+    if (st == VKT_OK)
+        st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, n_partials > 0 ? n_partials : 1, 1, 1, 1, &s->partials);
+    if (st == VKT_OK) st = vkt_arena_create_host(m->dev, "step scalars", 4096, &s->host_arena);
+    if (st == VKT_OK)
+        st = vkt_tensor_alloc(s->host_arena, VKT_DTYPE_F32, VKT_STEP_SCALARS_ELEMS, 1, 1, 1, &s->scalars);
+    for (int k = 0; k < 2 && st == VKT_OK; k++) st = vkt_rec_create(m->dev, 0, &s->micro[k]);
+    if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &s->optim);
+    if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &s->eval);
+    if (st == VKT_OK) st = upload_lr_table(s);
+    if (st == VKT_OK) st = zero_state(s);
+    if (st == VKT_OK) {
+        vkt_step_scalars sc = vkt_step_scalars_init();
+        sc.step = (uint32_t)first_step;
+        memcpy(vkt_tensor_host_ptr(&s->scalars), &sc, sizeof sc);
+        s->next_step = s->step_base = first_step;
+    }
+    for (int k = 0; k < 2 && st == VKT_OK; k++) st = record_micro(s, k);
+    if (st == VKT_OK) st = record_optim(s);
+    if (st != VKT_OK) {
+        vkt_step_destroy(s);
+        return st;
+    }
+    *out = s;
+    return VKT_OK;
+}
+
+void vkt_step_destroy(vkt_step *s) {
+    if (!s) return;
+    for (int k = 0; k < 2; k++) vkt_rec_destroy(s->micro[k]);
+    vkt_rec_destroy(s->optim);
+    vkt_rec_destroy(s->eval);
+    vkt_arena_destroy(s->state_arena);
+    vkt_arena_destroy(s->host_arena);
+    free(s->segs);
+    free(s);
+}
+
+/* After slot's last submission completed: add its loss to its step's sums. */
+static void read_slot(vkt_step *s, int slot) {
+    if (!s->slot_unread[slot]) return;
+    const vkt_xent_stats *st = (const vkt_xent_stats *)vkt_model_slot_stats(s->m, slot);
+    int64_t k = s->slot_step[slot] & 1;
+    s->loss_sum[k] += st->loss;
+    s->loss_n[k] += 1;
+    s->tokens[k] += st->n_valid;
+    s->slot_unread[slot] = false;
+}
+
+/* Step `step` is complete (its optimizer finished): collect it. */
+static void collect(vkt_step *s, int64_t step, vkt_step_result *done) {
+    for (int k = 0; k < 2; k++)
+        if (s->slot_step[k] == step) read_slot(s, k);
+    const vkt_step_scalars *sc = vkt_tensor_host_ptr(&s->scalars);
+    int64_t k = step & 1;
+    *done = (vkt_step_result){.step = step,
+                              .loss = s->loss_n[k] ? s->loss_sum[k] / (double)s->loss_n[k] : 0,
+                              .grad_norm = sc->grad_norm,
+                              .lr = sc->lr,
+                              .tokens = s->tokens[k]};
+    s->loss_sum[k] = 0, s->loss_n[k] = 0, s->tokens[k] = 0;
+}
+
+vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_result *done) {
+    int64_t step = s->next_step++;
+    done->step = -1;
+    for (int64_t i = 0; i < s->cfg.accum; i++) {
+        int slot = (int)(s->n_micro++ & 1);
+        VKT_TRY(vkt_rec_wait(s->micro[slot]));
+        read_slot(s, slot);
+        VKT_TRY(fill(ctx, vkt_model_slot_tokens(s->m, slot), vkt_model_slot_targets(s->m, slot)));
+        VKT_TRY(vkt_rec_submit(s->micro[slot]));
+        s->slot_step[slot] = step, s->slot_unread[slot] = true;
+    }
+    /* The previous optimizer step must finish before its recording is replayed; the micro-batches just
+     * queued keep the device busy meanwhile. Its results are read before the scalars are overwritten. */
+    bool had_previous = step > s->step_base;
+    VKT_TRY(vkt_rec_wait(s->optim));
+    if (had_previous) collect(s, step - 1, done);
+    return vkt_rec_submit(s->optim);
+}
+
+vkt_status vkt_step_drain(vkt_step *s, vkt_step_result *done) {
+    done->step = -1;
+    for (int k = 0; k < 2; k++) VKT_TRY(vkt_rec_wait(s->micro[k]));
+    VKT_TRY(vkt_rec_wait(s->optim));
+    if (s->next_step > s->step_base && (s->slot_unread[0] || s->slot_unread[1])) collect(s, s->next_step - 1, done);
+    return VKT_OK;
+}
+
+vkt_status vkt_step_eval(vkt_step *s, vkt_batch_fn fill, void *ctx, int64_t n, double *loss) {
+    vkt_step_result ignored;
+    VKT_TRY(vkt_step_drain(s, &ignored));
+    vkt_model *m = s->m;
+    vkt_model_use_slot(m, 0);
+    VKT_TRY(vkt_rec_begin(s->eval));
+    VKT_TRY(vkt_model_record_forward(m, s->eval, VKT_FWD_LOSS));
+    VKT_TRY(vkt_rec_end(s->eval));
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        VKT_TRY(fill(ctx, vkt_model_slot_tokens(m, 0), vkt_model_slot_targets(m, 0)));
+        VKT_TRY(vkt_rec_submit_wait(s->eval));
+        sum += ((const vkt_xent_stats *)vkt_model_slot_stats(m, 0))->loss;
+    }
+    *loss = n ? sum / (double)n : 0;
+    return VKT_OK;
+}
+
+vkt_status vkt_step_download_state(vkt_step *s, float *m1, float *m2, int64_t *step) {
+    vkt_step_result ignored;
+    VKT_TRY(vkt_step_drain(s, &ignored));
+    size_t bytes = (size_t)s->m->table.total * 4;
+    VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom1, m1, bytes));
+    VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom2, m2, bytes));
+    *step = ((const vkt_step_scalars *)vkt_tensor_host_ptr(&s->scalars))->step;
+    return VKT_OK;
+}
+
+vkt_status vkt_step_upload_state(vkt_step *s, const float *m1, const float *m2, int64_t step) {
+    vkt_step_result ignored;
+    VKT_TRY(vkt_step_drain(s, &ignored));
+    size_t bytes = (size_t)s->m->table.total * 4;
+    VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom1, m1, bytes));
+    VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom2, m2, bytes));
+    ((vkt_step_scalars *)vkt_tensor_host_ptr(&s->scalars))->step = (uint32_t)step;
+    s->next_step = s->step_base = step;
+    return VKT_OK;
+}
+
+size_t vkt_step_memory(const vkt_step *s) { return vkt_arena_capacity(s->state_arena); }

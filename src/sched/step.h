@@ -1,0 +1,58 @@
+/* The training step scheduler: records the forward+backward of one micro-batch (twice, one per input
+ * slot) and the optimizer step once, then replays them.
+ *
+ * Per optimizer step: `accum` micro-batches, each a replay of the fwd+bwd recording of the slot its batch
+ * was written to, then one replay of the optimizer recording (gradient norm and clipping, AdamW with the
+ * learning rate from a device-side table, zeroing of the gradients). Only the token batch changes per
+ * step; the learning rate and the step counter live in device memory.
+ *
+ * Pipelining: the host fills slot s while the device runs slot 1 - s, and the loss of step k is read
+ * after step k + 1 has been queued, so the queue never drains between steps. */
+#ifndef VKT_STEP_H
+#define VKT_STEP_H
+
+#include "model/model.h"
+#include "optim/adamw.h"
+#include "optim/gradnorm.h"
+
+/* Fills one micro-batch: tokens and targets, B*T i32 each (targets -100 where no loss). */
+typedef vkt_status (*vkt_batch_fn)(void *ctx, int32_t *tokens, int32_t *targets);
+
+typedef struct {
+    vkt_adamw_cfg adamw;
+    vkt_lr_schedule schedule;
+    float max_grad_norm;     /* <= 0: no clipping */
+    int64_t accum;           /* micro-batches per optimizer step (>= 1) */
+    int64_t total_steps;     /* length of the learning-rate table */
+} vkt_step_cfg;
+
+/* What a completed optimizer step measured. */
+typedef struct {
+    int64_t step;            /* 0-based index of the step */
+    double loss;             /* mean over its micro-batches */
+    double grad_norm, lr;
+    int64_t tokens;          /* target positions that carried a loss */
+} vkt_step_result;
+
+typedef struct vkt_step vkt_step;
+
+/* Creates the optimizer state and the recordings for m (which must have gradients). The step counter
+ * starts at `first_step` (resume). */
+vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_step, vkt_step **out);
+void vkt_step_destroy(vkt_step *s);
+
+/* Queues one optimizer step, calling fill once per micro-batch. *done gets the previous step's result
+ * (done->step = -1 when there is none yet). */
+vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_result *done);
+/* Waits for everything queued; *done gets the last step's result (step = -1 if none). */
+vkt_status vkt_step_drain(vkt_step *s, vkt_step_result *done);
+
+/* Mean loss over n batches with the current parameters, forward only (drains first). */
+vkt_status vkt_step_eval(vkt_step *s, vkt_batch_fn fill, void *ctx, int64_t n, double *loss);
+
+/* Optimizer state for checkpoints: moments m and v (table.total f32 each) and the step counter. */
+vkt_status vkt_step_download_state(vkt_step *s, float *m, float *v, int64_t *step);
+vkt_status vkt_step_upload_state(vkt_step *s, const float *m, const float *v, int64_t step);
+size_t vkt_step_memory(const vkt_step *s);
+
+#endif
