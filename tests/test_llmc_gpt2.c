@@ -44,22 +44,22 @@ static void test_layout(const char *dir) {
         const char *name;
         int src, rows, cols;
     } want[] = {
-        {"wte.weight", off[0], V, C},  /* padding rows dropped */
-        {"wpe.weight", off[1], MAXT, C},
-        {"h.1.ln_1.weight", off[2] + C, 1, C},
-        {"h.1.ln_1.bias", off[3] + C, 1, C},
-        {"h.1.attn.c_attn.weight", off[4] + 3 * C * C, 3 * C, C},
-        {"h.1.attn.c_attn.bias", off[5] + 3 * C, 1, 3 * C},
-        {"h.0.attn.c_proj.weight", off[6], C, C},
-        {"h.1.attn.c_proj.bias", off[7] + C, 1, C},
-        {"h.1.ln_2.weight", off[8] + C, 1, C},
-        {"h.0.ln_2.bias", off[9], 1, C},
-        {"h.1.mlp.c_fc.weight", off[10] + 4 * C * C, 4 * C, C},
-        {"h.1.mlp.c_fc.bias", off[11] + 4 * C, 1, 4 * C},
-        {"h.1.mlp.c_proj.weight", off[12] + 4 * C * C, C, 4 * C},
-        {"h.1.mlp.c_proj.bias", off[13] + C, 1, C},
-        {"ln_f.weight", off[14], 1, C},
-        {"ln_f.bias", off[15], 1, C},
+        {"transformer.wte.weight", off[0], V, C},  /* padding rows dropped */
+        {"transformer.wpe.weight", off[1], MAXT, C},
+        {"transformer.h.1.ln_1.weight", off[2] + C, 1, C},
+        {"transformer.h.1.ln_1.bias", off[3] + C, 1, C},
+        {"transformer.h.1.attn.c_attn.weight", off[4] + 3 * C * C, 3 * C, C},
+        {"transformer.h.1.attn.c_attn.bias", off[5] + 3 * C, 1, 3 * C},
+        {"transformer.h.0.attn.c_proj.weight", off[6], C, C},
+        {"transformer.h.1.attn.c_proj.bias", off[7] + C, 1, C},
+        {"transformer.h.1.ln_2.weight", off[8] + C, 1, C},
+        {"transformer.h.0.ln_2.bias", off[9], 1, C},
+        {"transformer.h.1.mlp.c_fc.weight", off[10] + 4 * C * C, 4 * C, C},
+        {"transformer.h.1.mlp.c_fc.bias", off[11] + 4 * C, 1, 4 * C},
+        {"transformer.h.1.mlp.c_proj.weight", off[12] + 4 * C * C, C, 4 * C},
+        {"transformer.h.1.mlp.c_proj.bias", off[13] + C, 1, C},
+        {"transformer.ln_f.weight", off[14], 1, C},
+        {"transformer.ln_f.bias", off[15], 1, C},
     };
     for (size_t t = 0; t < sizeof want / sizeof want[0]; t++) {
         const vkt_host_param *e = vkt_host_params_find(&p, want[t].name);
@@ -72,12 +72,14 @@ static void test_layout(const char *dir) {
             if (e->data[i] != (float)(want[t].src + i)) bad = i;
         CHECK(bad < 0, "%s: element %d comes from the wrong place", want[t].name, bad);
     }
-    CHECK(p.items[0].data == vkt_host_params_find(&p, "wte.weight")->data && !strcmp(p.items[p.count - 1].name,
-                                                                                   "ln_f.bias"),
+    CHECK(p.items[0].data == vkt_host_params_find(&p, "transformer.wte.weight")->data && !strcmp(p.items[p.count - 1].name,
+                                                                                   "transformer.ln_f.bias"),
           "table order: wte first, ln_f.bias last");
     CHECK(vkt_gpt2_is_conv1d("h.11.mlp.c_fc.weight") && vkt_gpt2_is_conv1d("h.0.attn.c_attn.weight") &&
               !vkt_gpt2_is_conv1d("h.0.attn.c_attn.bias") && !vkt_gpt2_is_conv1d("wte.weight") &&
-              !vkt_gpt2_is_conv1d("h.0.ln_1.weight"),
+              !vkt_gpt2_is_conv1d("h.0.ln_1.weight") &&
+              vkt_gpt2_is_conv1d("transformer.h.3.attn.c_proj.weight") &&
+              !vkt_gpt2_is_conv1d("transformer.h.3.attn.c_proj.bias"),
           "is_conv1d");
 
     /* f32 save reproduces the file exactly (padding rows are zero in both). */
@@ -109,7 +111,7 @@ static void test_layout(const char *dir) {
     snprintf(p.items[5].name, sizeof p.items[5].name, "renamed");
     tu_capture_begin();
     vkt_status s = vkt_llmc_gpt2_save(tu_path(dir, "gpt2_bad.bin"), &c, &p, false);
-    tu_expect_fail("save with a tensor missing", s, VKT_ERR_ARG, tu_capture_end(), "h.0.attn.c_attn.bias",
+    tu_expect_fail("save with a tensor missing", s, VKT_ERR_ARG, tu_capture_end(), "transformer.h.0.attn.c_attn.bias",
                    (const char *)NULL);
     vkt_host_params_free(&p);
 

@@ -93,15 +93,15 @@ static vkt_status build_table(const vkt_llama2c_config *c, vkt_host_params *t) {
     VKT_TRY(vkt_host_params_add(t, 2, (int64_t[]){V, C}, "model.embed_tokens.weight"));
     for (int l = 0; l < c->n_layers; l++) {
         const char *pre = "model.layers";
+        VKT_TRY(vkt_host_params_add(t, 1, (int64_t[]){C}, "%s.%d.input_layernorm.weight", pre, l));
         VKT_TRY(vkt_host_params_add(t, 2, (int64_t[]){q, C}, "%s.%d.self_attn.q_proj.weight", pre, l));
         VKT_TRY(vkt_host_params_add(t, 2, (int64_t[]){kv, C}, "%s.%d.self_attn.k_proj.weight", pre, l));
         VKT_TRY(vkt_host_params_add(t, 2, (int64_t[]){kv, C}, "%s.%d.self_attn.v_proj.weight", pre, l));
         VKT_TRY(vkt_host_params_add(t, 2, (int64_t[]){C, q}, "%s.%d.self_attn.o_proj.weight", pre, l));
+        VKT_TRY(vkt_host_params_add(t, 1, (int64_t[]){C}, "%s.%d.post_attention_layernorm.weight", pre, l));
         VKT_TRY(vkt_host_params_add(t, 2, (int64_t[]){H, C}, "%s.%d.mlp.gate_proj.weight", pre, l));
         VKT_TRY(vkt_host_params_add(t, 2, (int64_t[]){H, C}, "%s.%d.mlp.up_proj.weight", pre, l));
         VKT_TRY(vkt_host_params_add(t, 2, (int64_t[]){C, H}, "%s.%d.mlp.down_proj.weight", pre, l));
-        VKT_TRY(vkt_host_params_add(t, 1, (int64_t[]){C}, "%s.%d.input_layernorm.weight", pre, l));
-        VKT_TRY(vkt_host_params_add(t, 1, (int64_t[]){C}, "%s.%d.post_attention_layernorm.weight", pre, l));
     }
     VKT_TRY(vkt_host_params_add(t, 1, (int64_t[]){C}, "model.norm.weight"));
     if (!c->shared_classifier) VKT_TRY(vkt_host_params_add(t, 2, (int64_t[]){V, C}, "lm_head.weight"));
@@ -121,18 +121,18 @@ static void fill_table(const vkt_llama2c_config *c, const offsets *o, const uint
     for (int64_t l = 0; l < c->n_layers; l++) {
         /* The permutation needs a separate source: stage q and k in the o_proj slot (C*q floats, enough
          * for both), which is filled after them. */
-        float *scratch = p[3].data;
+        float *scratch = p[4].data;
+        copy(p[0].data, w, o->rms_att + l * C, C);
         copy(scratch, w, o->wq + l * q * C, q * C);
-        vkt_rope_interleaved_to_half(p[0].data, scratch, c->n_heads, c->head_size, C);
+        vkt_rope_interleaved_to_half(p[1].data, scratch, c->n_heads, c->head_size, C);
         copy(scratch, w, o->wk + l * kv * C, kv * C);
-        vkt_rope_interleaved_to_half(p[1].data, scratch, c->n_kv_heads, c->head_size, C);
-        copy(p[2].data, w, o->wv + l * kv * C, kv * C);
-        copy(p[3].data, w, o->wo + l * C * q, C * q);
-        copy(p[4].data, w, o->w1 + l * H * C, H * C);
-        copy(p[5].data, w, o->w3 + l * H * C, H * C);
-        copy(p[6].data, w, o->w2 + l * C * H, C * H);
-        copy(p[7].data, w, o->rms_att + l * C, C);
-        copy(p[8].data, w, o->rms_ffn + l * C, C);
+        vkt_rope_interleaved_to_half(p[2].data, scratch, c->n_kv_heads, c->head_size, C);
+        copy(p[3].data, w, o->wv + l * kv * C, kv * C);
+        copy(p[4].data, w, o->wo + l * C * q, C * q);
+        copy(p[5].data, w, o->rms_ffn + l * C, C);
+        copy(p[6].data, w, o->w1 + l * H * C, H * C);
+        copy(p[7].data, w, o->w3 + l * H * C, H * C);
+        copy(p[8].data, w, o->w2 + l * C * H, C * H);
         p += 9;
     }
     copy((p++)->data, w, o->rms_final, C);

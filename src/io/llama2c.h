@@ -8,11 +8,12 @@
  * freq_cis_real and freq_cis_imag (seq_len * HS / 2 each; skipped: RoPE is recomputed), then wcls
  * (V, C) only when unshared. Matrices are (out, in), like torch nn.Linear. The file size must match.
  *
- * Output table (all f32, (out, in) matrices), in this order:
+ * Output table (all f32, (out, in) matrices), names and order as in model/params.c:
  *   model.embed_tokens.weight (V, C)
- *   per layer N: model.layers.N.self_attn.{q,k,v,o}_proj.weight, model.layers.N.mlp.{gate,up,down}_proj
- *   .weight (gate = w1, up = w3, down = w2), model.layers.N.input_layernorm.weight (C),
- *   model.layers.N.post_attention_layernorm.weight (C)
+ *   per layer N, prefix model.layers.N.: input_layernorm.weight (C), self_attn.q_proj.weight (NH*HS, C),
+ *   self_attn.k_proj.weight and v_proj.weight (KVH*HS, C), self_attn.o_proj.weight (C, NH*HS),
+ *   post_attention_layernorm.weight (C), mlp.gate_proj.weight (H, C) = w1, mlp.up_proj.weight (H, C) = w3,
+ *   mlp.down_proj.weight (C, H) = w2
  *   model.norm.weight (C)
  *   lm_head.weight (V, C) ONLY when the classifier is unshared; a shared one is tied to the embedding
  *   (config.shared_classifier, the HF tie_word_embeddings).

@@ -17,12 +17,12 @@ typedef struct {
 } section;
 
 static const section k_sections[16] = {
-    {"wte.weight", false},          {"wpe.weight", false},           {"ln_1.weight", true},
+    {"transformer.wte.weight", false}, {"transformer.wpe.weight", false},           {"ln_1.weight", true},
     {"ln_1.bias", true},            {"attn.c_attn.weight", true},    {"attn.c_attn.bias", true},
     {"attn.c_proj.weight", true},   {"attn.c_proj.bias", true},      {"ln_2.weight", true},
     {"ln_2.bias", true},            {"mlp.c_fc.weight", true},       {"mlp.c_fc.bias", true},
-    {"mlp.c_proj.weight", true},    {"mlp.c_proj.bias", true},       {"ln_f.weight", false},
-    {"ln_f.bias", false},
+    {"mlp.c_proj.weight", true},    {"mlp.c_proj.bias", true},       {"transformer.ln_f.weight", false},
+    {"transformer.ln_f.bias", false},
 };
 
 /* Shape of section s in the table (wte without padding). */
@@ -45,12 +45,13 @@ static int64_t shape_numel(int nd, const int64_t *shape) { return nd == 1 ? shap
 
 static void param_name(char *buf, size_t n, int s, int layer) {
     if (k_sections[s].layered)
-        snprintf(buf, n, "h.%d.%s", layer, k_sections[s].name);
+        snprintf(buf, n, "transformer.h.%d.%s", layer, k_sections[s].name);
     else
         snprintf(buf, n, "%s", k_sections[s].name);
 }
 
 bool vkt_gpt2_is_conv1d(const char *name) {
+    if (strncmp(name, "transformer.", 12) == 0) name += 12;
     if (strncmp(name, "h.", 2) != 0) return false;
     const char *dot = strchr(name + 2, '.');
     if (!dot) return false;
@@ -111,7 +112,7 @@ static vkt_status build_table(const vkt_gpt2_config *c, vkt_host_params *t) {
         for (int s = 2; s < 14; s++) {
             int64_t shape[2];
             int nd = section_shape(c, s, shape);
-            VKT_TRY(vkt_host_params_add(t, nd, shape, "h.%d.%s", l, k_sections[s].name));
+            VKT_TRY(vkt_host_params_add(t, nd, shape, "transformer.h.%d.%s", l, k_sections[s].name));
         }
     for (int s = 14; s < 16; s++) {
         int64_t shape[2];

@@ -9,13 +9,14 @@
  *   fcprojw (L, C, 4C)  fcprojb (L, C)  lnfw (C)  lnfb (C)
  * Matrices are (out, in) (llm.c uses nn.Linear layout). The file size must match exactly.
  *
- * Output table, HF GPT2Model names (no "transformer." prefix), in this order:
- *   wte.weight (V, C)  -- the Vp - V padding rows are dropped (llm.c keeps them zero)
- *   wpe.weight (maxT, C)
- *   per layer N: h.N.ln_1.{weight,bias} (C), h.N.attn.c_attn.{weight (3C, C), bias (3C)},
- *   h.N.attn.c_proj.{weight (C, C), bias (C)}, h.N.ln_2.{weight,bias} (C),
- *   h.N.mlp.c_fc.{weight (4C, C), bias (4C)}, h.N.mlp.c_proj.{weight (C, 4C), bias (C)}
- *   ln_f.{weight,bias} (C)
+ * Output table, HF GPT2LMHeadModel names as in model/params.c (the hub's model.safetensors stores
+ * the same names without the "transformer." prefix), in this order:
+ *   transformer.wte.weight (V, C)  -- the Vp - V padding rows are dropped (llm.c keeps them zero)
+ *   transformer.wpe.weight (maxT, C)
+ *   per layer N, prefix transformer.h.N.: ln_1.{weight,bias} (C), attn.c_attn.{weight (3C, C), bias (3C)},
+ *   attn.c_proj.{weight (C, C), bias (C)}, ln_2.{weight,bias} (C), mlp.c_fc.{weight (4C, C), bias (4C)},
+ *   mlp.c_proj.{weight (C, 4C), bias (C)}
+ *   transformer.ln_f.{weight,bias} (C)
  * The classifier is tied to wte (GPT-2 has no separate lm_head).
  *
  * LAYOUT CHOICE: the four matrices per layer are kept (out, in) like every linear weight in vktrain
@@ -51,7 +52,7 @@ vkt_status vkt_llmc_gpt2_load(const char *path, vkt_gpt2_config *cfg, vkt_host_p
 vkt_status vkt_llmc_gpt2_save(const char *path, const vkt_gpt2_config *cfg, const vkt_host_params *p, bool bf16);
 
 /* True for the (out, in) matrices that HF GPT-2 stores transposed as Conv1D (in, out):
- * h.N.attn.c_attn.weight, h.N.attn.c_proj.weight, h.N.mlp.c_fc.weight, h.N.mlp.c_proj.weight. */
+ * [transformer.]h.N.{attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj}.weight (prefix optional). */
 bool vkt_gpt2_is_conv1d(const char *name);
 
 #endif
