@@ -28,7 +28,7 @@ static int g_failures;
     } while (0)
 
 /* A fresh folder under /tmp, removed (with its files) by tu_rmdir. */
-static const char *tu_mkdir(void) {
+static inline const char *tu_mkdir(void) {
     static char dir[64];
     snprintf(dir, sizeof dir, "/tmp/vkt_io_test_XXXXXX");
     if (!mkdtemp(dir)) {
@@ -38,13 +38,13 @@ static const char *tu_mkdir(void) {
     return dir;
 }
 
-static void tu_rmdir(const char *dir) {
+static inline void tu_rmdir(const char *dir) {
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", dir);
 }
 
-static const char *tu_path(const char *dir, const char *name) {
+static inline const char *tu_path(const char *dir, const char *name) {
     static char buf[4][1024];
     static int k;
     k = (k + 1) % 4;
@@ -52,7 +52,7 @@ static const char *tu_path(const char *dir, const char *name) {
     return buf[k];
 }
 
-static void tu_write(const char *path, const void *data, size_t n) {
+static inline void tu_write(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f || (n && fwrite(data, 1, n, f) != n) || fclose(f) != 0) {
         perror(path);
@@ -61,7 +61,7 @@ static void tu_write(const char *path, const void *data, size_t n) {
 }
 
 /* Whole file into a malloc'd buffer (caller frees); *n gets the size. */
-static unsigned char *tu_read(const char *path, size_t *n) {
+static inline unsigned char *tu_read(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         perror(path);
@@ -82,7 +82,7 @@ static int g_saved_stderr = -1;
 static char g_capture_path[96];
 static char g_captured[8192];
 
-static void tu_capture_begin(void) {
+static inline void tu_capture_begin(void) {
     fflush(stderr);
     snprintf(g_capture_path, sizeof g_capture_path, "/tmp/vkt_io_capture_XXXXXX");
     int fd = mkstemp(g_capture_path);
@@ -92,7 +92,7 @@ static void tu_capture_begin(void) {
     close(fd);
 }
 
-static const char *tu_capture_end(void) {
+static inline const char *tu_capture_end(void) {
     fflush(stderr);
     dup2(g_saved_stderr, 2);
     close(g_saved_stderr);
@@ -105,7 +105,7 @@ static const char *tu_capture_end(void) {
 }
 
 /* Checks that status is `want` and the captured log contains every word (NULL-terminated list). */
-static void tu_expect_fail(const char *what, vkt_status got, vkt_status want, const char *log, ...) {
+static inline void tu_expect_fail(const char *what, vkt_status got, vkt_status want, const char *log, ...) {
     if (got != want) {
         fprintf(stderr, "FAIL %s: got %s, want %s\n", what, vkt_status_name(got), vkt_status_name(want));
         g_failures++;
