@@ -30,16 +30,20 @@ layout(push_constant) uniform Pc {
     uint flags;  // bit 0: add wpe; bit 1: this dispatch writes the rows of invalid ids
 } pc;
 
+// One workgroup per row (the id is read once and a whole workgroup leaves when its id belongs to another
+// vocabulary chunk); threads stride over C.
 void main() {
-    uint i = vkt_group_index() * WG + gl_LocalInvocationID.x;
-    if (i >= pc.n_rows * pc.C) return;
-    uint row = i / pc.C, c = i - row * pc.C;
+    uint row = vkt_group_index();
+    if (row >= pc.n_rows) return;
     uint id = uint(tok[pc.r0 + row]);   // negative ids wrap to >= V
     uint local = id - pc.v0;            // wraps for id < v0
-    float v;
-    if (local < pc.nv) v = VKT_LOAD(wte[local * pc.C + c]);
-    else if ((pc.flags & 2u) != 0u && id >= pc.V) v = 0.0;
-    else return;
-    if ((pc.flags & 1u) != 0u) v += VKT_LOAD(wpe[(pc.pos0 + (pc.r0 + row) % pc.T) * pc.C + c]);
-    o[i] = VKT_STORE(v);
+    bool in_chunk = local < pc.nv;
+    if (!in_chunk && ((pc.flags & 2u) == 0u || id < pc.V)) return;
+    uint src = in_chunk ? local * pc.C : 0u;
+    uint pos = (pc.pos0 + (pc.r0 + row) % pc.T) * pc.C, dst = row * pc.C;
+    for (uint c = gl_LocalInvocationID.x; c < pc.C; c += WG) {
+        float v = in_chunk ? VKT_LOAD(wte[src + c]) : 0.0;
+        if ((pc.flags & 1u) != 0u) v += VKT_LOAD(wpe[pos + c]);
+        o[dst + c] = VKT_STORE(v);
+    }
 }

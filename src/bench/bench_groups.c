@@ -12,6 +12,7 @@ static const group groups[] = {
     {"gelu", vkt_bench_group_gelu},
     {"xent", vkt_bench_group_xent},
     {"optim", vkt_bench_group_optim},
+    {"embed", vkt_bench_group_embed},
 };
 
 vkt_status vkt_bench_run_all(vkt_bench *b) {

@@ -9,5 +9,6 @@ vkt_status vkt_bench_group_residual(vkt_bench *b);
 vkt_status vkt_bench_group_gelu(vkt_bench *b);
 vkt_status vkt_bench_group_xent(vkt_bench *b);
 vkt_status vkt_bench_group_optim(vkt_bench *b);
+vkt_status vkt_bench_group_embed(vkt_bench *b);
 
 #endif

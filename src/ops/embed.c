@@ -22,8 +22,9 @@ typedef struct {
 } vkt_pc_embed_dwpe;
 _Static_assert(sizeof(vkt_pc_embed_dwpe) == 20, "keep in sync with embed_bwd_dwpe.comp");
 
-#define WG    256 /* elementwise passes */
-#define WG_DW 64  /* one workgroup per sorted row, threads over C */
+#define WG     256 /* elementwise passes */
+#define WG_ROW 128 /* forward: one workgroup per token row, threads over C */
+#define WG_DW  64  /* one workgroup per sorted row, threads over C */
 
 #define FLAG_WPE     1u
 #define FLAG_INVALID 2u
@@ -55,7 +56,7 @@ vkt_status vkt_op_embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tens
     VKT_ASSERT(V < UINT32_MAX && (uint64_t)(pos0 + T) * (uint64_t)C < UINT32_MAX);
     const size_t es = vkt_dtype_size(out->dtype);
     vkt_pipeline *p;
-    const uint32_t spec[] = {WG};
+    const uint32_t spec[] = {WG_ROW};
     VKT_TRY(vkt_ops_pipeline(r, fwd_shader(out->dtype), 4, sizeof(vkt_pc_embed_fwd), spec, 1, &p));
     /* Position rows are bound whole: (pos0 + T) x C is small for every model with learned positions. */
     const vkt_tensor pos = wpe ? rows_of(wpe, C, 0, pos0 + T) : rows_of(wte, C, 0, 1);
@@ -72,7 +73,7 @@ vkt_status vkt_op_embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tens
                                    {pos, VKT_READ},
                                    {rows_of(out, C, r0, nr), VKT_WRITE}};
             uint32_t gx, gy;
-            vkt_ops_grid_1d(vkt_ceil_div((uint64_t)(nr * C), WG), &gx, &gy);
+            vkt_ops_grid_1d((uint64_t)nr, &gx, &gy);
             VKT_TRY(vkt_rec_dispatch(r, "embed_fwd", p, bind, 4, &pc, sizeof pc, gx, gy, 1));
         }
     }
