@@ -6,6 +6,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/rng.h"
 #include "harness.h"
 #include "io/llama2c.h"
@@ -137,6 +139,119 @@ static void test_stories260k(void) {
     free(raw);
 }
 
+/* A plain double-precision Llama forward over the imported table, HF conventions (rotate_half RoPE,
+ * theta 10000, RMSNorm eps 1e-5, SwiGLU, tied classifier), one position at a time with a KV cache. */
+typedef struct {
+    const vkt_llama2c_config *c;
+    const vkt_host_params *p;
+    double *kc, *vc; /* (L, seq, KVH*HS) caches */
+} fwd_ctx;
+
+static const float *W(const fwd_ctx *f, const char *fmt, int l) {
+    char name[96];
+    snprintf(name, sizeof name, fmt, l);
+    const vkt_host_param *e = vkt_host_params_find(f->p, name);
+    if (!e) {
+        fprintf(stderr, "FAIL missing %s\n", name);
+        exit(1);
+    }
+    return e->data;
+}
+
+static void rmsnorm(double *y, const double *x, const float *w, int n) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    ss = 1.0 / sqrt(ss / n + 1e-5);
+    for (int i = 0; i < n; i++) y[i] = x[i] * ss * w[i];
+}
+
+static int forward_argmax(fwd_ctx *f, int token, int pos) {
+    const vkt_llama2c_config *c = f->c;
+    int C = c->dim, H = c->hidden_dim, HS = c->head_size, KV = c->n_kv_heads * HS, S = c->seq_len;
+    double x[256], xb[256], q[256], att[256], h1[1024], h3[1024], sc[1024];
+    const float *emb = W(f, "model.embed_tokens.weight", 0);
+    for (int i = 0; i < C; i++) x[i] = emb[(int64_t)token * C + i];
+    for (int l = 0; l < c->n_layers; l++) {
+        double *kc = f->kc + (int64_t)l * S * KV, *vc = f->vc + (int64_t)l * S * KV;
+        rmsnorm(xb, x, W(f, "model.layers.%d.input_layernorm.weight", l), C);
+        matvec(q, W(f, "model.layers.%d.self_attn.q_proj.weight", l), xb, C, C);
+        matvec(kc + pos * KV, W(f, "model.layers.%d.self_attn.k_proj.weight", l), xb, KV, C);
+        matvec(vc + pos * KV, W(f, "model.layers.%d.self_attn.v_proj.weight", l), xb, KV, C);
+        rope_half(q, C, HS, pos);
+        rope_half(kc + pos * KV, KV, HS, pos);
+        for (int h = 0; h < c->n_heads; h++) {
+            int g = h / (c->n_heads / c->n_kv_heads);
+            double mx = -1e300, sum = 0;
+            for (int t = 0; t <= pos; t++) {
+                double d = 0;
+                for (int i = 0; i < HS; i++) d += q[h * HS + i] * kc[t * KV + g * HS + i];
+                sc[t] = d / sqrt((double)HS);
+                mx = fmax(mx, sc[t]);
+            }
+            for (int t = 0; t <= pos; t++) sum += sc[t] = exp(sc[t] - mx);
+            for (int i = 0; i < HS; i++) {
+                double a = 0;
+                for (int t = 0; t <= pos; t++) a += sc[t] / sum * vc[t * KV + g * HS + i];
+                att[h * HS + i] = a;
+            }
+        }
+        matvec(xb, W(f, "model.layers.%d.self_attn.o_proj.weight", l), att, C, C);
+        for (int i = 0; i < C; i++) x[i] += xb[i];
+        rmsnorm(xb, x, W(f, "model.layers.%d.post_attention_layernorm.weight", l), C);
+        matvec(h1, W(f, "model.layers.%d.mlp.gate_proj.weight", l), xb, H, C);
+        matvec(h3, W(f, "model.layers.%d.mlp.up_proj.weight", l), xb, H, C);
+        for (int i = 0; i < H; i++) h1[i] = h1[i] / (1.0 + exp(-h1[i])) * h3[i];
+        matvec(xb, W(f, "model.layers.%d.mlp.down_proj.weight", l), h1, C, H);
+        for (int i = 0; i < C; i++) x[i] += xb[i];
+    }
+    rmsnorm(xb, x, W(f, "model.norm.weight", 0), C);
+    int best = 0;
+    double best_v = -1e300;
+    for (int v = 0; v < c->vocab_size; v++) {
+        double d = 0;
+        for (int i = 0; i < C; i++) d += (double)emb[(int64_t)v * C + i] * xb[i];
+        if (d > best_v) best_v = d, best = v;
+    }
+    return best;
+}
+
+/* End to end: the imported table, run with HF's rotate_half, reproduces llama2.c's greedy sample. */
+static void test_greedy(void) {
+    vkt_llama2c_config c;
+    vkt_host_params p = {0};
+    CHECK(vkt_llama2c_load(vkt_test_data("models/stories260K/stories260K.bin"), &c, &p) == VKT_OK, "load");
+    size_t n;
+    char *js = (char *)tu_read(vkt_test_data("models/stories260K/greedy_reference.json"), &n);
+    cJSON *root = cJSON_ParseWithLength(js, n);
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(root, "token_ids");
+    const cJSON *bos = cJSON_GetObjectItemCaseSensitive(root, "bos_id");
+    int steps = cJSON_GetArraySize(ids);
+    bool ok = cJSON_IsArray(ids) && cJSON_IsNumber(bos) && steps == 256 && c.dim <= 256 && c.hidden_dim <= 1024;
+    CHECK(ok, "reference file / model sizes");
+    if (!ok) goto cleanup;
+    int64_t cache = (int64_t)c.n_layers * c.seq_len * c.n_kv_heads * c.head_size;
+    fwd_ctx f = {&c, &p, calloc((size_t)cache, sizeof(double)), calloc((size_t)cache, sizeof(double))};
+    int token = bos->valueint, match = 0, first_bad = -1;
+    for (int pos = 0; pos < steps; pos++) {
+        int next = forward_argmax(&f, token, pos), want = cJSON_GetArrayItem(ids, pos)->valueint;
+        if (next == want)
+            match++;
+        else if (first_bad < 0)
+            first_bad = pos;
+        token = want; /* teacher-force so one near-tie cannot derail the rest */
+    }
+    CHECK(match == steps, "greedy tokens: %d of %d match, first mismatch at position %d", match, steps, first_bad);
+    if (match == steps)
+        printf("ok   greedy decode with rotate_half on the imported weights: %d of %d tokens match greedy_reference\n",
+           match, steps);
+    free(f.kc);
+    free(f.vc);
+cleanup:
+    cJSON_Delete(root);
+    free(js);
+    vkt_host_params_free(&p);
+}
+
 /* Tiny unshared checkpoint whose every float is its own index in the weight area. */
 static void test_synthetic(const char *dir) {
     enum { C = 8, H = 12, L = 2, NH = 2, KVH = 1, V = 10, S = 4, HS = 4, KV = 4 };
@@ -225,6 +340,7 @@ int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     printf("test_llama2c (pure CPU)\n");
     test_stories260k();
+    test_greedy();
     const char *dir = tu_mkdir();
     test_synthetic(dir);
     tu_rmdir(dir);

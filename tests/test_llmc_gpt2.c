@@ -37,6 +37,8 @@ static void test_layout(const char *dir) {
               c.n_heads == NH && c.channels == C,
           "config");
     CHECK(p.count == 4 + 12 * L, "%d tensors", p.count);
+    vkt_gpt2_config hc;
+    CHECK(vkt_llmc_gpt2_read_config(path, &hc) == VKT_OK && memcmp(&hc, &c, sizeof c) == 0, "read_config");
     int off[16];
     off[0] = 0;
     for (int i = 1; i < 16; i++) off[i] = off[i - 1] + k_sizes[i - 1];
@@ -133,6 +135,10 @@ static void test_layout(const char *dir) {
         tu_capture_begin();
         s = vkt_llmc_gpt2_load(path, &c, &p);
         tu_expect_fail(bad[i].what, s, VKT_ERR_FORMAT, tu_capture_end(), "gpt2.bin", bad[i].word, (const char *)NULL);
+        tu_capture_begin();
+        s = vkt_llmc_gpt2_read_config(path, &c);
+        tu_capture_end();
+        CHECK(s == VKT_ERR_FORMAT, "read_config: %s", bad[i].what);
         CHECK(p.count == 0, "failed load leaves an empty table");
     }
     int rejected = 0;

@@ -223,6 +223,8 @@ static void test_bad_headers(const char *dir) {
     expect_bad(dir, "duplicate tensor name", j, 32, "\"t\"", "twice");
     snprintf(j, sizeof j, "%s, \"__metadata__\": {\"k\": 1}}", T);
     expect_bad(dir, "metadata value not a string", j, 24, "__metadata__", "\"k\"");
+    snprintf(j, sizeof j, "%s, \"__metadata__\": {}, \"__metadata__\": {\"a\": \"b\"}}", T);
+    expect_bad(dir, "metadata twice", j, 24, "__metadata__", "twice");
     snprintf(j, sizeof j, "%s, \"__metadata__\": [1]}", T);
     expect_bad(dir, "metadata not an object", j, 24, "__metadata__", NULL);
 

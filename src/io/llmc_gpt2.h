@@ -43,6 +43,8 @@ typedef struct {
     int channels;           /* C */
 } vkt_gpt2_config;
 
+/* Reads and validates only the header (the file size is checked too, without reading the weights). */
+vkt_status vkt_llmc_gpt2_read_config(const char *path, vkt_gpt2_config *cfg);
 /* Reads config and weights (bf16 widened to f32) into *out (zeroed; free with vkt_host_params_free).
  * VKT_ERR_FORMAT names the file and the field (magic, version, a config value, the file size). */
 vkt_status vkt_llmc_gpt2_load(const char *path, vkt_gpt2_config *cfg, vkt_host_params *out);

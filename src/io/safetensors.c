@@ -65,6 +65,7 @@ static int cmp_range(const void *a, const void *b) {
 
 static vkt_status parse_meta(vkt_st_file *f, const char *path, const cJSON *m) {
     if (!cJSON_IsObject(m)) return bad("%s: \"__metadata__\" must be an object of strings", path);
+    if (f->meta) return bad("%s: \"__metadata__\" appears twice in the header", path);
     int n = cJSON_GetArraySize(m);
     f->meta = calloc((size_t)(2 * n + 1), sizeof *f->meta);
     if (!f->meta) return VKT_ERR_OOM;
