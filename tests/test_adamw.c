@@ -17,17 +17,20 @@
 #include "ref/ref_adamw.h"
 #include "ref/ref_gradnorm.h"
 
-#define TOTAL 40000
 #define STEPS 5
 #define N_LR 5
 
-static const vkt_optim_segment segs[] = {
+static const vkt_optim_segment mixed[] = {
     {0, 1, false},   {5, 7, true},        {12, 257, true}, /* adjacent, same decay: merged */
     {269, 100, false},                                   /* adjacent, other decay: separate dispatch */
     {400, 20011, true},                                  /* several 64 KiB chunks */
     {20500, 4099, false}, {24600, 15000, true},
 };
-#define N_SEGS ((int)(sizeof segs / sizeof segs[0]))
+
+/* The segments a scenario runs over. */
+static const vkt_optim_segment *segs;
+static int n_segs;
+static int64_t total;
 
 typedef struct {
     vkt_adamw_cfg cfg;
@@ -38,12 +41,12 @@ typedef struct {
 
 static vkt_status record(vkt_rec *r, void *c) {
     ctx_t *x = c;
-    if (x->clip) VKT_TRY(vkt_gradnorm_record(r, &x->g, segs, N_SEGS, &x->gn, &x->partials, &x->sc));
-    return vkt_adamw_update(r, &x->cfg, &x->p, &x->g, &x->m, &x->v, &x->lr, &x->sc, segs, N_SEGS);
+    if (x->clip) VKT_TRY(vkt_gradnorm_record(r, &x->g, segs, n_segs, &x->gn, &x->partials, &x->sc));
+    return vkt_adamw_update(r, &x->cfg, &x->p, &x->g, &x->m, &x->v, &x->lr, &x->sc, segs, n_segs);
 }
 
 static bool in_segment(int64_t i, bool *decay) {
-    for (int k = 0; k < N_SEGS; k++)
+    for (int k = 0; k < n_segs; k++)
         if (i >= segs[k].offset && i < segs[k].offset + segs[k].n) return *decay = segs[k].decay, true;
     return false;
 }
@@ -51,45 +54,45 @@ static bool in_segment(int64_t i, bool *decay) {
 static void scenario(vkt_test *t, const char *label, float wd, bool clip, double max_norm_factor) {
     ctx_t c = {.cfg = vkt_adamw_cfg_default(), .clip = clip};
     c.cfg.weight_decay = wd, c.cfg.beta2 = 0.99f;
-    float *p0 = vkt_test_randn(t, TOTAL, 0.02f), *m0 = vkt_test_randn(t, TOTAL, 1e-3f);
-    float *v0 = vkt_test_rand(t, TOTAL, 0, 1e-5f);
+    float *p0 = vkt_test_randn(t, total, 0.02f), *m0 = vkt_test_randn(t, total, 1e-3f);
+    float *v0 = vkt_test_rand(t, total, 0, 1e-5f);
     vkt_lr_schedule sched = {.lr_max = 1e-2, .lr_min = 1e-3, .warmup = 2, .total = 5};
     float lr_table[N_LR];
     vkt_adamw_lr_table(&sched, lr_table, N_LR);
     vkt_step_scalars s0 = vkt_step_scalars_init();
     s0.step = 1; /* resumed after one step: moments are non-zero */
-    c.p = vkt_test_upload(t, p0, TOTAL, 1, 1, 1), c.m = vkt_test_upload(t, m0, TOTAL, 1, 1, 1);
-    c.v = vkt_test_upload(t, v0, TOTAL, 1, 1, 1), c.lr = vkt_test_upload(t, lr_table, N_LR, 1, 1, 1);
+    c.p = vkt_test_upload(t, p0, total, 1, 1, 1), c.m = vkt_test_upload(t, m0, total, 1, 1, 1);
+    c.v = vkt_test_upload(t, v0, total, 1, 1, 1), c.lr = vkt_test_upload(t, lr_table, N_LR, 1, 1, 1);
     c.sc = vkt_test_upload(t, (const float *)&s0, VKT_STEP_SCALARS_ELEMS, 1, 1, 1);
-    float *g = vkt_test_randn(t, TOTAL, 1e-2f);
-    c.g = vkt_test_upload(t, g, TOTAL, 1, 1, 1);
-    double *rp = vkt_test_to_double(p0, TOTAL), *rm = vkt_test_to_double(m0, TOTAL);
-    double *rv = vkt_test_to_double(v0, TOTAL), *gd = malloc(TOTAL * sizeof *gd);
-    int64_t off[N_SEGS], n[N_SEGS];
-    for (int k = 0; k < N_SEGS; k++) off[k] = segs[k].offset, n[k] = segs[k].n;
+    float *g = vkt_test_randn(t, total, 1e-2f);
+    c.g = vkt_test_upload(t, g, total, 1, 1, 1);
+    double *rp = vkt_test_to_double(p0, total), *rm = vkt_test_to_double(m0, total);
+    double *rv = vkt_test_to_double(v0, total), *gd = malloc(total * sizeof *gd);
+    int64_t *off = malloc((size_t)n_segs * sizeof *off), *n = malloc((size_t)n_segs * sizeof *n);
+    for (int k = 0; k < n_segs; k++) off[k] = segs[k].offset, n[k] = segs[k].n;
     /* max_norm relative to the first step's norm (all steps draw gradients of the same scale). */
     double norm0 = 0;
-    for (int k = 0; k < N_SEGS; k++)
+    for (int k = 0; k < n_segs; k++)
         for (int64_t i = off[k]; i < off[k] + n[k]; i++) norm0 += (double)g[i] * g[i];
     c.gn = (vkt_gradnorm_opts){.max_norm = (float)(max_norm_factor * sqrt(norm0))};
     if (clip) {
-        vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, vkt_gradnorm_partials(t->rec, segs, N_SEGS, &c.gn), 1, 1, 1,
+        vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, vkt_gradnorm_partials(t->rec, segs, n_segs, &c.gn), 1, 1, 1,
                          &c.partials);
     }
     vkt_test_run(t, record, &c); /* recorded once: step 1 */
     for (int step = 0; step < STEPS; step++) {
         if (step > 0) {
             free(g);
-            g = vkt_test_randn(t, TOTAL, 1e-2f);
-            VKT_TEST_TRY(t, vkt_tensor_upload(t->dev, &c.g, g, TOTAL * sizeof *g));
+            g = vkt_test_randn(t, total, 1e-2f);
+            VKT_TEST_TRY(t, vkt_tensor_upload(t->dev, &c.g, g, total * sizeof *g));
             VKT_TEST_TRY(t, vkt_rec_submit_wait(t->rec)); /* replay */
         }
         int64_t tt = (int64_t)s0.step + step + 1;
-        for (int64_t i = 0; i < TOTAL; i++) gd[i] = g[i];
-        double norm = vkt_ref_gradnorm(gd, off, n, N_SEGS);
+        for (int64_t i = 0; i < total; i++) gd[i] = g[i];
+        double norm = vkt_ref_gradnorm(gd, off, n, n_segs);
         double clip_scale = clip ? vkt_ref_clip_scale(norm, c.gn.max_norm) : 1.0;
         double lr = lr_table[tt - 1 < N_LR ? tt - 1 : N_LR - 1];
-        for (int k = 0; k < N_SEGS; k++)
+        for (int k = 0; k < n_segs; k++)
             vkt_ref_adamw_step(rp + off[k], gd + off[k], rm + off[k], rv + off[k], n[k], tt, lr, c.cfg.beta1,
                                c.cfg.beta2, c.cfg.eps, segs[k].decay ? c.cfg.weight_decay : 0, clip_scale);
 
@@ -99,19 +102,19 @@ static void scenario(vkt_test *t, const char *label, float wd, bool clip, double
         memcpy(&s, raw, sizeof s);
         char what[128];
         snprintf(what, sizeof what, "%s step %lld params", label, (long long)tt);
-        vkt_check(t, what, gp, rp, TOTAL, 1e-3);
+        vkt_check(t, what, gp, rp, total, 1e-3);
         snprintf(what, sizeof what, "%s step %lld m", label, (long long)tt);
-        vkt_check(t, what, gm, rm, TOTAL, 1e-3);
+        vkt_check(t, what, gm, rm, total, 1e-3);
         snprintf(what, sizeof what, "%s step %lld v", label, (long long)tt);
-        vkt_check(t, what, gv, rv, TOTAL, 1e-5);
-        float *dp = malloc(TOTAL * sizeof *dp);
-        double *rdp = malloc(TOTAL * sizeof *rdp);
-        for (int64_t i = 0; i < TOTAL; i++) dp[i] = gp[i] - p0[i], rdp[i] = rp[i] - p0[i];
+        vkt_check(t, what, gv, rv, total, 1e-5);
+        float *dp = malloc(total * sizeof *dp);
+        double *rdp = malloc(total * sizeof *rdp);
+        for (int64_t i = 0; i < total; i++) dp[i] = gp[i] - p0[i], rdp[i] = rp[i] - p0[i];
         snprintf(what, sizeof what, "%s step %lld param deltas", label, (long long)tt);
-        vkt_check(t, what, dp, rdp, TOTAL, 1e-3);
-        if (!(vkt_nmse(dp, rdp, TOTAL) <= 1e-10))
-            vkt_test_fail(t, "%s: NMSE %.3e > 1e-10", what, vkt_nmse(dp, rdp, TOTAL));
-        for (int64_t i = 0; i < TOTAL; i++) {
+        vkt_check(t, what, dp, rdp, total, 1e-3);
+        if (!(vkt_nmse(dp, rdp, total) <= 1e-10))
+            vkt_test_fail(t, "%s: NMSE %.3e > 1e-10", what, vkt_nmse(dp, rdp, total));
+        for (int64_t i = 0; i < total; i++) {
             bool decay;
             if (!in_segment(i, &decay) && (gp[i] != p0[i] || gm[i] != m0[i] || gv[i] != v0[i])) {
                 vkt_test_fail(t, "%s: element %lld outside every segment was changed", label, (long long)i);
@@ -130,7 +133,7 @@ static void scenario(vkt_test *t, const char *label, float wd, bool clip, double
                           bc2, s.clip_scale, clip_scale);
         free(gp), free(gm), free(gv), free(raw), free(dp), free(rdp);
     }
-    free(p0), free(m0), free(v0), free(g), free(rp), free(rm), free(rv), free(gd);
+    free(p0), free(m0), free(v0), free(g), free(rp), free(rm), free(rv), free(gd), free(off), free(n);
     vkt_arena_reset(t->arena);
 }
 
@@ -139,8 +142,21 @@ int main(void) {
     setenv("VKT_MAX_BINDING_BYTES", "65536", 1);
     vkt_test t;
     vkt_test_init(&t, "adamw");
+    segs = mixed, n_segs = (int)(sizeof mixed / sizeof mixed[0]), total = 40000;
     scenario(&t, "decay, no clip", 0.5f, false, 0);
     scenario(&t, "decay, clip active", 0.5f, true, 0.3);
     scenario(&t, "no decay, clip inactive", 0.0f, true, 3.0);
+    /* A tiny GPT-2's parameter table: norms and biases undecayed, padding between tensors untouched. */
+    vkt_model_config c = *vkt_model_preset("gpt2");
+    c.vocab_size = 97, c.max_seq_len = 16, c.n_embd = 24, c.n_layer = 2, c.n_head = 2, c.head_dim = 12;
+    c.n_inner = 96;
+    vkt_param_table table;
+    VKT_TEST_TRY(&t, vkt_params_build(&c, 64, &table));
+    vkt_optim_segment *tsegs = malloc((size_t)table.n * sizeof *tsegs);
+    n_segs = vkt_optim_segments_from_params(&table, tsegs);
+    segs = tsegs, total = table.total;
+    scenario(&t, "gpt2-tiny table, clip active", 0.5f, true, 0.3);
+    free(tsegs);
+    vkt_params_free(&table);
     return vkt_test_finish(&t);
 }

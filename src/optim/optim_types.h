@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model/params.h"
+
 /* Device layout (std430), mirrored by shaders/common/step_scalars.glsl. Store it in a tensor of 16 f32. */
 typedef struct {
     uint32_t step;    /* optimizer steps taken; adamw_prep increments it first, so step t uses t >= 1 */
@@ -41,6 +43,14 @@ typedef struct {
     int64_t offset, n;
     bool decay;
 } vkt_optim_segment;
+
+/* One segment per parameter-table entry, in table order (segs holds t->n entries); returns t->n. Fused
+ * groups are adjacent with equal decay, so they merge into one dispatch. Padding between entries is
+ * never touched. */
+static inline int vkt_optim_segments_from_params(const vkt_param_table *t, vkt_optim_segment *segs) {
+    for (int i = 0; i < t->n; i++) segs[i] = (vkt_optim_segment){t->p[i].offset, t->p[i].numel, t->p[i].decay};
+    return t->n;
+}
 
 /* The segments from segs[i] on that form one contiguous range (and, if by_decay, share the decay flag):
  * returns the index after the last of them and sets *e0, *e1 to the range. Empty segments are skipped. */
