@@ -126,8 +126,10 @@ static void test_folders_and_split(const char *dir) {
     /* Fraction split on tinystories: validation starts on a document. */
     toy t1 = {.ids_per_byte = 1};
     vkt_encoder e1 = make_enc(&t1, "bytes-v1");
-    vkt_corpus_opts f = {.path = vkt_test_data("tinystories_sample.txt"), .val_fraction = 0.1,
-                         .doc_separator = "<|endoftext|>", .cache_dir = tu_path(dir, "cache")};
+    vkt_corpus_opts f = {.path = vkt_test_data("tinystories_sample.txt"),
+                         .val_fraction = 0.1,
+                         .doc_separator = "<|endoftext|>",
+                         .cache_dir = tu_path(dir, "cache")};
     CHECK(vkt_corpus_load(&f, &e1, &c) == VKT_OK, "split load");
     int64_t total = c.train.n + c.val.n, n_val = (int64_t)(0.1 * (double)total + 0.5);
     CHECK(total == 2060889 + 2317 && c.val.n <= n_val && c.val.n >= n_val / 2 && c.val.ids[0] == EOT,

@@ -243,7 +243,7 @@ static void test_greedy(void) {
     CHECK(match == steps, "greedy tokens: %d of %d match, first mismatch at position %d", match, steps, first_bad);
     if (match == steps)
         printf("ok   greedy decode with rotate_half on the imported weights: %d of %d tokens match greedy_reference\n",
-           match, steps);
+               match, steps);
     free(f.kc);
     free(f.vc);
 cleanup:

@@ -10,9 +10,8 @@
 enum { MAXT = 5, V = 7, VP = 8, L = 2, NH = 2, C = 4 };
 
 /* llm.c array sizes in file order (all layers). */
-static const int k_sizes[16] = {VP * C,  MAXT * C,      L * C,     L * C,     L * 3 * C * C, L * 3 * C,
-                                L * C * C, L * C,       L * C,     L * C,     L * 4 * C * C, L * 4 * C,
-                                L * C * 4 * C, L * C,   C,         C};
+static const int k_sizes[16] = {VP * C, MAXT *C, L *C,         L *C,      L * 3 * C *C, L * 3 * C, L *C *C, L *C,
+                                L *C,   L *C,    L * 4 * C *C, L * 4 * C, L *C * 4 * C, L *C,      C,       C};
 
 static float *make_file(const char *path, size_t *bytes) {
     int n = 0;
@@ -46,7 +45,7 @@ static void test_layout(const char *dir) {
         const char *name;
         int src, rows, cols;
     } want[] = {
-        {"transformer.wte.weight", off[0], V, C},  /* padding rows dropped */
+        {"transformer.wte.weight", off[0], V, C}, /* padding rows dropped */
         {"transformer.wpe.weight", off[1], MAXT, C},
         {"transformer.h.1.ln_1.weight", off[2] + C, 1, C},
         {"transformer.h.1.ln_1.bias", off[3] + C, 1, C},
@@ -74,13 +73,12 @@ static void test_layout(const char *dir) {
             if (e->data[i] != (float)(want[t].src + i)) bad = i;
         CHECK(bad < 0, "%s: element %d comes from the wrong place", want[t].name, bad);
     }
-    CHECK(p.items[0].data == vkt_host_params_find(&p, "transformer.wte.weight")->data && !strcmp(p.items[p.count - 1].name,
-                                                                                   "transformer.ln_f.bias"),
+    CHECK(p.items[0].data == vkt_host_params_find(&p, "transformer.wte.weight")->data &&
+              !strcmp(p.items[p.count - 1].name, "transformer.ln_f.bias"),
           "table order: wte first, ln_f.bias last");
     CHECK(vkt_gpt2_is_conv1d("h.11.mlp.c_fc.weight") && vkt_gpt2_is_conv1d("h.0.attn.c_attn.weight") &&
               !vkt_gpt2_is_conv1d("h.0.attn.c_attn.bias") && !vkt_gpt2_is_conv1d("wte.weight") &&
-              !vkt_gpt2_is_conv1d("h.0.ln_1.weight") &&
-              vkt_gpt2_is_conv1d("transformer.h.3.attn.c_proj.weight") &&
+              !vkt_gpt2_is_conv1d("h.0.ln_1.weight") && vkt_gpt2_is_conv1d("transformer.h.3.attn.c_proj.weight") &&
               !vkt_gpt2_is_conv1d("transformer.h.3.attn.c_proj.bias"),
           "is_conv1d");
 
@@ -152,7 +150,8 @@ static void test_layout(const char *dir) {
     CHECK(rejected == (int)((bytes + 12) / 13), "truncations: %d rejected", rejected);
     free(file);
     printf("ok   synthetic GPT-2: 16 tensors at their llm.c offsets, f32 save byte-identical, bf16 round trip, "
-           "%d truncations rejected\n", rejected);
+           "%d truncations rejected\n",
+           rejected);
 }
 
 int main(void) {

@@ -12,8 +12,8 @@ enum { N = 1000, B = 4, T = 16, VOCAB = 1 << 16 };
 static int32_t g_ids[N];
 
 static vkt_loader_opts opts(bool shuffle, uint64_t seed) {
-    return (vkt_loader_opts){.ids = g_ids, .n = N, .B = B, .T = T, .vocab_size = VOCAB, .shuffle = shuffle,
-                             .seed = seed};
+    return (vkt_loader_opts){
+        .ids = g_ids, .n = N, .B = B, .T = T, .vocab_size = VOCAB, .shuffle = shuffle, .seed = seed};
 }
 
 static void test_sequential(void) {
@@ -67,7 +67,8 @@ static void test_shuffle_and_resume(void) {
     vkt_loader a, b, c;
     vkt_loader_opts oa = opts(true, 1234), oc = opts(true, 1235);
     CHECK(vkt_loader_init(&a, &oa) == VKT_OK && vkt_loader_init(&b, &oa) == VKT_OK &&
-              vkt_loader_init(&c, &oc) == VKT_OK, "init");
+              vkt_loader_init(&c, &oc) == VKT_OK,
+          "init");
     int32_t fa[STEPS * B], fb[STEPS * B], fc[STEPS * B];
     run(&a, STEPS, fa), run(&b, STEPS, fb), run(&c, STEPS, fc);
     CHECK(memcmp(fa, fb, sizeof fa) == 0, "same seed must give the same batches");

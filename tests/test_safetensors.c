@@ -133,12 +133,20 @@ static void test_params_and_shards(const char *dir) {
     vkt_st_model_close(&m);
 
     /* Two shards and an index, opened through the folder and through the index path. */
-    vkt_st_write_tensor s1[] = {{.name = "model.w0", .dtype = VKT_ST_BF16, .ndim = 2, .shape = {4, 3},
-                                 .data = p.items[0].data, .from_f32 = true}};
-    vkt_st_write_tensor s2[] = {{.name = "model.b", .dtype = VKT_ST_F32, .ndim = 1, .shape = {5},
-                                 .data = p.items[1].data},
-                                {.name = "model.c", .dtype = VKT_ST_F16, .ndim = 3, .shape = {2, 2, 2},
-                                 .data = p.items[2].data, .from_f32 = true}};
+    vkt_st_write_tensor s1[] = {{.name = "model.w0",
+                                 .dtype = VKT_ST_BF16,
+                                 .ndim = 2,
+                                 .shape = {4, 3},
+                                 .data = p.items[0].data,
+                                 .from_f32 = true}};
+    vkt_st_write_tensor s2[] = {
+        {.name = "model.b", .dtype = VKT_ST_F32, .ndim = 1, .shape = {5}, .data = p.items[1].data},
+        {.name = "model.c",
+         .dtype = VKT_ST_F16,
+         .ndim = 3,
+         .shape = {2, 2, 2},
+         .data = p.items[2].data,
+         .from_f32 = true}};
     char sub[256];
     snprintf(sub, sizeof sub, "%s/sharded", dir);
     CHECK(mkdir(sub, 0755) == 0, "mkdir");
@@ -166,8 +174,8 @@ static void test_params_and_shards(const char *dir) {
     struct {
         const char *what, *json, *word;
     } bad[] = {
-        {"index: tensor missing from shard",
-         "{\"weight_map\": {\"model.q\": \"model-00001-of-00002.safetensors\"}}", "model.q"},
+        {"index: tensor missing from shard", "{\"weight_map\": {\"model.q\": \"model-00001-of-00002.safetensors\"}}",
+         "model.q"},
         {"index: shard outside folder", "{\"weight_map\": {\"model.b\": \"../x.safetensors\"}}", "model.b"},
         {"index: shard not a string", "{\"weight_map\": {\"model.b\": 3}}", "model.b"},
         {"index: no weight_map", "{\"metadata\": {}}", "weight_map"},
@@ -194,24 +202,24 @@ static void test_bad_headers(const char *dir) {
     expect_bad(dir, "entry not an object", "{\"t\": 5}", 0, "\"t\"", "object");
     expect_bad(dir, "dtype not a string", "{\"t\": {\"dtype\": 4, \"shape\": [], \"data_offsets\": [0, 4]}}", 4,
                "\"t\"", "dtype");
-    expect_bad(dir, "unknown dtype", "{\"t\": {\"dtype\": \"F33\", \"shape\": [], \"data_offsets\": [0, 4]}}", 4,
-               "F33", "dtype");
-    expect_bad(dir, "shape not an array", "{\"t\": {\"dtype\": \"F32\", \"shape\": 6, \"data_offsets\": [0, 24]}}",
-               24, "\"t\"", "shape");
-    expect_bad(dir, "negative dim", "{\"t\": {\"dtype\": \"F32\", \"shape\": [-2, 3], \"data_offsets\": [0, 24]}}",
-               24, "\"t\"", "shape");
-    expect_bad(dir, "fractional dim", "{\"t\": {\"dtype\": \"F32\", \"shape\": [1.5], \"data_offsets\": [0, 6]}}",
-               6, "\"t\"", "shape");
-    expect_bad(dir, "dim as a string", "{\"t\": {\"dtype\": \"F32\", \"shape\": [\"2\"], \"data_offsets\": [0, 8]}}",
-               8, "\"t\"", "shape");
+    expect_bad(dir, "unknown dtype", "{\"t\": {\"dtype\": \"F33\", \"shape\": [], \"data_offsets\": [0, 4]}}", 4, "F33",
+               "dtype");
+    expect_bad(dir, "shape not an array", "{\"t\": {\"dtype\": \"F32\", \"shape\": 6, \"data_offsets\": [0, 24]}}", 24,
+               "\"t\"", "shape");
+    expect_bad(dir, "negative dim", "{\"t\": {\"dtype\": \"F32\", \"shape\": [-2, 3], \"data_offsets\": [0, 24]}}", 24,
+               "\"t\"", "shape");
+    expect_bad(dir, "fractional dim", "{\"t\": {\"dtype\": \"F32\", \"shape\": [1.5], \"data_offsets\": [0, 6]}}", 6,
+               "\"t\"", "shape");
+    expect_bad(dir, "dim as a string", "{\"t\": {\"dtype\": \"F32\", \"shape\": [\"2\"], \"data_offsets\": [0, 8]}}", 8,
+               "\"t\"", "shape");
     expect_bad(dir, "offsets missing", "{\"t\": {\"dtype\": \"F32\", \"shape\": [2]}}", 8, "\"t\"", "data_offsets");
     expect_bad(dir, "offsets of 3 numbers",
                "{\"t\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8, 9]}}", 8, "\"t\"",
                "data_offsets");
     expect_bad(dir, "offsets beyond the file",
                "{\"t\": {\"dtype\": \"F32\", \"shape\": [2, 3], \"data_offsets\": [0, 24]}}", 20, "\"t\"", "beyond");
-    expect_bad(dir, "offsets begin > end", "{\"t\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [8, 0]}}",
-               8, "\"t\"", "data_offsets");
+    expect_bad(dir, "offsets begin > end", "{\"t\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [8, 0]}}", 8,
+               "\"t\"", "data_offsets");
     expect_bad(dir, "offsets disagree with shape",
                "{\"t\": {\"dtype\": \"F16\", \"shape\": [2, 3], \"data_offsets\": [0, 24]}}", 24, "\"t\"", "F16");
     expect_bad(dir, "huge shape overflows",

@@ -23,8 +23,8 @@ static void test_round_trip(const char *dir) {
     unsigned char *b = tu_read(p16, &sz);
     int32_t h[3];
     memcpy(h, b, sizeof h);
-    CHECK(sz == 1024 + 2 * (size_t)n && h[0] == 20240520 && h[1] == 1 && h[2] == n, "u16 header %d %d %d, %zu B",
-          h[0], h[1], h[2], sz);
+    CHECK(sz == 1024 + 2 * (size_t)n && h[0] == 20240520 && h[1] == 1 && h[2] == n, "u16 header %d %d %d, %zu B", h[0],
+          h[1], h[2], sz);
     uint16_t t5;
     memcpy(&t5, b + 1024 + 10, 2);
     CHECK(t5 == (uint16_t)ids[5], "u16 token 5 stored %u", t5);

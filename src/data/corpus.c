@@ -74,7 +74,8 @@ static vkt_status check_ids(const char *path, const vkt_tokens *t, int64_t from,
     for (int64_t i = from; i < t->n; i++)
         if (t->ids[i] < 0 || t->ids[i] >= vocab) {
             vkt_log_error("%s: token %lld has id %d, outside the vocabulary [0, %lld) (wrong tokenizer or a stale "
-                          "shard?)", path, (long long)(i - from), t->ids[i], (long long)vocab);
+                          "shard?)",
+                          path, (long long)(i - from), t->ids[i], (long long)vocab);
             return VKT_ERR_FORMAT;
         }
     return VKT_OK;

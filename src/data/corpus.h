@@ -35,10 +35,10 @@ typedef struct {
 } vkt_corpus_opts;
 
 typedef struct {
-    vkt_tokens train;    /* owned */
-    vkt_tokens val;      /* owned; empty when val_fraction is 0 and there is no val_path */
-    int n_files;         /* files read */
-    int n_cache_hits;    /* of which came from the cache */
+    vkt_tokens train; /* owned */
+    vkt_tokens val;   /* owned; empty when val_fraction is 0 and there is no val_path */
+    int n_files;      /* files read */
+    int n_cache_hits; /* of which came from the cache */
 } vkt_corpus;
 
 /* Loads (tokenizing or reading the cache) and splits. VKT_ERR_IO for unreadable paths, VKT_ERR_FORMAT

@@ -17,11 +17,11 @@ typedef int64_t (*vkt_encode_fn)(void *ctx, const char *text, size_t len, int32_
 
 typedef struct {
     vkt_encode_fn encode;
-    void *ctx;             /* borrowed: the tokenizer state passed to encode */
-    const char *identity;  /* borrowed: changes whenever encode's output could change (e.g. name plus a
-                            * hash of the vocab and merges); part of the token-cache key */
-    int64_t vocab_size;    /* every id must be in [0, vocab_size) */
-    int32_t eot_id;        /* end-of-text id written before every document */
+    void *ctx;            /* borrowed: the tokenizer state passed to encode */
+    const char *identity; /* borrowed: changes whenever encode's output could change (e.g. name plus a
+                           * hash of the vocab and merges); part of the token-cache key */
+    int64_t vocab_size;   /* every id must be in [0, vocab_size) */
+    int32_t eot_id;       /* end-of-text id written before every document */
 } vkt_encoder;
 
 #endif

@@ -34,22 +34,23 @@ static void advance(vkt_loader *l) {
 vkt_status vkt_loader_init(vkt_loader *l, const vkt_loader_opts *o) {
     memset(l, 0, sizeof *l);
     if (o->B <= 0 || o->T <= 0 || o->vocab_size <= 0 || o->n < 0 || (!o->ids && o->n)) {
-        vkt_log_error("loader: bad options B %lld, T %lld, vocab_size %lld, n %lld", (long long)o->B,
-                      (long long)o->T, (long long)o->vocab_size, (long long)o->n);
+        vkt_log_error("loader: bad options B %lld, T %lld, vocab_size %lld, n %lld", (long long)o->B, (long long)o->T,
+                      (long long)o->vocab_size, (long long)o->n);
         return VKT_ERR_ARG;
     }
     int64_t n_windows = o->n > 0 ? (o->n - 1) / o->T : 0;
     if (n_windows < o->B) {
         vkt_log_error("loader: %lld tokens make %lld windows of T+1 = %lld, fewer than B = %lld: need at least "
-                      "%lld tokens (more data, or smaller B or T)", (long long)o->n, (long long)n_windows,
-                      (long long)(o->T + 1), (long long)o->B, (long long)(o->B * o->T + 1));
+                      "%lld tokens (more data, or smaller B or T)",
+                      (long long)o->n, (long long)n_windows, (long long)(o->T + 1), (long long)o->B,
+                      (long long)(o->B * o->T + 1));
         return VKT_ERR_ARG;
     }
     for (int64_t i = 0; i < o->n; i++)
         if (o->ids[i] < 0 || o->ids[i] >= o->vocab_size) {
             vkt_log_error("loader: token %lld (window %lld) has id %d, outside the vocabulary [0, %lld): data "
-                          "tokenized with a different tokenizer?", (long long)i, (long long)(i / o->T), o->ids[i],
-                          (long long)o->vocab_size);
+                          "tokenized with a different tokenizer?",
+                          (long long)i, (long long)(i / o->T), o->ids[i], (long long)o->vocab_size);
             return VKT_ERR_FORMAT;
         }
     l->order = malloc((size_t)n_windows * sizeof *l->order);
@@ -90,19 +91,29 @@ vkt_status vkt_loader_next(vkt_loader *l, int32_t *inputs, int32_t *targets) {
 }
 
 vkt_loader_state vkt_loader_get_state(const vkt_loader *l) {
-    return (vkt_loader_state){.epoch = l->epoch, .batch = l->batch, .n_tokens = l->o.n, .B = l->o.B, .T = l->o.T,
-                              .seed = l->o.seed, .shuffle = l->o.shuffle};
+    return (vkt_loader_state){.epoch = l->epoch,
+                              .batch = l->batch,
+                              .n_tokens = l->o.n,
+                              .B = l->o.B,
+                              .T = l->o.T,
+                              .seed = l->o.seed,
+                              .shuffle = l->o.shuffle};
 }
 
 vkt_status vkt_loader_set_state(vkt_loader *l, const vkt_loader_state *s) {
-    const char *field = s->n_tokens != l->o.n ? "n_tokens" : s->B != l->o.B ? "B" : s->T != l->o.T ? "T"
-                      : s->seed != l->o.seed ? "seed" : s->shuffle != (int64_t)l->o.shuffle ? "shuffle" : NULL;
+    const char *field = s->n_tokens != l->o.n                 ? "n_tokens"
+                        : s->B != l->o.B                      ? "B"
+                        : s->T != l->o.T                      ? "T"
+                        : s->seed != l->o.seed                ? "seed"
+                        : s->shuffle != (int64_t)l->o.shuffle ? "shuffle"
+                                                              : NULL;
     if (field) {
         vkt_log_error("loader: saved position is for n_tokens %lld, B %lld, T %lld, seed %llu, shuffle %lld but this "
                       "loader has %lld, %lld, %lld, %llu, %d: field %s differs (same data and settings needed to "
-                      "resume)", (long long)s->n_tokens, (long long)s->B, (long long)s->T,
-                      (unsigned long long)s->seed, (long long)s->shuffle, (long long)l->o.n, (long long)l->o.B,
-                      (long long)l->o.T, (unsigned long long)l->o.seed, (int)l->o.shuffle, field);
+                      "resume)",
+                      (long long)s->n_tokens, (long long)s->B, (long long)s->T, (unsigned long long)s->seed,
+                      (long long)s->shuffle, (long long)l->o.n, (long long)l->o.B, (long long)l->o.T,
+                      (unsigned long long)l->o.seed, (int)l->o.shuffle, field);
         return VKT_ERR_ARG;
     }
     if (s->epoch < 0 || s->batch < 0 || s->batch >= l->batches_per_epoch) {

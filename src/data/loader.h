@@ -18,28 +18,28 @@
 #include "vktrain/status.h"
 
 typedef struct {
-    const int32_t *ids;  /* borrowed: the token stream; must outlive the loader and not change */
-    int64_t n;           /* tokens in ids */
-    int64_t B, T;        /* batch size, sequence length */
-    int64_t vocab_size;  /* every id must be in [0, vocab_size) */
-    bool shuffle;        /* permute windows each epoch */
-    uint64_t seed;       /* shuffle seed */
+    const int32_t *ids; /* borrowed: the token stream; must outlive the loader and not change */
+    int64_t n;          /* tokens in ids */
+    int64_t B, T;       /* batch size, sequence length */
+    int64_t vocab_size; /* every id must be in [0, vocab_size) */
+    bool shuffle;       /* permute windows each epoch */
+    uint64_t seed;      /* shuffle seed */
 } vkt_loader_opts;
 
 /* Plain integers: write them into a checkpoint as they are. */
 typedef struct {
-    int64_t epoch;       /* current epoch, from 0 */
-    int64_t batch;       /* next batch within the epoch */
-    int64_t n_tokens, B, T;  /* what the position refers to; checked on restore */
+    int64_t epoch;          /* current epoch, from 0 */
+    int64_t batch;          /* next batch within the epoch */
+    int64_t n_tokens, B, T; /* what the position refers to; checked on restore */
     uint64_t seed;
-    int64_t shuffle;     /* 0 or 1 */
+    int64_t shuffle; /* 0 or 1 */
 } vkt_loader_state;
 
 typedef struct {
-    vkt_loader_opts o;          /* ids borrowed */
+    vkt_loader_opts o; /* ids borrowed */
     int64_t n_windows;
     int64_t batches_per_epoch;
-    int64_t *order;             /* owned: n_windows window indices for the current epoch */
+    int64_t *order; /* owned: n_windows window indices for the current epoch */
     int64_t epoch, batch;
 } vkt_loader;
 

@@ -14,16 +14,16 @@
 #include "vktrain/status.h"
 
 #define VKT_SHARD_HEADER_INTS 256
-#define VKT_SHARD_MAGIC_U16 20240520
+#define VKT_SHARD_MAGIC_U16   20240520
 #define VKT_SHARD_VERSION_U16 1
-#define VKT_SHARD_MAGIC_U32 20240801
+#define VKT_SHARD_MAGIC_U32   20240801
 #define VKT_SHARD_VERSION_U32 7
 
 typedef enum { VKT_SHARD_U16 = 2, VKT_SHARD_U32 = 4 } vkt_shard_kind; /* value = bytes per token */
 
 /* A growable array of token ids. */
 typedef struct {
-    int32_t *ids;   /* owned, n used of cap */
+    int32_t *ids; /* owned, n used of cap */
     int64_t n, cap;
 } vkt_tokens;
 

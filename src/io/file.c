@@ -121,8 +121,8 @@ vkt_status vkt_atomic_open(const char *path, vkt_atomic_file *out) {
     snprintf(out->tmp_path, n + 16, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(out->tmp_path);
     if (fd < 0) {
-        vkt_log_error("%s: cannot create temporary file %s: %s (is the folder writable?)", path,
-                      out->tmp_path, strerror(errno));
+        vkt_log_error("%s: cannot create temporary file %s: %s (is the folder writable?)", path, out->tmp_path,
+                      strerror(errno));
         atomic_free(out);
         return VKT_ERR_IO;
     }

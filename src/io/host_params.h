@@ -31,7 +31,7 @@ typedef struct {
 typedef struct {
     vkt_host_param *items; /* owned, count entries */
     int count, cap;
-    float *buf;            /* owned: n_total floats, entries at their offsets */
+    float *buf; /* owned: n_total floats, entries at their offsets */
     int64_t n_total;
 } vkt_host_params;
 

@@ -8,7 +8,7 @@
 #include "io/file.h"
 
 #define HEADER_BYTES 28
-#define AK42_MAGIC 0x616b3432 /* llama2.c version 1/2 exports start with "ak42" */
+#define AK42_MAGIC   0x616b3432 /* llama2.c version 1/2 exports start with "ak42" */
 
 void vkt_rope_interleaved_to_half(float *dst, const float *src, int n_heads, int head_size, int64_t cols) {
     int half = head_size / 2;
@@ -30,7 +30,8 @@ static vkt_status parse_header(const char *path, const uint8_t *p, size_t size, 
     memcpy(h, p, sizeof h);
     if ((uint32_t)h[0] == AK42_MAGIC) {
         vkt_log_error("%s: a llama2.c version 1/2 export (magic \"ak42\"); only the legacy format is supported "
-                      "(re-export with llama2.c export.py --version 0)", path);
+                      "(re-export with llama2.c export.py --version 0)",
+                      path);
         return VKT_ERR_UNSUPPORTED;
     }
     static const char *names[7] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};
@@ -42,12 +43,18 @@ static vkt_status parse_header(const char *path, const uint8_t *p, size_t size, 
             return VKT_ERR_FORMAT;
         }
     }
-    *cfg = (vkt_llama2c_config){.dim = h[0], .hidden_dim = h[1], .n_layers = h[2], .n_heads = h[3],
-                                .n_kv_heads = h[4], .vocab_size = h[5] < 0 ? -h[5] : h[5], .seq_len = h[6],
+    *cfg = (vkt_llama2c_config){.dim = h[0],
+                                .hidden_dim = h[1],
+                                .n_layers = h[2],
+                                .n_heads = h[3],
+                                .n_kv_heads = h[4],
+                                .vocab_size = h[5] < 0 ? -h[5] : h[5],
+                                .seq_len = h[6],
                                 .shared_classifier = h[5] > 0};
     if (cfg->dim % cfg->n_heads != 0 || cfg->n_heads % cfg->n_kv_heads != 0 || (cfg->dim / cfg->n_heads) % 2) {
         vkt_log_error("%s: header dim %d, n_heads %d, n_kv_heads %d: need dim %% n_heads == 0, n_heads %% n_kv_heads "
-                      "== 0 and an even head size", path, cfg->dim, cfg->n_heads, cfg->n_kv_heads);
+                      "== 0 and an even head size",
+                      path, cfg->dim, cfg->n_heads, cfg->n_kv_heads);
         return VKT_ERR_FORMAT;
     }
     cfg->head_size = cfg->dim / cfg->n_heads;
@@ -109,9 +116,7 @@ static vkt_status build_table(const vkt_llama2c_config *c, vkt_host_params *t) {
 }
 
 /* Copies n floats from the file (unaligned-safe). */
-static void copy(float *dst, const uint8_t *w, int64_t at, int64_t n) {
-    memcpy(dst, w + at * 4, (size_t)n * 4);
-}
+static void copy(float *dst, const uint8_t *w, int64_t at, int64_t n) { memcpy(dst, w + at * 4, (size_t)n * 4); }
 
 static void fill_table(const vkt_llama2c_config *c, const offsets *o, const uint8_t *w, vkt_host_params *t) {
     int64_t C = c->dim, H = c->hidden_dim, V = c->vocab_size;
@@ -157,9 +162,10 @@ vkt_status vkt_llama2c_load(const char *path, vkt_llama2c_config *cfg, vkt_host_
     if ((int64_t)f.size != want) {
         vkt_log_error("%s: file has %zu bytes, but the header (dim %d, hidden_dim %d, n_layers %d, n_heads %d, "
                       "n_kv_heads %d, vocab_size %d %s, seq_len %d) implies %lld bytes including the freq_cis "
-                      "tables%s", path, f.size, cfg->dim, cfg->hidden_dim, cfg->n_layers, cfg->n_heads,
-                      cfg->n_kv_heads, cfg->vocab_size, cfg->shared_classifier ? "shared" : "unshared",
-                      cfg->seq_len, (long long)want, (int64_t)f.size < want ? " (truncated?)" : "");
+                      "tables%s",
+                      path, f.size, cfg->dim, cfg->hidden_dim, cfg->n_layers, cfg->n_heads, cfg->n_kv_heads,
+                      cfg->vocab_size, cfg->shared_classifier ? "shared" : "unshared", cfg->seq_len, (long long)want,
+                      (int64_t)f.size < want ? " (truncated?)" : "");
         s = VKT_ERR_FORMAT;
         goto cleanup;
     }

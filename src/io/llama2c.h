@@ -33,15 +33,15 @@
 #include "io/host_params.h"
 
 typedef struct {
-    int dim;               /* C */
-    int hidden_dim;        /* H: SwiGLU hidden width */
-    int n_layers;          /* L */
-    int n_heads;           /* NH */
-    int n_kv_heads;        /* KVH */
-    int vocab_size;        /* V (absolute value of the header field) */
-    int seq_len;           /* max T the model was trained with */
-    int head_size;         /* HS = C / NH */
-    bool shared_classifier;/* header vocab_size > 0: lm_head is the embedding */
+    int dim;                /* C */
+    int hidden_dim;         /* H: SwiGLU hidden width */
+    int n_layers;           /* L */
+    int n_heads;            /* NH */
+    int n_kv_heads;         /* KVH */
+    int vocab_size;         /* V (absolute value of the header field) */
+    int seq_len;            /* max T the model was trained with */
+    int head_size;          /* HS = C / NH */
+    bool shared_classifier; /* header vocab_size > 0: lm_head is the embedding */
 } vkt_llama2c_config;
 
 /* Reads just the header (validated: positive sizes, C % NH == 0, NH % KVH == 0, HS even). */

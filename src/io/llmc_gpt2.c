@@ -17,11 +17,21 @@ typedef struct {
 } section;
 
 static const section k_sections[16] = {
-    {"transformer.wte.weight", false}, {"transformer.wpe.weight", false},           {"ln_1.weight", true},
-    {"ln_1.bias", true},            {"attn.c_attn.weight", true},    {"attn.c_attn.bias", true},
-    {"attn.c_proj.weight", true},   {"attn.c_proj.bias", true},      {"ln_2.weight", true},
-    {"ln_2.bias", true},            {"mlp.c_fc.weight", true},       {"mlp.c_fc.bias", true},
-    {"mlp.c_proj.weight", true},    {"mlp.c_proj.bias", true},       {"transformer.ln_f.weight", false},
+    {"transformer.wte.weight", false},
+    {"transformer.wpe.weight", false},
+    {"ln_1.weight", true},
+    {"ln_1.bias", true},
+    {"attn.c_attn.weight", true},
+    {"attn.c_attn.bias", true},
+    {"attn.c_proj.weight", true},
+    {"attn.c_proj.bias", true},
+    {"ln_2.weight", true},
+    {"ln_2.bias", true},
+    {"mlp.c_fc.weight", true},
+    {"mlp.c_fc.bias", true},
+    {"mlp.c_proj.weight", true},
+    {"mlp.c_proj.bias", true},
+    {"transformer.ln_f.weight", false},
     {"transformer.ln_f.bias", false},
 };
 
@@ -68,8 +78,7 @@ static vkt_status parse_header(const char *path, const uint8_t *d, size_t size, 
     int32_t h[8];
     memcpy(h, d, sizeof h);
     if (h[0] != VKT_LLMC_GPT2_MAGIC) {
-        vkt_log_error("%s: bad magic %d (expected %d): not an llm.c GPT-2 checkpoint", path, h[0],
-                      VKT_LLMC_GPT2_MAGIC);
+        vkt_log_error("%s: bad magic %d (expected %d): not an llm.c GPT-2 checkpoint", path, h[0], VKT_LLMC_GPT2_MAGIC);
         return VKT_ERR_FORMAT;
     }
     if (h[1] != VKT_LLMC_GPT2_VERSION_F32 && h[1] != VKT_LLMC_GPT2_VERSION_BF16) {
@@ -82,8 +91,12 @@ static vkt_status parse_header(const char *path, const uint8_t *d, size_t size, 
             vkt_log_error("%s: header field %s = %d is out of range (1..2^22)", path, names[i], h[2 + i]);
             return VKT_ERR_FORMAT;
         }
-    *c = (vkt_gpt2_config){.max_seq_len = h[2], .vocab_size = h[3], .n_layers = h[4], .n_heads = h[5],
-                           .channels = h[6], .padded_vocab_size = h[7]};
+    *c = (vkt_gpt2_config){.max_seq_len = h[2],
+                           .vocab_size = h[3],
+                           .n_layers = h[4],
+                           .n_heads = h[5],
+                           .channels = h[6],
+                           .padded_vocab_size = h[7]};
     if (c->padded_vocab_size < c->vocab_size || c->channels % c->n_heads != 0) {
         vkt_log_error("%s: header Vp %d < V %d, or C %d not a multiple of NH %d", path, c->padded_vocab_size,
                       c->vocab_size, c->channels, c->n_heads);
@@ -151,9 +164,9 @@ static vkt_status check_file(const char *path, const vkt_file_map *f, vkt_gpt2_c
     size_t want = HEADER_INTS * 4 + (size_t)total * *es;
     if (f->size != want) {
         vkt_log_error("%s: file has %zu bytes, but the header (version %d, maxT %d, V %d, L %d, NH %d, C %d, Vp %d) "
-                      "implies %zu bytes%s", path, f->size, version, cfg->max_seq_len, cfg->vocab_size,
-                      cfg->n_layers, cfg->n_heads, cfg->channels, cfg->padded_vocab_size, want,
-                      f->size < want ? " (truncated?)" : "");
+                      "implies %zu bytes%s",
+                      path, f->size, version, cfg->max_seq_len, cfg->vocab_size, cfg->n_layers, cfg->n_heads,
+                      cfg->channels, cfg->padded_vocab_size, want, f->size < want ? " (truncated?)" : "");
         return VKT_ERR_FORMAT;
     }
     return VKT_OK;
@@ -216,8 +229,8 @@ static vkt_status check_table(const char *path, const vkt_gpt2_config *c, const 
             int nd = section_shape(c, sec, shape);
             if (!hp || !hp->data || hp->shape[0] != shape[0] || (nd == 2 && hp->shape[1] != shape[1]) ||
                 hp->n != shape_numel(nd, shape)) {
-                vkt_log_error("%s: parameter %s is missing or not shaped (%lld, %lld)", path, name,
-                              (long long)shape[0], (long long)(nd == 2 ? shape[1] : 1));
+                vkt_log_error("%s: parameter %s is missing or not shaped (%lld, %lld)", path, name, (long long)shape[0],
+                              (long long)(nd == 2 ? shape[1] : 1));
                 return VKT_ERR_ARG;
             }
         }
@@ -227,10 +240,10 @@ static vkt_status check_table(const char *path, const vkt_gpt2_config *c, const 
 vkt_status vkt_llmc_gpt2_save(const char *path, const vkt_gpt2_config *c, const vkt_host_params *p, bool bf16) {
     if (c->padded_vocab_size < c->vocab_size) return VKT_ERR_ARG;
     VKT_TRY(check_table(path, c, p));
-    int32_t header[HEADER_INTS] = {VKT_LLMC_GPT2_MAGIC,
-                                   bf16 ? VKT_LLMC_GPT2_VERSION_BF16 : VKT_LLMC_GPT2_VERSION_F32,
-                                   c->max_seq_len, c->vocab_size, c->n_layers, c->n_heads, c->channels,
-                                   c->padded_vocab_size};
+    int32_t header[HEADER_INTS] = {VKT_LLMC_GPT2_MAGIC, bf16 ? VKT_LLMC_GPT2_VERSION_BF16 : VKT_LLMC_GPT2_VERSION_F32,
+                                   c->max_seq_len,      c->vocab_size,
+                                   c->n_layers,         c->n_heads,
+                                   c->channels,         c->padded_vocab_size};
     vkt_atomic_file a;
     VKT_TRY(vkt_atomic_open(path, &a));
     vkt_status s = vkt_atomic_write(&a, header, sizeof header);

@@ -30,17 +30,17 @@
 
 #include "io/host_params.h"
 
-#define VKT_LLMC_GPT2_MAGIC 20240326
-#define VKT_LLMC_GPT2_VERSION_F32 3
+#define VKT_LLMC_GPT2_MAGIC        20240326
+#define VKT_LLMC_GPT2_VERSION_F32  3
 #define VKT_LLMC_GPT2_VERSION_BF16 5
 
 typedef struct {
-    int max_seq_len;        /* maxT */
-    int vocab_size;         /* V */
-    int padded_vocab_size;  /* Vp >= V */
-    int n_layers;           /* L */
-    int n_heads;            /* NH */
-    int channels;           /* C */
+    int max_seq_len;       /* maxT */
+    int vocab_size;        /* V */
+    int padded_vocab_size; /* Vp >= V */
+    int n_layers;          /* L */
+    int n_heads;           /* NH */
+    int channels;          /* C */
 } vkt_gpt2_config;
 
 /* Reads and validates only the header (the file size is checked too, without reading the weights). */

@@ -18,12 +18,11 @@ static const struct {
     const char *name;
     size_t size;
 } k_dtypes[VKT_ST_DTYPE_COUNT] = {
-    [VKT_ST_BOOL] = {"BOOL", 1},       [VKT_ST_U8] = {"U8", 1},     [VKT_ST_I8] = {"I8", 1},
-    [VKT_ST_F8_E4M3] = {"F8_E4M3", 1}, [VKT_ST_F8_E5M2] = {"F8_E5M2", 1},
-    [VKT_ST_I16] = {"I16", 2},         [VKT_ST_U16] = {"U16", 2},   [VKT_ST_F16] = {"F16", 2},
-    [VKT_ST_BF16] = {"BF16", 2},       [VKT_ST_I32] = {"I32", 4},   [VKT_ST_U32] = {"U32", 4},
-    [VKT_ST_F32] = {"F32", 4},         [VKT_ST_I64] = {"I64", 8},   [VKT_ST_U64] = {"U64", 8},
-    [VKT_ST_F64] = {"F64", 8},
+    [VKT_ST_BOOL] = {"BOOL", 1},       [VKT_ST_U8] = {"U8", 1},           [VKT_ST_I8] = {"I8", 1},
+    [VKT_ST_F8_E4M3] = {"F8_E4M3", 1}, [VKT_ST_F8_E5M2] = {"F8_E5M2", 1}, [VKT_ST_I16] = {"I16", 2},
+    [VKT_ST_U16] = {"U16", 2},         [VKT_ST_F16] = {"F16", 2},         [VKT_ST_BF16] = {"BF16", 2},
+    [VKT_ST_I32] = {"I32", 4},         [VKT_ST_U32] = {"U32", 4},         [VKT_ST_F32] = {"F32", 4},
+    [VKT_ST_I64] = {"I64", 8},         [VKT_ST_U64] = {"U64", 8},         [VKT_ST_F64] = {"F64", 8},
 };
 
 const char *vkt_st_dtype_name(vkt_st_dtype d) { return (unsigned)d < VKT_ST_DTYPE_COUNT ? k_dtypes[d].name : "?"; }
@@ -70,8 +69,7 @@ static vkt_status parse_meta(vkt_st_file *f, const char *path, const cJSON *m) {
     f->meta = calloc((size_t)(2 * n + 1), sizeof *f->meta);
     if (!f->meta) return VKT_ERR_OOM;
     for (const cJSON *c = m->child; c; c = c->next) {
-        if (!cJSON_IsString(c))
-            return bad("%s: __metadata__ key \"%s\": value must be a string", path, c->string);
+        if (!cJSON_IsString(c)) return bad("%s: __metadata__ key \"%s\": value must be a string", path, c->string);
         f->meta[2 * f->n_meta] = strdup(c->string);
         f->meta[2 * f->n_meta + 1] = strdup(c->valuestring);
         f->n_meta++;
@@ -112,18 +110,20 @@ static vkt_status parse_tensor(vkt_st_tensor *t, const char *path, const cJSON *
     uint64_t b, e;
     if (!cJSON_IsArray(of) || cJSON_GetArraySize(of) != 2 || !json_uint(of->child, &b) ||
         !json_uint(of->child->next, &e))
-        return bad("%s: tensor \"%s\": field \"data_offsets\" must be [begin, end], non-negative integers", path,
-                   name);
-    if (b > e) return bad("%s: tensor \"%s\": field \"data_offsets\": begin %llu > end %llu", path, name,
-                          (unsigned long long)b, (unsigned long long)e);
+        return bad("%s: tensor \"%s\": field \"data_offsets\" must be [begin, end], non-negative integers", path, name);
+    if (b > e)
+        return bad("%s: tensor \"%s\": field \"data_offsets\": begin %llu > end %llu", path, name,
+                   (unsigned long long)b, (unsigned long long)e);
     if (e > data_size)
         return bad("%s: tensor \"%s\": field \"data_offsets\": end %llu is beyond the data buffer (%zu bytes; "
-                   "file truncated?)", path, name, (unsigned long long)e, data_size);
+                   "file truncated?)",
+                   path, name, (unsigned long long)e, data_size);
     size_t es = k_dtypes[t->dtype].size;
     if (numel > (uint64_t)SIZE_MAX / es || numel * es != e - b)
         return bad("%s: tensor \"%s\": field \"data_offsets\" spans %llu bytes but dtype %s x %llu elements "
-                   "needs %llu", path, name, (unsigned long long)(e - b), k_dtypes[t->dtype].name,
-                   (unsigned long long)numel, (unsigned long long)(numel * es));
+                   "needs %llu",
+                   path, name, (unsigned long long)(e - b), k_dtypes[t->dtype].name, (unsigned long long)numel,
+                   (unsigned long long)(numel * es));
     t->begin = (size_t)b;
     t->end = (size_t)e;
     t->name = strdup(name);
@@ -157,13 +157,13 @@ static vkt_status parse(vkt_st_file *f, const char *path) {
     const uint8_t *d = f->map.data;
     size_t size = f->map.size;
     if (size < 8)
-        return bad("%s: truncated: %zu bytes, but a safetensors file starts with an 8-byte header length", path,
-                   size);
+        return bad("%s: truncated: %zu bytes, but a safetensors file starts with an 8-byte header length", path, size);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | d[i];
     if (hlen > size - 8)
         return bad("%s: header length %llu is beyond the end of the file (%zu bytes): truncated, or not a "
-                   "safetensors file", path, (unsigned long long)hlen, size);
+                   "safetensors file",
+                   path, (unsigned long long)hlen, size);
     if (hlen > ST_MAX_HEADER)
         return bad("%s: header length %llu exceeds the 100 MB limit", path, (unsigned long long)hlen);
     f->data_start = 8 + (size_t)hlen;
@@ -263,8 +263,8 @@ vkt_status vkt_st_read_f32(const vkt_st_file *f, const vkt_st_tensor *t, float *
         }
         return VKT_OK;
     default:
-        vkt_log_error("%s: tensor \"%s\": dtype %s cannot be converted to f32 (F32, F16, BF16, F64 only)",
-                      f->map.path, t->name, k_dtypes[t->dtype].name);
+        vkt_log_error("%s: tensor \"%s\": dtype %s cannot be converted to f32 (F32, F16, BF16, F64 only)", f->map.path,
+                      t->name, k_dtypes[t->dtype].name);
         return VKT_ERR_UNSUPPORTED;
     }
 }

@@ -26,8 +26,21 @@
 #define VKT_ST_MAX_DIMS 8
 
 typedef enum {
-    VKT_ST_BOOL, VKT_ST_U8, VKT_ST_I8, VKT_ST_F8_E4M3, VKT_ST_F8_E5M2, VKT_ST_I16, VKT_ST_U16,
-    VKT_ST_F16, VKT_ST_BF16, VKT_ST_I32, VKT_ST_U32, VKT_ST_F32, VKT_ST_I64, VKT_ST_U64, VKT_ST_F64,
+    VKT_ST_BOOL,
+    VKT_ST_U8,
+    VKT_ST_I8,
+    VKT_ST_F8_E4M3,
+    VKT_ST_F8_E5M2,
+    VKT_ST_I16,
+    VKT_ST_U16,
+    VKT_ST_F16,
+    VKT_ST_BF16,
+    VKT_ST_I32,
+    VKT_ST_U32,
+    VKT_ST_F32,
+    VKT_ST_I64,
+    VKT_ST_U64,
+    VKT_ST_F64,
     VKT_ST_DTYPE_COUNT
 } vkt_st_dtype;
 
@@ -36,20 +49,20 @@ const char *vkt_st_dtype_name(vkt_st_dtype d);
 size_t vkt_st_dtype_size(vkt_st_dtype d);
 
 typedef struct {
-    char *name;                      /* owned */
+    char *name; /* owned */
     vkt_st_dtype dtype;
-    int ndim;                        /* 0 for a scalar */
-    int64_t shape[VKT_ST_MAX_DIMS];  /* row-major */
+    int ndim;                       /* 0 for a scalar */
+    int64_t shape[VKT_ST_MAX_DIMS]; /* row-major */
     int64_t numel;
-    size_t begin, end;               /* bytes, relative to the start of the byte buffer */
+    size_t begin, end; /* bytes, relative to the start of the byte buffer */
 } vkt_st_tensor;
 
 typedef struct {
-    vkt_file_map map;         /* owned */
-    size_t data_start;        /* 8 + header length */
-    vkt_st_tensor *tensors;   /* owned, n_tensors entries, sorted by name */
+    vkt_file_map map;       /* owned */
+    size_t data_start;      /* 8 + header length */
+    vkt_st_tensor *tensors; /* owned, n_tensors entries, sorted by name */
     int n_tensors;
-    char **meta;              /* owned: n_meta key/value pairs, meta[2i] key, meta[2i+1] value */
+    char **meta; /* owned: n_meta key/value pairs, meta[2i] key, meta[2i+1] value */
     int n_meta;
 } vkt_st_file;
 
@@ -69,13 +82,13 @@ vkt_status vkt_st_read_f32(const vkt_st_file *f, const vkt_st_tensor *t, float *
 
 /* A whole model: one file or several shards. */
 typedef struct {
-    vkt_st_file *shards;   /* owned, n_shards entries */
+    vkt_st_file *shards; /* owned, n_shards entries */
     int n_shards;
     struct vkt_st_entry {
-        const char *name;          /* borrowed from the shard's tensor */
-        int shard;                 /* index into shards */
-        const vkt_st_tensor *t;    /* borrowed */
-    } *entries;            /* owned, sorted by name */
+        const char *name;       /* borrowed from the shard's tensor */
+        int shard;              /* index into shards */
+        const vkt_st_tensor *t; /* borrowed */
+    } * entries;                /* owned, sorted by name */
     int n_entries;
 } vkt_st_model;
 
@@ -90,18 +103,17 @@ const vkt_st_tensor *vkt_st_model_find(const vkt_st_model *m, const char *name, 
 /* One tensor to write. Data are borrowed for the duration of the call. */
 typedef struct {
     const char *name;
-    vkt_st_dtype dtype;               /* dtype stored in the file */
+    vkt_st_dtype dtype; /* dtype stored in the file */
     int ndim;
     int64_t shape[VKT_ST_MAX_DIMS];
-    const void *data;                 /* numel elements: of `dtype`, or f32 when from_f32 */
-    bool from_f32;                    /* convert f32 data to dtype (F32, F16, BF16 only) while writing */
+    const void *data; /* numel elements: of `dtype`, or f32 when from_f32 */
+    bool from_f32;    /* convert f32 data to dtype (F32, F16, BF16 only) while writing */
 } vkt_st_write_tensor;
 
 /* Writes tensors (in the given order, packed, header padded with spaces to 8 bytes) and optional
  * metadata (meta_kv[2i] key, meta_kv[2i+1] value; n_meta pairs) atomically: a temporary file in the
  * same folder, fsync, rename. VKT_ERR_ARG for duplicate/empty names or "__metadata__" as a name. */
-vkt_status vkt_st_write(const char *path, const vkt_st_write_tensor *ts, int n, const char *const *meta_kv,
-                        int n_meta);
+vkt_status vkt_st_write(const char *path, const vkt_st_write_tensor *ts, int n, const char *const *meta_kv, int n_meta);
 /* Writes a host parameter table (names and shapes as in the table) in dtype F32, F16 or BF16. */
 vkt_status vkt_st_write_params(const char *path, const vkt_host_params *p, vkt_st_dtype dtype,
                                const char *const *meta_kv, int n_meta);

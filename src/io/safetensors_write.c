@@ -130,8 +130,8 @@ vkt_status vkt_st_write_params(const char *path, const vkt_host_params *p, vkt_s
     if (!ts) return VKT_ERR_OOM;
     for (int i = 0; i < p->count; i++) {
         const vkt_host_param *e = &p->items[i];
-        ts[i] = (vkt_st_write_tensor){.name = e->name, .dtype = dtype, .ndim = e->ndim, .data = e->data,
-                                      .from_f32 = true};
+        ts[i] =
+            (vkt_st_write_tensor){.name = e->name, .dtype = dtype, .ndim = e->ndim, .data = e->data, .from_f32 = true};
         for (int d = 0; d < e->ndim; d++) ts[i].shape[d] = e->shape[d];
     }
     vkt_status s = vkt_st_write(path, ts, p->count, meta_kv, n_meta);
