@@ -66,6 +66,30 @@ static void check_table(vkt_test *t, double theta, int64_t rot_dim, int64_t n_po
     free(inv), free(tab);
 }
 
+/* Llama 3.1 scaling on the Llama 3.1 8B settings (theta 5e5, HS 128, factor 8, low 1, high 4, original
+ * context 8192): short wavelengths unchanged, long ones divided by the factor exactly, the blend strictly
+ * between the two, frequencies still decreasing, and each region non-empty. */
+static void check_llama3(vkt_test *t) {
+    double f[64], g[64];
+    vkt_rope_inv_freq(f, 128, 5e5);
+    memcpy(g, f, sizeof g);
+    vkt_rope_scale_llama3(g, 64, 8.0, 1.0, 4.0, 8192.0);
+    int n_keep = 0, n_div = 0, n_mid = 0, bad = -1;
+    for (int i = 0; i < 64; i++) {
+        const double wl = 2 * 3.14159265358979323846 / f[i];
+        if (wl < 8192.0 / 4)
+            n_keep++, bad = g[i] == f[i] ? bad : i;
+        else if (wl > 8192.0)
+            n_div++, bad = g[i] == f[i] / 8 ? bad : i;
+        else
+            n_mid++, bad = g[i] < f[i] && g[i] > f[i] / 8 ? bad : i;
+        if (i > 0 && !(g[i] < g[i - 1])) bad = i;
+    }
+    const bool ok = bad < 0 && n_keep && n_div && n_mid;
+    printf("   llama3 scaling: %d kept, %d blended, %d divided %s\n", n_keep, n_mid, n_div, ok ? "ok" : "FAIL");
+    if (!ok) vkt_test_fail(t, "llama3 rope scaling wrong at frequency %d", bad);
+}
+
 /* Per-element allowed error: rotated elements get the bound above, everything else 0 (must be exact). */
 static double *error_bounds(const case_t *c, const double *x, double rel16, double abs16) {
     const int64_t n = c->B * c->T * c->row_stride, half = c->rot_dim / 2;
@@ -192,6 +216,7 @@ int main(void) {
     check_table(&t, 1e4, 128, 32768);
     check_table(&t, 5e5, 128, 32768);
     check_table(&t, 1e6, 64, 32768);
+    check_llama3(&t);
 
     const vkt_dtype F32 = VKT_DTYPE_F32, F16 = VKT_DTYPE_F16, BF16 = VKT_DTYPE_BF16;
     const case_t cases[] = {

@@ -34,6 +34,14 @@ typedef struct {
  * and Llama 2, 5e5 Llama 3, 1e6 Qwen2). Scaled variants adjust the array before vkt_rope_table. */
 void vkt_rope_inv_freq(double *inv_freq, int64_t rot_dim, double theta);
 
+/* Llama 3.1 frequency scaling (Hugging Face rope_scaling {"rope_type": "llama3", "factor",
+ * "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}), in place on n_freq
+ * frequencies: wavelengths 2 pi / f shorter than orig_max_pos / high_freq_factor keep f, those longer than
+ * orig_max_pos / low_freq_factor become f / factor, and in between f blends linearly in
+ * s = (orig_max_pos / wavelength - low) / (high - low): f ((1 - s) / factor + s). Continuous at both ends. */
+void vkt_rope_scale_llama3(double *inv_freq, int64_t n_freq, double factor, double low_freq_factor,
+                           double high_freq_factor, double orig_max_pos);
+
 /* table[(p * n_freq + i) * 2 + 0 / 1] = cos / sin of p * inv_freq[i], for p < n_pos, i < n_freq, rounded
  * once to f32 from double. fp32_angles: form the angle the way Hugging Face transformers and Meta's
  * reference do (inv_freq rounded to f32, f32 product), to reproduce their activations; its angle error is
