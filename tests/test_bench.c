@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/bench_groups.h"
 #include "harness.h"
 
 static bool sane_result(vkt_test *t, const vkt_bench_result *r) {
@@ -63,8 +64,10 @@ int main(void) {
     else close(fd);
     VKT_TEST_TRY(&t, vkt_bench_write_json(b, path));
     FILE *f = fopen(path, "rb");
-    char text[65536] = {0};
-    size_t len = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    long len = 0;
+    if (f && fseek(f, 0, SEEK_END) == 0) len = ftell(f), rewind(f);
+    char *text = calloc((size_t)(len > 0 ? len : 0) + 1, 1);
+    if (f && text && len > 0 && fread(text, 1, (size_t)len, f) != (size_t)len) len = 0;
     if (f) fclose(f);
     remove(path);
     cJSON *root = cJSON_Parse(text);
@@ -74,8 +77,9 @@ int main(void) {
         !cJSON_GetObjectItem(root, "device") ||
         !cJSON_GetObjectItem(peaks, "gflops") ||
         fabs(cJSON_GetObjectItem(peaks, "gflops")->valuedouble - b->peak_gflops) > 1e-6 * b->peak_gflops)
-        vkt_test_fail(&t, "--json output incomplete (%zu bytes)", len);
+        vkt_test_fail(&t, "--json output incomplete (%ld bytes)", len);
     cJSON_Delete(root);
+    free(text);
 
     uint32_t before = b->n_results;
     vkt_tensor bad;
@@ -89,6 +93,14 @@ int main(void) {
                       r->median_ms, b->n_failed);
     else
         printf("   failing case refused as expected: %s\n", r->why);
+
+    /* The wall-clock fallback (devices without timestamps) on the same cases. */
+    b->gpu_timer = false;
+    before = b->n_results;
+    VKT_TEST_TRY(&t, vkt_bench_group_residual(b));
+    if (b->n_results != before + 1) vkt_test_fail(&t, "wall-clock run gave %u results", b->n_results - before);
+    else if (sane_result(&t, &b->results[before]))
+        printf("   wall-clock fallback: residual median %.4f ms\n", b->results[before].median_ms);
     vkt_bench_destroy(b);
 
     opts.filter = "op=no_such_op";
