@@ -223,6 +223,8 @@ static vkt_status create_logical(vkt_device *dev) {
     }
     dev->queue_family = (uint32_t)family;
     if (!qs[family].timestampValidBits) dev->info.timestamp_period_ns = 0;
+    uint32_t bits = qs[family].timestampValidBits;
+    dev->timestamp_mask = bits >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << bits) - 1;
 
     float prio = 1.0f;
     VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,

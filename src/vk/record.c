@@ -316,7 +316,8 @@ vkt_status vkt_rec_elapsed_ms(vkt_rec *r, int slot0, int slot1, double *ms) {
                                      VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
     VKT_VK_TRY(vkGetQueryPoolResults(r->dev->dev, r->queries, (uint32_t)slot1, 1, sizeof t[1], &t[1], sizeof t[1],
                                      VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
-    *ms = (double)(t[1] - t[0]) * r->dev->info.timestamp_period_ns * 1e-6;
+    /* Counters narrower than 64 bits wrap (36 valid bits at 1 ns wrap every ~69 s): subtract modulo. */
+    *ms = (double)((t[1] - t[0]) & r->dev->timestamp_mask) * r->dev->info.timestamp_period_ns * 1e-6;
     return VKT_OK;
 }
 

@@ -25,6 +25,7 @@ struct vkt_device {
     uint32_t validation_msgs;
     vkt_pipeline *pipelines;               /* owned: singly linked list of created pipelines */
     bool has_debug_utils;
+    uint64_t timestamp_mask;               /* the queue's timestampValidBits as a mask (0: none) */
 };
 
 const char *vkt_vk_result_name(VkResult r);
