@@ -9,8 +9,8 @@
 #include "harness.h"
 
 static bool sane_result(vkt_test *t, const vkt_bench_result *r) {
-    bool ok = r->ok && r->min_ms > 0 && r->median_ms >= r->min_ms && isfinite(r->median_ms) &&
-              isfinite(r->of_peak) && r->of_peak > 0 && (r->gflops > 0 || r->gbps > 0);
+    bool ok = r->ok && r->min_ms > 0 && r->median_ms >= r->min_ms && isfinite(r->median_ms) && isfinite(r->of_peak) &&
+              r->of_peak > 0 && (r->gflops > 0 || r->gbps > 0);
     /* A case can beat a ceiling a little (noise, caches on small shapes) but not by 3x: that would mean
      * wrong work counts or a broken timer. */
     ok &= r->of_peak < 3.0;
@@ -60,8 +60,10 @@ int main(void) {
 
     char path[] = "/tmp/vkt_bench_XXXXXX";
     int fd = mkstemp(path);
-    if (fd < 0) vkt_test_fail(&t, "mkstemp failed");
-    else close(fd);
+    if (fd < 0)
+        vkt_test_fail(&t, "mkstemp failed");
+    else
+        close(fd);
     VKT_TEST_TRY(&t, vkt_bench_write_json(b, path));
     FILE *f = fopen(path, "rb");
     long len = 0;
@@ -74,8 +76,7 @@ int main(void) {
     cJSON *cases = root ? cJSON_GetObjectItem(root, "cases") : NULL;
     cJSON *peaks = root ? cJSON_GetObjectItem(root, "peaks") : NULL;
     if (!len || !cases || cJSON_GetArraySize(cases) != (int)b->n_results || !peaks ||
-        !cJSON_GetObjectItem(root, "device") ||
-        !cJSON_GetObjectItem(peaks, "gflops") ||
+        !cJSON_GetObjectItem(root, "device") || !cJSON_GetObjectItem(peaks, "gflops") ||
         fabs(cJSON_GetObjectItem(peaks, "gflops")->valuedouble - b->peak_gflops) > 1e-6 * b->peak_gflops)
         vkt_test_fail(&t, "--json output incomplete (%ld bytes)", len);
     cJSON_Delete(root);
@@ -83,8 +84,15 @@ int main(void) {
 
     uint32_t before = b->n_results;
     vkt_tensor bad;
-    vkt_bench_case c = {.op = "always_wrong", .dtype = "f32", .variant = "-", .wg = 1, .bytes = 1024,
-                        .setup = bad_setup, .record = bad_record, .check = bad_check, .ctx = &bad};
+    vkt_bench_case c = {.op = "always_wrong",
+                        .dtype = "f32",
+                        .variant = "-",
+                        .wg = 1,
+                        .bytes = 1024,
+                        .setup = bad_setup,
+                        .record = bad_record,
+                        .check = bad_check,
+                        .ctx = &bad};
     snprintf(c.shape, sizeof c.shape, "n=256");
     VKT_TEST_TRY(&t, vkt_bench_run(b, &c));
     const vkt_bench_result *r = &b->results[b->n_results - 1];
@@ -98,7 +106,8 @@ int main(void) {
     b->gpu_timer = false;
     before = b->n_results;
     VKT_TEST_TRY(&t, vkt_bench_group_residual(b));
-    if (b->n_results != before + 1) vkt_test_fail(&t, "wall-clock run gave %u results", b->n_results - before);
+    if (b->n_results != before + 1)
+        vkt_test_fail(&t, "wall-clock run gave %u results", b->n_results - before);
     else if (sane_result(&t, &b->results[before]))
         printf("   wall-clock fallback: residual median %.4f ms\n", b->results[before].median_ms);
     vkt_bench_destroy(b);

@@ -49,15 +49,19 @@ static void expect_choice(vkt_test *t, const char *what, const vkt_device_opts *
     char log[4096] = {0};
     vkt_status s = create_logged(o, &d, log, sizeof log);
     if (want >= 0) {
-        if (s != VKT_OK) vkt_test_fail(t, "%s: creation failed with %s", what, vkt_status_name(s));
+        if (s != VKT_OK)
+            vkt_test_fail(t, "%s: creation failed with %s", what, vkt_status_name(s));
         else if ((int)vkt_device_get_info(d)->index != want)
             vkt_test_fail(t, "%s: got device %u, want %d", what, vkt_device_get_info(d)->index, want);
-        else printf("   %-52s -> device %d ok\n", what, want);
+        else
+            printf("   %-52s -> device %d ok\n", what, want);
     } else {
-        if (s != VKT_ERR_ARG) vkt_test_fail(t, "%s: got %s, want VKT_ERR_ARG", what, vkt_status_name(s));
+        if (s != VKT_ERR_ARG)
+            vkt_test_fail(t, "%s: got %s, want VKT_ERR_ARG", what, vkt_status_name(s));
         else if (!strstr(log, msg) || !strstr(log, "vktrain devices"))
             vkt_test_fail(t, "%s: error message lacks \"%s\" and a pointer to `vktrain devices`: %s", what, msg, log);
-        else printf("   %-52s -> %s with a clear message ok\n", what, vkt_status_name(s));
+        else
+            printf("   %-52s -> %s with a clear message ok\n", what, vkt_status_name(s));
     }
     destroy_checked(t, d);
 }
@@ -159,8 +163,7 @@ static void check_pipeline_cache(vkt_test *t) {
     destroy_checked(t, d);
     long written = cache_file(dir, &count);
     if (count != 1 || written <= 0)
-        vkt_test_fail(t, "pipeline cache: %d file(s) of %ld bytes in %s, want one non-empty file", count, written,
-                      dir);
+        vkt_test_fail(t, "pipeline cache: %d file(s) of %ld bytes in %s, want one non-empty file", count, written, dir);
 
     VKT_TEST_TRY(t, vkt_device_create(&o, &d));
     size_t loaded = loaded_cache_bytes(d); /* before creating any pipeline: only what the file gave */
@@ -169,7 +172,8 @@ static void check_pipeline_cache(vkt_test *t) {
     destroy_checked(t, d);
     long rewritten = cache_file(dir, &count);
     printf("   pipeline cache: file %ld bytes; a fresh cache holds %zu, one loaded from the file %zu; "
-           "after reuse %ld bytes\n", written, empty, loaded, rewritten);
+           "after reuse %ld bytes\n",
+           written, empty, loaded, rewritten);
     if (written > (long)empty) {
         if (loaded <= empty)
             vkt_test_fail(t, "the second device did not load the cache file (%zu bytes, empty cache %zu)", loaded,
@@ -209,7 +213,8 @@ static void check_pipeline_cache(vkt_test *t) {
     memset(header, 0, sizeof header);
     if (!f || fread(header, 4, 4, f) != 4 || header[2] != vendor)
         vkt_test_fail(t, "a corrupt cache file was not replaced by a valid one");
-    else printf("   cache header valid (%04x:%04x); a corrupt file is ignored and rewritten\n", vendor, device);
+    else
+        printf("   cache header valid (%04x:%04x); a corrupt file is ignored and rewritten\n", vendor, device);
     if (f) fclose(f);
     unsetenv("VKT_CACHE_DIR");
     dd = opendir(dir);
@@ -244,8 +249,8 @@ static void check_roundtrip(vkt_test *t, bool staged) {
     if (memcmp(host, back, (size_t)n * 4) != 0) {
         int64_t i = 0;
         while (i < n && memcmp(&host[i], &back[i], 4) == 0) i++;
-        vkt_test_fail(t, "%s round trip of %lld floats at offset %zu differs first at %lld", staged ? "staged" : "mapped",
-                      (long long)n, big.offset, (long long)i);
+        vkt_test_fail(t, "%s round trip of %lld floats at offset %zu differs first at %lld",
+                      staged ? "staged" : "mapped", (long long)n, big.offset, (long long)i);
     }
     /* The device itself must see the data where the second chunk put it. */
     int64_t e0 = (n - 8192) & ~(int64_t)63;

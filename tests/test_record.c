@@ -43,8 +43,8 @@ static void check_validation_live(vkt_test *t) {
     VKT_TEST_TRY(t, vkt_rec_end(r));
     VKT_TEST_TRY(t, vkt_rec_submit_wait(r));
     uint32_t without = vkt_device_validation_messages(dev) - with, barriers_without = vkt_rec_barrier_count(r);
-    printf("   sync validation: %u message(s) with automatic barriers (%u barriers), %u without (%u barriers)\n",
-           with, barriers_with, without, barriers_without);
+    printf("   sync validation: %u message(s) with automatic barriers (%u barriers), %u without (%u barriers)\n", with,
+           barriers_with, without, barriers_without);
     if (with != 0) vkt_test_fail(t, "automatic barriers still drew %u validation message(s)", with);
     if (without == 0)
         vkt_test_fail(t, "a read-after-write without a barrier drew no validation message: synchronization "
@@ -97,14 +97,16 @@ static void check_barrier_placement(vkt_test *t) {
         uint32_t got = vkt_rec_barrier_count(r) - base;
         printf("   %-70s barriers %u (want %u)\n", steps[i].what, got, steps[i].want);
         if (got != steps[i].want)
-            vkt_test_fail(t, "barrier placement: after '%s' %u barrier(s), want %u", steps[i].what, got,
-                          steps[i].want);
+            vkt_test_fail(t, "barrier placement: after '%s' %u barrier(s), want %u", steps[i].what, got, steps[i].want);
     }
     VKT_TEST_TRY(t, vkt_rec_end(r));
     VKT_TEST_TRY(t, vkt_rec_submit_wait(r));
     /* The values prove the order held: a = 2 + 3 = 5 only after y1..y3 read a = 1. */
-    const struct { const vkt_tensor *x; float want; const char *name; } expect[] = {
-        {&a, 5, "a"}, {&y1, 3, "y1"}, {&y2, 4, "y2"}, {&y3, 3, "y3"}, {&c, 3, "c"}};
+    const struct {
+        const vkt_tensor *x;
+        float want;
+        const char *name;
+    } expect[] = {{&a, 5, "a"}, {&y1, 3, "y1"}, {&y2, 4, "y2"}, {&y3, 3, "y3"}, {&c, 3, "c"}};
     for (size_t k = 0; k < sizeof expect / sizeof expect[0]; k++) {
         float *v = vkt_test_download(t, expect[k].x);
         for (int64_t i = 0; i < n; i++)
@@ -137,7 +139,8 @@ static void check_replay(vkt_test *t) {
     for (int k = 1; k <= replays; k++) {
         VKT_TEST_TRY(t, vkt_rec_submit_wait(t->rec));
         float *zk = vkt_test_download(t, &z), *acck = vkt_test_download(t, &acc);
-        if (!first) first = zk;
+        if (!first)
+            first = zk;
         else if (memcmp(first, zk, (size_t)n * sizeof *zk) != 0)
             vkt_test_fail(t, "replay %d: z differs from replay 1", k);
         /* Exact in float as long as we add in the same order the GPU does: one add per replay. */
@@ -149,8 +152,7 @@ static void check_replay(vkt_test *t) {
             float e = fabsf(acck[i] - want);
             if (!(e <= worst)) worst = e, bad = i;
         }
-        if (worst != 0)
-            vkt_test_fail(t, "replay %d: accumulator off by %g at index %lld", k, worst, (long long)bad);
+        if (worst != 0) vkt_test_fail(t, "replay %d: accumulator off by %g at index %lld", k, worst, (long long)bad);
         if (zk != first) free(zk);
         free(acck);
     }

@@ -10,11 +10,11 @@
 #include <time.h>
 
 #define ARENA_QUICK_MB 64
-#define ARENA_FULL_MB 1024
+#define ARENA_FULL_MB  1024
 /* Outside --quick, a timed sample repeats the case's recording until it lasts about this long, so that
  * fast GPUs reach their steady clocks and launch overhead does not dominate microsecond kernels. */
 #define SAMPLE_TARGET_MS 5.0
-#define MAX_PASSES 1000
+#define MAX_PASSES       1000
 
 static double now_ms(void) {
     struct timespec ts;
@@ -241,8 +241,8 @@ bool vkt_bench_compare(const float *y, const double *r, size_t n, double bound, 
         if (e > worst) worst = e, bad = i;
     }
     if (worst <= bound) return true;
-    snprintf(why, why_size, "max relative error %.3e > %.1e at index %zu (got %.9g, want %.9g)", worst, bound,
-             bad, y[bad], r[bad]);
+    snprintf(why, why_size, "max relative error %.3e > %.1e at index %zu (got %.9g, want %.9g)", worst, bound, bad,
+             y[bad], r[bad]);
     return false;
 }
 

@@ -35,26 +35,26 @@
 #include "vktrain/tensor.h"
 
 typedef struct {
-    bool quick;            /* small shapes (seconds on a CPU driver): used by tests */
-    const char *filter;    /* run only cases whose line text contains this substring (NULL: all) */
-    int warmup, reps;      /* submits before timing (>= 3) and timed submits (>= 20); 0: defaults */
-    double stated_gflops;  /* datasheet peaks printed beside the measured ones (0: none) */
+    bool quick;           /* small shapes (seconds on a CPU driver): used by tests */
+    const char *filter;   /* run only cases whose line text contains this substring (NULL: all) */
+    int warmup, reps;     /* submits before timing (>= 3) and timed submits (>= 20); 0: defaults */
+    double stated_gflops; /* datasheet peaks printed beside the measured ones (0: none) */
     double stated_gbps;
-    bool quiet;            /* no per-case lines on stdout */
-    uint64_t seed;         /* input data (0: default) */
+    bool quiet;    /* no per-case lines on stdout */
+    uint64_t seed; /* input data (0: default) */
 } vkt_bench_opts;
 
 typedef struct vkt_bench vkt_bench;
 
 /* One case. The callbacks get `ctx`; strings are borrowed for the duration of vkt_bench_run. */
 typedef struct {
-    const char *op;          /* "residual_fwd" */
-    const char *dtype;       /* "f32", "f16", "bf16" */
-    char shape[96];          /* space-separated key=value: "n=1048576" or "M=768 N=3072 K=4096" */
-    const char *variant;     /* kernel variant name, "-" when there is one */
-    uint32_t wg;             /* workgroup size the op dispatches with (invocations) */
-    double flops;            /* floating-point operations of one repetition (0: not counted) */
-    double bytes;            /* minimum bytes one repetition must move */
+    const char *op;      /* "residual_fwd" */
+    const char *dtype;   /* "f32", "f16", "bf16" */
+    char shape[96];      /* space-separated key=value: "n=1048576" or "M=768 N=3072 K=4096" */
+    const char *variant; /* kernel variant name, "-" when there is none */
+    uint32_t wg;         /* workgroup size the op dispatches with (invocations) */
+    double flops;        /* floating-point operations of one repetition (0: not counted) */
+    double bytes;        /* minimum bytes one repetition must move */
     /* Only the ceiling shaders set this: their best rate (work / min) becomes b->peak_gflops or
      * b->peak_gbps before their own line is printed. */
     enum { VKT_BENCH_CASE = 0, VKT_BENCH_SETS_PEAK_FLOPS, VKT_BENCH_SETS_PEAK_BYTES } role;
@@ -75,25 +75,25 @@ typedef struct {
     char op[48], dtype[8], shape[96], variant[48];
     uint32_t wg;
     double flops, bytes;
-    uint32_t passes;         /* recordings per timed sample (>1 only outside --quick for short cases) */
+    uint32_t passes;          /* recordings per timed sample (>1 only outside --quick for short cases) */
     double median_ms, min_ms; /* per pass */
-    double gflops, gbps;     /* work / median */
-    bool memory_bound;       /* by the roofline of the measured ceilings */
-    double of_peak;          /* rate / ceiling of the bound resource */
-    bool ok;                 /* validated; false: no rate (fields above are 0) */
-    char why[160];           /* failure reason when !ok */
+    double gflops, gbps;      /* work / median */
+    bool memory_bound;        /* by the roofline of the measured ceilings */
+    double of_peak;           /* rate / ceiling of the bound resource */
+    bool ok;                  /* validated; false: no rate (fields above are 0) */
+    char why[160];            /* failure reason when !ok */
 } vkt_bench_result;
 
 struct vkt_bench {
-    vkt_device *dev;         /* borrowed */
-    vkt_arena *arena;        /* owned: case tensors, reset after every case */
-    vkt_rec *rec;            /* owned: two timestamp slots */
+    vkt_device *dev;  /* borrowed */
+    vkt_arena *arena; /* owned: case tensors, reset after every case */
+    vkt_rec *rec;     /* owned: two timestamp slots */
     vkt_bench_opts opts;
-    bool quick;              /* == opts.quick */
-    bool gpu_timer;          /* false: wall-clock fallback */
+    bool quick;     /* == opts.quick */
+    bool gpu_timer; /* false: wall-clock fallback */
     vkt_rng rng;
-    double peak_gflops, peak_gbps;  /* measured ceilings (0 until measured) */
-    vkt_bench_result *results;      /* owned */
+    double peak_gflops, peak_gbps; /* measured ceilings (0 until measured) */
+    vkt_bench_result *results;     /* owned */
     uint32_t n_results, cap_results;
     uint32_t n_failed;
 };

@@ -12,9 +12,9 @@ typedef enum { GELU_FWD_F32, GELU_FWD_BF16, GELU_BWD_F32 } gelu_kind;
 
 typedef struct {
     gelu_kind kind;
-    int64_t n;                  /* elements: B*T*4C */
-    vkt_tensor x, dy, y;        /* (n) each; y is dx for the backward */
-    float *hx, *hdy;            /* owned: inputs as the device holds them (bf16-rounded for bf16) */
+    int64_t n;           /* elements: B*T*4C */
+    vkt_tensor x, dy, y; /* (n) each; y is dx for the backward */
+    float *hx, *hdy;     /* owned: inputs as the device holds them (bf16-rounded for bf16) */
 } gelu_ctx;
 
 static vkt_status setup(vkt_bench *b, void *c) {
@@ -58,7 +58,8 @@ static bool check(vkt_bench *b, void *c, char *why, size_t why_size) {
         y = malloc(n * sizeof *y);
         if (h && y && vkt_tensor_download(b->dev, &g->y, h, n * sizeof *h) == VKT_OK)
             for (size_t i = 0; i < n; i++) y[i] = vkt_bf16_to_f32(h[i]);
-        else free(y), y = NULL;
+        else
+            free(y), y = NULL;
         free(h);
     } else {
         y = vkt_bench_download(b, &g->y);
@@ -83,17 +84,27 @@ static void teardown(void *c) {
 vkt_status vkt_bench_group_gelu(vkt_bench *b) {
     /* The MLP activation of GPT-2 small at B=8, T=1024: (B*T, 4C) = 8192 x 3072. */
     const int64_t n = b->quick ? 4096 * 17 : (int64_t)8192 * 3072;
-    const struct { gelu_kind kind; const char *op, *dtype; double bytes_per_elem; } cases[] = {
+    const struct {
+        gelu_kind kind;
+        const char *op, *dtype;
+        double bytes_per_elem;
+    } cases[] = {
         {GELU_FWD_F32, "gelu_fwd", "f32", 8},
         {GELU_FWD_BF16, "gelu_fwd", "bf16", 4},
         {GELU_BWD_F32, "gelu_bwd", "f32", 12},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         gelu_ctx g = {.kind = cases[i].kind, .n = n};
-        vkt_bench_case c = {.op = cases[i].op, .dtype = cases[i].dtype, .variant = "-",
+        vkt_bench_case c = {.op = cases[i].op,
+                            .dtype = cases[i].dtype,
+                            .variant = "-",
                             .wg = 256, /* the elementwise helper's workgroup (op_eltwise.c) */
-                            .bytes = cases[i].bytes_per_elem * (double)n, .setup = setup, .record = record,
-                            .check = check, .teardown = teardown, .ctx = &g};
+                            .bytes = cases[i].bytes_per_elem * (double)n,
+                            .setup = setup,
+                            .record = record,
+                            .check = check,
+                            .teardown = teardown,
+                            .ctx = &g};
         snprintf(c.shape, sizeof c.shape, "n=%lld", (long long)n);
         VKT_TRY(vkt_bench_run(b, &c));
     }

@@ -3,10 +3,12 @@
 #include "bench/bench_groups.h"
 
 typedef struct {
-    const char *name;                    /* for messages */
+    const char *name; /* for messages */
     vkt_status (*run)(vkt_bench *b);
 } group;
 
+/* One row per line, so helpers adding groups at once merge cleanly. */
+// clang-format off
 static const group groups[] = {
     {"residual", vkt_bench_group_residual},
     {"gelu", vkt_bench_group_gelu},
@@ -14,6 +16,7 @@ static const group groups[] = {
     {"optim", vkt_bench_group_optim},
     {"embed", vkt_bench_group_embed},
 };
+// clang-format on
 
 vkt_status vkt_bench_run_all(vkt_bench *b) {
     VKT_TRY(vkt_bench_peaks(b));

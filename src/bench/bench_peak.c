@@ -8,18 +8,23 @@
 #include "bench/bench.h"
 #include "ops/op_util.h"
 
-#define WG 256
+#define WG     256
 #define CHAINS 8 /* independent vec4 recurrences per invocation, as in bench_fma.comp */
 
-typedef struct { uint32_t n, iters; float m, a; } vkt_pc_bench_fma;
+typedef struct {
+    uint32_t n, iters;
+    float m, a;
+} vkt_pc_bench_fma;
 _Static_assert(sizeof(vkt_pc_bench_fma) == 16, "keep in sync with bench_fma.comp");
-typedef struct { uint32_t n4; } vkt_pc_bench_copy;
+typedef struct {
+    uint32_t n4;
+} vkt_pc_bench_copy;
 _Static_assert(sizeof(vkt_pc_bench_copy) == 4, "keep in sync with bench_copy.comp");
 
 typedef struct {
     vkt_pc_bench_fma pc;
     uint32_t groups;
-    vkt_tensor out;   /* (n) */
+    vkt_tensor out; /* (n) */
 } fma_ctx;
 
 static vkt_status fma_setup(vkt_bench *b, void *c) {
@@ -66,9 +71,9 @@ static bool fma_check(vkt_bench *b, void *c, char *why, size_t why_size) {
 }
 
 typedef struct {
-    int64_t n;              /* floats per buffer */
-    vkt_tensor src, dst;    /* (n) each */
-    float *host;            /* owned: what src holds */
+    int64_t n;           /* floats per buffer */
+    vkt_tensor src, dst; /* (n) each */
+    float *host;         /* owned: what src holds */
 } copy_ctx;
 
 static vkt_status copy_setup(vkt_bench *b, void *c) {
@@ -101,8 +106,7 @@ static bool copy_check(vkt_bench *b, void *c, char *why, size_t why_size) {
     bool ok = true;
     for (int64_t i = 0; ok && i < x->n; i++)
         if (memcmp(&y[i], &x->host[i], 4) != 0) {
-            snprintf(why, why_size, "copy differs at index %lld (got %.9g, want %.9g)", (long long)i, y[i],
-                     x->host[i]);
+            snprintf(why, why_size, "copy differs at index %lld (got %.9g, want %.9g)", (long long)i, y[i], x->host[i]);
             ok = false;
         }
     free(y);
@@ -120,10 +124,17 @@ vkt_status vkt_bench_peaks(vkt_bench *b) {
      * steps of 32 FMAs make one repetition ~17 GFLOP: ~0.3 ms on a large GPU, ~0.2 s on lavapipe. */
     fma_ctx f = {.pc = {.iters = b->quick ? 64 : 256, .m = 0.999f, .a = 0.001f}, .groups = b->quick ? 32 : 4096};
     f.pc.n = f.groups * WG;
-    vkt_bench_case fc = {.op = "peak_fma", .dtype = "f32", .variant = "chains8", .wg = WG,
-                         .flops = (double)f.pc.n * f.pc.iters * CHAINS * 4 * 2, .bytes = 4.0 * f.pc.n,
-                         .role = VKT_BENCH_SETS_PEAK_FLOPS, .setup = fma_setup, .record = fma_record,
-                         .check = fma_check, .ctx = &f};
+    vkt_bench_case fc = {.op = "peak_fma",
+                         .dtype = "f32",
+                         .variant = "chains8",
+                         .wg = WG,
+                         .flops = (double)f.pc.n * f.pc.iters * CHAINS * 4 * 2,
+                         .bytes = 4.0 * f.pc.n,
+                         .role = VKT_BENCH_SETS_PEAK_FLOPS,
+                         .setup = fma_setup,
+                         .record = fma_record,
+                         .check = fma_check,
+                         .ctx = &f};
     snprintf(fc.shape, sizeof fc.shape, "n=%u iters=%u", f.pc.n, f.pc.iters);
     VKT_TRY(vkt_bench_run(b, &fc));
 
@@ -131,11 +142,20 @@ vkt_status vkt_bench_peaks(vkt_bench *b) {
     size_t bytes = b->quick ? (size_t)4 << 20 : (size_t)256 << 20;
     size_t cap = vkt_rec_max_binding_bytes(b->rec) & ~(size_t)4095;
     if (bytes > cap) bytes = cap;
-    if (bytes > vkt_arena_capacity(b->arena) / 2 - 4096) bytes = (vkt_arena_capacity(b->arena) / 2 - 4096) & ~(size_t)4095;
+    if (bytes > vkt_arena_capacity(b->arena) / 2 - 4096)
+        bytes = (vkt_arena_capacity(b->arena) / 2 - 4096) & ~(size_t)4095;
     copy_ctx x = {.n = (int64_t)(bytes / 4)};
-    vkt_bench_case cc = {.op = "peak_copy", .dtype = "f32", .variant = "vec4", .wg = WG,
-                         .bytes = 2.0 * (double)bytes, .role = VKT_BENCH_SETS_PEAK_BYTES, .setup = copy_setup,
-                         .record = copy_record, .check = copy_check, .teardown = copy_teardown, .ctx = &x};
+    vkt_bench_case cc = {.op = "peak_copy",
+                         .dtype = "f32",
+                         .variant = "vec4",
+                         .wg = WG,
+                         .bytes = 2.0 * (double)bytes,
+                         .role = VKT_BENCH_SETS_PEAK_BYTES,
+                         .setup = copy_setup,
+                         .record = copy_record,
+                         .check = copy_check,
+                         .teardown = copy_teardown,
+                         .ctx = &x};
     snprintf(cc.shape, sizeof cc.shape, "bytes=%zu", bytes);
     return vkt_bench_run(b, &cc);
 }

@@ -8,9 +8,9 @@
 #include "ref/ref_residual.h"
 
 typedef struct {
-    int64_t n;                 /* elements (B*T*C) */
-    vkt_tensor a, b, out;      /* (n) each */
-    float *ha, *hb;            /* owned: host copies of a and b */
+    int64_t n;            /* elements (B*T*C) */
+    vkt_tensor a, b, out; /* (n) each */
+    float *ha, *hb;       /* owned: host copies of a and b */
 } residual_ctx;
 
 static vkt_status setup(vkt_bench *b, void *c) {
@@ -57,10 +57,17 @@ vkt_status vkt_bench_group_residual(vkt_bench *b) {
     size_t count = b->quick ? 1 : 2;
     for (size_t i = 0; i < count; i++) {
         residual_ctx x = {.n = sizes[i]};
-        vkt_bench_case c = {.op = "residual_fwd", .dtype = "f32", .variant = "-",
+        vkt_bench_case c = {.op = "residual_fwd",
+                            .dtype = "f32",
+                            .variant = "-",
                             .wg = 256, /* WG in residual.c */
-                            .flops = (double)x.n, .bytes = 12.0 * (double)x.n,
-                            .setup = setup, .record = record, .check = check, .teardown = teardown, .ctx = &x};
+                            .flops = (double)x.n,
+                            .bytes = 12.0 * (double)x.n,
+                            .setup = setup,
+                            .record = record,
+                            .check = check,
+                            .teardown = teardown,
+                            .ctx = &x};
         snprintf(c.shape, sizeof c.shape, "n=%lld", (long long)x.n);
         VKT_TRY(vkt_bench_run(b, &c));
     }

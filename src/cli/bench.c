@@ -39,8 +39,10 @@ int vkt_cli_bench(int argc, char **argv) {
             const char *v = argv[++i];
             char *end;
             long idx = strtol(v, &end, 10);
-            if (*v && *end == 0) dopts.index = (int)idx;
-            else dopts.name = v;
+            if (*v && *end == 0)
+                dopts.index = (int)idx;
+            else
+                dopts.name = v;
         } else if (strcmp(a, "--filter") == 0 && has_val) {
             opts.filter = argv[++i];
         } else if (strcmp(a, "--json") == 0 && has_val) {
