@@ -15,6 +15,8 @@ static const group groups[] = {
     {"xent", vkt_bench_group_xent},
     {"optim", vkt_bench_group_optim},
     {"embed", vkt_bench_group_embed},
+    {"norm", vkt_bench_group_norm},
+    {"swiglu", vkt_bench_group_swiglu},
 };
 // clang-format on
 

@@ -1,8 +1,7 @@
-/* LayerNorm recorders. Forward: one dispatch per row split. Backward: per row split, layernorm_bwd_dx
- * (dx, plus the per-row mean residual) then layernorm_bwd_dw (per-chunk column partials); finally two
- * fixed-order partial sums into dw and db. The column partials re-read x and dy (2 N C extra reads) in
- * exchange for no shared memory, no barriers and no atomics, which suits both lavapipe (barriers are
- * costly) and large GPUs (N / rows_per_chunk x C invocations). */
+/* LayerNorm recorders. Forward: one dispatch per row split. Backward: per row split, one fused
+ * layernorm_bwd dispatch (a workgroup per chunk of 16 rows: row statistics, one barrier, then dx and the
+ * chunk's dw/db column partials, so x and dy come from memory once); then two fixed-order partial sums
+ * into dw and db. No atomics: results are bit-identical run to run. */
 #include "ops/layernorm.h"
 
 #include "ops/op_rows.h"
@@ -15,18 +14,11 @@ typedef struct {
 } vkt_pc_layernorm_fwd;
 _Static_assert(sizeof(vkt_pc_layernorm_fwd) == 32, "keep in sync with layernorm_fwd.comp");
 
-typedef struct {
-    uint32_t n_rows, C, rows_per_group, x_off, dy_off, dx_off, m_off, r_off, lo_off;
-} vkt_pc_layernorm_bwd_dx;
-_Static_assert(sizeof(vkt_pc_layernorm_bwd_dx) == 36, "keep in sync with layernorm_bwd_dx.comp");
+typedef struct { uint32_t n_rows, C, x_off, dy_off, dx_off, m_off, r_off, p_off; } vkt_pc_layernorm_bwd;
+_Static_assert(sizeof(vkt_pc_layernorm_bwd) == 32, "keep in sync with layernorm_bwd.comp");
 
-typedef struct {
-    uint32_t n_rows, C, rows_per_chunk, x_off, dy_off, m_off, r_off, lo_off, p_off;
-} vkt_pc_layernorm_bwd_dw;
-_Static_assert(sizeof(vkt_pc_layernorm_bwd_dw) == 36, "keep in sync with layernorm_bwd_dw.comp");
-
-#define WG 256   /* row kernels: WG / subgroup size rows per workgroup */
-#define DW_WG 64 /* column kernel */
+#define WG 256 /* fwd: WG / subgroup size rows per workgroup; bwd: one chunk of rows per workgroup */
+#define MAX_CHUNK 1024 /* rows per bwd chunk: bounds the shader's shared arrays (5 floats per row) */
 
 vkt_status vkt_op_layernorm_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, const vkt_tensor *b, float eps,
                                 const vkt_tensor *y, const vkt_tensor *mean, const vkt_tensor *rstd) {
@@ -58,12 +50,9 @@ vkt_status vkt_op_layernorm_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tenso
     return VKT_OK;
 }
 
-/* Scratch layout: partials (n_partials x 2C) first, then lo (N) from a 4 KiB boundary. */
-static int64_t lo_offset(const vkt_colsum_plan *pl, int64_t C) { return (pl->n_partials * 2 * C + 1023) / 1024 * 1024; }
-
 int64_t vkt_op_layernorm_bwd_scratch(const vkt_rec *r, int64_t n_rows, int64_t C) {
     vkt_colsum_plan pl = vkt_ops_colsum_plan(r, n_rows, (size_t)C * 4, 2 * C);
-    return lo_offset(&pl, C) + n_rows;
+    return pl.n_partials * 2 * C;
 }
 
 vkt_status vkt_op_layernorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, const vkt_tensor *mean,
@@ -76,41 +65,26 @@ vkt_status vkt_op_layernorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tenso
     const vkt_tensor *all[] = {x, w, mean, rstd, dy, dx, dw, db, scratch};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) VKT_ASSERT(all[i]->dtype == VKT_DTYPE_F32);
     vkt_colsum_plan pl = vkt_ops_colsum_plan(r, N, (size_t)C * 4, 2 * C);
-    int64_t lo0 = lo_offset(&pl, C);
-    VKT_ASSERT(vkt_tensor_numel(scratch) >= lo0 + N);
+    VKT_ASSERT(pl.rows_per_chunk <= MAX_CHUNK && vkt_tensor_numel(scratch) >= pl.n_partials * 2 * C);
     vkt_tensor partial = vkt_ops_flat_slice(scratch, 0, pl.n_partials * 2 * C);
-    vkt_tensor lo = vkt_ops_flat_slice(scratch, lo0, N);
 
-    vkt_pipeline *pdx, *pdw;
-    const uint32_t spec[] = {WG}, spec_dw[] = {DW_WG};
-    VKT_TRY(vkt_ops_pipeline(r, "layernorm_bwd_dx", 7, sizeof(vkt_pc_layernorm_bwd_dx), spec, 1, &pdx));
-    VKT_TRY(vkt_ops_pipeline(r, "layernorm_bwd_dw", 6, sizeof(vkt_pc_layernorm_bwd_dw), spec_dw, 1, &pdw));
-    uint32_t rpg = vkt_ops_rows_per_group(r, WG);
+    vkt_pipeline *p;
+    const uint32_t spec[] = {WG, (uint32_t)pl.rows_per_chunk};
+    VKT_TRY(vkt_ops_pipeline(r, "layernorm_bwd", 7, sizeof(vkt_pc_layernorm_bwd), spec, 2, &p));
     for (int64_t r0 = 0; r0 < N; r0 += pl.split_rows) {
         int64_t n = N - r0 < pl.split_rows ? N - r0 : pl.split_rows;
-        vkt_pc_layernorm_bwd_dx pc = {.n_rows = (uint32_t)n, .C = (uint32_t)C, .rows_per_group = rpg};
+        int64_t p0 = r0 / pl.rows_per_chunk, np = (n + pl.rows_per_chunk - 1) / pl.rows_per_chunk;
+        vkt_pc_layernorm_bwd pc = {.n_rows = (uint32_t)n, .C = (uint32_t)C};
         vkt_binding bind[7] = {{vkt_ops_rows_binding(r, x, C, r0, n, &pc.x_off), VKT_READ},
                                {vkt_ops_rows_binding(r, dy, C, r0, n, &pc.dy_off), VKT_READ},
                                {*w, VKT_READ},
                                {vkt_ops_rows_binding(r, mean, 1, r0, n, &pc.m_off), VKT_READ},
                                {vkt_ops_rows_binding(r, rstd, 1, r0, n, &pc.r_off), VKT_READ},
                                {vkt_ops_rows_binding(r, dx, C, r0, n, &pc.dx_off), VKT_WRITE},
-                               {vkt_ops_rows_binding(r, &lo, 1, r0, n, &pc.lo_off), VKT_WRITE}};
+                               {vkt_ops_rows_binding(r, &partial, 2 * C, p0, np, &pc.p_off), VKT_WRITE}};
         uint32_t gx, gy;
-        vkt_ops_grid_1d(vkt_ceil_div((uint64_t)n, rpg), &gx, &gy);
-        VKT_TRY(vkt_rec_dispatch(r, "layernorm_bwd_dx", pdx, bind, 7, &pc, sizeof pc, gx, gy, 1));
-
-        int64_t p0 = r0 / pl.rows_per_chunk, np = (n + pl.rows_per_chunk - 1) / pl.rows_per_chunk;
-        vkt_pc_layernorm_bwd_dw pw = {.n_rows = (uint32_t)n, .C = (uint32_t)C, .rows_per_chunk = (uint32_t)pl.rows_per_chunk};
-        vkt_binding bw[6] = {{bind[0].t, VKT_READ},
-                             {bind[1].t, VKT_READ},
-                             {bind[3].t, VKT_READ},
-                             {bind[4].t, VKT_READ},
-                             {bind[6].t, VKT_READ},
-                             {vkt_ops_rows_binding(r, &partial, 2 * C, p0, np, &pw.p_off), VKT_WRITE}};
-        pw.x_off = pc.x_off, pw.dy_off = pc.dy_off, pw.m_off = pc.m_off, pw.r_off = pc.r_off, pw.lo_off = pc.lo_off;
-        VKT_TRY(vkt_rec_dispatch(r, "layernorm_bwd_dw", pdw, bw, 6, &pw, sizeof pw, vkt_ceil_div((uint64_t)C, DW_WG),
-                                 (uint32_t)np, 1));
+        vkt_ops_grid_1d((uint64_t)np, &gx, &gy);
+        VKT_TRY(vkt_rec_dispatch(r, "layernorm_bwd", p, bind, 7, &pc, sizeof pc, gx, gy, 1));
     }
     VKT_TRY(vkt_ops_partial_sum(r, "layernorm_bwd_dw_sum", &partial, pl.n_partials, 2 * C, 0, C, dw));
     return vkt_ops_partial_sum(r, "layernorm_bwd_db_sum", &partial, pl.n_partials, 2 * C, C, C, db);

@@ -45,8 +45,7 @@ uint32_t vkt_ops_rows_per_group(const vkt_rec *r, uint32_t wg) {
 }
 
 int64_t vkt_ops_partial_rows(const vkt_rec *r, int64_t n_rows, int64_t k) {
-    int64_t rows = (n_rows + 127) / 128;
-    if (rows < 32) rows = 32;
+    int64_t rows = 16;
     int64_t max_partials = (int64_t)(vkt_rec_max_binding_bytes(r) / 4) / k;
     VKT_ASSERT(max_partials >= 1);
     while ((n_rows + rows - 1) / rows > max_partials) rows *= 2;

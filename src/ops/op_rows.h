@@ -23,9 +23,9 @@ vkt_tensor vkt_ops_rows_binding(const vkt_rec *r, const vkt_tensor *t, int64_t r
  * correct and only changes occupancy. */
 uint32_t vkt_ops_rows_per_group(const vkt_rec *r, uint32_t wg);
 
-/* Rows per partial sum for a column reduction over n_rows rows of k columns: aims at about 128 partials
- * (enough columns x partials to fill a large GPU), at least 32 rows each, and few enough partials that
- * n_partials * k floats fit one binding. */
+/* Rows per partial sum for a column reduction over n_rows rows of k columns: 16 (a chunk small enough
+ * that a workgroup re-reads its rows from cache, and N / 16 workgroups keep a large GPU busy at
+ * N = 8192), doubled until n_partials * k floats fit one binding. */
 int64_t vkt_ops_partial_rows(const vkt_rec *r, int64_t n_rows, int64_t k);
 
 /* How a row op's column reduction is cut up: rows_per_chunk rows per partial, n_partials partials in all,

@@ -1,5 +1,5 @@
-/* RMSNorm recorders, laid out like layernorm.c: a row-per-subgroup forward; a backward of
- * rmsnorm_bwd_dx plus rmsnorm_bwd_dw column partials per row split, then one fixed-order partial sum. */
+/* RMSNorm recorders, laid out like layernorm.c: a row-per-subgroup forward; a fused backward (dx and
+ * per-chunk dw partials, one workgroup per chunk of rows) per row split, then one fixed-order partial sum. */
 #include "ops/rmsnorm.h"
 
 #include "ops/op_rows.h"
@@ -12,14 +12,11 @@ typedef struct {
 } vkt_pc_rmsnorm_fwd;
 _Static_assert(sizeof(vkt_pc_rmsnorm_fwd) == 32, "keep in sync with rmsnorm_fwd.comp");
 
-typedef struct { uint32_t n_rows, C, rows_per_group, x_off, dy_off, dx_off, r_off, _pad; } vkt_pc_rmsnorm_bwd_dx;
-_Static_assert(sizeof(vkt_pc_rmsnorm_bwd_dx) == 32, "keep in sync with rmsnorm_bwd_dx.comp");
+typedef struct { uint32_t n_rows, C, x_off, dy_off, dx_off, r_off, p_off, _pad; } vkt_pc_rmsnorm_bwd;
+_Static_assert(sizeof(vkt_pc_rmsnorm_bwd) == 32, "keep in sync with rmsnorm_bwd.comp");
 
-typedef struct { uint32_t n_rows, C, rows_per_chunk, x_off, dy_off, r_off, p_off, _pad; } vkt_pc_rmsnorm_bwd_dw;
-_Static_assert(sizeof(vkt_pc_rmsnorm_bwd_dw) == 32, "keep in sync with rmsnorm_bwd_dw.comp");
-
-#define WG 256   /* row kernels: WG / subgroup size rows per workgroup */
-#define DW_WG 64 /* column kernel */
+#define WG 256 /* fwd: WG / subgroup size rows per workgroup; bwd: one chunk of rows per workgroup */
+#define MAX_CHUNK 1024 /* rows per bwd chunk: bounds the shader's shared arrays (2 floats per row) */
 
 vkt_status vkt_op_rmsnorm_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, float eps, const vkt_tensor *y,
                               const vkt_tensor *rstd) {
@@ -64,32 +61,23 @@ vkt_status vkt_op_rmsnorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor 
     VKT_ASSERT(vkt_tensor_numel(scratch) >= pl.n_partials * C);
     vkt_tensor partial = vkt_ops_flat_slice(scratch, 0, pl.n_partials * C);
 
-    vkt_pipeline *pdx, *pdw;
-    const uint32_t spec[] = {WG}, spec_dw[] = {DW_WG};
-    VKT_TRY(vkt_ops_pipeline(r, "rmsnorm_bwd_dx", 5, sizeof(vkt_pc_rmsnorm_bwd_dx), spec, 1, &pdx));
-    VKT_TRY(vkt_ops_pipeline(r, "rmsnorm_bwd_dw", 4, sizeof(vkt_pc_rmsnorm_bwd_dw), spec_dw, 1, &pdw));
-    uint32_t rpg = vkt_ops_rows_per_group(r, WG);
+    VKT_ASSERT(pl.rows_per_chunk <= MAX_CHUNK);
+    vkt_pipeline *p;
+    const uint32_t spec[] = {WG, (uint32_t)pl.rows_per_chunk};
+    VKT_TRY(vkt_ops_pipeline(r, "rmsnorm_bwd", 6, sizeof(vkt_pc_rmsnorm_bwd), spec, 2, &p));
     for (int64_t r0 = 0; r0 < N; r0 += pl.split_rows) {
         int64_t n = N - r0 < pl.split_rows ? N - r0 : pl.split_rows;
-        vkt_pc_rmsnorm_bwd_dx pc = {.n_rows = (uint32_t)n, .C = (uint32_t)C, .rows_per_group = rpg};
-        vkt_binding bind[5] = {{vkt_ops_rows_binding(r, x, C, r0, n, &pc.x_off), VKT_READ},
+        int64_t p0 = r0 / pl.rows_per_chunk, np = (n + pl.rows_per_chunk - 1) / pl.rows_per_chunk;
+        vkt_pc_rmsnorm_bwd pc = {.n_rows = (uint32_t)n, .C = (uint32_t)C};
+        vkt_binding bind[6] = {{vkt_ops_rows_binding(r, x, C, r0, n, &pc.x_off), VKT_READ},
                                {vkt_ops_rows_binding(r, dy, C, r0, n, &pc.dy_off), VKT_READ},
                                {*w, VKT_READ},
                                {vkt_ops_rows_binding(r, rstd, 1, r0, n, &pc.r_off), VKT_READ},
-                               {vkt_ops_rows_binding(r, dx, C, r0, n, &pc.dx_off), VKT_WRITE}};
+                               {vkt_ops_rows_binding(r, dx, C, r0, n, &pc.dx_off), VKT_WRITE},
+                               {vkt_ops_rows_binding(r, &partial, C, p0, np, &pc.p_off), VKT_WRITE}};
         uint32_t gx, gy;
-        vkt_ops_grid_1d(vkt_ceil_div((uint64_t)n, rpg), &gx, &gy);
-        VKT_TRY(vkt_rec_dispatch(r, "rmsnorm_bwd_dx", pdx, bind, 5, &pc, sizeof pc, gx, gy, 1));
-
-        int64_t p0 = r0 / pl.rows_per_chunk, np = (n + pl.rows_per_chunk - 1) / pl.rows_per_chunk;
-        vkt_pc_rmsnorm_bwd_dw pw = {.n_rows = (uint32_t)n, .C = (uint32_t)C, .rows_per_chunk = (uint32_t)pl.rows_per_chunk,
-                                    .x_off = pc.x_off, .dy_off = pc.dy_off, .r_off = pc.r_off};
-        vkt_binding bw[4] = {{bind[0].t, VKT_READ},
-                             {bind[1].t, VKT_READ},
-                             {bind[3].t, VKT_READ},
-                             {vkt_ops_rows_binding(r, &partial, C, p0, np, &pw.p_off), VKT_WRITE}};
-        VKT_TRY(vkt_rec_dispatch(r, "rmsnorm_bwd_dw", pdw, bw, 4, &pw, sizeof pw, vkt_ceil_div((uint64_t)C, DW_WG),
-                                 (uint32_t)np, 1));
+        vkt_ops_grid_1d((uint64_t)np, &gx, &gy);
+        VKT_TRY(vkt_rec_dispatch(r, "rmsnorm_bwd", p, bind, 6, &pc, sizeof pc, gx, gy, 1));
     }
     return vkt_ops_partial_sum(r, "rmsnorm_bwd_dw_sum", &partial, pl.n_partials, C, 0, C, dw);
 }

@@ -1,0 +1,76 @@
+#version 450
+// LayerNorm backward, fused: dx (overwritten) and per-chunk partial sums of dw and db, for one chunk of R
+// rows per workgroup. With g = dy * w and xhat = (x - mean) * rstd:
+//   dx = rstd * (g - mean_c(g) - xhat * mean_c(g * xhat)),
+//   partial[chunk][c] = sum_rows dy * xhat,  partial[chunk][C + c] = sum_rows dy.
+// Phase 1, one subgroup per row (common/rows.glsl), centred on K = the saved f32 mean:
+//   d = sum (x - K) / C (the part of the mean that f32 rounded away: ~0, or a few ulps of a large
+//   offset), mean_c(g), and mean_c(g xhat) = rstd (mean_c(g (x - K)) - d mean_c(g)), where d is tiny so
+//   nothing cancels. x - K is exact for rows near a large offset (Sterbenz), so xhat = ((x - K) - d) rstd
+//   keeps full accuracy there even though the saved mean is rounded. The row values go to shared memory.
+// One barrier. Phase 2, one invocation per column: walk the chunk's rows (re-read from cache), write dx
+// and sum the column's dw, db contributions in registers. norm_bwd_sum.comp adds the chunk partials in a
+// fixed order afterwards: deterministic, no atomics, one barrier per chunk.
+// Bindings: x, dy, w, mean, rstd (inputs); dx, partial (outputs). All f32.
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+#include "rows.glsl"
+
+layout(constant_id = 0) const uint WG = 256;
+layout(constant_id = 1) const uint R = 16;  // rows per chunk
+layout(local_size_x_id = 0) in;
+
+layout(binding = 0) readonly buffer X { float x[]; };
+layout(binding = 1) readonly buffer DY { float dy[]; };
+layout(binding = 2) readonly buffer W { float w[]; };
+layout(binding = 3) readonly buffer Mean { float mean[]; };
+layout(binding = 4) readonly buffer Rstd { float rstd[]; };
+layout(binding = 5) writeonly buffer DX { float dx[]; };
+layout(binding = 6) writeonly buffer Partial { float partial[]; };
+
+layout(push_constant) uniform Pc {
+    uint n_rows; uint C; uint x_off; uint dy_off; uint dx_off; uint m_off; uint r_off; uint p_off;
+} pc;
+
+// Per row of the chunk: K (saved mean), d, rstd, mean_c(g), mean_c(g xhat).
+shared float sk[R], sd[R], srs[R], smg[R], smgx[R];
+
+void main() {
+    vkt_rows_init();
+    uint chunk = vkt_group_index();
+    uint r0 = chunk * R, r1 = min(r0 + R, pc.n_rows);
+    if (r0 >= pc.n_rows) return;  // whole workgroup: uniform, before the barrier
+    float inv_c = 1.0 / float(pc.C);
+    for (uint row = r0 + gl_SubgroupID; row < r1; row += gl_NumSubgroups) {
+        uint xb = pc.x_off + row * pc.C, gb = pc.dy_off + row * pc.C;
+        float k = mean[pc.m_off + row], rs = rstd[pc.r_off + row];
+        float s = 0.0, sg = 0.0, sgx = 0.0;
+        for (uint c = vkt_lane; c < pc.C; c += vkt_lanes) {
+            float xc = x[xb + c] - k, g = dy[gb + c] * w[c];
+            s += xc;
+            sg += g;
+            sgx += g * xc;
+        }
+        float d = subgroupAdd(s) * inv_c, mg = subgroupAdd(sg) * inv_c;
+        float mgx = rs * (subgroupAdd(sgx) * inv_c - d * mg);
+        if (subgroupElect()) {
+            uint i = row - r0;
+            sk[i] = k, sd[i] = d, srs[i] = rs, smg[i] = mg, smgx[i] = mgx;
+        }
+    }
+    barrier();
+    for (uint c = gl_LocalInvocationID.x; c < pc.C; c += WG) {
+        float wc = w[c], accw = 0.0, accb = 0.0;
+        for (uint row = r0; row < r1; row++) {
+            uint i = row - r0;
+            float g = dy[pc.dy_off + row * pc.C + c];
+            float xh = ((x[pc.x_off + row * pc.C + c] - sk[i]) - sd[i]) * srs[i];
+            dx[pc.dx_off + row * pc.C + c] = srs[i] * ((g * wc - smg[i]) - xh * smgx[i]);
+            accw += g * xh;
+            accb += g;
+        }
+        uint o = pc.p_off + chunk * 2u * pc.C + c;
+        partial[o] = accw;
+        partial[o + pc.C] = accb;
+    }
+}

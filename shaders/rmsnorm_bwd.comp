@@ -1,0 +1,57 @@
+#version 450
+// RMSNorm backward, fused: dx (overwritten) and per-chunk partial sums of dw, for one chunk of R rows per
+// workgroup:
+//   g = dy * w,  dx = rstd * g - x * k,  k = rstd^3 * mean_c(g * x);  partial[chunk][c] = sum_rows dy x rstd.
+// Phase 1, one subgroup per row (common/rows.glsl): k for each row of the chunk, into shared memory.
+// One barrier. Phase 2, one invocation per column: walk the chunk's rows (re-read from cache), write dx and
+// sum the column's dw contribution in registers. So x and dy are read twice (the second time from
+// cache), there is one barrier per chunk, and the dw sums need neither atomics nor a shared-memory tree:
+// norm_bwd_sum.comp adds the chunk partials in a fixed order afterwards (deterministic).
+// Bindings: x, dy, w, rstd (inputs); dx, partial (outputs). All f32.
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+#include "rows.glsl"
+
+layout(constant_id = 0) const uint WG = 256;
+layout(constant_id = 1) const uint R = 32;  // rows per chunk (= pc.rows_per_chunk)
+layout(local_size_x_id = 0) in;
+
+layout(binding = 0) readonly buffer X { float x[]; };
+layout(binding = 1) readonly buffer DY { float dy[]; };
+layout(binding = 2) readonly buffer W { float w[]; };
+layout(binding = 3) readonly buffer Rstd { float rstd[]; };
+layout(binding = 4) writeonly buffer DX { float dx[]; };
+layout(binding = 5) writeonly buffer Partial { float partial[]; };
+
+layout(push_constant) uniform Pc {
+    uint n_rows; uint C; uint x_off; uint dy_off; uint dx_off; uint r_off; uint p_off; uint _pad;
+} pc;
+
+shared float sk[R], srs[R];  // per row of the chunk: k and rstd
+
+void main() {
+    vkt_rows_init();
+    uint chunk = vkt_group_index();
+    uint r0 = chunk * R, r1 = min(r0 + R, pc.n_rows);
+    if (r0 >= pc.n_rows) return;  // whole workgroup: uniform, before the barrier
+    float inv_c = 1.0 / float(pc.C);
+    for (uint row = r0 + gl_SubgroupID; row < r1; row += gl_NumSubgroups) {
+        uint xb = pc.x_off + row * pc.C, gb = pc.dy_off + row * pc.C;
+        float s = 0.0;
+        for (uint c = vkt_lane; c < pc.C; c += vkt_lanes) s += dy[gb + c] * w[c] * x[xb + c];
+        float rs = rstd[pc.r_off + row];
+        float k = subgroupAdd(s) * inv_c * rs * rs * rs;
+        if (subgroupElect()) sk[row - r0] = k, srs[row - r0] = rs;
+    }
+    barrier();
+    for (uint c = gl_LocalInvocationID.x; c < pc.C; c += WG) {
+        float wc = w[c], acc = 0.0;
+        for (uint row = r0; row < r1; row++) {
+            float xv = x[pc.x_off + row * pc.C + c], g = dy[pc.dy_off + row * pc.C + c];
+            float rs = srs[row - r0];
+            dx[pc.dx_off + row * pc.C + c] = rs * (g * wc) - xv * sk[row - r0];
+            acc += g * xv * rs;
+        }
+        partial[pc.p_off + chunk * pc.C + c] = acc;
+    }
+}
