@@ -1,5 +1,5 @@
 #version 450
-// Embedding backward, pass 2: dwte[id, :] += sum of dout[p, :] over the rows p holding id, summed in row
+// Embedding backward, after the sort: dwte[id, :] += sum of dout[p, :] over the rows p holding id, summed in row
 // order, so the result is bit-reproducible. One workgroup per entry i of the sorted row list; only the
 // first entry of each run of equal ids (its "leader") does work: it walks the run and owns the dwte row,
 // so no two invocations write one element and no atomics are needed. The host splits dwte into vocab
@@ -12,7 +12,7 @@ layout(constant_id = 0) const uint WG = 256;
 layout(local_size_x_id = 0) in;
 
 layout(binding = 0) readonly buffer Tok { int tok[]; };        // (N)
-layout(binding = 1) readonly buffer Sorted { uint sorted[]; }; // (N) from embed_bwd_rank
+layout(binding = 1) readonly buffer Sorted { uint sorted[]; }; // (N) rows sorted by (key, row)
 layout(binding = 2) readonly buffer Dout { float dout[]; };    // (n_rows, C) rows [r0, r0 + n_rows)
 layout(binding = 3) buffer Dwte { float dwte[]; };             // (nv, C) vocab rows [v0, v0 + nv)
 

@@ -115,7 +115,7 @@ static void check_shape(vkt_test *t, const shape_t *s) {
                .dout = vkt_test_upload(t, dout, B, T, C, 1),
                .pos0 = s->pos0,
                .has_wpe = has_wpe};
-    VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, VKT_DTYPE_I32, N, 1, 1, 1, &c.scratch));
+    VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, VKT_DTYPE_I32, vkt_op_embed_bwd_scratch(N), 1, 1, 1, &c.scratch));
     vkt_test_out out = vkt_test_output(t, B, T, C, 1);
     vkt_test_out dwte = vkt_test_output_init(t, dwte0, V, C, 1, 1), dwpe = vkt_test_output_init(t, dwpe0, P, C, 1, 1);
     vkt_test_out dwte2 = vkt_test_output_init(t, dwte0, V, C, 1, 1);
@@ -155,6 +155,26 @@ static void check_shape(vkt_test *t, const shape_t *s) {
     free(abs_dout), free(s_wte), free(s_wpe), free(k_wte), free(k_wpe);
     if (memcmp(g_dwte, g_dwte2, n_wte * sizeof *g_dwte) != 0)
         vkt_test_fail(t, "bwd dwte %s: two runs differ (must be bit-reproducible)", shape);
+    /* The documented order, bit for bit: f32 sums over rows in increasing row order, then one add to the
+     * gradient (only when dout is bound whole, as row chunks add partial sums). Catches an unstable sort,
+     * which the error bound above cannot see. */
+    if (N * C * 4 <= 131072) {
+        float *acc = calloc(n_wte, sizeof *acc), *accp = calloc(n_wpe, sizeof *accp);
+        int64_t mism = -1;
+        for (int64_t i = 0; i < N; i++) {
+            for (int64_t k = 0; k < C; k++) {
+                if (tok[i] >= 0 && tok[i] < V) acc[tok[i] * C + k] += dout[i * C + k];
+                if (has_wpe) accp[(s->pos0 + i % T) * C + k] += dout[i * C + k];
+            }
+        }
+        for (size_t i = 0; i < n_wte && mism < 0; i++)
+            if (g_dwte[i] != dwte0[i] + acc[i]) mism = (int64_t)i;
+        for (size_t i = 0; has_wpe && i < n_wpe && mism < 0; i++)
+            if (g_dwpe[i] != dwpe0[i] + accp[i]) mism = (int64_t)(n_wte + i);
+        printf("   bwd %-40s f32 row-order sums: %s\n", shape, mism < 0 ? "bit-identical ok" : "FAIL");
+        if (mism >= 0) vkt_test_fail(t, "bwd %s: not the row-order f32 sum at element %lld", shape, (long long)mism);
+        free(acc), free(accp);
+    }
 
     /* Reference backward against finite differences of the reference forward (loss = sum(dout * out)). */
     double *tmp = malloc(n_out * sizeof *tmp), *g = malloc((n_wte > n_wpe ? n_wte : n_wpe) * sizeof *g);
@@ -224,6 +244,8 @@ int main(void) {
         {2, 31, 29, 257, 31, 0, 1},    /* one id everywhere: a single run of B*T rows */
         {4, 509, 97, 5003, 509, 0, 2}, /* large: wte in 8 vocab chunks, out/dout in 4 row chunks */
         {4, 509, 96, 1031, 0, 0, 1},   /* large, no wpe, one run of 2036 rows */
+        {4, 127, 3, 70001, 127, 0, 2}, /* 3 sort passes (17-bit keys), 2 sort blocks, vocab split */
+        {8, 100, 5, 300, 100, 0, 0},   /* 2 sort passes, 4 sort blocks, many repeats */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_shape(&t, &shapes[i]);
     /* 16-bit forward: an offset case, and a large one whose tables split (wte 1 MiB in bf16). */

@@ -1,5 +1,5 @@
 /* Bench cases for the token + position embedding: the forward gather and the deterministic backward
- * (rank sort + per-run sums + dwpe). Token ids follow a Zipf-like law (id = floor(V^u) - 1, so id 0 takes
+ * (radix sort + per-run sums + dwpe). Token ids follow a Zipf-like law (id = floor(V^u) - 1, so id 0 takes
  * ~6% of the rows, like the commonest tokens of English text), which sets the backward's run lengths. */
 #include <math.h>
 #include <stdio.h>
@@ -72,7 +72,7 @@ static vkt_status setup_bwd(vkt_bench *b, void *c) {
     x->hw = vkt_bench_rand(b, (size_t)(x->B * x->T * x->C), -1, 1);
     if (!x->hw) return VKT_ERR_OOM;
     VKT_TRY(vkt_bench_upload(b, x->hw, x->B, x->T, x->C, 1, &x->dout));
-    VKT_TRY(vkt_tensor_alloc(b->arena, VKT_DTYPE_I32, x->B * x->T, 1, 1, 1, &x->scratch));
+    VKT_TRY(vkt_tensor_alloc(b->arena, VKT_DTYPE_I32, vkt_op_embed_bwd_scratch(x->B * x->T), 1, 1, 1, &x->scratch));
     VKT_TRY(vkt_bench_upload(b, NULL, x->V, x->C, 1, 1, &x->dwte));
     return vkt_bench_upload(b, NULL, x->T, x->C, 1, 1, &x->dwpe);
 }
@@ -133,7 +133,7 @@ vkt_status vkt_bench_group_embed(vkt_bench *b) {
         const double N = (double)(x.B * x.T), C = (double)x.C, V = (double)x.V, T = (double)x.T;
         vkt_bench_case c = {.op = dir ? "embed_bwd" : "embed_fwd",
                             .dtype = "f32",
-                            .variant = dir ? "fill+rank+dw+dwpe" : "-",
+                            .variant = dir ? "fill+sort+dw+dwpe" : "-",
                             .wg = dir ? 64 : 128,
                             .ctx = &x,
                             .teardown = teardown};

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "ops/embed.h"
 #include "ops/layernorm.h"
 #include "ops/rmsnorm.h"
 #include "ops/rope.h"
@@ -62,7 +63,7 @@ static vkt_status plan_acts(vkt_model *m, planner *p, bool with_grads, int64_t n
     VKT_TRY(plan(p, VKT_DTYPE_F32, BT, FC, &m->dfc));
     VKT_TRY(plan(p, VKT_DTYPE_F32, BT, F, &m->dfc_act));
     VKT_TRY(plan(p, VKT_DTYPE_F32, m->B * NH, m->T, &m->delta));
-    VKT_TRY(plan(p, VKT_DTYPE_I32, BT, 1, &m->embed_scratch));
+    VKT_TRY(plan(p, VKT_DTYPE_I32, vkt_op_embed_bwd_scratch(BT), 1, &m->embed_scratch));
     return plan(p, VKT_DTYPE_F32, norm_scratch, 1, &m->norm_scratch);
 }
 

@@ -1,6 +1,7 @@
 /* Embedding forward/backward recording (see embed.h). Splits wte/dwte by vocabulary rows and out/dout
  * by token rows so that no binding exceeds the device limit; chunk sizes keep every binding offset
- * aligned (vkt_ops_chunk_rows), whatever C is. */
+ * aligned (vkt_ops_chunk_rows), whatever C is. The backward's sort (hist, scan, scatter per 8-bit digit)
+ * is a plain LSD radix sort (Knuth, TAOCP vol. 3, 5.2.5) with per-block counts instead of atomics. */
 #include "ops/embed.h"
 
 #include "ops/op_util.h"
@@ -10,9 +11,13 @@ typedef struct {
 } vkt_pc_embed_fwd;
 _Static_assert(sizeof(vkt_pc_embed_fwd) == 36, "keep in sync with embed_fwd.comp");
 typedef struct {
-    uint32_t n, V;
-} vkt_pc_embed_rank;
-_Static_assert(sizeof(vkt_pc_embed_rank) == 8, "keep in sync with embed_bwd_rank.comp");
+    uint32_t n, V, shift, n_blocks, first;
+} vkt_pc_embed_sort;
+_Static_assert(sizeof(vkt_pc_embed_sort) == 20, "keep in sync with embed_bwd_hist.comp and embed_bwd_scatter.comp");
+typedef struct {
+    uint32_t n_blocks;
+} vkt_pc_embed_scan;
+_Static_assert(sizeof(vkt_pc_embed_scan) == 4, "keep in sync with embed_bwd_scan.comp");
 typedef struct {
     uint32_t n, C, V, v0, nv, r0, n_rows;
 } vkt_pc_embed_dw;
@@ -22,9 +27,11 @@ typedef struct {
 } vkt_pc_embed_dwpe;
 _Static_assert(sizeof(vkt_pc_embed_dwpe) == 20, "keep in sync with embed_bwd_dwpe.comp");
 
-#define WG     256 /* elementwise passes */
-#define WG_ROW 128 /* forward: one workgroup per token row, threads over C */
-#define WG_DW  64  /* one workgroup per sorted row, threads over C */
+#define WG      256 /* elementwise passes */
+#define WG_ROW  128 /* forward: one workgroup per token row, threads over C */
+#define WG_DW   64  /* one workgroup per sorted row, threads over C */
+#define WG_SORT 256 /* radix sort: rows per block (also the scan's threads) */
+#define PAD     64  /* scratch sub-arrays start at multiples of 256 bytes, enough for any binding alignment */
 
 #define FLAG_WPE     1u
 #define FLAG_INVALID 2u
@@ -80,29 +87,49 @@ vkt_status vkt_op_embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tens
     return VKT_OK;
 }
 
+int64_t vkt_op_embed_bwd_scratch(int64_t n_rows) {
+    return 2 * ((n_rows + PAD - 1) / PAD * PAD) + 256 * ((n_rows + WG_SORT - 1) / WG_SORT);
+}
+
 vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor *tokens, const vkt_tensor *scratch,
                             int64_t pos0, const vkt_tensor *dwte, const vkt_tensor *dwpe) {
     const int64_t B = dout->shape[0], T = dout->shape[1], C = dout->shape[2], V = dwte->shape[0];
     const int64_t N = B * T;
     VKT_ASSERT(dout->shape[3] == 1 && dwte->shape[1] == C && vkt_tensor_numel(dwte) == V * C);
     VKT_ASSERT(tokens->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(tokens) == N);
-    VKT_ASSERT(scratch->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(scratch) >= N);
     VKT_ASSERT(dout->dtype == VKT_DTYPE_F32 && dwte->dtype == VKT_DTYPE_F32);
     VKT_ASSERT(!dwpe ||
                (dwpe->dtype == VKT_DTYPE_F32 && dwpe->shape[1] == C && pos0 >= 0 && pos0 + T <= dwpe->shape[0]));
     VKT_ASSERT(V < UINT32_MAX && N < UINT32_MAX && (uint64_t)(pos0 + T) * (uint64_t)C < UINT32_MAX);
-    vkt_pipeline *p_rank, *p_dw, *p_dwpe;
-    const uint32_t spec[] = {WG}, spec_dw[] = {WG_DW};
-    VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_rank", 2, sizeof(vkt_pc_embed_rank), spec, 1, &p_rank));
+    VKT_ASSERT(scratch->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(scratch) >= vkt_op_embed_bwd_scratch(N));
+    vkt_pipeline *p_hist, *p_scan, *p_scatter, *p_dw, *p_dwpe;
+    const uint32_t spec[] = {WG}, spec_dw[] = {WG_DW}, spec_sort[] = {WG_SORT};
+    VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_hist", 3, sizeof(vkt_pc_embed_sort), spec_sort, 1, &p_hist));
+    VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_scan", 1, sizeof(vkt_pc_embed_scan), spec_sort, 1, &p_scan));
+    VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_scatter", 4, sizeof(vkt_pc_embed_sort), spec_sort, 1, &p_scatter));
     VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_dw", 4, sizeof(vkt_pc_embed_dw), spec_dw, 1, &p_dw));
     VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_dwpe", 2, sizeof(vkt_pc_embed_dwpe), spec, 1, &p_dwpe));
 
-    const vkt_tensor sorted = vkt_ops_flat_slice(scratch, 0, N);
+    /* Stable LSD radix sort of the rows by key = min(id, V), 8 bits per pass, ping-ponging between two
+     * scratch arrays; the last pass leaves rows sorted by (key, row). */
+    const int64_t n_blocks = (N + WG_SORT - 1) / WG_SORT, stride = (N + PAD - 1) / PAD * PAD;
+    const vkt_tensor order[2] = {vkt_ops_flat_slice(scratch, 0, N), vkt_ops_flat_slice(scratch, stride, N)};
+    const vkt_tensor hist = vkt_ops_flat_slice(scratch, 2 * stride, 256 * n_blocks);
+    int n_pass = 0;
     uint32_t gx, gy;
-    vkt_pc_embed_rank pc_rank = {(uint32_t)N, (uint32_t)V};
-    vkt_binding b_rank[2] = {{*tokens, VKT_READ}, {sorted, VKT_WRITE}};
-    vkt_ops_grid_1d(vkt_ceil_div((uint64_t)N, WG), &gx, &gy);
-    VKT_TRY(vkt_rec_dispatch(r, "embed_bwd_rank", p_rank, b_rank, 2, &pc_rank, sizeof pc_rank, gx, gy, 1));
+    for (uint32_t shift = 0; shift == 0 || ((uint64_t)V >> shift) != 0; shift += 8, n_pass++) {
+        const vkt_tensor src = order[(n_pass + 1) % 2], dst = order[n_pass % 2];
+        vkt_pc_embed_sort pc = {(uint32_t)N, (uint32_t)V, shift, (uint32_t)n_blocks, n_pass == 0};
+        vkt_pc_embed_scan pc_scan = {(uint32_t)n_blocks};
+        vkt_binding b_hist[3] = {{*tokens, VKT_READ}, {src, VKT_READ}, {hist, VKT_WRITE}};
+        vkt_binding b_scan[1] = {{hist, VKT_RW}};
+        vkt_binding b_scatter[4] = {{*tokens, VKT_READ}, {src, VKT_READ}, {hist, VKT_READ}, {dst, VKT_WRITE}};
+        vkt_ops_grid_1d((uint64_t)n_blocks, &gx, &gy);
+        VKT_TRY(vkt_rec_dispatch(r, "embed_bwd_hist", p_hist, b_hist, 3, &pc, sizeof pc, gx, gy, 1));
+        VKT_TRY(vkt_rec_dispatch(r, "embed_bwd_scan", p_scan, b_scan, 1, &pc_scan, sizeof pc_scan, 1, 1, 1));
+        VKT_TRY(vkt_rec_dispatch(r, "embed_bwd_scatter", p_scatter, b_scatter, 4, &pc, sizeof pc, gx, gy, 1));
+    }
+    const vkt_tensor sorted = order[(n_pass - 1) % 2];
 
     const int64_t chunk = vkt_ops_chunk_rows(r, (size_t)C * 4);
     for (int64_t r0 = 0; r0 < N; r0 += chunk) {

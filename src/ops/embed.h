@@ -21,15 +21,21 @@
 vkt_status vkt_op_embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tensor *wte, const vkt_tensor *wpe,
                             int64_t pos0, const vkt_tensor *out);
 
+/* Scratch elements (i32) the backward needs for n_rows = B*T rows: two row orders and the sort's digit
+ * histograms, about 2 n_rows + n_rows (rounded up to blocks of 256). */
+int64_t vkt_op_embed_bwd_scratch(int64_t n_rows);
+
 /* d out / d wte[v] = sum of dout over the rows whose token is v; d out / d wpe[pos0 + t] = sum over b.
  *   dout     (B, T, C) f32
  *   tokens   (B, T) i32, as in the forward
- *   scratch  (>= B*T) i32, overwritten (the rows sorted by token)
+ *   scratch  (>= vkt_op_embed_bwd_scratch(B*T)) i32, overwritten
  *   dwte     (V, C) f32, accumulated (+=)
  *   dwpe     (P, C) f32 accumulated (+=) in rows [pos0, pos0 + T), or NULL
- * Deterministic: each sum runs in increasing row order (b, then t) with no atomics, so repeated runs are
- * bit-identical. Cost: O((B*T)^2) integer compares to sort rows by token (fine up to B*T ~ 16k), then one
- * read of dout. */
+ * Deterministic: the rows are sorted by token with a stable radix sort on the device (8 bits per pass,
+ * 2 passes for V < 65536, 3 below 2^24; integer counting only, no atomics), then the first row of each
+ * run of equal tokens sums its run in increasing row order (b, then t) into dwte, so repeated runs are
+ * bit-identical. Cost: O(B*T * 256) integer work per sort pass, one read of dout, one read-modify-write
+ * of each touched dwte row. */
 vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor *tokens, const vkt_tensor *scratch,
                             int64_t pos0, const vkt_tensor *dwte, const vkt_tensor *dwpe);
 
