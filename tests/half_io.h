@@ -8,11 +8,15 @@
 #include "core/half.h"
 #include "harness.h"
 
-#define VKT_HALF_GUARD 128 /* elements on each side: 256 bytes keeps the inner view aligned */
+#define VKT_HALF_GUARD      128 /* elements on each side: 256 bytes keeps the inner view aligned */
 #define VKT_HALF_GUARD_WORD 0x1234u
 
-static inline uint16_t vkt_half_from(vkt_dtype dt, float f) { return dt == VKT_DTYPE_F16 ? vkt_f32_to_f16(f) : vkt_f32_to_bf16(f); }
-static inline float vkt_half_to(vkt_dtype dt, uint16_t h) { return dt == VKT_DTYPE_F16 ? vkt_f16_to_f32(h) : vkt_bf16_to_f32(h); }
+static inline uint16_t vkt_half_from(vkt_dtype dt, float f) {
+    return dt == VKT_DTYPE_F16 ? vkt_f32_to_f16(f) : vkt_f32_to_bf16(f);
+}
+static inline float vkt_half_to(vkt_dtype dt, uint16_t h) {
+    return dt == VKT_DTYPE_F16 ? vkt_f16_to_f32(h) : vkt_bf16_to_f32(h);
+}
 
 /* Rounds x (n values) to dt in place (so references see exactly the stored values) and uploads it. */
 static inline vkt_tensor vkt_half_upload(vkt_test *t, vkt_dtype dt, float *x, int64_t d0, int64_t d1) {

@@ -20,10 +20,15 @@ static vkt_status run_fwd(vkt_rec *r, void *c) {
 
 static vkt_status run_bwd(vkt_rec *r, void *c) {
     ctx_t *x = c;
-    return x->act ? vkt_op_silu_bwd(r, &x->x, &x->dy, &x->dx, x->acc) : vkt_op_gelu_bwd(r, &x->x, &x->dy, &x->dx, x->acc);
+    return x->act ? vkt_op_silu_bwd(r, &x->x, &x->dy, &x->dx, x->acc)
+                  : vkt_op_gelu_bwd(r, &x->x, &x->dy, &x->dx, x->acc);
 }
 
-typedef struct { int act; const double *dy; int64_t n; } loss_ctx;
+typedef struct {
+    int act;
+    const double *dy;
+    int64_t n;
+} loss_ctx;
 
 /* L = sum_i dy_i f(x_i), so dL/dx_i = dy_i f'(x_i). */
 static double loss(const double *x, void *c) {

@@ -23,14 +23,19 @@ static vkt_status run_bwd(vkt_rec *r, void *c) {
 }
 
 /* L = sum dy * y(x, w, b) with one of x, w, b (`which`) replaced by the perturbed array. */
-typedef struct { const double *x, *w, *b, *dy; double eps; int64_t N, C; int which; } loss_ctx;
+typedef struct {
+    const double *x, *w, *b, *dy;
+    double eps;
+    int64_t N, C;
+    int which;
+} loss_ctx;
 
 static double loss(const double *v, void *c) {
     const loss_ctx *l = c;
     int64_t n = l->N * l->C;
     double *y = malloc((size_t)n * sizeof *y), s = 0;
-    vkt_ref_layernorm_fwd(l->which == 0 ? v : l->x, l->which == 1 ? v : l->w, l->which == 2 ? v : l->b, l->eps, y,
-                          NULL, NULL, l->N, l->C);
+    vkt_ref_layernorm_fwd(l->which == 0 ? v : l->x, l->which == 1 ? v : l->w, l->which == 2 ? v : l->b, l->eps, y, NULL,
+                          NULL, l->N, l->C);
     for (int64_t i = 0; i < n; i++) s += l->dy[i] * y[i];
     free(y);
     return s;
@@ -78,10 +83,17 @@ static void check_case(vkt_test *t, int64_t N, int64_t C, float offset, bool shi
     vkt_test_out rstd = vkt_test_output(t, N, 1, 1, 1), dx = vkt_test_output(t, N, C, 1, 1);
     vkt_test_out dw = vkt_test_output_init(t, dw0, C, 1, 1, 1), db = vkt_test_output_init(t, db0, C, 1, 1, 1);
     c.y = y.view, c.mean = mean.view, c.rstd = rstd.view, c.dx = dx.view, c.dw = dw.view, c.db = db.view;
-    VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, vkt_op_layernorm_bwd_scratch(t->rec, N, C), 1, 1, 1,
-                                     &c.scratch));
+    VKT_TEST_TRY(
+        t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, vkt_op_layernorm_bwd_scratch(t->rec, N, C), 1, 1, 1, &c.scratch));
     vkt_test_run(t, run_fwd, &c);
     vkt_test_run(t, run_bwd, &c);
+    /* Run the backward again into fresh outputs: fixed-order sums must repeat bit for bit. */
+    ctx_t c2 = c;
+    vkt_test_out dx2 = vkt_test_output(t, N, C, 1, 1), dw2 = vkt_test_output_init(t, dw0, C, 1, 1, 1);
+    vkt_test_out db2 = vkt_test_output_init(t, db0, C, 1, 1, 1);
+    c2.db = db2.view;
+    c2.dx = dx2.view, c2.dw = dw2.view;
+    vkt_test_run(t, run_bwd, &c2);
 
     vkt_ref_layernorm_fwd(xd, wd, bd, eps, yr, mr, rr, N, C);
     vkt_ref_layernorm_bwd(xd, wd, mr, rr, dyd, dxr, dwr, dbr, N, C);
@@ -100,14 +112,28 @@ static void check_case(vkt_test *t, int64_t N, int64_t C, float offset, bool shi
         vkt_check_fd(t, what, loss, bd, dbz, uc, &l, 1e-6);
         free(dwz), free(dbz), free(dxz);
     }
-    struct { vkt_test_out *o; const double *r; size_t n; const char *name; double bound; } chk[] = {
-        {&y, yr, n, "y", 1e-3},        {&mean, mr, (size_t)N, "mean", 1e-3}, {&rstd, rr, (size_t)N, "rstd", 1e-5},
-        {&dx, dxr, n, "dx", 1e-4},     {&dw, dwr, uc, "dw+=", 5e-4},         {&db, dbr, uc, "db+=", 5e-4}};
+    struct {
+        vkt_test_out *o;
+        const double *r;
+        size_t n;
+        const char *name;
+        double bound;
+    } chk[] = {{&y, yr, n, "y", 1e-3},    {&mean, mr, (size_t)N, "mean", 1e-3}, {&rstd, rr, (size_t)N, "rstd", 1e-5},
+               {&dx, dxr, n, "dx", 1e-4}, {&dw, dwr, uc, "dw+=", 5e-4},         {&db, dbr, uc, "db+=", 5e-4}};
     for (size_t i = 0; i < sizeof chk / sizeof chk[0]; i++) {
         float *g = vkt_test_read_output(t, chk[i].o, chk[i].name);
         snprintf(what, sizeof what, "layernorm %s %s", chk[i].name, tag);
         vkt_check(t, what, g, chk[i].r, chk[i].n, chk[i].bound);
         free(g);
+    }
+    struct {
+        vkt_test_out *a, *b;
+    } rep[] = {{&dx, &dx2}, {&dw, &dw2}, {&db, &db2}};
+    for (size_t i = 0; i < sizeof rep / sizeof rep[0]; i++) {
+        float *ya = vkt_test_read_output(t, rep[i].a, "bwd"), *yb = vkt_test_read_output(t, rep[i].b, "bwd again");
+        if (memcmp(ya, yb, vkt_tensor_bytes(&rep[i].a->view)) != 0)
+            vkt_test_fail(t, "layernorm bwd output %zu differs between two identical runs (%s)", i, tag);
+        free(ya), free(yb);
     }
     free(x), free(w), free(b), free(dy), free(dw0), free(db0), free(xd), free(wd), free(bd), free(dyd);
     free(dwr), free(dbr), free(yr), free(mr), free(rr), free(dxr);
@@ -120,7 +146,9 @@ static void check_half(vkt_test *t, vkt_dtype dt, int64_t N, int64_t C) {
     size_t n = (size_t)(N * C), uc = (size_t)C;
     float *x = vkt_test_randn(t, n, 1), *w = vkt_test_randn(t, uc, 0.2f), *b = vkt_test_randn(t, uc, 0.2f);
     for (size_t i = 0; i < uc; i++) w[i] += 1.0f;
-    ctx_t c = {.eps = 1e-5f, .x = vkt_half_upload(t, dt, x, N, C), .w = vkt_half_upload(t, dt, w, C, 1),
+    ctx_t c = {.eps = 1e-5f,
+               .x = vkt_half_upload(t, dt, x, N, C),
+               .w = vkt_half_upload(t, dt, w, C, 1),
                .b = vkt_half_upload(t, dt, b, C, 1)};
     vkt_test_out y = vkt_half_output(t, dt, N, C), mean = vkt_test_output(t, N, 1, 1, 1);
     vkt_test_out rstd = vkt_test_output(t, N, 1, 1, 1);

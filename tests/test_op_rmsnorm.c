@@ -23,7 +23,12 @@ static vkt_status run_bwd(vkt_rec *r, void *c) {
 }
 
 /* L = sum dy * y(x, w) with x (which = 0) or w (which = 1) replaced by the perturbed array. */
-typedef struct { const double *x, *w, *dy; double eps; int64_t N, C; int which; } loss_ctx;
+typedef struct {
+    const double *x, *w, *dy;
+    double eps;
+    int64_t N, C;
+    int which;
+} loss_ctx;
 
 static double loss(const double *v, void *c) {
     const loss_ctx *l = c;
@@ -70,10 +75,15 @@ static void check_case(vkt_test *t, int64_t N, int64_t C, float offset, bool shi
     vkt_test_out y = vkt_test_output(t, N, C, 1, 1), rstd = vkt_test_output(t, N, 1, 1, 1);
     vkt_test_out dx = vkt_test_output(t, N, C, 1, 1), dw = vkt_test_output_init(t, dw0, C, 1, 1, 1);
     c.y = y.view, c.rstd = rstd.view, c.dx = dx.view, c.dw = dw.view;
-    VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, vkt_op_rmsnorm_bwd_scratch(t->rec, N, C), 1, 1, 1,
-                                     &c.scratch));
+    VKT_TEST_TRY(
+        t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, vkt_op_rmsnorm_bwd_scratch(t->rec, N, C), 1, 1, 1, &c.scratch));
     vkt_test_run(t, run_fwd, &c);
     vkt_test_run(t, run_bwd, &c);
+    /* Run the backward again into fresh outputs: fixed-order sums must repeat bit for bit. */
+    ctx_t c2 = c;
+    vkt_test_out dx2 = vkt_test_output(t, N, C, 1, 1), dw2 = vkt_test_output_init(t, dw0, C, 1, 1, 1);
+    c2.dx = dx2.view, c2.dw = dw2.view;
+    vkt_test_run(t, run_bwd, &c2);
 
     vkt_ref_rmsnorm_fwd(xd, wd, eps, yr, rr, N, C);
     vkt_ref_rmsnorm_bwd(xd, wd, rr, dyd, dxr, dwr, N, C);
@@ -90,14 +100,30 @@ static void check_case(vkt_test *t, int64_t N, int64_t C, float offset, bool shi
         vkt_check_fd(t, what, loss, wd, dwz, uc, &l, 1e-6);
         free(dwz), free(dxz);
     }
-    struct { vkt_test_out *o; const double *r; size_t n; const char *name; double bound; } chk[] = {
-        {&y, yr, n, "y", 1e-5}, {&rstd, rr, (size_t)N, "rstd", 1e-5}, {&dx, dxr, n, "dx", C == 1 ? 1e-2 : 1e-4},
-        {&dw, dwr, uc, "dw+=", 5e-4}};
+    struct {
+        vkt_test_out *o;
+        const double *r;
+        size_t n;
+        const char *name;
+        double bound;
+    } chk[] = {{&y, yr, n, "y", 1e-5},
+               {&rstd, rr, (size_t)N, "rstd", 1e-5},
+               {&dx, dxr, n, "dx", C == 1 ? 1e-2 : 1e-4},
+               {&dw, dwr, uc, "dw+=", 5e-4}};
     for (size_t i = 0; i < sizeof chk / sizeof chk[0]; i++) {
         float *g = vkt_test_read_output(t, chk[i].o, chk[i].name);
         snprintf(what, sizeof what, "rmsnorm %s %s", chk[i].name, tag);
         vkt_check(t, what, g, chk[i].r, chk[i].n, chk[i].bound);
         free(g);
+    }
+    struct {
+        vkt_test_out *a, *b;
+    } rep[] = {{&dx, &dx2}, {&dw, &dw2}};
+    for (size_t i = 0; i < sizeof rep / sizeof rep[0]; i++) {
+        float *ya = vkt_test_read_output(t, rep[i].a, "bwd"), *yb = vkt_test_read_output(t, rep[i].b, "bwd again");
+        if (memcmp(ya, yb, vkt_tensor_bytes(&rep[i].a->view)) != 0)
+            vkt_test_fail(t, "rmsnorm bwd output %zu differs between two identical runs (%s)", i, tag);
+        free(ya), free(yb);
     }
     free(x), free(w), free(dy), free(dw0), free(xd), free(wd), free(dyd), free(dwr), free(yr), free(rr), free(dxr);
     vkt_arena_reset(t->arena);

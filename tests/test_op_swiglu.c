@@ -24,7 +24,11 @@ static vkt_status run_bwd(vkt_rec *r, void *c) {
 }
 
 /* L = sum dout * silu(gate) * up with gate (which = 0) or up (which = 1) perturbed. */
-typedef struct { const double *gate, *up, *dout; int64_t n; int which; } loss_ctx;
+typedef struct {
+    const double *gate, *up, *dout;
+    int64_t n;
+    int which;
+} loss_ctx;
 
 static double loss(const double *v, void *c) {
     const loss_ctx *l = c;
@@ -124,7 +128,7 @@ static void check_half(vkt_test *t, vkt_dtype dt, int64_t N, int64_t F, bool fus
     if (fused) {
         float *gu = fuse(gate, up, N, F);
         c.gu = vkt_half_upload(t, dt, gu, N, 2 * F);
-        for (int64_t i = 0; i < N; i++) {  /* read back the rounded values for the reference */
+        for (int64_t i = 0; i < N; i++) { /* read back the rounded values for the reference */
             memcpy(gate + i * F, gu + i * 2 * F, (size_t)F * sizeof *gate);
             memcpy(up + i * F, gu + i * 2 * F + F, (size_t)F * sizeof *up);
         }

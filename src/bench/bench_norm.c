@@ -53,8 +53,10 @@ static vkt_status setup(vkt_bench *b, void *c) {
     }
     double *y = malloc(n * sizeof *y);
     if (!y) return VKT_ERR_OOM;
-    if (x->rms) vkt_ref_rmsnorm_fwd(x->hx, x->hw, 1e-5, y, x->hrstd, x->N, x->C);
-    else vkt_ref_layernorm_fwd(x->hx, x->hw, x->hb, 1e-5, y, x->hmean, x->hrstd, x->N, x->C);
+    if (x->rms)
+        vkt_ref_rmsnorm_fwd(x->hx, x->hw, 1e-5, y, x->hrstd, x->N, x->C);
+    else
+        vkt_ref_layernorm_fwd(x->hx, x->hw, x->hb, 1e-5, y, x->hmean, x->hrstd, x->N, x->C);
     free(y);
     if (!x->rms) VKT_TRY(upload_d(b, x->hmean, x->N, &x->mean));
     VKT_TRY(upload_d(b, x->hrstd, x->N, &x->rstd));
@@ -62,8 +64,8 @@ static vkt_status setup(vkt_bench *b, void *c) {
     VKT_TRY(vkt_bench_upload(b, NULL, x->N, x->C, 1, 1, &x->dx));
     VKT_TRY(vkt_bench_upload(b, NULL, x->C, 1, 1, 1, &x->dw));
     VKT_TRY(vkt_bench_upload(b, NULL, x->C, 1, 1, 1, &x->db));
-    int64_t scratch = x->rms ? vkt_op_rmsnorm_bwd_scratch(b->rec, x->N, x->C)
-                             : vkt_op_layernorm_bwd_scratch(b->rec, x->N, x->C);
+    int64_t scratch =
+        x->rms ? vkt_op_rmsnorm_bwd_scratch(b->rec, x->N, x->C) : vkt_op_layernorm_bwd_scratch(b->rec, x->N, x->C);
     return vkt_bench_upload(b, NULL, scratch, 1, 1, 1, &x->scratch);
 }
 
@@ -93,13 +95,17 @@ static bool check(vkt_bench *b, void *c, char *why, size_t why_size) {
     double *y = malloc(n * sizeof *y), *dw = calloc(C, sizeof *dw), *db = calloc(C, sizeof *db);
     bool ok = y && dw && db;
     if (ok && !x->bwd) {
-        if (x->rms) vkt_ref_rmsnorm_fwd(x->hx, x->hw, 1e-5, y, x->hrstd, x->N, x->C);
-        else vkt_ref_layernorm_fwd(x->hx, x->hw, x->hb, 1e-5, y, x->hmean, x->hrstd, x->N, x->C);
+        if (x->rms)
+            vkt_ref_rmsnorm_fwd(x->hx, x->hw, 1e-5, y, x->hrstd, x->N, x->C);
+        else
+            vkt_ref_layernorm_fwd(x->hx, x->hw, x->hb, 1e-5, y, x->hmean, x->hrstd, x->N, x->C);
         ok = compare(b, &x->y, y, n, x->rms ? 1e-5 : 1e-3, why, why_size) &&
              compare(b, &x->rstd, x->hrstd, (size_t)x->N, 1e-5, why, why_size);
     } else if (ok) {
-        if (x->rms) vkt_ref_rmsnorm_bwd(x->hx, x->hw, x->hrstd, x->hdy, y, dw, x->N, x->C);
-        else vkt_ref_layernorm_bwd(x->hx, x->hw, x->hmean, x->hrstd, x->hdy, y, dw, db, x->N, x->C);
+        if (x->rms)
+            vkt_ref_rmsnorm_bwd(x->hx, x->hw, x->hrstd, x->hdy, y, dw, x->N, x->C);
+        else
+            vkt_ref_layernorm_bwd(x->hx, x->hw, x->hmean, x->hrstd, x->hdy, y, dw, db, x->N, x->C);
         ok = compare(b, &x->dx, y, n, 1e-4, why, why_size) && compare(b, &x->dw, dw, C, 5e-4, why, why_size) &&
              (x->rms || compare(b, &x->db, db, C, 5e-4, why, why_size));
     }
@@ -122,7 +128,9 @@ vkt_status vkt_bench_group_norm(vkt_bench *b) {
     for (int rms = 0; rms < 2; rms++) {
         for (int bwd = 0; bwd < 2; bwd++) {
             for (size_t i = 0; i < count; i++) {
-                norm_ctx x = {.rms = rms, .bwd = bwd, .N = b->quick ? quick[i][0] : full[i][0],
+                norm_ctx x = {.rms = rms,
+                              .bwd = bwd,
+                              .N = b->quick ? quick[i][0] : full[i][0],
                               .C = b->quick ? quick[i][1] : full[i][1]};
                 double nc = (double)(x.N * x.C), N = (double)x.N, C = (double)x.C;
                 /* Minimum traffic: fwd reads x, w(, b) and writes y, rstd(, mean); bwd reads x, dy, w,
@@ -131,10 +139,15 @@ vkt_status vkt_bench_group_norm(vkt_bench *b) {
                                    : 4 * (2 * nc + (rms ? 1 : 2) * C + (rms ? 1 : 2) * N);
                 vkt_bench_case c = {.op = rms ? (bwd ? "rmsnorm_bwd" : "rmsnorm_fwd")
                                               : (bwd ? "layernorm_bwd" : "layernorm_fwd"),
-                                    .dtype = "f32", .variant = bwd ? "dx+colsum" : "row-per-subgroup",
+                                    .dtype = "f32",
+                                    .variant = bwd ? "dx+colsum" : "row-per-subgroup",
                                     .wg = 256, /* WG in layernorm.c / rmsnorm.c (row kernels) */
-                                    .bytes = bytes, .setup = setup, .record = record, .check = check,
-                                    .teardown = teardown, .ctx = &x};
+                                    .bytes = bytes,
+                                    .setup = setup,
+                                    .record = record,
+                                    .check = check,
+                                    .teardown = teardown,
+                                    .ctx = &x};
                 snprintf(c.shape, sizeof c.shape, "N=%lld C=%lld", (long long)x.N, (long long)x.C);
                 VKT_TRY(vkt_bench_run(b, &c));
             }

@@ -71,10 +71,16 @@ vkt_status vkt_bench_group_swiglu(vkt_bench *b) {
         swiglu_ctx x = {.bwd = bwd, .N = b->quick ? 256 : 2048, .F = b->quick ? 704 : 5632};
         /* fwd: read gate, up; write out. bwd: read gate, up, dout; write dgate, dup. */
         double bytes = 4.0 * (double)(x.N * x.F) * (bwd ? 5 : 3);
-        vkt_bench_case c = {.op = bwd ? "swiglu_bwd" : "swiglu_fwd", .dtype = "f32", .variant = "fused-gu",
+        vkt_bench_case c = {.op = bwd ? "swiglu_bwd" : "swiglu_fwd",
+                            .dtype = "f32",
+                            .variant = "fused-gu",
                             .wg = 256, /* WG in swiglu.c */
-                            .bytes = bytes, .setup = setup, .record = record, .check = check,
-                            .teardown = teardown, .ctx = &x};
+                            .bytes = bytes,
+                            .setup = setup,
+                            .record = record,
+                            .check = check,
+                            .teardown = teardown,
+                            .ctx = &x};
         snprintf(c.shape, sizeof c.shape, "N=%lld F=%lld", (long long)x.N, (long long)x.F);
         VKT_TRY(vkt_bench_run(b, &c));
     }

@@ -12,8 +12,8 @@ static vkt_status act_fwd(vkt_rec *r, const char *base, const vkt_tensor *x, con
     return vkt_ops_eltwise(r, base, shader, b, 2, 0);
 }
 
-static vkt_status act_bwd(vkt_rec *r, const char *name, const vkt_tensor *x, const vkt_tensor *dy,
-                          const vkt_tensor *dx, bool accumulate) {
+static vkt_status act_bwd(vkt_rec *r, const char *name, const vkt_tensor *x, const vkt_tensor *dy, const vkt_tensor *dx,
+                          bool accumulate) {
     VKT_ASSERT(x->dtype == VKT_DTYPE_F32 && dy->dtype == VKT_DTYPE_F32 && dx->dtype == VKT_DTYPE_F32);
     vkt_binding b[3] = {{*x, VKT_READ}, {*dy, VKT_READ}, {*dx, accumulate ? VKT_RW : VKT_WRITE}};
     return vkt_ops_eltwise(r, name, name, b, 3, accumulate ? 1u : 0u);

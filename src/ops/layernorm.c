@@ -14,10 +14,12 @@ typedef struct {
 } vkt_pc_layernorm_fwd;
 _Static_assert(sizeof(vkt_pc_layernorm_fwd) == 32, "keep in sync with layernorm_fwd.comp");
 
-typedef struct { uint32_t n_rows, C, x_off, dy_off, dx_off, m_off, r_off, p_off; } vkt_pc_layernorm_bwd;
+typedef struct {
+    uint32_t n_rows, C, x_off, dy_off, dx_off, m_off, r_off, p_off;
+} vkt_pc_layernorm_bwd;
 _Static_assert(sizeof(vkt_pc_layernorm_bwd) == 32, "keep in sync with layernorm_bwd.comp");
 
-#define WG 256 /* fwd: WG / subgroup size rows per workgroup; bwd: one chunk of rows per workgroup */
+#define WG        256  /* fwd: WG / subgroup size rows per workgroup; bwd: one chunk of rows per workgroup */
 #define MAX_CHUNK 1024 /* rows per bwd chunk: bounds the shader's shared arrays (5 floats per row) */
 
 vkt_status vkt_op_layernorm_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, const vkt_tensor *b, float eps,

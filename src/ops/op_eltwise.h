@@ -5,7 +5,9 @@
 
 #include "vk/record.h"
 
-typedef struct { uint32_t n, flags; } vkt_pc_eltwise;
+typedef struct {
+    uint32_t n, flags;
+} vkt_pc_eltwise;
 
 /* Records shader (workgroup size 256, one element per invocation, vkt_group_index() grid) over every
  * binding's elements; all bindings must hold the same number of elements. `name` labels the dispatches. */

@@ -5,7 +5,9 @@
 
 #include "ops/op_util.h"
 
-typedef struct { uint32_t n_partials, n_cols, stride, col0; } vkt_pc_partial_sum;
+typedef struct {
+    uint32_t n_partials, n_cols, stride, col0;
+} vkt_pc_partial_sum;
 _Static_assert(sizeof(vkt_pc_partial_sum) == 16, "keep in sync with norm_bwd_sum.comp");
 
 #define SUM_WG 64

@@ -31,7 +31,9 @@ int64_t vkt_ops_partial_rows(const vkt_rec *r, int64_t n_rows, int64_t k);
 /* How a row op's column reduction is cut up: rows_per_chunk rows per partial, n_partials partials in all,
  * and dispatches of split_rows rows (a multiple of rows_per_chunk) so each row binding fits. row_bytes: the
  * widest per-row binding; k: partial columns per chunk. */
-typedef struct { int64_t rows_per_chunk, n_partials, split_rows; } vkt_colsum_plan;
+typedef struct {
+    int64_t rows_per_chunk, n_partials, split_rows;
+} vkt_colsum_plan;
 vkt_colsum_plan vkt_ops_colsum_plan(const vkt_rec *r, int64_t n_rows, size_t row_bytes, int64_t k);
 
 /* out[c] += sum over p < n_partials of partial[p * stride + col0 + c], c < n_cols, summed in order p = 0, 1, ...

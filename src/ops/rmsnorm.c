@@ -12,10 +12,12 @@ typedef struct {
 } vkt_pc_rmsnorm_fwd;
 _Static_assert(sizeof(vkt_pc_rmsnorm_fwd) == 32, "keep in sync with rmsnorm_fwd.comp");
 
-typedef struct { uint32_t n_rows, C, x_off, dy_off, dx_off, r_off, p_off, _pad; } vkt_pc_rmsnorm_bwd;
+typedef struct {
+    uint32_t n_rows, C, x_off, dy_off, dx_off, r_off, p_off, _pad;
+} vkt_pc_rmsnorm_bwd;
 _Static_assert(sizeof(vkt_pc_rmsnorm_bwd) == 32, "keep in sync with rmsnorm_bwd.comp");
 
-#define WG 256 /* fwd: WG / subgroup size rows per workgroup; bwd: one chunk of rows per workgroup */
+#define WG        256  /* fwd: WG / subgroup size rows per workgroup; bwd: one chunk of rows per workgroup */
 #define MAX_CHUNK 1024 /* rows per bwd chunk: bounds the shader's shared arrays (2 floats per row) */
 
 vkt_status vkt_op_rmsnorm_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, float eps, const vkt_tensor *y,

@@ -5,7 +5,9 @@
 #include "ops/op_rows.h"
 #include "ops/op_util.h"
 
-typedef struct { uint32_t n_rows, F, g_stride, u_stride, g_off, u_off, o_off, _pad; } vkt_pc_swiglu_fwd;
+typedef struct {
+    uint32_t n_rows, F, g_stride, u_stride, g_off, u_off, o_off, _pad;
+} vkt_pc_swiglu_fwd;
 _Static_assert(sizeof(vkt_pc_swiglu_fwd) == 32, "keep in sync with swiglu_fwd.comp");
 
 typedef struct {
@@ -16,7 +18,10 @@ _Static_assert(sizeof(vkt_pc_swiglu_bwd) == 48, "keep in sync with swiglu_bwd.co
 #define WG 256
 
 /* One operand: rows of `stride` elements of t, this operand starting at column col0. */
-typedef struct { const vkt_tensor *t; int64_t stride, col0; } operand;
+typedef struct {
+    const vkt_tensor *t;
+    int64_t stride, col0;
+} operand;
 
 static vkt_tensor bind_rows(vkt_rec *r, operand o, int64_t r0, int64_t n, uint32_t *off) {
     vkt_tensor v = vkt_ops_rows_binding(r, o.t, o.stride, r0, n, off);
@@ -77,8 +82,8 @@ static vkt_status bwd(vkt_rec *r, int64_t N, int64_t F, operand g, operand u, co
     operand d = {dout, F, 0};
     for (int64_t r0 = 0; r0 < N; r0 += split) {
         int64_t n = N - r0 < split ? N - r0 : split;
-        vkt_pc_swiglu_bwd pc = {.n_rows = (uint32_t)n, .F = (uint32_t)F, .g_stride = (uint32_t)g.stride,
-                                .u_stride = (uint32_t)u.stride};
+        vkt_pc_swiglu_bwd pc = {
+            .n_rows = (uint32_t)n, .F = (uint32_t)F, .g_stride = (uint32_t)g.stride, .u_stride = (uint32_t)u.stride};
         /* Fused: dg and du bind the same rows; the shader writes them at disjoint elements. */
         vkt_binding b[5] = {{bind_rows(r, g, r0, n, &pc.g_off), VKT_READ},
                             {bind_rows(r, u, r0, n, &pc.u_off), VKT_READ},
@@ -101,8 +106,7 @@ vkt_status vkt_op_swiglu_fwd(vkt_rec *r, const vkt_tensor *gate, const vkt_tenso
 vkt_status vkt_op_swiglu_bwd(vkt_rec *r, const vkt_tensor *gate, const vkt_tensor *up, const vkt_tensor *dout,
                              const vkt_tensor *dgate, const vkt_tensor *dup) {
     int64_t F = last_dim(dout), N = vkt_tensor_numel(dout) / F;
-    return bwd(r, N, F, (operand){gate, F, 0}, (operand){up, F, 0}, dout, (operand){dgate, F, 0},
-               (operand){dup, F, 0});
+    return bwd(r, N, F, (operand){gate, F, 0}, (operand){up, F, 0}, dout, (operand){dgate, F, 0}, (operand){dup, F, 0});
 }
 
 /* Fused: F is half of gu's last dimension. */

@@ -14,8 +14,8 @@ void vkt_ref_rmsnorm_fwd(const double *x, const double *w, double eps, double *y
     }
 }
 
-void vkt_ref_rmsnorm_bwd(const double *x, const double *w, const double *rstd, const double *dy, double *dx,
-                         double *dw, int64_t N, int64_t C) {
+void vkt_ref_rmsnorm_bwd(const double *x, const double *w, const double *rstd, const double *dy, double *dx, double *dw,
+                         int64_t N, int64_t C) {
     for (int64_t i = 0; i < N; i++) {
         const double *xr = x + i * C, *gr = dy + i * C;
         double rs = rstd[i], s = 0;
