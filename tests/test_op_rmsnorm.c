@@ -164,6 +164,9 @@ int main(void) {
     check_case(&t, 257, 1000, 1000.0f, true, 1e-6f);
     check_case(&t, 3, 7, 0.0f, true, 1e-5f);
     check_case(&t, 257, 7, 0.0f, true, 1e-5f);
+    /* 1100 rows of 1000: 69 chunks of 16 would need 69 x 1000 partials, over the 256 KiB binding, so the
+     * backward doubles its chunk to 32 rows (a different shared-array size). */
+    check_case(&t, 1100, 1000, 0.0f, false, 1e-5f);
     if (vkt_half_supported(&t)) {
         check_half(&t, VKT_DTYPE_F16, 257, 1000);
         check_half(&t, VKT_DTYPE_BF16, 257, 1000);
