@@ -15,6 +15,7 @@ static const group groups[] = {
     {"xent", vkt_bench_group_xent},
     {"optim", vkt_bench_group_optim},
     {"embed", vkt_bench_group_embed},
+    {"rope", vkt_bench_group_rope},
     {"norm", vkt_bench_group_norm},
     {"swiglu", vkt_bench_group_swiglu},
 };

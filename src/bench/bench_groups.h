@@ -10,6 +10,7 @@ vkt_status vkt_bench_group_gelu(vkt_bench *b);
 vkt_status vkt_bench_group_xent(vkt_bench *b);
 vkt_status vkt_bench_group_optim(vkt_bench *b);
 vkt_status vkt_bench_group_embed(vkt_bench *b);
+vkt_status vkt_bench_group_rope(vkt_bench *b);
 vkt_status vkt_bench_group_norm(vkt_bench *b);
 vkt_status vkt_bench_group_swiglu(vkt_bench *b);
 
