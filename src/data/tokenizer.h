@@ -1,0 +1,82 @@
+/* Tokenizers for pre-training and sampling: text bytes <-> token ids.
+ *
+ * Three kinds behind one handle:
+ *   - bytes:     256 ids, id = byte value (character-level runs; the trivial default).
+ *   - byte BPE:  GPT-2 style byte-level BPE, from encoder.json + vocab.bpe or a Hugging Face
+ *                tokenizer.json (model BPE + ByteLevel pre-tokenizer), or trained with
+ *                vkt_tok_train_bpe (tok_train.h).
+ *   - SP BPE:    SentencePiece-style BPE with byte fallback, from a llama2.c tokenizer .bin or a
+ *                Hugging Face tokenizer.json of the Llama kind ("▁" for spaces, <0xXX> byte tokens).
+ * Encoding never adds BOS/EOS by itself: callers add vkt_tok_bos()/vkt_tok_eot() where they want
+ * them. Decoding returns raw bytes (not necessarily valid UTF-8 for a partial sequence).
+ *
+ * Errors: loaders return VKT_ERR_IO (cannot read), VKT_ERR_FORMAT (bad content; the log names the
+ * file, the field and what to fix), VKT_ERR_OOM. Nothing here aborts on bad input files.
+ * Thread safety: a handle may be shared for decode and the queries; encode uses a per-handle word
+ * cache and scratch buffers, so concurrent encodes need one handle per thread. */
+#ifndef VKT_TOKENIZER_H
+#define VKT_TOKENIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vktrain/status.h"
+
+typedef struct vkt_tokenizer vkt_tokenizer;
+
+typedef enum { VKT_TOK_BYTES = 0, VKT_TOK_BYTE_BPE = 1, VKT_TOK_SP_BPE = 2 } vkt_tok_kind;
+
+/* Growable id array; owns data. Start zeroed; encode appends. */
+typedef struct {
+    int32_t *data; /* owned (cap) */
+    size_t len, cap;
+} vkt_tok_ids;
+/* Growable byte buffer; owns data, kept NUL-terminated after the first append. Start zeroed. */
+typedef struct {
+    char *data; /* owned (cap) */
+    size_t len, cap;
+} vkt_tok_bytes;
+
+vkt_status vkt_tok_ids_push(vkt_tok_ids *v, int32_t id);
+void vkt_tok_ids_free(vkt_tok_ids *v);
+vkt_status vkt_tok_bytes_append(vkt_tok_bytes *b, const void *p, size_t n);
+void vkt_tok_bytes_free(vkt_tok_bytes *b);
+
+/* Loaders. On success *out is a new handle (free with vkt_tok_free); on failure *out is NULL. */
+vkt_status vkt_tok_init_bytes(vkt_tokenizer **out);
+vkt_status vkt_tok_load_gpt2(const char *encoder_json, const char *vocab_bpe, vkt_tokenizer **out);
+vkt_status vkt_tok_load_hf(const char *tokenizer_json, vkt_tokenizer **out);
+/* llama2.c tokenizer.bin: int32 max_token_length, then per token {float score, int32 len, bytes}.
+ * The file does not store the count: n_vocab > 0 requires exactly that many, 0 reads to the end.
+ * Ids 0/1/2 are <unk>/BOS/EOS as in llama2.c; tokens "<0xXX>" are the byte fallbacks. */
+vkt_status vkt_tok_load_llama2c(const char *tok_bin, int32_t n_vocab, vkt_tokenizer **out);
+/* By name: "bytes"; a directory holding tokenizer.json or encoder.json + vocab.bpe; a .json file;
+ * a .bin file (llama2.c). */
+vkt_status vkt_tok_load(const char *spec, vkt_tokenizer **out);
+/* Safe on NULL. */
+void vkt_tok_free(vkt_tokenizer *t);
+
+vkt_tok_kind vkt_tok_get_kind(const vkt_tokenizer *t);
+int32_t vkt_tok_vocab_size(const vkt_tokenizer *t);
+/* Special ids, or -1 when the tokenizer has none. eot is GPT-2's <|endoftext|>, or EOS. */
+int32_t vkt_tok_bos(const vkt_tokenizer *t);
+int32_t vkt_tok_eos(const vkt_tokenizer *t);
+int32_t vkt_tok_eot(const vkt_tokenizer *t);
+/* Id of the token whose decoded bytes (or special content) equal s, or -1. */
+int32_t vkt_tok_find(const vkt_tokenizer *t, const char *s, size_t len);
+/* Decoded bytes of one token (special tokens: their content); *len gets the length. NULL for an
+ * id out of range. Borrowed from the handle. For SP tokens the leading space is kept. */
+const char *vkt_tok_piece(const vkt_tokenizer *t, int32_t id, size_t *len);
+bool vkt_tok_is_special(const vkt_tokenizer *t, int32_t id);
+
+/* Appends the ids of text[0..len) to out. With parse_special, the contents of special tokens in
+ * the text (e.g. "<|endoftext|>") become their ids; without it they are encoded as plain text.
+ * Added tokens that are not special are always matched (as Hugging Face does). */
+vkt_status vkt_tok_encode(vkt_tokenizer *t, const char *text, size_t len, bool parse_special, vkt_tok_ids *out);
+/* Appends the bytes of ids[0..n) to out. skip_special drops special tokens. SentencePiece
+ * tokenizers drop the one space that encoding prepends (the first space of the first non-special
+ * token), so decode(encode(x)) == x. Returns VKT_ERR_ARG for an id out of range. */
+vkt_status vkt_tok_decode(const vkt_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, vkt_tok_bytes *out);
+
+#endif
