@@ -23,6 +23,8 @@ typedef struct {
     bool bias, accumulate;
     float alpha;
     vkt_dtype dt;
+    int wide;   /* 1: the f32 fast path (matmul_wide) must apply; 2: A and B views start 16 bytes off a
+                   32-byte boundary, which must rule it out */
 } mm_case;
 
 typedef struct {
@@ -38,8 +40,18 @@ static vkt_status run_mm(vkt_rec *r, void *p) {
 
 static double bound_for(int64_t k) { return 1.2e-4 * sqrt((double)(k > 16 ? k : 16)); }
 
-/* Uploads x as dtype dt, rounding x in place to what the device will see. */
-static vkt_tensor upload_as(vkt_test *t, float *x, int64_t n, vkt_dtype dt) {
+/* Uploads x as dtype dt, rounding x in place to what the device will see. shift: the view starts 4
+ * elements into its allocation. */
+static vkt_tensor upload_as(vkt_test *t, float *x, int64_t n, vkt_dtype dt, bool shift) {
+    if (shift) {
+        VKT_ASSERT(dt == VKT_DTYPE_F32);
+        float *h = calloc((size_t)n + 4, sizeof *h);
+        memcpy(h + 4, x, (size_t)n * sizeof *h);
+        vkt_tensor v = vkt_test_upload(t, h, n + 4, 1, 1, 1);
+        free(h);
+        v.offset += 16, v.shape[0] = n;
+        return v;
+    }
     if (dt == VKT_DTYPE_F32) return vkt_test_upload(t, x, n, 1, 1, 1);
     uint16_t *h = malloc((size_t)n * sizeof *h);
     for (int64_t i = 0; i < n; i++) {
@@ -61,7 +73,7 @@ static void check_case(vkt_test *t, vkt_matmul_variant v, const mm_case *cs) {
     float *a = vkt_test_randn(t, (size_t)na, 1), *b = vkt_test_randn(t, (size_t)nbb, 1);
     float *bias = vkt_test_randn(t, (size_t)cs->n, 1), *c0 = vkt_test_randn(t, (size_t)nc, 1);
     mm_ctx x = {.has_bias = cs->bias};
-    x.a = upload_as(t, a, na, cs->dt), x.b = upload_as(t, b, nbb, cs->dt);
+    x.a = upload_as(t, a, na, cs->dt, cs->wide == 2), x.b = upload_as(t, b, nbb, cs->dt, cs->wide == 2);
     x.bias = vkt_test_upload(t, bias, cs->n, 1, 1, 1);
     /* Batch padding is never written: NaN there in the output buffer would mark a stray write. */
     vkt_test_out out = cs->accumulate ? vkt_test_output_init(t, c0, nc, 1, 1, 1) : vkt_test_output(t, nc, 1, 1, 1);
@@ -69,6 +81,10 @@ static void check_case(vkt_test *t, vkt_matmul_variant v, const mm_case *cs) {
     x.d = (vkt_matmul_desc){.m = cs->m, .n = cs->n, .k = cs->k, .trans_a = cs->ta, .trans_b = cs->tb,
                             .batch = cs->batch, .stride_a = sa, .stride_b = sb, .stride_c = sc,
                             .alpha = cs->alpha, .accumulate = cs->accumulate, .variant = v};
+    bool wide = v == VKT_MATMUL_REG && vkt_matmul_wide_ok(&x.a, &x.b, &x.d);
+    if ((cs->wide == 1 && v == VKT_MATMUL_REG && !wide) || (cs->wide == 2 && wide))
+        vkt_test_fail(t, "case %lldx%lldx%lld: wide path %s", (long long)cs->m, (long long)cs->n, (long long)cs->k,
+                      wide ? "taken for a misaligned view" : "not taken for an aligned shape");
     vkt_test_run(t, run_mm, &x);
 
     double *ad = vkt_test_to_double(a, (size_t)na), *bd = vkt_test_to_double(b, (size_t)nbb);
@@ -80,7 +96,8 @@ static void check_case(vkt_test *t, vkt_matmul_variant v, const mm_case *cs) {
     vkt_ref_matmul(ad, bd, cs->bias ? biasd : NULL, ref, &rd);
     float *y = vkt_test_read_output(t, &out, "c");
     char what[128];
-    snprintf(what, sizeof what, "%s %s %c%c %lldx%lldx%lld b%lld%s%s d%u", vkt_matmul_variant_name(v),
+    snprintf(what, sizeof what, "%s%s %s %c%c %lldx%lldx%lld b%lld%s%s d%u", vkt_matmul_variant_name(v),
+             wide ? "/wide" : "",
              vkt_dtype_name(cs->dt), cs->ta ? 'T' : 'N', cs->tb ? 'T' : 'N', (long long)cs->m, (long long)cs->n,
              (long long)cs->k, (long long)nb, cs->bias ? " bias" : "", cs->accumulate ? " acc" : "",
              vkt_rec_dispatch_count(t->rec));
@@ -210,36 +227,48 @@ static void expect_coopmat_unsupported(vkt_test *t) {
 
 static const mm_case cases[] = {
     /* m, n, k, ta, tb, batch, pad_a, pad_b, pad_c, bias, acc, alpha, dtype */
-    {1, 1, 1, false, false, 1, 0, 0, 0, false, false, 0, F32},
-    {7, 33, 65, false, false, 1, 0, 0, 0, true, false, 0, F32},
-    {33, 7, 127, false, true, 1, 0, 0, 0, false, true, 0, F32},
-    {65, 127, 1, true, false, 1, 0, 0, 0, true, true, 0.5f, F32},
-    {127, 65, 33, false, true, 1, 0, 0, 0, true, false, 0, F32},
-    {127, 65, 33, true, false, 1, 0, 0, 0, false, true, 0, F32},
-    {65, 1, 7, true, true, 1, 0, 0, 0, true, false, -2.0f, F32},
-    {300, 257, 129, false, false, 1, 0, 0, 0, true, false, 0, F32},
-    {300, 257, 129, false, true, 1, 0, 0, 0, false, true, 0, F32},
-    {300, 257, 129, true, false, 1, 0, 0, 0, true, true, 0, F32},
+    {1, 1, 1, false, false, 1, 0, 0, 0, false, false, 0, F32, 0},
+    {7, 33, 65, false, false, 1, 0, 0, 0, true, false, 0, F32, 0},
+    {33, 7, 127, false, true, 1, 0, 0, 0, false, true, 0, F32, 0},
+    {65, 127, 1, true, false, 1, 0, 0, 0, true, true, 0.5f, F32, 0},
+    {127, 65, 33, false, true, 1, 0, 0, 0, true, false, 0, F32, 0},
+    {127, 65, 33, true, false, 1, 0, 0, 0, false, true, 0, F32, 0},
+    {65, 1, 7, true, true, 1, 0, 0, 0, true, false, -2.0f, F32, 0},
+    {300, 257, 129, false, false, 1, 0, 0, 0, true, false, 0, F32, 0},
+    {300, 257, 129, false, true, 1, 0, 0, 0, false, true, 0, F32, 0},
+    {300, 257, 129, true, false, 1, 0, 0, 0, true, true, 0, F32, 0},
     /* batched: padded strides, a broadcast B */
-    {33, 65, 7, false, false, 3, 5, 3, 9, true, false, 0, F32},
-    {17, 31, 66, false, true, 4, 1, -1, 2, false, true, 0, F32},
-    {31, 9, 40, true, false, 2, 0, 0, 4, true, true, 0, F32},
+    {33, 65, 7, false, false, 3, 5, 3, 9, true, false, 0, F32, 0},
+    {17, 31, 66, false, true, 4, 1, -1, 2, false, true, 0, F32, 0},
+    {31, 9, 40, true, false, 2, 0, 0, 4, true, true, 0, F32, 0},
     /* over the 256 KiB test binding limit: split along M and N, and along K with accumulation */
-    {1500, 60, 50, false, false, 1, 0, 0, 0, true, false, 0, F32},
-    {40, 3000, 40, false, true, 1, 0, 0, 0, true, false, 0, F32},
-    {2000, 17, 70, true, false, 1, 0, 0, 0, true, false, 0, F32},
-    {2000, 17, 70, true, false, 1, 0, 0, 0, false, true, 0, F32},
+    {1500, 60, 50, false, false, 1, 0, 0, 0, true, false, 0, F32, 0},
+    {40, 3000, 40, false, true, 1, 0, 0, 0, true, false, 0, F32, 0},
+    {2000, 17, 70, true, false, 1, 0, 0, 0, true, false, 0, F32, 0},
+    {2000, 17, 70, true, false, 1, 0, 0, 0, false, true, 0, F32, 0},
     /* windows that cannot start on an aligned element: offsets travel in push constants */
-    {9, 11, 3, false, false, 700, 2, 0, 4, true, true, 0, F32},
-    {2001, 17, 70, true, false, 1, 0, 0, 0, true, true, 0, F32},
-    {5, 10, 20001, false, true, 1, 0, 0, 0, true, false, 0, F32},
+    {9, 11, 3, false, false, 700, 2, 0, 4, true, true, 0, F32, 0},
+    {2001, 17, 70, true, false, 1, 0, 0, 0, true, true, 0, F32, 0},
+    {5, 10, 20001, false, true, 1, 0, 0, 0, true, false, 0, F32, 0},
+    /* multiples of 8: the f32 fast path of the reg variant, every layout, batches, splits (K with accumulation) */
+    {64, 72, 40, false, false, 1, 0, 0, 0, true, false, 0, F32, 1},
+    {40, 64, 48, false, true, 1, 0, 0, 0, false, true, 0, F32, 1},
+    {48, 40, 64, true, false, 1, 0, 0, 0, true, true, 0, F32, 1},
+    {56, 24, 16, true, true, 1, 0, 0, 0, true, false, 1.5f, F32, 1},
+    {264, 256, 136, false, false, 1, 0, 0, 0, true, false, 0, F32, 1},
+    {8, 3000, 40, false, true, 1, 0, 0, 0, true, true, 0, F32, 1},
+    {2000, 16, 72, true, false, 1, 0, 0, 0, true, true, 0, F32, 1},
+    {16, 24, 32, false, false, 5, 8, 0, 3, true, false, 0, F32, 1},
+    {24, 16, 40, true, true, 3, 16, -1, 1, false, true, 0, F32, 1},
+    {64, 72, 40, false, false, 1, 0, 0, 0, true, false, 0, F32, 2},
+    {48, 40, 64, true, true, 1, 0, 0, 0, false, true, 0, F32, 2},
     /* 16-bit storage */
-    {65, 127, 33, false, false, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16},
-    {33, 65, 129, false, true, 2, 1, 3, 0, false, true, 0, VKT_DTYPE_F16},
-    {127, 33, 65, true, false, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16},
-    {65, 127, 33, false, false, 1, 0, 0, 0, false, true, 0, VKT_DTYPE_BF16},
-    {33, 65, 129, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_BF16},
-    {127, 33, 65, true, false, 2, 2, 1, 1, false, false, 0, VKT_DTYPE_BF16},
+    {65, 127, 33, false, false, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16, 0},
+    {33, 65, 129, false, true, 2, 1, 3, 0, false, true, 0, VKT_DTYPE_F16, 0},
+    {127, 33, 65, true, false, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16, 0},
+    {65, 127, 33, false, false, 1, 0, 0, 0, false, true, 0, VKT_DTYPE_BF16, 0},
+    {33, 65, 129, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_BF16, 0},
+    {127, 33, 65, true, false, 2, 2, 1, 1, false, false, 0, VKT_DTYPE_BF16, 0},
 };
 
 int main(void) {

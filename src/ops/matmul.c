@@ -3,7 +3,10 @@
  * Every dispatch covers a (batch, M, N, K) box of the problem. Each operand's bound window is the element
  * range that box touches, started at the nearest aligned byte below it (minStorageBufferOffsetAlignment);
  * the remainder travels in push constants. Boxes shrink (batch first, then the operand's outer stored
- * dimension) until every window fits; boxes after the first along K accumulate into C. */
+ * dimension) until every window fits; boxes after the first along K accumulate into C.
+ *
+ * The CPU variant has two kernels: matmul_wide (f32, 32-byte loads) where every operand's contiguous
+ * dimension, stride and window start is a multiple of 8 elements and K is too, and matmul_reg otherwise. */
 #include "ops/matmul.h"
 
 #include <stdlib.h>
@@ -29,11 +32,15 @@ _Static_assert(sizeof(vkt_pc_colsum) == 16, "keep in sync with matmul_colsum.com
 #define MM_BIAS 2u
 #define MAX_GROUPS 65535
 
-/* Register-tile shape for CPU drivers (see matmul_reg.comp): a workgroup is REG_TM rows x REG_WG*REG_TN
- * columns. */
+/* Register tiles for CPU drivers: a workgroup is TM rows x WG*TN columns (matmul_reg.comp, matmul_wide.comp).
+ * WG = 8 is lavapipe's SIMD width. The wide tile (16 x 8 per invocation, 128 accumulators) measured best on
+ * lavapipe among 8..32 x 8..16 at 1024^3 in every layout; larger tiles spill more than they save in loads. */
 #define REG_WG 8
 #define REG_TM 8
-#define REG_TN 4
+#define REG_TN 8
+#define WIDE_TM 16
+#define WIDE_TN 8
+#define WIDE_K 8
 /* Shared-memory tiles for GPUs: 64 x 64 per workgroup of 256, 4 x 4 per invocation, K slices of 16. */
 #define SMEM_BM 64
 #define SMEM_BN 64
@@ -89,10 +96,17 @@ static void span(const operand *o, int64_t b0, int64_t bc, int64_t r0, int64_t r
     *hi = (b0 + bc - 1) * o->stride + (r0 + rc - 1) * o->ld + c0 + cc;
 }
 
+/* Window starts are aligned to the device's minimum and to 32 bytes, so that a 32-byte aligned element
+ * stays 32-byte aligned inside its window (matmul_wide reads 8-float words). Both are powers of two. */
+static size_t window_align(const vkt_rec *r) {
+    size_t align = vkt_device_get_info(vkt_rec_device(r))->min_storage_offset_align;
+    return align > 32 ? align : 32;
+}
+
 /* The bound window for elements [lo, hi) of o: starts on an aligned byte, *off is where lo falls in it. */
 static vkt_tensor window(const vkt_rec *r, const operand *o, int64_t lo, int64_t hi, uint32_t *off) {
     size_t es = vkt_dtype_size(o->t->dtype);
-    size_t align = vkt_device_get_info(vkt_rec_device(r))->min_storage_offset_align;
+    size_t align = window_align(r);
     size_t byte_lo = o->t->offset + (size_t)lo * es, start = byte_lo / align * align;
     vkt_tensor w = *o->t;
     *off = (uint32_t)((byte_lo - start) / es);
@@ -115,9 +129,20 @@ typedef struct {
     vkt_pipeline *p;
     const char *name;
     int64_t bm, bn;   /* C tile per workgroup */
+    int64_t bk;       /* K chunks must be multiples of this (wide kernel: 8) */
+    bool m_fast;      /* grid x walks M tiles (workgroups in a row share the same B columns) */
 } kernel;
 
-static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, bool ta, bool tb, kernel *k) {
+/* Shape and alignment conditions of matmul_wide.comp (window starts are checked per box, see plan). */
+bool vkt_matmul_wide_ok(const vkt_tensor *a, const vkt_tensor *b, const vkt_matmul_desc *d) {
+    bool batched = d->batch > 1;
+    return a->dtype == VKT_DTYPE_F32 && b->dtype == VKT_DTYPE_F32 && d->k % 8 == 0 &&
+           (!d->trans_a || d->m % 8 == 0) && (d->trans_b || d->n % 8 == 0) && a->offset % 32 == 0 &&
+           b->offset % 32 == 0 && (!batched || (d->stride_a % 8 == 0 && d->stride_b % 8 == 0));
+}
+
+static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, bool ta, bool tb, bool wide,
+                             kernel *k) {
     const vkt_device_info *info = vkt_device_get_info(vkt_rec_device(r));
     static const char *suffix[] = {[VKT_DTYPE_F32] = "f32", [VKT_DTYPE_F16] = "f16", [VKT_DTYPE_BF16] = "bf16"};
     if (dt != VKT_DTYPE_F32 && !info->storage16) {
@@ -138,23 +163,63 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, boo
         d.n_spec = 3;
         d.spec[0] = info->subgroup_size, d.spec[1] = ta, d.spec[2] = tb;
         if (info->subgroup_size_control) d.subgroup_size = info->subgroup_size;
-        k->name = "matmul_coopmat", k->bm = k->bn = COOP_T;
+        k->name = "matmul_coopmat", k->bm = k->bn = COOP_T, k->bk = 1, k->m_fast = false;
     } else if (v == VKT_MATMUL_SMEM) {
         snprintf(shader, sizeof shader, "matmul_smem_%s", suffix[dt]);
         const uint32_t spec[] = {(SMEM_BM / SMEM_T) * (SMEM_BN / SMEM_T), SMEM_BM, SMEM_BN, SMEM_BK, ta, tb,
                                  SMEM_T, SMEM_T};
         d.n_spec = 8;
         memcpy(d.spec, spec, sizeof spec);
-        k->name = "matmul_smem", k->bm = SMEM_BM, k->bn = SMEM_BN;
+        k->name = "matmul_smem", k->bm = SMEM_BM, k->bn = SMEM_BN, k->bk = 1, k->m_fast = false;
     } else {
         snprintf(shader, sizeof shader, "matmul_reg_%s", suffix[dt]);
         const uint32_t spec[] = {REG_WG, REG_TM, REG_TN, ta, tb};
         d.n_spec = 5;
         memcpy(d.spec, spec, sizeof spec);
-        k->name = "matmul_reg", k->bm = REG_TM, k->bn = REG_WG * REG_TN;
+        k->name = "matmul_reg", k->bm = REG_TM, k->bn = REG_WG * REG_TN, k->bk = 1, k->m_fast = false;
+        if (wide) {
+            snprintf(shader, sizeof shader, "matmul_wide");
+            const uint32_t wspec[] = {REG_WG, WIDE_TM, WIDE_TN, ta, tb, true};
+            d.n_spec = 6;
+            memcpy(d.spec, wspec, sizeof wspec);
+            k->name = "matmul_wide", k->bm = WIDE_TM, k->bn = REG_WG * WIDE_TN, k->bk = WIDE_K, k->m_fast = true;
+        }
     }
     d.shader = shader;
     return vkt_pipeline_get(vkt_rec_device(r), &d, &k->p);
+}
+
+/* The largest (batch, m, n, k) box whose windows all fit one binding: shrink batch first, then the outer
+ * stored dimension of whichever window is too big. box = {batches, m, n, k}. */
+static void plan(const vkt_rec *r, const kernel *kern, const vkt_matmul_desc *d, const operand *oa,
+                 const operand *ob, const operand *oc, int64_t nb, int64_t box[4]) {
+    const size_t align = window_align(r), limit = vkt_rec_max_binding_bytes(r);
+    int64_t bc = nb < MAX_GROUPS ? nb : MAX_GROUPS, mc = d->m, nc = d->n, kc = d->k, lo, hi;
+    if (mc > (int64_t)MAX_GROUPS * kern->bm) mc = (int64_t)MAX_GROUPS * kern->bm;
+    if (nc > (int64_t)MAX_GROUPS * kern->bn) nc = (int64_t)MAX_GROUPS * kern->bn;
+    for (;;) {
+        int64_t *ra_c = d->trans_a ? &kc : &mc, *ca_c = d->trans_a ? &mc : &kc;
+        int64_t *rb_c = d->trans_b ? &nc : &kc, *cb_c = d->trans_b ? &kc : &nc;
+        span(oa, 0, bc, 0, *ra_c, 0, *ca_c, &lo, &hi);
+        size_t wa = window_bytes(oa, lo, hi, align);
+        span(ob, 0, bc, 0, *rb_c, 0, *cb_c, &lo, &hi);
+        size_t wb = window_bytes(ob, lo, hi, align);
+        span(oc, 0, bc, 0, mc, 0, nc, &lo, &hi);
+        size_t wc = window_bytes(oc, lo, hi, align);
+        const operand *big = wa > limit ? oa : wb > limit ? ob : wc > limit ? oc : NULL;
+        if (!big) break;
+        int64_t *outer = big == oa ? ra_c : big == ob ? rb_c : &mc;
+        int64_t *inner = big == oa ? ca_c : big == ob ? cb_c : &nc;
+        int64_t tile_outer = outer == &mc ? kern->bm : outer == &nc ? kern->bn : kern->bk;
+        int64_t tile_inner = inner == &mc ? kern->bm : inner == &nc ? kern->bn : kern->bk;
+        if (bc > 1 && big->stride > 0) bc = shrink(bc, 1);
+        else if (*outer > 1) *outer = shrink(*outer, tile_outer);
+        else {
+            VKT_ASSERT(*inner > 1);
+            *inner = shrink(*inner, tile_inner);
+        }
+    }
+    box[0] = bc, box[1] = mc, box[2] = nc, box[3] = kc;
 }
 
 vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
@@ -181,37 +246,18 @@ vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, c
     VKT_ASSERT(hi <= vkt_tensor_numel(c));
 
     vkt_matmul_variant v = vkt_matmul_pick(r, a->dtype, d->variant);
+    bool wide = v == VKT_MATMUL_REG && vkt_matmul_wide_ok(a, b, d);
     kernel kern;
-    VKT_TRY(get_kernel(r, v, a->dtype, d->trans_a, d->trans_b, &kern));
-
-    /* Choose the box: shrink batch, then the outer stored dimension of whichever window is too big. */
-    const size_t align = vkt_device_get_info(vkt_rec_device(r))->min_storage_offset_align;
-    const size_t limit = vkt_rec_max_binding_bytes(r);
-    int64_t bc = nb < MAX_GROUPS ? nb : MAX_GROUPS, mc = M, nc = N, kc = K;
-    if (mc > (int64_t)MAX_GROUPS * kern.bm) mc = (int64_t)MAX_GROUPS * kern.bm;
-    if (nc > (int64_t)MAX_GROUPS * kern.bn) nc = (int64_t)MAX_GROUPS * kern.bn;
-    for (;;) {
-        int64_t *ra_c = d->trans_a ? &kc : &mc, *ca_c = d->trans_a ? &mc : &kc;
-        int64_t *rb_c = d->trans_b ? &nc : &kc, *cb_c = d->trans_b ? &kc : &nc;
-        span(&oa, 0, bc, 0, *ra_c, 0, *ca_c, &lo, &hi);
-        size_t wa = window_bytes(&oa, lo, hi, align);
-        span(&ob, 0, bc, 0, *rb_c, 0, *cb_c, &lo, &hi);
-        size_t wb = window_bytes(&ob, lo, hi, align);
-        span(&oc, 0, bc, 0, mc, 0, nc, &lo, &hi);
-        size_t wc = window_bytes(&oc, lo, hi, align);
-        const operand *big = wa > limit ? &oa : wb > limit ? &ob : wc > limit ? &oc : NULL;
-        if (!big) break;
-        int64_t *outer = big == &oa ? ra_c : big == &ob ? rb_c : &mc;
-        int64_t *inner = big == &oa ? ca_c : big == &ob ? cb_c : &nc;
-        int64_t tile_outer = outer == &mc ? kern.bm : outer == &nc ? kern.bn : 1;
-        int64_t tile_inner = inner == &mc ? kern.bm : inner == &nc ? kern.bn : 1;
-        if (bc > 1 && big->stride > 0) bc = shrink(bc, 1);
-        else if (*outer > 1) *outer = shrink(*outer, tile_outer);
-        else {
-            VKT_ASSERT(*inner > 1);
-            *inner = shrink(*inner, tile_inner);
-        }
+    int64_t box[4];
+    VKT_TRY(get_kernel(r, v, a->dtype, d->trans_a, d->trans_b, wide, &kern));
+    plan(r, &kern, d, &oa, &ob, &oc, nb, box);
+    /* The wide kernel needs every box edge on a multiple of 8 (window starts stay 32-byte aligned). */
+    if (wide && !((box[1] == M || box[1] % 8 == 0) && (box[2] == N || box[2] % 8 == 0) &&
+                  (box[3] == K || box[3] % 8 == 0))) {
+        VKT_TRY(get_kernel(r, v, a->dtype, d->trans_a, d->trans_b, false, &kern));
+        plan(r, &kern, d, &oa, &ob, &oc, nb, box);
     }
+    const int64_t bc = box[0], mc = box[1], nc = box[2], kc = box[3];
 
     for (int64_t b0 = 0; b0 < nb; b0 += bc) {
         int64_t bn_ = nb - b0 < bc ? nb - b0 : bc;
@@ -243,9 +289,10 @@ vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, c
                     }
                     span(&oc, b0, bn_, m0, mn, n0, nn, &lo, &hi);
                     bind[3] = (vkt_binding){window(r, &oc, lo, hi, &pc.off_c), acc ? VKT_RW : VKT_WRITE};
-                    VKT_TRY(vkt_rec_dispatch(r, kern.name, kern.p, bind, 4, &pc, sizeof pc,
-                                             vkt_ceil_div((uint64_t)nn, (uint64_t)kern.bn),
-                                             vkt_ceil_div((uint64_t)mn, (uint64_t)kern.bm), (uint32_t)bn_));
+                    uint32_t gn = vkt_ceil_div((uint64_t)nn, (uint64_t)kern.bn);
+                    uint32_t gm = vkt_ceil_div((uint64_t)mn, (uint64_t)kern.bm);
+                    uint32_t gx = kern.m_fast ? gm : gn, gy = kern.m_fast ? gn : gm;
+                    VKT_TRY(vkt_rec_dispatch(r, kern.name, kern.p, bind, 4, &pc, sizeof pc, gx, gy, (uint32_t)bn_));
                 }
             }
         }
@@ -261,7 +308,7 @@ vkt_status vkt_op_matmul_colsum(vkt_rec *r, const vkt_tensor *dy, const vkt_tens
     vkt_pipeline *p;
     const uint32_t spec[] = {COLSUM_WG};
     VKT_TRY(vkt_ops_pipeline(r, "matmul_colsum", 2, sizeof(vkt_pc_colsum), spec, 1, &p));
-    const size_t align = vkt_device_get_info(vkt_rec_device(r))->min_storage_offset_align;
+    const size_t align = window_align(r);
     int64_t chunk = (int64_t)((vkt_rec_max_binding_bytes(r) - align) / 4) / n;
     VKT_ASSERT(chunk > 0);
     operand od = {dy, n, 0}, ob = {db, 0, 0};

@@ -12,8 +12,8 @@
  * vkt_op_matmul_fwd / _bwd record exactly that.
  *
  * Kernel variants, chosen per device (env VKT_MATMUL_VARIANT=<name> forces one; see vkt_matmul_variant):
- *   reg      barrier-free register tiles, for CPU drivers (lavapipe): each workgroup owns a few rows, so
- *            A loads are uniform across the subgroup and each lane streams its own columns of B.
+ *   reg      barrier-free register tiles, for CPU drivers (lavapipe): each workgroup owns a few rows and each
+ *            invocation a tile of columns; f32 operands aligned to 8 elements use 32-byte loads (matmul_wide).
  *   smem     shared-memory tiles, for GPUs.
  *   coopmat  GL_NV_cooperative_matrix (f16 inputs, f32 accumulate); built only when glslang supports it and
  *            chosen only when the device reports a 16x16x16 f16 x f16 -> f32 shape.
@@ -84,5 +84,9 @@ vkt_status vkt_op_matmul_bwd(vkt_rec *r, const vkt_tensor *dy, const vkt_tensor 
  * and its name ("reg", "smem", "coopmat"). */
 vkt_matmul_variant vkt_matmul_pick(const vkt_rec *r, vkt_dtype dt, vkt_matmul_variant requested);
 const char *vkt_matmul_variant_name(vkt_matmul_variant v);
+/* True when the reg variant may use its fast f32 kernel (matmul_wide) for these operands: f32, K and the
+ * contiguous dimension of each operand multiples of 8, 32-byte aligned tensors and batch strides (a split
+ * that cannot keep box edges on multiples of 8 still falls back to the general kernel). */
+bool vkt_matmul_wide_ok(const vkt_tensor *a, const vkt_tensor *b, const vkt_matmul_desc *d);
 
 #endif

@@ -1,0 +1,95 @@
+#version 450
+// C = alpha * op(A) op(B) (+ bias) (+ C) for f32 on CPU drivers: register tiles fed by 32-byte loads.
+//
+// Why this shape (lavapipe, Mesa 22.3): a subgroup of 8 invocations is one 256-bit SIMD vector, but every
+// buffer load is a loop over the 8 lanes with a bounds check per component, so a load costs about the same
+// whether it fetches 4 or 32 bytes, and costs far more than an FMA. This kernel therefore loads u64vec4
+// (8 floats) per instruction and reuses every loaded value across a large register tile: a workgroup owns
+// TM rows (from the workgroup id) and WG * TN columns, TN contiguous per invocation, and walks K in
+// blocks of 8. Per block an invocation issues TM + TN loads for 8 * TM * TN FMAs. There are no barriers
+// and nothing is shared between invocations (subgroup broadcasts are slower there than a reload).
+//
+// Each operand is read along its contiguous stored dimension: A along k (or m when TRANS_A), B along n (or
+// k when TRANS_B). The host uses this kernel only when those dimensions, the row strides, the batch strides
+// and every window offset are multiples of 8 elements (see matmul.c); other shapes use matmul_reg.comp.
+// Rows and columns past the edge are clamped for loads and skipped at the store.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
+#include "dtype.glsl"
+
+layout(constant_id = 0) const uint WG = 8;        // invocations per workgroup, all along N
+layout(constant_id = 1) const uint TM = 16;       // rows per workgroup (multiple of 8)
+layout(constant_id = 2) const uint TN = 8;        // contiguous columns per invocation (multiple of 8)
+layout(constant_id = 3) const bool TRANS_A = false;
+layout(constant_id = 4) const bool TRANS_B = false;
+layout(constant_id = 5) const bool M_FAST = false;
+layout(local_size_x_id = 0) in;
+
+#include "matmul_io.glsl"
+
+// The same bindings seen as 8-float words (32-byte aligned by the host's checks).
+layout(binding = 0) readonly buffer A8 { u64vec4 a8[]; };
+layout(binding = 1) readonly buffer B8 { u64vec4 b8[]; };
+
+void unpack8(u64vec4 v, out float f[8]) {
+    for (uint c = 0; c < 4; c++) {
+        uvec2 u = unpackUint2x32(v[c]);
+        f[2 * c] = uintBitsToFloat(u.x);
+        f[2 * c + 1] = uintBitsToFloat(u.y);
+    }
+}
+
+void main() {
+    const uint NA = TRANS_A ? TM / 8 : TM;   // A words per K block (per k when TRANS_A)
+    const uint NB = TRANS_B ? TN : TN / 8;   // B words per K block (per k when not TRANS_B)
+    uint z = gl_WorkGroupID.z;
+    uint i0 = (M_FAST ? gl_WorkGroupID.x : gl_WorkGroupID.y) * TM;
+    uint j0 = ((M_FAST ? gl_WorkGroupID.y : gl_WorkGroupID.x) * WG + gl_LocalInvocationID.x) * TN;
+    // Word index of each load at k = 0, and the word step per k (TRANS_A / !TRANS_B) or per block.
+    uint ia[NA], ib[NB];
+    for (uint g = 0; g < NA; g++)
+        ia[g] = mm_ia(z, TRANS_A ? min(i0 + 8 * g, pc.m - 8u) : min(i0 + g, pc.m - 1u), 0u) / 8;
+    for (uint g = 0; g < NB; g++)
+        ib[g] = mm_ib(z, 0u, TRANS_B ? min(j0 + g, pc.n - 1u) : min(j0 + 8 * g, pc.n - 8u)) / 8;
+    uint lda8 = pc.lda / 8, ldb8 = pc.ldb / 8;
+
+    float acc[TM][TN];
+    for (uint i = 0; i < TM; i++)
+        for (uint j = 0; j < TN; j++) acc[i][j] = 0.0;
+    for (uint k = 0; k < pc.k; k += 8) {
+        float bv[8][TN];
+        if (TRANS_B) {
+            for (uint j = 0; j < TN; j++) {
+                float f[8];
+                unpack8(b8[ib[j] + k / 8], f);
+                for (uint kk = 0; kk < 8; kk++) bv[kk][j] = f[kk];
+            }
+        } else {
+            for (uint kk = 0; kk < 8; kk++)
+                for (uint g = 0; g < NB; g++) {
+                    float f[8];
+                    unpack8(b8[ib[g] + (k + kk) * ldb8], f);
+                    for (uint c = 0; c < 8; c++) bv[kk][8 * g + c] = f[c];
+                }
+        }
+        if (TRANS_A) {
+            for (uint kk = 0; kk < 8; kk++)
+                for (uint g = 0; g < NA; g++) {
+                    float f[8];
+                    unpack8(a8[ia[g] + (k + kk) * lda8], f);
+                    for (uint c = 0; c < 8; c++)
+                        for (uint j = 0; j < TN; j++) acc[8 * g + c][j] = fma(f[c], bv[kk][j], acc[8 * g + c][j]);
+                }
+        } else {
+            for (uint i = 0; i < TM; i++) {
+                float f[8];
+                unpack8(a8[ia[i] + k / 8], f);
+                for (uint kk = 0; kk < 8; kk++)
+                    for (uint j = 0; j < TN; j++) acc[i][j] = fma(f[kk], bv[kk][j], acc[i][j]);
+            }
+        }
+    }
+    for (uint i = 0; i < TM; i++)
+        for (uint j = 0; j < TN; j++)
+            if (i0 + i < pc.m && j0 + j < pc.n) mm_store(z, i0 + i, j0 + j, acc[i][j]);
+}
