@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "train/train_bench.h"
 
 static void help(void) {
     printf("usage: vktrain bench [--device INDEX|NAME] [--filter SUBSTR] [--quick] [--json FILE]\n"
@@ -20,13 +22,20 @@ static void help(void) {
            "  --reps N             timed repetitions (default and minimum 20)\n"
            "  --warmup N           warm-up submits (default and minimum 3)\n"
            "  --peak-gflops X      datasheet FP32 peak, printed beside the measured one as stated\n"
-           "  --peak-gbps X        datasheet memory bandwidth, printed the same way\n");
+           "  --peak-gbps X        datasheet memory bandwidth, printed the same way\n\n"
+           "usage: vktrain bench --train CONFIG.json [section.key=value ...] [--steps N] [--device ...]\n\n"
+           "Times whole training steps of CONFIG's model and batch shape on random tokens: tokens/s, model\n"
+           "FLOP utilisation against the FMA ceiling measured in the same run, forward/backward/optimizer\n"
+           "device ms, host ms per step and device memory. --steps N timed steps (default 10).\n");
 }
 
 int vkt_cli_bench(int argc, char **argv) {
     vkt_bench_opts opts = {0};
     vkt_device_opts dopts = vkt_device_opts_default();
-    const char *json = NULL;
+    const char *json = NULL, *train = NULL;
+    int64_t train_steps = 10;
+    vkt_run_config cfg;
+    vkt_run_config_defaults(&cfg);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_val = i + 1 < argc;
@@ -43,6 +52,13 @@ int vkt_cli_bench(int argc, char **argv) {
                 dopts.index = (int)idx;
             else
                 dopts.name = v;
+        } else if (vkt_cli_opt(argc, argv, &i, "--train")) {
+            train = argv[i];
+            if (vkt_run_config_load(train, &cfg) != VKT_OK) return 2;
+        } else if (vkt_cli_opt(argc, argv, &i, "--steps")) {
+            train_steps = atoll(argv[i]);
+        } else if (train && strchr(a, '=') && a[0] != '-') {
+            if (vkt_run_config_set(&cfg, a) != VKT_OK) return 2;
         } else if (strcmp(a, "--filter") == 0 && has_val) {
             opts.filter = argv[++i];
         } else if (strcmp(a, "--json") == 0 && has_val) {
@@ -61,6 +77,17 @@ int vkt_cli_bench(int argc, char **argv) {
         }
     }
     vkt_device *dev;
+    if (train) {
+        int rc = vkt_run_config_validate(&cfg) == VKT_OK ? 0 : 2;
+        if (rc == 0 && vkt_device_create(&dopts, &dev) != VKT_OK) rc = 1;
+        if (rc == 0) {
+            rc = vkt_train_bench(dev, &cfg, train_steps > 0 ? train_steps : 1, NULL) == VKT_OK ? 0 : 1;
+            vkt_device_destroy(dev);
+        }
+        vkt_run_config_free(&cfg);
+        return rc;
+    }
+    vkt_run_config_free(&cfg);
     if (vkt_device_create(&dopts, &dev) != VKT_OK) return 1;
     vkt_bench *b = NULL;
     vkt_status s = vkt_bench_create(dev, &opts, &b);

@@ -11,6 +11,10 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"train", vkt_cli_train, "train a model from a config (pre-training objectives, resume, samples)"},
+    {"eval", vkt_cli_eval, "validation loss and perplexity of a model on a text"},
+    {"sample", vkt_cli_sample, "generate text from a checkpoint or an imported model"},
+    {"convert", vkt_cli_convert, "convert llama2.c / llm.c / Hugging Face models to a Hugging Face folder"},
     {"devices", vkt_cli_devices, "list Vulkan devices and what they support"},
     {"bench", vkt_cli_bench, "measure device ceilings and time validated kernels against them"},
 };

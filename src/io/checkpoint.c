@@ -176,7 +176,8 @@ vkt_status vkt_checkpoint_save(const char *out_dir, int64_t keep, vkt_model *m, 
     snprintf(rng, sizeof rng, "%016llx%016llx", (unsigned long long)st->data_rng[0],
              (unsigned long long)st->data_rng[1]);
     cJSON_AddStringToObject(state, "data_rng", rng);
-    cJSON_AddNumberToObject(state, "data_cursor", (double)st->data_cursor);
+    cJSON_AddNumberToObject(state, "data_epoch", (double)st->data_epoch);
+    cJSON_AddNumberToObject(state, "data_batch", (double)st->data_batch);
     if (cfg) {
         cJSON_AddStringToObject(state, "tokenizer_type", cfg->tokenizer_type);
         cJSON_AddStringToObject(state, "tokenizer_path", cfg->tokenizer_path);
@@ -225,22 +226,40 @@ static cJSON *read_json(const char *path) {
     return o;
 }
 
-vkt_status vkt_checkpoint_resolve(const char *dir, char *out, size_t out_size) {
+bool vkt_checkpoint_resolve_quiet(const char *dir, char *out, size_t out_size) {
     char path[1100];
     snprintf(path, sizeof path, "%s/config.json", dir);
     struct stat st;
-    if (stat(path, &st) == 0) return snprintf(out, out_size, "%s", dir), VKT_OK;
+    if (stat(path, &st) == 0) return snprintf(out, out_size, "%s", dir), true;
     snprintf(path, sizeof path, "%s/latest.json", dir);
     cJSON *latest = read_json(path);
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(latest, "latest");
-    if (!cJSON_IsString(name)) {
-        cJSON_Delete(latest);
-        vkt_log_error("%s: neither a checkpoint (no config.json) nor a run folder (no latest.json)", dir);
-        return VKT_ERR_IO;
-    }
-    snprintf(out, out_size, "%s/%s", dir, name->valuestring);
+    bool ok = cJSON_IsString(name);
+    if (ok) snprintf(out, out_size, "%s/%s", dir, name->valuestring);
     cJSON_Delete(latest);
-    return VKT_OK;
+    return ok;
+}
+
+vkt_status vkt_checkpoint_resolve(const char *dir, char *out, size_t out_size) {
+    if (vkt_checkpoint_resolve_quiet(dir, out, out_size)) return VKT_OK;
+    vkt_log_error("%s: neither a checkpoint (no config.json) nor a run folder (no latest.json)", dir);
+    return VKT_ERR_IO;
+}
+
+bool vkt_checkpoint_tokenizer(const char *ck, char *spec, size_t n) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/trainer_state.json", ck);
+    cJSON *state = read_json(path);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(state, "tokenizer_type");
+    const cJSON *tpath = cJSON_GetObjectItemCaseSensitive(state, "tokenizer_path");
+    bool ok = cJSON_IsString(type);
+    if (ok) {
+        bool bytes = strcmp(type->valuestring, "byte") == 0 || strcmp(type->valuestring, "bytes") == 0;
+        snprintf(spec, n, "%s", bytes ? "bytes" : cJSON_IsString(tpath) ? tpath->valuestring : "");
+        ok = spec[0] != 0;
+    }
+    cJSON_Delete(state);
+    return ok;
 }
 
 vkt_status vkt_checkpoint_read_config(const char *dir, vkt_model_config *cfg) {
@@ -309,10 +328,12 @@ vkt_status vkt_checkpoint_load_params(const char *dir, vkt_model *m, vkt_checkpo
     cJSON *state = read_json(path);
     const cJSON *step = cJSON_GetObjectItemCaseSensitive(state, "step");
     const cJSON *rng = cJSON_GetObjectItemCaseSensitive(state, "data_rng");
-    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(state, "data_cursor");
-    if (!cJSON_IsNumber(step) || !cJSON_IsString(rng) || strlen(rng->valuestring) != 32 || !cJSON_IsNumber(cur)) {
+    const cJSON *ep = cJSON_GetObjectItemCaseSensitive(state, "data_epoch");
+    const cJSON *ba = cJSON_GetObjectItemCaseSensitive(state, "data_batch");
+    if (!cJSON_IsNumber(step) || !cJSON_IsString(rng) || strlen(rng->valuestring) != 32 || !cJSON_IsNumber(ep) ||
+        !cJSON_IsNumber(ba)) {
         cJSON_Delete(state);
-        vkt_log_error("%s: missing or malformed (needs step, data_rng, data_cursor)", path);
+        vkt_log_error("%s: missing or malformed (needs step, data_rng, data_epoch, data_batch)", path);
         return VKT_ERR_FORMAT;
     }
     char hi[17] = {0};
@@ -320,7 +341,8 @@ vkt_status vkt_checkpoint_load_params(const char *dir, vkt_model *m, vkt_checkpo
     st->step = (int64_t)step->valuedouble;
     st->data_rng[0] = strtoull(hi, NULL, 16);
     st->data_rng[1] = strtoull(rng->valuestring + 16, NULL, 16);
-    st->data_cursor = (int64_t)cur->valuedouble;
+    st->data_epoch = (int64_t)ep->valuedouble;
+    st->data_batch = (int64_t)ba->valuedouble;
     cJSON_Delete(state);
     return VKT_OK;
 }

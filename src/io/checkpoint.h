@@ -10,6 +10,7 @@
 #ifndef VKT_CHECKPOINT_H
 #define VKT_CHECKPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,8 +20,9 @@
 
 typedef struct {
     int64_t step;            /* optimizer steps completed */
-    uint64_t data_rng[2];    /* training-batch sampler state */
-    int64_t data_cursor;     /* sequential-order position */
+    int64_t data_epoch;      /* training loader position (data/loader.h) */
+    int64_t data_batch;
+    uint64_t data_rng[2];    /* objective randomness (masking, FIM cuts) */
 } vkt_checkpoint_state;
 
 /* Saves m (and the optimizer state of s when not NULL); *saved gets the folder written. */
@@ -29,6 +31,10 @@ vkt_status vkt_checkpoint_save(const char *out_dir, int64_t keep, vkt_model *m, 
                                size_t saved_size);
 /* `dir` may be a step folder or a run folder (its newest checkpoint is used). */
 vkt_status vkt_checkpoint_resolve(const char *dir, char *out, size_t out_size);
+/* The same without logging: false when dir is no checkpoint. */
+bool vkt_checkpoint_resolve_quiet(const char *dir, char *out, size_t out_size);
+/* The tokenizer spec recorded in checkpoint folder ck's trainer_state.json ("bytes" or a path). */
+bool vkt_checkpoint_tokenizer(const char *ck, char *spec, size_t n);
 vkt_status vkt_checkpoint_read_config(const char *dir, vkt_model_config *cfg);
 vkt_status vkt_checkpoint_load_params(const char *dir, vkt_model *m, vkt_checkpoint_state *st);
 /* Parameters from a Hugging Face model folder or file accepted by vkt_st_model_open. */
@@ -39,5 +45,11 @@ vkt_status vkt_checkpoint_load_optimizer(const char *dir, vkt_model *m, vkt_step
  * sharded index), a llama2.c checkpoint (.bin) or an llm.c GPT-2 checkpoint (.bin). */
 vkt_status vkt_import_config(const char *from, vkt_model_config *cfg);
 vkt_status vkt_import_params(const char *from, vkt_model *m);
+
+/* Any model source (a vktrain run or step folder, a Hugging Face folder, a llama2.c or llm.c file) as a
+ * device model for (B, T) batches. *tokenizer_spec gets the tokenizer the source names or holds ("" when
+ * it says nothing), for vkt_tok_load; the caller owns *out. */
+vkt_status vkt_load_model(vkt_device *dev, const char *from, int64_t B, int64_t T, bool with_grads, vkt_model **out,
+                          char *tokenizer_spec, size_t spec_size);
 
 #endif

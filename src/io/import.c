@@ -98,3 +98,40 @@ vkt_status vkt_import_params(const char *from, vkt_model *m) {
     vkt_host_params_free(&hp);
     return s;
 }
+
+/* The tokenizer a model source carries: a checkpoint's trainer_state.json names it; a folder may hold a
+ * tokenizer.json; llama2.c models ship theirs separately (tokenizer.bin beside the checkpoint). */
+static void find_tokenizer(const char *from, char *spec, size_t n) {
+    char ck[1024], path[1200];
+    struct stat st;
+    spec[0] = 0;
+    if (vkt_checkpoint_resolve_quiet(from, ck, sizeof ck) && vkt_checkpoint_tokenizer(ck, spec, n)) return;
+    snprintf(path, sizeof path, "%s/tokenizer.json", from);
+    if (stat(path, &st) == 0) {
+        snprintf(spec, n, "%s", path);
+        return;
+    }
+    const char *slash = strrchr(from, '/');
+    int dir_len = slash ? (int)(slash - from) : 1;
+    snprintf(path, sizeof path, "%.*s/tokenizer.bin", dir_len, slash ? from : ".");
+    if (stat(path, &st) == 0) snprintf(spec, n, "%s", path);
+}
+
+vkt_status vkt_load_model(vkt_device *dev, const char *from, int64_t B, int64_t T, bool with_grads, vkt_model **out,
+                          char *tokenizer_spec, size_t spec_size) {
+    char ck[1024];
+    vkt_model_config cfg;
+    bool is_ckpt = vkt_checkpoint_resolve_quiet(from, ck, sizeof ck);
+    if (is_ckpt) VKT_TRY(vkt_checkpoint_read_config(ck, &cfg));
+    else VKT_TRY(vkt_import_config(from, &cfg));
+    if (T <= 0 || T > cfg.max_seq_len) T = cfg.max_seq_len;
+    VKT_TRY(vkt_model_create(dev, &cfg, B, T, with_grads, out));
+    vkt_status s = is_ckpt ? vkt_checkpoint_load_hf(ck, *out) : vkt_import_params(from, *out);
+    if (s != VKT_OK) {
+        vkt_model_destroy(*out);
+        *out = NULL;
+        return s;
+    }
+    if (tokenizer_spec) find_tokenizer(from, tokenizer_spec, spec_size);
+    return VKT_OK;
+}

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ops/xent.h"
 
@@ -19,6 +20,9 @@ struct vkt_step {
     int64_t slot_step[2];        /* optimizer step of the micro-batch last submitted in each slot */
     bool slot_unread[2];
     int64_t next_step, step_base;
+    int64_t last_collected;      /* newest step whose result was handed out */
+    double wait_s;               /* time the last vkt_step_submit spent waiting for the device */
+    int optim_t0, optim_t1;      /* timestamp slots around the optimizer recording */
     double loss_sum[2];          /* per step parity: sum of micro losses, count, tokens */
     int64_t loss_n[2], tokens[2];
 };
@@ -37,11 +41,20 @@ static vkt_status record_optim(vkt_step *s) {
     vkt_model *m = s->m;
     vkt_gradnorm_opts go = {.max_norm = s->cfg.max_grad_norm};
     VKT_TRY(vkt_rec_begin(r));
+    s->optim_t0 = vkt_rec_timestamp(r);
     VKT_TRY(vkt_gradnorm_record(r, &m->grads, s->segs, s->n_segs, &go, &s->partials, &s->scalars));
     VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &m->params, &m->grads, &s->mom1, &s->mom2, &s->lr_table,
                              &s->scalars, s->segs, s->n_segs));
     VKT_TRY(vkt_model_record_zero_grads(m, r));
+    s->optim_t1 = vkt_rec_timestamp(r);
     return vkt_rec_end(r);
+}
+
+double vkt_step_optim_ms(vkt_step *s) {
+    double ms = 0;
+    if (vkt_rec_wait(s->optim) != VKT_OK || vkt_rec_elapsed_ms(s->optim, s->optim_t0, s->optim_t1, &ms) != VKT_OK)
+        return 0;
+    return ms;
 }
 
 static vkt_status zero_state(vkt_step *s) {
@@ -94,7 +107,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     if (st == VKT_OK)
         st = vkt_tensor_alloc(s->host_arena, VKT_DTYPE_F32, VKT_STEP_SCALARS_ELEMS, 1, 1, 1, &s->scalars);
     for (int k = 0; k < 2 && st == VKT_OK; k++) st = vkt_rec_create(m->dev, 0, &s->micro[k]);
-    if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &s->optim);
+    if (st == VKT_OK) st = vkt_rec_create(m->dev, 2, &s->optim);
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &s->eval);
     if (st == VKT_OK) st = upload_lr_table(s);
     if (st == VKT_OK) st = zero_state(s);
@@ -103,6 +116,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
         sc.step = (uint32_t)first_step;
         memcpy(vkt_tensor_host_ptr(&s->scalars), &sc, sizeof sc);
         s->next_step = s->step_base = first_step;
+        s->last_collected = first_step - 1;
     }
     for (int k = 0; k < 2 && st == VKT_OK; k++) st = record_micro(s, k);
     if (st == VKT_OK) st = record_optim(s);
@@ -136,8 +150,10 @@ static void read_slot(vkt_step *s, int slot) {
     s->slot_unread[slot] = false;
 }
 
-/* Step `step` is complete (its optimizer finished): collect it. */
+/* Step `step` is complete (its optimizer finished): collect it, once. */
 static void collect(vkt_step *s, int64_t step, vkt_step_result *done) {
+    if (step <= s->last_collected) return;
+    s->last_collected = step;
     for (int k = 0; k < 2; k++)
         if (s->slot_step[k] == step) read_slot(s, k);
     const vkt_step_scalars *sc = vkt_tensor_host_ptr(&s->scalars);
@@ -150,12 +166,28 @@ static void collect(vkt_step *s, int64_t step, vkt_step_result *done) {
     s->loss_sum[k] = 0, s->loss_n[k] = 0, s->tokens[k] = 0;
 }
 
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static vkt_status timed_wait(vkt_step *s, vkt_rec *r) {
+    double t = now_s();
+    vkt_status st = vkt_rec_wait(r);
+    s->wait_s += now_s() - t;
+    return st;
+}
+
+double vkt_step_last_wait_s(const vkt_step *s) { return s->wait_s; }
+
 vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_result *done) {
     int64_t step = s->next_step++;
     done->step = -1;
+    s->wait_s = 0;
     for (int64_t i = 0; i < s->cfg.accum; i++) {
         int slot = (int)(s->n_micro++ & 1);
-        VKT_TRY(vkt_rec_wait(s->micro[slot]));
+        VKT_TRY(timed_wait(s, s->micro[slot]));
         read_slot(s, slot);
         VKT_TRY(fill(ctx, vkt_model_slot_tokens(s->m, slot), vkt_model_slot_targets(s->m, slot)));
         VKT_TRY(vkt_rec_submit(s->micro[slot]));
@@ -163,9 +195,8 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
     }
     /* The previous optimizer step must finish before its recording is replayed; the micro-batches just
      * queued keep the device busy meanwhile. Its results are read before the scalars are overwritten. */
-    bool had_previous = step > s->step_base;
-    VKT_TRY(vkt_rec_wait(s->optim));
-    if (had_previous) collect(s, step - 1, done);
+    VKT_TRY(timed_wait(s, s->optim));
+    collect(s, step - 1, done);
     return vkt_rec_submit(s->optim);
 }
 
@@ -173,25 +204,30 @@ vkt_status vkt_step_drain(vkt_step *s, vkt_step_result *done) {
     done->step = -1;
     for (int k = 0; k < 2; k++) VKT_TRY(vkt_rec_wait(s->micro[k]));
     VKT_TRY(vkt_rec_wait(s->optim));
-    if (s->next_step > s->step_base && (s->slot_unread[0] || s->slot_unread[1])) collect(s, s->next_step - 1, done);
+    collect(s, s->next_step - 1, done);
     return VKT_OK;
 }
 
-vkt_status vkt_step_eval(vkt_step *s, vkt_batch_fn fill, void *ctx, int64_t n, double *loss) {
-    vkt_step_result ignored;
-    VKT_TRY(vkt_step_drain(s, &ignored));
-    vkt_model *m = s->m;
+vkt_status vkt_step_eval(vkt_step *s, vkt_batch_fn fill, void *ctx, int64_t n, double *loss,
+                         vkt_step_result *done) {
+    VKT_TRY(vkt_step_drain(s, done));
+    return vkt_eval_loss(s->m, s->eval, fill, ctx, n, loss);
+}
+
+vkt_status vkt_eval_loss(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx, int64_t n, double *loss) {
     vkt_model_use_slot(m, 0);
-    VKT_TRY(vkt_rec_begin(s->eval));
-    VKT_TRY(vkt_model_record_forward(m, s->eval, VKT_FWD_LOSS));
-    VKT_TRY(vkt_rec_end(s->eval));
-    double sum = 0;
+    VKT_TRY(vkt_rec_begin(r));
+    VKT_TRY(vkt_model_record_forward(m, r, VKT_FWD_LOSS));
+    VKT_TRY(vkt_rec_end(r));
+    /* Mean over tokens, not batches: batches with more ignored targets weigh less. */
+    double sum = 0, tokens = 0;
     for (int64_t i = 0; i < n; i++) {
         VKT_TRY(fill(ctx, vkt_model_slot_tokens(m, 0), vkt_model_slot_targets(m, 0)));
-        VKT_TRY(vkt_rec_submit_wait(s->eval));
-        sum += ((const vkt_xent_stats *)vkt_model_slot_stats(m, 0))->loss;
+        VKT_TRY(vkt_rec_submit_wait(r));
+        const vkt_xent_stats *st = (const vkt_xent_stats *)vkt_model_slot_stats(m, 0);
+        sum += st->loss_sum, tokens += st->n_valid;
     }
-    *loss = n ? sum / (double)n : 0;
+    *loss = tokens > 0 ? sum / tokens : 0;
     return VKT_OK;
 }
 
@@ -213,6 +249,7 @@ vkt_status vkt_step_upload_state(vkt_step *s, const float *m1, const float *m2, 
     VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom2, m2, bytes));
     ((vkt_step_scalars *)vkt_tensor_host_ptr(&s->scalars))->step = (uint32_t)step;
     s->next_step = s->step_base = step;
+    s->last_collected = step - 1;
     return VKT_OK;
 }
 

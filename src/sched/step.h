@@ -44,11 +44,21 @@ void vkt_step_destroy(vkt_step *s);
 /* Queues one optimizer step, calling fill once per micro-batch. *done gets the previous step's result
  * (done->step = -1 when there is none yet). */
 vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_result *done);
+/* Device milliseconds of the last completed optimizer step (0 without timestamps). */
+double vkt_step_optim_ms(vkt_step *s);
+/* Seconds the last vkt_step_submit spent blocked on the device (the rest is host work). */
+double vkt_step_last_wait_s(const vkt_step *s);
 /* Waits for everything queued; *done gets the last step's result (step = -1 if none). */
 vkt_status vkt_step_drain(vkt_step *s, vkt_step_result *done);
 
-/* Mean loss over n batches with the current parameters, forward only (drains first). */
-vkt_status vkt_step_eval(vkt_step *s, vkt_batch_fn fill, void *ctx, int64_t n, double *loss);
+/* Mean loss over n batches with the current parameters, forward only. Drains the queue first: *done gets
+ * the result of the last training step if it was not handed out yet (step = -1 otherwise). */
+vkt_status vkt_step_eval(vkt_step *s, vkt_batch_fn fill, void *ctx, int64_t n, double *loss,
+                         vkt_step_result *done);
+
+/* Mean loss per target token over n batches from fill, forward only, recorded into r (any model, with
+ * or without gradients). Synchronous. */
+vkt_status vkt_eval_loss(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx, int64_t n, double *loss);
 
 /* Optimizer state for checkpoints: moments m and v (table.total f32 each) and the step counter. */
 vkt_status vkt_step_download_state(vkt_step *s, float *m, float *v, int64_t *step);

@@ -28,6 +28,8 @@ struct vkt_rec {
     const char **names;          /* owned array of borrowed names, one per dispatch */
     uint32_t n_names, cap_names;
     VkFence fence;               /* owned: signalled when this recording's last submission is done */
+    bool profile;                /* timestamp after every dispatch (vkt_rec_set_profile) */
+    const char *profile_name[VKT_REC_PROFILE_MAX]; /* borrowed: dispatch name ending at each slot */
     VkQueryPool queries;
     uint32_t max_timestamps, n_timestamps;
     bool recording, submitted;
@@ -122,6 +124,10 @@ vkt_status vkt_rec_begin(vkt_rec *r) {
     VKT_VK_TRY(vkBeginCommandBuffer(r->cmd, &bi));
     r->recording = true;
     if (r->queries) vkCmdResetQueryPool(r->cmd, r->queries, 0, r->max_timestamps);
+    if (r->profile) {
+        memset(r->profile_name, 0, sizeof r->profile_name);
+        vkt_rec_timestamp(r);
+    }
     /* Order against everything submitted before, including earlier replays of this buffer. */
     full_barrier(r);
     return VKT_OK;
@@ -263,6 +269,14 @@ vkt_status vkt_rec_dispatch(vkt_rec *r, const char *name, const vkt_pipeline *p,
     vkCmdBindDescriptorSets(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0, NULL);
     if (pc_size) vkCmdPushConstants(r->cmd, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, pc_size, pc);
     vkCmdDispatch(r->cmd, gx, gy, gz);
+    if (r->profile) {
+        /* Per-dispatch timing serialises execution: profiling only, never in a real run. */
+        VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+        vkCmdPipelineBarrier(r->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                             0, 1, &mb, 0, NULL, 0, NULL);
+        int slot = vkt_rec_timestamp(r);
+        if (slot >= 0 && (uint32_t)slot < VKT_REC_PROFILE_MAX) r->profile_name[slot] = name;
+    }
     return VKT_OK;
 }
 
@@ -301,6 +315,49 @@ void vkt_rec_copy_raw(vkt_rec *r, VkBuffer src, size_t src_off, VkBuffer dst, si
     else transfer_access(r, src, src_off, bytes, false);
     VkBufferCopy region = {.srcOffset = src_off, .dstOffset = dst_off, .size = bytes};
     vkCmdCopyBuffer(r->cmd, src, dst, 1, &region);
+}
+
+void vkt_rec_set_profile(vkt_rec *r, bool on) { r->profile = on && r->queries; }
+
+typedef struct {
+    const char *name;
+    double ms;
+    int count;
+} profile_row;
+
+static int by_ms_desc(const void *a, const void *b) {
+    double x = ((const profile_row *)a)->ms, y = ((const profile_row *)b)->ms;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+vkt_status vkt_rec_profile_report(vkt_rec *r, FILE *out) {
+    if (!r->profile || r->n_timestamps < 2) return VKT_ERR_UNSUPPORTED;
+    uint64_t *t = malloc(r->n_timestamps * sizeof *t);
+    profile_row *rows = calloc(r->n_timestamps, sizeof *rows);
+    if (!t || !rows) {
+        free(t), free(rows);
+        return VKT_ERR_OOM;
+    }
+    VkResult res = vkGetQueryPoolResults(r->dev->dev, r->queries, 0, r->n_timestamps, r->n_timestamps * 8, t, 8,
+                                         VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+    int n_rows = 0;
+    double total = 0;
+    for (uint32_t i = 1; res == VK_SUCCESS && i < r->n_timestamps && i < VKT_REC_PROFILE_MAX; i++) {
+        const char *name = r->profile_name[i];
+        if (!name) continue;
+        double ms = (double)(t[i] - t[i - 1]) * r->dev->info.timestamp_period_ns * 1e-6;
+        int k = 0;
+        while (k < n_rows && strcmp(rows[k].name, name) != 0) k++;
+        if (k == n_rows) rows[n_rows++].name = name;
+        rows[k].ms += ms, rows[k].count++, total += ms;
+    }
+    qsort(rows, (size_t)n_rows, sizeof *rows, by_ms_desc);
+    fprintf(out, "profile: %.3f ms in %u dispatches\n", total, r->n_timestamps - 1);
+    for (int k = 0; k < n_rows; k++)
+        fprintf(out, "  %-28s %9.3f ms %5.1f%%  x%d\n", rows[k].name, rows[k].ms, 100 * rows[k].ms / total,
+                rows[k].count);
+    free(t), free(rows);
+    return vkt_vk_status(res);
 }
 
 int vkt_rec_timestamp(vkt_rec *r) {

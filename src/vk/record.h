@@ -12,6 +12,7 @@
 #define VKT_RECORD_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "vk/pipeline.h"
 #include "vktrain/tensor.h"
@@ -55,6 +56,13 @@ void vkt_rec_copy_raw(vkt_rec *r, VkBuffer src, size_t src_off, VkBuffer dst, si
 int vkt_rec_timestamp(vkt_rec *r);
 /* After a completed submission: milliseconds between two slots. */
 vkt_status vkt_rec_elapsed_ms(vkt_rec *r, int slot0, int slot1, double *ms);
+
+/* Profiling: with on, every dispatch recorded afterwards is followed by a barrier and a timestamp
+ * (needs max_timestamps > dispatches; at most VKT_REC_PROFILE_MAX). After a completed submission,
+ * vkt_rec_profile_report prints time per dispatch name, largest first. Serialises the work. */
+#define VKT_REC_PROFILE_MAX 4096
+void vkt_rec_set_profile(vkt_rec *r, bool on);
+vkt_status vkt_rec_profile_report(vkt_rec *r, FILE *out);
 
 uint32_t vkt_rec_dispatch_count(const vkt_rec *r);
 /* Pipeline barriers in the current recording: the one vkt_rec_begin records, every hazard barrier, and

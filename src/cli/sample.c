@@ -1,0 +1,70 @@
+/* `vktrain sample`: generate text from a checkpoint or an imported model, streaming it as it comes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "core/log.h"
+#include "data/tokenizer.h"
+#include "io/checkpoint.h"
+#include "train/generate.h"
+
+static void help(void) {
+    printf("usage: vktrain sample MODEL [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--top-p P]\n"
+           "                      [--seed S] [--context T] [--tokenizer SPEC] [--device INDEX|NAME]\n\n"
+           "MODEL is a run or checkpoint folder written by `vktrain train`, a Hugging Face model folder, a\n"
+           "llama2.c .bin or an llm.c GPT-2 .bin. The tokenizer comes from the model when it names or holds one,\n"
+           "else from --tokenizer (\"bytes\", a tokenizer.json, a folder with encoder.json + vocab.bpe, or a\n"
+           "llama2.c tokenizer .bin). Temperature 0 is greedy decoding. Defaults: 200 tokens, temperature 0.8,\n"
+           "top-k 40, top-p 1, seed 1337.\n");
+}
+
+int vkt_cli_sample(int argc, char **argv) {
+    const char *from = NULL, *prompt = "", *tok_spec = NULL;
+    vkt_device_opts dopts = vkt_device_opts_default();
+    vkt_generate_opts go = {.max_tokens = 200, .sampler = {.temperature = 0.8, .top_k = 40, .top_p = 1.0},
+                            .seed = 1337, .stream = stdout, .stop_at_eos = true};
+    for (int i = 1; i < argc; i++) {
+        if (vkt_cli_is_help(argv[i])) return help(), 0;
+        else if (vkt_cli_opt(argc, argv, &i, "--prompt")) prompt = argv[i];
+        else if (vkt_cli_opt(argc, argv, &i, "--tokens")) go.max_tokens = atoll(argv[i]);
+        else if (vkt_cli_opt(argc, argv, &i, "--temperature")) go.sampler.temperature = atof(argv[i]);
+        else if (vkt_cli_opt(argc, argv, &i, "--top-k")) go.sampler.top_k = atoll(argv[i]);
+        else if (vkt_cli_opt(argc, argv, &i, "--top-p")) go.sampler.top_p = atof(argv[i]);
+        else if (vkt_cli_opt(argc, argv, &i, "--seed")) go.seed = strtoull(argv[i], NULL, 10);
+        else if (vkt_cli_opt(argc, argv, &i, "--context")) go.context = atoll(argv[i]);
+        else if (vkt_cli_opt(argc, argv, &i, "--tokenizer")) tok_spec = argv[i];
+        else if (vkt_cli_opt(argc, argv, &i, "--device")) vkt_cli_device_arg(argv[i], &dopts);
+        else if (argv[i][0] != '-' && !from) from = argv[i];
+        else {
+            fprintf(stderr, "vktrain sample: unknown argument '%s' (try --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!from) {
+        fprintf(stderr, "vktrain sample: give a MODEL (try --help)\n");
+        return 2;
+    }
+    vkt_device *dev;
+    if (vkt_device_create(&dopts, &dev) != VKT_OK) return 1;
+    vkt_model *m = NULL;
+    vkt_tokenizer *tok = NULL;
+    char found[1024] = "";
+    vkt_status s = vkt_load_model(dev, from, 1, 1, false, &m, found, sizeof found);
+    if (s == VKT_OK) {
+        const char *spec = tok_spec ? tok_spec : found[0] ? found : NULL;
+        if (!spec) {
+            vkt_log_error("%s names no tokenizer; give one with --tokenizer", from);
+            s = VKT_ERR_ARG;
+        } else {
+            s = vkt_tok_load(spec, &tok);
+        }
+    }
+    if (s == VKT_OK) s = vkt_generate(dev, m, tok, prompt, &go);
+    printf("\n");
+    vkt_tok_free(tok);
+    vkt_model_destroy(m);
+    vkt_device_destroy(dev);
+    return s == VKT_OK ? 0 : 1;
+}

@@ -1,0 +1,74 @@
+/* `vktrain train`: a training run from a JSON config plus section.key=value overrides. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "core/log.h"
+#include "train/trainer.h"
+
+static void help(void) {
+    printf("usage: vktrain train [CONFIG.json] [section.key=value ...] [--resume DIR] [--device INDEX|NAME]\n"
+           "                     [--no-sample] [--print-config]\n\n"
+           "Trains a model as CONFIG describes (defaults: a small character-level GPT, see configs/), with any\n"
+           "key overridden on the command line, e.g.\n"
+           "  vktrain train configs/shakespeare_char.json optim.steps=500 data.train=input.txt\n\n"
+           "Sections and keys: model (preset, from, and Hugging Face config.json keys), tokenizer (type, path),\n"
+           "data (train, val, val_fraction, shuffle, objective clm|mlm|fim, mask_prob, fim_rate), optim\n"
+           "(batch_size, seq_len, grad_accum, steps, lr, lr_min, warmup_steps, weight_decay, beta1, beta2, eps,\n"
+           "grad_clip, seed), eval (interval, steps), log (interval), output (dir, checkpoint_interval, keep),\n"
+           "sample (tokens, temperature, top_k, top_p, prompt).\n\n"
+           "Writes to output.dir: metrics.jsonl, loss.svg, step-NNNNNN/ checkpoints (Hugging Face format) and\n"
+           "latest.json. Ctrl-C saves a checkpoint and exits; --resume DIR continues from one.\n");
+}
+
+int vkt_cli_train(int argc, char **argv) {
+    vkt_run_config cfg;
+    vkt_run_config_defaults(&cfg);
+    vkt_device_opts dopts = vkt_device_opts_default();
+    vkt_train_opts topts = {0};
+    bool print_only = false;
+    int rc = 0;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        const char *a = argv[i];
+        if (vkt_cli_is_help(a)) {
+            help();
+            vkt_run_config_free(&cfg);
+            return 0;
+        } else if (vkt_cli_opt(argc, argv, &i, "--device")) {
+            vkt_cli_device_arg(argv[i], &dopts);
+        } else if (vkt_cli_opt(argc, argv, &i, "--resume")) {
+            topts.resume = argv[i];
+        } else if (strcmp(a, "--no-sample") == 0) {
+            topts.no_sample = true;
+        } else if (strcmp(a, "--print-config") == 0) {
+            print_only = true;
+        } else if (strchr(a, '=') && a[0] != '-') {
+            if (vkt_run_config_set(&cfg, a) != VKT_OK) rc = 2;
+        } else if (a[0] != '-') {
+            if (vkt_run_config_load(a, &cfg) != VKT_OK) rc = 2;
+        } else {
+            fprintf(stderr, "vktrain train: unknown argument '%s' (try --help)\n", a);
+            rc = 2;
+        }
+    }
+    if (rc == 0 && vkt_run_config_validate(&cfg) != VKT_OK) rc = 2;
+    if (rc == 0) {
+        vkt_log_info("configuration:");
+        vkt_run_config_print(&cfg);
+    }
+    if (rc == 0 && !print_only) {
+        vkt_device *dev;
+        if (vkt_device_create(&dopts, &dev) != VKT_OK) {
+            rc = 1;
+        } else {
+            const vkt_device_info *info = vkt_device_get_info(dev);
+            vkt_log_info("device: %s (%s %s)", info->name, info->driver_name, info->driver_info);
+            if (vkt_train(dev, &cfg, &topts) != VKT_OK) rc = 1;
+            vkt_device_destroy(dev);
+        }
+    }
+    vkt_run_config_free(&cfg);
+    return rc;
+}

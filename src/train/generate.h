@@ -1,0 +1,31 @@
+/* Text generation from a model on the device: encode a prompt, then repeatedly run the forward and
+ * sample the next token from the last position's logits, streaming decoded text as it comes.
+ *
+ * The forward is recorded once for a (1, T) batch and replayed per token over the last T tokens of the
+ * sequence (a sliding window once the context is full). */
+#ifndef VKT_GENERATE_H
+#define VKT_GENERATE_H
+
+#include <stdio.h>
+
+#include "data/tokenizer.h"
+#include "model/model.h"
+#include "train/sampler.h"
+
+typedef struct {
+    int64_t max_tokens;       /* new tokens to generate */
+    vkt_sampler_opts sampler;
+    uint64_t seed;
+    FILE *stream;             /* decoded text is written here as it is generated (NULL: not streamed) */
+    int64_t context;          /* window length T (0: the model's maximum sequence length) */
+    bool stop_at_eos;         /* stop at the tokenizer's end-of-text / EOS token */
+} vkt_generate_opts;
+
+/* Generates from `src`'s parameters (any batch shape; it is not modified). out_ids, if not NULL, gets the
+ * generated ids (malloc'ed, *n_out of them). */
+vkt_status vkt_generate(vkt_device *dev, const vkt_model *src, vkt_tokenizer *tok, const char *prompt,
+                        const vkt_generate_opts *opts);
+vkt_status vkt_generate_ids(vkt_device *dev, const vkt_model *src, vkt_tokenizer *tok, const int32_t *prompt,
+                            int64_t n_prompt, const vkt_generate_opts *opts, int32_t **out_ids, int64_t *n_out);
+
+#endif

@@ -1,0 +1,125 @@
+/* Training-step benchmark (see train_bench.h). */
+#include "train/train_bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "bench/bench.h"
+#include "core/log.h"
+#include "model/model.h"
+#include "sched/step.h"
+#include "train/trainer.h"
+
+typedef struct {
+    vkt_rng rng;
+    int64_t n, V;
+} random_batches;
+
+static vkt_status fill_random(void *ctx, int32_t *tokens, int32_t *targets) {
+    random_batches *b = ctx;
+    for (int64_t i = 0; i < b->n; i++) {
+        tokens[i] = (int32_t)vkt_rng_below(&b->rng, (uint32_t)b->V);
+        targets[i] = (int32_t)vkt_rng_below(&b->rng, (uint32_t)b->V);
+    }
+    return VKT_OK;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Device time of forward, backward and optimizer from timestamps, median of 5 synchronous runs. */
+static vkt_status phase_times(vkt_model *m, vkt_step *st, random_batches *rb, vkt_train_bench_result *res) {
+    vkt_rec *r;
+    VKT_TRY(vkt_rec_create(m->dev, 8, &r));
+    vkt_model_use_slot(m, 0);
+    vkt_status s = vkt_rec_begin(r);
+    int t0 = vkt_rec_timestamp(r);
+    if (s == VKT_OK) s = vkt_model_record_forward(m, r, VKT_FWD_LOSS_GRAD);
+    int t1 = vkt_rec_timestamp(r);
+    if (s == VKT_OK) s = vkt_model_record_backward(m, r);
+    int t2 = vkt_rec_timestamp(r);
+    if (s == VKT_OK) s = vkt_model_record_zero_grads(m, r);
+    if (s == VKT_OK) s = vkt_rec_end(r);
+    double f[5], b[5];
+    for (int i = 0; i < 5 && s == VKT_OK; i++) {
+        fill_random(rb, vkt_model_slot_tokens(m, 0), vkt_model_slot_targets(m, 0));
+        s = vkt_rec_submit_wait(r);
+        if (s == VKT_OK) s = vkt_rec_elapsed_ms(r, t0, t1, &f[i]);
+        if (s == VKT_OK) s = vkt_rec_elapsed_ms(r, t1, t2, &b[i]);
+    }
+    vkt_rec_destroy(r);
+    if (s != VKT_OK) return s;
+    qsort(f, 5, sizeof *f, cmp_double);
+    qsort(b, 5, sizeof *b, cmp_double);
+    res->fwd_ms = f[2], res->bwd_ms = b[2];
+    res->optim_ms = vkt_step_optim_ms(st);
+    return VKT_OK;
+}
+
+vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t steps, vkt_train_bench_result *out) {
+    vkt_train_bench_result res = {0};
+    const vkt_model_config *mc = &cfg->model;
+    vkt_model *m = NULL;
+    vkt_step *st = NULL;
+    VKT_TRY(vkt_model_create(dev, mc, cfg->batch_size, cfg->seq_len, true, &m));
+    vkt_step_cfg sc = {.adamw = vkt_adamw_cfg_default(), .max_grad_norm = (float)cfg->grad_clip,
+                       .accum = cfg->grad_accum, .total_steps = steps + 8,
+                       .schedule = {.lr_max = cfg->lr, .lr_min = cfg->lr_min, .warmup = 1, .total = steps + 8}};
+    vkt_status s = vkt_model_init_weights(m, cfg->seed);
+    if (s == VKT_OK) s = vkt_step_create(m, &sc, 0, &st);
+    random_batches rb = {.n = cfg->batch_size * cfg->seq_len, .V = mc->vocab_size};
+    vkt_rng_init(&rb.rng, cfg->seed);
+    vkt_step_result done;
+    for (int i = 0; i < 3 && s == VKT_OK; i++) s = vkt_step_submit(st, fill_random, &rb, &done);
+    if (s == VKT_OK) s = vkt_step_drain(st, &done);
+    double t0 = now_s(), host = 0;
+    for (int64_t i = 0; i < steps && s == VKT_OK; i++) {
+        double h = now_s();
+        s = vkt_step_submit(st, fill_random, &rb, &done);
+        host += now_s() - h - vkt_step_last_wait_s(st);
+    }
+    if (s == VKT_OK) s = vkt_step_drain(st, &done);
+    double elapsed = now_s() - t0;
+    if (s == VKT_OK) s = phase_times(m, st, &rb, &res);
+    vkt_bench *b = NULL;
+    vkt_bench_opts bo = {.quick = true, .quiet = true};
+    if (s == VKT_OK) s = vkt_bench_create(dev, &bo, &b);
+    if (s == VKT_OK) s = vkt_bench_peaks(b);
+    if (s == VKT_OK) {
+        double tokens = (double)(steps * cfg->batch_size * cfg->seq_len * cfg->grad_accum);
+        size_t pb, gb, ab;
+        vkt_model_memory(m, &pb, &gb, &ab);
+        res.peak_gflops = b->peak_gflops;
+        res.flops_per_token = vkt_train_flops_per_token(mc, cfg->seq_len);
+        res.tokens_per_s = tokens / elapsed;
+        res.step_ms = 1e3 * elapsed / (double)steps;
+        res.host_ms = 1e3 * host / (double)steps;
+        res.gflops = res.tokens_per_s * res.flops_per_token * 1e-9;
+        res.util = res.peak_gflops > 0 ? res.gflops / res.peak_gflops : 0;
+        res.params = vkt_params_count(&m->table);
+        res.device_bytes = (int64_t)(pb + gb + ab + vkt_step_memory(st));
+        const vkt_device_info *info = vkt_device_get_info(dev);
+        printf("device=\"%s\" driver=\"%s %s\" op=train_step model=%s params=%lld L=%lld C=%lld V=%lld B=%lld "
+               "T=%lld accum=%lld\n  tokens_per_s=%.1f step_ms=%.2f fwd_ms=%.2f bwd_ms=%.2f optim_ms=%.2f "
+               "host_ms=%.3f model_gflops=%.1f peak_gflops=%.1f util=%.3f memory_mib=%.1f timer=gpu\n",
+               info->name, info->driver_name, info->driver_info, mc->model_type, (long long)res.params,
+               (long long)mc->n_layer, (long long)mc->n_embd, (long long)mc->vocab_size, (long long)cfg->batch_size,
+               (long long)cfg->seq_len, (long long)cfg->grad_accum, res.tokens_per_s, res.step_ms, res.fwd_ms,
+               res.bwd_ms, res.optim_ms, res.host_ms, res.gflops, res.peak_gflops, res.util,
+               (double)res.device_bytes / (1 << 20));
+    }
+    vkt_bench_destroy(b);
+    vkt_step_destroy(st);
+    vkt_model_destroy(m);
+    if (out) *out = res;
+    return s;
+}

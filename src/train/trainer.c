@@ -1,0 +1,269 @@
+/* The training run (see trainer.h). Everything per step is queued without waiting (sched/step.c); this
+ * file only decides what to run when and reports it. */
+#include "train/trainer.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench/bench.h"
+#include "core/log.h"
+#include "data/tokenizer.h"
+#include "io/checkpoint.h"
+#include "model/model.h"
+#include "sched/step.h"
+#include "train/dataset.h"
+#include "train/generate.h"
+#include "train/metrics.h"
+#include "train/sampler.h"
+
+static volatile sig_atomic_t g_interrupted;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    g_interrupted = 1;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double vkt_train_flops_per_token(const vkt_model_config *c, int64_t T) {
+    int64_t n = vkt_model_config_n_params(c);
+    n -= c->vocab_size * c->n_embd * (c->tie_word_embeddings ? 1 : 2); /* embeddings are lookups ... */
+    n += c->vocab_size * c->n_embd;                                     /* ... but the LM head is a matmul */
+    if (c->arch == VKT_ARCH_GPT2) n -= c->max_seq_len * c->n_embd;
+    return 6.0 * (double)n + 12.0 * (double)(c->n_layer * T * c->n_head * c->head_dim);
+}
+
+static void format_eta(double s, char *out, size_t n) {
+    if (s < 0 || s > 1e7) snprintf(out, n, "?");
+    else if (s >= 3600) snprintf(out, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else snprintf(out, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+}
+
+typedef struct {
+    vkt_run_config *cfg;
+    vkt_tokenizer *tok;
+    vkt_dataset data;
+    vkt_model *model;
+    vkt_step *step;
+    vkt_metrics metrics;
+    double peak_gflops, flops_per_token;
+    size_t device_bytes;
+} run;
+
+static vkt_status load_tokenizer(const vkt_run_config *cfg, vkt_tokenizer **tok) {
+    if (strcmp(cfg->tokenizer_type, "byte") == 0 || strcmp(cfg->tokenizer_type, "bytes") == 0)
+        return vkt_tok_init_bytes(tok);
+    if (!cfg->tokenizer_path[0]) {
+        vkt_log_error("config: tokenizer.type \"%s\" needs tokenizer.path (a tokenizer.json, a folder with "
+                      "encoder.json + vocab.bpe, or a llama2.c tokenizer .bin)", cfg->tokenizer_type);
+        return VKT_ERR_FORMAT;
+    }
+    return vkt_tok_load(cfg->tokenizer_path, tok);
+}
+
+static vkt_status sample_text(run *r, vkt_device *dev) {
+    const vkt_run_config *cfg = r->cfg;
+    if (cfg->sample_tokens <= 0) return VKT_OK;
+    vkt_sampler_opts so = {.temperature = cfg->temperature, .top_k = cfg->top_k, .top_p = cfg->top_p};
+    vkt_generate_opts go = {.max_tokens = cfg->sample_tokens, .sampler = so, .seed = cfg->seed, .stream = stdout};
+    printf("\n--- sample (%lld tokens, temperature %g, top-k %lld, top-p %g) ---\n", (long long)cfg->sample_tokens,
+           cfg->temperature, (long long)cfg->top_k, cfg->top_p);
+    vkt_status s = vkt_generate(dev, r->model, r->tok, cfg->sample_prompt, &go);
+    printf("\n---\n");
+    return s;
+}
+
+static vkt_status save(run *r, int64_t step, const char *why) {
+    char path[1024];
+    vkt_loader_state ls = vkt_loader_get_state(&r->data.train);
+    vkt_checkpoint_state st = {.step = step, .data_rng = {r->data.rng.s[0], r->data.rng.s[1]},
+                               .data_epoch = ls.epoch, .data_batch = ls.batch};
+    VKT_TRY(vkt_checkpoint_save(r->cfg->out_dir, r->cfg->keep, r->model, r->step, &st, r->cfg, path,
+                                sizeof path));
+    vkt_log_info("checkpoint (%s): %s", why, path);
+    return VKT_OK;
+}
+
+static void report(run *r, const vkt_step_result *res, double step_s, double host_s, double t_elapsed,
+                   int64_t first_step);
+
+/* Evaluation drains the queue; the training result that completes on the way is reported first. */
+static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed, int64_t first) {
+    vkt_dataset_reset_val(&r->data);
+    vkt_step_result done;
+    VKT_TRY(vkt_step_eval(r->step, vkt_dataset_val_batch, &r->data, r->cfg->eval_steps, loss, &done));
+    if (done.step >= 0) report(r, &done, 0, 0, t_elapsed, first);
+    VKT_TRY(vkt_metrics_log(&r->metrics, step, "val", *loss, NULL));
+    VKT_TRY(vkt_metrics_write_svg(&r->metrics));
+    printf("step %lld | val loss %.4f | perplexity %.2f\n", (long long)step, *loss, exp(*loss));
+    fflush(stdout);
+    return VKT_OK;
+}
+
+static void report(run *r, const vkt_step_result *res, double step_s, double host_s, double t_elapsed,
+                   int64_t first_step) {
+    const vkt_run_config *cfg = r->cfg;
+    double tok_per_step = (double)(cfg->batch_size * cfg->seq_len * cfg->grad_accum);
+    double tps = step_s > 0 ? tok_per_step / step_s : 0;
+    double util = r->peak_gflops > 0 ? tps * r->flops_per_token / (r->peak_gflops * 1e9) : 0;
+    char eta[32], speed[128] = "";
+    int64_t done = res->step + 1 - first_step, left = cfg->steps - res->step - 1;
+    format_eta(done > 0 ? t_elapsed / (double)done * (double)left : -1, eta, sizeof eta);
+    if (step_s > 0)
+        snprintf(speed, sizeof speed, " | %.0f tok/s | util %.1f%% | host %.1f ms", tps, 100 * util, 1e3 * host_s);
+    printf("step %5lld/%lld | loss %.4f | lr %.2e | norm %.3f%s | mem %.0f MiB | eta %s\n",
+           (long long)res->step + 1, (long long)cfg->steps, res->loss, res->lr, res->grad_norm, speed,
+           (double)r->device_bytes / (1 << 20), eta);
+    fflush(stdout);
+    char extra[256];
+    snprintf(extra, sizeof extra, "\"lr\":%.6g,\"grad_norm\":%.6g,\"tok_per_s\":%.1f,\"util\":%.4f", res->lr,
+             res->grad_norm, tps, util);
+    vkt_metrics_log(&r->metrics, res->step, "train", res->loss, extra);
+}
+
+static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int64_t *first_step) {
+    vkt_run_config *cfg = r->cfg;
+    VKT_TRY(load_tokenizer(cfg, &r->tok));
+    VKT_TRY(vkt_dataset_init(&r->data, cfg, r->tok));
+    vkt_log_info("data: %lld training and %lld validation tokens from %s (%d file(s), %d from the token cache)",
+                 (long long)r->data.corpus.train.n, (long long)r->data.corpus.val.n, cfg->data_train,
+                 r->data.corpus.n_files, r->data.corpus.n_cache_hits);
+
+    vkt_model_config mc = cfg->model;
+    bool imported = cfg->model_from[0] || opts->resume;
+    if (opts->resume) VKT_TRY(vkt_checkpoint_read_config(opts->resume, &mc));
+    else if (cfg->model_from[0]) VKT_TRY(vkt_import_config(cfg->model_from, &mc));
+    int64_t need = vkt_dataset_vocab(&r->data);
+    if (!imported && !(cfg->model_keys && cJSON_GetObjectItemCaseSensitive(cfg->model_keys, "vocab_size")))
+        mc.vocab_size = need; /* a new model's vocabulary follows its tokenizer */
+    if (mc.vocab_size < need) {
+        vkt_log_error("the model's vocab_size (%lld) is smaller than the tokenizer's with the objective's "
+                      "sentinels (%lld)", (long long)mc.vocab_size, (long long)need);
+        return VKT_ERR_FORMAT;
+    }
+    if (cfg->seq_len > mc.max_seq_len) {
+        vkt_log_error("optim.seq_len %lld is over the model's context %lld", (long long)cfg->seq_len,
+                      (long long)mc.max_seq_len);
+        return VKT_ERR_FORMAT;
+    }
+    VKT_TRY(vkt_model_create(dev, &mc, cfg->batch_size, cfg->seq_len, true, &r->model));
+    r->model->bidirectional = cfg->objective == VKT_OBJ_MLM;
+    vkt_log_info("model: %s, %lld parameters (%d tensors), %lld layers, width %lld, %lld heads (%lld kv)",
+                 mc.model_type, (long long)vkt_params_count(&r->model->table), r->model->table.n,
+                 (long long)mc.n_layer, (long long)mc.n_embd, (long long)mc.n_head, (long long)mc.n_kv_head);
+
+    vkt_step_cfg sc = {.adamw = vkt_adamw_cfg_default(), .max_grad_norm = (float)cfg->grad_clip,
+                       .accum = cfg->grad_accum, .total_steps = cfg->steps,
+                       .schedule = {.lr_max = cfg->lr, .lr_min = cfg->lr_min, .warmup = cfg->warmup_steps,
+                                    .total = cfg->steps}};
+    sc.adamw.beta1 = (float)cfg->beta1, sc.adamw.beta2 = (float)cfg->beta2, sc.adamw.eps = (float)cfg->eps;
+    sc.adamw.weight_decay = (float)cfg->weight_decay;
+    *first_step = 0;
+    vkt_checkpoint_state st = {0};
+    if (opts->resume) {
+        VKT_TRY(vkt_checkpoint_load_params(opts->resume, r->model, &st));
+        *first_step = st.step;
+        r->data.rng.s[0] = st.data_rng[0], r->data.rng.s[1] = st.data_rng[1];
+        vkt_loader_state ls = vkt_loader_get_state(&r->data.train);
+        ls.epoch = st.data_epoch, ls.batch = st.data_batch;
+        VKT_TRY(vkt_loader_set_state(&r->data.train, &ls));
+    } else if (cfg->model_from[0]) {
+        VKT_TRY(vkt_import_params(cfg->model_from, r->model));
+    } else {
+        VKT_TRY(vkt_model_init_weights(r->model, cfg->seed));
+    }
+    VKT_TRY(vkt_step_create(r->model, &sc, *first_step, &r->step));
+    if (opts->resume) VKT_TRY(vkt_checkpoint_load_optimizer(opts->resume, r->model, r->step, *first_step));
+
+    size_t pb, gb, ab;
+    vkt_model_memory(r->model, &pb, &gb, &ab);
+    r->device_bytes = pb + gb + ab + vkt_step_memory(r->step);
+    vkt_log_info("memory plan: parameters %.1f MiB, gradients %.1f MiB, optimizer %.1f MiB, activations %.1f MiB "
+                 "(total %.1f MiB)", (double)pb / (1 << 20), (double)gb / (1 << 20),
+                 (double)vkt_step_memory(r->step) / (1 << 20), (double)ab / (1 << 20),
+                 (double)r->device_bytes / (1 << 20));
+    r->flops_per_token = vkt_train_flops_per_token(&mc, cfg->seq_len);
+    r->peak_gflops = opts->peak_gflops;
+    if (r->peak_gflops <= 0) {
+        vkt_bench *b;
+        vkt_bench_opts bo = {.quick = true, .quiet = true};
+        if (vkt_bench_create(dev, &bo, &b) == VKT_OK) {
+            if (vkt_bench_peaks(b) == VKT_OK) r->peak_gflops = b->peak_gflops;
+            vkt_bench_destroy(b);
+        }
+        vkt_log_info("device FMA peak (measured now): %.1f GFLOP/s", r->peak_gflops);
+    }
+    return vkt_metrics_open(&r->metrics, cfg->out_dir);
+}
+
+static void teardown(run *r) {
+    vkt_step_destroy(r->step);
+    vkt_model_destroy(r->model);
+    vkt_dataset_free(&r->data);
+    vkt_tok_free(r->tok);
+    vkt_metrics_close(&r->metrics);
+}
+
+vkt_status vkt_train(vkt_device *dev, vkt_run_config *cfg, const vkt_train_opts *opts) {
+    run r = {.cfg = cfg};
+    int64_t first = 0;
+    vkt_status s = setup(&r, dev, opts, &first);
+    if (s != VKT_OK) {
+        teardown(&r);
+        return s;
+    }
+    g_interrupted = 0;
+    void (*old)(int) = signal(SIGINT, on_sigint);
+    double t0 = now_s(), t_last = t0, val = 0;
+    int64_t last_reported = first - 1;
+    for (int64_t step = first; step < cfg->steps && s == VKT_OK; step++) {
+        double h0 = now_s();
+        vkt_step_result res;
+        s = vkt_step_submit(r.step, vkt_dataset_train_batch, &r.data, &res);
+        double host = now_s() - h0 - vkt_step_last_wait_s(r.step);
+        bool report_now = res.step >= 0 && ((res.step + 1) % cfg->log_interval == 0 || res.step == first);
+        if (s == VKT_OK && res.step >= 0) {
+            double t = now_s();
+            if (report_now) report(&r, &res, (t - t_last) / (double)(res.step - last_reported), host, t - t0, first);
+            if (report_now) t_last = t, last_reported = res.step;
+        }
+        int64_t done = step + 1;
+        if (s == VKT_OK && cfg->eval_interval > 0 && done % cfg->eval_interval == 0 && done < cfg->steps)
+            s = evaluate(&r, done, &val, now_s() - t0, first);
+        if (s == VKT_OK && cfg->checkpoint_interval > 0 && done % cfg->checkpoint_interval == 0 && done < cfg->steps)
+            s = save(&r, done, "interval");
+        if (s == VKT_OK && g_interrupted) {
+            vkt_step_result last;
+            s = vkt_step_drain(r.step, &last);
+            if (s == VKT_OK) s = save(&r, done, "interrupted");
+            signal(SIGINT, old);
+            teardown(&r);
+            return s;
+        }
+    }
+    vkt_step_result last;
+    if (s == VKT_OK) s = vkt_step_drain(r.step, &last);
+    if (s == VKT_OK && last.step >= 0) report(&r, &last, 0, 0, now_s() - t0, first);
+    double elapsed = now_s() - t0;
+    if (s == VKT_OK && cfg->eval_steps > 0) s = evaluate(&r, cfg->steps, &val, elapsed, first);
+    if (s == VKT_OK) {
+        double tokens = (double)((cfg->steps - first) * cfg->batch_size * cfg->seq_len * cfg->grad_accum);
+        printf("done: %lld steps in %.1f s, %.0f tok/s, util %.1f%% of %.1f GFLOP/s measured peak\n",
+               (long long)(cfg->steps - first), elapsed, tokens / elapsed,
+               r.peak_gflops > 0 ? 100 * tokens / elapsed * r.flops_per_token / (r.peak_gflops * 1e9) : 0,
+               r.peak_gflops);
+    }
+    if (s == VKT_OK) s = save(&r, cfg->steps, "final");
+    if (s == VKT_OK && !opts->no_sample) s = sample_text(&r, dev);
+    signal(SIGINT, old);
+    teardown(&r);
+    return s;
+}
