@@ -18,6 +18,7 @@ static const group groups[] = {
     {"rope", vkt_bench_group_rope},
     {"norm", vkt_bench_group_norm},
     {"swiglu", vkt_bench_group_swiglu},
+    {"matmul", vkt_bench_group_matmul},
 };
 // clang-format on
 

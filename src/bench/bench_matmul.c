@@ -1,0 +1,115 @@
+/* Bench cases for matmul: 1024^3 and the GPT-2 small training shapes (B*T = 4096 rows, C = 768, 4C = 3072)
+ * in the layouts a Linear layer uses: forward NT (y = x W^T), input gradient NN (dx = dy W) and weight
+ * gradient TN (dW += dy^T x). The weight-gradient cases accumulate, so each replay first zero-fills C
+ * (recorded in the case; its bytes are counted). Validation compares 256 sampled outputs (including the
+ * last row and column) with a double-precision dot product; work is 2*M*N*K FLOPs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench/bench_groups.h"
+#include "ops/matmul.h"
+
+typedef struct {
+    int64_t m, n, k;
+    bool ta, tb, acc;
+    vkt_tensor a, b, c;   /* stored A, stored B, C (m, n) */
+    float *ha, *hb;       /* owned: host copies of A and B */
+} matmul_ctx;
+
+static vkt_status setup(vkt_bench *b, void *p) {
+    matmul_ctx *x = p;
+    x->ha = vkt_bench_rand(b, (size_t)(x->m * x->k), -1, 1);
+    x->hb = vkt_bench_rand(b, (size_t)(x->k * x->n), -1, 1);
+    if (!x->ha || !x->hb) return VKT_ERR_OOM;
+    VKT_TRY(vkt_bench_upload(b, x->ha, x->m * x->k, 1, 1, 1, &x->a));
+    VKT_TRY(vkt_bench_upload(b, x->hb, x->k * x->n, 1, 1, 1, &x->b));
+    return vkt_bench_upload(b, NULL, x->m * x->n, 1, 1, 1, &x->c);
+}
+
+static vkt_matmul_desc desc_of(const matmul_ctx *x) {
+    return (vkt_matmul_desc){.m = x->m, .n = x->n, .k = x->k, .trans_a = x->ta, .trans_b = x->tb,
+                             .accumulate = x->acc};
+}
+
+static vkt_status record(vkt_rec *r, void *p) {
+    matmul_ctx *x = p;
+    vkt_matmul_desc d = desc_of(x);
+    if (x->acc) VKT_TRY(vkt_rec_fill(r, &x->c, 0));
+    return vkt_op_matmul(r, &x->a, &x->b, NULL, &x->c, &d);
+}
+
+static bool check(vkt_bench *b, void *p, char *why, size_t why_size) {
+    matmul_ctx *x = p;
+    float *y = vkt_bench_download(b, &x->c);
+    enum { SAMPLES = 256 };
+    float got[SAMPLES];
+    double want[SAMPLES];
+    bool ok = y != NULL;
+    for (int s = 0; ok && s < SAMPLES; s++) {
+        int64_t i = s == 0 ? x->m - 1 : (int64_t)(vkt_rng_u64(&b->rng) % (uint64_t)x->m);
+        int64_t j = s == 1 ? x->n - 1 : (int64_t)(vkt_rng_u64(&b->rng) % (uint64_t)x->n);
+        double acc = 0;
+        for (int64_t p_ = 0; p_ < x->k; p_++) {
+            double av = x->ta ? x->ha[p_ * x->m + i] : x->ha[i * x->k + p_];
+            double bv = x->tb ? x->hb[j * x->k + p_] : x->hb[p_ * x->n + j];
+            acc += av * bv;
+        }
+        got[s] = y[i * x->n + j], want[s] = acc;
+    }
+    /* f32 accumulation over K terms: see the bound derivation in tests/test_op_matmul.c. */
+    if (ok) ok = vkt_bench_compare(got, want, SAMPLES, 1.2e-4 * sqrt((double)x->k), why, why_size);
+    free(y);
+    return ok;
+}
+
+static void teardown(void *p) {
+    matmul_ctx *x = p;
+    free(x->ha), free(x->hb);
+    x->ha = x->hb = NULL;
+}
+
+vkt_status vkt_bench_group_matmul(vkt_bench *b) {
+    typedef struct { int64_t m, n, k; bool ta, tb, acc; const char *role; } shape;
+    static const shape full[] = {
+        {1024, 1024, 1024, false, false, false, "square"},
+        {4096, 768, 768, false, true, false, "fwd_attn_proj"},   /* x (4096, 768) W^T, W (768, 768) */
+        {4096, 3072, 768, false, true, false, "fwd_mlp_fc"},     /* W (3072, 768) */
+        {4096, 768, 3072, false, true, false, "fwd_mlp_proj"},   /* W (768, 3072) */
+        {4096, 768, 768, false, false, false, "dx_attn_proj"},   /* dy (4096, 768) W (768, 768) */
+        {4096, 768, 3072, false, false, false, "dx_mlp_fc"},     /* dy (4096, 3072) W (3072, 768) */
+        {4096, 3072, 768, false, false, false, "dx_mlp_proj"},   /* dy (4096, 768) W (768, 3072) */
+        {768, 768, 4096, true, false, true, "dw_attn_proj"},     /* dy^T x: (768, 4096) (4096, 768) */
+        {3072, 768, 4096, true, false, true, "dw_mlp_fc"},
+        {768, 3072, 4096, true, false, true, "dw_mlp_proj"},
+    };
+    static const shape quick[] = {
+        {64, 72, 40, false, false, false, "square"},
+        {64, 72, 40, false, true, false, "fwd"},
+        {72, 40, 64, true, false, true, "dw"},
+    };
+    const shape *list = b->quick ? quick : full;
+    size_t count = b->quick ? sizeof quick / sizeof quick[0] : sizeof full / sizeof full[0];
+    for (size_t i = 0; i < count; i++) {
+        const shape *s = &list[i];
+        matmul_ctx x = {.m = s->m, .n = s->n, .k = s->k, .ta = s->ta, .tb = s->tb, .acc = s->acc};
+        /* Which kernel will run: the variant picked for this device, and the reg variant's f32 fast path. */
+        vkt_matmul_variant v = vkt_matmul_pick(b->rec, VKT_DTYPE_F32, VKT_MATMUL_AUTO);
+        vkt_tensor probe = {.dtype = VKT_DTYPE_F32};
+        vkt_matmul_desc d = desc_of(&x);
+        bool wide = v == VKT_MATMUL_REG && vkt_matmul_wide_ok(&probe, &probe, &d);
+        char variant[48];
+        snprintf(variant, sizeof variant, "%s%s_%c%c%s_%s", vkt_matmul_variant_name(v), wide ? "/wide" : "",
+                 s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->acc ? "+fill" : "", s->role);
+        double mnk = (double)s->m * (double)s->n * (double)s->k;
+        double bytes = 4.0 * ((double)(s->m * s->k + s->k * s->n + s->m * s->n) + (s->acc ? 2.0 * s->m * s->n : 0));
+        vkt_bench_case c = {.op = "matmul", .dtype = "f32", .variant = variant,
+                            .wg = v == VKT_MATMUL_SMEM ? 256 : 8, /* SMEM_* and REG_WG in matmul.c */
+                            .flops = 2.0 * mnk, .bytes = bytes,
+                            .setup = setup, .record = record, .check = check, .teardown = teardown, .ctx = &x};
+        snprintf(c.shape, sizeof c.shape, "M=%lld N=%lld K=%lld", (long long)s->m, (long long)s->n,
+                 (long long)s->k);
+        VKT_TRY(vkt_bench_run(b, &c));
+    }
+    return VKT_OK;
+}
