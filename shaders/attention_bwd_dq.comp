@@ -7,103 +7,102 @@
 // `row` reads keys and values from the buffers, `tiled` stages BC of them in shared memory.
 // dq is overwritten. Reference: Dao 2023 (FlashAttention-2), algorithm 2.
 //! variant attention_bwd_dq_row
+//! variant attention_bwd_dq_row_vec4 -DVKT_VEC4=1
 //! variant attention_bwd_dq_tiled -DTILED=1
+//! variant attention_bwd_dq_tiled_vec4 -DTILED=1 -DVKT_VEC4=1
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
-#include "dtype.glsl"
 #include "attention.glsl"
 
-layout(constant_id = 0) const uint WG = 32;
-layout(constant_id = 1) const uint HS = 64;
-layout(constant_id = 2) const uint BC = 16;
-layout(local_size_x_id = 0) in;
-
-layout(binding = 0) readonly buffer Q { VKT_T q[]; };
-layout(binding = 1) readonly buffer K { VKT_T k[]; };
-layout(binding = 2) readonly buffer V { VKT_T v[]; };
-layout(binding = 3) readonly buffer O { VKT_T o[]; };
-layout(binding = 4) readonly buffer DO { VKT_T dout[]; };
+ATT_IN(0, Q, q)
+ATT_IN(1, K, k)
+ATT_IN(2, V, v)
+ATT_IN(3, O, o)
+ATT_IN(4, DO, dout)
 layout(binding = 5) readonly buffer Lse { float lse[]; };
-layout(binding = 6) writeonly buffer DQ { VKT_T dq[]; };
+ATT_OUT(6, DQ, dq)
 layout(binding = 7) writeonly buffer Dd { float delta[]; };
 
 #ifdef TILED
-shared float ks[BC * HS];
-shared float vs[BC * HS];
-#define KEY(jj, d) ks[(jj) * HS + (d)]
-#define VAL(jj, d) vs[(jj) * HS + (d)]
+shared vec4 ks[BC * HS4];
+shared vec4 vs[BC * HS4];
+#define KEY(jj, c) ks[(jj) * HS4 + (c)]
+#define VAL(jj, c) vs[(jj) * HS4 + (c)]
 #else
-#define KEY(jj, d) VKT_LOAD(k[kbase + (jj) * pc.k_stride + (d)])
-#define VAL(jj, d) VKT_LOAD(v[vbase + (jj) * pc.v_stride + (d)])
+#define KEY(jj, c) k_ld(att_row(pc.k_off, pc.k_stride, b, j0 + (jj), kvh), c)
+#define VAL(jj, c) v_ld(att_row(pc.v_off, pc.v_stride, b, j0 + (jj), kvh), c)
 #endif
 
-float qr[HS];   // q * scale * log2(e)
-float dor[HS];  // do
-float acc[HS];  // dq / scale
-float lse2, di;
-
-#ifdef TILED
-void fold(uint n) {
-#else
-void fold(uint n, uint kbase, uint vbase) {
-#endif
-    for (uint jj = 0; jj < n; jj++) {
-        float x = 0.0, dp = 0.0;
-        for (uint d = 0; d < HS; d++) {
-            x += qr[d] * KEY(jj, d);
-            dp += dor[d] * VAL(jj, d);
-        }
-        float ds = att_exp2(x - lse2) * (dp - di);
-        for (uint d = 0; d < HS; d++) acc[d] += ds * KEY(jj, d);
-    }
-}
+vec4 qr[R * HS4];   // q * scale * log2(e), row r at [r * HS4]
+vec4 dor[R * HS4];  // do
+vec4 acc[R * HS4];  // dq / scale
 
 void main() {
-    uint n_tiles = (pc.T + WG - 1) / WG;
+    uint n_tiles = (pc.T + WG * R - 1) / (WG * R);
     uint g = vkt_group_index();
     uint bh = g / n_tiles;
     uint tile = n_tiles - 1 - (g - bh * n_tiles);
     uint h = bh % pc.NH, b = bh / pc.NH, kvh = h / (pc.NH / pc.KVH);
     if (b >= pc.n_batch) return;  // grid padding (whole workgroup: no barrier is skipped)
-    uint i = tile * WG + gl_LocalInvocationID.x;
-    bool live = i < pc.T;
-    uint kend = pc.causal != 0 ? i + 1 : pc.T;
-
-    uint ir = live ? i : 0;
-    uint qbase = att_row(pc.q_off, pc.q_stride, b, ir, h, HS);
-    uint obase = att_row(pc.o_off, pc.NH * HS, b, ir, h, HS);
-    uint dobase = att_row(pc.do_off, pc.NH * HS, b, ir, h, HS);
-    di = 0.0;
-    for (uint d = 0; d < HS; d++) {
-        qr[d] = live ? VKT_LOAD(q[qbase + d]) * pc.scale_log2 : 0.0;
-        dor[d] = live ? VKT_LOAD(dout[dobase + d]) : 0.0;
-        di += live ? dor[d] * VKT_LOAD(o[obase + d]) : 0.0;
-        acc[d] = 0.0;
+    uint i0 = tile * WG * R + gl_LocalInvocationID.x;  // rows i0 + r * WG
+    uint kend[R];
+    float lse2[R], di[R];
+    [[unroll]] for (uint r = 0; r < R; r++) {
+        uint i = i0 + r * WG, ir = min(i, pc.T - 1);
+        kend[r] = pc.causal != 0 ? i + 1 : pc.T;
+        uint qbase = att_row(pc.q_off, pc.q_stride, b, ir, h);
+        uint obase = att_row(pc.o_off, pc.NH * HS, b, ir, h);
+        uint dobase = att_row(pc.do_off, pc.NH * HS, b, ir, h);
+        vec4 dd = vec4(0.0);
+        [[unroll]] for (uint c = 0; c < HS4; c++) {
+            qr[r * HS4 + c] = q_ld(qbase, c) * pc.scale_log2;
+            dor[r * HS4 + c] = dout_ld(dobase, c);
+            dd += dor[r * HS4 + c] * o_ld(obase, c);
+            acc[r * HS4 + c] = vec4(0.0);
+        }
+        di[r] = att_sum(dd);
+        uint row = (b * pc.NH + h) * pc.T + ir;
+        lse2[r] = lse[pc.lse_off + row] * VKT_LOG2E;
+        if (i < pc.T) delta[pc.d_off + row] = di[r];
     }
-    uint row = (b * pc.NH + h) * pc.T + ir;
-    lse2 = live ? lse[pc.lse_off + row] * VKT_LOG2E : 0.0;
-    if (live) delta[pc.d_off + row] = di;
+    uint wg_kend = pc.causal != 0 ? min(pc.T, (tile + 1) * WG * R) : pc.T;
 
-#ifdef TILED
-    uint wg_kend = pc.causal != 0 ? min(pc.T, tile * WG + WG) : pc.T;
     for (uint j0 = 0; j0 < wg_kend; j0 += BC) {
         uint nt = min(BC, wg_kend - j0);
+#ifdef TILED
         barrier();
-        for (uint e = gl_LocalInvocationID.x; e < nt * HS; e += WG) {
-            uint jj = e / HS, d = e - jj * HS;
-            ks[e] = VKT_LOAD(k[att_row(pc.k_off, pc.k_stride, b, j0 + jj, kvh, HS) + d]);
-            vs[e] = VKT_LOAD(v[att_row(pc.v_off, pc.v_stride, b, j0 + jj, kvh, HS) + d]);
+        for (uint e = gl_LocalInvocationID.x; e < nt * HS4; e += WG) {
+            uint jj = e / HS4, c = e - jj * HS4;
+            ks[e] = k_ld(att_row(pc.k_off, pc.k_stride, b, j0 + jj, kvh), c);
+            vs[e] = v_ld(att_row(pc.v_off, pc.v_stride, b, j0 + jj, kvh), c);
         }
         barrier();
-        if (live && kend > j0) fold(min(nt, kend - j0));
-    }
-#else
-    if (!live) return;
-    for (uint j0 = 0; j0 < kend; j0 += BC)
-        fold(min(BC, kend - j0), att_row(pc.k_off, pc.k_stride, b, j0, kvh, HS),
-             att_row(pc.v_off, pc.v_stride, b, j0, kvh, HS));
 #endif
-    if (!live) return;
-    uint dqbase = att_row(pc.dq_off, pc.dq_stride, b, i, h, HS);
-    for (uint d = 0; d < HS; d++) dq[dqbase + d] = VKT_STORE(acc[d] * pc.scale);
+        for (uint jj = 0; jj < BC; jj++) {
+            if (jj >= nt) break;
+            vec4 x[R], dp[R];
+            [[unroll]] for (uint r = 0; r < R; r++) x[r] = dp[r] = vec4(0.0);
+            [[unroll]] for (uint c = 0; c < HS4; c++) {
+                vec4 kv = KEY(jj, c), vv = VAL(jj, c);
+                [[unroll]] for (uint r = 0; r < R; r++) {
+                    x[r] += qr[r * HS4 + c] * kv;
+                    dp[r] += dor[r * HS4 + c] * vv;
+                }
+            }
+            float ds[R];
+            [[unroll]] for (uint r = 0; r < R; r++)
+                ds[r] = j0 + jj < kend[r] ? att_exp2(att_sum(x[r]) - lse2[r]) * (att_sum(dp[r]) - di[r]) : 0.0;
+            [[unroll]] for (uint c = 0; c < HS4; c++) {
+                vec4 kv = KEY(jj, c);
+                [[unroll]] for (uint r = 0; r < R; r++) acc[r * HS4 + c] += ds[r] * kv;
+            }
+        }
+    }
+    [[unroll]] for (uint r = 0; r < R; r++) {
+        uint i = i0 + r * WG;
+        if (i >= pc.T) continue;
+        uint dqbase = att_row(pc.dq_off, pc.dq_stride, b, i, h);
+        [[unroll]] for (uint c = 0; c < HS4; c++) dq_st(dqbase, c, acc[r * HS4 + c] * pc.scale);
+    }
 }

@@ -5,110 +5,117 @@
 //   o[b,i,h,:] = sum_j softmax_j(scale * q[b,i,h,:] . k[b,j,h/G,:]) v[b,j,h/G,:],  G = NH / KVH
 // Each invocation owns one query row: q (pre-scaled into base-2 units) and the accumulator live in
 // registers. Variants:
-//   row    no shared memory and no barriers: keys are read straight from the buffers. Best on CPU
-//          drivers (lavapipe), where a barrier costs far more than the repeated, cache-resident loads.
-//   tiled  the workgroup stages BC keys and values in shared memory per step (two barriers per block);
+//   row    no shared memory and no barriers: keys are read straight from the buffers (one address per
+//          workgroup, see attention.glsl). Best on CPU drivers (lavapipe), where a barrier costs far
+//          more than the repeated, cache-resident loads.
+//   tiled  the workgroup stages BC keys and values in shared memory per block (two barriers per block);
 //          every row of the workgroup reuses them, cutting global traffic WG-fold. The GPU default.
 // References: Milakov & Gimelshein 2018 (online softmax); Dao et al. 2022 (FlashAttention).
 //! variant attention_fwd_row
+//! variant attention_fwd_row_vec4 -DVKT_VEC4=1
 //! variant attention_fwd_tiled -DTILED=1
+//! variant attention_fwd_tiled_vec4 -DTILED=1 -DVKT_VEC4=1
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
-#include "dtype.glsl"
 #include "attention.glsl"
 
-layout(constant_id = 0) const uint WG = 32;  // query rows per workgroup
-layout(constant_id = 1) const uint HS = 64;  // head size (<= 128: registers per invocation ~ 2 HS)
-layout(constant_id = 2) const uint BC = 16;  // keys per online-softmax block (tiled: per shared tile)
-layout(local_size_x_id = 0) in;
-
-layout(binding = 0) readonly buffer Q { VKT_T q[]; };
-layout(binding = 1) readonly buffer K { VKT_T k[]; };
-layout(binding = 2) readonly buffer V { VKT_T v[]; };
-layout(binding = 3) writeonly buffer O { VKT_T o[]; };
+ATT_IN(0, Q, q)
+ATT_IN(1, K, k)
+ATT_IN(2, V, v)
+ATT_OUT(3, O, o)
 layout(binding = 4) writeonly buffer Lse { float lse[]; };
 
 #ifdef TILED
-shared float ks[BC * HS];
-shared float vs[BC * HS];
-#define KEY(jj, d) ks[(jj) * HS + (d)]
-#define VAL(jj, d) vs[(jj) * HS + (d)]
+shared vec4 ks[BC * HS4];
+shared vec4 vs[BC * HS4];
+#define KEY(jj, c) ks[(jj) * HS4 + (c)]
+#define VAL(jj, c) vs[(jj) * HS4 + (c)]
 #else
-#define KEY(jj, d) VKT_LOAD(k[kbase + (jj) * pc.k_stride + (d)])
-#define VAL(jj, d) VKT_LOAD(v[vbase + (jj) * pc.v_stride + (d)])
+#define KEY(jj, c) k_ld(att_row(pc.k_off, pc.k_stride, b, j0 + (jj), kvh), c)
+#define VAL(jj, c) v_ld(att_row(pc.v_off, pc.v_stride, b, j0 + (jj), kvh), c)
 #endif
 
-float qr[HS];
-float acc[HS];
-float s[BC];
-float m, l;
-
-// Folds keys [j0, j0 + n) into (m, l, acc). KEY/VAL index them from 0.
-#ifdef TILED
-void fold(uint n) {
-#else
-void fold(uint n, uint kbase, uint vbase) {
-#endif
-    float mb = m;
-    for (uint jj = 0; jj < n; jj++) {
-        float x = 0.0;
-        for (uint d = 0; d < HS; d++) x += qr[d] * KEY(jj, d);
-        s[jj] = x;
-        mb = max(mb, x);
-    }
-    float corr = att_exp2(m - mb);
-    l *= corr;
-    for (uint d = 0; d < HS; d++) acc[d] *= corr;
-    for (uint jj = 0; jj < n; jj++) {
-        float p = att_exp2(s[jj] - mb);
-        l += p;
-        for (uint d = 0; d < HS; d++) acc[d] += p * VAL(jj, d);
-    }
-    m = mb;
-}
+vec4 qr[R * HS4];   // q * scale * log2(e), row r at [r * HS4]
+vec4 acc[R * HS4];  // sum_j 2^(s_j - m) v_j
+float s[R * BC];
+float m[R], l[R];
 
 void main() {
-    uint n_tiles = (pc.T + WG - 1) / WG;
+    uint n_tiles = (pc.T + WG * R - 1) / (WG * R);
     uint g = vkt_group_index();
     uint bh = g / n_tiles;
     // Highest tiles first: under a causal mask they carry the most keys, so they should start early.
     uint tile = n_tiles - 1 - (g - bh * n_tiles);
     uint h = bh % pc.NH, b = bh / pc.NH, kvh = h / (pc.NH / pc.KVH);
     if (b >= pc.n_batch) return;  // grid padding (whole workgroup: no barrier is skipped)
-    uint i = tile * WG + gl_LocalInvocationID.x;
-    bool live = i < pc.T;
-    uint kend = pc.causal != 0 ? i + 1 : pc.T;  // this row sees keys [0, kend)
-
-    uint qbase = att_row(pc.q_off, pc.q_stride, b, live ? i : 0, h, HS);
-    for (uint d = 0; d < HS; d++) {
-        qr[d] = live ? VKT_LOAD(q[qbase + d]) * pc.scale_log2 : 0.0;
-        acc[d] = 0.0;
+    uint i0 = tile * WG * R + gl_LocalInvocationID.x;  // rows i0 + r * WG
+    uint kend[R];
+    [[unroll]] for (uint r = 0; r < R; r++) {
+        uint i = i0 + r * WG;
+        kend[r] = pc.causal != 0 ? i + 1 : pc.T;  // row i sees keys [0, kend)
+        uint qbase = att_row(pc.q_off, pc.q_stride, b, min(i, pc.T - 1), h);
+        [[unroll]] for (uint c = 0; c < HS4; c++) {
+            qr[r * HS4 + c] = q_ld(qbase, c) * pc.scale_log2;
+            acc[r * HS4 + c] = vec4(0.0);
+        }
+        m[r] = VKT_NEG_BIG;
+        l[r] = 0.0;
     }
-    m = VKT_NEG_BIG;
-    l = 0.0;
+    uint wg_kend = pc.causal != 0 ? min(pc.T, (tile + 1) * WG * R) : pc.T;  // the workgroup's keys
 
-#ifdef TILED
-    uint wg_kend = pc.causal != 0 ? min(pc.T, tile * WG + WG) : pc.T;
     for (uint j0 = 0; j0 < wg_kend; j0 += BC) {
         uint nt = min(BC, wg_kend - j0);
+#ifdef TILED
         barrier();  // every row is done with the previous tile
-        for (uint e = gl_LocalInvocationID.x; e < nt * HS; e += WG) {
-            uint jj = e / HS, d = e - jj * HS;
-            ks[e] = VKT_LOAD(k[att_row(pc.k_off, pc.k_stride, b, j0 + jj, kvh, HS) + d]);
-            vs[e] = VKT_LOAD(v[att_row(pc.v_off, pc.v_stride, b, j0 + jj, kvh, HS) + d]);
+        for (uint e = gl_LocalInvocationID.x; e < nt * HS4; e += WG) {
+            uint jj = e / HS4, c = e - jj * HS4;
+            ks[e] = k_ld(att_row(pc.k_off, pc.k_stride, b, j0 + jj, kvh), c);
+            vs[e] = v_ld(att_row(pc.v_off, pc.v_stride, b, j0 + jj, kvh), c);
         }
         barrier();
-        if (live && kend > j0) fold(min(nt, kend - j0));
-    }
-#else
-    if (!live) return;
-    for (uint j0 = 0; j0 < kend; j0 += BC)
-        fold(min(BC, kend - j0), att_row(pc.k_off, pc.k_stride, b, j0, kvh, HS),
-             att_row(pc.v_off, pc.v_stride, b, j0, kvh, HS));
 #endif
-    if (!live) return;
-    float inv = 1.0 / l;
-    uint obase = att_row(pc.o_off, pc.NH * HS, b, i, h, HS);
-    for (uint d = 0; d < HS; d++) o[obase + d] = VKT_STORE(acc[d] * inv);
-    lse[pc.lse_off + (b * pc.NH + h) * pc.T + i] = (m + log2(l)) * VKT_LN2;
+        float mb[R];
+        [[unroll]] for (uint r = 0; r < R; r++) mb[r] = m[r];
+        for (uint jj = 0; jj < BC; jj++) {
+            if (jj >= nt) break;
+            vec4 a[R];
+            [[unroll]] for (uint r = 0; r < R; r++) a[r] = vec4(0.0);
+            [[unroll]] for (uint c = 0; c < HS4; c++) {
+                vec4 kv = KEY(jj, c);
+                [[unroll]] for (uint r = 0; r < R; r++) a[r] += qr[r * HS4 + c] * kv;
+            }
+            [[unroll]] for (uint r = 0; r < R; r++) {
+                float x = j0 + jj < kend[r] ? att_sum(a[r]) : VKT_NEG_BIG;
+                s[r * BC + jj] = x;
+                mb[r] = max(mb[r], x);
+            }
+        }
+        [[unroll]] for (uint r = 0; r < R; r++) {
+            float corr = att_exp2(m[r] - mb[r]);
+            l[r] *= corr;
+            [[unroll]] for (uint c = 0; c < HS4; c++) acc[r * HS4 + c] *= corr;
+        }
+        for (uint jj = 0; jj < BC; jj++) {
+            if (jj >= nt) break;
+            float p[R];
+            [[unroll]] for (uint r = 0; r < R; r++) {
+                p[r] = j0 + jj < kend[r] ? att_exp2(s[r * BC + jj] - mb[r]) : 0.0;
+                l[r] += p[r];
+            }
+            [[unroll]] for (uint c = 0; c < HS4; c++) {
+                vec4 vv = VAL(jj, c);
+                [[unroll]] for (uint r = 0; r < R; r++) acc[r * HS4 + c] += p[r] * vv;
+            }
+        }
+        [[unroll]] for (uint r = 0; r < R; r++) m[r] = mb[r];
+    }
+    [[unroll]] for (uint r = 0; r < R; r++) {
+        uint i = i0 + r * WG;
+        if (i >= pc.T) continue;
+        float inv = 1.0 / l[r];
+        uint obase = att_row(pc.o_off, pc.NH * HS, b, i, h);
+        [[unroll]] for (uint c = 0; c < HS4; c++) o_st(obase, c, acc[r * HS4 + c] * inv);
+        lse[pc.lse_off + (b * pc.NH + h) * pc.T + i] = (m[r] + log2(l[r])) * VKT_LN2;
+    }
 }

@@ -4,8 +4,55 @@
 // Addressing: element (b, t, head, d) of operand X is X_off + (b*T + t)*X_stride + head*HS + d, with b
 // counted inside the dispatched batch chunk. Offsets absorb the column of a fused qkv buffer and the
 // distance from the aligned binding start. o and do are packed (stride NH*HS); lse and D are (b, NH, T).
+//
+// Head vectors live in registers as HS4 = ceil(HS / 4) vec4s. With -DVKT_VEC4 (host: HS % 4 == 0, so
+// every row start is a multiple of 4 elements: offsets are aligned to 16 bytes) the f32 buffers are read
+// and written as vec4 arrays; otherwise element by element, with the tail of the last vec4 zero.
+//
+// Control flow: loops over key (or query) blocks run to a bound that is the same for the whole workgroup
+// and per-row masks select which pairs count. Loads of a shared key/query row then use one address
+// across the workgroup, which CPU drivers turn into one scalar load instead of a gather, and GPUs into a
+// broadcast; masked pairs cost no more than the divergence they replace.
 #ifndef VKT_ATTENTION_GLSL
 #define VKT_ATTENTION_GLSL
+
+layout(constant_id = 0) const uint WG = 32;  // rows per workgroup, one per invocation
+layout(constant_id = 1) const uint HS = 64;  // head size (<= 128)
+layout(constant_id = 2) const uint BC = 16;  // keys (queries in attention_bwd_dkv) per block / shared tile
+// Rows per invocation: rows tile*WG*R + lane + r*WG, r < R. Each vec4 loaded from a key (query) row
+// then feeds R rows' FMAs. On CPU drivers every buffer or shared-memory load is a per-lane gather while
+// arithmetic is SIMD, so R sets the flop-to-load ratio (row variant: R = 8); GPUs use R = 1.
+layout(constant_id = 3) const uint R = 1;
+layout(local_size_x_id = 0) in;
+const uint HS4 = (HS + 3) / 4;
+
+// Buffer declarations and vec4 accessors: ATT_IN(binding, Block, name) declares a readonly f32 buffer and
+// `vec4 name_ld(uint e, uint c)` (the c-th vec4 of the row starting at element e); ATT_OUT declares a
+// writeonly one and `void name_st(uint e, uint c, vec4 x)`.
+#ifdef VKT_VEC4
+#define ATT_IN(bnd, Blk, name)                                                                     \
+    layout(binding = bnd) readonly buffer Blk { vec4 name[]; };                                    \
+    vec4 name##_ld(uint e, uint c) { return name[(e >> 2) + c]; }
+#define ATT_OUT(bnd, Blk, name)                                                                    \
+    layout(binding = bnd) writeonly buffer Blk { vec4 name[]; };                                   \
+    void name##_st(uint e, uint c, vec4 x) { name[(e >> 2) + c] = x; }
+#else
+#define ATT_IN(bnd, Blk, name)                                                                     \
+    layout(binding = bnd) readonly buffer Blk { float name[]; };                                   \
+    vec4 name##_ld(uint e, uint c) {                                                               \
+        vec4 r = vec4(0.0);                                                                        \
+        [[unroll]] for (uint t = 0; t < 4; t++)                                                               \
+            if (4 * c + t < HS) r[t] = name[e + 4 * c + t];                                        \
+        return r;                                                                                  \
+    }
+#define ATT_OUT(bnd, Blk, name)                                                                    \
+    layout(binding = bnd) writeonly buffer Blk { float name[]; };                                  \
+    void name##_st(uint e, uint c, vec4 x) {                                                       \
+        [[unroll]] for (uint t = 0; t < 4; t++)                                                               \
+            if (4 * c + t < HS) name[e + 4 * c + t] = x[t];                                        \
+    }
+#endif
+
 
 layout(push_constant) uniform Pc {
     uint T, NH, KVH, n_batch;
@@ -42,8 +89,10 @@ float att_exp2(float x) {
     return ldexp(p, int(n));
 }
 
-uint att_row(uint off, uint stride, uint b, uint t, uint head, uint hs) {
-    return off + (b * pc.T + t) * stride + head * hs;
+uint att_row(uint off, uint stride, uint b, uint t, uint head) {
+    return off + (b * pc.T + t) * stride + head * HS;
 }
+
+float att_sum(vec4 a) { return (a.x + a.y) + (a.z + a.w); }
 
 #endif

@@ -19,6 +19,7 @@ static const group groups[] = {
     {"norm", vkt_bench_group_norm},
     {"swiglu", vkt_bench_group_swiglu},
     {"matmul", vkt_bench_group_matmul},
+    {"attention", vkt_bench_group_attention},
 };
 // clang-format on
 

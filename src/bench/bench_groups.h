@@ -14,5 +14,6 @@ vkt_status vkt_bench_group_rope(vkt_bench *b);
 vkt_status vkt_bench_group_norm(vkt_bench *b);
 vkt_status vkt_bench_group_swiglu(vkt_bench *b);
 vkt_status vkt_bench_group_matmul(vkt_bench *b);
+vkt_status vkt_bench_group_attention(vkt_bench *b);
 
 #endif

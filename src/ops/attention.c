@@ -23,9 +23,12 @@ typedef struct {
 } vkt_pc_attention;
 _Static_assert(sizeof(vkt_pc_attention) == 96, "keep in sync with shaders/common/attention.glsl");
 
-/* Workgroup sizes: the row variant keeps workgroups small so causal rows of very different lengths
- * spread over CPU threads; the tiled variant wants many rows sharing each staged tile. */
-#define WG_ROW 32
+/* Row variant (CPU drivers): a workgroup of one SIMD width (lavapipe: 8 lanes) with R_ROW rows per
+ * invocation, 64 rows per workgroup: small enough that causal masking wastes little of the workgroup's
+ * shared key range, and R_ROW high enough that arithmetic, not per-lane loads, dominates.
+ * Tiled variant (GPUs): 64 rows per workgroup, one per invocation, sharing each staged tile. */
+#define WG_ROW 8
+#define R_ROW 8
 #define WG_TILED 64
 #define BC_ROW 16
 
@@ -57,6 +60,8 @@ const char *vkt_attention_variant_name(vkt_attention_variant v) {
     return v == VKT_ATTENTION_ROW ? "row" : v == VKT_ATTENTION_TILED ? "tiled" : "auto";
 }
 
+uint32_t vkt_attention_workgroup(vkt_attention_variant v) { return v == VKT_ATTENTION_ROW ? WG_ROW : WG_TILED; }
+
 static void check_cfg(const vkt_attention_cfg *c) {
     VKT_ASSERT(c->B > 0 && c->T > 0 && c->NH > 0 && c->KVH > 0 && c->HS > 0);
     VKT_ASSERT(c->NH % c->KVH == 0);
@@ -76,20 +81,33 @@ static void check_packed(const vkt_tensor *x, int64_t n) {
 /* The spec constants and shader name of one kernel. */
 typedef struct {
     char name[48];
-    uint32_t spec[3]; /* WG, HS, BC */
+    uint32_t spec[4]; /* WG, HS, BC, R (rows per invocation) */
 } kernel;
 
-static kernel pick(const vkt_rec *r, const vkt_attention_cfg *c, const char *base) {
+/* vec4 access needs every row start at a multiple of 4 elements (16 bytes): HS, strides, columns and
+ * tensor offsets all multiples of 4. Anything else takes the element-wise (generic) path. */
+static bool vec4_ok(const vkt_attention_cfg *c, const vkt_attention_view *views, int n_views,
+                    const vkt_tensor *const *packed, int n_packed) {
+    bool ok = c->HS % 4 == 0;
+    for (int i = 0; i < n_views; i++)
+        ok = ok && views[i].row_stride % 4 == 0 && views[i].col % 4 == 0 && views[i].t.offset % 16 == 0;
+    for (int i = 0; i < n_packed; i++) ok = ok && packed[i]->offset % 16 == 0;
+    return ok;
+}
+
+static kernel pick(const vkt_rec *r, const vkt_attention_cfg *c, const char *base, bool vec4) {
     kernel k;
     bool row = vkt_attention_variant_for(r, c) == VKT_ATTENTION_ROW;
-    snprintf(k.name, sizeof k.name, "%s_%s", base, row ? "row" : "tiled");
+    snprintf(k.name, sizeof k.name, "%s_%s%s", base, row ? "row" : "tiled", vec4 ? "_vec4" : "");
     /* Tiled: two BC x HS f32 tiles = 16 KiB of shared memory, half of the smallest limit seen
      * (lavapipe 32 KiB), leaving room for occupancy on GPUs. */
     int64_t bc = 2048 / c->HS;
     bc = bc < 8 ? 8 : bc > 64 ? 64 : bc;
-    k.spec[0] = row ? WG_ROW : WG_TILED;
+    k.spec[0] = vkt_attention_workgroup(row ? VKT_ATTENTION_ROW : VKT_ATTENTION_TILED);
     k.spec[1] = (uint32_t)c->HS;
     k.spec[2] = row ? BC_ROW : (uint32_t)bc;
+    /* HS 128 halves R: the same registers and unrolled code size (compile time) as HS 64. */
+    k.spec[3] = row ? (c->HS > 64 ? R_ROW / 2 : R_ROW) : 1;
     return k;
 }
 
@@ -134,8 +152,9 @@ static vkt_pc_attention base_pc(const vkt_attention_cfg *c) {
 }
 
 static size_t binding_align(const vkt_rec *r) {
+    /* At least 16 bytes, so that chunk offsets keep the vec4 variants' alignment. */
     size_t a = vkt_device_get_info(vkt_rec_device(r))->min_storage_offset_align;
-    return a < 4 ? 4 : a;
+    return a < 16 ? 16 : a;
 }
 
 static void dispatch_grid(const vkt_attention_cfg *c, int64_t nb, int64_t heads, uint32_t wg, uint32_t *gx,
@@ -148,9 +167,10 @@ vkt_status vkt_op_attention_fwd(vkt_rec *r, const vkt_attention_cfg *c, const vk
     check_cfg(c);
     check_view(c, &qkv[0], c->NH), check_view(c, &qkv[1], c->KVH), check_view(c, &qkv[2], c->KVH);
     check_packed(o, c->B * c->T * c->NH * c->HS), check_packed(lse, c->B * c->NH * c->T);
-    kernel k = pick(r, c, "attention_fwd");
+    const vkt_tensor *packed[1] = {o};
+    kernel k = pick(r, c, "attention_fwd", vec4_ok(c, qkv, 3, packed, 1));
     vkt_pipeline *p;
-    VKT_TRY(vkt_ops_pipeline(r, k.name, 5, sizeof(vkt_pc_attention), k.spec, 3, &p));
+    VKT_TRY(vkt_ops_pipeline(r, k.name, 5, sizeof(vkt_pc_attention), k.spec, 4, &p));
     size_t align = binding_align(r);
     const int64_t per[5] = {c->T * qkv[0].row_stride, c->T * qkv[1].row_stride, c->T * qkv[2].row_stride,
                             c->T * c->NH * c->HS, c->NH * c->T};
@@ -168,7 +188,7 @@ vkt_status vkt_op_attention_fwd(vkt_rec *r, const vkt_attention_cfg *c, const vk
                                chunk(lse, align, per[4], b0, nb, VKT_WRITE, &pc.lse_off)};
         pc.q_off += (uint32_t)qkv[0].col, pc.k_off += (uint32_t)qkv[1].col, pc.v_off += (uint32_t)qkv[2].col;
         uint32_t gx, gy;
-        dispatch_grid(c, nb, c->NH, k.spec[0], &gx, &gy);
+        dispatch_grid(c, nb, c->NH, k.spec[0] * k.spec[3], &gx, &gy);
         VKT_TRY(vkt_rec_dispatch(r, "attention_fwd", p, bind, 5, &pc, sizeof pc, gx, gy, 1));
     }
     return VKT_OK;
@@ -182,10 +202,12 @@ vkt_status vkt_op_attention_bwd(vkt_rec *r, const vkt_attention_cfg *c, const vk
     check_view(c, &dqkv[0], c->NH), check_view(c, &dqkv[1], c->KVH), check_view(c, &dqkv[2], c->KVH);
     int64_t n_o = c->B * c->T * c->NH * c->HS, n_lse = c->B * c->NH * c->T;
     check_packed(dout, n_o), check_packed(o, n_o), check_packed(lse, n_lse), check_packed(delta, n_lse);
-    kernel kq = pick(r, c, "attention_bwd_dq"), kkv = pick(r, c, "attention_bwd_dkv");
+    const vkt_tensor *packed[2] = {o, dout};
+    bool vec4 = vec4_ok(c, qkv, 3, packed, 2) && vec4_ok(c, dqkv, 3, NULL, 0);
+    kernel kq = pick(r, c, "attention_bwd_dq", vec4), kkv = pick(r, c, "attention_bwd_dkv", vec4);
     vkt_pipeline *pq, *pkv;
-    VKT_TRY(vkt_ops_pipeline(r, kq.name, 8, sizeof(vkt_pc_attention), kq.spec, 3, &pq));
-    VKT_TRY(vkt_ops_pipeline(r, kkv.name, 8, sizeof(vkt_pc_attention), kkv.spec, 3, &pkv));
+    VKT_TRY(vkt_ops_pipeline(r, kq.name, 8, sizeof(vkt_pc_attention), kq.spec, 4, &pq));
+    VKT_TRY(vkt_ops_pipeline(r, kkv.name, 8, sizeof(vkt_pc_attention), kkv.spec, 4, &pkv));
     size_t align = binding_align(r);
     const int64_t per[9] = {c->T * qkv[0].row_stride,  c->T * qkv[1].row_stride,  c->T * qkv[2].row_stride,
                             c->T * dqkv[0].row_stride, c->T * dqkv[1].row_stride, c->T * dqkv[2].row_stride,
@@ -213,12 +235,12 @@ vkt_status vkt_op_attention_bwd(vkt_rec *r, const vkt_attention_cfg *c, const vk
         pc.dv_off += (uint32_t)dqkv[2].col;
         uint32_t gx, gy;
         vkt_binding bq[8] = {q, k, v, ob, dob, l, dq, dw};
-        dispatch_grid(c, nb, c->NH, kq.spec[0], &gx, &gy);
+        dispatch_grid(c, nb, c->NH, kq.spec[0] * kq.spec[3], &gx, &gy);
         VKT_TRY(vkt_rec_dispatch(r, "attention_bwd_dq", pq, bq, 8, &pc, sizeof pc, gx, gy, 1));
         vkt_binding dr = dw;
         dr.access = VKT_READ;
         vkt_binding bkv[8] = {q, k, v, dob, l, dr, dk, dv};
-        dispatch_grid(c, nb, c->KVH, kkv.spec[0], &gx, &gy);
+        dispatch_grid(c, nb, c->KVH, kkv.spec[0] * kkv.spec[3], &gx, &gy);
         VKT_TRY(vkt_rec_dispatch(r, "attention_bwd_dkv", pkv, bkv, 8, &pc, sizeof pc, gx, gy, 1));
     }
     return VKT_OK;

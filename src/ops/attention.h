@@ -53,6 +53,8 @@ void vkt_attention_views_fused(const vkt_attention_cfg *cfg, const vkt_tensor *q
 /* Chosen variant for cfg on r's device (resolves AUTO); for reports and tests. */
 vkt_attention_variant vkt_attention_variant_for(const vkt_rec *r, const vkt_attention_cfg *cfg);
 const char *vkt_attention_variant_name(vkt_attention_variant v);
+/* Invocations per workgroup of a (resolved) variant's kernels. */
+uint32_t vkt_attention_workgroup(vkt_attention_variant v);
 
 /* o = softmax(scale q k^T + mask) v per head; lse = log-sum-exp of each score row.
  * qkv: views (q, k, v); o: (B, T, NH, HS) overwritten; lse: (B, NH, T) overwritten. o must not alias
