@@ -148,10 +148,18 @@ static cJSON *build(const vkt_tokenizer *t) {
     if (m) qsort(m, n, sizeof *m, by_rank);
     for (size_t i = 0; m && i < n; i++) {
         char *a = file_string(t, (int32_t)(m[i].key >> 32)), *b = file_string(t, (int32_t)(m[i].key & 0xFFFFFFFF));
-        cJSON *pair = cJSON_CreateArray();
-        cJSON_AddItemToArray(pair, cJSON_CreateString(a ? a : ""));
-        cJSON_AddItemToArray(pair, cJSON_CreateString(b ? b : ""));
-        cJSON_AddItemToArray(merges, pair);
+        /* "left right" strings load in every tokenizers version; neither side holds a space here
+         * (byte-level spells it U+0120, SentencePiece U+2581). */
+        size_t al = a ? strlen(a) : 0, bl = b ? strlen(b) : 0;
+        char *ab = malloc(al + bl + 2);
+        if (ab) {
+            memcpy(ab, a ? a : "", al);
+            ab[al] = ' ';
+            memcpy(ab + al + 1, b ? b : "", bl);
+            ab[al + 1 + bl] = 0;
+            cJSON_AddItemToArray(merges, cJSON_CreateString(ab));
+        }
+        free(ab);
         free(a);
         free(b);
     }

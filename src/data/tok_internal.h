@@ -33,6 +33,8 @@ struct vkt_tokenizer {
     size_t cache_len, cache_cap;
     vkt_tok_ids cache_ids;
     void *scratch;         /* owned: merge engine buffers */
+    vkt_tok_ids enc_buf;   /* owned: vkt_encoder adapter output */
+    char identity[96];     /* vkt_encoder identity (kind, size, content hash) */
     size_t scratch_cap;    /* symbols the scratch holds */
 };
 

@@ -87,6 +87,7 @@ void vkt_tok_free(vkt_tokenizer *t) {
     free(t->cache_n);
     vkt_tok_ids_free(&t->cache_ids);
     free(t->scratch);
+    vkt_tok_ids_free(&t->enc_buf);
     free(t);
 }
 
