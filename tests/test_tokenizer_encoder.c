@@ -10,8 +10,7 @@ int main(void) {
     char *dir = tt_data("tokenizers/gpt2"), *hf = tt_data("tokenizers/gpt2-hf/tokenizer.json");
     char *bin = tt_data("models/stories260K/tok512.bin"), *shk = tt_data("tinyshakespeare.txt");
     vkt_tokenizer *a = NULL, *b = NULL, *c = NULL;
-    CHECK(vkt_tok_load(dir, &a) == VKT_OK && vkt_tok_load(hf, &b) == VKT_OK && vkt_tok_load(bin, &c) == VKT_OK,
-          "load");
+    CHECK(vkt_tok_load(dir, &a) == VKT_OK && vkt_tok_load(hf, &b) == VKT_OK && vkt_tok_load(bin, &c) == VKT_OK, "load");
     if (!a || !b || !c) return tt_finish("test_tokenizer_encoder");
     vkt_encoder ea, eb, ec;
     CHECK(vkt_tok_encoder(a, &ea) == VKT_OK && vkt_tok_encoder(b, &eb) == VKT_OK && vkt_tok_encoder(c, &ec) == VKT_OK,

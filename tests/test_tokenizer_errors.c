@@ -47,8 +47,10 @@ static char *small_bytelevel_json(const char *merges, const char *extra_vocab) {
         unsigned cp = printable ? (unsigned)i : 256u + (unsigned)k++;
         char e[32];
         int n;
-        if (cp == '"' || cp == '\\') n = snprintf(e, sizeof e, "\"\\%c\":%d,", (char)cp, i);
-        else n = snprintf(e, sizeof e, "\"\\u%04x\":%d,", cp, i);
+        if (cp == '"' || cp == '\\')
+            n = snprintf(e, sizeof e, "\"\\%c\":%d,", (char)cp, i);
+        else
+            n = snprintf(e, sizeof e, "\"\\u%04x\":%d,", cp, i);
         vkt_tok_bytes_append(&b, e, (size_t)n);
     }
     const char *tail1 = "\"ab\":256,\"abab\":257,\"<|eot|>\":258";

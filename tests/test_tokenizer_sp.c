@@ -5,13 +5,68 @@
  * greedy_reference.json holds 256 ids the model generated and their llama2.c decode (leading
  * space after BOS stripped). Decoding the ids must give the text; encoding the text must give
  * the ids back (the model emits the tokenizer's own segmentation of this text, which this test
- * confirms rather than assumes). */
+ * confirms rather than assumes). The exported tokenizer.json and its Metaspace variants were also
+ * checked against @huggingface/tokenizers 0.2.0 (tokenizers.js) on 2,589 lines of TinyStories plus
+ * edge cases, all ids equal; a few of those ids are embedded below (MS_IDS). */
 #include <cjson/cJSON.h>
 #include <unistd.h>
 
 #include "data/tok_internal.h"
 #include "data/tok_save.h"
 #include "tok_test_util.h"
+
+/* Reference ids from @huggingface/tokenizers 0.2.0 (tokenizers.js, an independent implementation of
+ * tokenizer.json) for tok512 exported by vkt_tok_save_hf, as is (Prepend + Replace normalizer) and
+ * with a Metaspace pre-tokenizer instead (prepend_scheme "always" and "first"), with specials parsed. */
+static const char *MS_TEXT[3] = {" leading space", "hello world<s>again  two", "<s>x  y"};
+static const int32_t MS_IDS[3][3][16] = {
+    {{410, 278, 411, 380, 299, 262, 427, 412, 331, -1},
+     {281, 306, 414, 263, 304, 341, 1, 261, 428, 412, 271, 410, 259, 424, 414, -1},
+     {1, 410, 444, 410, 348, -1}},
+    {{278, 411, 380, 299, 262, 427, 412, 331, -1},
+     {281, 306, 414, 263, 304, 341, 1, 261, 428, 412, 271, 410, 259, 424, 414, -1},
+     {1, 410, 444, 410, 348, -1}},
+    {{278, 411, 380, 299, 262, 427, 412, 331, -1},
+     {281, 306, 414, 263, 304, 341, 1, 412, 428, 412, 271, 410, 259, 424, 414, -1},
+     {1, 444, 410, 348, -1}},
+};
+
+static void check_variant(const char *json, int v, const char *scheme) {
+    char path[] = "/tmp/vkt_tokms_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    if (scheme) {
+        size_t len;
+        char *text = tt_read(json, &len);
+        cJSON *root = cJSON_ParseWithLength(text, len);
+        cJSON_ReplaceItemInObject(root, "normalizer", cJSON_CreateNull());
+        cJSON *pre = cJSON_CreateObject();
+        cJSON_AddStringToObject(pre, "type", "Metaspace");
+        cJSON_AddStringToObject(pre, "replacement", "\xE2\x96\x81");
+        cJSON_AddStringToObject(pre, "prepend_scheme", scheme);
+        cJSON_AddBoolToObject(pre, "split", true);
+        cJSON_ReplaceItemInObject(root, "pre_tokenizer", pre);
+        char *out = cJSON_Print(root);
+        FILE *f = fopen(path, "wb");
+        fputs(out, f);
+        fclose(f);
+        cJSON_free(out);
+        cJSON_Delete(root);
+        free(text);
+        json = path;
+    }
+    vkt_tokenizer *t = NULL;
+    CHECK(vkt_tok_load_hf(json, &t) == VKT_OK && t, "load variant %d", v);
+    for (int c = 0; t && c < 3; c++) {
+        size_t n = 0;
+        while (MS_IDS[v][c][n] >= 0) n++;
+        char what[64];
+        snprintf(what, sizeof what, "variant %s case %d", scheme ? scheme : "prepend", c);
+        tt_expect_ids(t, MS_TEXT[c], strlen(MS_TEXT[c]), true, MS_IDS[v][c], n, what);
+    }
+    vkt_tok_free(t);
+    remove(path);
+}
 
 static void check_greedy(vkt_tokenizer *t) {
     char *path = tt_data("models/stories260K/greedy_reference.json");
@@ -24,8 +79,8 @@ static void check_greedy(vkt_tokenizer *t) {
     cJSON *eos = cJSON_GetObjectItemCaseSensitive(root, "eos_id");
     CHECK(cJSON_IsArray(ids) && cJSON_IsString(ref), "greedy_reference.json layout");
     if (!cJSON_IsArray(ids) || !cJSON_IsString(ref)) return;
-    CHECK(vkt_tok_bos(t) == (int32_t)bos->valuedouble && vkt_tok_eos(t) == (int32_t)eos->valuedouble,
-          "bos/eos %d/%d", vkt_tok_bos(t), vkt_tok_eos(t));
+    CHECK(vkt_tok_bos(t) == (int32_t)bos->valuedouble && vkt_tok_eos(t) == (int32_t)eos->valuedouble, "bos/eos %d/%d",
+          vkt_tok_bos(t), vkt_tok_eos(t));
     int n = cJSON_GetArraySize(ids);
     int32_t *want = malloc((size_t)n * sizeof *want);
     int k = 0;
@@ -71,9 +126,18 @@ static void check_basics(vkt_tokenizer *t) {
     CHECK(ids.len >= 2 && ids.data[ids.len - 2] == want[0] && ids.data[ids.len - 1] == want[1],
           "byte fallback for U+00DF");
     vkt_tok_ids_free(&ids);
-    const char *edge[] = {"", " ", "  leading", "trailing  ", "\n\n", "a\tb", "\xF0\x9F\x98\x80 emoji",
-                          "\xFF\xFE invalid utf-8", "<s> not parsed", "Once upon a time"};
-    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) tt_round_trip(t, edge[i], strlen(edge[i]), false, edge[i]);
+    const char *edge[] = {"",
+                          " ",
+                          "  leading",
+                          "trailing  ",
+                          "\n\n",
+                          "a\tb",
+                          "\xF0\x9F\x98\x80 emoji",
+                          "\xFF\xFE invalid utf-8",
+                          "<s> not parsed",
+                          "Once upon a time"};
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++)
+        tt_round_trip(t, edge[i], strlen(edge[i]), false, edge[i]);
     vkt_tok_ids e = {0};
     CHECK(vkt_tok_encode(t, "", 0, false, &e) == VKT_OK && e.len == 0, "empty text gives no ids");
     vkt_tok_ids_free(&e);
@@ -131,6 +195,9 @@ int main(void) {
     close(fd);
     CHECK(vkt_tok_save_hf(a, json) == VKT_OK, "save as tokenizer.json");
     CHECK(vkt_tok_load_hf(json, &b) == VKT_OK, "reload tokenizer.json");
+    check_variant(json, 0, NULL);
+    check_variant(json, 1, "always");
+    check_variant(json, 2, "first");
     remove(json);
     check_basics(a);
     check_greedy(a);

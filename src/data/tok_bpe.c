@@ -193,9 +193,13 @@ static vkt_status sp_word(vkt_tokenizer *t, const char *w, size_t n, vkt_tok_ids
     return word_done(t, w, n, out, start);
 }
 
-vkt_status vkt_tok_encode_segment(vkt_tokenizer *t, const char *s, size_t n, vkt_tok_ids *out) {
+vkt_status vkt_tok_encode_segment(vkt_tokenizer *t, const char *s, size_t n, bool at_start, vkt_tok_ids *out) {
     char *tmp = NULL;
-    bool prefix = t->kind == VKT_TOK_SP_BPE ? (t->sp_prefix && n > 0) : (t->add_prefix_space && (n == 0 || s[0] != ' '));
+    bool prefix;
+    if (t->kind == VKT_TOK_SP_BPE)
+        prefix = t->sp_prefix && n > 0 && !(t->sp_meta && s[0] == ' ') && (at_start || !t->sp_first);
+    else
+        prefix = t->add_prefix_space && (n == 0 || s[0] != ' ');
     if (prefix) {
         tmp = malloc(n + 1);
         if (!tmp) return VKT_ERR_OOM;

@@ -40,8 +40,8 @@ static vkt_status content_hash(const vkt_tokenizer *t, uint64_t *out) {
         h = mix(h, &m[i].id, sizeof m[i].id);
     }
     free(m);
-    bool opts[] = {t->add_prefix_space, t->use_regex, t->sp_prefix, t->sp_split, t->byte_fallback, t->fuse_unk,
-                   t->ignore_merges};
+    bool opts[] = {t->add_prefix_space, t->use_regex, t->sp_prefix,    t->sp_split,
+                   t->byte_fallback,    t->fuse_unk,  t->ignore_merges};
     h = mix(h, opts, sizeof opts);
     *out = h;
     return VKT_OK;

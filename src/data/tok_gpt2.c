@@ -98,8 +98,7 @@ static vkt_status load_merges(vkt_tokenizer *t, const char *path, char *text, si
         int64_t al = vkt_tok_bytelevel_decode(p, (size_t)(sp - p), dec);
         int64_t bl = al < 0 ? -1 : vkt_tok_bytelevel_decode(sp + 1, (size_t)(p + n - sp - 1), dec + al);
         if (bl < 0) {
-            vkt_log_error("%s: a character is outside GPT-2's byte-level alphabet; is this a GPT-2 vocab.bpe?",
-                          where);
+            vkt_log_error("%s: a character is outside GPT-2's byte-level alphabet; is this a GPT-2 vocab.bpe?", where);
             s = VKT_ERR_FORMAT;
             break;
         }
@@ -166,7 +165,9 @@ cleanup:
     free(text);
     free(merges);
     free(dec);
-    if (s != VKT_OK) vkt_tok_free(t);
-    else *out = t;
+    if (s != VKT_OK)
+        vkt_tok_free(t);
+    else
+        *out = t;
     return s;
 }

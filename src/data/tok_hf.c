@@ -7,7 +7,10 @@
  * Not supported (an error names the field): other models (Unigram, WordPiece, WordLevel),
  * custom Split regexes, continuing_subword_prefix/end_of_word_suffix, lowercasing and other
  * normalizers. NFC/NFKC normalizers are ignored with a warning (the text is taken as normalized).
- * Added tokens are matched as plain strings; their lstrip/rstrip/single_word flags are ignored. */
+ * Added tokens are matched as plain strings; their lstrip/rstrip/single_word flags are ignored.
+ * Like Hugging Face, a Metaspace pre-tokenizer adds no "▁" to a segment that already starts with a
+ * space, so such tokenizers drop one leading space in decode(encode(x)); Prepend-normalizer files
+ * (Llama's, and the ones tok_hf_save.c writes) round-trip exactly. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +21,7 @@
 #include "data/tok_internal.h"
 
 static const char SP_SPACE[] = "\xE2\x96\x81"; /* U+2581 */
-static const char GPT2_PATTERN[] =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+static const char GPT2_PATTERN[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 typedef struct {
     const char *path;
@@ -57,8 +59,10 @@ static int64_t to_bytes(const ctx_t *c, const char *s, size_t n, char *out) {
     if (c->t->kind == VKT_TOK_BYTE_BPE) return vkt_tok_bytelevel_decode(s, n, out);
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        if (n - i >= 3 && memcmp(s + i, SP_SPACE, 3) == 0) out[o++] = ' ', i += 3;
-        else out[o++] = s[i++];
+        if (n - i >= 3 && memcmp(s + i, SP_SPACE, 3) == 0)
+            out[o++] = ' ', i += 3;
+        else
+            out[o++] = s[i++];
     }
     return (int64_t)o;
 }
@@ -75,7 +79,8 @@ static vkt_status pick_kind(const ctx_t *c, const cJSON *root, const cJSON *mode
     const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
     const char *pt = str_or(pre, "type", ""), *dt = str_or(dec, "type", "");
-    if (strcmp(pt, "ByteLevel") == 0 || strcmp(dt, "ByteLevel") == 0) *kind = VKT_TOK_BYTE_BPE;
+    if (strcmp(pt, "ByteLevel") == 0 || strcmp(dt, "ByteLevel") == 0)
+        *kind = VKT_TOK_BYTE_BPE;
     else if (flag(model, "byte_fallback", false) || strcmp(pt, "Metaspace") == 0 || strcmp(dt, "Metaspace") == 0 ||
              strcmp(dt, "Sequence") == 0)
         *kind = VKT_TOK_SP_BPE;
@@ -123,6 +128,8 @@ static vkt_status read_pre(const ctx_t *c, const cJSON *p) {
         }
         const char *scheme = str_or(p, "prepend_scheme", NULL);
         t->sp_prefix = scheme ? strcmp(scheme, "never") != 0 : flag(p, "add_prefix_space", true);
+        t->sp_meta = true;
+        t->sp_first = scheme && strcmp(scheme, "first") == 0;
         t->sp_split = flag(p, "split", true);
         return VKT_OK;
     }
@@ -253,7 +260,8 @@ static vkt_status count_ids(const ctx_t *c, const cJSON *vocab, const cJSON *add
     double top = -1;
     const cJSON *e;
     cJSON_ArrayForEach(e, vocab) {
-        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 1e8 || e->valuedouble != (int32_t)e->valuedouble) {
+        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 1e8 ||
+            e->valuedouble != (int32_t)e->valuedouble) {
             vkt_log_error("%s: model.vocab[\"%.40s\"] is %s; expected a non-negative integer id", c->path, e->string,
                           cJSON_IsNumber(e) ? "out of range" : type_name(e));
             return VKT_ERR_FORMAT;
@@ -324,16 +332,20 @@ vkt_status vkt_tok_load_hf(const char *tokenizer_json, vkt_tokenizer **out) {
     ctx_t c = {.path = tokenizer_json, .buf = malloc(len + 16)};
     cJSON *root = cJSON_ParseWithLength(text, len);
     vkt_status s;
-    if (!c.buf) s = VKT_ERR_OOM;
+    if (!c.buf)
+        s = VKT_ERR_OOM;
     else if (!root || !cJSON_IsObject(root)) {
         vkt_log_error("%s: %s; expected a Hugging Face tokenizer.json object", tokenizer_json,
                       root ? "the top level is not an object" : "not valid JSON (truncated or corrupt?)");
         s = VKT_ERR_FORMAT;
-    } else s = load_root(&c, root);
+    } else
+        s = load_root(&c, root);
     cJSON_Delete(root);
     free(text);
     free(c.buf);
-    if (s != VKT_OK) vkt_tok_free(c.t);
-    else *out = c.t;
+    if (s != VKT_OK)
+        vkt_tok_free(c.t);
+    else
+        *out = c.t;
     return s;
 }

@@ -33,8 +33,10 @@ static char *file_string(const vkt_tokenizer *t, int32_t id) {
     } else {
         size_t o = 0;
         for (size_t i = 0; i < n; i++) {
-            if (p[i] == ' ') memcpy(s + o, "\xE2\x96\x81", 3), o += 3;
-            else s[o++] = p[i];
+            if (p[i] == ' ')
+                memcpy(s + o, "\xE2\x96\x81", 3), o += 3;
+            else
+                s[o++] = p[i];
         }
         s[o] = 0;
     }

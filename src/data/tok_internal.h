@@ -11,38 +11,41 @@ enum { VKT_TOKF_SPECIAL = 1, VKT_TOKF_ADDED = 2, VKT_TOKF_BYTE = 4 };
 struct vkt_tokenizer {
     vkt_tok_kind kind;
     int32_t n_vocab;
-    char **piece;        /* owned (n_vocab), each owned: decoded bytes of each id (NULL: unused id) */
-    uint32_t *piece_len; /* owned (n_vocab) */
-    uint8_t *flags;      /* owned (n_vocab): VKT_TOKF_* */
-    vkt_strmap pieces;   /* bytes -> id of ordinary tokens; keys borrowed from piece */
-    vkt_pairmap merges;  /* (left, right) -> (rank, merged id) */
-    int32_t byte_id[256];  /* byte BPE: token of each single byte; SP: byte-fallback token or -1 */
-    int32_t *added;        /* owned (n_added): added/special token ids, matched in the text */
+    char **piece;         /* owned (n_vocab), each owned: decoded bytes of each id (NULL: unused id) */
+    uint32_t *piece_len;  /* owned (n_vocab) */
+    uint8_t *flags;       /* owned (n_vocab): VKT_TOKF_* */
+    vkt_strmap pieces;    /* bytes -> id of ordinary tokens; keys borrowed from piece */
+    vkt_pairmap merges;   /* (left, right) -> (rank, merged id) */
+    int32_t byte_id[256]; /* byte BPE: token of each single byte; SP: byte-fallback token or -1 */
+    int32_t *added;       /* owned (n_added): added/special token ids, matched in the text */
     int32_t n_added;
     int32_t bos, eos, eot, unk;
     bool add_prefix_space; /* byte BPE: prepend ' ' to a segment that does not start with one */
     bool use_regex;        /* byte BPE: GPT-2 pre-tokenization (else one word per segment) */
     bool sp_prefix;        /* SP: prepend ' ' (U+2581 in the files) to each non-empty segment */
+    bool sp_meta;          /* SP: Metaspace prefix rule: only when the segment does not start with a space */
+    bool sp_first;         /* SP: Metaspace prepend_scheme "first": only the segment at the text's start */
     bool sp_split;         /* SP: words split before each space (Metaspace split = true) */
     bool sp_cut;           /* SP: no token holds a non-space then a space, so text may be cut
                               before such a space without changing the result (enables the cache) */
     bool byte_fallback, fuse_unk, ignore_merges;
     /* Encode-time state (not thread-safe): word cache and merge scratch. */
-    vkt_strmap cache;      /* word bytes -> cache entry index; owns keys */
+    vkt_strmap cache;              /* word bytes -> cache entry index; owns keys */
     uint32_t *cache_off, *cache_n; /* owned (cache_cap): span of cache_ids */
     size_t cache_len, cache_cap;
     vkt_tok_ids cache_ids;
-    void *scratch;         /* owned: merge engine buffers */
-    vkt_tok_ids enc_buf;   /* owned: vkt_encoder adapter output */
-    char identity[96];     /* vkt_encoder identity (kind, size, content hash) */
-    size_t scratch_cap;    /* symbols the scratch holds */
+    void *scratch;       /* owned: merge engine buffers */
+    vkt_tok_ids enc_buf; /* owned: vkt_encoder adapter output */
+    char identity[96];   /* vkt_encoder identity (kind, size, content hash) */
+    size_t scratch_cap;  /* symbols the scratch holds */
 };
 
 /* Allocates a handle with n_vocab empty ids (kind set, specials -1). */
 vkt_status vkt_tok_alloc(vkt_tok_kind kind, int32_t n_vocab, vkt_tokenizer **out);
 /* Sets id's bytes (copied) and flags. Ordinary tokens also enter the pieces map; a duplicate byte
  * string keeps the first id. Fails on an id out of range or one already set. */
-vkt_status vkt_tok_set_piece(vkt_tokenizer *t, int32_t id, const char *bytes, size_t len, uint8_t flags, const char *src);
+vkt_status vkt_tok_set_piece(vkt_tokenizer *t, int32_t id, const char *bytes, size_t len, uint8_t flags,
+                             const char *src);
 /* Registers id (already set) as an added token matched in text. */
 vkt_status vkt_tok_add_added(vkt_tokenizer *t, int32_t id);
 /* Checks that every id has bytes and fills byte_id for byte BPE; src names the file for messages. */
@@ -51,8 +54,8 @@ vkt_status vkt_tok_finish(vkt_tokenizer *t, const char *src);
 /* Runs BPE merges over ids[0..n) in place (lowest rank first, leftmost on ties); returns the new
  * count (or -1 when out of memory). */
 int64_t vkt_tok_bpe_merge(vkt_tokenizer *t, int32_t *ids, size_t n);
-/* Encodes one text segment (no added tokens inside) and appends its ids. */
-vkt_status vkt_tok_encode_segment(vkt_tokenizer *t, const char *s, size_t n, vkt_tok_ids *out);
+/* Encodes one text segment (no added tokens inside; at_start: it begins the text) and appends its ids. */
+vkt_status vkt_tok_encode_segment(vkt_tokenizer *t, const char *s, size_t n, bool at_start, vkt_tok_ids *out);
 
 /* GPT-2's reversible byte <-> printable code point map (bytes 33..126, 161..172, 174..255 map to
  * themselves, the rest to 256, 257, ... in byte order). */

@@ -90,8 +90,8 @@ vkt_status vkt_tok_load_llama2c(const char *path, int32_t n_vocab, vkt_tokenizer
         goto cleanup;
     }
     if (n_vocab > 0 && n != n_vocab) {
-        vkt_log_error("%s: holds %d tokens but the model expects %d; use the tokenizer trained with the model", path,
-                      n, n_vocab);
+        vkt_log_error("%s: holds %d tokens but the model expects %d; use the tokenizer trained with the model", path, n,
+                      n_vocab);
         goto cleanup;
     }
     if (n < 3) {
@@ -132,7 +132,9 @@ vkt_status vkt_tok_load_llama2c(const char *path, int32_t n_vocab, vkt_tokenizer
 cleanup:
     free(d);
     free(score);
-    if (s != VKT_OK) vkt_tok_free(t);
-    else *out = t;
+    if (s != VKT_OK)
+        vkt_tok_free(t);
+    else
+        *out = t;
     return s;
 }

@@ -33,22 +33,22 @@ typedef struct {
     int32_t n_words, cap_words;
     int64_t n_sym;
     /* tokens */
-    char **tok;            /* owned (n_tok), each owned: bytes of each id */
-    uint32_t *tok_len;     /* owned (n_tok) */
-    vkt_strmap tok_index;  /* token bytes -> id; keys borrowed from tok */
+    char **tok;           /* owned (n_tok), each owned: bytes of each id */
+    uint32_t *tok_len;    /* owned (n_tok) */
+    vkt_strmap tok_index; /* token bytes -> id; keys borrowed from tok */
     int32_t n_tok;
     int32_t *merge_a, *merge_b, *merge_id; /* owned (n_merges) */
     int32_t n_merges;
     /* pairs */
-    vkt_pairmap pair_index; /* (a, b) -> pair index in .rank */
-    int64_t *count, *before; /* owned (cap_pairs) */
+    vkt_pairmap pair_index;   /* (a, b) -> pair index in .rank */
+    int64_t *count, *before;  /* owned (cap_pairs) */
     int32_t *pa, *pb, *stamp; /* owned (cap_pairs) */
-    occ_list *occ;          /* owned (cap_pairs) */
+    occ_list *occ;            /* owned (cap_pairs) */
     int32_t n_pairs, cap_pairs;
-    int32_t *touched;       /* owned (cap_pairs): pairs changed in this step */
+    int32_t *touched; /* owned (cap_pairs): pairs changed in this step */
     int32_t n_touched;
-    int32_t *word_stamp;    /* owned (n_words) */
-    cand *heap;             /* owned (cap_heap) */
+    int32_t *word_stamp; /* owned (n_words) */
+    cand *heap;          /* owned (cap_heap) */
     size_t n_heap, cap_heap;
 } trainer;
 
@@ -209,8 +209,10 @@ static vkt_status merge_pair(trainer *t, int32_t p, int32_t id, int32_t step) {
         if (!has) continue;
         for (uint32_t i = 0; i + 1 < n && s == VKT_OK; i++) s = bump(t, x[i], x[i + 1], -f, w, step);
         for (uint32_t i = 0; i < n;) {
-            if (i + 1 < n && x[i] == a && x[i + 1] == b) x[j++] = id, i += 2;
-            else x[j++] = x[i++];
+            if (i + 1 < n && x[i] == a && x[i + 1] == b)
+                x[j++] = id, i += 2;
+            else
+                x[j++] = x[i++];
         }
         t->len[w] = j;
         for (uint32_t i = 0; i + 1 < j && s == VKT_OK; i++) s = bump(t, x[i], x[i + 1], f, w, step);
@@ -292,7 +294,8 @@ static vkt_status build(trainer *t, const vkt_tok_train_opts *o, vkt_tokenizer *
     vkt_tokenizer *k;
     VKT_TRY(vkt_tok_alloc(VKT_TOK_BYTE_BPE, t->n_tok + o->n_special, &k));
     vkt_status s = VKT_OK;
-    for (int32_t i = 0; i < t->n_tok && s == VKT_OK; i++) s = vkt_tok_set_piece(k, i, t->tok[i], t->tok_len[i], 0, "train");
+    for (int32_t i = 0; i < t->n_tok && s == VKT_OK; i++)
+        s = vkt_tok_set_piece(k, i, t->tok[i], t->tok_len[i], 0, "train");
     for (int32_t i = 0; i < o->n_special && s == VKT_OK; i++) {
         s = vkt_tok_set_piece(k, t->n_tok + i, o->special[i], strlen(o->special[i]), VKT_TOKF_SPECIAL, "train");
         if (s == VKT_OK) s = vkt_tok_add_added(k, t->n_tok + i);
@@ -301,8 +304,10 @@ static vkt_status build(trainer *t, const vkt_tok_train_opts *o, vkt_tokenizer *
     for (int32_t r = 0; r < t->n_merges && s == VKT_OK; r++)
         s = vkt_pairmap_put(&k->merges, t->merge_a[r], t->merge_b[r], r, t->merge_id[r], NULL);
     if (o->n_special > 0) k->eot = k->bos = k->eos = t->n_tok;
-    if (s != VKT_OK) vkt_tok_free(k);
-    else *out = k;
+    if (s != VKT_OK)
+        vkt_tok_free(k);
+    else
+        *out = k;
     return s;
 }
 
@@ -313,9 +318,8 @@ static void trainer_free(trainer *t) {
         for (int32_t i = 0; i < t->n_tok; i++) free(t->tok[i]);
     for (int32_t p = 0; t->occ && p < t->n_pairs; p++) free(t->occ[p].w);
     vkt_pairmap_free(&t->pair_index);
-    void *owned[] = {t->freq,   t->off,    t->len,   t->sym,   t->tok,   t->tok_len,    t->merge_a, t->merge_b,
-                     t->merge_id, t->count, t->before, t->pa,   t->pb,      t->stamp,      t->occ,     t->touched,
-                     t->word_stamp, t->heap};
+    void *owned[] = {t->freq,  t->off,    t->len, t->sym, t->tok,   t->tok_len, t->merge_a, t->merge_b,    t->merge_id,
+                     t->count, t->before, t->pa,  t->pb,  t->stamp, t->occ,     t->touched, t->word_stamp, t->heap};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) free(owned[i]);
 }
 
@@ -340,7 +344,8 @@ vkt_status vkt_tok_train_bpe(const char *text, size_t len, const vkt_tok_train_o
     if (!t.tok || !t.tok_len || !t.merge_a || !t.merge_b || !t.merge_id) s = VKT_ERR_OOM;
     for (int b = 0; b < 256 && s == VKT_OK; b++) {
         t.tok[b] = malloc(1);
-        if (!t.tok[b]) s = VKT_ERR_OOM;
+        if (!t.tok[b])
+            s = VKT_ERR_OOM;
         else {
             t.tok[b][0] = (char)b, t.tok_len[b] = 1;
             t.n_tok++;

@@ -11,10 +11,10 @@
 #include "data/tokenizer.h"
 
 typedef struct {
-    int32_t vocab_size;          /* total ids, bytes and specials included (>= 256 + n_special) */
-    const char *const *special;  /* borrowed (n_special): e.g. {"<|endoftext|>"}; the first is eot */
+    int32_t vocab_size;         /* total ids, bytes and specials included (>= 256 + n_special) */
+    const char *const *special; /* borrowed (n_special): e.g. {"<|endoftext|>"}; the first is eot */
     int32_t n_special;
-    int64_t min_frequency;       /* stop when the best pair occurs fewer times (0 or 1: no limit) */
+    int64_t min_frequency; /* stop when the best pair occurs fewer times (0 or 1: no limit) */
 } vkt_tok_train_opts;
 
 /* Trains on text[0..len) and returns a new byte BPE handle in *out. Fewer ids than asked for

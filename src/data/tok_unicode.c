@@ -12,10 +12,14 @@ uint32_t vkt_utf8_decode(const uint8_t *s, size_t n, size_t *len) {
     if (c < 0x80) return c;
     size_t need;
     uint32_t cp, min;
-    if ((c & 0xE0) == 0xC0) need = 1, cp = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) need = 2, cp = c & 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) need = 3, cp = c & 0x07, min = 0x10000;
-    else return 0xFFFD;
+    if ((c & 0xE0) == 0xC0)
+        need = 1, cp = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0)
+        need = 2, cp = c & 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0)
+        need = 3, cp = c & 0x07, min = 0x10000;
+    else
+        return 0xFFFD;
     if (n < need + 1) return 0xFFFD;
     for (size_t i = 1; i <= need; i++) {
         if ((s[i] & 0xC0) != 0x80) return 0xFFFD;
@@ -50,9 +54,12 @@ static bool in_ranges(const uint32_t (*r)[2], int n, uint32_t cp) {
     int lo = 0, hi = n - 1;
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
-        if (cp < r[mid][0]) hi = mid - 1;
-        else if (cp > r[mid][1]) lo = mid + 1;
-        else return true;
+        if (cp < r[mid][0])
+            hi = mid - 1;
+        else if (cp > r[mid][1])
+            lo = mid + 1;
+        else
+            return true;
     }
     return false;
 }
@@ -69,8 +76,8 @@ bool vkt_uni_is_number(uint32_t cp) {
 
 bool vkt_uni_is_space(uint32_t cp) {
     if (cp < 0x80) return cp == ' ' || (cp >= 0x09 && cp <= 0x0D);
-    return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
-           cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+    return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+           cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 typedef enum { CLS_LETTER, CLS_NUMBER, CLS_SPACE, CLS_OTHER } cls_t;

@@ -12,9 +12,9 @@
 /* Open-addressing map from byte strings to int32 values. Keys are borrowed unless owns_keys, in
  * which case put() copies them and free() releases the copies. */
 typedef struct {
-    const char **keys;  /* owned array (cap); each key borrowed or owned per owns_keys */
-    uint32_t *lens;     /* owned (cap) */
-    int32_t *vals;      /* owned (cap); -1 marks an empty slot */
+    const char **keys; /* owned array (cap); each key borrowed or owned per owns_keys */
+    uint32_t *lens;    /* owned (cap) */
+    int32_t *vals;     /* owned (cap); -1 marks an empty slot */
     size_t cap, n;
     bool owns_keys;
 } vkt_strmap;

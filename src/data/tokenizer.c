@@ -128,8 +128,8 @@ vkt_status vkt_tok_add_added(vkt_tokenizer *t, int32_t id) {
 vkt_status vkt_tok_finish(vkt_tokenizer *t, const char *src) {
     for (int32_t i = 0; i < t->n_vocab; i++) {
         if (!t->piece[i]) {
-            vkt_log_error("%s: token id %d has no entry (vocabulary of %d ids); ids must be 0..n-1 without gaps",
-                          src, i, t->n_vocab);
+            vkt_log_error("%s: token id %d has no entry (vocabulary of %d ids); ids must be 0..n-1 without gaps", src,
+                          i, t->n_vocab);
             return VKT_ERR_FORMAT;
         }
     }
@@ -243,7 +243,7 @@ vkt_status vkt_tok_encode(vkt_tokenizer *t, const char *text, size_t len, bool p
                 best = i;
         }
         size_t stop = best < 0 ? len : next[best];
-        if (stop > pos) s = vkt_tok_encode_segment(t, text + pos, stop - pos, out);
+        if (stop > pos) s = vkt_tok_encode_segment(t, text + pos, stop - pos, pos == 0, out);
         if (best < 0 || s != VKT_OK) break;
         s = vkt_tok_ids_push(out, match[best]);
         pos = stop + t->piece_len[match[best]];
