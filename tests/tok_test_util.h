@@ -11,14 +11,14 @@
 #include "data/tokenizer.h"
 #include "harness.h"
 
-static int g_fail;
+static int g_fail; /* failures so far; CHECK prints to stdout so a muted stderr never hides one */
 
 #define CHECK(cond, ...)                                                                                               \
     do {                                                                                                               \
         if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                                       \
-            fprintf(stderr, __VA_ARGS__);                                                                              \
-            fprintf(stderr, "\n");                                                                                     \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
+            printf(__VA_ARGS__);                                                                                       \
+            printf("\n");                                                                                              \
             g_fail++;                                                                                                  \
         }                                                                                                              \
     } while (0)

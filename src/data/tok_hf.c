@@ -281,6 +281,15 @@ static vkt_status count_ids(const ctx_t *c, const cJSON *vocab, const cJSON *add
         vkt_log_error("%s: model.vocab is empty", c->path);
         return VKT_ERR_FORMAT;
     }
+    /* Ids are dense, so the largest cannot exceed the entry count; checking before allocating keeps
+     * a stray huge id from reserving memory for ids that cannot all be filled. */
+    int entries = cJSON_GetArraySize(vocab) + (cJSON_IsArray(added) ? cJSON_GetArraySize(added) : 0);
+    if (top >= entries) {
+        vkt_log_error("%s: the largest id is %.0f but there are only %d vocab and added_tokens entries; ids must be "
+                      "0..n-1 without gaps",
+                      c->path, top, entries);
+        return VKT_ERR_FORMAT;
+    }
     *n = (int32_t)top + 1;
     return VKT_OK;
 }
