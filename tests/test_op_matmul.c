@@ -260,6 +260,8 @@ static const mm_case cases[] = {
     {2000, 16, 72, true, false, 1, 0, 0, 0, true, true, 0, F32, 1},
     {16, 24, 32, false, false, 5, 8, 0, 3, true, false, 0, F32, 1},
     {24, 16, 40, true, true, 3, 16, -1, 1, false, true, 0, F32, 1},
+    {16, 16, 2056, false, false, 1, 0, 0, 0, true, true, 0, F32, 1},  /* K over WIDE_KMAX: 3 K chunks */
+    {24, 8, 1040, true, true, 2, 8, 0, 0, true, false, 0, F32, 1},
     {64, 72, 40, false, false, 1, 0, 0, 0, true, false, 0, F32, 2},
     {48, 40, 64, true, true, 1, 0, 0, 0, false, true, 0, F32, 2},
     /* 16-bit storage */

@@ -41,6 +41,9 @@ _Static_assert(sizeof(vkt_pc_colsum) == 16, "keep in sync with matmul_colsum.com
 #define WIDE_TM 16
 #define WIDE_TN 8
 #define WIDE_K 8
+/* Consecutive wide workgroups walk M and share one B slab of K x 64 floats; K chunks of at most 1024
+ * (with accumulation between them) keep that slab at 256 KiB, inside a CPU core's L2. */
+#define WIDE_KMAX 1024
 /* Shared-memory tiles for GPUs: 64 x 64 per workgroup of 256, 4 x 4 per invocation, K slices of 16. */
 #define SMEM_BM 64
 #define SMEM_BN 64
@@ -130,6 +133,7 @@ typedef struct {
     const char *name;
     int64_t bm, bn;   /* C tile per workgroup */
     int64_t bk;       /* K chunks must be multiples of this (wide kernel: 8) */
+    int64_t kmax;     /* longest K chunk per dispatch (0: no limit), see WIDE_KMAX */
     bool m_fast;      /* grid x walks M tiles (workgroups in a row share the same B columns) */
 } kernel;
 
@@ -151,6 +155,7 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, boo
         return VKT_ERR_UNSUPPORTED;
     }
     char shader[64];
+    *k = (kernel){0};
     vkt_pipeline_desc d = {.pc_size = sizeof(vkt_pc_matmul), .n_bindings = 4};
     if (v == VKT_MATMUL_COOPMAT) {
         if (dt != VKT_DTYPE_F16 || !coopmat_usable(info)) {
@@ -183,6 +188,7 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, boo
             d.n_spec = 6;
             memcpy(d.spec, wspec, sizeof wspec);
             k->name = "matmul_wide", k->bm = WIDE_TM, k->bn = REG_WG * WIDE_TN, k->bk = WIDE_K, k->m_fast = true;
+            k->kmax = WIDE_KMAX;
         }
     }
     d.shader = shader;
@@ -197,6 +203,11 @@ static void plan(const vkt_rec *r, const kernel *kern, const vkt_matmul_desc *d,
     int64_t bc = nb < MAX_GROUPS ? nb : MAX_GROUPS, mc = d->m, nc = d->n, kc = d->k, lo, hi;
     if (mc > (int64_t)MAX_GROUPS * kern->bm) mc = (int64_t)MAX_GROUPS * kern->bm;
     if (nc > (int64_t)MAX_GROUPS * kern->bn) nc = (int64_t)MAX_GROUPS * kern->bn;
+    if (kern->kmax && kc > kern->kmax) {
+        int64_t parts = (kc + kern->kmax - 1) / kern->kmax;
+        kc = (kc + parts - 1) / parts;
+        kc = (kc + kern->bk - 1) / kern->bk * kern->bk;
+    }
     for (;;) {
         int64_t *ra_c = d->trans_a ? &kc : &mc, *ca_c = d->trans_a ? &mc : &kc;
         int64_t *rb_c = d->trans_b ? &nc : &kc, *cb_c = d->trans_b ? &kc : &nc;
