@@ -71,7 +71,7 @@ static void test_metrics(void) {
     FILE *f = fopen(path, "r");
     char line[256];
     EXPECT(f && fgets(line, sizeof line, f));
-    EXPECT(strcmp(line, "{\"step\":0,\"kind\":\"train\",\"loss\":4.000000,\"lr\":0.001}\n") == 0);
+    EXPECT(strcmp(line, "{\"step\":0,\"kind\":\"train\",\"loss\":4,\"lr\":0.001}\n") == 0);
     if (f) fclose(f);
     snprintf(path, sizeof path, "%s/loss.svg", sub);
     f = fopen(path, "r");

@@ -231,9 +231,14 @@ vkt_status vkt_eval_loss(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx,
     return VKT_OK;
 }
 
+/* Waits for all queued work without collecting results (they are handed out by the next submit). */
+static vkt_status wait_idle(vkt_step *s) {
+    for (int k = 0; k < 2; k++) VKT_TRY(vkt_rec_wait(s->micro[k]));
+    return vkt_rec_wait(s->optim);
+}
+
 vkt_status vkt_step_download_state(vkt_step *s, float *m1, float *m2, int64_t *step) {
-    vkt_step_result ignored;
-    VKT_TRY(vkt_step_drain(s, &ignored));
+    VKT_TRY(wait_idle(s));
     size_t bytes = (size_t)s->m->table.total * 4;
     VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom1, m1, bytes));
     VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom2, m2, bytes));
@@ -242,8 +247,7 @@ vkt_status vkt_step_download_state(vkt_step *s, float *m1, float *m2, int64_t *s
 }
 
 vkt_status vkt_step_upload_state(vkt_step *s, const float *m1, const float *m2, int64_t step) {
-    vkt_step_result ignored;
-    VKT_TRY(vkt_step_drain(s, &ignored));
+    VKT_TRY(wait_idle(s));
     size_t bytes = (size_t)s->m->table.total * 4;
     VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom1, m1, bytes));
     VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom2, m2, bytes));

@@ -32,6 +32,8 @@ static vkt_status staged_copy(vkt_device *dev, const vkt_tensor *t, void *host, 
 vkt_status vkt_tensor_upload(vkt_device *dev, const vkt_tensor *t, const void *host, size_t bytes) {
     VKT_ASSERT(bytes == vkt_tensor_bytes(t));
     if (t->arena->mapped) {
+        /* Queued work may still read or write this memory: let it finish first. */
+        VKT_VK_TRY(vkQueueWaitIdle(dev->queue));
         memcpy((char *)t->arena->mapped + t->offset, host, bytes);
         return VKT_OK;
     }
@@ -41,6 +43,7 @@ vkt_status vkt_tensor_upload(vkt_device *dev, const vkt_tensor *t, const void *h
 vkt_status vkt_tensor_download(vkt_device *dev, const vkt_tensor *t, void *host, size_t bytes) {
     VKT_ASSERT(bytes == vkt_tensor_bytes(t));
     if (t->arena->mapped) {
+        VKT_VK_TRY(vkQueueWaitIdle(dev->queue));
         memcpy(host, (const char *)t->arena->mapped + t->offset, bytes);
         return VKT_OK;
     }

@@ -62,7 +62,7 @@ static vkt_status push(int64_t **steps, double **losses, int64_t *n, int64_t *ca
 }
 
 vkt_status vkt_metrics_log(vkt_metrics *m, int64_t step, const char *kind, double loss, const char *extra) {
-    fprintf(m->jsonl, "{\"step\":%lld,\"kind\":\"%s\",\"loss\":%.6f%s%s}\n", (long long)step, kind, loss,
+    fprintf(m->jsonl, "{\"step\":%lld,\"kind\":\"%s\",\"loss\":%.9g%s%s}\n", (long long)step, kind, loss,
             extra && *extra ? "," : "", extra ? extra : "");
     fflush(m->jsonl);
     if (strcmp(kind, "val") == 0) return push(&m->val_step, &m->val_loss, &m->n_val, &m->cap_val, step, loss);

@@ -93,14 +93,14 @@ static vkt_status save(run *r, int64_t step, const char *why) {
 }
 
 static void report(run *r, const vkt_step_result *res, double step_s, double host_s, double t_elapsed,
-                   int64_t first_step);
+                   int64_t first_step, bool print);
 
 /* Evaluation drains the queue; the training result that completes on the way is reported first. */
 static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed, int64_t first) {
     vkt_dataset_reset_val(&r->data);
     vkt_step_result done;
     VKT_TRY(vkt_step_eval(r->step, vkt_dataset_val_batch, &r->data, r->cfg->eval_steps, loss, &done));
-    if (done.step >= 0) report(r, &done, 0, 0, t_elapsed, first);
+    if (done.step >= 0) report(r, &done, 0, 0, t_elapsed, first, true);
     VKT_TRY(vkt_metrics_log(&r->metrics, step, "val", *loss, NULL));
     VKT_TRY(vkt_metrics_write_svg(&r->metrics));
     printf("step %lld | val loss %.4f | perplexity %.2f\n", (long long)step, *loss, exp(*loss));
@@ -108,8 +108,9 @@ static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed,
     return VKT_OK;
 }
 
+/* Logs every step to metrics.jsonl; prints the progress line when print is set. */
 static void report(run *r, const vkt_step_result *res, double step_s, double host_s, double t_elapsed,
-                   int64_t first_step) {
+                   int64_t first_step, bool print) {
     const vkt_run_config *cfg = r->cfg;
     double tok_per_step = (double)(cfg->batch_size * cfg->seq_len * cfg->grad_accum);
     double tps = step_s > 0 ? tok_per_step / step_s : 0;
@@ -119,10 +120,12 @@ static void report(run *r, const vkt_step_result *res, double step_s, double hos
     format_eta(done > 0 ? t_elapsed / (double)done * (double)left : -1, eta, sizeof eta);
     if (step_s > 0)
         snprintf(speed, sizeof speed, " | %.0f tok/s | util %.1f%% | host %.1f ms", tps, 100 * util, 1e3 * host_s);
-    printf("step %5lld/%lld | loss %.4f | lr %.2e | norm %.3f%s | mem %.0f MiB | eta %s\n",
-           (long long)res->step + 1, (long long)cfg->steps, res->loss, res->lr, res->grad_norm, speed,
-           (double)r->device_bytes / (1 << 20), eta);
-    fflush(stdout);
+    if (print) {
+        printf("step %5lld/%lld | loss %.4f | lr %.2e | norm %.3f%s | mem %.0f MiB | eta %s\n",
+               (long long)res->step + 1, (long long)cfg->steps, res->loss, res->lr, res->grad_norm, speed,
+               (double)r->device_bytes / (1 << 20), eta);
+        fflush(stdout);
+    }
     char extra[256];
     snprintf(extra, sizeof extra, "\"lr\":%.6g,\"grad_norm\":%.6g,\"tok_per_s\":%.1f,\"util\":%.4f", res->lr,
              res->grad_norm, tps, util);
@@ -222,18 +225,17 @@ vkt_status vkt_train(vkt_device *dev, vkt_run_config *cfg, const vkt_train_opts 
     }
     g_interrupted = 0;
     void (*old)(int) = signal(SIGINT, on_sigint);
-    double t0 = now_s(), t_last = t0, val = 0;
-    int64_t last_reported = first - 1;
+    double t0 = now_s(), t_prev = t0, val = 0;
     for (int64_t step = first; step < cfg->steps && s == VKT_OK; step++) {
         double h0 = now_s();
         vkt_step_result res;
         s = vkt_step_submit(r.step, vkt_dataset_train_batch, &r.data, &res);
         double host = now_s() - h0 - vkt_step_last_wait_s(r.step);
-        bool report_now = res.step >= 0 && ((res.step + 1) % cfg->log_interval == 0 || res.step == first);
         if (s == VKT_OK && res.step >= 0) {
             double t = now_s();
-            if (report_now) report(&r, &res, (t - t_last) / (double)(res.step - last_reported), host, t - t0, first);
-            if (report_now) t_last = t, last_reported = res.step;
+            bool print = (res.step + 1) % cfg->log_interval == 0 || res.step == first;
+            report(&r, &res, t - t_prev, host, t - t0, first, print);
+            t_prev = t;
         }
         int64_t done = step + 1;
         if (s == VKT_OK && cfg->eval_interval > 0 && done % cfg->eval_interval == 0 && done < cfg->steps)
@@ -251,7 +253,7 @@ vkt_status vkt_train(vkt_device *dev, vkt_run_config *cfg, const vkt_train_opts 
     }
     vkt_step_result last;
     if (s == VKT_OK) s = vkt_step_drain(r.step, &last);
-    if (s == VKT_OK && last.step >= 0) report(&r, &last, 0, 0, now_s() - t0, first);
+    if (s == VKT_OK && last.step >= 0) report(&r, &last, 0, 0, now_s() - t0, first, true);
     double elapsed = now_s() - t0;
     if (s == VKT_OK && cfg->eval_steps > 0) s = evaluate(&r, cfg->steps, &val, elapsed, first);
     if (s == VKT_OK) {
