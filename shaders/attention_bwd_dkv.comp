@@ -4,7 +4,7 @@
 //   dS_ij = P_ij (do_i . v_j - D_i),    dk_j = scale sum_i dS_ij q_i
 // where i runs over the query rows that see key j (i >= j under the causal mask) of every query head
 // that shares kv head j's head (grouped-query attention: heads kvh*G .. kvh*G + G-1, G = NH / KVH).
-// One invocation owns one key row: k, v and both accumulators stay in registers and the sums run in a
+// One invocation owns R key rows: k, v and both accumulators stay in registers and the sums run in a
 // fixed order (heads, then rows ascending), so results are deterministic without atomics.
 // Variants as in attention_fwd.comp: `row` reads q/do rows from the buffers, `tiled` stages BC of them
 // (with their lse and D) in shared memory. dk and dv are overwritten.

@@ -2,7 +2,7 @@
 // Attention backward, part 1: dq, and the row term D = rowsum(do * o) that part 2 (attention_bwd_dkv)
 // needs. With P recomputed from the saved log-sum-exp (P_ij = exp(scale q_i.k_j - lse_i)):
 //   dP_ij = do_i . v_j,   dS_ij = P_ij (dP_ij - D_i),   dq_i = scale sum_j dS_ij k_j
-// One invocation owns one query row (q, do and the dq accumulator in registers), so D_i is computed
+// One invocation owns R query rows (q, do and the dq accumulator in registers), so D_i is computed
 // here, before the key loop, instead of in a separate pre-pass. Variants as in attention_fwd.comp:
 // `row` reads keys and values from the buffers, `tiled` stages BC of them in shared memory.
 // dq is overwritten. Reference: Dao 2023 (FlashAttention-2), algorithm 2.

@@ -3,8 +3,8 @@
 // online softmax (running max m and running sum l, rescaling the output accumulator when m grows), so the
 // T x T score matrix never exists. Saves the row log-sum-exp (natural log) for the backward.
 //   o[b,i,h,:] = sum_j softmax_j(scale * q[b,i,h,:] . k[b,j,h/G,:]) v[b,j,h/G,:],  G = NH / KVH
-// Each invocation owns one query row: q (pre-scaled into base-2 units) and the accumulator live in
-// registers. Variants:
+// Each invocation owns R query rows (attention.glsl): q (pre-scaled into base-2 units) and the
+// accumulator live in registers. Variants:
 //   row    no shared memory and no barriers: keys are read straight from the buffers (one address per
 //          workgroup, see attention.glsl). Best on CPU drivers (lavapipe), where a barrier costs far
 //          more than the repeated, cache-resident loads.

@@ -160,20 +160,35 @@ static void check_gpu(vkt_test *t, const shape_t *s, vkt_attention_variant varia
     label(what, sizeof what, "fwd o", s, vn), check(t, what, go, ro, nq, bound);
     label(what, sizeof what, "fwd lse", s, vn), check(t, what, gl, rl, nl, bound);
     label(what, sizeof what, "bwd D", s, vn), check(t, what, gD, rD, nl, bound);
-    float *gq, *gk, *gv;
-    if (s->fused) {
-        float *all = vkt_test_read_output(t, &dqkv, "dqkv");
-        gq = malloc(nq * 4), gk = malloc(nkv * 4), gv = malloc(nkv * 4);
-        for (int64_t r = 0; r < B * T; r++) {
-            memcpy(gq + r * NH * HS, all + r * row, (size_t)(NH * HS) * 4);
-            memcpy(gk + r * KVH * HS, all + r * row + NH * HS, (size_t)(KVH * HS) * 4);
-            memcpy(gv + r * KVH * HS, all + r * row + (NH + KVH) * HS, (size_t)(KVH * HS) * 4);
+    float *gq = NULL, *gk = NULL, *gv = NULL, *again[3] = {NULL, NULL, NULL};
+    for (int rep = 0; rep < 2; rep++) {
+        float **dst = rep == 0 ? (float *[3]){NULL, NULL, NULL} : again;
+        float *rq, *rk, *rv;
+        if (s->fused) {
+            float *all = vkt_test_read_output(t, &dqkv, "dqkv");
+            rq = malloc(nq * 4), rk = malloc(nkv * 4), rv = malloc(nkv * 4);
+            for (int64_t r = 0; r < B * T; r++) {
+                memcpy(rq + r * NH * HS, all + r * row, (size_t)(NH * HS) * 4);
+                memcpy(rk + r * KVH * HS, all + r * row + NH * HS, (size_t)(KVH * HS) * 4);
+                memcpy(rv + r * KVH * HS, all + r * row + (NH + KVH) * HS, (size_t)(KVH * HS) * 4);
+            }
+            free(all);
+        } else {
+            rq = vkt_test_read_output(t, &dq, "dq"), rk = vkt_test_read_output(t, &dk, "dk");
+            rv = vkt_test_read_output(t, &dv, "dv");
         }
-        free(all);
-    } else {
-        gq = vkt_test_read_output(t, &dq, "dq"), gk = vkt_test_read_output(t, &dk, "dk");
-        gv = vkt_test_read_output(t, &dv, "dv");
+        if (rep == 0) {
+            gq = rq, gk = rk, gv = rv;
+            vkt_test_run(t, run_bwd, &c); /* replay: results must be bitwise identical (no atomics) */
+        } else {
+            dst[0] = rq, dst[1] = rk, dst[2] = rv;
+        }
     }
+    if (memcmp(gq, again[0], nq * 4) || memcmp(gk, again[1], nkv * 4) || memcmp(gv, again[2], nkv * 4)) {
+        label(what, sizeof what, "bwd replay", s, vn);
+        vkt_test_fail(t, "%s: a second backward gave different bits", what);
+    }
+    free(again[0]), free(again[1]), free(again[2]);
     label(what, sizeof what, "bwd dq", s, vn), check(t, what, gq, rdq, nq, bound);
     label(what, sizeof what, "bwd dk", s, vn), check(t, what, gk, rdk, nkv, bound);
     label(what, sizeof what, "bwd dv", s, vn), check(t, what, gv, rdv, nkv, bound);

@@ -25,8 +25,10 @@
 
 typedef enum {
     VKT_ATTENTION_AUTO = 0,  /* env VKT_ATTENTION_VARIANT=row|tiled, else row on CPU devices, else tiled */
-    VKT_ATTENTION_ROW = 1,   /* one query/key row per invocation, no shared memory, no barriers */
-    VKT_ATTENTION_TILED = 2, /* plus shared-memory tiles of keys (fwd, dq) or queries (dkv) */
+    VKT_ATTENTION_ROW = 1,   /* 8 query (key) rows per invocation in registers; no shared memory, no
+                              * barriers: for CPU drivers, where barriers are the expensive part */
+    VKT_ATTENTION_TILED = 2, /* one row per invocation, 64 per workgroup sharing shared-memory tiles of
+                              * keys (fwd, dq) or queries (dkv): for GPUs */
 } vkt_attention_variant;
 
 typedef struct {
