@@ -112,6 +112,25 @@ static void check_model(vkt_test *t, const char *name, const vkt_model_config *c
     printf("   %s gradients: %d tensors, worst relative error in norm %.2e (%s; bound 1e-4)\n", name, m->table.n,
            worst, worst_name);
 
+    /* Activation recomputation gives the same gradients, bit for bit (same kernels, same order). */
+    vkt_model *mr;
+    VKT_TEST_TRY(t, vkt_model_create_ex(t->dev, cfg, B, T, true, true, &mr));
+    VKT_TEST_TRY(t, vkt_model_upload_params(mr, pf));
+    memcpy(vkt_model_slot_tokens(mr, 0), tokens, (size_t)BT * sizeof *tokens);
+    memcpy(vkt_model_slot_targets(mr, 0), targets, (size_t)BT * sizeof *targets);
+    vkt_model_use_slot(mr, 0);
+    VKT_TEST_TRY(t, run_forward(mr, t->rec, VKT_FWD_LOSS_GRAD));
+    float *gr = vkt_test_download(t, &mr->grads);
+    size_t pa, ga, aa, pr, gra, ar;
+    vkt_model_memory(m, &pa, &ga, &aa);
+    vkt_model_memory(mr, &pr, &gra, &ar);
+    bool same = memcmp(g, gr, (size_t)total * sizeof *g) == 0;
+    printf("   %s recompute: gradients %s, activations %.1f KiB instead of %.1f KiB\n", name,
+           same ? "identical" : "DIFFER", ar / 1024.0, aa / 1024.0);
+    if (!same) vkt_test_fail(t, "%s: gradients with activation recomputation differ", name);
+    free(gr);
+    vkt_model_destroy(mr);
+
     /* Ten AdamW steps on fresh batches: device step scheduler against the reference loop. */
     VKT_TEST_TRY(t, vkt_model_upload_params(m, pf));
     vkt_step_cfg sc = {.adamw = vkt_adamw_cfg_default(), .max_grad_norm = 1.0f, .accum = 1, .total_steps = 10,

@@ -10,5 +10,6 @@ int vkt_cli_train(int argc, char **argv);
 int vkt_cli_sample(int argc, char **argv);
 int vkt_cli_eval(int argc, char **argv);
 int vkt_cli_convert(int argc, char **argv);
+int vkt_cli_tokenizer(int argc, char **argv);
 
 #endif

@@ -33,6 +33,13 @@ static vkt_status plan_acts(vkt_model *m, planner *p, bool with_grads, int64_t n
     VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->embed_out));
     for (int l = 0; l < c->n_layer; l++) {
         vkt_layer_acts *a = &m->layers[l];
+        if (m->recompute && l > 0) {
+            /* Recomputation keeps only each block's output; everything else is shared and recomputed
+             * in the backward, one block at a time. */
+            *a = m->layers[0];
+            VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &a->res_mlp));
+            continue;
+        }
         VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &a->norm1));
         if (ln) VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &a->norm1_mean));
         VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &a->norm1_rstd));
@@ -106,6 +113,11 @@ static vkt_status fill_rope_table(vkt_model *m) {
 
 vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
                             vkt_model **out) {
+    return vkt_model_create_ex(dev, cfg, B, T, with_grads, false, out);
+}
+
+vkt_status vkt_model_create_ex(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
+                               bool recompute, vkt_model **out) {
     VKT_TRY(vkt_model_config_validate(cfg, "model"));
     if (T > cfg->max_seq_len) {
         vkt_log_error("sequence length %lld is over the model's maximum %lld", (long long)T,
@@ -114,7 +126,7 @@ vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_
     }
     vkt_model *m = calloc(1, sizeof *m);
     if (!m) return VKT_ERR_OOM;
-    m->cfg = *cfg, m->B = B, m->T = T, m->dev = dev, m->dloss = 1.0f;
+    m->cfg = *cfg, m->B = B, m->T = T, m->dev = dev, m->dloss = 1.0f, m->recompute = recompute && with_grads;
     const vkt_device_info *info = vkt_device_get_info(dev);
     int64_t align = (info->min_storage_offset_align > 256 ? info->min_storage_offset_align : 256) / 4;
     vkt_status s = vkt_params_build(cfg, align, &m->table);

@@ -58,6 +58,7 @@ typedef struct {
     vkt_tensor rope_table;       /* (max positions, HS/2, 2) cos/sin, LLaMA only */
     float dloss;                 /* scale of the loss gradient (1 / gradient-accumulation steps) */
     bool bidirectional;          /* attention without the causal mask (masked-token objective) */
+    bool recompute;              /* activation recomputation (vkt_model_create_ex) */
     int64_t pos0;                /* position of the first token (KV-cache sampling); 0 in training */
     int64_t pos0_max;            /* largest pos0 the rope table covers (set before create for sampling) */
 } vkt_model;
@@ -66,6 +67,11 @@ typedef struct {
  * loaded. with_grads false plans an inference-only model (no grads, no backward scratch). */
 vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
                             vkt_model **out);
+/* The same, optionally with activation recomputation: only each block's output is kept, and the backward
+ * runs each block's forward again just before its backward (about one more forward pass of compute for
+ * an activation memory of one block plus L residual streams). */
+vkt_status vkt_model_create_ex(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
+                               bool recompute, vkt_model **out);
 void vkt_model_destroy(vkt_model *m);
 
 /* Points tokens, targets and loss_stats at slot s (0 or 1) for the recordings that follow. */

@@ -66,8 +66,11 @@ vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r) {
     const vkt_tensor *last = L ? &m->layers[L - 1].res_mlp : &m->embed_out;
     VKT_TRY(vkt_model_norm_bwd(m, r, &m->dtmp_c, last, &nfw, &m->normf_mean, &m->normf_rstd, &m->dres, &gnfw,
                                opt(&gnfb)));
-    for (int64_t l = L - 1; l >= 0; l--)
-        VKT_TRY(block_backward(m, r, (int)l, l ? &m->layers[l - 1].res_mlp : &m->embed_out));
+    for (int64_t l = L - 1; l >= 0; l--) {
+        const vkt_tensor *x = l ? &m->layers[l - 1].res_mlp : &m->embed_out;
+        if (m->recompute) VKT_TRY(vkt_model_block_forward(m, r, (int)l, x));
+        VKT_TRY(block_backward(m, r, (int)l, x));
+    }
     vkt_tensor gwte = vkt_model_g(m, -1, VKT_ROLE_WTE), gwpe = vkt_model_g(m, -1, VKT_ROLE_WPE);
     vkt_tensor dbtc = m->dres;
     dbtc.shape[0] = m->B, dbtc.shape[1] = m->T, dbtc.shape[2] = c->n_embd;

@@ -23,7 +23,7 @@ vkt_tensor vkt_model_p(const vkt_model *m, int layer, vkt_param_role role) {
 
 static const vkt_tensor *opt(const vkt_tensor *t) { return t->arena ? t : NULL; }
 
-static vkt_status block_forward(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x) {
+vkt_status vkt_model_block_forward(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x) {
     const vkt_model_config *c = &m->cfg;
     vkt_layer_acts *a = &m->layers[l];
     int64_t BT = m->B * m->T, C = c->n_embd, QKV = (c->n_head + 2 * c->n_kv_head) * c->head_dim;
@@ -64,7 +64,7 @@ vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode)
     VKT_TRY(vkt_op_embed_fwd(r, &m->tokens, &wte, opt(&wpe), m->pos0, &btc));
     const vkt_tensor *x = &m->embed_out;
     for (int l = 0; l < c->n_layer; l++) {
-        VKT_TRY(block_forward(m, r, l, x));
+        VKT_TRY(vkt_model_block_forward(m, r, l, x));
         x = &m->layers[l].res_mlp;
     }
     vkt_tensor nfw = vkt_model_p(m, -1, VKT_ROLE_NORM_F_W), nfb = vkt_model_p(m, -1, VKT_ROLE_NORM_F_B);

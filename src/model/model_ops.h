@@ -15,6 +15,9 @@ vkt_tensor vkt_model_p(const vkt_model *m, int layer, vkt_param_role role);
 /* Gradient view, likewise. */
 vkt_tensor vkt_model_g(const vkt_model *m, int layer, vkt_param_role role);
 
+/* Records block l's forward from its input x (B*T, C) into m->layers[l]. */
+vkt_status vkt_model_block_forward(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x);
+
 /* LayerNorm (GPT-2, with bias) or RMSNorm (LLaMA, b NULL, mean unused) of x (BT, C) into y. */
 vkt_status vkt_model_norm_fwd(const vkt_model *m, vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w,
                               const vkt_tensor *b, const vkt_tensor *y, const vkt_tensor *mean,

@@ -70,7 +70,7 @@ vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t s
     const vkt_model_config *mc = &cfg->model;
     vkt_model *m = NULL;
     vkt_step *st = NULL;
-    VKT_TRY(vkt_model_create(dev, mc, cfg->batch_size, cfg->seq_len, true, &m));
+    VKT_TRY(vkt_model_create_ex(dev, mc, cfg->batch_size, cfg->seq_len, true, cfg->recompute, &m));
     vkt_step_cfg sc = {.adamw = vkt_adamw_cfg_default(), .max_grad_norm = (float)cfg->grad_clip,
                        .accum = cfg->grad_accum, .total_steps = steps + 8,
                        .schedule = {.lr_max = cfg->lr, .lr_min = cfg->lr_min, .warmup = 1, .total = steps + 8}};

@@ -157,7 +157,7 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
                       (long long)mc.max_seq_len);
         return VKT_ERR_FORMAT;
     }
-    VKT_TRY(vkt_model_create(dev, &mc, cfg->batch_size, cfg->seq_len, true, &r->model));
+    VKT_TRY(vkt_model_create_ex(dev, &mc, cfg->batch_size, cfg->seq_len, true, cfg->recompute, &r->model));
     r->model->bidirectional = cfg->objective == VKT_OBJ_MLM;
     vkt_log_info("model: %s, %lld parameters (%d tensors), %lld layers, width %lld, %lld heads (%lld kv)",
                  mc.model_type, (long long)vkt_params_count(&r->model->table), r->model->table.n,

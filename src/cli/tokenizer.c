@@ -1,0 +1,96 @@
+/* `vktrain tokenizer`: train a byte-level BPE tokenizer, or encode / decode with any tokenizer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "core/log.h"
+#include "data/tok_save.h"
+#include "data/tok_train.h"
+#include "data/tokenizer.h"
+
+static void help(void) {
+    printf("usage: vktrain tokenizer train --corpus FILE --vocab N --out tokenizer.json\n"
+           "       vktrain tokenizer encode --tokenizer SPEC TEXT\n"
+           "       vktrain tokenizer decode --tokenizer SPEC ID [ID ...]\n\n"
+           "train: learns a GPT-2-style byte-level BPE vocabulary of N ids (256 bytes, <|endoftext|> and the\n"
+           "merges) from FILE and saves it as a Hugging Face tokenizer.json, usable as tokenizer.path.\n"
+           "SPEC: \"bytes\", a tokenizer.json, a folder with encoder.json + vocab.bpe, or a llama2.c .bin.\n");
+}
+
+static char *read_all(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)n + 1);
+    if (text && fread(text, 1, (size_t)n, f) != (size_t)n) free(text), text = NULL;
+    fclose(f);
+    if (text) text[n] = 0, *len = (size_t)n;
+    return text;
+}
+
+static int train(const char *corpus, int vocab, const char *out) {
+    size_t len = 0;
+    char *text = read_all(corpus, &len);
+    if (!text) {
+        vkt_log_error("%s: cannot read the corpus", corpus);
+        return 1;
+    }
+    const char *special[] = {"<|endoftext|>"};
+    vkt_tok_train_opts o = {.vocab_size = vocab, .special = special, .n_special = 1};
+    vkt_tokenizer *t = NULL;
+    vkt_status s = vkt_tok_train_bpe(text, len, &o, &t);
+    if (s == VKT_OK) s = vkt_tok_save_hf(t, out);
+    if (s == VKT_OK) printf("wrote %s: %d ids from %zu bytes of %s\n", out, vkt_tok_vocab_size(t), len, corpus);
+    vkt_tok_free(t);
+    free(text);
+    return s == VKT_OK ? 0 : 1;
+}
+
+int vkt_cli_tokenizer(int argc, char **argv) {
+    if (argc < 2 || vkt_cli_is_help(argv[1])) return help(), argc < 2 ? 2 : 0;
+    const char *verb = argv[1], *corpus = NULL, *out = NULL, *spec = NULL;
+    int vocab = 0, first_arg = 0;
+    for (int i = 2; i < argc; i++) {
+        if (vkt_cli_opt(argc, argv, &i, "--corpus")) corpus = argv[i];
+        else if (vkt_cli_opt(argc, argv, &i, "--out")) out = argv[i];
+        else if (vkt_cli_opt(argc, argv, &i, "--vocab")) vocab = atoi(argv[i]);
+        else if (vkt_cli_opt(argc, argv, &i, "--tokenizer")) spec = argv[i];
+        else if (!first_arg) first_arg = i;
+    }
+    if (strcmp(verb, "train") == 0) {
+        if (!corpus || !out || vocab <= 256) {
+            fprintf(stderr, "vktrain tokenizer train: needs --corpus FILE --vocab N (> 256) --out FILE\n");
+            return 2;
+        }
+        return train(corpus, vocab, out);
+    }
+    if ((strcmp(verb, "encode") != 0 && strcmp(verb, "decode") != 0) || !spec || !first_arg) {
+        fprintf(stderr, "vktrain tokenizer: unknown verb or missing --tokenizer / input (try --help)\n");
+        return 2;
+    }
+    vkt_tokenizer *t;
+    if (vkt_tok_load(spec, &t) != VKT_OK) return 1;
+    vkt_status s;
+    if (strcmp(verb, "encode") == 0) {
+        vkt_tok_ids ids = {0};
+        s = vkt_tok_encode(t, argv[first_arg], strlen(argv[first_arg]), true, &ids);
+        for (size_t i = 0; s == VKT_OK && i < ids.len; i++) printf("%s%d", i ? " " : "", ids.data[i]);
+        printf("\n");
+        vkt_tok_ids_free(&ids);
+    } else {
+        int n = argc - first_arg;
+        int32_t *ids = malloc((size_t)n * sizeof *ids);
+        for (int i = 0; i < n; i++) ids[i] = atoi(argv[first_arg + i]);
+        vkt_tok_bytes b = {0};
+        s = vkt_tok_decode(t, ids, (size_t)n, false, &b);
+        if (s == VKT_OK) fwrite(b.data, 1, b.len, stdout), printf("\n");
+        vkt_tok_bytes_free(&b);
+        free(ids);
+    }
+    vkt_tok_free(t);
+    return s == VKT_OK ? 0 : 1;
+}
