@@ -90,10 +90,18 @@ void main() {
 #endif
             for (uint ii = 0; ii < BC; ii++) {
                 if (ii >= nt) break;
+                // Row variant: the q and do rows are loaded once for both uses (a CPU driver's loads are
+                // gathers); the tiled variant rereads shared memory instead of holding 2 HS more registers.
                 vec4 x[R], dp[R];
+#ifndef TILED
+                vec4 qc[HS4], dc[HS4];
+#endif
                 [[unroll]] for (uint r = 0; r < R; r++) x[r] = dp[r] = vec4(0.0);
                 [[unroll]] for (uint c = 0; c < HS4; c++) {
                     vec4 qv = QRY(ii, c), dov = DOUT(ii, c);
+#ifndef TILED
+                    qc[c] = qv, dc[c] = dov;
+#endif
                     [[unroll]] for (uint r = 0; r < R; r++) {
                         x[r] += qv * kr[r * HS4 + c];
                         dp[r] += dov * vr[r * HS4 + c];
@@ -105,7 +113,11 @@ void main() {
                     ds[r] = p[r] * (att_sum(dp[r]) - dl);
                 }
                 [[unroll]] for (uint c = 0; c < HS4; c++) {
+#ifdef TILED
                     vec4 qv = QRY(ii, c), dov = DOUT(ii, c);
+#else
+                    vec4 qv = qc[c], dov = dc[c];
+#endif
                     [[unroll]] for (uint r = 0; r < R; r++) {
                         dva[r * HS4 + c] += p[r] * dov;
                         dka[r * HS4 + c] += ds[r] * qv;

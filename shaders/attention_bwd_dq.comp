@@ -81,10 +81,17 @@ void main() {
 #endif
         for (uint jj = 0; jj < BC; jj++) {
             if (jj >= nt) break;
+            // Row variant: the key row is loaded once for both uses (see attention_bwd_dkv.comp).
             vec4 x[R], dp[R];
+#ifndef TILED
+            vec4 kc[HS4];
+#endif
             [[unroll]] for (uint r = 0; r < R; r++) x[r] = dp[r] = vec4(0.0);
             [[unroll]] for (uint c = 0; c < HS4; c++) {
                 vec4 kv = KEY(jj, c), vv = VAL(jj, c);
+#ifndef TILED
+                kc[c] = kv;
+#endif
                 [[unroll]] for (uint r = 0; r < R; r++) {
                     x[r] += qr[r * HS4 + c] * kv;
                     dp[r] += dor[r * HS4 + c] * vv;
@@ -94,7 +101,11 @@ void main() {
             [[unroll]] for (uint r = 0; r < R; r++)
                 ds[r] = j0 + jj < kend[r] ? att_exp2(att_sum(x[r]) - lse2[r]) * (att_sum(dp[r]) - di[r]) : 0.0;
             [[unroll]] for (uint c = 0; c < HS4; c++) {
+#ifdef TILED
                 vec4 kv = KEY(jj, c);
+#else
+                vec4 kv = kc[c];
+#endif
                 [[unroll]] for (uint r = 0; r < R; r++) acc[r * HS4 + c] += ds[r] * kv;
             }
         }
