@@ -1,20 +1,13 @@
 /* Model config parsing: Hugging Face keys, defaults, parameter counts, and clear errors. Pure CPU. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
+
+#include "expect.h"
 #include <string.h>
 
 #include "model/model_config.h"
 #include "model/params.h"
 
-static int failures;
-
-#define EXPECT(cond)                                                                                               \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                 \
-            failures++;                                                                                            \
-        }                                                                                                          \
-    } while (0)
 
 static vkt_status parse(const char *text, bool strict, vkt_model_config *c) {
     cJSON *o = cJSON_Parse(text);
@@ -99,6 +92,5 @@ int main(void) {
     EXPECT(vkt_params_find(&t, "model.norm.weight") != NULL);
     vkt_params_free(&t);
 
-    printf("%s model_config (%d failure(s))\n", failures ? "FAIL" : "PASS", failures);
-    return failures ? 1 : 0;
+    return expect_finish("model_config");
 }

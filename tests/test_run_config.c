@@ -1,18 +1,12 @@
 /* Run configs: defaults, files, overrides, and errors that name the key. Pure CPU. */
 #include <stdio.h>
+
+#include "expect.h"
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/run_config.h"
 
-static int failures;
-#define EXPECT(cond)                                                                                               \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                 \
-            failures++;                                                                                            \
-        }                                                                                                          \
-    } while (0)
 
 static vkt_status load_text(vkt_run_config *c, const char *text) {
     char path[] = "/tmp/vkt_run_config_XXXXXX";
@@ -64,6 +58,5 @@ int main(void) {
     EXPECT(vkt_run_config_validate(&c) == VKT_ERR_FORMAT);
     vkt_run_config_free(&c);
 
-    printf("%s run_config (%d failure(s))\n", failures ? "FAIL" : "PASS", failures);
-    return failures ? 1 : 0;
+    return expect_finish("run_config");
 }

@@ -1,6 +1,8 @@
 /* Learning-rate schedule, sampler and metrics files. Pure CPU. */
 #include <math.h>
 #include <stdio.h>
+
+#include "expect.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,14 +10,6 @@
 #include "train/metrics.h"
 #include "train/sampler.h"
 
-static int failures;
-#define EXPECT(cond)                                                                                               \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                 \
-            failures++;                                                                                            \
-        }                                                                                                          \
-    } while (0)
 
 static void test_schedule(void) {
     vkt_lr_schedule s = {.lr_max = 1e-3, .lr_min = 1e-4, .warmup = 10, .total = 110};
@@ -87,6 +81,5 @@ int main(void) {
     test_schedule();
     test_sampler();
     test_metrics();
-    printf("%s train_utils (%d failure(s))\n", failures ? "FAIL" : "PASS", failures);
-    return failures ? 1 : 0;
+    return expect_finish("train_utils");
 }

@@ -9,6 +9,7 @@
 #include "data/tok_save.h"
 #include "data/tok_train.h"
 #include "data/tokenizer.h"
+#include "io/file.h"
 
 static void help(void) {
     printf("usage: vktrain tokenizer train --corpus FILE --vocab N --out tokenizer.json\n"
@@ -19,26 +20,11 @@ static void help(void) {
            "SPEC: \"bytes\", a tokenizer.json, a folder with encoder.json + vocab.bpe, or a llama2.c .bin.\n");
 }
 
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1);
-    if (text && fread(text, 1, (size_t)n, f) != (size_t)n) free(text), text = NULL;
-    fclose(f);
-    if (text) text[n] = 0, *len = (size_t)n;
-    return text;
-}
-
 static int train(const char *corpus, int vocab, const char *out) {
-    size_t len = 0;
-    char *text = read_all(corpus, &len);
-    if (!text) {
-        vkt_log_error("%s: cannot read the corpus", corpus);
-        return 1;
-    }
+    vkt_file_map f;
+    if (vkt_file_map_open(corpus, &f) != VKT_OK) return 1;
+    const char *text = (const char *)f.data;
+    size_t len = f.size;
     const char *special[] = {"<|endoftext|>"};
     vkt_tok_train_opts o = {.vocab_size = vocab, .special = special, .n_special = 1};
     vkt_tokenizer *t = NULL;
@@ -46,7 +32,7 @@ static int train(const char *corpus, int vocab, const char *out) {
     if (s == VKT_OK) s = vkt_tok_save_hf(t, out);
     if (s == VKT_OK) printf("wrote %s: %d ids from %zu bytes of %s\n", out, vkt_tok_vocab_size(t), len, corpus);
     vkt_tok_free(t);
-    free(text);
+    vkt_file_map_close(&f);
     return s == VKT_OK ? 0 : 1;
 }
 

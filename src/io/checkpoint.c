@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 
 /* Copies a parameter out of the flat host buffer in Hugging Face layout (transposed where HF stores
@@ -68,22 +69,6 @@ static vkt_status write_tensors(const char *path, const vkt_param_table *t, cons
     for (int i = 0; bufs && i < t->n; i++) free(bufs[i]);
     free(bufs), free(ws), free(names);
     return s;
-}
-
-static vkt_status write_json(const char *path, cJSON *obj) {
-    char *text = cJSON_Print(obj);
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = text ? fopen(tmp, "w") : NULL;
-    bool ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (f) ok &= fclose(f) == 0;
-    free(text);
-    if (!ok || rename(tmp, path) != 0) {
-        vkt_log_error("%s: write failed (%s)", path, strerror(errno));
-        remove(tmp);
-        return VKT_ERR_IO;
-    }
-    return VKT_OK;
 }
 
 static void fsync_dir(const char *dir) {
@@ -154,7 +139,7 @@ vkt_status vkt_checkpoint_save(const char *out_dir, int64_t keep, vkt_model *m, 
     vkt_status rc = flat ? vkt_model_download_params(m, flat) : VKT_ERR_OOM;
     cJSON *conf = vkt_model_config_to_json(&m->cfg);
     snprintf(path, sizeof path, "%s/config.json", tmp);
-    if (rc == VKT_OK) rc = write_json(path, conf);
+    if (rc == VKT_OK) rc = vkt_json_write(path, conf);
     cJSON_Delete(conf);
     snprintf(path, sizeof path, "%s/model.safetensors", tmp);
     if (rc == VKT_OK) rc = write_tensors(path, &m->table, flat, "", true);
@@ -183,7 +168,7 @@ vkt_status vkt_checkpoint_save(const char *out_dir, int64_t keep, vkt_model *m, 
         cJSON_AddStringToObject(state, "tokenizer_path", cfg->tokenizer_path);
     }
     snprintf(path, sizeof path, "%s/trainer_state.json", tmp);
-    if (rc == VKT_OK) rc = write_json(path, state);
+    if (rc == VKT_OK) rc = vkt_json_write(path, state);
     cJSON_Delete(state);
     free(flat), free(m1), free(m2);
     if (rc == VKT_OK) {
@@ -202,27 +187,18 @@ vkt_status vkt_checkpoint_save(const char *out_dir, int64_t keep, vkt_model *m, 
     cJSON *latest = cJSON_CreateObject();
     cJSON_AddStringToObject(latest, "latest", final + strlen(out_dir) + 1);
     snprintf(path, sizeof path, "%s/latest.json", out_dir);
-    rc = write_json(path, latest);
+    rc = vkt_json_write(path, latest);
     cJSON_Delete(latest);
     if (keep > 0) prune(out_dir, keep);
     if (saved) snprintf(saved, saved_size, "%s", final);
     return rc;
 }
 
+/* NULL when missing or malformed (callers say which fields they needed). */
 static cJSON *read_json(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1);
     cJSON *o = NULL;
-    if (text && fread(text, 1, (size_t)n, f) == (size_t)n) {
-        text[n] = 0;
-        o = cJSON_Parse(text);
-    }
-    free(text);
-    fclose(f);
+    struct stat st;
+    if (stat(path, &st) == 0) vkt_json_read(path, &o);
     return o;
 }
 

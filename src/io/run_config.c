@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "io/json_file.h"
 
 typedef enum { T_INT, T_UINT64, T_FLOAT, T_BOOL, T_STRING, T_OBJECTIVE } field_type;
 
@@ -187,33 +188,8 @@ static vkt_status apply_json(vkt_run_config *c, const cJSON *root, const char *w
 }
 
 vkt_status vkt_run_config_load(const char *path, vkt_run_config *c) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        vkt_log_error("%s: cannot open config (%s)", path, strerror(errno));
-        return VKT_ERR_IO;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1);
-    size_t got = text ? fread(text, 1, (size_t)n, f) : 0;
-    fclose(f);
-    if (!text || got != (size_t)n) {
-        free(text);
-        vkt_log_error("%s: read failed", path);
-        return VKT_ERR_IO;
-    }
-    text[n] = 0;
-    cJSON *root = cJSON_Parse(text);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        int line = 1;
-        for (const char *p = text; at && p < at; p++) line += *p == '\n';
-        vkt_log_error("%s:%d: not valid JSON (comments and trailing commas are not allowed)", path, line);
-        free(text);
-        return VKT_ERR_FORMAT;
-    }
-    free(text);
+    cJSON *root;
+    VKT_TRY(vkt_json_read(path, &root));
     vkt_status s = apply_json(c, root, path);
     cJSON_Delete(root);
     return s;

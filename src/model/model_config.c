@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "io/json_file.h"
 
 typedef enum { K_INT, K_FLOAT, K_BOOL, K_IGNORE } key_kind;
 
@@ -262,29 +263,8 @@ vkt_status vkt_model_config_validate(const vkt_model_config *c, const char *wher
 }
 
 vkt_status vkt_model_config_load(const char *path, vkt_model_config *out) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        vkt_log_error("%s: cannot open (is this a model directory with a config.json?)", path);
-        return VKT_ERR_IO;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1);
-    if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(text);
-        vkt_log_error("%s: read failed", path);
-        return VKT_ERR_IO;
-    }
-    fclose(f);
-    text[n] = 0;
-    cJSON *obj = cJSON_Parse(text);
-    free(text);
-    if (!obj) {
-        vkt_log_error("%s: not valid JSON (near \"%.20s\")", path, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
-        return VKT_ERR_FORMAT;
-    }
+    cJSON *obj;
+    VKT_TRY(vkt_json_read(path, &obj));
     vkt_status s = vkt_model_config_from_json(obj, path, false, out);
     cJSON_Delete(obj);
     return s;
