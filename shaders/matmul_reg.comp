@@ -1,12 +1,14 @@
 #version 450
-// C = alpha * op(A) op(B) (+ bias) (+ C) with register tiles and no barriers: the kernel for CPU drivers.
+// C = alpha * op(A) op(B) (+ bias) (+ C) with register tiles and no barriers: the general kernel for CPU
+// drivers (any shape, layout, window offset and storage type; f32 operands aligned to 8 elements use
+// matmul_wide.comp instead, which is several times faster on lavapipe).
 //
 // lavapipe runs a subgroup as one SIMD vector, and barriers there cost a coroutine switch per subgroup, so
-// this kernel shares nothing between invocations. A workgroup owns TM rows (taken from the workgroup id, so
-// A loads are uniform: one scalar load and a broadcast on lavapipe) and WG * TN columns, TN contiguous ones
-// per invocation. Each invocation keeps a TM x TN accumulator tile in registers; every B value it loads
-// feeds TM FMAs and every (uniform) A value WG * TN FMAs. Rows and columns past the edge are clamped for
-// loads (no divergent branches inside the K loop) and skipped at the store.
+// this kernel shares nothing between invocations. A workgroup owns TM rows (from the workgroup id: every
+// invocation reads the same A values, which stay in L1) and WG * TN columns, TN contiguous ones per
+// invocation. Each invocation keeps a TM x TN accumulator tile in registers, so every loaded B value feeds
+// TM FMAs and every A value TN. Rows and columns past the edge are clamped for loads (no divergent branches
+// inside the K loop) and skipped at the store.
 //! variant matmul_reg_f32
 //! variant matmul_reg_f16 -DVKT_F16=1
 //! variant matmul_reg_bf16 -DVKT_BF16=1

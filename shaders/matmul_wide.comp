@@ -73,13 +73,15 @@ void main() {
                 }
         }
         if (TRANS_A) {
-            for (uint kk = 0; kk < 8; kk++)
-                for (uint g = 0; g < NA; g++) {
-                    float f[8];
-                    unpack8(a8[ia[g] + (k + kk) * lda8], f);
-                    for (uint c = 0; c < 8; c++)
-                        for (uint j = 0; j < TN; j++) acc[8 * g + c][j] = fma(f[c], bv[kk][j], acc[8 * g + c][j]);
-                }
+            // 8 words hold an 8 x 8 block of A (k by m); finish one row's 8 k-steps before the next row so
+            // that only one row of accumulators is live at a time (as in the untransposed loop below).
+            for (uint g = 0; g < NA; g++) {
+                float f[8][8];
+                for (uint kk = 0; kk < 8; kk++) unpack8(a8[ia[g] + (k + kk) * lda8], f[kk]);
+                for (uint c = 0; c < 8; c++)
+                    for (uint kk = 0; kk < 8; kk++)
+                        for (uint j = 0; j < TN; j++) acc[8 * g + c][j] = fma(f[kk][c], bv[kk][j], acc[8 * g + c][j]);
+            }
         } else {
             for (uint i = 0; i < TM; i++) {
                 float f[8];

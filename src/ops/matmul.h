@@ -22,7 +22,11 @@
  *
  * Operands of any size are split into dispatches whose bound windows fit one storage binding
  * (vkt_rec_max_binding_bytes), along batch, M, N and, with accumulation, K.
- * Not done here: C aliasing A or B (undefined), integer types, epilogue activations. */
+ * Speed on CPU drivers: the fast path needs K and each operand's contiguous dimension to be multiples of 8.
+ * GPT-2's vocabulary (50257) misses it for the LM head's dx (K = V) and dW (M = V), which then run on the
+ * general kernel several times slower: pad the vocabulary to a multiple of 8 (50304) where that matters.
+ * Not done here: C aliasing A or B (undefined), integer types, epilogue activations.
+ * All functions only record into r (no submission); like the recorder they are not thread-safe. */
 #ifndef VKT_OP_MATMUL_H
 #define VKT_OP_MATMUL_H
 
@@ -43,7 +47,7 @@ typedef struct {
     int64_t batch;                        /* number of products (0 means 1) */
     int64_t stride_a, stride_b, stride_c; /* elements between batches; 0 for A/B broadcasts (C must be > 0
                                              when batch > 1); ignored when batch <= 1 */
-    float alpha;                          /* scale of the product (0 is taken as 1: use beta-free APIs) */
+    float alpha;                          /* scale of the product; 0 (a zero-initialised desc) means 1 */
     bool accumulate;                      /* C += product (C is read); else C is overwritten */
     vkt_matmul_variant variant;           /* AUTO: env VKT_MATMUL_VARIANT, else the device's best */
 } vkt_matmul_desc;
