@@ -130,6 +130,7 @@ static void report(run *r, const vkt_step_result *res, double step_s, double hos
     snprintf(extra, sizeof extra, "\"lr\":%.6g,\"grad_norm\":%.6g,\"tok_per_s\":%.1f,\"util\":%.4f", res->lr,
              res->grad_norm, tps, util);
     vkt_metrics_log(&r->metrics, res->step, "train", res->loss, extra);
+    if (print) vkt_metrics_write_svg(&r->metrics); /* keep the curve current for whoever watches it */
 }
 
 static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int64_t *first_step) {
