@@ -1,6 +1,7 @@
 /* The benchmark runner: validation gate, timestamp timing, one line per case, JSON output.
  * It does not know any op: cases come from the group table (bench_groups.c). */
 #include "bench/bench.h"
+#include "io/device_json.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -246,23 +247,6 @@ bool vkt_bench_compare(const float *y, const double *r, size_t n, double bound, 
     return false;
 }
 
-static cJSON *device_json(const vkt_device_info *d) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "index", d->index);
-    cJSON_AddStringToObject(o, "name", d->name);
-    cJSON_AddStringToObject(o, "vendor", d->vendor);
-    cJSON_AddStringToObject(o, "type", vkt_device_type_name(d->type));
-    cJSON_AddStringToObject(o, "driver", d->driver_name);
-    cJSON_AddStringToObject(o, "driver_info", d->driver_info);
-    cJSON_AddStringToObject(o, "driver_version", d->driver_version);
-    cJSON_AddNumberToObject(o, "subgroup_size", d->subgroup_size);
-    cJSON_AddNumberToObject(o, "shared_memory_bytes", d->shared_memory_bytes);
-    cJSON_AddNumberToObject(o, "max_storage_buffer_range", (double)d->max_storage_buffer_range);
-    cJSON_AddNumberToObject(o, "device_local_bytes", (double)d->device_local_bytes);
-    cJSON_AddNumberToObject(o, "timestamp_period_ns", d->timestamp_period_ns);
-    return o;
-}
-
 static cJSON *result_json(const vkt_bench_result *r) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "op", r->op);
@@ -289,7 +273,7 @@ static cJSON *result_json(const vkt_bench_result *r) {
 
 vkt_status vkt_bench_write_json(const vkt_bench *b, const char *path) {
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddItemToObject(root, "device", device_json(vkt_device_get_info(b->dev)));
+    cJSON_AddItemToObject(root, "device", vkt_device_info_json(vkt_device_get_info(b->dev)));
     cJSON_AddStringToObject(root, "timer", b->gpu_timer ? "gpu" : "wall");
     cJSON_AddBoolToObject(root, "quick", b->quick);
     cJSON_AddNumberToObject(root, "warmup", b->opts.warmup);
