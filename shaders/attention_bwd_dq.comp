@@ -10,6 +10,10 @@
 //! variant attention_bwd_dq_row_vec4 -DVKT_VEC4=1
 //! variant attention_bwd_dq_tiled -DTILED=1
 //! variant attention_bwd_dq_tiled_vec4 -DTILED=1 -DVKT_VEC4=1
+//! variant attention_bwd_dq_row_f16 -DVKT_F16=1
+//! variant attention_bwd_dq_row_bf16 -DVKT_BF16=1
+//! variant attention_bwd_dq_tiled_f16 -DTILED=1 -DVKT_F16=1
+//! variant attention_bwd_dq_tiled_bf16 -DTILED=1 -DVKT_BF16=1
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"

@@ -15,6 +15,10 @@
 //! variant attention_fwd_row_vec4 -DVKT_VEC4=1
 //! variant attention_fwd_tiled -DTILED=1
 //! variant attention_fwd_tiled_vec4 -DTILED=1 -DVKT_VEC4=1
+//! variant attention_fwd_row_f16 -DVKT_F16=1
+//! variant attention_fwd_row_bf16 -DVKT_BF16=1
+//! variant attention_fwd_tiled_f16 -DTILED=1 -DVKT_F16=1
+//! variant attention_fwd_tiled_bf16 -DTILED=1 -DVKT_BF16=1
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"

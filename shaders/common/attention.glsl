@@ -5,9 +5,10 @@
 // counted inside the dispatched batch chunk. Offsets absorb the column of a fused qkv buffer and the
 // distance from the aligned binding start. o and do are packed (stride NH*HS); lse and D are (b, NH, T).
 //
-// Head vectors live in registers as HS4 = ceil(HS / 4) vec4s. With -DVKT_VEC4 (host: HS % 4 == 0, so
-// every row start is a multiple of 4 elements: offsets are aligned to 16 bytes) the f32 buffers are read
-// and written as vec4 arrays; otherwise element by element, with the tail of the last vec4 zero.
+// Head vectors live in registers as HS4 = ceil(HS / 4) vec4s. With -DVKT_VEC4 (host: f32, HS % 4 == 0,
+// every row start a multiple of 4 elements: offsets aligned to 16 bytes) the buffers are read and
+// written as vec4 arrays; otherwise element by element (f32, or f16 / bf16 storage with -DVKT_F16 /
+// -DVKT_BF16, see dtype.glsl), with the tail of the last vec4 zero. lse and D are always f32.
 //
 // Control flow: loops over key (or query) blocks run to a bound that is the same for the whole workgroup
 // and per-row masks select which pairs count. Loads of a shared key/query row then use one address
@@ -15,6 +16,8 @@
 // broadcast; masked pairs cost no more than the divergence they replace.
 #ifndef VKT_ATTENTION_GLSL
 #define VKT_ATTENTION_GLSL
+
+#include "dtype.glsl"
 
 layout(constant_id = 0) const uint WG = 32;  // rows per workgroup, one per invocation
 layout(constant_id = 1) const uint HS = 64;  // head size (<= 128)
@@ -38,18 +41,18 @@ const uint HS4 = (HS + 3) / 4;
     void name##_st(uint e, uint c, vec4 x) { name[(e >> 2) + c] = x; }
 #else
 #define ATT_IN(bnd, Blk, name)                                                                     \
-    layout(binding = bnd) readonly buffer Blk { float name[]; };                                   \
+    layout(binding = bnd) readonly buffer Blk { VKT_T name[]; };                                   \
     vec4 name##_ld(uint e, uint c) {                                                               \
         vec4 r = vec4(0.0);                                                                        \
-        [[unroll]] for (uint t = 0; t < 4; t++)                                                               \
-            if (4 * c + t < HS) r[t] = name[e + 4 * c + t];                                        \
+        [[unroll]] for (uint t = 0; t < 4; t++)                                                    \
+            if (4 * c + t < HS) r[t] = VKT_LOAD(name[e + 4 * c + t]);                              \
         return r;                                                                                  \
     }
 #define ATT_OUT(bnd, Blk, name)                                                                    \
-    layout(binding = bnd) writeonly buffer Blk { float name[]; };                                  \
+    layout(binding = bnd) writeonly buffer Blk { VKT_T name[]; };                                  \
     void name##_st(uint e, uint c, vec4 x) {                                                       \
-        [[unroll]] for (uint t = 0; t < 4; t++)                                                               \
-            if (4 * c + t < HS) name[e + 4 * c + t] = x[t];                                        \
+        [[unroll]] for (uint t = 0; t < 4; t++)                                                    \
+            if (4 * c + t < HS) name[e + 4 * c + t] = VKT_STORE(x[t]);                             \
     }
 #endif
 

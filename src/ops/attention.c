@@ -68,14 +68,14 @@ static void check_cfg(const vkt_attention_cfg *c) {
     VKT_ASSERT(c->HS <= VKT_ATTENTION_MAX_HS);
 }
 
-static void check_view(const vkt_attention_cfg *c, const vkt_attention_view *x, int64_t heads) {
-    VKT_ASSERT(x->t.dtype == VKT_DTYPE_F32);
+static void check_view(const vkt_attention_cfg *c, const vkt_attention_view *x, int64_t heads, vkt_dtype dt) {
+    VKT_ASSERT(x->t.dtype == dt);
     VKT_ASSERT(x->col >= 0 && x->col + heads * c->HS <= x->row_stride);
     VKT_ASSERT(vkt_tensor_numel(&x->t) >= c->B * c->T * x->row_stride);
 }
 
-static void check_packed(const vkt_tensor *x, int64_t n) {
-    VKT_ASSERT(x->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(x) == n);
+static void check_packed(const vkt_tensor *x, int64_t n, vkt_dtype dt) {
+    VKT_ASSERT(x->dtype == dt && vkt_tensor_numel(x) == n);
 }
 
 /* The spec constants and shader name of one kernel. */
@@ -88,17 +88,18 @@ typedef struct {
  * tensor offsets all multiples of 4. Anything else takes the element-wise (generic) path. */
 static bool vec4_ok(const vkt_attention_cfg *c, const vkt_attention_view *views, int n_views,
                     const vkt_tensor *const *packed, int n_packed) {
-    bool ok = c->HS % 4 == 0;
+    bool ok = c->HS % 4 == 0 && views[0].t.dtype == VKT_DTYPE_F32;
     for (int i = 0; i < n_views; i++)
         ok = ok && views[i].row_stride % 4 == 0 && views[i].col % 4 == 0 && views[i].t.offset % 16 == 0;
     for (int i = 0; i < n_packed; i++) ok = ok && packed[i]->offset % 16 == 0;
     return ok;
 }
 
-static kernel pick(const vkt_rec *r, const vkt_attention_cfg *c, const char *base, bool vec4) {
+static kernel pick(const vkt_rec *r, const vkt_attention_cfg *c, const char *base, bool vec4, vkt_dtype dt) {
     kernel k;
     bool row = vkt_attention_variant_for(r, c) == VKT_ATTENTION_ROW;
-    snprintf(k.name, sizeof k.name, "%s_%s%s", base, row ? "row" : "tiled", vec4 ? "_vec4" : "");
+    const char *suffix = dt == VKT_DTYPE_F16 ? "_f16" : dt == VKT_DTYPE_BF16 ? "_bf16" : vec4 ? "_vec4" : "";
+    snprintf(k.name, sizeof k.name, "%s_%s%s", base, row ? "row" : "tiled", suffix);
     /* Tiled: two BC x HS f32 tiles = 16 KiB of shared memory, half of the smallest limit seen
      * (lavapipe 32 KiB), leaving room for occupancy on GPUs. */
     int64_t bc = 2048 / c->HS;
@@ -115,17 +116,18 @@ static kernel pick(const vkt_rec *r, const vkt_attention_cfg *c, const char *bas
  * at or before them; `lead` is how many elements precede them in the binding. */
 static vkt_binding chunk(const vkt_tensor *t, size_t align, int64_t per_batch, int64_t b0, int64_t nb,
                          vkt_access access, uint32_t *lead) {
-    size_t start = t->offset + (size_t)(b0 * per_batch) * 4;
+    size_t es = vkt_dtype_size(t->dtype), start = t->offset + (size_t)(b0 * per_batch) * es;
     size_t base = start / align * align;
     vkt_binding b = {*t, access};
     b.t.offset = base;
-    b.t.shape[0] = (int64_t)(start - base) / 4 + nb * per_batch;
+    b.t.shape[0] = (int64_t)((start - base) / es) + nb * per_batch;
     b.t.shape[1] = b.t.shape[2] = b.t.shape[3] = 1;
-    *lead = (uint32_t)((start - base) / 4);
+    *lead = (uint32_t)((start - base) / es);
     return b;
 }
 
-/* Largest batch count per dispatch such that each of the n operands (per_batch elements each) fits. */
+/* Largest batch count per dispatch such that each of the n operands (per_batch elements each) fits,
+ * counting 4 bytes per element (conservative for 16-bit storage). */
 static int64_t batches_per_chunk(const vkt_rec *r, const vkt_attention_cfg *c, size_t align,
                                  const int64_t *per_batch, int n) {
     int64_t worst = 1;
@@ -165,10 +167,12 @@ static void dispatch_grid(const vkt_attention_cfg *c, int64_t nb, int64_t heads,
 vkt_status vkt_op_attention_fwd(vkt_rec *r, const vkt_attention_cfg *c, const vkt_attention_view qkv[3],
                                 const vkt_tensor *o, const vkt_tensor *lse) {
     check_cfg(c);
-    check_view(c, &qkv[0], c->NH), check_view(c, &qkv[1], c->KVH), check_view(c, &qkv[2], c->KVH);
-    check_packed(o, c->B * c->T * c->NH * c->HS), check_packed(lse, c->B * c->NH * c->T);
+    vkt_dtype dt = qkv[0].t.dtype;
+    VKT_ASSERT(dt == VKT_DTYPE_F32 || dt == VKT_DTYPE_F16 || dt == VKT_DTYPE_BF16);
+    check_view(c, &qkv[0], c->NH, dt), check_view(c, &qkv[1], c->KVH, dt), check_view(c, &qkv[2], c->KVH, dt);
+    check_packed(o, c->B * c->T * c->NH * c->HS, dt), check_packed(lse, c->B * c->NH * c->T, VKT_DTYPE_F32);
     const vkt_tensor *packed[1] = {o};
-    kernel k = pick(r, c, "attention_fwd", vec4_ok(c, qkv, 3, packed, 1));
+    kernel k = pick(r, c, "attention_fwd", vec4_ok(c, qkv, 3, packed, 1), dt);
     vkt_pipeline *p;
     VKT_TRY(vkt_ops_pipeline(r, k.name, 5, sizeof(vkt_pc_attention), k.spec, 4, &p));
     size_t align = binding_align(r);
@@ -198,13 +202,16 @@ vkt_status vkt_op_attention_bwd(vkt_rec *r, const vkt_attention_cfg *c, const vk
                                 const vkt_attention_view qkv[3], const vkt_tensor *o, const vkt_tensor *lse,
                                 const vkt_attention_view dqkv[3], const vkt_tensor *delta) {
     check_cfg(c);
-    check_view(c, &qkv[0], c->NH), check_view(c, &qkv[1], c->KVH), check_view(c, &qkv[2], c->KVH);
-    check_view(c, &dqkv[0], c->NH), check_view(c, &dqkv[1], c->KVH), check_view(c, &dqkv[2], c->KVH);
+    vkt_dtype dt = qkv[0].t.dtype;
+    VKT_ASSERT(dt == VKT_DTYPE_F32 || dt == VKT_DTYPE_F16 || dt == VKT_DTYPE_BF16);
+    check_view(c, &qkv[0], c->NH, dt), check_view(c, &qkv[1], c->KVH, dt), check_view(c, &qkv[2], c->KVH, dt);
+    check_view(c, &dqkv[0], c->NH, dt), check_view(c, &dqkv[1], c->KVH, dt), check_view(c, &dqkv[2], c->KVH, dt);
     int64_t n_o = c->B * c->T * c->NH * c->HS, n_lse = c->B * c->NH * c->T;
-    check_packed(dout, n_o), check_packed(o, n_o), check_packed(lse, n_lse), check_packed(delta, n_lse);
+    check_packed(dout, n_o, dt), check_packed(o, n_o, dt);
+    check_packed(lse, n_lse, VKT_DTYPE_F32), check_packed(delta, n_lse, VKT_DTYPE_F32);
     const vkt_tensor *packed[2] = {o, dout};
     bool vec4 = vec4_ok(c, qkv, 3, packed, 2) && vec4_ok(c, dqkv, 3, NULL, 0);
-    kernel kq = pick(r, c, "attention_bwd_dq", vec4), kkv = pick(r, c, "attention_bwd_dkv", vec4);
+    kernel kq = pick(r, c, "attention_bwd_dq", vec4, dt), kkv = pick(r, c, "attention_bwd_dkv", vec4, dt);
     vkt_pipeline *pq, *pkv;
     VKT_TRY(vkt_ops_pipeline(r, kq.name, 8, sizeof(vkt_pc_attention), kq.spec, 4, &pq));
     VKT_TRY(vkt_ops_pipeline(r, kkv.name, 8, sizeof(vkt_pc_attention), kkv.spec, 4, &pkv));

@@ -12,7 +12,9 @@
  * The forward never materialises the T x T matrix: it streams key blocks with an online softmax. The
  * backward recomputes P from lse in two passes (dq with D = rowsum(do * o), then dk/dv), each owning its
  * output rows, so it needs no atomics and sums in a fixed order: results are deterministic.
- * Storage is f32 (arithmetic always f32). Head size up to 128 (VKT_ATTENTION_MAX_HS).
+ * Storage: q, k, v, o, do and the gradients share one dtype, f32, f16 or bf16 (16-bit storage needs the
+ * device's storageBuffer16BitAccess); lse and delta are f32; arithmetic is always f32.
+ * Head size up to 128 (VKT_ATTENTION_MAX_HS).
  * Not handled here: rotary embeddings (rope op), dropout, attention bias/ALiBi, padding masks. */
 #ifndef VKT_OP_ATTENTION_H
 #define VKT_OP_ATTENTION_H
@@ -39,7 +41,7 @@ typedef struct {
 } vkt_attention_cfg;
 
 /* One of q, k, v (or dq, dk, dv): element (b, t, head, d) is at t.offset-relative index
- * (b*T + t) * row_stride + col + head*HS + d. `t` must hold at least B*T*row_stride elements (f32). */
+ * (b*T + t) * row_stride + col + head*HS + d. `t` must hold at least B*T*row_stride elements. */
 typedef struct {
     vkt_tensor t;        /* borrowed buffer view */
     int64_t row_stride;  /* elements between consecutive tokens */
