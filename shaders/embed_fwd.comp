@@ -6,6 +6,11 @@
 //! variant embed_fwd
 //! variant embed_fwd_f16 -DVKT_F16=1
 //! variant embed_fwd_bf16 -DVKT_BF16=1
+//! variant embed_fwd_pos -DVKT_DYN_POS=1
+//! variant embed_fwd_pos_f16 -DVKT_F16=1 -DVKT_DYN_POS=1
+//! variant embed_fwd_pos_bf16 -DVKT_BF16=1 -DVKT_DYN_POS=1
+// The _pos variants read pos0 from device memory (binding 4, pos[0]: KV-cache sampling replays one
+// recording for every position); wpe is bound whole and positions >= n_pos add no position term.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "dtype.glsl"
@@ -17,6 +22,9 @@ layout(binding = 0) readonly buffer Tok { int tok[]; };     // (B*T) all rows
 layout(binding = 1) readonly buffer Wte { VKT_T wte[]; };   // (nv, C) vocab rows [v0, v0 + nv)
 layout(binding = 2) readonly buffer Wpe { VKT_T wpe[]; };   // (pos0 + T, C); unused without HAS_WPE
 layout(binding = 3) writeonly buffer Out { VKT_T o[]; };    // (n_rows, C) rows [r0, r0 + n_rows)
+#ifdef VKT_DYN_POS
+layout(binding = 4) readonly buffer Pos { int posbuf[]; };  // posbuf[0] = pos0
+#endif
 
 layout(push_constant) uniform Pc {
     uint n_rows; // rows in this chunk
@@ -28,6 +36,7 @@ layout(push_constant) uniform Pc {
     uint V;      // full vocabulary size (ids >= V are invalid)
     uint pos0;   // position of t = 0
     uint flags;  // bit 0: add wpe; bit 1: this dispatch writes the rows of invalid ids
+    uint n_pos;  // wpe rows bound
 } pc;
 
 // One workgroup per row (the id is read once and a whole workgroup leaves when its id belongs to another
@@ -40,10 +49,16 @@ void main() {
     bool in_chunk = local < pc.nv;
     if (!in_chunk && ((pc.flags & 2u) == 0u || id < pc.V)) return;
     uint src = in_chunk ? local * pc.C : 0u;
-    uint pos = (pc.pos0 + (pc.r0 + row) % pc.T) * pc.C, dst = row * pc.C;
+#ifdef VKT_DYN_POS
+    uint p = uint(max(posbuf[0], 0)) + (pc.r0 + row) % pc.T;
+#else
+    uint p = pc.pos0 + (pc.r0 + row) % pc.T;
+#endif
+    bool add_pos = (pc.flags & 1u) != 0u && p < pc.n_pos;
+    uint pos = p * pc.C, dst = row * pc.C;
     for (uint c = gl_LocalInvocationID.x; c < pc.C; c += WG) {
         float v = in_chunk ? VKT_LOAD(wte[src + c]) : 0.0;
-        if ((pc.flags & 1u) != 0u) v += VKT_LOAD(wpe[pos + c]);
+        if (add_pos) v += VKT_LOAD(wpe[pos + c]);
         o[dst + c] = VKT_STORE(v);
     }
 }

@@ -10,6 +10,11 @@
 //! variant rope_fwd
 //! variant rope_fwd_f16 -DVKT_F16=1
 //! variant rope_fwd_bf16 -DVKT_BF16=1
+//! variant rope_fwd_pos -DVKT_DYN_POS=1
+//! variant rope_fwd_pos_f16 -DVKT_F16=1 -DVKT_DYN_POS=1
+//! variant rope_fwd_pos_bf16 -DVKT_BF16=1 -DVKT_DYN_POS=1
+// The _pos variants read pos0 from device memory (pos[0], KV-cache sampling replays one recording for
+// every position) and bind the whole table; rows whose position is >= n_pos are left unrotated.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "dtype.glsl"
@@ -19,6 +24,9 @@ layout(local_size_x_id = 0) in;
 
 layout(binding = 0) readonly buffer Tab { float cs[]; }; // (T, rot_dim / 2, 2) cos, sin from position pos0
 layout(binding = 1) buffer X { VKT_T x[]; };              // (n_rows, row_stride) rows [r0, r0 + n_rows)
+#ifdef VKT_DYN_POS
+layout(binding = 2) readonly buffer Pos { int pos[]; };   // pos[0] = pos0
+#endif
 
 layout(push_constant) uniform Pc {
     uint n_rows;     // rows in this chunk
@@ -31,6 +39,7 @@ layout(push_constant) uniform Pc {
     uint half_rot;   // rot_dim / 2
     uint cs_off;     // element offset of position pos0's table row inside binding 0
     uint flags;      // bit 0: interleaved pairs; bit 1: inverse rotation
+    uint n_pos;      // _pos variants: table rows bound (positions 0 .. n_pos - 1)
 } pc;
 
 void main() {
@@ -43,6 +52,10 @@ void main() {
     uint ia = (pc.flags & 1u) != 0u ? base + 2u * k : base + k;
     uint ib = (pc.flags & 1u) != 0u ? ia + 1u : ia + pc.half_rot;
     uint t = (pc.r0 + row) % pc.T;
+#ifdef VKT_DYN_POS
+    t += uint(max(pos[0], 0));  // the table is bound from position 0
+    if (t >= pc.n_pos) return;
+#endif
     uint ci = pc.cs_off + (t * pc.half_rot + k) * 2u;
     float c = cs[ci], s = cs[ci + 1u];
     if ((pc.flags & 2u) != 0u) s = -s;

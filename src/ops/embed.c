@@ -4,12 +4,14 @@
  * is a plain LSD radix sort (Knuth, TAOCP vol. 3, 5.2.5) with per-block counts instead of atomics. */
 #include "ops/embed.h"
 
+#include <stdbool.h>
+
 #include "ops/op_util.h"
 
 typedef struct {
-    uint32_t n_rows, C, T, r0, v0, nv, V, pos0, flags;
+    uint32_t n_rows, C, T, r0, v0, nv, V, pos0, flags, n_pos;
 } vkt_pc_embed_fwd;
-_Static_assert(sizeof(vkt_pc_embed_fwd) == 36, "keep in sync with embed_fwd.comp");
+_Static_assert(sizeof(vkt_pc_embed_fwd) == 40, "keep in sync with embed_fwd.comp");
 typedef struct {
     uint32_t n, V, shift, n_blocks, first;
 } vkt_pc_embed_sort;
@@ -36,11 +38,11 @@ _Static_assert(sizeof(vkt_pc_embed_dwpe) == 20, "keep in sync with embed_bwd_dwp
 #define FLAG_WPE     1u
 #define FLAG_INVALID 2u
 
-static const char *fwd_shader(vkt_dtype t) {
+static const char *fwd_shader(vkt_dtype t, bool dyn) {
     switch (t) {
-    case VKT_DTYPE_F32: return "embed_fwd";
-    case VKT_DTYPE_F16: return "embed_fwd_f16";
-    case VKT_DTYPE_BF16: return "embed_fwd_bf16";
+    case VKT_DTYPE_F32: return dyn ? "embed_fwd_pos" : "embed_fwd";
+    case VKT_DTYPE_F16: return dyn ? "embed_fwd_pos_f16" : "embed_fwd_f16";
+    case VKT_DTYPE_BF16: return dyn ? "embed_fwd_pos_bf16" : "embed_fwd_bf16";
     default: VKT_ASSERT(!"embed: wte dtype must be f32, f16 or bf16"); return NULL;
     }
 }
@@ -52,8 +54,9 @@ static vkt_tensor rows_of(const vkt_tensor *t, int64_t C, int64_t row0, int64_t 
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-vkt_status vkt_op_embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tensor *wte, const vkt_tensor *wpe,
-                            int64_t pos0, const vkt_tensor *out) {
+/* dyn: pos0 comes from dyn[0] on the device (pos0 argument 0) and wpe is bound whole. */
+static vkt_status embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tensor *wte, const vkt_tensor *wpe,
+                            int64_t pos0, const vkt_tensor *dyn, const vkt_tensor *out) {
     const int64_t B = out->shape[0], T = out->shape[1], C = out->shape[2], V = wte->shape[0];
     const int64_t N = B * T;
     VKT_ASSERT(out->shape[3] == 1 && wte->shape[1] == C && vkt_tensor_numel(wte) == V * C);
@@ -64,9 +67,11 @@ vkt_status vkt_op_embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tens
     const size_t es = vkt_dtype_size(out->dtype);
     vkt_pipeline *p;
     const uint32_t spec[] = {WG_ROW};
-    VKT_TRY(vkt_ops_pipeline(r, fwd_shader(out->dtype), 4, sizeof(vkt_pc_embed_fwd), spec, 1, &p));
+    const uint32_t nb = dyn ? 5 : 4;
+    VKT_TRY(vkt_ops_pipeline(r, fwd_shader(out->dtype, dyn != NULL), nb, sizeof(vkt_pc_embed_fwd), spec, 1, &p));
     /* Position rows are bound whole: (pos0 + T) x C is small for every model with learned positions. */
-    const vkt_tensor pos = wpe ? rows_of(wpe, C, 0, pos0 + T) : rows_of(wte, C, 0, 1);
+    const int64_t n_pos = dyn && wpe ? wpe->shape[0] : pos0 + T;
+    const vkt_tensor pos = wpe ? rows_of(wpe, C, 0, n_pos) : rows_of(wte, C, 0, 1);
     const int64_t row_chunk = vkt_ops_chunk_rows(r, (size_t)C * es), voc_chunk = row_chunk;
     for (int64_t r0 = 0; r0 < N; r0 += row_chunk) {
         const int64_t nr = min64(row_chunk, N - r0);
@@ -74,17 +79,30 @@ vkt_status vkt_op_embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tens
             const int64_t nv = min64(voc_chunk, V - v0);
             vkt_pc_embed_fwd pc = {(uint32_t)nr, (uint32_t)C,    (uint32_t)T,
                                    (uint32_t)r0, (uint32_t)v0,   (uint32_t)nv,
-                                   (uint32_t)V,  (uint32_t)pos0, (wpe ? FLAG_WPE : 0u) | (v0 == 0 ? FLAG_INVALID : 0u)};
-            vkt_binding bind[4] = {{*tokens, VKT_READ},
+                                   (uint32_t)V,  (uint32_t)pos0, (wpe ? FLAG_WPE : 0u) | (v0 == 0 ? FLAG_INVALID : 0u),
+                                   (uint32_t)n_pos};
+            vkt_binding bind[5] = {{*tokens, VKT_READ},
                                    {rows_of(wte, C, v0, nv), VKT_READ},
                                    {pos, VKT_READ},
-                                   {rows_of(out, C, r0, nr), VKT_WRITE}};
+                                   {rows_of(out, C, r0, nr), VKT_WRITE},
+                                   {dyn ? *dyn : pos, VKT_READ}};
             uint32_t gx, gy;
             vkt_ops_grid_1d((uint64_t)nr, &gx, &gy);
-            VKT_TRY(vkt_rec_dispatch(r, "embed_fwd", p, bind, 4, &pc, sizeof pc, gx, gy, 1));
+            VKT_TRY(vkt_rec_dispatch(r, "embed_fwd", p, bind, nb, &pc, sizeof pc, gx, gy, 1));
         }
     }
     return VKT_OK;
+}
+
+vkt_status vkt_op_embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tensor *wte, const vkt_tensor *wpe,
+                            int64_t pos0, const vkt_tensor *out) {
+    return embed_fwd(r, tokens, wte, wpe, pos0, NULL, out);
+}
+
+vkt_status vkt_op_embed_fwd_at(vkt_rec *r, const vkt_tensor *tokens, const vkt_tensor *wte, const vkt_tensor *wpe,
+                               const vkt_tensor *pos, const vkt_tensor *out) {
+    VKT_ASSERT(pos->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(pos) >= 1);
+    return embed_fwd(r, tokens, wte, wpe, 0, pos, out);
 }
 
 int64_t vkt_op_embed_bwd_scratch(int64_t n_rows) {

@@ -21,6 +21,12 @@
 vkt_status vkt_op_embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tensor *wte, const vkt_tensor *wpe,
                             int64_t pos0, const vkt_tensor *out);
 
+/* The same with pos0 read on the device from pos[0] (i32), so one recording serves every position (KV-cache
+ * sampling: the host writes pos between submits). wpe (P, C) is bound whole (it must fit one binding);
+ * rows whose position pos[0] + t is >= P get no position term. */
+vkt_status vkt_op_embed_fwd_at(vkt_rec *r, const vkt_tensor *tokens, const vkt_tensor *wte, const vkt_tensor *wpe,
+                               const vkt_tensor *pos, const vkt_tensor *out);
+
 /* Scratch elements (i32) the backward needs for n_rows = B*T rows: two row orders and the sort's digit
  * histograms, about 2 n_rows + n_rows (rounded up to blocks of 256). */
 int64_t vkt_op_embed_bwd_scratch(int64_t n_rows);

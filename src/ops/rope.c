@@ -8,9 +8,9 @@
 #include "ops/op_util.h"
 
 typedef struct {
-    uint32_t n_rows, T, r0, row_stride, col0, n_heads, head_size, half_rot, cs_off, flags;
+    uint32_t n_rows, T, r0, row_stride, col0, n_heads, head_size, half_rot, cs_off, flags, n_pos;
 } vkt_pc_rope;
-_Static_assert(sizeof(vkt_pc_rope) == 40, "keep in sync with rope_fwd.comp");
+_Static_assert(sizeof(vkt_pc_rope) == 44, "keep in sync with rope_fwd.comp");
 
 #define WG 256
 
@@ -48,7 +48,7 @@ void vkt_rope_table(float *table, int64_t n_pos, int64_t n_freq, const double *i
 }
 
 static vkt_status record(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *table, const vkt_rope_desc *d,
-                         uint32_t inverse) {
+                         uint32_t inverse, const vkt_tensor *pos) {
     const int64_t rot = d->rot_dim ? d->rot_dim : d->head_size;
     const int64_t stride = d->row_stride ? d->row_stride : d->n_heads * d->head_size;
     const int64_t N = d->B * d->T, half = rot / 2;
@@ -60,11 +60,15 @@ static vkt_status record(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *tabl
     char name[32];
     vkt_pipeline *p;
     const uint32_t spec[] = {WG};
-    VKT_TRY(vkt_ops_pipeline(r, vkt_ops_dtype_variant("rope_fwd", x->dtype, name, sizeof name), 2, sizeof(vkt_pc_rope),
-                             spec, 1, &p));
-    /* Table rows [pos0, pos0 + T) serve every chunk; bound from an aligned offset at or below pos0. */
+    const uint32_t nb = pos ? 3 : 2;
+    VKT_TRY(vkt_ops_pipeline(r, vkt_ops_dtype_variant(pos ? "rope_fwd_pos" : "rope_fwd", x->dtype, name, sizeof name),
+                             nb, sizeof(vkt_pc_rope), spec, 1, &p));
+    /* Table rows [pos0, pos0 + T) serve every chunk; bound from an aligned offset at or below pos0. With
+     * a device-side position the whole table is bound. */
     uint32_t cs_off;
-    const vkt_tensor tab = vkt_ops_rows_binding(r, table, rot, d->pos0, d->T, &cs_off);
+    const int64_t n_pos = vkt_tensor_numel(table) / rot;
+    const vkt_tensor tab = pos ? vkt_ops_rows_binding(r, table, rot, 0, n_pos, &cs_off)
+                               : vkt_ops_rows_binding(r, table, rot, d->pos0, d->T, &cs_off);
     const int64_t chunk = vkt_ops_chunk_rows(r, (size_t)stride * vkt_dtype_size(x->dtype));
     VKT_ASSERT((uint64_t)chunk * (uint64_t)stride < UINT32_MAX);
     for (int64_t r0 = 0; r0 < N; r0 += chunk) {
@@ -78,19 +82,27 @@ static vkt_status record(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *tabl
                           (uint32_t)d->head_size,
                           (uint32_t)half,
                           cs_off,
-                          (d->interleaved ? FLAG_INTERLEAVED : 0u) | inverse};
-        vkt_binding bind[2] = {{tab, VKT_READ}, {vkt_ops_flat_slice(x, r0 * stride, nr * stride), VKT_RW}};
+                          (d->interleaved ? FLAG_INTERLEAVED : 0u) | inverse,
+                          (uint32_t)n_pos};
+        vkt_binding bind[3] = {{tab, VKT_READ}, {vkt_ops_flat_slice(x, r0 * stride, nr * stride), VKT_RW},
+                               {pos ? *pos : tab, VKT_READ}};
         uint32_t gx, gy;
         vkt_ops_grid_1d(vkt_ceil_div((uint64_t)(nr * d->n_heads * half), WG), &gx, &gy);
-        VKT_TRY(vkt_rec_dispatch(r, inverse ? "rope_bwd" : "rope_fwd", p, bind, 2, &pc, sizeof pc, gx, gy, 1));
+        VKT_TRY(vkt_rec_dispatch(r, inverse ? "rope_bwd" : "rope_fwd", p, bind, nb, &pc, sizeof pc, gx, gy, 1));
     }
     return VKT_OK;
 }
 
 vkt_status vkt_op_rope_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *table, const vkt_rope_desc *d) {
-    return record(r, x, table, d, 0u);
+    return record(r, x, table, d, 0u, NULL);
+}
+
+vkt_status vkt_op_rope_fwd_at(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *table, const vkt_rope_desc *d,
+                              const vkt_tensor *pos) {
+    VKT_ASSERT(d->pos0 == 0 && pos->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(pos) >= 1);
+    return record(r, x, table, d, 0u, pos);
 }
 
 vkt_status vkt_op_rope_bwd(vkt_rec *r, const vkt_tensor *dx, const vkt_tensor *table, const vkt_rope_desc *d) {
-    return record(r, dx, table, d, FLAG_INVERSE);
+    return record(r, dx, table, d, FLAG_INVERSE, NULL);
 }

@@ -51,6 +51,11 @@ void vkt_rope_table(float *table, int64_t n_pos, int64_t n_freq, const double *i
 /* x: the buffer described by d (f32, f16 or bf16; >= B*T*row_stride elements), rotated in place.
  * table: (P, rot_dim/2, 2) f32 from vkt_rope_table with P >= pos0 + T. */
 vkt_status vkt_op_rope_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *table, const vkt_rope_desc *d);
+/* The forward with pos0 read on the device from pos[0] (i32; d->pos0 must be 0), so that one recording
+ * serves every position (KV-cache sampling: the host writes pos between submits). The whole table is
+ * bound (it must fit one binding); rows whose position pos[0] + t is past the table stay unrotated. */
+vkt_status vkt_op_rope_fwd_at(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *table, const vkt_rope_desc *d,
+                              const vkt_tensor *pos);
 /* The forward is y = R x with R orthogonal, so dx = R^T dy = R(-angle) dy: rotates dx in place (on entry
  * the gradient of the rotated values, on exit the gradient of the unrotated ones; an overwrite, not an
  * accumulation). Same arguments as the forward. */
