@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/args.h"
 #include "cli/cli.h"
@@ -12,12 +13,13 @@
 
 static void help(void) {
     printf("usage: vktrain sample MODEL [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--top-p P]\n"
-           "                      [--seed S] [--context T] [--tokenizer SPEC] [--device INDEX|NAME]\n\n"
+           "                      [--seed S] [--context T] [--tokenizer SPEC] [--device INDEX|NAME] [--no-kv-cache]\n\n"
            "MODEL is a run or checkpoint folder written by `vktrain train`, a Hugging Face model folder, a\n"
            "llama2.c .bin or an llm.c GPT-2 .bin. The tokenizer comes from the model when it names or holds one,\n"
            "else from --tokenizer (\"bytes\", a tokenizer.json, a folder with encoder.json + vocab.bpe, or a\n"
            "llama2.c tokenizer .bin). Temperature 0 is greedy decoding. Defaults: 200 tokens, temperature 0.8,\n"
-           "top-k 40, top-p 1, seed 1337.\n");
+           "top-k 40, top-p 1, seed 1337. --no-kv-cache recomputes the whole window for every token (slow; for\n"
+           "comparison). The rate (tokens/s, model set-up included) goes to stderr.\n");
 }
 
 int vkt_cli_sample(int argc, char **argv) {
@@ -36,6 +38,7 @@ int vkt_cli_sample(int argc, char **argv) {
         else if (vkt_cli_opt(argc, argv, &i, "--context")) go.context = atoll(argv[i]);
         else if (vkt_cli_opt(argc, argv, &i, "--tokenizer")) tok_spec = argv[i];
         else if (vkt_cli_opt(argc, argv, &i, "--device")) vkt_cli_device_arg(argv[i], &dopts);
+        else if (strcmp(argv[i], "--no-kv-cache") == 0) go.full_recompute = true;
         else if (argv[i][0] != '-' && !from) from = argv[i];
         else {
             fprintf(stderr, "vktrain sample: unknown argument '%s' (try --help)\n", argv[i]);
@@ -61,8 +64,25 @@ int vkt_cli_sample(int argc, char **argv) {
             s = vkt_tok_load(spec, &tok);
         }
     }
-    if (s == VKT_OK) s = vkt_generate(dev, m, tok, prompt, &go);
+    vkt_tok_ids ids = {0};
+    if (s == VKT_OK && *prompt) {
+        s = vkt_tok_encode(tok, prompt, strlen(prompt), true, &ids);
+        if (s == VKT_OK) fputs(prompt, stdout);
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int32_t *out = NULL;
+    int64_t n_out = 0;
+    if (s == VKT_OK) s = vkt_generate_ids(dev, m, tok, ids.data, (int64_t)ids.len, &go, &out, &n_out);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("\n");
+    fflush(stdout);
+    double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (s == VKT_OK)
+        fprintf(stderr, "sample: %lld tokens in %.3f s: %.1f tokens/s (%s, set-up included)\n", (long long)n_out, sec,
+                sec > 0 ? (double)n_out / sec : 0.0, go.full_recompute ? "full recompute" : "KV cache");
+    free(out);
+    vkt_tok_ids_free(&ids);
     vkt_tok_free(tok);
     vkt_model_destroy(m);
     vkt_device_destroy(dev);

@@ -1,5 +1,6 @@
 /* Model memory plan, parameter views, initialisation and host transfers (see model.h). */
 #include "model/model.h"
+#include "model/model_decode.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -61,6 +62,11 @@ static vkt_status plan_acts(vkt_model *m, planner *p, bool with_grads, int64_t n
     VKT_TRY(plan(p, VKT_DTYPE_F32, BT, c->vocab_size, &m->logits));
     VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &m->losses));
     VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 2, &m->xent_rowstats));
+    if (m->kv_len > 0) {
+        VKT_TRY(plan(p, VKT_DTYPE_F32, c->n_layer * m->kv_len, KVH * HS, &m->k_cache));
+        VKT_TRY(plan(p, VKT_DTYPE_F32, c->n_layer * m->kv_len, KVH * HS, &m->v_cache));
+        VKT_TRY(plan(p, VKT_DTYPE_F32, 1, C, &m->dec_last));
+    }
     if (!with_grads) return VKT_OK;
     VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->dres));
     VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->dtmp_c));
@@ -111,6 +117,9 @@ static vkt_status fill_rope_table(vkt_model *m) {
     return s;
 }
 
+static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
+                         bool recompute, int64_t kv_len, vkt_model **out);
+
 vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
                             vkt_model **out) {
     return vkt_model_create_ex(dev, cfg, B, T, with_grads, false, out);
@@ -118,6 +127,21 @@ vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_
 
 vkt_status vkt_model_create_ex(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
                                bool recompute, vkt_model **out) {
+    return create(dev, cfg, B, T, with_grads, recompute, 0, out);
+}
+
+vkt_status vkt_model_create_decode(vkt_device *dev, const vkt_model_config *cfg, int64_t T, int64_t kv_len,
+                                   vkt_model **out) {
+    if (kv_len < T || kv_len > cfg->max_seq_len) {
+        vkt_log_error("KV cache of %lld positions: must hold the %lld-token chunk and stay within the model's "
+                      "maximum %lld", (long long)kv_len, (long long)T, (long long)cfg->max_seq_len);
+        return VKT_ERR_ARG;
+    }
+    return create(dev, cfg, 1, T, false, false, kv_len, out);
+}
+
+static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
+                         bool recompute, int64_t kv_len, vkt_model **out) {
     VKT_TRY(vkt_model_config_validate(cfg, "model"));
     if (T > cfg->max_seq_len) {
         vkt_log_error("sequence length %lld is over the model's maximum %lld", (long long)T,
@@ -127,6 +151,7 @@ vkt_status vkt_model_create_ex(vkt_device *dev, const vkt_model_config *cfg, int
     vkt_model *m = calloc(1, sizeof *m);
     if (!m) return VKT_ERR_OOM;
     m->cfg = *cfg, m->B = B, m->T = T, m->dev = dev, m->dloss = 1.0f, m->recompute = recompute && with_grads;
+    m->kv_len = kv_len, m->pos0_max = kv_len > T ? kv_len - T : 0;
     const vkt_device_info *info = vkt_device_get_info(dev);
     int64_t align = (info->min_storage_offset_align > 256 ? info->min_storage_offset_align : 256) / 4;
     vkt_status s = vkt_params_build(cfg, align, &m->table);
@@ -144,6 +169,7 @@ vkt_status vkt_model_create_ex(vkt_device *dev, const vkt_model_config *cfg, int
         if (s == VKT_OK) s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_I32, B, T, 1, 1, &m->targets_slot[k]);
         if (s == VKT_OK) s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_F32, 4, 1, 1, 1, &m->stats_slot[k]);
     }
+    if (s == VKT_OK && kv_len > 0) s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_I32, 2, 1, 1, 1, &m->dec_pos);
     if (s == VKT_OK) vkt_model_use_slot(m, 0);
     planner p = {.align = (size_t)align * 4};
     int64_t scratch = 0;

@@ -61,6 +61,11 @@ typedef struct {
     bool recompute;              /* activation recomputation (vkt_model_create_ex) */
     int64_t pos0;                /* position of the first token (KV-cache sampling); 0 in training */
     int64_t pos0_max;            /* largest pos0 the rope table covers (set before create for sampling) */
+    /* KV-cache decoding (model_decode.h); kv_len 0 and tensors empty otherwise */
+    int64_t kv_len;              /* Tmax: positions the caches hold */
+    vkt_tensor k_cache, v_cache; /* (L Tmax, KVH HS) each, layer l at rows [l Tmax, (l + 1) Tmax) */
+    vkt_tensor dec_pos;          /* (2) i32 host-visible: [0] = position of the next decode forward's first token */
+    vkt_tensor dec_last;         /* (1, C) the last new position's residual stream */
 } vkt_model;
 
 /* Plans and allocates everything for batches of (B, T); parameters are zero until initialised or

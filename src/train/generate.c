@@ -1,11 +1,15 @@
-/* Generation loop (see generate.h). */
+/* Generation loop (see generate.h): a KV-cache engine while the sequence fits the context, a sliding-window
+ * engine (full forward per token) past it or on request. */
 #include "train/generate.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "model/model_decode.h"
 #include "vk/memory.h"
+
+#define PREFILL_CHUNK 64 /* prompt tokens per cached forward: bounds the (chunk, V) logits buffer */
 
 static vkt_status copy_params(vkt_device *dev, const vkt_model *src, vkt_model *dst) {
     vkt_rec *r;
@@ -31,6 +35,75 @@ static void stream_new_text(vkt_tokenizer *tok, FILE *f, const int32_t *ids, int
     vkt_tok_bytes_free(&b);
 }
 
+/* A model, its parameters copied from the source, and its recordings. */
+typedef struct {
+    vkt_model *m;     /* owned */
+    vkt_rec *rec;     /* owned: window forward (window engine) or the one-token step (cache engine) */
+    vkt_rec *prefill; /* owned, cache engine: re-recorded per prompt chunk (cheap: a few dozen dispatches) */
+    int64_t fed;      /* cache engine: positions already in the cache */
+} engine;
+
+static void engine_free(engine *e) {
+    vkt_rec_destroy(e->prefill);
+    vkt_rec_destroy(e->rec);
+    vkt_model_destroy(e->m);
+    memset(e, 0, sizeof *e);
+}
+
+static vkt_status engine_window(vkt_device *dev, const vkt_model *src, int64_t T, engine *e) {
+    VKT_TRY(vkt_model_create(dev, &src->cfg, 1, T, false, &e->m));
+    VKT_TRY(copy_params(dev, src, e->m));
+    VKT_TRY(vkt_rec_create(dev, 0, &e->rec));
+    vkt_model_use_slot(e->m, 0);
+    VKT_TRY(vkt_rec_begin(e->rec));
+    VKT_TRY(vkt_model_record_forward(e->m, e->rec, VKT_FWD_LOGITS));
+    return vkt_rec_end(e->rec);
+}
+
+static vkt_status engine_cache(vkt_device *dev, const vkt_model *src, int64_t chunk, int64_t kv_len, engine *e) {
+    VKT_TRY(vkt_model_create_decode(dev, &src->cfg, chunk, kv_len, &e->m));
+    VKT_TRY(copy_params(dev, src, e->m));
+    VKT_TRY(vkt_rec_create(dev, 0, &e->rec));
+    VKT_TRY(vkt_rec_create(dev, 0, &e->prefill));
+    vkt_model_use_slot(e->m, 0);
+    VKT_TRY(vkt_rec_begin(e->rec));
+    VKT_TRY(vkt_model_record_decode(e->m, e->rec, 1));
+    return vkt_rec_end(e->rec);
+}
+
+/* Window engine: logits of the last of seq[0, n) from a forward over the last T tokens. */
+static vkt_status window_logits(vkt_device *dev, engine *e, const int32_t *seq, int64_t n, float *row) {
+    const int64_t T = e->m->T, start = n > T ? n - T : 0, len = n - start;
+    int32_t *tokens = vkt_model_slot_tokens(e->m, 0);
+    /* Positions past the window's end are padding the causal mask hides. */
+    for (int64_t i = 0; i < T; i++) tokens[i] = i < len ? seq[start + i] : 0;
+    VKT_TRY(vkt_rec_submit_wait(e->rec));
+    vkt_tensor last = vkt_tensor_rows(&e->m->logits, len - 1, 1);
+    return vkt_tensor_download(dev, &last, row, (size_t)e->m->cfg.vocab_size * sizeof *row);
+}
+
+/* Cache engine: feeds seq[fed, n) (n <= kv_len) in prompt chunks, then one token at a time; the logits of
+ * the last fed position are in row 0. */
+static vkt_status cache_logits(vkt_device *dev, engine *e, const int32_t *seq, int64_t n, float *row) {
+    int32_t *tokens = vkt_model_slot_tokens(e->m, 0), *pos = vkt_model_decode_pos(e->m);
+    while (e->fed < n) {
+        int64_t tq = n - e->fed < e->m->T ? n - e->fed : e->m->T;
+        memcpy(tokens, seq + e->fed, (size_t)tq * sizeof *tokens);
+        *pos = (int32_t)e->fed;
+        if (tq == 1) {
+            VKT_TRY(vkt_rec_submit_wait(e->rec));
+        } else {
+            VKT_TRY(vkt_rec_begin(e->prefill));
+            VKT_TRY(vkt_model_record_decode(e->m, e->prefill, tq));
+            VKT_TRY(vkt_rec_end(e->prefill));
+            VKT_TRY(vkt_rec_submit_wait(e->prefill));
+        }
+        e->fed += tq;
+    }
+    vkt_tensor first = vkt_tensor_rows(&e->m->logits, 0, 1);
+    return vkt_tensor_download(dev, &first, row, (size_t)e->m->cfg.vocab_size * sizeof *row);
+}
+
 vkt_status vkt_generate_ids(vkt_device *dev, const vkt_model *src, vkt_tokenizer *tok, const int32_t *prompt,
                             int64_t n_prompt, const vkt_generate_opts *opts, int32_t **out_ids, int64_t *n_out) {
     int64_t T = opts->context > 0 ? opts->context : src->cfg.max_seq_len;
@@ -39,38 +112,30 @@ vkt_status vkt_generate_ids(vkt_device *dev, const vkt_model *src, vkt_tokenizer
     if (total < T) T = total > 0 ? total : 1;
     int32_t *seq = malloc((size_t)(total + 1) * sizeof *seq);
     float *row = malloc((size_t)src->cfg.vocab_size * sizeof *row);
-    vkt_model *m = NULL;
-    vkt_rec *r = NULL;
+    engine cache = {0}, window = {0};
     vkt_sampler sampler = {0};
     vkt_status s = seq && row ? VKT_OK : VKT_ERR_OOM;
-    if (s == VKT_OK) s = vkt_model_create(dev, &src->cfg, 1, T, false, &m);
-    if (s == VKT_OK) s = copy_params(dev, src, m);
-    if (s == VKT_OK) s = vkt_rec_create(dev, 0, &r);
-    if (s == VKT_OK) {
-        vkt_model_use_slot(m, 0);
-        s = vkt_rec_begin(r);
-    }
-    if (s == VKT_OK) s = vkt_model_record_forward(m, r, VKT_FWD_LOGITS);
-    if (s == VKT_OK) s = vkt_rec_end(r);
     if (s == VKT_OK) s = vkt_sampler_init(&sampler, src->cfg.vocab_size, opts->sampler, opts->seed);
     int64_t n = 0;
     if (s == VKT_OK) {
         if (n_prompt > 0) memcpy(seq, prompt, (size_t)n_prompt * sizeof *seq);
         n = n_prompt;
-        if (n == 0) seq[n++] = vkt_tok_bos(tok) >= 0 ? vkt_tok_bos(tok) : (vkt_tok_eot(tok) >= 0 ? vkt_tok_eot(tok) : 0);
+        if (n == 0)
+            seq[n++] = vkt_tok_bos(tok) >= 0 ? vkt_tok_bos(tok) : (vkt_tok_eot(tok) >= 0 ? vkt_tok_eot(tok) : 0);
     }
+    /* The cache holds T positions (the context); the window engine is made only if the sequence outgrows it. */
+    bool use_cache = !opts->full_recompute && n <= T;
+    if (s == VKT_OK && use_cache) s = engine_cache(dev, src, n < PREFILL_CHUNK ? n : PREFILL_CHUNK, T, &cache);
     int64_t first_new = n;
     int32_t stop = vkt_tok_eos(tok) >= 0 ? vkt_tok_eos(tok) : vkt_tok_eot(tok);
-    int32_t *tokens = m ? vkt_model_slot_tokens(m, 0) : NULL;
     size_t printed = 0;
     while (s == VKT_OK && n - first_new < opts->max_tokens) {
-        /* The window is the last T tokens; positions past its end are padding the causal mask hides. */
-        int64_t start = n > T ? n - T : 0, len = n - start;
-        for (int64_t i = 0; i < T; i++) tokens[i] = i < len ? seq[start + i] : 0;
-        s = vkt_rec_submit_wait(r);
-        if (s != VKT_OK) break;
-        vkt_tensor last = vkt_tensor_rows(&m->logits, len - 1, 1);
-        s = vkt_tensor_download(dev, &last, row, (size_t)src->cfg.vocab_size * sizeof *row);
+        if (use_cache && n <= T) {
+            s = cache_logits(dev, &cache, seq, n, row);
+        } else {
+            if (!window.m) s = engine_window(dev, src, T, &window);
+            if (s == VKT_OK) s = window_logits(dev, &window, seq, n, row);
+        }
         if (s != VKT_OK) break;
         int32_t next = vkt_sampler_next(&sampler, row);
         seq[n++] = next;
@@ -83,8 +148,8 @@ vkt_status vkt_generate_ids(vkt_device *dev, const vkt_model *src, vkt_tokenizer
         if (*out_ids) memcpy(*out_ids, seq + first_new, (size_t)*n_out * sizeof **out_ids);
     }
     vkt_sampler_free(&sampler);
-    vkt_rec_destroy(r);
-    vkt_model_destroy(m);
+    engine_free(&window);
+    engine_free(&cache);
     free(seq);
     free(row);
     return s;

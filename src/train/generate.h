@@ -1,8 +1,11 @@
 /* Text generation from a model on the device: encode a prompt, then repeatedly run the forward and
  * sample the next token from the last position's logits, streaming decoded text as it comes.
  *
- * The forward is recorded once for a (1, T) batch and replayed per token over the last T tokens of the
- * sequence (a sliding window once the context is full). */
+ * With a KV cache (model_decode.h): the prompt goes through in chunks of up to 64 tokens, then a
+ * one-token forward recorded once is replayed per new token, the host writing its position into device
+ * memory between submits. Only when the sequence outgrows the context (the cache) does it fall back to
+ * the sliding window: a (1, T) forward recorded once and replayed over the last T tokens per new token.
+ * full_recompute forces that window path throughout (the reference the cached path is tested against). */
 #ifndef VKT_GENERATE_H
 #define VKT_GENERATE_H
 
@@ -19,6 +22,7 @@ typedef struct {
     FILE *stream;             /* decoded text is written here as it is generated (NULL: not streamed) */
     int64_t context;          /* window length T (0: the model's maximum sequence length) */
     bool stop_at_eos;         /* stop at the tokenizer's end-of-text / EOS token */
+    bool full_recompute;      /* no KV cache: a full window forward per token (for tests and comparisons) */
 } vkt_generate_opts;
 
 /* Generates from `src`'s parameters (any batch shape; it is not modified). out_ids, if not NULL, gets the
