@@ -63,6 +63,8 @@ static void check_logits(vkt_test *t, const char *name, const vkt_model_config *
         }
         p += tq;
         VKT_TEST_TRY(t, vkt_tensor_download(t->dev, &row0, got, (size_t)V * sizeof *got));
+        if (memcmp(got, vkt_model_decode_logits(dec), (size_t)V * sizeof *got) != 0)
+            vkt_test_fail(t, "%s: host-visible decode logits differ from logits row 0", name);
         long bad;
         const double *r = ref + (p - 1) * V;
         double e = vkt_cmp(got, r, (size_t)V, 1e-2 * vkt_rms(r, (size_t)V), &bad);

@@ -163,13 +163,17 @@ static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B
     if (s == VKT_OK && with_grads) s = vkt_arena_create(dev, "gradients", pbytes, &m->grads_arena);
     if (s == VKT_OK && with_grads)
         s = vkt_tensor_alloc(m->grads_arena, VKT_DTYPE_F32, m->table.total, 1, 1, 1, &m->grads);
-    if (s == VKT_OK) s = vkt_arena_create_host(dev, "batches", 16 * (size_t)(B * T * 4 + 1024), &m->io_arena);
+    /* Decode models also keep the next position and the last position's logits here (host-visible). */
+    size_t io_bytes = 16 * (size_t)(B * T * 4 + 1024) + (kv_len > 0 ? (size_t)cfg->vocab_size * 4 + 4096 : 0);
+    if (s == VKT_OK) s = vkt_arena_create_host(dev, "batches", io_bytes, &m->io_arena);
     for (int k = 0; k < 2 && s == VKT_OK; k++) {
         s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_I32, B, T, 1, 1, &m->tokens_slot[k]);
         if (s == VKT_OK) s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_I32, B, T, 1, 1, &m->targets_slot[k]);
         if (s == VKT_OK) s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_F32, 4, 1, 1, 1, &m->stats_slot[k]);
     }
     if (s == VKT_OK && kv_len > 0) s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_I32, 2, 1, 1, 1, &m->dec_pos);
+    if (s == VKT_OK && kv_len > 0)
+        s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_F32, 1, cfg->vocab_size, 1, 1, &m->dec_logits);
     if (s == VKT_OK) vkt_model_use_slot(m, 0);
     planner p = {.align = (size_t)align * 4};
     int64_t scratch = 0;

@@ -66,6 +66,7 @@ typedef struct {
     vkt_tensor k_cache, v_cache; /* (L Tmax, KVH HS) each, layer l at rows [l Tmax, (l + 1) Tmax) */
     vkt_tensor dec_pos;          /* (2) i32 host-visible: [0] = position of the next decode forward's first token */
     vkt_tensor dec_last;         /* (1, C) the last new position's residual stream */
+    vkt_tensor dec_logits;       /* (1, V) host-visible copy of that position's logits */
 } vkt_model;
 
 /* Plans and allocates everything for batches of (B, T); parameters are zero until initialised or

@@ -77,5 +77,10 @@ vkt_status vkt_model_record_decode(vkt_model *m, vkt_rec *r, int64_t Tq) {
     VKT_TRY(vkt_model_norm_fwd(m, r, &m->dec_last, &nfw, opt(&nfb), &nf, &nfm, &nfr));
     vkt_tensor head = vkt_model_p(m, -1, c->tie_word_embeddings ? VKT_ROLE_WTE : VKT_ROLE_LM_HEAD);
     vkt_tensor logits = rows(&m->logits, 1);
-    return vkt_op_matmul_fwd(r, &nf, &head, NULL, &logits, 1, C, c->vocab_size);
+    VKT_TRY(vkt_op_matmul_fwd(r, &nf, &head, NULL, &logits, 1, C, c->vocab_size));
+    /* Into host-visible memory in the same submit: the host reads them right after the wait (no
+     * separate download, which is a staged copy and a second submit on a discrete GPU). */
+    return vkt_rec_copy(r, &logits, &m->dec_logits);
 }
+
+const float *vkt_model_decode_logits(const vkt_model *m) { return vkt_tensor_host_ptr(&m->dec_logits); }

@@ -20,11 +20,13 @@ vkt_status vkt_model_create_decode(vkt_device *dev, const vkt_model_config *cfg,
 
 /* Records the decode forward of Tq <= m->T tokens: reads tokens [0, Tq) of m->tokens (the current slot)
  * at positions dec_pos[0] + t, writes cache rows dec_pos[0] .. dec_pos[0] + Tq - 1 of every layer, and
- * leaves the last position's logits in row 0 of m->logits. Requires dec_pos[0] + Tq <= kv_len at submit
- * time (the host's job; rows past the cache are dropped, never written out of bounds). */
+ * leaves the last position's logits in row 0 of m->logits and in host-visible m->dec_logits. Requires dec_pos[0] + Tq
+ * <= kv_len at submit time (the host's job; rows past the cache are dropped, never written out of bounds). */
 vkt_status vkt_model_record_decode(vkt_model *m, vkt_rec *r, int64_t Tq);
 
 /* Host pointer to dec_pos[0]. */
 int32_t *vkt_model_decode_pos(const vkt_model *m);
+/* Host pointer to the V logits of the last decode forward (valid after its submit has completed). */
+const float *vkt_model_decode_logits(const vkt_model *m);
 
 #endif

@@ -84,7 +84,7 @@ static vkt_status window_logits(vkt_device *dev, engine *e, const int32_t *seq, 
 
 /* Cache engine: feeds seq[fed, n) (n <= kv_len) in prompt chunks, then one token at a time; the logits of
  * the last fed position are in row 0. */
-static vkt_status cache_logits(vkt_device *dev, engine *e, const int32_t *seq, int64_t n, float *row) {
+static vkt_status cache_logits(engine *e, const int32_t *seq, int64_t n, float *row) {
     int32_t *tokens = vkt_model_slot_tokens(e->m, 0), *pos = vkt_model_decode_pos(e->m);
     while (e->fed < n) {
         int64_t tq = n - e->fed < e->m->T ? n - e->fed : e->m->T;
@@ -100,8 +100,8 @@ static vkt_status cache_logits(vkt_device *dev, engine *e, const int32_t *seq, i
         }
         e->fed += tq;
     }
-    vkt_tensor first = vkt_tensor_rows(&e->m->logits, 0, 1);
-    return vkt_tensor_download(dev, &first, row, (size_t)e->m->cfg.vocab_size * sizeof *row);
+    memcpy(row, vkt_model_decode_logits(e->m), (size_t)e->m->cfg.vocab_size * sizeof *row);
+    return VKT_OK;
 }
 
 vkt_status vkt_generate_ids(vkt_device *dev, const vkt_model *src, vkt_tokenizer *tok, const int32_t *prompt,
@@ -131,7 +131,7 @@ vkt_status vkt_generate_ids(vkt_device *dev, const vkt_model *src, vkt_tokenizer
     size_t printed = 0;
     while (s == VKT_OK && n - first_new < opts->max_tokens) {
         if (use_cache && n <= T) {
-            s = cache_logits(dev, &cache, seq, n, row);
+            s = cache_logits(&cache, seq, n, row);
         } else {
             if (!window.m) s = engine_window(dev, src, T, &window);
             if (s == VKT_OK) s = window_logits(dev, &window, seq, n, row);
