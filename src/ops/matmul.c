@@ -1,8 +1,8 @@
 /* Matmul recording: variant choice, pipelines, and the split into dispatches whose windows fit one binding.
  *
  * Every dispatch covers a (batch, M, N, K) box of the problem. Each operand's bound window is the element
- * range that box touches, started at the nearest aligned byte below it (minStorageBufferOffsetAlignment);
- * the remainder travels in push constants. Boxes shrink (batch first, then the operand's outer stored
+ * range that box touches, started at the nearest byte below it aligned to minStorageBufferOffsetAlignment
+ * and to 32 bytes; the remainder travels in push constants. Boxes shrink (batch first, then the operand's outer stored
  * dimension) until every window fits; boxes after the first along K accumulate into C.
  *
  * The CPU variant has two kernels: matmul_wide (f32, 32-byte loads) where every operand's contiguous
