@@ -262,6 +262,12 @@ static const mm_case cases[] = {
     {24, 16, 40, true, true, 3, 16, -1, 1, false, true, 0, F32, 1},
     {16, 16, 2056, false, false, 1, 0, 0, 0, true, true, 0, F32, 1},  /* K over WIDE_KMAX: 3 K chunks */
     {24, 8, 1040, true, true, 2, 8, 0, 0, true, false, 0, F32, 1},
+    /* A's rows misaligned only by its stride (K or M not a multiple of 8): 8 row classes, fast middles */
+    {40, 16, 1001, false, false, 1, 0, 0, 0, true, false, 0, F32, 0},
+    {300, 24, 131, false, false, 1, 0, 0, 0, false, true, 0.5f, F32, 0},
+    {1001, 16, 72, true, false, 1, 0, 0, 0, true, true, 0, F32, 0},
+    {203, 24, 77, true, false, 1, 0, 0, 0, true, false, 0, F32, 0},
+    {520, 16, 2001, false, false, 1, 0, 0, 0, true, true, 0, F32, 0},
     {64, 72, 40, false, false, 1, 0, 0, 0, true, false, 0, F32, 2},
     {48, 40, 64, true, true, 1, 0, 0, 0, false, true, 0, F32, 2},
     /* 16-bit storage */
@@ -319,6 +325,7 @@ int main(void) {
         check_linear(&t, vname, 5, 7, 3);
         check_linear(&t, vname, 67, 33, 129);
         check_linear(&t, vname, 2100, 24, 40); /* dy, dx, x windows split; dW splits K */
+        check_linear(&t, vname, 64, 24, 131);  /* odd out: dx and dW take the row-class split on reg */
     }
     unsetenv("VKT_MATMUL_VARIANT");
     return vkt_test_finish(&t);

@@ -86,17 +86,28 @@ vkt_matmul_variant vkt_matmul_pick(const vkt_rec *r, vkt_dtype dt, vkt_matmul_va
     return info->type == VKT_DEVICE_CPU ? VKT_MATMUL_REG : VKT_MATMUL_SMEM;
 }
 
-/* One operand as the kernel sees it: stored (rows, cols) with row stride ld, batches stride apart. */
+/* One operand as the kernel sees it: stored (rows, cols) with row stride ld, batches stride apart, its
+ * element (0, 0) `off` elements into the tensor. */
 typedef struct {
     const vkt_tensor *t;
-    int64_t ld, stride;
+    int64_t ld, stride, off;
 } operand;
 
 /* Elements [lo, hi) that rows [r0, r0+rc) x cols [c0, c0+cc) of batches [b0, b0+bc) touch. */
 static void span(const operand *o, int64_t b0, int64_t bc, int64_t r0, int64_t rc, int64_t c0, int64_t cc,
                  int64_t *lo, int64_t *hi) {
-    *lo = b0 * o->stride + r0 * o->ld + c0;
-    *hi = (b0 + bc - 1) * o->stride + (r0 + rc - 1) * o->ld + c0 + cc;
+    *lo = o->off + b0 * o->stride + r0 * o->ld + c0;
+    *hi = o->off + (b0 + bc - 1) * o->stride + (r0 + rc - 1) * o->ld + c0 + cc;
+}
+
+/* matmul_wide's conditions on the operands as bound: f32, K and each contiguous dimension, row stride,
+ * batch stride and start element multiples of 8 (tensor offsets are multiples of 4 bytes). */
+static bool wide_operands(const vkt_matmul_desc *d, const operand *oa, const operand *ob, int64_t nb) {
+    return oa->t->dtype == VKT_DTYPE_F32 && ob->t->dtype == VKT_DTYPE_F32 && d->k % 8 == 0 &&
+           (!d->trans_a || d->m % 8 == 0) && (d->trans_b || d->n % 8 == 0) && oa->ld % 8 == 0 &&
+           ob->ld % 8 == 0 && (oa->t->offset / 4 + (size_t)oa->off) % 8 == 0 && oa->t->offset % 4 == 0 &&
+           (ob->t->offset / 4 + (size_t)ob->off) % 8 == 0 && ob->t->offset % 4 == 0 &&
+           (nb == 1 || (oa->stride % 8 == 0 && ob->stride % 8 == 0));
 }
 
 /* Window starts are aligned to the device's minimum and to 32 bytes, so that a 32-byte aligned element
@@ -139,10 +150,10 @@ typedef struct {
 
 /* Shape and alignment conditions of matmul_wide.comp (window starts are checked per box, see plan). */
 bool vkt_matmul_wide_ok(const vkt_tensor *a, const vkt_tensor *b, const vkt_matmul_desc *d) {
-    bool batched = d->batch > 1;
-    return a->dtype == VKT_DTYPE_F32 && b->dtype == VKT_DTYPE_F32 && d->k % 8 == 0 &&
-           (!d->trans_a || d->m % 8 == 0) && (d->trans_b || d->n % 8 == 0) && a->offset % 32 == 0 &&
-           b->offset % 32 == 0 && (!batched || (d->stride_a % 8 == 0 && d->stride_b % 8 == 0));
+    int64_t nb = d->batch > 1 ? d->batch : 1;
+    operand oa = {a, d->trans_a ? d->m : d->k, nb > 1 ? d->stride_a : 0, 0};
+    operand ob = {b, d->trans_b ? d->k : d->n, nb > 1 ? d->stride_b : 0, 0};
+    return wide_operands(d, &oa, &ob, nb);
 }
 
 static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, bool ta, bool tb, bool wide,
@@ -233,31 +244,15 @@ static void plan(const vkt_rec *r, const kernel *kern, const vkt_matmul_desc *d,
     box[0] = bc, box[1] = mc, box[2] = nc, box[3] = kc;
 }
 
-vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
-                         const vkt_tensor *c, const vkt_matmul_desc *d) {
+/* Records d on operands as given (any row strides and start elements); see vkt_op_matmul. */
+static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, operand ob, const vkt_tensor *bias,
+                              operand oc) {
     const int64_t M = d->m, N = d->n, K = d->k, nb = d->batch > 1 ? d->batch : 1;
-    VKT_ASSERT(M > 0 && N > 0 && K > 0);
-    VKT_ASSERT(a->dtype == b->dtype && c->dtype == VKT_DTYPE_F32);
-    VKT_ASSERT(a->dtype == VKT_DTYPE_F32 || a->dtype == VKT_DTYPE_F16 || a->dtype == VKT_DTYPE_BF16);
-    VKT_ASSERT(!bias || (bias->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(bias) >= N));
-    operand oa = {a, d->trans_a ? M : K, nb > 1 ? d->stride_a : 0};
-    operand ob = {b, d->trans_b ? K : N, nb > 1 ? d->stride_b : 0};
-    operand oc = {c, N, nb > 1 ? d->stride_c : 0};
-    operand obias = {bias, 0, 0};
-    VKT_ASSERT(nb == 1 || oc.stride >= M * N);
-    /* Stored extents: A (ra, ca), B (rb, cb). */
-    const int64_t ra = d->trans_a ? K : M, ca = d->trans_a ? M : K;
-    const int64_t rb = d->trans_b ? N : K, cb = d->trans_b ? K : N;
+    const vkt_tensor *a = oa.t;
+    operand obias = {bias, 0, 0, 0};
     int64_t lo, hi;
-    span(&oa, 0, nb, 0, ra, 0, ca, &lo, &hi);
-    VKT_ASSERT(hi <= vkt_tensor_numel(a));
-    span(&ob, 0, nb, 0, rb, 0, cb, &lo, &hi);
-    VKT_ASSERT(hi <= vkt_tensor_numel(b));
-    span(&oc, 0, nb, 0, M, 0, N, &lo, &hi);
-    VKT_ASSERT(hi <= vkt_tensor_numel(c));
-
     vkt_matmul_variant v = vkt_matmul_pick(r, a->dtype, d->variant);
-    bool wide = v == VKT_MATMUL_REG && vkt_matmul_wide_ok(a, b, d);
+    bool wide = v == VKT_MATMUL_REG && wide_operands(d, &oa, &ob, nb);
     kernel kern;
     int64_t box[4];
     VKT_TRY(get_kernel(r, v, a->dtype, d->trans_a, d->trans_b, wide, &kern));
@@ -311,6 +306,90 @@ vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, c
     return VKT_OK;
 }
 
+/* lavapipe's fast kernel needs 8-aligned rows. When only A's row stride breaks that (NN with K % 8 != 0, or
+ * TN with M % 8 != 0: GPT-2's LM head backward with V = 50257), every 8th row of A starts at the same
+ * misalignment. So the product is split into 8 row classes (row stride 8 * ld), and in each class the few
+ * elements before the first aligned one and after the last aligned word go to the general kernel, the
+ * aligned middle to the fast one. NN classes own disjoint rows of C; TN classes (rows of A are k) each add
+ * a partial sum over their k into C, in a fixed order. */
+static bool residue_split_applies(vkt_matmul_variant v, const vkt_tensor *a, const vkt_tensor *b,
+                                  const vkt_matmul_desc *d) {
+    if (v != VKT_MATMUL_REG || d->batch > 1 || a->dtype != VKT_DTYPE_F32 || d->trans_b || d->n % 8 != 0 ||
+        a->offset % 32 != 0 || b->offset % 32 != 0)
+        return false;
+    return d->trans_a ? d->m % 8 != 0 && d->m >= 16 && d->k >= 64 : d->k % 8 != 0 && d->k >= 16;
+}
+
+static vkt_status matmul_residue_split(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
+                                       const vkt_tensor *c, const vkt_matmul_desc *d) {
+    const int64_t M = d->m, N = d->n, K = d->k;
+    bool first = true;
+    for (int64_t cls = 0; cls < 8; cls++) {
+        if (!d->trans_a) {
+            /* Rows cls, cls + 8, ... of A and C; K in [0, k1) [k1, kb) [kb, K), [k1, kb) 8-aligned. */
+            int64_t rows = (M - cls + 7) / 8;
+            if (rows <= 0) continue;
+            int64_t k1 = (8 - cls * K % 8) % 8, kb = k1 + (K - k1) / 8 * 8, cut[4] = {0, k1, kb, K};
+            for (int p = 0; p < 3; p++) {
+                if (cut[p + 1] == cut[p]) continue;
+                vkt_matmul_desc dd = *d;
+                dd.m = rows, dd.k = cut[p + 1] - cut[p], dd.accumulate = cut[p] == 0 ? d->accumulate : true;
+                operand oa = {a, 8 * K, 0, cls * K + cut[p]}, ob = {b, N, 0, cut[p] * N}, oc = {c, 8 * N, 0, cls * N};
+                VKT_TRY(matmul_core(r, &dd, oa, ob, cut[p] == 0 ? bias : NULL, oc));
+            }
+        } else {
+            /* Rows cls, cls + 8, ... of A (k) and B; M in [0, m1) [m1, mb) [mb, M), [m1, mb) 8-aligned; the
+             * class's rows in [0, k8) [k8, kr), the first a multiple of 8 for the fast kernel. */
+            int64_t kr = (K - cls + 7) / 8;
+            if (kr <= 0) continue;
+            int64_t m1 = (8 - cls * M % 8) % 8, mb = m1 + (M - m1) / 8 * 8, k8 = kr / 8 * 8;
+            int64_t mcut[4] = {0, m1, mb, M}, kcut[3] = {0, k8, kr};
+            for (int q = 0; q < 2; q++) {
+                if (kcut[q + 1] == kcut[q]) continue;
+                for (int p = 0; p < 3; p++) {
+                    if (mcut[p + 1] == mcut[p]) continue;
+                    vkt_matmul_desc dd = *d;
+                    dd.m = mcut[p + 1] - mcut[p], dd.k = kcut[q + 1] - kcut[q];
+                    dd.accumulate = first ? d->accumulate : true;
+                    int64_t row0 = cls + 8 * kcut[q];
+                    operand oa = {a, 8 * M, 0, row0 * M + mcut[p]}, ob = {b, 8 * N, 0, row0 * N};
+                    operand oc = {c, N, 0, mcut[p] * N};
+                    VKT_TRY(matmul_core(r, &dd, oa, ob, first ? bias : NULL, oc));
+                }
+                first = false;
+            }
+        }
+    }
+    return VKT_OK;
+}
+
+vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
+                         const vkt_tensor *c, const vkt_matmul_desc *d) {
+    const int64_t M = d->m, N = d->n, K = d->k, nb = d->batch > 1 ? d->batch : 1;
+    VKT_ASSERT(M > 0 && N > 0 && K > 0);
+    VKT_ASSERT(a->dtype == b->dtype && c->dtype == VKT_DTYPE_F32);
+    VKT_ASSERT(a->dtype == VKT_DTYPE_F32 || a->dtype == VKT_DTYPE_F16 || a->dtype == VKT_DTYPE_BF16);
+    VKT_ASSERT(!bias || (bias->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(bias) >= N));
+    operand oa = {a, d->trans_a ? M : K, nb > 1 ? d->stride_a : 0, 0};
+    operand ob = {b, d->trans_b ? K : N, nb > 1 ? d->stride_b : 0, 0};
+    operand oc = {c, N, nb > 1 ? d->stride_c : 0, 0};
+    VKT_ASSERT(nb == 1 || oc.stride >= M * N);
+    /* Stored extents: A (ra, ca), B (rb, cb). */
+    const int64_t ra = d->trans_a ? K : M, ca = d->trans_a ? M : K;
+    const int64_t rb = d->trans_b ? N : K, cb = d->trans_b ? K : N;
+    int64_t lo, hi;
+    span(&oa, 0, nb, 0, ra, 0, ca, &lo, &hi);
+    VKT_ASSERT(hi <= vkt_tensor_numel(a));
+    span(&ob, 0, nb, 0, rb, 0, cb, &lo, &hi);
+    VKT_ASSERT(hi <= vkt_tensor_numel(b));
+    span(&oc, 0, nb, 0, M, 0, N, &lo, &hi);
+    VKT_ASSERT(hi <= vkt_tensor_numel(c));
+    vkt_matmul_variant v = vkt_matmul_pick(r, a->dtype, d->variant);
+    if (!vkt_matmul_wide_ok(a, b, d) && residue_split_applies(v, a, b, d))
+        return matmul_residue_split(r, a, b, bias, c, d);
+    return matmul_core(r, d, oa, ob, bias, oc);
+}
+
 #define COLSUM_WG 64
 
 vkt_status vkt_op_matmul_colsum(vkt_rec *r, const vkt_tensor *dy, const vkt_tensor *db, int64_t rows, int64_t n) {
@@ -322,7 +401,7 @@ vkt_status vkt_op_matmul_colsum(vkt_rec *r, const vkt_tensor *dy, const vkt_tens
     const size_t align = window_align(r);
     int64_t chunk = (int64_t)((vkt_rec_max_binding_bytes(r) - align) / 4) / n;
     VKT_ASSERT(chunk > 0);
-    operand od = {dy, n, 0}, ob = {db, 0, 0};
+    operand od = {dy, n, 0, 0}, ob = {db, 0, 0, 0};
     uint32_t gx, gy;
     vkt_ops_grid_1d(vkt_ceil_div((uint64_t)n, COLSUM_WG), &gx, &gy);
     for (int64_t r0 = 0; r0 < rows; r0 += chunk) {

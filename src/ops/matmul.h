@@ -23,8 +23,9 @@
  * Operands of any size are split into dispatches whose bound windows fit one storage binding
  * (vkt_rec_max_binding_bytes), along batch, M, N and, with accumulation, K.
  * Speed on CPU drivers: the fast path needs K and each operand's contiguous dimension to be multiples of 8.
- * GPT-2's vocabulary (50257) misses it for the LM head's dx (K = V) and dW (M = V), which then run on the
- * general kernel several times slower: pad the vocabulary to a multiple of 8 (50304) where that matters.
+ * When only A's row stride breaks that (NN with odd K, TN with odd M: GPT-2's LM-head backward, V = 50257),
+ * the product is split into 8 row classes whose aligned middles still use it (about 0.85x the aligned
+ * speed, measured on lavapipe); other misaligned shapes run on the general kernel, 2-3x slower.
  * Not done here: C aliasing A or B (undefined), integer types, epilogue activations.
  * All functions only record into r (no submission); like the recorder they are not thread-safe. */
 #ifndef VKT_OP_MATMUL_H
