@@ -33,8 +33,8 @@ _Static_assert(sizeof(vkt_pc_colsum) == 16, "keep in sync with matmul_colsum.com
 #define MAX_GROUPS 65535
 
 /* Register tiles for CPU drivers: a workgroup is TM rows x WG*TN columns (matmul_reg.comp, matmul_wide.comp).
- * WG = 8 is lavapipe's SIMD width. The wide tile (16 x 8 per invocation, 128 accumulators) measured best on
- * lavapipe among 8..32 x 8..16 at 1024^3 in every layout; larger tiles spill more than they save in loads. */
+ * WG = 8 is lavapipe's SIMD width. The wide tile (16 x 8 per invocation, 8 x 16 with transposed A; 128
+ * accumulators) measured best on lavapipe among 8..32 x 8..16; larger tiles spill more than they save. */
 #define REG_WG 8
 #define REG_TM 8
 #define REG_TN 8
@@ -195,10 +195,12 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, boo
         k->name = "matmul_reg", k->bm = REG_TM, k->bn = REG_WG * REG_TN, k->bk = 1, k->m_fast = false;
         if (wide) {
             snprintf(shader, sizeof shader, "matmul_wide");
-            const uint32_t wspec[] = {REG_WG, WIDE_TM, WIDE_TN, ta, tb, true};
+            /* Transposed A is read 8 rows per word: 8 x 16 tiles suit it better than 16 x 8 (measured). */
+            uint32_t tm = ta ? WIDE_TN : WIDE_TM, tn = ta ? WIDE_TM : WIDE_TN;
+            const uint32_t wspec[] = {REG_WG, tm, tn, ta, tb, true};
             d.n_spec = 6;
             memcpy(d.spec, wspec, sizeof wspec);
-            k->name = "matmul_wide", k->bm = WIDE_TM, k->bn = REG_WG * WIDE_TN, k->bk = WIDE_K, k->m_fast = true;
+            k->name = "matmul_wide", k->bm = tm, k->bn = REG_WG * tn, k->bk = WIDE_K, k->m_fast = true;
             k->kmax = WIDE_KMAX;
         }
     }
