@@ -73,6 +73,7 @@ vkt_status vkt_bench_group_matmul(vkt_bench *b) {
     typedef struct { int64_t m, n, k; bool ta, tb, acc; const char *role; } shape;
     static const shape full[] = {
         {1024, 1024, 1024, false, false, false, "square"},
+        {2048, 2048, 2048, false, false, false, "square"},
         {4096, 768, 768, false, true, false, "fwd_attn_proj"},   /* x (4096, 768) W^T, W (768, 768) */
         {4096, 3072, 768, false, true, false, "fwd_mlp_fc"},     /* W (3072, 768) */
         {4096, 768, 3072, false, true, false, "fwd_mlp_proj"},   /* W (768, 3072) */
