@@ -94,6 +94,28 @@ int main(void) {
     printf("   resumed at 20: %d losses, %d of 20 identical to the uninterrupted run\n", nb, same);
     if (nb != 20 || same != 20) vkt_test_fail(&t, "resume diverged: step 20 %s vs %s, step 39 %s vs %s", a[20], b[20], a[39], b[39]);
 
+    /* Gradient accumulation: batch 2 x 2 micro-batches sees the same windows per step as batch 4 (in
+     * order, no shuffle) and must follow the same losses up to summation order. */
+    static char acc1[40][32], acc2[40][32];
+    const char *accum_sets[2][3] = {{"optim.batch_size=4", "optim.grad_accum=1", "data.shuffle=false"},
+                                    {"optim.batch_size=2", "optim.grad_accum=2", "data.shuffle=false"}};
+    for (int v = 0; v < 2; v++) {
+        base_config(&c, corpus, run3);
+        for (int k = 0; k < 3; k++) vkt_run_config_set(&c, accum_sets[v][k]);
+        vkt_run_config_set(&c, "optim.steps=8");
+        VKT_TEST_TRY(&t, train(&t, &c, NULL));
+        vkt_run_config_free(&c);
+        read_losses(run3, v ? acc2 : acc1, 40);
+        char cmd[200];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", run3);
+        if (system(cmd) != 0) vkt_test_fail(&t, "cleanup failed");
+    }
+    double worst_acc = 0;
+    for (int s = 0; s < 8; s++) worst_acc = fmax(worst_acc, fabs(atof(acc1[s]) - atof(acc2[s])) / atof(acc1[s]));
+    printf("   gradient accumulation 2x2 vs 4x1: worst loss relative difference over 8 steps %.2e (bound 1e-4)\n",
+           worst_acc);
+    if (!(worst_acc <= 1e-4)) vkt_test_fail(&t, "gradient accumulation changed the losses by %.2e", worst_acc);
+
     /* The other objectives train too (bidirectional masked tokens; fill in the middle). */
     const char *objectives[] = {"data.objective=mlm", "data.objective=fim"};
     for (int i = 0; i < 2; i++) {
