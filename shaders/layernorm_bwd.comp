@@ -12,6 +12,12 @@
 // and sum the column's dw, db contributions in registers. norm_bwd_sum.comp adds the chunk partials in a
 // fixed order afterwards: deterministic, no atomics, one barrier per chunk.
 // Bindings: x, dy, w, mean, rstd (inputs); dx, partial (outputs). All f32.
+// Variant _vec4: x, dy, w, dx and partial viewed as vec4 (the host picks it when C and every element
+// offset are multiples of 4): on lavapipe each buffer access is a loop over the subgroup's lanes whatever
+// its width, so 16-byte accesses move 4x the data per access. Sums then run per vector lane and the lanes
+// are added at the end: a different (still fixed) order than the scalar variant.
+//! variant layernorm_bwd
+//! variant layernorm_bwd_vec4 -DVKT_VEC4=1
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "rows.glsl"
@@ -20,13 +26,23 @@ layout(constant_id = 0) const uint WG = 256;
 layout(constant_id = 1) const uint R = 16;  // rows per chunk
 layout(local_size_x_id = 0) in;
 
-layout(binding = 0) readonly buffer X { float x[]; };
-layout(binding = 1) readonly buffer DY { float dy[]; };
-layout(binding = 2) readonly buffer W { float w[]; };
+#if VKT_VEC4
+#define VT vec4
+#define VW 4u
+#define HSUM(v) (((v).x + (v).y) + ((v).z + (v).w))
+#else
+#define VT float
+#define VW 1u
+#define HSUM(v) (v)
+#endif
+
+layout(binding = 0) readonly buffer X { VT x[]; };
+layout(binding = 1) readonly buffer DY { VT dy[]; };
+layout(binding = 2) readonly buffer W { VT w[]; };
 layout(binding = 3) readonly buffer Mean { float mean[]; };
 layout(binding = 4) readonly buffer Rstd { float rstd[]; };
-layout(binding = 5) writeonly buffer DX { float dx[]; };
-layout(binding = 6) writeonly buffer Partial { float partial[]; };
+layout(binding = 5) writeonly buffer DX { VT dx[]; };
+layout(binding = 6) writeonly buffer Partial { VT partial[]; };
 
 layout(push_constant) uniform Pc {
     uint n_rows; uint C; uint x_off; uint dy_off; uint dx_off; uint m_off; uint r_off; uint p_off;
@@ -41,36 +57,37 @@ void main() {
     uint r0 = chunk * R, r1 = min(r0 + R, pc.n_rows);
     if (r0 >= pc.n_rows) return;  // whole workgroup: uniform, before the barrier
     float inv_c = 1.0 / float(pc.C);
+    uint cw = pc.C / VW;  // row length in VT units
     for (uint row = r0 + gl_SubgroupID; row < r1; row += gl_NumSubgroups) {
-        uint xb = pc.x_off + row * pc.C, gb = pc.dy_off + row * pc.C;
+        uint xb = (pc.x_off + row * pc.C) / VW, gb = (pc.dy_off + row * pc.C) / VW;
         float k = mean[pc.m_off + row], rs = rstd[pc.r_off + row];
-        float s = 0.0, sg = 0.0, sgx = 0.0;
-        for (uint c = vkt_lane; c < pc.C; c += vkt_lanes) {
-            float xc = x[xb + c] - k, g = dy[gb + c] * w[c];
+        VT s = VT(0.0), sg = VT(0.0), sgx = VT(0.0);
+        for (uint c = vkt_lane; c < cw; c += vkt_lanes) {
+            VT xc = x[xb + c] - k, g = dy[gb + c] * w[c];
             s += xc;
             sg += g;
             sgx += g * xc;
         }
-        float d = subgroupAdd(s) * inv_c, mg = subgroupAdd(sg) * inv_c;
-        float mgx = rs * (subgroupAdd(sgx) * inv_c - d * mg);
+        float d = subgroupAdd(HSUM(s)) * inv_c, mg = subgroupAdd(HSUM(sg)) * inv_c;
+        float mgx = rs * (subgroupAdd(HSUM(sgx)) * inv_c - d * mg);
         if (subgroupElect()) {
             uint i = row - r0;
             sk[i] = k, sd[i] = d, srs[i] = rs, smg[i] = mg, smgx[i] = mgx;
         }
     }
     barrier();
-    for (uint c = gl_LocalInvocationID.x; c < pc.C; c += WG) {
-        float wc = w[c], accw = 0.0, accb = 0.0;
+    for (uint c = gl_LocalInvocationID.x; c < cw; c += WG) {
+        VT wc = w[c], accw = VT(0.0), accb = VT(0.0);
         for (uint row = r0; row < r1; row++) {
             uint i = row - r0;
-            float g = dy[pc.dy_off + row * pc.C + c];
-            float xh = ((x[pc.x_off + row * pc.C + c] - sk[i]) - sd[i]) * srs[i];
-            dx[pc.dx_off + row * pc.C + c] = srs[i] * ((g * wc - smg[i]) - xh * smgx[i]);
+            VT g = dy[(pc.dy_off + row * pc.C) / VW + c];
+            VT xh = ((x[(pc.x_off + row * pc.C) / VW + c] - sk[i]) - sd[i]) * srs[i];
+            dx[(pc.dx_off + row * pc.C) / VW + c] = srs[i] * ((g * wc - smg[i]) - xh * smgx[i]);
             accw += g * xh;
             accb += g;
         }
-        uint o = pc.p_off + chunk * 2u * pc.C + c;
+        uint o = (pc.p_off + chunk * 2u * pc.C) / VW + c;
         partial[o] = accw;
-        partial[o + pc.C] = accb;
+        partial[o + cw] = accb;
     }
 }

@@ -1,7 +1,9 @@
 /* LayerNorm recorders. Forward: one dispatch per row split. Backward: per row split, one fused
  * layernorm_bwd dispatch (a workgroup per chunk of 16 rows: row statistics, one barrier, then dx and the
  * chunk's dw/db column partials, so x and dy come from memory once); then two fixed-order partial sums
- * into dw and db. No atomics: results are bit-identical run to run. */
+ * into dw and db. The fused kernel has a vec4 variant, used for a split whose rows all start on 16-byte
+ * boundaries (about 2x faster on lavapipe, where an access costs the same at any width). No atomics:
+ * results are bit-identical run to run. */
 #include "ops/layernorm.h"
 
 #include "ops/op_rows.h"
@@ -70,9 +72,7 @@ vkt_status vkt_op_layernorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tenso
     VKT_ASSERT(pl.rows_per_chunk <= MAX_CHUNK && vkt_tensor_numel(scratch) >= pl.n_partials * 2 * C);
     vkt_tensor partial = vkt_ops_flat_slice(scratch, 0, pl.n_partials * 2 * C);
 
-    vkt_pipeline *p;
     const uint32_t spec[] = {WG, (uint32_t)pl.rows_per_chunk};
-    VKT_TRY(vkt_ops_pipeline(r, "layernorm_bwd", 7, sizeof(vkt_pc_layernorm_bwd), spec, 2, &p));
     for (int64_t r0 = 0; r0 < N; r0 += pl.split_rows) {
         int64_t n = N - r0 < pl.split_rows ? N - r0 : pl.split_rows;
         int64_t p0 = r0 / pl.rows_per_chunk, np = (n + pl.rows_per_chunk - 1) / pl.rows_per_chunk;
@@ -84,6 +84,13 @@ vkt_status vkt_op_layernorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tenso
                                {vkt_ops_rows_binding(r, rstd, 1, r0, n, &pc.r_off), VKT_READ},
                                {vkt_ops_rows_binding(r, dx, C, r0, n, &pc.dx_off), VKT_WRITE},
                                {vkt_ops_rows_binding(r, &partial, 2 * C, p0, np, &pc.p_off), VKT_WRITE}};
+        /* vec4 view of x, dy, w, dx, partial when every row starts on a 16-byte boundary. */
+        const vkt_binding vb[5] = {bind[0], bind[1], bind[2], bind[5], bind[6]};
+        const uint32_t voff[5] = {pc.x_off, pc.dy_off, 0, pc.dx_off, pc.p_off};
+        int vec4 = vkt_ops_vec4_rows(C, vb, voff, 5);
+        vkt_pipeline *p;
+        VKT_TRY(vkt_ops_pipeline(r, vec4 ? "layernorm_bwd_vec4" : "layernorm_bwd", 7, sizeof(vkt_pc_layernorm_bwd),
+                                 spec, 2, &p));
         uint32_t gx, gy;
         vkt_ops_grid_1d((uint64_t)np, &gx, &gy);
         VKT_TRY(vkt_rec_dispatch(r, "layernorm_bwd", p, bind, 7, &pc, sizeof pc, gx, gy, 1));

@@ -81,6 +81,13 @@ vkt_status vkt_ops_partial_sum(vkt_rec *r, const char *name, const vkt_tensor *p
     return vkt_rec_dispatch(r, name, p, b, 2, &pc, sizeof pc, gx, gy, 1);
 }
 
+int vkt_ops_vec4_rows(int64_t C, const vkt_binding *b, const uint32_t *elem_off, int n) {
+    if (C % 4) return 0;
+    for (int i = 0; i < n; i++)
+        if (b[i].t.offset % 16 || elem_off[i] % 4) return 0;
+    return 1;
+}
+
 const char *vkt_ops_dtype_variant(const char *base, vkt_dtype dt, char *buf, size_t n) {
     VKT_ASSERT(dt == VKT_DTYPE_F32 || dt == VKT_DTYPE_F16 || dt == VKT_DTYPE_BF16);
     snprintf(buf, n, "%s%s", base, dt == VKT_DTYPE_F16 ? "_f16" : dt == VKT_DTYPE_BF16 ? "_bf16" : "");

@@ -41,6 +41,10 @@ vkt_colsum_plan vkt_ops_colsum_plan(const vkt_rec *r, int64_t n_rows, size_t row
 vkt_status vkt_ops_partial_sum(vkt_rec *r, const char *name, const vkt_tensor *partial, int64_t n_partials,
                                int64_t stride, int64_t col0, int64_t n_cols, const vkt_tensor *out);
 
+/* Whether a row shader may view n f32 bindings as vec4: rows of C floats (C % 4 == 0), each binding
+ * starting on a 16-byte boundary, and each elem_off[i] (first row inside binding i) a multiple of 4. */
+int vkt_ops_vec4_rows(int64_t C, const vkt_binding *b, const uint32_t *elem_off, int n);
+
 /* Shader variant for a storage dtype: base, base_f16 or base_bf16 (writes into buf of size n). */
 const char *vkt_ops_dtype_variant(const char *base, vkt_dtype dt, char *buf, size_t n);
 

@@ -1,5 +1,6 @@
 /* RMSNorm recorders, laid out like layernorm.c: a row-per-subgroup forward; a fused backward (dx and
- * per-chunk dw partials, one workgroup per chunk of rows) per row split, then one fixed-order partial sum. */
+ * per-chunk dw partials, one workgroup per chunk of rows; a vec4 variant when rows start on 16-byte
+ * boundaries) per row split, then one fixed-order partial sum. */
 #include "ops/rmsnorm.h"
 
 #include "ops/op_rows.h"
@@ -64,9 +65,7 @@ vkt_status vkt_op_rmsnorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor 
     vkt_tensor partial = vkt_ops_flat_slice(scratch, 0, pl.n_partials * C);
 
     VKT_ASSERT(pl.rows_per_chunk <= MAX_CHUNK);
-    vkt_pipeline *p;
     const uint32_t spec[] = {WG, (uint32_t)pl.rows_per_chunk};
-    VKT_TRY(vkt_ops_pipeline(r, "rmsnorm_bwd", 6, sizeof(vkt_pc_rmsnorm_bwd), spec, 2, &p));
     for (int64_t r0 = 0; r0 < N; r0 += pl.split_rows) {
         int64_t n = N - r0 < pl.split_rows ? N - r0 : pl.split_rows;
         int64_t p0 = r0 / pl.rows_per_chunk, np = (n + pl.rows_per_chunk - 1) / pl.rows_per_chunk;
@@ -77,6 +76,12 @@ vkt_status vkt_op_rmsnorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor 
                                {vkt_ops_rows_binding(r, rstd, 1, r0, n, &pc.r_off), VKT_READ},
                                {vkt_ops_rows_binding(r, dx, C, r0, n, &pc.dx_off), VKT_WRITE},
                                {vkt_ops_rows_binding(r, &partial, C, p0, np, &pc.p_off), VKT_WRITE}};
+        /* vec4 view of x, dy, w, dx, partial when every row starts on a 16-byte boundary. */
+        const vkt_binding vb[5] = {bind[0], bind[1], bind[2], bind[4], bind[5]};
+        const uint32_t voff[5] = {pc.x_off, pc.dy_off, 0, pc.dx_off, pc.p_off};
+        vkt_pipeline *p;
+        VKT_TRY(vkt_ops_pipeline(r, vkt_ops_vec4_rows(C, vb, voff, 5) ? "rmsnorm_bwd_vec4" : "rmsnorm_bwd", 6,
+                                 sizeof(vkt_pc_rmsnorm_bwd), spec, 2, &p));
         uint32_t gx, gy;
         vkt_ops_grid_1d((uint64_t)np, &gx, &gy);
         VKT_TRY(vkt_rec_dispatch(r, "rmsnorm_bwd", p, bind, 6, &pc, sizeof pc, gx, gy, 1));
