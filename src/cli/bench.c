@@ -44,14 +44,8 @@ int vkt_cli_bench(int argc, char **argv) {
             return 0;
         } else if (strcmp(a, "--quick") == 0) {
             opts.quick = true;
-        } else if (strcmp(a, "--device") == 0 && has_val) {
-            const char *v = argv[++i];
-            char *end;
-            long idx = strtol(v, &end, 10);
-            if (*v && *end == 0)
-                dopts.index = (int)idx;
-            else
-                dopts.name = v;
+        } else if (vkt_cli_opt(argc, argv, &i, "--device")) {
+            vkt_cli_device_arg(argv[i], &dopts);
         } else if (vkt_cli_opt(argc, argv, &i, "--train")) {
             train = argv[i];
             if (vkt_run_config_load(train, &cfg) != VKT_OK) return 2;
