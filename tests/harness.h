@@ -93,7 +93,10 @@ double vkt_fd_grad(double (*f)(const double *x, void *ctx), double *x, size_t i,
 bool vkt_check_fd(vkt_test *t, const char *what, double (*f)(const double *x, void *ctx), double *x,
                   const double *g, size_t n, void *ctx, double bound);
 
-/* Path under the shared data folder (tests may read it; the product never requires it). */
+/* Path of a file the repository ships under data/ (every test may rely on it). Static buffer. */
 const char *vkt_test_data(const char *relative);
+/* Path of an optional extra file under the shared data folder beside the clone, or NULL when it is not
+ * there (a user's clone has none): tests use it for extra checks only and say when they skip them. */
+const char *vkt_test_shared_data(const char *relative);
 
 #endif

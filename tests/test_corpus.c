@@ -1,4 +1,4 @@
-/* Text -> token streams: tinystories_sample.txt split on <|endoftext|> with a byte-level toy encoder,
+/* Text -> token streams: tinystories_256k.txt split on <|endoftext|> with a byte-level toy encoder,
  * the token cache (hit, miss on a changed tokenizer identity or file mtime, valid llm.c shard), folders,
  * pre-tokenized shards passing through, train/validation splits, and errors (ids outside the
  * vocabulary, missing paths, bad options, encoder failure). Pure CPU. */
@@ -42,15 +42,15 @@ static int64_t count_eot(const vkt_tokens *t) {
 }
 
 static void test_tinystories(const char *dir) {
-    const char *path = vkt_test_data("tinystories_sample.txt");
+    const char *path = vkt_test_data("tinystories_256k.txt");
     toy t = {.ids_per_byte = 1};
     vkt_encoder enc = make_enc(&t, "bytes-v1");
     vkt_tokens a = {0};
     bool hit = true;
     CHECK(vkt_corpus_tokenize_file(path, &enc, "<|endoftext|>", NULL, &a, &hit) == VKT_OK && !hit, "tokenize");
-    /* Counted with an independent script: 2317 pieces (2316 stories + the cut-off last), all non-empty,
-     * 2,060,889 bytes once the separators and the newlines at piece ends are dropped. */
-    CHECK(count_eot(&a) == 2317 && a.n == 2060889 + 2317, "docs %lld tokens %lld", (long long)count_eot(&a),
+    /* Counted with an independent script (Python: split on the separator, strip newlines at both ends,
+     * drop empty pieces): 316 stories, 256,603 bytes once separators and end newlines are dropped. */
+    CHECK(count_eot(&a) == 316 && a.n == 256603 + 316, "docs %lld tokens %lld", (long long)count_eot(&a),
           (long long)a.n);
     const char *first = "One day, a little girl named Lily";
     bool same = a.n > 40 && a.ids[0] == EOT;
@@ -126,13 +126,13 @@ static void test_folders_and_split(const char *dir) {
     /* Fraction split on tinystories: validation starts on a document. */
     toy t1 = {.ids_per_byte = 1};
     vkt_encoder e1 = make_enc(&t1, "bytes-v1");
-    vkt_corpus_opts f = {.path = vkt_test_data("tinystories_sample.txt"),
+    vkt_corpus_opts f = {.path = vkt_test_data("tinystories_256k.txt"),
                          .val_fraction = 0.1,
                          .doc_separator = "<|endoftext|>",
                          .cache_dir = tu_path(dir, "cache")};
     CHECK(vkt_corpus_load(&f, &e1, &c) == VKT_OK, "split load");
     int64_t total = c.train.n + c.val.n, n_val = (int64_t)(0.1 * (double)total + 0.5);
-    CHECK(total == 2060889 + 2317 && c.val.n <= n_val && c.val.n >= n_val / 2 && c.val.ids[0] == EOT,
+    CHECK(total == 256603 + 316 && c.val.n <= n_val && c.val.n >= n_val / 2 && c.val.ids[0] == EOT,
           "val %lld of %lld tokens (asked %lld), first id %d", (long long)c.val.n, (long long)total, (long long)n_val,
           c.val.n ? c.val.ids[0] : -1);
     printf("ok   split: train %lld, val %lld tokens (asked %lld), val starts with eot\n", (long long)c.train.n,

@@ -1,5 +1,5 @@
 /* Import of a real pretrained checkpoint: stories260K (llama2.c format, LLaMA architecture with GQA) must
- * reproduce its greedy-decoding reference token for token (shared/data/models/stories260K). Also a
+ * reproduce its greedy-decoding reference token for token (data/models/stories260K). Also a
  * checkpoint save -> load round trip keeps every parameter bit for bit. */
 #include <cjson/cJSON.h>
 #include <string.h>
@@ -13,7 +13,7 @@
 static int32_t *read_reference(vkt_test *t, int64_t *n) {
     FILE *f = fopen(vkt_test_data("models/stories260K/greedy_reference.json"), "rb");
     if (!f) {
-        vkt_test_fail(t, "cannot open greedy_reference.json under %s", VKT_SHARED_DATA);
+        vkt_test_fail(t, "cannot open greedy_reference.json under %s", VKT_TEST_DATA);
         return NULL;
     }
     static char text[1 << 16];

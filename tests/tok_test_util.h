@@ -36,7 +36,7 @@ static inline char *tt_data(const char *rel) { return strdup(vkt_test_data(rel))
 static inline char *tt_read(const char *path, size_t *len) {
     char *d;
     if (vkt_tok_read_file(path, "test input", &d, len) != VKT_OK) {
-        fprintf(stderr, "FAIL: cannot read %s (set VKT_SHARED_DATA at configure time)\n", path);
+        fprintf(stderr, "FAIL: cannot read %s (the repository ships it under data/)\n", path);
         exit(1);
     }
     return d;
