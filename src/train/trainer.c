@@ -55,6 +55,7 @@ typedef struct {
     double peak_gflops, flops_per_token;
     size_t device_bytes;
     int64_t bad_in_row, skipped; /* steps skipped for a non-finite loss or gradient norm */
+    int64_t reported;            /* steps whose results were logged */
 } run;
 
 static vkt_status load_tokenizer(const vkt_run_config *cfg, vkt_tokenizer **tok) {
@@ -125,12 +126,14 @@ static vkt_status account(run *r, const vkt_step_result *res) {
                      "in all; the run stops at optim.max_bad_steps=%lld in a row)", (long long)res->step + 1,
                      res->loss, res->grad_norm, (long long)r->bad_in_row, (long long)r->skipped, (long long)max);
     if (r->bad_in_row < max) return VKT_OK;
-    char last[1100] = "none";
-    vkt_checkpoint_resolve_quiet(r->cfg->out_dir, last, sizeof last);
+    char last[1100], advice[1300] = "No checkpoint was saved before; check the data and the model's weights, "
+                                     "or lower optim.lr";
+    if (vkt_checkpoint_resolve_quiet(r->cfg->out_dir, last, sizeof last))
+        snprintf(advice, sizeof advice, "The last checkpoint is %s: resume from it with a lower optim.lr or "
+                 "optim.grad_clip, or check the data", last);
     vkt_log_error("step %lld: %lld steps in a row had a non-finite loss or gradient norm (optim.max_bad_steps=%lld): "
-                  "the run has diverged and stops without saving. Last checkpoint: %s. Resume from it with a lower "
-                  "optim.lr or optim.grad_clip, or check the data and the model's weights",
-                  (long long)res->step + 1, (long long)r->bad_in_row, (long long)max, last);
+                  "the run has diverged and stops without saving. %s", (long long)res->step + 1,
+                  (long long)r->bad_in_row, (long long)max, advice);
     return VKT_ERR_NONFINITE;
 }
 
@@ -158,6 +161,7 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
              res->skipped ? ",\"skipped\":true" : "");
     vkt_metrics_log(&r->metrics, res->step, "train", res->loss, extra);
     if (print) vkt_metrics_write_svg(&r->metrics); /* keep the curve current for whoever watches it */
+    r->reported = res->step + 1 - first_step;
     return account(r, res);
 }
 
@@ -293,7 +297,6 @@ static vkt_status train_loop(run *r, vkt_device *dev, const vkt_train_opts *opts
             t_prev = t;
         }
         int64_t done = step + 1;
-        if (opts->outcome) opts->outcome->steps_done = done - first;
         if (s == VKT_OK && cfg->eval_interval > 0 && done % cfg->eval_interval == 0 && done < cfg->steps)
             s = evaluate(r, done, &val, now_s() - t0, first);
         if (s == VKT_OK && cfg->checkpoint_interval > 0 && done % cfg->checkpoint_interval == 0 && done < cfg->steps)
@@ -338,7 +341,7 @@ vkt_status vkt_train(vkt_device *dev, vkt_run_config *cfg, const vkt_train_opts 
         signal(SIGINT, old_int);
         signal(SIGTERM, old_term);
     }
-    if (opts->outcome) opts->outcome->steps_skipped = r.skipped;
+    if (opts->outcome) opts->outcome->steps_skipped = r.skipped, opts->outcome->steps_done = r.reported;
     teardown(&r);
     return s;
 }

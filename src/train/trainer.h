@@ -17,7 +17,7 @@
 typedef struct {
     int signal;               /* SIGINT or SIGTERM when a signal stopped the run (a checkpoint was saved
                                * if vkt_train returned VKT_OK), else 0 */
-    int64_t steps_done;       /* steps completed by this call (resumed runs: since the checkpoint) */
+    int64_t steps_done;       /* steps completed and logged by this call (resumed runs: since the checkpoint) */
     int64_t steps_skipped;    /* of those, steps skipped for a non-finite loss or gradient norm */
 } vkt_train_outcome;
 
