@@ -38,9 +38,21 @@ static pid_t spawn(const char *corpus, const char *out, const char *log, const c
     static char data[300], dir[300];
     snprintf(data, sizeof data, "data.train=%s", corpus);
     snprintf(dir, sizeof dir, "output.dir=%s", out);
-    const char *base[] = {VKT_BIN, "train", "model.n_embd=32", "model.n_layer=2", "model.n_head=2",
-                          "model.n_positions=32", "optim.batch_size=4", "optim.seq_len=16", "eval.interval=0",
-                          "eval.steps=0", "log.interval=1", "output.checkpoint_interval=0", "--no-sample", data, dir};
+    const char *base[] = {VKT_BIN,
+                          "train",
+                          "model.n_embd=32",
+                          "model.n_layer=2",
+                          "model.n_head=2",
+                          "model.n_positions=32",
+                          "optim.batch_size=4",
+                          "optim.seq_len=16",
+                          "eval.interval=0",
+                          "eval.steps=0",
+                          "log.interval=1",
+                          "output.checkpoint_interval=0",
+                          "--no-sample",
+                          data,
+                          dir};
     const char *argv[40];
     int n = 0;
     for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) argv[n++] = base[i];
@@ -129,7 +141,8 @@ static long interrupt_run(const char *corpus, const char *out, const char *log, 
            sig == SIGTERM ? "SIGTERM" : "SIGINT", count_lines(metrics) - before, code, want, step,
            sig == SIGTERM ? "SIGTERM" : "SIGINT", log_has(log, sig == SIGTERM ? "SIGTERM:" : "SIGINT:") ? "yes" : "no");
     if (code != want) FAIL("%s: exit code %d, want %d (see %s)", strsignal(sig), code, want, log);
-    if (step < 1 || !log_has(log, "checkpoint (interrupted)")) FAIL("%s: no interrupted checkpoint in %s", strsignal(sig), out);
+    if (step < 1 || !log_has(log, "checkpoint (interrupted)"))
+        FAIL("%s: no interrupted checkpoint in %s", strsignal(sig), out);
     check_log(log, strsignal(sig));
     return step;
 }
@@ -143,7 +156,8 @@ int main(void) {
     snprintf(log, sizeof log, "%s/log.txt", dir);
     setenv("VKT_CACHE_DIR", dir, 1);
     FILE *f = fopen(corpus, "w");
-    for (int i = 0; i < 3000; i++) fprintf(f, "%s ", (const char *[]){"the", "quick", "brown", "fox", "jumps"}[i * 7 % 5]);
+    for (int i = 0; i < 3000; i++)
+        fprintf(f, "%s ", (const char *[]){"the", "quick", "brown", "fox", "jumps"}[i * 7 % 5]);
     fclose(f);
 
     const char *long_run[] = {"optim.steps=1000000", NULL};

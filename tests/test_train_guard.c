@@ -35,18 +35,28 @@ static void write_corpus(const char *path) {
 
 static void base_config(vkt_run_config *c, const char *corpus, const char *out) {
     vkt_run_config_defaults(c);
-    const char *sets[] = {"model.n_embd=32", "model.n_layer=2", "model.n_head=2", "model.n_positions=32",
-                          "optim.batch_size=4", "optim.seq_len=16", "optim.steps=4", "optim.lr=0.003",
-                          "optim.warmup_steps=2", "eval.interval=0", "eval.steps=0", "log.interval=100",
-                          "output.checkpoint_interval=2", "output.keep=2", "sample.tokens=0"};
+    const char *sets[] = {"model.n_embd=32",
+                          "model.n_layer=2",
+                          "model.n_head=2",
+                          "model.n_positions=32",
+                          "optim.batch_size=4",
+                          "optim.seq_len=16",
+                          "optim.steps=4",
+                          "optim.lr=0.003",
+                          "optim.warmup_steps=2",
+                          "eval.interval=0",
+                          "eval.steps=0",
+                          "log.interval=100",
+                          "output.checkpoint_interval=2",
+                          "output.keep=2",
+                          "sample.tokens=0"};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) vkt_run_config_set(c, sets[i]);
     snprintf(c->data_train, sizeof c->data_train, "%s", corpus);
     snprintf(c->out_dir, sizeof c->out_dir, "%s", out);
 }
 
 static vkt_status train(vkt_test *t, vkt_run_config *c, const char *resume, bool overwrite, vkt_train_outcome *o) {
-    vkt_train_opts opts = {.resume = resume, .overwrite = overwrite, .peak_gflops = 1, .no_sample = true,
-                           .outcome = o};
+    vkt_train_opts opts = {.resume = resume, .overwrite = overwrite, .peak_gflops = 1, .no_sample = true, .outcome = o};
     VKT_TEST_TRY(t, vkt_run_config_validate(c));
     vkt_status s = vkt_train(t->dev, c, &opts);
     vkt_run_config_free(c);
@@ -156,7 +166,8 @@ typedef struct {
 static vkt_status fill(void *ctx, int32_t *tokens, int32_t *targets) {
     fill_ctx *c = ctx;
     for (int64_t i = 0; i < c->n; i++)
-        tokens[i] = (int32_t)vkt_rng_below(&c->rng, (uint64_t)c->V), targets[i] = (int32_t)vkt_rng_below(&c->rng, (uint64_t)c->V);
+        tokens[i] = (int32_t)vkt_rng_below(&c->rng, (uint64_t)c->V),
+        targets[i] = (int32_t)vkt_rng_below(&c->rng, (uint64_t)c->V);
     return VKT_OK;
 }
 
@@ -172,7 +183,10 @@ static void test_step_skip(vkt_test *t, const char *ck_dir) {
     vkt_model *m;
     VKT_TEST_TRY(t, vkt_model_create_ex(t->dev, &mc, B, T, true, false, &m));
     VKT_TEST_TRY(t, vkt_model_init_weights(m, 5));
-    vkt_step_cfg sc = {.adamw = vkt_adamw_cfg_default(), .max_grad_norm = 1.0f, .accum = 1, .total_steps = 10,
+    vkt_step_cfg sc = {.adamw = vkt_adamw_cfg_default(),
+                       .max_grad_norm = 1.0f,
+                       .accum = 1,
+                       .total_steps = 10,
                        .schedule = {.lr_max = 1e-2, .lr_min = 1e-3, .warmup = 0, .total = 10}};
     vkt_step *s;
     VKT_TEST_TRY(t, vkt_step_create(m, &sc, 0, &s));
@@ -206,14 +220,16 @@ static void test_step_skip(vkt_test *t, const char *ck_dir) {
     VKT_TEST_TRY(t, vkt_step_download_state(s, m1, v1, &step, &updates));
     bool same = memcmp(p0, p1, bytes) == 0 && memcmp(m0, m1, bytes) == 0 && memcmp(v0, v1, bytes) == 0;
     printf("   NaN weight: step %lld loss %g norm %g skipped %d; params, m, v bit-identical: %s; step %lld, "
-           "updates %lld\n", (long long)res.step, res.loss, res.grad_norm, res.skipped, same ? "yes" : "NO",
-           (long long)step, (long long)updates);
+           "updates %lld\n",
+           (long long)res.step, res.loss, res.grad_norm, res.skipped, same ? "yes" : "NO", (long long)step,
+           (long long)updates);
     if (!res.skipped || isfinite(res.loss) || isfinite(res.grad_norm))
         vkt_test_fail(t, "the poisoned step was not flagged (skipped %d loss %g norm %g)", res.skipped, res.loss,
                       res.grad_norm);
     if (!same) vkt_test_fail(t, "a skipped step changed params or moments");
-    if (step != 2 || updates != 1) vkt_test_fail(t, "after one skip: step %lld (want 2), updates %lld (want 1)",
-                                                 (long long)step, (long long)updates);
+    if (step != 2 || updates != 1)
+        vkt_test_fail(t, "after one skip: step %lld (want 2), updates %lld (want 1)", (long long)step,
+                      (long long)updates);
 
     /* Healed: the next step applies (bias correction t = 2) and changes the weights. */
     p0[lnf->offset] = saved;
@@ -280,7 +296,8 @@ int main(void) {
     VKT_TEST_TRY(&t, train(&t, &c, NULL, false, &o));
     snprintf(ck, sizeof ck, "%s/step-000004", run0);
     printf("   clean run: %d checkpoints, step %lld optimizer_step %lld, %lld skipped\n", count_steps(run0),
-           (long long)state_field(ck, "step"), (long long)state_field(ck, "optimizer_step"), (long long)o.steps_skipped);
+           (long long)state_field(ck, "step"), (long long)state_field(ck, "optimizer_step"),
+           (long long)o.steps_skipped);
     if (count_steps(run0) != 2 || state_field(ck, "optimizer_step") != 4 || o.steps_skipped != 0 || o.signal)
         vkt_test_fail(&t, "clean run: %d checkpoints, optimizer_step %lld", count_steps(run0),
                       (long long)state_field(ck, "optimizer_step"));
@@ -305,7 +322,8 @@ int main(void) {
     /* --resume together with --overwrite. */
     base_config(&c, corpus, run0);
     c.steps = 6;
-    if ((s = train(&t, &c, ck, true, &o)) != VKT_ERR_ARG) vkt_test_fail(&t, "--resume --overwrite: %s", vkt_status_name(s));
+    if ((s = train(&t, &c, ck, true, &o)) != VKT_ERR_ARG)
+        vkt_test_fail(&t, "--resume --overwrite: %s", vkt_status_name(s));
 
     /* A damaged optimizer_step (above step) is refused on resume. */
     snprintf(p, sizeof p, "%s/bad_state", g_dir);
@@ -328,7 +346,8 @@ int main(void) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     printf("   unwritable output.dir: %s after %.3f s\n", vkt_status_name(s), secs);
-    if (s != VKT_ERR_IO || secs > 2.0) vkt_test_fail(&t, "unwritable output.dir: %s after %.3f s", vkt_status_name(s), secs);
+    if (s != VKT_ERR_IO || secs > 2.0)
+        vkt_test_fail(&t, "unwritable output.dir: %s after %.3f s", vkt_status_name(s), secs);
 
     /* --overwrite removes the old run's files only. */
     snprintf(p, sizeof p, "%s/notes.txt", run0);
@@ -338,8 +357,8 @@ int main(void) {
     c.steps = 3;
     VKT_TEST_TRY(&t, train(&t, &c, NULL, true, &o));
     metrics_summary ow = read_metrics(run0);
-    printf("   --overwrite: %d checkpoints (step-000003: %d), %d metrics lines, notes.txt kept: %d\n", count_steps(run0),
-           exists(run0, "step-000003"), ow.lines, exists(run0, "notes.txt"));
+    printf("   --overwrite: %d checkpoints (step-000003: %d), %d metrics lines, notes.txt kept: %d\n",
+           count_steps(run0), exists(run0, "step-000003"), ow.lines, exists(run0, "notes.txt"));
     if (count_steps(run0) != 2 || !exists(run0, "step-000003") || exists(run0, "step-000004") || ow.train != 3 ||
         !exists(run0, "notes.txt"))
         vkt_test_fail(&t, "--overwrite left the wrong files");
@@ -357,8 +376,9 @@ int main(void) {
     bool resolved = vkt_checkpoint_resolve_quiet(run0, latest, sizeof latest);
     metrics_summary rs = read_metrics(run0);
     printf("   resume at 2 to 3 with keep=1 beside step 6: latest %s exists %d; train lines %d (steps 0-2 once each: "
-           "%d %d %d)\n", latest, resolved && exists(latest, "config.json"), rs.train, rs.train_steps[0],
-           rs.train_steps[1], rs.train_steps[2]);
+           "%d %d %d)\n",
+           latest, resolved && exists(latest, "config.json"), rs.train, rs.train_steps[0], rs.train_steps[1],
+           rs.train_steps[2]);
     if (!resolved || !exists(latest, "config.json") || !strstr(latest, "step-000003"))
         vkt_test_fail(&t, "rotation deleted the checkpoint just written (latest.json -> %s)", latest);
     if (rs.train != 3 || rs.train_steps[0] != 1 || rs.train_steps[1] != 1 || rs.train_steps[2] != 1)
@@ -377,8 +397,9 @@ int main(void) {
     s = train(&t, &c, NULL, false, &o);
     metrics_summary nm = read_metrics(run1);
     printf("   NaN weight run: %s after %lld steps, %lld skipped; %d metrics lines (%d not JSON, %d null losses, "
-           "%d skipped); %d checkpoints\n", vkt_status_name(s), (long long)o.steps_done, (long long)o.steps_skipped,
-           nm.lines, nm.bad_json, nm.null_loss, nm.skipped, count_steps(run1));
+           "%d skipped); %d checkpoints\n",
+           vkt_status_name(s), (long long)o.steps_done, (long long)o.steps_skipped, nm.lines, nm.bad_json, nm.null_loss,
+           nm.skipped, count_steps(run1));
     if (s != VKT_ERR_NONFINITE || o.steps_skipped != 3 || nm.bad_json || nm.null_loss != 3 || nm.skipped != 3 ||
         count_steps(run1) != 0)
         vkt_test_fail(&t, "a diverged run was not stopped cleanly");

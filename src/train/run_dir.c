@@ -23,8 +23,7 @@ static vkt_status mkdir_p(const char *dir) {
         *p = '/';
     }
     if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-        vkt_log_error("output.dir %s: cannot create the folder (%s); choose another output.dir", dir,
-                      strerror(errno));
+        vkt_log_error("output.dir %s: cannot create the folder (%s); choose another output.dir", dir, strerror(errno));
         return VKT_ERR_IO;
     }
     struct stat st;
@@ -61,8 +60,8 @@ static bool is_checkpoint_name(const char *name) {
 }
 
 static bool is_run_file(const char *name) {
-    return strcmp(name, "metrics.jsonl") == 0 || strcmp(name, "loss.svg") == 0 ||
-           strcmp(name, "latest.json") == 0 || strcmp(name, "loss.svg.tmp") == 0;
+    return strcmp(name, "metrics.jsonl") == 0 || strcmp(name, "loss.svg") == 0 || strcmp(name, "latest.json") == 0 ||
+           strcmp(name, "loss.svg.tmp") == 0;
 }
 
 /* Checkpoint folders are flat (files only); anything else inside is left, and the folder then stays. */
@@ -107,12 +106,13 @@ vkt_status vkt_run_dir_prepare(const char *dir, vkt_run_dir_mode mode) {
     closedir(d);
     if (s != VKT_OK || n_ck + n_files == 0) return s;
     if (mode == VKT_RUN_DIR_OVERWRITE) {
-        vkt_log_info("output.dir %s: --overwrite removed the previous run (%d checkpoint folder(s), %d file(s))",
-                     dir, n_ck, n_files);
+        vkt_log_info("output.dir %s: --overwrite removed the previous run (%d checkpoint folder(s), %d file(s))", dir,
+                     n_ck, n_files);
         return VKT_OK;
     }
     vkt_log_error("output.dir %s already holds a run (%s, %d checkpoint folder(s), %d other file(s)); pass "
                   "--resume %s to continue it, --overwrite to delete it and start again, or choose another "
-                  "output.dir", dir, example, n_ck, n_files, dir);
+                  "output.dir",
+                  dir, example, n_ck, n_files, dir);
     return VKT_ERR_ARG;
 }
