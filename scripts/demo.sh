@@ -2,7 +2,8 @@
 # The main job: install what is missing, build, then train a small character-level GPT for a few
 # minutes on an offline corpus and print samples. The corpus is tiny Shakespeare when the machine is
 # online, else the fortune-cookie texts of Debian's `fortunes` package (installed with apt).
-# Extra arguments go to `vktrain train` (e.g. optim.steps=2000).
+# Extra arguments go to `vktrain train` (e.g. optim.steps=2000). Each demo starts afresh in runs/demo
+# (--overwrite) unless the arguments ask to --resume.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -27,4 +28,6 @@ if [ ! -s "$corpus" ]; then
         echo "demo: offline; corpus is Debian's fortunes ($(wc -c < "$corpus") bytes)"
     fi
 fi
-./build/vktrain train configs/demo.json data.train="$corpus" "$@"
+fresh=--overwrite
+for a in "$@"; do [ "$a" = --resume ] && fresh=""; done
+./build/vktrain train configs/demo.json data.train="$corpus" $fresh "$@"

@@ -4,6 +4,9 @@
 // host involvement. lr = lr_table[min(t - 1, n_lr - 1)] (the host fills the table once from any schedule;
 // one entry is a constant rate). 1 - beta^t is computed as -expm1(t * ln(beta)) with ln(beta) from the host
 // in double: 1 - pow(beta, t) in fp32 cancels to ~1e-4 relative error at t = 1 for beta = 0.999.
+// A step the gradient norm flagged as non-finite still advances the lr position but is counted in
+// n_skipped, and the bias corrections use the updates actually applied, t = step - n_skipped (as PyTorch's
+// AdamW state step, which a skipped optimizer.step() never increments).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "step_scalars.glsl"
@@ -35,6 +38,8 @@ void main() {
     uint t = st.step + 1;
     st.step = t;
     st.lr = lr_table[min(t - 1, pc.n_lr - 1)];
-    st.bc1 = vkt_one_minus_exp(float(t) * pc.ln_beta1);
-    st.bc2 = vkt_one_minus_exp(float(t) * pc.ln_beta2);
+    if (st.nonfinite != 0u) st.n_skipped += 1u;
+    float tu = float(t - st.n_skipped);
+    st.bc1 = vkt_one_minus_exp(tu * pc.ln_beta1);
+    st.bc2 = vkt_one_minus_exp(tu * pc.ln_beta2);
 }

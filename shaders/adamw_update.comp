@@ -3,7 +3,8 @@
 //   g = grad * clip_scale;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
 //   p -= lr * ( (m / bc1) / (sqrt(v / bc2) + eps) + wd * p )
 // lr, bc1, bc2 and clip_scale come from the step scalars (device memory), wd is 0 for segments without
-// decay. One element per invocation; params, m and v are updated in place.
+// decay. One element per invocation; params, m and v are updated in place. When the gradient norm flagged
+// the step as non-finite (st.nonfinite) nothing is written: params, m and v keep their bits.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "step_scalars.glsl"
@@ -28,7 +29,7 @@ layout(push_constant) uniform Pc {
 
 void main() {
     uint i = vkt_group_index() * WG + gl_LocalInvocationID.x;
-    if (i >= pc.n) return;
+    if (i >= pc.n || st.nonfinite != 0u) return;
     i += pc.base;
     float gi = g[i] * st.clip_scale;
     float mi = pc.beta1 * m[i] + (1.0 - pc.beta1) * gi;

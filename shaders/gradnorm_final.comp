@@ -1,7 +1,8 @@
 #version 450
 // Global gradient norm, stage 2: one workgroup sums every partial in a fixed order, then writes
 // grad_norm = sqrt(sum) and clip_scale = min(1, max_norm / (grad_norm + 1e-6)) (1 when max_norm <= 0)
-// into the step scalars, where AdamW reads it: no host round trip per step.
+// into the step scalars, where AdamW reads it: no host round trip per step. A NaN or inf anywhere in the
+// gradients makes the norm non-finite: nonfinite = 1 then tells AdamW to skip this step's update.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "step_scalars.glsl"
@@ -29,6 +30,7 @@ void main() {
     if (tid == 0) {
         float norm = sqrt(sh[0]);
         st.grad_norm = norm;
+        st.nonfinite = VKT_NONFINITE(norm) ? 1u : 0u;
         st.clip_scale = pc.max_norm > 0.0 ? min(1.0, pc.max_norm / (norm + 1e-6)) : 1.0;
     }
 }

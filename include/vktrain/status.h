@@ -13,6 +13,7 @@ typedef enum {
     VKT_ERR_UNSUPPORTED = -5, /* the device or build lacks a feature */
     VKT_ERR_ARG = -6,         /* a caller passed an impossible argument */
     VKT_ERR_DEVICE_LOST = -7, /* the driver lost the device; state is gone */
+    VKT_ERR_NONFINITE = -8,   /* training diverged: NaN or inf in the loss, gradients or weights */
 } vkt_status;
 
 /* Short, stable name of a status ("VKT_ERR_IO"). Never NULL. */

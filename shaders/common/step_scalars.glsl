@@ -3,6 +3,10 @@
 #ifndef VKT_STEP_SCALARS_GLSL
 #define VKT_STEP_SCALARS_GLSL
 
+// True when x is NaN or +-inf: an all-ones exponent, tested on the bits so that no compiler's relaxed
+// float rules can fold the test away.
+#define VKT_NONFINITE(x) ((floatBitsToUint(x) & 0x7f800000u) == 0x7f800000u)
+
 #define VKT_STEP_SCALARS_MEMBERS                                                                   \
     uint step;                                                                                     \
     float lr;                                                                                      \
@@ -10,6 +14,8 @@
     float bc2;                                                                                     \
     float grad_norm;                                                                               \
     float clip_scale;                                                                              \
-    float _reserved[10];
+    uint n_skipped;                                                                                \
+    uint nonfinite;                                                                                \
+    float _reserved[8];
 
 #endif

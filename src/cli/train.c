@@ -1,4 +1,5 @@
 /* `vktrain train`: a training run from a JSON config plus section.key=value overrides. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,25 +10,31 @@
 #include "train/trainer.h"
 
 static void help(void) {
-    printf("usage: vktrain train [CONFIG.json] [section.key=value ...] [--resume DIR] [--device INDEX|NAME]\n"
-           "                     [--no-sample] [--print-config]\n\n"
+    printf("usage: vktrain train [CONFIG.json] [section.key=value ...] [--resume DIR | --overwrite]\n"
+           "                     [--device INDEX|NAME] [--no-sample] [--print-config]\n\n"
            "Trains a model as CONFIG describes (defaults: a small character-level GPT, see configs/), with any\n"
            "key overridden on the command line, e.g.\n"
            "  vktrain train configs/shakespeare_char.json optim.steps=500 data.train=input.txt\n\n"
            "Sections and keys: model (preset, from, and Hugging Face config.json keys), tokenizer (type, path),\n"
            "data (train, val, val_fraction, shuffle, objective clm|mlm|fim, mask_prob, fim_rate), optim\n"
            "(batch_size, seq_len, grad_accum, steps, lr, lr_min, warmup_steps, weight_decay, beta1, beta2, eps,\n"
-           "grad_clip, seed), eval (interval, steps), log (interval), output (dir, checkpoint_interval, keep),\n"
-           "sample (tokens, temperature, top_k, top_p, prompt).\n\n"
+           "grad_clip, seed, recompute, max_bad_steps), eval (interval, steps), log (interval), output (dir,\n"
+           "checkpoint_interval, keep), sample (tokens, temperature, top_k, top_p, prompt).\n\n"
            "Writes to output.dir: metrics.jsonl, loss.svg, step-NNNNNN/ checkpoints (Hugging Face format) and\n"
-           "latest.json. Ctrl-C saves a checkpoint and exits; --resume DIR continues from one.\n");
+           "latest.json. A folder that already holds a run is refused: --resume DIR continues from a checkpoint\n"
+           "(a step folder or a run folder; optim.steps must be above its step), --overwrite deletes the old\n"
+           "run's files (only those) and starts again.\n\n"
+           "A step with a non-finite loss or gradient norm is skipped on the device and logged;\n"
+           "optim.max_bad_steps (default 20) of them in a row stop the run (exit 1) without saving. Checkpoints\n"
+           "with non-finite weights are never written (exit 1). Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits with 130 or 143.\n");
 }
 
 int vkt_cli_train(int argc, char **argv) {
     vkt_run_config cfg;
     vkt_run_config_defaults(&cfg);
     vkt_device_opts dopts = vkt_device_opts_default();
-    vkt_train_opts topts = {0};
+    vkt_train_outcome outcome = {0};
+    vkt_train_opts topts = {.outcome = &outcome};
     bool print_only = false;
     int rc = 0;
     for (int i = 1; i < argc && rc == 0; i++) {
@@ -40,6 +47,8 @@ int vkt_cli_train(int argc, char **argv) {
             vkt_cli_device_arg(argv[i], &dopts);
         } else if (vkt_cli_opt(argc, argv, &i, "--resume")) {
             topts.resume = argv[i];
+        } else if (strcmp(a, "--overwrite") == 0) {
+            topts.overwrite = true;
         } else if (strcmp(a, "--no-sample") == 0) {
             topts.no_sample = true;
         } else if (strcmp(a, "--print-config") == 0) {
@@ -66,6 +75,7 @@ int vkt_cli_train(int argc, char **argv) {
             const vkt_device_info *info = vkt_device_get_info(dev);
             vkt_log_info("device: %s (%s %s)", info->name, info->driver_name, info->driver_info);
             if (vkt_train(dev, &cfg, &topts) != VKT_OK) rc = 1;
+            else if (outcome.signal) rc = 128 + outcome.signal; /* the shell's code for a run a signal ended */
             vkt_device_destroy(dev);
         }
     }

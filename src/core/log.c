@@ -35,6 +35,7 @@ const char *vkt_status_name(vkt_status s) {
     case VKT_ERR_UNSUPPORTED: return "VKT_ERR_UNSUPPORTED";
     case VKT_ERR_ARG: return "VKT_ERR_ARG";
     case VKT_ERR_DEVICE_LOST: return "VKT_ERR_DEVICE_LOST";
+    case VKT_ERR_NONFINITE: return "VKT_ERR_NONFINITE";
     }
     return "VKT_ERR_UNKNOWN";
 }

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,26 +104,47 @@ static void remove_tree(const char *dir) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Deletes all but the newest `keep` step folders. Zero-padded names sort by step. */
-static void prune(const char *out_dir, int64_t keep) {
+/* Deletes all but the newest `keep` step folders, counting `current` (the folder just written, which
+ * latest.json names) as one of them whatever its step: a resumed run that saves step 30 next to an older
+ * timeline's step 40 keeps its own checkpoint. Zero-padded names sort by step. */
+static void prune(const char *out_dir, int64_t keep, const char *current) {
     DIR *d = opendir(out_dir);
     if (!d) return;
     char **names = NULL;
     size_t n = 0;
     for (struct dirent *e; (e = readdir(d));)
-        if (strncmp(e->d_name, "step-", 5) == 0) {
+        if (strncmp(e->d_name, "step-", 5) == 0 && strcmp(e->d_name, current) != 0) {
             names = realloc(names, (n + 1) * sizeof *names);
             names[n++] = strdup(e->d_name);
         }
     closedir(d);
     if (names) qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i + (size_t)keep < n; i++) {
+    for (size_t i = 0; i + (size_t)keep - 1 < n; i++) {
         char p[1100];
         snprintf(p, sizeof p, "%s/%s", out_dir, names[i]);
         remove_tree(p);
     }
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
+}
+
+/* VKT_OK when every element of flat is finite, else logs the first bad one by tensor name. */
+static vkt_status check_finite(const vkt_param_table *t, const float *flat, const char *what, int64_t step,
+                               const char *out_dir) {
+    for (int i = 0; i < t->n; i++) {
+        const vkt_param *e = &t->p[i];
+        for (int64_t k = 0; k < e->numel; k++) {
+            float x = flat[e->offset + k];
+            if (isfinite(x)) continue;
+            char prev[1100] = "none yet";
+            vkt_checkpoint_resolve_quiet(out_dir, prev, sizeof prev);
+            vkt_log_error("checkpoint of step %lld not written: %s \"%s\" holds %s at element %lld (the run has "
+                          "diverged). The previous checkpoint is kept: %s", (long long)step, what, e->name,
+                          isnan(x) ? "NaN" : "inf", (long long)k, prev);
+            return VKT_ERR_NONFINITE;
+        }
+    }
+    return VKT_OK;
 }
 
 vkt_status vkt_checkpoint_save(const char *out_dir, int64_t keep, vkt_model *m, vkt_step *s,
@@ -137,16 +159,31 @@ vkt_status vkt_checkpoint_save(const char *out_dir, int64_t keep, vkt_model *m, 
     int64_t total = m->table.total;
     float *flat = malloc((size_t)total * sizeof *flat), *m1 = NULL, *m2 = NULL;
     vkt_status rc = flat ? vkt_model_download_params(m, flat) : VKT_ERR_OOM;
+    if (rc == VKT_OK) rc = check_finite(&m->table, flat, "weight", st->step, out_dir);
+    int64_t opt_step = st->optimizer_step, run_step = st->step;
+    if (rc == VKT_OK && s) {
+        m1 = malloc((size_t)total * sizeof *m1), m2 = malloc((size_t)total * sizeof *m2);
+        rc = m1 && m2 ? vkt_step_download_state(s, m1, m2, &run_step, &opt_step) : VKT_ERR_OOM;
+        if (rc == VKT_OK && run_step != st->step) {
+            vkt_log_error("checkpoint of step %lld not written: the optimizer has run %lld steps (the caller "
+                          "saved before the queue drained?)", (long long)st->step, (long long)run_step);
+            rc = VKT_ERR_ARG;
+        }
+        if (rc == VKT_OK) rc = check_finite(&m->table, m1, "AdamW first moment of", st->step, out_dir);
+        if (rc == VKT_OK) rc = check_finite(&m->table, m2, "AdamW second moment of", st->step, out_dir);
+    }
+    if (rc != VKT_OK) {
+        free(flat), free(m1), free(m2);
+        remove_tree(tmp);
+        return rc;
+    }
     cJSON *conf = vkt_model_config_to_json(&m->cfg);
     snprintf(path, sizeof path, "%s/config.json", tmp);
     if (rc == VKT_OK) rc = vkt_json_write(path, conf);
     cJSON_Delete(conf);
     snprintf(path, sizeof path, "%s/model.safetensors", tmp);
     if (rc == VKT_OK) rc = write_tensors(path, &m->table, flat, "", true);
-    int64_t opt_step = 0;
     if (rc == VKT_OK && s) {
-        m1 = malloc((size_t)total * sizeof *m1), m2 = malloc((size_t)total * sizeof *m2);
-        rc = m1 && m2 ? vkt_step_download_state(s, m1, m2, &opt_step) : VKT_ERR_OOM;
         snprintf(path, sizeof path, "%s/optimizer_m.safetensors", tmp);
         if (rc == VKT_OK) rc = write_tensors(path, &m->table, m1, "exp_avg.", false);
         snprintf(path, sizeof path, "%s/optimizer_v.safetensors", tmp);
@@ -189,7 +226,7 @@ vkt_status vkt_checkpoint_save(const char *out_dir, int64_t keep, vkt_model *m, 
     snprintf(path, sizeof path, "%s/latest.json", out_dir);
     rc = vkt_json_write(path, latest);
     cJSON_Delete(latest);
-    if (keep > 0) prune(out_dir, keep);
+    if (keep > 0) prune(out_dir, keep, final + strlen(out_dir) + 1);
     if (saved) snprintf(saved, saved_size, "%s", final);
     return rc;
 }
@@ -296,25 +333,35 @@ vkt_status vkt_checkpoint_load_hf(const char *path, vkt_model *m) {
     return s;
 }
 
-vkt_status vkt_checkpoint_load_params(const char *dir, vkt_model *m, vkt_checkpoint_state *st) {
+vkt_status vkt_checkpoint_read_state(const char *dir, vkt_checkpoint_state *st) {
     char ck[1024], path[1100];
     VKT_TRY(vkt_checkpoint_resolve(dir, ck, sizeof ck));
-    VKT_TRY(vkt_checkpoint_load_hf(ck, m));
     snprintf(path, sizeof path, "%s/trainer_state.json", ck);
     cJSON *state = read_json(path);
     const cJSON *step = cJSON_GetObjectItemCaseSensitive(state, "step");
+    const cJSON *opt = cJSON_GetObjectItemCaseSensitive(state, "optimizer_step");
     const cJSON *rng = cJSON_GetObjectItemCaseSensitive(state, "data_rng");
     const cJSON *ep = cJSON_GetObjectItemCaseSensitive(state, "data_epoch");
     const cJSON *ba = cJSON_GetObjectItemCaseSensitive(state, "data_batch");
-    if (!cJSON_IsNumber(step) || !cJSON_IsString(rng) || strlen(rng->valuestring) != 32 || !cJSON_IsNumber(ep) ||
-        !cJSON_IsNumber(ba)) {
+    if (!cJSON_IsNumber(step) || !cJSON_IsNumber(opt) || !cJSON_IsString(rng) || strlen(rng->valuestring) != 32 ||
+        !cJSON_IsNumber(ep) || !cJSON_IsNumber(ba)) {
         cJSON_Delete(state);
-        vkt_log_error("%s: missing or malformed (needs step, data_rng, data_epoch, data_batch)", path);
+        vkt_log_error("%s: missing or malformed (needs step, optimizer_step, data_rng, data_epoch, data_batch)",
+                      path);
+        return VKT_ERR_FORMAT;
+    }
+    double sv = step->valuedouble, ov = opt->valuedouble;
+    if (sv < 0 || sv != floor(sv) || ov < 0 || ov != floor(ov) || ov > sv) {
+        cJSON_Delete(state);
+        vkt_log_error("%s: step %g and optimizer_step %g must be whole numbers with 0 <= optimizer_step <= step "
+                      "(optimizer_step counts the AdamW updates applied, step the steps run); the file is "
+                      "damaged, resume from another checkpoint", path, sv, ov);
         return VKT_ERR_FORMAT;
     }
     char hi[17] = {0};
     memcpy(hi, rng->valuestring, 16);
-    st->step = (int64_t)step->valuedouble;
+    st->step = (int64_t)sv;
+    st->optimizer_step = (int64_t)ov;
     st->data_rng[0] = strtoull(hi, NULL, 16);
     st->data_rng[1] = strtoull(rng->valuestring + 16, NULL, 16);
     st->data_epoch = (int64_t)ep->valuedouble;
@@ -323,7 +370,15 @@ vkt_status vkt_checkpoint_load_params(const char *dir, vkt_model *m, vkt_checkpo
     return VKT_OK;
 }
 
-vkt_status vkt_checkpoint_load_optimizer(const char *dir, vkt_model *m, vkt_step *s, int64_t step) {
+vkt_status vkt_checkpoint_load_params(const char *dir, vkt_model *m, vkt_checkpoint_state *st) {
+    char ck[1024];
+    VKT_TRY(vkt_checkpoint_resolve(dir, ck, sizeof ck));
+    VKT_TRY(vkt_checkpoint_read_state(ck, st));
+    return vkt_checkpoint_load_hf(ck, m);
+}
+
+vkt_status vkt_checkpoint_load_optimizer(const char *dir, vkt_model *m, vkt_step *s,
+                                         const vkt_checkpoint_state *st) {
     char ck[1024], path[1100];
     VKT_TRY(vkt_checkpoint_resolve(dir, ck, sizeof ck));
     int64_t total = m->table.total;
@@ -333,7 +388,7 @@ vkt_status vkt_checkpoint_load_optimizer(const char *dir, vkt_model *m, vkt_step
     if (rc == VKT_OK) rc = read_tensors(path, &m->table, m1, "exp_avg.", false);
     snprintf(path, sizeof path, "%s/optimizer_v.safetensors", ck);
     if (rc == VKT_OK) rc = read_tensors(path, &m->table, m2, "exp_avg_sq.", false);
-    if (rc == VKT_OK) rc = vkt_step_upload_state(s, m1, m2, step);
+    if (rc == VKT_OK) rc = vkt_step_upload_state(s, m1, m2, st->step, st->optimizer_step);
     free(m1), free(m2);
     return rc;
 }

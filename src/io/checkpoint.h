@@ -5,8 +5,10 @@
  *   optimizer.safetensors    AdamW moments per parameter ("exp_avg.<name>", "exp_avg_sq.<name>")
  *   trainer_state.json       step, data-sampler state, tokenizer spec
  * A save writes into a hidden temporary folder, fsyncs every file, renames it into place and then
- * updates <out_dir>/latest, so a crash at any point leaves the previous checkpoint intact. Only the
- * newest `keep` step folders are kept. */
+ * updates <out_dir>/latest.json, so a crash at any point leaves the previous checkpoint intact. Only the
+ * newest `keep` step folders are kept, and never at the cost of the one just written (the one latest.json
+ * names). Weights or optimizer moments holding a NaN or inf are never written: the save fails with
+ * VKT_ERR_NONFINITE, naming the tensor, and the previous checkpoints stay. */
 #ifndef VKT_CHECKPOINT_H
 #define VKT_CHECKPOINT_H
 
@@ -19,13 +21,18 @@
 #include "sched/step.h"
 
 typedef struct {
-    int64_t step;            /* optimizer steps completed */
+    int64_t step;            /* optimizer steps completed, skipped ones included */
+    int64_t optimizer_step;  /* AdamW updates applied: step minus the steps skipped for a non-finite
+                              * gradient norm (the t of the bias corrections); 0 <= optimizer_step <= step.
+                              * Written from the optimizer state on save; read and checked on load */
     int64_t data_epoch;      /* training loader position (data/loader.h) */
     int64_t data_batch;
     uint64_t data_rng[2];    /* objective randomness (masking, FIM cuts) */
 } vkt_checkpoint_state;
 
-/* Saves m (and the optimizer state of s when not NULL); *saved gets the folder written. */
+/* Saves m (and the optimizer state of s when not NULL; st->optimizer_step is then taken from s, else
+ * it is written as given); *saved gets the folder written. VKT_ERR_NONFINITE: a weight or moment is NaN
+ * or inf, nothing was written or deleted. */
 vkt_status vkt_checkpoint_save(const char *out_dir, int64_t keep, vkt_model *m, vkt_step *s,
                                const vkt_checkpoint_state *st, const vkt_run_config *cfg, char *saved,
                                size_t saved_size);
@@ -36,10 +43,16 @@ bool vkt_checkpoint_resolve_quiet(const char *dir, char *out, size_t out_size);
 /* The tokenizer spec recorded in checkpoint folder ck's trainer_state.json ("bytes" or a path). */
 bool vkt_checkpoint_tokenizer(const char *ck, char *spec, size_t n);
 vkt_status vkt_checkpoint_read_config(const char *dir, vkt_model_config *cfg);
+/* Reads trainer_state.json of `dir` (a step or run folder) without touching the weights: cheap. Fields
+ * missing or out of range (optimizer_step above step, say) are VKT_ERR_FORMAT naming the file and field. */
+vkt_status vkt_checkpoint_read_state(const char *dir, vkt_checkpoint_state *st);
+/* Parameters into m and the state as vkt_checkpoint_read_state gives it. */
 vkt_status vkt_checkpoint_load_params(const char *dir, vkt_model *m, vkt_checkpoint_state *st);
 /* Parameters from a Hugging Face model folder or file accepted by vkt_st_model_open. */
 vkt_status vkt_checkpoint_load_hf(const char *path, vkt_model *m);
-vkt_status vkt_checkpoint_load_optimizer(const char *dir, vkt_model *m, vkt_step *s, int64_t step);
+/* Moments into s, with its step counter and updates from st (as vkt_checkpoint_read_state gave them). */
+vkt_status vkt_checkpoint_load_optimizer(const char *dir, vkt_model *m, vkt_step *s,
+                                         const vkt_checkpoint_state *st);
 
 /* Model import from outside formats: a Hugging Face model folder (config.json + model.safetensors or a
  * sharded index), a llama2.c checkpoint (.bin) or an llm.c GPT-2 checkpoint (.bin). */

@@ -6,7 +6,7 @@
  *   "data":     {"train": "text file or folder", "val": "...", "val_fraction": 0.1, "shuffle": true,
  *                "objective": "clm" | "mlm" | "fim", "mask_prob": 0.15, "fim_rate": 0.5},
  *   "optim":    {"batch_size", "seq_len", "grad_accum", "steps", "lr", "lr_min", "warmup_steps",
- *                "weight_decay", "beta1", "beta2", "eps", "grad_clip", "seed", "recompute"},
+ *                "weight_decay", "beta1", "beta2", "eps", "grad_clip", "seed", "recompute", "max_bad_steps"},
  *   "eval":     {"interval", "steps"},
  *   "log":      {"interval"},
  *   "output":   {"dir", "checkpoint_interval", "keep"},
@@ -42,6 +42,8 @@ typedef struct {
     double lr, lr_min, weight_decay, beta1, beta2, eps, grad_clip;
     uint64_t seed;
     bool recompute;
+    int64_t max_bad_steps;      /* steps in a row with a non-finite loss or gradient norm (each skipped on
+                                 * the device) that stop the run as diverged; default 20 */
     int64_t eval_interval, eval_steps, log_interval;
     char out_dir[512];
     int64_t checkpoint_interval, keep;

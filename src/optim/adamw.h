@@ -7,8 +7,9 @@
  * step scalars (from an lr table the host fills once), then updates each run of segments; clip_scale comes
  * from a gradnorm pass recorded before it (or stays 1). Nothing per-step is a push constant: the command
  * buffer is recorded once and replayed. params, grads, m, v are f32 arenas with one shared layout and may
- * exceed one binding (chunks). Not done here: 16-bit master weights or moments, skipping non-finite steps,
- * fused multi-tensor kernels beyond merging adjacent segments. */
+ * exceed one binding (chunks). A step whose gradient norm the gradnorm pass found non-finite is skipped on
+ * the device (see optim_types.h). Not done here: 16-bit master weights or moments, fused multi-tensor
+ * kernels beyond merging adjacent segments. */
 #ifndef VKT_ADAMW_H
 #define VKT_ADAMW_H
 
@@ -31,7 +32,8 @@ void vkt_adamw_lr_table(const vkt_lr_schedule *sched, float *lr_table, int64_t n
  *   params, grads, m, v  flat f32 arenas of equal size; segments index their elements. params, m, v are
  *                        updated in place; grads is read only (zeroing it for the next step is the caller's)
  *   lr_table             (n_lr) f32, see vkt_adamw_lr_table
- *   scalars              (16) f32 holding a vkt_step_scalars: step, lr, bc1, bc2 written; clip_scale read
+ *   scalars              (16) f32 holding a vkt_step_scalars: step, lr, bc1, bc2, n_skipped written;
+ *                        clip_scale and nonfinite read (nonfinite != 0: params, m, v are left as they are)
  *   segs                 n_segs parameter runs with their decay flag
  * Returns a Vulkan status; bad shapes abort (VKT_ASSERT). Not thread-safe (records into r). */
 vkt_status vkt_adamw_update(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt_tensor *params, const vkt_tensor *grads,

@@ -5,7 +5,8 @@
  * deterministic two-stage reduction (fixed blocks -> partials in a scratch tensor -> one workgroup), with
  * no float atomics: the same gradients give the same bits on every replay. Works over flat gradient
  * arenas bigger than one binding (split into chunks). Not done here: a fp64 accumulator (fp32 partials
- * of at most 4096 elements keep the relative error near 1e-7), skipping steps with non-finite norms. */
+ * of at most 4096 elements keep the relative error near 1e-7). A NaN or inf gradient (or a sum of
+ * squares that overflows) sets the step scalars' nonfinite flag, which makes AdamW skip the step. */
 #ifndef VKT_GRADNORM_H
 #define VKT_GRADNORM_H
 
@@ -31,7 +32,8 @@ int64_t vkt_gradnorm_partials(const vkt_rec *r, const vkt_optim_segment *segs, i
  *   grads    flat f32 arena (any size; segments index its elements)
  *   segs     n_segs runs of elements (decay flags ignored); their total must be > 0
  *   partials f32 scratch of >= vkt_gradnorm_partials(...) elements, overwritten
- *   scalars  (16) f32 holding a vkt_step_scalars: grad_norm and clip_scale are written, the rest kept
+ *   scalars  (16) f32 holding a vkt_step_scalars: grad_norm, clip_scale and nonfinite are written, the
+ *            rest kept
  * Returns a Vulkan status; bad shapes abort (VKT_ASSERT). Not thread-safe (records into r). */
 vkt_status vkt_gradnorm_record(vkt_rec *r, const vkt_tensor *grads, const vkt_optim_segment *segs, int n_segs,
                                const vkt_gradnorm_opts *o, const vkt_tensor *partials, const vkt_tensor *scalars);

@@ -4,7 +4,10 @@
  * Command buffers are recorded once and replayed every step, so nothing that changes per step may be a
  * push constant. The step scalars are a 64-byte struct in a device buffer: the optimizer's first dispatch
  * advances the step and writes the learning rate and bias corrections, the gradient-norm pass writes the
- * norm and the clip scale, and AdamW reads them all. The host only initialises it (and may read it for
+ * norm, the clip scale and the non-finite flag, and AdamW reads them all. A step whose gradient norm is
+ * not finite (a NaN or inf anywhere in the gradients, which any non-finite loss of a counted row
+ * produces) is skipped on the device: no host round trip, and the host learns of it from the flag when it
+ * reads the step's loss. The host only initialises it (and may read it for
  * logging or checkpoints at any time after a step completes). */
 #ifndef VKT_OPTIM_TYPES_H
 #define VKT_OPTIM_TYPES_H
@@ -16,13 +19,18 @@
 
 /* Device layout (std430), mirrored by shaders/common/step_scalars.glsl. Store it in a tensor of 16 f32. */
 typedef struct {
-    uint32_t step;    /* optimizer steps taken; adamw_prep increments it first, so step t uses t >= 1 */
+    uint32_t step;    /* optimizer steps run, skipped ones included (the lr table's position); adamw_prep
+                       * increments it first, so step t uses t >= 1 */
     float lr;         /* learning rate of the current step (adamw_prep, from the lr table) */
-    float bc1, bc2;   /* bias corrections 1 - beta1^t, 1 - beta2^t (adamw_prep) */
+    float bc1, bc2;   /* bias corrections 1 - beta1^t, 1 - beta2^t with t = step - n_skipped, the updates
+                       * applied (adamw_prep) */
     float grad_norm;  /* global L2 norm of the gradients before clipping (gradnorm) */
     float clip_scale; /* min(1, max_norm / (grad_norm + 1e-6)), or 1 without clipping (gradnorm); AdamW
                        * multiplies every gradient by it */
-    float _reserved[10];
+    uint32_t n_skipped; /* steps whose update was skipped so far; AdamW's t = step - n_skipped (adamw_prep) */
+    uint32_t nonfinite; /* 1 when this step's gradient norm is NaN or inf (gradnorm): adamw_prep counts the
+                         * step as skipped and adamw_update leaves params, m and v untouched */
+    float _reserved[8];
 } vkt_step_scalars;
 _Static_assert(sizeof(vkt_step_scalars) == 64, "keep in sync with shaders/common/step_scalars.glsl");
 

@@ -162,7 +162,8 @@ static void collect(vkt_step *s, int64_t step, vkt_step_result *done) {
                               .loss = s->loss_n[k] ? s->loss_sum[k] / (double)s->loss_n[k] : 0,
                               .grad_norm = sc->grad_norm,
                               .lr = sc->lr,
-                              .tokens = s->tokens[k]};
+                              .tokens = s->tokens[k],
+                              .skipped = sc->nonfinite != 0};
     s->loss_sum[k] = 0, s->loss_n[k] = 0, s->tokens[k] = 0;
 }
 
@@ -237,21 +238,27 @@ static vkt_status wait_idle(vkt_step *s) {
     return vkt_rec_wait(s->optim);
 }
 
-vkt_status vkt_step_download_state(vkt_step *s, float *m1, float *m2, int64_t *step) {
+vkt_status vkt_step_download_state(vkt_step *s, float *m1, float *m2, int64_t *step, int64_t *updates) {
     VKT_TRY(wait_idle(s));
     size_t bytes = (size_t)s->m->table.total * 4;
     VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom1, m1, bytes));
     VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom2, m2, bytes));
-    *step = ((const vkt_step_scalars *)vkt_tensor_host_ptr(&s->scalars))->step;
+    const vkt_step_scalars *sc = vkt_tensor_host_ptr(&s->scalars);
+    *step = sc->step;
+    *updates = (int64_t)sc->step - (int64_t)sc->n_skipped;
     return VKT_OK;
 }
 
-vkt_status vkt_step_upload_state(vkt_step *s, const float *m1, const float *m2, int64_t step) {
+vkt_status vkt_step_upload_state(vkt_step *s, const float *m1, const float *m2, int64_t step, int64_t updates) {
+    VKT_ASSERT(updates >= 0 && updates <= step);
     VKT_TRY(wait_idle(s));
     size_t bytes = (size_t)s->m->table.total * 4;
     VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom1, m1, bytes));
     VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom2, m2, bytes));
-    ((vkt_step_scalars *)vkt_tensor_host_ptr(&s->scalars))->step = (uint32_t)step;
+    vkt_step_scalars *sc = vkt_tensor_host_ptr(&s->scalars);
+    sc->step = (uint32_t)step;
+    sc->n_skipped = (uint32_t)(step - updates);
+    sc->nonfinite = 0;
     s->next_step = s->step_base = step;
     s->last_collected = step - 1;
     return VKT_OK;

@@ -7,7 +7,11 @@
  * step; the learning rate and the step counter live in device memory.
  *
  * Pipelining: the host fills slot s while the device runs slot 1 - s, and the loss of step k is read
- * after step k + 1 has been queued, so the queue never drains between steps. */
+ * after step k + 1 has been queued, so the queue never drains between steps.
+ *
+ * Non-finite steps: the optimizer recording skips the update on the device when the gradient norm is NaN
+ * or inf (optim/optim_types.h); the host reads that flag with the step's loss, so detecting it costs no
+ * extra wait. A non-finite loss on a row that counts makes its gradients, hence the norm, non-finite. */
 #ifndef VKT_STEP_H
 #define VKT_STEP_H
 
@@ -32,6 +36,8 @@ typedef struct {
     double loss;             /* mean over its micro-batches */
     double grad_norm, lr;
     int64_t tokens;          /* target positions that carried a loss */
+    bool skipped;            /* the gradient norm was not finite: the device left params and moments as
+                              * they were */
 } vkt_step_result;
 
 typedef struct vkt_step vkt_step;
@@ -60,9 +66,11 @@ vkt_status vkt_step_eval(vkt_step *s, vkt_batch_fn fill, void *ctx, int64_t n, d
  * or without gradients). Synchronous. */
 vkt_status vkt_eval_loss(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx, int64_t n, double *loss);
 
-/* Optimizer state for checkpoints: moments m and v (table.total f32 each) and the step counter. */
-vkt_status vkt_step_download_state(vkt_step *s, float *m, float *v, int64_t *step);
-vkt_status vkt_step_upload_state(vkt_step *s, const float *m, const float *v, int64_t step);
+/* Optimizer state for checkpoints: moments m and v (table.total f32 each), the step counter (steps run,
+ * skipped ones included) and the AdamW updates applied (step minus skipped steps; the t of the bias
+ * corrections). Upload needs 0 <= updates <= step (VKT_ASSERT). */
+vkt_status vkt_step_download_state(vkt_step *s, float *m, float *v, int64_t *step, int64_t *updates);
+vkt_status vkt_step_upload_state(vkt_step *s, const float *m, const float *v, int64_t step, int64_t updates);
 size_t vkt_step_memory(const vkt_step *s);
 
 #endif

@@ -41,6 +41,66 @@ vkt_status vkt_metrics_open(vkt_metrics *m, const char *dir) {
     return VKT_OK;
 }
 
+static vkt_status push(int64_t **steps, double **losses, int64_t *n, int64_t *cap, int64_t step, double loss);
+
+vkt_status vkt_metrics_open_resume(vkt_metrics *m, const char *dir, int64_t first_step) {
+    char path[600], tmp[620], line[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    FILE *in = fopen(path, "r");
+    if (!in) return vkt_metrics_open(m, dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fclose(in);
+        vkt_log_error("%s: cannot write (%s)", tmp, strerror(errno));
+        return VKT_ERR_IO;
+    }
+    memset(m, 0, sizeof *m);
+    vkt_status s = VKT_OK;
+    int64_t dropped = 0;
+    while (s == VKT_OK && fgets(line, sizeof line, in)) {
+        long long step;
+        char kind[16];
+        if (sscanf(line, "{\"step\":%lld,\"kind\":\"%15[^\"]\"", &step, kind) == 2) {
+            bool val = strcmp(kind, "val") == 0;
+            if (val ? step > first_step : step >= first_step) {
+                dropped++;
+                continue;
+            }
+            const char *l = strstr(line, "\"loss\":");
+            double loss = l ? strtod(l + 7, NULL) : NAN; /* "null" parses as nothing: 0 is not taken */
+            if (l && strncmp(l + 7, "null", 4) != 0 && isfinite(loss)) {
+                if (val) s = push(&m->val_step, &m->val_loss, &m->n_val, &m->cap_val, step, loss);
+                else s = push(&m->train_step, &m->train_loss, &m->n_train, &m->cap_train, step, loss);
+            }
+        }
+        fputs(line, out);
+    }
+    fclose(in);
+    bool ok = fflush(out) == 0 && fsync(fileno(out)) == 0;
+    ok &= fclose(out) == 0;
+    if (s == VKT_OK && (!ok || rename(tmp, path) != 0)) {
+        vkt_log_error("%s: rewrite failed (%s)", path, strerror(errno));
+        s = VKT_ERR_IO;
+    }
+    if (s != VKT_OK) {
+        remove(tmp);
+        vkt_metrics_close(m);
+        return s;
+    }
+    if (dropped)
+        vkt_log_info("%s: removed %lld line(s) of steps after the resumed checkpoint (step %lld), which this run "
+                     "trains again", path, (long long)dropped, (long long)first_step);
+    snprintf(m->dir, sizeof m->dir, "%s", dir);
+    m->jsonl = fopen(path, "a");
+    if (!m->jsonl) {
+        vkt_log_error("%s: cannot open for appending (%s)", path, strerror(errno));
+        vkt_metrics_close(m);
+        return VKT_ERR_IO;
+    }
+    return VKT_OK;
+}
+
 void vkt_metrics_close(vkt_metrics *m) {
     if (m->jsonl) fclose(m->jsonl);
     free(m->train_step), free(m->val_step), free(m->train_loss), free(m->val_loss);
@@ -61,10 +121,18 @@ static vkt_status push(int64_t **steps, double **losses, int64_t *n, int64_t *ca
     return VKT_OK;
 }
 
+const char *vkt_metrics_num(char *buf, size_t n, double x) {
+    if (isfinite(x)) snprintf(buf, n, "%.9g", x);
+    else snprintf(buf, n, "null");
+    return buf;
+}
+
 vkt_status vkt_metrics_log(vkt_metrics *m, int64_t step, const char *kind, double loss, const char *extra) {
-    fprintf(m->jsonl, "{\"step\":%lld,\"kind\":\"%s\",\"loss\":%.9g%s%s}\n", (long long)step, kind, loss,
-            extra && *extra ? "," : "", extra ? extra : "");
+    char num[32];
+    fprintf(m->jsonl, "{\"step\":%lld,\"kind\":\"%s\",\"loss\":%s%s%s}\n", (long long)step, kind,
+            vkt_metrics_num(num, sizeof num, loss), extra && *extra ? "," : "", extra ? extra : "");
     fflush(m->jsonl);
+    if (!isfinite(loss)) return VKT_OK; /* no point on the curve */
     if (strcmp(kind, "val") == 0) return push(&m->val_step, &m->val_loss, &m->n_val, &m->cap_val, step, loss);
     return push(&m->train_step, &m->train_loss, &m->n_train, &m->cap_train, step, loss);
 }

@@ -18,14 +18,12 @@
 #include "train/dataset.h"
 #include "train/generate.h"
 #include "train/metrics.h"
+#include "train/run_dir.h"
 #include "train/sampler.h"
 
-static volatile sig_atomic_t g_interrupted;
+static volatile sig_atomic_t g_interrupted; /* the signal that asked the run to stop, or 0 */
 
-static void on_sigint(int sig) {
-    (void)sig;
-    g_interrupted = 1;
-}
+static void on_signal(int sig) { g_interrupted = sig; }
 
 static double now_s(void) {
     struct timespec ts;
@@ -56,6 +54,8 @@ typedef struct {
     vkt_metrics metrics;
     double peak_gflops, flops_per_token;
     size_t device_bytes;
+    int64_t bad_in_row, skipped; /* steps skipped for a non-finite loss or gradient norm */
+    int64_t reported;            /* steps whose results were logged */
 } run;
 
 static vkt_status load_tokenizer(const vkt_run_config *cfg, vkt_tokenizer **tok) {
@@ -92,15 +92,15 @@ static vkt_status save(run *r, int64_t step, const char *why) {
     return VKT_OK;
 }
 
-static void report(run *r, const vkt_step_result *res, double step_s, double host_s, double t_elapsed,
-                   int64_t first_step, bool print);
+static vkt_status report(run *r, const vkt_step_result *res, double step_s, double host_s, double t_elapsed,
+                         int64_t first_step, bool print);
 
 /* Evaluation drains the queue; the training result that completes on the way is reported first. */
 static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed, int64_t first) {
     vkt_dataset_reset_val(&r->data);
     vkt_step_result done;
     VKT_TRY(vkt_step_eval(r->step, vkt_dataset_val_batch, &r->data, r->cfg->eval_steps, loss, &done));
-    if (done.step >= 0) report(r, &done, 0, 0, t_elapsed, first, true);
+    if (done.step >= 0) VKT_TRY(report(r, &done, 0, 0, t_elapsed, first, true));
     VKT_TRY(vkt_metrics_log(&r->metrics, step, "val", *loss, NULL));
     VKT_TRY(vkt_metrics_write_svg(&r->metrics));
     printf("step %lld | val loss %.4f | perplexity %.2f\n", (long long)step, *loss, exp(*loss));
@@ -108,9 +108,38 @@ static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed,
     return VKT_OK;
 }
 
-/* Logs every step to metrics.jsonl; prints the progress line when print is set. */
-static void report(run *r, const vkt_step_result *res, double step_s, double host_s, double t_elapsed,
-                   int64_t first_step, bool print) {
+/* Counts a step the device skipped; VKT_ERR_NONFINITE once optim.max_bad_steps are skipped in a row. */
+static vkt_status account(run *r, const vkt_step_result *res) {
+    bool bad = res->skipped || !isfinite(res->loss);
+    if (!bad) {
+        r->bad_in_row = 0;
+        return VKT_OK;
+    }
+    int64_t max = r->cfg->max_bad_steps;
+    r->skipped += res->skipped;
+    r->bad_in_row++;
+    if (!res->skipped) /* a finite gradient norm with a non-finite loss: an overflow of the loss sum */
+        vkt_log_warn("step %lld: loss %g is not finite but the gradient norm %g is: the update was applied",
+                     (long long)res->step + 1, res->loss, res->grad_norm);
+    else
+        vkt_log_warn("step %lld: loss %g, gradient norm %g: not finite, the update was skipped (%lld in a row, %lld "
+                     "in all; the run stops at optim.max_bad_steps=%lld in a row)", (long long)res->step + 1,
+                     res->loss, res->grad_norm, (long long)r->bad_in_row, (long long)r->skipped, (long long)max);
+    if (r->bad_in_row < max) return VKT_OK;
+    char last[1100], advice[1300] = "No checkpoint was saved before; check the data and the model's weights, "
+                                     "or lower optim.lr";
+    if (vkt_checkpoint_resolve_quiet(r->cfg->out_dir, last, sizeof last))
+        snprintf(advice, sizeof advice, "The last checkpoint is %s: resume from it with a lower optim.lr or "
+                 "optim.grad_clip, or check the data", last);
+    vkt_log_error("step %lld: %lld steps in a row had a non-finite loss or gradient norm (optim.max_bad_steps=%lld): "
+                  "the run has diverged and stops without saving. %s", (long long)res->step + 1,
+                  (long long)r->bad_in_row, (long long)max, advice);
+    return VKT_ERR_NONFINITE;
+}
+
+/* Logs every step to metrics.jsonl and counts skipped steps; prints the progress line when print is set. */
+static vkt_status report(run *r, const vkt_step_result *res, double step_s, double host_s, double t_elapsed,
+                         int64_t first_step, bool print) {
     const vkt_run_config *cfg = r->cfg;
     double tok_per_step = (double)(cfg->batch_size * cfg->seq_len * cfg->grad_accum);
     double tps = step_s > 0 ? tok_per_step / step_s : 0;
@@ -126,11 +155,36 @@ static void report(run *r, const vkt_step_result *res, double step_s, double hos
                (double)r->device_bytes / (1 << 20), eta);
         fflush(stdout);
     }
-    char extra[256];
-    snprintf(extra, sizeof extra, "\"lr\":%.6g,\"grad_norm\":%.6g,\"tok_per_s\":%.1f,\"util\":%.4f", res->lr,
-             res->grad_norm, tps, util);
+    char extra[256], lr[32], norm[32];
+    snprintf(extra, sizeof extra, "\"lr\":%s,\"grad_norm\":%s,\"tok_per_s\":%.1f,\"util\":%.4f%s",
+             vkt_metrics_num(lr, sizeof lr, res->lr), vkt_metrics_num(norm, sizeof norm, res->grad_norm), tps, util,
+             res->skipped ? ",\"skipped\":true" : "");
     vkt_metrics_log(&r->metrics, res->step, "train", res->loss, extra);
     if (print) vkt_metrics_write_svg(&r->metrics); /* keep the curve current for whoever watches it */
+    r->reported = res->step + 1 - first_step;
+    return account(r, res);
+}
+
+/* Before anything expensive: the output folder and, when resuming, the checkpoint's step. */
+static vkt_status preflight(const vkt_run_config *cfg, const vkt_train_opts *opts) {
+    if (opts->resume && opts->overwrite) {
+        vkt_log_error("--resume and --overwrite contradict each other: resume continues the run in output.dir, "
+                      "overwrite deletes it; pass one of them");
+        return VKT_ERR_ARG;
+    }
+    if (opts->resume) {
+        vkt_checkpoint_state st;
+        VKT_TRY(vkt_checkpoint_read_state(opts->resume, &st));
+        if (cfg->steps <= st.step) {
+            vkt_log_error("--resume %s: the checkpoint is at step %lld and optim.steps is %lld, so there is nothing "
+                          "to train; set optim.steps above %lld (e.g. optim.steps=%lld) to continue the run",
+                          opts->resume, (long long)st.step, (long long)cfg->steps, (long long)st.step,
+                          (long long)(2 * st.step > st.step ? 2 * st.step : st.step + 1));
+            return VKT_ERR_ARG;
+        }
+    }
+    vkt_run_dir_mode mode = opts->resume ? VKT_RUN_DIR_RESUME : opts->overwrite ? VKT_RUN_DIR_OVERWRITE : VKT_RUN_DIR_NEW;
+    return vkt_run_dir_prepare(cfg->out_dir, mode);
 }
 
 static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int64_t *first_step) {
@@ -185,7 +239,7 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
         VKT_TRY(vkt_model_init_weights(r->model, cfg->seed));
     }
     VKT_TRY(vkt_step_create(r->model, &sc, *first_step, &r->step));
-    if (opts->resume) VKT_TRY(vkt_checkpoint_load_optimizer(opts->resume, r->model, r->step, *first_step));
+    if (opts->resume) VKT_TRY(vkt_checkpoint_load_optimizer(opts->resume, r->model, r->step, &st));
 
     size_t pb, gb, ab;
     vkt_model_memory(r->model, &pb, &gb, &ab);
@@ -205,6 +259,7 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
         }
         vkt_log_info("device FMA peak (measured now): %.1f GFLOP/s", r->peak_gflops);
     }
+    if (opts->resume) return vkt_metrics_open_resume(&r->metrics, cfg->out_dir, *first_step);
     return vkt_metrics_open(&r->metrics, cfg->out_dir);
 }
 
@@ -216,57 +271,77 @@ static void teardown(run *r) {
     vkt_metrics_close(&r->metrics);
 }
 
-vkt_status vkt_train(vkt_device *dev, vkt_run_config *cfg, const vkt_train_opts *opts) {
-    run r = {.cfg = cfg};
-    int64_t first = 0;
-    vkt_status s = setup(&r, dev, opts, &first);
-    if (s != VKT_OK) {
-        teardown(&r);
-        return s;
-    }
-    g_interrupted = 0;
-    void (*old)(int) = signal(SIGINT, on_sigint);
+/* Stops on a signal: the queued steps finish and are logged, then a checkpoint is saved. */
+static vkt_status stop_on_signal(run *r, int64_t done, double t_elapsed, int64_t first) {
+    vkt_step_result last;
+    VKT_TRY(vkt_step_drain(r->step, &last));
+    if (last.step >= 0) VKT_TRY(report(r, &last, 0, 0, t_elapsed, first, true));
+    vkt_log_info("%s: saving a checkpoint at step %lld, then stopping", g_interrupted == SIGTERM ? "SIGTERM" : "SIGINT",
+                 (long long)done);
+    return save(r, done, "interrupted");
+}
+
+static vkt_status train_loop(run *r, vkt_device *dev, const vkt_train_opts *opts, int64_t first) {
+    vkt_run_config *cfg = r->cfg;
+    vkt_status s = VKT_OK;
     double t0 = now_s(), t_prev = t0, val = 0;
     for (int64_t step = first; step < cfg->steps && s == VKT_OK; step++) {
         double h0 = now_s();
         vkt_step_result res;
-        s = vkt_step_submit(r.step, vkt_dataset_train_batch, &r.data, &res);
-        double host = now_s() - h0 - vkt_step_last_wait_s(r.step);
+        s = vkt_step_submit(r->step, vkt_dataset_train_batch, &r->data, &res);
+        double host = now_s() - h0 - vkt_step_last_wait_s(r->step);
         if (s == VKT_OK && res.step >= 0) {
             double t = now_s();
             bool print = (res.step + 1) % cfg->log_interval == 0 || res.step == first;
-            report(&r, &res, t - t_prev, host, t - t0, first, print);
+            s = report(r, &res, t - t_prev, host, t - t0, first, print);
             t_prev = t;
         }
         int64_t done = step + 1;
         if (s == VKT_OK && cfg->eval_interval > 0 && done % cfg->eval_interval == 0 && done < cfg->steps)
-            s = evaluate(&r, done, &val, now_s() - t0, first);
+            s = evaluate(r, done, &val, now_s() - t0, first);
         if (s == VKT_OK && cfg->checkpoint_interval > 0 && done % cfg->checkpoint_interval == 0 && done < cfg->steps)
-            s = save(&r, done, "interval");
+            s = save(r, done, "interval");
         if (s == VKT_OK && g_interrupted) {
-            vkt_step_result last;
-            s = vkt_step_drain(r.step, &last);
-            if (s == VKT_OK) s = save(&r, done, "interrupted");
-            signal(SIGINT, old);
-            teardown(&r);
-            return s;
+            if (opts->outcome) opts->outcome->signal = g_interrupted;
+            return stop_on_signal(r, done, now_s() - t0, first);
         }
     }
     vkt_step_result last;
-    if (s == VKT_OK) s = vkt_step_drain(r.step, &last);
-    if (s == VKT_OK && last.step >= 0) report(&r, &last, 0, 0, now_s() - t0, first, true);
+    if (s == VKT_OK) s = vkt_step_drain(r->step, &last);
+    if (s == VKT_OK && last.step >= 0) s = report(r, &last, 0, 0, now_s() - t0, first, true);
     double elapsed = now_s() - t0;
-    if (s == VKT_OK && cfg->eval_steps > 0) s = evaluate(&r, cfg->steps, &val, elapsed, first);
+    if (s == VKT_OK && cfg->eval_steps > 0) s = evaluate(r, cfg->steps, &val, elapsed, first);
     if (s == VKT_OK) {
         double tokens = (double)((cfg->steps - first) * cfg->batch_size * cfg->seq_len * cfg->grad_accum);
-        printf("done: %lld steps in %.1f s, %.0f tok/s, util %.1f%% of %.1f GFLOP/s measured peak\n",
-               (long long)(cfg->steps - first), elapsed, tokens / elapsed,
-               r.peak_gflops > 0 ? 100 * tokens / elapsed * r.flops_per_token / (r.peak_gflops * 1e9) : 0,
-               r.peak_gflops);
+        char skipped[96] = "";
+        if (r->skipped)
+            snprintf(skipped, sizeof skipped, " (%lld skipped: non-finite loss or gradient norm)",
+                     (long long)r->skipped);
+        printf("done: %lld steps%s in %.1f s, %.0f tok/s, util %.1f%% of %.1f GFLOP/s measured peak\n",
+               (long long)(cfg->steps - first), skipped, elapsed, tokens / elapsed,
+               r->peak_gflops > 0 ? 100 * tokens / elapsed * r->flops_per_token / (r->peak_gflops * 1e9) : 0,
+               r->peak_gflops);
     }
-    if (s == VKT_OK) s = save(&r, cfg->steps, "final");
-    if (s == VKT_OK && !opts->no_sample) s = sample_text(&r, dev);
-    signal(SIGINT, old);
+    if (s == VKT_OK) s = save(r, cfg->steps, "final");
+    if (s == VKT_OK && !opts->no_sample) s = sample_text(r, dev);
+    return s;
+}
+
+vkt_status vkt_train(vkt_device *dev, vkt_run_config *cfg, const vkt_train_opts *opts) {
+    run r = {.cfg = cfg};
+    int64_t first = 0;
+    if (opts->outcome) *opts->outcome = (vkt_train_outcome){0};
+    vkt_status s = preflight(cfg, opts);
+    if (s == VKT_OK) s = setup(&r, dev, opts, &first);
+    if (s == VKT_OK) {
+        g_interrupted = 0;
+        void (*old_int)(int) = signal(SIGINT, on_signal);
+        void (*old_term)(int) = signal(SIGTERM, on_signal);
+        s = train_loop(&r, dev, opts, first);
+        signal(SIGINT, old_int);
+        signal(SIGTERM, old_term);
+    }
+    if (opts->outcome) opts->outcome->steps_skipped = r.skipped, opts->outcome->steps_done = r.reported;
     teardown(&r);
     return s;
 }

@@ -1,17 +1,40 @@
 /* A whole training run from a run configuration: tokenizer, data, model (new, imported or resumed),
- * the step loop with progress, evaluation, metrics, checkpoints and Ctrl-C handling, then samples. */
+ * the step loop with progress, evaluation, metrics, checkpoints and Ctrl-C / SIGTERM handling, then
+ * samples.
+ *
+ * No silent data loss: the output folder is checked (run_dir.h) before anything expensive is built; a
+ * step whose loss or gradient norm is not finite is skipped on the device, logged and counted, and
+ * optim.max_bad_steps of them in a row stop the run (VKT_ERR_NONFINITE) without writing a checkpoint;
+ * checkpoints with non-finite weights are refused (checkpoint.h); resuming needs optim.steps above the
+ * checkpoint's step. */
 #ifndef VKT_TRAINER_H
 #define VKT_TRAINER_H
 
 #include "io/run_config.h"
 #include "vktrain/device.h"
 
+/* How a run ended, for the caller's exit code and messages. */
+typedef struct {
+    int signal;               /* SIGINT or SIGTERM when a signal stopped the run (a checkpoint was saved
+                               * if vkt_train returned VKT_OK), else 0 */
+    int64_t steps_done;       /* steps completed and logged by this call (resumed runs: since the checkpoint) */
+    int64_t steps_skipped;    /* of those, steps skipped for a non-finite loss or gradient norm */
+} vkt_train_outcome;
+
 typedef struct {
     const char *resume;       /* checkpoint folder to resume from, or NULL */
+    bool overwrite;           /* output.dir may hold a previous run: its files are removed first */
     double peak_gflops;       /* measured FMA ceiling for utilisation (0: measure at start) */
     bool no_sample;           /* skip the closing samples */
+    vkt_train_outcome *outcome; /* borrowed, may be NULL: filled on return */
 } vkt_train_opts;
 
+/* Runs the training. Returns VKT_OK when the run finished or was stopped by SIGINT / SIGTERM and saved
+ * (outcome->signal says which); VKT_ERR_ARG for an output folder that holds a run without resume or
+ * overwrite, resume with optim.steps at or below the checkpoint's step, or resume with overwrite;
+ * VKT_ERR_NONFINITE when the run diverged (too many bad steps, or non-finite weights at a save); other
+ * codes from setup and the device. Installs SIGINT and SIGTERM handlers for its duration (not
+ * thread-safe: one run per process at a time). */
 vkt_status vkt_train(vkt_device *dev, vkt_run_config *cfg, const vkt_train_opts *opts);
 
 /* Model FLOPs per trained token (forward + backward): 6 * (non-embedding parameters + LM head)
