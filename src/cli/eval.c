@@ -1,5 +1,6 @@
 /* `vktrain eval`: loss and perplexity of a model on a text, file or folder. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +28,9 @@ int vkt_cli_eval(int argc, char **argv) {
         if (vkt_cli_is_help(argv[i])) return help(), 0;
         else if (vkt_cli_opt(argc, argv, &i, "--data")) data = argv[i];
         else if (vkt_cli_opt(argc, argv, &i, "--tokenizer")) tok_spec = argv[i];
-        else if (vkt_cli_opt(argc, argv, &i, "--batch")) B = atoll(argv[i]);
-        else if (vkt_cli_opt(argc, argv, &i, "--seq")) T = atoll(argv[i]);
-        else if (vkt_cli_opt(argc, argv, &i, "--batches")) batches = atoll(argv[i]);
+        else if (vkt_cli_opt(argc, argv, &i, "--batch")) B = vkt_cli_i64("--batch", argv[i], 1, 1 << 20);
+        else if (vkt_cli_opt(argc, argv, &i, "--seq")) T = vkt_cli_i64("--seq", argv[i], 0, 1 << 24);
+        else if (vkt_cli_opt(argc, argv, &i, "--batches")) batches = vkt_cli_i64("--batches", argv[i], 0, INT64_MAX);
         else if (vkt_cli_opt(argc, argv, &i, "--device")) vkt_cli_device_arg(argv[i], &dopts);
         else if (argv[i][0] != '-' && !from) from = argv[i];
         else {
