@@ -72,6 +72,17 @@ int main(void) {
     EXPECT(parse("{\"model_type\":\"llama\",\"hidden_size\":96,\"num_attention_heads\":3,\"head_dim\":16,"
                  "\"intermediate_size\":64}", false, &c) == VKT_OK && c.head_dim == 16);
 
+    /* config.json only names bos/eos ids the vocabulary has (gpt2 preset ids 50256 on a byte vocabulary). */
+    vkt_model_config small = *vkt_model_preset("gpt2");
+    small.vocab_size = 256;
+    cJSON *js = vkt_model_config_to_json(&small);
+    EXPECT(!cJSON_GetObjectItemCaseSensitive(js, "bos_token_id") && !cJSON_GetObjectItemCaseSensitive(js, "eos_token_id"));
+    cJSON_Delete(js);
+    js = vkt_model_config_to_json(vkt_model_preset("gpt2"));
+    const cJSON *bos = cJSON_GetObjectItemCaseSensitive(js, "bos_token_id");
+    EXPECT(cJSON_IsNumber(bos) && bos->valuedouble == 50256);
+    cJSON_Delete(js);
+
     /* Errors name the key. */
     printf("expected errors follow:\n");
     EXPECT(parse("{\"model_type\":\"gpt2\",\"n_layer\":\"12\"}", false, &c) == VKT_ERR_FORMAT);

@@ -325,8 +325,12 @@ cJSON *vkt_model_config_to_json(const vkt_model_config *c) {
     }
     cJSON_AddNumberToObject(o, "initializer_range", c->init_std);
     cJSON_AddBoolToObject(o, "tie_word_embeddings", c->tie_word_embeddings);
-    if (c->bos_token_id >= 0) cJSON_AddNumberToObject(o, "bos_token_id", (double)c->bos_token_id);
-    if (c->eos_token_id >= 0) cJSON_AddNumberToObject(o, "eos_token_id", (double)c->eos_token_id);
+    /* Only ids the vocabulary has: a preset's GPT-2 ids (50256) on a 256-id byte model would make
+     * transformers index past the embedding. */
+    if (c->bos_token_id >= 0 && c->bos_token_id < c->vocab_size)
+        cJSON_AddNumberToObject(o, "bos_token_id", (double)c->bos_token_id);
+    if (c->eos_token_id >= 0 && c->eos_token_id < c->vocab_size)
+        cJSON_AddNumberToObject(o, "eos_token_id", (double)c->eos_token_id);
     cJSON_AddStringToObject(o, "torch_dtype", "float32");
     return o;
 }
