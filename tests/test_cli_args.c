@@ -1,12 +1,18 @@
 /* Command-line parsing: numbers are parsed strictly (the whole argument, in range), a flag missing its
  * value is named, a train override without '=' says so, and `tokenizer decode` refuses non-ids. The
  * pure helpers are called directly; the messages are checked by running the vktrain binary, on
- * arguments that fail before any device is created. Pure CPU. */
+ * arguments that fail before any device is created. Last, `vktrain eval --json --dump-logits` on
+ * stories260K (on the device): the JSON loss carries full precision and equals the dump's. */
 #include <stdio.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
 #include "cli/args.h"
 #include "expect.h"
+#include "harness.h"
+#include "io/safetensors.h"
 
 /* Runs `vktrain ARGS`; returns the exit code and the combined output in out. */
 static int run(const char *args, char *out, size_t n) {
@@ -55,5 +61,28 @@ int main(void) {
     expect_cli("train optim.steps 500", 2, "'optim.steps' is no config file");
     expect_cli("train optim.steps 500", 2, "an override needs '=', as in optim.steps=VALUE");
     expect_cli("train --resume", 2, "--resume needs a value");
+    /* eval --json: the loss at full precision, the same number as the dump's metadata. */
+    char model[1024], tok[1024], data[1024], args[4096], out[4096];
+    snprintf(model, sizeof model, "%s", vkt_test_data("models/stories260K/stories260K.bin"));
+    snprintf(tok, sizeof tok, "%s", vkt_test_data("models/stories260K/tok512.bin"));
+    snprintf(data, sizeof data, "%s", vkt_test_data("tinystories_sample.txt"));
+    const char *dump = "/tmp/vkt_cli_args_dump.safetensors";
+    snprintf(args, sizeof args, "eval '%s' --tokenizer '%s' --data '%s' --batch 2 --seq 16 --batches 2 --json "
+             "--dump-logits %s 2>/dev/null", model, tok, data, dump);
+    int rc = run(args, out, sizeof out);
+    cJSON *o = rc == 0 ? cJSON_Parse(out) : NULL;
+    const cJSON *loss = cJSON_GetObjectItemCaseSensitive(o, "loss");
+    const char *at = strstr(out, "\"loss\":");
+    int digits = 0;
+    for (const char *p = at ? at + 7 : ""; *p && *p != ',' && *p != '}'; p++) digits += *p >= '0' && *p <= '9';
+    vkt_st_file sf;
+    bool opened = vkt_st_open(dump, &sf) == VKT_OK;
+    const char *meta = opened ? vkt_st_meta(&sf, "loss") : NULL;
+    printf("eval --json -> %d: %s     %d digits; dump metadata loss %s\n", rc, out, digits, meta ? meta : "(none)");
+    EXPECT(rc == 0 && cJSON_IsNumber(loss) && loss->valuedouble > 0 && digits >= 15);
+    EXPECT(meta && cJSON_IsNumber(loss) && strtod(meta, NULL) == loss->valuedouble);
+    if (opened) vkt_st_close(&sf);
+    cJSON_Delete(o);
+    remove(dump);
     return expect_finish("cli_args");
 }

@@ -61,9 +61,6 @@ vkt_status vkt_dataset_init(vkt_dataset *d, const vkt_run_config *cfg, vkt_token
         vkt_log_warn("validation split has %lld tokens, fewer than one batch of %lld x %lld: no validation loss "
                      "will be reported (raise data.val_fraction or give data.val)",
                      (long long)d->corpus.val.n, (long long)d->B, (long long)(d->T + 1));
-    } else {
-        vkt_log_info("no validation data (data.val_fraction is 0 and data.val is empty): no validation loss will be "
-                     "reported");
     }
     vkt_rng_init(&d->rng, cfg->seed ^ 0x0b1ec71e5ull);
     d->windows = malloc((size_t)(d->B * (d->T + 1)) * sizeof *d->windows);

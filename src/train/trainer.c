@@ -141,6 +141,9 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     vkt_log_info("data: %lld training and %lld validation tokens from %s (%d file(s), %d from the token cache)",
                  (long long)r->data.corpus.train.n, (long long)r->data.corpus.val.n, cfg->data_train,
                  r->data.corpus.n_files, r->data.corpus.n_cache_hits);
+    if (r->data.corpus.val.n == 0)
+        vkt_log_info("no validation data (data.val_fraction is 0 and data.val is empty): no validation loss will be "
+                     "reported");
 
     vkt_model_config mc = cfg->model;
     bool imported = cfg->model_from[0] || opts->resume;
