@@ -97,7 +97,7 @@ static void report(run *r, const vkt_step_result *res, double step_s, double hos
 
 /* Evaluation drains the queue; the training result that completes on the way is reported first. */
 static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed, int64_t first) {
-    if (!r->data.has_val) return VKT_OK; /* said once at start-up (dataset.c); no loss is labelled val */
+    if (!r->data.has_val) return VKT_OK; /* said at start-up (setup, dataset.c); no loss is labelled val */
     vkt_dataset_reset_val(&r->data);
     vkt_step_result done;
     VKT_TRY(vkt_step_eval(r->step, vkt_dataset_val_batch, &r->data, r->cfg->eval_steps, loss, &done));
