@@ -152,7 +152,7 @@ static void test_errors(const char *dir) {
     vkt_tokens a = {0};
     tu_capture_begin();
     vkt_status s = vkt_corpus_tokenize_file(p, &enc, NULL, tu_path(dir, "cache3"), &a, NULL);
-    tu_expect_fail("id outside the vocabulary", s, VKT_ERR_FORMAT, tu_capture_end(), "z.txt", "token 4", "265",
+    tu_expect_fail("id outside the vocabulary", s, VKT_ERR_FORMAT, tu_capture_end(), "z.txt", "position 4", "265",
                    (const char *)NULL);
     CHECK(a.n == 0 && access(tu_path(dir, "cache3"), F_OK) != 0, "nothing kept or cached after a failure");
     t.fail = true;
@@ -175,6 +175,35 @@ static void test_errors(const char *dir) {
     tu_capture_begin();
     s = vkt_corpus_load(&o, &enc, &c);
     tu_expect_fail("empty folder", s, VKT_ERR_IO, tu_capture_end(), "empty", "no data files", (const char *)NULL);
+    /* Files that look like token shards are shards: a cut header or a bad magic is an error, not text. */
+    t.fail = false;
+    int32_t head[8] = {20240520, 1, 3};
+    const char *cut = tu_path(dir, "cut.shard");
+    tu_write(cut, head, sizeof head);
+    tu_capture_begin();
+    s = vkt_corpus_tokenize_file(cut, &enc, NULL, NULL, &a, NULL);
+    tu_expect_fail("shard magic, cut header", s, VKT_ERR_FORMAT, tu_capture_end(), "cut.shard", "truncated header",
+                   "not as text", (const char *)NULL);
+    const char *bin = tu_path(dir, "junk.bin");
+    tu_write(bin, "this is not a shard at all, but named like one..........", 56);
+    tu_capture_begin();
+    s = vkt_corpus_tokenize_file(bin, &enc, NULL, NULL, &a, NULL);
+    tu_expect_fail("*.bin with a bad magic", s, VKT_ERR_FORMAT, tu_capture_end(), "junk.bin", "truncated header",
+                   (const char *)NULL);
+    char big[2048];
+    memset(big, 'x', sizeof big);
+    tu_write(bin, big, sizeof big);
+    tu_capture_begin();
+    s = vkt_corpus_tokenize_file(bin, &enc, NULL, NULL, &a, NULL);
+    tu_expect_fail("*.bin with a bad magic", s, VKT_ERR_FORMAT, tu_capture_end(), "junk.bin", "bad magic",
+                   "not as text", (const char *)NULL);
+    const char *vs = tu_path(dir, "vocab.shard");
+    CHECK(vkt_shard_write(vs, (int32_t[]){1, 2, VOCAB, 3}, 4, VKT_SHARD_U16) == VKT_OK, "write shard");
+    tu_capture_begin();
+    s = vkt_corpus_tokenize_file(vs, &enc, NULL, NULL, &a, NULL);
+    tu_expect_fail("shard id >= vocab", s, VKT_ERR_FORMAT, tu_capture_end(), "vocab.shard", "position 2", "id 260",
+                   "[0, 260)", (const char *)NULL);
+    CHECK(a.n == 0, "nothing kept after a failure (%lld ids)", (long long)a.n);
     enc.eot_id = VOCAB;
     tu_capture_begin();
     s = vkt_corpus_tokenize_file(p, &enc, NULL, NULL, &a, NULL);

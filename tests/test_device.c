@@ -1,6 +1,7 @@
 /* Devices and memory: selection by index, name and VKT_DEVICE with clear errors; the pipeline cache file
  * is written and loaded again; tensor round trips larger than the staging chunk (staged and mapped); the
- * arena-full error. */
+ * arena-full error; out of device memory names the allocation, its size, the heap and the settings that
+ * shrink it (arenas and a model too large for the largest heap, refused before Vulkan is asked). */
 #include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,6 +10,7 @@
 #include "harness.h"
 #include "ops/op_util.h"
 #include "ops/residual.h"
+#include "model/model.h"
 #include "vk/memory.h"
 
 /* Runs vkt_device_create with stderr captured into log (the library logs its errors there). */
@@ -299,6 +301,75 @@ static void check_arena_full(vkt_test *t) {
     vkt_arena_destroy(a);
 }
 
+/* Runs fn with stderr captured into log. */
+static vkt_status captured(vkt_status (*fn)(vkt_test *, void *), vkt_test *t, void *ctx, char *log, size_t n) {
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *tmp = tmpfile();
+    dup2(fileno(tmp), 2);
+    vkt_status s = fn(t, ctx);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    size_t len = fread(log, 1, n - 1, tmp);
+    log[len] = 0;
+    fclose(tmp);
+    return s;
+}
+
+static uint64_t largest_heap(const vkt_device *d) {
+    uint64_t big = 0;
+    for (uint32_t h = 0; h < d->mem.memoryHeapCount; h++)
+        if (d->mem.memoryHeaps[h].size > big) big = d->mem.memoryHeaps[h].size;
+    return big;
+}
+
+static vkt_status huge_arena(vkt_test *t, void *ctx) {
+    vkt_arena *a = NULL;
+    vkt_status s = vkt_arena_create(t->dev, "huge-arena", (size_t)largest_heap(t->dev) + (1ull << 30), &a);
+    vkt_arena_destroy(a);
+    return s;
+}
+
+/* A GPT-2 with a 65536 vocabulary: the (B, T, V) logits alone take twice the largest heap. */
+static vkt_status huge_model(vkt_test *t, void *ctx) {
+    vkt_model_config c = *vkt_model_preset("gpt2-tiny");
+    c.vocab_size = 65536, c.n_embd = 64, c.n_head = 1, c.n_kv_head = 1, c.head_dim = 64, c.n_inner = 256;
+    c.n_layer = 1;
+    c.max_seq_len = 64;
+    int64_t T = 64, B = (int64_t)(2 * largest_heap(t->dev) / (uint64_t)(T * c.vocab_size * 4)) + 1;
+    *(int64_t *)ctx = B;
+    vkt_model *m = NULL;
+    vkt_status s = vkt_model_create(t->dev, &c, B, T, true, &m);
+    vkt_model_destroy(m);
+    return s;
+}
+
+static void check_out_of_memory(vkt_test *t) {
+    uint64_t used0[VK_MAX_MEMORY_HEAPS];
+    memcpy(used0, t->dev->heap_used, sizeof used0); /* the harness's own arena */
+    char log[4096], heap[300];
+    snprintf(heap, sizeof heap, "of %s holds", t->dev->info.name);
+    vkt_status s = captured(huge_arena, t, NULL, log, sizeof log);
+    if (s != VKT_ERR_OOM || !strstr(log, "out of device memory: \"huge-arena\" needs") || !strstr(log, "GiB") ||
+        !strstr(log, "memory heap") || !strstr(log, heap) || !strstr(log, "vktrain already uses"))
+        vkt_test_fail(t, "an arena over the largest heap: %s, message \"%s\"", vkt_status_name(s), log);
+    printf("   arena over the heap: %s", log);
+    int64_t B = 0;
+    s = captured(huge_model, t, &B, log, sizeof log);
+    char batch[64];
+    snprintf(batch, sizeof batch, "batch %lld x sequence 64", (long long)B);
+    if (s != VKT_ERR_OOM || !strstr(log, "\"activations\" needs") || !strstr(log, batch) ||
+        !strstr(log, "optim.batch_size") || !strstr(log, "optim.seq_len") || !strstr(log, "optim.recompute=true"))
+        vkt_test_fail(t, "a model over the largest heap: %s, message \"%s\"", vkt_status_name(s), log);
+    printf("   model over the heap (B %lld): %s", (long long)B, log);
+    for (uint32_t h = 0; h < t->dev->mem.memoryHeapCount; h++)
+        if (t->dev->heap_used[h] != used0[h])
+            vkt_test_fail(t, "heap %u counts %llu bytes after the failed arenas were destroyed, %llu before", h,
+                          (unsigned long long)t->dev->heap_used[h], (unsigned long long)used0[h]);
+}
+
 int main(void) {
     vkt_test t;
     vkt_test_init(&t, "device");
@@ -307,5 +378,6 @@ int main(void) {
     check_roundtrip(&t, true);
     check_roundtrip(&t, false);
     check_arena_full(&t);
+    check_out_of_memory(&t);
     return vkt_test_finish(&t);
 }

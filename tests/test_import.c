@@ -8,6 +8,8 @@
 #include "harness.h"
 #include "io/checkpoint.h"
 #include "model/model.h"
+#include "io_testutil.h"
+#include "train/convert.h"
 #include "train/generate.h"
 
 static int32_t *read_reference(vkt_test *t, int64_t *n) {
@@ -84,6 +86,43 @@ int main(void) {
     if (st2.step != 7 || st2.data_rng[0] != 1 || st2.data_rng[1] != 2 || st2.data_epoch != 3 || st2.data_batch != 4)
         vkt_test_fail(&t, "checkpoint round trip changed the trainer state");
     printf("   checkpoint round trip: %s, %lld parameters identical\n", saved, (long long)m->table.total);
+    /* convert: a complete Hugging Face folder, tokenizer.json included and encoding as tok512.bin does;
+     * config.json's bos/eos are ids of the vocabulary. Without a tokenizer, the error says --tokenizer. */
+    char cdir[] = "/tmp/vkt_convert_XXXXXX";
+    if (!mkdtemp(cdir)) vkt_test_fail(&t, "mkdtemp failed");
+    char conv[1200], path[1400];
+    VKT_TEST_TRY(&t, vkt_convert_to_hf(t.dev, model_path, cdir, tok_path, conv, sizeof conv));
+    snprintf(path, sizeof path, "%s/tokenizer.json", conv);
+    vkt_tokenizer *tok2 = NULL;
+    VKT_TEST_TRY(&t, vkt_tok_load(path, &tok2));
+    const char *probe = "Once upon a time, Lily saw a big dog.";
+    vkt_tok_ids e1 = {0}, e2 = {0};
+    VKT_TEST_TRY(&t, vkt_tok_encode(tok, probe, strlen(probe), true, &e1));
+    VKT_TEST_TRY(&t, vkt_tok_encode(tok2, probe, strlen(probe), true, &e2));
+    if (e1.len != e2.len || memcmp(e1.data, e2.data, e1.len * sizeof *e1.data) != 0)
+        vkt_test_fail(&t, "converted tokenizer.json encodes \"%s\" as %zu ids, tok512.bin as %zu", probe, e2.len,
+                      e1.len);
+    vkt_tok_ids_free(&e1), vkt_tok_ids_free(&e2), vkt_tok_free(tok2);
+    snprintf(path, sizeof path, "%s/config.json", conv);
+    vkt_model_config cc;
+    VKT_TEST_TRY(&t, vkt_model_config_load(path, &cc));
+    if (cc.bos_token_id < 0 || cc.bos_token_id >= cc.vocab_size || cc.eos_token_id < 0 || cc.eos_token_id >= cc.vocab_size)
+        vkt_test_fail(&t, "converted config.json: bos %lld eos %lld for vocabulary %lld", (long long)cc.bos_token_id,
+                      (long long)cc.eos_token_id, (long long)cc.vocab_size);
+    char found[1024] = "";
+    vkt_model *m3 = NULL;
+    VKT_TEST_TRY(&t, vkt_load_model(t.dev, conv, 1, 8, false, &m3, found, sizeof found));
+    if (!strstr(found, "tokenizer.json")) vkt_test_fail(&t, "the converted folder's tokenizer is not found: '%s'", found);
+    vkt_model_destroy(m3);
+    printf("   convert: %s with tokenizer.json (same ids as tok512.bin), bos %lld eos %lld\n", conv,
+           (long long)cc.bos_token_id, (long long)cc.eos_token_id);
+    tu_capture_begin();
+    vkt_status cs = vkt_convert_to_hf(t.dev, model_path, cdir, NULL, conv, sizeof conv);
+    const char *clog = tu_capture_end();
+    if (cs != VKT_ERR_ARG || !strstr(clog, "--tokenizer"))
+        vkt_test_fail(&t, "convert without a tokenizer: %s, \"%s\"", vkt_status_name(cs), clog);
+    tu_rmdir(cdir);
+    tu_rmdir(dir);
     free(a), free(b), free(ref), free(got);
     vkt_model_destroy(m2);
     vkt_model_destroy(m);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "expect.h"
+#include "io_testutil.h"
 #include <string.h>
 
 #include "model/model_config.h"
@@ -47,6 +48,40 @@ int main(void) {
     EXPECT(c.qkv_bias && !c.o_bias);
     EXPECT(vkt_model_config_n_params(&c) == 494032768); /* Qwen2-0.5B */
     printf("qwen2-0.5b params %lld\n", (long long)vkt_model_config_n_params(&c));
+
+    /* Hugging Face's Qwen2 ignores attention_bias: q/k/v biases stay (0.5B keeps its 494,032,768). */
+    tu_capture_begin();
+    vkt_status qs = parse("{\"model_type\":\"qwen2\",\"vocab_size\":151936,\"hidden_size\":896,\"intermediate_size\":4864,"
+                          "\"num_hidden_layers\":24,\"num_attention_heads\":14,\"num_key_value_heads\":2,"
+                          "\"max_position_embeddings\":32768,\"rms_norm_eps\":1e-6,\"rope_theta\":1000000.0,"
+                          "\"tie_word_embeddings\":true,\"attention_bias\":false,\"mlp_bias\":true}",
+                          true, &c);
+    const char *qlog = tu_capture_end();
+    EXPECT(qs == VKT_OK && c.qkv_bias && !c.o_bias && !c.mlp_bias);
+    EXPECT(vkt_model_config_n_params(&c) == 494032768);
+    EXPECT(strstr(qlog, "qwen2 ignores \"attention_bias\": false") != NULL);
+    printf("qwen2 with attention_bias=false: qkv_bias %d, %s", c.qkv_bias, qlog);
+
+    /* hidden_size not divisible by the head count says exactly that (head_dim would truncate). */
+    tu_capture_begin();
+    qs = parse("{\"model_type\":\"llama\",\"hidden_size\":100,\"num_attention_heads\":3,\"intermediate_size\":64}",
+               false, &c);
+    qlog = tu_capture_end();
+    EXPECT(qs == VKT_ERR_FORMAT && strstr(qlog, "hidden_size (100) is not divisible by num_attention_heads (3)"));
+    printf("%s", qlog);
+    EXPECT(parse("{\"model_type\":\"llama\",\"hidden_size\":96,\"num_attention_heads\":3,\"head_dim\":16,"
+                 "\"intermediate_size\":64}", false, &c) == VKT_OK && c.head_dim == 16);
+
+    /* config.json only names bos/eos ids the vocabulary has (gpt2 preset ids 50256 on a byte vocabulary). */
+    vkt_model_config small = *vkt_model_preset("gpt2");
+    small.vocab_size = 256;
+    cJSON *js = vkt_model_config_to_json(&small);
+    EXPECT(!cJSON_GetObjectItemCaseSensitive(js, "bos_token_id") && !cJSON_GetObjectItemCaseSensitive(js, "eos_token_id"));
+    cJSON_Delete(js);
+    js = vkt_model_config_to_json(vkt_model_preset("gpt2"));
+    const cJSON *bos = cJSON_GetObjectItemCaseSensitive(js, "bos_token_id");
+    EXPECT(cJSON_IsNumber(bos) && bos->valuedouble == 50256);
+    cJSON_Delete(js);
 
     /* Errors name the key. */
     printf("expected errors follow:\n");

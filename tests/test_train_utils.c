@@ -1,12 +1,15 @@
-/* Learning-rate schedule, sampler and metrics files. Pure CPU. */
+/* Learning-rate schedule, sampler, metrics files, and the dataset's validation split (no validation data
+ * means no validation loss, never the training loss under that label). Pure CPU. */
 #include <math.h>
 #include <stdio.h>
 
 #include "expect.h"
+#include "io_testutil.h"
 #include <stdlib.h>
 #include <string.h>
 
 #include "optim/schedule.h"
+#include "train/dataset.h"
 #include "train/metrics.h"
 #include "train/sampler.h"
 
@@ -77,7 +80,52 @@ static void test_metrics(void) {
     }
 }
 
+static void test_no_validation(void) {
+    const char *dir = tu_mkdir();
+    char path[128];
+    snprintf(path, sizeof path, "%s/text.txt", dir);
+    setenv("VKT_CACHE_DIR", dir, 1);
+    char text[2000];
+    for (size_t i = 0; i < sizeof text; i++) text[i] = (char)('a' + i % 26);
+    tu_write(path, text, sizeof text);
+    vkt_tokenizer *tok;
+    EXPECT(vkt_tok_load("bytes", &tok) == VKT_OK);
+    vkt_run_config cfg;
+    vkt_run_config_defaults(&cfg);
+    snprintf(cfg.data_train, sizeof cfg.data_train, "%s", path);
+    cfg.batch_size = 2, cfg.seq_len = 8, cfg.val_fraction = 0;
+    vkt_dataset d;
+    tu_capture_begin();
+    vkt_status s = vkt_dataset_init(&d, &cfg, tok);
+    const char *log = tu_capture_end();
+    EXPECT(s == VKT_OK && !d.has_val);
+    printf("val_fraction 0: has_val %d %s", d.has_val, log);
+    int32_t in[16], tg[16];
+    tu_capture_begin();
+    s = vkt_dataset_val_batch(&d, in, tg);
+    log = tu_capture_end();
+    EXPECT(s == VKT_ERR_ARG && strstr(log, "no validation data"));
+    printf("validation batch without validation data: %s", log);
+    EXPECT(vkt_dataset_train_batch(&d, in, tg) == VKT_OK);
+    vkt_dataset_free(&d);
+    /* A split under one batch is no validation set either. */
+    cfg.val_fraction = 0.001;
+    tu_capture_begin();
+    s = vkt_dataset_init(&d, &cfg, tok);
+    log = tu_capture_end();
+    EXPECT(s == VKT_OK && !d.has_val && strstr(log, "no validation loss will be reported"));
+    vkt_dataset_free(&d);
+    cfg.val_fraction = 0.2;
+    EXPECT(vkt_dataset_init(&d, &cfg, tok) == VKT_OK && d.has_val);
+    EXPECT(vkt_dataset_val_batch(&d, in, tg) == VKT_OK);
+    vkt_dataset_free(&d);
+    vkt_run_config_free(&cfg);
+    vkt_tok_free(tok);
+    tu_rmdir(dir);
+}
+
 int main(void) {
+    test_no_validation();
     test_schedule();
     test_sampler();
     test_metrics();

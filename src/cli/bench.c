@@ -38,7 +38,6 @@ int vkt_cli_bench(int argc, char **argv) {
     vkt_run_config_defaults(&cfg);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        bool has_val = i + 1 < argc;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             help();
             return 0;
@@ -50,23 +49,23 @@ int vkt_cli_bench(int argc, char **argv) {
             train = argv[i];
             if (vkt_run_config_load(train, &cfg) != VKT_OK) return 2;
         } else if (vkt_cli_opt(argc, argv, &i, "--steps")) {
-            train_steps = atoll(argv[i]);
+            train_steps = vkt_cli_i64("--steps", argv[i], 1, INT32_MAX);
         } else if (train && strchr(a, '=') && a[0] != '-') {
             if (vkt_run_config_set(&cfg, a) != VKT_OK) return 2;
-        } else if (strcmp(a, "--filter") == 0 && has_val) {
-            opts.filter = argv[++i];
-        } else if (strcmp(a, "--json") == 0 && has_val) {
-            json = argv[++i];
-        } else if (strcmp(a, "--reps") == 0 && has_val) {
-            opts.reps = atoi(argv[++i]);
-        } else if (strcmp(a, "--warmup") == 0 && has_val) {
-            opts.warmup = atoi(argv[++i]);
-        } else if (strcmp(a, "--peak-gflops") == 0 && has_val) {
-            opts.stated_gflops = atof(argv[++i]);
-        } else if (strcmp(a, "--peak-gbps") == 0 && has_val) {
-            opts.stated_gbps = atof(argv[++i]);
+        } else if (vkt_cli_opt(argc, argv, &i, "--filter")) {
+            opts.filter = argv[i];
+        } else if (vkt_cli_opt(argc, argv, &i, "--json")) {
+            json = argv[i];
+        } else if (vkt_cli_opt(argc, argv, &i, "--reps")) {
+            opts.reps = (int)vkt_cli_i64("--reps", argv[i], 1, 1 << 20);
+        } else if (vkt_cli_opt(argc, argv, &i, "--warmup")) {
+            opts.warmup = (int)vkt_cli_i64("--warmup", argv[i], 0, 1 << 20);
+        } else if (vkt_cli_opt(argc, argv, &i, "--peak-gflops")) {
+            opts.stated_gflops = vkt_cli_f64("--peak-gflops", argv[i], 0, 1e12);
+        } else if (vkt_cli_opt(argc, argv, &i, "--peak-gbps")) {
+            opts.stated_gbps = vkt_cli_f64("--peak-gbps", argv[i], 0, 1e12);
         } else {
-            fprintf(stderr, "vktrain bench: unknown argument or missing value '%s' (try --help)\n", a);
+            fprintf(stderr, "vktrain bench: unknown argument '%s' (try --help)\n", a);
             return 2;
         }
     }

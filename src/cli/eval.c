@@ -1,5 +1,6 @@
 /* `vktrain eval`: loss and perplexity of a model on a text, file or folder. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,27 +11,37 @@
 #include "io/checkpoint.h"
 #include "sched/step.h"
 #include "train/dataset.h"
+#include "train/eval_dump.h"
+
+#include <cjson/cJSON.h>
 
 static void help(void) {
     printf("usage: vktrain eval MODEL --data PATH [--tokenizer SPEC] [--batch B] [--seq T] [--batches N]\n"
-           "                    [--device INDEX|NAME]\n\n"
+           "                    [--json] [--dump-logits FILE.safetensors] [--device INDEX|NAME]\n\n"
            "Mean cross-entropy per token (and perplexity) of MODEL (as for `vktrain sample`) on PATH (a text\n"
            "file, an llm.c token shard or a folder of them), read in order in (B, T) windows. --batches 0 (the\n"
-           "default) reads the whole of PATH once. Defaults: B 8, T = the model's context (at most 1024).\n");
+           "default) reads the whole of PATH once. Defaults: B 8, T = the model's context (at most 1024).\n"
+           "--json prints one JSON object with the loss at full precision (17 significant digits).\n"
+           "--dump-logits writes the logits [N, T, V], input_ids and targets [N, T] of every evaluated sequence\n"
+           "as a safetensors file (loss in its metadata), to compare with another framework position by\n"
+           "position; it is held in memory first, so limit it with --batches.\n");
 }
 
 int vkt_cli_eval(int argc, char **argv) {
-    const char *from = NULL, *data = NULL, *tok_spec = NULL;
+    const char *from = NULL, *data = NULL, *tok_spec = NULL, *dump = NULL;
+    bool json = false;
     int64_t B = 8, T = 0, batches = 0;
     vkt_device_opts dopts = vkt_device_opts_default();
     for (int i = 1; i < argc; i++) {
         if (vkt_cli_is_help(argv[i])) return help(), 0;
         else if (vkt_cli_opt(argc, argv, &i, "--data")) data = argv[i];
         else if (vkt_cli_opt(argc, argv, &i, "--tokenizer")) tok_spec = argv[i];
-        else if (vkt_cli_opt(argc, argv, &i, "--batch")) B = atoll(argv[i]);
-        else if (vkt_cli_opt(argc, argv, &i, "--seq")) T = atoll(argv[i]);
-        else if (vkt_cli_opt(argc, argv, &i, "--batches")) batches = atoll(argv[i]);
+        else if (vkt_cli_opt(argc, argv, &i, "--batch")) B = vkt_cli_i64("--batch", argv[i], 1, 1 << 20);
+        else if (vkt_cli_opt(argc, argv, &i, "--seq")) T = vkt_cli_i64("--seq", argv[i], 0, 1 << 24);
+        else if (vkt_cli_opt(argc, argv, &i, "--batches")) batches = vkt_cli_i64("--batches", argv[i], 0, INT64_MAX);
         else if (vkt_cli_opt(argc, argv, &i, "--device")) vkt_cli_device_arg(argv[i], &dopts);
+        else if (vkt_cli_opt(argc, argv, &i, "--dump-logits")) dump = argv[i];
+        else if (strcmp(argv[i], "--json") == 0) json = true;
         else if (argv[i][0] != '-' && !from) from = argv[i];
         else {
             fprintf(stderr, "vktrain eval: unknown argument '%s' (try --help)\n", argv[i]);
@@ -65,8 +76,24 @@ int vkt_cli_eval(int argc, char **argv) {
     if (s == VKT_OK && batches <= 0) batches = ds.train.batches_per_epoch;
     if (s == VKT_OK) s = vkt_rec_create(dev, 0, &r);
     double loss = 0;
-    if (s == VKT_OK) s = vkt_eval_loss(m, r, vkt_dataset_train_batch, &ds, batches, &loss);
-    if (s == VKT_OK)
+    if (s == VKT_OK && dump) s = vkt_eval_dump(m, r, vkt_dataset_train_batch, &ds, batches, dump, from, data, &loss);
+    else if (s == VKT_OK) s = vkt_eval_loss(m, r, vkt_dataset_train_batch, &ds, batches, &loss);
+    if (s == VKT_OK && json) {
+        /* cJSON prints a double with 17 significant digits whenever 15 would not read back the same. */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "model", from);
+        cJSON_AddStringToObject(o, "data", data);
+        cJSON_AddNumberToObject(o, "batches", (double)batches);
+        cJSON_AddNumberToObject(o, "batch_size", (double)B);
+        cJSON_AddNumberToObject(o, "seq_len", (double)m->T);
+        cJSON_AddNumberToObject(o, "loss", loss);
+        cJSON_AddNumberToObject(o, "perplexity", exp(loss));
+        if (dump) cJSON_AddStringToObject(o, "dump", dump);
+        char *text = cJSON_PrintUnformatted(o);
+        if (text) printf("%s\n", text);
+        free(text);
+        cJSON_Delete(o);
+    } else if (s == VKT_OK)
         printf("eval %s on %s: %lld batches of %lld x %lld tokens: loss %.4f perplexity %.3f\n", from, data,
                (long long)batches, (long long)B, (long long)m->T, loss, exp(loss));
     vkt_rec_destroy(r);

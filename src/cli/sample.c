@@ -1,4 +1,5 @@
 /* `vktrain sample`: generate text from a checkpoint or an imported model, streaming it as it comes. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +31,12 @@ int vkt_cli_sample(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (vkt_cli_is_help(argv[i])) return help(), 0;
         else if (vkt_cli_opt(argc, argv, &i, "--prompt")) prompt = argv[i];
-        else if (vkt_cli_opt(argc, argv, &i, "--tokens")) go.max_tokens = atoll(argv[i]);
-        else if (vkt_cli_opt(argc, argv, &i, "--temperature")) go.sampler.temperature = atof(argv[i]);
-        else if (vkt_cli_opt(argc, argv, &i, "--top-k")) go.sampler.top_k = atoll(argv[i]);
-        else if (vkt_cli_opt(argc, argv, &i, "--top-p")) go.sampler.top_p = atof(argv[i]);
-        else if (vkt_cli_opt(argc, argv, &i, "--seed")) go.seed = strtoull(argv[i], NULL, 10);
-        else if (vkt_cli_opt(argc, argv, &i, "--context")) go.context = atoll(argv[i]);
+        else if (vkt_cli_opt(argc, argv, &i, "--tokens")) go.max_tokens = vkt_cli_i64("--tokens", argv[i], 0, INT32_MAX);
+        else if (vkt_cli_opt(argc, argv, &i, "--temperature")) go.sampler.temperature = vkt_cli_f64("--temperature", argv[i], 0, 1e6);
+        else if (vkt_cli_opt(argc, argv, &i, "--top-k")) go.sampler.top_k = vkt_cli_i64("--top-k", argv[i], 0, INT32_MAX);
+        else if (vkt_cli_opt(argc, argv, &i, "--top-p")) go.sampler.top_p = vkt_cli_f64("--top-p", argv[i], 0, 1);
+        else if (vkt_cli_opt(argc, argv, &i, "--seed")) go.seed = (uint64_t)vkt_cli_i64("--seed", argv[i], 0, INT64_MAX);
+        else if (vkt_cli_opt(argc, argv, &i, "--context")) go.context = vkt_cli_i64("--context", argv[i], 0, INT32_MAX);
         else if (vkt_cli_opt(argc, argv, &i, "--tokenizer")) tok_spec = argv[i];
         else if (vkt_cli_opt(argc, argv, &i, "--device")) vkt_cli_device_arg(argv[i], &dopts);
         else if (strcmp(argv[i], "--no-kv-cache") == 0) go.full_recompute = true;

@@ -36,17 +36,33 @@ static int train(const char *corpus, int vocab, const char *out) {
     return s == VKT_OK ? 0 : 1;
 }
 
+static int run_verb(const char *verb, const char *corpus, int vocab, const char *out, const char *spec,
+                    const char **pos, int n_pos);
+
 int vkt_cli_tokenizer(int argc, char **argv) {
     if (argc < 2 || vkt_cli_is_help(argv[1])) return help(), argc < 2 ? 2 : 0;
     const char *verb = argv[1], *corpus = NULL, *out = NULL, *spec = NULL;
-    int vocab = 0, first_arg = 0;
+    int vocab = 0, n_pos = 0;
+    const char **pos = calloc((size_t)argc, sizeof *pos); /* positional arguments: the text or the ids */
+    if (!pos) return 1;
     for (int i = 2; i < argc; i++) {
         if (vkt_cli_opt(argc, argv, &i, "--corpus")) corpus = argv[i];
         else if (vkt_cli_opt(argc, argv, &i, "--out")) out = argv[i];
-        else if (vkt_cli_opt(argc, argv, &i, "--vocab")) vocab = atoi(argv[i]);
+        else if (vkt_cli_opt(argc, argv, &i, "--vocab")) vocab = (int)vkt_cli_i64("--vocab", argv[i], 0, INT32_MAX);
         else if (vkt_cli_opt(argc, argv, &i, "--tokenizer")) spec = argv[i];
-        else if (!first_arg) first_arg = i;
+        else if (strncmp(argv[i], "--", 2) == 0 && argv[i][2]) {
+            fprintf(stderr, "vktrain tokenizer: unknown option '%s' (try --help)\n", argv[i]);
+            free(pos);
+            return 2;
+        } else pos[n_pos++] = argv[i];
     }
+    int rc = run_verb(verb, corpus, vocab, out, spec, pos, n_pos);
+    free(pos);
+    return rc;
+}
+
+static int run_verb(const char *verb, const char *corpus, int vocab, const char *out, const char *spec,
+                    const char **pos, int n_pos) {
     if (strcmp(verb, "train") == 0) {
         if (!corpus || !out || vocab <= 256) {
             fprintf(stderr, "vktrain tokenizer train: needs --corpus FILE --vocab N (> 256) --out FILE\n");
@@ -54,7 +70,7 @@ int vkt_cli_tokenizer(int argc, char **argv) {
         }
         return train(corpus, vocab, out);
     }
-    if ((strcmp(verb, "encode") != 0 && strcmp(verb, "decode") != 0) || !spec || !first_arg) {
+    if ((strcmp(verb, "encode") != 0 && strcmp(verb, "decode") != 0) || !spec || !n_pos) {
         fprintf(stderr, "vktrain tokenizer: unknown verb or missing --tokenizer / input (try --help)\n");
         return 2;
     }
@@ -63,16 +79,26 @@ int vkt_cli_tokenizer(int argc, char **argv) {
     vkt_status s;
     if (strcmp(verb, "encode") == 0) {
         vkt_tok_ids ids = {0};
-        s = vkt_tok_encode(t, argv[first_arg], strlen(argv[first_arg]), true, &ids);
+        s = vkt_tok_encode(t, pos[0], strlen(pos[0]), true, &ids);
         for (size_t i = 0; s == VKT_OK && i < ids.len; i++) printf("%s%d", i ? " " : "", ids.data[i]);
         printf("\n");
         vkt_tok_ids_free(&ids);
     } else {
-        int n = argc - first_arg;
+        int n = n_pos, vocab_n = vkt_tok_vocab_size(t);
         int32_t *ids = malloc((size_t)n * sizeof *ids);
-        for (int i = 0; i < n; i++) ids[i] = atoi(argv[first_arg + i]);
+        s = ids ? VKT_OK : VKT_ERR_OOM;
+        for (int i = 0; i < n && s == VKT_OK; i++) {
+            int64_t v;
+            if (!vkt_cli_parse_i64(pos[i], &v) || v < 0 || v >= vocab_n) {
+                fprintf(stderr, "vktrain tokenizer decode: '%s' is not a token id of %s (0 to %d)\n",
+                        pos[i], spec, vocab_n - 1);
+                s = VKT_ERR_ARG;
+            } else {
+                ids[i] = (int32_t)v;
+            }
+        }
         vkt_tok_bytes b = {0};
-        s = vkt_tok_decode(t, ids, (size_t)n, false, &b);
+        if (s == VKT_OK) s = vkt_tok_decode(t, ids, (size_t)n, false, &b);
         if (s == VKT_OK) fwrite(b.data, 1, b.len, stdout), printf("\n");
         vkt_tok_bytes_free(&b);
         free(ids);

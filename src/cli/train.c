@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/args.h"
 #include "cli/cli.h"
@@ -27,6 +28,14 @@ static void help(void) {
            "A step with a non-finite loss or gradient norm is skipped on the device and logged;\n"
            "optim.max_bad_steps (default 20) of them in a row stop the run (exit 1) without saving. Checkpoints\n"
            "with non-finite weights are never written (exit 1). Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits with 130 or 143.\n");
+}
+
+/* A CONFIG argument: an existing file, or a *.json name (whose absence the loader reports). Anything
+ * else without '=' is most likely an override missing its '=' (optim.steps 500), not a file. */
+static bool is_config_file(const char *a) {
+    struct stat st;
+    size_t n = strlen(a);
+    return stat(a, &st) == 0 || (n > 5 && strcmp(a + n - 5, ".json") == 0);
 }
 
 int vkt_cli_train(int argc, char **argv) {
@@ -55,6 +64,10 @@ int vkt_cli_train(int argc, char **argv) {
             print_only = true;
         } else if (strchr(a, '=') && a[0] != '-') {
             if (vkt_run_config_set(&cfg, a) != VKT_OK) rc = 2;
+        } else if (a[0] != '-' && !is_config_file(a)) {
+            fprintf(stderr, "vktrain train: '%s' is no config file (none by that name) and no override: an override "
+                    "needs '=', as in %s%s\n", a, strchr(a, '.') ? a : "optim.steps", "=VALUE");
+            rc = 2;
         } else if (a[0] != '-') {
             if (vkt_run_config_load(a, &cfg) != VKT_OK) rc = 2;
         } else {

@@ -73,8 +73,8 @@ static vkt_status encode_doc(const char *path, int doc, const char *text, size_t
 static vkt_status check_ids(const char *path, const vkt_tokens *t, int64_t from, int64_t vocab) {
     for (int64_t i = from; i < t->n; i++)
         if (t->ids[i] < 0 || t->ids[i] >= vocab) {
-            vkt_log_error("%s: token %lld has id %d, outside the vocabulary [0, %lld) (wrong tokenizer or a stale "
-                          "shard?)",
+            vkt_log_error("%s: token at position %lld has id %d, outside the vocabulary [0, %lld) (wrong tokenizer "
+                          "or a stale shard?)",
                           path, (long long)(i - from), t->ids[i], (long long)vocab);
             return VKT_ERR_FORMAT;
         }
@@ -103,12 +103,16 @@ static vkt_status tokenize_text(const char *path, const vkt_file_map *f, const v
     return VKT_OK;
 }
 
-static bool is_shard(const vkt_file_map *f) {
-    if (f->size < 1024) return false;
-    int32_t h[2];
-    memcpy(h, f->data, sizeof h);
-    return (h[0] == VKT_SHARD_MAGIC_U16 && h[1] == VKT_SHARD_VERSION_U16) ||
-           (h[0] == VKT_SHARD_MAGIC_U32 && h[1] == VKT_SHARD_VERSION_U32);
+/* A file is read as a token shard, never as text, when it starts with a shard magic (whatever its
+ * version or length) or is named *.bin, llm.c's shard extension: a cut or foreign shard then fails with
+ * vkt_shard_read's error instead of being tokenized as bytes and trained on. */
+static bool looks_like_shard(const char *path, const vkt_file_map *f) {
+    size_t n = strlen(path);
+    if (n >= 4 && strcmp(path + n - 4, ".bin") == 0) return true;
+    if (f->size < 4) return false;
+    int32_t magic;
+    memcpy(&magic, f->data, sizeof magic);
+    return magic == VKT_SHARD_MAGIC_U16 || magic == VKT_SHARD_MAGIC_U32;
 }
 
 vkt_status vkt_corpus_tokenize_file(const char *path, const vkt_encoder *enc, const char *sep, const char *cache_dir,
@@ -137,9 +141,12 @@ vkt_status vkt_corpus_tokenize_file(const char *path, const vkt_encoder *enc, co
     vkt_file_map f;
     VKT_TRY(vkt_file_map_open(path, &f));
     vkt_status s;
-    if (is_shard(&f)) {
+    if (looks_like_shard(path, &f)) {
         vkt_file_map_close(&f);
         s = vkt_shard_read(path, out, NULL);
+        if (s != VKT_OK && s != VKT_ERR_OOM && s != VKT_ERR_IO)
+            vkt_log_error("%s: read as an llm.c token shard (named *.bin or starting with a shard magic), not as "
+                          "text; rename it if it is text", path);
         if (s == VKT_OK) s = check_ids(path, out, start, enc->vocab_size);
         if (s != VKT_OK) out->n = start;
         return s;

@@ -5,7 +5,8 @@
  * the whole file is one document. Newlines at either end of a document are dropped (the separator line
  * usually leaves them) and empty documents are skipped. Every document is preceded by the encoder's
  * eot id, as llm.c's data scripts do, so a training window that crosses a document boundary sees the
- * separator. A file that already is an llm.c token shard (by its magic and version) is read as is.
+ * separator. A file that starts with an llm.c token shard magic, or is named *.bin, is read as a shard
+ * (never as text): a bad magic, version or cut header is an error.
  * Folders contribute their regular files (not hidden ones, not sub-folders, not *.tokens.bin cache
  * entries) in byte order of name.
  *

@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "io/json_file.h"
+#include "io/param_match.h"
 #include "io/safetensors.h"
 
 /* Copies a parameter out of the flat host buffer in Hugging Face layout (transposed where HF stores
@@ -282,9 +283,56 @@ vkt_status vkt_checkpoint_read_config(const char *dir, vkt_model_config *cfg) {
     return vkt_model_config_load(path, cfg);
 }
 
-/* Fills flat (table layout) from a safetensors file's tensors named prefix + entry name. */
+/* A tied model's file may still carry lm_head.weight (some exporters write it): accepted only when it is
+ * the embedding, since the model will use the embedding in its place. */
+static vkt_status check_tied_head(const vkt_st_file *file, const vkt_st_tensor *x, const vkt_param_table *t,
+                                  const float *flat) {
+    const vkt_param *wte = vkt_params_get(t, -1, VKT_ROLE_WTE);
+    int64_t want[2] = {wte->rows, wte->cols};
+    char got_s[96], want_s[64];
+    if (x->ndim != 2 || x->shape[0] != want[0] || x->shape[1] != want[1]) {
+        vkt_log_error("%s: tensor \"lm_head.weight\" has shape %s, expected %s (the embedding's: config.json says "
+                      "tie_word_embeddings=true)", file->map.path, vkt_shape_str(x->ndim, x->shape, got_s, sizeof got_s),
+                      vkt_shape_str(2, want, want_s, sizeof want_s));
+        return VKT_ERR_FORMAT;
+    }
+    float *buf = malloc((size_t)wte->numel * sizeof *buf);
+    vkt_status s = buf ? vkt_st_read_f32(file, x, buf, wte->numel) : VKT_ERR_OOM;
+    if (s == VKT_OK && memcmp(buf, flat + wte->offset, (size_t)wte->numel * sizeof *buf) != 0) {
+        vkt_log_error("%s: tensor \"lm_head.weight\" differs from the embedding, but config.json says "
+                      "tie_word_embeddings=true; set it to false to use the separate output head", file->map.path);
+        s = VKT_ERR_FORMAT;
+    }
+    free(buf);
+    return s;
+}
+
+/* Every file tensor must be a parameter (or an ignorable buffer, or a tied head equal to the embedding). */
+static vkt_status check_leftovers(const vkt_st_model *f, const vkt_param_table *t, const char *prefix,
+                                  vkt_param_layout layout, const float *flat) {
+    size_t np = strlen(prefix);
+    for (int i = 0; i < f->n_entries; i++) {
+        const char *name = f->entries[i].name;
+        const vkt_st_file *file = &f->shards[f->entries[i].shard];
+        bool ours = strncmp(name, prefix, np) == 0 && vkt_param_for_file_name(t, name + np);
+        if (ours || (layout == VKT_LAYOUT_HF && vkt_param_ignorable(name))) continue;
+        if (layout == VKT_LAYOUT_HF && strcmp(name, "lm_head.weight") == 0 && !vkt_params_get(t, -1, VKT_ROLE_LM_HEAD)) {
+            VKT_TRY(check_tied_head(file, f->entries[i].t, t, flat));
+            continue;
+        }
+        char shape[96];
+        vkt_log_error("%s: unexpected tensor \"%s\" %s: the model (config.json) has no such parameter (a different "
+                      "architecture or config.json?)", file->map.path, name,
+                      vkt_shape_str(f->entries[i].t->ndim, f->entries[i].t->shape, shape, sizeof shape));
+        return VKT_ERR_FORMAT;
+    }
+    return VKT_OK;
+}
+
+/* Fills flat (table layout) from a safetensors model's tensors named prefix + entry name, checking every
+ * name and shape (param_match.h). */
 static vkt_status read_tensors(const char *path, const vkt_param_table *t, float *flat, const char *prefix,
-                               bool hf_layout) {
+                               vkt_param_layout layout) {
     vkt_st_model f;
     VKT_TRY(vkt_st_model_open(path, &f));
     vkt_status s = VKT_OK;
@@ -300,34 +348,38 @@ static vkt_status read_tensors(const char *path, const vkt_param_table *t, float
             x = vkt_st_model_find(&f, name, &file);
         }
         if (!x) {
-            vkt_log_error("%s: tensor \"%s%s\" is missing (is this checkpoint of the same model?)", path, prefix,
-                          e->name);
+            int64_t want[2];
+            char want_s[64];
+            int wn = vkt_param_file_shape(e, layout, want);
+            vkt_log_error("%s: tensor \"%s%s\" %s is missing (is this checkpoint of the same model?)", path, prefix,
+                          e->name, vkt_shape_str(wn, want, want_s, sizeof want_s));
             s = VKT_ERR_FORMAT;
             break;
         }
-        if (x->numel != e->numel) {
-            vkt_log_error("%s: tensor \"%s\" has %lld elements, the model needs %lld (%lld x %lld)", path, name,
-                          (long long)x->numel, (long long)e->numel, (long long)e->rows, (long long)e->cols);
-            s = VKT_ERR_FORMAT;
-            break;
-        }
+        s = vkt_param_check_shape(file->map.path, name, x->ndim, x->shape, e, layout);
+        if (s != VKT_OK) break;
         float *buf = malloc((size_t)e->numel * sizeof *buf);
         if (!buf) s = VKT_ERR_OOM;
         if (s == VKT_OK) s = vkt_st_read_f32(file, x, buf, e->numel);
         if (s == VKT_OK) {
-            if (hf_layout) from_hf(e, buf, flat);
+            if (layout == VKT_LAYOUT_HF) from_hf(e, buf, flat);
             else memcpy(flat + e->offset, buf, (size_t)e->numel * sizeof *buf);
         }
         free(buf);
     }
+    if (s == VKT_OK) s = check_leftovers(&f, t, prefix, layout, flat);
     vkt_st_model_close(&f);
     return s;
+}
+
+vkt_status vkt_checkpoint_read_hf_flat(const char *path, const vkt_param_table *t, float *flat) {
+    return read_tensors(path, t, flat, "", VKT_LAYOUT_HF);
 }
 
 vkt_status vkt_checkpoint_load_hf(const char *path, vkt_model *m) {
     float *flat = calloc((size_t)m->table.total, sizeof *flat);
     if (!flat) return VKT_ERR_OOM;
-    vkt_status s = read_tensors(path, &m->table, flat, "", true);
+    vkt_status s = read_tensors(path, &m->table, flat, "", VKT_LAYOUT_HF);
     if (s == VKT_OK) s = vkt_model_upload_params(m, flat);
     free(flat);
     return s;
@@ -385,9 +437,9 @@ vkt_status vkt_checkpoint_load_optimizer(const char *dir, vkt_model *m, vkt_step
     float *m1 = calloc((size_t)total, sizeof *m1), *m2 = calloc((size_t)total, sizeof *m2);
     vkt_status rc = m1 && m2 ? VKT_OK : VKT_ERR_OOM;
     snprintf(path, sizeof path, "%s/optimizer_m.safetensors", ck);
-    if (rc == VKT_OK) rc = read_tensors(path, &m->table, m1, "exp_avg.", false);
+    if (rc == VKT_OK) rc = read_tensors(path, &m->table, m1, "exp_avg.", VKT_LAYOUT_TABLE);
     snprintf(path, sizeof path, "%s/optimizer_v.safetensors", ck);
-    if (rc == VKT_OK) rc = read_tensors(path, &m->table, m2, "exp_avg_sq.", false);
+    if (rc == VKT_OK) rc = read_tensors(path, &m->table, m2, "exp_avg_sq.", VKT_LAYOUT_TABLE);
     if (rc == VKT_OK) rc = vkt_step_upload_state(s, m1, m2, st->step, st->optimizer_step);
     free(m1), free(m2);
     return rc;

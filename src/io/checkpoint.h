@@ -50,6 +50,10 @@ vkt_status vkt_checkpoint_read_state(const char *dir, vkt_checkpoint_state *st);
 vkt_status vkt_checkpoint_load_params(const char *dir, vkt_model *m, vkt_checkpoint_state *st);
 /* Parameters from a Hugging Face model folder or file accepted by vkt_st_model_open. */
 vkt_status vkt_checkpoint_load_hf(const char *path, vkt_model *m);
+/* The same into a host buffer in table layout (t->total floats), no device: every parameter must be in
+ * the file with its exact shape, and every file tensor must be a parameter (io/param_match.h); errors
+ * name the file, the tensor, the shape found and the shape expected. VKT_ERR_FORMAT. */
+vkt_status vkt_checkpoint_read_hf_flat(const char *path, const vkt_param_table *t, float *flat);
 /* Moments into s, with its step counter and updates from st (as vkt_checkpoint_read_state gave them). */
 vkt_status vkt_checkpoint_load_optimizer(const char *dir, vkt_model *m, vkt_step *s,
                                          const vkt_checkpoint_state *st);

@@ -10,6 +10,7 @@
 #include "io/checkpoint.h"
 #include "io/llama2c.h"
 #include "io/llmc_gpt2.h"
+#include "io/param_match.h"
 
 typedef enum { SRC_HF, SRC_LLAMA2C, SRC_LLMC } source_kind;
 
@@ -58,7 +59,8 @@ vkt_status vkt_import_config(const char *from, vkt_model_config *cfg) {
     return vkt_model_config_validate(cfg, from);
 }
 
-/* Copies a host table (names as the readers give them, (out, in) layout) into the model's parameters. */
+/* Copies a host table (names as the readers give them, (out, in) layout) into the model's parameters;
+ * every entry must be a parameter of exactly the expected shape and every parameter must be there. */
 static vkt_status upload_host(const char *from, const vkt_host_params *hp, vkt_model *m) {
     float *flat = calloc((size_t)m->table.total, sizeof *flat);
     if (!flat) return VKT_ERR_OOM;
@@ -67,13 +69,21 @@ static vkt_status upload_host(const char *from, const vkt_host_params *hp, vkt_m
         const vkt_param *e = &m->table.p[i];
         const vkt_host_param *h = vkt_host_params_find(hp, e->name);
         if (!h && strncmp(e->name, "transformer.", 12) == 0) h = vkt_host_params_find(hp, e->name + 12);
-        if (!h || h->n != e->numel) {
-            vkt_log_error("%s: tensor %s %s", from, e->name, h ? "has the wrong size" : "is missing");
+        if (!h) {
+            vkt_log_error("%s: tensor %s is missing", from, e->name);
             s = VKT_ERR_FORMAT;
             break;
         }
-        memcpy(flat + e->offset, h->data, (size_t)e->numel * sizeof *flat);
+        s = vkt_param_check_shape(from, h->name, h->ndim, h->shape, e, VKT_LAYOUT_OUT_IN);
+        if (s == VKT_OK) memcpy(flat + e->offset, h->data, (size_t)e->numel * sizeof *flat);
     }
+    for (int i = 0; i < hp->count && s == VKT_OK; i++)
+        if (!vkt_param_for_file_name(&m->table, hp->items[i].name)) {
+            char shape[96];
+            vkt_log_error("%s: unexpected tensor \"%s\" %s: the model has no such parameter", from,
+                          hp->items[i].name, vkt_shape_str(hp->items[i].ndim, hp->items[i].shape, shape, sizeof shape));
+            s = VKT_ERR_FORMAT;
+        }
     if (s == VKT_OK) s = vkt_model_upload_params(m, flat);
     free(flat);
     return s;

@@ -140,6 +140,22 @@ vkt_status vkt_model_create_decode(vkt_device *dev, const vkt_model_config *cfg,
     return create(dev, cfg, 1, T, false, false, kv_len, out);
 }
 
+/* After an out-of-memory arena (whose own message names its size and the heap): what the model needs and
+ * the settings that shrink it. act_bytes is 0 when the activations were not planned yet. */
+static void log_oom_hint(const vkt_model *m, size_t param_bytes, size_t act_bytes, bool with_grads) {
+    char acts[96] = "";
+    if (act_bytes) snprintf(acts, sizeof acts, ", %.3f GiB of activations", (double)act_bytes / (1 << 30));
+    vkt_log_error("the model at batch %lld x sequence %lld needs %.3f GiB of parameters%s%s: lower optim.batch_size "
+                  "or optim.seq_len (activations grow with batch x sequence; optim.grad_accum keeps the effective "
+                  "batch)%s, or choose a smaller model (n_embd, n_layer, vocab_size) or a device with more memory "
+                  "(`vktrain devices`)",
+                  (long long)m->B, (long long)m->T, (double)param_bytes / (1 << 30),
+                  with_grads ? " (and as much again for gradients)" : "", acts,
+                  with_grads && !m->recompute ? ", set optim.recompute=true (recomputes activations in the backward "
+                                                "pass instead of keeping them)"
+                                              : "");
+}
+
 static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
                          bool recompute, int64_t kv_len, vkt_model **out) {
     VKT_TRY(vkt_model_config_validate(cfg, "model"));
@@ -186,6 +202,7 @@ static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B
     }
     if (s == VKT_OK && cfg->arch == VKT_ARCH_LLAMA) s = fill_rope_table(m);
     if (s == VKT_OK && with_grads) s = zero_grads_now(m);
+    if (s == VKT_ERR_OOM) log_oom_hint(m, pbytes, p.bytes, with_grads);
     if (s != VKT_OK) {
         vkt_model_destroy(m);
         return s;

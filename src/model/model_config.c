@@ -233,6 +233,24 @@ vkt_status vkt_model_config_from_json(const cJSON *obj, const char *where, bool 
         }
     }
     if (out->arch == VKT_ARCH_LLAMA && !qwen) out->o_bias = out->qkv_bias;
+    if (qwen) {
+        /* transformers' Qwen2Attention always builds q/k/v with bias and o_proj without, and Qwen2MLP has
+         * none, whatever attention_bias / mlp_bias say: so does vktrain, or the biases would be dropped. */
+        if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(obj, "attention_bias")))
+            vkt_log_warn("%s: qwen2 ignores \"attention_bias\": false (Qwen2 always has q/k/v biases, as in "
+                         "Hugging Face)", where);
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, "mlp_bias")))
+            vkt_log_warn("%s: qwen2 ignores \"mlp_bias\": true (Qwen2's MLP has no biases, as in Hugging Face)",
+                         where);
+        out->qkv_bias = true, out->o_bias = false, out->mlp_bias = false;
+    }
+    if (out->head_dim == 0 && out->n_head > 0 && out->n_embd % out->n_head != 0) {
+        bool gpt2 = out->arch == VKT_ARCH_GPT2;
+        vkt_log_error("%s: %s (%lld) is not divisible by %s (%lld)%s", where, gpt2 ? "n_embd" : "hidden_size",
+                      (long long)out->n_embd, gpt2 ? "n_head" : "num_attention_heads", (long long)out->n_head,
+                      gpt2 ? "" : "; give head_dim explicitly if the heads are not hidden_size / heads wide");
+        return VKT_ERR_FORMAT;
+    }
     derive(out);
     return vkt_model_config_validate(out, where);
 }
@@ -253,7 +271,7 @@ vkt_status vkt_model_config_validate(const vkt_model_config *c, const char *wher
          "%s: num_attention_heads (%lld) must be a multiple of num_key_value_heads (%lld)", where,
          (long long)c->n_head, (long long)c->n_kv_head);
     NEED(c->head_dim > 0 && (c->arch == VKT_ARCH_LLAMA || c->head_dim * c->n_head == c->n_embd),
-         "%s: n_embd (%lld) must be divisible by n_head (%lld)", where, (long long)c->n_embd, (long long)c->n_head);
+         "%s: n_embd (%lld) is not divisible by n_head (%lld)", where, (long long)c->n_embd, (long long)c->n_head);
     NEED(c->arch == VKT_ARCH_GPT2 || c->head_dim % 2 == 0, "%s: head_dim must be even for RoPE", where);
     NEED(c->head_dim <= 256, "%s: head_dim %lld is over the supported 256", where, (long long)c->head_dim);
     NEED(c->norm_eps > 0, "%s: the norm epsilon must be positive", where);
@@ -307,8 +325,12 @@ cJSON *vkt_model_config_to_json(const vkt_model_config *c) {
     }
     cJSON_AddNumberToObject(o, "initializer_range", c->init_std);
     cJSON_AddBoolToObject(o, "tie_word_embeddings", c->tie_word_embeddings);
-    if (c->bos_token_id >= 0) cJSON_AddNumberToObject(o, "bos_token_id", (double)c->bos_token_id);
-    if (c->eos_token_id >= 0) cJSON_AddNumberToObject(o, "eos_token_id", (double)c->eos_token_id);
+    /* Only ids the vocabulary has: a preset's GPT-2 ids (50256) on a 256-id byte model would make
+     * transformers index past the embedding. */
+    if (c->bos_token_id >= 0 && c->bos_token_id < c->vocab_size)
+        cJSON_AddNumberToObject(o, "bos_token_id", (double)c->bos_token_id);
+    if (c->eos_token_id >= 0 && c->eos_token_id < c->vocab_size)
+        cJSON_AddNumberToObject(o, "eos_token_id", (double)c->eos_token_id);
     cJSON_AddStringToObject(o, "torch_dtype", "float32");
     return o;
 }

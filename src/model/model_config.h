@@ -48,7 +48,8 @@ const vkt_model_config *vkt_model_preset(const char *name);
  * true (vktrain's own configs). */
 vkt_status vkt_model_config_from_json(const cJSON *obj, const char *where, bool strict, vkt_model_config *out);
 vkt_status vkt_model_config_load(const char *path, vkt_model_config *out);
-/* Writes the Hugging Face config.json keys for this model (caller frees with cJSON_Delete). */
+/* Writes the Hugging Face config.json keys for this model (caller frees with cJSON_Delete); bos/eos ids
+ * outside [0, vocab_size) are left out. */
 cJSON *vkt_model_config_to_json(const vkt_model_config *c);
 /* Checks shapes are possible (C divisible by NH, NH by KVH, head_dim even for RoPE...). */
 vkt_status vkt_model_config_validate(const vkt_model_config *c, const char *where);

@@ -98,6 +98,10 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     int64_t total = m->table.total;
     size_t bytes = (size_t)(2 * total + n_partials + n_lr) * 4 + 4 * 4096;
     if (st == VKT_OK) st = vkt_arena_create(m->dev, "optimizer state", bytes, &s->state_arena);
+    if (st == VKT_ERR_OOM)
+        vkt_log_error("the optimizer state is AdamW's two moments per parameter (%lld parameters, %.3f GiB): choose "
+                      "a smaller model (n_embd, n_layer, vocab_size) or fine-tune with LoRA", (long long)total,
+                      (double)bytes / (1 << 30));
     if (st == VKT_OK) st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, total, 1, 1, 1, &s->mom1);
     if (st == VKT_OK) st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, total, 1, 1, 1, &s->mom2);
     if (st == VKT_OK) st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, n_lr, 1, 1, 1, &s->lr_table);

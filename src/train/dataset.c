@@ -58,8 +58,9 @@ vkt_status vkt_dataset_init(vkt_dataset *d, const vkt_run_config *cfg, vkt_token
         lo.ids = d->corpus.val.ids, lo.n = d->corpus.val.n, lo.shuffle = false;
         VKT_TRY(vkt_loader_init(&d->val, &lo));
     } else if (d->corpus.val.n > 0) {
-        vkt_log_warn("validation split has %lld tokens, fewer than one batch: evaluating on training data",
-                     (long long)d->corpus.val.n);
+        vkt_log_warn("validation split has %lld tokens, fewer than one batch of %lld x %lld: no validation loss "
+                     "will be reported (raise data.val_fraction or give data.val)",
+                     (long long)d->corpus.val.n, (long long)d->B, (long long)(d->T + 1));
     }
     vkt_rng_init(&d->rng, cfg->seed ^ 0x0b1ec71e5ull);
     d->windows = malloc((size_t)(d->B * (d->T + 1)) * sizeof *d->windows);
@@ -148,5 +149,11 @@ vkt_status vkt_dataset_train_batch(void *ctx, int32_t *inputs, int32_t *targets)
 
 vkt_status vkt_dataset_val_batch(void *ctx, int32_t *inputs, int32_t *targets) {
     vkt_dataset *d = ctx;
-    return fill(d, d->has_val ? &d->val : &d->train, inputs, targets);
+    if (!d->has_val) {
+        /* Training batches here would be reported as a validation loss. */
+        vkt_log_error("no validation data: data.val_fraction is 0 (or its split is under one batch) and data.val "
+                      "is empty");
+        return VKT_ERR_ARG;
+    }
+    return fill(d, &d->val, inputs, targets);
 }

@@ -38,7 +38,8 @@ vkt_status vkt_dataset_init(vkt_dataset *d, const vkt_run_config *cfg, vkt_token
 void vkt_dataset_free(vkt_dataset *d);
 /* Model vocabulary needed: the tokenizer's plus the objective's sentinels. */
 int64_t vkt_dataset_vocab(const vkt_dataset *d);
-/* vkt_batch_fn-compatible fillers (ctx = the dataset). */
+/* vkt_batch_fn-compatible fillers (ctx = the dataset). The validation filler fails (VKT_ERR_ARG) when
+ * there is no validation data (has_val false): a training batch is never passed off as validation. */
 vkt_status vkt_dataset_train_batch(void *ctx, int32_t *inputs, int32_t *targets);
 vkt_status vkt_dataset_val_batch(void *ctx, int32_t *inputs, int32_t *targets);
 /* Restarts validation at its first batch so every evaluation sees the same data. */

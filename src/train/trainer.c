@@ -97,6 +97,7 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
 
 /* Evaluation drains the queue; the training result that completes on the way is reported first. */
 static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed, int64_t first) {
+    if (!r->data.has_val) return VKT_OK; /* said at start-up (setup, dataset.c); no loss is labelled val */
     vkt_dataset_reset_val(&r->data);
     vkt_step_result done;
     VKT_TRY(vkt_step_eval(r->step, vkt_dataset_val_batch, &r->data, r->cfg->eval_steps, loss, &done));
@@ -194,6 +195,9 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     vkt_log_info("data: %lld training and %lld validation tokens from %s (%d file(s), %d from the token cache)",
                  (long long)r->data.corpus.train.n, (long long)r->data.corpus.val.n, cfg->data_train,
                  r->data.corpus.n_files, r->data.corpus.n_cache_hits);
+    if (r->data.corpus.val.n == 0)
+        vkt_log_info("no validation data (data.val_fraction is 0 and data.val is empty): no validation loss will be "
+                     "reported");
 
     vkt_model_config mc = cfg->model;
     bool imported = cfg->model_from[0] || opts->resume;

@@ -13,8 +13,34 @@ static int find_type(const vkt_device *dev, uint32_t bits, VkMemoryPropertyFlags
     return -1;
 }
 
+static double gib(uint64_t bytes) { return (double)bytes / (1 << 30); }
+
+/* The out-of-memory message: the allocation, its size, the heap it was to come from (or the largest) and
+ * what vktrain already holds there. Callers add the settings that shrink their allocation. */
+static void log_oom(const vkt_device *dev, const char *name, uint64_t bytes, int heap, const char *why) {
+    if (heap < 0)
+        for (uint32_t h = 0; h < dev->mem.memoryHeapCount; h++)
+            if (heap < 0 || dev->mem.memoryHeaps[h].size > dev->mem.memoryHeaps[heap].size) heap = (int)h;
+    const VkMemoryHeap *hp = &dev->mem.memoryHeaps[heap];
+    vkt_log_error("out of device memory: \"%s\" needs %.3f GiB (%llu bytes), but memory heap %d (%s) of %s holds "
+                  "%.3f GiB, of which vktrain already uses %.3f GiB (%s)",
+                  name, gib(bytes), (unsigned long long)bytes, heap,
+                  hp->flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT ? "device-local" : "host", dev->info.name, gib(hp->size),
+                  gib(dev->heap_used[heap]), why);
+}
+
 static vkt_status alloc_buffer(vkt_device *dev, const char *name, size_t bytes, bool want_mapped,
-                               VkBuffer *buf, VkDeviceMemory *mem, void **mapped) {
+                               VkBuffer *buf, VkDeviceMemory *mem, void **mapped, uint32_t *heap_out,
+                               uint64_t *bytes_out) {
+    /* Asking Vulkan for more than the largest heap is invalid usage (and some drivers overcommit): refuse
+     * it here with the same message a failed allocation gives. */
+    uint64_t largest = 0;
+    for (uint32_t h = 0; h < dev->mem.memoryHeapCount; h++)
+        if (dev->mem.memoryHeaps[h].size > largest) largest = dev->mem.memoryHeaps[h].size;
+    if (bytes > largest) {
+        log_oom(dev, name, bytes, -1, "larger than any heap of the device");
+        return VKT_ERR_OOM;
+    }
     VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
                               .size = bytes,
                               .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
@@ -37,15 +63,17 @@ static vkt_status alloc_buffer(vkt_device *dev, const char *name, size_t bytes, 
     VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                .allocationSize = req.size,
                                .memoryTypeIndex = (uint32_t)type};
-    VkResult r = vkAllocateMemory(dev->dev, &ai, NULL, mem);
+    uint32_t heap = dev->mem.memoryTypes[type].heapIndex;
+    VkResult r = req.size > dev->mem.memoryHeaps[heap].size ? VK_ERROR_OUT_OF_DEVICE_MEMORY
+                                                            : vkAllocateMemory(dev->dev, &ai, NULL, mem);
     if (r != VK_SUCCESS) {
-        vkt_log_error("allocating %.1f MiB for %s failed (%s): reduce the batch size or sequence length, "
-                      "or pick a device with more memory (`vktrain devices`)",
-                      (double)bytes / (1 << 20), name, vkt_vk_result_name(r));
+        log_oom(dev, name, req.size, (int)heap, vkt_vk_result_name(r));
         vkDestroyBuffer(dev->dev, *buf, NULL);
         *buf = VK_NULL_HANDLE;
         return vkt_vk_status(r);
     }
+    dev->heap_used[heap] += req.size;
+    *heap_out = heap, *bytes_out = req.size;
     VKT_VK_TRY(vkBindBufferMemory(dev->dev, *buf, *mem, 0));
     *mapped = NULL;
     if ((dev->mem.memoryTypes[type].propertyFlags & host) == host)
@@ -61,7 +89,8 @@ static vkt_status arena_create(vkt_device *dev, const char *name, size_t bytes, 
     a->align = dev->info.min_storage_offset_align > 256 ? dev->info.min_storage_offset_align : 256;
     a->capacity = bytes < a->align ? a->align : bytes;
     bool mapped = host || dev->info.type != VKT_DEVICE_DISCRETE;
-    vkt_status s = alloc_buffer(dev, name, a->capacity, mapped, &a->buffer, &a->memory, &a->mapped);
+    vkt_status s = alloc_buffer(dev, name, a->capacity, mapped, &a->buffer, &a->memory, &a->mapped, &a->heap,
+                                &a->heap_bytes);
     /* VKT_FORCE_STAGING=1 (tests): behave like a discrete GPU, copying through staging buffers even when
      * the memory is mappable, so the staged path runs on integrated and CPU drivers too. */
     const char *force = getenv("VKT_FORCE_STAGING");
@@ -94,6 +123,7 @@ void vkt_arena_destroy(vkt_arena *a) {
     if (!a) return;
     if (a->buffer) vkDestroyBuffer(a->dev->dev, a->buffer, NULL);
     if (a->memory) vkFreeMemory(a->dev->dev, a->memory, NULL);
+    if (a->memory) a->dev->heap_used[a->heap] -= a->heap_bytes;
     free(a);
 }
 

@@ -12,6 +12,8 @@ struct vkt_arena {
     VkDeviceMemory memory;
     void *mapped;      /* non-NULL when the memory is host-visible and coherent */
     size_t capacity, used, align;
+    uint32_t heap;       /* memory heap the allocation came from */
+    uint64_t heap_bytes; /* bytes allocated there (counted in dev->heap_used) */
 };
 
 /* A host-visible staging buffer for copies to and from device-local arenas. */

@@ -26,6 +26,7 @@ struct vkt_device {
     vkt_pipeline *pipelines;               /* owned: singly linked list of created pipelines */
     bool has_debug_utils;
     uint64_t timestamp_mask;               /* the queue's timestampValidBits as a mask (0: none) */
+    uint64_t heap_used[VK_MAX_MEMORY_HEAPS]; /* bytes of the arenas vktrain holds, per heap */
 };
 
 const char *vkt_vk_result_name(VkResult r);
