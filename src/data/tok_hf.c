@@ -1,13 +1,17 @@
 /* Loading Hugging Face tokenizer.json files whose model is BPE, of two kinds:
- *   - byte level (GPT-2 and the files vkt_tok_train_bpe writes): pre_tokenizer ByteLevel, vocab and
- *     merges in GPT-2's byte-to-code-point alphabet;
- *   - SentencePiece style (Llama): byte_fallback with <0xXX> tokens, "▁" for spaces, normalizer
+ *   - byte level (GPT-2, Llama 3, Qwen2, and the files vkt_tok_train_bpe writes): vocab and merges
+ *     in GPT-2's byte-to-code-point alphabet; the normalizer runs through tok_norm.c and the
+ *     pre_tokenizer (Split regexes, ByteLevel, Digits, ...) through tok_pretok.c. A plain ByteLevel
+ *     pre_tokenizer (GPT-2) keeps the built-in path, so its ids and cache identity match
+ *     encoder.json + vocab.bpe. ignore_merges (Llama 3) is honoured.
+ *   - SentencePiece style (Llama 1/2): byte_fallback with <0xXX> tokens, "▁" for spaces, normalizer
  *     Prepend("▁") + Replace(" " -> "▁") or a Metaspace pre-tokenizer.
  * Inside the handle "▁" is stored as a plain space, so encoding never rewrites the text.
- * Not supported (an error names the field): other models (Unigram, WordPiece, WordLevel),
- * custom Split regexes, continuing_subword_prefix/end_of_word_suffix, lowercasing and other
- * normalizers. NFC/NFKC normalizers are ignored with a warning (the text is taken as normalized).
- * Added tokens are matched as plain strings; their lstrip/rstrip/single_word flags are ignored.
+ * Not supported (an error names the field and the type): other models (Unigram, WordPiece,
+ * WordLevel), continuing_subword_prefix/end_of_word_suffix, pre-tokenizers other than Metaspace on
+ * SentencePiece-style files, the normalizers and pre-tokenizers tok_norm.h / tok_pretok.h leave out.
+ * Added tokens: "special" ones are matched only when the caller parses specials, "normalized" ones
+ * in the normalized text (as Hugging Face does); lstrip/rstrip/single_word are ignored.
  * Like Hugging Face, a Metaspace pre-tokenizer adds no "▁" to a segment that already starts with a
  * space, so such tokenizers drop one leading space in decode(encode(x)); Prepend-normalizer files
  * (Llama's, and the ones tok_hf_save.c writes) round-trip exactly. */

@@ -62,10 +62,10 @@ static vkt_status push(vkt_tok_pretok *p, step_t s) {
     return VKT_OK;
 }
 
-static vkt_status push_split(vkt_tok_pretok *p, const char *pat, size_t len, bool literal, behavior_t b, bool invert,
+static vkt_status push_split(vkt_tok_pretok *p, const char *pat, bool literal, behavior_t b, bool invert,
                              const char *where) {
     step_t s = {.kind = S_SPLIT, .behavior = b, .invert = invert};
-    VKT_TRY(vkt_tok_regex_compile(pat, len, literal, where, &s.re));
+    VKT_TRY(vkt_tok_regex_compile(pat, strlen(pat), literal, where, &s.re));
     return push(p, s);
 }
 
@@ -143,22 +143,22 @@ vkt_status vkt_tok_pretok_add(vkt_tok_pretok **pp, const cJSON *j, const char *p
             return VKT_ERR_FORMAT;
         }
         snprintf(where, sizeof where, "%s: %s.pattern.%s", path, field, rx ? "Regex" : "String");
-        return push_split(p, pt, strlen(pt), lit != NULL, b, invert, where);
+        return push_split(p, pt, lit != NULL, b, invert, where);
     }
     snprintf(where, sizeof where, "%s: %s (%s)", path, field, type);
     if (strcmp(type, "Digits") == 0) {
         b = bool_of(j, "individual_digits", false) ? B_ISOLATED : B_CONTIGUOUS;
-        return push_split(p, "\\p{N}", 5, false, b, false, where);
+        return push_split(p, "\\p{N}", false, b, false, where);
     }
-    if (strcmp(type, "Whitespace") == 0) return push_split(p, "\\w+|[^\\w\\s]+", 13, false, B_REMOVED, true, where);
-    if (strcmp(type, "WhitespaceSplit") == 0) return push_split(p, "\\s", 2, false, B_REMOVED, false, where);
+    if (strcmp(type, "Whitespace") == 0) return push_split(p, "\\w+|[^\\w\\s]+", false, B_REMOVED, true, where);
+    if (strcmp(type, "WhitespaceSplit") == 0) return push_split(p, "\\s", false, B_REMOVED, false, where);
     if (strcmp(type, "Punctuation") == 0) {
         VKT_TRY(parse_behavior(j, path, field, B_ISOLATED, &b));
-        return push_split(p, PUNCT_CLASS, strlen(PUNCT_CLASS), false, b, false, where);
+        return push_split(p, PUNCT_CLASS, false, b, false, where);
     }
     if (strcmp(type, "BertPreTokenizer") == 0) {
-        VKT_TRY(push_split(p, "\\s", 2, false, B_REMOVED, false, where));
-        return push_split(p, PUNCT_CLASS, strlen(PUNCT_CLASS), false, B_ISOLATED, false, where);
+        VKT_TRY(push_split(p, "\\s", false, B_REMOVED, false, where));
+        return push_split(p, PUNCT_CLASS, false, B_ISOLATED, false, where);
     }
     if (strcmp(type, "CharDelimiterSplit") == 0) {
         const char *d = str_of(j, "delimiter");
@@ -166,7 +166,7 @@ vkt_status vkt_tok_pretok_add(vkt_tok_pretok **pp, const cJSON *j, const char *p
             vkt_log_error("%s: %s.delimiter is not a one-character string", path, field);
             return VKT_ERR_FORMAT;
         }
-        return push_split(p, d, strlen(d), true, B_REMOVED, false, where);
+        return push_split(p, d, true, B_REMOVED, false, where);
     }
     vkt_log_error("%s: %s.type \"%s\" is not supported for byte-level BPE; supported are Split, ByteLevel, Digits, "
                   "Whitespace, WhitespaceSplit, Punctuation, BertPreTokenizer, CharDelimiterSplit and Sequence",

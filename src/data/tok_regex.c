@@ -23,7 +23,8 @@ vkt_status vkt_tok_regex_compile(const char *pattern, size_t len, bool literal, 
     *out = NULL;
     int err;
     PCRE2_SIZE off;
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | (literal ? PCRE2_LITERAL : 0);
+    /* PCRE2_LITERAL admits no PCRE2_UCP; a literal needs no character classes anyway. */
+    uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
     pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, len, opts, &err, &off, NULL);
     if (!code) {
         PCRE2_UCHAR msg[256];
