@@ -17,10 +17,10 @@ typedef enum { N_NFC, N_NFD, N_NFKC, N_NFKD, N_LOWER, N_STRIP, N_ACCENTS, N_PREP
 
 typedef struct {
     kind_t kind;
-    bool left, right;   /* Strip */
-    char *arg;          /* owned: Prepend string or Replace content */
+    bool left, right; /* Strip */
+    char *arg;        /* owned: Prepend string or Replace content */
     size_t arg_len;
-    vkt_tok_regex *re;  /* owned: Replace pattern */
+    vkt_tok_regex *re; /* owned: Replace pattern */
 } step_t;
 
 struct vkt_tok_norm {
@@ -78,7 +78,8 @@ vkt_status vkt_tok_norm_add(vkt_tok_norm **np, const cJSON *j, const char *path,
     vkt_tok_norm *n = *np;
     char sub[256];
     const char *type = str_of(j, "type");
-    if (!type) return bad(path, field, "has no \"type\" string; expected a normalizer object such as {\"type\": \"NFC\"}");
+    if (!type)
+        return bad(path, field, "has no \"type\" string; expected a normalizer object such as {\"type\": \"NFC\"}");
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "normalizers");
         if (!cJSON_IsArray(list)) return bad(path, field, "is a Sequence without a \"normalizers\" array");
@@ -116,7 +117,8 @@ vkt_status vkt_tok_norm_add(vkt_tok_norm **np, const cJSON *j, const char *path,
         const cJSON *pat = cJSON_GetObjectItemCaseSensitive(j, "pattern");
         const char *lit = str_of(pat, "String"), *rx = str_of(pat, "Regex"), *content = str_of(j, "content");
         if ((!lit && !rx) || !content)
-            return bad(path, field, "is a Replace without pattern {\"String\"|\"Regex\": ...} and a \"content\" string");
+            return bad(path, field,
+                       "is a Replace without pattern {\"String\"|\"Regex\": ...} and a \"content\" string");
         s.kind = N_REPLACE;
         size_t pl;
         char *p = dup_arg(lit ? lit : rx, sp_space && lit, &pl);

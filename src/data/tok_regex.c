@@ -12,14 +12,15 @@
 #include "core/log.h"
 
 struct vkt_tok_regex {
-    pcre2_code *code;       /* owned */
-    pcre2_match_data *md;   /* owned */
+    pcre2_code *code;        /* owned */
+    pcre2_match_data *md;    /* owned */
     pcre2_match_context *mc; /* owned: JIT stack */
-    pcre2_jit_stack *stack; /* owned (NULL without JIT) */
+    pcre2_jit_stack *stack;  /* owned (NULL without JIT) */
     bool jit;
 };
 
-vkt_status vkt_tok_regex_compile(const char *pattern, size_t len, bool literal, const char *where, vkt_tok_regex **out) {
+vkt_status vkt_tok_regex_compile(const char *pattern, size_t len, bool literal, const char *where,
+                                 vkt_tok_regex **out) {
     *out = NULL;
     int err;
     PCRE2_SIZE off;
