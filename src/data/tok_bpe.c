@@ -9,12 +9,16 @@
  *   - llama2.c merges the best-scoring pair, leftmost on ties, one at a time; ranks derived from
  *     scores (equal scores -> equal rank) reproduce that order exactly.
  *   - Hugging Face's BPE model uses the same (rank, position) heap.
- * Encoded words of byte-level BPE (and split SentencePiece) are cached by their bytes. */
+ * Encoded words of byte-level BPE (and split SentencePiece) are cached by their bytes. A byte-level
+ * tokenizer loaded from tokenizer.json cuts segments into words with its pre-tokenizer steps
+ * (tok_pretok.c); the others use add_prefix_space / use_regex. With ignore_merges (Llama 3), a word
+ * that is itself in the vocabulary is one token, whatever the merges would make of it. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
 #include "data/tok_internal.h"
+#include "data/tok_pretok.h"
 #include "data/tok_unicode.h"
 
 typedef struct {
@@ -193,7 +197,21 @@ static vkt_status sp_word(vkt_tokenizer *t, const char *w, size_t n, vkt_tok_ids
     return word_done(t, w, n, out, start);
 }
 
+typedef struct {
+    vkt_tokenizer *t;
+    vkt_tok_ids *out;
+} word_ctx;
+
+static vkt_status pretok_word(void *vc, const char *w, size_t n) {
+    word_ctx *c = vc;
+    return bytelevel_word(c->t, w, n, c->out);
+}
+
 vkt_status vkt_tok_encode_segment(vkt_tokenizer *t, const char *s, size_t n, bool at_start, vkt_tok_ids *out) {
+    if (t->kind == VKT_TOK_BYTE_BPE && t->pre) {
+        word_ctx c = {t, out};
+        return vkt_tok_pretok_run(t->pre, s, n, pretok_word, &c);
+    }
     char *tmp = NULL;
     bool prefix;
     if (t->kind == VKT_TOK_SP_BPE)

@@ -43,6 +43,7 @@ static vkt_status content_hash(const vkt_tokenizer *t, uint64_t *out) {
     bool opts[] = {t->add_prefix_space, t->use_regex, t->sp_prefix,    t->sp_split,
                    t->byte_fallback,    t->fuse_unk,  t->ignore_merges};
     h = mix(h, opts, sizeof opts);
+    if (t->config_hash) h = mix(h, &t->config_hash, sizeof t->config_hash);
     *out = h;
     return VKT_OK;
 }

@@ -1,13 +1,17 @@
 /* Loading Hugging Face tokenizer.json files whose model is BPE, of two kinds:
- *   - byte level (GPT-2 and the files vkt_tok_train_bpe writes): pre_tokenizer ByteLevel, vocab and
- *     merges in GPT-2's byte-to-code-point alphabet;
- *   - SentencePiece style (Llama): byte_fallback with <0xXX> tokens, "▁" for spaces, normalizer
+ *   - byte level (GPT-2, Llama 3, Qwen2, and the files vkt_tok_train_bpe writes): vocab and merges
+ *     in GPT-2's byte-to-code-point alphabet; the normalizer runs through tok_norm.c and the
+ *     pre_tokenizer (Split regexes, ByteLevel, Digits, ...) through tok_pretok.c. A plain ByteLevel
+ *     pre_tokenizer (GPT-2) keeps the built-in path, so its ids and cache identity match
+ *     encoder.json + vocab.bpe. ignore_merges (Llama 3) is honoured.
+ *   - SentencePiece style (Llama 1/2): byte_fallback with <0xXX> tokens, "▁" for spaces, normalizer
  *     Prepend("▁") + Replace(" " -> "▁") or a Metaspace pre-tokenizer.
  * Inside the handle "▁" is stored as a plain space, so encoding never rewrites the text.
- * Not supported (an error names the field): other models (Unigram, WordPiece, WordLevel),
- * custom Split regexes, continuing_subword_prefix/end_of_word_suffix, lowercasing and other
- * normalizers. NFC/NFKC normalizers are ignored with a warning (the text is taken as normalized).
- * Added tokens are matched as plain strings; their lstrip/rstrip/single_word flags are ignored.
+ * Not supported (an error names the field and the type): other models (Unigram, WordPiece,
+ * WordLevel), continuing_subword_prefix/end_of_word_suffix, pre-tokenizers other than Metaspace on
+ * SentencePiece-style files, the normalizers and pre-tokenizers tok_norm.h / tok_pretok.h leave out.
+ * Added tokens: "special" ones are matched only when the caller parses specials, "normalized" ones
+ * in the normalized text (as Hugging Face does); lstrip/rstrip/single_word are ignored.
  * Like Hugging Face, a Metaspace pre-tokenizer adds no "▁" to a segment that already starts with a
  * space, so such tokenizers drop one leading space in decode(encode(x)); Prepend-normalizer files
  * (Llama's, and the ones tok_hf_save.c writes) round-trip exactly. */
@@ -19,9 +23,10 @@
 
 #include "core/log.h"
 #include "data/tok_internal.h"
+#include "data/tok_norm.h"
+#include "data/tok_pretok.h"
 
 static const char SP_SPACE[] = "\xE2\x96\x81"; /* U+2581 */
-static const char GPT2_PATTERN[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 typedef struct {
     const char *path;
@@ -74,12 +79,20 @@ static int byte_token(const char *s) {
     return (int)v;
 }
 
+/* Whether a pre-tokenizer (or a Sequence of them) has a ByteLevel step. */
+static bool has_bytelevel(const cJSON *p) {
+    if (strcmp(str_or(p, "type", ""), "ByteLevel") == 0) return true;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(p, "pretokenizers")) if (has_bytelevel(e)) return true;
+    return false;
+}
+
 /* Which kind the file is, from its pre-tokenizer, decoder and model flags. */
 static vkt_status pick_kind(const ctx_t *c, const cJSON *root, const cJSON *model, vkt_tok_kind *kind) {
     const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
     const char *pt = str_or(pre, "type", ""), *dt = str_or(dec, "type", "");
-    if (strcmp(pt, "ByteLevel") == 0 || strcmp(dt, "ByteLevel") == 0)
+    if (has_bytelevel(pre) || strcmp(dt, "ByteLevel") == 0)
         *kind = VKT_TOK_BYTE_BPE;
     else if (flag(model, "byte_fallback", false) || strcmp(pt, "Metaspace") == 0 || strcmp(dt, "Metaspace") == 0 ||
              strcmp(dt, "Sequence") == 0)
@@ -93,37 +106,30 @@ static vkt_status pick_kind(const ctx_t *c, const cJSON *root, const cJSON *mode
     return VKT_OK;
 }
 
-/* pre_tokenizer: null, ByteLevel, Metaspace, or a Sequence of those and Split(GPT-2 pattern). */
-static vkt_status read_pre(const ctx_t *c, const cJSON *p) {
+/* SentencePiece-style pre_tokenizer: null, Metaspace, or a Sequence of Metaspace. */
+static vkt_status read_pre_sp(const ctx_t *c, const cJSON *p, const char *field) {
     vkt_tokenizer *t = c->t;
     if (!p || cJSON_IsNull(p)) return VKT_OK;
+    char sub[256];
     const char *type = str_or(p, "type", NULL);
-    if (!type) return field_err(c, "pre_tokenizer.type", cJSON_GetObjectItemCaseSensitive(p, "type"), "a string");
+    snprintf(sub, sizeof sub, "%s.type", field);
+    if (!type) return field_err(c, sub, cJSON_GetObjectItemCaseSensitive(p, "type"), "a string");
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "pretokenizers");
-        if (!cJSON_IsArray(list)) return field_err(c, "pre_tokenizer.pretokenizers", list, "an array");
+        snprintf(sub, sizeof sub, "%s.pretokenizers", field);
+        if (!cJSON_IsArray(list)) return field_err(c, sub, list, "an array");
         const cJSON *e;
-        cJSON_ArrayForEach(e, list) VKT_TRY(read_pre(c, e));
+        int i = 0;
+        cJSON_ArrayForEach(e, list) {
+            snprintf(sub, sizeof sub, "%s.pretokenizers[%d]", field, i++);
+            VKT_TRY(read_pre_sp(c, e, sub));
+        }
         return VKT_OK;
-    }
-    if (strcmp(type, "ByteLevel") == 0) {
-        t->add_prefix_space = flag(p, "add_prefix_space", false);
-        t->use_regex = t->use_regex && flag(p, "use_regex", true);
-        return VKT_OK;
-    }
-    if (strcmp(type, "Split") == 0) {
-        const cJSON *pat = cJSON_GetObjectItemCaseSensitive(p, "pattern");
-        const char *re = str_or(pat, "Regex", NULL);
-        if (re && strcmp(re, GPT2_PATTERN) == 0) return VKT_OK;
-        vkt_log_error("%s: pre_tokenizer Split with pattern %s is not supported; only GPT-2's pre-tokenization "
-                      "regex is implemented",
-                      c->path, re ? re : "(not a regex)");
-        return VKT_ERR_UNSUPPORTED;
     }
     if (strcmp(type, "Metaspace") == 0) {
         const char *rep = str_or(p, "replacement", SP_SPACE);
         if (strcmp(rep, SP_SPACE) != 0) {
-            vkt_log_error("%s: pre_tokenizer Metaspace replacement \"%s\" is not supported; only U+2581", c->path, rep);
+            vkt_log_error("%s: %s.replacement \"%s\" is not supported; only U+2581", c->path, field, rep);
             return VKT_ERR_UNSUPPORTED;
         }
         const char *scheme = str_or(p, "prepend_scheme", NULL);
@@ -133,38 +139,96 @@ static vkt_status read_pre(const ctx_t *c, const cJSON *p) {
         t->sp_split = flag(p, "split", true);
         return VKT_OK;
     }
-    vkt_log_error("%s: pre_tokenizer type \"%s\" is not supported; use ByteLevel, Metaspace or none", c->path, type);
+    vkt_log_error("%s: %s.type \"%s\" is not supported for a SentencePiece-style (Metaspace / byte_fallback) "
+                  "tokenizer; only Metaspace (or none) is implemented there",
+                  c->path, field, type);
     return VKT_ERR_UNSUPPORTED;
 }
 
-/* normalizer: null, Prepend("▁"), Replace(" " -> "▁"), NFC-like (ignored), or a Sequence. */
-static vkt_status read_norm(const ctx_t *c, const cJSON *n) {
-    if (!n || cJSON_IsNull(n)) return VKT_OK;
-    const char *type = str_or(n, "type", NULL);
-    if (!type) return field_err(c, "normalizer.type", cJSON_GetObjectItemCaseSensitive(n, "type"), "a string");
-    if (strcmp(type, "Sequence") == 0) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(n, "normalizers");
-        if (!cJSON_IsArray(list)) return field_err(c, "normalizer.normalizers", list, "an array");
-        const cJSON *e;
-        cJSON_ArrayForEach(e, list) VKT_TRY(read_norm(c, e));
+/* pre_tokenizer: byte-level files run their steps through tok_pretok.c (null: one word per
+ * segment); SentencePiece-style files use the Metaspace flags. */
+static vkt_status read_pre(const ctx_t *c, const cJSON *p) {
+    vkt_tokenizer *t = c->t;
+    if (t->kind == VKT_TOK_SP_BPE) return read_pre_sp(c, p, "pre_tokenizer");
+    if (!p || cJSON_IsNull(p)) {
+        t->use_regex = false, t->add_prefix_space = false;
         return VKT_OK;
     }
-    if (strcmp(type, "Prepend") == 0 && strcmp(str_or(n, "prepend", ""), SP_SPACE) == 0) {
-        c->t->sp_prefix = true;
+    VKT_TRY(vkt_tok_pretok_add(&t->pre, p, c->path, "pre_tokenizer"));
+    if (vkt_tok_pretok_is_bytelevel(t->pre, &t->add_prefix_space, &t->use_regex)) {
+        /* GPT-2's plain ByteLevel: the built-in path, identical to encoder.json + vocab.bpe. */
+        vkt_tok_pretok_free(t->pre);
+        t->pre = NULL;
+    }
+    return VKT_OK;
+}
+
+/* Hash of the normalizer and pre-tokenizer objects as written, for the cache identity. */
+static vkt_status hash_config(const ctx_t *c, const cJSON *root) {
+    vkt_tokenizer *t = c->t;
+    if (!t->pre && !t->norm) return VKT_OK;
+    const char *keys[] = {"normalizer", "pre_tokenizer"};
+    uint64_t h = 0;
+    for (int i = 0; i < 2; i++) {
+        char *js = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(root, keys[i]));
+        if (js) h = h * 31 + vkt_tok_hash(js, strlen(js));
+        free(js);
+    }
+    t->config_hash = h ? h : 1;
+    return VKT_OK;
+}
+
+/* normalizer: the steps of tok_norm.c, except two forms kept as flags for SentencePiece-style files
+ * (inside the handle U+2581 is a space): Prepend("▁") is the per-segment prefix space that decode
+ * removes again, and Replace(" " -> "▁") changes nothing. A ByteLevel normalizer on a byte-level
+ * file is what the model does anyway. */
+static vkt_status read_norm(const ctx_t *c, const cJSON *n, const char *field) {
+    vkt_tokenizer *t = c->t;
+    if (!n || cJSON_IsNull(n)) return VKT_OK;
+    char sub[256];
+    const char *type = str_or(n, "type", NULL);
+    snprintf(sub, sizeof sub, "%s.type", field);
+    if (!type) return field_err(c, sub, cJSON_GetObjectItemCaseSensitive(n, "type"), "a string");
+    if (strcmp(type, "Sequence") == 0) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(n, "normalizers");
+        snprintf(sub, sizeof sub, "%s.normalizers", field);
+        if (!cJSON_IsArray(list)) return field_err(c, sub, list, "an array");
+        const cJSON *e;
+        int i = 0;
+        cJSON_ArrayForEach(e, list) {
+            snprintf(sub, sizeof sub, "%s.normalizers[%d]", field, i++);
+            VKT_TRY(read_norm(c, e, sub));
+        }
+        return VKT_OK;
+    }
+    bool sp = t->kind == VKT_TOK_SP_BPE;
+    if (sp && strcmp(type, "Prepend") == 0 && strcmp(str_or(n, "prepend", ""), SP_SPACE) == 0) {
+        t->sp_prefix = true;
         return VKT_OK;
     }
     const cJSON *pat = cJSON_GetObjectItemCaseSensitive(n, "pattern");
-    if (strcmp(type, "Replace") == 0 && strcmp(str_or(pat, "String", ""), " ") == 0 &&
+    if (sp && strcmp(type, "Replace") == 0 && strcmp(str_or(pat, "String", ""), " ") == 0 &&
         strcmp(str_or(n, "content", ""), SP_SPACE) == 0)
         return VKT_OK;
-    if (strncmp(type, "NF", 2) == 0) {
-        vkt_log_warn("%s: normalizer %s is ignored; text is assumed to be already normalized", c->path, type);
-        return VKT_OK;
+    if (!sp && strcmp(type, "ByteLevel") == 0) return VKT_OK;
+    return vkt_tok_norm_add(&t->norm, n, c->path, field, sp);
+}
+
+/* Tokens flagged "normalized" are looked for in normalized text, so their content is normalized too. */
+static vkt_status normalize_added(vkt_tokenizer *t) {
+    if (!t->norm || t->n_added == 0) return VKT_OK;
+    t->added_norm = calloc((size_t)t->n_added, sizeof *t->added_norm);
+    if (!t->added_norm) return VKT_ERR_OOM;
+    vkt_tok_bytes b = {0};
+    vkt_status s = VKT_OK;
+    for (int32_t i = 0; i < t->n_added && s == VKT_OK; i++) {
+        int32_t id = t->added[i];
+        if (!(t->flags[id] & VKT_TOKF_NORMALIZED)) continue;
+        s = vkt_tok_norm_apply(t->norm, t->piece[id], t->piece_len[id], &b);
+        if (s == VKT_OK && !(t->added_norm[i] = strndup(b.data, b.len))) s = VKT_ERR_OOM;
     }
-    vkt_log_error("%s: normalizer \"%s\" (with these arguments) is not supported; supported are Prepend(U+2581), "
-                  "Replace(\" \" -> U+2581), NFC/NFKC (ignored) and Sequence",
-                  c->path, type);
-    return VKT_ERR_UNSUPPORTED;
+    vkt_tok_bytes_free(&b);
+    return s;
 }
 
 static vkt_status read_added(const ctx_t *c, const cJSON *added) {
@@ -180,9 +244,12 @@ static vkt_status read_added(const ctx_t *c, const cJSON *added) {
         snprintf(field, sizeof field, "added_tokens[%d].id", i++);
         if (!cJSON_IsNumber(id)) return field_err(c, field, id, "an integer id");
         bool special = flag(e, "special", false);
+        bool normalized = flag(e, "normalized", !special);
         int32_t v = (int32_t)id->valuedouble;
-        VKT_TRY(vkt_tok_set_piece(t, v, content->valuestring, strlen(content->valuestring),
-                                  special ? VKT_TOKF_SPECIAL : VKT_TOKF_ADDED, c->path));
+        /* The flag matters only with a normalizer; leaving it off otherwise keeps the handle (and its
+         * cache identity) the same as one loaded from other files. */
+        uint8_t f = (special ? VKT_TOKF_SPECIAL : VKT_TOKF_ADDED) | (normalized && t->norm ? VKT_TOKF_NORMALIZED : 0);
+        VKT_TRY(vkt_tok_set_piece(t, v, content->valuestring, strlen(content->valuestring), f, c->path));
         VKT_TRY(vkt_tok_add_added(t, v));
         const char *s = content->valuestring;
         if (strcmp(s, "<s>") == 0 || strcmp(s, "<|begin_of_text|>") == 0) t->bos = v;
@@ -192,7 +259,7 @@ static vkt_status read_added(const ctx_t *c, const cJSON *added) {
     }
     if (t->eot >= 0 && t->bos < 0) t->bos = t->eot;
     if (t->eot >= 0 && t->eos < 0) t->eos = t->eot;
-    return VKT_OK;
+    return normalize_added(t);
 }
 
 static vkt_status read_vocab(const ctx_t *c, const cJSON *vocab) {
@@ -322,8 +389,9 @@ static vkt_status load_root(ctx_t *c, const cJSON *root) {
     t->byte_fallback = flag(model, "byte_fallback", false);
     t->fuse_unk = flag(model, "fuse_unk", false);
     t->ignore_merges = flag(model, "ignore_merges", false);
-    VKT_TRY(read_norm(c, cJSON_GetObjectItemCaseSensitive(root, "normalizer")));
+    VKT_TRY(read_norm(c, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), "normalizer"));
     VKT_TRY(read_pre(c, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer")));
+    VKT_TRY(hash_config(c, root));
     if (cJSON_IsArray(added)) VKT_TRY(read_added(c, added));
     VKT_TRY(read_vocab(c, vocab));
     VKT_TRY(vkt_tok_finish(t, c->path));

@@ -174,6 +174,13 @@ vkt_status vkt_tok_save_hf(const vkt_tokenizer *t, const char *path) {
         vkt_log_error("tokenizer save '%s': the byte tokenizer has no tokenizer.json form; use \"bytes\"", path);
         return VKT_ERR_ARG;
     }
+    if (t->pre || t->norm) {
+        /* Writing the steps back is not implemented; saving without them would change the ids. */
+        vkt_log_error("tokenizer save '%s': this tokenizer has tokenizer.json normalizer/pre_tokenizer steps, "
+                      "which the writer cannot store; copy the original tokenizer.json instead",
+                      path);
+        return VKT_ERR_UNSUPPORTED;
+    }
     cJSON *root = build(t);
     char *text = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);

@@ -6,7 +6,11 @@
 #include "data/tok_util.h"
 #include "data/tokenizer.h"
 
-enum { VKT_TOKF_SPECIAL = 1, VKT_TOKF_ADDED = 2, VKT_TOKF_BYTE = 4 };
+/* NORMALIZED: an added token matched in normalized text (tokenizer.json "normalized": true). */
+enum { VKT_TOKF_SPECIAL = 1, VKT_TOKF_ADDED = 2, VKT_TOKF_BYTE = 4, VKT_TOKF_NORMALIZED = 8 };
+
+typedef struct vkt_tok_norm vkt_tok_norm;
+typedef struct vkt_tok_pretok vkt_tok_pretok;
 
 struct vkt_tokenizer {
     vkt_tok_kind kind;
@@ -19,6 +23,13 @@ struct vkt_tokenizer {
     int32_t byte_id[256]; /* byte BPE: token of each single byte; SP: byte-fallback token or -1 */
     int32_t *added;       /* owned (n_added): added/special token ids, matched in the text */
     int32_t n_added;
+    char **added_norm;     /* owned (n_added), each owned or NULL: the normalized content a
+                              VKT_TOKF_NORMALIZED token is matched by (NULL: its piece) */
+    vkt_tok_norm *norm;    /* owned or NULL: tokenizer.json normalizer steps */
+    vkt_tok_pretok *pre;   /* owned or NULL: byte BPE pre-tokenizer steps (tokenizer.json); when
+                              NULL, add_prefix_space and use_regex below apply */
+    vkt_tok_bytes norm_buf; /* owned: encode scratch for normalized text */
+    uint64_t config_hash;   /* nonzero when norm or pre is set: hash of their tokenizer.json objects */
     int32_t bos, eos, eot, unk;
     bool add_prefix_space; /* byte BPE: prepend ' ' to a segment that does not start with one */
     bool use_regex;        /* byte BPE: GPT-2 pre-tokenization (else one word per segment) */
@@ -46,7 +57,7 @@ vkt_status vkt_tok_alloc(vkt_tok_kind kind, int32_t n_vocab, vkt_tokenizer **out
  * string keeps the first id. Fails on an id out of range or one already set. */
 vkt_status vkt_tok_set_piece(vkt_tokenizer *t, int32_t id, const char *bytes, size_t len, uint8_t flags,
                              const char *src);
-/* Registers id (already set) as an added token matched in text. */
+/* Registers id (already set) as an added token matched in text (flags VKT_TOKF_NORMALIZED there). */
 vkt_status vkt_tok_add_added(vkt_tokenizer *t, int32_t id);
 /* Checks that every id has bytes and fills byte_id for byte BPE; src names the file for messages. */
 vkt_status vkt_tok_finish(vkt_tokenizer *t, const char *src);

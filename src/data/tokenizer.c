@@ -8,6 +8,8 @@
 
 #include "core/log.h"
 #include "data/tok_internal.h"
+#include "data/tok_norm.h"
+#include "data/tok_pretok.h"
 
 vkt_status vkt_tok_ids_push(vkt_tok_ids *v, int32_t id) {
     if (v->len == v->cap) {
@@ -79,7 +81,13 @@ void vkt_tok_free(vkt_tokenizer *t) {
     free(t->piece);
     free(t->piece_len);
     free(t->flags);
+    if (t->added_norm)
+        for (int32_t i = 0; i < t->n_added; i++) free(t->added_norm[i]);
+    free(t->added_norm);
     free(t->added);
+    vkt_tok_norm_free(t->norm);
+    vkt_tok_pretok_free(t->pre);
+    vkt_tok_bytes_free(&t->norm_buf);
     vkt_strmap_free(&t->pieces);
     vkt_pairmap_free(&t->merges);
     vkt_strmap_free(&t->cache);
@@ -204,52 +212,87 @@ static const char *find_bytes(const char *h, size_t hn, const char *nd, size_t n
     return NULL;
 }
 
-/* Splits text at added tokens (earliest match, longest on ties) and encodes the plain parts. */
+/* An added token to look for: its id, the bytes it is matched by, the next match at or after the
+ * scan position (SIZE_MAX: none left). */
+typedef struct {
+    int32_t id;
+    const char *s;
+    size_t n, next;
+} added_match;
+
+/* Splits text[0..len) at the tokens of m (earliest match, longest on ties, as Hugging Face's
+ * leftmost-longest automaton), pushing their ids; each plain part goes to plain(part, its offset). */
+typedef vkt_status (*plain_fn)(vkt_tokenizer *t, const char *s, size_t n, size_t off, void *ctx);
+static vkt_status split_added(vkt_tokenizer *t, const char *text, size_t len, added_match *m, int32_t nm,
+                              plain_fn plain, void *ctx, vkt_tok_ids *out) {
+    for (int32_t i = 0; i < nm; i++) {
+        const char *p = find_bytes(text, len, m[i].s, m[i].n);
+        m[i].next = p ? (size_t)(p - text) : SIZE_MAX;
+    }
+    size_t pos = 0;
+    while (pos < len) {
+        int32_t best = -1;
+        for (int32_t i = 0; i < nm; i++) {
+            if (m[i].next < pos) {
+                const char *p = find_bytes(text + pos, len - pos, m[i].s, m[i].n);
+                m[i].next = p ? (size_t)(p - text) : SIZE_MAX;
+            }
+            if (m[i].next == SIZE_MAX) continue;
+            if (best < 0 || m[i].next < m[best].next || (m[i].next == m[best].next && m[i].n > m[best].n)) best = i;
+        }
+        size_t stop = best < 0 ? len : m[best].next;
+        if (stop > pos) VKT_TRY(plain(t, text + pos, stop - pos, pos, ctx));
+        if (best < 0) break;
+        VKT_TRY(vkt_tok_ids_push(out, m[best].id));
+        pos = stop + m[best].n;
+    }
+    return VKT_OK;
+}
+
+typedef struct {
+    vkt_tok_ids *out;
+    added_match *norm_m; /* tokens matched in normalized text */
+    int32_t n_norm;
+    bool at_start; /* the normalized piece being split began the text */
+} enc_ctx;
+
+static vkt_status plain_normalized(vkt_tokenizer *t, const char *s, size_t n, size_t off, void *vc) {
+    enc_ctx *c = vc;
+    return vkt_tok_encode_segment(t, s, n, c->at_start && off == 0, c->out);
+}
+
+/* A part of the raw text with no raw-matched added token: normalize it, then split it at the
+ * normalized added tokens (Hugging Face's two-pass added-vocabulary split). */
+static vkt_status plain_raw(vkt_tokenizer *t, const char *s, size_t n, size_t off, void *vc) {
+    enc_ctx *c = vc;
+    if (!t->norm) return vkt_tok_encode_segment(t, s, n, off == 0, c->out);
+    VKT_TRY(vkt_tok_norm_apply(t->norm, s, n, &t->norm_buf));
+    c->at_start = off == 0;
+    /* norm_buf is not touched again until this part is done: encode_segment does not normalize. */
+    return split_added(t, t->norm_buf.data, t->norm_buf.len, c->norm_m, c->n_norm, plain_normalized, c, c->out);
+}
+
 vkt_status vkt_tok_encode(vkt_tokenizer *t, const char *text, size_t len, bool parse_special, vkt_tok_ids *out) {
     if (!text && len) return VKT_ERR_ARG;
     if (t->kind == VKT_TOK_BYTES) {
         for (size_t i = 0; i < len; i++) VKT_TRY(vkt_tok_ids_push(out, (uint8_t)text[i]));
         return VKT_OK;
     }
-    int32_t n_match = 0, *match = malloc((size_t)t->n_added * sizeof *match + 1);
-    size_t *next = malloc((size_t)t->n_added * sizeof *next + 1);
-    if (!match || !next) {
-        free(match);
-        free(next);
-        return VKT_ERR_OOM;
-    }
-    for (int32_t i = 0; i < t->n_added; i++) {
+    added_match *m = malloc((size_t)t->n_added * sizeof *m + 1);
+    if (!m) return VKT_ERR_OOM;
+    int32_t n_raw = 0, n_norm = 0;
+    for (int32_t i = 0; i < t->n_added; i++) { /* raw-matched tokens from the front, normalized from the back */
         int32_t id = t->added[i];
         if ((t->flags[id] & VKT_TOKF_SPECIAL) && !parse_special) continue;
-        if (t->piece_len[id] == 0) continue;
-        match[n_match] = id, next[n_match++] = 0;
+        bool normalized = t->norm && (t->flags[id] & VKT_TOKF_NORMALIZED);
+        const char *s = normalized && t->added_norm && t->added_norm[i] ? t->added_norm[i] : t->piece[id];
+        size_t n = s == t->piece[id] ? t->piece_len[id] : strlen(s);
+        if (n == 0) continue;
+        m[normalized ? t->n_added - 1 - n_norm++ : n_raw++] = (added_match){id, s, n, 0};
     }
-    for (int32_t i = 0; i < n_match; i++) {
-        const char *p = find_bytes(text, len, t->piece[match[i]], t->piece_len[match[i]]);
-        next[i] = p ? (size_t)(p - text) : SIZE_MAX;
-    }
-    size_t pos = 0;
-    vkt_status s = VKT_OK;
-    while (pos < len && s == VKT_OK) {
-        int32_t best = -1;
-        for (int32_t i = 0; i < n_match; i++) {
-            if (next[i] < pos) {
-                const char *p = find_bytes(text + pos, len - pos, t->piece[match[i]], t->piece_len[match[i]]);
-                next[i] = p ? (size_t)(p - text) : SIZE_MAX;
-            }
-            if (next[i] == SIZE_MAX) continue;
-            if (best < 0 || next[i] < next[best] ||
-                (next[i] == next[best] && t->piece_len[match[i]] > t->piece_len[match[best]]))
-                best = i;
-        }
-        size_t stop = best < 0 ? len : next[best];
-        if (stop > pos) s = vkt_tok_encode_segment(t, text + pos, stop - pos, pos == 0, out);
-        if (best < 0 || s != VKT_OK) break;
-        s = vkt_tok_ids_push(out, match[best]);
-        pos = stop + t->piece_len[match[best]];
-    }
-    free(match);
-    free(next);
+    enc_ctx c = {.out = out, .norm_m = m + t->n_added - n_norm, .n_norm = n_norm};
+    vkt_status s = split_added(t, text, len, m, n_raw, plain_raw, &c, out);
+    free(m);
     return s;
 }
 

@@ -3,8 +3,9 @@
  * Three kinds behind one handle:
  *   - bytes:     256 ids, id = byte value (character-level runs; the trivial default).
  *   - byte BPE:  GPT-2 style byte-level BPE, from encoder.json + vocab.bpe or a Hugging Face
- *                tokenizer.json (model BPE + ByteLevel pre-tokenizer), or trained with
- *                vkt_tok_train_bpe (tok_train.h).
+ *                tokenizer.json (model BPE + ByteLevel, with Split regexes and normalizers as in
+ *                Llama 3 and Qwen2: tok_pretok.h, tok_norm.h), or trained with vkt_tok_train_bpe
+ *                (tok_train.h).
  *   - SP BPE:    SentencePiece-style BPE with byte fallback, from a llama2.c tokenizer .bin or a
  *                Hugging Face tokenizer.json of the Llama kind ("▁" for spaces, <0xXX> byte tokens).
  * Encoding never adds BOS/EOS by itself: callers add vkt_tok_bos()/vkt_tok_eot() where they want

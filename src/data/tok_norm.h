@@ -1,0 +1,36 @@
+/* tokenizer.json normalizers, applied to each piece of text between added tokens before
+ * pre-tokenization: NFC, NFD, NFKC, NFKD (utf8proc), Lowercase, Strip, StripAccents, Prepend,
+ * Replace (String or Regex pattern), and Sequence (flattened into one list of steps).
+ *
+ * Semantics follow Hugging Face tokenizers: Lowercase maps each character on its own (full
+ * mappings, so U+0130 becomes "i" + U+0307; no context rules such as final sigma); Strip removes
+ * Unicode White_Space; StripAccents drops combining marks (general category M), meant to follow an
+ * NFD/NFKD step; Prepend adds its string to a non-empty piece; Replace substitutes every
+ * non-overlapping match, leftmost first. Invalid UTF-8 bytes pass through every step unchanged.
+ * Not supported (the loader names the field): BertNormalizer, Precompiled (SentencePiece charsmap),
+ * Nmt and anything else. */
+#ifndef VKT_TOK_NORM_H
+#define VKT_TOK_NORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "data/tokenizer.h"
+
+typedef struct vkt_tok_norm vkt_tok_norm;
+
+/* Appends the steps of the normalizer object j (a Sequence is flattened) to *n, creating it when
+ * NULL. field names j in messages ("normalizer.normalizers[1]"), path the file. sp_space: the
+ * SentencePiece convention of this tokenizer's handle, where U+2581 is stored as ' ' (string
+ * arguments are converted the same way). Errors: VKT_ERR_FORMAT (bad field), VKT_ERR_UNSUPPORTED
+ * (a type not listed above), VKT_ERR_OOM. */
+vkt_status vkt_tok_norm_add(vkt_tok_norm **n, const cJSON *j, const char *path, const char *field, bool sp_space);
+/* Writes the normalized form of s[0..len) to out (replacing its content). Not thread-safe (regex
+ * match data is per handle). */
+vkt_status vkt_tok_norm_apply(vkt_tok_norm *n, const char *s, size_t len, vkt_tok_bytes *out);
+/* Safe on NULL. */
+void vkt_tok_norm_free(vkt_tok_norm *n);
+
+#endif
