@@ -31,4 +31,14 @@ fi
 
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 cmake -S . -B build -DCMAKE_BUILD_TYPE="${VKT_BUILD_TYPE:-RelWithDebInfo}" ${VKT_CMAKE_ARGS:-} >/dev/null
-cmake --build build -j"$(nproc)"
+if [ "${VKT_QUIET_BUILD:-0}" = 1 ]; then
+    # Quiet: the build's output goes to a log, shown only when the build fails.
+    echo "setup: building vktrain (log: build/build.log) ..."
+    if ! cmake --build build -j"$(nproc)" >build/build.log 2>&1; then
+        tail -n 40 build/build.log
+        echo "setup: the build failed; the whole log is build/build.log"
+        exit 1
+    fi
+else
+    cmake --build build -j"$(nproc)"
+fi

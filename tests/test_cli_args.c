@@ -65,7 +65,7 @@ int main(void) {
     char model[1024], tok[1024], data[1024], args[4096], out[4096];
     snprintf(model, sizeof model, "%s", vkt_test_data("models/stories260K/stories260K.bin"));
     snprintf(tok, sizeof tok, "%s", vkt_test_data("models/stories260K/tok512.bin"));
-    snprintf(data, sizeof data, "%s", vkt_test_data("tinystories_sample.txt"));
+    snprintf(data, sizeof data, "%s", vkt_test_data("tinystories_256k.txt"));
     const char *dump = "/tmp/vkt_cli_args_dump.safetensors";
     snprintf(args, sizeof args, "eval '%s' --tokenizer '%s' --data '%s' --batch 2 --seq 16 --batches 2 --json "
              "--dump-logits %s 2>/dev/null", model, tok, data, dump);

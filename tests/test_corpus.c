@@ -56,7 +56,7 @@ static void test_tinystories(const char *dir) {
     bool same = a.n > 40 && a.ids[0] == EOT;
     for (size_t i = 0; same && i < strlen(first); i++) same = a.ids[1 + i] == first[i];
     CHECK(same, "the stream starts with eot + the first story");
-    printf("ok   tinystories_sample: %lld docs, %lld tokens, %d encode calls\n", (long long)count_eot(&a),
+    printf("ok   tinystories_256k: %lld docs, %lld tokens, %d encode calls\n", (long long)count_eot(&a),
            (long long)a.n, t.calls);
 
     /* Cache: miss, hit (no encode calls, same ids), miss for a new identity. */
