@@ -302,11 +302,60 @@ static void test_truncation_and_fuzz(const char *dir) {
            accepted);
 }
 
+/* Every one of the 65536 f16 and bf16 bit patterns converts exactly: against (-1)^s 2^(e-15) (1 + m/1024)
+ * (subnormals 2^-14 m/1024, e = 31 inf/NaN) and against the bf16 bits as the top of an f32. F64, integer
+ * and 8-bit float tensors are refused by name and dtype (F64 would round). */
+static void test_exact_conversions(const char *dir) {
+    uint16_t *all = malloc(65536 * sizeof *all);
+    for (uint32_t i = 0; i < 65536; i++) all[i] = (uint16_t)i;
+    double d[3] = {0.1, 1e-300, 3};
+    vkt_st_write_tensor ts[] = {
+        {.name = "f16", .dtype = VKT_ST_F16, .ndim = 1, .shape = {65536}, .data = all},
+        {.name = "bf16", .dtype = VKT_ST_BF16, .ndim = 1, .shape = {65536}, .data = all},
+        {.name = "f64", .dtype = VKT_ST_F64, .ndim = 1, .shape = {3}, .data = d},
+        {.name = "e4m3", .dtype = VKT_ST_F8_E4M3, .ndim = 1, .shape = {2}, .data = all},
+    };
+    const char *p = tu_path(dir, "all16.safetensors");
+    CHECK(vkt_st_write(p, ts, 4, NULL, 0) == VKT_OK, "write all16");
+    vkt_st_file f;
+    CHECK(vkt_st_open(p, &f) == VKT_OK, "open all16");
+    float *out = malloc(65536 * sizeof *out);
+    long bad16 = 0, badb = 0, first16 = -1;
+    CHECK(vkt_st_read_f32(&f, vkt_st_find(&f, "f16"), out, 65536) == VKT_OK, "read f16");
+    for (uint32_t i = 0; i < 65536; i++) {
+        int sgn = i >> 15, e = (i >> 10) & 31, m = i & 1023;
+        double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(1024 + m, e - 25);
+        float want = (float)(sgn ? -v : v);
+        bool same = isnan(want) ? isnan(out[i]) : (out[i] == want && signbit(out[i]) == signbit(want));
+        if (!same && bad16++ == 0) first16 = (long)i;
+    }
+    CHECK(vkt_st_read_f32(&f, vkt_st_find(&f, "bf16"), out, 65536) == VKT_OK, "read bf16");
+    for (uint32_t i = 0; i < 65536; i++) {
+        uint32_t u = i << 16, got;
+        memcpy(&got, &out[i], 4);
+        badb += got != u;
+    }
+    printf("ok   all 65536 f16 / bf16 patterns: %ld / %ld wrong (first bad f16 index %ld)\n", bad16, badb, first16);
+    CHECK(bad16 == 0 && badb == 0, "f16 %ld wrong (first 0x%04lx), bf16 %ld wrong", bad16, first16, badb);
+    const char *refused[] = {"f64", "e4m3"}, *names[] = {"F64", "F8_E4M3"};
+    for (int k = 0; k < 2; k++) {
+        tu_capture_begin();
+        vkt_status s = vkt_st_read_f32(&f, vkt_st_find(&f, refused[k]), out, k ? 2 : 3);
+        tu_expect_fail(names[k], s, VKT_ERR_UNSUPPORTED, tu_capture_end(), "all16.safetensors", refused[k], names[k],
+                       (const char *)NULL);
+    }
+    CHECK(!vkt_st_dtype_exact_f32(VKT_ST_F64) && vkt_st_dtype_exact_f32(VKT_ST_BF16), "exact dtypes");
+    vkt_st_close(&f);
+    free(out);
+    free(all);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     printf("test_safetensors (pure CPU)\n");
     const char *dir = tu_mkdir();
     test_round_trip(dir);
+    test_exact_conversions(dir);
     test_params_and_shards(dir);
     test_bad_headers(dir);
     test_truncation_and_fuzz(dir);

@@ -67,7 +67,9 @@ int vkt_cli_sample(int argc, char **argv) {
     }
     vkt_tok_ids ids = {0};
     if (s == VKT_OK && *prompt) {
-        s = vkt_tok_encode(tok, prompt, strlen(prompt), true, &ids);
+        /* As transformers encodes a prompt: BOS first when the tokenizer says so (Llama 2/3 folders). */
+        if (vkt_tok_adds_bos(tok)) s = vkt_tok_ids_push(&ids, vkt_tok_bos(tok));
+        if (s == VKT_OK) s = vkt_tok_encode(tok, prompt, strlen(prompt), true, &ids);
         if (s == VKT_OK) fputs(prompt, stdout);
     }
     struct timespec t0, t1;

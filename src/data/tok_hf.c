@@ -398,6 +398,7 @@ static vkt_status load_root(ctx_t *c, const cJSON *root) {
     VKT_TRY(read_merges(c, merges));
     const char *unk = str_or(model, "unk_token", NULL);
     if (unk) t->unk = vkt_tok_find(t, unk, strlen(unk));
+    vkt_tok_read_post_processor(t, cJSON_GetObjectItemCaseSensitive(root, "post_processor"));
     return VKT_OK;
 }
 

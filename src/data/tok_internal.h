@@ -30,7 +30,8 @@ struct vkt_tokenizer {
                               NULL, add_prefix_space and use_regex below apply */
     vkt_tok_bytes norm_buf; /* owned: encode scratch for normalized text */
     uint64_t config_hash;   /* nonzero when norm or pre is set: hash of their tokenizer.json objects */
-    int32_t bos, eos, eot, unk;
+    int32_t bos, eos, eot, unk, pad;
+    bool add_bos;          /* prepend bos when encoding a prompt (tok_hf_config.c) */
     bool add_prefix_space; /* byte BPE: prepend ' ' to a segment that does not start with one */
     bool use_regex;        /* byte BPE: GPT-2 pre-tokenization (else one word per segment) */
     bool sp_prefix;        /* SP: prepend ' ' (U+2581 in the files) to each non-empty segment */
@@ -50,6 +51,11 @@ struct vkt_tokenizer {
     char identity[96];   /* vkt_encoder identity (kind, size, content hash) */
     size_t scratch_cap;  /* symbols the scratch holds */
 };
+
+/* tokenizer.json "post_processor": a TemplateProcessing whose single sequence starts with a special
+ * token makes that token the BOS and sets add_bos (tok_hf_config.c). */
+typedef struct cJSON cJSON;
+void vkt_tok_read_post_processor(vkt_tokenizer *t, const cJSON *post_processor);
 
 /* Allocates a handle with n_vocab empty ids (kind set, specials -1). */
 vkt_status vkt_tok_alloc(vkt_tok_kind kind, int32_t n_vocab, vkt_tokenizer **out);

@@ -58,7 +58,7 @@ vkt_status vkt_tok_alloc(vkt_tok_kind kind, int32_t n_vocab, vkt_tokenizer **out
     if (!t) return VKT_ERR_OOM;
     t->kind = kind;
     t->n_vocab = n_vocab;
-    t->bos = t->eos = t->eot = t->unk = -1;
+    t->bos = t->eos = t->eot = t->unk = t->pad = -1;
     t->use_regex = true;
     for (int i = 0; i < 256; i++) t->byte_id[i] = -1;
     t->piece = calloc((size_t)n_vocab, sizeof *t->piece);
@@ -183,6 +183,8 @@ int32_t vkt_tok_vocab_size(const vkt_tokenizer *t) { return t->n_vocab; }
 int32_t vkt_tok_bos(const vkt_tokenizer *t) { return t->bos; }
 int32_t vkt_tok_eos(const vkt_tokenizer *t) { return t->eos; }
 int32_t vkt_tok_eot(const vkt_tokenizer *t) { return t->eot >= 0 ? t->eot : t->eos; }
+int32_t vkt_tok_pad(const vkt_tokenizer *t) { return t->pad; }
+bool vkt_tok_adds_bos(const vkt_tokenizer *t) { return t->add_bos && t->bos >= 0; }
 bool vkt_tok_is_special(const vkt_tokenizer *t, int32_t id) {
     return id >= 0 && id < t->n_vocab && (t->flags[id] & VKT_TOKF_SPECIAL);
 }
@@ -330,6 +332,24 @@ static bool is_file(const char *path) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* A tokenizer.json, then the tokenizer_config.json beside it when there is one (a model folder). */
+static vkt_status load_hf_folder(const char *tokenizer_json, vkt_tokenizer **out) {
+    VKT_TRY(vkt_tok_load_hf(tokenizer_json, out));
+    char cfg[4096];
+    const char *slash = strrchr(tokenizer_json, '/');
+    if (slash)
+        snprintf(cfg, sizeof cfg, "%.*s/tokenizer_config.json", (int)(slash - tokenizer_json), tokenizer_json);
+    else
+        snprintf(cfg, sizeof cfg, "tokenizer_config.json");
+    if (!is_file(cfg)) return VKT_OK;
+    vkt_status s = vkt_tok_apply_hf_config(*out, cfg);
+    if (s != VKT_OK) {
+        vkt_tok_free(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
 vkt_status vkt_tok_load(const char *spec, vkt_tokenizer **out) {
     *out = NULL;
     if (strcmp(spec, "bytes") == 0) return vkt_tok_init_bytes(out);
@@ -343,14 +363,14 @@ vkt_status vkt_tok_load(const char *spec, vkt_tokenizer **out) {
     if (S_ISDIR(st.st_mode)) {
         char a[4096], b[4096];
         snprintf(a, sizeof a, "%s/tokenizer.json", spec);
-        if (is_file(a)) return vkt_tok_load_hf(a, out);
+        if (is_file(a)) return load_hf_folder(a, out);
         snprintf(a, sizeof a, "%s/encoder.json", spec);
         snprintf(b, sizeof b, "%s/vocab.bpe", spec);
         if (is_file(a) && is_file(b)) return vkt_tok_load_gpt2(a, b, out);
         vkt_log_error("tokenizer directory '%s' has neither tokenizer.json nor encoder.json + vocab.bpe", spec);
         return VKT_ERR_IO;
     }
-    if (has_suffix(spec, ".json")) return vkt_tok_load_hf(spec, out);
+    if (has_suffix(spec, ".json")) return load_hf_folder(spec, out);
     if (has_suffix(spec, ".bin")) return vkt_tok_load_llama2c(spec, 0, out);
     vkt_log_error("tokenizer '%s': unknown kind; name a tokenizer.json, a llama2.c .bin or a directory", spec);
     return VKT_ERR_ARG;

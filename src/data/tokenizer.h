@@ -53,8 +53,15 @@ vkt_status vkt_tok_load_hf(const char *tokenizer_json, vkt_tokenizer **out);
  * Ids 0/1/2 are <unk>/BOS/EOS as in llama2.c; tokens "<0xXX>" are the byte fallbacks. */
 vkt_status vkt_tok_load_llama2c(const char *tok_bin, int32_t n_vocab, vkt_tokenizer **out);
 /* By name: "bytes"; a directory holding tokenizer.json or encoder.json + vocab.bpe; a .json file;
- * a .bin file (llama2.c). */
+ * a .bin file (llama2.c). A tokenizer.json with a tokenizer_config.json beside it (a Hugging Face model
+ * folder) takes bos/eos/pad and add_bos_token from it (vkt_tok_apply_hf_config). */
 vkt_status vkt_tok_load(const char *spec, vkt_tokenizer **out);
+/* Applies a Hugging Face tokenizer_config.json: "bos_token", "eos_token", "pad_token" (a string, an
+ * {"content": ...} object, or null for none) become the ids tokenizer.json gives those contents, and
+ * "add_bos_token" (when present) says whether prompts get the BOS. VKT_ERR_FORMAT, naming the file and
+ * key, for a content the tokenizer lacks or add_bos_token without a BOS; the handle is then unchanged
+ * only in part, so free it. */
+vkt_status vkt_tok_apply_hf_config(vkt_tokenizer *t, const char *tokenizer_config_json);
 /* Safe on NULL. */
 void vkt_tok_free(vkt_tokenizer *t);
 
@@ -64,6 +71,10 @@ int32_t vkt_tok_vocab_size(const vkt_tokenizer *t);
 int32_t vkt_tok_bos(const vkt_tokenizer *t);
 int32_t vkt_tok_eos(const vkt_tokenizer *t);
 int32_t vkt_tok_eot(const vkt_tokenizer *t);
+int32_t vkt_tok_pad(const vkt_tokenizer *t);
+/* True when encoding a prompt should start with vkt_tok_bos (tokenizer_config.json add_bos_token, or a
+ * tokenizer.json post_processor that prepends it, as Llama 2 and Llama 3 do; Qwen2 and GPT-2 do not). */
+bool vkt_tok_adds_bos(const vkt_tokenizer *t);
 /* Id of the token whose decoded bytes (or special content) equal s, or -1. */
 int32_t vkt_tok_find(const vkt_tokenizer *t, const char *s, size_t len);
 /* Decoded bytes of one token (special tokens: their content); *len gets the length. NULL for an

@@ -283,10 +283,19 @@ vkt_status vkt_checkpoint_read_config(const char *dir, vkt_model_config *cfg) {
     return vkt_model_config_load(path, cfg);
 }
 
+/* The dtype check every loaded tensor passes before any value is read: only dtypes with an exact f32 equal. */
+static vkt_status check_dtype(const vkt_st_file *file, const char *name, const vkt_st_tensor *x) {
+    if (vkt_st_dtype_exact_f32(x->dtype)) return VKT_OK;
+    vkt_log_error("%s: tensor \"%s\" has dtype %s; vktrain loads F32, F16 and BF16 (exact in f32): convert the "
+                  "model to one of them (e.g. torch_dtype=torch.bfloat16 and save_pretrained)", file->map.path, name,
+                  vkt_st_dtype_name(x->dtype));
+    return VKT_ERR_UNSUPPORTED;
+}
+
 /* A tied model's file may still carry lm_head.weight (some exporters write it): accepted only when it is
- * the embedding, since the model will use the embedding in its place. */
-static vkt_status check_tied_head(const vkt_st_file *file, const vkt_st_tensor *x, const vkt_param_table *t,
-                                  const float *flat) {
+ * the embedding, since the model will use the embedding in its place. Shape and dtype here, values in
+ * check_tied_head_values once the embedding is read. */
+static vkt_status check_tied_head(const vkt_st_file *file, const vkt_st_tensor *x, const vkt_param_table *t) {
     const vkt_param *wte = vkt_params_get(t, -1, VKT_ROLE_WTE);
     int64_t want[2] = {wte->rows, wte->cols};
     char got_s[96], want_s[64];
@@ -296,6 +305,12 @@ static vkt_status check_tied_head(const vkt_st_file *file, const vkt_st_tensor *
                       vkt_shape_str(2, want, want_s, sizeof want_s));
         return VKT_ERR_FORMAT;
     }
+    return check_dtype(file, "lm_head.weight", x);
+}
+
+static vkt_status check_tied_head_values(const vkt_st_file *file, const vkt_st_tensor *x, const vkt_param_table *t,
+                                         const float *flat) {
+    const vkt_param *wte = vkt_params_get(t, -1, VKT_ROLE_WTE);
     float *buf = malloc((size_t)wte->numel * sizeof *buf);
     vkt_status s = buf ? vkt_st_read_f32(file, x, buf, wte->numel) : VKT_ERR_OOM;
     if (s == VKT_OK && memcmp(buf, flat + wte->offset, (size_t)wte->numel * sizeof *buf) != 0) {
@@ -307,17 +322,19 @@ static vkt_status check_tied_head(const vkt_st_file *file, const vkt_st_tensor *
     return s;
 }
 
-/* Every file tensor must be a parameter (or an ignorable buffer, or a tied head equal to the embedding). */
+/* Every file tensor must be a parameter (or an ignorable buffer, or a tied head: *tied_head gets it). */
 static vkt_status check_leftovers(const vkt_st_model *f, const vkt_param_table *t, const char *prefix,
-                                  vkt_param_layout layout, const float *flat) {
+                                  vkt_param_layout layout, int *tied_head) {
     size_t np = strlen(prefix);
+    *tied_head = -1;
     for (int i = 0; i < f->n_entries; i++) {
         const char *name = f->entries[i].name;
         const vkt_st_file *file = &f->shards[f->entries[i].shard];
         bool ours = strncmp(name, prefix, np) == 0 && vkt_param_for_file_name(t, name + np);
         if (ours || (layout == VKT_LAYOUT_HF && vkt_param_ignorable(name))) continue;
         if (layout == VKT_LAYOUT_HF && strcmp(name, "lm_head.weight") == 0 && !vkt_params_get(t, -1, VKT_ROLE_LM_HEAD)) {
-            VKT_TRY(check_tied_head(file, f->entries[i].t, t, flat));
+            VKT_TRY(check_tied_head(file, f->entries[i].t, t));
+            *tied_head = i;
             continue;
         }
         char shape[96];
@@ -329,45 +346,66 @@ static vkt_status check_leftovers(const vkt_st_model *f, const vkt_param_table *
     return VKT_OK;
 }
 
-/* Fills flat (table layout) from a safetensors model's tensors named prefix + entry name, checking every
- * name and shape (param_match.h). */
+/* The file tensor standing for table entry e (prefix + name, or without GPT-2's "transformer."); NULL and
+ * a logged message when it is missing. */
+static const vkt_st_tensor *find_param(const char *path, const vkt_st_model *f, const vkt_param *e, const char *prefix,
+                                       vkt_param_layout layout, const vkt_st_file **file, char *name, size_t n) {
+    snprintf(name, n, "%s%s", prefix, e->name);
+    const vkt_st_tensor *x = vkt_st_model_find(f, name, file);
+    /* GPT-2 files from the hub name tensors without the "transformer." prefix. */
+    if (!x && strncmp(e->name, "transformer.", 12) == 0) {
+        snprintf(name, n, "%s%s", prefix, e->name + 12);
+        x = vkt_st_model_find(f, name, file);
+    }
+    if (x) return x;
+    int64_t want[2];
+    char want_s[64];
+    int wn = vkt_param_file_shape(e, layout, want);
+    vkt_shape_str(wn, want, want_s, sizeof want_s);
+    if (layout == VKT_LAYOUT_HF && e->role == VKT_ROLE_LM_HEAD && vkt_st_model_find(f, "model.embed_tokens.weight", NULL))
+        vkt_log_error("%s: tensor \"lm_head.weight\" %s is missing, but config.json says tie_word_embeddings=false: "
+                      "if the model shares its embedding with the output head, set \"tie_word_embeddings\": true",
+                      path, want_s);
+    else
+        vkt_log_error("%s: tensor \"%s%s\" %s is missing (is this checkpoint of the same model?)", path, prefix,
+                      e->name, want_s);
+    return NULL;
+}
+
+/* Fills flat (table layout) from a safetensors model's tensors named prefix + entry name. Every name,
+ * shape (param_match.h) and dtype is checked before any value is read, so a refused file costs no
+ * conversion, and flat is only complete when VKT_OK is returned: callers upload nothing otherwise. */
 static vkt_status read_tensors(const char *path, const vkt_param_table *t, float *flat, const char *prefix,
                                vkt_param_layout layout) {
     vkt_st_model f;
     VKT_TRY(vkt_st_model_open(path, &f));
-    vkt_status s = VKT_OK;
+    const vkt_st_tensor **found = calloc((size_t)t->n + 1, sizeof *found);
+    const vkt_st_file **files = calloc((size_t)t->n + 1, sizeof *files);
+    vkt_status s = found && files ? VKT_OK : VKT_ERR_OOM;
+    char name[160];
     for (int i = 0; i < t->n && s == VKT_OK; i++) {
         const vkt_param *e = &t->p[i];
-        char name[160];
-        snprintf(name, sizeof name, "%s%s", prefix, e->name);
-        const vkt_st_file *file;
-        const vkt_st_tensor *x = vkt_st_model_find(&f, name, &file);
-        /* GPT-2 files from the hub name tensors without the "transformer." prefix. */
-        if (!x && strncmp(e->name, "transformer.", 12) == 0) {
-            snprintf(name, sizeof name, "%s%s", prefix, e->name + 12);
-            x = vkt_st_model_find(&f, name, &file);
-        }
-        if (!x) {
-            int64_t want[2];
-            char want_s[64];
-            int wn = vkt_param_file_shape(e, layout, want);
-            vkt_log_error("%s: tensor \"%s%s\" %s is missing (is this checkpoint of the same model?)", path, prefix,
-                          e->name, vkt_shape_str(wn, want, want_s, sizeof want_s));
-            s = VKT_ERR_FORMAT;
-            break;
-        }
-        s = vkt_param_check_shape(file->map.path, name, x->ndim, x->shape, e, layout);
-        if (s != VKT_OK) break;
+        found[i] = find_param(path, &f, e, prefix, layout, &files[i], name, sizeof name);
+        if (!found[i]) s = VKT_ERR_FORMAT;
+        if (s == VKT_OK) s = vkt_param_check_shape(files[i]->map.path, name, found[i]->ndim, found[i]->shape, e, layout);
+        if (s == VKT_OK) s = check_dtype(files[i], name, found[i]);
+    }
+    int tied_head = -1;
+    if (s == VKT_OK) s = check_leftovers(&f, t, prefix, layout, &tied_head);
+    for (int i = 0; i < t->n && s == VKT_OK; i++) {
+        const vkt_param *e = &t->p[i];
         float *buf = malloc((size_t)e->numel * sizeof *buf);
-        if (!buf) s = VKT_ERR_OOM;
-        if (s == VKT_OK) s = vkt_st_read_f32(file, x, buf, e->numel);
+        s = buf ? vkt_st_read_f32(files[i], found[i], buf, e->numel) : VKT_ERR_OOM;
         if (s == VKT_OK) {
             if (layout == VKT_LAYOUT_HF) from_hf(e, buf, flat);
             else memcpy(flat + e->offset, buf, (size_t)e->numel * sizeof *buf);
         }
         free(buf);
     }
-    if (s == VKT_OK) s = check_leftovers(&f, t, prefix, layout, flat);
+    if (s == VKT_OK && tied_head >= 0)
+        s = check_tied_head_values(&f.shards[f.entries[tied_head].shard], f.entries[tied_head].t, t, flat);
+    free(found);
+    free(files);
     vkt_st_model_close(&f);
     return s;
 }

@@ -25,6 +25,8 @@ static const struct {
     [VKT_ST_I64] = {"I64", 8},         [VKT_ST_U64] = {"U64", 8},         [VKT_ST_F64] = {"F64", 8},
 };
 
+bool vkt_st_dtype_exact_f32(vkt_st_dtype d) { return d == VKT_ST_F32 || d == VKT_ST_F16 || d == VKT_ST_BF16; }
+
 const char *vkt_st_dtype_name(vkt_st_dtype d) { return (unsigned)d < VKT_ST_DTYPE_COUNT ? k_dtypes[d].name : "?"; }
 size_t vkt_st_dtype_size(vkt_st_dtype d) { return (unsigned)d < VKT_ST_DTYPE_COUNT ? k_dtypes[d].size : 0; }
 
@@ -255,16 +257,10 @@ vkt_status vkt_st_read_f32(const vkt_st_file *f, const vkt_st_tensor *t, float *
             out[i] = t->dtype == VKT_ST_F16 ? vkt_f16_to_f32(h) : vkt_bf16_to_f32(h);
         }
         return VKT_OK;
-    case VKT_ST_F64:
-        for (int64_t i = 0; i < n; i++) {
-            double x;
-            memcpy(&x, p + 8 * i, 8);
-            out[i] = (float)x;
-        }
-        return VKT_OK;
     default:
-        vkt_log_error("%s: tensor \"%s\": dtype %s cannot be converted to f32 (F32, F16, BF16, F64 only)", f->map.path,
-                      t->name, k_dtypes[t->dtype].name);
+        vkt_log_error("%s: tensor \"%s\": dtype %s cannot be loaded as f32 parameters (F32, F16 and BF16 convert "
+                      "exactly; convert the file to one of them, e.g. with torch: t.to(torch.bfloat16))",
+                      f->map.path, t->name, k_dtypes[t->dtype].name);
         return VKT_ERR_UNSUPPORTED;
     }
 }

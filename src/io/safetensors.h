@@ -10,8 +10,9 @@
  * Reading memory-maps the file and validates everything before returning: header length against
  * the file size, JSON types, known dtypes, shape products against the byte range, ranges against the
  * buffer, overlaps and duplicate names. Every error names the file, the tensor and the field.
- * Values are converted to f32 only on request (F32, F16, BF16, F64). Not here: big-endian hosts,
- * 8-bit float types (they load as raw bytes only), writing sharded models. */
+ * Values are converted to f32 only on request, and only from the dtypes that convert exactly (F32, F16
+ * with its subnormals, BF16); F64 would round and integer or 8-bit float types would need a scale, so
+ * they are readable as raw bytes only. Not here: big-endian hosts, writing sharded models. */
 #ifndef VKT_IO_SAFETENSORS_H
 #define VKT_IO_SAFETENSORS_H
 
@@ -47,6 +48,8 @@ typedef enum {
 /* "F32" etc.; size in bytes per element. */
 const char *vkt_st_dtype_name(vkt_st_dtype d);
 size_t vkt_st_dtype_size(vkt_st_dtype d);
+/* True for F32, F16 and BF16: every value has an exact f32 equal. */
+bool vkt_st_dtype_exact_f32(vkt_st_dtype d);
 
 typedef struct {
     char *name; /* owned */
@@ -76,8 +79,8 @@ const vkt_st_tensor *vkt_st_find(const vkt_st_file *f, const char *name);
 const char *vkt_st_meta(const vkt_st_file *f, const char *key);
 /* Raw little-endian bytes of a tensor (t->end - t->begin of them; not necessarily aligned). */
 const void *vkt_st_bytes(const vkt_st_file *f, const vkt_st_tensor *t);
-/* Converts a tensor to f32 into out (n must equal t->numel). VKT_ERR_UNSUPPORTED for non-float dtypes,
- * VKT_ERR_ARG for a size mismatch; both logged with the tensor name. */
+/* Converts a tensor to f32 into out (n must equal t->numel), exactly. VKT_ERR_UNSUPPORTED for dtypes other
+ * than F32/F16/BF16 (logged naming file, tensor and dtype), VKT_ERR_ARG for a size mismatch. */
 vkt_status vkt_st_read_f32(const vkt_st_file *f, const vkt_st_tensor *t, float *out, int64_t n);
 
 /* A whole model: one file or several shards. */

@@ -96,6 +96,30 @@ static vkt_status open_index_json(vkt_st_model *m, const char *path, cJSON *root
         else
             strcpy(dir, ".");
     }
+    /* Every shard must be there before any is opened: name all the missing ones at once. */
+    for (int k = 0; k < m->n_shards && s == VKT_OK; k++) {
+        char *sp = join_path(dir, shard_names[k]);
+        if (!sp)
+            s = VKT_ERR_OOM;
+        else if (!exists(sp)) {
+            const char *example = NULL;
+            int held = 0, j = 0;
+            for (const cJSON *c = wm->child; c; c = c->next, j++)
+                if (entry_shard[j] == k) held++, example = example ? example : c->string;
+            vkt_log_error("%s: shard \"%s\" is missing (weight_map puts %d tensors there, \"%s\" among them): "
+                          "download every file the index names into %s",
+                          path, shard_names[k], held, example ? example : "?", dir);
+            free(sp);
+            sp = NULL;
+            for (int r = k + 1; r < m->n_shards; r++) {
+                char *rp = join_path(dir, shard_names[r]);
+                if (rp && !exists(rp)) vkt_log_error("%s: shard \"%s\" is missing too", path, shard_names[r]);
+                free(rp);
+            }
+            s = VKT_ERR_IO;
+        }
+        free(sp);
+    }
     for (int k = 0; k < m->n_shards && s == VKT_OK; k++) {
         char *sp = join_path(dir, shard_names[k]);
         s = sp ? vkt_st_open(sp, &m->shards[k]) : VKT_ERR_OOM;

@@ -108,7 +108,7 @@ static vkt_status fill_rope_table(vkt_model *m) {
     float *table = malloc((size_t)(P * HS) * sizeof *table);
     vkt_status s = inv_freq && table ? VKT_OK : VKT_ERR_OOM;
     if (s == VKT_OK) {
-        vkt_rope_inv_freq(inv_freq, HS, m->cfg.rope_theta);
+        vkt_model_config_rope_freqs(&m->cfg, inv_freq);
         vkt_rope_table(table, P, HS / 2, inv_freq, false);
         s = vkt_tensor_upload(m->dev, &m->rope_table, table, (size_t)(P * HS) * sizeof *table);
     }
@@ -159,6 +159,7 @@ static void log_oom_hint(const vkt_model *m, size_t param_bytes, size_t act_byte
 static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
                          bool recompute, int64_t kv_len, vkt_model **out) {
     VKT_TRY(vkt_model_config_validate(cfg, "model"));
+    VKT_TRY(vkt_model_config_check_positions(cfg, kv_len > T ? kv_len : T, "model config"));
     if (T > cfg->max_seq_len) {
         vkt_log_error("sequence length %lld is over the model's maximum %lld", (long long)T,
                       (long long)cfg->max_seq_len);

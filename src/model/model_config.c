@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "io/json_file.h"
+#include "ops/rope.h"
 
 typedef enum { K_INT, K_FLOAT, K_BOOL, K_IGNORE } key_kind;
 
@@ -63,8 +64,8 @@ static const char *ignored_keys[] = {
     "summary_activation", "summary_proj_to_labels", "summary_first_dropout", "task_specific_params",
     "scale_attn_weights", "reorder_and_upcast_attn", "scale_attn_by_inverse_layer_idx", "pretraining_tp",
     "_name_or_path", "id2label", "label2id", "tokenizer_class", "prefix", "max_window_layers",
-    "use_sliding_window", "sliding_window", "bos_token", "eos_token", "is_decoder", "output_past",
-    "gradient_checkpointing", "dtype", "layer_types", "auto_map", "n_special", "predict_special_tokens",
+    "bos_token", "eos_token", "is_decoder", "output_past",
+    "gradient_checkpointing", "dtype", "auto_map", "n_special", "predict_special_tokens",
 };
 
 static bool is_ignored(const char *name) {
@@ -173,18 +174,144 @@ static vkt_status check_unsupported(const cJSON *obj, const char *where, vkt_arc
         const char *ok = arch == VKT_ARCH_GPT2 ? "gelu_new" : "silu";
         if (!cJSON_IsString(act) || (strcmp(act->valuestring, ok) != 0 &&
                                      !(arch == VKT_ARCH_GPT2 && strcmp(act->valuestring, "gelu_pytorch_tanh") == 0))) {
-            vkt_log_error("%s: activation \"%s\" is not supported; vktrain implements %s for this architecture",
-                          where, cJSON_IsString(act) ? act->valuestring : "?", ok);
+            vkt_log_error("%s: \"%s\": activation \"%s\" is not supported; vktrain implements %s for this "
+                          "architecture", where, act->string, cJSON_IsString(act) ? act->valuestring : "?", ok);
             return VKT_ERR_UNSUPPORTED;
         }
     }
-    const cJSON *scaling = cJSON_GetObjectItemCaseSensitive(obj, "rope_scaling");
-    if (scaling && !cJSON_IsNull(scaling)) {
-        vkt_log_error("%s: \"rope_scaling\" is not supported yet; set it to null (train or fine-tune at the "
-                      "original context length)", where);
+    return VKT_OK;
+}
+
+/* A number in rope_scaling: at least 1 (at_least_one) or positive. */
+static vkt_status rope_number(const cJSON *sc, const char *key, const char *where, bool at_least_one, double *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(sc, key);
+    if (!cJSON_IsNumber(v) || !(at_least_one ? v->valuedouble >= 1 : v->valuedouble > 0)) {
+        vkt_log_error("%s: \"rope_scaling\".\"%s\" is missing or not a number %s", where, key,
+                      at_least_one ? ">= 1" : "> 0");
+        return VKT_ERR_FORMAT;
+    }
+    *out = v->valuedouble;
+    return VKT_OK;
+}
+
+/* "rope_scaling": null, {"rope_type"|"type": "default" | "linear" | "llama3", ...}. Other types change the
+ * frequencies with the sequence length (dynamic), or scale attention too (yarn, longrope): refused. Keys
+ * the type does not use are refused as well, since a key we skip might be one that changes the math. */
+static vkt_status parse_rope_scaling(const cJSON *sc, const char *where, vkt_model_config *c) {
+    c->rope_scaling = VKT_ROPE_SCALING_NONE;
+    if (!sc || cJSON_IsNull(sc)) return VKT_OK;
+    if (!cJSON_IsObject(sc)) {
+        vkt_log_error("%s: \"rope_scaling\" must be null or an object with \"rope_type\"", where);
+        return VKT_ERR_FORMAT;
+    }
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(sc, "rope_type"), *ty = cJSON_GetObjectItemCaseSensitive(sc, "type");
+    if ((rt && !cJSON_IsString(rt)) || (ty && !cJSON_IsString(ty)) || (!rt && !ty) ||
+        (rt && ty && strcmp(rt->valuestring, ty->valuestring) != 0)) {
+        vkt_log_error("%s: \"rope_scaling\" needs one string \"rope_type\" (or its older name \"type\"; both must "
+                      "agree when both are given)", where);
+        return VKT_ERR_FORMAT;
+    }
+    const char *type = rt ? rt->valuestring : ty->valuestring;
+    static const char *const linear_keys[] = {"rope_type", "type", "factor", NULL};
+    static const char *const llama3_keys[] = {"rope_type", "type", "factor", "low_freq_factor", "high_freq_factor",
+                                              "original_max_position_embeddings", NULL};
+    static const char *const default_keys[] = {"rope_type", "type", NULL};
+    const char *const *allowed;
+    if (strcmp(type, "default") == 0) {
+        allowed = default_keys;
+    } else if (strcmp(type, "linear") == 0) {
+        allowed = linear_keys, c->rope_scaling = VKT_ROPE_SCALING_LINEAR;
+    } else if (strcmp(type, "llama3") == 0) {
+        allowed = llama3_keys, c->rope_scaling = VKT_ROPE_SCALING_LLAMA3;
+    } else {
+        vkt_log_error("%s: \"rope_scaling\".\"rope_type\" \"%s\" is not supported: vktrain implements \"default\", "
+                      "\"linear\" and \"llama3\" (\"dynamic\", \"yarn\", \"longrope\" are not implemented); set "
+                      "\"rope_scaling\" to null to use the unscaled frequencies at the original context length",
+                      where, type);
         return VKT_ERR_UNSUPPORTED;
     }
+    for (const cJSON *k = sc->child; k; k = k->next) {
+        bool ok = false;
+        for (int i = 0; allowed[i] && !ok; i++) ok = strcmp(k->string, allowed[i]) == 0;
+        if (!ok) {
+            vkt_log_error("%s: \"rope_scaling\".\"%s\" is not supported with rope_type \"%s\" (it would change the "
+                          "frequencies in a way vktrain does not implement)", where, k->string, type);
+            return VKT_ERR_UNSUPPORTED;
+        }
+    }
+    if (c->rope_scaling == VKT_ROPE_SCALING_NONE) return VKT_OK;
+    VKT_TRY(rope_number(sc, "factor", where, true, &c->rope_factor));
+    if (c->rope_scaling == VKT_ROPE_SCALING_LINEAR) return VKT_OK;
+    double orig;
+    VKT_TRY(rope_number(sc, "low_freq_factor", where, false, &c->rope_low_freq_factor));
+    VKT_TRY(rope_number(sc, "high_freq_factor", where, false, &c->rope_high_freq_factor));
+    VKT_TRY(rope_number(sc, "original_max_position_embeddings", where, true, &orig));
+    if (orig != (double)(int64_t)orig) {
+        vkt_log_error("%s: \"rope_scaling\".\"original_max_position_embeddings\" must be an integer", where);
+        return VKT_ERR_FORMAT;
+    }
+    c->rope_orig_max_pos = (int64_t)orig;
+    if (!(c->rope_high_freq_factor > c->rope_low_freq_factor)) {
+        vkt_log_error("%s: \"rope_scaling\".\"high_freq_factor\" (%g) must be above \"low_freq_factor\" (%g)", where,
+                      c->rope_high_freq_factor, c->rope_low_freq_factor);
+        return VKT_ERR_FORMAT;
+    }
     return VKT_OK;
+}
+
+/* Mistral: "sliding_window" (null or positions), kept and checked per model instance. Qwen2:
+ * "use_sliding_window": true is refused (which layers slide depends on max_window_layers, whose meaning
+ * changed between transformers versions); its "sliding_window" is unused otherwise. "layer_types" (newer
+ * transformers) must name full attention only. */
+static vkt_status parse_sliding(const cJSON *obj, const char *where, const char *mt, vkt_model_config *c) {
+    c->sliding_window = 0;
+    const cJSON *sw = cJSON_GetObjectItemCaseSensitive(obj, "sliding_window");
+    const cJSON *use = cJSON_GetObjectItemCaseSensitive(obj, "use_sliding_window");
+    const cJSON *types = cJSON_GetObjectItemCaseSensitive(obj, "layer_types");
+    if (use && !cJSON_IsBool(use) && !cJSON_IsNull(use)) {
+        vkt_log_error("%s: \"use_sliding_window\" must be true or false", where);
+        return VKT_ERR_FORMAT;
+    }
+    if (cJSON_IsTrue(use)) {
+        vkt_log_error("%s: \"use_sliding_window\": true is not supported (vktrain's attention is full causal); set "
+                      "it to false to attend over the whole sequence, which changes the model's outputs only past "
+                      "\"sliding_window\" positions", where);
+        return VKT_ERR_UNSUPPORTED;
+    }
+    for (const cJSON *t = cJSON_IsArray(types) ? types->child : NULL; t; t = t->next)
+        if (!cJSON_IsString(t) || strcmp(t->valuestring, "full_attention") != 0) {
+            vkt_log_error("%s: \"layer_types\" has \"%s\": vktrain implements \"full_attention\" layers only", where,
+                          cJSON_IsString(t) ? t->valuestring : "?");
+            return VKT_ERR_UNSUPPORTED;
+        }
+    if (strcmp(mt, "mistral") != 0 || !sw || cJSON_IsNull(sw)) return VKT_OK;
+    if (!cJSON_IsNumber(sw) || sw->valuedouble < 1 || sw->valuedouble != (double)(int64_t)sw->valuedouble) {
+        vkt_log_error("%s: \"sliding_window\" must be null or a positive integer", where);
+        return VKT_ERR_FORMAT;
+    }
+    c->sliding_window = (int64_t)sw->valuedouble;
+    return VKT_OK;
+}
+
+vkt_status vkt_model_config_check_positions(const vkt_model_config *c, int64_t n_pos, const char *where) {
+    /* transformers' sliding mask keeps key k for query q when q - k < sliding_window: over n_pos positions
+     * the largest q - k is n_pos - 1, so the window never binds while n_pos <= sliding_window. */
+    if (c->sliding_window <= 0 || n_pos <= c->sliding_window) return VKT_OK;
+    vkt_log_error("%s: \"sliding_window\" is %lld but this model would attend over %lld positions: vktrain's attention "
+                  "is full causal, exact only up to the window; use a sequence length (optim.seq_len, sample "
+                  "--context) of at most %lld", where, (long long)c->sliding_window, (long long)n_pos,
+                  (long long)c->sliding_window);
+    return VKT_ERR_UNSUPPORTED;
+}
+
+void vkt_model_config_rope_freqs(const vkt_model_config *c, double *inv_freq) {
+    int64_t n = c->head_dim / 2;
+    vkt_rope_inv_freq(inv_freq, c->head_dim, c->rope_theta);
+    if (c->rope_scaling == VKT_ROPE_SCALING_LINEAR)
+        for (int64_t i = 0; i < n; i++) inv_freq[i] /= c->rope_factor;
+    else if (c->rope_scaling == VKT_ROPE_SCALING_LLAMA3)
+        vkt_rope_scale_llama3(inv_freq, n, c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor,
+                              (double)c->rope_orig_max_pos);
 }
 
 vkt_status vkt_model_config_from_json(const cJSON *obj, const char *where, bool strict, vkt_model_config *out) {
@@ -214,6 +341,10 @@ vkt_status vkt_model_config_from_json(const cJSON *obj, const char *where, bool 
     snprintf(out->model_type, sizeof out->model_type, "%s", mt);
     out->n_inner = 0, out->n_kv_head = 0, out->head_dim = 0;
     VKT_TRY(check_unsupported(obj, where, out->arch));
+    if (out->arch == VKT_ARCH_LLAMA) {
+        VKT_TRY(parse_rope_scaling(cJSON_GetObjectItemCaseSensitive(obj, "rope_scaling"), where, out));
+        VKT_TRY(parse_sliding(obj, where, mt, out));
+    }
     bool qwen = strcmp(mt, "qwen2") == 0;
     for (const cJSON *item = obj->child; item; item = item->next) {
         const key_spec *k = NULL;
@@ -222,7 +353,10 @@ vkt_status vkt_model_config_from_json(const cJSON *obj, const char *where, bool 
         if (k) {
             VKT_TRY(set_key(k, item, where, out));
         } else if (strcmp(item->string, "activation_function") == 0 || strcmp(item->string, "hidden_act") == 0 ||
-                   strcmp(item->string, "rope_scaling") == 0 || is_ignored(item->string)) {
+                   is_ignored(item->string) ||
+                   (out->arch == VKT_ARCH_LLAMA &&
+                    (strcmp(item->string, "rope_scaling") == 0 || strcmp(item->string, "sliding_window") == 0 ||
+                     strcmp(item->string, "use_sliding_window") == 0 || strcmp(item->string, "layer_types") == 0))) {
             continue;
         } else if (strict) {
             vkt_log_error("%s: unknown model key \"%s\" for model_type %s (check the spelling)", where,
@@ -276,6 +410,13 @@ vkt_status vkt_model_config_validate(const vkt_model_config *c, const char *wher
     NEED(c->head_dim <= 256, "%s: head_dim %lld is over the supported 256", where, (long long)c->head_dim);
     NEED(c->norm_eps > 0, "%s: the norm epsilon must be positive", where);
     NEED(c->arch == VKT_ARCH_GPT2 || c->rope_theta > 0, "%s: rope_theta must be positive", where);
+    NEED(c->rope_scaling == VKT_ROPE_SCALING_NONE || c->rope_factor >= 1, "%s: rope_scaling.factor must be >= 1",
+         where);
+    NEED(c->rope_scaling != VKT_ROPE_SCALING_LLAMA3 ||
+             (c->rope_low_freq_factor > 0 && c->rope_high_freq_factor > c->rope_low_freq_factor &&
+              c->rope_orig_max_pos > 0),
+         "%s: llama3 rope_scaling needs 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings "
+         "> 0", where);
 #undef NEED
     return VKT_OK;
 }
@@ -320,6 +461,18 @@ cJSON *vkt_model_config_to_json(const vkt_model_config *c) {
         cJSON_AddStringToObject(o, "hidden_act", "silu");
         cJSON_AddNumberToObject(o, "rms_norm_eps", c->norm_eps);
         cJSON_AddNumberToObject(o, "rope_theta", c->rope_theta);
+        if (c->rope_scaling != VKT_ROPE_SCALING_NONE) {
+            bool l3 = c->rope_scaling == VKT_ROPE_SCALING_LLAMA3;
+            cJSON *sc = cJSON_AddObjectToObject(o, "rope_scaling");
+            cJSON_AddStringToObject(sc, "rope_type", l3 ? "llama3" : "linear");
+            cJSON_AddNumberToObject(sc, "factor", c->rope_factor);
+            if (l3) {
+                cJSON_AddNumberToObject(sc, "low_freq_factor", c->rope_low_freq_factor);
+                cJSON_AddNumberToObject(sc, "high_freq_factor", c->rope_high_freq_factor);
+                cJSON_AddNumberToObject(sc, "original_max_position_embeddings", (double)c->rope_orig_max_pos);
+            }
+        }
+        if (mistral && c->sliding_window > 0) cJSON_AddNumberToObject(o, "sliding_window", (double)c->sliding_window);
         if (!qwen) cJSON_AddBoolToObject(o, "attention_bias", c->qkv_bias);
         if (!qwen) cJSON_AddBoolToObject(o, "mlp_bias", c->mlp_bias);
     }
