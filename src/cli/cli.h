@@ -11,5 +11,7 @@ int vkt_cli_sample(int argc, char **argv);
 int vkt_cli_eval(int argc, char **argv);
 int vkt_cli_convert(int argc, char **argv);
 int vkt_cli_tokenizer(int argc, char **argv);
+int vkt_cli_merge(int argc, char **argv);
+int vkt_cli_export(int argc, char **argv);
 
 #endif

@@ -15,6 +15,8 @@ static const command commands[] = {
     {"eval", vkt_cli_eval, "validation loss and perplexity of a model on a text"},
     {"sample", vkt_cli_sample, "generate text from a checkpoint or an imported model"},
     {"convert", vkt_cli_convert, "convert llama2.c / llm.c / Hugging Face models to a Hugging Face folder"},
+    {"merge", vkt_cli_merge, "fold a PEFT LoRA adapter into its base model (Hugging Face folder out)"},
+    {"export", vkt_cli_export, "write a model (optionally with a LoRA adapter merged) as GGUF for llama.cpp"},
     {"tokenizer", vkt_cli_tokenizer, "train a byte-level BPE tokenizer; encode and decode text"},
     {"devices", vkt_cli_devices, "list Vulkan devices and what they support"},
     {"bench", vkt_cli_bench, "measure device ceilings and time validated kernels against them"},

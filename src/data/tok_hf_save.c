@@ -17,8 +17,7 @@
 #include "data/tok_internal.h"
 #include "data/tok_save.h"
 
-/* Token string as the file spells it; returns a malloc'd NUL-terminated string. */
-static char *file_string(const vkt_tokenizer *t, int32_t id) {
+char *vkt_tok_file_string(const vkt_tokenizer *t, int32_t id) {
     const char *p = t->piece[id];
     size_t n = t->piece_len[id];
     char *s = malloc(3 * n + 8);
@@ -109,7 +108,7 @@ static cJSON *build(const vkt_tokenizer *t) {
     for (int32_t id = 0; id < t->n_vocab; id++) {
         if (!(t->flags[id] & (VKT_TOKF_SPECIAL | VKT_TOKF_ADDED))) continue;
         cJSON *a = cJSON_CreateObject();
-        char *s = file_string(t, id);
+        char *s = vkt_tok_file_string(t, id);
         cJSON_AddNumberToObject(a, "id", id);
         cJSON_AddStringToObject(a, "content", s ? s : "");
         cJSON_AddBoolToObject(a, "single_word", false);
@@ -125,7 +124,7 @@ static cJSON *build(const vkt_tokenizer *t) {
     cJSON_AddStringToObject(model, "type", "BPE");
     cJSON_AddNullToObject(model, "dropout");
     if (t->unk >= 0) {
-        char *s = file_string(t, t->unk);
+        char *s = vkt_tok_file_string(t, t->unk);
         cJSON_AddStringToObject(model, "unk_token", s ? s : "");
         free(s);
     } else {
@@ -138,7 +137,7 @@ static cJSON *build(const vkt_tokenizer *t) {
     cJSON_AddBoolToObject(model, "ignore_merges", t->ignore_merges);
     cJSON *vocab = cJSON_AddObjectToObject(model, "vocab");
     for (int32_t id = 0; id < t->n_vocab; id++) {
-        char *s = file_string(t, id);
+        char *s = vkt_tok_file_string(t, id);
         if (s) cJSON_AddItemToObject(vocab, s, cJSON_CreateNumber(id));
         free(s);
     }
@@ -149,7 +148,8 @@ static cJSON *build(const vkt_tokenizer *t) {
         if (t->merges.slots[i].key != UINT64_MAX) m[n++] = t->merges.slots[i];
     if (m) qsort(m, n, sizeof *m, by_rank);
     for (size_t i = 0; m && i < n; i++) {
-        char *a = file_string(t, (int32_t)(m[i].key >> 32)), *b = file_string(t, (int32_t)(m[i].key & 0xFFFFFFFF));
+        char *a = vkt_tok_file_string(t, (int32_t)(m[i].key >> 32)),
+             *b = vkt_tok_file_string(t, (int32_t)(m[i].key & 0xFFFFFFFF));
         /* "left right" strings load in every tokenizers version; neither side holds a space here
          * (byte-level spells it U+0120, SentencePiece U+2581). */
         size_t al = a ? strlen(a) : 0, bl = b ? strlen(b) : 0;

@@ -85,6 +85,11 @@ int64_t vkt_tok_bytelevel_decode(const char *s, size_t len, char *out);
 /* Encodes raw bytes as a byte-level UTF-8 string into out (room for 2 * len bytes); returns length. */
 size_t vkt_tok_bytelevel_encode(const char *s, size_t len, char *out);
 
+/* Token id as tokenizer.json (and GGUF) spell it: byte-level alphabet for byte BPE, U+2581 for spaces
+ * and "<0xXX>" for byte tokens in SentencePiece BPE, special and added tokens as they are. Returns a
+ * malloc'd NUL-terminated string (NULL when out of memory). */
+char *vkt_tok_file_string(const vkt_tokenizer *t, int32_t id);
+
 /* Adds the merge of the ordinary tokens with bytes a and b (rank = priority); the merged token
  * must exist. where names the file and entry for messages. */
 vkt_status vkt_tok_add_merge(vkt_tokenizer *t, const char *a, size_t al, const char *b, size_t bl, int32_t rank,

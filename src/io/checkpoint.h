@@ -62,6 +62,12 @@ vkt_status vkt_checkpoint_load_optimizer(const char *dir, vkt_model *m, vkt_step
  * sharded index), a llama2.c checkpoint (.bin) or an llm.c GPT-2 checkpoint (.bin). */
 vkt_status vkt_import_config(const char *from, vkt_model_config *cfg);
 vkt_status vkt_import_params(const char *from, vkt_model *m);
+/* The same parameters (any source vkt_load_model takes, a vktrain run or step folder too) into a host
+ * buffer in table layout (t->total floats, t built from the source's config), no device. */
+vkt_status vkt_import_flat(const char *from, const vkt_param_table *t, float *flat);
+/* The tokenizer a source names or holds (a checkpoint's trainer_state.json, a folder's tokenizer.json,
+ * a llama2.c tokenizer.bin beside the model), "" when none. */
+void vkt_import_tokenizer_spec(const char *from, char *spec, size_t n);
 
 /* Any model source (a vktrain run or step folder, a Hugging Face folder, a llama2.c or llm.c file) as a
  * device model for (B, T) batches. *tokenizer_spec gets the tokenizer the source names or holds ("" when

@@ -59,14 +59,12 @@ vkt_status vkt_import_config(const char *from, vkt_model_config *cfg) {
     return vkt_model_config_validate(cfg, from);
 }
 
-/* Copies a host table (names as the readers give them, (out, in) layout) into the model's parameters;
+/* Copies a host table (names as the readers give them, (out, in) layout) into flat (table layout);
  * every entry must be a parameter of exactly the expected shape and every parameter must be there. */
-static vkt_status upload_host(const char *from, const vkt_host_params *hp, vkt_model *m) {
-    float *flat = calloc((size_t)m->table.total, sizeof *flat);
-    if (!flat) return VKT_ERR_OOM;
+static vkt_status fill_flat(const char *from, const vkt_host_params *hp, const vkt_param_table *t, float *flat) {
     vkt_status s = VKT_OK;
-    for (int i = 0; i < m->table.n && s == VKT_OK; i++) {
-        const vkt_param *e = &m->table.p[i];
+    for (int i = 0; i < t->n && s == VKT_OK; i++) {
+        const vkt_param *e = &t->p[i];
         const vkt_host_param *h = vkt_host_params_find(hp, e->name);
         if (!h && strncmp(e->name, "transformer.", 12) == 0) h = vkt_host_params_find(hp, e->name + 12);
         if (!h) {
@@ -78,14 +76,41 @@ static vkt_status upload_host(const char *from, const vkt_host_params *hp, vkt_m
         if (s == VKT_OK) memcpy(flat + e->offset, h->data, (size_t)e->numel * sizeof *flat);
     }
     for (int i = 0; i < hp->count && s == VKT_OK; i++)
-        if (!vkt_param_for_file_name(&m->table, hp->items[i].name)) {
+        if (!vkt_param_for_file_name(t, hp->items[i].name)) {
             char shape[96];
-            vkt_log_error("%s: unexpected tensor \"%s\" %s: the model has no such parameter", from,
-                          hp->items[i].name, vkt_shape_str(hp->items[i].ndim, hp->items[i].shape, shape, sizeof shape));
+            vkt_log_error("%s: unexpected tensor \"%s\" %s: the model has no such parameter", from, hp->items[i].name,
+                          vkt_shape_str(hp->items[i].ndim, hp->items[i].shape, shape, sizeof shape));
             s = VKT_ERR_FORMAT;
         }
+    return s;
+}
+
+static vkt_status upload_host(const char *from, const vkt_host_params *hp, vkt_model *m) {
+    float *flat = calloc((size_t)m->table.total, sizeof *flat);
+    if (!flat) return VKT_ERR_OOM;
+    vkt_status s = fill_flat(from, hp, &m->table, flat);
     if (s == VKT_OK) s = vkt_model_upload_params(m, flat);
     free(flat);
+    return s;
+}
+
+vkt_status vkt_import_flat(const char *from, const vkt_param_table *t, float *flat) {
+    char ck[1024];
+    if (vkt_checkpoint_resolve_quiet(from, ck, sizeof ck)) return vkt_checkpoint_read_hf_flat(ck, t, flat);
+    source_kind kind;
+    VKT_TRY(detect(from, &kind));
+    if (kind == SRC_HF) return vkt_checkpoint_read_hf_flat(from, t, flat);
+    vkt_host_params hp = {0};
+    vkt_status s;
+    if (kind == SRC_LLAMA2C) {
+        vkt_llama2c_config lc;
+        s = vkt_llama2c_load(from, &lc, &hp);
+    } else {
+        vkt_gpt2_config gc;
+        s = vkt_llmc_gpt2_load(from, &gc, &hp);
+    }
+    if (s == VKT_OK) s = fill_flat(from, &hp, t, flat);
+    vkt_host_params_free(&hp);
     return s;
 }
 
@@ -111,7 +136,7 @@ vkt_status vkt_import_params(const char *from, vkt_model *m) {
 
 /* The tokenizer a model source carries: a checkpoint's trainer_state.json names it; a folder may hold a
  * tokenizer.json; llama2.c models ship theirs separately (tokenizer.bin beside the checkpoint). */
-static void find_tokenizer(const char *from, char *spec, size_t n) {
+void vkt_import_tokenizer_spec(const char *from, char *spec, size_t n) {
     char ck[1024], path[1200];
     struct stat st;
     spec[0] = 0;
@@ -132,8 +157,10 @@ vkt_status vkt_load_model(vkt_device *dev, const char *from, int64_t B, int64_t 
     char ck[1024];
     vkt_model_config cfg;
     bool is_ckpt = vkt_checkpoint_resolve_quiet(from, ck, sizeof ck);
-    if (is_ckpt) VKT_TRY(vkt_checkpoint_read_config(ck, &cfg));
-    else VKT_TRY(vkt_import_config(from, &cfg));
+    if (is_ckpt)
+        VKT_TRY(vkt_checkpoint_read_config(ck, &cfg));
+    else
+        VKT_TRY(vkt_import_config(from, &cfg));
     if (T <= 0 || T > cfg.max_seq_len) T = cfg.max_seq_len;
     VKT_TRY(vkt_model_create(dev, &cfg, B, T, with_grads, out));
     vkt_status s = is_ckpt ? vkt_checkpoint_load_hf(ck, *out) : vkt_import_params(from, *out);
@@ -142,6 +169,6 @@ vkt_status vkt_load_model(vkt_device *dev, const char *from, int64_t B, int64_t 
         *out = NULL;
         return s;
     }
-    if (tokenizer_spec) find_tokenizer(from, tokenizer_spec, spec_size);
+    if (tokenizer_spec) vkt_import_tokenizer_spec(from, tokenizer_spec, spec_size);
     return VKT_OK;
 }

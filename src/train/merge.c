@@ -1,0 +1,145 @@
+/* LoRA merge (see merge.h). */
+#include "train/merge.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+#include "data/tok_save.h"
+#include "data/tokenizer.h"
+#include "io/checkpoint.h"
+#include "io/file.h"
+#include "io/param_match.h"
+
+/* The table entry of module M: its weight "M.weight" (GPT-2 hub names may omit "transformer."). */
+static const vkt_param *module_weight(const vkt_param_table *t, const char *module) {
+    char name[256];
+    snprintf(name, sizeof name, "%s.weight", module);
+    return vkt_param_for_file_name(t, name);
+}
+
+vkt_status vkt_merge_lora(vkt_host_model *m, const vkt_peft_adapter *a, const char *adapter) {
+    for (int i = 0; i < a->n_mods; i++) { /* all checks first: a failed merge changes nothing */
+        const vkt_peft_module *md = &a->mods[i];
+        const vkt_param *e = module_weight(&m->table, md->module);
+        if (!e || e->rows == 1) {
+            vkt_log_error("%s: adapter key \"base_model.model.%s.lora_A.weight\": the base model has no module "
+                          "\"%s\" (no weight \"%s.weight\"); was the adapter trained on another model?",
+                          adapter, md->module, md->module, md->module);
+            return VKT_ERR_FORMAT;
+        }
+        if (e->rows != md->out || e->cols != md->in) {
+            vkt_log_error("%s: module \"%s\": lora_B [%lld, %lld] x lora_A [%lld, %lld] gives a [%lld, %lld] "
+                          "update, but the base weight \"%s\" is [%lld, %lld] (out, in)",
+                          adapter, md->module, (long long)md->out, (long long)md->r, (long long)md->r,
+                          (long long)md->in, (long long)md->out, (long long)md->in, e->name, (long long)e->rows,
+                          (long long)e->cols);
+            return VKT_ERR_FORMAT;
+        }
+        if (e->hf_transposed != a->fan_in_fan_out)
+            vkt_log_warn("%s: fan_in_fan_out is %s but \"%s\" is a %s module; merged as PEFT does (the module type "
+                         "decides)",
+                         adapter, a->fan_in_fan_out ? "true" : "false", md->module,
+                         e->hf_transposed ? "Conv1D" : "Linear");
+    }
+    for (int i = 0; i < a->n_mods; i++) {
+        const vkt_peft_module *md = &a->mods[i];
+        const vkt_param *e = module_weight(&m->table, md->module);
+        float *w = m->flat + e->offset;
+        for (int64_t o = 0; o < md->out; o++)
+            for (int64_t c = 0; c < md->in; c++) {
+                double acc = 0;
+                for (int64_t k = 0; k < md->r; k++) acc += (double)md->B[o * md->r + k] * (double)md->A[k * md->in + c];
+                w[o * md->in + c] = (float)((double)w[o * md->in + c] + md->scale * acc);
+            }
+        vkt_log_info("merged %s (r %lld, scale %g) into %s", md->module, (long long)md->r, md->scale, e->name);
+    }
+    return VKT_OK;
+}
+
+static bool has_suffix(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static vkt_status copy_file(const char *from, const char *to) {
+    vkt_file_map f;
+    VKT_TRY(vkt_file_map_open(from, &f));
+    vkt_atomic_file a = {0};
+    vkt_status s = vkt_atomic_open(to, &a);
+    if (s == VKT_OK) s = vkt_atomic_write(&a, f.data, f.size);
+    if (s == VKT_OK)
+        s = vkt_atomic_commit(&a);
+    else
+        vkt_atomic_abort(&a);
+    vkt_file_map_close(&f);
+    return s;
+}
+
+/* Tokenizer files a Hugging Face model folder may hold; copied as they are. */
+static const char *const hf_tokenizer_files[] = {
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "vocab.json",
+    "merges.txt",     "generation_config.json"};
+
+static vkt_status write_tokenizer(const vkt_host_model *m, const char *model, const char *out_dir,
+                                  const char *spec_opt) {
+    char path[1200], to[1200], found[1024] = "";
+    struct stat st;
+    if (!spec_opt && stat(model, &st) == 0 && S_ISDIR(st.st_mode)) {
+        int copied = 0;
+        for (size_t i = 0; i < sizeof hf_tokenizer_files / sizeof *hf_tokenizer_files; i++) {
+            snprintf(path, sizeof path, "%s/%s", model, hf_tokenizer_files[i]);
+            if (stat(path, &st) != 0) continue;
+            snprintf(to, sizeof to, "%s/%s", out_dir, hf_tokenizer_files[i]);
+            VKT_TRY(copy_file(path, to));
+            copied++;
+        }
+        if (copied) return VKT_OK;
+    }
+    vkt_import_tokenizer_spec(model, found, sizeof found);
+    const char *spec = spec_opt ? spec_opt : found[0] ? found : NULL;
+    if (!spec) {
+        vkt_log_error("%s names no tokenizer and none lies beside it: give one with --tokenizer (a tokenizer.json, "
+                      "a llama2.c tok*.bin or a GPT-2 folder) so the merged folder is complete",
+                      model);
+        return VKT_ERR_ARG;
+    }
+    if (strcmp(spec, "bytes") == 0) {
+        vkt_log_warn("%s: vktrain's byte tokenizer has no Hugging Face file; the merged folder holds none", model);
+        return VKT_OK;
+    }
+    snprintf(to, sizeof to, "%s/tokenizer.json", out_dir);
+    if (has_suffix(spec, "tokenizer.json")) return copy_file(spec, to);
+    vkt_tokenizer *tok = NULL;
+    vkt_status s = has_suffix(spec, ".bin") ? vkt_tok_load_llama2c(spec, (int32_t)m->cfg.vocab_size, &tok)
+                                            : vkt_tok_load(spec, &tok);
+    if (s == VKT_OK && vkt_tok_vocab_size(tok) > m->cfg.vocab_size) {
+        vkt_log_error("tokenizer %s has %d ids but the model %s only %lld: not this model's tokenizer", spec,
+                      vkt_tok_vocab_size(tok), model, (long long)m->cfg.vocab_size);
+        s = VKT_ERR_FORMAT;
+    }
+    if (s == VKT_OK) s = vkt_tok_save_hf(tok, to);
+    vkt_tok_free(tok);
+    return s;
+}
+
+vkt_status vkt_merge_to_hf(const char *model, const char *adapter_dir, const char *out_dir,
+                           const vkt_merge_opts *opts) {
+    vkt_host_model m = {0};
+    vkt_peft_adapter a = {0};
+    vkt_st_dtype dtype = VKT_ST_F32;
+    if (opts->dtype && !vkt_host_dtype_parse(opts->dtype, &dtype)) {
+        vkt_log_error("--dtype %s: expected f32, f16 or bf16", opts->dtype);
+        return VKT_ERR_ARG;
+    }
+    VKT_TRY(vkt_host_model_load(model, &m));
+    vkt_status s = vkt_peft_read(adapter_dir, &a);
+    if (s == VKT_OK) s = vkt_merge_lora(&m, &a, adapter_dir);
+    if (s == VKT_OK) s = vkt_host_model_save_hf(&m, out_dir, opts->dtype ? dtype : m.dtype);
+    if (s == VKT_OK) s = write_tokenizer(&m, model, out_dir, opts->tokenizer);
+    vkt_peft_free(&a);
+    vkt_host_model_free(&m);
+    return s;
+}
