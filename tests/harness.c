@@ -5,6 +5,35 @@
 #include <string.h>
 #include <unistd.h>
 
+static bool env_set(const char *name) {
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* Tests run with the validation layer unless the opt-out is explicit: a test that passes without it has
+ * not shown its synchronisation and API use are correct. VKT_VALIDATION unset (a test binary started by
+ * hand rather than by CTest) turns it on, also for devices and child processes the test creates itself. */
+static bool validation_wanted(const char *name) {
+    const char *v = getenv("VKT_VALIDATION");
+    bool off = (v && *v && strcmp(v, "0") == 0) || env_set("VKT_NO_VALIDATION");
+    if (!off) {
+        if (!v || !*v) printf("   VKT_VALIDATION was unset: validation on (as under ctest)\n");
+        setenv("VKT_VALIDATION", "1", 1);
+        return true;
+    }
+    if (!env_set("VKT_TEST_ALLOW_NO_VALIDATION")) {
+        fprintf(stderr,
+                "FAIL %s: validation is switched off (VKT_VALIDATION=0 or VKT_NO_VALIDATION set); tests run with the "
+                "Vulkan validation layer. Unset those, or set VKT_TEST_ALLOW_NO_VALIDATION=1 to run without it "
+                "on purpose (a pass then proves less)\n",
+                name);
+        exit(1);
+    }
+    printf("   WARNING: validation OFF (VKT_TEST_ALLOW_NO_VALIDATION=1): API and synchronisation errors go unseen\n");
+    unsetenv("VKT_VALIDATION");
+    return false;
+}
+
 void vkt_test_init(vkt_test *t, const char *name) {
     memset(t, 0, sizeof *t);
     t->name = name;
@@ -14,12 +43,14 @@ void vkt_test_init(vkt_test *t, const char *name) {
     printf("== %s (seed %llu; rerun with VKT_SEED=%llu)\n", name, (unsigned long long)t->seed,
            (unsigned long long)t->seed);
     vkt_device_opts opts = vkt_device_opts_default();
-    opts.validation = true;
-    const char *no_val = getenv("VKT_NO_VALIDATION");
-    if (no_val && *no_val && strcmp(no_val, "0") != 0) opts.validation = false;
+    opts.validation = validation_wanted(name);
     if (vkt_device_create(&opts, &t->dev) != VKT_OK) {
         fprintf(stderr, "FAIL %s: no Vulkan device (install mesa-vulkan-drivers and vulkan-validationlayers)\n",
                 name);
+        exit(1);
+    }
+    if (opts.validation && !vkt_device_validation_active(t->dev)) {
+        fprintf(stderr, "FAIL %s: the validation layer was requested but is not active\n", name);
         exit(1);
     }
     const vkt_device_info *info = vkt_device_get_info(t->dev);

@@ -30,7 +30,10 @@ typedef struct {
 } vkt_test;
 
 /* Creates the device (validation and sync validation on), a 256 MiB arena (VKT_TEST_ARENA_MB overrides)
- * and a recorder. Prints the test name and seed (VKT_SEED overrides). Exits 1 on failure. */
+ * and a recorder. Prints the test name and seed (VKT_SEED overrides). Exits 1 on failure.
+ * Validation: on when VKT_VALIDATION is unset (a binary run by hand) or 1 (CTest); VKT_VALIDATION=0 or
+ * VKT_NO_VALIDATION fail the test unless VKT_TEST_ALLOW_NO_VALIDATION=1 says it is on purpose. The layer
+ * must actually load: a missing layer or debug messenger fails the test rather than running without it. */
 void vkt_test_init(vkt_test *t, const char *name);
 /* Checks validation messages, frees everything, and returns the exit code (0, or 1 on any failure). */
 int vkt_test_finish(vkt_test *t);

@@ -72,6 +72,9 @@ void vkt_device_destroy(vkt_device *dev);
 const vkt_device_info *vkt_device_get_info(const vkt_device *dev);
 /* Number of validation-layer messages seen so far (tests fail when it is non-zero). */
 uint32_t vkt_device_validation_messages(const vkt_device *dev);
+/* True when the instance was created with VK_LAYER_KHRONOS_validation enabled and its messages reach the
+ * counter above (the layer loaded and the debug messenger is installed). */
+bool vkt_device_validation_active(const vkt_device *dev);
 
 const char *vkt_device_type_name(vkt_device_type t);
 /* Default options: automatic choice, settings from the environment. */

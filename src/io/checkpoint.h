@@ -2,7 +2,8 @@
  *   config.json              the model's Hugging Face config
  *   model.safetensors        parameters under Hugging Face names and layouts (GPT-2 Conv1D weights
  *                            transposed back to (in, out); a tied lm_head is not stored)
- *   optimizer.safetensors    AdamW moments per parameter ("exp_avg.<name>", "exp_avg_sq.<name>")
+ *   optimizer_m.safetensors  AdamW first moments per parameter ("exp_avg.<name>", table layout)
+ *   optimizer_v.safetensors  AdamW second moments ("exp_avg_sq.<name>", table layout)
  *   trainer_state.json       step, data-sampler state, tokenizer spec
  * A save writes into a hidden temporary folder, fsyncs every file, renames it into place and then
  * updates <out_dir>/latest.json, so a crash at any point leaves the previous checkpoint intact. Only the

@@ -118,7 +118,13 @@ static vkt_status create_instance(vkt_device *dev, bool validation) {
                            VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
             .pfnUserCallback = on_validation,
             .pUserData = dev};
-        if (create) VKT_VK_TRY(create(dev->instance, &mci, NULL, &dev->messenger));
+        /* Without the messenger, validation messages would go uncounted and tests pass blind: an error. */
+        if (!create) {
+            vkt_log_error("validation requested but vkCreateDebugUtilsMessengerEXT is missing from the instance "
+                          "(is %s complete? reinstall vulkan-validationlayers)", layer);
+            return VKT_ERR_UNSUPPORTED;
+        }
+        VKT_VK_TRY(create(dev->instance, &mci, NULL, &dev->messenger));
     }
     return VKT_OK;
 }
@@ -418,3 +424,4 @@ void vkt_device_destroy(vkt_device *dev) {
 
 const vkt_device_info *vkt_device_get_info(const vkt_device *dev) { return &dev->info; }
 uint32_t vkt_device_validation_messages(const vkt_device *dev) { return dev->validation_msgs; }
+bool vkt_device_validation_active(const vkt_device *dev) { return dev->messenger != VK_NULL_HANDLE; }
