@@ -194,6 +194,12 @@ int main(void) {
     qwen.qkv_bias = true, qwen.tie_word_embeddings = true, qwen.rope_theta = 1e6;
     check_model(&t, "qwen2", &qwen, 1, 16);
 
+    /* Width 8: a norm row is 32 bytes, so one binding holds millions of rows (the backward's chunk count
+     * once tripped an assertion there). */
+    vkt_model_config narrow = llama;
+    narrow.n_embd = 8, narrow.n_head = 2, narrow.n_kv_head = 1, narrow.head_dim = 4, narrow.n_inner = 12;
+    check_model(&t, "llama width 8", &narrow, 2, 5);
+
     /* The kernels a GPU would pick (shared-memory matmul, tiled attention) through the whole model too,
      * so the GPU path is exercised end to end on every machine, lavapipe included. */
     setenv("VKT_MATMUL_VARIANT", "smem", 1);

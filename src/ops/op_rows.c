@@ -61,6 +61,8 @@ vkt_colsum_plan vkt_ops_colsum_plan(const vkt_rec *r, int64_t n_rows, size_t row
     if (pl.rows_per_chunk > max_rows) pl.rows_per_chunk = max_rows;
     pl.n_partials = (n_rows + pl.rows_per_chunk - 1) / pl.rows_per_chunk;
     pl.split_rows = max_rows / pl.rows_per_chunk * pl.rows_per_chunk;
+    /* Narrow rows (C <= 16) fit millions in one binding: cap a dispatch at 65535 chunks all the same. */
+    if (pl.split_rows / pl.rows_per_chunk > 65535) pl.split_rows = 65535 * pl.rows_per_chunk;
     VKT_ASSERT(pl.n_partials * k <= (int64_t)(vkt_rec_max_binding_bytes(r) / 4));
     VKT_ASSERT(pl.split_rows / pl.rows_per_chunk <= 65535);
     return pl;
