@@ -304,6 +304,8 @@ static vkt_status train_loop(run *r, vkt_device *dev, const vkt_train_opts *opts
     vkt_run_config *cfg = r->cfg;
     vkt_status s = VKT_OK;
     double t0 = now_s(), t_prev = t0, val = 0;
+    /* Fine-tuning starts from a trained model: its validation loss before any step is the baseline. */
+    if (r->ext && first == 0 && cfg->eval_steps > 0) s = evaluate(r, 0, &val, 0, first);
     for (int64_t step = first; step < cfg->steps && s == VKT_OK; step++) {
         double h0 = now_s();
         vkt_step_result res;
