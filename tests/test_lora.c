@@ -11,15 +11,9 @@
 
 #include "finetune/lora.h"
 #include "harness.h"
+#include "model_testutil.h"
 #include "ref/ref_model.h"
 #include "sched/step.h"
-
-static void make_batch(vkt_rng *rng, int64_t n, int64_t V, int32_t *tokens, int32_t *targets) {
-    for (int64_t i = 0; i < n; i++) {
-        tokens[i] = (int32_t)vkt_rng_below(rng, (uint32_t)V);
-        targets[i] = vkt_rng_below(rng, 7) == 0 ? -100 : (int32_t)vkt_rng_below(rng, (uint32_t)V);
-    }
-}
 
 typedef struct {
     vkt_rng rng;
@@ -30,22 +24,8 @@ typedef struct {
 static vkt_status fill_fixed(void *ctx, int32_t *tokens, int32_t *targets) {
     batch_ctx *b = ctx;
     vkt_rng r = b->rng;
-    make_batch(&r, b->n, b->V, tokens, targets);
+    vkt_test_random_batch(&r, b->n, b->V, tokens, targets);
     return VKT_OK;
-}
-
-static double rel_norm_err(const float *y, const double *r, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) num += (y[i] - r[i]) * (y[i] - r[i]), den += r[i] * r[i];
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
-
-static vkt_status run(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode) {
-    VKT_TRY(vkt_rec_begin(r));
-    VKT_TRY(vkt_model_record_forward(m, r, mode));
-    if (mode == VKT_FWD_LOSS_GRAD) VKT_TRY(vkt_model_record_backward(m, r));
-    VKT_TRY(vkt_rec_end(r));
-    return vkt_rec_submit_wait(r);
 }
 
 /* A frozen model with random weights (norms and biases perturbed) and an adapter started non-zero. */
@@ -97,14 +77,14 @@ static void check(vkt_test *t, const char *name, const vkt_model_config *cfg, in
     double *ref_logits = malloc((size_t)(BT * V) * sizeof *ref_logits), *ref_g = malloc((size_t)total * 8);
     vkt_ref_model_loss(cfg, &m->table, merged, vkt_model_slot_tokens(m, 0), vkt_model_slot_targets(m, 0), B, T, false,
                        ref_logits, ref_g);
-    VKT_TEST_TRY(t, run(m, t->rec, VKT_FWD_LOGITS));
+    VKT_TEST_TRY(t, vkt_test_model_pass(m, t->rec, VKT_FWD_LOGITS));
     float *logits = vkt_test_download(t, &m->logits);
-    double le = rel_norm_err(logits, ref_logits, BT * V);
+    double le = vkt_rel_norm_err(logits, ref_logits, BT * V);
     printf("   %s logits vs host-merged reference: relative error in norm %.2e (bound 1e-5)\n", name, le);
     if (!(le <= 1e-5)) vkt_test_fail(t, "%s: adapted logits differ from the merged reference by %.3e", name, le);
 
     /* Adapter gradients from the reference's dW of the merged weight. */
-    VKT_TEST_TRY(t, run(m, t->rec, VKT_FWD_LOSS_GRAD));
+    VKT_TEST_TRY(t, vkt_test_model_pass(m, t->rec, VKT_FWD_LOSS_GRAD));
     float *g = vkt_test_download(t, &l->grads);
     double worst = 0;
     for (int i = 0; i < l->n_mods; i++) {
@@ -119,7 +99,7 @@ static void check(vkt_test *t, const char *name, const vkt_model_config *cfg, in
                     da[k * md->in + c] += l->scale * b[o * lc->r + k] * dw[o * md->in + c];
                     db[o * lc->r + k] += l->scale * dw[o * md->in + c] * a[k * md->in + c];
                 }
-        double ea_ = rel_norm_err(g + ea->offset, da, ea->numel), eb_ = rel_norm_err(g + eb->offset, db, eb->numel);
+        double ea_ = vkt_rel_norm_err(g + ea->offset, da, ea->numel), eb_ = vkt_rel_norm_err(g + eb->offset, db, eb->numel);
         if (!(ea_ <= 1e-4)) vkt_test_fail(t, "%s: gradient of %s off by %.3e in norm", name, ea->name, ea_);
         if (!(eb_ <= 1e-4)) vkt_test_fail(t, "%s: gradient of %s off by %.3e in norm", name, eb->name, eb_);
         worst = fmax(worst, fmax(ea_, eb_));
@@ -136,7 +116,7 @@ static void check(vkt_test *t, const char *name, const vkt_model_config *cfg, in
     memcpy(vkt_model_slot_tokens(mr, 0), vkt_model_slot_tokens(m, 0), (size_t)BT * 4);
     memcpy(vkt_model_slot_targets(mr, 0), vkt_model_slot_targets(m, 0), (size_t)BT * 4);
     vkt_model_use_slot(mr, 0);
-    VKT_TEST_TRY(t, run(mr, t->rec, VKT_FWD_LOSS_GRAD));
+    VKT_TEST_TRY(t, vkt_test_model_pass(mr, t->rec, VKT_FWD_LOSS_GRAD));
     float *gr = vkt_test_download(t, &lr->grads);
     bool same = memcmp(g, gr, (size_t)l->table.total * 4) == 0;
     printf("   %s recompute: adapter gradients %s\n", name, same ? "identical" : "DIFFER");
@@ -226,16 +206,12 @@ static void check_errors(vkt_test *t, const vkt_model_config *cfg) {
 int main(void) {
     vkt_test t;
     vkt_test_init(&t, "lora");
-    vkt_model_config gpt2 = *vkt_model_preset("gpt2-tiny");
-    gpt2.vocab_size = 37, gpt2.n_embd = 32, gpt2.n_layer = 2, gpt2.n_head = 4, gpt2.head_dim = 8;
-    gpt2.n_inner = 128, gpt2.max_seq_len = 32;
+    vkt_model_config gpt2 = vkt_test_tiny_gpt2();
     vkt_lora_cfg c = vkt_lora_cfg_default();
     c.r = 4, c.lora_alpha = 8, c.init = VKT_LORA_INIT_NONE, c.seed = 5, c.all_linear = true;
     check(&t, "gpt2 all-linear", &gpt2, 2, 13, &c);
 
-    vkt_model_config llama = *vkt_model_preset("llama-tiny");
-    llama.vocab_size = 41, llama.n_embd = 32, llama.n_layer = 2, llama.n_head = 4, llama.n_kv_head = 2;
-    llama.head_dim = 8, llama.n_inner = 40, llama.max_seq_len = 32, llama.tie_word_embeddings = false;
+    vkt_model_config llama = vkt_test_tiny_llama();
     c = vkt_lora_cfg_default();
     c.r = 3, c.lora_alpha = 5, c.use_rslora = true, c.init = VKT_LORA_INIT_NONE, c.seed = 9;
     /* k and v are windows of the fused q|k|v output, up the second half of gate|up. */

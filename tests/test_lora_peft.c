@@ -13,23 +13,15 @@
 
 #include "finetune/lora_peft.h"
 #include "harness.h"
+#include "model_testutil.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
 #include "ref/ref_model.h"
 
 static char g_dir[64];
 
-static double rel_norm_err(const float *y, const double *r, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) num += (y[i] - r[i]) * (y[i] - r[i]), den += r[i] * r[i];
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
-
 static float *logits_of(vkt_test *t, vkt_model *m) {
-    VKT_TEST_TRY(t, vkt_rec_begin(t->rec));
-    VKT_TEST_TRY(t, vkt_model_record_forward(m, t->rec, VKT_FWD_LOGITS));
-    VKT_TEST_TRY(t, vkt_rec_end(t->rec));
-    VKT_TEST_TRY(t, vkt_rec_submit_wait(t->rec));
+    VKT_TEST_TRY(t, vkt_test_model_pass(m, t->rec, VKT_FWD_LOGITS));
     return vkt_test_download(t, &m->logits);
 }
 
@@ -191,7 +183,7 @@ static void check_fixture(vkt_test *t, const vkt_model_config *cfg) {
     VKT_TEST_TRY(t, vkt_lora_load_peft(m, dir, false, &l));
     vkt_lora_attach(l);
     float *y = logits_of(t, m);
-    double e = rel_norm_err(y, ref, n);
+    double e = vkt_rel_norm_err(y, ref, n);
     printf("   hand-built PEFT adapter (q_proj, v_proj, r 2, alpha 6, dropout 0.05 ignored at inference): %d modules, "
            "scale %g, logits vs host-merged reference %.2e (bound 1e-5)\n", l->n_mods, l->scale, e);
     if (!(e <= 1e-5) || l->n_mods != 2 * L || l->scale != 3.0f)
@@ -244,18 +236,14 @@ int main(void) {
     vkt_test_init(&t, "lora_peft");
     snprintf(g_dir, sizeof g_dir, "/tmp/vkt_lora_peft_XXXXXX");
     if (!mkdtemp(g_dir)) return 1;
-    vkt_model_config gpt2 = *vkt_model_preset("gpt2-tiny");
-    gpt2.vocab_size = 37, gpt2.n_embd = 32, gpt2.n_layer = 2, gpt2.n_head = 4, gpt2.head_dim = 8;
-    gpt2.n_inner = 64, gpt2.max_seq_len = 16;
+    vkt_model_config gpt2 = vkt_test_tiny_gpt2();
     vkt_lora_cfg c = vkt_lora_cfg_default();
     c.r = 4, c.lora_alpha = 16;
     vkt_lora_cfg_add_target(&c, "c_attn");
     vkt_lora_cfg_add_target(&c, "mlp.c_proj");
     check_round_trip(&t, "gpt2", &gpt2, &c, "[\"c_attn\",\"mlp.c_proj\"]", true);
 
-    vkt_model_config llama = *vkt_model_preset("llama-tiny");
-    llama.vocab_size = 41, llama.n_embd = 32, llama.n_layer = 2, llama.n_head = 4, llama.n_kv_head = 2;
-    llama.head_dim = 8, llama.n_inner = 40, llama.max_seq_len = 16;
+    vkt_model_config llama = vkt_test_tiny_llama();
     c = vkt_lora_cfg_default();
     c.r = 3, c.lora_alpha = 7, c.use_rslora = true, c.all_linear = true;
     check_round_trip(&t, "llama", &llama, &c,

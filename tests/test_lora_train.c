@@ -38,34 +38,12 @@ static vkt_status finetune(vkt_test *t, vkt_run_config *c, const char *resume, c
     return s;
 }
 
-static int read_losses(const char *dir, char losses[][32], int max) {
-    char path[300], line[512];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    FILE *f = fopen(path, "r");
-    int n = 0;
-    while (f && fgets(line, sizeof line, f)) {
-        long step;
-        char loss[32];
-        if (sscanf(line, "{\"step\":%ld,\"kind\":\"train\",\"loss\":%31[^,}]", &step, loss) == 2 && step < max)
-            snprintf(losses[step], 32, "%s", loss), n++;
-    }
-    if (f) fclose(f);
-    return n;
-}
-
 static bool same_file(const char *a, const char *b) {
     vkt_file_map x = {0}, y = {0};
     bool same = vkt_file_map_open(a, &x) == VKT_OK && vkt_file_map_open(b, &y) == VKT_OK && x.size == y.size &&
                 memcmp(x.data, y.data, x.size) == 0;
     vkt_file_map_close(&x), vkt_file_map_close(&y);
     return same;
-}
-
-static bool exists(const char *dir, const char *name) {
-    char p[300];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return stat(p, &st) == 0;
 }
 
 static void check_lora_resume(vkt_test *t) {
@@ -76,15 +54,15 @@ static void check_lora_resume(vkt_test *t) {
     snprintf(run1, sizeof run1, "%s/lora1", g_dir);
     snprintf(run2, sizeof run2, "%s/lora2", g_dir);
     snprintf(ck, sizeof ck, "%s/step-000003", run1);
-    bool peft = exists(ck, "adapter_config.json") && exists(ck, "adapter_model.safetensors") &&
-                exists(ck, "optimizer_m.safetensors") && exists(ck, "trainer_state.json") &&
-                !exists(ck, "model.safetensors") && !exists(ck, "config.json");
+    bool peft = vkt_test_file_exists(ck, "adapter_config.json") && vkt_test_file_exists(ck, "adapter_model.safetensors") &&
+                vkt_test_file_exists(ck, "optimizer_m.safetensors") && vkt_test_file_exists(ck, "trainer_state.json") &&
+                !vkt_test_file_exists(ck, "model.safetensors") && !vkt_test_file_exists(ck, "config.json");
     printf("   LoRA checkpoint %s: %s\n", ck, peft ? "PEFT adapter + moments + trainer state, no base weights" : "WRONG");
     if (!peft) vkt_test_fail(t, "a LoRA checkpoint does not hold exactly the adapter, its moments and the state");
     config(&c, "lora2", "lora");
     VKT_TEST_TRY(t, finetune(t, &c, ck, NULL));
     static char l1[6][32], l2[6][32];
-    int n1 = read_losses(run1, l1, 6), n2 = read_losses(run2, l2, 6), same = 0;
+    int n1 = vkt_test_read_losses(run1, l1, 6), n2 = vkt_test_read_losses(run2, l2, 6), same = 0;
     for (int s = 3; s < 6; s++) same += strcmp(l1[s], l2[s]) == 0;
     printf("   LoRA run: losses %s .. %s; resumed at 3: %d of 3 losses identical\n", l1[0], l1[5], same);
     if (n1 != 6 || n2 != 3 || same != 3) vkt_test_fail(t, "LoRA resume diverged (%s vs %s at step 5)", l1[5], l2[5]);
@@ -103,7 +81,7 @@ static void check_lora_resume(vkt_test *t) {
     vkt_run_config_set(&c, "optim.steps=2");
     vkt_status s = finetune(t, &c, NULL, ck);
     static char l3[2][32];
-    read_losses(c.out_dir, l3, 2);
+    vkt_test_read_losses(c.out_dir, l3, 2);
     printf("   --adapter %s: %s, first loss %s (the base alone: %s)\n", ck, vkt_status_name(s), l3[0], l1[0]);
     if (s != VKT_OK || !(atof(l3[0]) < atof(l1[0]))) vkt_test_fail(t, "continuing from --adapter failed or lost the fit");
 }

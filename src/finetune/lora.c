@@ -196,6 +196,14 @@ static vkt_tensor window(const vkt_tensor *y, const vkt_lora_module *md) {
     return w;
 }
 
+/* Views of a module's lora_A (r, in) and lora_B (out, r) in a flat adapter tensor (params or grads). */
+static void ab_views(const vkt_lora *l, const vkt_lora_module *md, const vkt_tensor *flat, vkt_tensor *a,
+                     vkt_tensor *b) {
+    const vkt_param *ea = &l->table.p[md->a], *eb = &l->table.p[md->b];
+    *a = view(flat, ea->offset, ea->rows, ea->cols);
+    *b = view(flat, eb->offset, eb->rows, eb->cols);
+}
+
 static vkt_lora_desc desc_of(const vkt_lora *l, const vkt_lora_module *md) {
     return (vkt_lora_desc){.rows = l->model->B * l->model->T, .in = md->in, .out = md->out, .rank = l->cfg.r,
                            .ldy = md->ldy, .scale = l->scale};
@@ -207,9 +215,8 @@ static vkt_status hook_fwd(void *ctx, vkt_rec *r, int layer, vkt_param_role role
     for (int i = 0; i < l->n_mods; i++) {
         const vkt_lora_module *md = &l->mods[i];
         if (md->layer != layer || md->hook_role != role) continue;
-        const vkt_param *ea = &l->table.p[md->a], *eb = &l->table.p[md->b];
-        vkt_tensor a = view(&l->params, ea->offset, ea->rows, ea->cols);
-        vkt_tensor b = view(&l->params, eb->offset, eb->rows, eb->cols), yw = window(y, md);
+        vkt_tensor a, b, yw = window(y, md);
+        ab_views(l, md, &l->params, &a, &b);
         vkt_lora_desc d = desc_of(l, md);
         VKT_TRY(vkt_op_lora_fwd(r, &d, x, &a, &b, &md->u, &yw));
     }
@@ -222,11 +229,9 @@ static vkt_status hook_bwd(void *ctx, vkt_rec *r, int layer, vkt_param_role role
     for (int i = 0; i < l->n_mods; i++) {
         const vkt_lora_module *md = &l->mods[i];
         if (md->layer != layer || md->hook_role != role) continue;
-        const vkt_param *ea = &l->table.p[md->a], *eb = &l->table.p[md->b];
-        vkt_tensor a = view(&l->params, ea->offset, ea->rows, ea->cols);
-        vkt_tensor b = view(&l->params, eb->offset, eb->rows, eb->cols);
-        vkt_tensor da = view(&l->grads, ea->offset, ea->rows, ea->cols);
-        vkt_tensor db = view(&l->grads, eb->offset, eb->rows, eb->cols), dyw = window(dy, md);
+        vkt_tensor a, b, da, db, dyw = window(dy, md);
+        ab_views(l, md, &l->params, &a, &b);
+        ab_views(l, md, &l->grads, &da, &db);
         vkt_lora_desc d = desc_of(l, md);
         VKT_TRY(vkt_op_lora_bwd(r, &d, &dyw, x, &a, &b, &md->u, &l->g, dx, &da, &db));
     }
@@ -333,9 +338,8 @@ vkt_status vkt_lora_merge_into_model(vkt_lora *l) {
     vkt_status s = vkt_rec_begin(r);
     for (int i = 0; i < l->n_mods && s == VKT_OK; i++) {
         const vkt_lora_module *md = &l->mods[i];
-        const vkt_param *ea = &l->table.p[md->a], *eb = &l->table.p[md->b];
-        vkt_tensor a = view(&l->params, ea->offset, ea->rows, ea->cols);
-        vkt_tensor b = view(&l->params, eb->offset, eb->rows, eb->cols);
+        vkt_tensor a, b;
+        ab_views(l, md, &l->params, &a, &b);
         vkt_tensor w = vkt_model_param(m, vkt_params_get(&m->table, md->layer, md->role));
         /* W (out, in) += s B (out, r) A (r, in) */
         vkt_matmul_desc d = {.m = md->out, .n = md->in, .k = l->cfg.r, .alpha = l->scale, .accumulate = true};
