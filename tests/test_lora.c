@@ -53,8 +53,8 @@ static void check(vkt_test *t, const char *name, const vkt_model_config *cfg, in
     vkt_lora *l;
     float *base;
     build(t, cfg, B, T, false, lc, &m, &l, &base);
-    printf("-- %s: %d adapted modules, r %lld, scale %g, %lld adapter parameters\n", name, l->n_mods,
-           (long long)lc->r, l->scale, (long long)l->table.total);
+    printf("-- %s: %d adapted modules, r %lld, scale %g, %lld adapter parameters\n", name, l->n_mods, (long long)lc->r,
+           l->scale, (long long)l->table.total);
     int64_t BT = B * T, V = cfg->vocab_size, total = m->table.total;
     vkt_rng rng;
     vkt_rng_init(&rng, t->seed + 1);
@@ -72,7 +72,8 @@ static void check(vkt_test *t, const char *name, const vkt_model_config *cfg, in
         double *w = merged + vkt_params_get(&m->table, md->layer, md->role)->offset;
         for (int64_t o = 0; o < md->out; o++)
             for (int64_t c = 0; c < md->in; c++)
-                for (int64_t k = 0; k < lc->r; k++) w[o * md->in + c] += (double)l->scale * b[o * lc->r + k] * a[k * md->in + c];
+                for (int64_t k = 0; k < lc->r; k++)
+                    w[o * md->in + c] += (double)l->scale * b[o * lc->r + k] * a[k * md->in + c];
     }
     double *ref_logits = malloc((size_t)(BT * V) * sizeof *ref_logits), *ref_g = malloc((size_t)total * 8);
     vkt_ref_model_loss(cfg, &m->table, merged, vkt_model_slot_tokens(m, 0), vkt_model_slot_targets(m, 0), B, T, false,
@@ -99,7 +100,8 @@ static void check(vkt_test *t, const char *name, const vkt_model_config *cfg, in
                     da[k * md->in + c] += l->scale * b[o * lc->r + k] * dw[o * md->in + c];
                     db[o * lc->r + k] += l->scale * dw[o * md->in + c] * a[k * md->in + c];
                 }
-        double ea_ = vkt_rel_norm_err(g + ea->offset, da, ea->numel), eb_ = vkt_rel_norm_err(g + eb->offset, db, eb->numel);
+        double ea_ = vkt_rel_norm_err(g + ea->offset, da, ea->numel),
+               eb_ = vkt_rel_norm_err(g + eb->offset, db, eb->numel);
         if (!(ea_ <= 1e-4)) vkt_test_fail(t, "%s: gradient of %s off by %.3e in norm", name, ea->name, ea_);
         if (!(eb_ <= 1e-4)) vkt_test_fail(t, "%s: gradient of %s off by %.3e in norm", name, eb->name, eb_);
         worst = fmax(worst, fmax(ea_, eb_));
@@ -134,16 +136,22 @@ static void check(vkt_test *t, const char *name, const vkt_model_config *cfg, in
     VKT_TEST_TRY(t, vkt_rec_submit_wait(z));
     vkt_rec_destroy(z);
     vkt_trainable tr = {.table = &l->table, .params = l->params, .grads = l->grads};
-    vkt_step_cfg sc = {.adamw = vkt_adamw_cfg_default(), .max_grad_norm = 1.0f, .accum = 1, .total_steps = 20,
-                       .schedule = {.lr_max = 1e-2, .lr_min = 1e-2, .total = 20}, .train = &tr};
+    vkt_step_cfg sc = {.adamw = vkt_adamw_cfg_default(),
+                       .max_grad_norm = 1.0f,
+                       .accum = 1,
+                       .total_steps = 20,
+                       .schedule = {.lr_max = 1e-2, .lr_min = 1e-2, .total = 20},
+                       .train = &tr};
     sc.adamw.weight_decay = 0.1f;
     vkt_step *st;
     VKT_TEST_TRY(t, vkt_step_create(m, &sc, 0, &st));
     double first = NAN, last = NAN;
     for (int s = 0; s <= 20; s++) {
         vkt_step_result res;
-        if (s < 20) VKT_TEST_TRY(t, vkt_step_submit(st, fill_fixed, &bc, &res));
-        else VKT_TEST_TRY(t, vkt_step_drain(st, &res));
+        if (s < 20)
+            VKT_TEST_TRY(t, vkt_step_submit(st, fill_fixed, &bc, &res));
+        else
+            VKT_TEST_TRY(t, vkt_step_drain(st, &res));
         if (res.step == 0) first = res.loss;
         if (res.step == 19) last = res.loss;
     }

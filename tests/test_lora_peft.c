@@ -13,9 +13,9 @@
 
 #include "finetune/lora_peft.h"
 #include "harness.h"
-#include "model_testutil.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "model_testutil.h"
 #include "ref/ref_model.h"
 
 static char g_dir[64];
@@ -57,7 +57,8 @@ static void check_round_trip(vkt_test *t, const char *name, const vkt_model_conf
     float *y2 = logits_of(t, m2);
     size_t n = (size_t)(vkt_tensor_numel(&m->logits));
     bool same = memcmp(y1, y2, n * 4) == 0;
-    printf("   %s: saved and loaded adapter (%d modules): logits %s\n", name, l2->n_mods, same ? "identical" : "DIFFER");
+    printf("   %s: saved and loaded adapter (%d modules): logits %s\n", name, l2->n_mods,
+           same ? "identical" : "DIFFER");
     if (!same || l2->n_mods != l->n_mods) vkt_test_fail(t, "%s: a reloaded adapter gives other logits", name);
 
     /* The folder as PEFT reads it. */
@@ -69,11 +70,12 @@ static void check_round_trip(vkt_test *t, const char *name, const vkt_model_conf
     const char *pt = cJSON_GetStringValue(cJSON_GetObjectItem(o, "peft_type"));
     const char *tt = cJSON_GetStringValue(cJSON_GetObjectItem(o, "task_type"));
     bool fifo = cJSON_IsTrue(cJSON_GetObjectItem(o, "fan_in_fan_out"));
-    printf("   %s: adapter_config.json peft_type %s task_type %s r %g lora_alpha %g target_modules %s fan_in_fan_out %d\n",
-           name, pt, tt, cJSON_GetNumberValue(cJSON_GetObjectItem(o, "r")),
-           cJSON_GetNumberValue(cJSON_GetObjectItem(o, "lora_alpha")), tm, fifo);
-    if (!pt || strcmp(pt, "LORA") || !tt || strcmp(tt, "CAUSAL_LM") || strcmp(tm, want_targets) || fifo != fan_in_fan_out ||
-        !cJSON_IsNull(cJSON_GetObjectItem(o, "modules_to_save")) ||
+    printf(
+        "   %s: adapter_config.json peft_type %s task_type %s r %g lora_alpha %g target_modules %s fan_in_fan_out %d\n",
+        name, pt, tt, cJSON_GetNumberValue(cJSON_GetObjectItem(o, "r")),
+        cJSON_GetNumberValue(cJSON_GetObjectItem(o, "lora_alpha")), tm, fifo);
+    if (!pt || strcmp(pt, "LORA") || !tt || strcmp(tt, "CAUSAL_LM") || strcmp(tm, want_targets) ||
+        fifo != fan_in_fan_out || !cJSON_IsNull(cJSON_GetObjectItem(o, "modules_to_save")) ||
         strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(o, "bias")), "none"))
         vkt_test_fail(t, "%s: adapter_config.json is not what PEFT writes", name);
     free(tm);
@@ -125,8 +127,12 @@ static void write_fixture(vkt_test *t, const char *dir, const char *config, fx_t
     fclose(f);
     vkt_st_write_tensor *ws = calloc((size_t)n, sizeof *ws);
     for (int i = 0; i < n; i++)
-        ws[i] = (vkt_st_write_tensor){.name = ts[i].name, .dtype = VKT_ST_F32, .ndim = 2,
-                                      .shape = {ts[i].rows, ts[i].cols}, .data = ts[i].data, .from_f32 = true};
+        ws[i] = (vkt_st_write_tensor){.name = ts[i].name,
+                                      .dtype = VKT_ST_F32,
+                                      .ndim = 2,
+                                      .shape = {ts[i].rows, ts[i].cols},
+                                      .data = ts[i].data,
+                                      .from_f32 = true};
     const char *meta[] = {"format", "pt"};
     snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
     VKT_TEST_TRY(t, vkt_st_write(path, ws, n, meta, 1));
@@ -185,7 +191,8 @@ static void check_fixture(vkt_test *t, const vkt_model_config *cfg) {
     float *y = logits_of(t, m);
     double e = vkt_rel_norm_err(y, ref, n);
     printf("   hand-built PEFT adapter (q_proj, v_proj, r 2, alpha 6, dropout 0.05 ignored at inference): %d modules, "
-           "scale %g, logits vs host-merged reference %.2e (bound 1e-5)\n", l->n_mods, l->scale, e);
+           "scale %g, logits vs host-merged reference %.2e (bound 1e-5)\n",
+           l->n_mods, l->scale, e);
     if (!(e <= 1e-5) || l->n_mods != 2 * L || l->scale != 3.0f)
         vkt_test_fail(t, "hand-built PEFT adapter: logits off by %.3e (%d modules, scale %g)", e, l->n_mods, l->scale);
     vkt_lora_destroy(l);

@@ -18,10 +18,21 @@ static char g_dir[64], g_corpus[128];
 
 static void config(vkt_run_config *c, const char *out, const char *method) {
     vkt_run_config_defaults(c);
-    const char *sets[] = {"tokenizer.type=file", "optim.batch_size=2", "optim.seq_len=32", "optim.steps=6",
-                          "optim.lr=0.01", "optim.warmup_steps=1", "eval.interval=0", "eval.steps=2",
-                          "log.interval=100", "output.checkpoint_interval=3", "output.keep=3", "sample.tokens=0",
-                          "finetune.r=4", "finetune.lora_alpha=8", "finetune.target_modules=all-linear"};
+    const char *sets[] = {"tokenizer.type=file",
+                          "optim.batch_size=2",
+                          "optim.seq_len=32",
+                          "optim.steps=6",
+                          "optim.lr=0.01",
+                          "optim.warmup_steps=1",
+                          "eval.interval=0",
+                          "eval.steps=2",
+                          "log.interval=100",
+                          "output.checkpoint_interval=3",
+                          "output.keep=3",
+                          "sample.tokens=0",
+                          "finetune.r=4",
+                          "finetune.lora_alpha=8",
+                          "finetune.target_modules=all-linear"};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) vkt_run_config_set(c, sets[i]);
     snprintf(c->model_from, sizeof c->model_from, "%s", vkt_test_data("models/stories260K/stories260K.bin"));
     snprintf(c->tokenizer_path, sizeof c->tokenizer_path, "%s", vkt_test_data("models/stories260K/tok512.bin"));
@@ -54,10 +65,12 @@ static void check_lora_resume(vkt_test *t) {
     snprintf(run1, sizeof run1, "%s/lora1", g_dir);
     snprintf(run2, sizeof run2, "%s/lora2", g_dir);
     snprintf(ck, sizeof ck, "%s/step-000003", run1);
-    bool peft = vkt_test_file_exists(ck, "adapter_config.json") && vkt_test_file_exists(ck, "adapter_model.safetensors") &&
+    bool peft = vkt_test_file_exists(ck, "adapter_config.json") &&
+                vkt_test_file_exists(ck, "adapter_model.safetensors") &&
                 vkt_test_file_exists(ck, "optimizer_m.safetensors") && vkt_test_file_exists(ck, "trainer_state.json") &&
                 !vkt_test_file_exists(ck, "model.safetensors") && !vkt_test_file_exists(ck, "config.json");
-    printf("   LoRA checkpoint %s: %s\n", ck, peft ? "PEFT adapter + moments + trainer state, no base weights" : "WRONG");
+    printf("   LoRA checkpoint %s: %s\n", ck,
+           peft ? "PEFT adapter + moments + trainer state, no base weights" : "WRONG");
     if (!peft) vkt_test_fail(t, "a LoRA checkpoint does not hold exactly the adapter, its moments and the state");
     config(&c, "lora2", "lora");
     VKT_TEST_TRY(t, finetune(t, &c, ck, NULL));
@@ -83,7 +96,8 @@ static void check_lora_resume(vkt_test *t) {
     static char l3[2][32];
     vkt_test_read_losses(c.out_dir, l3, 2);
     printf("   --adapter %s: %s, first loss %s (the base alone: %s)\n", ck, vkt_status_name(s), l3[0], l1[0]);
-    if (s != VKT_OK || !(atof(l3[0]) < atof(l1[0]))) vkt_test_fail(t, "continuing from --adapter failed or lost the fit");
+    if (s != VKT_OK || !(atof(l3[0]) < atof(l1[0])))
+        vkt_test_fail(t, "continuing from --adapter failed or lost the fit");
 }
 
 static void check_full_freeze(vkt_test *t) {
@@ -115,7 +129,8 @@ static void check_full_freeze(vkt_test *t) {
         }
     }
     printf("   full fine-tuning, freeze_embeddings + freeze_layers 1: %d frozen tensors bit-identical, %d trained "
-           "tensors changed, %d wrong\n", kept, moved, bad);
+           "tensors changed, %d wrong\n",
+           kept, moved, bad);
     free(base), free(after);
     vkt_model_destroy(m);
 }
@@ -125,8 +140,10 @@ static void expect(vkt_test *t, const char *what, const char *set, vkt_status wa
     config(&c, "bad", "lora");
     vkt_run_config_set(&c, set);
     vkt_status s = vkt_finetune_check(&c);
-    if (s == VKT_OK) s = finetune(t, &c, NULL, NULL);
-    else vkt_run_config_free(&c);
+    if (s == VKT_OK)
+        s = finetune(t, &c, NULL, NULL);
+    else
+        vkt_run_config_free(&c);
     printf("   bad finetune section (%s): %s\n", what, vkt_status_name(s));
     if (s != want) vkt_test_fail(t, "%s: got %s, expected %s", what, vkt_status_name(s), vkt_status_name(want));
 }

@@ -27,8 +27,8 @@ static vkt_status run_fwd(vkt_rec *r, void *p) {
 
 static vkt_status run_bwd(vkt_rec *r, void *p) {
     lora_ctx *c = p;
-    return vkt_op_lora_bwd(r, &c->d, &c->dy, &c->x, &c->a, &c->b, &c->u, &c->g, c->with_dx ? &c->dx : NULL,
-                           &c->da, &c->db);
+    return vkt_op_lora_bwd(r, &c->d, &c->dy, &c->x, &c->a, &c->b, &c->u, &c->g, c->with_dx ? &c->dx : NULL, &c->da,
+                           &c->db);
 }
 
 /* ---- reference backward vs finite differences: loss = sum over the window of gy * y ---- */
@@ -118,8 +118,10 @@ static void check_case(vkt_test *t, const lora_case *cs, bool with_dx) {
     int64_t kmax = IN > RK ? IN : RK;
     snprintf(w2, sizeof w2, "lora y  %s", what), vkt_check(t, w2, gy, yr, (size_t)NY, bound(kmax));
     snprintf(w2, sizeof w2, "lora u  %s", what), vkt_check(t, w2, gu, ur, nu, bound(IN));
-    if (with_dx) snprintf(w2, sizeof w2, "lora dx %s", what), vkt_check(t, w2, gdx, dxr, nx, bound(OUT));
-    else if (memcmp(gdx, dx0, nx * 4) != 0) vkt_test_fail(t, "%s: dx written although not asked for", what);
+    if (with_dx)
+        snprintf(w2, sizeof w2, "lora dx %s", what), vkt_check(t, w2, gdx, dxr, nx, bound(OUT));
+    else if (memcmp(gdx, dx0, nx * 4) != 0)
+        vkt_test_fail(t, "%s: dx written although not asked for", what);
     snprintf(w2, sizeof w2, "lora dA %s", what), vkt_check(t, w2, gda, dar, na, bound(R > OUT ? R : OUT));
     snprintf(w2, sizeof w2, "lora dB %s", what), vkt_check(t, w2, gdb, dbr, nb, bound(R > IN ? R : IN));
     free(x), free(a), free(b), free(y0), free(dy), free(dx0), free(da0), free(db0), free(xd), free(ad), free(bd);
@@ -129,13 +131,13 @@ static void check_case(vkt_test *t, const lora_case *cs, bool with_dx) {
 
 static const lora_case cases[] = {
     /* rows, in, out, rank, ldy, c0, scale */
-    {3, 5, 4, 2, 11, 3, 2.0f},       /* small enough for finite differences */
+    {3, 5, 4, 2, 11, 3, 2.0f}, /* small enough for finite differences */
     {1, 1, 1, 1, 1, 0, 1.0f},
-    {37, 33, 17, 7, 51, 17, 0.5f},   /* odd everything, the middle of a fused output */
-    {64, 64, 64, 8, 64, 0, 2.0f},    /* aligned: the fast matmul path */
+    {37, 33, 17, 7, 51, 17, 0.5f},      /* odd everything, the middle of a fused output */
+    {64, 64, 64, 8, 64, 0, 2.0f},       /* aligned: the fast matmul path */
     {128, 96, 32, 16, 160, 128, 0.25f}, /* the v part of a fused q|k|v */
     {300, 48, 192, 4, 384, 192, 1.0f},  /* the up part of a fused gate|up */
-    {2100, 24, 40, 3, 40, 0, 1.5f},  /* rows over the test's binding limit: split dispatches */
+    {2100, 24, 40, 3, 40, 0, 1.5f},     /* rows over the test's binding limit: split dispatches */
 };
 
 int main(void) {

@@ -14,8 +14,8 @@ typedef struct {
     const vkt_run_config *cfg; /* borrowed */
     const char *adapter;       /* borrowed: --adapter folder, or NULL */
     vkt_lora_cfg lora_cfg;
-    vkt_lora *lora;            /* owned (method lora), made by attach */
-    bool *frozen;              /* owned (method full): per model table entry */
+    vkt_lora *lora; /* owned (method lora), made by attach */
+    bool *frozen;   /* owned (method full): per model table entry */
 } ft_run;
 
 static bool method_is(const vkt_run_config *c, const char *m) { return strcmp(c->ft_method, m) == 0; }
@@ -28,8 +28,9 @@ static vkt_status lora_cfg_from(const vkt_run_config *c, vkt_lora_cfg *out) {
     snprintf(out->base_model, sizeof out->base_model, "%s", c->model_from);
     cJSON *init = cJSON_Parse(c->ft_init);
     bool ok = init && (cJSON_IsBool(init) || (cJSON_IsString(init) && !strcmp(init->valuestring, "gaussian")));
-    out->init = cJSON_IsString(init) ? VKT_LORA_INIT_GAUSSIAN : cJSON_IsFalse(init) ? VKT_LORA_INIT_NONE
-                                                                                 : VKT_LORA_INIT_DEFAULT;
+    out->init = cJSON_IsString(init)  ? VKT_LORA_INIT_GAUSSIAN
+                : cJSON_IsFalse(init) ? VKT_LORA_INIT_NONE
+                                      : VKT_LORA_INIT_DEFAULT;
     cJSON_Delete(init);
     if (!ok) {
         vkt_log_error("finetune.init_lora_weights %s: use true (Kaiming-uniform A, zero B), \"gaussian\" or false",
@@ -38,11 +39,13 @@ static vkt_status lora_cfg_from(const vkt_run_config *c, vkt_lora_cfg *out) {
     }
     cJSON *tm = cJSON_Parse(c->ft_target_modules[0] ? c->ft_target_modules : "null"), *it;
     vkt_status s = VKT_OK;
-    if (cJSON_IsString(tm) && !strcmp(tm->valuestring, "all-linear")) out->all_linear = true;
-    else if (cJSON_IsString(tm)) snprintf(out->target_regex, sizeof out->target_regex, "%s", tm->valuestring);
+    if (cJSON_IsString(tm) && !strcmp(tm->valuestring, "all-linear"))
+        out->all_linear = true;
+    else if (cJSON_IsString(tm))
+        snprintf(out->target_regex, sizeof out->target_regex, "%s", tm->valuestring);
     else if (cJSON_IsArray(tm)) {
-        cJSON_ArrayForEach(it, tm) s = s == VKT_OK && cJSON_IsString(it) ? vkt_lora_cfg_add_target(out, it->valuestring)
-                                                                         : VKT_ERR_ARG;
+        cJSON_ArrayForEach(it, tm) s =
+            s == VKT_OK && cJSON_IsString(it) ? vkt_lora_cfg_add_target(out, it->valuestring) : VKT_ERR_ARG;
     }
     cJSON_Delete(tm);
     if (s != VKT_OK) {
@@ -92,8 +95,9 @@ static vkt_status lora_attach(void *ctx, vkt_model *m, const char *resume, vkt_t
     vkt_lora_attach(l);
     *train = (vkt_trainable){.table = &l->table, .params = l->params, .grads = l->grads};
     vkt_log_info("LoRA: %d modules (%s ...), r %lld, alpha %g, scale %g%s: %lld trainable parameters (base frozen, "
-                 "%.2f%%), adapter memory %.1f MiB", l->n_mods, l->mods[0].module, (long long)l->cfg.r,
-                 l->cfg.lora_alpha, l->scale, l->cfg.use_rslora ? " (rsLoRA)" : "", (long long)vkt_params_count(&l->table),
+                 "%.2f%%), adapter memory %.1f MiB",
+                 l->n_mods, l->mods[0].module, (long long)l->cfg.r, l->cfg.lora_alpha, l->scale,
+                 l->cfg.use_rslora ? " (rsLoRA)" : "", (long long)vkt_params_count(&l->table),
                  100.0 * (double)vkt_params_count(&l->table) / (double)vkt_params_count(&m->table),
                  (double)(2 * l->table.total * 4) / (1 << 20));
     return VKT_OK;
@@ -160,8 +164,11 @@ vkt_status vkt_finetune(vkt_device *dev, vkt_run_config *cfg, const char *adapte
     }
     ft_run f = {.cfg = cfg, .adapter = adapter};
     if (lora) VKT_TRY(lora_cfg_from(cfg, &f.lora_cfg));
-    vkt_train_ext ext = {.ctx = &f, .mode = lora ? VKT_MODEL_FROZEN : VKT_MODEL_TRAIN, .base_from_model = lora,
-                         .attach = lora ? lora_attach : full_attach, .write = lora ? lora_write : NULL,
+    vkt_train_ext ext = {.ctx = &f,
+                         .mode = lora ? VKT_MODEL_FROZEN : VKT_MODEL_TRAIN,
+                         .base_from_model = lora,
+                         .attach = lora ? lora_attach : full_attach,
+                         .write = lora ? lora_write : NULL,
                          .before_sample = lora ? lora_before_sample : NULL,
                          .release = lora ? lora_release : full_release};
     vkt_train_opts o = *opts;

@@ -19,7 +19,8 @@ vkt_status vkt_lora_cfg_add_target(vkt_lora_cfg *c, const char *name) {
     if (strcmp(name, "all-linear") == 0) return c->all_linear = true, VKT_OK;
     if (c->n_targets == VKT_LORA_MAX_TARGETS || strlen(name) >= sizeof c->targets[0] || !*name) {
         vkt_log_error("target_modules: \"%s\" is empty, too long or one too many (at most %d names of up to %zu "
-                      "characters)", name, VKT_LORA_MAX_TARGETS, sizeof c->targets[0] - 1);
+                      "characters)",
+                      name, VKT_LORA_MAX_TARGETS, sizeof c->targets[0] - 1);
         return VKT_ERR_ARG;
     }
     snprintf(c->targets[c->n_targets++], sizeof c->targets[0], "%s", name);
@@ -29,7 +30,8 @@ vkt_status vkt_lora_cfg_add_target(vkt_lora_cfg *c, const char *name) {
 vkt_status vkt_lora_cfg_check(const vkt_lora_cfg *c) {
     if (c->r <= 0) {
         vkt_log_error("LoRA rank r is %lld (finetune.r / adapter_config.json \"r\"): it must be a positive integer, "
-                      "e.g. 8", (long long)c->r);
+                      "e.g. 8",
+                      (long long)c->r);
         return VKT_ERR_ARG;
     }
     if (!isfinite(c->lora_alpha)) {
@@ -42,7 +44,8 @@ vkt_status vkt_lora_cfg_check(const vkt_lora_cfg *c) {
     }
     if (c->lora_dropout > 0) {
         vkt_log_error("lora_dropout %g: dropout on the adapter input is not implemented yet; set "
-                      "finetune.lora_dropout=0", c->lora_dropout);
+                      "finetune.lora_dropout=0",
+                      c->lora_dropout);
         return VKT_ERR_UNSUPPORTED;
     }
     if (!c->all_linear && !c->n_targets && !c->target_regex[0]) {
@@ -146,7 +149,8 @@ static vkt_status select_modules(vkt_lora *l) {
         }
     if (!any) {
         vkt_log_error("target_modules: the regular expression \"%s\" matches no module of this model (it must match a "
-                      "whole name); its modules are: %s", c->target_regex, names);
+                      "whole name); its modules are: %s",
+                      c->target_regex, names);
         return VKT_ERR_ARG;
     }
     return VKT_OK;
@@ -162,8 +166,8 @@ static vkt_status build_table(vkt_lora *l, int64_t align) {
         vkt_lora_module *md = &l->mods[i];
         for (int ab = 0; ab < 2; ab++) {
             vkt_param *e = &t->p[t->n];
-            int len = snprintf(e->name, sizeof e->name, "base_model.model.%.64s.lora_%c.weight", md->module,
-                               ab ? 'B' : 'A');
+            int len =
+                snprintf(e->name, sizeof e->name, "base_model.model.%.64s.lora_%c.weight", md->module, ab ? 'B' : 'A');
             if (len >= (int)sizeof e->name || strlen(md->module) > 64) {
                 vkt_log_error("module name \"%s\" is too long for an adapter key", md->module);
                 return VKT_ERR_ARG;
@@ -205,8 +209,12 @@ static void ab_views(const vkt_lora *l, const vkt_lora_module *md, const vkt_ten
 }
 
 static vkt_lora_desc desc_of(const vkt_lora *l, const vkt_lora_module *md) {
-    return (vkt_lora_desc){.rows = l->model->B * l->model->T, .in = md->in, .out = md->out, .rank = l->cfg.r,
-                           .ldy = md->ldy, .scale = l->scale};
+    return (vkt_lora_desc){.rows = l->model->B * l->model->T,
+                           .in = md->in,
+                           .out = md->out,
+                           .rank = l->cfg.r,
+                           .ldy = md->ldy,
+                           .scale = l->scale};
 }
 
 static vkt_status hook_fwd(void *ctx, vkt_rec *r, int layer, vkt_param_role role, const vkt_tensor *x,

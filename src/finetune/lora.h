@@ -37,17 +37,17 @@ typedef enum {
 } vkt_lora_init;
 
 typedef struct {
-    int64_t r;                 /* rank, > 0 */
-    double lora_alpha;         /* scale numerator (PEFT default 8) */
-    bool use_rslora;           /* s = alpha / sqrt(r) instead of alpha / r */
-    double lora_dropout;       /* must be 0 for now */
+    int64_t r;                              /* rank, > 0 */
+    double lora_alpha;                      /* scale numerator (PEFT default 8) */
+    bool use_rslora;                        /* s = alpha / sqrt(r) instead of alpha / r */
+    double lora_dropout;                    /* must be 0 for now */
     char targets[VKT_LORA_MAX_TARGETS][96]; /* module-name suffixes (PEFT's list form) */
     int n_targets;
-    bool all_linear;           /* target_modules "all-linear" */
-    char target_regex[256];    /* target_modules given as one string (not "all-linear"): full-match regex */
+    bool all_linear;        /* target_modules "all-linear" */
+    char target_regex[256]; /* target_modules given as one string (not "all-linear"): full-match regex */
     vkt_lora_init init;
-    uint64_t seed;             /* initialisation */
-    char base_model[512];      /* base_model_name_or_path written to adapter_config.json */
+    uint64_t seed;        /* initialisation */
+    char base_model[512]; /* base_model_name_or_path written to adapter_config.json */
 } vkt_lora_cfg;
 
 /* PEFT's defaults: r 8, lora_alpha 8, no targets (the caller must name some), default init, seed 0. */
@@ -60,28 +60,28 @@ vkt_status vkt_lora_cfg_add_target(vkt_lora_cfg *c, const char *name);
 
 /* One adapted linear layer. */
 typedef struct {
-    char module[96];           /* Hugging Face module path, e.g. model.layers.0.self_attn.q_proj */
+    char module[96]; /* Hugging Face module path, e.g. model.layers.0.self_attn.q_proj */
     int layer;
-    vkt_param_role role;       /* the base weight's role (VKT_ROLE_K_W, ...) */
-    vkt_param_role hook_role;  /* the role the model's hook passes: the first of the fused group */
-    int64_t in, out;           /* the base weight is (out, in) */
-    int64_t col0, ldy;         /* the module's columns [col0, col0 + out) of a fused output ldy wide */
-    int a, b;                  /* indices of lora_A and lora_B in the adapter's table */
-    vkt_tensor u;              /* (BT, r) x A^T from the forward, for the backward */
+    vkt_param_role role;      /* the base weight's role (VKT_ROLE_K_W, ...) */
+    vkt_param_role hook_role; /* the role the model's hook passes: the first of the fused group */
+    int64_t in, out;          /* the base weight is (out, in) */
+    int64_t col0, ldy;        /* the module's columns [col0, col0 + out) of a fused output ldy wide */
+    int a, b;                 /* indices of lora_A and lora_B in the adapter's table */
+    vkt_tensor u;             /* (BT, r) x A^T from the forward, for the backward */
 } vkt_lora_module;
 
 typedef struct vkt_lora {
     vkt_lora_cfg cfg;
-    float scale;               /* s */
-    vkt_model *model;          /* borrowed; its hook points at this adapter while attached */
-    vkt_param_table table;     /* owned: lora_A / lora_B per module under PEFT's key names
-                                * (base_model.model.<module>.lora_A.weight), rows x cols as PEFT stores them */
-    vkt_lora_module *mods;     /* owned, n_mods */
+    float scale;           /* s */
+    vkt_model *model;      /* borrowed; its hook points at this adapter while attached */
+    vkt_param_table table; /* owned: lora_A / lora_B per module under PEFT's key names
+                            * (base_model.model.<module>.lora_A.weight), rows x cols as PEFT stores them */
+    vkt_lora_module *mods; /* owned, n_mods */
     int n_mods;
     vkt_arena *params_arena, *grads_arena, *acts_arena; /* owned */
-    vkt_tensor params, grads;  /* flat (table.total) f32 */
-    vkt_tensor g;              /* (BT, r) backward scratch */
-    vkt_linear_hook hook;      /* what vkt_lora_attach installs in model->hook */
+    vkt_tensor params, grads;                           /* flat (table.total) f32 */
+    vkt_tensor g;                                       /* (BT, r) backward scratch */
+    vkt_linear_hook hook;                               /* what vkt_lora_attach installs in model->hook */
 } vkt_lora;
 
 /* Names of the model's linear modules ("all-linear" set), comma-separated into buf, for messages. */

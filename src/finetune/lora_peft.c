@@ -42,7 +42,8 @@ static cJSON *targets_json(const vkt_lora *l) {
         const char *tail = strrchr(l->mods[i].module, '.');
         tail = tail ? tail + 1 : l->mods[i].module;
         bool seen = false;
-        for (int j = 0; j < cJSON_GetArraySize(arr); j++) seen |= !strcmp(cJSON_GetArrayItem(arr, j)->valuestring, tail);
+        for (int j = 0; j < cJSON_GetArraySize(arr); j++)
+            seen |= !strcmp(cJSON_GetArrayItem(arr, j)->valuestring, tail);
         if (!seen) cJSON_AddItemToArray(arr, cJSON_CreateString(tail));
     }
     return arr;
@@ -56,8 +57,10 @@ static cJSON *config_json(const vkt_lora *l) {
     cJSON_AddStringToObject(o, "bias", "none");
     cJSON_AddBoolToObject(o, "fan_in_fan_out", l->model->cfg.arch == VKT_ARCH_GPT2);
     cJSON_AddBoolToObject(o, "inference_mode", true);
-    if (l->cfg.init == VKT_LORA_INIT_GAUSSIAN) cJSON_AddStringToObject(o, "init_lora_weights", "gaussian");
-    else cJSON_AddBoolToObject(o, "init_lora_weights", l->cfg.init == VKT_LORA_INIT_DEFAULT);
+    if (l->cfg.init == VKT_LORA_INIT_GAUSSIAN)
+        cJSON_AddStringToObject(o, "init_lora_weights", "gaussian");
+    else
+        cJSON_AddBoolToObject(o, "init_lora_weights", l->cfg.init == VKT_LORA_INIT_DEFAULT);
     cJSON_AddNullToObject(o, "layers_pattern");
     cJSON_AddNullToObject(o, "layers_to_transform");
     cJSON_AddNumberToObject(o, "lora_alpha", l->cfg.lora_alpha);
@@ -88,8 +91,12 @@ vkt_status vkt_lora_save_peft(vkt_lora *l, const char *dir) {
                               e->name, isnan(flat[e->offset + k]) ? "NaN" : "inf", (long long)k);
                 s = VKT_ERR_NONFINITE;
             }
-        ws[i] = (vkt_st_write_tensor){.name = e->name, .dtype = VKT_ST_F32, .ndim = 2, .shape = {e->rows, e->cols},
-                                      .data = flat + e->offset, .from_f32 = true};
+        ws[i] = (vkt_st_write_tensor){.name = e->name,
+                                      .dtype = VKT_ST_F32,
+                                      .ndim = 2,
+                                      .shape = {e->rows, e->cols},
+                                      .data = flat + e->offset,
+                                      .from_f32 = true};
     }
     char path[1100];
     const char *meta[] = {"format", "pt"};
@@ -117,15 +124,18 @@ static vkt_status parse_config(const char *path, const cJSON *o, bool for_traini
                       cJSON_IsString(type) ? type->valuestring : "missing");
         return VKT_ERR_UNSUPPORTED;
     }
-    static const char *refused[] = {"modules_to_save", "layers_to_transform", "rank_pattern", "alpha_pattern",
-                                    "use_dora", "bias", "megatron_config", "loftq_config"};
+    static const char *refused[] = {
+        "modules_to_save", "layers_to_transform", "rank_pattern", "alpha_pattern", "use_dora", "bias",
+        "megatron_config", "loftq_config"};
     for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++)
         if (!unset(cJSON_GetObjectItemCaseSensitive(o, refused[k]))) {
             vkt_log_error("%s: \"%s\" is set; this engine supports plain LoRA adapters only (no extra trained modules, "
-                          "layer subsets, per-module ranks, DoRA or bias training)", path, refused[k]);
+                          "layer subsets, per-module ranks, DoRA or bias training)",
+                          path, refused[k]);
             return VKT_ERR_UNSUPPORTED;
         }
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "r"), *alpha = cJSON_GetObjectItemCaseSensitive(o, "lora_alpha");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "r"),
+                *alpha = cJSON_GetObjectItemCaseSensitive(o, "lora_alpha");
     if (!cJSON_IsNumber(r) || r->valuedouble != floor(r->valuedouble)) {
         vkt_log_error("%s: \"r\" must be a whole number (the LoRA rank)", path);
         return VKT_ERR_FORMAT;
@@ -145,14 +155,17 @@ static vkt_status parse_config(const char *path, const cJSON *o, bool for_traini
                       init->valuestring);
         return VKT_ERR_UNSUPPORTED;
     }
-    c->init = cJSON_IsString(init) ? VKT_LORA_INIT_GAUSSIAN : cJSON_IsFalse(init) ? VKT_LORA_INIT_NONE
-                                                                                 : VKT_LORA_INIT_DEFAULT;
+    c->init = cJSON_IsString(init)  ? VKT_LORA_INIT_GAUSSIAN
+              : cJSON_IsFalse(init) ? VKT_LORA_INIT_NONE
+                                    : VKT_LORA_INIT_DEFAULT;
     const cJSON *base = cJSON_GetObjectItemCaseSensitive(o, "base_model_name_or_path");
     if (cJSON_IsString(base)) snprintf(c->base_model, sizeof c->base_model, "%s", base->valuestring);
     const cJSON *tm = cJSON_GetObjectItemCaseSensitive(o, "target_modules"), *it;
     if (cJSON_IsString(tm)) {
-        if (!strcmp(tm->valuestring, "all-linear")) c->all_linear = true;
-        else snprintf(c->target_regex, sizeof c->target_regex, "%s", tm->valuestring);
+        if (!strcmp(tm->valuestring, "all-linear"))
+            c->all_linear = true;
+        else
+            snprintf(c->target_regex, sizeof c->target_regex, "%s", tm->valuestring);
     } else if (cJSON_IsArray(tm)) {
         cJSON_ArrayForEach(it, tm) {
             if (!cJSON_IsString(it)) {
@@ -192,15 +205,15 @@ vkt_status vkt_lora_load_peft_weights(vkt_lora *l, const char *dir) {
         const vkt_st_tensor *x = vkt_st_find(&f, e->name);
         if (!x) {
             vkt_log_error("%s: tensor \"%s\" (%lld x %lld) is missing: the adapter does not target this module of the "
-                          "base model (adapter_config.json and the weights disagree, or another base model)", path,
-                          e->name, (long long)e->rows, (long long)e->cols);
+                          "base model (adapter_config.json and the weights disagree, or another base model)",
+                          path, e->name, (long long)e->rows, (long long)e->cols);
             s = VKT_ERR_FORMAT;
         } else if (x->ndim != 2 || x->shape[0] != e->rows || x->shape[1] != e->cols) {
             char got[96];
             vkt_log_error("%s: tensor \"%s\" has shape %s, expected [%lld, %lld] (r %lld and the base model's layer): "
-                          "is this adapter for another base model?", path, e->name,
-                          vkt_shape_str(x->ndim, x->shape, got, sizeof got), (long long)e->rows, (long long)e->cols,
-                          (long long)l->cfg.r);
+                          "is this adapter for another base model?",
+                          path, e->name, vkt_shape_str(x->ndim, x->shape, got, sizeof got), (long long)e->rows,
+                          (long long)e->cols, (long long)l->cfg.r);
             s = VKT_ERR_FORMAT;
         } else {
             s = vkt_st_read_f32(&f, x, flat + e->offset, e->numel);

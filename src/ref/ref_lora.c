@@ -3,8 +3,8 @@
 
 #include <stdlib.h>
 
-void vkt_ref_lora_fwd(const double *x, const double *a, const double *b, double *u, double *y, int64_t rows,
-                      int64_t in, int64_t out, int64_t rank, int64_t ldy, double s) {
+void vkt_ref_lora_fwd(const double *x, const double *a, const double *b, double *u, double *y, int64_t rows, int64_t in,
+                      int64_t out, int64_t rank, int64_t ldy, double s) {
     for (int64_t i = 0; i < rows; i++) {
         for (int64_t k = 0; k < rank; k++) {
             double acc = 0;
