@@ -12,7 +12,12 @@
  * Backward, with g = dy_window B (rows, r) in a scratch tensor:
  *   dB += s dy_window^T u      dA += s g^T x      dx += s g A   (dx accumulated: the frozen layer's own
  *                                                               backward wrote dx = dy W first)
- * Not done here: dropout on x (callers refuse lora_dropout > 0), bias on the adapter, 16-bit adapters.
+ * With dropout (PEFT's lora_dropout, applied to the adapter input only): xd = mask * x with mask 0 with
+ * probability p, else 1 / (1 - p); u = xd A^T, dA += s g^T xd, dx += mask * (s g A). The mask is a hash of
+ * (seed, module stream, a pass counter in device memory, element), recomputed in the backward instead of
+ * stored (shaders/lora_dropout.comp; mirrored by vkt_ref_lora_dropout_mask); vkt_op_lora_dropout_tick
+ * advances the counter once per training pass.
+ * Not done here: bias on the adapter, 16-bit adapters.
  * Only records into r (no submission); not thread-safe, like the recorder. */
 #ifndef VKT_OP_LORA_H
 #define VKT_OP_LORA_H
@@ -20,9 +25,18 @@
 #include "vk/record.h"
 
 typedef struct {
+    float p;                   /* drop probability in [0, 1) */
+    uint32_t seed, stream;     /* the adapter's seed; this module's index (its own mask) */
+    const vkt_tensor *counter; /* (1) u32 pass counter (device memory), read */
+    const vkt_tensor *xd;      /* (rows, in) scratch: the dropped input, overwritten */
+    const vkt_tensor *tmp;     /* (rows, in) scratch for s g A before the mask (backward), overwritten */
+} vkt_lora_dropout;
+
+typedef struct {
     int64_t rows, in, out, rank; /* x (rows, in), A (rank, in), B (out, rank) */
     int64_t ldy;                 /* row stride of y and dy in elements; 0: out (no window) */
     float scale;                 /* s: lora_alpha / r, or lora_alpha / sqrt(r) with rsLoRA */
+    const vkt_lora_dropout *dropout; /* borrowed, NULL or p == 0: none (inference, evaluation) */
 } vkt_lora_desc;
 
 /* Records u = x A^T and y[:, :out] += s u B^T.
@@ -36,5 +50,8 @@ vkt_status vkt_op_lora_fwd(vkt_rec *r, const vkt_lora_desc *d, const vkt_tensor 
 vkt_status vkt_op_lora_bwd(vkt_rec *r, const vkt_lora_desc *d, const vkt_tensor *dy, const vkt_tensor *x,
                            const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *u, const vkt_tensor *g,
                            const vkt_tensor *dx, const vkt_tensor *da, const vkt_tensor *db);
+
+/* Records counter[0] += 1 (after a training pass's last use of the masks). */
+vkt_status vkt_op_lora_dropout_tick(vkt_rec *r, const vkt_tensor *counter);
 
 #endif
