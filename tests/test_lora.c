@@ -6,7 +6,9 @@
  *    weight (bound 1e-4 in norm per tensor, as test_model.c);
  *  - activation recomputation gives the same adapter gradients bit for bit;
  *  - after AdamW steps over the adapter the loss has fallen and every base weight is bit-identical;
- *  - bad input: r = 0, lora_dropout > 0, a target that matches nothing, a bad regex. */
+ *  - lora_dropout: evaluation passes are untouched (bit for bit), each training pass advances the mask
+ *    counter once and draws fresh masks, recomputation reuses the pass's masks (bit for bit);
+ *  - bad input: r = 0, lora_dropout 1, a target that matches nothing, a bad regex. */
 #include <string.h>
 
 #include "finetune/lora.h"
@@ -175,6 +177,61 @@ static void check(vkt_test *t, const char *name, const vkt_model_config *cfg, in
     vkt_model_destroy(m);
 }
 
+/* One training pass (forward with the loss gradient, backward) into zeroed adapter gradients; returns them. */
+static float *train_pass(vkt_test *t, vkt_model *m, vkt_lora *l) {
+    VKT_TEST_TRY(t, vkt_rec_begin(t->rec));
+    VKT_TEST_TRY(t, vkt_lora_record_zero_grads(l, t->rec));
+    VKT_TEST_TRY(t, vkt_model_record_forward(m, t->rec, VKT_FWD_LOSS_GRAD));
+    VKT_TEST_TRY(t, vkt_model_record_backward(m, t->rec));
+    VKT_TEST_TRY(t, vkt_rec_end(t->rec));
+    VKT_TEST_TRY(t, vkt_rec_submit_wait(t->rec));
+    return vkt_test_download(t, &l->grads);
+}
+
+static void check_dropout(vkt_test *t, const vkt_model_config *cfg) {
+    int64_t B = 2, T = 9;
+    vkt_lora_cfg c = vkt_lora_cfg_default();
+    c.r = 4, c.init = VKT_LORA_INIT_NONE, c.seed = 21, c.all_linear = true;
+    vkt_model *m0, *m1, *mr;
+    vkt_lora *l0, *l1, *lr;
+    float *b0, *b1, *br;
+    build(t, cfg, B, T, false, &c, &m0, &l0, &b0);
+    c.lora_dropout = 0.3;
+    build(t, cfg, B, T, false, &c, &m1, &l1, &b1);
+    build(t, cfg, B, T, true, &c, &mr, &lr, &br);
+    vkt_model *ms[3] = {m0, m1, mr};
+    vkt_rng rng;
+    vkt_rng_init(&rng, t->seed + 2);
+    vkt_test_random_batch(&rng, B * T, cfg->vocab_size, vkt_model_slot_tokens(m0, 0), vkt_model_slot_targets(m0, 0));
+    for (int k = 0; k < 3; k++) {
+        memcpy(vkt_model_slot_tokens(ms[k], 0), vkt_model_slot_tokens(m0, 0), (size_t)(B * T) * 4);
+        memcpy(vkt_model_slot_targets(ms[k], 0), vkt_model_slot_targets(m0, 0), (size_t)(B * T) * 4);
+        vkt_model_use_slot(ms[k], 0);
+    }
+    size_t nl = (size_t)vkt_tensor_numel(&m0->logits), na = (size_t)l0->table.total;
+    VKT_TEST_TRY(t, vkt_test_model_pass(m0, t->rec, VKT_FWD_LOGITS));
+    float *y0 = vkt_test_download(t, &m0->logits);
+    VKT_TEST_TRY(t, vkt_test_model_pass(m1, t->rec, VKT_FWD_LOGITS));
+    float *y1 = vkt_test_download(t, &m1->logits);
+    bool eval_same = memcmp(y0, y1, nl * 4) == 0;
+    float *g0 = train_pass(t, m0, l0), *g1 = train_pass(t, m1, l1), *g2 = train_pass(t, m1, l1);
+    float *gr = train_pass(t, mr, lr);
+    int32_t ctr = -1;
+    VKT_TEST_TRY(t, vkt_tensor_download(t->dev, &l1->counter, &ctr, 4));
+    bool differs = memcmp(g0, g1, na * 4) != 0, fresh = memcmp(g1, g2, na * 4) != 0;
+    bool recompute_same = memcmp(g1, gr, na * 4) == 0;
+    printf("   dropout 0.3: evaluation logits %s; training gradients %s from no dropout, %s on the next pass "
+           "(counter %d after 2 passes); recomputation %s\n",
+           eval_same ? "identical to no dropout" : "DIFFER", differs ? "differ" : "EQUAL",
+           fresh ? "fresh masks" : "SAME MASKS", ctr, recompute_same ? "identical" : "DIFFERS");
+    if (!eval_same || !differs || !fresh || ctr != 2 || !recompute_same)
+        vkt_test_fail(t, "lora_dropout: eval %d, train differs %d, fresh %d, counter %d, recompute %d", eval_same,
+                      differs, fresh, ctr, recompute_same);
+    free(y0), free(y1), free(g0), free(g1), free(g2), free(gr), free(b0), free(b1), free(br);
+    vkt_lora_destroy(l0), vkt_lora_destroy(l1), vkt_lora_destroy(lr);
+    vkt_model_destroy(m0), vkt_model_destroy(m1), vkt_model_destroy(mr);
+}
+
 /* vkt_lora_create must refuse cfg with `want` and leave nothing behind. */
 static void expect_error(vkt_test *t, vkt_model *m, const vkt_lora_cfg *c, vkt_status want, const char *what) {
     vkt_lora *l = NULL;
@@ -191,8 +248,8 @@ static void check_errors(vkt_test *t, const vkt_model_config *cfg) {
     vkt_lora_cfg_add_target(&c, "q_proj");
     c.r = 0;
     expect_error(t, m, &c, VKT_ERR_ARG, "r = 0");
-    c.r = 4, c.lora_dropout = 0.1;
-    expect_error(t, m, &c, VKT_ERR_UNSUPPORTED, "lora_dropout 0.1");
+    c.r = 4, c.lora_dropout = 1;
+    expect_error(t, m, &c, VKT_ERR_ARG, "lora_dropout 1");
     c.lora_dropout = 0;
     vkt_lora_cfg_add_target(&c, "qproj");
     expect_error(t, m, &c, VKT_ERR_ARG, "target qproj");
@@ -231,6 +288,7 @@ int main(void) {
     c = vkt_lora_cfg_default();
     c.r = 2, c.init = VKT_LORA_INIT_NONE, c.all_linear = true;
     check(&t, "llama all-linear", &llama, 1, 16, &c);
+    check_dropout(&t, &llama);
     check_errors(&t, &llama);
     return vkt_test_finish(&t);
 }

@@ -60,8 +60,7 @@ static void check_fd(vkt_test *t, const lora_case *cs, const double *x, const do
     double *gy = calloc((size_t)(cs->rows * cs->ldy), 8);
     for (int64_t i = 0; i < cs->rows; i++)
         for (int64_t j = 0; j < cs->out; j++) gy[i * cs->ldy + cs->c0 + j] = dy[i * cs->ldy + cs->c0 + j];
-    vkt_ref_lora_bwd(dy + cs->c0, x, mask, a, b, gx, ga, gb, cs->rows, cs->in, cs->out, cs->rank, cs->ldy,
-                     cs->scale);
+    vkt_ref_lora_bwd(dy + cs->c0, x, mask, a, b, gx, ga, gb, cs->rows, cs->in, cs->out, cs->rank, cs->ldy, cs->scale);
     double *xc = malloc(nx * 8), *ac = malloc(na * 8), *bc = malloc(nb * 8);
     memcpy(xc, x, nx * 8), memcpy(ac, a, na * 8), memcpy(bc, b, nb * 8);
     fd_ctx f = {cs, x, mask, a, b, gy, 0};
@@ -152,7 +151,8 @@ static void check_case(vkt_test *t, const lora_case *cs, bool with_dx) {
     snprintf(w2, sizeof w2, "lora dA %s", what), vkt_check(t, w2, gda, dar, na, bound(R > OUT ? R : OUT));
     snprintf(w2, sizeof w2, "lora dB %s", what), vkt_check(t, w2, gdb, dbr, nb, bound(R > IN ? R : IN));
     free(x), free(a), free(b), free(y0), free(dy), free(dx0), free(da0), free(db0), free(xd), free(ad), free(bd);
-    free(mask), free(dyd), free(yr), free(ur), free(dxr), free(dar), free(dbr), free(gy), free(gu), free(gdx), free(gda), free(gdb);
+    free(mask), free(dyd), free(yr), free(ur), free(dxr), free(dar), free(dbr), free(gy), free(gu), free(gdx),
+        free(gda), free(gdb);
     vkt_arena_reset(t->arena);
 }
 

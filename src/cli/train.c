@@ -42,7 +42,7 @@ static void help_finetune(void) {
            "  target_modules     [\"q_proj\", \"v_proj\", ...] (module-name suffixes, as PEFT), \"all-linear\", or a\n"
            "                     regex matching whole module names; GPT-2: c_attn, c_proj, c_fc\n"
            "  init_lora_weights  true (Kaiming-uniform A, zero B), \"gaussian\" or false\n"
-           "  lora_dropout       must be 0 for now\n"
+           "  lora_dropout       dropout on the adapter input while training (PEFT's), default 0\n"
            "  freeze_embeddings, freeze_layers N   (method full) weights the optimizer leaves alone\n\n"
            "LoRA checkpoints (output.dir/step-NNNNNN/) are PEFT adapter folders (adapter_config.json,\n"
            "adapter_model.safetensors) plus AdamW moments and trainer_state.json; --resume DIR continues bit for\n"

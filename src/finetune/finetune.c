@@ -86,7 +86,14 @@ static vkt_status lora_attach(void *ctx, vkt_model *m, const char *resume, vkt_t
         snprintf(ck, sizeof ck, "%s", from);
         if (resume) VKT_TRY(vkt_checkpoint_resolve(resume, ck, sizeof ck));
         VKT_TRY(vkt_lora_load_peft(m, ck, true, &f->lora));
+        if (resume) {
+            /* Dropout masks follow the micro-batches run: the resumed run draws the ones it would have. */
+            vkt_checkpoint_state st;
+            VKT_TRY(vkt_checkpoint_read_state(ck, &st));
+            VKT_TRY(vkt_lora_set_pass_counter(f->lora, (uint32_t)(st.step * f->cfg->grad_accum)));
+        }
         snprintf(f->lora->cfg.base_model, sizeof f->lora->cfg.base_model, "%s", f->cfg->model_from);
+        f->lora->cfg.seed = f->cfg->seed; /* the run's seed draws the dropout masks (PEFT's config has none) */
         vkt_log_info("LoRA: adapter loaded from %s", ck);
     } else {
         VKT_TRY(vkt_lora_create(m, &f->lora_cfg, &f->lora));

@@ -42,12 +42,6 @@ vkt_status vkt_lora_cfg_check(const vkt_lora_cfg *c) {
         vkt_log_error("lora_dropout %g must be in [0, 1) (finetune.lora_dropout)", c->lora_dropout);
         return VKT_ERR_ARG;
     }
-    if (c->lora_dropout > 0) {
-        vkt_log_error("lora_dropout %g: dropout on the adapter input is not implemented yet; set "
-                      "finetune.lora_dropout=0",
-                      c->lora_dropout);
-        return VKT_ERR_UNSUPPORTED;
-    }
     if (!c->all_linear && !c->n_targets && !c->target_regex[0]) {
         vkt_log_error("target_modules is empty: name the modules to adapt, e.g. [\"q_proj\", \"v_proj\"], or "
                       "\"all-linear\" (finetune.target_modules)");
@@ -217,6 +211,18 @@ static vkt_lora_desc desc_of(const vkt_lora *l, const vkt_lora_module *md) {
                            .scale = l->scale};
 }
 
+/* Module i's dropout in a training pass, or NULL (no dropout, or an evaluation / inference pass). */
+static const vkt_lora_dropout *dropout_of(const vkt_lora *l, int i, vkt_lora_dropout *buf) {
+    if (l->cfg.lora_dropout <= 0 || !l->model->training) return NULL;
+    *buf = (vkt_lora_dropout){.p = (float)l->cfg.lora_dropout,
+                              .seed = (uint32_t)(l->cfg.seed ^ (l->cfg.seed >> 32)),
+                              .stream = (uint32_t)i,
+                              .counter = &l->counter,
+                              .xd = &l->xd,
+                              .tmp = &l->tmp};
+    return buf;
+}
+
 static vkt_status hook_fwd(void *ctx, vkt_rec *r, int layer, vkt_param_role role, const vkt_tensor *x,
                            const vkt_tensor *y) {
     vkt_lora *l = ctx;
@@ -226,6 +232,8 @@ static vkt_status hook_fwd(void *ctx, vkt_rec *r, int layer, vkt_param_role role
         vkt_tensor a, b, yw = window(y, md);
         ab_views(l, md, &l->params, &a, &b);
         vkt_lora_desc d = desc_of(l, md);
+        vkt_lora_dropout dp;
+        d.dropout = dropout_of(l, i, &dp);
         VKT_TRY(vkt_op_lora_fwd(r, &d, x, &a, &b, &md->u, &yw));
     }
     return VKT_OK;
@@ -241,8 +249,15 @@ static vkt_status hook_bwd(void *ctx, vkt_rec *r, int layer, vkt_param_role role
         ab_views(l, md, &l->params, &a, &b);
         ab_views(l, md, &l->grads, &da, &db);
         vkt_lora_desc d = desc_of(l, md);
+        vkt_lora_dropout dp;
+        d.dropout = dropout_of(l, i, &dp);
         VKT_TRY(vkt_op_lora_bwd(r, &d, &dyw, x, &a, &b, &md->u, &l->g, dx, &da, &db));
     }
+    /* The backward reaches mods[0]'s linear last: every mask of this pass has been drawn, so the next
+     * pass (a recorded replay) gets fresh ones. A recomputed forward inside this backward reuses them. */
+    vkt_lora_dropout probe;
+    if (l->n_mods && layer == l->mods[0].layer && role == l->mods[0].hook_role && dropout_of(l, 0, &probe))
+        VKT_TRY(vkt_op_lora_dropout_tick(r, &l->counter));
     return VKT_OK;
 }
 
@@ -293,7 +308,11 @@ vkt_status vkt_lora_create(vkt_model *m, const vkt_lora_cfg *cfg, vkt_lora **out
     vkt_status s = select_modules(l);
     if (s == VKT_OK) s = build_table(l, align);
     size_t pbytes = (size_t)l->table.total * 4, BTr = (size_t)(m->B * m->T * cfg->r);
-    size_t abytes = (size_t)(l->n_mods + 1) * (BTr * 4 + (size_t)align * 4);
+    int64_t max_in = 0;
+    for (int i = 0; i < l->n_mods; i++) max_in = l->mods[i].in > max_in ? l->mods[i].in : max_in;
+    bool drop = cfg->lora_dropout > 0;
+    size_t xbytes = drop ? 2 * ((size_t)(m->B * m->T * max_in) * 4 + (size_t)align * 4) : 0;
+    size_t abytes = (size_t)(l->n_mods + 2) * (BTr * 4 + (size_t)align * 4) + xbytes;
     if (s == VKT_OK) s = vkt_arena_create(m->dev, "LoRA parameters", pbytes, &l->params_arena);
     if (s == VKT_OK) s = vkt_arena_create(m->dev, "LoRA gradients", pbytes, &l->grads_arena);
     if (s == VKT_OK) s = vkt_arena_create(m->dev, "LoRA activations", abytes, &l->acts_arena);
@@ -302,6 +321,10 @@ vkt_status vkt_lora_create(vkt_model *m, const vkt_lora_cfg *cfg, vkt_lora **out
     for (int i = 0; i < l->n_mods && s == VKT_OK; i++)
         s = vkt_tensor_alloc(l->acts_arena, VKT_DTYPE_F32, m->B * m->T, cfg->r, 1, 1, &l->mods[i].u);
     if (s == VKT_OK) s = vkt_tensor_alloc(l->acts_arena, VKT_DTYPE_F32, m->B * m->T, cfg->r, 1, 1, &l->g);
+    if (s == VKT_OK) s = vkt_tensor_alloc(l->acts_arena, VKT_DTYPE_I32, 1, 1, 1, 1, &l->counter);
+    if (s == VKT_OK && drop) s = vkt_tensor_alloc(l->acts_arena, VKT_DTYPE_F32, m->B * m->T, max_in, 1, 1, &l->xd);
+    if (s == VKT_OK && drop) s = vkt_tensor_alloc(l->acts_arena, VKT_DTYPE_F32, m->B * m->T, max_in, 1, 1, &l->tmp);
+    if (s == VKT_OK) s = fill_zero(m->dev, &l->counter);
     if (s == VKT_OK) s = init_weights(l);
     if (s == VKT_OK) s = fill_zero(m->dev, &l->grads);
     if (s != VKT_OK) {
@@ -327,6 +350,10 @@ void vkt_lora_attach(vkt_lora *l) { l->model->hook = &l->hook; }
 
 void vkt_lora_detach(vkt_lora *l) {
     if (l->model && l->model->hook == &l->hook) l->model->hook = NULL;
+}
+
+vkt_status vkt_lora_set_pass_counter(vkt_lora *l, uint32_t passes) {
+    return vkt_tensor_upload(l->model->dev, &l->counter, &passes, sizeof passes);
 }
 
 vkt_status vkt_lora_upload(vkt_lora *l, const float *host) {

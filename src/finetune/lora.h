@@ -18,7 +18,11 @@
  * moments for its weights (VKT_MODEL_FROZEN) and reaches the adapters through one hook per linear layer
  * (vkt_linear_hook in model/model.h), which vkt_lora_attach installs.
  *
- * Not done here: lora_dropout > 0 (refused), adapters on embeddings or the LM head, DoRA, bias training,
+ * lora_dropout applies to the adapter input in training passes only (model->training), with masks drawn
+ * on the device from (seed, module, a pass counter the adapter keeps in device memory and advances after
+ * each training backward); vkt_lora_set_pass_counter restores it on resume (micro-batches run so far).
+ *
+ * Not done here: adapters on embeddings or the LM head, DoRA, bias training,
  * PiSSA/OLoRA/LoftQ inits (refused), several adapters at once. Nothing here is thread-safe. */
 #ifndef VKT_FINETUNE_LORA_H
 #define VKT_FINETUNE_LORA_H
@@ -40,7 +44,7 @@ typedef struct {
     int64_t r;                              /* rank, > 0 */
     double lora_alpha;                      /* scale numerator (PEFT default 8) */
     bool use_rslora;                        /* s = alpha / sqrt(r) instead of alpha / r */
-    double lora_dropout;                    /* must be 0 for now */
+    double lora_dropout;                    /* dropout on the adapter input in training, [0, 1) */
     char targets[VKT_LORA_MAX_TARGETS][96]; /* module-name suffixes (PEFT's list form) */
     int n_targets;
     bool all_linear;        /* target_modules "all-linear" */
@@ -52,8 +56,8 @@ typedef struct {
 
 /* PEFT's defaults: r 8, lora_alpha 8, no targets (the caller must name some), default init, seed 0. */
 vkt_lora_cfg vkt_lora_cfg_default(void);
-/* Sets the scale-relevant values and rejects impossible ones (r <= 0, dropout outside [0, 1) or > 0,
- * alpha not finite), naming the adapter_config.json / finetune key. VKT_ERR_ARG. */
+/* Rejects impossible values (r <= 0, dropout outside [0, 1), alpha not finite, no targets), naming the
+ * adapter_config.json / finetune key. VKT_ERR_ARG. */
 vkt_status vkt_lora_cfg_check(const vkt_lora_cfg *c);
 /* Adds a target_modules entry ("all-linear" sets all_linear). VKT_ERR_ARG when full. */
 vkt_status vkt_lora_cfg_add_target(vkt_lora_cfg *c, const char *name);
@@ -81,6 +85,8 @@ typedef struct vkt_lora {
     vkt_arena *params_arena, *grads_arena, *acts_arena; /* owned */
     vkt_tensor params, grads;                           /* flat (table.total) f32 */
     vkt_tensor g;                                       /* (BT, r) backward scratch */
+    vkt_tensor counter;                                 /* (1) u32 training passes so far (dropout masks) */
+    vkt_tensor xd, tmp;                                 /* (BT, largest in) dropout scratch, else empty */
     vkt_linear_hook hook;                               /* what vkt_lora_attach installs in model->hook */
 } vkt_lora;
 
@@ -98,6 +104,9 @@ void vkt_lora_destroy(vkt_lora *l);
  * adapters. Recordings made before attach do not. */
 void vkt_lora_attach(vkt_lora *l);
 void vkt_lora_detach(vkt_lora *l);
+
+/* Sets the dropout pass counter (training micro-batches run so far: step * grad_accum on resume). */
+vkt_status vkt_lora_set_pass_counter(vkt_lora *l, uint32_t passes);
 
 /* Host copies of the adapter parameters (table.total floats, table order) in and out. */
 vkt_status vkt_lora_upload(vkt_lora *l, const float *host);

@@ -82,6 +82,8 @@ typedef struct {
     vkt_tensor dnorm_sink[2];    /* (C) each, frozen models only: where norm weight and bias gradients go,
                                     never read */
     const vkt_linear_hook *hook; /* borrowed, NULL: none; set by the adapter before recording */
+    bool training;               /* set by vkt_model_record_forward: a training pass (VKT_FWD_LOSS_GRAD and its
+                                  * backward) is being recorded, so hooks apply train-only ops (dropout) */
     float dloss;                 /* scale of the loss gradient (1 / gradient-accumulation steps) */
     bool bidirectional;          /* attention without the causal mask (masked-token objective) */
     bool recompute;              /* activation recomputation (vkt_model_create_ex) */

@@ -6,7 +6,9 @@
 
 static int64_t ldy_of(const vkt_lora_desc *d) { return d->ldy > 0 ? d->ldy : d->out; }
 
-static const vkt_lora_dropout *active(const vkt_lora_desc *d) { return d->dropout && d->dropout->p > 0 ? d->dropout : NULL; }
+static const vkt_lora_dropout *active(const vkt_lora_desc *d) {
+    return d->dropout && d->dropout->p > 0 ? d->dropout : NULL;
+}
 
 typedef struct {
     uint32_t n, base, seed, stream, threshold;
@@ -26,7 +28,10 @@ static vkt_status dropout(vkt_rec *r, const vkt_lora_dropout *dp, const vkt_tens
     double thr = (double)dp->p * 4294967296.0;
     for (int64_t e0 = 0; e0 < n; e0 += chunk) {
         int64_t m = n - e0 < chunk ? n - e0 : chunk;
-        vkt_pc_lora_dropout pc = {.n = (uint32_t)m, .base = (uint32_t)e0, .seed = dp->seed, .stream = dp->stream,
+        vkt_pc_lora_dropout pc = {.n = (uint32_t)m,
+                                  .base = (uint32_t)e0,
+                                  .seed = dp->seed,
+                                  .stream = dp->stream,
                                   .threshold = thr >= 4294967295.0 ? 0xffffffffu : (uint32_t)thr,
                                   .inv_keep = 1.0f / (1.0f - dp->p)};
         vkt_binding b[3] = {{vkt_ops_flat_slice(x, e0, m), VKT_READ},

@@ -33,9 +33,9 @@ typedef struct {
 } vkt_lora_dropout;
 
 typedef struct {
-    int64_t rows, in, out, rank; /* x (rows, in), A (rank, in), B (out, rank) */
-    int64_t ldy;                 /* row stride of y and dy in elements; 0: out (no window) */
-    float scale;                 /* s: lora_alpha / r, or lora_alpha / sqrt(r) with rsLoRA */
+    int64_t rows, in, out, rank;     /* x (rows, in), A (rank, in), B (out, rank) */
+    int64_t ldy;                     /* row stride of y and dy in elements; 0: out (no window) */
+    float scale;                     /* s: lora_alpha / r, or lora_alpha / sqrt(r) with rsLoRA */
     const vkt_lora_dropout *dropout; /* borrowed, NULL or p == 0: none (inference, evaluation) */
 } vkt_lora_desc;
 
