@@ -1,6 +1,8 @@
 /* Test harness implementation (see harness.h). */
 #include "harness.h"
 
+#include <sys/stat.h>
+
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
@@ -270,4 +272,39 @@ const char *vkt_test_shared_data(const char *relative) {
     if (access(path, R_OK) == 0) return path;
     printf("skip optional check: %s is not there (only a clone with ../shared has it)\n", relative);
     return NULL;
+}
+
+double vkt_rel_norm_err(const float *y, const double *r, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) num += (y[i] - r[i]) * (y[i] - r[i]), den += r[i] * r[i];
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+void vkt_test_random_batch(vkt_rng *rng, int64_t n, int64_t V, int32_t *tokens, int32_t *targets) {
+    for (int64_t i = 0; i < n; i++) {
+        tokens[i] = (int32_t)vkt_rng_below(rng, (uint32_t)V);
+        targets[i] = vkt_rng_below(rng, 7) == 0 ? -100 : (int32_t)vkt_rng_below(rng, (uint32_t)V);
+    }
+}
+
+int vkt_test_read_losses(const char *dir, char losses[][32], int max) {
+    char path[600], line[512];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        long step;
+        char loss[32];
+        if (sscanf(line, "{\"step\":%ld,\"kind\":\"train\",\"loss\":%31[^,}]", &step, loss) == 2 && step < max)
+            snprintf(losses[step], 32, "%s", loss), n++;
+    }
+    if (f) fclose(f);
+    return n;
+}
+
+bool vkt_test_file_exists(const char *dir, const char *name) {
+    char p[800];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &st) == 0;
 }

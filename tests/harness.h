@@ -96,6 +96,17 @@ double vkt_fd_grad(double (*f)(const double *x, void *ctx), double *x, size_t i,
 bool vkt_check_fd(vkt_test *t, const char *what, double (*f)(const double *x, void *ctx), double *x,
                   const double *g, size_t n, void *ctx, double bound);
 
+/* Relative error in norm, sqrt(sum (y - r)^2 / sum r^2) (absolute when r is all zero): whole-model
+ * gradients and logits are judged per tensor with it. */
+double vkt_rel_norm_err(const float *y, const double *r, int64_t n);
+/* n random tokens below V and targets, about one in seven of them -100 (no loss). */
+void vkt_test_random_batch(vkt_rng *rng, int64_t n, int64_t V, int32_t *tokens, int32_t *targets);
+/* Train losses by step from a run's metrics.jsonl, as printed (%.9g keeps every float bit): losses[step]
+ * for steps below max; returns how many were read. */
+int vkt_test_read_losses(const char *dir, char losses[][32], int max);
+/* True when dir/name exists. */
+bool vkt_test_file_exists(const char *dir, const char *name);
+
 /* Path of a file the repository ships under data/ (every test may rely on it). Static buffer. */
 const char *vkt_test_data(const char *relative);
 /* Path of an optional extra file under the shared data folder beside the clone, or NULL when it is not

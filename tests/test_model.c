@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "model_testutil.h"
 #include "model/model.h"
 #include "ref/ref_model.h"
 #include "sched/step.h"
@@ -16,31 +17,10 @@ typedef struct {
     vkt_rng *rng;
 } batch_ctx;
 
-static void make_batch(vkt_rng *rng, int64_t n, int64_t V, int32_t *tokens, int32_t *targets) {
-    for (int64_t i = 0; i < n; i++) {
-        tokens[i] = (int32_t)vkt_rng_below(rng, (uint32_t)V);
-        targets[i] = vkt_rng_below(rng, 7) == 0 ? -100 : (int32_t)vkt_rng_below(rng, (uint32_t)V);
-    }
-}
-
 static vkt_status fill_batch(void *ctx, int32_t *tokens, int32_t *targets) {
     batch_ctx *b = ctx;
-    make_batch(b->rng, b->B * b->T, b->cfg->vocab_size, tokens, targets);
+    vkt_test_random_batch(b->rng, b->B * b->T, b->cfg->vocab_size, tokens, targets);
     return VKT_OK;
-}
-
-static double rel_norm_err(const float *y, const double *r, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) num += (y[i] - r[i]) * (y[i] - r[i]), den += r[i] * r[i];
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
-
-static vkt_status run_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode) {
-    VKT_TRY(vkt_rec_begin(r));
-    VKT_TRY(vkt_model_record_forward(m, r, mode));
-    if (mode == VKT_FWD_LOSS_GRAD) VKT_TRY(vkt_model_record_backward(m, r));
-    VKT_TRY(vkt_rec_end(r));
-    return vkt_rec_submit_wait(r);
 }
 
 /* The reference's gradients against central differences of its own loss (the composition of the op
@@ -76,7 +56,7 @@ static void check_model(vkt_test *t, const char *name, const vkt_model_config *c
     VKT_TEST_TRY(t, vkt_model_upload_params(m, pf));
     double *p = vkt_test_to_double(pf, (size_t)total);
     int32_t *tokens = vkt_model_slot_tokens(m, 0), *targets = vkt_model_slot_targets(m, 0);
-    make_batch(&t->rng, BT, V, tokens, targets);
+    vkt_test_random_batch(&t->rng, BT, V, tokens, targets);
     vkt_model_use_slot(m, 0);
 
     /* Logits and loss. */
@@ -88,7 +68,7 @@ static void check_model(vkt_test *t, const char *name, const vkt_model_config *c
     /* Central differences of a loss ~4 with h = 1e-5 carry ~1e-10 absolute error: relative to the smallest
      * sampled gradients (~1e-7, above the 1e-3 * rms floor) that is up to ~1e-4. */
     vkt_check_fd(t, fdname, fd_loss, p, ref_g, (size_t)total, &fc, 1e-4);
-    VKT_TEST_TRY(t, run_forward(m, t->rec, VKT_FWD_LOSS));
+    VKT_TEST_TRY(t, vkt_test_model_pass(m, t->rec, VKT_FWD_LOSS));
     float *logits = vkt_test_download(t, &m->logits);
     char what[96];
     snprintf(what, sizeof what, "%s logits", name);
@@ -101,13 +81,13 @@ static void check_model(vkt_test *t, const char *name, const vkt_model_config *c
     if (!(lerr <= 1e-5)) vkt_test_fail(t, "%s loss %.9g vs reference %.9g", name, loss, ref_loss);
 
     /* Every parameter gradient. */
-    VKT_TEST_TRY(t, run_forward(m, t->rec, VKT_FWD_LOSS_GRAD));
+    VKT_TEST_TRY(t, vkt_test_model_pass(m, t->rec, VKT_FWD_LOSS_GRAD));
     float *g = vkt_test_download(t, &m->grads);
     double worst = 0;
     const char *worst_name = "";
     for (int i = 0; i < m->table.n; i++) {
         const vkt_param *e = &m->table.p[i];
-        double err = rel_norm_err(g + e->offset, ref_g + e->offset, e->numel);
+        double err = vkt_rel_norm_err(g + e->offset, ref_g + e->offset, e->numel);
         if (!(err <= worst)) worst = err, worst_name = e->name;
         if (!(err <= 1e-4)) vkt_test_fail(t, "%s gradient of %s: relative error in norm %.3e > 1e-4", name, e->name, err);
     }
@@ -121,7 +101,7 @@ static void check_model(vkt_test *t, const char *name, const vkt_model_config *c
     memcpy(vkt_model_slot_tokens(mr, 0), tokens, (size_t)BT * sizeof *tokens);
     memcpy(vkt_model_slot_targets(mr, 0), targets, (size_t)BT * sizeof *targets);
     vkt_model_use_slot(mr, 0);
-    VKT_TEST_TRY(t, run_forward(mr, t->rec, VKT_FWD_LOSS_GRAD));
+    VKT_TEST_TRY(t, vkt_test_model_pass(mr, t->rec, VKT_FWD_LOSS_GRAD));
     float *gr = vkt_test_download(t, &mr->grads);
     size_t pa, ga, aa, pr, gra, ar;
     vkt_model_memory(m, &pa, &ga, &aa);
@@ -161,7 +141,7 @@ static void check_model(vkt_test *t, const char *name, const vkt_model_config *c
     int32_t *tk = malloc((size_t)BT * sizeof *tk), *tg = malloc((size_t)BT * sizeof *tg);
     double worst_step = 0;
     for (int s = 0; s < 10; s++) {
-        make_batch(&data_rng, BT, V, tk, tg);
+        vkt_test_random_batch(&data_rng, BT, V, tk, tg);
         double l = vkt_ref_model_loss(cfg, &m->table, p, tk, tg, B, T, false, NULL, ref_g);
         double lr = vkt_lr_at(&sc.schedule, s);
         vkt_ref_model_adamw(&m->table, p, ref_g, m1, m2, s + 1, lr, sc.adamw.beta1, sc.adamw.beta2, sc.adamw.eps,
@@ -179,14 +159,10 @@ static void check_model(vkt_test *t, const char *name, const vkt_model_config *c
 int main(void) {
     vkt_test t;
     vkt_test_init(&t, "model");
-    vkt_model_config gpt2 = *vkt_model_preset("gpt2-tiny");
-    gpt2.vocab_size = 37, gpt2.n_embd = 32, gpt2.n_layer = 2, gpt2.n_head = 4, gpt2.head_dim = 8;
-    gpt2.n_inner = 128, gpt2.max_seq_len = 32;
+    vkt_model_config gpt2 = vkt_test_tiny_gpt2();
     check_model(&t, "gpt2", &gpt2, 2, 13);
 
-    vkt_model_config llama = *vkt_model_preset("llama-tiny");
-    llama.vocab_size = 41, llama.n_embd = 32, llama.n_layer = 2, llama.n_head = 4, llama.n_kv_head = 2;
-    llama.head_dim = 8, llama.n_inner = 40, llama.max_seq_len = 32, llama.tie_word_embeddings = false;
+    vkt_model_config llama = vkt_test_tiny_llama();
     check_model(&t, "llama", &llama, 2, 11);
 
     vkt_model_config qwen = llama;

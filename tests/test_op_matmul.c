@@ -213,6 +213,75 @@ static void check_linear(vkt_test *t, const char *vname, int64_t rows, int64_t i
 
 #define F32 VKT_DTYPE_F32
 
+/* ---- Row strides: A and B with padded rows, C a column window [c0, c0 + n) of a (m, ldc) matrix ---- */
+
+typedef struct {
+    int64_t m, n, k;
+    bool ta, tb;
+    int64_t pad_a, pad_b, ldc, c0; /* extra elements per stored row of A and B; C's row stride and first column */
+    bool accumulate;
+    float alpha;
+} ld_case;
+
+static void check_strided(vkt_test *t, vkt_matmul_variant v, const ld_case *cs) {
+    int64_t ra = cs->ta ? cs->k : cs->m, ca = cs->ta ? cs->m : cs->k;
+    int64_t rb = cs->tb ? cs->n : cs->k, cb = cs->tb ? cs->k : cs->n;
+    int64_t lda = ca + cs->pad_a, ldb = cb + cs->pad_b, na = ra * lda, nbb = rb * ldb, nc = cs->m * cs->ldc;
+    float *a = vkt_test_randn(t, (size_t)na, 1), *b = vkt_test_randn(t, (size_t)nbb, 1);
+    float *c0 = vkt_test_randn(t, (size_t)nc, 1);
+    mm_ctx x = {.a = vkt_test_upload(t, a, na, 1, 1, 1), .b = vkt_test_upload(t, b, nbb, 1, 1, 1)};
+    /* The whole C matrix is pre-filled: columns outside the window must come back bit for bit. */
+    vkt_test_out out = vkt_test_output_init(t, c0, nc, 1, 1, 1);
+    x.c = out.view;
+    x.c.offset += (size_t)cs->c0 * 4, x.c.shape[0] = nc - cs->c0;
+    x.d = (vkt_matmul_desc){.m = cs->m, .n = cs->n, .k = cs->k, .trans_a = cs->ta, .trans_b = cs->tb,
+                            .alpha = cs->alpha, .accumulate = cs->accumulate, .lda = lda, .ldb = ldb,
+                            .ldc = cs->ldc, .variant = v};
+    vkt_test_run(t, run_mm, &x);
+    double *ad = vkt_test_to_double(a, (size_t)na), *bd = vkt_test_to_double(b, (size_t)nbb);
+    double *ref = vkt_test_to_double(c0, (size_t)nc);
+    vkt_ref_matmul_desc rd = {.m = cs->m, .n = cs->n, .k = cs->k, .trans_a = cs->ta, .trans_b = cs->tb,
+                              .alpha = cs->alpha != 0 ? cs->alpha : 1.0, .accumulate = cs->accumulate,
+                              .lda = lda, .ldb = ldb, .ldc = cs->ldc};
+    vkt_ref_matmul(ad, bd, NULL, ref + cs->c0, &rd);
+    float *y = vkt_test_read_output(t, &out, "c");
+    char what[128];
+    snprintf(what, sizeof what, "%s %c%c %lldx%lldx%lld lda %lld ldb %lld ldc %lld col %lld%s", vkt_matmul_variant_name(v),
+             cs->ta ? 'T' : 'N', cs->tb ? 'T' : 'N', (long long)cs->m, (long long)cs->n, (long long)cs->k,
+             (long long)lda, (long long)ldb, (long long)cs->ldc, (long long)cs->c0, cs->accumulate ? " acc" : "");
+    size_t nw = (size_t)(cs->m * cs->n), p = 0;
+    float *yw = malloc(nw * sizeof *yw);
+    double *rw = malloc(nw * sizeof *rw);
+    for (int64_t i = 0; i < cs->m; i++)
+        for (int64_t j = 0; j < cs->ldc; j++) {
+            int64_t e = i * cs->ldc + j;
+            if (j >= cs->c0 && j < cs->c0 + cs->n) {
+                yw[p] = y[e], rw[p++] = ref[e];
+            } else if (memcmp(&y[e], &c0[e], sizeof y[e]) != 0) {
+                vkt_test_fail(t, "%s: element (%lld, %lld) outside the window was written", what, (long long)i,
+                              (long long)j);
+                i = cs->m;
+                break;
+            }
+        }
+    vkt_check(t, what, yw, rw, nw, bound_for(cs->k));
+    free(a), free(b), free(c0), free(ad), free(bd), free(ref), free(y), free(yw), free(rw);
+    vkt_arena_reset(t->arena);
+}
+
+static const ld_case ld_cases[] = {
+    /* m, n, k, ta, tb, pad_a, pad_b, ldc, c0, acc, alpha */
+    {7, 5, 3, false, true, 0, 0, 17, 4, true, 0.5f},     /* LoRA forward: y[:, window] += s u B^T */
+    {33, 16, 8, false, true, 3, 0, 48, 16, true, 2.0f},  /* the k part of a fused q|k|v */
+    {33, 8, 16, false, false, 0, 0, 8, 0, false, 0},     /* dy_window B with dy strided: see next */
+    {33, 8, 16, false, false, 32, 0, 8, 0, false, 0},    /* A rows 48 apart (a window of dy) */
+    {16, 8, 33, true, false, 32, 0, 8, 0, true, 0.25f},  /* dB += s dy_window^T u */
+    {65, 72, 24, false, false, 8, 8, 80, 8, true, 1},    /* 8-aligned strides: the fast path */
+    {9, 3, 130, true, true, 5, 7, 11, 1, false, -1},
+    {1500, 7, 40, false, true, 2, 1, 9, 2, true, 1},      /* split over the binding limit */
+};
+
+
 static void expect_coopmat_unsupported(vkt_test *t) {
     vkt_tensor a, c;
     VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F16, 256, 1, 1, 1, &a));
@@ -322,6 +391,7 @@ int main(void) {
             }
             check_case(&t, v, &cases[i]);
         }
+        for (size_t i = 0; i < sizeof ld_cases / sizeof ld_cases[0]; i++) check_strided(&t, v, &ld_cases[i]);
         check_linear(&t, vname, 5, 7, 3);
         check_linear(&t, vname, 67, 33, 129);
         check_linear(&t, vname, 2100, 24, 40); /* dy, dx, x windows split; dW splits K */

@@ -29,22 +29,6 @@ static void base_config(vkt_run_config *c, const char *corpus, const char *out) 
     snprintf(c->out_dir, sizeof c->out_dir, "%s", out);
 }
 
-/* Train losses by step from a run's metrics.jsonl (as printed: %.9g keeps every float bit). */
-static int read_losses(const char *dir, char losses[][32], int max) {
-    char path[300], line[512];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    FILE *f = fopen(path, "r");
-    int n = 0;
-    while (f && fgets(line, sizeof line, f)) {
-        long step;
-        char loss[32];
-        if (sscanf(line, "{\"step\":%ld,\"kind\":\"train\",\"loss\":%31[^,}]", &step, loss) == 2 && step < max)
-            snprintf(losses[step], 32, "%s", loss), n++;
-    }
-    if (f) fclose(f);
-    return n;
-}
-
 static int count_steps(const char *dir) {
     DIR *d = opendir(dir);
     int n = 0;
@@ -78,7 +62,7 @@ int main(void) {
     VKT_TEST_TRY(&t, train(&t, &c, NULL));
     vkt_run_config_free(&c);
     static char a[40][32], b[40][32];
-    int na = read_losses(run1, a, 40);
+    int na = vkt_test_read_losses(run1, a, 40);
     double first = atof(a[0]), last = atof(a[39]);
     printf("   run1: %d losses, step 0 %.4f -> step 39 %.4f\n", na, first, last);
     if (na != 40 || !(last < first - 2.0)) vkt_test_fail(&t, "the loss did not fall (%g -> %g)", first, last);
@@ -89,7 +73,7 @@ int main(void) {
     base_config(&c, corpus, run2);
     VKT_TEST_TRY(&t, train(&t, &c, ck));
     vkt_run_config_free(&c);
-    int nb = read_losses(run2, b, 40), same = 0;
+    int nb = vkt_test_read_losses(run2, b, 40), same = 0;
     for (int s = 20; s < 40; s++) same += strcmp(a[s], b[s]) == 0;
     printf("   resumed at 20: %d losses, %d of 20 identical to the uninterrupted run\n", nb, same);
     if (nb != 20 || same != 20) vkt_test_fail(&t, "resume diverged: step 20 %s vs %s, step 39 %s vs %s", a[20], b[20], a[39], b[39]);
@@ -105,7 +89,7 @@ int main(void) {
         vkt_run_config_set(&c, "optim.steps=8");
         VKT_TEST_TRY(&t, train(&t, &c, NULL));
         vkt_run_config_free(&c);
-        read_losses(run3, v ? acc2 : acc1, 40);
+        vkt_test_read_losses(run3, v ? acc2 : acc1, 40);
         char cmd[200];
         snprintf(cmd, sizeof cmd, "rm -rf %s", run3);
         if (system(cmd) != 0) vkt_test_fail(&t, "cleanup failed");
@@ -125,7 +109,7 @@ int main(void) {
         VKT_TEST_TRY(&t, train(&t, &c, NULL));
         vkt_run_config_free(&c);
         char l[40][32] = {{0}};
-        read_losses(run3, l, 40);
+        vkt_test_read_losses(run3, l, 40);
         printf("   %s: step 0 %s -> step 29 %s\n", objectives[i], l[0], l[29]);
         if (!(atof(l[29]) < atof(l[0]) - 0.5)) vkt_test_fail(&t, "%s did not learn", objectives[i]);
         char cmd[200];

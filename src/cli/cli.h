@@ -7,6 +7,7 @@
 int vkt_cli_devices(int argc, char **argv);
 int vkt_cli_bench(int argc, char **argv);
 int vkt_cli_train(int argc, char **argv);
+int vkt_cli_finetune(int argc, char **argv);
 int vkt_cli_sample(int argc, char **argv);
 int vkt_cli_eval(int argc, char **argv);
 int vkt_cli_convert(int argc, char **argv);

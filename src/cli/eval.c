@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "core/log.h"
+#include "finetune/lora_peft.h"
 #include "io/checkpoint.h"
 #include "sched/step.h"
 #include "train/dataset.h"
@@ -17,18 +18,19 @@
 
 static void help(void) {
     printf("usage: vktrain eval MODEL --data PATH [--tokenizer SPEC] [--batch B] [--seq T] [--batches N]\n"
-           "                    [--json] [--dump-logits FILE.safetensors] [--device INDEX|NAME]\n\n"
+           "                    [--json] [--dump-logits FILE.safetensors] [--adapter DIR] [--device INDEX|NAME]\n\n"
            "Mean cross-entropy per token (and perplexity) of MODEL (as for `vktrain sample`) on PATH (a text\n"
            "file, an llm.c token shard or a folder of them), read in order in (B, T) windows. --batches 0 (the\n"
            "default) reads the whole of PATH once. Defaults: B 8, T = the model's context (at most 1024).\n"
            "--json prints one JSON object with the loss at full precision (17 significant digits).\n"
            "--dump-logits writes the logits [N, T, V], input_ids and targets [N, T] of every evaluated sequence\n"
            "as a safetensors file (loss in its metadata), to compare with another framework position by\n"
-           "position; it is held in memory first, so limit it with --batches.\n");
+           "position; it is held in memory first, so limit it with --batches. --adapter DIR evaluates MODEL with a\n"
+           "PEFT LoRA adapter folder applied (unmerged, as trained).\n");
 }
 
 int vkt_cli_eval(int argc, char **argv) {
-    const char *from = NULL, *data = NULL, *tok_spec = NULL, *dump = NULL;
+    const char *from = NULL, *data = NULL, *tok_spec = NULL, *dump = NULL, *adapter = NULL;
     bool json = false;
     int64_t B = 8, T = 0, batches = 0;
     vkt_device_opts dopts = vkt_device_opts_default();
@@ -41,6 +43,7 @@ int vkt_cli_eval(int argc, char **argv) {
         else if (vkt_cli_opt(argc, argv, &i, "--batches")) batches = vkt_cli_i64("--batches", argv[i], 0, INT64_MAX);
         else if (vkt_cli_opt(argc, argv, &i, "--device")) vkt_cli_device_arg(argv[i], &dopts);
         else if (vkt_cli_opt(argc, argv, &i, "--dump-logits")) dump = argv[i];
+        else if (vkt_cli_opt(argc, argv, &i, "--adapter")) adapter = argv[i];
         else if (strcmp(argv[i], "--json") == 0) json = true;
         else if (argv[i][0] != '-' && !from) from = argv[i];
         else {
@@ -61,6 +64,9 @@ int vkt_cli_eval(int argc, char **argv) {
     char found[1024] = "";
     if (T <= 0) T = 1024;
     vkt_status s = vkt_load_model(dev, from, B, T, false, &m, found, sizeof found);
+    vkt_lora *lora = NULL;
+    if (s == VKT_OK && adapter) s = vkt_lora_load_peft(m, adapter, false, &lora);
+    if (s == VKT_OK && lora) vkt_lora_attach(lora); /* evaluated through the adapter hook, unmerged */
     if (s == VKT_OK) {
         const char *spec = tok_spec ? tok_spec : found[0] ? found : NULL;
         if (!spec) vkt_log_error("%s names no tokenizer; give one with --tokenizer", from), s = VKT_ERR_ARG;
@@ -100,6 +106,7 @@ int vkt_cli_eval(int argc, char **argv) {
     if (tok) vkt_dataset_free(&ds);
     vkt_run_config_free(&cfg);
     vkt_tok_free(tok);
+    vkt_lora_destroy(lora);
     vkt_model_destroy(m);
     vkt_device_destroy(dev);
     return s == VKT_OK ? 0 : 1;

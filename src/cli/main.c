@@ -12,6 +12,7 @@ typedef struct {
 
 static const command commands[] = {
     {"train", vkt_cli_train, "train a model from a config (pre-training objectives, resume, samples)"},
+    {"finetune", vkt_cli_finetune, "fine-tune a loaded model: LoRA adapters (PEFT format) or every weight"},
     {"eval", vkt_cli_eval, "validation loss and perplexity of a model on a text"},
     {"sample", vkt_cli_sample, "generate text from a checkpoint or an imported model"},
     {"convert", vkt_cli_convert, "convert llama2.c / llm.c / Hugging Face models to a Hugging Face folder"},

@@ -9,22 +9,25 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "data/tokenizer.h"
+#include "finetune/lora_peft.h"
 #include "io/checkpoint.h"
 #include "train/generate.h"
 
 static void help(void) {
     printf("usage: vktrain sample MODEL [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--top-p P]\n"
-           "                      [--seed S] [--context T] [--tokenizer SPEC] [--device INDEX|NAME] [--no-kv-cache]\n\n"
+           "                      [--seed S] [--context T] [--tokenizer SPEC] [--device INDEX|NAME] [--no-kv-cache]\n"
+           "                      [--adapter DIR]\n\n"
            "MODEL is a run or checkpoint folder written by `vktrain train`, a Hugging Face model folder, a\n"
            "llama2.c .bin or an llm.c GPT-2 .bin. The tokenizer comes from the model when it names or holds one,\n"
            "else from --tokenizer (\"bytes\", a tokenizer.json, a folder with encoder.json + vocab.bpe, or a\n"
            "llama2.c tokenizer .bin). Temperature 0 is greedy decoding. Defaults: 200 tokens, temperature 0.8,\n"
            "top-k 40, top-p 1, seed 1337. --no-kv-cache recomputes the whole window for every token (slow; for\n"
-           "comparison). The rate (tokens/s, model set-up included) goes to stderr.\n");
+           "comparison). The rate (tokens/s, model set-up included) goes to stderr. --adapter DIR applies a PEFT LoRA\n"
+           "adapter folder (merged into the weights on the device; its tensors must fit MODEL).\n");
 }
 
 int vkt_cli_sample(int argc, char **argv) {
-    const char *from = NULL, *prompt = "", *tok_spec = NULL;
+    const char *from = NULL, *prompt = "", *tok_spec = NULL, *adapter = NULL;
     vkt_device_opts dopts = vkt_device_opts_default();
     vkt_generate_opts go = {.max_tokens = 200, .sampler = {.temperature = 0.8, .top_k = 40, .top_p = 1.0},
                             .seed = 1337, .stream = stdout, .stop_at_eos = true};
@@ -38,6 +41,7 @@ int vkt_cli_sample(int argc, char **argv) {
         else if (vkt_cli_opt(argc, argv, &i, "--seed")) go.seed = (uint64_t)vkt_cli_i64("--seed", argv[i], 0, INT64_MAX);
         else if (vkt_cli_opt(argc, argv, &i, "--context")) go.context = vkt_cli_i64("--context", argv[i], 0, INT32_MAX);
         else if (vkt_cli_opt(argc, argv, &i, "--tokenizer")) tok_spec = argv[i];
+        else if (vkt_cli_opt(argc, argv, &i, "--adapter")) adapter = argv[i];
         else if (vkt_cli_opt(argc, argv, &i, "--device")) vkt_cli_device_arg(argv[i], &dopts);
         else if (strcmp(argv[i], "--no-kv-cache") == 0) go.full_recompute = true;
         else if (argv[i][0] != '-' && !from) from = argv[i];
@@ -56,6 +60,13 @@ int vkt_cli_sample(int argc, char **argv) {
     vkt_tokenizer *tok = NULL;
     char found[1024] = "";
     vkt_status s = vkt_load_model(dev, from, 1, 1, false, &m, found, sizeof found);
+    if (s == VKT_OK && adapter) {
+        /* Merged into the weights: the KV-cache decoder then runs the adapted model as it is. */
+        vkt_lora *lora = NULL;
+        s = vkt_lora_load_peft(m, adapter, false, &lora);
+        if (s == VKT_OK) s = vkt_lora_merge_into_model(lora);
+        vkt_lora_destroy(lora);
+    }
     if (s == VKT_OK) {
         const char *spec = tok_spec ? tok_spec : found[0] ? found : NULL;
         if (!spec) {

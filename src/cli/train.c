@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "core/log.h"
+#include "finetune/finetune.h"
 #include "train/trainer.h"
 
 static void help(void) {
@@ -30,6 +31,25 @@ static void help(void) {
            "with non-finite weights are never written (exit 1). Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits with 130 or 143.\n");
 }
 
+static void help_finetune(void) {
+    printf("usage: vktrain finetune CONFIG.json [section.key=value ...] [--resume DIR | --overwrite]\n"
+           "                        [--adapter DIR] [--device INDEX|NAME] [--no-sample] [--print-config]\n\n"
+           "Fine-tunes the base model that model.path names (a Hugging Face folder, a llama2.c .bin or an llm.c\n"
+           "GPT-2 .bin) as `vktrain train` trains, with a finetune section:\n"
+           "  method             \"lora\" (adapters on a frozen base), \"full\" (every weight); \"qlora\" is not\n"
+           "                     available yet\n"
+           "  r, lora_alpha      rank and scale numerator (PEFT defaults 8, 8); use_rslora: alpha / sqrt(r)\n"
+           "  target_modules     [\"q_proj\", \"v_proj\", ...] (module-name suffixes, as PEFT), \"all-linear\", or a\n"
+           "                     regex matching whole module names; GPT-2: c_attn, c_proj, c_fc\n"
+           "  init_lora_weights  true (Kaiming-uniform A, zero B), \"gaussian\" or false\n"
+           "  lora_dropout       dropout on the adapter input while training (PEFT's), default 0\n"
+           "  freeze_embeddings, freeze_layers N   (method full) weights the optimizer leaves alone\n\n"
+           "LoRA checkpoints (output.dir/step-NNNNNN/) are PEFT adapter folders (adapter_config.json,\n"
+           "adapter_model.safetensors) plus AdamW moments and trainer_state.json; --resume DIR continues bit for\n"
+           "bit, reloading the base from model.path. --adapter DIR continues training an existing PEFT adapter.\n"
+           "Use an adapter with `vktrain sample BASE --adapter DIR` or `vktrain eval BASE --adapter DIR`.\n");
+}
+
 /* A CONFIG argument: an existing file, or a *.json name (whose absence the loader reports). Anything
  * else without '=' is most likely an override missing its '=' (optim.steps 500), not a file. */
 static bool is_config_file(const char *a) {
@@ -38,7 +58,8 @@ static bool is_config_file(const char *a) {
     return stat(a, &st) == 0 || (n > 5 && strcmp(a + n - 5, ".json") == 0);
 }
 
-int vkt_cli_train(int argc, char **argv) {
+static int train_main(int argc, char **argv, bool finetune) {
+    const char *cmd = finetune ? "vktrain finetune" : "vktrain train", *adapter = NULL;
     vkt_run_config cfg;
     vkt_run_config_defaults(&cfg);
     vkt_device_opts dopts = vkt_device_opts_default();
@@ -49,13 +70,15 @@ int vkt_cli_train(int argc, char **argv) {
     for (int i = 1; i < argc && rc == 0; i++) {
         const char *a = argv[i];
         if (vkt_cli_is_help(a)) {
-            help();
+            finetune ? help_finetune() : help();
             vkt_run_config_free(&cfg);
             return 0;
         } else if (vkt_cli_opt(argc, argv, &i, "--device")) {
             vkt_cli_device_arg(argv[i], &dopts);
         } else if (vkt_cli_opt(argc, argv, &i, "--resume")) {
             topts.resume = argv[i];
+        } else if (finetune && vkt_cli_opt(argc, argv, &i, "--adapter")) {
+            adapter = argv[i];
         } else if (strcmp(a, "--overwrite") == 0) {
             topts.overwrite = true;
         } else if (strcmp(a, "--no-sample") == 0) {
@@ -65,17 +88,27 @@ int vkt_cli_train(int argc, char **argv) {
         } else if (strchr(a, '=') && a[0] != '-') {
             if (vkt_run_config_set(&cfg, a) != VKT_OK) rc = 2;
         } else if (a[0] != '-' && !is_config_file(a)) {
-            fprintf(stderr, "vktrain train: '%s' is no config file (none by that name) and no override: an override "
-                    "needs '=', as in %s%s\n", a, strchr(a, '.') ? a : "optim.steps", "=VALUE");
+            fprintf(stderr, "%s: '%s' is no config file (none by that name) and no override: an override "
+                    "needs '=', as in %s%s\n", cmd, a, strchr(a, '.') ? a : "optim.steps", "=VALUE");
             rc = 2;
         } else if (a[0] != '-') {
             if (vkt_run_config_load(a, &cfg) != VKT_OK) rc = 2;
         } else {
-            fprintf(stderr, "vktrain train: unknown argument '%s' (try --help)\n", a);
+            fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", cmd, a);
             rc = 2;
         }
     }
     if (rc == 0 && vkt_run_config_validate(&cfg) != VKT_OK) rc = 2;
+    if (rc == 0 && !finetune && cfg.ft_method[0]) {
+        fprintf(stderr, "vktrain train: the config sets finetune.method: run it with `vktrain finetune`\n");
+        rc = 2;
+    }
+    if (rc == 0 && finetune && !cfg.ft_method[0]) {
+        fprintf(stderr, "vktrain finetune: set finetune.method (\"lora\" or \"full\") in the config or as an "
+                "override\n");
+        rc = 2;
+    }
+    if (rc == 0 && finetune && vkt_finetune_check(&cfg) != VKT_OK) rc = 2;
     if (rc == 0) {
         vkt_log_info("configuration:");
         vkt_run_config_print(&cfg);
@@ -87,7 +120,8 @@ int vkt_cli_train(int argc, char **argv) {
         } else {
             const vkt_device_info *info = vkt_device_get_info(dev);
             vkt_log_info("device: %s (%s %s)", info->name, info->driver_name, info->driver_info);
-            if (vkt_train(dev, &cfg, &topts) != VKT_OK) rc = 1;
+            vkt_status s = finetune ? vkt_finetune(dev, &cfg, adapter, &topts) : vkt_train(dev, &cfg, &topts);
+            if (s != VKT_OK) rc = 1;
             else if (outcome.signal) rc = 128 + outcome.signal; /* the shell's code for a run a signal ended */
             vkt_device_destroy(dev);
         }
@@ -95,3 +129,7 @@ int vkt_cli_train(int argc, char **argv) {
     vkt_run_config_free(&cfg);
     return rc;
 }
+
+int vkt_cli_train(int argc, char **argv) { return train_main(argc, argv, false); }
+
+int vkt_cli_finetune(int argc, char **argv) { return train_main(argc, argv, true); }

@@ -151,44 +151,58 @@ static vkt_status check_finite(const vkt_param_table *t, const float *flat, cons
 vkt_status vkt_checkpoint_save(const char *out_dir, int64_t keep, vkt_model *m, vkt_step *s,
                                const vkt_checkpoint_state *st, const vkt_run_config *cfg, char *saved,
                                size_t saved_size) {
+    return vkt_checkpoint_save_with(out_dir, keep, m, s, st, cfg, NULL, saved, saved_size);
+}
+
+vkt_status vkt_checkpoint_save_with(const char *out_dir, int64_t keep, vkt_model *m, vkt_step *s,
+                                    const vkt_checkpoint_state *st, const vkt_run_config *cfg,
+                                    const vkt_checkpoint_weights *w, char *saved, size_t saved_size) {
     char tmp[1100], final[1100], path[1200];
     VKT_TRY(mkdirs(out_dir));
     snprintf(tmp, sizeof tmp, "%s/.step-%06lld.tmp", out_dir, (long long)st->step);
     snprintf(final, sizeof final, "%s/step-%06lld", out_dir, (long long)st->step);
     remove_tree(tmp);
     VKT_TRY(mkdirs(tmp));
-    int64_t total = m->table.total;
-    float *flat = malloc((size_t)total * sizeof *flat), *m1 = NULL, *m2 = NULL;
-    vkt_status rc = flat ? vkt_model_download_params(m, flat) : VKT_ERR_OOM;
-    if (rc == VKT_OK) rc = check_finite(&m->table, flat, "weight", st->step, out_dir);
+    float *flat = NULL, *m1 = NULL, *m2 = NULL;
+    vkt_status rc = VKT_OK;
+    if (!w) {
+        flat = malloc((size_t)m->table.total * sizeof *flat);
+        rc = flat ? vkt_model_download_params(m, flat) : VKT_ERR_OOM;
+        if (rc == VKT_OK) rc = check_finite(&m->table, flat, "weight", st->step, out_dir);
+    }
     int64_t opt_step = st->optimizer_step, run_step = st->step;
+    const vkt_param_table *ot = s ? vkt_step_table(s) : NULL;
     if (rc == VKT_OK && s) {
-        m1 = malloc((size_t)total * sizeof *m1), m2 = malloc((size_t)total * sizeof *m2);
+        m1 = malloc((size_t)ot->total * sizeof *m1), m2 = malloc((size_t)ot->total * sizeof *m2);
         rc = m1 && m2 ? vkt_step_download_state(s, m1, m2, &run_step, &opt_step) : VKT_ERR_OOM;
         if (rc == VKT_OK && run_step != st->step) {
             vkt_log_error("checkpoint of step %lld not written: the optimizer has run %lld steps (the caller "
                           "saved before the queue drained?)", (long long)st->step, (long long)run_step);
             rc = VKT_ERR_ARG;
         }
-        if (rc == VKT_OK) rc = check_finite(&m->table, m1, "AdamW first moment of", st->step, out_dir);
-        if (rc == VKT_OK) rc = check_finite(&m->table, m2, "AdamW second moment of", st->step, out_dir);
+        if (rc == VKT_OK) rc = check_finite(ot, m1, "AdamW first moment of", st->step, out_dir);
+        if (rc == VKT_OK) rc = check_finite(ot, m2, "AdamW second moment of", st->step, out_dir);
     }
     if (rc != VKT_OK) {
         free(flat), free(m1), free(m2);
         remove_tree(tmp);
         return rc;
     }
-    cJSON *conf = vkt_model_config_to_json(&m->cfg);
-    snprintf(path, sizeof path, "%s/config.json", tmp);
-    if (rc == VKT_OK) rc = vkt_json_write(path, conf);
-    cJSON_Delete(conf);
-    snprintf(path, sizeof path, "%s/model.safetensors", tmp);
-    if (rc == VKT_OK) rc = write_tensors(path, &m->table, flat, "", true);
+    if (w) {
+        rc = w->write(w->ctx, tmp);
+    } else {
+        cJSON *conf = vkt_model_config_to_json(&m->cfg);
+        snprintf(path, sizeof path, "%s/config.json", tmp);
+        if (rc == VKT_OK) rc = vkt_json_write(path, conf);
+        cJSON_Delete(conf);
+        snprintf(path, sizeof path, "%s/model.safetensors", tmp);
+        if (rc == VKT_OK) rc = write_tensors(path, &m->table, flat, "", true);
+    }
     if (rc == VKT_OK && s) {
         snprintf(path, sizeof path, "%s/optimizer_m.safetensors", tmp);
-        if (rc == VKT_OK) rc = write_tensors(path, &m->table, m1, "exp_avg.", false);
+        if (rc == VKT_OK) rc = write_tensors(path, ot, m1, "exp_avg.", false);
         snprintf(path, sizeof path, "%s/optimizer_v.safetensors", tmp);
-        if (rc == VKT_OK) rc = write_tensors(path, &m->table, m2, "exp_avg_sq.", false);
+        if (rc == VKT_OK) rc = write_tensors(path, ot, m2, "exp_avg_sq.", false);
     }
     cJSON *state = cJSON_CreateObject();
     cJSON_AddStringToObject(state, "format", "vktrain-checkpoint");
@@ -244,6 +258,8 @@ bool vkt_checkpoint_resolve_quiet(const char *dir, char *out, size_t out_size) {
     char path[1100];
     snprintf(path, sizeof path, "%s/config.json", dir);
     struct stat st;
+    if (stat(path, &st) == 0) return snprintf(out, out_size, "%s", dir), true;
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
     if (stat(path, &st) == 0) return snprintf(out, out_size, "%s", dir), true;
     snprintf(path, sizeof path, "%s/latest.json", dir);
     cJSON *latest = read_json(path);
@@ -471,13 +487,14 @@ vkt_status vkt_checkpoint_load_optimizer(const char *dir, vkt_model *m, vkt_step
                                          const vkt_checkpoint_state *st) {
     char ck[1024], path[1100];
     VKT_TRY(vkt_checkpoint_resolve(dir, ck, sizeof ck));
-    int64_t total = m->table.total;
-    float *m1 = calloc((size_t)total, sizeof *m1), *m2 = calloc((size_t)total, sizeof *m2);
+    (void)m;
+    const vkt_param_table *t = vkt_step_table(s);
+    float *m1 = calloc((size_t)t->total, sizeof *m1), *m2 = calloc((size_t)t->total, sizeof *m2);
     vkt_status rc = m1 && m2 ? VKT_OK : VKT_ERR_OOM;
     snprintf(path, sizeof path, "%s/optimizer_m.safetensors", ck);
-    if (rc == VKT_OK) rc = read_tensors(path, &m->table, m1, "exp_avg.", VKT_LAYOUT_TABLE);
+    if (rc == VKT_OK) rc = read_tensors(path, t, m1, "exp_avg.", VKT_LAYOUT_TABLE);
     snprintf(path, sizeof path, "%s/optimizer_v.safetensors", ck);
-    if (rc == VKT_OK) rc = read_tensors(path, &m->table, m2, "exp_avg_sq.", VKT_LAYOUT_TABLE);
+    if (rc == VKT_OK) rc = read_tensors(path, t, m2, "exp_avg_sq.", VKT_LAYOUT_TABLE);
     if (rc == VKT_OK) rc = vkt_step_upload_state(s, m1, m2, st->step, st->optimizer_step);
     free(m1), free(m2);
     return rc;

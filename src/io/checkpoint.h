@@ -31,13 +31,25 @@ typedef struct {
     uint64_t data_rng[2];    /* objective randomness (masking, FIM cuts) */
 } vkt_checkpoint_state;
 
+/* Writes a checkpoint's trainable weights into folder dir in place of config.json + model.safetensors (a
+ * LoRA run writes its PEFT adapter, src/finetune/). It must refuse non-finite weights (VKT_ERR_NONFINITE). */
+typedef struct {
+    vkt_status (*write)(void *ctx, const char *dir);
+    void *ctx; /* borrowed */
+} vkt_checkpoint_weights;
+
 /* Saves m (and the optimizer state of s when not NULL; st->optimizer_step is then taken from s, else
  * it is written as given); *saved gets the folder written. VKT_ERR_NONFINITE: a weight or moment is NaN
  * or inf, nothing was written or deleted. */
 vkt_status vkt_checkpoint_save(const char *out_dir, int64_t keep, vkt_model *m, vkt_step *s,
                                const vkt_checkpoint_state *st, const vkt_run_config *cfg, char *saved,
                                size_t saved_size);
-/* `dir` may be a step folder or a run folder (its newest checkpoint is used). */
+/* The same with the weights written by w (NULL: the model's). The moments follow s's trainable table. */
+vkt_status vkt_checkpoint_save_with(const char *out_dir, int64_t keep, vkt_model *m, vkt_step *s,
+                                    const vkt_checkpoint_state *st, const vkt_run_config *cfg,
+                                    const vkt_checkpoint_weights *w, char *saved, size_t saved_size);
+/* `dir` may be a step folder (config.json or adapter_config.json in it) or a run folder (its newest
+ * checkpoint is used). */
 vkt_status vkt_checkpoint_resolve(const char *dir, char *out, size_t out_size);
 /* The same without logging: false when dir is no checkpoint. */
 bool vkt_checkpoint_resolve_quiet(const char *dir, char *out, size_t out_size);
@@ -55,7 +67,8 @@ vkt_status vkt_checkpoint_load_hf(const char *path, vkt_model *m);
  * the file with its exact shape, and every file tensor must be a parameter (io/param_match.h); errors
  * name the file, the tensor, the shape found and the shape expected. VKT_ERR_FORMAT. */
 vkt_status vkt_checkpoint_read_hf_flat(const char *path, const vkt_param_table *t, float *flat);
-/* Moments into s, with its step counter and updates from st (as vkt_checkpoint_read_state gave them). */
+/* Moments into s (over its trainable table, vkt_step_table), with its step counter and updates from st (as
+ * vkt_checkpoint_read_state gave them). m is unused (kept for callers). */
 vkt_status vkt_checkpoint_load_optimizer(const char *dir, vkt_model *m, vkt_step *s,
                                          const vkt_checkpoint_state *st);
 

@@ -157,10 +157,16 @@ vkt_status vkt_load_model(vkt_device *dev, const char *from, int64_t B, int64_t 
     char ck[1024];
     vkt_model_config cfg;
     bool is_ckpt = vkt_checkpoint_resolve_quiet(from, ck, sizeof ck);
-    if (is_ckpt)
-        VKT_TRY(vkt_checkpoint_read_config(ck, &cfg));
-    else
-        VKT_TRY(vkt_import_config(from, &cfg));
+    char conf[1100];
+    struct stat sb;
+    snprintf(conf, sizeof conf, "%s/config.json", ck);
+    if (is_ckpt && stat(conf, &sb) != 0) {
+        vkt_log_error("%s is a LoRA adapter (adapter_config.json), not a model: give the base model it was trained on "
+                      "and the adapter with --adapter %s", from, ck);
+        return VKT_ERR_ARG;
+    }
+    if (is_ckpt) VKT_TRY(vkt_checkpoint_read_config(ck, &cfg));
+    else VKT_TRY(vkt_import_config(from, &cfg));
     if (T <= 0 || T > cfg.max_seq_len) T = cfg.max_seq_len;
     VKT_TRY(vkt_model_create(dev, &cfg, B, T, with_grads, out));
     vkt_status s = is_ckpt ? vkt_checkpoint_load_hf(ck, *out) : vkt_import_params(from, *out);

@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "io/json_file.h"
 
-typedef enum { T_INT, T_UINT64, T_FLOAT, T_BOOL, T_STRING, T_OBJECTIVE } field_type;
+typedef enum { T_INT, T_UINT64, T_FLOAT, T_BOOL, T_STRING, T_OBJECTIVE, T_JSON } field_type;
 
 typedef struct {
     const char *section, *key;
@@ -26,6 +26,7 @@ typedef struct {
 #define S(f) offsetof(vkt_run_config, f), sizeof(((vkt_run_config *)0)->f)
 static const field fields[] = {
     {"model", "from", T_STRING, S(model_from), 0, 0},
+    {"model", "path", T_STRING, S(model_from), 0, 0},
     {"model", "preset", T_STRING, S(model_preset), 0, 0},
     {"tokenizer", "type", T_STRING, S(tokenizer_type), 0, 0},
     {"tokenizer", "path", T_STRING, S(tokenizer_path), 0, 0},
@@ -62,6 +63,15 @@ static const field fields[] = {
     {"sample", "top_k", T_INT, R(top_k), 0, 0, 1e9},
     {"sample", "top_p", T_FLOAT, R(top_p), 0, 0, 1},
     {"sample", "prompt", T_STRING, S(sample_prompt), 0, 0},
+    {"finetune", "method", T_STRING, S(ft_method), 0, 0},
+    {"finetune", "r", T_INT, R(ft_r), 0, 0, 1 << 20},
+    {"finetune", "lora_alpha", T_FLOAT, R(ft_lora_alpha), 0, -1e9, 1e9},
+    {"finetune", "use_rslora", T_BOOL, R(ft_use_rslora), 0, 0, 0},
+    {"finetune", "lora_dropout", T_FLOAT, R(ft_lora_dropout), 0, 0, 1},
+    {"finetune", "target_modules", T_JSON, S(ft_target_modules), 0, 0},
+    {"finetune", "init_lora_weights", T_JSON, S(ft_init), 0, 0},
+    {"finetune", "freeze_embeddings", T_BOOL, R(ft_freeze_embeddings), 0, 0, 0},
+    {"finetune", "freeze_layers", T_INT, R(ft_freeze_layers), 0, 0, 1e6},
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
@@ -82,6 +92,8 @@ void vkt_run_config_defaults(vkt_run_config *c) {
     snprintf(c->out_dir, sizeof c->out_dir, "runs/default");
     c->checkpoint_interval = 500, c->keep = 3;
     c->sample_tokens = 200, c->temperature = 0.8, c->top_k = 40, c->top_p = 1.0;
+    c->ft_r = 8, c->ft_lora_alpha = 8; /* PEFT's LoraConfig defaults */
+    snprintf(c->ft_init, sizeof c->ft_init, "true");
 }
 
 void vkt_run_config_free(vkt_run_config *c) {
@@ -116,6 +128,21 @@ static vkt_status set_field(vkt_run_config *c, const field *f, const cJSON *v, c
         if (!cJSON_IsBool(v)) break;
         *(bool *)dst = cJSON_IsTrue(v);
         return VKT_OK;
+    case T_JSON: {
+        /* Kept as JSON text; an override's '["q_proj","v_proj"]' arrives as a string holding JSON. */
+        cJSON *parsed = cJSON_IsString(v) ? cJSON_Parse(v->valuestring) : NULL;
+        const cJSON *use = parsed && (cJSON_IsArray(parsed) || cJSON_IsBool(parsed)) ? parsed : v;
+        char *text = cJSON_PrintUnformatted(use);
+        cJSON_Delete(parsed);
+        if (!text || strlen(text) >= f->size) {
+            vkt_log_error("%s: %s.%s is longer than %zu characters", where, f->section, f->key, f->size - 1);
+            free(text);
+            return VKT_ERR_FORMAT;
+        }
+        snprintf(dst, f->size, "%s", text);
+        free(text);
+        return VKT_OK;
+    }
     case T_OBJECTIVE:
         if (!cJSON_IsString(v)) break;
         if (strcmp(v->valuestring, "clm") == 0) *(vkt_objective *)dst = VKT_OBJ_CLM;
@@ -147,7 +174,7 @@ static vkt_status set_field(vkt_run_config *c, const field *f, const cJSON *v, c
     }
     }
     static const char *type_names[] = {"an integer", "an integer", "a number", "true or false", "a string",
-                                       "a string"};
+                                       "a string", "JSON"};
     vkt_log_error("%s: %s.%s must be %s", where, f->section, f->key, type_names[f->type]);
     return VKT_ERR_FORMAT;
 }
@@ -168,7 +195,7 @@ static vkt_status apply_json(vkt_run_config *c, const cJSON *root, const char *w
     }
     for (const cJSON *sec = root->child; sec; sec = sec->next) {
         if (!section_known(sec->string)) {
-            vkt_log_error("%s: unknown section \"%s\" (sections: model tokenizer data optim eval log output sample)",
+            vkt_log_error("%s: unknown section \"%s\" (sections: model tokenizer data optim eval log output sample finetune)",
                           where, sec->string);
             return VKT_ERR_FORMAT;
         }
@@ -261,9 +288,12 @@ void vkt_run_config_print(const vkt_run_config *c) {
     for (size_t i = 0; i < N_FIELDS; i++) {
         const field *f = &fields[i];
         const char *p = (const char *)c + f->offset;
+        if (!c->ft_method[0] && strcmp(f->section, "finetune") == 0) continue;
+        if (strcmp(f->section, "model") == 0 && strcmp(f->key, "path") == 0) continue; /* = model.from */
         char value[600];
         switch (f->type) {
         case T_STRING: snprintf(value, sizeof value, "\"%s\"", p); break;
+        case T_JSON: snprintf(value, sizeof value, "%s", *p ? p : "null"); break;
         case T_BOOL: snprintf(value, sizeof value, "%s", *(const bool *)p ? "true" : "false"); break;
         case T_INT: snprintf(value, sizeof value, "%lld", (long long)*(const int64_t *)p); break;
         case T_UINT64: snprintf(value, sizeof value, "%llu", (unsigned long long)*(const uint64_t *)p); break;

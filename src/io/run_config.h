@@ -10,8 +10,12 @@
  *   "eval":     {"interval", "steps"},
  *   "log":      {"interval"},
  *   "output":   {"dir", "checkpoint_interval", "keep"},
- *   "sample":   {"tokens", "temperature", "top_k", "top_p", "prompt"}
+ *   "sample":   {"tokens", "temperature", "top_k", "top_p", "prompt"},
+ *   "finetune": {"method": "full" | "lora" | "qlora", "r", "lora_alpha", "use_rslora", "lora_dropout",
+ *                "target_modules": ["q_proj", ...] | "all-linear" | "regex", "init_lora_weights": true |
+ *                false | "gaussian", "freeze_embeddings", "freeze_layers"}   (vktrain finetune only)
  * }
+ * "model.path" is another name for "model.from" (fine-tuning configs name the base model so).
  * Unknown keys, wrong types and impossible values are errors naming the key. Overrides are
  * "section.key=value" strings (e.g. "optim.lr=3e-4", "model.n_layer=2"). */
 #ifndef VKT_RUN_CONFIG_H
@@ -50,6 +54,14 @@ typedef struct {
     int64_t sample_tokens, top_k;
     double temperature, top_p;
     char sample_prompt[512];
+    /* finetune section (src/finetune/finetune.h reads it; `vktrain train` refuses a config that sets method) */
+    char ft_method[16];           /* "" (not fine-tuning), full, lora, qlora */
+    int64_t ft_r;
+    double ft_lora_alpha, ft_lora_dropout;
+    bool ft_use_rslora, ft_freeze_embeddings;
+    int64_t ft_freeze_layers;
+    char ft_target_modules[1024]; /* the JSON value as given (a list or a string), "" when unset */
+    char ft_init[32];             /* init_lora_weights as JSON: true, false or "gaussian" */
 } vkt_run_config;
 
 /* Defaults: a small GPT at character level (the shape of nanoGPT's shakespeare-char). */

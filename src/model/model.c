@@ -26,7 +26,7 @@ static vkt_status plan(planner *p, vkt_dtype dt, int64_t d0, int64_t d1, vkt_ten
     return VKT_OK;
 }
 
-static vkt_status plan_acts(vkt_model *m, planner *p, bool with_grads, int64_t norm_scratch) {
+static vkt_status plan_acts(vkt_model *m, planner *p, bool backward, int64_t norm_scratch) {
     const vkt_model_config *c = &m->cfg;
     int64_t BT = m->B * m->T, C = c->n_embd, HS = c->head_dim, NH = c->n_head, KVH = c->n_kv_head;
     int64_t QKV = (NH + 2 * KVH) * HS, F = c->n_inner, FC = c->arch == VKT_ARCH_LLAMA ? 2 * F : F;
@@ -67,7 +67,8 @@ static vkt_status plan_acts(vkt_model *m, planner *p, bool with_grads, int64_t n
         VKT_TRY(plan(p, VKT_DTYPE_F32, c->n_layer * m->kv_len, KVH * HS, &m->v_cache));
         VKT_TRY(plan(p, VKT_DTYPE_F32, 1, C, &m->dec_last));
     }
-    if (!with_grads) return VKT_OK;
+    if (!backward) return VKT_OK;
+    for (int k = 0; k < 2 && !m->grads_arena; k++) VKT_TRY(plan(p, VKT_DTYPE_F32, 1, C, &m->dnorm_sink[k]));
     VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->dres));
     VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->dtmp_c));
     VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->dtmp_c2));
@@ -117,7 +118,7 @@ static vkt_status fill_rope_table(vkt_model *m) {
     return s;
 }
 
-static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
+static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, vkt_model_mode mode,
                          bool recompute, int64_t kv_len, vkt_model **out);
 
 vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
@@ -127,7 +128,12 @@ vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_
 
 vkt_status vkt_model_create_ex(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
                                bool recompute, vkt_model **out) {
-    return create(dev, cfg, B, T, with_grads, recompute, 0, out);
+    return create(dev, cfg, B, T, with_grads ? VKT_MODEL_TRAIN : VKT_MODEL_INFER, recompute, 0, out);
+}
+
+vkt_status vkt_model_create_mode(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
+                                 vkt_model_mode mode, bool recompute, vkt_model **out) {
+    return create(dev, cfg, B, T, mode, recompute, 0, out);
 }
 
 vkt_status vkt_model_create_decode(vkt_device *dev, const vkt_model_config *cfg, int64_t T, int64_t kv_len,
@@ -137,7 +143,7 @@ vkt_status vkt_model_create_decode(vkt_device *dev, const vkt_model_config *cfg,
                       "maximum %lld", (long long)kv_len, (long long)T, (long long)cfg->max_seq_len);
         return VKT_ERR_ARG;
     }
-    return create(dev, cfg, 1, T, false, false, kv_len, out);
+    return create(dev, cfg, 1, T, VKT_MODEL_INFER, false, kv_len, out);
 }
 
 /* After an out-of-memory arena (whose own message names its size and the heap): what the model needs and
@@ -156,8 +162,9 @@ static void log_oom_hint(const vkt_model *m, size_t param_bytes, size_t act_byte
                                               : "");
 }
 
-static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
+static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, vkt_model_mode mode,
                          bool recompute, int64_t kv_len, vkt_model **out) {
+    bool with_grads = mode == VKT_MODEL_TRAIN, backward = mode != VKT_MODEL_INFER;
     VKT_TRY(vkt_model_config_validate(cfg, "model"));
     VKT_TRY(vkt_model_config_check_positions(cfg, kv_len > T ? kv_len : T, "model config"));
     if (T > cfg->max_seq_len) {
@@ -167,7 +174,7 @@ static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B
     }
     vkt_model *m = calloc(1, sizeof *m);
     if (!m) return VKT_ERR_OOM;
-    m->cfg = *cfg, m->B = B, m->T = T, m->dev = dev, m->dloss = 1.0f, m->recompute = recompute && with_grads;
+    m->cfg = *cfg, m->B = B, m->T = T, m->dev = dev, m->dloss = 1.0f, m->recompute = recompute && backward;
     m->kv_len = kv_len, m->pos0_max = kv_len > T ? kv_len - T : 0;
     const vkt_device_info *info = vkt_device_get_info(dev);
     int64_t align = (info->min_storage_offset_align > 256 ? info->min_storage_offset_align : 256) / 4;
@@ -195,11 +202,11 @@ static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B
     planner p = {.align = (size_t)align * 4};
     int64_t scratch = 0;
     if (s == VKT_OK) s = norm_scratch_elems(m, &scratch);
-    if (s == VKT_OK) s = plan_acts(m, &p, with_grads, scratch);
+    if (s == VKT_OK) s = plan_acts(m, &p, backward, scratch);
     if (s == VKT_OK) s = vkt_arena_create(dev, "activations", p.bytes, &m->acts_arena);
     if (s == VKT_OK) {
         p.arena = m->acts_arena;
-        s = plan_acts(m, &p, with_grads, scratch);
+        s = plan_acts(m, &p, backward, scratch);
     }
     if (s == VKT_OK && cfg->arch == VKT_ARCH_LLAMA) s = fill_rope_table(m);
     if (s == VKT_OK && with_grads) s = zero_grads_now(m);
@@ -289,6 +296,7 @@ vkt_status vkt_model_download_params(vkt_model *m, float *host) {
 }
 
 vkt_status vkt_model_record_zero_grads(vkt_model *m, vkt_rec *r) {
+    if (!m->grads_arena) return VKT_OK;
     /* The flat gradient arena may exceed one fill's reach only in theory: vkCmdFillBuffer has no range
      * limit, so one command covers it. */
     return vkt_rec_fill(r, &m->grads, 0);

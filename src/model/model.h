@@ -29,6 +29,29 @@ typedef struct {
     vkt_tensor res_mlp;                       /* (BT, C) residual stream after the MLP: the block output */
 } vkt_layer_acts;
 
+/* A trainable branch on the model's linear layers (fine-tuning adapters live in src/finetune/ and fill
+ * this in; the model knows nothing else about them). After each linear layer's forward the model calls
+ * fwd(ctx, r, layer, role, x, y): x (BT, in) the layer's input, y (BT, out) its output, which the hook may
+ * add to. After the layer's backward has written dx = dy W, it calls bwd with dy (BT, out) and dx (BT, in),
+ * which the hook may add to. role names the linear: the first role of a fused group (VKT_ROLE_Q_W for
+ * q|k|v, VKT_ROLE_GATE_W for gate|up), or VKT_ROLE_QKV_W, VKT_ROLE_O_W, VKT_ROLE_FC_W, VKT_ROLE_DOWN_W.
+ * The LM head is not hooked. A hook with nothing on a layer records nothing. */
+typedef struct {
+    void *ctx; /* borrowed: the adapter */
+    vkt_status (*fwd)(void *ctx, vkt_rec *r, int layer, vkt_param_role role, const vkt_tensor *x,
+                      const vkt_tensor *y);
+    vkt_status (*bwd)(void *ctx, vkt_rec *r, int layer, vkt_param_role role, const vkt_tensor *x,
+                      const vkt_tensor *dy, const vkt_tensor *dx);
+} vkt_linear_hook;
+
+/* What a model is created for. */
+typedef enum {
+    VKT_MODEL_INFER = 0,  /* forward only: no gradients, no backward scratch */
+    VKT_MODEL_TRAIN = 1,  /* gradients of every parameter and backward scratch */
+    VKT_MODEL_FROZEN = 2, /* backward scratch but no parameter gradients: the backward computes only the
+                           * activation gradients through the frozen weights (for adapters via the hook) */
+} vkt_model_mode;
+
 typedef struct {
     vkt_model_config cfg;
     vkt_param_table table;
@@ -56,6 +79,11 @@ typedef struct {
     vkt_tensor embed_scratch;    /* (BT) i32 */
     vkt_tensor norm_scratch;     /* norm backward partial sums (size from the op) */
     vkt_tensor rope_table;       /* (max positions, HS/2, 2) cos/sin, LLaMA only */
+    vkt_tensor dnorm_sink[2];    /* (C) each, frozen models only: where norm weight and bias gradients go,
+                                    never read */
+    const vkt_linear_hook *hook; /* borrowed, NULL: none; set by the adapter before recording */
+    bool training;               /* set by vkt_model_record_forward: a training pass (VKT_FWD_LOSS_GRAD and its
+                                  * backward) is being recorded, so hooks apply train-only ops (dropout) */
     float dloss;                 /* scale of the loss gradient (1 / gradient-accumulation steps) */
     bool bidirectional;          /* attention without the causal mask (masked-token objective) */
     bool recompute;              /* activation recomputation (vkt_model_create_ex) */
@@ -78,6 +106,10 @@ vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_
  * an activation memory of one block plus L residual streams). */
 vkt_status vkt_model_create_ex(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
                                bool recompute, vkt_model **out);
+/* The same for any mode (vkt_model_create_ex: with_grads = TRAIN, else INFER). recompute needs a backward
+ * (TRAIN or FROZEN). */
+vkt_status vkt_model_create_mode(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
+                                 vkt_model_mode mode, bool recompute, vkt_model **out);
 void vkt_model_destroy(vkt_model *m);
 
 /* Points tokens, targets and loss_stats at slot s (0 or 1) for the recordings that follow. */
@@ -109,9 +141,10 @@ typedef enum {
 
 /* Forward over m->tokens. */
 vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode);
-/* Backward from dlogits (left by the forward) into m->grads (accumulating). */
+/* Backward from dlogits (left by the forward) into m->grads (accumulating); a FROZEN model computes the
+ * activation gradients only (for the hook). */
 vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r);
-/* Records zeroing of every gradient. */
+/* Records zeroing of every gradient (nothing for a model without gradients). */
 vkt_status vkt_model_record_zero_grads(vkt_model *m, vkt_rec *r);
 
 /* Bytes per arena, for the plan printout. */

@@ -7,34 +7,39 @@
 static const vkt_tensor *opt(const vkt_tensor *t) { return t->arena ? t : NULL; }
 
 vkt_tensor vkt_model_g(const vkt_model *m, int layer, vkt_param_role role) {
-    const vkt_param *e = vkt_params_get(&m->table, layer, role);
+    const vkt_param *e = m->grads_arena ? vkt_params_get(&m->table, layer, role) : NULL;
     return e ? vkt_model_grad_group(m, e) : (vkt_tensor){0};
+}
+
+/* A linear layer's backward (dx = dy W overwritten, dW and db accumulated when the model has gradients),
+ * then the adapter hook's (which adds to dx). */
+static vkt_status linear_bwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
+                             const vkt_tensor *dy, const vkt_tensor *x, const vkt_tensor *dx, int64_t in,
+                             int64_t out) {
+    vkt_tensor w = vkt_model_p(m, l, role), gw = vkt_model_g(m, l, role), gb = vkt_model_g(m, l, bias_role);
+    VKT_TRY(vkt_op_matmul_bwd(r, dy, x, &w, dx, opt(&gw), opt(&gb), m->B * m->T, in, out));
+    return m->hook ? m->hook->bwd(m->hook->ctx, r, l, role, x, dy, dx) : VKT_OK;
 }
 
 static vkt_status block_backward(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x) {
     const vkt_model_config *c = &m->cfg;
     vkt_layer_acts *a = &m->layers[l];
-    int64_t BT = m->B * m->T, C = c->n_embd, QKV = (c->n_head + 2 * c->n_kv_head) * c->head_dim;
+    int64_t C = c->n_embd, QKV = (c->n_head + 2 * c->n_kv_head) * c->head_dim;
     int64_t ATT = c->n_head * c->head_dim, F = c->n_inner, FC = c->arch == VKT_ARCH_GPT2 ? F : 2 * F;
     bool gpt2 = c->arch == VKT_ARCH_GPT2;
 
     /* MLP branch: res_mlp = res_attn + down(act(fc(norm2(res_attn)))); m->dres holds d(res_mlp). */
-    vkt_tensor wd = vkt_model_p(m, l, VKT_ROLE_DOWN_W), gwd = vkt_model_g(m, l, VKT_ROLE_DOWN_W);
-    vkt_tensor gbd = vkt_model_g(m, l, VKT_ROLE_DOWN_B);
-    VKT_TRY(vkt_op_matmul_bwd(r, &m->dres, &a->fc_act, &wd, &m->dfc_act, &gwd, opt(&gbd), BT, F, C));
+    VKT_TRY(linear_bwd(m, r, l, VKT_ROLE_DOWN_W, VKT_ROLE_DOWN_B, &m->dres, &a->fc_act, &m->dfc_act, F, C));
     VKT_TRY(vkt_model_act_bwd(m, r, &a->fc, &m->dfc_act, &m->dfc));
     vkt_param_role fc_w = gpt2 ? VKT_ROLE_FC_W : VKT_ROLE_GATE_W, fc_b = gpt2 ? VKT_ROLE_FC_B : VKT_ROLE_GATE_B;
-    vkt_tensor wfc = vkt_model_p(m, l, fc_w), gwfc = vkt_model_g(m, l, fc_w), gbfc = vkt_model_g(m, l, fc_b);
-    VKT_TRY(vkt_op_matmul_bwd(r, &m->dfc, &a->norm2, &wfc, &m->dtmp_c, &gwfc, opt(&gbfc), BT, C, FC));
+    VKT_TRY(linear_bwd(m, r, l, fc_w, fc_b, &m->dfc, &a->norm2, &m->dtmp_c, C, FC));
     vkt_tensor n2w = vkt_model_p(m, l, VKT_ROLE_NORM2_W), gn2w = vkt_model_g(m, l, VKT_ROLE_NORM2_W);
     vkt_tensor gn2b = vkt_model_g(m, l, VKT_ROLE_NORM2_B);
     VKT_TRY(vkt_model_norm_bwd(m, r, &m->dtmp_c, &a->res_attn, &n2w, &a->norm2_mean, &a->norm2_rstd, &m->dres,
-                               &gn2w, opt(&gn2b)));
+                               opt(&gn2w), opt(&gn2b)));
 
     /* Attention branch: res_attn = x + o(attention(qkv(norm1(x)))); m->dres now holds d(res_attn). */
-    vkt_tensor wo = vkt_model_p(m, l, VKT_ROLE_O_W), gwo = vkt_model_g(m, l, VKT_ROLE_O_W);
-    vkt_tensor gbo = vkt_model_g(m, l, VKT_ROLE_O_B);
-    VKT_TRY(vkt_op_matmul_bwd(r, &m->dres, &a->atty, &wo, &m->datty, &gwo, opt(&gbo), BT, ATT, C));
+    VKT_TRY(linear_bwd(m, r, l, VKT_ROLE_O_W, VKT_ROLE_O_B, &m->dres, &a->atty, &m->datty, ATT, C));
     vkt_attention_cfg acfg = {.B = m->B, .T = m->T, .NH = c->n_head, .KVH = c->n_kv_head, .HS = c->head_dim,
                               .causal = !m->bidirectional};
     vkt_attention_view views[3], dviews[3];
@@ -43,34 +48,34 @@ static vkt_status block_backward(vkt_model *m, vkt_rec *r, int l, const vkt_tens
     VKT_TRY(vkt_op_attention_bwd(r, &acfg, &m->datty, views, &a->atty, &a->lse, dviews, &m->delta));
     if (!gpt2) VKT_TRY(vkt_model_rope(m, r, &m->dqkv, true));
     vkt_param_role qkv_w = gpt2 ? VKT_ROLE_QKV_W : VKT_ROLE_Q_W, qkv_b = gpt2 ? VKT_ROLE_QKV_B : VKT_ROLE_Q_B;
-    vkt_tensor wqkv = vkt_model_p(m, l, qkv_w), gwqkv = vkt_model_g(m, l, qkv_w), gbqkv = vkt_model_g(m, l, qkv_b);
-    VKT_TRY(vkt_op_matmul_bwd(r, &m->dqkv, &a->norm1, &wqkv, &m->dtmp_c, &gwqkv, opt(&gbqkv), BT, C, QKV));
+    VKT_TRY(linear_bwd(m, r, l, qkv_w, qkv_b, &m->dqkv, &a->norm1, &m->dtmp_c, C, QKV));
     vkt_tensor n1w = vkt_model_p(m, l, VKT_ROLE_NORM1_W), gn1w = vkt_model_g(m, l, VKT_ROLE_NORM1_W);
     vkt_tensor gn1b = vkt_model_g(m, l, VKT_ROLE_NORM1_B);
-    return vkt_model_norm_bwd(m, r, &m->dtmp_c, x, &n1w, &a->norm1_mean, &a->norm1_rstd, &m->dres, &gn1w,
+    return vkt_model_norm_bwd(m, r, &m->dtmp_c, x, &n1w, &a->norm1_mean, &a->norm1_rstd, &m->dres, opt(&gn1w),
                               opt(&gn1b));
 }
 
 vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r) {
     const vkt_model_config *c = &m->cfg;
-    VKT_ASSERT(m->grads_arena);
+    VKT_ASSERT(m->dres.arena); /* a model created with a backward (TRAIN or FROZEN) */
     int64_t BT = m->B * m->T, L = c->n_layer;
     /* LM head: logits = normf head^T; the forward left dlogits in m->logits. */
     vkt_param_role head_role = c->tie_word_embeddings ? VKT_ROLE_WTE : VKT_ROLE_LM_HEAD;
     vkt_tensor head = vkt_model_p(m, -1, head_role), ghead = vkt_model_g(m, -1, head_role);
-    VKT_TRY(vkt_op_matmul_bwd(r, &m->logits, &m->normf, &head, &m->dtmp_c, &ghead, NULL, BT, c->n_embd,
+    VKT_TRY(vkt_op_matmul_bwd(r, &m->logits, &m->normf, &head, &m->dtmp_c, opt(&ghead), NULL, BT, c->n_embd,
                               c->vocab_size));
     VKT_TRY(vkt_rec_fill(r, &m->dres, 0));
     vkt_tensor nfw = vkt_model_p(m, -1, VKT_ROLE_NORM_F_W), gnfw = vkt_model_g(m, -1, VKT_ROLE_NORM_F_W);
     vkt_tensor gnfb = vkt_model_g(m, -1, VKT_ROLE_NORM_F_B);
     const vkt_tensor *last = L ? &m->layers[L - 1].res_mlp : &m->embed_out;
-    VKT_TRY(vkt_model_norm_bwd(m, r, &m->dtmp_c, last, &nfw, &m->normf_mean, &m->normf_rstd, &m->dres, &gnfw,
+    VKT_TRY(vkt_model_norm_bwd(m, r, &m->dtmp_c, last, &nfw, &m->normf_mean, &m->normf_rstd, &m->dres, opt(&gnfw),
                                opt(&gnfb)));
     for (int64_t l = L - 1; l >= 0; l--) {
         const vkt_tensor *x = l ? &m->layers[l - 1].res_mlp : &m->embed_out;
         if (m->recompute) VKT_TRY(vkt_model_block_forward(m, r, (int)l, x));
         VKT_TRY(block_backward(m, r, (int)l, x));
     }
+    if (!m->grads_arena) return VKT_OK; /* frozen embeddings: nothing below needs the gradient */
     vkt_tensor gwte = vkt_model_g(m, -1, VKT_ROLE_WTE), gwpe = vkt_model_g(m, -1, VKT_ROLE_WPE);
     vkt_tensor dbtc = m->dres;
     dbtc.shape[0] = m->B, dbtc.shape[1] = m->T, dbtc.shape[2] = c->n_embd;

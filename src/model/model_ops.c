@@ -20,6 +20,9 @@ vkt_status vkt_model_norm_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *dy, co
                               const vkt_tensor *dx, const vkt_tensor *dw, const vkt_tensor *db) {
     /* The norm ops overwrite dx; the residual stream needs dx += ..., so go through a temporary. */
     const vkt_tensor *tmp = &m->dtmp_c2;
+    /* A frozen model's norm weights get no gradient; the ops still want somewhere to put it. */
+    if (!dw) dw = &m->dnorm_sink[0];
+    if (!db && m->cfg.arch == VKT_ARCH_GPT2) db = &m->dnorm_sink[1];
     if (m->cfg.arch == VKT_ARCH_GPT2)
         VKT_TRY(vkt_op_layernorm_bwd(r, x, w, mean, rstd, dy, tmp, dw, db, &m->norm_scratch));
     else

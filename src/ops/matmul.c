@@ -149,10 +149,15 @@ typedef struct {
 } kernel;
 
 /* Shape and alignment conditions of matmul_wide.comp (window starts are checked per box, see plan). */
+/* The row strides of d's operands as stored: given, else the stored row length. */
+static int64_t ld_a(const vkt_matmul_desc *d) { return d->lda > 0 ? d->lda : d->trans_a ? d->m : d->k; }
+static int64_t ld_b(const vkt_matmul_desc *d) { return d->ldb > 0 ? d->ldb : d->trans_b ? d->k : d->n; }
+static int64_t ld_c(const vkt_matmul_desc *d) { return d->ldc > 0 ? d->ldc : d->n; }
+
 bool vkt_matmul_wide_ok(const vkt_tensor *a, const vkt_tensor *b, const vkt_matmul_desc *d) {
     int64_t nb = d->batch > 1 ? d->batch : 1;
-    operand oa = {a, d->trans_a ? d->m : d->k, nb > 1 ? d->stride_a : 0, 0};
-    operand ob = {b, d->trans_b ? d->k : d->n, nb > 1 ? d->stride_b : 0, 0};
+    operand oa = {a, ld_a(d), nb > 1 ? d->stride_a : 0, 0};
+    operand ob = {b, ld_b(d), nb > 1 ? d->stride_b : 0, 0};
     return wide_operands(d, &oa, &ob, nb);
 }
 
@@ -316,6 +321,8 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
  * a partial sum over their k into C, in a fixed order. */
 static bool residue_split_applies(vkt_matmul_variant v, const vkt_tensor *a, const vkt_tensor *b,
                                   const vkt_matmul_desc *d) {
+    /* The classes assume contiguous rows; strided operands (LoRA windows, small) take the general path. */
+    if (d->lda || d->ldb || d->ldc) return false;
     if (v != VKT_MATMUL_REG || d->batch > 1 || a->dtype != VKT_DTYPE_F32 || d->trans_b || d->n % 8 != 0 ||
         a->offset % 32 != 0 || b->offset % 32 != 0)
         return false;
@@ -372,13 +379,15 @@ vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, c
     VKT_ASSERT(a->dtype == b->dtype && c->dtype == VKT_DTYPE_F32);
     VKT_ASSERT(a->dtype == VKT_DTYPE_F32 || a->dtype == VKT_DTYPE_F16 || a->dtype == VKT_DTYPE_BF16);
     VKT_ASSERT(!bias || (bias->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(bias) >= N));
-    operand oa = {a, d->trans_a ? M : K, nb > 1 ? d->stride_a : 0, 0};
-    operand ob = {b, d->trans_b ? K : N, nb > 1 ? d->stride_b : 0, 0};
-    operand oc = {c, N, nb > 1 ? d->stride_c : 0, 0};
-    VKT_ASSERT(nb == 1 || oc.stride >= M * N);
     /* Stored extents: A (ra, ca), B (rb, cb). */
     const int64_t ra = d->trans_a ? K : M, ca = d->trans_a ? M : K;
     const int64_t rb = d->trans_b ? N : K, cb = d->trans_b ? K : N;
+    operand oa = {a, ld_a(d), nb > 1 ? d->stride_a : 0, 0};
+    operand ob = {b, ld_b(d), nb > 1 ? d->stride_b : 0, 0};
+    operand oc = {c, ld_c(d), nb > 1 ? d->stride_c : 0, 0};
+    VKT_ASSERT(oa.ld >= ca && ob.ld >= cb && oc.ld >= N);
+    VKT_ASSERT(oa.ld < (1ll << 32) && ob.ld < (1ll << 32) && oc.ld < (1ll << 32));
+    VKT_ASSERT(nb == 1 || oc.stride >= (M - 1) * oc.ld + N);
     int64_t lo, hi;
     span(&oa, 0, nb, 0, ra, 0, ca, &lo, &hi);
     VKT_ASSERT(hi <= vkt_tensor_numel(a));

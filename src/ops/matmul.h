@@ -50,6 +50,9 @@ typedef struct {
                                              when batch > 1); ignored when batch <= 1 */
     float alpha;                          /* scale of the product; 0 (a zero-initialised desc) means 1 */
     bool accumulate;                      /* C += product (C is read); else C is overwritten */
+    int64_t lda, ldb, ldc;                /* row strides in elements of A, B, C as stored; 0: contiguous
+                                             (the stored row length). ldc > n lets a product fill a column
+                                             window of a wider matrix (a LoRA branch of a fused q|k|v output) */
     vkt_matmul_variant variant;           /* AUTO: env VKT_MATMUL_VARIANT, else the device's best */
 } vkt_matmul_desc;
 
@@ -59,6 +62,8 @@ typedef struct {
  *   bias  (n) f32 added to every row, or NULL
  *   c     (batch, m, n) f32
  * The tensors' shapes are not interpreted beyond their element counts, which must cover the strides.
+ * With row strides (lda/ldb/ldc) only the elements of each stored row's first columns are read or
+ * written: a C window's other columns are left as they are.
  * Errors: VKT_ERR_UNSUPPORTED when a forced variant or a 16-bit dtype is not available on this device. */
 vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
                          const vkt_tensor *c, const vkt_matmul_desc *d);

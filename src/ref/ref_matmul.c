@@ -5,6 +5,8 @@
 
 void vkt_ref_matmul(const double *a, const double *b, const double *bias, double *c, const vkt_ref_matmul_desc *d) {
     int64_t nb = d->batch > 1 ? d->batch : 1;
+    int64_t lda = d->lda ? d->lda : d->trans_a ? d->m : d->k, ldb = d->ldb ? d->ldb : d->trans_b ? d->k : d->n;
+    int64_t ldc = d->ldc ? d->ldc : d->n;
     for (int64_t z = 0; z < nb; z++) {
         const double *az = a + z * d->stride_a, *bz = b + z * d->stride_b;
         double *cz = c + z * d->stride_c;
@@ -12,12 +14,12 @@ void vkt_ref_matmul(const double *a, const double *b, const double *bias, double
             for (int64_t j = 0; j < d->n; j++) {
                 double s = 0;
                 for (int64_t p = 0; p < d->k; p++) {
-                    double av = d->trans_a ? az[p * d->m + i] : az[i * d->k + p];
-                    double bv = d->trans_b ? bz[j * d->k + p] : bz[p * d->n + j];
+                    double av = d->trans_a ? az[p * lda + i] : az[i * lda + p];
+                    double bv = d->trans_b ? bz[j * ldb + p] : bz[p * ldb + j];
                     s += av * bv;
                 }
                 double v = d->alpha * s + (bias ? bias[j] : 0.0);
-                cz[i * d->n + j] = d->accumulate ? cz[i * d->n + j] + v : v;
+                cz[i * ldc + j] = d->accumulate ? cz[i * ldc + j] + v : v;
             }
     }
 }

@@ -13,6 +13,7 @@ typedef struct {
     int64_t stride_a, stride_b, stride_c; /* elements between batches */
     double alpha;
     bool accumulate;
+    int64_t lda, ldb, ldc;                /* row strides as stored; 0: contiguous */
 } vkt_ref_matmul_desc;
 
 /* C (+)= alpha * op(A) op(B) + bias (bias (n) or NULL), for every batch. */

@@ -10,6 +10,7 @@
 struct vkt_step {
     vkt_model *m;                /* borrowed */
     vkt_step_cfg cfg;
+    vkt_trainable train;         /* borrows the table and views it names */
     vkt_arena *state_arena;      /* owned: moments, lr table, norm partials */
     vkt_arena *host_arena;       /* owned: step scalars the host reads */
     vkt_tensor mom1, mom2, lr_table, partials, scalars;
@@ -38,14 +39,14 @@ static vkt_status record_micro(vkt_step *s, int slot) {
 
 static vkt_status record_optim(vkt_step *s) {
     vkt_rec *r = s->optim;
-    vkt_model *m = s->m;
     vkt_gradnorm_opts go = {.max_norm = s->cfg.max_grad_norm};
     VKT_TRY(vkt_rec_begin(r));
     s->optim_t0 = vkt_rec_timestamp(r);
-    VKT_TRY(vkt_gradnorm_record(r, &m->grads, s->segs, s->n_segs, &go, &s->partials, &s->scalars));
-    VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &m->params, &m->grads, &s->mom1, &s->mom2, &s->lr_table,
+    const vkt_trainable *t = &s->train;
+    VKT_TRY(vkt_gradnorm_record(r, &t->grads, s->segs, s->n_segs, &go, &s->partials, &s->scalars));
+    VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &t->params, &t->grads, &s->mom1, &s->mom2, &s->lr_table,
                              &s->scalars, s->segs, s->n_segs));
-    VKT_TRY(vkt_model_record_zero_grads(m, r));
+    VKT_TRY(vkt_rec_fill(r, &t->grads, 0));
     s->optim_t1 = vkt_rec_timestamp(r);
     return vkt_rec_end(r);
 }
@@ -62,7 +63,7 @@ static vkt_status zero_state(vkt_step *s) {
     VKT_TRY(vkt_rec_begin(r));
     VKT_TRY(vkt_rec_fill(r, &s->mom1, 0));
     VKT_TRY(vkt_rec_fill(r, &s->mom2, 0));
-    VKT_TRY(vkt_model_record_zero_grads(s->m, r));
+    VKT_TRY(vkt_rec_fill(r, &s->train.grads, 0));
     VKT_TRY(vkt_rec_end(r));
     return vkt_rec_submit_wait(r);
 }
@@ -77,16 +78,29 @@ static vkt_status upload_lr_table(vkt_step *s) {
     return st;
 }
 
+vkt_trainable vkt_step_trainable_model(const vkt_model *m) {
+    VKT_ASSERT(m->grads_arena);
+    return (vkt_trainable){.table = &m->table, .params = m->params, .grads = m->grads};
+}
+
+const vkt_param_table *vkt_step_table(const vkt_step *s) { return s->train.table; }
+
 vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_step, vkt_step **out) {
-    VKT_ASSERT(m->grads_arena && cfg->accum >= 1);
+    VKT_ASSERT(cfg->accum >= 1);
     vkt_step *s = calloc(1, sizeof *s);
     if (!s) return VKT_ERR_OOM;
     s->m = m, s->cfg = *cfg, s->slot_step[0] = s->slot_step[1] = -1;
+    s->train = cfg->train ? *cfg->train : vkt_step_trainable_model(m);
+    s->cfg.train = NULL;
     m->dloss = 1.0f / (float)cfg->accum;
-    s->segs = calloc((size_t)m->table.n, sizeof *s->segs);
+    const vkt_param_table *tab = s->train.table;
+    s->segs = calloc((size_t)tab->n, sizeof *s->segs);
     vkt_status st = s->segs ? VKT_OK : VKT_ERR_OOM;
-    for (int i = 0; st == VKT_OK && i < m->table.n; i++)
-        s->segs[s->n_segs++] = (vkt_optim_segment){m->table.p[i].offset, m->table.p[i].numel, m->table.p[i].decay};
+    /* A frozen entry becomes an empty segment: the optimizer kernels and the norm skip it. */
+    for (int i = 0; st == VKT_OK && i < tab->n; i++)
+        s->segs[s->n_segs++] = (vkt_optim_segment){tab->p[i].offset,
+                                                   s->train.frozen && s->train.frozen[i] ? 0 : tab->p[i].numel,
+                                                   tab->p[i].decay};
     vkt_rec *probe = NULL;
     int64_t n_partials = 0, n_lr = cfg->total_steps > 0 ? cfg->total_steps : 1;
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &probe);
@@ -95,7 +109,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
         n_partials = vkt_gradnorm_partials(probe, s->segs, s->n_segs, &go);
     }
     vkt_rec_destroy(probe);
-    int64_t total = m->table.total;
+    int64_t total = tab->total;
     size_t bytes = (size_t)(2 * total + n_partials + n_lr) * 4 + 4 * 4096;
     if (st == VKT_OK) st = vkt_arena_create(m->dev, "optimizer state", bytes, &s->state_arena);
     if (st == VKT_ERR_OOM)
@@ -244,7 +258,7 @@ static vkt_status wait_idle(vkt_step *s) {
 
 vkt_status vkt_step_download_state(vkt_step *s, float *m1, float *m2, int64_t *step, int64_t *updates) {
     VKT_TRY(wait_idle(s));
-    size_t bytes = (size_t)s->m->table.total * 4;
+    size_t bytes = (size_t)s->train.table->total * 4;
     VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom1, m1, bytes));
     VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom2, m2, bytes));
     const vkt_step_scalars *sc = vkt_tensor_host_ptr(&s->scalars);
@@ -256,7 +270,7 @@ vkt_status vkt_step_download_state(vkt_step *s, float *m1, float *m2, int64_t *s
 vkt_status vkt_step_upload_state(vkt_step *s, const float *m1, const float *m2, int64_t step, int64_t updates) {
     VKT_ASSERT(updates >= 0 && updates <= step);
     VKT_TRY(wait_idle(s));
-    size_t bytes = (size_t)s->m->table.total * 4;
+    size_t bytes = (size_t)s->train.table->total * 4;
     VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom1, m1, bytes));
     VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom2, m2, bytes));
     vkt_step_scalars *sc = vkt_tensor_host_ptr(&s->scalars);

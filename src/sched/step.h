@@ -22,12 +22,26 @@
 /* Fills one micro-batch: tokens and targets, B*T i32 each (targets -100 where no loss). */
 typedef vkt_status (*vkt_batch_fn)(void *ctx, int32_t *tokens, int32_t *targets);
 
+/* What the optimizer trains: a parameter table (names, shapes, offsets, decay flags) over flat parameter
+ * and gradient views. The model's own (vkt_step_trainable_model) for pre-training and full fine-tuning; a
+ * LoRA adapter's for adapter training, whose frozen base then has no gradients or moments at all. */
+typedef struct {
+    const vkt_param_table *table; /* borrowed */
+    vkt_tensor params, grads;     /* flat f32 views of table->total elements */
+    const bool *frozen;           /* borrowed, NULL or table->n flags: entries the optimizer leaves as they
+                                   * are (no update, not in the gradient norm); their moments stay 0 */
+} vkt_trainable;
+
+/* The model's parameters and gradients (m needs gradients), nothing frozen. */
+vkt_trainable vkt_step_trainable_model(const vkt_model *m);
+
 typedef struct {
     vkt_adamw_cfg adamw;
     vkt_lr_schedule schedule;
     float max_grad_norm;     /* <= 0: no clipping */
     int64_t accum;           /* micro-batches per optimizer step (>= 1) */
     int64_t total_steps;     /* length of the learning-rate table */
+    const vkt_trainable *train; /* borrowed, copied at create: what trains; NULL: the whole model */
 } vkt_step_cfg;
 
 /* What a completed optimizer step measured. */
@@ -42,8 +56,8 @@ typedef struct {
 
 typedef struct vkt_step vkt_step;
 
-/* Creates the optimizer state and the recordings for m (which must have gradients). The step counter
- * starts at `first_step` (resume). */
+/* Creates the optimizer state and the recordings for m (which must have gradients unless cfg->train
+ * names other ones). The step counter starts at `first_step` (resume). */
 vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_step, vkt_step **out);
 void vkt_step_destroy(vkt_step *s);
 
@@ -66,7 +80,10 @@ vkt_status vkt_step_eval(vkt_step *s, vkt_batch_fn fill, void *ctx, int64_t n, d
  * or without gradients). Synchronous. */
 vkt_status vkt_eval_loss(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx, int64_t n, double *loss);
 
-/* Optimizer state for checkpoints: moments m and v (table.total f32 each), the step counter (steps run,
+/* The table the optimizer state follows (the trainable set's). */
+const vkt_param_table *vkt_step_table(const vkt_step *s);
+
+/* Optimizer state for checkpoints: moments m and v (vkt_step_table(s)->total f32 each), the step counter (steps run,
  * skipped ones included) and the AdamW updates applied (step minus skipped steps; the t of the bias
  * corrections). Upload needs 0 <= updates <= step (VKT_ASSERT). */
 vkt_status vkt_step_download_state(vkt_step *s, float *m, float *v, int64_t *step, int64_t *updates);

@@ -47,6 +47,7 @@ static void format_eta(double s, char *out, size_t n) {
 
 typedef struct {
     vkt_run_config *cfg;
+    const vkt_train_ext *ext;    /* borrowed, NULL: pre-training */
     vkt_tokenizer *tok;
     vkt_dataset data;
     vkt_model *model;
@@ -74,6 +75,7 @@ static vkt_status sample_text(run *r, vkt_device *dev) {
     if (cfg->sample_tokens <= 0) return VKT_OK;
     vkt_sampler_opts so = {.temperature = cfg->temperature, .top_k = cfg->top_k, .top_p = cfg->top_p};
     vkt_generate_opts go = {.max_tokens = cfg->sample_tokens, .sampler = so, .seed = cfg->seed, .stream = stdout};
+    if (r->ext && r->ext->before_sample) VKT_TRY(r->ext->before_sample(r->ext->ctx, r->model));
     printf("\n--- sample (%lld tokens, temperature %g, top-k %lld, top-p %g) ---\n", (long long)cfg->sample_tokens,
            cfg->temperature, (long long)cfg->top_k, cfg->top_p);
     vkt_status s = vkt_generate(dev, r->model, r->tok, cfg->sample_prompt, &go);
@@ -86,8 +88,9 @@ static vkt_status save(run *r, int64_t step, const char *why) {
     vkt_loader_state ls = vkt_loader_get_state(&r->data.train);
     vkt_checkpoint_state st = {.step = step, .data_rng = {r->data.rng.s[0], r->data.rng.s[1]},
                                .data_epoch = ls.epoch, .data_batch = ls.batch};
-    VKT_TRY(vkt_checkpoint_save(r->cfg->out_dir, r->cfg->keep, r->model, r->step, &st, r->cfg, path,
-                                sizeof path));
+    vkt_checkpoint_weights w = {r->ext ? r->ext->write : NULL, r->ext ? r->ext->ctx : NULL};
+    VKT_TRY(vkt_checkpoint_save_with(r->cfg->out_dir, r->cfg->keep, r->model, r->step, &st, r->cfg,
+                                     w.write ? &w : NULL, path, sizeof path));
     vkt_log_info("checkpoint (%s): %s", why, path);
     return VKT_OK;
 }
@@ -201,7 +204,8 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
 
     vkt_model_config mc = cfg->model;
     bool imported = cfg->model_from[0] || opts->resume;
-    if (opts->resume) VKT_TRY(vkt_checkpoint_read_config(opts->resume, &mc));
+    bool base_from_model = r->ext && r->ext->base_from_model;
+    if (opts->resume && !base_from_model) VKT_TRY(vkt_checkpoint_read_config(opts->resume, &mc));
     else if (cfg->model_from[0]) VKT_TRY(vkt_import_config(cfg->model_from, &mc));
     int64_t need = vkt_dataset_vocab(&r->data);
     if (!imported && !(cfg->model_keys && cJSON_GetObjectItemCaseSensitive(cfg->model_keys, "vocab_size")))
@@ -216,7 +220,8 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
                       (long long)mc.max_seq_len);
         return VKT_ERR_FORMAT;
     }
-    VKT_TRY(vkt_model_create_ex(dev, &mc, cfg->batch_size, cfg->seq_len, true, cfg->recompute, &r->model));
+    VKT_TRY(vkt_model_create_mode(dev, &mc, cfg->batch_size, cfg->seq_len, r->ext ? r->ext->mode : VKT_MODEL_TRAIN,
+                                  cfg->recompute, &r->model));
     r->model->bidirectional = cfg->objective == VKT_OBJ_MLM;
     vkt_log_info("model: %s, %lld parameters (%d tensors), %lld layers, width %lld, %lld heads (%lld kv)",
                  mc.model_type, (long long)vkt_params_count(&r->model->table), r->model->table.n,
@@ -231,7 +236,12 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     *first_step = 0;
     vkt_checkpoint_state st = {0};
     if (opts->resume) {
-        VKT_TRY(vkt_checkpoint_load_params(opts->resume, r->model, &st));
+        if (base_from_model) {
+            VKT_TRY(vkt_checkpoint_read_state(opts->resume, &st));
+            VKT_TRY(vkt_import_params(cfg->model_from, r->model));
+        } else {
+            VKT_TRY(vkt_checkpoint_load_params(opts->resume, r->model, &st));
+        }
         *first_step = st.step;
         r->data.rng.s[0] = st.data_rng[0], r->data.rng.s[1] = st.data_rng[1];
         vkt_loader_state ls = vkt_loader_get_state(&r->data.train);
@@ -242,6 +252,10 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     } else {
         VKT_TRY(vkt_model_init_weights(r->model, cfg->seed));
     }
+    vkt_trainable train = {0};
+    if (r->ext) VKT_TRY(r->ext->attach(r->ext->ctx, r->model, opts->resume, &train));
+    else train = vkt_step_trainable_model(r->model);
+    sc.train = &train;
     VKT_TRY(vkt_step_create(r->model, &sc, *first_step, &r->step));
     if (opts->resume) VKT_TRY(vkt_checkpoint_load_optimizer(opts->resume, r->model, r->step, &st));
 
@@ -269,6 +283,7 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
 
 static void teardown(run *r) {
     vkt_step_destroy(r->step);
+    if (r->ext && r->ext->release) r->ext->release(r->ext->ctx);
     vkt_model_destroy(r->model);
     vkt_dataset_free(&r->data);
     vkt_tok_free(r->tok);
@@ -289,6 +304,8 @@ static vkt_status train_loop(run *r, vkt_device *dev, const vkt_train_opts *opts
     vkt_run_config *cfg = r->cfg;
     vkt_status s = VKT_OK;
     double t0 = now_s(), t_prev = t0, val = 0;
+    /* Fine-tuning starts from a trained model: its validation loss before any step is the baseline. */
+    if (r->ext && first == 0 && cfg->eval_steps > 0) s = evaluate(r, 0, &val, 0, first);
     for (int64_t step = first; step < cfg->steps && s == VKT_OK; step++) {
         double h0 = now_s();
         vkt_step_result res;
@@ -332,7 +349,7 @@ static vkt_status train_loop(run *r, vkt_device *dev, const vkt_train_opts *opts
 }
 
 vkt_status vkt_train(vkt_device *dev, vkt_run_config *cfg, const vkt_train_opts *opts) {
-    run r = {.cfg = cfg};
+    run r = {.cfg = cfg, .ext = opts->ext};
     int64_t first = 0;
     if (opts->outcome) *opts->outcome = (vkt_train_outcome){0};
     vkt_status s = preflight(cfg, opts);

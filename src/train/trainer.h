@@ -11,7 +11,27 @@
 #define VKT_TRAINER_H
 
 #include "io/run_config.h"
+#include "model/model.h"
+#include "sched/step.h"
 #include "vktrain/device.h"
+
+/* What fine-tuning changes in a run (src/finetune/finetune.c fills it in; NULL for pre-training): how the
+ * model is created, what trains and how checkpoints hold it. The trainer knows nothing else about it. */
+typedef struct {
+    void *ctx;                    /* borrowed */
+    vkt_model_mode mode;          /* VKT_MODEL_TRAIN (full fine-tuning) or VKT_MODEL_FROZEN (adapters) */
+    bool base_from_model;         /* a resumed run reads the base weights from model.from / model.path: its
+                                   * checkpoints hold only what trains (written by `write`) */
+    /* After the base weights are in m: set up what trains and fill *train. resume: the checkpoint folder
+     * to read the trained weights from, else NULL. */
+    vkt_status (*attach)(void *ctx, vkt_model *m, const char *resume, vkt_trainable *train);
+    /* Writes the checkpoint's weights into a folder; NULL: the model's (config.json + model.safetensors). */
+    vkt_status (*write)(void *ctx, const char *dir);
+    /* Before the closing samples: make m's own weights compute the trained model (merge), or NULL. */
+    vkt_status (*before_sample)(void *ctx, vkt_model *m);
+    /* At the end of the run, before the model is destroyed: free what attach made, or NULL. */
+    void (*release)(void *ctx);
+} vkt_train_ext;
 
 /* How a run ended, for the caller's exit code and messages. */
 typedef struct {
@@ -27,6 +47,7 @@ typedef struct {
     double peak_gflops;       /* measured FMA ceiling for utilisation (0: measure at start) */
     bool no_sample;           /* skip the closing samples */
     vkt_train_outcome *outcome; /* borrowed, may be NULL: filled on return */
+    const vkt_train_ext *ext;   /* borrowed, NULL: pre-training (see vkt_train_ext) */
 } vkt_train_opts;
 
 /* Runs the training. Returns VKT_OK when the run finished or was stopped by SIGINT / SIGTERM and saved

@@ -1,0 +1,184 @@
+/* Fine-tuning runs (see finetune.h): the trainer extension for full and LoRA fine-tuning. */
+#include "finetune/finetune.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "finetune/lora.h"
+#include "finetune/lora_peft.h"
+#include "io/checkpoint.h"
+
+typedef struct {
+    const vkt_run_config *cfg; /* borrowed */
+    const char *adapter;       /* borrowed: --adapter folder, or NULL */
+    vkt_lora_cfg lora_cfg;
+    vkt_lora *lora; /* owned (method lora), made by attach */
+    bool *frozen;   /* owned (method full): per model table entry */
+} ft_run;
+
+static bool method_is(const vkt_run_config *c, const char *m) { return strcmp(c->ft_method, m) == 0; }
+
+/* The finetune section as a LoRA config. */
+static vkt_status lora_cfg_from(const vkt_run_config *c, vkt_lora_cfg *out) {
+    *out = vkt_lora_cfg_default();
+    out->r = c->ft_r, out->lora_alpha = c->ft_lora_alpha, out->use_rslora = c->ft_use_rslora;
+    out->lora_dropout = c->ft_lora_dropout, out->seed = c->seed;
+    snprintf(out->base_model, sizeof out->base_model, "%s", c->model_from);
+    cJSON *init = cJSON_Parse(c->ft_init);
+    bool ok = init && (cJSON_IsBool(init) || (cJSON_IsString(init) && !strcmp(init->valuestring, "gaussian")));
+    out->init = cJSON_IsString(init)  ? VKT_LORA_INIT_GAUSSIAN
+                : cJSON_IsFalse(init) ? VKT_LORA_INIT_NONE
+                                      : VKT_LORA_INIT_DEFAULT;
+    cJSON_Delete(init);
+    if (!ok) {
+        vkt_log_error("finetune.init_lora_weights %s: use true (Kaiming-uniform A, zero B), \"gaussian\" or false",
+                      c->ft_init);
+        return VKT_ERR_ARG;
+    }
+    cJSON *tm = cJSON_Parse(c->ft_target_modules[0] ? c->ft_target_modules : "null"), *it;
+    vkt_status s = VKT_OK;
+    if (cJSON_IsString(tm) && !strcmp(tm->valuestring, "all-linear"))
+        out->all_linear = true;
+    else if (cJSON_IsString(tm))
+        snprintf(out->target_regex, sizeof out->target_regex, "%s", tm->valuestring);
+    else if (cJSON_IsArray(tm)) {
+        cJSON_ArrayForEach(it, tm) s =
+            s == VKT_OK && cJSON_IsString(it) ? vkt_lora_cfg_add_target(out, it->valuestring) : VKT_ERR_ARG;
+    }
+    cJSON_Delete(tm);
+    if (s != VKT_OK) {
+        vkt_log_error("finetune.target_modules must be a list of module names, \"all-linear\" or a regex string");
+        return s;
+    }
+    return vkt_lora_cfg_check(out);
+}
+
+vkt_status vkt_finetune_check(const vkt_run_config *cfg) {
+    if (method_is(cfg, "qlora")) {
+        vkt_log_error("finetune.method \"qlora\" is not available yet (quantized base weights are not supported); use "
+                      "\"lora\" on the full-precision base");
+        return VKT_ERR_UNSUPPORTED;
+    }
+    if (!method_is(cfg, "lora") && !method_is(cfg, "full")) {
+        vkt_log_error("finetune.method \"%s\": choose \"lora\" (adapters on a frozen base) or \"full\" (every weight)",
+                      cfg->ft_method);
+        return VKT_ERR_ARG;
+    }
+    if (!cfg->model_from[0]) {
+        vkt_log_error("fine-tuning needs a base model: set model.path to a Hugging Face folder, a llama2.c .bin or an "
+                      "llm.c GPT-2 .bin");
+        return VKT_ERR_ARG;
+    }
+    if (method_is(cfg, "lora")) {
+        vkt_lora_cfg lc;
+        return lora_cfg_from(cfg, &lc);
+    }
+    return VKT_OK;
+}
+
+static vkt_status lora_attach(void *ctx, vkt_model *m, const char *resume, vkt_trainable *train) {
+    ft_run *f = ctx;
+    const char *from = resume ? resume : f->adapter;
+    if (from) {
+        char ck[1024];
+        snprintf(ck, sizeof ck, "%s", from);
+        if (resume) VKT_TRY(vkt_checkpoint_resolve(resume, ck, sizeof ck));
+        VKT_TRY(vkt_lora_load_peft(m, ck, true, &f->lora));
+        if (resume) {
+            /* Dropout masks follow the micro-batches run: the resumed run draws the ones it would have. */
+            vkt_checkpoint_state st;
+            VKT_TRY(vkt_checkpoint_read_state(ck, &st));
+            VKT_TRY(vkt_lora_set_pass_counter(f->lora, (uint32_t)(st.step * f->cfg->grad_accum)));
+        }
+        snprintf(f->lora->cfg.base_model, sizeof f->lora->cfg.base_model, "%s", f->cfg->model_from);
+        f->lora->cfg.seed = f->cfg->seed; /* the run's seed draws the dropout masks (PEFT's config has none) */
+        vkt_log_info("LoRA: adapter loaded from %s", ck);
+    } else {
+        VKT_TRY(vkt_lora_create(m, &f->lora_cfg, &f->lora));
+    }
+    vkt_lora *l = f->lora;
+    vkt_lora_attach(l);
+    *train = (vkt_trainable){.table = &l->table, .params = l->params, .grads = l->grads};
+    vkt_log_info("LoRA: %d modules (%s ...), r %lld, alpha %g, scale %g%s: %lld trainable parameters (base frozen, "
+                 "%.2f%%), adapter memory %.1f MiB",
+                 l->n_mods, l->mods[0].module, (long long)l->cfg.r, l->cfg.lora_alpha, l->scale,
+                 l->cfg.use_rslora ? " (rsLoRA)" : "", (long long)vkt_params_count(&l->table),
+                 100.0 * (double)vkt_params_count(&l->table) / (double)vkt_params_count(&m->table),
+                 (double)(2 * l->table.total * 4) / (1 << 20));
+    return VKT_OK;
+}
+
+static vkt_status lora_write(void *ctx, const char *dir) { return vkt_lora_save_peft(((ft_run *)ctx)->lora, dir); }
+
+static vkt_status lora_before_sample(void *ctx, vkt_model *m) {
+    ft_run *f = ctx;
+    (void)m;
+    VKT_TRY(vkt_lora_merge_into_model(f->lora));
+    vkt_lora_detach(f->lora);
+    return VKT_OK;
+}
+
+static void lora_release(void *ctx) {
+    ft_run *f = ctx;
+    vkt_lora_destroy(f->lora);
+    f->lora = NULL;
+}
+
+static vkt_status full_attach(void *ctx, vkt_model *m, const char *resume, vkt_trainable *train) {
+    ft_run *f = ctx;
+    (void)resume;
+    *train = vkt_step_trainable_model(m);
+    if (!f->cfg->ft_freeze_embeddings && f->cfg->ft_freeze_layers == 0) return VKT_OK;
+    if (f->cfg->ft_freeze_layers > m->cfg.n_layer) {
+        vkt_log_error("finetune.freeze_layers %lld is more than the model's %lld layers",
+                      (long long)f->cfg->ft_freeze_layers, (long long)m->cfg.n_layer);
+        return VKT_ERR_ARG;
+    }
+    f->frozen = calloc((size_t)m->table.n, sizeof *f->frozen);
+    if (!f->frozen) return VKT_ERR_OOM;
+    int64_t n = 0;
+    for (int i = 0; i < m->table.n; i++) {
+        const vkt_param *e = &m->table.p[i];
+        bool emb = e->role == VKT_ROLE_WTE || e->role == VKT_ROLE_WPE;
+        f->frozen[i] = (f->cfg->ft_freeze_embeddings && emb) || (e->layer >= 0 && e->layer < f->cfg->ft_freeze_layers);
+        n += f->frozen[i] ? e->numel : 0;
+    }
+    train->frozen = f->frozen;
+    vkt_log_info("full fine-tuning: %lld of %lld parameters frozen (embeddings %s, first %lld layers)", (long long)n,
+                 (long long)vkt_params_count(&m->table), f->cfg->ft_freeze_embeddings ? "frozen" : "trained",
+                 (long long)f->cfg->ft_freeze_layers);
+    return VKT_OK;
+}
+
+static void full_release(void *ctx) {
+    ft_run *f = ctx;
+    free(f->frozen);
+    f->frozen = NULL;
+}
+
+vkt_status vkt_finetune(vkt_device *dev, vkt_run_config *cfg, const char *adapter, const vkt_train_opts *opts) {
+    VKT_TRY(vkt_finetune_check(cfg));
+    bool lora = method_is(cfg, "lora");
+    if (adapter && !lora) {
+        vkt_log_error("--adapter continues training a LoRA adapter: it needs finetune.method \"lora\"");
+        return VKT_ERR_ARG;
+    }
+    if (adapter && !vkt_lora_is_peft_dir(adapter)) {
+        vkt_log_error("--adapter %s: no adapter_config.json there (a PEFT LoRA adapter folder is expected)", adapter);
+        return VKT_ERR_ARG;
+    }
+    ft_run f = {.cfg = cfg, .adapter = adapter};
+    if (lora) VKT_TRY(lora_cfg_from(cfg, &f.lora_cfg));
+    vkt_train_ext ext = {.ctx = &f,
+                         .mode = lora ? VKT_MODEL_FROZEN : VKT_MODEL_TRAIN,
+                         .base_from_model = lora,
+                         .attach = lora ? lora_attach : full_attach,
+                         .write = lora ? lora_write : NULL,
+                         .before_sample = lora ? lora_before_sample : NULL,
+                         .release = lora ? lora_release : full_release};
+    vkt_train_opts o = *opts;
+    o.ext = &ext;
+    return vkt_train(dev, cfg, &o);
+}

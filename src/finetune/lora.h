@@ -1,0 +1,125 @@
+/* LoRA adapters on a frozen model, with Hugging Face PEFT's semantics and names.
+ *
+ * An adapter set is built for one device model (vkt_model, any mode with a forward): the target modules
+ * are matched against the model's linear layers as PEFT does (peft.tuners.tuners_utils.
+ * check_target_module_exists): a list matches a module whose name equals an entry or ends with "." + the
+ * entry; a single string other than "all-linear" is a regular expression that must match the whole name;
+ * "all-linear" is every linear layer except the output head. Module names are Hugging Face's
+ * (model.layers.0.self_attn.q_proj; transformer.h.0.attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj).
+ *
+ * Each targeted module gets lora_A (r, in) and lora_B (out, r), its output becoming
+ * y = x W^T + b + s (x A^T) B^T with s = lora_alpha / r (lora_alpha / sqrt(r) with use_rslora). Init as
+ * PEFT: A Kaiming-uniform as torch's kaiming_uniform_(a = sqrt(5)), i.e. U(-1/sqrt(in), 1/sqrt(in)), B
+ * zero; "gaussian": A ~ N(0, (1/r)^2) (PEFT's normal_(std = 1 / r)), B zero; "false": both keep
+ * torch.nn.Linear's default init (U(-1/sqrt(fan_in), 1/sqrt(fan_in))), so the adapter starts non-zero.
+ *
+ * Memory: the adapter owns its arenas: parameters and gradients (flat, in the order of `table`), and the
+ * (BT, r) intermediates u of every module plus one (BT, r) scratch. The base model keeps no gradients or
+ * moments for its weights (VKT_MODEL_FROZEN) and reaches the adapters through one hook per linear layer
+ * (vkt_linear_hook in model/model.h), which vkt_lora_attach installs.
+ *
+ * lora_dropout applies to the adapter input in training passes only (model->training), with masks drawn
+ * on the device from (seed, module, a pass counter the adapter keeps in device memory and advances after
+ * each training backward); vkt_lora_set_pass_counter restores it on resume (micro-batches run so far).
+ *
+ * Not done here: adapters on embeddings or the LM head, DoRA, bias training,
+ * PiSSA/OLoRA/LoftQ inits (refused), several adapters at once. Nothing here is thread-safe. */
+#ifndef VKT_FINETUNE_LORA_H
+#define VKT_FINETUNE_LORA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model/model.h"
+
+#define VKT_LORA_MAX_TARGETS 32
+
+typedef enum {
+    VKT_LORA_INIT_DEFAULT = 0, /* init_lora_weights true: A Kaiming-uniform, B zero */
+    VKT_LORA_INIT_GAUSSIAN,    /* "gaussian": A ~ N(0, (1/r)^2), B zero */
+    VKT_LORA_INIT_NONE,        /* false: A and B both nn.Linear's default (non-zero start, for tests) */
+} vkt_lora_init;
+
+typedef struct {
+    int64_t r;                              /* rank, > 0 */
+    double lora_alpha;                      /* scale numerator (PEFT default 8) */
+    bool use_rslora;                        /* s = alpha / sqrt(r) instead of alpha / r */
+    double lora_dropout;                    /* dropout on the adapter input in training, [0, 1) */
+    char targets[VKT_LORA_MAX_TARGETS][96]; /* module-name suffixes (PEFT's list form) */
+    int n_targets;
+    bool all_linear;        /* target_modules "all-linear" */
+    char target_regex[256]; /* target_modules given as one string (not "all-linear"): full-match regex */
+    vkt_lora_init init;
+    uint64_t seed;        /* initialisation */
+    char base_model[512]; /* base_model_name_or_path written to adapter_config.json */
+} vkt_lora_cfg;
+
+/* PEFT's defaults: r 8, lora_alpha 8, no targets (the caller must name some), default init, seed 0. */
+vkt_lora_cfg vkt_lora_cfg_default(void);
+/* Rejects impossible values (r <= 0, dropout outside [0, 1), alpha not finite, no targets), naming the
+ * adapter_config.json / finetune key. VKT_ERR_ARG. */
+vkt_status vkt_lora_cfg_check(const vkt_lora_cfg *c);
+/* Adds a target_modules entry ("all-linear" sets all_linear). VKT_ERR_ARG when full. */
+vkt_status vkt_lora_cfg_add_target(vkt_lora_cfg *c, const char *name);
+
+/* One adapted linear layer. */
+typedef struct {
+    char module[96]; /* Hugging Face module path, e.g. model.layers.0.self_attn.q_proj */
+    int layer;
+    vkt_param_role role;      /* the base weight's role (VKT_ROLE_K_W, ...) */
+    vkt_param_role hook_role; /* the role the model's hook passes: the first of the fused group */
+    int64_t in, out;          /* the base weight is (out, in) */
+    int64_t col0, ldy;        /* the module's columns [col0, col0 + out) of a fused output ldy wide */
+    int a, b;                 /* indices of lora_A and lora_B in the adapter's table */
+    vkt_tensor u;             /* (BT, r) x A^T from the forward, for the backward */
+} vkt_lora_module;
+
+typedef struct vkt_lora {
+    vkt_lora_cfg cfg;
+    float scale;           /* s */
+    vkt_model *model;      /* borrowed; its hook points at this adapter while attached */
+    vkt_param_table table; /* owned: lora_A / lora_B per module under PEFT's key names
+                            * (base_model.model.<module>.lora_A.weight), rows x cols as PEFT stores them */
+    vkt_lora_module *mods; /* owned, n_mods */
+    int n_mods;
+    vkt_arena *params_arena, *grads_arena, *acts_arena; /* owned */
+    vkt_tensor params, grads;                           /* flat (table.total) f32 */
+    vkt_tensor g;                                       /* (BT, r) backward scratch */
+    vkt_tensor counter;                                 /* (1) u32 training passes so far (dropout masks) */
+    vkt_tensor xd, tmp;                                 /* (BT, largest in) dropout scratch, else empty */
+    vkt_linear_hook hook;                               /* what vkt_lora_attach installs in model->hook */
+} vkt_lora;
+
+/* Names of the model's linear modules ("all-linear" set), comma-separated into buf, for messages. */
+void vkt_lora_module_names(const vkt_model *m, char *buf, size_t n);
+
+/* Builds the adapter for m (its table, arenas and hook) and initialises it from cfg->seed; not yet attached.
+ * Errors (VKT_ERR_ARG, logged): r <= 0, dropout > 0, a target that matches nothing (the message lists the
+ * model's module names), a bad regex. The caller owns *out (vkt_lora_destroy). */
+vkt_status vkt_lora_create(vkt_model *m, const vkt_lora_cfg *cfg, vkt_lora **out);
+/* Detaches (if attached) and frees; safe on NULL. */
+void vkt_lora_destroy(vkt_lora *l);
+
+/* Installs / removes the hook in the model: from then on its recorded forward and backward include the
+ * adapters. Recordings made before attach do not. */
+void vkt_lora_attach(vkt_lora *l);
+void vkt_lora_detach(vkt_lora *l);
+
+/* Sets the dropout pass counter (training micro-batches run so far: step * grad_accum on resume). */
+vkt_status vkt_lora_set_pass_counter(vkt_lora *l, uint32_t passes);
+
+/* Host copies of the adapter parameters (table.total floats, table order) in and out. */
+vkt_status vkt_lora_upload(vkt_lora *l, const float *host);
+vkt_status vkt_lora_download(vkt_lora *l, float *host);
+/* Records zeroing of the adapter gradients. */
+vkt_status vkt_lora_record_zero_grads(vkt_lora *l, vkt_rec *r);
+
+/* Adds s B A into the model's base weights on the device (W += s B A per module): the merged model computes
+ * what the adapted one does, without the hook (sampling, export). The base weights change: only for a model
+ * that is not trained further. Synchronous. */
+vkt_status vkt_lora_merge_into_model(vkt_lora *l);
+
+/* The same merge on a host copy of the model's parameters (table layout), in double then rounded. */
+void vkt_lora_merge_host(const vkt_lora *l, const float *adapter, float *model_params);
+
+#endif
