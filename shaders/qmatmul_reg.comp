@@ -67,10 +67,16 @@ void main() {
     if (TRANS_B) {
         uint jj[TN];
         for (uint j = 0; j < TN; j++) jj[j] = min(j0 + j, pc.n - 1u);
+        // Each column walks one W row: its scale changes only at NF4 block starts (uniform across the
+        // workgroup when in % 64 == 0), so the 3 loads of a block maximum are paid once per 64 weights.
+        float sc[TN];
+        for (uint j = 0; j < TN; j++) sc[j] = 1.0;
         for (uint k = 0; k < K8; k += 8) {
             float bv[TN][8];
             for (uint j = 0; j < TN; j++) {
-                if (W_GROUP) qw_group8(qm_we(k, jj[j]), bv[j]);
+                uint e = qm_we(k, jj[j]);
+                if (W_GROUP && (k == 0u || qw_scale_changes(e))) sc[j] = qw_scale(e);
+                if (W_GROUP) qw_group8_scaled(e, sc[j], bv[j]);
                 else
                     for (uint kk = 0; kk < 8; kk++) bv[j][kk] = qw_elem(qm_we(k + kk, jj[j]));
             }

@@ -56,9 +56,21 @@ float qw_elem(uint e) {
 #endif
 }
 
+// Whether element e may have a different scale than e - 8 (a new NF4 block, a new INT8 row): callers
+// walking a W row in groups of 8 refresh the scale only then.
+bool qw_scale_changes(uint e) {
+#if defined(QW_NF4)
+    return (e & 63u) == 0u;
+#elif defined(QW_INT8)
+    return e % pc.w_in == 0u;
+#else
+    return false;
+#endif
+}
+
 // Eight dequantized elements e .. e + 7, for e % 8 == 0 with the eight in one row (in % 8 == 0): one
-// load (two for f32), and one scale (an NF4 block holds whole groups of 8).
-void qw_group8(uint e, out float f[8]) {
+// load (two for f32), times `s` = qw_scale(e) (an NF4 block holds whole groups of 8).
+void qw_group8_scaled(uint e, float s, out float f[8]) {
     uint l = e - pc.base_data;
 #if defined(QW_F32)
     uvec4 a = wd4[l >> 2], b = wd4[(l >> 2) + 1u];
@@ -74,13 +86,13 @@ void qw_group8(uint e, out float f[8]) {
     for (uint c = 0; c < 4; c++) f[2 * c] = uintBitsToFloat(v[c] << 16), f[2 * c + 1] = uintBitsToFloat(v[c] & 0xffff0000u);
 #elif defined(QW_INT8)
     uvec2 v = wd2[l >> 3];
-    float s = qw_scale(e);
     for (uint c = 0; c < 8; c++) f[c] = float(bitfieldExtract(int(v[c >> 2]), int(8u * (c & 3u)), 8)) * s;
 #else
     uint v = wd[l >> 3];
-    float s = qw_scale(e);
     for (uint c = 0; c < 8; c++) f[c] = QW_NF4_LEVELS[(v >> (8u * (c >> 1) + 4u * (1u - (c & 1u)))) & 15u] * s;
 #endif
 }
+
+void qw_group8(uint e, out float f[8]) { qw_group8_scaled(e, qw_scale(e), f); }
 
 #endif
