@@ -27,8 +27,7 @@ typedef struct {
 
 static vkt_status run_fwd(vkt_rec *r, void *p) {
     q_ctx *c = p;
-    return vkt_op_qmatmul_fwd(r, &c->x, &c->w, c->has_bias ? &c->bias : NULL, &c->y, c->rows, c->acc,
-                              VKT_MATMUL_AUTO);
+    return vkt_op_qmatmul_fwd(r, &c->x, &c->w, c->has_bias ? &c->bias : NULL, &c->y, c->rows, c->acc, VKT_MATMUL_AUTO);
 }
 
 static vkt_status run_dx(vkt_rec *r, void *p) {
@@ -54,8 +53,8 @@ static double fd_loss(const double *x, void *p) {
     return s;
 }
 
-static void check_case(vkt_test *t, const char *vname, vkt_qformat f, int64_t rows, int64_t in, int64_t out,
-                       bool acc, bool expect_split) {
+static void check_case(vkt_test *t, const char *vname, vkt_qformat f, int64_t rows, int64_t in, int64_t out, bool acc,
+                       bool expect_split) {
     size_t nx = (size_t)(rows * in), ny = (size_t)(rows * out), nw = (size_t)(out * in);
     float *w = vkt_test_randn(t, nw, 0.1f), *x = vkt_test_randn(t, nx, 1), *dy = vkt_test_randn(t, ny, 1);
     float *bias = vkt_test_randn(t, (size_t)out, 1), *y0 = vkt_test_randn(t, ny, 1), *dx0 = vkt_test_randn(t, nx, 1);
@@ -70,7 +69,8 @@ static void check_case(vkt_test *t, const char *vname, vkt_qformat f, int64_t ro
     vkt_test_out dxo = acc ? vkt_test_output_init(t, dx0, rows, in, 1, 1) : vkt_test_output(t, rows, in, 1, 1);
     c.y = yo.view, c.dx = dxo.view;
 
-    double *xd = vkt_test_to_double(x, nx), *dyd = vkt_test_to_double(dy, ny), *bd = vkt_test_to_double(bias, (size_t)out);
+    double *xd = vkt_test_to_double(x, nx), *dyd = vkt_test_to_double(dy, ny),
+           *bd = vkt_test_to_double(bias, (size_t)out);
     double *yr = vkt_test_to_double(y0, ny), *dxr = vkt_test_to_double(dx0, nx);
     vkt_ref_qmatmul_fwd(xd, &l, blob, acc ? NULL : bd, yr, rows, acc);
     vkt_ref_qmatmul_bwd_dx(dyd, &l, blob, dxr, rows, acc);
@@ -112,9 +112,9 @@ typedef struct {
 } shape;
 
 static const shape shapes[] = {
-    {1, 64, 1, false, false},   {5, 64, 7, true, false},     {37, 128, 33, false, false}, {13, 99, 17, false, false},
-    {7, 72, 129, true, false},  {29, 200, 31, false, false}, {3, 1, 5, true, false},      {17, 256, 9, true, false},
-    {2, 8, 3, false, false},
+    {1, 64, 1, false, false},   {5, 64, 7, true, false},   {37, 128, 33, false, false},
+    {13, 99, 17, false, false}, {7, 72, 129, true, false}, {29, 200, 31, false, false},
+    {3, 1, 5, true, false},     {17, 256, 9, true, false}, {2, 8, 3, false, false},
 };
 
 /* Over the 256 KiB binding limit: x / y rows (forward), W rows and depth (dx), every format. */

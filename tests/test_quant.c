@@ -229,10 +229,11 @@ static void test_round_trip(vkt_qformat f, int64_t out, int64_t in, uint64_t see
         se += err * err, sw += (double)w[e] * w[e];
     }
     printf("   %-4s %lldx%lld: %.4f bytes/weight, rms error / rms w %.3e, worst error / bound %.3f%s\n",
-           vkt_qformat_name(f), (long long)out, (long long)in, vkt_quant_bytes_per_weight(f, out, in), sw > 0 ? sqrt(se / sw) : 0.0,
-           worst, bad >= 0 ? "  OVER" : "");
-    if (bad >= 0) printf("FAIL %s seed %llu: element %lld w %g back %g\n", vkt_qformat_name(f), (unsigned long long)seed,
-                         (long long)bad, (double)w[bad], (double)back[bad]);
+           vkt_qformat_name(f), (long long)out, (long long)in, vkt_quant_bytes_per_weight(f, out, in),
+           sw > 0 ? sqrt(se / sw) : 0.0, worst, bad >= 0 ? "  OVER" : "");
+    if (bad >= 0)
+        printf("FAIL %s seed %llu: element %lld w %g back %g\n", vkt_qformat_name(f), (unsigned long long)seed,
+               (long long)bad, (double)w[bad], (double)back[bad]);
     EXPECT(bad < 0);
     free(w), free(back), free(blob);
 }

@@ -75,10 +75,17 @@ vkt_status vkt_bench_group_qmatmul(vkt_bench *b) {
         double wbytes = (double)vkt_quant_bytes(c.f, out, in);
         char variant[48];
         snprintf(variant, sizeof variant, "%s_NT_fwd", vkt_matmul_variant_name(v));
-        vkt_bench_case bc = {.op = "qmatmul", .dtype = vkt_qformat_name(c.f), .variant = variant,
-                             .wg = vkt_qmatmul_wg(v), .flops = 2.0 * (double)rows * (double)in * (double)out,
-                             .bytes = 4.0 * (double)(rows * in + rows * out) + wbytes, .setup = setup,
-                             .record = record, .check = check, .teardown = teardown, .ctx = &c};
+        vkt_bench_case bc = {.op = "qmatmul",
+                             .dtype = vkt_qformat_name(c.f),
+                             .variant = variant,
+                             .wg = vkt_qmatmul_wg(v),
+                             .flops = 2.0 * (double)rows * (double)in * (double)out,
+                             .bytes = 4.0 * (double)(rows * in + rows * out) + wbytes,
+                             .setup = setup,
+                             .record = record,
+                             .check = check,
+                             .teardown = teardown,
+                             .ctx = &c};
         snprintf(bc.shape, sizeof bc.shape, "M=%lld N=%lld K=%lld bytes_per_weight=%.4f", (long long)rows,
                  (long long)out, (long long)in, wbytes / ((double)out * (double)in));
         VKT_TRY(vkt_bench_run(b, &bc));

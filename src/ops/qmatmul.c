@@ -26,16 +26,16 @@ typedef struct {
 _Static_assert(sizeof(vkt_pc_qmatmul) == 60, "keep in sync with shaders/common/qmatmul_io.glsl");
 
 #define QM_ACCUMULATE 1u
-#define QM_BIAS 2u
-#define MAX_GROUPS 65535
+#define QM_BIAS       2u
+#define MAX_GROUPS    65535
 /* reg: 8 invocations (lavapipe's SIMD width) x 8 columns, 16 rows; the same tile as matmul_wide, which
  * measured best there. smem: as matmul_smem (64 x 64 tiles, 4 x 4 per invocation, k slices of 16). */
-#define REG_WG 8
-#define REG_TM 16
-#define REG_TN 8
-#define SMEM_B 64
+#define REG_WG  8
+#define REG_TM  16
+#define REG_TN  8
+#define SMEM_B  64
 #define SMEM_BK 16
-#define SMEM_T 4
+#define SMEM_T  4
 
 static const uint32_t elem_bits[VKT_QFORMAT_COUNT] = {32, 16, 16, 8, 4};
 
@@ -44,8 +44,10 @@ vkt_matmul_variant vkt_qmatmul_pick(const vkt_rec *r, vkt_matmul_variant request
         const char *envs[] = {getenv("VKT_QMATMUL_VARIANT"), getenv("VKT_MATMUL_VARIANT")};
         for (int i = 0; i < 2 && requested == VKT_MATMUL_AUTO; i++) {
             if (!envs[i] || !*envs[i]) continue;
-            if (!strcmp(envs[i], "reg")) requested = VKT_MATMUL_REG;
-            else if (!strcmp(envs[i], "smem")) requested = VKT_MATMUL_SMEM;
+            if (!strcmp(envs[i], "reg"))
+                requested = VKT_MATMUL_REG;
+            else if (!strcmp(envs[i], "smem"))
+                requested = VKT_MATMUL_SMEM;
             else if (i == 0 && strcmp(envs[i], "auto"))
                 vkt_log_warn("VKT_QMATMUL_VARIANT=%s is not reg, smem or auto; choosing automatically", envs[i]);
         }
@@ -58,8 +60,8 @@ uint32_t vkt_qmatmul_wg(vkt_matmul_variant v) {
     return v == VKT_MATMUL_SMEM ? (SMEM_B / SMEM_T) * (SMEM_B / SMEM_T) : REG_WG;
 }
 
-vkt_status vkt_qweight_upload(vkt_device *dev, vkt_arena *arena, const float *w, int64_t out, int64_t in,
-                              vkt_qformat f, vkt_qweight *q) {
+vkt_status vkt_qweight_upload(vkt_device *dev, vkt_arena *arena, const float *w, int64_t out, int64_t in, vkt_qformat f,
+                              vkt_qweight *q) {
     memset(q, 0, sizeof *q);
     q->layout = vkt_quant_layout(f, out, in);
     void *blob = malloc(q->layout.bytes);
@@ -105,18 +107,20 @@ static vkt_tensor sec_window(const vkt_rec *r, const vkt_qweight *w, size_t sec_
 }
 
 typedef struct {
-    bool fwd;              /* y = x W^T (else dx = dy W) */
+    bool fwd; /* y = x W^T (else dx = dy W) */
     const vkt_qweight *w;
     const vkt_tensor *a, *bias, *c;
-    int64_t m, n, k;       /* C (m, n), depth k */
+    int64_t m, n, k; /* C (m, n), depth k */
     bool accumulate;
 } qproblem;
 
 /* W's flat element range [lo, hi) for rows/cols of the box: (n0, nn) output columns, (k0, kn) depth. */
 static void w_span(const qproblem *p, int64_t n0, int64_t nn, int64_t k0, int64_t kn, int64_t *lo, int64_t *hi) {
     int64_t in = p->w->layout.in;
-    if (p->fwd) *lo = n0 * in + k0, *hi = (n0 + nn - 1) * in + k0 + kn;
-    else *lo = k0 * in + n0, *hi = (k0 + kn - 1) * in + n0 + nn;
+    if (p->fwd)
+        *lo = n0 * in + k0, *hi = (n0 + nn - 1) * in + k0 + kn;
+    else
+        *lo = k0 * in + n0, *hi = (k0 + kn - 1) * in + n0 + nn;
 }
 
 static size_t data_bytes(const qproblem *p, int64_t nn, int64_t kn, size_t align) {
@@ -170,16 +174,22 @@ static vkt_status qmatmul(vkt_rec *r, const qproblem *p, vkt_matmul_variant requ
         size_t wa = (size_t)((mc - 1) * K + kc) * 4 + align, wc = (size_t)((mc - 1) * N + nc) * 4 + align;
         size_t wd = data_bytes(p, nc, kc, align);
         if (wa > limit) {
-            if (mc > 1) mc = shrink(mc, bm);
-            else kc = shrink(kc, 8);
+            if (mc > 1)
+                mc = shrink(mc, bm);
+            else
+                kc = shrink(kc, 8);
         } else if (wc > limit) {
-            if (mc > 1) mc = shrink(mc, bm);
-            else nc = shrink(nc, 8);
+            if (mc > 1)
+                mc = shrink(mc, bm);
+            else
+                nc = shrink(nc, 8);
         } else if (wd > limit) {
             /* Shrink W's outer (row) extent first: columns in the forward, depth in the input gradient. */
             int64_t *outer = p->fwd ? &nc : &kc, *inner = p->fwd ? &kc : &nc;
-            if (*outer > 1) *outer = shrink(*outer, p->fwd ? bn : 8);
-            else *inner = shrink(*inner, 8);
+            if (*outer > 1)
+                *outer = shrink(*outer, p->fwd ? bn : 8);
+            else
+                *inner = shrink(*inner, 8);
         } else {
             break;
         }
@@ -192,13 +202,17 @@ static vkt_status qmatmul(vkt_rec *r, const qproblem *p, vkt_matmul_variant requ
             for (int64_t k0 = 0; k0 < K; k0 += kc) {
                 int64_t kn = K - k0 < kc ? K - k0 : kc;
                 bool acc = p->accumulate || k0 > 0, add_bias = p->bias && k0 == 0;
-                vkt_pc_qmatmul pc = {.m = (uint32_t)mn, .n = (uint32_t)nn, .k = (uint32_t)kn, .lda = (uint32_t)K,
-                                     .ldc = (uint32_t)N, .w_in = (uint32_t)in,
+                vkt_pc_qmatmul pc = {.m = (uint32_t)mn,
+                                     .n = (uint32_t)nn,
+                                     .k = (uint32_t)kn,
+                                     .lda = (uint32_t)K,
+                                     .ldc = (uint32_t)N,
+                                     .w_in = (uint32_t)in,
                                      .flags = (acc ? QM_ACCUMULATE : 0) | (add_bias ? QM_BIAS : 0)};
                 pc.w_row0 = (uint32_t)(p->fwd ? n0 : k0), pc.w_col0 = (uint32_t)(p->fwd ? k0 : n0);
                 vkt_binding bind[7];
-                bind[0] = (vkt_binding){f32_window(r, p->a, m0 * K + k0, (m0 + mn - 1) * K + k0 + kn, &pc.off_a),
-                                        VKT_READ};
+                bind[0] =
+                    (vkt_binding){f32_window(r, p->a, m0 * K + k0, (m0 + mn - 1) * K + k0 + kn, &pc.off_a), VKT_READ};
                 int64_t lo, hi;
                 w_span(p, n0, nn, k0, kn, &lo, &hi);
                 uint32_t bits = elem_bits[l->format];
@@ -212,16 +226,15 @@ static vkt_status qmatmul(vkt_rec *r, const qproblem *p, vkt_matmul_variant requ
                                             VKT_READ};
                 } else if (l->format == VKT_QFORMAT_NF4) {
                     int64_t b_lo = lo / VKT_NF4_BLOCK, b_hi = (hi - 1) / VKT_NF4_BLOCK + 1;
-                    bind[2] = (vkt_binding){sec_window(r, p->w, l->scale_off, (size_t)b_lo, (size_t)b_hi, 8,
-                                                       &pc.base_scale),
-                                            VKT_READ};
-                    bind[3] = (vkt_binding){sec_window(r, p->w, l->absmax2_off, (size_t)(b_lo / VKT_NF4_BLOCK2) * 4,
-                                                       (size_t)((b_hi - 1) / VKT_NF4_BLOCK2 + 1) * 4, 32,
-                                                       &pc.base_abs2),
-                                            VKT_READ};
+                    bind[2] = (vkt_binding){
+                        sec_window(r, p->w, l->scale_off, (size_t)b_lo, (size_t)b_hi, 8, &pc.base_scale), VKT_READ};
+                    bind[3] =
+                        (vkt_binding){sec_window(r, p->w, l->absmax2_off, (size_t)(b_lo / VKT_NF4_BLOCK2) * 4,
+                                                 (size_t)((b_hi - 1) / VKT_NF4_BLOCK2 + 1) * 4, 32, &pc.base_abs2),
+                                      VKT_READ};
                     uint32_t base_code;
-                    bind[4] = (vkt_binding){sec_window(r, p->w, l->code_off, 0, l->code_bytes, 32, &base_code),
-                                            VKT_READ};
+                    bind[4] =
+                        (vkt_binding){sec_window(r, p->w, l->code_off, 0, l->code_bytes, 32, &base_code), VKT_READ};
                     VKT_ASSERT(base_code == 0);
                 }
                 /* Without a bias the kernel never reads binding 5; A's window stands in for it. */
@@ -252,8 +265,8 @@ vkt_status vkt_op_qmatmul_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_qweight
     VKT_ASSERT(vkt_tensor_numel(x) >= rows * in && vkt_tensor_numel(y) >= rows * out);
     VKT_ASSERT(vkt_tensor_bytes(&w->blob) >= w->layout.bytes);
     VKT_ASSERT(!bias || (bias->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(bias) >= out));
-    qproblem p = {.fwd = true, .w = w, .a = x, .bias = bias, .c = y, .m = rows, .n = out, .k = in,
-                  .accumulate = accumulate};
+    qproblem p = {
+        .fwd = true, .w = w, .a = x, .bias = bias, .c = y, .m = rows, .n = out, .k = in, .accumulate = accumulate};
     return qmatmul(r, &p, variant);
 }
 

@@ -34,8 +34,8 @@ typedef struct {
 /* Quantizes w (out, in) f32 on the host (vkt_quant_pack) and uploads the blob into a new U8 tensor of
  * `arena` (synchronous; for load time). w is borrowed. Errors: VKT_ERR_ARG for weights the format cannot
  * hold (see vkt_quant_pack), VKT_ERR_OOM (host or arena). */
-vkt_status vkt_qweight_upload(vkt_device *dev, vkt_arena *arena, const float *w, int64_t out, int64_t in,
-                              vkt_qformat f, vkt_qweight *q);
+vkt_status vkt_qweight_upload(vkt_device *dev, vkt_arena *arena, const float *w, int64_t out, int64_t in, vkt_qformat f,
+                              vkt_qweight *q);
 
 /* y (+)= x W^T (+ bias).
  *   x     (rows, in) f32

@@ -60,9 +60,9 @@ typedef enum {
     VKT_QFORMAT_COUNT = 5,
 } vkt_qformat;
 
-#define VKT_QUANT_ALIGN 256    /* section alignment in the blob (>= every minStorageBufferOffsetAlignment) */
-#define VKT_NF4_BLOCK 64       /* elements per NF4 absmax block */
-#define VKT_NF4_BLOCK2 256     /* absmax values per double-quantization block */
+#define VKT_QUANT_ALIGN       256 /* section alignment in the blob (>= every minStorageBufferOffsetAlignment) */
+#define VKT_NF4_BLOCK         64  /* elements per NF4 absmax block */
+#define VKT_NF4_BLOCK2        256 /* absmax values per double-quantization block */
 #define VKT_QUANT_CODE_FLOATS 257 /* the code section: code[256] then offset */
 
 typedef struct {
