@@ -20,6 +20,7 @@ static const group groups[] = {
     {"swiglu", vkt_bench_group_swiglu},
     {"matmul", vkt_bench_group_matmul},
     {"attention", vkt_bench_group_attention},
+    {"qmatmul", vkt_bench_group_qmatmul},
 };
 // clang-format on
 

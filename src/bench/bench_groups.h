@@ -15,5 +15,6 @@ vkt_status vkt_bench_group_norm(vkt_bench *b);
 vkt_status vkt_bench_group_swiglu(vkt_bench *b);
 vkt_status vkt_bench_group_matmul(vkt_bench *b);
 vkt_status vkt_bench_group_attention(vkt_bench *b);
+vkt_status vkt_bench_group_qmatmul(vkt_bench *b);
 
 #endif

@@ -1,0 +1,157 @@
+/* qmatmul: the Linear forward (y (+)= x W^T + bias) and input gradient (dx (+)= dy W) on a frozen weight
+ * stored as f32, f16, bf16, int8 or NF4, for both kernel variants (reg and smem, forced with
+ * VKT_QMATMUL_VARIANT), against the double reference that dequantizes on the host (ref_qmatmul.c).
+ *
+ * Shapes: rows 1..37, in a multiple of 64 and not (99 and 200: NF4 blocks straddle rows; 99 and 1: no
+ * 8-element groups; 72: groups but straddling blocks), odd out; outputs NaN-poisoned with guard words,
+ * accumulating outputs pre-filled; windows split over a 256 KiB binding limit (rows, W rows, depth).
+ * The reference backward is checked against finite differences of the reference forward first.
+ * Bound: the f32 matmul bound of test_op_matmul.c, 1.2e-4 * sqrt(K): the weights the kernel sees are
+ * exactly the reference's (same dequantization in f32; NF4's block maximum may differ by one rounding
+ * where the shader compiler fuses code * absmax2 + offset, ~6e-8 relative, far inside the bound). */
+#include <string.h>
+
+#include "harness.h"
+#include "ops/qmatmul.h"
+#include "ref/ref_qmatmul.h"
+
+static double bound_for(int64_t k) { return 1.2e-4 * sqrt((double)(k > 16 ? k : 16)); }
+
+typedef struct {
+    vkt_tensor x, dy, bias;
+    vkt_qweight w;
+    vkt_tensor y, dx;
+    int64_t rows;
+    bool acc, has_bias;
+} q_ctx;
+
+static vkt_status run_fwd(vkt_rec *r, void *p) {
+    q_ctx *c = p;
+    return vkt_op_qmatmul_fwd(r, &c->x, &c->w, c->has_bias ? &c->bias : NULL, &c->y, c->rows, c->acc, VKT_MATMUL_AUTO);
+}
+
+static vkt_status run_dx(vkt_rec *r, void *p) {
+    q_ctx *c = p;
+    return vkt_op_qmatmul_bwd_dx(r, &c->dy, &c->w, &c->dx, c->rows, c->acc, VKT_MATMUL_AUTO);
+}
+
+/* Finite differences: loss = sum(g * y(x)), its gradient in x is g W (the reference backward). */
+typedef struct {
+    const vkt_qlayout *l;
+    const void *blob;
+    const double *g;
+    int64_t rows;
+} fd_ctx;
+
+static double fd_loss(const double *x, void *p) {
+    const fd_ctx *f = p;
+    size_t ny = (size_t)(f->rows * f->l->out);
+    double *y = malloc(ny * sizeof *y), s = 0;
+    vkt_ref_qmatmul_fwd(x, f->l, f->blob, NULL, y, f->rows, false);
+    for (size_t i = 0; i < ny; i++) s += f->g[i] * y[i];
+    free(y);
+    return s;
+}
+
+static void check_case(vkt_test *t, const char *vname, vkt_qformat f, int64_t rows, int64_t in, int64_t out, bool acc,
+                       bool expect_split) {
+    size_t nx = (size_t)(rows * in), ny = (size_t)(rows * out), nw = (size_t)(out * in);
+    float *w = vkt_test_randn(t, nw, 0.1f), *x = vkt_test_randn(t, nx, 1), *dy = vkt_test_randn(t, ny, 1);
+    float *bias = vkt_test_randn(t, (size_t)out, 1), *y0 = vkt_test_randn(t, ny, 1), *dx0 = vkt_test_randn(t, nx, 1);
+    vkt_qlayout l = vkt_quant_layout(f, out, in);
+    void *blob = malloc(l.bytes);
+    VKT_TEST_TRY(t, vkt_quant_pack(w, out, in, f, blob));
+    q_ctx c = {.rows = rows, .acc = acc, .has_bias = !acc};
+    VKT_TEST_TRY(t, vkt_qweight_upload(t->dev, t->arena, w, out, in, f, &c.w));
+    c.x = vkt_test_upload(t, x, rows, in, 1, 1), c.dy = vkt_test_upload(t, dy, rows, out, 1, 1);
+    c.bias = vkt_test_upload(t, bias, out, 1, 1, 1);
+    vkt_test_out yo = acc ? vkt_test_output_init(t, y0, rows, out, 1, 1) : vkt_test_output(t, rows, out, 1, 1);
+    vkt_test_out dxo = acc ? vkt_test_output_init(t, dx0, rows, in, 1, 1) : vkt_test_output(t, rows, in, 1, 1);
+    c.y = yo.view, c.dx = dxo.view;
+
+    double *xd = vkt_test_to_double(x, nx), *dyd = vkt_test_to_double(dy, ny),
+           *bd = vkt_test_to_double(bias, (size_t)out);
+    double *yr = vkt_test_to_double(y0, ny), *dxr = vkt_test_to_double(dx0, nx);
+    vkt_ref_qmatmul_fwd(xd, &l, blob, acc ? NULL : bd, yr, rows, acc);
+    vkt_ref_qmatmul_bwd_dx(dyd, &l, blob, dxr, rows, acc);
+    char what[160];
+    if (!acc && rows * in * out <= 20000) {
+        double *g = calloc(nx, sizeof *g);
+        vkt_ref_qmatmul_bwd_dx(dyd, &l, blob, g, rows, false);
+        fd_ctx fc = {&l, blob, dyd, rows};
+        snprintf(what, sizeof what, "ref dx vs fd %s %lldx%lldx%lld", vkt_qformat_name(f), (long long)rows,
+                 (long long)in, (long long)out);
+        vkt_check_fd(t, what, fd_loss, xd, g, nx, &fc, 1e-6);
+        free(g);
+    }
+
+    const char *mode = acc ? " acc" : " bias";
+    vkt_test_run(t, run_fwd, &c);
+    uint32_t nd_fwd = vkt_rec_dispatch_count(t->rec);
+    float *gy = vkt_test_read_output(t, &yo, "y");
+    snprintf(what, sizeof what, "%s %s fwd %lldx%lldx%lld%s d%u", vname, vkt_qformat_name(f), (long long)rows,
+             (long long)in, (long long)out, mode, nd_fwd);
+    vkt_check(t, what, gy, yr, ny, bound_for(in));
+    vkt_test_run(t, run_dx, &c);
+    uint32_t nd_dx = vkt_rec_dispatch_count(t->rec);
+    float *gdx = vkt_test_read_output(t, &dxo, "dx");
+    snprintf(what, sizeof what, "%s %s dx  %lldx%lldx%lld%s d%u", vname, vkt_qformat_name(f), (long long)rows,
+             (long long)in, (long long)out, acc ? " acc" : "", nd_dx);
+    vkt_check(t, what, gdx, dxr, nx, bound_for(out));
+    if (expect_split && (nd_fwd < 2 || nd_dx < 2))
+        vkt_test_fail(t, "%s %s %lldx%lldx%lld: expected split dispatches, got %u and %u", vname, vkt_qformat_name(f),
+                      (long long)rows, (long long)in, (long long)out, nd_fwd, nd_dx);
+    free(w), free(x), free(dy), free(bias), free(y0), free(dx0), free(blob), free(xd), free(dyd), free(bd);
+    free(yr), free(dxr), free(gy), free(gdx);
+    vkt_arena_reset(t->arena);
+}
+
+typedef struct {
+    int64_t rows, in, out;
+    bool acc, split;
+} shape;
+
+static const shape shapes[] = {
+    {1, 64, 1, false, false},   {5, 64, 7, true, false},   {37, 128, 33, false, false},
+    {13, 99, 17, false, false}, {7, 72, 129, true, false}, {29, 200, 31, false, false},
+    {3, 1, 5, true, false},     {17, 256, 9, true, false}, {2, 8, 3, false, false},
+};
+
+/* Over the 256 KiB binding limit: x / y rows (forward), W rows and depth (dx), every format. */
+static const shape split_shapes[] = {
+    {1100, 64, 40, false, true},
+    {24, 512, 1100, true, true},
+};
+
+int main(void) {
+    vkt_test t;
+    setenv("VKT_MAX_BINDING_BYTES", "262144", 1);
+    vkt_test_init(&t, "op_qmatmul");
+    const vkt_device_info *info = vkt_device_get_info(t.dev);
+    unsetenv("VKT_QMATMUL_VARIANT");
+    unsetenv("VKT_MATMUL_VARIANT");
+    vkt_matmul_variant def = vkt_qmatmul_pick(t.rec, VKT_MATMUL_AUTO);
+    printf("   default variant: %s (device type %s)\n", vkt_matmul_variant_name(def), vkt_device_type_name(info->type));
+    if (def != (info->type == VKT_DEVICE_CPU ? VKT_MATMUL_REG : VKT_MATMUL_SMEM))
+        vkt_test_fail(&t, "default variant is %s", vkt_matmul_variant_name(def));
+    setenv("VKT_MATMUL_VARIANT", "smem", 1);
+    if (vkt_qmatmul_pick(t.rec, VKT_MATMUL_AUTO) != VKT_MATMUL_SMEM) vkt_test_fail(&t, "VKT_MATMUL_VARIANT ignored");
+    unsetenv("VKT_MATMUL_VARIANT");
+
+    const vkt_matmul_variant variants[] = {VKT_MATMUL_REG, VKT_MATMUL_SMEM};
+    for (int vi = 0; vi < 2; vi++) {
+        const char *vname = vkt_matmul_variant_name(variants[vi]);
+        setenv("VKT_QMATMUL_VARIANT", vname, 1);
+        for (int f = 0; f < VKT_QFORMAT_COUNT; f++) {
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+                check_case(&t, vname, (vkt_qformat)f, shapes[s].rows, shapes[s].in, shapes[s].out, shapes[s].acc,
+                           false);
+            for (size_t s = 0; s < sizeof split_shapes / sizeof split_shapes[0]; s++) {
+                const shape *sp = &split_shapes[s];
+                check_case(&t, vname, (vkt_qformat)f, sp->rows, sp->in, sp->out, sp->acc, sp->split);
+            }
+        }
+    }
+    unsetenv("VKT_QMATMUL_VARIANT");
+    return vkt_test_finish(&t);
+}
