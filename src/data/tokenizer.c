@@ -375,3 +375,17 @@ vkt_status vkt_tok_load(const char *spec, vkt_tokenizer **out) {
     vkt_log_error("tokenizer '%s': unknown kind; name a tokenizer.json, a llama2.c .bin or a directory", spec);
     return VKT_ERR_ARG;
 }
+
+vkt_status vkt_tok_load_for_model(const char *spec, int64_t model_vocab, const char *model, vkt_tokenizer **out) {
+    size_t n = strlen(spec);
+    bool bin = n >= 4 && strcmp(spec + n - 4, ".bin") == 0;
+    VKT_TRY(bin ? vkt_tok_load_llama2c(spec, (int32_t)model_vocab, out) : vkt_tok_load(spec, out));
+    if (vkt_tok_vocab_size(*out) > model_vocab) {
+        vkt_log_error("tokenizer %s has %d ids but the model %s only %lld: not this model's tokenizer", spec,
+                      vkt_tok_vocab_size(*out), model, (long long)model_vocab);
+        vkt_tok_free(*out);
+        *out = NULL;
+        return VKT_ERR_FORMAT;
+    }
+    return VKT_OK;
+}

@@ -56,6 +56,10 @@ vkt_status vkt_tok_load_llama2c(const char *tok_bin, int32_t n_vocab, vkt_tokeni
  * a .bin file (llama2.c). A tokenizer.json with a tokenizer_config.json beside it (a Hugging Face model
  * folder) takes bos/eos/pad and add_bos_token from it (vkt_tok_apply_hf_config). */
 vkt_status vkt_tok_load(const char *spec, vkt_tokenizer **out);
+/* The tokenizer `spec` names for a model of `model_vocab` ids (`model` names it in errors): a llama2.c .bin
+ * is read with the model's vocabulary size, anything else as vkt_tok_load; a tokenizer with more ids than
+ * the model is refused (VKT_ERR_FORMAT). */
+vkt_status vkt_tok_load_for_model(const char *spec, int64_t model_vocab, const char *model, vkt_tokenizer **out);
 /* Applies a Hugging Face tokenizer_config.json: "bos_token", "eos_token", "pad_token" (a string, an
  * {"content": ...} object, or null for none) become the ids tokenizer.json gives those contents, and
  * "add_bos_token" (when present) says whether prompts get the BOS. VKT_ERR_FORMAT, naming the file and

@@ -205,3 +205,15 @@ void vkt_atomic_abort(vkt_atomic_file *a) {
     }
     atomic_free(a);
 }
+
+vkt_status vkt_file_copy(const char *from, const char *to) {
+    vkt_file_map f;
+    VKT_TRY(vkt_file_map_open(from, &f));
+    vkt_atomic_file a = {0};
+    vkt_status s = vkt_atomic_open(to, &a);
+    if (s == VKT_OK) s = vkt_atomic_write(&a, f.data, f.size);
+    if (s == VKT_OK) s = vkt_atomic_commit(&a);
+    else vkt_atomic_abort(&a);
+    vkt_file_map_close(&f);
+    return s;
+}

@@ -51,4 +51,7 @@ vkt_status vkt_atomic_commit(vkt_atomic_file *a);
 /* Drops the temporary file and frees. Safe on a zeroed or committed struct. */
 void vkt_atomic_abort(vkt_atomic_file *a);
 
+/* Copies a file byte for byte to `to`, atomically (the destination is whole or untouched). */
+vkt_status vkt_file_copy(const char *from, const char *to);
+
 #endif

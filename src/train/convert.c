@@ -15,18 +15,6 @@ static bool has_suffix(const char *s, const char *suffix) {
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static vkt_status copy_file(const char *from, const char *to) {
-    vkt_file_map f;
-    VKT_TRY(vkt_file_map_open(from, &f));
-    vkt_atomic_file a = {0};
-    vkt_status s = vkt_atomic_open(to, &a);
-    if (s == VKT_OK) s = vkt_atomic_write(&a, f.data, f.size);
-    if (s == VKT_OK) s = vkt_atomic_commit(&a);
-    else vkt_atomic_abort(&a);
-    vkt_file_map_close(&f);
-    return s;
-}
-
 vkt_status vkt_convert_to_hf(vkt_device *dev, const char *from, const char *out_dir, const char *tok_spec,
                              char *saved, size_t saved_size) {
     vkt_model *m = NULL;
@@ -40,15 +28,7 @@ vkt_status vkt_convert_to_hf(vkt_device *dev, const char *from, const char *out_
                       "a llama2.c tok*.bin, a GPT-2 folder or \"bytes\") so the converted folder is complete", from);
         s = VKT_ERR_ARG;
     }
-    if (s == VKT_OK) {
-        s = has_suffix(spec, ".bin") ? vkt_tok_load_llama2c(spec, (int32_t)m->cfg.vocab_size, &tok)
-                                     : vkt_tok_load(spec, &tok);
-    }
-    if (s == VKT_OK && vkt_tok_vocab_size(tok) > m->cfg.vocab_size) {
-        vkt_log_error("tokenizer %s has %d ids but the model %s only %lld: not this model's tokenizer", spec,
-                      vkt_tok_vocab_size(tok), from, (long long)m->cfg.vocab_size);
-        s = VKT_ERR_FORMAT;
-    }
+    if (s == VKT_OK) s = vkt_tok_load_for_model(spec, m->cfg.vocab_size, from, &tok);
     vkt_run_config rc;
     vkt_run_config_defaults(&rc);
     bool bytes = s == VKT_OK && vkt_tok_get_kind(tok) == VKT_TOK_BYTES;
@@ -57,7 +37,7 @@ vkt_status vkt_convert_to_hf(vkt_device *dev, const char *from, const char *out_
     if (s == VKT_OK) s = vkt_checkpoint_save(out_dir, 0, m, NULL, &st, bytes ? &rc : NULL, saved, saved_size);
     snprintf(path, sizeof path, "%s/tokenizer.json", saved);
     if (s == VKT_OK && !bytes) {
-        s = has_suffix(spec, "tokenizer.json") ? copy_file(spec, path) : vkt_tok_save_hf(tok, path);
+        s = has_suffix(spec, "tokenizer.json") ? vkt_file_copy(spec, path) : vkt_tok_save_hf(tok, path);
         if (s != VKT_OK) vkt_log_error("%s: could not write the tokenizer (from %s)", path, spec);
     }
     vkt_run_config_free(&rc);

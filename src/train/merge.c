@@ -64,20 +64,6 @@ static bool has_suffix(const char *s, const char *suffix) {
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-static vkt_status copy_file(const char *from, const char *to) {
-    vkt_file_map f;
-    VKT_TRY(vkt_file_map_open(from, &f));
-    vkt_atomic_file a = {0};
-    vkt_status s = vkt_atomic_open(to, &a);
-    if (s == VKT_OK) s = vkt_atomic_write(&a, f.data, f.size);
-    if (s == VKT_OK)
-        s = vkt_atomic_commit(&a);
-    else
-        vkt_atomic_abort(&a);
-    vkt_file_map_close(&f);
-    return s;
-}
-
 /* Tokenizer files a Hugging Face model folder may hold; copied as they are. */
 static const char *const hf_tokenizer_files[] = {
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "vocab.json",
@@ -93,7 +79,7 @@ static vkt_status write_tokenizer(const vkt_host_model *m, const char *model, co
             snprintf(path, sizeof path, "%s/%s", model, hf_tokenizer_files[i]);
             if (stat(path, &st) != 0) continue;
             snprintf(to, sizeof to, "%s/%s", out_dir, hf_tokenizer_files[i]);
-            VKT_TRY(copy_file(path, to));
+            VKT_TRY(vkt_file_copy(path, to));
             copied++;
         }
         if (copied) return VKT_OK;
@@ -111,15 +97,9 @@ static vkt_status write_tokenizer(const vkt_host_model *m, const char *model, co
         return VKT_OK;
     }
     snprintf(to, sizeof to, "%s/tokenizer.json", out_dir);
-    if (has_suffix(spec, "tokenizer.json")) return copy_file(spec, to);
+    if (has_suffix(spec, "tokenizer.json")) return vkt_file_copy(spec, to);
     vkt_tokenizer *tok = NULL;
-    vkt_status s = has_suffix(spec, ".bin") ? vkt_tok_load_llama2c(spec, (int32_t)m->cfg.vocab_size, &tok)
-                                            : vkt_tok_load(spec, &tok);
-    if (s == VKT_OK && vkt_tok_vocab_size(tok) > m->cfg.vocab_size) {
-        vkt_log_error("tokenizer %s has %d ids but the model %s only %lld: not this model's tokenizer", spec,
-                      vkt_tok_vocab_size(tok), model, (long long)m->cfg.vocab_size);
-        s = VKT_ERR_FORMAT;
-    }
+    vkt_status s = vkt_tok_load_for_model(spec, m->cfg.vocab_size, model, &tok);
     if (s == VKT_OK) s = vkt_tok_save_hf(tok, to);
     vkt_tok_free(tok);
     return s;
