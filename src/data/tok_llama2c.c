@@ -60,6 +60,15 @@ vkt_status vkt_tok_load_llama2c(const char *path, int32_t n_vocab, vkt_tokenizer
     char *d;
     size_t len;
     VKT_TRY(vkt_tok_read_file(path, "llama2.c tokenizer", &d, &len));
+    vkt_status s = vkt_tok_load_llama2c_mem(d, len, n_vocab, path, out);
+    free(d);
+    return s;
+}
+
+vkt_status vkt_tok_load_llama2c_mem(const void *data, size_t len, int32_t n_vocab, const char *path,
+                                    vkt_tokenizer **out) {
+    *out = NULL;
+    const char *d = data;
     vkt_tokenizer *t = NULL;
     float *score = NULL;
     vkt_status s = VKT_ERR_FORMAT;
@@ -130,7 +139,6 @@ vkt_status vkt_tok_load_llama2c(const char *path, int32_t n_vocab, vkt_tokenizer
         t->byte_fallback = true;
     }
 cleanup:
-    free(d);
     free(score);
     if (s != VKT_OK)
         vkt_tok_free(t);
