@@ -115,23 +115,26 @@ vkt_status vkt_shard_read_mem(const void *data, size_t size, const char *path, v
     }
     s = vkt_tokens_reserve(out, h[2]);
     if (s != VKT_OK) goto cleanup;
-    const uint8_t *p = f.data + VKT_SHARD_HEADER_INTS * 4;
-    int32_t *dst = out->ids + out->n;
-    if (k == VKT_SHARD_U16) {
-        for (int32_t i = 0; i < h[2]; i++) {
-            uint16_t v;
-            memcpy(&v, p + 2 * (size_t)i, 2);
-            dst[i] = v;
-        }
-    } else {
-        memcpy(dst, p, (size_t)h[2] * 4);
-        for (int32_t i = 0; i < h[2]; i++)
-            if (dst[i] < 0) {
-                vkt_log_error("%s: token %d has id %u, above the supported maximum %d", path, i, (uint32_t)dst[i],
-                              INT32_MAX);
-                s = VKT_ERR_FORMAT;
-                goto cleanup;
+    /* An empty shard leaves out->ids NULL when nothing was read before: no arithmetic on it. */
+    if (h[2] > 0) {
+        const uint8_t *p = (const uint8_t *)data + VKT_SHARD_HEADER_INTS * 4;
+        int32_t *dst = out->ids + out->n;
+        if (k == VKT_SHARD_U16) {
+            for (int32_t i = 0; i < h[2]; i++) {
+                uint16_t v;
+                memcpy(&v, p + 2 * (size_t)i, 2);
+                dst[i] = v;
             }
+        } else {
+            memcpy(dst, p, (size_t)h[2] * 4);
+            for (int32_t i = 0; i < h[2]; i++)
+                if (dst[i] < 0) {
+                    vkt_log_error("%s: token %d has id %u, above the supported maximum %d", path, i, (uint32_t)dst[i],
+                                  INT32_MAX);
+                    s = VKT_ERR_FORMAT;
+                    goto cleanup;
+                }
+        }
     }
     out->n += h[2];
     if (kind) *kind = k;
