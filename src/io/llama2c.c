@@ -36,7 +36,7 @@ static vkt_status parse_header(const char *path, const uint8_t *p, size_t size, 
     }
     static const char *names[7] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};
     for (int i = 0; i < 7; i++) {
-        int32_t v = i == 5 && h[i] < 0 ? -h[i] : h[i];
+        int64_t v = i == 5 && h[i] < 0 ? -(int64_t)h[i] : h[i]; /* INT32_MIN has no int32 negation */
         if (v <= 0 || v > (1 << 24)) {
             vkt_log_error("%s: header field %s = %d is out of range (1..2^24): not a llama2.c checkpoint?", path,
                           names[i], h[i]);
