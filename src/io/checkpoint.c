@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,16 @@ vkt_status vkt_checkpoint_load_hf(const char *path, vkt_model *m) {
     return s;
 }
 
+/* A JSON integer in [0, 2^53]. Checked before the cast: a double outside int64 (a corrupt
+ * "step": 1e300) converts with undefined behaviour. */
+static bool json_count(const cJSON *v, int64_t *out) {
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0) ||
+        v->valuedouble != floor(v->valuedouble))
+        return false;
+    *out = (int64_t)v->valuedouble;
+    return true;
+}
+
 vkt_status vkt_checkpoint_load_params(const char *dir, vkt_model *m, vkt_checkpoint_state *st) {
     char ck[1024], path[1100];
     VKT_TRY(vkt_checkpoint_resolve(dir, ck, sizeof ck));
@@ -306,19 +317,22 @@ vkt_status vkt_checkpoint_load_params(const char *dir, vkt_model *m, vkt_checkpo
     const cJSON *rng = cJSON_GetObjectItemCaseSensitive(state, "data_rng");
     const cJSON *ep = cJSON_GetObjectItemCaseSensitive(state, "data_epoch");
     const cJSON *ba = cJSON_GetObjectItemCaseSensitive(state, "data_batch");
-    if (!cJSON_IsNumber(step) || !cJSON_IsString(rng) || strlen(rng->valuestring) != 32 || !cJSON_IsNumber(ep) ||
-        !cJSON_IsNumber(ba)) {
+    int64_t n_step, n_epoch, n_batch;
+    if (!json_count(step, &n_step) || !cJSON_IsString(rng) || strlen(rng->valuestring) != 32 ||
+        !json_count(ep, &n_epoch) || !json_count(ba, &n_batch)) {
         cJSON_Delete(state);
-        vkt_log_error("%s: missing or malformed (needs step, data_rng, data_epoch, data_batch)", path);
+        vkt_log_error("%s: missing or malformed (needs step, data_rng, data_epoch, data_batch: non-negative "
+                      "integers and 32 hex digits)",
+                      path);
         return VKT_ERR_FORMAT;
     }
     char hi[17] = {0};
     memcpy(hi, rng->valuestring, 16);
-    st->step = (int64_t)step->valuedouble;
+    st->step = n_step;
     st->data_rng[0] = strtoull(hi, NULL, 16);
     st->data_rng[1] = strtoull(rng->valuestring + 16, NULL, 16);
-    st->data_epoch = (int64_t)ep->valuedouble;
-    st->data_batch = (int64_t)ba->valuedouble;
+    st->data_epoch = n_epoch;
+    st->data_batch = n_batch;
     cJSON_Delete(state);
     return VKT_OK;
 }
