@@ -49,9 +49,10 @@ for p in "${parsers[@]}"; do
     echo "fuzz.sh: $p (${limit[*]}), log $log"
     rc=0
     # -close_fd_mask=2 silences the parsers' error messages; libFuzzer and the sanitizers keep a copy
-    # of stderr for their reports.
+    # of stderr for their reports. -timeout is wall time: at nice 19 on a busy machine an input that
+    # runs in milliseconds can wait 10 s for a CPU, so only a minute counts as a hang.
     nice -n 19 "build-fuzz/fuzz_$p" "$work" "tests/fuzz/corpus/$p" "${limit[@]}" "${dict[@]}" \
-        -artifact_prefix="$art/" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 -close_fd_mask=2 \
+        -artifact_prefix="$art/" -timeout=60 -rss_limit_mb=2048 -malloc_limit_mb=2048 -close_fd_mask=2 \
         -print_final_stats=1 ${VKT_FUZZ_ARGS:-} >"$log" 2>&1 || rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
