@@ -165,6 +165,12 @@ hf_meta["normalizer"] = {"type": "NFKC"}
 hf_meta["pre_tokenizer"] = {"type": "Metaspace", "replacement": SP, "prepend_scheme": "first", "split": False}
 hf_meta["decoder"] = {"type": "Metaspace"}
 put("tok_hf", "metaspace.json", json.dumps(hf_meta))
+tiny_vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, SP: 3, "a": 4, SP + "a": 5, "<0x0A>": 6}
+put("tok_hf", "tiny_sp.json", json.dumps({
+    "added_tokens": [{"id": 0, "content": "<unk>", "special": True}],
+    "normalizer": {"type": "Prepend", "prepend": SP},
+    "model": {"type": "BPE", "byte_fallback": True, "unk_token": "<unk>", "vocab": tiny_vocab, "merges": [[SP, "a"]]},
+}))
 
 
 def llama2c_tok(pieces):
