@@ -1,6 +1,6 @@
 /* Text -> token streams: tinystories_256k.txt split on <|endoftext|> with a byte-level toy encoder,
  * the token cache (hit, miss on a changed tokenizer identity or file mtime, valid llm.c shard), folders,
- * pre-tokenized shards passing through, train/validation splits, and errors (ids outside the
+ * pre-tokenized shards passing through, train/validation splits (an empty corpus too), and errors (ids outside the
  * vocabulary, missing paths, bad options, encoder failure). Pure CPU. */
 #include <fcntl.h>
 #include <stdint.h>
@@ -204,6 +204,12 @@ static void test_errors(const char *dir) {
     tu_expect_fail("shard id >= vocab", s, VKT_ERR_FORMAT, tu_capture_end(), "vocab.shard", "position 2", "id 260",
                    "[0, 260)", (const char *)NULL);
     CHECK(a.n == 0, "nothing kept after a failure (%lld ids)", (long long)a.n);
+    /* A file with only newlines holds no document: both streams empty, no arrays allocated (the split
+     * used to memcpy 0 bytes from the NULL training array, which UBSan reports). */
+    tu_write(tu_path(dir, "blank.txt"), "\n\n", 2);
+    o = (vkt_corpus_opts){.path = tu_path(dir, "blank.txt"), .val_fraction = 0.1};
+    CHECK(vkt_corpus_load(&o, &enc, &c) == VKT_OK && c.train.n == 0 && c.val.n == 0, "empty corpus splits");
+    vkt_corpus_free(&c);
     enc.eot_id = VOCAB;
     tu_capture_begin();
     s = vkt_corpus_tokenize_file(p, &enc, NULL, NULL, &a, NULL);

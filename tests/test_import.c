@@ -86,6 +86,18 @@ int main(void) {
     if (st2.step != 7 || st2.data_rng[0] != 1 || st2.data_rng[1] != 2 || st2.data_epoch != 3 || st2.data_batch != 4)
         vkt_test_fail(&t, "checkpoint round trip changed the trainer state");
     printf("   checkpoint round trip: %s, %lld parameters identical\n", saved, (long long)m->table.total);
+    /* A corrupt trainer_state.json: a step beyond int64 is a format error (it was cast, undefined). */
+    char state_path[1300];
+    snprintf(state_path, sizeof state_path, "%s/trainer_state.json", saved);
+    FILE *sf = fopen(state_path, "w");
+    if (sf) {
+        fputs("{\"step\": 1e300, \"optimizer_step\": 0, \"data_rng\": \"00000000000000010000000000000002\", \"data_epoch\": 3, "
+              "\"data_batch\": 4}\n", sf);
+        fclose(sf);
+    }
+    vkt_status bad_state = vkt_checkpoint_load_params(dir, m2, &st2);
+    if (!sf || bad_state != VKT_ERR_FORMAT)
+        vkt_test_fail(&t, "trainer_state.json with step 1e300: got %s, want VKT_ERR_FORMAT", vkt_status_name(bad_state));
     /* convert: a complete Hugging Face folder, tokenizer.json included and encoding as tok512.bin does;
      * config.json's bos/eos are ids of the vocabulary. Without a tokenizer, the error says --tokenizer. */
     char cdir[] = "/tmp/vkt_convert_XXXXXX";

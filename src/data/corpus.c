@@ -250,7 +250,8 @@ vkt_status vkt_corpus_load(const vkt_corpus_opts *o, const vkt_encoder *enc, vkt
             }
         s = vkt_tokens_reserve(&out->val, n - split);
         if (s == VKT_OK) {
-            memcpy(out->val.ids, out->train.ids + split, (size_t)(n - split) * sizeof *out->val.ids);
+            /* An empty corpus has no arrays at all: memcpy from NULL, even of 0 bytes, is undefined. */
+            if (n > split) memcpy(out->val.ids, out->train.ids + split, (size_t)(n - split) * sizeof *out->val.ids);
             out->val.n = n - split;
             out->train.n = split;
         }

@@ -71,15 +71,15 @@ vkt_status vkt_tok_add_merge(vkt_tokenizer *t, const char *a, size_t al, const c
 }
 
 /* Reads vocab.bpe text into merges. */
-static vkt_status load_merges(vkt_tokenizer *t, const char *path, char *text, size_t len) {
+static vkt_status load_merges(vkt_tokenizer *t, const char *path, const char *text, size_t len) {
     char where[4200], *dec = malloc(len + 1);
     if (!dec) return VKT_ERR_OOM;
     vkt_status s = VKT_OK;
     int32_t rank = 0;
     size_t line = 0;
-    for (char *p = text, *end = text + len; p < end && s == VKT_OK;) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *e = nl ? nl : end;
+    for (const char *p = text, *end = text + len; p < end && s == VKT_OK;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
         line++;
         size_t n = (size_t)(e - p);
         if (n && p[n - 1] == '\r') n--;
@@ -88,7 +88,7 @@ static vkt_status load_merges(vkt_tokenizer *t, const char *path, char *text, si
             p = e + 1;
             continue;
         }
-        char *sp = memchr(p, ' ', n);
+        const char *sp = memchr(p, ' ', n);
         if (!sp || sp == p || sp == p + n - 1 || memchr(sp + 1, ' ', (size_t)(p + n - sp - 1))) {
             vkt_log_error("%s: expected two byte-level tokens separated by one space, got \"%.*s\"", where,
                           (int)(n > 60 ? 60 : n), p);
@@ -111,16 +111,23 @@ static vkt_status load_merges(vkt_tokenizer *t, const char *path, char *text, si
 
 vkt_status vkt_tok_load_gpt2(const char *encoder_json, const char *vocab_bpe, vkt_tokenizer **out) {
     *out = NULL;
-    char *text = NULL, *merges = NULL, *dec = NULL;
+    char *text = NULL, *merges = NULL;
     size_t len, mlen;
-    vkt_tokenizer *t = NULL;
-    cJSON *root = NULL;
     vkt_status s = vkt_tok_read_file(encoder_json, "GPT-2 encoder.json", &text, &len);
-    if (s != VKT_OK) goto cleanup;
-    s = vkt_tok_read_file(vocab_bpe, "GPT-2 vocab.bpe", &merges, &mlen);
-    if (s != VKT_OK) goto cleanup;
-    root = cJSON_ParseWithLength(text, len);
-    s = VKT_ERR_FORMAT;
+    if (s == VKT_OK) s = vkt_tok_read_file(vocab_bpe, "GPT-2 vocab.bpe", &merges, &mlen);
+    if (s == VKT_OK) s = vkt_tok_load_gpt2_mem(text, len, merges, mlen, encoder_json, vocab_bpe, out);
+    free(text);
+    free(merges);
+    return s;
+}
+
+vkt_status vkt_tok_load_gpt2_mem(const char *text, size_t len, const char *merges, size_t mlen,
+                                 const char *encoder_json, const char *vocab_bpe, vkt_tokenizer **out) {
+    *out = NULL;
+    char *dec = NULL;
+    vkt_tokenizer *t = NULL;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    vkt_status s = VKT_ERR_FORMAT;
     if (!root || !cJSON_IsObject(root)) {
         vkt_log_error("%s: %s; expected a JSON object mapping byte-level token strings to ids", encoder_json,
                       root ? "top level is not an object" : "not valid JSON (truncated?)");
@@ -162,8 +169,6 @@ vkt_status vkt_tok_load_gpt2(const char *encoder_json, const char *vocab_bpe, vk
     if (s == VKT_OK) t->bos = t->eos = t->eot;
 cleanup:
     cJSON_Delete(root);
-    free(text);
-    free(merges);
     free(dec);
     if (s != VKT_OK)
         vkt_tok_free(t);

@@ -407,6 +407,13 @@ vkt_status vkt_tok_load_hf(const char *tokenizer_json, vkt_tokenizer **out) {
     char *text;
     size_t len;
     VKT_TRY(vkt_tok_read_file(tokenizer_json, "tokenizer.json", &text, &len));
+    vkt_status s = vkt_tok_load_hf_mem(text, len, tokenizer_json, out);
+    free(text);
+    return s;
+}
+
+vkt_status vkt_tok_load_hf_mem(const char *text, size_t len, const char *tokenizer_json, vkt_tokenizer **out) {
+    *out = NULL;
     ctx_t c = {.path = tokenizer_json, .buf = malloc(len + 16)};
     cJSON *root = cJSON_ParseWithLength(text, len);
     vkt_status s;
@@ -419,7 +426,6 @@ vkt_status vkt_tok_load_hf(const char *tokenizer_json, vkt_tokenizer **out) {
     } else
         s = load_root(&c, root);
     cJSON_Delete(root);
-    free(text);
     free(c.buf);
     if (s != VKT_OK)
         vkt_tok_free(c.t);

@@ -36,10 +36,17 @@ static vkt_status build_merges(vkt_tokenizer *t, const float *score) {
     for (int32_t id = 0; id < t->n_vocab && s == VKT_OK; id++) {
         if (t->flags[id] || t->piece_len[id] < 2) continue;
         if (vkt_strmap_get(&t->pieces, t->piece[id], t->piece_len[id]) != id) continue; /* duplicate bytes */
+        /* Only a split whose left part is a token can merge. Extending one prefix hash finds those in
+         * a single pass; hashing both halves of every split from scratch was quadratic in the token's
+         * length (a 64 KiB token, which the format allows, took seconds to load, a minute under ASan). */
         const char *p = t->piece[id];
+        uint64_t h = VKT_TOK_HASH_SEED;
         for (uint32_t k = 1; k < t->piece_len[id] && s == VKT_OK; k++) {
-            int32_t a = vkt_strmap_get(&t->pieces, p, k), b = vkt_strmap_get(&t->pieces, p + k, t->piece_len[id] - k);
-            if (a >= 0 && b >= 0) s = vkt_pairmap_put(&t->merges, a, b, rank[id], id, NULL);
+            h = vkt_tok_hash_add(h, (uint8_t)p[k - 1]);
+            int32_t a = vkt_strmap_get_hashed(&t->pieces, p, k, vkt_tok_hash_end(h));
+            if (a < 0) continue;
+            int32_t b = vkt_strmap_get(&t->pieces, p + k, t->piece_len[id] - k);
+            if (b >= 0) s = vkt_pairmap_put(&t->merges, a, b, rank[id], id, NULL);
         }
     }
     free(order);
@@ -60,6 +67,15 @@ vkt_status vkt_tok_load_llama2c(const char *path, int32_t n_vocab, vkt_tokenizer
     char *d;
     size_t len;
     VKT_TRY(vkt_tok_read_file(path, "llama2.c tokenizer", &d, &len));
+    vkt_status s = vkt_tok_load_llama2c_mem(d, len, n_vocab, path, out);
+    free(d);
+    return s;
+}
+
+vkt_status vkt_tok_load_llama2c_mem(const void *data, size_t len, int32_t n_vocab, const char *path,
+                                    vkt_tokenizer **out) {
+    *out = NULL;
+    const char *d = data;
     vkt_tokenizer *t = NULL;
     float *score = NULL;
     vkt_status s = VKT_ERR_FORMAT;
@@ -130,7 +146,6 @@ vkt_status vkt_tok_load_llama2c(const char *path, int32_t n_vocab, vkt_tokenizer
         t->byte_fallback = true;
     }
 cleanup:
-    free(d);
     free(score);
     if (s != VKT_OK)
         vkt_tok_free(t);

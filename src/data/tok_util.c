@@ -9,9 +9,9 @@
 #include "core/log.h"
 
 uint64_t vkt_tok_hash(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-    return h ^ (h >> 29);
+    uint64_t h = VKT_TOK_HASH_SEED;
+    for (size_t i = 0; i < n; i++) h = vkt_tok_hash_add(h, (uint8_t)s[i]);
+    return vkt_tok_hash_end(h);
 }
 
 static size_t pow2_at_least(size_t n) {
@@ -46,15 +46,24 @@ void vkt_strmap_free(vkt_strmap *m) {
     memset(m, 0, sizeof *m);
 }
 
-static size_t strmap_find(const vkt_strmap *m, const char *key, size_t len) {
-    size_t i = (size_t)vkt_tok_hash(key, len) & (m->cap - 1);
+static size_t strmap_find_hashed(const vkt_strmap *m, const char *key, size_t len, uint64_t hash) {
+    size_t i = (size_t)hash & (m->cap - 1);
     while (m->vals[i] >= 0 && !(m->lens[i] == len && memcmp(m->keys[i], key, len) == 0)) i = (i + 1) & (m->cap - 1);
     return i;
+}
+
+static size_t strmap_find(const vkt_strmap *m, const char *key, size_t len) {
+    return strmap_find_hashed(m, key, len, vkt_tok_hash(key, len));
 }
 
 int32_t vkt_strmap_get(const vkt_strmap *m, const char *key, size_t len) {
     if (!m->cap) return -1;
     return m->vals[strmap_find(m, key, len)];
+}
+
+int32_t vkt_strmap_get_hashed(const vkt_strmap *m, const char *key, size_t len, uint64_t hash) {
+    if (!m->cap) return -1;
+    return m->vals[strmap_find_hashed(m, key, len, hash)];
 }
 
 static vkt_status strmap_grow(vkt_strmap *m) {

@@ -48,6 +48,14 @@ vkt_status vkt_pairmap_put(vkt_pairmap *m, int32_t a, int32_t b, int32_t rank, i
  * "<what> '<path>': <reason>" and returns VKT_ERR_IO. */
 vkt_status vkt_tok_read_file(const char *path, const char *what, char **data, size_t *len);
 
+/* The key hash: FNV-1a over the bytes, then a final mix. vkt_tok_hash(s, n) ==
+ * vkt_tok_hash_end(h) with h = VKT_TOK_HASH_SEED extended by vkt_tok_hash_add for each byte, so
+ * every prefix of a string can be hashed in one pass. */
+#define VKT_TOK_HASH_SEED 1469598103934665603ull
+static inline uint64_t vkt_tok_hash_add(uint64_t h, uint8_t c) { return (h ^ c) * 1099511628211ull; }
+static inline uint64_t vkt_tok_hash_end(uint64_t h) { return h ^ (h >> 29); }
 uint64_t vkt_tok_hash(const char *s, size_t n);
+/* vkt_strmap_get with the key's hash already computed (hash == vkt_tok_hash(key, len)). */
+int32_t vkt_strmap_get_hashed(const vkt_strmap *m, const char *key, size_t len, uint64_t hash);
 
 #endif

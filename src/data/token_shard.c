@@ -76,13 +76,19 @@ vkt_status vkt_shard_write(const char *path, const int32_t *ids, int64_t n, vkt_
 vkt_status vkt_shard_read(const char *path, vkt_tokens *out, vkt_shard_kind *kind) {
     vkt_file_map f;
     VKT_TRY(vkt_file_map_open(path, &f));
+    vkt_status s = vkt_shard_read_mem(f.data, f.size, path, out, kind);
+    vkt_file_map_close(&f);
+    return s;
+}
+
+vkt_status vkt_shard_read_mem(const void *data, size_t size, const char *path, vkt_tokens *out, vkt_shard_kind *kind) {
     vkt_status s = VKT_ERR_FORMAT;
     int32_t h[3];
-    if (f.size < VKT_SHARD_HEADER_INTS * 4) {
-        vkt_log_error("%s: truncated header: %zu bytes, an llm.c token shard starts with 1024", path, f.size);
+    if (size < VKT_SHARD_HEADER_INTS * 4) {
+        vkt_log_error("%s: truncated header: %zu bytes, an llm.c token shard starts with 1024", path, size);
         goto cleanup;
     }
-    memcpy(h, f.data, sizeof h);
+    memcpy(h, (const uint8_t *)data, sizeof h);
     vkt_shard_kind k;
     if (h[0] == VKT_SHARD_MAGIC_U16 && h[1] == VKT_SHARD_VERSION_U16) {
         k = VKT_SHARD_U16;
@@ -102,34 +108,36 @@ vkt_status vkt_shard_read(const char *path, vkt_tokens *out, vkt_shard_kind *kin
         goto cleanup;
     }
     size_t want = VKT_SHARD_HEADER_INTS * 4 + (size_t)h[2] * (size_t)k;
-    if (f.size != want) {
+    if (size != want) {
         vkt_log_error("%s: header[2] says %d tokens (%zu bytes with the header) but the file has %zu bytes%s", path,
-                      h[2], want, f.size, f.size < want ? " (truncated?)" : "");
+                      h[2], want, size, size < want ? " (truncated?)" : "");
         goto cleanup;
     }
     s = vkt_tokens_reserve(out, h[2]);
     if (s != VKT_OK) goto cleanup;
-    const uint8_t *p = f.data + VKT_SHARD_HEADER_INTS * 4;
-    int32_t *dst = out->ids + out->n;
-    if (k == VKT_SHARD_U16) {
-        for (int32_t i = 0; i < h[2]; i++) {
-            uint16_t v;
-            memcpy(&v, p + 2 * (size_t)i, 2);
-            dst[i] = v;
-        }
-    } else {
-        memcpy(dst, p, (size_t)h[2] * 4);
-        for (int32_t i = 0; i < h[2]; i++)
-            if (dst[i] < 0) {
-                vkt_log_error("%s: token %d has id %u, above the supported maximum %d", path, i, (uint32_t)dst[i],
-                              INT32_MAX);
-                s = VKT_ERR_FORMAT;
-                goto cleanup;
+    /* An empty shard leaves out->ids NULL when nothing was read before: no arithmetic on it. */
+    if (h[2] > 0) {
+        const uint8_t *p = (const uint8_t *)data + VKT_SHARD_HEADER_INTS * 4;
+        int32_t *dst = out->ids + out->n;
+        if (k == VKT_SHARD_U16) {
+            for (int32_t i = 0; i < h[2]; i++) {
+                uint16_t v;
+                memcpy(&v, p + 2 * (size_t)i, 2);
+                dst[i] = v;
             }
+        } else {
+            memcpy(dst, p, (size_t)h[2] * 4);
+            for (int32_t i = 0; i < h[2]; i++)
+                if (dst[i] < 0) {
+                    vkt_log_error("%s: token %d has id %u, above the supported maximum %d", path, i, (uint32_t)dst[i],
+                                  INT32_MAX);
+                    s = VKT_ERR_FORMAT;
+                    goto cleanup;
+                }
+        }
     }
     out->n += h[2];
     if (kind) *kind = k;
 cleanup:
-    vkt_file_map_close(&f);
     return s;
 }

@@ -9,6 +9,7 @@
 #ifndef VKT_DATA_TOKEN_SHARD_H
 #define VKT_DATA_TOKEN_SHARD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vktrain/status.h"
@@ -43,5 +44,7 @@ vkt_status vkt_shard_write(const char *path, const int32_t *ids, int64_t n, vkt_
  * gets the file's kind. VKT_ERR_FORMAT names the file and the bad field (magic, version, token count,
  * file size) or the first id above INT32_MAX; VKT_ERR_IO if unreadable. */
 vkt_status vkt_shard_read(const char *path, vkt_tokens *out, vkt_shard_kind *kind);
+/* The same for a file's bytes in memory (borrowed for the call; `name` stands for the path). */
+vkt_status vkt_shard_read_mem(const void *data, size_t size, const char *name, vkt_tokens *out, vkt_shard_kind *kind);
 
 #endif

@@ -52,6 +52,13 @@ vkt_status vkt_tok_load_hf(const char *tokenizer_json, vkt_tokenizer **out);
  * The file does not store the count: n_vocab > 0 requires exactly that many, 0 reads to the end.
  * Ids 0/1/2 are <unk>/BOS/EOS as in llama2.c; tokens "<0xXX>" are the byte fallbacks. */
 vkt_status vkt_tok_load_llama2c(const char *tok_bin, int32_t n_vocab, vkt_tokenizer **out);
+/* The same loaders for file contents in memory (text[0..len), no NUL needed; borrowed for the call);
+ * the names stand for the files in messages. Fuzzers and tests use them. */
+vkt_status vkt_tok_load_gpt2_mem(const char *encoder_json, size_t encoder_len, const char *vocab_bpe, size_t vocab_len,
+                                 const char *encoder_name, const char *vocab_name, vkt_tokenizer **out);
+vkt_status vkt_tok_load_hf_mem(const char *tokenizer_json, size_t len, const char *name, vkt_tokenizer **out);
+vkt_status vkt_tok_load_llama2c_mem(const void *tok_bin, size_t len, int32_t n_vocab, const char *name,
+                                    vkt_tokenizer **out);
 /* By name: "bytes"; a directory holding tokenizer.json or encoder.json + vocab.bpe; a .json file;
  * a .bin file (llama2.c). A tokenizer.json with a tokenizer_config.json beside it (a Hugging Face model
  * folder) takes bos/eos/pad and add_bos_token from it (vkt_tok_apply_hf_config). */

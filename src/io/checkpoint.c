@@ -439,6 +439,16 @@ vkt_status vkt_checkpoint_load_hf(const char *path, vkt_model *m) {
     return s;
 }
 
+/* A JSON integer in [0, 2^53]. Checked before the cast: a double outside int64 (a corrupt
+ * "step": 1e300) converts with undefined behaviour. */
+static bool json_count(const cJSON *v, int64_t *out) {
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0) ||
+        v->valuedouble != floor(v->valuedouble))
+        return false;
+    *out = (int64_t)v->valuedouble;
+    return true;
+}
+
 vkt_status vkt_checkpoint_read_state(const char *dir, vkt_checkpoint_state *st) {
     char ck[1024], path[1100];
     VKT_TRY(vkt_checkpoint_resolve(dir, ck, sizeof ck));
@@ -449,29 +459,30 @@ vkt_status vkt_checkpoint_read_state(const char *dir, vkt_checkpoint_state *st) 
     const cJSON *rng = cJSON_GetObjectItemCaseSensitive(state, "data_rng");
     const cJSON *ep = cJSON_GetObjectItemCaseSensitive(state, "data_epoch");
     const cJSON *ba = cJSON_GetObjectItemCaseSensitive(state, "data_batch");
-    if (!cJSON_IsNumber(step) || !cJSON_IsNumber(opt) || !cJSON_IsString(rng) || strlen(rng->valuestring) != 32 ||
-        !cJSON_IsNumber(ep) || !cJSON_IsNumber(ba)) {
+    int64_t n_step, n_opt, n_epoch, n_batch;
+    if (!json_count(step, &n_step) || !json_count(opt, &n_opt) || !cJSON_IsString(rng) ||
+        strlen(rng->valuestring) != 32 || !json_count(ep, &n_epoch) || !json_count(ba, &n_batch)) {
         cJSON_Delete(state);
-        vkt_log_error("%s: missing or malformed (needs step, optimizer_step, data_rng, data_epoch, data_batch)",
+        vkt_log_error("%s: missing or malformed (needs step, optimizer_step, data_rng, data_epoch, data_batch: "
+                      "non-negative integers and 32 hex digits)",
                       path);
         return VKT_ERR_FORMAT;
     }
-    double sv = step->valuedouble, ov = opt->valuedouble;
-    if (sv < 0 || sv != floor(sv) || ov < 0 || ov != floor(ov) || ov > sv) {
+    if (n_opt > n_step) {
         cJSON_Delete(state);
-        vkt_log_error("%s: step %g and optimizer_step %g must be whole numbers with 0 <= optimizer_step <= step "
-                      "(optimizer_step counts the AdamW updates applied, step the steps run); the file is "
-                      "damaged, resume from another checkpoint", path, sv, ov);
+        vkt_log_error("%s: optimizer_step %lld is above step %lld (optimizer_step counts the AdamW updates applied, "
+                      "step the steps run); the file is damaged, resume from another checkpoint",
+                      path, (long long)n_opt, (long long)n_step);
         return VKT_ERR_FORMAT;
     }
     char hi[17] = {0};
     memcpy(hi, rng->valuestring, 16);
-    st->step = (int64_t)sv;
-    st->optimizer_step = (int64_t)ov;
+    st->step = n_step;
+    st->optimizer_step = n_opt;
     st->data_rng[0] = strtoull(hi, NULL, 16);
     st->data_rng[1] = strtoull(rng->valuestring + 16, NULL, 16);
-    st->data_epoch = (int64_t)ep->valuedouble;
-    st->data_batch = (int64_t)ba->valuedouble;
+    st->data_epoch = n_epoch;
+    st->data_batch = n_batch;
     cJSON_Delete(state);
     return VKT_OK;
 }

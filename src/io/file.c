@@ -77,6 +77,21 @@ vkt_status vkt_file_map_open(const char *path, vkt_file_map *out) {
     return s;
 }
 
+vkt_status vkt_file_map_copy(const void *data, size_t size, const char *name, vkt_file_map *out) {
+    memset(out, 0, sizeof *out);
+    out->path = dup_str(name);
+    uint8_t *buf = size ? malloc(size) : NULL;
+    if (!out->path || (size && !buf)) {
+        free(buf);
+        vkt_file_map_close(out);
+        return VKT_ERR_OOM;
+    }
+    if (size) memcpy(buf, data, size);
+    out->data = buf;
+    out->size = size;
+    return VKT_OK;
+}
+
 void vkt_file_map_close(vkt_file_map *m) {
     if (m->data) {
         if (m->mapped)

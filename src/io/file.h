@@ -27,6 +27,10 @@ typedef struct {
 /* Maps `path`. VKT_ERR_IO (logged with the path and errno text) if it cannot be opened or read, or is
  * not a regular file. Thread-safe (no shared state). Close with vkt_file_map_close. */
 vkt_status vkt_file_map_open(const char *path, vkt_file_map *out);
+/* A map holding a heap copy of data[0..size), as if read from a file called `name` (used in
+ * messages). For parsers fed from memory (fuzzers, tests); the copy is exactly `size` bytes, so an
+ * address sanitizer sees any read past the end, which a page-rounded mapping would hide. */
+vkt_status vkt_file_map_copy(const void *data, size_t size, const char *name, vkt_file_map *out);
 /* Unmaps and zeroes. Safe on a zeroed or already closed map. */
 void vkt_file_map_close(vkt_file_map *m);
 

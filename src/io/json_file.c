@@ -8,19 +8,20 @@
 #include "core/log.h"
 #include "io/file.h"
 
+vkt_status vkt_json_parse(const char *text, size_t len, const char *name, cJSON **out) {
+    *out = len ? cJSON_ParseWithLength(text, len) : NULL;
+    if (*out) return VKT_OK;
+    const char *at = cJSON_GetErrorPtr();
+    int line = 1;
+    for (const char *p = text; at && p && p < at && p < text + len; p++) line += *p == '\n';
+    vkt_log_error("%s:%d: not valid JSON (comments and trailing commas are not allowed)", name, line);
+    return VKT_ERR_FORMAT;
+}
+
 vkt_status vkt_json_read(const char *path, cJSON **out) {
     vkt_file_map f;
     VKT_TRY(vkt_file_map_open(path, &f));
-    const char *text = (const char *)f.data;
-    *out = f.size ? cJSON_ParseWithLength(text, f.size) : NULL;
-    vkt_status s = VKT_OK;
-    if (!*out) {
-        const char *at = cJSON_GetErrorPtr();
-        int line = 1;
-        for (const char *p = text; at && p && p < at && p < text + f.size; p++) line += *p == '\n';
-        vkt_log_error("%s:%d: not valid JSON (comments and trailing commas are not allowed)", path, line);
-        s = VKT_ERR_FORMAT;
-    }
+    vkt_status s = vkt_json_parse((const char *)f.data, f.size, path, out);
     vkt_file_map_close(&f);
     return s;
 }

@@ -36,7 +36,7 @@ static vkt_status parse_header(const char *path, const uint8_t *p, size_t size, 
     }
     static const char *names[7] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};
     for (int i = 0; i < 7; i++) {
-        int32_t v = i == 5 && h[i] < 0 ? -h[i] : h[i];
+        int64_t v = i == 5 && h[i] < 0 ? -(int64_t)h[i] : h[i]; /* INT32_MIN has no int32 negation */
         if (v <= 0 || v > (1 << 24)) {
             vkt_log_error("%s: header field %s = %d is out of range (1..2^24): not a llama2.c checkpoint?", path,
                           names[i], h[i]);
@@ -147,7 +147,14 @@ static void fill_table(const vkt_llama2c_config *c, const offsets *o, const uint
 vkt_status vkt_llama2c_load(const char *path, vkt_llama2c_config *cfg, vkt_host_params *out) {
     vkt_file_map f;
     VKT_TRY(vkt_file_map_open(path, &f));
-    vkt_status s = parse_header(path, f.data, f.size, cfg);
+    vkt_status s = vkt_llama2c_load_mem(f.data, f.size, path, cfg, out);
+    vkt_file_map_close(&f);
+    return s;
+}
+
+vkt_status vkt_llama2c_load_mem(const void *data, size_t size, const char *path, vkt_llama2c_config *cfg,
+                                vkt_host_params *out) {
+    vkt_status s = parse_header(path, (const uint8_t *)data, size, cfg);
     if (s != VKT_OK) goto cleanup;
     /* Header fields are at most 2^24 each, but products of three can overflow int64: bound in double. */
     double C = cfg->dim, H = cfg->hidden_dim, L = cfg->n_layers, V = cfg->vocab_size;
@@ -159,21 +166,20 @@ vkt_status vkt_llama2c_load(const char *path, vkt_llama2c_config *cfg, vkt_host_
     }
     offsets o;
     int64_t want = HEADER_BYTES + 4 * layout(cfg, &o);
-    if ((int64_t)f.size != want) {
+    if ((int64_t)size != want) {
         vkt_log_error("%s: file has %zu bytes, but the header (dim %d, hidden_dim %d, n_layers %d, n_heads %d, "
                       "n_kv_heads %d, vocab_size %d %s, seq_len %d) implies %lld bytes including the freq_cis "
                       "tables%s",
-                      path, f.size, cfg->dim, cfg->hidden_dim, cfg->n_layers, cfg->n_heads, cfg->n_kv_heads,
+                      path, size, cfg->dim, cfg->hidden_dim, cfg->n_layers, cfg->n_heads, cfg->n_kv_heads,
                       cfg->vocab_size, cfg->shared_classifier ? "shared" : "unshared", cfg->seq_len, (long long)want,
-                      (int64_t)f.size < want ? " (truncated?)" : "");
+                      (int64_t)size < want ? " (truncated?)" : "");
         s = VKT_ERR_FORMAT;
         goto cleanup;
     }
     s = build_table(cfg, out);
     if (s != VKT_OK) goto cleanup;
-    fill_table(cfg, &o, f.data + HEADER_BYTES, out);
+    fill_table(cfg, &o, (const uint8_t *)data + HEADER_BYTES, out);
 cleanup:
     if (s != VKT_OK) vkt_host_params_free(out);
-    vkt_file_map_close(&f);
     return s;
 }

@@ -29,6 +29,7 @@
 #define VKT_IO_LLAMA2C_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "io/host_params.h"
 
@@ -49,6 +50,9 @@ vkt_status vkt_llama2c_read_config(const char *path, vkt_llama2c_config *cfg);
 /* Reads config and weights into *out (which must be zeroed; free with vkt_host_params_free).
  * VKT_ERR_FORMAT names the file and field on a bad header or a size mismatch; VKT_ERR_IO. */
 vkt_status vkt_llama2c_load(const char *path, vkt_llama2c_config *cfg, vkt_host_params *out);
+/* The same for a file's bytes in memory (borrowed for the call; `name` stands for the path). */
+vkt_status vkt_llama2c_load_mem(const void *data, size_t size, const char *name, vkt_llama2c_config *cfg,
+                                vkt_host_params *out);
 
 /* The q/k row permutation, exposed for tests and other importers: w has n_heads * head_size rows of
  * `cols`; dst row h*HS + j*HS/2 + i = src row h*HS + 2i + j (j in {0, 1}). dst != src. */

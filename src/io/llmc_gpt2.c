@@ -148,9 +148,9 @@ static void load_values(float *dst, const uint8_t *src, int64_t n, bool bf16) {
 }
 
 /* Header plus the exact-size check; *es gets bytes per weight. */
-static vkt_status check_file(const char *path, const vkt_file_map *f, vkt_gpt2_config *cfg, size_t *es) {
+static vkt_status check_file(const char *path, const uint8_t *data, size_t size, vkt_gpt2_config *cfg, size_t *es) {
     int version = 0;
-    VKT_TRY(parse_header(path, f->data, f->size, cfg, &version));
+    VKT_TRY(parse_header(path, data, size, cfg, &version));
     *es = version == VKT_LLMC_GPT2_VERSION_BF16 ? 2 : 4;
     /* Header fields are <= 2^22 but L * 12 C^2 can overflow int64: bound in double first. */
     double approx = ((double)cfg->padded_vocab_size + cfg->max_seq_len) * cfg->channels +
@@ -162,11 +162,11 @@ static vkt_status check_file(const char *path, const vkt_file_map *f, vkt_gpt2_c
     int64_t total = 0;
     for (int i = 0; i < 16; i++) total += section_elems(cfg, i);
     size_t want = HEADER_INTS * 4 + (size_t)total * *es;
-    if (f->size != want) {
+    if (size != want) {
         vkt_log_error("%s: file has %zu bytes, but the header (version %d, maxT %d, V %d, L %d, NH %d, C %d, Vp %d) "
                       "implies %zu bytes%s",
-                      path, f->size, version, cfg->max_seq_len, cfg->vocab_size, cfg->n_layers, cfg->n_heads,
-                      cfg->channels, cfg->padded_vocab_size, want, f->size < want ? " (truncated?)" : "");
+                      path, size, version, cfg->max_seq_len, cfg->vocab_size, cfg->n_layers, cfg->n_heads,
+                      cfg->channels, cfg->padded_vocab_size, want, size < want ? " (truncated?)" : "");
         return VKT_ERR_FORMAT;
     }
     return VKT_OK;
@@ -176,7 +176,7 @@ vkt_status vkt_llmc_gpt2_read_config(const char *path, vkt_gpt2_config *cfg) {
     vkt_file_map f;
     VKT_TRY(vkt_file_map_open(path, &f));
     size_t es;
-    vkt_status s = check_file(path, &f, cfg, &es);
+    vkt_status s = check_file(path, f.data, f.size, cfg, &es);
     vkt_file_map_close(&f);
     return s;
 }
@@ -184,12 +184,19 @@ vkt_status vkt_llmc_gpt2_read_config(const char *path, vkt_gpt2_config *cfg) {
 vkt_status vkt_llmc_gpt2_load(const char *path, vkt_gpt2_config *cfg, vkt_host_params *out) {
     vkt_file_map f;
     VKT_TRY(vkt_file_map_open(path, &f));
+    vkt_status s = vkt_llmc_gpt2_load_mem(f.data, f.size, path, cfg, out);
+    vkt_file_map_close(&f);
+    return s;
+}
+
+vkt_status vkt_llmc_gpt2_load_mem(const void *data, size_t size, const char *path, vkt_gpt2_config *cfg,
+                                  vkt_host_params *out) {
     size_t es = 4;
-    vkt_status s = check_file(path, &f, cfg, &es);
+    vkt_status s = check_file(path, data, size, cfg, &es);
     if (s != VKT_OK) goto cleanup;
     s = build_table(cfg, out);
     if (s != VKT_OK) goto cleanup;
-    const uint8_t *p = f.data + HEADER_INTS * 4;
+    const uint8_t *p = (const uint8_t *)data + HEADER_INTS * 4;
     char name[VKT_PARAM_NAME_MAX];
     for (int sec = 0; sec < 16; sec++) {
         int64_t total_sec = section_elems(cfg, sec);
@@ -204,7 +211,6 @@ vkt_status vkt_llmc_gpt2_load(const char *path, vkt_gpt2_config *cfg, vkt_host_p
     }
 cleanup:
     if (s != VKT_OK) vkt_host_params_free(out);
-    vkt_file_map_close(&f);
     return s;
 }
 

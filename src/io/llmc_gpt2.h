@@ -27,6 +27,7 @@
 #define VKT_IO_LLMC_GPT2_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "io/host_params.h"
 
@@ -48,6 +49,9 @@ vkt_status vkt_llmc_gpt2_read_config(const char *path, vkt_gpt2_config *cfg);
 /* Reads config and weights (bf16 widened to f32) into *out (zeroed; free with vkt_host_params_free).
  * VKT_ERR_FORMAT names the file and the field (magic, version, a config value, the file size). */
 vkt_status vkt_llmc_gpt2_load(const char *path, vkt_gpt2_config *cfg, vkt_host_params *out);
+/* The same for a file's bytes in memory (borrowed for the call; `name` stands for the path). */
+vkt_status vkt_llmc_gpt2_load_mem(const void *data, size_t size, const char *name, vkt_gpt2_config *cfg,
+                                  vkt_host_params *out);
 /* Writes a table with the names and shapes above as an llm.c checkpoint (version 3, or 5 when bf16),
  * padding wte with zero rows up to Vp. Atomic (temp file + rename). VKT_ERR_ARG if a tensor is
  * missing or has the wrong shape (logged with its name). */

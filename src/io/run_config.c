@@ -188,7 +188,7 @@ static vkt_status set_model_key(vkt_run_config *c, const char *key, const cJSON 
     return VKT_OK;
 }
 
-static vkt_status apply_json(vkt_run_config *c, const cJSON *root, const char *where) {
+vkt_status vkt_run_config_apply(vkt_run_config *c, const cJSON *root, const char *where) {
     if (!cJSON_IsObject(root)) {
         vkt_log_error("%s: the top level must be a JSON object of sections", where);
         return VKT_ERR_FORMAT;
@@ -219,7 +219,7 @@ static vkt_status apply_json(vkt_run_config *c, const cJSON *root, const char *w
 vkt_status vkt_run_config_load(const char *path, vkt_run_config *c) {
     cJSON *root;
     VKT_TRY(vkt_json_read(path, &root));
-    vkt_status s = apply_json(c, root, path);
+    vkt_status s = vkt_run_config_apply(c, root, path);
     cJSON_Delete(root);
     return s;
 }
@@ -242,7 +242,7 @@ vkt_status vkt_run_config_set(vkt_run_config *c, const char *assignment) {
     }
     cJSON *root = cJSON_CreateObject(), *sec = cJSON_AddObjectToObject(root, section);
     cJSON_AddItemToObject(sec, key, v);
-    vkt_status s = apply_json(c, root, "command line");
+    vkt_status s = vkt_run_config_apply(c, root, "command line");
     cJSON_Delete(root);
     return s;
 }

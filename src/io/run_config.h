@@ -68,6 +68,8 @@ typedef struct {
 void vkt_run_config_defaults(vkt_run_config *c);
 /* Applies a JSON file on top of c. */
 vkt_status vkt_run_config_load(const char *path, vkt_run_config *c);
+/* Applies a parsed config object on top of c; `where` names its source in messages. */
+vkt_status vkt_run_config_apply(vkt_run_config *c, const cJSON *root, const char *where);
 /* Applies one "section.key=value" override. */
 vkt_status vkt_run_config_set(vkt_run_config *c, const char *assignment);
 void vkt_run_config_free(vkt_run_config *c);

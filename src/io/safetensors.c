@@ -208,6 +208,14 @@ vkt_status vkt_st_open(const char *path, vkt_st_file *out) {
     return s;
 }
 
+vkt_status vkt_st_open_mem(const void *data, size_t size, const char *name, vkt_st_file *out) {
+    memset(out, 0, sizeof *out);
+    VKT_TRY(vkt_file_map_copy(data, size, name, &out->map));
+    vkt_status s = parse(out, name);
+    if (s != VKT_OK) vkt_st_close(out);
+    return s;
+}
+
 void vkt_st_close(vkt_st_file *f) {
     for (int i = 0; i < f->n_tensors; i++) free(f->tensors[i].name);
     free(f->tensors);

@@ -72,6 +72,8 @@ typedef struct {
 /* Opens and validates one .safetensors file. VKT_ERR_IO if unreadable, VKT_ERR_FORMAT with a logged
  * message naming file/tensor/field for any bad content. Close with vkt_st_close (safe when zeroed). */
 vkt_status vkt_st_open(const char *path, vkt_st_file *out);
+/* The same for a file's bytes in memory (copied; `name` stands for the path in messages). */
+vkt_status vkt_st_open_mem(const void *data, size_t size, const char *name, vkt_st_file *out);
 void vkt_st_close(vkt_st_file *f);
 /* Tensor by name (binary search), or NULL. */
 const vkt_st_tensor *vkt_st_find(const vkt_st_file *f, const char *name);

@@ -3,6 +3,7 @@
 #include "model/model_config.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,8 +142,11 @@ static vkt_status set_key(const key_spec *k, const cJSON *item, const char *wher
     }
     switch (k->kind) {
     case K_INT:
-        if (!cJSON_IsNumber(item) || item->valuedouble != (double)(int64_t)item->valuedouble) {
-            vkt_log_error("%s: \"%s\" must be an integer", where, k->name);
+        /* Within +-2^53 before the cast: converting a double outside int64 (1e300, or inf from 1e999)
+         * is undefined, and the bound keeps derived sizes (4 * n_embd) far from int64 overflow. */
+        if (!cJSON_IsNumber(item) || !(fabs(item->valuedouble) <= 9007199254740992.0) ||
+            item->valuedouble != floor(item->valuedouble)) {
+            vkt_log_error("%s: \"%s\" must be an integer (at most 2^53 in magnitude)", where, k->name);
             return VKT_ERR_FORMAT;
         }
         *(int64_t *)field = (int64_t)item->valuedouble;
@@ -417,6 +421,13 @@ vkt_status vkt_model_config_validate(const vkt_model_config *c, const char *wher
               c->rope_orig_max_pos > 0),
          "%s: llama3 rope_scaling needs 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings "
          "> 0", where);
+    /* Sizes multiply into parameter and activation counts held in int64: bound an upper estimate of
+     * the parameter count in double first (1e15 is far beyond any model, and far below 2^63). */
+    double C = (double)c->n_embd, F = (double)c->n_inner, q = (double)c->n_head * (double)c->head_dim,
+           kv = (double)c->n_kv_head * (double)c->head_dim;
+    double approx = (double)c->n_layer * (C * (2 * q + 2 * kv) + 3 * C * F + 4 * C + 3 * F + q + 2 * kv) +
+                    2 * (double)c->vocab_size * C + (double)c->max_seq_len * C;
+    NEED(approx < 1e15, "%s: the shape implies about %.3g parameters; check the sizes", where, approx);
 #undef NEED
     return VKT_OK;
 }
