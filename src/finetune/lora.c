@@ -368,6 +368,12 @@ vkt_status vkt_lora_record_zero_grads(vkt_lora *l, vkt_rec *r) { return vkt_rec_
 
 vkt_status vkt_lora_merge_into_model(vkt_lora *l) {
     vkt_model *m = l->model;
+    if (m->base.format != VKT_QFORMAT_F32) {
+        vkt_log_error("LoRA merge: the base weights are stored as %s and cannot take the update in place; merge "
+                      "into the full-precision model with `vktrain merge MODEL --adapter DIR --out DIR`",
+                      vkt_qformat_name(m->base.format));
+        return VKT_ERR_UNSUPPORTED;
+    }
     vkt_rec *r;
     VKT_TRY(vkt_rec_create(m->dev, 0, &r));
     vkt_status s = vkt_rec_begin(r);

@@ -119,7 +119,7 @@ static vkt_status fill_rope_table(vkt_model *m) {
 }
 
 static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, vkt_model_mode mode,
-                         bool recompute, int64_t kv_len, vkt_model **out);
+                         bool recompute, vkt_qformat base_format, int64_t kv_len, vkt_model **out);
 
 vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
                             vkt_model **out) {
@@ -128,12 +128,17 @@ vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_
 
 vkt_status vkt_model_create_ex(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
                                bool recompute, vkt_model **out) {
-    return create(dev, cfg, B, T, with_grads ? VKT_MODEL_TRAIN : VKT_MODEL_INFER, recompute, 0, out);
+    return create(dev, cfg, B, T, with_grads ? VKT_MODEL_TRAIN : VKT_MODEL_INFER, recompute, VKT_QFORMAT_F32, 0, out);
 }
 
 vkt_status vkt_model_create_mode(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
                                  vkt_model_mode mode, bool recompute, vkt_model **out) {
-    return create(dev, cfg, B, T, mode, recompute, 0, out);
+    return create(dev, cfg, B, T, mode, recompute, VKT_QFORMAT_F32, 0, out);
+}
+
+vkt_status vkt_model_create_opts(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
+                                 const vkt_model_opts *opts, vkt_model **out) {
+    return create(dev, cfg, B, T, opts->mode, opts->recompute, opts->base_format, 0, out);
 }
 
 vkt_status vkt_model_create_decode(vkt_device *dev, const vkt_model_config *cfg, int64_t T, int64_t kv_len,
@@ -143,7 +148,7 @@ vkt_status vkt_model_create_decode(vkt_device *dev, const vkt_model_config *cfg,
                       "maximum %lld", (long long)kv_len, (long long)T, (long long)cfg->max_seq_len);
         return VKT_ERR_ARG;
     }
-    return create(dev, cfg, 1, T, VKT_MODEL_INFER, false, kv_len, out);
+    return create(dev, cfg, 1, T, VKT_MODEL_INFER, false, VKT_QFORMAT_F32, kv_len, out);
 }
 
 /* After an out-of-memory arena (whose own message names its size and the heap): what the model needs and
@@ -163,8 +168,14 @@ static void log_oom_hint(const vkt_model *m, size_t param_bytes, size_t act_byte
 }
 
 static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, vkt_model_mode mode,
-                         bool recompute, int64_t kv_len, vkt_model **out) {
+                         bool recompute, vkt_qformat base_format, int64_t kv_len, vkt_model **out) {
     bool with_grads = mode == VKT_MODEL_TRAIN, backward = mode != VKT_MODEL_INFER;
+    if (base_format != VKT_QFORMAT_F32 && with_grads) {
+        vkt_log_error("base weights stored as %s cannot train: a quantized base is for frozen models (finetune.method "
+                      "lora or qlora); full fine-tuning needs finetune.base_format f32",
+                      vkt_qformat_name(base_format));
+        return VKT_ERR_ARG;
+    }
     VKT_TRY(vkt_model_config_validate(cfg, "model"));
     VKT_TRY(vkt_model_config_check_positions(cfg, kv_len > T ? kv_len : T, "model config"));
     if (T > cfg->max_seq_len) {
@@ -181,10 +192,13 @@ static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B
     vkt_status s = vkt_params_build(cfg, align, &m->table);
     m->layers = calloc((size_t)cfg->n_layer, sizeof *m->layers);
     if (s == VKT_OK && !m->layers) s = VKT_ERR_OOM;
-    size_t pbytes = (size_t)m->table.total * 4;
+    if (s == VKT_OK) s = vkt_model_base_plan(&m->table, base_format, align, &m->base);
+    size_t pbytes = (size_t)m->base.params_total * 4;
     if (s == VKT_OK) s = vkt_arena_create(dev, "parameters", pbytes, &m->params_arena);
-    if (s == VKT_OK) s = vkt_tensor_alloc(m->params_arena, VKT_DTYPE_F32, m->table.total, 1, 1, 1, &m->params);
-    if (s == VKT_OK && with_grads) s = vkt_arena_create(dev, "gradients", pbytes, &m->grads_arena);
+    if (s == VKT_OK) s = vkt_tensor_alloc(m->params_arena, VKT_DTYPE_F32, m->base.params_total, 1, 1, 1, &m->params);
+    if (s == VKT_OK) s = vkt_model_base_alloc(dev, &m->base);
+    pbytes += m->base.blob_bytes;
+    if (s == VKT_OK && with_grads) s = vkt_arena_create(dev, "gradients", (size_t)m->table.total * 4, &m->grads_arena);
     if (s == VKT_OK && with_grads)
         s = vkt_tensor_alloc(m->grads_arena, VKT_DTYPE_F32, m->table.total, 1, 1, 1, &m->grads);
     /* Decode models also keep the next position and the last position's logits here (host-visible). */
@@ -225,6 +239,7 @@ void vkt_model_destroy(vkt_model *m) {
     vkt_arena_destroy(m->io_arena);
     vkt_arena_destroy(m->grads_arena);
     vkt_arena_destroy(m->params_arena);
+    vkt_model_base_free(&m->base);
     vkt_params_free(&m->table);
     free(m->layers);
     free(m);
@@ -246,8 +261,17 @@ static vkt_tensor view(const vkt_tensor *flat, int64_t offset, int64_t rows, int
     return t;
 }
 
+/* Element offset of e in the parameter arena (the table's unless the base is stored quantized). */
+static int64_t param_offset(const vkt_model *m, const vkt_param *e) {
+    int64_t off = m->base.offset[e - m->table.p];
+    VKT_ASSERT(off >= 0); /* a quantized base weight has no f32 view: see vkt_model_param_stored */
+    return off;
+}
+
+bool vkt_model_param_stored(const vkt_model *m, const vkt_param *e) { return m->base.offset[e - m->table.p] < 0; }
+
 vkt_tensor vkt_model_param(const vkt_model *m, const vkt_param *e) {
-    return view(&m->params, e->offset, e->rows, e->cols);
+    return view(&m->params, param_offset(m, e), e->rows, e->cols);
 }
 
 vkt_tensor vkt_model_grad(const vkt_model *m, const vkt_param *e) {
@@ -256,7 +280,7 @@ vkt_tensor vkt_model_grad(const vkt_model *m, const vkt_param *e) {
 }
 
 vkt_tensor vkt_model_param_group(const vkt_model *m, const vkt_param *e) {
-    return view(&m->params, e->offset, vkt_params_group_rows(&m->table, e), e->cols);
+    return view(&m->params, param_offset(m, e), vkt_params_group_rows(&m->table, e), e->cols);
 }
 
 vkt_tensor vkt_model_grad_group(const vkt_model *m, const vkt_param *e) {
@@ -288,11 +312,11 @@ vkt_status vkt_model_init_weights(vkt_model *m, uint64_t seed) {
 }
 
 vkt_status vkt_model_upload_params(vkt_model *m, const float *host) {
-    return vkt_tensor_upload(m->dev, &m->params, host, (size_t)m->table.total * 4);
+    return vkt_model_base_upload(m->dev, &m->table, &m->base, &m->params, host);
 }
 
-vkt_status vkt_model_download_params(vkt_model *m, float *host) {
-    return vkt_tensor_download(m->dev, &m->params, host, (size_t)m->table.total * 4);
+vkt_status vkt_model_download_params(const vkt_model *m, float *host) {
+    return vkt_model_base_download(m->dev, &m->table, &m->base, &m->params, host);
 }
 
 vkt_status vkt_model_record_zero_grads(vkt_model *m, vkt_rec *r) {
@@ -303,7 +327,7 @@ vkt_status vkt_model_record_zero_grads(vkt_model *m, vkt_rec *r) {
 }
 
 void vkt_model_memory(const vkt_model *m, size_t *params, size_t *grads, size_t *acts) {
-    *params = vkt_arena_capacity(m->params_arena);
+    *params = vkt_arena_capacity(m->params_arena) + (m->base.arena ? vkt_arena_capacity(m->base.arena) : 0);
     *grads = m->grads_arena ? vkt_arena_capacity(m->grads_arena) : 0;
     *acts = vkt_arena_capacity(m->acts_arena);
 }
