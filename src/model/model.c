@@ -167,6 +167,45 @@ static void log_oom_hint(const vkt_model *m, size_t param_bytes, size_t act_byte
                                               : "");
 }
 
+static size_t io_arena_bytes(const vkt_model_config *cfg, int64_t B, int64_t T, int64_t kv_len) {
+    return 16 * (size_t)(B * T * 4 + 1024) + (kv_len > 0 ? (size_t)cfg->vocab_size * 4 + 4096 : 0);
+}
+
+static int64_t align_elems(vkt_device *dev) {
+    const vkt_device_info *info = vkt_device_get_info(dev);
+    return (info->min_storage_offset_align > 256 ? info->min_storage_offset_align : 256) / 4;
+}
+
+vkt_status vkt_model_plan_bytes(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
+                                const vkt_model_opts *opts, vkt_model_bytes *out) {
+    memset(out, 0, sizeof *out);
+    VKT_TRY(vkt_model_config_validate(cfg, "model"));
+    vkt_model *m = calloc(1, sizeof *m);
+    if (!m) return VKT_ERR_OOM;
+    bool backward = opts->mode != VKT_MODEL_INFER;
+    m->cfg = *cfg, m->B = B, m->T = T, m->dev = dev, m->recompute = opts->recompute && backward;
+    int64_t align = align_elems(dev), scratch = 0;
+    vkt_status s = vkt_params_build(cfg, align, &m->table);
+    if (s == VKT_OK) s = vkt_model_base_plan(&m->table, opts->base_format, align, &m->base);
+    m->layers = calloc((size_t)cfg->n_layer, sizeof *m->layers);
+    if (s == VKT_OK && !m->layers) s = VKT_ERR_OOM;
+    if (s == VKT_OK) s = norm_scratch_elems(m, &scratch);
+    planner p = {.align = (size_t)align * 4};
+    if (s == VKT_OK) s = plan_acts(m, &p, backward, scratch);
+    if (s == VKT_OK) {
+        size_t linear = 0;
+        for (int i = 0; i < m->table.n; i++)
+            if (vkt_model_base_role_stored(m->table.p[i].role)) linear += (size_t)m->table.p[i].numel * 4;
+        bool f32 = opts->base_format == VKT_QFORMAT_F32;
+        out->linear = f32 ? linear : m->base.blob_bytes;
+        out->other = (size_t)m->base.params_total * 4 - (f32 ? linear : 0);
+        out->grads = opts->mode == VKT_MODEL_TRAIN ? (size_t)m->table.total * 4 : 0;
+        out->acts = p.bytes, out->io = io_arena_bytes(cfg, B, T, 0);
+    }
+    vkt_model_destroy(m);
+    return s;
+}
+
 static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, vkt_model_mode mode,
                          bool recompute, vkt_qformat base_format, int64_t kv_len, vkt_model **out) {
     bool with_grads = mode == VKT_MODEL_TRAIN, backward = mode != VKT_MODEL_INFER;
@@ -187,8 +226,7 @@ static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B
     if (!m) return VKT_ERR_OOM;
     m->cfg = *cfg, m->B = B, m->T = T, m->dev = dev, m->dloss = 1.0f, m->recompute = recompute && backward;
     m->kv_len = kv_len, m->pos0_max = kv_len > T ? kv_len - T : 0;
-    const vkt_device_info *info = vkt_device_get_info(dev);
-    int64_t align = (info->min_storage_offset_align > 256 ? info->min_storage_offset_align : 256) / 4;
+    int64_t align = align_elems(dev);
     vkt_status s = vkt_params_build(cfg, align, &m->table);
     m->layers = calloc((size_t)cfg->n_layer, sizeof *m->layers);
     if (s == VKT_OK && !m->layers) s = VKT_ERR_OOM;
@@ -202,7 +240,7 @@ static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B
     if (s == VKT_OK && with_grads)
         s = vkt_tensor_alloc(m->grads_arena, VKT_DTYPE_F32, m->table.total, 1, 1, 1, &m->grads);
     /* Decode models also keep the next position and the last position's logits here (host-visible). */
-    size_t io_bytes = 16 * (size_t)(B * T * 4 + 1024) + (kv_len > 0 ? (size_t)cfg->vocab_size * 4 + 4096 : 0);
+    size_t io_bytes = io_arena_bytes(cfg, B, T, kv_len);
     if (s == VKT_OK) s = vkt_arena_create_host(dev, "batches", io_bytes, &m->io_arena);
     for (int k = 0; k < 2 && s == VKT_OK; k++) {
         s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_I32, B, T, 1, 1, &m->tokens_slot[k]);

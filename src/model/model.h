@@ -163,6 +163,17 @@ vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r);
 /* Records zeroing of every gradient (nothing for a model without gradients). */
 vkt_status vkt_model_record_zero_grads(vkt_model *m, vkt_rec *r);
 
+/* What a model would take on the device, planned on the host without allocating anything. */
+typedef struct {
+    size_t linear;  /* the block linear weights in their storage format (f32 or blobs) */
+    size_t other;   /* the f32 parameter arena without them: embeddings, norms, biases, LM head */
+    size_t grads;   /* TRAIN only: every parameter's f32 gradient */
+    size_t acts;    /* activations and backward scratch (vkt_model_memory's acts) */
+    size_t io;      /* host-visible batch slots and loss statistics */
+} vkt_model_bytes;
+vkt_status vkt_model_plan_bytes(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
+                                const vkt_model_opts *opts, vkt_model_bytes *out);
+
 /* Bytes per arena, for the plan printout (params includes the quantized base's blob arena). */
 void vkt_model_memory(const vkt_model *m, size_t *params, size_t *grads, size_t *acts);
 
