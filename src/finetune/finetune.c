@@ -150,6 +150,13 @@ static vkt_status lora_before_sample(void *ctx, vkt_model *m) {
     return VKT_OK;
 }
 
+static size_t lora_memory(void *ctx) {
+    const vkt_lora *l = ((ft_run *)ctx)->lora;
+    if (!l) return 0;
+    return vkt_arena_capacity(l->params_arena) + vkt_arena_capacity(l->grads_arena) +
+           vkt_arena_capacity(l->acts_arena);
+}
+
 static void lora_release(void *ctx) {
     ft_run *f = ctx;
     vkt_lora_destroy(f->lora);
@@ -199,26 +206,49 @@ vkt_status vkt_finetune(vkt_device *dev, vkt_run_config *cfg, const char *adapte
         vkt_log_error("--adapter %s: no adapter_config.json there (a PEFT LoRA adapter folder is expected)", adapter);
         return VKT_ERR_ARG;
     }
-    ft_run f = {.cfg = cfg, .adapter = adapter};
-    if (lora) VKT_TRY(vkt_finetune_lora_cfg(cfg, &f.lora_cfg));
-    VKT_TRY(vkt_finetune_base_format(cfg, &f.base_format));
-    if (f.base_format != VKT_QFORMAT_F32 && cfg->sample_tokens > 0) {
+    vkt_train_ext ext;
+    VKT_TRY(vkt_finetune_ext_create(cfg, adapter, &ext));
+    if (ext.base_format != VKT_QFORMAT_F32 && cfg->sample_tokens > 0) {
         /* Sampling merges the adapter into the base, which a quantized base cannot take in place. */
         vkt_log_info("closing samples skipped: the base is stored as %s (sample with `vktrain sample MODEL --adapter "
                      "DIR` on the full-precision base)",
-                     vkt_qformat_name(f.base_format));
+                     vkt_qformat_name(ext.base_format));
         cfg->sample_tokens = 0;
     }
-    vkt_train_ext ext = {.ctx = &f,
-                         .mode = lora ? VKT_MODEL_FROZEN : VKT_MODEL_TRAIN,
-                         .base_format = f.base_format,
-                         .plan = plan,
-                         .base_from_model = lora,
-                         .attach = lora ? lora_attach : full_attach,
-                         .write = lora ? lora_write : NULL,
-                         .before_sample = lora ? lora_before_sample : NULL,
-                         .release = lora ? lora_release : full_release};
     vkt_train_opts o = *opts;
     o.ext = &ext;
-    return vkt_train(dev, cfg, &o);
+    vkt_status st = vkt_train(dev, cfg, &o);
+    vkt_finetune_ext_free(&ext);
+    return st;
+}
+
+vkt_status vkt_finetune_ext_create(const vkt_run_config *cfg, const char *adapter, vkt_train_ext *ext) {
+    memset(ext, 0, sizeof *ext);
+    VKT_TRY(vkt_finetune_check(cfg));
+    ft_run *f = calloc(1, sizeof *f);
+    if (!f) return VKT_ERR_OOM;
+    *f = (ft_run){.cfg = cfg, .adapter = adapter};
+    bool lora = method_adapters(cfg);
+    vkt_status s = lora ? vkt_finetune_lora_cfg(cfg, &f->lora_cfg) : VKT_OK;
+    if (s == VKT_OK) s = vkt_finetune_base_format(cfg, &f->base_format);
+    if (s != VKT_OK) {
+        free(f);
+        return s;
+    }
+    *ext = (vkt_train_ext){.ctx = f,
+                           .mode = lora ? VKT_MODEL_FROZEN : VKT_MODEL_TRAIN,
+                           .base_format = f->base_format,
+                           .plan = plan,
+                           .base_from_model = lora,
+                           .attach = lora ? lora_attach : full_attach,
+                           .write = lora ? lora_write : NULL,
+                           .before_sample = lora ? lora_before_sample : NULL,
+                           .memory = lora ? lora_memory : NULL,
+                           .release = lora ? lora_release : full_release};
+    return VKT_OK;
+}
+
+void vkt_finetune_ext_free(vkt_train_ext *ext) {
+    free(ext->ctx);
+    memset(ext, 0, sizeof *ext);
 }

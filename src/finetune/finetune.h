@@ -30,6 +30,11 @@ vkt_status vkt_finetune_lora_cfg(const vkt_run_config *cfg, vkt_lora_cfg *out);
  * for an unknown name or a quantized base with method full. */
 vkt_status vkt_finetune_base_format(const vkt_run_config *cfg, vkt_qformat *out);
 
+/* The trainer extension for cfg's finetune section (what vkt_finetune runs with; also `bench --train`).
+ * cfg and adapter are borrowed and must outlive it; free with vkt_finetune_ext_free after the run. */
+vkt_status vkt_finetune_ext_create(const vkt_run_config *cfg, const char *adapter, vkt_train_ext *ext);
+void vkt_finetune_ext_free(vkt_train_ext *ext);
+
 /* Runs the fine-tuning. adapter: a PEFT folder whose adapter continues training (method lora only), or
  * NULL. opts as for vkt_train (opts->ext must be NULL: this fills it in). Returns what vkt_train does. */
 vkt_status vkt_finetune(vkt_device *dev, vkt_run_config *cfg, const char *adapter, const vkt_train_opts *opts);

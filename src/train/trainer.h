@@ -34,6 +34,8 @@ typedef struct {
     vkt_status (*write)(void *ctx, const char *dir);
     /* Before the closing samples: make m's own weights compute the trained model (merge), or NULL. */
     vkt_status (*before_sample)(void *ctx, vkt_model *m);
+    /* Device bytes of what attach allocated (adapter arenas), for memory reports; NULL: none. */
+    size_t (*memory)(void *ctx);
     /* At the end of the run, before the model is destroyed: free what attach made, or NULL. */
     void (*release)(void *ctx);
 } vkt_train_ext;
