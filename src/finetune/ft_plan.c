@@ -64,19 +64,23 @@ void vkt_ft_plan_print(const vkt_ft_plan *p) {
 
 vkt_status vkt_ft_plan_check(const vkt_ft_plan *p, const vkt_run_config *cfg) {
     if (p->heap == 0 || p->total <= p->heap) return VKT_OK;
-    char hint[512];
+    char hint[512], lora_knobs[160] = "";
     if (!p->lora)
         snprintf(hint, sizeof hint, "use finetune.method \"lora\" or \"qlora\" (no gradients or moments for the base)");
-    else if (p->base_format != VKT_QFORMAT_NF4)
-        snprintf(hint, sizeof hint, "store the base in fewer bits (finetune.base_format \"bf16\", \"int8\" or \"nf4\"; "
-                                    "method \"qlora\" is nf4)");
+    else if (p->base_format == VKT_QFORMAT_F32 || p->base_format == VKT_QFORMAT_F16 || p->base_format == VKT_QFORMAT_BF16)
+        snprintf(hint, sizeof hint, "store the base in fewer bits (finetune.base_format %s\"int8\" or \"nf4\"; method "
+                                    "\"qlora\" is nf4)",
+                 p->base_format == VKT_QFORMAT_F32 ? "\"bf16\", " : "");
+    else if (p->base_format == VKT_QFORMAT_INT8)
+        snprintf(hint, sizeof hint, "store the base as finetune.base_format \"nf4\" (method \"qlora\")");
     else
         snprintf(hint, sizeof hint, "the base is already nf4");
-    vkt_log_error("fine-tuning needs %.1f MiB but the device has %.1f MiB (nothing was allocated): %s; lower finetune.r "
-                  "(now %lld; adapters and moments %.1f MiB), optim.batch_size (now %lld) or optim.seq_len (now %lld; "
-                  "activations %.1f MiB)%s",
-                  mib(p->total), mib(p->heap), hint, (long long)cfg->ft_r, mib(p->adapters + p->optimizer),
-                  (long long)cfg->batch_size, (long long)cfg->seq_len, mib(p->activations),
-                  cfg->recompute ? "" : ", or set optim.recompute true (keeps one block's activations)");
+    if (p->lora)
+        snprintf(lora_knobs, sizeof lora_knobs, "lower finetune.r (now %lld; adapters and moments %.1f MiB), ",
+                 (long long)cfg->ft_r, mib(p->adapters + p->optimizer));
+    vkt_log_error("fine-tuning needs %.1f MiB but the device has %.1f MiB (nothing was allocated): %s; %slower "
+                  "optim.batch_size (now %lld) or optim.seq_len (now %lld; activations %.1f MiB)%s",
+                  mib(p->total), mib(p->heap), hint, lora_knobs, (long long)cfg->batch_size, (long long)cfg->seq_len,
+                  mib(p->activations), cfg->recompute ? "" : ", or set optim.recompute true (keeps one block's activations)");
     return VKT_ERR_OOM;
 }
