@@ -76,7 +76,7 @@ vkt_status vkt_ft_plan_check(const vkt_ft_plan *p, const vkt_run_config *cfg) {
     else
         snprintf(hint, sizeof hint, "the base is already nf4");
     if (p->lora)
-        snprintf(lora_knobs, sizeof lora_knobs, "lower finetune.r (now %lld; adapters and moments %.1f MiB), ",
+        snprintf(lora_knobs, sizeof lora_knobs, "finetune.r (now %lld; adapters and moments %.1f MiB), ",
                  (long long)cfg->ft_r, mib(p->adapters + p->optimizer));
     vkt_log_error("fine-tuning needs %.1f MiB but the device has %.1f MiB (nothing was allocated): %s; %slower "
                   "optim.batch_size (now %lld) or optim.seq_len (now %lld; activations %.1f MiB)%s",
