@@ -5,7 +5,8 @@
  *  - --adapter continues training a saved adapter;
  *  - full fine-tuning with freeze_embeddings and freeze_layers 1 leaves those weights bit for bit and
  *    trains the rest;
- *  - bad finetune sections are errors before anything runs (qlora, r = 0, dropout, unknown target). */
+ *  - method qlora (an NF4 base, the memory plan printed first) runs to the end;
+ *  - bad finetune sections are errors before anything runs (base_format, r = 0, dropout, unknown target). */
 #include <string.h>
 #include <sys/stat.h>
 
@@ -158,7 +159,8 @@ int main(void) {
 
     check_lora_resume(&t);
     check_full_freeze(&t);
-    expect(&t, "method qlora", "finetune.method=qlora", VKT_ERR_UNSUPPORTED);
+    expect(&t, "method qlora runs", "finetune.method=qlora", VKT_OK);
+    expect(&t, "base_format q4", "finetune.base_format=q4", VKT_ERR_ARG);
     expect(&t, "r = 0", "finetune.r=0", VKT_ERR_ARG);
     expect(&t, "lora_dropout 1", "finetune.lora_dropout=1", VKT_ERR_ARG);
     expect(&t, "target q_prj", "finetune.target_modules=[\"q_prj\"]", VKT_ERR_ARG);

@@ -6,6 +6,7 @@
 #include "bench/bench.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "finetune/finetune.h"
 #include "train/train_bench.h"
 
 static void help(void) {
@@ -26,7 +27,10 @@ static void help(void) {
            "usage: vktrain bench --train CONFIG.json [section.key=value ...] [--steps N] [--device ...]\n\n"
            "Times whole training steps of CONFIG's model and batch shape on random tokens: tokens/s, model\n"
            "FLOP utilisation against the FMA ceiling measured in the same run, forward/backward/optimizer\n"
-           "device ms, host ms per step and device memory. --steps N timed steps (default 10).\n");
+           "device ms, host ms per step and device memory. --steps N timed steps (default 10). A config with a\n"
+           "finetune section times fine-tuning steps (method lora | qlora | full, finetune.base_format) on a\n"
+           "randomly initialised model of its \"model\" section (model.path is not read), after printing the\n"
+           "memory plan.\n");
 }
 
 int vkt_cli_bench(int argc, char **argv) {
@@ -72,11 +76,16 @@ int vkt_cli_bench(int argc, char **argv) {
     vkt_device *dev;
     if (train) {
         int rc = vkt_run_config_validate(&cfg) == VKT_OK ? 0 : 2;
+        /* A finetune section benchmarks fine-tuning steps: frozen or quantized base, adapters. */
+        vkt_train_ext ext = {0};
+        bool ft = cfg.ft_method[0] != 0;
+        if (rc == 0 && ft && vkt_finetune_ext_create(&cfg, NULL, &ext) != VKT_OK) rc = 2;
         if (rc == 0 && vkt_device_create(&dopts, &dev) != VKT_OK) rc = 1;
         if (rc == 0) {
-            rc = vkt_train_bench(dev, &cfg, train_steps > 0 ? train_steps : 1, NULL) == VKT_OK ? 0 : 1;
+            rc = vkt_train_bench(dev, &cfg, train_steps > 0 ? train_steps : 1, ft ? &ext : NULL, NULL) == VKT_OK ? 0 : 1;
             vkt_device_destroy(dev);
         }
+        vkt_finetune_ext_free(&ext);
         vkt_run_config_free(&cfg);
         return rc;
     }

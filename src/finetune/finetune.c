@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "finetune/ft_plan.h"
 #include "finetune/lora.h"
 #include "finetune/lora_peft.h"
 #include "io/checkpoint.h"
@@ -14,14 +15,36 @@ typedef struct {
     const vkt_run_config *cfg; /* borrowed */
     const char *adapter;       /* borrowed: --adapter folder, or NULL */
     vkt_lora_cfg lora_cfg;
+    vkt_qformat base_format;
     vkt_lora *lora; /* owned (method lora), made by attach */
     bool *frozen;   /* owned (method full): per model table entry */
 } ft_run;
 
 static bool method_is(const vkt_run_config *c, const char *m) { return strcmp(c->ft_method, m) == 0; }
 
+/* Adapters on a frozen base: lora, and qlora (lora over an NF4 base by default). */
+static bool method_adapters(const vkt_run_config *c) { return method_is(c, "lora") || method_is(c, "qlora"); }
+
+vkt_status vkt_finetune_base_format(const vkt_run_config *c, vkt_qformat *out) {
+    *out = method_is(c, "qlora") ? VKT_QFORMAT_NF4 : VKT_QFORMAT_F32;
+    if (!c->ft_base_format[0]) return VKT_OK;
+    if (!vkt_qformat_parse(c->ft_base_format, out)) {
+        vkt_log_error("finetune.base_format \"%s\": choose f32, f16, bf16, int8 or nf4 (storage of the frozen base's "
+                      "linear weights)",
+                      c->ft_base_format);
+        return VKT_ERR_ARG;
+    }
+    if (*out != VKT_QFORMAT_F32 && method_is(c, "full")) {
+        vkt_log_error("finetune.base_format \"%s\" with method \"full\": quantized weights cannot train; use "
+                      "base_format \"f32\", or method \"lora\" / \"qlora\" to train adapters over a quantized base",
+                      c->ft_base_format);
+        return VKT_ERR_ARG;
+    }
+    return VKT_OK;
+}
+
 /* The finetune section as a LoRA config. */
-static vkt_status lora_cfg_from(const vkt_run_config *c, vkt_lora_cfg *out) {
+vkt_status vkt_finetune_lora_cfg(const vkt_run_config *c, vkt_lora_cfg *out) {
     *out = vkt_lora_cfg_default();
     out->r = c->ft_r, out->lora_alpha = c->ft_lora_alpha, out->use_rslora = c->ft_use_rslora;
     out->lora_dropout = c->ft_lora_dropout, out->seed = c->seed;
@@ -56,26 +79,33 @@ static vkt_status lora_cfg_from(const vkt_run_config *c, vkt_lora_cfg *out) {
 }
 
 vkt_status vkt_finetune_check(const vkt_run_config *cfg) {
-    if (method_is(cfg, "qlora")) {
-        vkt_log_error("finetune.method \"qlora\" is not available yet (quantized base weights are not supported); use "
-                      "\"lora\" on the full-precision base");
-        return VKT_ERR_UNSUPPORTED;
-    }
-    if (!method_is(cfg, "lora") && !method_is(cfg, "full")) {
-        vkt_log_error("finetune.method \"%s\": choose \"lora\" (adapters on a frozen base) or \"full\" (every weight)",
+    if (!method_adapters(cfg) && !method_is(cfg, "full")) {
+        vkt_log_error("finetune.method \"%s\": choose \"lora\" (adapters on a frozen base), \"qlora\" (adapters on an "
+                      "NF4 base) or \"full\" (every weight)",
                       cfg->ft_method);
         return VKT_ERR_ARG;
     }
-    if (!cfg->model_from[0]) {
+    if (!cfg->model_from[0] && !cfg->model_keys) {
         vkt_log_error("fine-tuning needs a base model: set model.path to a Hugging Face folder, a llama2.c .bin or an "
-                      "llm.c GPT-2 .bin");
+                      "llm.c GPT-2 .bin (or give a \"model\" section with the shape for a randomly initialised base)");
         return VKT_ERR_ARG;
     }
-    if (method_is(cfg, "lora")) {
+    vkt_qformat f;
+    VKT_TRY(vkt_finetune_base_format(cfg, &f));
+    if (method_adapters(cfg)) {
         vkt_lora_cfg lc;
-        return lora_cfg_from(cfg, &lc);
+        return vkt_finetune_lora_cfg(cfg, &lc);
     }
     return VKT_OK;
+}
+
+static vkt_status plan(void *ctx, vkt_device *dev, const vkt_model_config *mc, int64_t B, int64_t T) {
+    ft_run *f = ctx;
+    VKT_ASSERT(B == f->cfg->batch_size && T == f->cfg->seq_len);
+    vkt_ft_plan p;
+    VKT_TRY(vkt_ft_plan_make(dev, f->cfg, mc, f->base_format, &p));
+    vkt_ft_plan_print(&p);
+    return vkt_ft_plan_check(&p, f->cfg);
 }
 
 static vkt_status lora_attach(void *ctx, vkt_model *m, const char *resume, vkt_trainable *train) {
@@ -120,6 +150,13 @@ static vkt_status lora_before_sample(void *ctx, vkt_model *m) {
     return VKT_OK;
 }
 
+static size_t lora_memory(void *ctx) {
+    const vkt_lora *l = ((ft_run *)ctx)->lora;
+    if (!l) return 0;
+    return vkt_arena_capacity(l->params_arena) + vkt_arena_capacity(l->grads_arena) +
+           vkt_arena_capacity(l->acts_arena);
+}
+
 static void lora_release(void *ctx) {
     ft_run *f = ctx;
     vkt_lora_destroy(f->lora);
@@ -160,25 +197,58 @@ static void full_release(void *ctx) {
 
 vkt_status vkt_finetune(vkt_device *dev, vkt_run_config *cfg, const char *adapter, const vkt_train_opts *opts) {
     VKT_TRY(vkt_finetune_check(cfg));
-    bool lora = method_is(cfg, "lora");
+    bool lora = method_adapters(cfg);
     if (adapter && !lora) {
-        vkt_log_error("--adapter continues training a LoRA adapter: it needs finetune.method \"lora\"");
+        vkt_log_error("--adapter continues training a LoRA adapter: it needs finetune.method \"lora\" or \"qlora\"");
         return VKT_ERR_ARG;
     }
     if (adapter && !vkt_lora_is_peft_dir(adapter)) {
         vkt_log_error("--adapter %s: no adapter_config.json there (a PEFT LoRA adapter folder is expected)", adapter);
         return VKT_ERR_ARG;
     }
-    ft_run f = {.cfg = cfg, .adapter = adapter};
-    if (lora) VKT_TRY(lora_cfg_from(cfg, &f.lora_cfg));
-    vkt_train_ext ext = {.ctx = &f,
-                         .mode = lora ? VKT_MODEL_FROZEN : VKT_MODEL_TRAIN,
-                         .base_from_model = lora,
-                         .attach = lora ? lora_attach : full_attach,
-                         .write = lora ? lora_write : NULL,
-                         .before_sample = lora ? lora_before_sample : NULL,
-                         .release = lora ? lora_release : full_release};
+    vkt_train_ext ext;
+    VKT_TRY(vkt_finetune_ext_create(cfg, adapter, &ext));
+    if (ext.base_format != VKT_QFORMAT_F32 && cfg->sample_tokens > 0) {
+        /* Sampling merges the adapter into the base, which a quantized base cannot take in place. */
+        vkt_log_info("closing samples skipped: the base is stored as %s (sample with `vktrain sample MODEL --adapter "
+                     "DIR` on the full-precision base)",
+                     vkt_qformat_name(ext.base_format));
+        cfg->sample_tokens = 0;
+    }
     vkt_train_opts o = *opts;
     o.ext = &ext;
-    return vkt_train(dev, cfg, &o);
+    vkt_status st = vkt_train(dev, cfg, &o);
+    vkt_finetune_ext_free(&ext);
+    return st;
+}
+
+vkt_status vkt_finetune_ext_create(const vkt_run_config *cfg, const char *adapter, vkt_train_ext *ext) {
+    memset(ext, 0, sizeof *ext);
+    VKT_TRY(vkt_finetune_check(cfg));
+    ft_run *f = calloc(1, sizeof *f);
+    if (!f) return VKT_ERR_OOM;
+    *f = (ft_run){.cfg = cfg, .adapter = adapter};
+    bool lora = method_adapters(cfg);
+    vkt_status s = lora ? vkt_finetune_lora_cfg(cfg, &f->lora_cfg) : VKT_OK;
+    if (s == VKT_OK) s = vkt_finetune_base_format(cfg, &f->base_format);
+    if (s != VKT_OK) {
+        free(f);
+        return s;
+    }
+    *ext = (vkt_train_ext){.ctx = f,
+                           .mode = lora ? VKT_MODEL_FROZEN : VKT_MODEL_TRAIN,
+                           .base_format = f->base_format,
+                           .plan = plan,
+                           .base_from_model = lora,
+                           .attach = lora ? lora_attach : full_attach,
+                           .write = lora ? lora_write : NULL,
+                           .before_sample = lora ? lora_before_sample : NULL,
+                           .memory = lora ? lora_memory : NULL,
+                           .release = lora ? lora_release : full_release};
+    return VKT_OK;
+}
+
+void vkt_finetune_ext_free(vkt_train_ext *ext) {
+    free(ext->ctx);
+    memset(ext, 0, sizeof *ext);
 }

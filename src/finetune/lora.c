@@ -285,6 +285,49 @@ static vkt_status init_weights(vkt_lora *l) {
     return s;
 }
 
+/* Arena sizes for rows BT: parameters (and as much for gradients), activations (u per module, the
+ * backward scratch g, the pass counter, dropout scratch), of which ubytes are the u's. Returns the
+ * largest module input. */
+static int64_t sizes(const vkt_lora *l, int64_t BT, int64_t align, size_t *pbytes, size_t *abytes, size_t *ubytes) {
+    size_t BTr = (size_t)(BT * l->cfg.r), slot = BTr * 4 + (size_t)align * 4;
+    int64_t max_in = 0;
+    for (int i = 0; i < l->n_mods; i++) max_in = l->mods[i].in > max_in ? l->mods[i].in : max_in;
+    size_t xbytes = l->cfg.lora_dropout > 0 ? 2 * ((size_t)(BT * max_in) * 4 + (size_t)align * 4) : 0;
+    *pbytes = (size_t)l->table.total * 4;
+    *abytes = (size_t)(l->n_mods + 2) * slot + xbytes;
+    *ubytes = (size_t)l->n_mods * slot;
+    return max_in;
+}
+
+vkt_status vkt_lora_plan_bytes(const vkt_param_table *t, const vkt_model_config *mc, const vkt_lora_cfg *cfg,
+                               int64_t BT, int64_t align_elems, vkt_lora_bytes *out) {
+    memset(out, 0, sizeof *out);
+    VKT_TRY(vkt_lora_cfg_check(cfg));
+    /* Module selection reads only the model's table and config: a shell model borrowing t stands in. */
+    vkt_model *shell = calloc(1, sizeof *shell);
+    vkt_lora *l = calloc(1, sizeof *l);
+    vkt_status s = shell && l ? VKT_OK : VKT_ERR_OOM;
+    if (s == VKT_OK) {
+        shell->cfg = *mc, shell->table = *t;
+        l->cfg = *cfg, l->model = shell;
+        s = select_modules(l);
+    }
+    if (s == VKT_OK) s = build_table(l, align_elems);
+    if (s == VKT_OK) {
+        size_t pbytes, abytes, ubytes;
+        sizes(l, BT, align_elems, &pbytes, &abytes, &ubytes);
+        out->params = out->grads = pbytes, out->acts = ubytes, out->scratch = abytes - ubytes;
+        out->n_params = vkt_params_count(&l->table), out->n_mods = l->n_mods;
+    }
+    if (l) {
+        free(l->mods);
+        vkt_params_free(&l->table);
+    }
+    free(l);
+    free(shell);
+    return s;
+}
+
 static vkt_status fill_zero(vkt_device *dev, const vkt_tensor *t) {
     vkt_rec *r;
     VKT_TRY(vkt_rec_create(dev, 0, &r));
@@ -307,12 +350,10 @@ vkt_status vkt_lora_create(vkt_model *m, const vkt_lora_cfg *cfg, vkt_lora **out
     int64_t align = (info->min_storage_offset_align > 256 ? info->min_storage_offset_align : 256) / 4;
     vkt_status s = select_modules(l);
     if (s == VKT_OK) s = build_table(l, align);
-    size_t pbytes = (size_t)l->table.total * 4, BTr = (size_t)(m->B * m->T * cfg->r);
+    size_t pbytes = 0, abytes = 0, ubytes = 0;
     int64_t max_in = 0;
-    for (int i = 0; i < l->n_mods; i++) max_in = l->mods[i].in > max_in ? l->mods[i].in : max_in;
+    if (s == VKT_OK) max_in = sizes(l, m->B * m->T, align, &pbytes, &abytes, &ubytes);
     bool drop = cfg->lora_dropout > 0;
-    size_t xbytes = drop ? 2 * ((size_t)(m->B * m->T * max_in) * 4 + (size_t)align * 4) : 0;
-    size_t abytes = (size_t)(l->n_mods + 2) * (BTr * 4 + (size_t)align * 4) + xbytes;
     if (s == VKT_OK) s = vkt_arena_create(m->dev, "LoRA parameters", pbytes, &l->params_arena);
     if (s == VKT_OK) s = vkt_arena_create(m->dev, "LoRA gradients", pbytes, &l->grads_arena);
     if (s == VKT_OK) s = vkt_arena_create(m->dev, "LoRA activations", abytes, &l->acts_arena);
@@ -368,6 +409,12 @@ vkt_status vkt_lora_record_zero_grads(vkt_lora *l, vkt_rec *r) { return vkt_rec_
 
 vkt_status vkt_lora_merge_into_model(vkt_lora *l) {
     vkt_model *m = l->model;
+    if (m->base.format != VKT_QFORMAT_F32) {
+        vkt_log_error("LoRA merge: the base weights are stored as %s and cannot take the update in place; merge "
+                      "into the full-precision model with `vktrain merge MODEL --adapter DIR --out DIR`",
+                      vkt_qformat_name(m->base.format));
+        return VKT_ERR_UNSUPPORTED;
+    }
     vkt_rec *r;
     VKT_TRY(vkt_rec_create(m->dev, 0, &r));
     vkt_status s = vkt_rec_begin(r);

@@ -72,6 +72,7 @@ static const field fields[] = {
     {"finetune", "init_lora_weights", T_JSON, S(ft_init), 0, 0},
     {"finetune", "freeze_embeddings", T_BOOL, R(ft_freeze_embeddings), 0, 0, 0},
     {"finetune", "freeze_layers", T_INT, R(ft_freeze_layers), 0, 0, 1e6},
+    {"finetune", "base_format", T_STRING, S(ft_base_format), 0, 0},
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 

@@ -62,6 +62,7 @@ typedef struct {
     int64_t ft_freeze_layers;
     char ft_target_modules[1024]; /* the JSON value as given (a list or a string), "" when unset */
     char ft_init[32];             /* init_lora_weights as JSON: true, false or "gaussian" */
+    char ft_base_format[16];      /* "" (the method's default) or f32 | f16 | bf16 | int8 | nf4 */
 } vkt_run_config;
 
 /* Defaults: a small GPT at character level (the shape of nanoGPT's shakespeare-char). */

@@ -119,7 +119,7 @@ static vkt_status fill_rope_table(vkt_model *m) {
 }
 
 static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, vkt_model_mode mode,
-                         bool recompute, int64_t kv_len, vkt_model **out);
+                         bool recompute, vkt_qformat base_format, int64_t kv_len, vkt_model **out);
 
 vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
                             vkt_model **out) {
@@ -128,12 +128,17 @@ vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_
 
 vkt_status vkt_model_create_ex(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
                                bool recompute, vkt_model **out) {
-    return create(dev, cfg, B, T, with_grads ? VKT_MODEL_TRAIN : VKT_MODEL_INFER, recompute, 0, out);
+    return create(dev, cfg, B, T, with_grads ? VKT_MODEL_TRAIN : VKT_MODEL_INFER, recompute, VKT_QFORMAT_F32, 0, out);
 }
 
 vkt_status vkt_model_create_mode(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
                                  vkt_model_mode mode, bool recompute, vkt_model **out) {
-    return create(dev, cfg, B, T, mode, recompute, 0, out);
+    return create(dev, cfg, B, T, mode, recompute, VKT_QFORMAT_F32, 0, out);
+}
+
+vkt_status vkt_model_create_opts(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
+                                 const vkt_model_opts *opts, vkt_model **out) {
+    return create(dev, cfg, B, T, opts->mode, opts->recompute, opts->base_format, 0, out);
 }
 
 vkt_status vkt_model_create_decode(vkt_device *dev, const vkt_model_config *cfg, int64_t T, int64_t kv_len,
@@ -143,7 +148,7 @@ vkt_status vkt_model_create_decode(vkt_device *dev, const vkt_model_config *cfg,
                       "maximum %lld", (long long)kv_len, (long long)T, (long long)cfg->max_seq_len);
         return VKT_ERR_ARG;
     }
-    return create(dev, cfg, 1, T, VKT_MODEL_INFER, false, kv_len, out);
+    return create(dev, cfg, 1, T, VKT_MODEL_INFER, false, VKT_QFORMAT_F32, kv_len, out);
 }
 
 /* After an out-of-memory arena (whose own message names its size and the heap): what the model needs and
@@ -162,9 +167,54 @@ static void log_oom_hint(const vkt_model *m, size_t param_bytes, size_t act_byte
                                               : "");
 }
 
+static size_t io_arena_bytes(const vkt_model_config *cfg, int64_t B, int64_t T, int64_t kv_len) {
+    return 16 * (size_t)(B * T * 4 + 1024) + (kv_len > 0 ? (size_t)cfg->vocab_size * 4 + 4096 : 0);
+}
+
+static int64_t align_elems(vkt_device *dev) {
+    const vkt_device_info *info = vkt_device_get_info(dev);
+    return (info->min_storage_offset_align > 256 ? info->min_storage_offset_align : 256) / 4;
+}
+
+vkt_status vkt_model_plan_bytes(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
+                                const vkt_model_opts *opts, vkt_model_bytes *out) {
+    memset(out, 0, sizeof *out);
+    VKT_TRY(vkt_model_config_validate(cfg, "model"));
+    vkt_model *m = calloc(1, sizeof *m);
+    if (!m) return VKT_ERR_OOM;
+    bool backward = opts->mode != VKT_MODEL_INFER;
+    m->cfg = *cfg, m->B = B, m->T = T, m->dev = dev, m->recompute = opts->recompute && backward;
+    int64_t align = align_elems(dev), scratch = 0;
+    vkt_status s = vkt_params_build(cfg, align, &m->table);
+    if (s == VKT_OK) s = vkt_model_base_plan(&m->table, opts->base_format, align, &m->base);
+    m->layers = calloc((size_t)cfg->n_layer, sizeof *m->layers);
+    if (s == VKT_OK && !m->layers) s = VKT_ERR_OOM;
+    if (s == VKT_OK) s = norm_scratch_elems(m, &scratch);
+    planner p = {.align = (size_t)align * 4};
+    if (s == VKT_OK) s = plan_acts(m, &p, backward, scratch);
+    if (s == VKT_OK) {
+        size_t linear = 0;
+        for (int i = 0; i < m->table.n; i++)
+            if (vkt_model_base_role_stored(m->table.p[i].role)) linear += (size_t)m->table.p[i].numel * 4;
+        bool f32 = opts->base_format == VKT_QFORMAT_F32;
+        out->linear = f32 ? linear : m->base.blob_bytes;
+        out->other = (size_t)m->base.params_total * 4 - (f32 ? linear : 0);
+        out->grads = opts->mode == VKT_MODEL_TRAIN ? (size_t)m->table.total * 4 : 0;
+        out->acts = p.bytes, out->io = io_arena_bytes(cfg, B, T, 0);
+    }
+    vkt_model_destroy(m);
+    return s;
+}
+
 static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, vkt_model_mode mode,
-                         bool recompute, int64_t kv_len, vkt_model **out) {
+                         bool recompute, vkt_qformat base_format, int64_t kv_len, vkt_model **out) {
     bool with_grads = mode == VKT_MODEL_TRAIN, backward = mode != VKT_MODEL_INFER;
+    if (base_format != VKT_QFORMAT_F32 && with_grads) {
+        vkt_log_error("base weights stored as %s cannot train: a quantized base is for frozen models (finetune.method "
+                      "lora or qlora); full fine-tuning needs finetune.base_format f32",
+                      vkt_qformat_name(base_format));
+        return VKT_ERR_ARG;
+    }
     VKT_TRY(vkt_model_config_validate(cfg, "model"));
     VKT_TRY(vkt_model_config_check_positions(cfg, kv_len > T ? kv_len : T, "model config"));
     if (T > cfg->max_seq_len) {
@@ -176,19 +226,21 @@ static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B
     if (!m) return VKT_ERR_OOM;
     m->cfg = *cfg, m->B = B, m->T = T, m->dev = dev, m->dloss = 1.0f, m->recompute = recompute && backward;
     m->kv_len = kv_len, m->pos0_max = kv_len > T ? kv_len - T : 0;
-    const vkt_device_info *info = vkt_device_get_info(dev);
-    int64_t align = (info->min_storage_offset_align > 256 ? info->min_storage_offset_align : 256) / 4;
+    int64_t align = align_elems(dev);
     vkt_status s = vkt_params_build(cfg, align, &m->table);
     m->layers = calloc((size_t)cfg->n_layer, sizeof *m->layers);
     if (s == VKT_OK && !m->layers) s = VKT_ERR_OOM;
-    size_t pbytes = (size_t)m->table.total * 4;
+    if (s == VKT_OK) s = vkt_model_base_plan(&m->table, base_format, align, &m->base);
+    size_t pbytes = (size_t)m->base.params_total * 4;
     if (s == VKT_OK) s = vkt_arena_create(dev, "parameters", pbytes, &m->params_arena);
-    if (s == VKT_OK) s = vkt_tensor_alloc(m->params_arena, VKT_DTYPE_F32, m->table.total, 1, 1, 1, &m->params);
-    if (s == VKT_OK && with_grads) s = vkt_arena_create(dev, "gradients", pbytes, &m->grads_arena);
+    if (s == VKT_OK) s = vkt_tensor_alloc(m->params_arena, VKT_DTYPE_F32, m->base.params_total, 1, 1, 1, &m->params);
+    if (s == VKT_OK) s = vkt_model_base_alloc(dev, &m->base);
+    pbytes += m->base.blob_bytes;
+    if (s == VKT_OK && with_grads) s = vkt_arena_create(dev, "gradients", (size_t)m->table.total * 4, &m->grads_arena);
     if (s == VKT_OK && with_grads)
         s = vkt_tensor_alloc(m->grads_arena, VKT_DTYPE_F32, m->table.total, 1, 1, 1, &m->grads);
     /* Decode models also keep the next position and the last position's logits here (host-visible). */
-    size_t io_bytes = 16 * (size_t)(B * T * 4 + 1024) + (kv_len > 0 ? (size_t)cfg->vocab_size * 4 + 4096 : 0);
+    size_t io_bytes = io_arena_bytes(cfg, B, T, kv_len);
     if (s == VKT_OK) s = vkt_arena_create_host(dev, "batches", io_bytes, &m->io_arena);
     for (int k = 0; k < 2 && s == VKT_OK; k++) {
         s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_I32, B, T, 1, 1, &m->tokens_slot[k]);
@@ -225,6 +277,7 @@ void vkt_model_destroy(vkt_model *m) {
     vkt_arena_destroy(m->io_arena);
     vkt_arena_destroy(m->grads_arena);
     vkt_arena_destroy(m->params_arena);
+    vkt_model_base_free(&m->base);
     vkt_params_free(&m->table);
     free(m->layers);
     free(m);
@@ -246,8 +299,17 @@ static vkt_tensor view(const vkt_tensor *flat, int64_t offset, int64_t rows, int
     return t;
 }
 
+/* Element offset of e in the parameter arena (the table's unless the base is stored quantized). */
+static int64_t param_offset(const vkt_model *m, const vkt_param *e) {
+    int64_t off = m->base.offset[e - m->table.p];
+    VKT_ASSERT(off >= 0); /* a quantized base weight has no f32 view: see vkt_model_param_stored */
+    return off;
+}
+
+bool vkt_model_param_stored(const vkt_model *m, const vkt_param *e) { return m->base.offset[e - m->table.p] < 0; }
+
 vkt_tensor vkt_model_param(const vkt_model *m, const vkt_param *e) {
-    return view(&m->params, e->offset, e->rows, e->cols);
+    return view(&m->params, param_offset(m, e), e->rows, e->cols);
 }
 
 vkt_tensor vkt_model_grad(const vkt_model *m, const vkt_param *e) {
@@ -256,7 +318,7 @@ vkt_tensor vkt_model_grad(const vkt_model *m, const vkt_param *e) {
 }
 
 vkt_tensor vkt_model_param_group(const vkt_model *m, const vkt_param *e) {
-    return view(&m->params, e->offset, vkt_params_group_rows(&m->table, e), e->cols);
+    return view(&m->params, param_offset(m, e), vkt_params_group_rows(&m->table, e), e->cols);
 }
 
 vkt_tensor vkt_model_grad_group(const vkt_model *m, const vkt_param *e) {
@@ -288,11 +350,11 @@ vkt_status vkt_model_init_weights(vkt_model *m, uint64_t seed) {
 }
 
 vkt_status vkt_model_upload_params(vkt_model *m, const float *host) {
-    return vkt_tensor_upload(m->dev, &m->params, host, (size_t)m->table.total * 4);
+    return vkt_model_base_upload(m->dev, &m->table, &m->base, &m->params, host);
 }
 
-vkt_status vkt_model_download_params(vkt_model *m, float *host) {
-    return vkt_tensor_download(m->dev, &m->params, host, (size_t)m->table.total * 4);
+vkt_status vkt_model_download_params(const vkt_model *m, float *host) {
+    return vkt_model_base_download(m->dev, &m->table, &m->base, &m->params, host);
 }
 
 vkt_status vkt_model_record_zero_grads(vkt_model *m, vkt_rec *r) {
@@ -303,7 +365,7 @@ vkt_status vkt_model_record_zero_grads(vkt_model *m, vkt_rec *r) {
 }
 
 void vkt_model_memory(const vkt_model *m, size_t *params, size_t *grads, size_t *acts) {
-    *params = vkt_arena_capacity(m->params_arena);
+    *params = vkt_arena_capacity(m->params_arena) + (m->base.arena ? vkt_arena_capacity(m->base.arena) : 0);
     *grads = m->grads_arena ? vkt_arena_capacity(m->grads_arena) : 0;
     *acts = vkt_arena_capacity(m->acts_arena);
 }

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 
+#include "model/model_base.h"
 #include "model/params.h"
 #include "vk/record.h"
 
@@ -58,7 +59,9 @@ typedef struct {
     int64_t B, T;
     vkt_device *dev;             /* borrowed */
     vkt_arena *params_arena, *grads_arena, *acts_arena; /* owned */
-    vkt_tensor params, grads;    /* flat (table.total) f32 views */
+    vkt_tensor params, grads;    /* flat f32 views: grads (table.total); params (base.params_total), which is
+                                  * table.total unless the linear weights are stored quantized (model_base.h) */
+    vkt_model_base base;         /* owned: how the linear weights are stored (F32: in params like the rest) */
     vkt_arena *io_arena;         /* owned, host-visible: input batches and loss statistics */
     vkt_tensor tokens_slot[2], targets_slot[2], stats_slot[2]; /* double-buffered: the host fills one
                                                                   slot while the device reads the other */
@@ -110,6 +113,15 @@ vkt_status vkt_model_create_ex(vkt_device *dev, const vkt_model_config *cfg, int
  * (TRAIN or FROZEN). */
 vkt_status vkt_model_create_mode(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
                                  vkt_model_mode mode, bool recompute, vkt_model **out);
+/* Everything a model is created with besides its shape. */
+typedef struct {
+    vkt_model_mode mode;
+    bool recompute;          /* needs a backward (TRAIN or FROZEN) */
+    vkt_qformat base_format; /* storage of the block linear weights (model_base.h); not F32 only for
+                              * models whose weights do not train (INFER or FROZEN), else VKT_ERR_ARG */
+} vkt_model_opts;
+vkt_status vkt_model_create_opts(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
+                                 const vkt_model_opts *opts, vkt_model **out);
 void vkt_model_destroy(vkt_model *m);
 
 /* Points tokens, targets and loss_stats at slot s (0 or 1) for the recordings that follow. */
@@ -119,8 +131,11 @@ int32_t *vkt_model_slot_tokens(const vkt_model *m, int s);
 int32_t *vkt_model_slot_targets(const vkt_model *m, int s);
 const float *vkt_model_slot_stats(const vkt_model *m, int s);
 
-/* Parameter and gradient views of table entry e, shaped (rows, cols). */
+/* Parameter and gradient views of table entry e, shaped (rows, cols). A parameter stored quantized has
+ * no f32 view (asserted): use vkt_model_param_stored first. */
 vkt_tensor vkt_model_param(const vkt_model *m, const vkt_param *e);
+/* True when e is held as a quantized blob (model_base.h), not in the f32 parameter arena. */
+bool vkt_model_param_stored(const vkt_model *m, const vkt_param *e);
 vkt_tensor vkt_model_grad(const vkt_model *m, const vkt_param *e);
 /* A fused group starting at e (q|k|v or gate|up) as one (group rows, cols) view. */
 vkt_tensor vkt_model_param_group(const vkt_model *m, const vkt_param *e);
@@ -129,9 +144,10 @@ vkt_tensor vkt_model_grad_group(const vkt_model *m, const vkt_param *e);
 /* GPT-2 style initialisation from a seed: N(0, init_std) for matrices and embeddings, output projections
  * of each residual branch scaled by 1/sqrt(2 L), norm weights 1, biases 0. Host-side, then uploaded. */
 vkt_status vkt_model_init_weights(vkt_model *m, uint64_t seed);
-/* Host copies of all parameters (table.total floats) in and out. */
+/* Host copies of all parameters (table.total floats) in and out. Upload quantizes the linear weights
+ * of a model with a quantized base; download returns them dequantized. */
 vkt_status vkt_model_upload_params(vkt_model *m, const float *host);
-vkt_status vkt_model_download_params(vkt_model *m, float *host);
+vkt_status vkt_model_download_params(const vkt_model *m, float *host);
 
 typedef enum {
     VKT_FWD_LOGITS = 0,    /* logits only (sampling) */
@@ -147,7 +163,18 @@ vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r);
 /* Records zeroing of every gradient (nothing for a model without gradients). */
 vkt_status vkt_model_record_zero_grads(vkt_model *m, vkt_rec *r);
 
-/* Bytes per arena, for the plan printout. */
+/* What a model would take on the device, planned on the host without allocating anything. */
+typedef struct {
+    size_t linear;  /* the block linear weights in their storage format (f32 or blobs) */
+    size_t other;   /* the f32 parameter arena without them: embeddings, norms, biases, LM head */
+    size_t grads;   /* TRAIN only: every parameter's f32 gradient */
+    size_t acts;    /* activations and backward scratch (vkt_model_memory's acts) */
+    size_t io;      /* host-visible batch slots and loss statistics */
+} vkt_model_bytes;
+vkt_status vkt_model_plan_bytes(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
+                                const vkt_model_opts *opts, vkt_model_bytes *out);
+
+/* Bytes per arena, for the plan printout (params includes the quantized base's blob arena). */
 void vkt_model_memory(const vkt_model *m, size_t *params, size_t *grads, size_t *acts);
 
 #endif

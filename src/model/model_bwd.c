@@ -11,16 +11,6 @@ vkt_tensor vkt_model_g(const vkt_model *m, int layer, vkt_param_role role) {
     return e ? vkt_model_grad_group(m, e) : (vkt_tensor){0};
 }
 
-/* A linear layer's backward (dx = dy W overwritten, dW and db accumulated when the model has gradients),
- * then the adapter hook's (which adds to dx). */
-static vkt_status linear_bwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
-                             const vkt_tensor *dy, const vkt_tensor *x, const vkt_tensor *dx, int64_t in,
-                             int64_t out) {
-    vkt_tensor w = vkt_model_p(m, l, role), gw = vkt_model_g(m, l, role), gb = vkt_model_g(m, l, bias_role);
-    VKT_TRY(vkt_op_matmul_bwd(r, dy, x, &w, dx, opt(&gw), opt(&gb), m->B * m->T, in, out));
-    return m->hook ? m->hook->bwd(m->hook->ctx, r, l, role, x, dy, dx) : VKT_OK;
-}
-
 static vkt_status block_backward(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x) {
     const vkt_model_config *c = &m->cfg;
     vkt_layer_acts *a = &m->layers[l];
@@ -29,17 +19,17 @@ static vkt_status block_backward(vkt_model *m, vkt_rec *r, int l, const vkt_tens
     bool gpt2 = c->arch == VKT_ARCH_GPT2;
 
     /* MLP branch: res_mlp = res_attn + down(act(fc(norm2(res_attn)))); m->dres holds d(res_mlp). */
-    VKT_TRY(linear_bwd(m, r, l, VKT_ROLE_DOWN_W, VKT_ROLE_DOWN_B, &m->dres, &a->fc_act, &m->dfc_act, F, C));
+    VKT_TRY(vkt_model_linear_bwd(m, r, l, VKT_ROLE_DOWN_W, VKT_ROLE_DOWN_B, &m->dres, &a->fc_act, &m->dfc_act, F, C));
     VKT_TRY(vkt_model_act_bwd(m, r, &a->fc, &m->dfc_act, &m->dfc));
     vkt_param_role fc_w = gpt2 ? VKT_ROLE_FC_W : VKT_ROLE_GATE_W, fc_b = gpt2 ? VKT_ROLE_FC_B : VKT_ROLE_GATE_B;
-    VKT_TRY(linear_bwd(m, r, l, fc_w, fc_b, &m->dfc, &a->norm2, &m->dtmp_c, C, FC));
+    VKT_TRY(vkt_model_linear_bwd(m, r, l, fc_w, fc_b, &m->dfc, &a->norm2, &m->dtmp_c, C, FC));
     vkt_tensor n2w = vkt_model_p(m, l, VKT_ROLE_NORM2_W), gn2w = vkt_model_g(m, l, VKT_ROLE_NORM2_W);
     vkt_tensor gn2b = vkt_model_g(m, l, VKT_ROLE_NORM2_B);
     VKT_TRY(vkt_model_norm_bwd(m, r, &m->dtmp_c, &a->res_attn, &n2w, &a->norm2_mean, &a->norm2_rstd, &m->dres,
                                opt(&gn2w), opt(&gn2b)));
 
     /* Attention branch: res_attn = x + o(attention(qkv(norm1(x)))); m->dres now holds d(res_attn). */
-    VKT_TRY(linear_bwd(m, r, l, VKT_ROLE_O_W, VKT_ROLE_O_B, &m->dres, &a->atty, &m->datty, ATT, C));
+    VKT_TRY(vkt_model_linear_bwd(m, r, l, VKT_ROLE_O_W, VKT_ROLE_O_B, &m->dres, &a->atty, &m->datty, ATT, C));
     vkt_attention_cfg acfg = {.B = m->B, .T = m->T, .NH = c->n_head, .KVH = c->n_kv_head, .HS = c->head_dim,
                               .causal = !m->bidirectional};
     vkt_attention_view views[3], dviews[3];
@@ -48,7 +38,7 @@ static vkt_status block_backward(vkt_model *m, vkt_rec *r, int l, const vkt_tens
     VKT_TRY(vkt_op_attention_bwd(r, &acfg, &m->datty, views, &a->atty, &a->lse, dviews, &m->delta));
     if (!gpt2) VKT_TRY(vkt_model_rope(m, r, &m->dqkv, true));
     vkt_param_role qkv_w = gpt2 ? VKT_ROLE_QKV_W : VKT_ROLE_Q_W, qkv_b = gpt2 ? VKT_ROLE_QKV_B : VKT_ROLE_Q_B;
-    VKT_TRY(linear_bwd(m, r, l, qkv_w, qkv_b, &m->dqkv, &a->norm1, &m->dtmp_c, C, QKV));
+    VKT_TRY(vkt_model_linear_bwd(m, r, l, qkv_w, qkv_b, &m->dqkv, &a->norm1, &m->dtmp_c, C, QKV));
     vkt_tensor n1w = vkt_model_p(m, l, VKT_ROLE_NORM1_W), gn1w = vkt_model_g(m, l, VKT_ROLE_NORM1_W);
     vkt_tensor gn1b = vkt_model_g(m, l, VKT_ROLE_NORM1_B);
     return vkt_model_norm_bwd(m, r, &m->dtmp_c, x, &n1w, &a->norm1_mean, &a->norm1_rstd, &m->dres, opt(&gn1w),

@@ -23,13 +23,6 @@ vkt_tensor vkt_model_p(const vkt_model *m, int layer, vkt_param_role role) {
 
 static const vkt_tensor *opt(const vkt_tensor *t) { return t->arena ? t : NULL; }
 
-/* A linear layer y = x W^T + b, then the adapter hook on it (if any). */
-static vkt_status linear(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, const vkt_tensor *x,
-                         const vkt_tensor *w, const vkt_tensor *b, const vkt_tensor *y, int64_t in, int64_t out) {
-    VKT_TRY(vkt_op_matmul_fwd(r, x, w, b, y, m->B * m->T, in, out));
-    return m->hook ? m->hook->fwd(m->hook->ctx, r, l, role, x, y) : VKT_OK;
-}
-
 vkt_status vkt_model_block_forward(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x) {
     const vkt_model_config *c = &m->cfg;
     vkt_layer_acts *a = &m->layers[l];
@@ -40,25 +33,23 @@ vkt_status vkt_model_block_forward(vkt_model *m, vkt_rec *r, int l, const vkt_te
     vkt_tensor n1w = vkt_model_p(m, l, VKT_ROLE_NORM1_W), n1b = vkt_model_p(m, l, VKT_ROLE_NORM1_B);
     VKT_TRY(vkt_model_norm_fwd(m, r, x, &n1w, opt(&n1b), &a->norm1, &a->norm1_mean, &a->norm1_rstd));
     vkt_param_role qkv_w = gpt2 ? VKT_ROLE_QKV_W : VKT_ROLE_Q_W;
-    vkt_tensor wqkv = vkt_model_p(m, l, qkv_w), bqkv = vkt_model_p(m, l, gpt2 ? VKT_ROLE_QKV_B : VKT_ROLE_Q_B);
-    VKT_TRY(linear(m, r, l, qkv_w, &a->norm1, &wqkv, opt(&bqkv), &a->qkv, C, QKV));
+    vkt_param_role qkv_b = gpt2 ? VKT_ROLE_QKV_B : VKT_ROLE_Q_B;
+    VKT_TRY(vkt_model_linear_fwd(m, r, l, qkv_w, qkv_b, &a->norm1, &a->qkv, C, QKV));
     if (!gpt2) VKT_TRY(vkt_model_rope(m, r, &a->qkv, false));
     vkt_attention_cfg acfg = attention_cfg(m);
     vkt_attention_view views[3];
     vkt_attention_views_fused(&acfg, &a->qkv, views);
     VKT_TRY(vkt_op_attention_fwd(r, &acfg, views, &a->atty, &a->lse));
-    vkt_tensor wo = vkt_model_p(m, l, VKT_ROLE_O_W), bo = vkt_model_p(m, l, VKT_ROLE_O_B);
-    VKT_TRY(linear(m, r, l, VKT_ROLE_O_W, &a->atty, &wo, opt(&bo), &a->res_attn, ATT, C));
+    VKT_TRY(vkt_model_linear_fwd(m, r, l, VKT_ROLE_O_W, VKT_ROLE_O_B, &a->atty, &a->res_attn, ATT, C));
     VKT_TRY(vkt_op_residual_fwd(r, &a->res_attn, x, &a->res_attn));
 
     vkt_tensor n2w = vkt_model_p(m, l, VKT_ROLE_NORM2_W), n2b = vkt_model_p(m, l, VKT_ROLE_NORM2_B);
     VKT_TRY(vkt_model_norm_fwd(m, r, &a->res_attn, &n2w, opt(&n2b), &a->norm2, &a->norm2_mean, &a->norm2_rstd));
     vkt_param_role fc_w = gpt2 ? VKT_ROLE_FC_W : VKT_ROLE_GATE_W;
-    vkt_tensor wfc = vkt_model_p(m, l, fc_w), bfc = vkt_model_p(m, l, gpt2 ? VKT_ROLE_FC_B : VKT_ROLE_GATE_B);
-    VKT_TRY(linear(m, r, l, fc_w, &a->norm2, &wfc, opt(&bfc), &a->fc, C, gpt2 ? F : 2 * F));
+    vkt_param_role fc_b = gpt2 ? VKT_ROLE_FC_B : VKT_ROLE_GATE_B;
+    VKT_TRY(vkt_model_linear_fwd(m, r, l, fc_w, fc_b, &a->norm2, &a->fc, C, gpt2 ? F : 2 * F));
     VKT_TRY(vkt_model_act_fwd(m, r, &a->fc, &a->fc_act));
-    vkt_tensor wd = vkt_model_p(m, l, VKT_ROLE_DOWN_W), bd = vkt_model_p(m, l, VKT_ROLE_DOWN_B);
-    VKT_TRY(linear(m, r, l, VKT_ROLE_DOWN_W, &a->fc_act, &wd, opt(&bd), &a->res_mlp, F, C));
+    VKT_TRY(vkt_model_linear_fwd(m, r, l, VKT_ROLE_DOWN_W, VKT_ROLE_DOWN_B, &a->fc_act, &a->res_mlp, F, C));
     return vkt_op_residual_fwd(r, &a->res_mlp, &a->res_attn, &a->res_mlp);
 }
 

@@ -7,6 +7,39 @@
 #include "ops/rope.h"
 #include "ops/swiglu.h"
 
+static const vkt_tensor *opt(const vkt_tensor *t) { return t->arena ? t : NULL; }
+
+vkt_status vkt_model_linear_fwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
+                                const vkt_tensor *x, const vkt_tensor *y, int64_t in, int64_t out) {
+    const vkt_param *e = vkt_params_get(&m->table, l, role);
+    vkt_tensor b = vkt_model_p(m, l, bias_role);
+    int64_t BT = m->B * m->T;
+    if (vkt_model_param_stored(m, e)) {
+        const vkt_qweight *q = &m->base.q[e - m->table.p];
+        VKT_ASSERT(q->layout.in == in && q->layout.out == out);
+        VKT_TRY(vkt_op_qmatmul_fwd(r, x, q, opt(&b), y, BT, false, VKT_MATMUL_AUTO));
+    } else {
+        vkt_tensor w = vkt_model_param_group(m, e);
+        VKT_TRY(vkt_op_matmul_fwd(r, x, &w, opt(&b), y, BT, in, out));
+    }
+    return m->hook ? m->hook->fwd(m->hook->ctx, r, l, role, x, y) : VKT_OK;
+}
+
+vkt_status vkt_model_linear_bwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
+                                const vkt_tensor *dy, const vkt_tensor *x, const vkt_tensor *dx, int64_t in,
+                                int64_t out) {
+    const vkt_param *e = vkt_params_get(&m->table, l, role);
+    int64_t BT = m->B * m->T;
+    if (vkt_model_param_stored(m, e)) {
+        VKT_ASSERT(!m->grads_arena); /* quantized weights only in frozen models */
+        VKT_TRY(vkt_op_qmatmul_bwd_dx(r, dy, &m->base.q[e - m->table.p], dx, BT, false, VKT_MATMUL_AUTO));
+    } else {
+        vkt_tensor w = vkt_model_param_group(m, e), gw = vkt_model_g(m, l, role), gb = vkt_model_g(m, l, bias_role);
+        VKT_TRY(vkt_op_matmul_bwd(r, dy, x, &w, dx, opt(&gw), opt(&gb), BT, in, out));
+    }
+    return m->hook ? m->hook->bwd(m->hook->ctx, r, l, role, x, dy, dx) : VKT_OK;
+}
+
 vkt_status vkt_model_norm_fwd(const vkt_model *m, vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w,
                               const vkt_tensor *b, const vkt_tensor *y, const vkt_tensor *mean,
                               const vkt_tensor *rstd) {

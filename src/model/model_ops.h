@@ -7,6 +7,7 @@
 #include "ops/attention.h"
 #include "ops/embed.h"
 #include "ops/matmul.h"
+#include "ops/qmatmul.h"
 #include "ops/residual.h"
 #include "ops/xent.h"
 
@@ -14,6 +15,17 @@
 vkt_tensor vkt_model_p(const vkt_model *m, int layer, vkt_param_role role);
 /* Gradient view, likewise. */
 vkt_tensor vkt_model_g(const vkt_model *m, int layer, vkt_param_role role);
+
+/* A block's linear layer (layer l, role the first of a fused group): y = x W^T + b over (BT, in) ->
+ * (BT, out), then the adapter hook. The one place that knows how the weight is stored: matmul on an f32
+ * weight, qmatmul on a quantized one (model_base.h). */
+vkt_status vkt_model_linear_fwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
+                                const vkt_tensor *x, const vkt_tensor *y, int64_t in, int64_t out);
+/* Its backward: dx = dy W (overwritten); dW and db accumulate when the model has gradients (never for a
+ * quantized weight, which belongs to a frozen model); then the hook's backward (adds to dx). */
+vkt_status vkt_model_linear_bwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
+                                const vkt_tensor *dy, const vkt_tensor *x, const vkt_tensor *dx, int64_t in,
+                                int64_t out);
 
 /* Records block l's forward from its input x (B*T, C) into m->layers[l]. */
 vkt_status vkt_model_block_forward(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x);

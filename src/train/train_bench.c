@@ -37,7 +37,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 /* Device time of forward, backward and optimizer from timestamps, median of 5 synchronous runs. */
-static vkt_status phase_times(vkt_model *m, vkt_step *st, random_batches *rb, vkt_train_bench_result *res) {
+static vkt_status phase_times(vkt_model *m, vkt_step *st, random_batches *rb, int reps, vkt_train_bench_result *res) {
     vkt_rec *r;
     VKT_TRY(vkt_rec_create(m->dev, 8, &r));
     vkt_model_use_slot(m, 0);
@@ -50,7 +50,7 @@ static vkt_status phase_times(vkt_model *m, vkt_step *st, random_batches *rb, vk
     if (s == VKT_OK) s = vkt_model_record_zero_grads(m, r);
     if (s == VKT_OK) s = vkt_rec_end(r);
     double f[5], b[5];
-    for (int i = 0; i < 5 && s == VKT_OK; i++) {
+    for (int i = 0; i < reps && s == VKT_OK; i++) {
         fill_random(rb, vkt_model_slot_tokens(m, 0), vkt_model_slot_targets(m, 0));
         s = vkt_rec_submit_wait(r);
         if (s == VKT_OK) s = vkt_rec_elapsed_ms(r, t0, t1, &f[i]);
@@ -58,28 +58,43 @@ static vkt_status phase_times(vkt_model *m, vkt_step *st, random_batches *rb, vk
     }
     vkt_rec_destroy(r);
     if (s != VKT_OK) return s;
-    qsort(f, 5, sizeof *f, cmp_double);
-    qsort(b, 5, sizeof *b, cmp_double);
-    res->fwd_ms = f[2], res->bwd_ms = b[2];
+    qsort(f, (size_t)reps, sizeof *f, cmp_double);
+    qsort(b, (size_t)reps, sizeof *b, cmp_double);
+    res->fwd_ms = f[reps / 2], res->bwd_ms = b[reps / 2];
     res->optim_ms = vkt_step_optim_ms(st);
     return VKT_OK;
 }
 
-vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t steps, vkt_train_bench_result *out) {
+vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t steps, const vkt_train_ext *ext,
+                           vkt_train_bench_result *out) {
     vkt_train_bench_result res = {0};
     const vkt_model_config *mc = &cfg->model;
     vkt_model *m = NULL;
     vkt_step *st = NULL;
-    VKT_TRY(vkt_model_create_ex(dev, mc, cfg->batch_size, cfg->seq_len, true, cfg->recompute, &m));
+    if (ext && ext->plan) VKT_TRY(ext->plan(ext->ctx, dev, mc, cfg->batch_size, cfg->seq_len));
+    vkt_model_opts mo = {.mode = ext ? ext->mode : VKT_MODEL_TRAIN, .recompute = cfg->recompute,
+                         .base_format = ext ? ext->base_format : VKT_QFORMAT_F32};
+    VKT_TRY(vkt_model_create_opts(dev, mc, cfg->batch_size, cfg->seq_len, &mo, &m));
     vkt_step_cfg sc = {.adamw = vkt_adamw_cfg_default(), .max_grad_norm = (float)cfg->grad_clip,
                        .accum = cfg->grad_accum, .total_steps = steps + 8,
                        .schedule = {.lr_max = cfg->lr, .lr_min = cfg->lr_min, .warmup = 1, .total = steps + 8}};
+    double t_init = now_s();
     vkt_status s = vkt_model_init_weights(m, cfg->seed);
+    t_init = now_s() - t_init;
+    vkt_trainable train = {0};
+    bool attached = false;
+    if (s == VKT_OK && ext) s = ext->attach(ext->ctx, m, NULL, &train), attached = true;
+    else if (s == VKT_OK) train = vkt_step_trainable_model(m);
+    sc.train = &train;
     if (s == VKT_OK) s = vkt_step_create(m, &sc, 0, &st);
     random_batches rb = {.n = cfg->batch_size * cfg->seq_len, .V = mc->vocab_size};
     vkt_rng_init(&rb.rng, cfg->seed);
     vkt_step_result done;
-    for (int i = 0; i < 3 && s == VKT_OK; i++) s = vkt_step_submit(st, fill_random, &rb, &done);
+    /* Warm-up: up to 3 steps, fewer when few are timed (a step of a 1B model on a CPU driver takes minutes). */
+    int warm = steps < 3 ? (int)steps : 3, reps = steps < 5 ? 1 : 5;
+    vkt_log_info("bench: model initialised and stored in %.1f s; %d warm-up and %lld timed steps", t_init, warm,
+                 (long long)steps);
+    for (int i = 0; i < warm && s == VKT_OK; i++) s = vkt_step_submit(st, fill_random, &rb, &done);
     if (s == VKT_OK) s = vkt_step_drain(st, &done);
     double t0 = now_s(), host = 0;
     for (int64_t i = 0; i < steps && s == VKT_OK; i++) {
@@ -89,7 +104,7 @@ vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t s
     }
     if (s == VKT_OK) s = vkt_step_drain(st, &done);
     double elapsed = now_s() - t0;
-    if (s == VKT_OK) s = phase_times(m, st, &rb, &res);
+    if (s == VKT_OK) s = phase_times(m, st, &rb, reps, &res);
     vkt_bench *b = NULL;
     vkt_bench_opts bo = {.quick = true, .quiet = true};
     if (s == VKT_OK) s = vkt_bench_create(dev, &bo, &b);
@@ -105,20 +120,28 @@ vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t s
         res.host_ms = 1e3 * host / (double)steps;
         res.gflops = res.tokens_per_s * res.flops_per_token * 1e-9;
         res.util = res.peak_gflops > 0 ? res.gflops / res.peak_gflops : 0;
+        /* Executed work: 6 N per token less the weight gradients (2 N) a frozen base skips, plus a
+         * forward (2 N) when recomputing; attention is scaled the same way. */
+        double exec = (m->grads_arena ? 6.0 : 4.0) + (m->recompute ? 2.0 : 0.0);
+        res.exec_util = res.util * exec / 6.0;
         res.params = vkt_params_count(&m->table);
-        res.device_bytes = (int64_t)(pb + gb + ab + vkt_step_memory(st));
+        res.device_bytes = (int64_t)(pb + gb + ab + vkt_step_memory(st) + (ext && ext->memory ? ext->memory(ext->ctx) : 0));
         const vkt_device_info *info = vkt_device_get_info(dev);
-        printf("device=\"%s\" driver=\"%s %s\" op=train_step model=%s params=%lld L=%lld C=%lld V=%lld B=%lld "
-               "T=%lld accum=%lld\n  tokens_per_s=%.1f step_ms=%.2f fwd_ms=%.2f bwd_ms=%.2f optim_ms=%.2f "
-               "host_ms=%.3f model_gflops=%.1f peak_gflops=%.1f util=%.3f memory_mib=%.1f timer=gpu\n",
-               info->name, info->driver_name, info->driver_info, mc->model_type, (long long)res.params,
+        printf("device=\"%s\" driver=\"%s %s\" op=train_step model=%s method=%s base=%s recompute=%d params=%lld "
+               "trainable=%lld L=%lld C=%lld V=%lld B=%lld T=%lld accum=%lld\n  tokens_per_s=%.2f step_ms=%.2f "
+               "fwd_ms=%.2f bwd_ms=%.2f optim_ms=%.2f host_ms=%.3f model_gflops=%.1f peak_gflops=%.1f util=%.3f "
+               "exec_util=%.3f memory_mib=%.1f timer=gpu\n",
+               info->name, info->driver_name, info->driver_info, mc->model_type,
+               cfg->ft_method[0] ? cfg->ft_method : "pretrain", vkt_qformat_name(m->base.format), (int)m->recompute,
+               (long long)res.params, (long long)vkt_params_count(train.table),
                (long long)mc->n_layer, (long long)mc->n_embd, (long long)mc->vocab_size, (long long)cfg->batch_size,
                (long long)cfg->seq_len, (long long)cfg->grad_accum, res.tokens_per_s, res.step_ms, res.fwd_ms,
-               res.bwd_ms, res.optim_ms, res.host_ms, res.gflops, res.peak_gflops, res.util,
+               res.bwd_ms, res.optim_ms, res.host_ms, res.gflops, res.peak_gflops, res.util, res.exec_util,
                (double)res.device_bytes / (1 << 20));
     }
     vkt_bench_destroy(b);
     vkt_step_destroy(st);
+    if (attached && ext->release) ext->release(ext->ctx);
     vkt_model_destroy(m);
     if (out) *out = res;
     return s;

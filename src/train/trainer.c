@@ -220,8 +220,10 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
                       (long long)mc.max_seq_len);
         return VKT_ERR_FORMAT;
     }
-    VKT_TRY(vkt_model_create_mode(dev, &mc, cfg->batch_size, cfg->seq_len, r->ext ? r->ext->mode : VKT_MODEL_TRAIN,
-                                  cfg->recompute, &r->model));
+    if (r->ext && r->ext->plan) VKT_TRY(r->ext->plan(r->ext->ctx, dev, &mc, cfg->batch_size, cfg->seq_len));
+    vkt_model_opts mo = {.mode = r->ext ? r->ext->mode : VKT_MODEL_TRAIN, .recompute = cfg->recompute,
+                         .base_format = r->ext ? r->ext->base_format : VKT_QFORMAT_F32};
+    VKT_TRY(vkt_model_create_opts(dev, &mc, cfg->batch_size, cfg->seq_len, &mo, &r->model));
     r->model->bidirectional = cfg->objective == VKT_OBJ_MLM;
     vkt_log_info("model: %s, %lld parameters (%d tensors), %lld layers, width %lld, %lld heads (%lld kv)",
                  mc.model_type, (long long)vkt_params_count(&r->model->table), r->model->table.n,
@@ -238,7 +240,8 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     if (opts->resume) {
         if (base_from_model) {
             VKT_TRY(vkt_checkpoint_read_state(opts->resume, &st));
-            VKT_TRY(vkt_import_params(cfg->model_from, r->model));
+            if (cfg->model_from[0]) VKT_TRY(vkt_import_params(cfg->model_from, r->model));
+            else VKT_TRY(vkt_model_init_weights(r->model, cfg->seed)); /* a random base, drawn again */
         } else {
             VKT_TRY(vkt_checkpoint_load_params(opts->resume, r->model, &st));
         }

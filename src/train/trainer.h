@@ -20,8 +20,13 @@
 typedef struct {
     void *ctx;                    /* borrowed */
     vkt_model_mode mode;          /* VKT_MODEL_TRAIN (full fine-tuning) or VKT_MODEL_FROZEN (adapters) */
-    bool base_from_model;         /* a resumed run reads the base weights from model.from / model.path: its
-                                   * checkpoints hold only what trains (written by `write`) */
+    vkt_qformat base_format;      /* storage of the block linear weights (model/model_base.h) */
+    /* Before the model is created, with its final config and batch shape: print the memory plan and
+     * refuse (an error naming what to change) what will not fit; NULL: none. */
+    vkt_status (*plan)(void *ctx, vkt_device *dev, const vkt_model_config *mc, int64_t B, int64_t T);
+    bool base_from_model;         /* a resumed run reads the base weights from model.from / model.path (or
+                                   * draws them again from the seed when there is none): its checkpoints
+                                   * hold only what trains (written by `write`) */
     /* After the base weights are in m: set up what trains and fill *train. resume: the checkpoint folder
      * to read the trained weights from, else NULL. */
     vkt_status (*attach)(void *ctx, vkt_model *m, const char *resume, vkt_trainable *train);
@@ -29,6 +34,8 @@ typedef struct {
     vkt_status (*write)(void *ctx, const char *dir);
     /* Before the closing samples: make m's own weights compute the trained model (merge), or NULL. */
     vkt_status (*before_sample)(void *ctx, vkt_model *m);
+    /* Device bytes of what attach allocated (adapter arenas), for memory reports; NULL: none. */
+    size_t (*memory)(void *ctx);
     /* At the end of the run, before the model is destroyed: free what attach made, or NULL. */
     void (*release)(void *ctx);
 } vkt_train_ext;
