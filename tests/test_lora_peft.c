@@ -206,10 +206,14 @@ static void check_fixture(vkt_test *t, const vkt_model_config *cfg) {
 
     /* Mismatches, one at a time. */
     snprintf(dir, sizeof dir, "%s/bad_shape", g_dir);
-    ts[2].rows += 1; /* layer 0 v_proj lora_A: (r, C) -> (r + 1, C) */
+    float *shape_ok = ts[2].data; /* layer 0 v_proj lora_A: (r, C) -> (r + 1, C), with data to match */
+    ts[2].data = calloc((size_t)((ts[2].rows + 1) * ts[2].cols), sizeof *ts[2].data);
+    ts[2].rows += 1;
     write_fixture(t, dir, peft_config, ts, nt);
     expect_load_error(t, m, dir, VKT_ERR_FORMAT, "lora_A with r + 1 rows");
     ts[2].rows -= 1;
+    free(ts[2].data);
+    ts[2].data = shape_ok;
     snprintf(dir, sizeof dir, "%s/missing", g_dir);
     write_fixture(t, dir, peft_config, ts, nt - 1);
     expect_load_error(t, m, dir, VKT_ERR_FORMAT, "a lora_B missing");

@@ -1,4 +1,4 @@
-/* Linked into every test executable of a VKT_SANITIZE build only: dlclose() that keeps the library.
+/* Linked into every test executable and the vktrain program of a VKT_SANITIZE build only: dlclose() that keeps the library.
  *
  * The Vulkan loader dlcloses the driver (lavapipe) and the layers at vkDestroyInstance. LeakSanitizer
  * reports at exit, by which time those modules are unmapped: their frames print as "<unknown module>",
