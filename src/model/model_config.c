@@ -289,7 +289,9 @@ static vkt_status parse_sliding(const cJSON *obj, const char *where, const char 
             return VKT_ERR_UNSUPPORTED;
         }
     if (strcmp(mt, "mistral") != 0 || !sw || cJSON_IsNull(sw)) return VKT_OK;
-    if (!cJSON_IsNumber(sw) || sw->valuedouble < 1 || sw->valuedouble != (double)(int64_t)sw->valuedouble) {
+    /* Range first: the cast of a double beyond int64 is undefined (found by fuzz_model_config). */
+    if (!cJSON_IsNumber(sw) || !(sw->valuedouble >= 1 && sw->valuedouble <= 9007199254740992.0) ||
+        sw->valuedouble != floor(sw->valuedouble)) {
         vkt_log_error("%s: \"sliding_window\" must be null or a positive integer", where);
         return VKT_ERR_FORMAT;
     }
