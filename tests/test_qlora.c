@@ -20,6 +20,7 @@
 #include "finetune/ft_plan.h"
 #include "finetune/lora.h"
 #include "harness.h"
+#include "lora_testutil.h"
 #include "model_testutil.h"
 #include "ref/ref_model.h"
 #include "sched/step.h"
@@ -134,16 +135,7 @@ static void check(vkt_test *t, const char *arch, const vkt_model_config *cfg, vk
 
     float *ad = malloc((size_t)l->table.total * sizeof *ad);
     VKT_TEST_TRY(t, vkt_lora_download(l, ad));
-    double *merged = vkt_test_to_double(deq, (size_t)total);
-    for (int i = 0; i < l->n_mods; i++) {
-        const vkt_lora_module *md = &l->mods[i];
-        const float *a = ad + l->table.p[md->a].offset, *b = ad + l->table.p[md->b].offset;
-        double *wm = merged + vkt_params_get(&m->table, md->layer, md->role)->offset;
-        for (int64_t o = 0; o < md->out; o++)
-            for (int64_t c = 0; c < md->in; c++)
-                for (int64_t k = 0; k < lc.r; k++)
-                    wm[o * md->in + c] += (double)l->scale * b[o * lc.r + k] * a[k * md->in + c];
-    }
+    double *merged = lora_test_merge(t, m, l, deq);
     double *ref_logits = malloc((size_t)(BT * V) * sizeof *ref_logits), *ref_g = malloc((size_t)total * 8);
     vkt_ref_model_loss(cfg, &m->table, merged, vkt_model_slot_tokens(m, 0), vkt_model_slot_targets(m, 0), B, T, false,
                        ref_logits, ref_g);
