@@ -308,3 +308,14 @@ bool vkt_test_file_exists(const char *dir, const char *name) {
     snprintf(p, sizeof p, "%s/%s", dir, name);
     return stat(p, &st) == 0;
 }
+
+void vkt_test_write_word_corpus(const char *path, int n_words, uint64_t seed) {
+    FILE *f = fopen(path, "w");
+    VKT_ASSERT(f);
+    const char *words[] = {"the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "and", "cat"};
+    vkt_rng rng;
+    vkt_rng_init(&rng, seed);
+    for (int i = 0; i < n_words; i++)
+        fprintf(f, "%s%s", words[vkt_rng_below(&rng, 10)], i % 12 == 11 ? ".\n" : " ");
+    fclose(f);
+}

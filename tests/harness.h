@@ -106,6 +106,8 @@ void vkt_test_random_batch(vkt_rng *rng, int64_t n, int64_t V, int32_t *tokens, 
 int vkt_test_read_losses(const char *dir, char losses[][32], int max);
 /* True when dir/name exists. */
 bool vkt_test_file_exists(const char *dir, const char *name);
+/* A toy training corpus: n_words words of a ten-word vocabulary drawn with `seed`, twelve per line. */
+void vkt_test_write_word_corpus(const char *path, int n_words, uint64_t seed);
 
 /* Path of a file the repository ships under data/ (every test may rely on it). Static buffer. */
 const char *vkt_test_data(const char *relative);

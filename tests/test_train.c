@@ -9,15 +9,6 @@
 
 static char g_dir[64];
 
-static void write_corpus(const char *path) {
-    FILE *f = fopen(path, "w");
-    const char *words[] = {"the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "and", "cat"};
-    vkt_rng rng;
-    vkt_rng_init(&rng, 7);
-    for (int i = 0; i < 6000; i++) fprintf(f, "%s%s", words[vkt_rng_below(&rng, 10)], i % 12 == 11 ? ".\n" : " ");
-    fclose(f);
-}
-
 static void base_config(vkt_run_config *c, const char *corpus, const char *out) {
     vkt_run_config_defaults(c);
     const char *sets[] = {"model.n_embd=32", "model.n_layer=2", "model.n_head=2", "model.n_positions=32",
@@ -53,7 +44,7 @@ int main(void) {
     snprintf(run1, sizeof run1, "%s/run1", g_dir);
     snprintf(run2, sizeof run2, "%s/run2", g_dir);
     snprintf(run3, sizeof run3, "%s/run3", g_dir);
-    write_corpus(corpus);
+    vkt_test_write_word_corpus(corpus, 6000, 7);
     setenv("VKT_CACHE_DIR", g_dir, 1);
 
     /* Uninterrupted run; its loss must fall well below the uniform-guess level (ln 256 = 5.5). */

@@ -24,15 +24,6 @@
 
 static char g_dir[64];
 
-static void write_corpus(const char *path) {
-    FILE *f = fopen(path, "w");
-    const char *words[] = {"the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "and", "cat"};
-    vkt_rng rng;
-    vkt_rng_init(&rng, 7);
-    for (int i = 0; i < 3000; i++) fprintf(f, "%s%s", words[vkt_rng_below(&rng, 10)], i % 12 == 11 ? ".\n" : " ");
-    fclose(f);
-}
-
 static void base_config(vkt_run_config *c, const char *corpus, const char *out) {
     vkt_run_config_defaults(c);
     const char *sets[] = {"model.n_embd=32",
@@ -283,7 +274,7 @@ int main(void) {
     snprintf(run0, sizeof run0, "%s/run0", g_dir);
     snprintf(run1, sizeof run1, "%s/run1", g_dir);
     snprintf(poison, sizeof poison, "%s/poison", g_dir);
-    write_corpus(corpus);
+    vkt_test_write_word_corpus(corpus, 3000, 7);
     setenv("VKT_CACHE_DIR", g_dir, 1);
     vkt_run_config c;
     vkt_train_outcome o;

@@ -29,15 +29,6 @@
 #define WD    0.3
 #define CLIP  0.05
 
-static void write_corpus(const char *path) {
-    FILE *f = fopen(path, "w");
-    const char *words[] = {"the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "and", "cat"};
-    vkt_rng rng;
-    vkt_rng_init(&rng, 11);
-    for (int i = 0; i < 3000; i++) fprintf(f, "%s%s", words[vkt_rng_below(&rng, 10)], i % 12 == 11 ? ".\n" : " ");
-    fclose(f);
-}
-
 /* lr and grad_norm of each train step from metrics.jsonl. */
 static int read_metrics(const char *dir, double *lr, double *norm) {
     char path[300], line[512];
@@ -90,7 +81,7 @@ int main(void) {
     if (!mkdtemp(dir)) return 1;
     snprintf(corpus, sizeof corpus, "%s/corpus.txt", dir);
     snprintf(run, sizeof run, "%s/run", dir);
-    write_corpus(corpus);
+    vkt_test_write_word_corpus(corpus, 3000, 11);
     setenv("VKT_CACHE_DIR", dir, 1);
 
     vkt_run_config c;
