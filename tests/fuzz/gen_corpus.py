@@ -225,3 +225,25 @@ def shard(magic, version, ids, fmt):
 put("token_shard", "u16.bin", shard(20240520, 1, [50256, 1, 2, 3, 65535], "H"))
 put("token_shard", "u32.bin", shard(20240801, 7, [128000, 5, 0x7FFFFFFF], "I"))
 put("token_shard", "empty.bin", shard(20240520, 1, [], "H"))
+
+# ---- SFT data records ------------------------------------------------------------------------------
+# The hand-written fixtures of tests/data/sft (every format, and the malformed ones), plus near misses.
+SFT = os.path.join(ROOT, "tests", "data", "sft")
+for sub in ("good", "bad"):
+    for name in sorted(os.listdir(os.path.join(SFT, sub))):
+        with open(os.path.join(SFT, sub, name), "rb") as f:
+            put("sft_dataset", f"{sub}_{name}", f.read())
+put("sft_dataset", "mixed.jsonl", "\n".join(json.dumps(r) for r in [
+    {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "loss_weight": 1}]},
+    {"conversations": [{"from": "human", "value": "q"}, {"from": "function_call", "value": "[{\"name\": \"f\"}]"},
+                       {"from": "observation", "value": "r"}, {"from": "gpt", "value": "a"}], "tools": "[]"},
+    {"prompt": [{"role": "user", "content": "q"}], "completion": [{"role": "assistant", "content": "a"}]},
+    {"instruction": "i", "input": "x", "output": "o", "history": [["q", "a"]], "system": "s"},
+    {"prompt": "p", "completion": "c"},
+    {"text": "t"},
+]) + "\n")
+put("sft_dataset", "empty_array.json", "[]")
+put("sft_dataset", "nested_parts.jsonl", json.dumps({"messages": [
+    {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "value": "b"}]},
+    {"role": "assistant", "content": None, "tool_calls": {"name": "f", "parameters": "{\"x\": [1, {\"y\": null}]}"}},
+]}) + "\n")
