@@ -15,6 +15,7 @@ static const command commands[] = {
     {"finetune", vkt_cli_finetune, "fine-tune a loaded model: LoRA adapters (PEFT format) or every weight"},
     {"eval", vkt_cli_eval, "validation loss and perplexity of a model on a text"},
     {"sample", vkt_cli_sample, "generate text from a checkpoint or an imported model"},
+    {"chat", vkt_cli_chat, "chat with a model through its chat template (interactive, or one-shot for scripts)"},
     {"convert", vkt_cli_convert, "convert llama2.c / llm.c / Hugging Face models to a Hugging Face folder"},
     {"merge", vkt_cli_merge, "fold a PEFT LoRA adapter into its base model (Hugging Face folder out)"},
     {"export", vkt_cli_export, "write a model (optionally with a LoRA adapter merged) as GGUF for llama.cpp"},
