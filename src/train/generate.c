@@ -31,15 +31,21 @@ static vkt_status copy_params(vkt_device *dev, const vkt_model *src, vkt_model *
 }
 
 /* Decoding token by token loses what depends on neighbours (SentencePiece's leading-space rule, bytes
- * of a multi-byte character), so decode the whole generated run and print what is new. */
-static void stream_new_text(vkt_tokenizer *tok, FILE *f, const int32_t *ids, int64_t n, size_t *printed) {
+ * of a multi-byte character), so decode the whole generated run, behind the last prompt token so a space
+ * the first new token starts with is kept, and print what is new. */
+static void stream_new_text(vkt_tokenizer *tok, FILE *f, const int32_t *seq, int64_t first_new, int64_t n,
+                            size_t *printed) {
     if (!f) return;
-    vkt_tok_bytes b = {0};
-    if (vkt_tok_decode(tok, ids, (size_t)n, true, &b) == VKT_OK && b.len > *printed) {
-        fwrite(b.data + *printed, 1, b.len - *printed, f);
-        *printed = b.len;
+    int64_t from = first_new > 0 ? first_new - 1 : 0;
+    vkt_tok_bytes lead = {0}, b = {0};
+    bool ok = vkt_tok_decode(tok, seq + from, (size_t)(first_new - from), true, &lead) == VKT_OK &&
+              vkt_tok_decode(tok, seq + from, (size_t)(n - from), true, &b) == VKT_OK;
+    if (ok && b.len >= lead.len && b.len - lead.len > *printed) {
+        fwrite(b.data + lead.len + *printed, 1, b.len - lead.len - *printed, f);
+        *printed = b.len - lead.len;
     }
     fflush(f);
+    vkt_tok_bytes_free(&lead);
     vkt_tok_bytes_free(&b);
 }
 
@@ -190,7 +196,7 @@ vkt_status vkt_gen_session_run(vkt_gen_session *s, vkt_tokenizer *tok, const int
         int32_t next = vkt_sampler_next(&sampler, row);
         seq[n++] = next;
         if (is_stop(opts, next, eos)) break;
-        stream_new_text(tok, opts->stream, seq + n_prompt, n - n_prompt, &printed);
+        stream_new_text(tok, opts->stream, seq, n_prompt, n, &printed);
     }
     if (st == VKT_OK && out_ids) {
         *n_out = n - n_prompt;
