@@ -51,6 +51,8 @@ static void stream_new_text(vkt_tokenizer *tok, FILE *f, const int32_t *seq, int
 
 /* A model, its parameters copied from the source, and its recordings. */
 typedef struct {
+    const vkt_gen_adapter *adapter; /* borrowed, NULL: none */
+    void *adapter_handle;           /* what adapter->attach returned for m */
     vkt_model *m;     /* owned */
     vkt_rec *rec;     /* owned: window forward (window engine) or the one-token step (cache engine) */
     vkt_rec *prefill; /* owned, cache engine: re-recorded per prompt chunk (cheap: a few dozen dispatches) */
@@ -60,6 +62,7 @@ typedef struct {
 static void engine_free(engine *e) {
     vkt_rec_destroy(e->prefill);
     vkt_rec_destroy(e->rec);
+    if (e->adapter && e->adapter_handle) e->adapter->release(e->adapter->ctx, e->adapter_handle);
     vkt_model_destroy(e->m);
     memset(e, 0, sizeof *e);
 }
@@ -67,6 +70,7 @@ static void engine_free(engine *e) {
 static vkt_status engine_window(vkt_device *dev, const vkt_model *src, int64_t T, engine *e) {
     VKT_TRY(vkt_model_create(dev, &src->cfg, 1, T, false, &e->m));
     VKT_TRY(copy_params(dev, src, e->m));
+    if (e->adapter) VKT_TRY(e->adapter->attach(e->adapter->ctx, e->m, &e->adapter_handle));
     VKT_TRY(vkt_rec_create(dev, 0, &e->rec));
     vkt_model_use_slot(e->m, 0);
     VKT_TRY(vkt_rec_begin(e->rec));
@@ -77,6 +81,7 @@ static vkt_status engine_window(vkt_device *dev, const vkt_model *src, int64_t T
 static vkt_status engine_cache(vkt_device *dev, const vkt_model *src, int64_t chunk, int64_t kv_len, engine *e) {
     VKT_TRY(vkt_model_create_decode(dev, &src->cfg, chunk, kv_len, &e->m));
     VKT_TRY(copy_params(dev, src, e->m));
+    if (e->adapter) VKT_TRY(e->adapter->attach(e->adapter->ctx, e->m, &e->adapter_handle));
     VKT_TRY(vkt_rec_create(dev, 0, &e->rec));
     VKT_TRY(vkt_rec_create(dev, 0, &e->prefill));
     vkt_model_use_slot(e->m, 0);
@@ -127,11 +132,17 @@ struct vkt_gen_session {
 };
 
 vkt_status vkt_gen_session_create(vkt_device *dev, const vkt_model *src, int64_t context, vkt_gen_session **out) {
+    return vkt_gen_session_create_ex(dev, src, context, NULL, out);
+}
+
+vkt_status vkt_gen_session_create_ex(vkt_device *dev, const vkt_model *src, int64_t context,
+                                     const vkt_gen_adapter *adapter, vkt_gen_session **out) {
     *out = NULL;
     int64_t T = context > 0 && context < src->cfg.max_seq_len ? context : src->cfg.max_seq_len;
     vkt_gen_session *s = calloc(1, sizeof *s);
     if (!s) return VKT_ERR_OOM;
     s->dev = dev, s->src = src, s->T = T;
+    s->cache.adapter = s->window.adapter = adapter;
     s->cached = malloc((size_t)T * sizeof *s->cached);
     vkt_status st = s->cached ? VKT_OK : VKT_ERR_OOM;
     if (st == VKT_OK) st = engine_cache(dev, src, T < PREFILL_CHUNK ? T : PREFILL_CHUNK, T, &s->cache);

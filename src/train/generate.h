@@ -41,8 +41,20 @@ vkt_status vkt_generate_ids(vkt_device *dev, const vkt_model *src, vkt_tokenizer
  * from src at create: a later change to src is not seen. */
 typedef struct vkt_gen_session vkt_gen_session;
 
+/* What the generation's own models must add to their forward (a LoRA adapter being trained: see
+ * vkt_lora_mirror_create): attach runs on each inference model the session makes, before it records
+ * anything, and returns a handle that release gets when the model goes. */
+typedef struct {
+    void *ctx;
+    vkt_status (*attach)(void *ctx, vkt_model *m, void **handle);
+    void (*release)(void *ctx, void *handle);
+} vkt_gen_adapter;
+
 /* context: the positions the cache holds (0: the model's maximum sequence length). */
 vkt_status vkt_gen_session_create(vkt_device *dev, const vkt_model *src, int64_t context, vkt_gen_session **out);
+/* The same with an adapter (borrowed; NULL: none). */
+vkt_status vkt_gen_session_create_ex(vkt_device *dev, const vkt_model *src, int64_t context,
+                                     const vkt_gen_adapter *adapter, vkt_gen_session **out);
 void vkt_gen_session_destroy(vkt_gen_session *s); /* NULL-safe */
 /* The session's context length. */
 int64_t vkt_gen_session_context(const vkt_gen_session *s);
