@@ -87,12 +87,17 @@ int vkt_chat_stop_ids(const vkt_tokenizer *tok, int32_t *ids, int cap) {
 
 vkt_status vkt_chat_create(vkt_device *dev, const vkt_model *src, vkt_tokenizer *tok, const vkt_chat_template *tmpl,
                            int64_t context, vkt_chat **out) {
+    return vkt_chat_create_ex(dev, src, tok, tmpl, context, NULL, out);
+}
+
+vkt_status vkt_chat_create_ex(vkt_device *dev, const vkt_model *src, vkt_tokenizer *tok, const vkt_chat_template *tmpl,
+                              int64_t context, const vkt_gen_adapter *adapter, vkt_chat **out) {
     *out = NULL;
     vkt_chat *c = calloc(1, sizeof *c);
     if (!c) return VKT_ERR_OOM;
     c->tok = tok, c->tmpl = tmpl;
     c->n_stop = vkt_chat_stop_ids(tok, c->stop, (int)(sizeof c->stop / sizeof *c->stop));
-    vkt_status s = vkt_gen_session_create(dev, src, context, &c->session);
+    vkt_status s = vkt_gen_session_create_ex(dev, src, context, adapter, &c->session);
     if (s != VKT_OK) {
         free(c);
         return s;

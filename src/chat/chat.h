@@ -28,6 +28,9 @@ typedef struct vkt_chat vkt_chat;
  * positions the KV cache holds (0: the model's maximum). */
 vkt_status vkt_chat_create(vkt_device *dev, const vkt_model *src, vkt_tokenizer *tok, const vkt_chat_template *tmpl,
                            int64_t context, vkt_chat **out);
+/* The same with an adapter the generation's models run (a LoRA being trained; borrowed, NULL: none). */
+vkt_status vkt_chat_create_ex(vkt_device *dev, const vkt_model *src, vkt_tokenizer *tok, const vkt_chat_template *tmpl,
+                              int64_t context, const vkt_gen_adapter *adapter, vkt_chat **out);
 void vkt_chat_destroy(vkt_chat *c); /* NULL-safe */
 
 /* The assistant's reply to messages (+ tools, or NULL), streamed to opts->stream when set; *reply gets the
