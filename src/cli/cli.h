@@ -18,6 +18,7 @@ int vkt_cli_convert(int argc, char **argv);
 int vkt_cli_tokenizer(int argc, char **argv);
 int vkt_cli_merge(int argc, char **argv);
 int vkt_cli_export(int argc, char **argv);
+int vkt_cli_index(int argc, char **argv);
 int vkt_cli_chat(int argc, char **argv);
 
 /* For sample and chat: the model `from` names (batch 1) with the PEFT adapter folder merged in (NULL: none),

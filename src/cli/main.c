@@ -19,6 +19,7 @@ static const command commands[] = {
     {"convert", vkt_cli_convert, "convert llama2.c / llm.c / Hugging Face models to a Hugging Face folder"},
     {"merge", vkt_cli_merge, "fold a PEFT LoRA adapter into its base model (Hugging Face folder out)"},
     {"export", vkt_cli_export, "write a model (optionally with a LoRA adapter merged) as GGUF for llama.cpp"},
+    {"index", vkt_cli_index, "build or query a full-text index of documents (retrieval for RAG and chat)"},
     {"tokenizer", vkt_cli_tokenizer, "train a byte-level BPE tokenizer; encode and decode text"},
     {"devices", vkt_cli_devices, "list Vulkan devices and what they support"},
     {"bench", vkt_cli_bench, "measure device ceilings and time validated kernels against them"},
