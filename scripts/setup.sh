@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake gcc make pkg-config libvulkan-dev glslang-tools libcjson-dev libpcre2-dev libutf8proc-dev mesa-vulkan-drivers vulkan-validationlayers)
+packages=(cmake gcc make pkg-config libvulkan-dev glslang-tools libcjson-dev libpcre2-dev libutf8proc-dev libsqlite3-dev mesa-vulkan-drivers vulkan-validationlayers)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
     for p in "${packages[@]}"; do
@@ -23,8 +23,8 @@ else
     done
     if [ ${#missing[@]} -gt 0 ]; then
         echo "setup: not a Debian/Ubuntu system; please install: a C compiler, CMake >= 3.20, the Vulkan loader"
-        echo "       and headers, glslang (glslangValidator), cJSON, PCRE2, utf8proc, and for tests Mesa lavapipe and the"
-        echo "       Khronos validation layer. Missing now: ${missing[*]}"
+        echo "       and headers, glslang (glslangValidator), cJSON, PCRE2, utf8proc, SQLite 3 with FTS5, and for"
+        echo "       tests Mesa lavapipe and the Khronos validation layer. Missing now: ${missing[*]}"
         exit 1
     fi
 fi

@@ -1,13 +1,16 @@
 /* Command-line parsing: numbers are parsed strictly (the whole argument, in range), a flag missing its
  * value is named, a train override without '=' says so, and `tokenizer decode` refuses non-ids. The
  * pure helpers are called directly; the messages are checked by running the vktrain binary, on
- * arguments that fail before any device is created. Last, `vktrain eval --json --dump-logits` on
+ * arguments that fail before any device is created. `vktrain index` builds and queries the shipped
+ * data/rag_docs and names what is wrong with a missing folder, a file that is no index, a query without
+ * words and impossible chunking settings. Last, `vktrain eval --json --dump-logits` on
  * stories260K (on the device): the JSON loss carries full precision and equals the dump's. */
 #include <stdio.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 #include "expect.h"
@@ -61,6 +64,28 @@ int main(void) {
     expect_cli("train optim.steps 500", 2, "'optim.steps' is no config file");
     expect_cli("train optim.steps 500", 2, "an override needs '=', as in optim.steps=VALUE");
     expect_cli("train --resume", 2, "--resume needs a value");
+    /* index: build the shipped demonstration documents and query them; bad input names the problem. */
+    char rag_args[2048], rag_index[64];
+    snprintf(rag_index, sizeof rag_index, "/tmp/vkt_cli_rag_%d.db", (int)getpid());
+    snprintf(rag_args, sizeof rag_args, "index '%s' --out %s --chunk-words 40", vkt_test_data("rag_docs"), rag_index);
+    expect_cli(rag_args, 0, "12 documents, 42 passages of about 40 words (overlap 6)");
+    snprintf(rag_args, sizeof rag_args, "index --query 'Who is the \"mayor\" of Lumby? (NEAR*' %s --k 2", rag_index);
+    expect_cli(rag_args, 0, "1. score ");
+    expect_cli(rag_args, 0, "council.md passage 0\n   Lumby is run by a town council of seven members");
+    expect_cli(rag_args, 0, "The mayor is Tilda Crane");
+    snprintf(rag_args, sizeof rag_args, "index --query '?! *' %s", rag_index);
+    expect_cli(rag_args, 2, "--query '?! *' has no words to search for");
+    snprintf(rag_args, sizeof rag_args, "index --query bells '%s'", vkt_test_data("tinyshakespeare.txt"));
+    expect_cli(rag_args, 1, "tinyshakespeare.txt: not a vktrain index (not an SQLite database)");
+    snprintf(rag_args, sizeof rag_args, "index '%s' --out %s", vkt_test_data("tinyshakespeare.txt"), rag_index);
+    expect_cli(rag_args, 1, "tinyshakespeare.txt: not a folder");
+    expect_cli("index /nonexistent/vkt_docs --out /tmp/vkt_never.db", 1, "/nonexistent/vkt_docs: No such file");
+    expect_cli("index", 2, "give DOCS_DIR and --out INDEX, or --query TEXT INDEX");
+    expect_cli("index docs --out x.db --chunk-words 10 --overlap 6", 2, "--overlap 6 is more than half");
+    expect_cli("index docs --out x.db --chunk-words 0", 2, "--chunk-words: 0 is outside [1, 100000]");
+    expect_cli("index --query x idx.db --out y.db", 2, "give INDEX and only --k / --headings");
+    expect_cli("index --query x idx.db --k", 2, "--k needs a value");
+    remove(rag_index);
     /* eval --json: the loss at full precision, the same number as the dump's metadata. */
     char model[1024], tok[1024], data[1024], args[4096], out[4096];
     snprintf(model, sizeof model, "%s", vkt_test_data("models/stories260K/stories260K.bin"));

@@ -12,7 +12,10 @@
  *    cache row or mask changes logits by O(rms), 100x past this bound.
  * 2. Greedy tokens through vkt_generate_ids: cached and full_recompute must produce the same ids, for a
  *    short prompt, a prompt longer than one prefill chunk (64), and a run past the context where the
- *    cached path falls back to the sliding window. */
+ *    cached path falls back to the sliding window.
+ * 3. A generation session (a chat's turns): continuing a sequence that extends the previous call's, or that
+ *    diverges from it inside the cache, gives the ids a fresh vkt_generate_ids gives; a stop id ends the reply
+ *    and is kept as its last id. */
 #include <string.h>
 
 #include "data/tokenizer.h"
@@ -113,6 +116,64 @@ static void check_greedy(vkt_test *t, const char *name, const vkt_model_config *
     vkt_model_destroy(m);
 }
 
+/* Greedy continuation of seq[0, n) by a fresh generation (no session state). */
+static int64_t fresh(vkt_test *t, const vkt_model *m, vkt_tokenizer *tok, const int32_t *seq, int64_t n, int64_t n_new,
+                     int64_t context, int32_t *out) {
+    vkt_generate_opts go = {.max_tokens = n_new, .sampler = {.temperature = 0, .top_p = 1}, .context = context};
+    int32_t *ids = NULL;
+    int64_t k = 0;
+    VKT_TEST_TRY(t, vkt_generate_ids(t->dev, m, tok, seq, n, &go, &ids, &k));
+    memcpy(out, ids, (size_t)k * sizeof *ids);
+    free(ids);
+    return k;
+}
+
+static void check_session(vkt_test *t, const char *name, const vkt_model_config *cfg) {
+    const int64_t context = 80, n_new = 9;
+    vkt_model *m;
+    VKT_TEST_TRY(t, vkt_model_create(t->dev, cfg, 1, 4, false, &m));
+    VKT_TEST_TRY(t, vkt_model_init_weights(m, t->seed + 2));
+    vkt_tokenizer *tok;
+    VKT_TEST_TRY(t, vkt_tok_init_bytes(&tok));
+    vkt_gen_session *sess;
+    VKT_TEST_TRY(t, vkt_gen_session_create(t->dev, m, context, &sess));
+    int32_t seq[256], want[64];
+    int64_t n = 0;
+    for (; n < 11; n++) seq[n] = (int32_t)vkt_rng_below(&t->rng, (uint32_t)cfg->vocab_size);
+    vkt_generate_opts go = {.max_tokens = n_new, .sampler = {.temperature = 0, .top_p = 1}};
+    /* Turn 1, turn 2 extending turn 1 and its reply, then a sequence that rewrites positions 5.. of turn 2's. */
+    for (int turn = 0; turn < 3; turn++) {
+        if (turn == 2) n = 5;
+        for (int64_t k = 0; k < 7; k++) seq[n++] = (int32_t)vkt_rng_below(&t->rng, (uint32_t)cfg->vocab_size);
+        int32_t *got = NULL;
+        int64_t n_got = 0;
+        VKT_TEST_TRY(t, vkt_gen_session_run(sess, tok, seq, n, &go, &got, &n_got));
+        int64_t n_want = fresh(t, m, tok, seq, n, n_new, context, want);
+        bool same = n_got == n_want && memcmp(got, want, (size_t)n_got * sizeof *got) == 0;
+        if (!same) vkt_test_fail(t, "%s session turn %d: the reply differs from a fresh generation", name, turn + 1);
+        memcpy(seq + n, got, (size_t)n_got * sizeof *got);
+        n += n_got;
+        free(got);
+    }
+    /* A stop id: the greedy reply's third id ends it. */
+    int64_t n_want = fresh(t, m, tok, seq, n, n_new, context, want);
+    go.stop_ids = &want[2], go.n_stop = 1;
+    int32_t *got = NULL;
+    int64_t n_got = 0;
+    VKT_TEST_TRY(t, vkt_gen_session_run(sess, tok, seq, n, &go, &got, &n_got));
+    int64_t first = 0;
+    while (first < n_want && want[first] != want[2]) first++;
+    if (n_got != first + 1 || memcmp(got, want, (size_t)n_got * sizeof *got) != 0)
+        vkt_test_fail(t, "%s session: with stop id %d the reply has %lld ids, want %lld ending with it", name, want[2],
+                      (long long)n_got, (long long)(first + 1));
+    printf("   %-6s session: 3 turns equal to fresh generations; stop id ends the reply after %lld ids\n", name,
+           (long long)n_got);
+    free(got);
+    vkt_gen_session_destroy(sess);
+    vkt_tok_free(tok);
+    vkt_model_destroy(m);
+}
+
 int main(void) {
     vkt_test t;
     vkt_test_init(&t, "generate");
@@ -137,5 +198,8 @@ int main(void) {
     check_greedy(&t, "llama", &llama, 1, 30, 0);
     check_greedy(&t, "llama", &llama, 9, 30, 20); /* past the context */
     check_greedy(&t, "qwen2", &qwen, 66, 10, 0);
+
+    check_session(&t, "gpt2", &gpt2);
+    check_session(&t, "llama", &llama);
     return vkt_test_finish(&t);
 }

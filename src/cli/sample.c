@@ -9,8 +9,6 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "data/tokenizer.h"
-#include "finetune/lora_peft.h"
-#include "io/checkpoint.h"
 #include "train/generate.h"
 
 static void help(void) {
@@ -58,24 +56,8 @@ int vkt_cli_sample(int argc, char **argv) {
     if (vkt_device_create(&dopts, &dev) != VKT_OK) return 1;
     vkt_model *m = NULL;
     vkt_tokenizer *tok = NULL;
-    char found[1024] = "";
-    vkt_status s = vkt_load_model(dev, from, 1, 1, false, &m, found, sizeof found);
-    if (s == VKT_OK && adapter) {
-        /* Merged into the weights: the KV-cache decoder then runs the adapted model as it is. */
-        vkt_lora *lora = NULL;
-        s = vkt_lora_load_peft(m, adapter, false, &lora);
-        if (s == VKT_OK) s = vkt_lora_merge_into_model(lora);
-        vkt_lora_destroy(lora);
-    }
-    if (s == VKT_OK) {
-        const char *spec = tok_spec ? tok_spec : found[0] ? found : NULL;
-        if (!spec) {
-            vkt_log_error("%s names no tokenizer; give one with --tokenizer", from);
-            s = VKT_ERR_ARG;
-        } else {
-            s = vkt_tok_load(spec, &tok);
-        }
-    }
+    char spec[1024];
+    vkt_status s = vkt_cli_load_for_generation(dev, from, adapter, tok_spec, &m, &tok, spec, sizeof spec);
     vkt_tok_ids ids = {0};
     if (s == VKT_OK && *prompt) {
         /* As transformers encodes a prompt: BOS first when the tokenizer says so (Llama 2/3 folders). */

@@ -447,3 +447,65 @@ void vkt_lora_merge_host(const vkt_lora *l, const float *adapter, float *model_p
             }
     }
 }
+
+/* An adapter applied inside another model's forward (see vkt_lora_mirror_create). */
+struct vkt_lora_mirror {
+    vkt_lora *l;
+    vkt_model *m;
+    vkt_arena *arena; /* owned: u scratch for m's rows */
+    vkt_tensor u;
+    vkt_linear_hook hook;
+};
+
+static vkt_status mirror_fwd(void *ctx, vkt_rec *r, int layer, vkt_param_role role, const vkt_tensor *x,
+                             const vkt_tensor *y) {
+    vkt_lora_mirror *mi = ctx;
+    const vkt_lora *l = mi->l;
+    for (int i = 0; i < l->n_mods; i++) {
+        const vkt_lora_module *md = &l->mods[i];
+        if (md->layer != layer || md->hook_role != role) continue;
+        vkt_tensor a, b, yw = window(y, md);
+        ab_views(l, md, &l->params, &a, &b);
+        vkt_lora_desc d = desc_of(l, md);
+        d.rows = x->shape[0]; /* the decode forward's Tq rows, not the model's B T */
+        VKT_ASSERT(d.rows <= mi->m->B * mi->m->T);
+        VKT_TRY(vkt_op_lora_fwd(r, &d, x, &a, &b, &mi->u, &yw));
+    }
+    return VKT_OK;
+}
+
+static vkt_status mirror_bwd(void *ctx, vkt_rec *r, int layer, vkt_param_role role, const vkt_tensor *x,
+                             const vkt_tensor *dy, const vkt_tensor *dx) {
+    vkt_log_error("LoRA: a mirrored adapter is for inference only (no backward)");
+    return VKT_ERR_UNSUPPORTED;
+}
+
+vkt_status vkt_lora_mirror_create(vkt_lora *l, vkt_model *m, vkt_lora_mirror **out) {
+    *out = NULL;
+    if (m->cfg.n_layer != l->model->cfg.n_layer || m->cfg.n_embd != l->model->cfg.n_embd ||
+        m->table.total != l->model->table.total) {
+        vkt_log_error("LoRA: the adapter was built for another model shape than the one it should mirror into");
+        return VKT_ERR_ARG;
+    }
+    vkt_lora_mirror *mi = calloc(1, sizeof *mi);
+    if (!mi) return VKT_ERR_OOM;
+    mi->l = l, mi->m = m;
+    mi->hook = (vkt_linear_hook){.ctx = mi, .fwd = mirror_fwd, .bwd = mirror_bwd};
+    size_t bytes = (size_t)(m->B * m->T * l->cfg.r) * 4 + 4096;
+    vkt_status s = vkt_arena_create(m->dev, "LoRA mirror scratch", bytes, &mi->arena);
+    if (s == VKT_OK) s = vkt_tensor_alloc(mi->arena, VKT_DTYPE_F32, m->B * m->T, l->cfg.r, 1, 1, &mi->u);
+    if (s != VKT_OK) {
+        vkt_lora_mirror_destroy(mi);
+        return s;
+    }
+    m->hook = &mi->hook;
+    *out = mi;
+    return VKT_OK;
+}
+
+void vkt_lora_mirror_destroy(vkt_lora_mirror *mi) {
+    if (!mi) return;
+    if (mi->m && mi->m->hook == &mi->hook) mi->m->hook = NULL;
+    vkt_arena_destroy(mi->arena);
+    free(mi);
+}

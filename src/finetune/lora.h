@@ -131,6 +131,14 @@ vkt_status vkt_lora_record_zero_grads(vkt_lora *l, vkt_rec *r);
  * that is not trained further. Synchronous. */
 vkt_status vkt_lora_merge_into_model(vkt_lora *l);
 
+/* Applies the adapter inside another model's forward: an inference copy of the same base (generation from
+ * the model being trained, train/generate.h). The mirror reads l's parameters where they live, so it always
+ * computes with the current adapter; it has its own scratch, no dropout and no backward. It installs
+ * itself as m's hook (before m records anything); destroy it before m. */
+typedef struct vkt_lora_mirror vkt_lora_mirror;
+vkt_status vkt_lora_mirror_create(vkt_lora *l, vkt_model *m, vkt_lora_mirror **out);
+void vkt_lora_mirror_destroy(vkt_lora_mirror *mi); /* NULL-safe */
+
 /* The same merge on a host copy of the model's parameters (table layout), in double then rounded. */
 void vkt_lora_merge_host(const vkt_lora *l, const float *adapter, float *model_params);
 

@@ -232,3 +232,13 @@ vkt_status vkt_file_copy(const char *from, const char *to) {
     vkt_file_map_close(&f);
     return s;
 }
+
+bool vkt_path_is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool vkt_path_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}

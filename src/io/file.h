@@ -55,6 +55,10 @@ vkt_status vkt_atomic_commit(vkt_atomic_file *a);
 /* Drops the temporary file and frees. Safe on a zeroed or committed struct. */
 void vkt_atomic_abort(vkt_atomic_file *a);
 
+/* True when path names a folder / anything that exists. */
+bool vkt_path_is_dir(const char *path);
+bool vkt_path_exists(const char *path);
+
 /* Copies a file byte for byte to `to`, atomically (the destination is whole or untouched). */
 vkt_status vkt_file_copy(const char *from, const char *to);
 

@@ -26,9 +26,8 @@ static vkt_status block(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x, in
 
     vkt_tensor n1w = vkt_model_p(m, l, VKT_ROLE_NORM1_W), n1b = vkt_model_p(m, l, VKT_ROLE_NORM1_B);
     VKT_TRY(vkt_model_norm_fwd(m, r, x, &n1w, opt(&n1b), &n1, &n1m, &n1r));
-    vkt_tensor wqkv = vkt_model_p(m, l, gpt2 ? VKT_ROLE_QKV_W : VKT_ROLE_Q_W);
-    vkt_tensor bqkv = vkt_model_p(m, l, gpt2 ? VKT_ROLE_QKV_B : VKT_ROLE_Q_B);
-    VKT_TRY(vkt_op_matmul_fwd(r, &n1, &wqkv, opt(&bqkv), &qkv, Tq, C, QKV));
+    VKT_TRY(vkt_model_linear_fwd_rows(m, r, l, gpt2 ? VKT_ROLE_QKV_W : VKT_ROLE_Q_W, gpt2 ? VKT_ROLE_QKV_B : VKT_ROLE_Q_B,
+                                      &n1, &qkv, Tq, C, QKV));
     if (!gpt2) {
         /* q and k heads are adjacent in the fused row: one pass rotates both, at positions pos0 + t. */
         vkt_rope_desc d = {.B = 1, .T = Tq, .n_heads = NH + KVH, .head_size = HS, .row_stride = QKV};
@@ -40,18 +39,15 @@ static vkt_status block(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x, in
     vkt_tensor vc = vkt_tensor_rows(&m->v_cache, l * m->kv_len, m->kv_len);
     VKT_TRY(vkt_op_attention_decode_append(r, &dc, &k, &v, &m->dec_pos, &kc, &vc));
     VKT_TRY(vkt_op_attention_decode_fwd(r, &dc, &q, &kc, &vc, &m->dec_pos, &atty));
-    vkt_tensor wo = vkt_model_p(m, l, VKT_ROLE_O_W), bo = vkt_model_p(m, l, VKT_ROLE_O_B);
-    VKT_TRY(vkt_op_matmul_fwd(r, &atty, &wo, opt(&bo), &res_attn, Tq, ATT, C));
+    VKT_TRY(vkt_model_linear_fwd_rows(m, r, l, VKT_ROLE_O_W, VKT_ROLE_O_B, &atty, &res_attn, Tq, ATT, C));
     VKT_TRY(vkt_op_residual_fwd(r, &res_attn, x, &res_attn));
 
     vkt_tensor n2w = vkt_model_p(m, l, VKT_ROLE_NORM2_W), n2b = vkt_model_p(m, l, VKT_ROLE_NORM2_B);
     VKT_TRY(vkt_model_norm_fwd(m, r, &res_attn, &n2w, opt(&n2b), &n2, &n2m, &n2r));
-    vkt_tensor wfc = vkt_model_p(m, l, gpt2 ? VKT_ROLE_FC_W : VKT_ROLE_GATE_W);
-    vkt_tensor bfc = vkt_model_p(m, l, gpt2 ? VKT_ROLE_FC_B : VKT_ROLE_GATE_B);
-    VKT_TRY(vkt_op_matmul_fwd(r, &n2, &wfc, opt(&bfc), &fc, Tq, C, gpt2 ? F : 2 * F));
+    VKT_TRY(vkt_model_linear_fwd_rows(m, r, l, gpt2 ? VKT_ROLE_FC_W : VKT_ROLE_GATE_W, gpt2 ? VKT_ROLE_FC_B : VKT_ROLE_GATE_B,
+                                      &n2, &fc, Tq, C, gpt2 ? F : 2 * F));
     VKT_TRY(vkt_model_act_fwd(m, r, &fc, &fc_act));
-    vkt_tensor wd = vkt_model_p(m, l, VKT_ROLE_DOWN_W), bd = vkt_model_p(m, l, VKT_ROLE_DOWN_B);
-    VKT_TRY(vkt_op_matmul_fwd(r, &fc_act, &wd, opt(&bd), &res_mlp, Tq, F, C));
+    VKT_TRY(vkt_model_linear_fwd_rows(m, r, l, VKT_ROLE_DOWN_W, VKT_ROLE_DOWN_B, &fc_act, &res_mlp, Tq, F, C));
     return vkt_op_residual_fwd(r, &res_mlp, &res_attn, &res_mlp);
 }
 

@@ -11,9 +11,13 @@ static const vkt_tensor *opt(const vkt_tensor *t) { return t->arena ? t : NULL; 
 
 vkt_status vkt_model_linear_fwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
                                 const vkt_tensor *x, const vkt_tensor *y, int64_t in, int64_t out) {
+    return vkt_model_linear_fwd_rows(m, r, l, role, bias_role, x, y, m->B * m->T, in, out);
+}
+
+vkt_status vkt_model_linear_fwd_rows(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
+                                     const vkt_tensor *x, const vkt_tensor *y, int64_t BT, int64_t in, int64_t out) {
     const vkt_param *e = vkt_params_get(&m->table, l, role);
     vkt_tensor b = vkt_model_p(m, l, bias_role);
-    int64_t BT = m->B * m->T;
     if (vkt_model_param_stored(m, e)) {
         const vkt_qweight *q = &m->base.q[e - m->table.p];
         VKT_ASSERT(q->layout.in == in && q->layout.out == out);

@@ -21,6 +21,9 @@ vkt_tensor vkt_model_g(const vkt_model *m, int layer, vkt_param_role role);
  * weight, qmatmul on a quantized one (model_base.h). */
 vkt_status vkt_model_linear_fwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
                                 const vkt_tensor *x, const vkt_tensor *y, int64_t in, int64_t out);
+/* The same over the first BT rows (the KV-cache decode forward's Tq). */
+vkt_status vkt_model_linear_fwd_rows(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
+                                     const vkt_tensor *x, const vkt_tensor *y, int64_t BT, int64_t in, int64_t out);
 /* Its backward: dx = dy W (overwritten); dW and db accumulate when the model has gradients (never for a
  * quantized weight, which belongs to a frozen model); then the hook's backward (adds to dx). */
 vkt_status vkt_model_linear_bwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,

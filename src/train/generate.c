@@ -31,20 +31,28 @@ static vkt_status copy_params(vkt_device *dev, const vkt_model *src, vkt_model *
 }
 
 /* Decoding token by token loses what depends on neighbours (SentencePiece's leading-space rule, bytes
- * of a multi-byte character), so decode the whole generated run and print what is new. */
-static void stream_new_text(vkt_tokenizer *tok, FILE *f, const int32_t *ids, int64_t n, size_t *printed) {
+ * of a multi-byte character), so decode the whole generated run, behind the last prompt token so a space
+ * the first new token starts with is kept, and print what is new. */
+static void stream_new_text(vkt_tokenizer *tok, FILE *f, const int32_t *seq, int64_t first_new, int64_t n,
+                            size_t *printed) {
     if (!f) return;
-    vkt_tok_bytes b = {0};
-    if (vkt_tok_decode(tok, ids, (size_t)n, true, &b) == VKT_OK && b.len > *printed) {
-        fwrite(b.data + *printed, 1, b.len - *printed, f);
-        *printed = b.len;
+    int64_t from = first_new > 0 ? first_new - 1 : 0;
+    vkt_tok_bytes lead = {0}, b = {0};
+    bool ok = vkt_tok_decode(tok, seq + from, (size_t)(first_new - from), true, &lead) == VKT_OK &&
+              vkt_tok_decode(tok, seq + from, (size_t)(n - from), true, &b) == VKT_OK;
+    if (ok && b.len >= lead.len && b.len - lead.len > *printed) {
+        fwrite(b.data + lead.len + *printed, 1, b.len - lead.len - *printed, f);
+        *printed = b.len - lead.len;
     }
     fflush(f);
+    vkt_tok_bytes_free(&lead);
     vkt_tok_bytes_free(&b);
 }
 
 /* A model, its parameters copied from the source, and its recordings. */
 typedef struct {
+    const vkt_gen_adapter *adapter; /* borrowed, NULL: none */
+    void *adapter_handle;           /* what adapter->attach returned for m */
     vkt_model *m;     /* owned */
     vkt_rec *rec;     /* owned: window forward (window engine) or the one-token step (cache engine) */
     vkt_rec *prefill; /* owned, cache engine: re-recorded per prompt chunk (cheap: a few dozen dispatches) */
@@ -54,6 +62,7 @@ typedef struct {
 static void engine_free(engine *e) {
     vkt_rec_destroy(e->prefill);
     vkt_rec_destroy(e->rec);
+    if (e->adapter && e->adapter_handle) e->adapter->release(e->adapter->ctx, e->adapter_handle);
     vkt_model_destroy(e->m);
     memset(e, 0, sizeof *e);
 }
@@ -61,6 +70,7 @@ static void engine_free(engine *e) {
 static vkt_status engine_window(vkt_device *dev, const vkt_model *src, int64_t T, engine *e) {
     VKT_TRY(vkt_model_create(dev, &src->cfg, 1, T, false, &e->m));
     VKT_TRY(copy_params(dev, src, e->m));
+    if (e->adapter) VKT_TRY(e->adapter->attach(e->adapter->ctx, e->m, &e->adapter_handle));
     VKT_TRY(vkt_rec_create(dev, 0, &e->rec));
     vkt_model_use_slot(e->m, 0);
     VKT_TRY(vkt_rec_begin(e->rec));
@@ -71,6 +81,7 @@ static vkt_status engine_window(vkt_device *dev, const vkt_model *src, int64_t T
 static vkt_status engine_cache(vkt_device *dev, const vkt_model *src, int64_t chunk, int64_t kv_len, engine *e) {
     VKT_TRY(vkt_model_create_decode(dev, &src->cfg, chunk, kv_len, &e->m));
     VKT_TRY(copy_params(dev, src, e->m));
+    if (e->adapter) VKT_TRY(e->adapter->attach(e->adapter->ctx, e->m, &e->adapter_handle));
     VKT_TRY(vkt_rec_create(dev, 0, &e->rec));
     VKT_TRY(vkt_rec_create(dev, 0, &e->prefill));
     vkt_model_use_slot(e->m, 0);
@@ -112,55 +123,117 @@ static vkt_status cache_logits(engine *e, const int32_t *seq, int64_t n, float *
     return VKT_OK;
 }
 
+struct vkt_gen_session {
+    vkt_device *dev;
+    const vkt_model *src; /* borrowed: the window engine copies its parameters when first needed */
+    int64_t T;            /* context: cache positions and window length */
+    engine cache, window;
+    int32_t *cached;      /* (T) the ids whose keys and values the cache holds: cache.fed of them */
+};
+
+vkt_status vkt_gen_session_create(vkt_device *dev, const vkt_model *src, int64_t context, vkt_gen_session **out) {
+    return vkt_gen_session_create_ex(dev, src, context, NULL, out);
+}
+
+vkt_status vkt_gen_session_create_ex(vkt_device *dev, const vkt_model *src, int64_t context,
+                                     const vkt_gen_adapter *adapter, vkt_gen_session **out) {
+    *out = NULL;
+    int64_t T = context > 0 && context < src->cfg.max_seq_len ? context : src->cfg.max_seq_len;
+    vkt_gen_session *s = calloc(1, sizeof *s);
+    if (!s) return VKT_ERR_OOM;
+    s->dev = dev, s->src = src, s->T = T;
+    s->cache.adapter = s->window.adapter = adapter;
+    s->cached = malloc((size_t)T * sizeof *s->cached);
+    vkt_status st = s->cached ? VKT_OK : VKT_ERR_OOM;
+    if (st == VKT_OK) st = engine_cache(dev, src, T < PREFILL_CHUNK ? T : PREFILL_CHUNK, T, &s->cache);
+    if (st != VKT_OK) {
+        vkt_gen_session_destroy(s);
+        return st;
+    }
+    *out = s;
+    return VKT_OK;
+}
+
+void vkt_gen_session_destroy(vkt_gen_session *s) {
+    if (!s) return;
+    engine_free(&s->window);
+    engine_free(&s->cache);
+    free(s->cached);
+    free(s);
+}
+
+int64_t vkt_gen_session_context(const vkt_gen_session *s) { return s->T; }
+
+static bool is_stop(const vkt_generate_opts *o, int32_t id, int32_t eos) {
+    if (o->stop_at_eos && id == eos) return true;
+    for (int i = 0; i < o->n_stop; i++)
+        if (o->stop_ids[i] == id) return true;
+    return false;
+}
+
+/* Logits of the last of seq[0, n): from the cache while the sequence fits it (keeping the positions it shares
+ * with what the cache holds), else from a window forward. */
+static vkt_status session_logits(vkt_gen_session *s, const int32_t *seq, int64_t n, bool full_recompute, float *row) {
+    if (!full_recompute && n <= s->T) {
+        int64_t keep = 0;
+        while (keep < s->cache.fed && keep < n && s->cached[keep] == seq[keep]) keep++;
+        if (keep == n) keep--; /* the last position is fed again for its logits */
+        s->cache.fed = keep;
+        VKT_TRY(cache_logits(&s->cache, seq, n, row));
+        memcpy(s->cached + keep, seq + keep, (size_t)(n - keep) * sizeof *seq);
+        return VKT_OK;
+    }
+    if (!s->window.m) VKT_TRY(engine_window(s->dev, s->src, s->T, &s->window));
+    return window_logits(s->dev, &s->window, seq, n, row);
+}
+
+vkt_status vkt_gen_session_run(vkt_gen_session *s, vkt_tokenizer *tok, const int32_t *prompt, int64_t n_prompt,
+                               const vkt_generate_opts *opts, int32_t **out_ids, int64_t *n_out) {
+    VKT_ASSERT(n_prompt >= 1);
+    const vkt_model *src = s->src;
+    int64_t total = n_prompt + opts->max_tokens;
+    int32_t *seq = malloc((size_t)(total + 1) * sizeof *seq);
+    float *row = malloc((size_t)src->cfg.vocab_size * sizeof *row);
+    vkt_sampler sampler = {0};
+    vkt_status st = seq && row ? VKT_OK : VKT_ERR_OOM;
+    if (st == VKT_OK) st = vkt_sampler_init(&sampler, src->cfg.vocab_size, opts->sampler, opts->seed);
+    int64_t n = n_prompt;
+    if (st == VKT_OK) memcpy(seq, prompt, (size_t)n_prompt * sizeof *seq);
+    int32_t eos = vkt_tok_eos(tok) >= 0 ? vkt_tok_eos(tok) : vkt_tok_eot(tok);
+    size_t printed = 0;
+    while (st == VKT_OK && n - n_prompt < opts->max_tokens) {
+        st = session_logits(s, seq, n, opts->full_recompute, row);
+        if (st != VKT_OK) break;
+        int32_t next = vkt_sampler_next(&sampler, row);
+        seq[n++] = next;
+        if (is_stop(opts, next, eos)) break;
+        stream_new_text(tok, opts->stream, seq, n_prompt, n, &printed);
+    }
+    if (st == VKT_OK && out_ids) {
+        *n_out = n - n_prompt;
+        *out_ids = malloc((size_t)(*n_out > 0 ? *n_out : 1) * sizeof **out_ids);
+        if (*out_ids) memcpy(*out_ids, seq + n_prompt, (size_t)*n_out * sizeof **out_ids);
+        else st = VKT_ERR_OOM;
+    }
+    vkt_sampler_free(&sampler);
+    free(seq);
+    free(row);
+    return st;
+}
+
 vkt_status vkt_generate_ids(vkt_device *dev, const vkt_model *src, vkt_tokenizer *tok, const int32_t *prompt,
                             int64_t n_prompt, const vkt_generate_opts *opts, int32_t **out_ids, int64_t *n_out) {
     int64_t T = opts->context > 0 ? opts->context : src->cfg.max_seq_len;
     if (T > src->cfg.max_seq_len) T = src->cfg.max_seq_len;
+    int32_t start = vkt_tok_bos(tok) >= 0 ? vkt_tok_bos(tok) : (vkt_tok_eot(tok) >= 0 ? vkt_tok_eot(tok) : 0);
+    if (n_prompt == 0) prompt = &start, n_prompt = 1; /* nothing to continue: start from BOS */
     int64_t total = n_prompt + opts->max_tokens;
-    if (total < T) T = total > 0 ? total : 1;
-    int32_t *seq = malloc((size_t)(total + 1) * sizeof *seq);
-    float *row = malloc((size_t)src->cfg.vocab_size * sizeof *row);
-    engine cache = {0}, window = {0};
-    vkt_sampler sampler = {0};
-    vkt_status s = seq && row ? VKT_OK : VKT_ERR_OOM;
-    if (s == VKT_OK) s = vkt_sampler_init(&sampler, src->cfg.vocab_size, opts->sampler, opts->seed);
-    int64_t n = 0;
-    if (s == VKT_OK) {
-        if (n_prompt > 0) memcpy(seq, prompt, (size_t)n_prompt * sizeof *seq);
-        n = n_prompt;
-        if (n == 0)
-            seq[n++] = vkt_tok_bos(tok) >= 0 ? vkt_tok_bos(tok) : (vkt_tok_eot(tok) >= 0 ? vkt_tok_eot(tok) : 0);
-    }
-    /* The cache holds T positions (the context); the window engine is made only if the sequence outgrows it. */
-    bool use_cache = !opts->full_recompute && n <= T;
-    if (s == VKT_OK && use_cache) s = engine_cache(dev, src, n < PREFILL_CHUNK ? n : PREFILL_CHUNK, T, &cache);
-    int64_t first_new = n;
-    int32_t stop = vkt_tok_eos(tok) >= 0 ? vkt_tok_eos(tok) : vkt_tok_eot(tok);
-    size_t printed = 0;
-    while (s == VKT_OK && n - first_new < opts->max_tokens) {
-        if (use_cache && n <= T) {
-            s = cache_logits(&cache, seq, n, row);
-        } else {
-            if (!window.m) s = engine_window(dev, src, T, &window);
-            if (s == VKT_OK) s = window_logits(dev, &window, seq, n, row);
-        }
-        if (s != VKT_OK) break;
-        int32_t next = vkt_sampler_next(&sampler, row);
-        seq[n++] = next;
-        if (opts->stop_at_eos && next == stop) break;
-        stream_new_text(tok, opts->stream, seq + first_new, n - first_new, &printed);
-    }
-    if (s == VKT_OK && out_ids) {
-        *n_out = n - first_new;
-        *out_ids = malloc((size_t)(*n_out > 0 ? *n_out : 1) * sizeof **out_ids);
-        if (*out_ids) memcpy(*out_ids, seq + first_new, (size_t)*n_out * sizeof **out_ids);
-    }
-    vkt_sampler_free(&sampler);
-    engine_free(&window);
-    engine_free(&cache);
-    free(seq);
-    free(row);
-    return s;
+    if (total < T) T = total; /* a cache no longer than the sequence can grow */
+    vkt_gen_session *s;
+    VKT_TRY(vkt_gen_session_create(dev, src, T, &s));
+    vkt_status st = vkt_gen_session_run(s, tok, prompt, n_prompt, opts, out_ids, n_out);
+    vkt_gen_session_destroy(s);
+    return st;
 }
 
 vkt_status vkt_generate(vkt_device *dev, const vkt_model *src, vkt_tokenizer *tok, const char *prompt,
