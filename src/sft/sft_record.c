@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "sft/sft_dataset.h"
+#include "sft/sft_record.h"
 
 typedef struct {
     char *buf;
@@ -484,3 +485,40 @@ const char *vkt_sft_format_name(vkt_sft_format f) {
                                         "text"};
     return f >= 0 && f < VKT_SFT_FMT_COUNT ? names[f] : "unknown";
 }
+
+/* Helpers for other record formats (sft/sft_record.h): thin wrappers of the conversions above. */
+static vkt_status conv_to_messages(conv_t *c, vkt_status s, cJSON **out, why_t *w) {
+    free(c->train);
+    if (s != VKT_OK) {
+        cJSON_Delete(c->msgs);
+        if (s == VKT_ERR_OOM) fail(w, "out of memory");
+        return s;
+    }
+    *out = c->msgs;
+    return VKT_OK;
+}
+
+vkt_status vkt_sft_messages_from_json(const cJSON *list, const char *key, cJSON **out, char *why, size_t why_len) {
+    why_t w = {why, why_len};
+    conv_t c = {.msgs = cJSON_CreateArray()};
+    *out = NULL;
+    if (!c.msgs) return VKT_ERR_OOM;
+    return conv_to_messages(&c, add_messages(&c, list, key, false, &w), out, &w);
+}
+
+vkt_status vkt_sft_sharegpt_from_json(const cJSON *record, cJSON **out, char *why, size_t why_len) {
+    why_t w = {why, why_len};
+    conv_t c = {.msgs = cJSON_CreateArray()};
+    *out = NULL;
+    if (!c.msgs) return VKT_ERR_OOM;
+    return conv_to_messages(&c, from_sharegpt(record, &c, &w), out, &w);
+}
+
+vkt_status vkt_sft_tools_from_json(const cJSON *record, cJSON **out, char *why, size_t why_len) {
+    why_t w = {why, why_len};
+    return read_tools(record, out, &w);
+}
+
+const char *vkt_sft_json_type_name(const cJSON *j) { return type_name(j); }
+
+const char *vkt_sft_json_keys(const cJSON *o, char *buf, size_t len) { return key_list(o, buf, len); }

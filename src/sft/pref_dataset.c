@@ -1,0 +1,168 @@
+/* Preference datasets: files and folders of records (json_records.h walks them), the skip-or-fail
+ * policy, counts, and the seeded train/validation split. Record forms are pref_record.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/rng.h"
+#include "io/file.h"
+#include "sft/json_records.h"
+#include "sft/pref_dataset.h"
+
+static vkt_status add_file(vkt_pref_dataset *d, const char *name, int32_t *index) {
+    char **f = realloc(d->files, (size_t)(d->n_files + 1) * sizeof *f);
+    if (!f) return VKT_ERR_OOM;
+    d->files = f;
+    if (!(d->files[d->n_files] = strdup(name))) return VKT_ERR_OOM;
+    *index = d->n_files++;
+    return VKT_OK;
+}
+
+/* Moves *e into d (e is zeroed, also on failure, where it is freed). */
+static vkt_status add_example(vkt_pref_dataset *d, vkt_pref_example *e) {
+    if (d->n == d->cap) {
+        int64_t cap = d->cap ? 2 * d->cap : 64;
+        vkt_pref_example *g = realloc(d->ex, (size_t)cap * sizeof *g);
+        if (!g) {
+            vkt_pref_example_free(e);
+            return VKT_ERR_OOM;
+        }
+        d->ex = g, d->cap = cap;
+    }
+    d->n_format[e->format]++;
+    d->n_empty_answer += vkt_pref_example_has_empty_answer(e);
+    d->ex[d->n++] = *e;
+    memset(e, 0, sizeof *e);
+    return VKT_OK;
+}
+
+typedef struct {
+    vkt_pref_dataset *d;
+    int32_t file;
+} reader_t;
+
+static vkt_status take_record(void *ctx, const cJSON *rec, int64_t line, char *why, size_t why_len) {
+    reader_t *r = ctx;
+    vkt_pref_example e;
+    VKT_TRY(vkt_pref_example_from_json(rec, &e, why, why_len));
+    e.file = r->file, e.line = line;
+    return add_example(r->d, &e);
+}
+
+vkt_status vkt_pref_dataset_add_mem(vkt_pref_dataset *d, const char *text, size_t len, const char *name,
+                                    const vkt_pref_load_opts *opts) {
+    reader_t r = {d, 0};
+    VKT_TRY(add_file(d, name, &r.file));
+    vkt_json_records w = {name, opts && opts->skip_bad, take_record, &r, d->n_skipped};
+    vkt_status s = vkt_json_records_read(&w, text, len);
+    d->n_skipped = w.n_skipped;
+    return s;
+}
+
+static vkt_status load_file(vkt_pref_dataset *d, const char *path, const vkt_pref_load_opts *opts) {
+    vkt_file_map m;
+    VKT_TRY(vkt_file_map_open(path, &m));
+    vkt_status s = vkt_pref_dataset_add_mem(d, (const char *)m.data, m.size, path, opts);
+    vkt_file_map_close(&m);
+    return s;
+}
+
+static void log_counts(const char *path, const vkt_pref_dataset *d) {
+    char counts[256] = "";
+    size_t k = 0;
+    for (int f = 0; f < VKT_PREF_FMT_COUNT; f++)
+        if (d->n_format[f] && k < sizeof counts)
+            k += (size_t)snprintf(counts + k, sizeof counts - k, "%s%s %lld", k ? ", " : "",
+                                  vkt_pref_format_name((vkt_pref_format)f), (long long)d->n_format[f]);
+    vkt_log_info("preference data '%s': %lld pairs (%s), %lld malformed skipped, %lld with an empty answer on one side",
+                 path, (long long)d->n, counts, (long long)d->n_skipped, (long long)d->n_empty_answer);
+}
+
+vkt_status vkt_pref_dataset_load(const char *path, const vkt_pref_load_opts *opts, vkt_pref_dataset *out) {
+    memset(out, 0, sizeof *out);
+    char **files;
+    int32_t n_files;
+    VKT_TRY(vkt_json_records_files(path, "preference data", &files, &n_files));
+    vkt_status s = VKT_OK;
+    for (int32_t i = 0; s == VKT_OK && i < n_files; i++) s = load_file(out, files[i], opts);
+    vkt_json_records_files_free(files, n_files);
+    VKT_TRY(s);
+    if (out->n_skipped > VKT_JSON_RECORDS_LOGGED)
+        vkt_log_warn("preference data '%s': %lld malformed records skipped in all (the first %d are listed above)",
+                     path, (long long)out->n_skipped, VKT_JSON_RECORDS_LOGGED);
+    if (out->n == 0) {
+        vkt_log_error("preference data '%s': no usable pair (%lld skipped)", path, (long long)out->n_skipped);
+        return VKT_ERR_FORMAT;
+    }
+    log_counts(path, out);
+    return VKT_OK;
+}
+
+void vkt_pref_dataset_free(vkt_pref_dataset *d) {
+    if (!d) return;
+    for (int64_t i = 0; i < d->n; i++) vkt_pref_example_free(&d->ex[i]);
+    free(d->ex);
+    for (int32_t i = 0; i < d->n_files; i++) free(d->files[i]);
+    free(d->files);
+    memset(d, 0, sizeof *d);
+}
+
+const char *vkt_pref_example_where(const vkt_pref_dataset *d, const vkt_pref_example *e, char *buf, size_t len) {
+    snprintf(buf, len, "%s:%lld", e->file >= 0 && e->file < d->n_files ? d->files[e->file] : "?", (long long)e->line);
+    return buf;
+}
+
+static vkt_status copy_files(const vkt_pref_dataset *from, vkt_pref_dataset *to) {
+    for (int32_t i = 0; i < from->n_files; i++) {
+        int32_t k;
+        VKT_TRY(add_file(to, from->files[i], &k));
+    }
+    return VKT_OK;
+}
+
+vkt_status vkt_pref_dataset_split(vkt_pref_dataset *d, double fraction, uint64_t seed, vkt_pref_dataset *train,
+                                  vkt_pref_dataset *val) {
+    memset(train, 0, sizeof *train);
+    memset(val, 0, sizeof *val);
+    if (!(fraction >= 0 && fraction < 1)) {
+        vkt_log_error("preference data: validation fraction %g is outside [0, 1)", fraction);
+        return VKT_ERR_ARG;
+    }
+    int64_t n = d->n, n_val = (int64_t)llround(fraction * (double)n);
+    if (fraction > 0 && n_val == 0 && n >= 2) n_val = 1;
+    if (n - n_val < 1) {
+        vkt_log_error("preference data: a validation fraction of %g leaves no training pair of %lld", fraction,
+                      (long long)n);
+        return VKT_ERR_ARG;
+    }
+    /* Val gets the first n_val of a seeded permutation (a partial Fisher-Yates draws exactly those). */
+    uint8_t *is_val = calloc((size_t)n + 1, 1);
+    int64_t *perm = malloc(((size_t)n + 1) * sizeof *perm);
+    vkt_status s = is_val && perm ? VKT_OK : VKT_ERR_OOM;
+    if (s == VKT_OK) {
+        vkt_rng rng;
+        vkt_rng_init(&rng, seed);
+        for (int64_t i = 0; i < n; i++) perm[i] = i;
+        for (int64_t i = 0; i < n_val; i++) {
+            int64_t j = i + (int64_t)(vkt_rng_u64(&rng) % (uint64_t)(n - i)), t = perm[i];
+            perm[i] = perm[j], perm[j] = t;
+            is_val[perm[i]] = 1;
+        }
+        s = copy_files(d, train);
+        if (s == VKT_OK) s = copy_files(d, val);
+    }
+    for (int64_t i = 0; s == VKT_OK && i < n; i++) s = add_example(is_val[i] ? val : train, &d->ex[i]);
+    free(is_val);
+    free(perm);
+    if (s != VKT_OK) {
+        vkt_pref_dataset_free(train);
+        vkt_pref_dataset_free(val);
+        return s;
+    }
+    train->n_skipped = d->n_skipped;
+    d->n = 0; /* the pairs moved */
+    vkt_pref_dataset_free(d);
+    return VKT_OK;
+}
