@@ -67,9 +67,9 @@ typedef enum {
 typedef struct {
     vkt_sft_kind kind;
     vkt_sft_format format;
-    cJSON *messages; /* owned (CHAT): array of {role, content[, tool_calls, name, tool_call_id]} */
-    cJSON *tools;    /* owned or NULL (CHAT) */
-    uint8_t *train;  /* owned (CHAT): per message, 1 for an assistant message that may carry loss */
+    cJSON *messages;  /* owned (CHAT): array of {role, content[, tool_calls, name, tool_call_id]} */
+    cJSON *tools;     /* owned or NULL (CHAT) */
+    uint8_t *train;   /* owned (CHAT): per message, 1 for an assistant message that may carry loss */
     char *prompt;     /* owned (PROMPT_COMPLETION), NUL-terminated */
     char *completion; /* owned (PROMPT_COMPLETION), non-empty */
     char *text;       /* owned (TEXT), non-empty */

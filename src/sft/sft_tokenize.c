@@ -121,8 +121,8 @@ int vkt_sft_truncate(const vkt_sft_tok_opts *o, int32_t *ids, uint8_t *loss, int
 }
 
 /* Appends one example's tokens to out (arrays grown as needed). */
-static vkt_status append(vkt_sft_tokenized *out, int64_t *cap, int64_t *cap_ex, const int32_t *ids,
-                         const uint8_t *loss, int64_t n, int64_t source) {
+static vkt_status append(vkt_sft_tokenized *out, int64_t *cap, int64_t *cap_ex, const int32_t *ids, const uint8_t *loss,
+                         int64_t n, int64_t source) {
     if (out->n_tokens + n > *cap) {
         int64_t c = *cap ? *cap : 4096;
         while (c < out->n_tokens + n) c *= 2;
@@ -180,7 +180,8 @@ vkt_status vkt_sft_tokenize(const vkt_sft_tok_opts *o, const vkt_sft_dataset *d,
             char where[1100];
             vkt_sft_example_where(d, &d->ex[i], where, sizeof where);
             if (o->skip_bad) {
-                if (++st->n_skipped_render <= 5) vkt_log_warn("%s: the chat template failed on this example (skipped)", where);
+                if (++st->n_skipped_render <= 5)
+                    vkt_log_warn("%s: the chat template failed on this example (skipped)", where);
                 s = VKT_OK;
             } else {
                 vkt_log_error("%s: the chat template failed on this example (see above)", where);

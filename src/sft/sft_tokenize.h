@@ -37,13 +37,13 @@ typedef enum { VKT_SFT_LOSS_ASSISTANT = 0, VKT_SFT_LOSS_LAST = 1, VKT_SFT_LOSS_A
 typedef enum { VKT_SFT_TRUNC_DROP = 0, VKT_SFT_TRUNC_RIGHT = 1, VKT_SFT_TRUNC_LEFT = 2 } vkt_sft_truncation;
 
 typedef struct {
-    vkt_tokenizer *tok;                  /* borrowed */
-    const vkt_chat_template *chat;       /* borrowed; required when the data has CHAT examples */
-    vkt_sft_loss_mode loss;              /* default ASSISTANT */
-    vkt_sft_truncation truncation;       /* default DROP */
-    int64_t max_tokens;                  /* seq_len + 1 (>= 2) */
-    bool parse_special;                  /* parse special-token text in prompt/completion/text strings */
-    bool skip_bad;                       /* skip (count) examples whose template render fails */
+    vkt_tokenizer *tok;            /* borrowed */
+    const vkt_chat_template *chat; /* borrowed; required when the data has CHAT examples */
+    vkt_sft_loss_mode loss;        /* default ASSISTANT */
+    vkt_sft_truncation truncation; /* default DROP */
+    int64_t max_tokens;            /* seq_len + 1 (>= 2) */
+    bool parse_special;            /* parse special-token text in prompt/completion/text strings */
+    bool skip_bad;                 /* skip (count) examples whose template render fails */
 } vkt_sft_tok_opts;
 
 /* Growable flags, one per token; owns data. Start zeroed. */
