@@ -24,40 +24,9 @@
 
 static const char *DIR_ = VKT_TEST_FIXTURES "/tokenizers";
 
-/* Writes the base file with the entry's overrides to a temporary file; returns its path (free). */
-static char *build_variant(const cJSON *entry) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", DIR_, cJSON_GetObjectItem(entry, "base")->valuestring);
-    size_t len;
-    char *text = tt_read(path, &len);
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!root) return NULL;
-    const char *keys[] = {"normalizer", "pre_tokenizer"};
-    for (int i = 0; i < 2; i++) {
-        const cJSON *v = cJSON_GetObjectItem(entry, keys[i]);
-        if (v) cJSON_ReplaceItemInObjectCaseSensitive(root, keys[i], cJSON_Duplicate(v, 1));
-    }
-    const cJSON *m = cJSON_GetObjectItem(entry, "model"), *e;
-    cJSON *model = cJSON_GetObjectItem(root, "model");
-    cJSON_ArrayForEach(e, m) cJSON_ReplaceItemInObjectCaseSensitive(model, e->string, cJSON_Duplicate(e, 1));
-    char *js = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    char *tmp = strdup("/tmp/vkt_hf_ref_XXXXXX.json");
-    int fd = mkstemps(tmp, 5);
-    bool ok = fd >= 0 && write(fd, js, strlen(js)) == (ssize_t)strlen(js);
-    if (fd >= 0) close(fd);
-    free(js);
-    if (!ok) {
-        free(tmp);
-        return NULL;
-    }
-    return tmp;
-}
-
 static void check_entry(const cJSON *entry, const cJSON *texts) {
     const char *name = cJSON_GetObjectItem(entry, "name")->valuestring;
-    char *file = build_variant(entry);
+    char *file = tt_hf_variant(entry, DIR_);
     CHECK(file, "%s: cannot write the variant file", name);
     if (!file) return;
     vkt_tokenizer *t = NULL;

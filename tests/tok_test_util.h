@@ -2,10 +2,12 @@
 #ifndef VKT_TOK_TEST_UTIL_H
 #define VKT_TOK_TEST_UTIL_H
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "data/tok_util.h"
 #include "data/tokenizer.h"
@@ -76,6 +78,39 @@ static inline size_t tt_round_trip(vkt_tokenizer *t, const char *text, size_t le
     vkt_tok_ids_free(&ids);
     vkt_tok_bytes_free(&out);
     return n;
+}
+
+/* A reference.json tokenizer entry as a file: dir/<entry.base> with the entry's "normalizer",
+ * "pre_tokenizer" and "model" keys replaced, written to a temporary file. Returns its path (caller
+ * unlinks and frees) or NULL. */
+static inline char *tt_hf_variant(const cJSON *entry, const char *dir) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, cJSON_GetObjectItem(entry, "base")->valuestring);
+    size_t len;
+    char *text = tt_read(path, &len);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!root) return NULL;
+    const char *keys[] = {"normalizer", "pre_tokenizer"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *v = cJSON_GetObjectItem(entry, keys[i]);
+        if (v) cJSON_ReplaceItemInObjectCaseSensitive(root, keys[i], cJSON_Duplicate(v, 1));
+    }
+    const cJSON *m = cJSON_GetObjectItem(entry, "model"), *e;
+    cJSON *model = cJSON_GetObjectItem(root, "model");
+    cJSON_ArrayForEach(e, m) cJSON_ReplaceItemInObjectCaseSensitive(model, e->string, cJSON_Duplicate(e, 1));
+    char *js = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    char *tmp = strdup("/tmp/vkt_hf_ref_XXXXXX.json");
+    int fd = mkstemps(tmp, 5);
+    bool ok = fd >= 0 && write(fd, js, strlen(js)) == (ssize_t)strlen(js);
+    if (fd >= 0) close(fd);
+    free(js);
+    if (!ok) {
+        free(tmp);
+        return NULL;
+    }
+    return tmp;
 }
 
 static inline int tt_finish(const char *name) {

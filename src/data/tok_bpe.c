@@ -197,19 +197,31 @@ static vkt_status sp_word(vkt_tokenizer *t, const char *w, size_t n, vkt_tok_ids
     return word_done(t, w, n, out, start);
 }
 
+/* Encodes one word and, with ow, lays its tokens along it (word byte i >= inserted is level
+ * position at + i - inserted). */
+static vkt_status emit_word(vkt_tokenizer *t, const char *w, size_t n, size_t at, size_t inserted, vkt_tok_ids *out,
+                            const vkt_tok_offw *ow) {
+    size_t start = out->len;
+    VKT_TRY(t->kind == VKT_TOK_SP_BPE ? sp_word(t, w, n, out) : bytelevel_word(t, w, n, out));
+    if (!ow) return VKT_OK;
+    return vkt_tok_offw_word(t, ow, w, n, at, inserted, out->data + start, out->len - start);
+}
+
 typedef struct {
     vkt_tokenizer *t;
     vkt_tok_ids *out;
+    const vkt_tok_offw *ow;
 } word_ctx;
 
-static vkt_status pretok_word(void *vc, const char *w, size_t n) {
+static vkt_status pretok_word(void *vc, const char *w, size_t n, size_t at, size_t inserted) {
     word_ctx *c = vc;
-    return bytelevel_word(c->t, w, n, c->out);
+    return emit_word(c->t, w, n, at, inserted, c->out, c->ow);
 }
 
-vkt_status vkt_tok_encode_segment(vkt_tokenizer *t, const char *s, size_t n, bool at_start, vkt_tok_ids *out) {
+vkt_status vkt_tok_encode_segment(vkt_tokenizer *t, const char *s, size_t n, bool at_start, vkt_tok_ids *out,
+                                  const vkt_tok_offw *ow) {
     if (t->kind == VKT_TOK_BYTE_BPE && t->pre) {
-        word_ctx c = {t, out};
+        word_ctx c = {t, out, ow};
         return vkt_tok_pretok_run(t->pre, s, n, pretok_word, &c);
     }
     char *tmp = NULL;
@@ -225,24 +237,22 @@ vkt_status vkt_tok_encode_segment(vkt_tokenizer *t, const char *s, size_t n, boo
         memcpy(tmp + 1, s, n);
         s = tmp, n++;
     }
+    size_t ins = prefix ? 1 : 0; /* word start i in s is level position i - ins (or 0 inside the prefix) */
     vkt_status st = VKT_OK;
-    if (t->kind == VKT_TOK_BYTE_BPE) {
-        for (size_t i = 0; i < n && st == VKT_OK;) {
-            size_t l = t->use_regex ? vkt_tok_gpt2_split(s + i, n - i) : n - i;
-            st = bytelevel_word(t, s + i, l, out);
-            i += l;
-        }
-    } else if (t->sp_split || t->sp_cut) {
-        /* Metaspace split: a word starts at every space. Cut: a word starts at a space that follows a
-         * non-space (no token spans such a boundary, so the merges are the same as for the whole). */
-        for (size_t i = 0; i < n && st == VKT_OK;) {
-            size_t j = i + 1;
+    for (size_t i = 0; i < n && st == VKT_OK;) {
+        size_t j;
+        if (t->kind == VKT_TOK_BYTE_BPE) {
+            j = i + (t->use_regex ? vkt_tok_gpt2_split(s + i, n - i) : n - i);
+        } else if (t->sp_split || t->sp_cut) {
+            /* Metaspace split: a word starts at every space. Cut: a word starts at a space that follows
+             * a non-space (no token spans such a boundary, so the merges are the same as for the whole). */
+            j = i + 1;
             while (j < n && !(s[j] == ' ' && (t->sp_split || s[j - 1] != ' '))) j++;
-            st = sp_word(t, s + i, j - i, out);
-            i = j;
+        } else {
+            j = n;
         }
-    } else if (n > 0) {
-        st = sp_word(t, s, n, out);
+        st = emit_word(t, s + i, j - i, i > ins ? i - ins : 0, i < ins ? ins - i : 0, out, ow);
+        i = j;
     }
     free(tmp);
     return st;

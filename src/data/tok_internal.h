@@ -68,11 +68,32 @@ vkt_status vkt_tok_add_added(vkt_tokenizer *t, int32_t id);
 /* Checks that every id has bytes and fills byte_id for byte BPE; src names the file for messages. */
 vkt_status vkt_tok_finish(vkt_tokenizer *t, const char *src);
 
+/* Encode-with-offsets state for one level of the text (tok_offsets.c). A position p at this level
+ * (in the piece being encoded: the raw text, or a normalized piece) is shifted by off, mapped through
+ * map (normalized byte -> byte of the raw part, len + 1 entries; NULL: identity), then shifted by
+ * base into the caller's text. NULL where offsets are not wanted. */
+typedef struct {
+    vkt_tok_offsets *out; /* borrowed */
+    const int64_t *map;   /* borrowed or NULL */
+    size_t off;
+    int64_t base;
+} vkt_tok_offw;
+
+/* Appends the offset of one token that covers [begin, end) at w's level. */
+vkt_status vkt_tok_offw_push(const vkt_tok_offw *w, size_t begin, size_t end);
+/* Appends the offsets of ids[0..k), the tokens just made of the word word[0..n): their pieces are
+ * laid along the word (an unknown token spans the characters up to where the next token's piece
+ * fits); the word's first `inserted` bytes are not in the text, the others start at level position at. */
+vkt_status vkt_tok_offw_word(const vkt_tokenizer *t, const vkt_tok_offw *w, const char *word, size_t n, size_t at,
+                             size_t inserted, const int32_t *ids, size_t k);
+
 /* Runs BPE merges over ids[0..n) in place (lowest rank first, leftmost on ties); returns the new
  * count (or -1 when out of memory). */
 int64_t vkt_tok_bpe_merge(vkt_tokenizer *t, int32_t *ids, size_t n);
-/* Encodes one text segment (no added tokens inside; at_start: it begins the text) and appends its ids. */
-vkt_status vkt_tok_encode_segment(vkt_tokenizer *t, const char *s, size_t n, bool at_start, vkt_tok_ids *out);
+/* Encodes one text segment (no added tokens inside; at_start: it begins the text) and appends its ids,
+ * and their offsets through ow when it is not NULL (segment byte i is level position i). */
+vkt_status vkt_tok_encode_segment(vkt_tokenizer *t, const char *s, size_t n, bool at_start, vkt_tok_ids *out,
+                                  const vkt_tok_offw *ow);
 
 /* GPT-2's reversible byte <-> printable code point map (bytes 33..126, 161..172, 174..255 map to
  * themselves, the rest to 256, 257, ... in byte order). */

@@ -23,10 +23,17 @@ typedef struct {
     vkt_tok_regex *re; /* owned: Replace pattern */
 } step_t;
 
+/* Growable source map (vkt_tok_norm_apply_mapped). */
+typedef struct {
+    int64_t *data; /* owned (cap) */
+    size_t len, cap;
+} map_t;
+
 struct vkt_tok_norm {
     step_t *steps; /* owned (n) */
     int n;
     vkt_tok_bytes tmp; /* owned scratch */
+    map_t map, tmap;   /* owned: the source map of out and of tmp */
 };
 
 static const char SP_SPACE[] = "\xE2\x96\x81";
@@ -154,7 +161,36 @@ void vkt_tok_norm_free(vkt_tok_norm *n) {
     }
     free(n->steps);
     vkt_tok_bytes_free(&n->tmp);
+    free(n->map.data);
+    free(n->tmap.data);
     free(n);
+}
+
+static vkt_status map_push(map_t *m, int64_t v) {
+    if (m->len == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 256;
+        int64_t *d = realloc(m->data, cap * sizeof *d);
+        if (!d) return VKT_ERR_OOM;
+        m->data = d, m->cap = cap;
+    }
+    m->data[m->len++] = v;
+    return VKT_OK;
+}
+
+/* Where a step writes: the output bytes and, when mapping, each byte's source (src: the map of the
+ * step's input, len + 1 entries). */
+typedef struct {
+    vkt_tok_bytes *b;
+    map_t *m;           /* NULL: not mapping */
+    const int64_t *src; /* borrowed, when m */
+} sink_t;
+
+/* Appends p[0..n), made from the step's input bytes [a, a + sn): byte for byte when n == sn, else
+ * every byte from a. */
+static vkt_status put(sink_t *k, const void *p, size_t n, size_t a, size_t sn) {
+    VKT_TRY(vkt_tok_bytes_append(k->b, p, n));
+    for (size_t i = 0; k->m && i < n; i++) VKT_TRY(map_push(k->m, k->src[n == sn ? a + i : a]));
+    return VKT_OK;
 }
 
 /* Length of the valid UTF-8 run at s[0..n) (stops before the first malformed byte). */
@@ -169,25 +205,79 @@ static size_t valid_run(const char *s, size_t n) {
     return i;
 }
 
-static vkt_status unicode_form(kind_t k, const char *s, size_t len, vkt_tok_bytes *out) {
-    int opts = UTF8PROC_STABLE | (k == N_NFC || k == N_NFKC ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE) |
-               (k == N_NFKC || k == N_NFKD ? UTF8PROC_COMPAT : 0);
+static int form_options(kind_t k) {
+    return UTF8PROC_STABLE | (k == N_NFC || k == N_NFKC ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE) |
+           (k == N_NFKC || k == N_NFKD ? UTF8PROC_COMPAT : 0);
+}
+
+/* utf8proc_map of s[0..n) (valid UTF-8); *d is malloc'd (caller frees). */
+static vkt_status form_map(int opts, const char *s, size_t n, utf8proc_uint8_t **d, size_t *dn) {
+    *d = NULL;
+    utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, d, (utf8proc_option_t)opts);
+    if (m < 0) {
+        vkt_log_error("tokenizer normalizer: utf8proc failed on %zu bytes: %s", n, utf8proc_errmsg(m));
+        return m == UTF8PROC_ERROR_NOMEM ? VKT_ERR_OOM : VKT_ERR_ARG;
+    }
+    *dn = (size_t)m;
+    return VKT_OK;
+}
+
+/* End of the combining sequence at s[i..n): a character and the non-starters after it. */
+static size_t sequence_end(const char *s, size_t n, size_t i) {
+    size_t l;
+    vkt_utf8_decode((const uint8_t *)s + i, n - i, &l);
+    for (i += l; i < n; i += l) {
+        uint32_t cp = vkt_utf8_decode((const uint8_t *)s + i, n - i, &l);
+        if (utf8proc_get_property((utf8proc_int32_t)cp)->combining_class == 0) break;
+    }
+    return i;
+}
+
+enum { MAX_SEQUENCES_PER_UNIT = 8 };
+
+/* Maps d[0..dn), the normalization of the valid run s[a, a + r), by units of combining sequences
+ * (each widened up to MAX_SEQUENCES_PER_UNIT sequences until it normalizes alone to the next bytes
+ * of d); when no such cut reproduces d, the whole run is one unit. */
+static vkt_status form_mapped(int opts, const char *s, size_t a, size_t r, const utf8proc_uint8_t *d, size_t dn,
+                              sink_t *k) {
+    size_t b0 = k->b->len, m0 = k->m->len, i = a, o = 0;
+    while (i < a + r) {
+        size_t j = i;
+        bool cut = false;
+        for (int q = 0; q < MAX_SEQUENCES_PER_UNIT && j < a + r && !cut; q++) {
+            j = sequence_end(s, a + r, j);
+            utf8proc_uint8_t *g;
+            size_t gn;
+            VKT_TRY(form_map(opts, s + i, j - i, &g, &gn));
+            cut = gn <= dn - o && memcmp(d + o, g, gn) == 0;
+            vkt_status st = cut ? put(k, g, gn, i, j - i) : VKT_OK;
+            free(g);
+            VKT_TRY(st);
+            if (cut) o += gn;
+        }
+        if (!cut) break;
+        i = j;
+    }
+    if (i == a + r && o == dn) return VKT_OK;
+    k->b->len = b0, k->m->len = m0;
+    return put(k, d, dn, a, r);
+}
+
+static vkt_status unicode_form(kind_t kind, const char *s, size_t len, sink_t *k) {
+    int opts = form_options(kind);
     for (size_t i = 0; i < len;) {
         size_t r = valid_run(s + i, len - i);
         if (r) {
-            utf8proc_uint8_t *d = NULL;
-            utf8proc_ssize_t m =
-                utf8proc_map((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)r, &d, (utf8proc_option_t)opts);
-            if (m < 0) {
-                vkt_log_error("tokenizer normalizer: utf8proc failed on %zu bytes: %s", r, utf8proc_errmsg(m));
-                return m == UTF8PROC_ERROR_NOMEM ? VKT_ERR_OOM : VKT_ERR_ARG;
-            }
-            vkt_status st = vkt_tok_bytes_append(out, d, (size_t)m);
+            utf8proc_uint8_t *d;
+            size_t dn;
+            VKT_TRY(form_map(opts, s + i, r, &d, &dn));
+            bool same = dn == r && memcmp(d, s + i, r) == 0;
+            vkt_status st = k->m && !same ? form_mapped(opts, s, i, r, d, dn, k) : put(k, d, dn, i, r);
             free(d);
             VKT_TRY(st);
             i += r;
         } else {
-            VKT_TRY(vkt_tok_bytes_append(out, s + i, 1));
+            VKT_TRY(put(k, s + i, 1, i, 1));
             i++;
         }
     }
@@ -195,33 +285,31 @@ static vkt_status unicode_form(kind_t k, const char *s, size_t len, vkt_tok_byte
 }
 
 /* Per character: lowercase (k == N_LOWER) or drop combining marks (N_ACCENTS). */
-static vkt_status per_char(kind_t k, const char *s, size_t len, vkt_tok_bytes *out) {
+static vkt_status per_char(kind_t kind, const char *s, size_t len, sink_t *k) {
     for (size_t i = 0; i < len;) {
         size_t l;
         uint32_t cp = vkt_utf8_decode((const uint8_t *)s + i, len - i, &l);
         bool invalid = cp == 0xFFFD && l == 1 && (uint8_t)s[i] >= 0x80;
         char enc[8];
-        size_t el;
         if (invalid) {
-            VKT_TRY(vkt_tok_bytes_append(out, s + i, 1));
-        } else if (k == N_LOWER) {
-            if (cp == 0x130) { /* the one unconditional multi-character lowercase mapping */
-                VKT_TRY(vkt_tok_bytes_append(out, "i\xCC\x87", 3));
-            } else {
-                el = vkt_utf8_encode((uint32_t)utf8proc_tolower((utf8proc_int32_t)cp), enc);
-                VKT_TRY(vkt_tok_bytes_append(out, enc, el));
-            }
+            VKT_TRY(put(k, s + i, 1, i, 1));
+        } else if (kind == N_LOWER) {
+            if (cp == 0x130) /* the one unconditional multi-character lowercase mapping */
+                VKT_TRY(put(k, "i\xCC\x87", 3, i, l));
+            else
+                VKT_TRY(put(k, enc, vkt_utf8_encode((uint32_t)utf8proc_tolower((utf8proc_int32_t)cp), enc), i, l));
         } else {
             utf8proc_category_t c = utf8proc_category((utf8proc_int32_t)cp);
             if (c != UTF8PROC_CATEGORY_MN && c != UTF8PROC_CATEGORY_MC && c != UTF8PROC_CATEGORY_ME)
-                VKT_TRY(vkt_tok_bytes_append(out, s + i, l));
+                VKT_TRY(put(k, s + i, l, i, l));
         }
         i += l;
     }
     return VKT_OK;
 }
 
-static vkt_status strip(const step_t *st, const char *s, size_t len, vkt_tok_bytes *out) {
+/* Returns the end of what is kept in *end (for the map's last entry). */
+static vkt_status strip(const step_t *st, const char *s, size_t len, sink_t *k, size_t *end) {
     size_t a = 0, b = len;
     while (st->left && a < b) {
         size_t l;
@@ -235,10 +323,11 @@ static vkt_status strip(const step_t *st, const char *s, size_t len, vkt_tok_byt
         if (!vkt_uni_is_space(vkt_utf8_decode((const uint8_t *)s + p, b - p, &l)) || p + l != b) break;
         b = p;
     }
-    return vkt_tok_bytes_append(out, s + a, b - a);
+    *end = b;
+    return put(k, s + a, b - a, a, b - a);
 }
 
-static vkt_status replace(const step_t *st, const char *s, size_t len, vkt_tok_bytes *out) {
+static vkt_status replace(const step_t *st, const char *s, size_t len, sink_t *k) {
     size_t pos = 0, from = 0, ms, me;
     for (;;) {
         int r = from <= len ? vkt_tok_regex_find(st->re, s, len, from, &ms, &me) : 0;
@@ -250,40 +339,59 @@ static vkt_status replace(const step_t *st, const char *s, size_t len, vkt_tok_b
             from = ms + l;
             continue;
         }
-        VKT_TRY(vkt_tok_bytes_append(out, s + pos, ms - pos));
-        VKT_TRY(vkt_tok_bytes_append(out, st->arg, st->arg_len));
+        VKT_TRY(put(k, s + pos, ms - pos, pos, ms - pos));
+        VKT_TRY(put(k, st->arg, st->arg_len, ms, me - ms));
         pos = from = me;
     }
-    return vkt_tok_bytes_append(out, s + pos, len - pos);
+    return put(k, s + pos, len - pos, pos, len - pos);
 }
 
-vkt_status vkt_tok_norm_apply(vkt_tok_norm *n, const char *s, size_t len, vkt_tok_bytes *out) {
+static vkt_status apply(vkt_tok_norm *n, const char *s, size_t len, vkt_tok_bytes *out, bool mapping) {
     out->len = 0;
     VKT_TRY(vkt_tok_bytes_append(out, s, len));
+    n->map.len = 0;
+    for (size_t i = 0; mapping && i <= len; i++) VKT_TRY(map_push(&n->map, (int64_t)i));
     for (int i = 0; i < n->n; i++) {
         const step_t *st = &n->steps[i];
         vkt_tok_bytes *t = &n->tmp;
         t->len = 0;
+        n->tmap.len = 0;
         VKT_TRY(vkt_tok_bytes_append(t, "", 0));
         const char *src = out->data;
-        size_t sl = out->len;
+        size_t sl = out->len, end = sl;
+        sink_t k = {t, mapping ? &n->tmap : NULL, n->map.data};
         switch (st->kind) {
         case N_NFC:
         case N_NFD:
         case N_NFKC:
-        case N_NFKD: VKT_TRY(unicode_form(st->kind, src, sl, t)); break;
+        case N_NFKD: VKT_TRY(unicode_form(st->kind, src, sl, &k)); break;
         case N_LOWER:
-        case N_ACCENTS: VKT_TRY(per_char(st->kind, src, sl, t)); break;
-        case N_STRIP: VKT_TRY(strip(st, src, sl, t)); break;
+        case N_ACCENTS: VKT_TRY(per_char(st->kind, src, sl, &k)); break;
+        case N_STRIP: VKT_TRY(strip(st, src, sl, &k, &end)); break;
         case N_PREPEND:
-            if (sl) VKT_TRY(vkt_tok_bytes_append(t, st->arg, st->arg_len));
-            VKT_TRY(vkt_tok_bytes_append(t, src, sl));
+            if (sl) VKT_TRY(put(&k, st->arg, st->arg_len, 0, 0));
+            VKT_TRY(put(&k, src, sl, 0, sl));
             break;
-        case N_REPLACE: VKT_TRY(replace(st, src, sl, t)); break;
+        case N_REPLACE: VKT_TRY(replace(st, src, sl, &k)); break;
         }
+        if (mapping) VKT_TRY(map_push(&n->tmap, n->map.data[end]));
         vkt_tok_bytes sw = *out;
         *out = *t;
         *t = sw;
+        map_t mw = n->map;
+        n->map = n->tmap;
+        n->tmap = mw;
     }
+    return VKT_OK;
+}
+
+vkt_status vkt_tok_norm_apply(vkt_tok_norm *n, const char *s, size_t len, vkt_tok_bytes *out) {
+    return apply(n, s, len, out, false);
+}
+
+vkt_status vkt_tok_norm_apply_mapped(vkt_tok_norm *n, const char *s, size_t len, vkt_tok_bytes *out,
+                                     const int64_t **map) {
+    VKT_TRY(apply(n, s, len, out, true));
+    *map = n->map.data;
     return VKT_OK;
 }

@@ -30,6 +30,14 @@ vkt_status vkt_tok_norm_add(vkt_tok_norm **n, const cJSON *j, const char *path, 
 /* Writes the normalized form of s[0..len) to out (replacing its content). Not thread-safe (regex
  * match data is per handle). */
 vkt_status vkt_tok_norm_apply(vkt_tok_norm *n, const char *s, size_t len, vkt_tok_bytes *out);
+/* vkt_tok_norm_apply (the same bytes) that also maps them back to s: *map (borrowed from n until its
+ * next use; out->len + 1 entries) gives for each output byte the byte of s it came from, and
+ * map[out->len] the end of the last character kept. Granularity, as vkt_tok_encode_offsets documents:
+ * an output unit as long as its source maps byte for byte, others map wholly to the source's start;
+ * Unicode forms work per combining sequence, widened until it normalizes on its own to the same
+ * bytes, else per valid UTF-8 run. The map never decreases. */
+vkt_status vkt_tok_norm_apply_mapped(vkt_tok_norm *n, const char *s, size_t len, vkt_tok_bytes *out,
+                                     const int64_t **map);
 /* Safe on NULL. */
 void vkt_tok_norm_free(vkt_tok_norm *n);
 

@@ -262,9 +262,19 @@ static size_t regroup(step_t *st, size_t n) {
     return k;
 }
 
-static vkt_status run(vkt_tok_pretok *p, int k, const char *s, size_t n, vkt_tok_word_fn fn, void *ctx) {
+/* s[0..n) is a word of the input whose first ins bytes were inserted (a prefix space) and whose
+ * other bytes start at input byte at. A sub-word at s + i starts at input byte at + max(0, i - ins). */
+typedef struct {
+    size_t at, ins;
+} origin_t;
+
+static origin_t sub_origin(origin_t o, size_t i) {
+    return i >= o.ins ? (origin_t){o.at + i - o.ins, 0} : (origin_t){o.at, o.ins - i};
+}
+
+static vkt_status run(vkt_tok_pretok *p, int k, const char *s, size_t n, origin_t o, vkt_tok_word_fn fn, void *ctx) {
     if (n == 0) return VKT_OK;
-    if (k == p->n) return fn(ctx, s, n);
+    if (k == p->n) return fn(ctx, s, n, o.at, o.ins < n ? o.ins : n);
     step_t *st = &p->steps[k];
     if (st->kind == S_BYTELEVEL) {
         if (st->prefix && s[0] != ' ') {
@@ -275,14 +285,14 @@ static vkt_status run(vkt_tok_pretok *p, int k, const char *s, size_t n, vkt_tok
             }
             st->buf[0] = ' ';
             memcpy(st->buf + 1, s, n);
-            s = st->buf, n++;
+            s = st->buf, n++, o.ins++;
         }
-        if (!st->use_regex) return run(p, k + 1, s, n, fn, ctx);
+        if (!st->use_regex) return run(p, k + 1, s, n, o, fn, ctx);
     }
     if (st->kind == S_BYTELEVEL || st->kind == S_GPT2) {
         for (size_t i = 0; i < n;) {
             size_t l = vkt_tok_gpt2_split(s + i, n - i);
-            VKT_TRY(run(p, k + 1, s + i, l, fn, ctx));
+            VKT_TRY(run(p, k + 1, s + i, l, sub_origin(o, i), fn, ctx));
             i += l;
         }
         return VKT_OK;
@@ -294,11 +304,11 @@ static vkt_status run(vkt_tok_pretok *p, int k, const char *s, size_t n, vkt_tok
     for (size_t i = 0; i < count; i++) {
         seg_t g = st->segs[i];
         if (g.match) continue;
-        VKT_TRY(run(p, k + 1, s + g.a, g.b - g.a, fn, ctx));
+        VKT_TRY(run(p, k + 1, s + g.a, g.b - g.a, sub_origin(o, g.a), fn, ctx));
     }
     return VKT_OK;
 }
 
 vkt_status vkt_tok_pretok_run(vkt_tok_pretok *p, const char *s, size_t n, vkt_tok_word_fn fn, void *ctx) {
-    return run(p, 0, s, n, fn, ctx);
+    return run(p, 0, s, n, (origin_t){0, 0}, fn, ctx);
 }

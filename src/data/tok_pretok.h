@@ -22,8 +22,9 @@
 
 typedef struct vkt_tok_pretok vkt_tok_pretok;
 
-/* Receives one word (borrowed for the call). */
-typedef vkt_status (*vkt_tok_word_fn)(void *ctx, const char *w, size_t n);
+/* Receives one word (borrowed for the call). Its first `inserted` bytes are not in the input (the
+ * ByteLevel prefix space); the rest start at byte `at` of the input (for token offsets). */
+typedef vkt_status (*vkt_tok_word_fn)(void *ctx, const char *w, size_t n, size_t at, size_t inserted);
 
 /* Appends the steps of pre-tokenizer object j to *p (created when NULL). field names j in
  * messages, path the file. Errors: VKT_ERR_FORMAT, VKT_ERR_UNSUPPORTED (a type or behavior not

@@ -223,10 +223,11 @@ typedef struct {
 } added_match;
 
 /* Splits text[0..len) at the tokens of m (earliest match, longest on ties, as Hugging Face's
- * leftmost-longest automaton), pushing their ids; each plain part goes to plain(part, its offset). */
+ * leftmost-longest automaton), pushing their ids (and, with ow, their offsets); each plain part goes
+ * to plain(part, its offset). */
 typedef vkt_status (*plain_fn)(vkt_tokenizer *t, const char *s, size_t n, size_t off, void *ctx);
 static vkt_status split_added(vkt_tokenizer *t, const char *text, size_t len, added_match *m, int32_t nm,
-                              plain_fn plain, void *ctx, vkt_tok_ids *out) {
+                              plain_fn plain, void *ctx, vkt_tok_ids *out, const vkt_tok_offw *ow) {
     for (int32_t i = 0; i < nm; i++) {
         const char *p = find_bytes(text, len, m[i].s, m[i].n);
         m[i].next = p ? (size_t)(p - text) : SIZE_MAX;
@@ -246,6 +247,7 @@ static vkt_status split_added(vkt_tokenizer *t, const char *text, size_t len, ad
         if (stop > pos) VKT_TRY(plain(t, text + pos, stop - pos, pos, ctx));
         if (best < 0) break;
         VKT_TRY(vkt_tok_ids_push(out, m[best].id));
+        if (ow) VKT_TRY(vkt_tok_offw_push(ow, stop, stop + m[best].n));
         pos = stop + m[best].n;
     }
     return VKT_OK;
@@ -253,31 +255,49 @@ static vkt_status split_added(vkt_tokenizer *t, const char *text, size_t len, ad
 
 typedef struct {
     vkt_tok_ids *out;
-    added_match *norm_m; /* tokens matched in normalized text */
+    vkt_tok_offsets *offs; /* NULL: no offsets */
+    added_match *norm_m;   /* tokens matched in normalized text */
     int32_t n_norm;
-    bool at_start; /* the normalized piece being split began the text */
+    bool at_start;      /* the normalized piece being split began the text */
+    const int64_t *map; /* the normalized piece's map to its raw part */
+    size_t raw_off;     /* where that raw part starts in the text */
 } enc_ctx;
 
 static vkt_status plain_normalized(vkt_tokenizer *t, const char *s, size_t n, size_t off, void *vc) {
     enc_ctx *c = vc;
-    return vkt_tok_encode_segment(t, s, n, c->at_start && off == 0, c->out);
+    vkt_tok_offw ow = {c->offs, c->map, off, (int64_t)c->raw_off};
+    return vkt_tok_encode_segment(t, s, n, c->at_start && off == 0, c->out, c->offs ? &ow : NULL);
 }
 
 /* A part of the raw text with no raw-matched added token: normalize it, then split it at the
  * normalized added tokens (Hugging Face's two-pass added-vocabulary split). */
 static vkt_status plain_raw(vkt_tokenizer *t, const char *s, size_t n, size_t off, void *vc) {
     enc_ctx *c = vc;
-    if (!t->norm) return vkt_tok_encode_segment(t, s, n, off == 0, c->out);
-    VKT_TRY(vkt_tok_norm_apply(t->norm, s, n, &t->norm_buf));
+    if (!t->norm) {
+        vkt_tok_offw ow = {c->offs, NULL, off, 0};
+        return vkt_tok_encode_segment(t, s, n, off == 0, c->out, c->offs ? &ow : NULL);
+    }
+    if (c->offs)
+        VKT_TRY(vkt_tok_norm_apply_mapped(t->norm, s, n, &t->norm_buf, &c->map));
+    else
+        VKT_TRY(vkt_tok_norm_apply(t->norm, s, n, &t->norm_buf));
     c->at_start = off == 0;
-    /* norm_buf is not touched again until this part is done: encode_segment does not normalize. */
-    return split_added(t, t->norm_buf.data, t->norm_buf.len, c->norm_m, c->n_norm, plain_normalized, c, c->out);
+    c->raw_off = off;
+    vkt_tok_offw ow = {c->offs, c->map, 0, (int64_t)off};
+    /* norm_buf and the map are not touched again until this part is done: encode_segment does not
+     * normalize. */
+    return split_added(t, t->norm_buf.data, t->norm_buf.len, c->norm_m, c->n_norm, plain_normalized, c, c->out,
+                       c->offs ? &ow : NULL);
 }
 
-vkt_status vkt_tok_encode(vkt_tokenizer *t, const char *text, size_t len, bool parse_special, vkt_tok_ids *out) {
+static vkt_status encode(vkt_tokenizer *t, const char *text, size_t len, bool parse_special, vkt_tok_ids *out,
+                         vkt_tok_offsets *offs) {
     if (!text && len) return VKT_ERR_ARG;
     if (t->kind == VKT_TOK_BYTES) {
-        for (size_t i = 0; i < len; i++) VKT_TRY(vkt_tok_ids_push(out, (uint8_t)text[i]));
+        for (size_t i = 0; i < len; i++) {
+            VKT_TRY(vkt_tok_ids_push(out, (uint8_t)text[i]));
+            if (offs) VKT_TRY(vkt_tok_offsets_push(offs, (int64_t)i, (int64_t)i + 1));
+        }
         return VKT_OK;
     }
     added_match *m = malloc((size_t)t->n_added * sizeof *m + 1);
@@ -292,10 +312,21 @@ vkt_status vkt_tok_encode(vkt_tokenizer *t, const char *text, size_t len, bool p
         if (n == 0) continue;
         m[normalized ? t->n_added - 1 - n_norm++ : n_raw++] = (added_match){id, s, n, 0};
     }
-    enc_ctx c = {.out = out, .norm_m = m + t->n_added - n_norm, .n_norm = n_norm};
-    vkt_status s = split_added(t, text, len, m, n_raw, plain_raw, &c, out);
+    enc_ctx c = {.out = out, .offs = offs, .norm_m = m + t->n_added - n_norm, .n_norm = n_norm};
+    vkt_tok_offw ow = {offs, NULL, 0, 0};
+    vkt_status s = split_added(t, text, len, m, n_raw, plain_raw, &c, out, offs ? &ow : NULL);
     free(m);
     return s;
+}
+
+vkt_status vkt_tok_encode(vkt_tokenizer *t, const char *text, size_t len, bool parse_special, vkt_tok_ids *out) {
+    return encode(t, text, len, parse_special, out, NULL);
+}
+
+vkt_status vkt_tok_encode_offsets(vkt_tokenizer *t, const char *text, size_t len, bool parse_special,
+                                  vkt_tok_ids *out_ids, vkt_tok_offsets *out_offsets) {
+    if (!out_offsets) return VKT_ERR_ARG;
+    return encode(t, text, len, parse_special, out_ids, out_offsets);
 }
 
 vkt_status vkt_tok_decode(const vkt_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, vkt_tok_bytes *out) {

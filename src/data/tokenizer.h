@@ -39,10 +39,22 @@ typedef struct {
     size_t len, cap;
 } vkt_tok_bytes;
 
+/* Where one token came from in the encoded text: bytes [begin, end) (see vkt_tok_encode_offsets). */
+typedef struct {
+    int64_t begin, end;
+} vkt_tok_offset;
+/* Growable offset array; owns data. Start zeroed; encode appends. */
+typedef struct {
+    vkt_tok_offset *data; /* owned (cap) */
+    size_t len, cap;
+} vkt_tok_offsets;
+
 vkt_status vkt_tok_ids_push(vkt_tok_ids *v, int32_t id);
 void vkt_tok_ids_free(vkt_tok_ids *v);
 vkt_status vkt_tok_bytes_append(vkt_tok_bytes *b, const void *p, size_t n);
 void vkt_tok_bytes_free(vkt_tok_bytes *b);
+vkt_status vkt_tok_offsets_push(vkt_tok_offsets *v, int64_t begin, int64_t end);
+void vkt_tok_offsets_free(vkt_tok_offsets *v);
 
 /* Loaders. On success *out is a new handle (free with vkt_tok_free); on failure *out is NULL. */
 vkt_status vkt_tok_init_bytes(vkt_tokenizer **out);
@@ -97,6 +109,29 @@ bool vkt_tok_is_special(const vkt_tokenizer *t, int32_t id);
  * the text (e.g. "<|endoftext|>") become their ids; without it they are encoded as plain text.
  * Added tokens that are not special are always matched (as Hugging Face does). */
 vkt_status vkt_tok_encode(vkt_tokenizer *t, const char *text, size_t len, bool parse_special, vkt_tok_ids *out);
+/* vkt_tok_encode that also appends, for every id it appends to out_ids, the bytes [begin, end) of text
+ * the token came from (offsets into text[0..len), whatever out_ids held before). The ids are exactly
+ * vkt_tok_encode's (the same code runs). What the offsets are:
+ *   - Without a normalizer that changes the text, they are exact: sorted, non-overlapping, and
+ *     text[begin, end) is the token's piece (vkt_tok_piece), except bytes the tokenizer inserts (the
+ *     SentencePiece prefix space "▁", a ByteLevel add_prefix_space space), which have no text: a token
+ *     " hello" whose space was inserted gets the span of "hello", a token that is only an inserted
+ *     space gets an empty span where it was inserted. Bytes the pre-tokenizer drops (Whitespace,
+ *     Split Removed) belong to no token. Byte tokens of one multi-byte character get one byte each.
+ *   - With a normalizer that changes bytes (NFC/NFKC on text that is not in that form, Lowercase,
+ *     Replace, Prepend, Strip, StripAccents), offsets are mapped back to the original text at the
+ *     granularity of the changed units: a character (Lowercase, StripAccents), a match (Replace), a
+ *     combining sequence (NFC/NFD/NFKC/NFKD, widened until its normalization stands alone; the whole
+ *     valid-UTF-8 run when nothing narrower reproduces the normalizer's output). An output unit whose
+ *     length equals its source's maps byte for byte; otherwise all its bytes map to the source unit's
+ *     start, so the token holding its first byte gets begin = that start and a token ending inside it
+ *     gets end = that start. Inserted bytes (Prepend) map to the start of what follows them.
+ *   Always: 0 <= begin <= end <= len, begins and ends never decrease from one token to the next, and
+ *   a special or added token matched in the text gets exactly the bytes it was matched by (in the
+ *   original text). The unknown token (no byte fallback) spans the characters it replaced.
+ * Errors as vkt_tok_encode; on error the two arrays may hold a partial, equally long result. */
+vkt_status vkt_tok_encode_offsets(vkt_tokenizer *t, const char *text, size_t len, bool parse_special,
+                                  vkt_tok_ids *out_ids, vkt_tok_offsets *out_offsets);
 /* Appends the bytes of ids[0..n) to out. skip_special drops special tokens. SentencePiece
  * tokenizers drop the one space that encoding prepends (the first space of the first non-special
  * token), so decode(encode(x)) == x. Returns VKT_ERR_ARG for an id out of range. */

@@ -233,3 +233,24 @@ put("rag_text", "markdown.bin", bytes([2 * 11 + 1, 3]) + (
 put("rag_text", "plain.bin", bytes([2 * 7, 2]) + ("one two three four five six seven eight nine ten " * 4).encode())
 put("rag_text", "query.bin", bytes([1, 0]) + "Who's the \"mayor\" (NEAR* OR -x:y^) Caf\u00e9 \u00bfD\u00f3nde? \u6771\u4eac \xa0".encode()
     + b"\xff\xfe\xc3")
+# ---- SFT data records ------------------------------------------------------------------------------
+# The hand-written fixtures of tests/data/sft (every format, and the malformed ones), plus near misses.
+SFT = os.path.join(ROOT, "tests", "data", "sft")
+for sub in ("good", "bad"):
+    for name in sorted(os.listdir(os.path.join(SFT, sub))):
+        with open(os.path.join(SFT, sub, name), "rb") as f:
+            put("sft_dataset", f"{sub}_{name}", f.read())
+put("sft_dataset", "mixed.jsonl", "\n".join(json.dumps(r) for r in [
+    {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "loss_weight": 1}]},
+    {"conversations": [{"from": "human", "value": "q"}, {"from": "function_call", "value": "[{\"name\": \"f\"}]"},
+                       {"from": "observation", "value": "r"}, {"from": "gpt", "value": "a"}], "tools": "[]"},
+    {"prompt": [{"role": "user", "content": "q"}], "completion": [{"role": "assistant", "content": "a"}]},
+    {"instruction": "i", "input": "x", "output": "o", "history": [["q", "a"]], "system": "s"},
+    {"prompt": "p", "completion": "c"},
+    {"text": "t"},
+]) + "\n")
+put("sft_dataset", "empty_array.json", "[]")
+put("sft_dataset", "nested_parts.jsonl", json.dumps({"messages": [
+    {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "value": "b"}]},
+    {"role": "assistant", "content": None, "tool_calls": {"name": "f", "parameters": "{\"x\": [1, {\"y\": null}]}"}},
+]}) + "\n")
