@@ -6,6 +6,7 @@
  * content + marker; tool results and untrained turns (loss_weight 0, TRL prompt) are never flagged;
  * the BOS appears once. Skips (77) while chat templates are not built (vkt_chat_template_builtin
  * returns VKT_ERR_UNSUPPORTED). Pure CPU. */
+#include "chat/chat.h"
 #include "data/tokenizer.h"
 #include "io_testutil.h"
 #include "sft/sft_tokenize.h"
@@ -133,7 +134,7 @@ int main(void) {
     CHECK(vkt_tok_load_hf(VKT_TEST_FIXTURES "/tokenizers/qwen2_style/tokenizer.json", &q) == VKT_OK, "qwen2 fixture");
     vkt_chat_template *chatml = NULL, *llama3 = NULL;
     tu_capture_begin();
-    vkt_status s = q ? vkt_sft_template_open("chatml", q, &chatml) : VKT_ERR_ARG;
+    vkt_status s = q ? vkt_chat_template_resolve("chatml", NULL, q, &chatml) : VKT_ERR_ARG;
     tu_capture_end();
     if (s == VKT_ERR_UNSUPPORTED) {
         printf("skip: chat templates are not built in this tree (vkt_chat_template_builtin returned "
@@ -149,7 +150,7 @@ int main(void) {
               vkt_tok_apply_hf_config(l3, cfg) == VKT_OK,
           "llama3_style fixture");
     unlink(cfg);
-    CHECK(l3 && vkt_sft_template_open("llama3", l3, &llama3) == VKT_OK, "built-in llama3");
+    CHECK(l3 && vkt_chat_template_resolve("llama3", NULL, l3, &llama3) == VKT_OK, "built-in llama3");
     const char *files[] = {"messages.jsonl", "sharegpt.json", "trl_chat.jsonl", "alpaca.json"};
     for (int f = 0; f < 4; f++) {
         if (chatml) check_dataset(q, chatml, files[f], "<|im_end|>", "chatml");

@@ -221,22 +221,3 @@ void vkt_sft_tokenized_free(vkt_sft_tokenized *t) {
     free(t->source);
     memset(t, 0, sizeof *t);
 }
-
-vkt_status vkt_sft_template_open(const char *spec, const vkt_tokenizer *t, vkt_chat_template **out) {
-    *out = NULL;
-    if (strcmp(spec, "chatml") && strcmp(spec, "llama3")) return vkt_chat_template_load_hf(spec, out);
-    char *tok[2] = {NULL, NULL};
-    int32_t id[2] = {vkt_tok_bos(t), vkt_tok_eos(t)};
-    for (int i = 0; i < 2; i++) {
-        size_t l;
-        const char *p = id[i] >= 0 ? vkt_tok_piece(t, id[i], &l) : NULL;
-        if (p && !(tok[i] = strndup(p, l))) {
-            free(tok[0]);
-            return VKT_ERR_OOM;
-        }
-    }
-    vkt_status s = vkt_chat_template_builtin(spec, tok[0], tok[1], out);
-    free(tok[0]);
-    free(tok[1]);
-    return s;
-}

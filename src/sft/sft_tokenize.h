@@ -99,8 +99,4 @@ void vkt_sft_tokenized_free(vkt_sft_tokenized *t); /* NULL-safe; leaves *t zeroe
  * no flagged target (tokens 1..n-1) left. */
 int vkt_sft_truncate(const vkt_sft_tok_opts *o, int32_t *ids, uint8_t *loss, int64_t *n);
 
-/* A chat template by name for a tokenizer: "chatml" or "llama3" (built-ins, with the tokenizer's
- * BOS/EOS contents), or the path of a tokenizer_config.json holding a chat_template. */
-vkt_status vkt_sft_template_open(const char *spec, const vkt_tokenizer *t, vkt_chat_template **out);
-
 #endif
