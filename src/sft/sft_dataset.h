@@ -22,6 +22,8 @@
  *     user turn is instruction and input joined with "\n", leaving out an empty one, as LLaMA-Factory's
  *     AlpacaDatasetConverter does ("prompt\nquery").
  *   - "text": continued pre-training, loss on every token.
+ * Any record may name its "gold" document (a string: the path of the document that answers it, as a
+ * retrieval index stores it) for retrieval-augmented fine-tuning (sft_retrieve.h).
  * Every record becomes a vkt_sft_example. Conversations are kept as cJSON in Hugging Face layout
  * (content strings, tool_calls as {"type": "function", "function": {name, arguments object}}, tools
  * as {"type": "function", "function": {...}}), since the chat-template renderer takes cJSON. A
@@ -73,6 +75,8 @@ typedef struct {
     char *prompt;     /* owned (PROMPT_COMPLETION), NUL-terminated */
     char *completion; /* owned (PROMPT_COMPLETION), non-empty */
     char *text;       /* owned (TEXT), non-empty */
+    char *gold;       /* owned or NULL: the record's "gold" string, the document that answers it (retrieval-
+                       * augmented fine-tuning: data.retrieve puts its passages in the context, RAFT-style) */
     int32_t file;     /* index into the dataset's files */
     int64_t line;     /* 1-based line where the record starts */
 } vkt_sft_example;

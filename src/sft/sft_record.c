@@ -465,6 +465,11 @@ vkt_status vkt_sft_example_from_json(const cJSON *rec, vkt_sft_example *e, char 
     conv_t c = {.msgs = cJSON_CreateArray()};
     if (!c.msgs) return VKT_ERR_OOM;
     vkt_status s = detect_and_convert(rec, e, &c, &w);
+    const cJSON *gold = get(rec, "gold");
+    if (s == VKT_OK && gold && (!cJSON_IsString(gold) || !gold->valuestring[0]))
+        s = fail(&w, "\"gold\" is %s; it must be the non-empty path of the document that answers the record",
+                 type_name(gold));
+    if (s == VKT_OK && gold && !(e->gold = strdup(gold->valuestring))) s = VKT_ERR_OOM;
     if (s == VKT_OK && e->kind == VKT_SFT_CHAT) {
         s = read_tools(rec, &e->tools, &w);
         e->messages = c.msgs, e->train = c.train;
@@ -485,6 +490,7 @@ void vkt_sft_example_free(vkt_sft_example *e) {
     free(e->prompt);
     free(e->completion);
     free(e->text);
+    free(e->gold);
     memset(e, 0, sizeof *e);
 }
 
