@@ -7,11 +7,13 @@
  * on packed rows (several sequences per row, prompt positions with -100 targets, counted positions outside
  * every sequence). One recording per objective, so the recorder's barriers between the ops are exercised.
  *
- * Bounds: the double chain against finite differences 1e-4 (the objective is O(1) and summed over every
- * sequence while single logits move it by ~1e-7 to 1e-3: central differences carry ~2e-11 of rounding
- * noise, up to ~1e-5 relative on the smallest sampled elements; a wrong constant or sign is O(1)); device dlogits
- * against the double chain 1e-4 (the weighted backward's bound; measured ~1e-6 to 2e-5); device loss 1e-5 with atol
- * 1e-2. */
+ * Bounds (fp32 on the device; measured on lavapipe):
+ *   double chain vs finite differences 1e-4: the objective is O(1) and summed over every sequence while
+ *     single logits move it by ~1e-7 to 1e-3, so central differences carry ~2e-11 of rounding noise, up to
+ *     ~1e-5 relative on the smallest sampled elements; a wrong constant or sign is O(1)
+ *   device dlogits vs the double chain 1e-4 with atol 1e-2 rms (the weighted backward's bound; GRPO's
+ *     per-token weights sum surrogate and KL parts of both signs; measured ~1e-6 to 1e-4 at the floor)
+ *   device loss 1e-5 with atol 1e-2 (GRPO's mean of terms of both signs may cancel). */
 #include "harness.h"
 #include "ops/grpo.h"
 #include "ops/pref_loss.h"
@@ -192,7 +194,7 @@ static void check_chain(vkt_test *t, objective obj, int64_t B, int64_t T, int64_
     float *g = vkt_test_read_output(t, &dl, "dlogits"), *st = vkt_test_read_output(t, &gs, "stats");
     snprintf(what, sizeof what, "%s chain dlogits B=%lld T=%lld V=%lld S=%lld", names[obj], (long long)B, (long long)T,
              (long long)V, (long long)S);
-    vkt_check(t, what, g, ref_d, (size_t)(N * V), 1e-4);
+    vkt_check_atol(t, what, g, ref_d, (size_t)(N * V), 1e-2 * vkt_rms(ref_d, (size_t)(N * V)), 1e-4);
     snprintf(what, sizeof what, "%s chain loss", names[obj]);
     pt_check_scalar(t, what, st[0], loss, 1e-2, 1e-5); /* GRPO's mean of terms of both signs may cancel */
     printf("   %s: %u dispatches, %u barriers in one recording\n", names[obj], vkt_rec_dispatch_count(t->rec),
