@@ -236,7 +236,8 @@ static jv arith(jctx *c, int line, int op, jv a, jv b) {
     if (!jv_is_num(a) || !jv_is_num(b)) {
         if (op == JOP_ADD && a.kind == JV_STR && b.kind == JV_STR) {
             char *s = jalloc(&c->f, a.u.s.n + b.u.s.n + 1);
-            memcpy(s, a.u.s.p, a.u.s.n), memcpy(s + a.u.s.n, b.u.s.p, b.u.s.n);
+            if (a.u.s.n) memcpy(s, a.u.s.p, a.u.s.n);
+            if (b.u.s.n) memcpy(s + a.u.s.n, b.u.s.p, b.u.s.n);
             return jv_str(s, a.u.s.n + b.u.s.n);
         }
         if (op == JOP_ADD && a.kind == JV_LIST && b.kind == JV_LIST && a.tuple == b.tuple) {

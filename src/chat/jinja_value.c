@@ -488,7 +488,7 @@ void jv_write_json(jctx *c, int line, jbuf *b, jv v, const char *indent, const c
     case JV_DICT: {
         size_t n = v.u.d->n;
         jv *keys = jalloc(&c->f, (n ? n : 1) * sizeof *keys);
-        memcpy(keys, v.u.d->k, n * sizeof *keys);
+        if (n) memcpy(keys, v.u.d->k, n * sizeof *keys); /* an empty dict has no key array */
         if (sort_keys) jsort(c, line, keys, n, cmp_plain, NULL);
         jbuf_puts(c, b, "{");
         for (size_t j = 0; j < n; j++) {
