@@ -42,8 +42,8 @@ static void show_diff(const char *what, const char *got, size_t got_n, const cha
     size_t want_n = strlen(want), i = 0;
     while (i < got_n && i < want_n && got[i] == want[i]) i++;
     size_t from = i > 30 ? i - 30 : 0;
-    fprintf(stderr, "FAIL %s: renders differ at byte %zu (got %zu bytes, want %zu)\n  got:  %.*s|\n  want: %.*s|\n", what, i,
-            got_n, want_n, (int)(got_n - from < 80 ? got_n - from : 80), got + from,
+    fprintf(stderr, "FAIL %s: renders differ at byte %zu (got %zu bytes, want %zu)\n  got:  %.*s|\n  want: %.*s|\n",
+            what, i, got_n, want_n, (int)(got_n - from < 80 ? got_n - from : 80), got + from,
             (int)(want_n - from < 80 ? want_n - from : 80), want + from);
 }
 
@@ -85,7 +85,8 @@ static void check_span_meaning(const char *what, const vkt_chat_render_out *r, c
         CHECK(cmp == 0 || (n - lead >= cmp && !memcmp(text + lead, c, cmp)),
               "%s: span %d does not start with its content: %.*s", what, k, (int)(n < 40 ? n : 40), text);
         size_t mn = strlen(marker), en = strlen(eos);
-        bool ends = (n >= mn && !memcmp(text + n - mn, marker, mn)) || (en && n >= en && !memcmp(text + n - en, eos, en));
+        bool ends =
+            (n >= mn && !memcmp(text + n - mn, marker, mn)) || (en && n >= en && !memcmp(text + n - en, eos, en));
         CHECK(ends, "%s: span %d does not end with %s or %s: ...%.*s", what, k, marker, eos, (int)(n < 30 ? n : 30),
               text + (n < 30 ? 0 : n - 30));
     }
@@ -103,7 +104,8 @@ static void check_span_meaning(const char *what, const vkt_chat_render_out *r, c
 
 static void test_real_templates(void) {
     cJSON *root = read_json("renders.json");
-    const cJSON *templates = cJSON_GetObjectItem(root, "templates"), *convs = cJSON_GetObjectItem(root, "conversations");
+    const cJSON *templates = cJSON_GetObjectItem(root, "templates"),
+                *convs = cJSON_GetObjectItem(root, "conversations");
     int64_t now = (int64_t)cJSON_GetObjectItem(root, "fixed_now_unix")->valuedouble;
     int n_render = 0, n_error = 0, n_spans = 0, n_span_refused = 0;
     for (const cJSON *t = templates->child; t; t = t->next) {
@@ -142,7 +144,8 @@ static void test_real_templates(void) {
             } else if (cJSON_IsTrue(cJSON_GetObjectItem(c, "span_error"))) {
                 n_span_refused++;
                 CHECK(st == VKT_ERR_FORMAT && strstr(log, "assistant message") && strstr(log, t->string),
-                      "%s: the prefix method should refuse with a message naming the template and message: %s", what, log);
+                      "%s: the prefix method should refuse with a message naming the template and message: %s", what,
+                      log);
                 char *text = NULL;
                 size_t n = 0;
                 st = vkt_chat_render_text(ct, msgs, tools, gen, extra, &text, &n);
@@ -159,14 +162,17 @@ static void test_real_templates(void) {
                     g_failures++;
                 }
                 const cJSON *spans = cJSON_GetObjectItem(c, "spans");
-                CHECK(r.n_spans == cJSON_GetArraySize(spans), "%s: %d spans, want %d", what, r.n_spans, cJSON_GetArraySize(spans));
+                CHECK(r.n_spans == cJSON_GetArraySize(spans), "%s: %d spans, want %d", what, r.n_spans,
+                      cJSON_GetArraySize(spans));
                 int k = 0;
                 for (const cJSON *s = spans->child; s && k < r.n_spans; s = s->next, k++) {
-                    int64_t m = (int64_t)cJSON_GetArrayItem(s, 0)->valuedouble, b = (int64_t)cJSON_GetArrayItem(s, 1)->valuedouble,
+                    int64_t m = (int64_t)cJSON_GetArrayItem(s, 0)->valuedouble,
+                            b = (int64_t)cJSON_GetArrayItem(s, 1)->valuedouble,
                             e = (int64_t)cJSON_GetArrayItem(s, 2)->valuedouble;
                     CHECK(r.spans[k].message == m && r.spans[k].begin == b && r.spans[k].end == e,
-                          "%s: span %d is message %d [%lld, %lld), want message %lld [%lld, %lld)", what, k, r.spans[k].message,
-                          (long long)r.spans[k].begin, (long long)r.spans[k].end, (long long)m, (long long)b, (long long)e);
+                          "%s: span %d is message %d [%lld, %lld), want message %lld [%lld, %lld)", what, k,
+                          r.spans[k].message, (long long)r.spans[k].begin, (long long)r.spans[k].end, (long long)m,
+                          (long long)b, (long long)e);
                 }
                 n_spans += r.n_spans;
                 check_span_meaning(what, &r, msgs, jstr(t, "end_marker"), jstr(t, "eos_token"));
@@ -176,7 +182,8 @@ static void test_real_templates(void) {
         vkt_chat_template_free(ct);
     }
     printf("real templates: %d renders byte-identical to jinja2, %d expected errors, %d spans checked, %d span "
-           "computations refused as expected\n", n_render, n_error, n_spans, n_span_refused);
+           "computations refused as expected\n",
+           n_render, n_error, n_spans, n_span_refused);
     CHECK(n_render > 150 && n_spans > 200, "too few cases ran (%d renders, %d spans)", n_render, n_spans);
     cJSON_Delete(root);
 }
@@ -230,7 +237,8 @@ static void expect_error(const char *src, int want_line, const char *w1, const c
     vkt_jinja_error e = {0};
     vkt_status s = jrender(src, NULL, NULL, &out, &n, &e);
     CHECK(s == VKT_ERR_FORMAT, "\"%s\": want an error, got %s", src, vkt_status_name(s));
-    CHECK(want_line < 0 || e.line == want_line, "\"%s\": error at line %d, want %d (%s)", src, e.line, want_line, e.msg);
+    CHECK(want_line < 0 || e.line == want_line, "\"%s\": error at line %d, want %d (%s)", src, e.line, want_line,
+          e.msg);
     CHECK(strstr(e.msg, w1) && (!w2 || strstr(e.msg, w2)), "\"%s\": message lacks \"%s\"/\"%s\": %s", src, w1,
           w2 ? w2 : "", e.msg);
     free(out);
@@ -305,7 +313,8 @@ static void test_limits(void) {
     strcpy(src + 4 + 2 * depth, " }}");
     vkt_jinja *t;
     vkt_jinja_error e;
-    CHECK(vkt_jinja_parse(src, strlen(src), &t, &e) == VKT_ERR_FORMAT && strstr(e.msg, "nest"), "deep nesting: %s", e.msg);
+    CHECK(vkt_jinja_parse(src, strlen(src), &t, &e) == VKT_ERR_FORMAT && strstr(e.msg, "nest"), "deep nesting: %s",
+          e.msg);
     free(src);
     printf("limits: range, output, steps, memory, macro recursion and parse depth all fail cleanly\n");
 }
@@ -317,15 +326,17 @@ static void test_builtins(void) {
     for (int i = 0; i < 2; i++) {
         const cJSON *t = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "templates"), names[i]);
         vkt_chat_template *ct;
-        CHECK(vkt_chat_template_builtin(names[i], jstr(t, "bos_token"), jstr(t, "eos_token"), &ct) == VKT_OK, "builtin %s", names[i]);
+        CHECK(vkt_chat_template_builtin(names[i], jstr(t, "bos_token"), jstr(t, "eos_token"), &ct) == VKT_OK,
+              "builtin %s", names[i]);
         for (const cJSON *c = cJSON_GetObjectItem(root, "renders")->child; c; c = c->next) {
             if (strcmp(jstr(c, "template"), names[i]) || !jstr(c, "output")) continue;
             const cJSON *conv = cJSON_GetObjectItem(convs, jstr(c, "conversation"));
             char *text;
             size_t n;
-            vkt_status s = vkt_chat_render_text(ct, cJSON_GetObjectItem(conv, "messages"), cJSON_GetObjectItem(conv, "tools"),
-                                                cJSON_IsTrue(cJSON_GetObjectItem(c, "add_generation_prompt")),
-                                                cJSON_GetObjectItem(conv, "extra"), &text, &n);
+            vkt_status s =
+                vkt_chat_render_text(ct, cJSON_GetObjectItem(conv, "messages"), cJSON_GetObjectItem(conv, "tools"),
+                                     cJSON_IsTrue(cJSON_GetObjectItem(c, "add_generation_prompt")),
+                                     cJSON_GetObjectItem(conv, "extra"), &text, &n);
             CHECK(s == VKT_OK && n == strlen(jstr(c, "output")) && !memcmp(text, jstr(c, "output"), n),
                   "builtin %s differs from its fixture on %s", names[i], conv->string);
             if (s == VKT_OK) free(text);
@@ -356,42 +367,55 @@ static void test_load_hf(void) {
     char *text;
     size_t n;
     /* A string template; bos as an AddedToken object, eos as a string. */
-    CHECK(load(dir, "{\"chat_template\": \"{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}{{ eos_token }}{% endfor %}\","
-                    "\"bos_token\": {\"content\": \"<s>\", \"lstrip\": false}, \"eos_token\": \"</s>\"}", &t, &log) == VKT_OK,
+    CHECK(load(dir,
+               "{\"chat_template\": \"{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}{{ eos_token "
+               "}}{% endfor %}\","
+               "\"bos_token\": {\"content\": \"<s>\", \"lstrip\": false}, \"eos_token\": \"</s>\"}",
+               &t, &log) == VKT_OK,
           "string template: %s", log);
-    CHECK(vkt_chat_render_text(t, msgs, NULL, false, NULL, &text, &n) == VKT_OK && !strcmp(text, "<s>[user]hi</s>[assistant]yo</s>"),
+    CHECK(vkt_chat_render_text(t, msgs, NULL, false, NULL, &text, &n) == VKT_OK &&
+              !strcmp(text, "<s>[user]hi</s>[assistant]yo</s>"),
           "string template render");
     free(text);
     vkt_chat_template_free(t);
     /* A list: "default", and "tool_use" when tools are given. */
-    CHECK(load(dir, "{\"chat_template\": [{\"name\": \"default\", \"template\": \"D{{ messages | length }}\"},"
-                    "{\"name\": \"tool_use\", \"template\": \"T{{ tools | length }}\"}, {\"name\": \"rag\", \"template\": \"{% bad %}\"}]}",
-               &t, &log) == VKT_OK, "template list: %s", log);
-    CHECK(vkt_chat_render_text(t, msgs, NULL, false, NULL, &text, &n) == VKT_OK && !strcmp(text, "D2"), "default template");
+    CHECK(load(dir,
+               "{\"chat_template\": [{\"name\": \"default\", \"template\": \"D{{ messages | length }}\"},"
+               "{\"name\": \"tool_use\", \"template\": \"T{{ tools | length }}\"}, {\"name\": \"rag\", \"template\": "
+               "\"{% bad %}\"}]}",
+               &t, &log) == VKT_OK,
+          "template list: %s", log);
+    CHECK(vkt_chat_render_text(t, msgs, NULL, false, NULL, &text, &n) == VKT_OK && !strcmp(text, "D2"),
+          "default template");
     free(text);
-    CHECK(vkt_chat_render_text(t, msgs, tools, false, NULL, &text, &n) == VKT_OK && !strcmp(text, "T1"), "tool_use template");
+    CHECK(vkt_chat_render_text(t, msgs, tools, false, NULL, &text, &n) == VKT_OK && !strcmp(text, "T1"),
+          "tool_use template");
     free(text);
     vkt_chat_template_free(t);
     /* No chat_template key: chat_template.jinja beside the config. */
     tu_write(tu_path(dir, "chat_template.jinja"), "J{{ messages[0].content }}\n", 27);
     CHECK(load(dir, "{\"eos_token\": \"</s>\"}", &t, &log) == VKT_OK, "chat_template.jinja: %s", log);
-    CHECK(vkt_chat_render_text(t, msgs, NULL, false, NULL, &text, &n) == VKT_OK && !strcmp(text, "Jhi"), "chat_template.jinja render");
+    CHECK(vkt_chat_render_text(t, msgs, NULL, false, NULL, &text, &n) == VKT_OK && !strcmp(text, "Jhi"),
+          "chat_template.jinja render");
     free(text);
     vkt_chat_template_free(t);
     unlink(tu_path(dir, "chat_template.jinja"));
     vkt_status s = load(dir, "{\"eos_token\": \"</s>\"}", &t, &log);
-    tu_expect_fail("no template", s, VKT_ERR_FORMAT, log, "tokenizer_config.json", "no chat_template", (const char *)NULL);
+    tu_expect_fail("no template", s, VKT_ERR_FORMAT, log, "tokenizer_config.json", "no chat_template",
+                   (const char *)NULL);
     s = load(dir, "{\"chat_template\": [{\"name\": \"rag\", \"template\": \"x\"}]}", &t, &log);
     tu_expect_fail("no default", s, VKT_ERR_FORMAT, log, "default", (const char *)NULL);
     s = load(dir, "{\"chat_template\": \"ok\\n{% for x in y %}\\n{{ x | frobnicate }}{% endfor %}\"}", &t, &log);
-    tu_expect_fail("bad template", s, VKT_ERR_FORMAT, log, "tokenizer_config.json", "line 3", "frobnicate", (const char *)NULL);
+    tu_expect_fail("bad template", s, VKT_ERR_FORMAT, log, "tokenizer_config.json", "line 3", "frobnicate",
+                   (const char *)NULL);
     s = load(dir, "{\"chat_template\": \"{{ raise_exception('no system messages') }}\"}", &t, &log);
     CHECK(s == VKT_OK, "raise template loads");
     tu_capture_begin();
     vkt_chat_render_out r;
     s = vkt_chat_render(t, msgs, NULL, false, NULL, &r);
     log = tu_capture_end();
-    tu_expect_fail("raise_exception", s, VKT_ERR_FORMAT, log, "no system messages", "tokenizer_config.json", (const char *)NULL);
+    tu_expect_fail("raise_exception", s, VKT_ERR_FORMAT, log, "no system messages", "tokenizer_config.json",
+                   (const char *)NULL);
     vkt_chat_template_free(t);
     tu_capture_begin();
     s = vkt_chat_template_load_hf(tu_path(dir, "missing.json"), &t);

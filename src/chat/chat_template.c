@@ -153,9 +153,11 @@ vkt_status vkt_chat_template_load_hf(const char *path, vkt_chat_template **out) 
         s = parse_one(ct->valuestring, strlen(ct->valuestring), label, &t->main);
     } else if (s == VKT_OK && cJSON_IsArray(ct)) {
         for (const cJSON *e = ct->child; e && s == VKT_OK; e = e->next) {
-            const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name"), *src = cJSON_GetObjectItemCaseSensitive(e, "template");
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name"),
+                        *src = cJSON_GetObjectItemCaseSensitive(e, "template");
             if (!cJSON_IsString(name) || !cJSON_IsString(src)) {
-                vkt_log_error("%s: chat_template: every entry of the list needs string \"name\" and \"template\"", path);
+                vkt_log_error("%s: chat_template: every entry of the list needs string \"name\" and \"template\"",
+                              path);
                 s = VKT_ERR_FORMAT;
                 break;
             }
@@ -166,7 +168,8 @@ vkt_status vkt_chat_template_load_hf(const char *path, vkt_chat_template **out) 
         }
         if (s == VKT_OK && !t->main) {
             vkt_log_error("%s: chat_template is a list without a \"default\" template; vktrain uses \"default\" "
-                          "(and \"tool_use\" when tools are given)", path);
+                          "(and \"tool_use\" when tools are given)",
+                          path);
             s = VKT_ERR_FORMAT;
         }
     } else if (s == VKT_OK) {
@@ -178,7 +181,8 @@ vkt_status vkt_chat_template_load_hf(const char *path, vkt_chat_template **out) 
             free(src);
         } else {
             vkt_log_error("%s: no chat_template (a string or a list of {name, template}) and no chat_template.jinja "
-                          "beside it; choose a built-in template (chatml, llama3) instead", path);
+                          "beside it; choose a built-in template (chatml, llama3) instead",
+                          path);
             s = VKT_ERR_FORMAT;
         }
     }
@@ -200,15 +204,17 @@ typedef struct {
 
 /* Renders messages[0..n) (n = -1: all) as transformers does. On a template error logs it (naming
  * `what`) unless quiet, and returns VKT_ERR_FORMAT. */
-static vkt_status render_prefix(const vkt_chat_template *t, const cJSON *messages, int n, const cJSON *tools,
-                                bool gen, const cJSON *extra, const char *what, render_text *out) {
+static vkt_status render_prefix(const vkt_chat_template *t, const cJSON *messages, int n, const cJSON *tools, bool gen,
+                                const cJSON *extra, const char *what, render_text *out) {
     cJSON *vars = cJSON_CreateObject(), *msgs = cJSON_CreateArray();
     vkt_status s = vars && msgs ? VKT_OK : VKT_ERR_OOM;
     int i = 0;
     for (const cJSON *m = messages->child; s == VKT_OK && m && (n < 0 || i < n); m = m->next, i++)
         if (!cJSON_AddItemReferenceToArray(msgs, (cJSON *)m)) s = VKT_ERR_OOM;
-    if (s == VKT_OK && !cJSON_AddItemToObject(vars, "messages", msgs)) s = VKT_ERR_OOM;
-    else if (s == VKT_OK) msgs = NULL;
+    if (s == VKT_OK && !cJSON_AddItemToObject(vars, "messages", msgs))
+        s = VKT_ERR_OOM;
+    else if (s == VKT_OK)
+        msgs = NULL;
     if (s == VKT_OK && tools && !cJSON_AddItemReferenceToObject(vars, "tools", (cJSON *)tools)) s = VKT_ERR_OOM;
     if (s == VKT_OK && !tools && !cJSON_AddNullToObject(vars, "tools")) s = VKT_ERR_OOM;
     if (s == VKT_OK && !cJSON_AddNullToObject(vars, "documents")) s = VKT_ERR_OOM;
@@ -233,7 +239,9 @@ static vkt_status render_prefix(const vkt_chat_template *t, const cJSON *message
     return s;
 }
 
-static bool is_prefix(const render_text *p, const render_text *of, size_t n) { return n <= of->len && !memcmp(p->text, of->text, n); }
+static bool is_prefix(const render_text *p, const render_text *of, size_t n) {
+    return n <= of->len && !memcmp(p->text, of->text, n);
+}
 
 static size_t rtrim_ws(const char *s, size_t n) {
     while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\t' || s[n - 1] == '\r')) n--;
@@ -254,7 +262,8 @@ static vkt_status assistant_span(const vkt_chat_template *t, const cJSON *messag
     if (s == VKT_OK && (!is_prefix(&before, &upto, before.len) || !is_prefix(&before, full, before.len))) {
         vkt_log_error("chat template %s: assistant message %d: the render of the conversation before it (with the "
                       "generation prompt) is not a prefix of the conversation; the template renders earlier messages "
-                      "differently depending on what follows, so spans cannot be computed by prefixes", t->name, i);
+                      "differently depending on what follows, so spans cannot be computed by prefixes",
+                      t->name, i);
         s = VKT_ERR_FORMAT;
     }
     if (s == VKT_OK) {
@@ -266,7 +275,8 @@ static vkt_status assistant_span(const vkt_chat_template *t, const cJSON *messag
         if (end < before.len || !is_prefix(&upto, full, end)) {
             vkt_log_error("chat template %s: assistant message %d: the render of the conversation up to it is not a "
                           "prefix of the whole conversation (the template treats the last message specially), so its "
-                          "span cannot be computed by prefixes", t->name, i);
+                          "span cannot be computed by prefixes",
+                          t->name, i);
             s = VKT_ERR_FORMAT;
         } else {
             span->message = i, span->begin = (int64_t)before.len, span->end = (int64_t)end;

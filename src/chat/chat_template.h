@@ -49,7 +49,7 @@ typedef struct {
 } vkt_chat_span;
 
 typedef struct {
-    char *text;          /* owned, NUL-terminated */
+    char *text; /* owned, NUL-terminated */
     size_t len;
     vkt_chat_span *spans; /* owned: one per assistant message, in order */
     int32_t n_spans;

@@ -57,9 +57,9 @@ vkt_status vkt_jinja_parse(const char *source, size_t len, vkt_jinja **out, vkt_
 void vkt_jinja_free(vkt_jinja *t); /* NULL-safe */
 
 typedef struct {
-    const cJSON *vars;               /* a JSON object: its keys become template variables (borrowed) */
+    const cJSON *vars;              /* a JSON object: its keys become template variables (borrowed) */
     const vkt_jinja_limits *limits; /* NULL: vkt_jinja_default_limits() */
-    bool fixed_now;                  /* strftime_now formats now_unix (UTC) instead of the local time */
+    bool fixed_now;                 /* strftime_now formats now_unix (UTC) instead of the local time */
     int64_t now_unix;
 } vkt_jinja_render_opts;
 

@@ -4,10 +4,8 @@
  * Scoping follows jinja2: a for loop gives every iteration a fresh frame over the enclosing one (a set
  * inside it is gone at the next iteration and after the loop; namespace() objects carry values out);
  * if blocks share their enclosing frame; a macro runs in a frame over the one it was defined in, seen
- * as it is at call time. Attribute and item access follow the sandbox's getattr / getitem: obj.name
- * prefers a Python attribute (dict.items) and falls back to the key, obj[key] the other way round;
- * a missing one is undefined. Arithmetic and comparisons are Python's, with ints kept in 64 bits
- * (an overflow is an error rather than a big int). */
+ * as it is at call time. Arithmetic and comparisons are Python's, with ints kept in 64 bits (an
+ * overflow is an error rather than a big int). Attribute and item access are in jinja_access.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +24,17 @@ struct jframe {
 };
 
 vkt_jinja_limits vkt_jinja_default_limits(void) {
-    return (vkt_jinja_limits){.max_output_bytes = 64ll << 20, .max_memory_bytes = 512ll << 20,
-                              .max_steps = 50000000, .max_range = 1000000, .max_depth = 256};
+    return (vkt_jinja_limits){.max_output_bytes = 64ll << 20,
+                              .max_memory_bytes = 512ll << 20,
+                              .max_steps = 50000000,
+                              .max_range = 1000000,
+                              .max_depth = 256};
 }
 
 void jstep(jctx *c, int line) {
     if (++c->steps > c->lim->max_steps)
-        jfail_at(&c->f, line, "the template ran more than %lld steps (a limit of this renderer)", (long long)c->lim->max_steps);
+        jfail_at(&c->f, line, "the template ran more than %lld steps (a limit of this renderer)",
+                 (long long)c->lim->max_steps);
 }
 
 static void enter(jctx *c, int line) {
@@ -65,152 +67,14 @@ static void assign(jctx *c, const char *name, jv v) { jdict_set(c, &c->frame->va
 
 /* ---- access ---- */
 
-static jv no_attr(jctx *c, jv obj, const char *name, size_t n) {
-    char what[40];
-    snprintf(what, sizeof what, "%s object", obj.kind == JV_NS ? "Namespace" : jv_type(obj));
-    size_t len = strlen(what) + n + 32;
-    char *s = jalloc(&c->f, len);
-    snprintf(s, len, "'%s' has no attribute '%.*s'", what, (int)n, name);
-    return jv_undef(s);
-}
-
-static jv loop_attr(jctx *c, jloop *l, const char *name, size_t n) {
-    static const char *const names[] = {"index", "index0", "first", "last", "length", "revindex", "revindex0",
-                                        "previtem", "nextitem", "depth", "depth0"};
-    int k = 0;
-    while (k < 11 && !(strlen(names[k]) == n && !memcmp(names[k], name, n))) k++;
-    switch (k) {
-    case 0: return jv_int(l->index0 + 1);
-    case 1: return jv_int(l->index0);
-    case 2: return jv_bool(l->index0 == 0);
-    case 3: return jv_bool(l->index0 == l->length - 1);
-    case 4: return jv_int(l->length);
-    case 5: return jv_int(l->length - l->index0);
-    case 6: return jv_int(l->length - l->index0 - 1);
-    case 7: return l->index0 > 0 ? l->items[l->index0 - 1] : jv_undef("there is no previous item");
-    case 8: return l->index0 + 1 < l->length ? l->items[l->index0 + 1] : jv_undef("there is no next item");
-    case 9: return jv_int(1);
-    case 10: return jv_int(0);
-    default: return jmethod_get(c, 0, (jv){.kind = JV_LOOP, .u.loop = l}, name, n);
-    }
-}
-
-jv jgetattr(jctx *c, int line, jv obj, const char *name, size_t n) {
-    jv v;
-    switch (obj.kind) {
-    case JV_UNDEF: jv_undef_fail(c, line, obj);
-    case JV_LOOP: return loop_attr(c, obj.u.loop, name, n);
-    case JV_NS: return jdict_gets(obj.u.d, name, n, &v) ? v : no_attr(c, obj, name, n);
-    case JV_DICT:
-        v = jmethod_get(c, line, obj, name, n);
-        if (v.kind != JV_UNDEF || v.u.s.p) return v; /* a method, or the sandbox's refusal */
-        return jdict_gets(obj.u.d, name, n, &v) ? v : no_attr(c, obj, name, n);
-    case JV_STR: case JV_LIST:
-        v = jmethod_get(c, line, obj, name, n);
-        return v.kind != JV_UNDEF || v.u.s.p ? v : no_attr(c, obj, name, n);
-    default: return no_attr(c, obj, name, n);
-    }
-}
-
-/* Index of a (possibly negative) position in a sequence of len items, or -1. */
-static int64_t seq_index(jv key, int64_t len) {
-    if (key.kind != JV_INT && key.kind != JV_BOOL) return -1;
-    int64_t i = key.kind == JV_INT ? key.u.i : key.u.b;
-    if (i < 0) i += len;
-    return i >= 0 && i < len ? i : -1;
-}
-
-/* Byte offsets of the code points of s (n + 1 entries, the last = s.n). */
-static size_t *char_offsets(jctx *c, jv s, int64_t *n) {
-    *n = (int64_t)jutf8_len(s.u.s.p, s.u.s.n);
-    size_t *off = jalloc(&c->f, (size_t)(*n + 1) * sizeof *off);
-    int64_t k = 0;
-    for (size_t i = 0; i < s.u.s.n; i++)
-        if (((unsigned char)s.u.s.p[i] & 0xC0) != 0x80) off[k++] = i;
-    off[k] = s.u.s.n;
-    return off;
-}
-
-jv jgetitem(jctx *c, int line, jv obj, jv key) {
-    jv v;
-    if (obj.kind == JV_UNDEF) jv_undef_fail(c, line, obj);
-    if (obj.kind == JV_DICT && jdict_get(obj.u.d, key, &v)) return v;
-    if (obj.kind == JV_LIST) {
-        int64_t i = seq_index(key, (int64_t)obj.u.l->n);
-        if (i >= 0) return obj.u.l->v[i];
-    }
-    if (obj.kind == JV_STR) {
-        int64_t n;
-        size_t *off = char_offsets(c, obj, &n);
-        int64_t i = seq_index(key, n);
-        if (i >= 0) return jv_str(obj.u.s.p + off[i], off[i + 1] - off[i]);
-    }
-    if (key.kind == JV_STR && obj.kind != JV_LIST && obj.kind != JV_STR) return jgetattr(c, line, obj, key.u.s.p, key.u.s.n);
-    if (key.kind == JV_STR) {
-        v = jmethod_get(c, line, obj, key.u.s.p, key.u.s.n);
-        if (v.kind != JV_UNDEF || v.u.s.p) return v;
-    }
-    jbuf b = {.limit = -1};
-    jbuf_puts(c, &b, "'");
-    jbuf_puts(c, &b, jv_type(obj));
-    jbuf_puts(c, &b, " object' has no element ");
-    jv_write_repr(c, &b, key);
-    jbuf_put(c, &b, "", 1);
-    return jv_undef(b.p);
-}
-
-static int64_t slice_arg(jctx *c, int line, const jnode *n, bool *given) {
-    *given = false;
-    if (!n) return 0;
-    jv v = jeval(c, n);
-    if (v.kind == JV_NONE) return 0;
-    if (v.kind != JV_INT && v.kind != JV_BOOL)
-        jfail_at(&c->f, line, "TypeError: slice indices must be integers or None, not %s", jv_type(v));
-    *given = true;
-    return v.kind == JV_INT ? v.u.i : v.u.b;
-}
-
-static int64_t clamp_index(int64_t i, int64_t len, bool neg_step) {
-    if (i < 0) {
-        i += len;
-        if (i < 0) i = neg_step ? -1 : 0;
-    } else if (i >= len) {
-        i = neg_step ? len - 1 : len;
-    }
-    return i;
-}
-
-static jv eval_slice(jctx *c, const jnode *n) {
-    jv obj = jeval(c, n->a);
-    bool gs, ge, gt;
-    int64_t start = slice_arg(c, n->line, n->b, &gs), stop = slice_arg(c, n->line, n->c, &ge),
-            step = slice_arg(c, n->line, n->d, &gt);
-    if (!gt) step = 1;
-    if (step == 0) jfail_at(&c->f, n->line, "ValueError: slice step cannot be zero");
-    if (obj.kind == JV_UNDEF) jv_undef_fail(c, n->line, obj);
-    if (obj.kind != JV_LIST && obj.kind != JV_STR) return jv_undef("the value cannot be sliced");
-    int64_t len;
-    size_t *off = obj.kind == JV_STR ? char_offsets(c, obj, &len) : NULL;
-    if (obj.kind == JV_LIST) len = (int64_t)obj.u.l->n;
-    start = gs ? clamp_index(start, len, step < 0) : step < 0 ? len - 1 : 0;
-    stop = ge ? clamp_index(stop, len, step < 0) : step < 0 ? -1 : len;
-    jbuf b = {.limit = -1};
-    jv out = obj.kind == JV_LIST ? jv_list(c, 0) : jv_none();
-    out.tuple = obj.tuple;
-    for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-        if (off) jbuf_put(c, &b, obj.u.s.p + off[i], off[i + 1] - off[i]);
-        else jlist_push(c, out.u.l, obj.u.l->v[i]);
-    }
-    return off ? jbuf_str(&b) : out;
-}
-
 /* ---- operators ---- */
 
 static _Noreturn void bad_operands(jctx *c, int line, const char *op, jv a, jv b) {
     if (a.kind == JV_UNDEF) jv_undef_fail(c, line, a);
     if (b.kind == JV_UNDEF) jv_undef_fail(c, line, b);
     if (!strcmp(op, "+") && (a.kind == JV_STR || a.kind == JV_LIST))
-        jfail_at(&c->f, line, "TypeError: can only concatenate %s (not \"%s\") to %s", jv_type(a), jv_type(b), jv_type(a));
+        jfail_at(&c->f, line, "TypeError: can only concatenate %s (not \"%s\") to %s", jv_type(a), jv_type(b),
+                 jv_type(a));
     jfail_at(&c->f, line, "TypeError: unsupported operand type(s) for %s: '%s' and '%s'", op, jv_type(a), jv_type(b));
 }
 
@@ -224,8 +88,10 @@ static jv repeat(jctx *c, int line, jv seq, int64_t times) {
     jv out = seq.kind == JV_LIST ? jv_list(c, 0) : jv_none();
     out.tuple = seq.tuple;
     for (int64_t k = 0; k < times; k++) {
-        if (seq.kind == JV_STR) jbuf_put(c, &b, seq.u.s.p, seq.u.s.n);
-        else for (size_t i = 0; i < seq.u.l->n; i++) jlist_push(c, out.u.l, seq.u.l->v[i]);
+        if (seq.kind == JV_STR)
+            jbuf_put(c, &b, seq.u.s.p, seq.u.s.n);
+        else
+            for (size_t i = 0; i < seq.u.l->n; i++) jlist_push(c, out.u.l, seq.u.l->v[i]);
     }
     return seq.kind == JV_STR ? jbuf_str(&b) : out;
 }
@@ -255,7 +121,8 @@ static jv arith(jctx *c, int line, int op, jv a, jv b) {
         bad_operands(c, line, sym[op], a, b);
     }
     if ((op == JOP_DIV || op == JOP_FLOORDIV || op == JOP_MOD) && jv_num(b) == 0)
-        jfail_at(&c->f, line, "ZeroDivisionError: %s", op == JOP_DIV ? "division by zero" : "integer division or modulo by zero");
+        jfail_at(&c->f, line, "ZeroDivisionError: %s",
+                 op == JOP_DIV ? "division by zero" : "integer division or modulo by zero");
     if (ints && op != JOP_DIV) {
         int64_t x = as_int(a), y = as_int(b), r = 0;
         bool ovf = false;
@@ -265,7 +132,11 @@ static jv arith(jctx *c, int line, int op, jv a, jv b) {
         case JOP_MUL: ovf = __builtin_mul_overflow(x, y, &r); break;
         case JOP_FLOORDIV:
         case JOP_MOD:
-            if (x == INT64_MIN && y == -1) { ovf = op == JOP_FLOORDIV; r = 0; break; }
+            if (x == INT64_MIN && y == -1) {
+                ovf = op == JOP_FLOORDIV;
+                r = 0;
+                break;
+            }
             r = op == JOP_FLOORDIV ? x / y - ((x % y != 0) && ((x < 0) != (y < 0))) : x % y;
             if (op == JOP_MOD && r != 0 && ((r < 0) != (y < 0))) r += y;
             break;
@@ -371,8 +242,10 @@ static jv invoke_macro(jctx *c, int line, const jfunc *fn, const jargs *a) {
         if (i < a->npos) v = a->pos[i], found = true;
         for (int k = 0; k < a->nkw && !found; k++)
             if (!strcmp(a->kwn[k], m->names[i])) v = a->kwv[k], found = used[k] = true;
-        if (!found && m->kids2[i]) v = jeval(c, m->kids2[i]);
-        else if (!found) v = jv_undef(msgf(c, "parameter '%.*s' was not provided%s", m->names[i], strlen(m->names[i]), NULL));
+        if (!found && m->kids2[i])
+            v = jeval(c, m->kids2[i]);
+        else if (!found)
+            v = jv_undef(msgf(c, "parameter '%.*s' was not provided%s", m->names[i], strlen(m->names[i]), NULL));
         assign(c, m->names[i], v);
     }
     jv varargs = jv_list(c, 0), kwargs = jv_dict(c, 0);
@@ -414,7 +287,7 @@ jv jeval(jctx *c, const jnode *n) {
     case JN_NAME: v = lookup(c, n->str, n->len); break;
     case JN_ATTR: v = jgetattr(c, n->line, jeval(c, n->a), n->str, n->len); break;
     case JN_ITEM: a = jeval(c, n->a), v = jgetitem(c, n->line, a, jeval(c, n->b)); break;
-    case JN_SLICE: v = eval_slice(c, n); break;
+    case JN_SLICE: v = jeval_slice(c, n); break;
     case JN_CALL: {
         jv fn = jeval(c, n->a);
         jargs args = eval_args(c, n);
@@ -428,16 +301,22 @@ jv jeval(jctx *c, const jnode *n) {
         v = jv_bool(((const jtest_def *)n->def)->fn(c, n->line, a, &args) != n->neg);
         break;
     }
-    case JN_NEG: case JN_POS:
+    case JN_NEG:
+    case JN_POS:
         a = jeval(c, n->a);
         if (!jv_is_num(a)) {
             if (a.kind == JV_UNDEF) jv_undef_fail(c, n->line, a);
-            jfail_at(&c->f, n->line, "TypeError: bad operand type for unary %c: '%s'", n->kind == JN_NEG ? '-' : '+', jv_type(a));
+            jfail_at(&c->f, n->line, "TypeError: bad operand type for unary %c: '%s'", n->kind == JN_NEG ? '-' : '+',
+                     jv_type(a));
         }
-        if (n->kind == JN_POS) v = a.kind == JV_BOOL ? jv_int(a.u.b) : a;
-        else if (a.kind == JV_FLOAT) v = jv_float(-a.u.f);
-        else if (as_int(a) == INT64_MIN) jfail_at(&c->f, n->line, "integer overflow in unary '-'");
-        else v = jv_int(-as_int(a));
+        if (n->kind == JN_POS)
+            v = a.kind == JV_BOOL ? jv_int(a.u.b) : a;
+        else if (a.kind == JV_FLOAT)
+            v = jv_float(-a.u.f);
+        else if (as_int(a) == INT64_MIN)
+            jfail_at(&c->f, n->line, "integer overflow in unary '-'");
+        else
+            v = jv_int(-as_int(a));
         break;
     case JN_NOT: v = jv_bool(!jv_truthy(jeval(c, n->a))); break;
     case JN_AND: a = jeval(c, n->a), v = jv_truthy(a) ? jeval(c, n->b) : a; break;
@@ -465,10 +344,13 @@ jv jeval(jctx *c, const jnode *n) {
         }
         break;
     case JN_COND:
-        if (jv_truthy(jeval(c, n->b))) v = jeval(c, n->a);
-        else v = n->c ? jeval(c, n->c) : jv_undef("the inline if had no else and its condition was false");
+        if (jv_truthy(jeval(c, n->b)))
+            v = jeval(c, n->a);
+        else
+            v = n->c ? jeval(c, n->c) : jv_undef("the inline if had no else and its condition was false");
         break;
-    case JN_LIST: case JN_TUPLE:
+    case JN_LIST:
+    case JN_TUPLE:
         v = jv_list(c, (size_t)n->n_kids);
         v.tuple = n->kind == JN_TUPLE;
         for (int i = 0; i < n->n_kids; i++) jlist_push(c, v.u.l, jeval(c, n->kids[i]));
@@ -548,14 +430,17 @@ static void exec_stmt(jctx *c, const jnode *n) {
     case JN_TEXT: jbuf_put(c, c->out, n->str, n->len); break;
     case JN_OUTPUT: jv_write_str(c, c->out, jeval(c, n->a)); break;
     case JN_IF:
-        if (jv_truthy(jeval(c, n->a))) exec_body(c, n->kids, n->n_kids);
-        else exec_body(c, n->kids2, n->n_kids2);
+        if (jv_truthy(jeval(c, n->a)))
+            exec_body(c, n->kids, n->n_kids);
+        else
+            exec_body(c, n->kids2, n->n_kids2);
         break;
     case JN_FOR: exec_for(c, n); break;
     case JN_SET: unpack(c, n->line, n, jeval(c, n->a)); break;
     case JN_SET_ATTR: {
         jv ns = lookup(c, n->str, n->len);
-        if (ns.kind != JV_NS) jfail_at(&c->f, n->line, "TemplateRuntimeError: cannot assign attribute on non-namespace object");
+        if (ns.kind != JV_NS)
+            jfail_at(&c->f, n->line, "TemplateRuntimeError: cannot assign attribute on non-namespace object");
         jdict_set(c, ns.u.d, jv_strz(n->names[0]), jeval(c, n->a));
         break;
     }
@@ -587,7 +472,8 @@ static void exec_stmt(jctx *c, const jnode *n) {
     case JN_FILTER_BLOCK:
         jv_write_str(c, c->out, japply_filter(c, n->a, capture(c, n->kids, n->n_kids, c->frame)));
         break;
-    case JN_BREAK: case JN_CONTINUE: c->loop_ctl = n->kind; break;
+    case JN_BREAK:
+    case JN_CONTINUE: c->loop_ctl = n->kind; break;
     default: jv_write_str(c, c->out, jeval(c, n)); break;
     }
     c->depth--;

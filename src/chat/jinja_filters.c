@@ -3,10 +3,8 @@
  *
  * Filters: abs attr batch capitalize count d default dictsort e escape first float format indent int
  * items join last length list lower map max min reject rejectattr replace reverse round safe select
- * selectattr sort string sum title tojson trim unique upper wordcount. Tests: boolean callable defined
- * divisibleby eq equalto escaped even false float ge greaterthan gt in integer iterable le lessthan
- * lower lt mapping ne none number odd sameas sequence string true undefined upper, and the operator
- * spellings == != < <= > >=. Any other name fails when the template is parsed. */
+ * selectattr sort string sum title tojson trim unique upper wordcount (tests are in jinja_tests.c).
+ * Any other name fails when the template is parsed. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +28,9 @@ void jargs_check(jctx *c, int line, const jargs *a, int max_pos, const char *wha
         jfail_at(&c->f, line, "TypeError: %s takes at most %d argument(s) (%d given)", what, max_pos, a->npos);
 }
 
-static bool arg_bool(const jargs *a, int i, const char *name) { return jv_truthy(jarg(a, i, name, jv_bool(false), NULL)); }
+static bool arg_bool(const jargs *a, int i, const char *name) {
+    return jv_truthy(jarg(a, i, name, jv_bool(false), NULL));
+}
 
 static jv need_str(jctx *c, int line, jv v, const char *what) {
     if (v.kind != JV_STR) jfail_at(&c->f, line, "TypeError: %s expects a string, not %s", what, jv_type(v));
@@ -151,7 +151,8 @@ static jv f_tojson(jctx *c, int line, jv v, const jargs *a) {
         jfail_at(&c->f, line, "tojson: separators must be a pair of strings");
     }
     jbuf b = {.limit = -1};
-    jv_write_json(c, line, &b, v, ind, item_sep, key_sep, arg_bool(a, 3, "sort_keys"), arg_bool(a, 0, "ensure_ascii"), 0);
+    jv_write_json(c, line, &b, v, ind, item_sep, key_sep, arg_bool(a, 3, "sort_keys"), arg_bool(a, 0, "ensure_ascii"),
+                  0);
     return jbuf_str(&b);
 }
 
@@ -183,10 +184,14 @@ static jv select_items(jctx *c, int line, jv v, const jargs *a, bool by_attr, bo
     const jtest_def *test = NULL;
     if (a->npos > first) {
         jv name = need_str(c, line, a->pos[first], "the test name");
-        if (!(test = jtest_find(name.u.s.p, name.u.s.n))) jfail_at(&c->f, line, "unsupported test '%.*s'", (int)name.u.s.n, name.u.s.p);
+        if (!(test = jtest_find(name.u.s.p, name.u.s.n)))
+            jfail_at(&c->f, line, "unsupported test '%.*s'", (int)name.u.s.n, name.u.s.p);
     }
-    jargs rest = {.pos = a->pos + first + 1, .npos = a->npos > first + 1 ? a->npos - first - 1 : 0,
-                  .kwn = a->kwn, .kwv = a->kwv, .nkw = a->nkw};
+    jargs rest = {.pos = a->pos + first + 1,
+                  .npos = a->npos > first + 1 ? a->npos - first - 1 : 0,
+                  .kwn = a->kwn,
+                  .kwv = a->kwv,
+                  .nkw = a->nkw};
     jv out = jv_list(c, 0);
     for (size_t i = 0; i < l->n; i++) {
         jv x = by_attr ? attr_path(c, line, l->v[i], a->pos[0]) : l->v[i];
@@ -209,9 +214,11 @@ static jv f_map(jctx *c, int line, jv v, const jargs *a) {
     if (!by_attr) {
         if (a->npos < 1) jfail_at(&c->f, line, "TypeError: map needs a filter name or attribute=");
         jv name = need_str(c, line, a->pos[0], "the filter name");
-        if (!(f = jfilter_find(name.u.s.p, name.u.s.n))) jfail_at(&c->f, line, "unsupported filter '%.*s'", (int)name.u.s.n, name.u.s.p);
+        if (!(f = jfilter_find(name.u.s.p, name.u.s.n)))
+            jfail_at(&c->f, line, "unsupported filter '%.*s'", (int)name.u.s.n, name.u.s.p);
     }
-    jargs rest = {.pos = a->pos + 1, .npos = a->npos > 1 ? a->npos - 1 : 0, .kwn = a->kwn, .kwv = a->kwv, .nkw = a->nkw};
+    jargs rest = {
+        .pos = a->pos + 1, .npos = a->npos > 1 ? a->npos - 1 : 0, .kwn = a->kwn, .kwv = a->kwv, .nkw = a->nkw};
     jv out = jv_list(c, l->n);
     for (size_t i = 0; i < l->n; i++) {
         jv x;
@@ -321,7 +328,9 @@ static jv f_round(jctx *c, int line, jv v, const jargs *a) {
     double x = jv_num(v), p = pow(10, prec.kind == JV_INT ? (double)prec.u.i : 0);
     const char *m = method.kind == JV_STR ? method.u.s.p : "";
     /* "common" is Python's round(): halves go to the even neighbour */
-    double r = !strncmp(m, "ceil", 4) ? ceil(x * p) / p : !strncmp(m, "floor", 5) ? floor(x * p) / p : nearbyint(x * p) / p;
+    double r = !strncmp(m, "ceil", 4)    ? ceil(x * p) / p
+               : !strncmp(m, "floor", 5) ? floor(x * p) / p
+                                         : nearbyint(x * p) / p;
     return jv_float(r);
 }
 
@@ -366,7 +375,9 @@ static jv f_indent(jctx *c, int line, jv v, const jargs *a) {
     if (width.kind == JV_STR) {
         ind = width;
     } else if (width.kind == JV_INT && width.u.i > 0) {
-        if (width.u.i > 1024) jfail_at(&c->f, line, "indent: width %lld is larger than this renderer allows (1024)", (long long)width.u.i);
+        if (width.u.i > 1024)
+            jfail_at(&c->f, line, "indent: width %lld is larger than this renderer allows (1024)",
+                     (long long)width.u.i);
         char *sp = jalloc(&c->f, (size_t)width.u.i + 1);
         memset(sp, ' ', (size_t)width.u.i);
         ind = jv_str(sp, (size_t)width.u.i);
@@ -418,8 +429,10 @@ static jv f_escape(jctx *c, int line, jv v, const jargs *a) {
         case '"': r = "&#34;"; break;
         case '\'': r = "&#39;"; break;
         }
-        if (r) jbuf_puts(c, &b, r);
-        else jbuf_put(c, &b, s.u.s.p + i, 1);
+        if (r)
+            jbuf_puts(c, &b, r);
+        else
+            jbuf_put(c, &b, s.u.s.p + i, 1);
     }
     return jbuf_str(&b);
 }
@@ -456,123 +469,51 @@ static jv f_format(jctx *c, int line, jv v, const jargs *a) {
 }
 
 static const jfilter_def k_filters[] = {
-    {"abs", f_abs}, {"attr", f_attr}, {"batch", f_batch}, {"capitalize", f_capitalize}, {"count", f_length},
-    {"d", f_default}, {"default", f_default}, {"dictsort", f_dictsort}, {"e", f_escape}, {"escape", f_escape},
-    {"first", f_first}, {"float", f_float}, {"format", f_format}, {"indent", f_indent}, {"int", f_int},
-    {"items", f_items}, {"join", f_join}, {"last", f_last}, {"length", f_length}, {"list", f_list},
-    {"lower", f_lower}, {"map", f_map}, {"max", f_max}, {"min", f_min}, {"reject", f_reject},
-    {"rejectattr", f_rejectattr}, {"replace", f_replace}, {"reverse", f_reverse}, {"round", f_round},
-    {"safe", f_safe}, {"select", f_select}, {"selectattr", f_selectattr}, {"sort", f_sort}, {"string", f_string},
-    {"sum", f_sum}, {"title", f_title}, {"tojson", f_tojson}, {"trim", f_trim}, {"unique", f_unique},
-    {"upper", f_upper}, {"wordcount", f_wordcount},
+    {"abs", f_abs},
+    {"attr", f_attr},
+    {"batch", f_batch},
+    {"capitalize", f_capitalize},
+    {"count", f_length},
+    {"d", f_default},
+    {"default", f_default},
+    {"dictsort", f_dictsort},
+    {"e", f_escape},
+    {"escape", f_escape},
+    {"first", f_first},
+    {"float", f_float},
+    {"format", f_format},
+    {"indent", f_indent},
+    {"int", f_int},
+    {"items", f_items},
+    {"join", f_join},
+    {"last", f_last},
+    {"length", f_length},
+    {"list", f_list},
+    {"lower", f_lower},
+    {"map", f_map},
+    {"max", f_max},
+    {"min", f_min},
+    {"reject", f_reject},
+    {"rejectattr", f_rejectattr},
+    {"replace", f_replace},
+    {"reverse", f_reverse},
+    {"round", f_round},
+    {"safe", f_safe},
+    {"select", f_select},
+    {"selectattr", f_selectattr},
+    {"sort", f_sort},
+    {"string", f_string},
+    {"sum", f_sum},
+    {"title", f_title},
+    {"tojson", f_tojson},
+    {"trim", f_trim},
+    {"unique", f_unique},
+    {"upper", f_upper},
+    {"wordcount", f_wordcount},
 };
 
 const jfilter_def *jfilter_find(const char *name, size_t n) {
     for (size_t i = 0; i < sizeof k_filters / sizeof k_filters[0]; i++)
         if (strlen(k_filters[i].name) == n && !memcmp(k_filters[i].name, name, n)) return &k_filters[i];
-    return NULL;
-}
-
-/* ---- tests ---- */
-
-static jv other(const jargs *a) { return jarg(a, 0, "other", jv_undef("the test needs an argument"), NULL); }
-
-static bool t_defined(jctx *c, int line, jv v, const jargs *a) { return v.kind != JV_UNDEF; }
-static bool t_undefined(jctx *c, int line, jv v, const jargs *a) { return v.kind == JV_UNDEF; }
-static bool t_none(jctx *c, int line, jv v, const jargs *a) { return v.kind == JV_NONE; }
-static bool t_boolean(jctx *c, int line, jv v, const jargs *a) { return v.kind == JV_BOOL; }
-static bool t_true(jctx *c, int line, jv v, const jargs *a) { return v.kind == JV_BOOL && v.u.b; }
-static bool t_false(jctx *c, int line, jv v, const jargs *a) { return v.kind == JV_BOOL && !v.u.b; }
-static bool t_integer(jctx *c, int line, jv v, const jargs *a) { return v.kind == JV_INT; }
-static bool t_float(jctx *c, int line, jv v, const jargs *a) { return v.kind == JV_FLOAT; }
-static bool t_number(jctx *c, int line, jv v, const jargs *a) { return jv_is_num(v); }
-static bool t_string(jctx *c, int line, jv v, const jargs *a) { return v.kind == JV_STR; }
-static bool t_mapping(jctx *c, int line, jv v, const jargs *a) { return v.kind == JV_DICT; }
-static bool t_escaped(jctx *c, int line, jv v, const jargs *a) { return false; }
-static bool t_callable(jctx *c, int line, jv v, const jargs *a) { return v.kind == JV_FUNC || v.kind == JV_UNDEF; }
-static bool t_iterable(jctx *c, int line, jv v, const jargs *a) {
-    return v.kind == JV_STR || v.kind == JV_LIST || v.kind == JV_DICT || v.kind == JV_UNDEF;
-}
-static bool t_sequence(jctx *c, int line, jv v, const jargs *a) { return t_iterable(c, line, v, a); }
-
-static jv int_operand(jctx *c, int line, jv v) {
-    if (v.kind == JV_UNDEF) jv_undef_fail(c, line, v);
-    if (!jv_is_num(v)) jfail_at(&c->f, line, "TypeError: the test needs a number, not %s", jv_type(v));
-    return v;
-}
-
-static bool divisible(jctx *c, int line, jv v, jv by) {
-    v = int_operand(c, line, v), by = int_operand(c, line, by);
-    if (jv_num(by) == 0) jfail_at(&c->f, line, "ZeroDivisionError: integer division or modulo by zero");
-    if (v.kind == JV_FLOAT || by.kind == JV_FLOAT) return fmod(jv_num(v), jv_num(by)) == 0;
-    int64_t x = v.kind == JV_INT ? v.u.i : v.u.b, y = by.kind == JV_INT ? by.u.i : by.u.b;
-    return y == -1 || x % y == 0;
-}
-
-static bool t_odd(jctx *c, int line, jv v, const jargs *a) { return !divisible(c, line, v, jv_int(2)); }
-static bool t_even(jctx *c, int line, jv v, const jargs *a) { return divisible(c, line, v, jv_int(2)); }
-static bool t_divisibleby(jctx *c, int line, jv v, const jargs *a) {
-    return divisible(c, line, v, jarg(a, 0, "num", jv_undef("divisibleby needs a number"), NULL));
-}
-
-static bool t_sameas(jctx *c, int line, jv v, const jargs *a) {
-    jv o = other(a);
-    if (v.kind != o.kind) return false;
-    switch (v.kind) {
-    case JV_UNDEF: case JV_NONE: return true;
-    case JV_BOOL: return v.u.b == o.u.b;
-    case JV_INT: return v.u.i == o.u.i && v.u.i >= -5 && v.u.i <= 256; /* CPython's cached small ints */
-    case JV_LIST: return v.u.l == o.u.l;
-    case JV_DICT: case JV_NS: return v.u.d == o.u.d;
-    case JV_FUNC: return v.u.fn == o.u.fn;
-    default: return false;
-    }
-}
-
-static bool t_eq(jctx *c, int line, jv v, const jargs *a) { return jv_eq(v, other(a)); }
-static bool t_ne(jctx *c, int line, jv v, const jargs *a) { return !jv_eq(v, other(a)); }
-static bool t_lt(jctx *c, int line, jv v, const jargs *a) { return jv_cmp(c, line, v, other(a), "<") < 0; }
-static bool t_le(jctx *c, int line, jv v, const jargs *a) { return jv_cmp(c, line, v, other(a), "<=") <= 0; }
-static bool t_gt(jctx *c, int line, jv v, const jargs *a) { return jv_cmp(c, line, v, other(a), ">") > 0; }
-static bool t_ge(jctx *c, int line, jv v, const jargs *a) { return jv_cmp(c, line, v, other(a), ">=") >= 0; }
-
-static bool t_in(jctx *c, int line, jv v, const jargs *a) {
-    static const jnode in = {.kind = JN_CMP};
-    uint8_t op = JOP_IN;
-    jnode rhs = {.kind = JN_LIT, .lit = jarg(a, 0, "seq", jv_undef(NULL), NULL)}, *kids[1] = {&rhs};
-    jnode n = in, lhs = {.kind = JN_LIT, .lit = v};
-    n.line = line, n.a = &lhs, n.kids = kids, n.n_kids = 1, n.ops = &op;
-    return jv_truthy(jeval(c, &n));
-}
-
-static bool case_is(jctx *c, jv v, int mode) {
-    v = jv_to_str(c, v);
-    jv m = map_case(c, v, mode);
-    bool cased = false;
-    for (size_t i = 0; i < v.u.s.n;) {
-        uint32_t cp;
-        i += jutf8_decode(v.u.s.p + i, v.u.s.n - i, &cp);
-        cased |= utf8proc_tolower((utf8proc_int32_t)cp) != utf8proc_toupper((utf8proc_int32_t)cp);
-    }
-    return cased && jv_eq(m, v);
-}
-
-static bool t_lower(jctx *c, int line, jv v, const jargs *a) { return case_is(c, v, 0); }
-static bool t_upper(jctx *c, int line, jv v, const jargs *a) { return case_is(c, v, 1); }
-
-static const jtest_def k_tests[] = {
-    {"boolean", t_boolean}, {"callable", t_callable}, {"defined", t_defined}, {"divisibleby", t_divisibleby},
-    {"eq", t_eq}, {"equalto", t_eq}, {"==", t_eq}, {"escaped", t_escaped}, {"even", t_even}, {"false", t_false},
-    {"float", t_float}, {"ge", t_ge}, {">=", t_ge}, {"greaterthan", t_gt}, {"gt", t_gt}, {">", t_gt},
-    {"in", t_in}, {"integer", t_integer}, {"iterable", t_iterable}, {"le", t_le}, {"<=", t_le},
-    {"lessthan", t_lt}, {"lower", t_lower}, {"lt", t_lt}, {"<", t_lt}, {"mapping", t_mapping}, {"ne", t_ne},
-    {"!=", t_ne}, {"none", t_none}, {"number", t_number}, {"odd", t_odd}, {"sameas", t_sameas},
-    {"sequence", t_sequence}, {"string", t_string}, {"true", t_true}, {"undefined", t_undefined},
-    {"upper", t_upper},
-};
-
-const jtest_def *jtest_find(const char *name, size_t n) {
-    for (size_t i = 0; i < sizeof k_tests / sizeof k_tests[0]; i++)
-        if (strlen(k_tests[i].name) == n && !memcmp(k_tests[i].name, name, n)) return &k_tests[i];
     return NULL;
 }

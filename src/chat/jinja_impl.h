@@ -91,10 +91,10 @@ typedef enum { JF_BUILTIN, JF_MACRO } jfunc_kind;
 struct jfunc {
     jfunc_kind kind;
     const char *name;
-    jbuiltin fn;         /* JF_BUILTIN */
-    jv self;             /* JF_BUILTIN: the object of a bound method */
-    const jnode *macro;  /* JF_MACRO: the macro (or call block) node */
-    jframe *closure;     /* JF_MACRO: the frame it was defined in */
+    jbuiltin fn;          /* JF_BUILTIN */
+    jv self;              /* JF_BUILTIN: the object of a bound method */
+    const jnode *macro;   /* JF_MACRO: the macro (or call block) node */
+    jframe *closure;      /* JF_MACRO: the frame it was defined in */
     struct jfunc *caller; /* JF_MACRO: the caller() a {% call %} block passes, or NULL */
 };
 
@@ -106,15 +106,58 @@ struct jloop {
 /* ---- AST ---- */
 
 typedef enum {
-    JN_LIT, JN_NAME, JN_ATTR, JN_ITEM, JN_SLICE, JN_CALL, JN_FILTER, JN_TEST, JN_NEG, JN_POS, JN_NOT, JN_AND,
-    JN_OR, JN_BIN, JN_CMP, JN_COND, JN_LIST, JN_TUPLE, JN_DICT,
-    JN_TEXT, JN_OUTPUT, JN_IF, JN_FOR, JN_SET, JN_SET_ATTR, JN_SET_BLOCK, JN_MACRO, JN_CALL_BLOCK,
-    JN_FILTER_BLOCK, JN_BREAK, JN_CONTINUE
+    JN_LIT,
+    JN_NAME,
+    JN_ATTR,
+    JN_ITEM,
+    JN_SLICE,
+    JN_CALL,
+    JN_FILTER,
+    JN_TEST,
+    JN_NEG,
+    JN_POS,
+    JN_NOT,
+    JN_AND,
+    JN_OR,
+    JN_BIN,
+    JN_CMP,
+    JN_COND,
+    JN_LIST,
+    JN_TUPLE,
+    JN_DICT,
+    JN_TEXT,
+    JN_OUTPUT,
+    JN_IF,
+    JN_FOR,
+    JN_SET,
+    JN_SET_ATTR,
+    JN_SET_BLOCK,
+    JN_MACRO,
+    JN_CALL_BLOCK,
+    JN_FILTER_BLOCK,
+    JN_BREAK,
+    JN_CONTINUE
 } jnkind;
 
 /* Binary and comparison operators (jnode.op / jnode.ops). */
-enum { JOP_ADD, JOP_SUB, JOP_MUL, JOP_DIV, JOP_FLOORDIV, JOP_MOD, JOP_POW, JOP_CONCAT,
-       JOP_EQ, JOP_NE, JOP_LT, JOP_LE, JOP_GT, JOP_GE, JOP_IN, JOP_NOTIN };
+enum {
+    JOP_ADD,
+    JOP_SUB,
+    JOP_MUL,
+    JOP_DIV,
+    JOP_FLOORDIV,
+    JOP_MOD,
+    JOP_POW,
+    JOP_CONCAT,
+    JOP_EQ,
+    JOP_NE,
+    JOP_LT,
+    JOP_LE,
+    JOP_GT,
+    JOP_GE,
+    JOP_IN,
+    JOP_NOTIN
+};
 
 /* One node type for every construct; which fields a kind uses is listed in jinja_parse.c. */
 struct jnode {
@@ -142,8 +185,19 @@ typedef struct {
 
 /* ---- lexer and parser ---- */
 
-typedef enum { JT_TEXT, JT_VAR_BEGIN, JT_VAR_END, JT_BLOCK_BEGIN, JT_BLOCK_END, JT_NAME, JT_STRING, JT_INT, JT_FLOAT,
-               JT_OP, JT_EOF } jtok_kind;
+typedef enum {
+    JT_TEXT,
+    JT_VAR_BEGIN,
+    JT_VAR_END,
+    JT_BLOCK_BEGIN,
+    JT_BLOCK_END,
+    JT_NAME,
+    JT_STRING,
+    JT_INT,
+    JT_FLOAT,
+    JT_OP,
+    JT_EOF
+} jtok_kind;
 
 typedef struct {
     uint8_t kind;
@@ -199,7 +253,7 @@ struct jctx {
     const vkt_jinja_limits *lim;
     int64_t steps;
     int depth;
-    jbuf *out;    /* where output goes now (a capture while a block set, filter block or macro renders) */
+    jbuf *out; /* where output goes now (a capture while a block set, filter block or macro renders) */
     jdict globals;
     jframe *frame;
     int loop_ctl; /* JN_BREAK / JN_CONTINUE pending, else 0 */
@@ -286,6 +340,7 @@ jv jcall(jctx *c, int line, jv fn, const jargs *a);
 /* Attribute access (obj.name) and subscription (obj[key]) as jinja2's sandbox does them. */
 jv jgetattr(jctx *c, int line, jv obj, const char *name, size_t n);
 jv jgetitem(jctx *c, int line, jv obj, jv key);
+jv jeval_slice(jctx *c, const jnode *n); /* a JN_SLICE node: obj[start:stop:step] */
 jv japply_filter(jctx *c, const jnode *filter, jv input);
 void jstep(jctx *c, int line); /* counts a statement or iteration against max_steps */
 

@@ -38,8 +38,7 @@ void *jalloc(jfail *f, size_t bytes) {
     if (!a->head || a->head->size - a->head->used < bytes) {
         size_t size = bytes > (64u << 10) ? bytes : (64u << 10);
         if (size > a->budget || a->used > a->budget - size)
-            jfail_at(f, 0, "the template used more than %zu MiB of memory (a limit of this renderer)",
-                     a->budget >> 20);
+            jfail_at(f, 0, "the template used more than %zu MiB of memory (a limit of this renderer)", a->budget >> 20);
         jchunk *ch = malloc(sizeof *ch + size);
         if (!ch) {
             f->status = VKT_ERR_OOM;
@@ -139,7 +138,9 @@ static bool starts(const jlexer *L, size_t at, const char *lit) {
 }
 
 static bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
-static bool is_name_start(unsigned char ch) { return ch == '_' || ((ch | 32) >= 'a' && (ch | 32) <= 'z') || ch >= 0x80; }
+static bool is_name_start(unsigned char ch) {
+    return ch == '_' || ((ch | 32) >= 'a' && (ch | 32) <= 'z') || ch >= 0x80;
+}
 static bool is_name_char(unsigned char ch) { return is_name_start(ch) || is_digit((char)ch); }
 
 /* "{%" sign? ws "name" ws at `at`: the position after it, or 0. */
@@ -181,9 +182,8 @@ static size_t lex_raw(jlexer *L, size_t at, size_t after_word) {
     jfail_at(L->f, L->line, "missing end of raw directive ({%% endraw %%})");
 }
 
-static const char *const k_ops[] = {"//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~", "[", "]",
-                                    "(", ")", "{", "}", ">", "<", "=", ".", ":", "|", ",", ";"};
-
+static const char *const k_ops[] = {"//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~", "[",
+                                    "]",  "(",  ")",  "{",  "}",  ">",  "<", "=", ".", ":", "|", ",", ";"};
 
 /* Decimal digits with single underscores between them, at p: the end (p when none). */
 static size_t digits(const char *s, size_t n, size_t p) {
@@ -213,7 +213,8 @@ static void lex_number(jlexer *L, size_t *pp) {
         return;
     }
     bool is_float = false;
-    if (!prev_dot && end + 1 < L->n && s[end] == '.' && is_digit(s[end + 1])) end = digits(s, L->n, end + 1), is_float = true;
+    if (!prev_dot && end + 1 < L->n && s[end] == '.' && is_digit(s[end + 1]))
+        end = digits(s, L->n, end + 1), is_float = true;
     if (!prev_dot && end < L->n && (s[end] | 32) == 'e') {
         size_t q = end + 1;
         if (q < L->n && (s[q] == '+' || s[q] == '-')) q++;
@@ -293,9 +294,12 @@ static size_t lex_tag(jlexer *L, size_t p, bool block, int open_line) {
     for (;;) {
         if (depth == 0) {
             size_t e = 0;
-            if (block) e = block_end_at(L, p, true);
-            else if (starts(L, p, "-}}")) e = p + 3 + ws_run(L->s, L->n, p + 3);
-            else if (starts(L, p, "}}")) e = p + 2;
+            if (block)
+                e = block_end_at(L, p, true);
+            else if (starts(L, p, "-}}"))
+                e = p + 3 + ws_run(L->s, L->n, p + 3);
+            else if (starts(L, p, "}}"))
+                e = p + 2;
             if (e) {
                 push(L, (jtok){.kind = block ? JT_BLOCK_END : JT_VAR_END, .line = L->line});
                 L->line += count_nl(L->s + p, e - p);
@@ -331,7 +335,8 @@ static size_t lex_tag(jlexer *L, size_t p, bool block, int open_line) {
                 stack[depth++] = op[0] == '(' ? ')' : op[0] == '[' ? ']' : '}';
             } else if (strchr(")]}", op[0]) && !op[1]) {
                 if (!depth) jfail_at(L->f, L->line, "unexpected '%c'", op[0]);
-                if (stack[--depth] != op[0]) jfail_at(L->f, L->line, "unexpected '%c', expected '%c'", op[0], stack[depth]);
+                if (stack[--depth] != op[0])
+                    jfail_at(L->f, L->line, "unexpected '%c', expected '%c'", op[0], stack[depth]);
             }
             push(L, (jtok){.kind = JT_OP, .line = L->line, .s = op, .n = strlen(op)});
             p += strlen(op);
@@ -393,9 +398,12 @@ jtok *jlex(jfail *f, const char *src, size_t len, int *n_tokens) {
             size_t e = 0, q = p;
             for (; q + 1 < L.n; q++) {
                 if (L.s[q] != '#' || L.s[q + 1] != '}') continue;
-                if (q > p && L.s[q - 1] == '-') e = q + 2 + ws_run(L.s, L.n, q + 2);
-                else if (q > p && L.s[q - 1] == '+') e = q + 2;
-                else e = q + 2 + (q + 2 < L.n && L.s[q + 2] == '\n');
+                if (q > p && L.s[q - 1] == '-')
+                    e = q + 2 + ws_run(L.s, L.n, q + 2);
+                else if (q > p && L.s[q - 1] == '+')
+                    e = q + 2;
+                else
+                    e = q + 2 + (q + 2 < L.n && L.s[q + 2] == '\n');
                 break;
             }
             if (!e) jfail_at(f, L.line, "missing end of comment tag (#})");

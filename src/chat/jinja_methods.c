@@ -44,7 +44,10 @@ static jv split_any(jctx *c, int line, jv s, const jargs *a, bool from_right) {
         if (!from_right) {
             size_t start = 0;
             for (size_t i = 0; i + k <= n && left != 0;) {
-                if (memcmp(p + i, sep.u.s.p, k)) { i++; continue; }
+                if (memcmp(p + i, sep.u.s.p, k)) {
+                    i++;
+                    continue;
+                }
                 jlist_push(c, out.u.l, jv_str(p + start, i - start));
                 i += k, start = i, left--;
             }
@@ -53,7 +56,10 @@ static jv split_any(jctx *c, int line, jv s, const jargs *a, bool from_right) {
         }
         size_t end = n;
         for (size_t i = n; i >= k && left != 0;) {
-            if (memcmp(p + i - k, sep.u.s.p, k)) { i--; continue; }
+            if (memcmp(p + i - k, sep.u.s.p, k)) {
+                i--;
+                continue;
+            }
             jlist_push(c, out.u.l, jv_str(p + i, end - i));
             i -= k, end = i, left--;
         }
@@ -112,7 +118,10 @@ static jv m_splitlines(jctx *c, int line, jv s, const jargs *a) {
         size_t k = jutf8_decode(s.u.s.p + i, s.u.s.n - i, &cp);
         bool brk = cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || (cp >= 0x1C && cp <= 0x1E) || cp == 0x85 ||
                    cp == 0x2028 || cp == 0x2029;
-        if (!brk) { i += k; continue; }
+        if (!brk) {
+            i += k;
+            continue;
+        }
         size_t end = i + k;
         if (cp == '\r' && end < s.u.s.n && s.u.s.p[end] == '\n') end++;
         jlist_push(c, out.u.l, jv_str(s.u.s.p + start, (keep ? end : i) - start));
@@ -155,8 +164,9 @@ static jv py_case(jctx *c, jv s, int mode) {
         uint32_t cp;
         size_t k = jutf8_decode(s.u.s.p + i, s.u.s.n - i, &cp);
         bool up = mode == 1 || (mode == 2 && i == 0) || (mode == 3 && !prev_cased);
-        utf8proc_int32_t m = up ? (mode >= 2 ? utf8proc_totitle((utf8proc_int32_t)cp) : utf8proc_toupper((utf8proc_int32_t)cp))
-                                : utf8proc_tolower((utf8proc_int32_t)cp);
+        utf8proc_int32_t m =
+            up ? (mode >= 2 ? utf8proc_totitle((utf8proc_int32_t)cp) : utf8proc_toupper((utf8proc_int32_t)cp))
+               : utf8proc_tolower((utf8proc_int32_t)cp);
         char enc[4];
         jbuf_put(c, &b, enc, jutf8_encode((uint32_t)m, enc));
         prev_cased = is_cased(cp);
@@ -176,11 +186,15 @@ static jv m_replace(jctx *c, int line, jv s, const jargs *a) {
     int64_t left = count.kind == JV_INT ? count.u.i : -1;
     jbuf b = {.limit = -1};
     for (size_t i = 0; i <= s.u.s.n;) {
-        bool at = left != 0 && (old.u.s.n ? i + old.u.s.n <= s.u.s.n && !memcmp(s.u.s.p + i, old.u.s.p, old.u.s.n) : true);
+        bool at =
+            left != 0 && (old.u.s.n ? i + old.u.s.n <= s.u.s.n && !memcmp(s.u.s.p + i, old.u.s.p, old.u.s.n) : true);
         if (at) {
             jbuf_put(c, &b, new.u.s.p, new.u.s.n);
             left--;
-            if (old.u.s.n) { i += old.u.s.n; continue; }
+            if (old.u.s.n) {
+                i += old.u.s.n;
+                continue;
+            }
         }
         if (i == s.u.s.n) break;
         uint32_t cp;
@@ -216,8 +230,10 @@ static jv m_str_count(jctx *c, int line, jv s, const jargs *a) {
     if (!sub.u.s.n) return jv_int((int64_t)jutf8_len(s.u.s.p, s.u.s.n) + 1);
     int64_t k = 0;
     for (size_t i = 0; i + sub.u.s.n <= s.u.s.n;)
-        if (!memcmp(s.u.s.p + i, sub.u.s.p, sub.u.s.n)) k++, i += sub.u.s.n;
-        else i++;
+        if (!memcmp(s.u.s.p + i, sub.u.s.p, sub.u.s.n))
+            k++, i += sub.u.s.n;
+        else
+            i++;
     return jv_int(k);
 }
 
@@ -241,11 +257,16 @@ static jv char_class(jv s, int cls) {
         i += jutf8_decode(s.u.s.p + i, s.u.s.n - i, &cp);
         utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)cp);
         bool alpha = k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO, digit = k == UTF8PROC_CATEGORY_ND;
-        any_cased |= is_cased(cp), any_lower |= k == UTF8PROC_CATEGORY_LL, any_upper |= k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LT;
-        if (cls == 0) all &= digit;
-        else if (cls == 1) all &= alpha;
-        else if (cls == 2) all &= alpha || digit || (k >= UTF8PROC_CATEGORY_NL && k <= UTF8PROC_CATEGORY_NO);
-        else if (cls == 3) all &= jpy_isspace(cp);
+        any_cased |= is_cased(cp), any_lower |= k == UTF8PROC_CATEGORY_LL,
+            any_upper |= k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LT;
+        if (cls == 0)
+            all &= digit;
+        else if (cls == 1)
+            all &= alpha;
+        else if (cls == 2)
+            all &= alpha || digit || (k >= UTF8PROC_CATEGORY_NL && k <= UTF8PROC_CATEGORY_NO);
+        else if (cls == 3)
+            all &= jpy_isspace(cp);
     }
     if (cls == 4) return jv_bool(any_cased && !any_upper);
     if (cls == 5) return jv_bool(any_cased && !any_lower);
@@ -284,7 +305,8 @@ static jv m_format(jctx *c, int line, jv s, const jargs *a) {
         jv v;
         if (!name_n) {
             v = auto_index < a->npos ? a->pos[auto_index] : jv_undef(NULL), auto_index++;
-            if (auto_index > a->npos) jfail_at(&c->f, line, "IndexError: Replacement index %d out of range", auto_index - 1);
+            if (auto_index > a->npos)
+                jfail_at(&c->f, line, "IndexError: Replacement index %d out of range", auto_index - 1);
         } else if (f[0] >= '0' && f[0] <= '9') {
             long k = strtol(f, NULL, 10);
             if (k >= a->npos) jfail_at(&c->f, line, "IndexError: Replacement index %ld out of range", k);
@@ -295,8 +317,10 @@ static jv m_format(jctx *c, int line, jv s, const jargs *a) {
             v = jarg(a, -1, name, jv_none(), &found);
             if (!found) jfail_at(&c->f, line, "KeyError: '%s'", name);
         }
-        if (conv == 'r') jv_write_repr(c, &b, v);
-        else jv_write_str(c, &b, v);
+        if (conv == 'r')
+            jv_write_repr(c, &b, v);
+        else
+            jv_write_str(c, &b, v);
         i = (size_t)(end - s.u.s.p);
     }
     return jbuf_str(&b);
@@ -340,8 +364,10 @@ jv jstr_percent(jctx *c, int line, jv fmt, jv args) {
         snprintf(spec, sizeof spec, "%%%.*s", (int)(j - spec_start), fmt.u.s.p + spec_start);
         if (conv == 's' || conv == 'r') {
             jbuf t = {.limit = -1};
-            if (conv == 'r') jv_write_repr(c, &t, v);
-            else jv_write_str(c, &t, v);
+            if (conv == 'r')
+                jv_write_repr(c, &t, v);
+            else
+                jv_write_str(c, &t, v);
             jbuf_put(c, &b, t.p ? t.p : "", t.n);
         } else if (strchr("dixXo", conv) && jv_is_num(v)) {
             strcat(spec, "lld");
@@ -357,7 +383,8 @@ jv jstr_percent(jctx *c, int line, jv fmt, jv args) {
             jfail_at(&c->f, line, "TypeError: unsupported format %%%c for %s", conv, jv_type(v));
         }
     }
-    if (next < n_args && args.kind != JV_DICT) jfail_at(&c->f, line, "TypeError: not all arguments converted during string formatting");
+    if (next < n_args && args.kind != JV_DICT)
+        jfail_at(&c->f, line, "TypeError: not all arguments converted during string formatting");
     return jbuf_str(&b);
 }
 
@@ -424,20 +451,51 @@ typedef struct {
 } jmethod_def;
 
 static const jmethod_def k_methods[] = {
-    {JV_STR, "strip", m_strip}, {JV_STR, "lstrip", m_lstrip}, {JV_STR, "rstrip", m_rstrip},
-    {JV_STR, "split", m_split}, {JV_STR, "rsplit", m_rsplit}, {JV_STR, "splitlines", m_splitlines},
-    {JV_STR, "startswith", m_startswith}, {JV_STR, "endswith", m_endswith}, {JV_STR, "lower", m_lower},
-    {JV_STR, "upper", m_upper}, {JV_STR, "capitalize", m_capitalize}, {JV_STR, "title", m_title},
-    {JV_STR, "replace", m_replace}, {JV_STR, "find", m_find}, {JV_STR, "rfind", m_rfind},
-    {JV_STR, "count", m_str_count}, {JV_STR, "join", m_join}, {JV_STR, "format", m_format},
-    {JV_STR, "isdigit", m_isdigit}, {JV_STR, "isalpha", m_isalpha}, {JV_STR, "isalnum", m_isalnum},
-    {JV_STR, "isspace", m_isspace}, {JV_STR, "islower", m_islower}, {JV_STR, "isupper", m_isupper},
-    {JV_DICT, "get", m_get}, {JV_DICT, "keys", m_keys}, {JV_DICT, "values", m_values}, {JV_DICT, "items", m_items},
-    {JV_DICT, "copy", m_copy}, {JV_DICT, "clear", NULL}, {JV_DICT, "pop", NULL}, {JV_DICT, "popitem", NULL},
-    {JV_DICT, "setdefault", NULL}, {JV_DICT, "update", NULL},
-    {JV_LIST, "index", m_index}, {JV_LIST, "count", m_list_count}, {JV_LIST, "copy", m_copy},
-    {JV_LIST, "append", NULL}, {JV_LIST, "clear", NULL}, {JV_LIST, "pop", NULL}, {JV_LIST, "reverse", NULL},
-    {JV_LIST, "insert", NULL}, {JV_LIST, "sort", NULL}, {JV_LIST, "extend", NULL}, {JV_LIST, "remove", NULL},
+    {JV_STR, "strip", m_strip},
+    {JV_STR, "lstrip", m_lstrip},
+    {JV_STR, "rstrip", m_rstrip},
+    {JV_STR, "split", m_split},
+    {JV_STR, "rsplit", m_rsplit},
+    {JV_STR, "splitlines", m_splitlines},
+    {JV_STR, "startswith", m_startswith},
+    {JV_STR, "endswith", m_endswith},
+    {JV_STR, "lower", m_lower},
+    {JV_STR, "upper", m_upper},
+    {JV_STR, "capitalize", m_capitalize},
+    {JV_STR, "title", m_title},
+    {JV_STR, "replace", m_replace},
+    {JV_STR, "find", m_find},
+    {JV_STR, "rfind", m_rfind},
+    {JV_STR, "count", m_str_count},
+    {JV_STR, "join", m_join},
+    {JV_STR, "format", m_format},
+    {JV_STR, "isdigit", m_isdigit},
+    {JV_STR, "isalpha", m_isalpha},
+    {JV_STR, "isalnum", m_isalnum},
+    {JV_STR, "isspace", m_isspace},
+    {JV_STR, "islower", m_islower},
+    {JV_STR, "isupper", m_isupper},
+    {JV_DICT, "get", m_get},
+    {JV_DICT, "keys", m_keys},
+    {JV_DICT, "values", m_values},
+    {JV_DICT, "items", m_items},
+    {JV_DICT, "copy", m_copy},
+    {JV_DICT, "clear", NULL},
+    {JV_DICT, "pop", NULL},
+    {JV_DICT, "popitem", NULL},
+    {JV_DICT, "setdefault", NULL},
+    {JV_DICT, "update", NULL},
+    {JV_LIST, "index", m_index},
+    {JV_LIST, "count", m_list_count},
+    {JV_LIST, "copy", m_copy},
+    {JV_LIST, "append", NULL},
+    {JV_LIST, "clear", NULL},
+    {JV_LIST, "pop", NULL},
+    {JV_LIST, "reverse", NULL},
+    {JV_LIST, "insert", NULL},
+    {JV_LIST, "sort", NULL},
+    {JV_LIST, "extend", NULL},
+    {JV_LIST, "remove", NULL},
     {JV_LOOP, "cycle", m_cycle},
 };
 
@@ -454,7 +512,8 @@ jv jmethod_get(jctx *c, int line, jv self, const char *name, size_t n) {
         if (m->fn) return builtin(c, m->name, m->fn, self);
         size_t len = n + 96;
         char *msg = jalloc(&c->f, len);
-        snprintf(msg, len, "SecurityError: access to attribute '%.*s' of '%s' object is unsafe.", (int)n, name, jv_type(self));
+        snprintf(msg, len, "SecurityError: access to attribute '%.*s' of '%s' object is unsafe.", (int)n, name,
+                 jv_type(self));
         return jv_undef(msg);
     }
     return jv_undef(NULL);
@@ -471,13 +530,17 @@ static int64_t int_arg(jctx *c, int line, jv v, const char *fn) {
 static jv g_range(jctx *c, int line, jv self, const jargs *a) {
     if (a->npos < 1 || a->npos > 3 || a->nkw) jfail_at(&c->f, line, "TypeError: range expects 1 to 3 integers");
     int64_t start = 0, stop, step = 1;
-    if (a->npos == 1) stop = int_arg(c, line, a->pos[0], "range");
-    else start = int_arg(c, line, a->pos[0], "range"), stop = int_arg(c, line, a->pos[1], "range");
+    if (a->npos == 1)
+        stop = int_arg(c, line, a->pos[0], "range");
+    else
+        start = int_arg(c, line, a->pos[0], "range"), stop = int_arg(c, line, a->pos[1], "range");
     if (a->npos == 3) step = int_arg(c, line, a->pos[2], "range");
     if (step == 0) jfail_at(&c->f, line, "ValueError: range() arg 3 must not be zero");
-    double count = step > 0 ? ((double)stop - (double)start) / (double)step : ((double)start - (double)stop) / (double)-step;
+    double count =
+        step > 0 ? ((double)stop - (double)start) / (double)step : ((double)start - (double)stop) / (double)-step;
     if (count > (double)c->lim->max_range)
-        jfail_at(&c->f, line, "range() would produce more than %lld items (a limit of this renderer)", (long long)c->lim->max_range);
+        jfail_at(&c->f, line, "range() would produce more than %lld items (a limit of this renderer)",
+                 (long long)c->lim->max_range);
     jv out = jv_list(c, count > 0 ? (size_t)count + 1 : 0);
     for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
         jlist_push(c, out.u.l, jv_int(i));
@@ -490,10 +553,13 @@ static jv g_range(jctx *c, int line, jv self, const jargs *a) {
 static jv make_dict(jctx *c, int line, const jargs *a, jkind kind) {
     jv d = jv_dict(c, 0);
     d.kind = (uint8_t)kind;
-    if (a->npos > 1) jfail_at(&c->f, line, "TypeError: %s expects at most 1 positional argument", kind == JV_NS ? "namespace" : "dict");
+    if (a->npos > 1)
+        jfail_at(&c->f, line, "TypeError: %s expects at most 1 positional argument",
+                 kind == JV_NS ? "namespace" : "dict");
     if (a->npos == 1) {
         jv m = a->pos[0];
-        if (m.kind != JV_DICT && m.kind != JV_NS) jfail_at(&c->f, line, "TypeError: cannot convert %s to a dict", jv_type(m));
+        if (m.kind != JV_DICT && m.kind != JV_NS)
+            jfail_at(&c->f, line, "TypeError: cannot convert %s to a dict", jv_type(m));
         for (size_t i = 0; i < m.u.d->n; i++) jdict_set(c, d.u.d, m.u.d->k[i], m.u.d->v[i]);
     }
     for (int k = 0; k < a->nkw; k++) jdict_set(c, d.u.d, jv_strz(a->kwn[k]), a->kwv[k]);
@@ -511,7 +577,8 @@ static jv g_strftime_now(jctx *c, int line, jv self, const jargs *a) {
     jv fmt = jv_to_str(c, jarg(a, 0, "format", jv_strz(""), NULL));
     time_t t = c->fixed_now ? (time_t)c->now_unix : time(NULL);
     struct tm tm;
-    if (!(c->fixed_now ? gmtime_r(&t, &tm) : localtime_r(&t, &tm))) jfail_at(&c->f, line, "strftime_now: the time is out of range");
+    if (!(c->fixed_now ? gmtime_r(&t, &tm) : localtime_r(&t, &tm)))
+        jfail_at(&c->f, line, "strftime_now: the time is out of range");
     char *f = jstrndup(&c->f, fmt.u.s.p, fmt.u.s.n), out[512];
     size_t n = fmt.u.s.n ? strftime(out, sizeof out, f, &tm) : 0;
     if (fmt.u.s.n && !n) jfail_at(&c->f, line, "strftime_now: the format gives an empty or over-long date");
@@ -522,8 +589,11 @@ void jglobals_add(jctx *c, jdict *d) {
     static const struct {
         const char *name;
         jbuiltin fn;
-    } k_globals[] = {{"range", g_range}, {"dict", g_dict}, {"namespace", g_namespace},
-                     {"raise_exception", g_raise_exception}, {"strftime_now", g_strftime_now}};
+    } k_globals[] = {{"range", g_range},
+                     {"dict", g_dict},
+                     {"namespace", g_namespace},
+                     {"raise_exception", g_raise_exception},
+                     {"strftime_now", g_strftime_now}};
     for (size_t i = 0; i < sizeof k_globals / sizeof k_globals[0]; i++)
         jdict_set(c, d, jv_strz(k_globals[i].name), builtin(c, k_globals[i].name, k_globals[i].fn, jv_none()));
 }

@@ -145,14 +145,15 @@ bool jdict_gets(const jdict *d, const char *key, size_t n, jv *out) {
 /* ---- Python semantics ---- */
 
 const char *jv_type(jv v) {
-    static const char *const names[] = {"Undefined", "NoneType", "bool", "int", "float", "str", "list",
-                                        "dict", "Namespace", "function", "LoopContext"};
+    static const char *const names[] = {"Undefined", "NoneType", "bool",      "int",      "float",      "str",
+                                        "list",      "dict",     "Namespace", "function", "LoopContext"};
     return v.kind == JV_LIST && v.tuple ? "tuple" : names[v.kind];
 }
 
 bool jv_truthy(jv v) {
     switch (v.kind) {
-    case JV_UNDEF: case JV_NONE: return false;
+    case JV_UNDEF:
+    case JV_NONE: return false;
     case JV_BOOL: return v.u.b;
     case JV_INT: return v.u.i != 0;
     case JV_FLOAT: return v.u.f != 0;
@@ -168,12 +169,14 @@ double jv_num(jv v) { return v.kind == JV_FLOAT ? v.u.f : v.kind == JV_INT ? (do
 
 bool jv_eq(jv a, jv b) {
     if (jv_is_num(a) && jv_is_num(b)) {
-        if (a.kind != JV_FLOAT && b.kind != JV_FLOAT) return (a.kind == JV_INT ? a.u.i : a.u.b) == (b.kind == JV_INT ? b.u.i : b.u.b);
+        if (a.kind != JV_FLOAT && b.kind != JV_FLOAT)
+            return (a.kind == JV_INT ? a.u.i : a.u.b) == (b.kind == JV_INT ? b.u.i : b.u.b);
         return jv_num(a) == jv_num(b);
     }
     if (a.kind != b.kind) return false;
     switch (a.kind) {
-    case JV_UNDEF: case JV_NONE: return true;
+    case JV_UNDEF:
+    case JV_NONE: return true;
     case JV_STR: return a.u.s.n == b.u.s.n && !memcmp(a.u.s.p, b.u.s.p, a.u.s.n);
     case JV_LIST:
         if (a.tuple != b.tuple || a.u.l->n != b.u.l->n) return false;
@@ -217,7 +220,8 @@ int jv_cmp(jctx *c, int line, jv a, jv b, const char *op) {
         }
         return (a.u.l->n > b.u.l->n) - (a.u.l->n < b.u.l->n);
     }
-    jfail_at(&c->f, line, "TypeError: '%s' not supported between instances of '%s' and '%s'", op, jv_type(a), jv_type(b));
+    jfail_at(&c->f, line, "TypeError: '%s' not supported between instances of '%s' and '%s'", op, jv_type(a),
+             jv_type(b));
 }
 
 int64_t jv_len(jctx *c, int line, jv v) {
@@ -304,8 +308,10 @@ void jfmt_float(double f, char out[40]) {
         } else {
             for (int i = 0; i <= exp10; i++) *w++ = i < nd ? digits[i] : '0';
             *w++ = '.';
-            if (nd > exp10 + 1) memcpy(w, digits + exp10 + 1, (size_t)(nd - exp10 - 1)), w += nd - exp10 - 1;
-            else *w++ = '0';
+            if (nd > exp10 + 1)
+                memcpy(w, digits + exp10 + 1, (size_t)(nd - exp10 - 1)), w += nd - exp10 - 1;
+            else
+                *w++ = '0';
         }
         *w = 0;
     } else {
@@ -333,17 +339,24 @@ static void write_str_repr(jctx *c, jbuf *b, const char *s, size_t n) {
         uint32_t cp;
         size_t k = jutf8_decode(s + i, n - i, &cp);
         char esc[16];
-        if (cp == (uint32_t)q || cp == '\\') snprintf(esc, sizeof esc, "\\%c", (char)cp);
-        else if (cp == '\n') strcpy(esc, "\\n");
-        else if (cp == '\r') strcpy(esc, "\\r");
-        else if (cp == '\t') strcpy(esc, "\\t");
+        if (cp == (uint32_t)q || cp == '\\')
+            snprintf(esc, sizeof esc, "\\%c", (char)cp);
+        else if (cp == '\n')
+            strcpy(esc, "\\n");
+        else if (cp == '\r')
+            strcpy(esc, "\\r");
+        else if (cp == '\t')
+            strcpy(esc, "\\t");
         else if (py_printable(cp)) {
             jbuf_put(c, b, s + i, k);
             i += k;
             continue;
-        } else if (cp < 0x100) snprintf(esc, sizeof esc, "\\x%02x", cp);
-        else if (cp < 0x10000) snprintf(esc, sizeof esc, "\\u%04x", cp);
-        else snprintf(esc, sizeof esc, "\\U%08x", cp);
+        } else if (cp < 0x100)
+            snprintf(esc, sizeof esc, "\\x%02x", cp);
+        else if (cp < 0x10000)
+            snprintf(esc, sizeof esc, "\\u%04x", cp);
+        else
+            snprintf(esc, sizeof esc, "\\U%08x", cp);
         jbuf_puts(c, b, esc);
         i += k;
     }
@@ -392,8 +405,10 @@ void jv_write_repr(jctx *c, jbuf *b, jv v) {
 }
 
 void jv_write_str(jctx *c, jbuf *b, jv v) {
-    if (v.kind == JV_STR) jbuf_put(c, b, v.u.s.p, v.u.s.n);
-    else if (v.kind != JV_UNDEF) jv_write_repr(c, b, v);
+    if (v.kind == JV_STR)
+        jbuf_put(c, b, v.u.s.p, v.u.s.n);
+    else if (v.kind != JV_UNDEF)
+        jv_write_repr(c, b, v);
 }
 
 jv jv_to_str(jctx *c, jv v) {
@@ -424,8 +439,10 @@ static void write_json_str(jctx *c, jbuf *b, const char *s, size_t n, bool ensur
                 snprintf(esc, sizeof esc, "\\u%04x", cp);
             } else if (ensure_ascii && cp > 0x7E) {
                 if (cp >= 0x10000)
-                    snprintf(esc, sizeof esc, "\\u%04x\\u%04x", 0xD800 + ((cp - 0x10000) >> 10), 0xDC00 + ((cp - 0x10000) & 0x3FF));
-                else snprintf(esc, sizeof esc, "\\u%04x", cp);
+                    snprintf(esc, sizeof esc, "\\u%04x\\u%04x", 0xD800 + ((cp - 0x10000) >> 10),
+                             0xDC00 + ((cp - 0x10000) & 0x3FF));
+                else
+                    snprintf(esc, sizeof esc, "\\u%04x", cp);
             } else {
                 jbuf_put(c, b, s + i, k);
                 i += k;
@@ -469,9 +486,12 @@ void jv_write_json(jctx *c, int line, jbuf *b, jv v, const char *indent, const c
     case JV_BOOL: jbuf_puts(c, b, v.u.b ? "true" : "false"); break;
     case JV_INT: snprintf(tmp, sizeof tmp, "%lld", (long long)v.u.i), jbuf_puts(c, b, tmp); break;
     case JV_FLOAT:
-        if (isnan(v.u.f)) jbuf_puts(c, b, "NaN");
-        else if (isinf(v.u.f)) jbuf_puts(c, b, v.u.f < 0 ? "-Infinity" : "Infinity");
-        else jfmt_float(v.u.f, tmp), jbuf_puts(c, b, tmp);
+        if (isnan(v.u.f))
+            jbuf_puts(c, b, "NaN");
+        else if (isinf(v.u.f))
+            jbuf_puts(c, b, v.u.f < 0 ? "-Infinity" : "Infinity");
+        else
+            jfmt_float(v.u.f, tmp), jbuf_puts(c, b, tmp);
         break;
     case JV_STR: write_json_str(c, b, v.u.s.p, v.u.s.n, ensure_ascii); break;
     case JV_LIST: {
@@ -497,12 +517,14 @@ void jv_write_json(jctx *c, int line, jbuf *b, jv v, const char *indent, const c
             jv k = keys[j];
             if (j) jbuf_puts(c, b, item_sep);
             if (indent) json_newline(c, b, indent, level + 1);
-            if (k.kind == JV_STR) write_json_str(c, b, k.u.s.p, k.u.s.n, ensure_ascii);
+            if (k.kind == JV_STR)
+                write_json_str(c, b, k.u.s.p, k.u.s.n, ensure_ascii);
             else if (k.kind == JV_INT || k.kind == JV_FLOAT || k.kind == JV_BOOL || k.kind == JV_NONE) {
                 jbuf tb = {.limit = -1};
                 jv_write_json(c, line, &tb, k, NULL, ", ", ": ", false, false, 0);
                 jbuf_puts(c, b, "\""), jbuf_put(c, b, tb.p, tb.n), jbuf_puts(c, b, "\"");
-            } else jfail_at(&c->f, line, "TypeError: keys must be str, int, float, bool or None, not %s", jv_type(k));
+            } else
+                jfail_at(&c->f, line, "TypeError: keys must be str, int, float, bool or None, not %s", jv_type(k));
             jbuf_puts(c, b, key_sep);
             jv_write_json(c, line, b, val, indent, item_sep, key_sep, sort_keys, ensure_ascii, level + 1);
         }
@@ -516,7 +538,8 @@ void jv_write_json(jctx *c, int line, jbuf *b, jv v, const char *indent, const c
 }
 
 jv jv_from_cjson(jctx *c, const cJSON *j) {
-    if (++c->depth > c->lim->max_depth) jfail_at(&c->f, 0, "the variables nest deeper than %d levels", c->lim->max_depth);
+    if (++c->depth > c->lim->max_depth)
+        jfail_at(&c->f, 0, "the variables nest deeper than %d levels", c->lim->max_depth);
     jv v = jv_none();
     if (cJSON_IsBool(j)) {
         v = jv_bool(cJSON_IsTrue(j));

@@ -19,7 +19,8 @@ static const char k_vars[] =
     " {\"role\": \"assistant\", \"content\": \"  It is 21 C.  \"},"
     " {\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"thanks\"}]}],"
     " \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"d\","
-    "   \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}, \"required\": [\"city\"]}}}],"
+    "   \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}, \"required\": "
+    "[\"city\"]}}}],"
     " \"documents\": null, \"add_generation_prompt\": true, \"bos_token\": \"<s>\", \"eos_token\": \"</s>\"}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -31,16 +32,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(t == NULL && err.msg[0]);
         return 0;
     }
-    vkt_jinja_limits lim = {.max_output_bytes = 1 << 20, .max_memory_bytes = 64 << 20, .max_steps = 200000,
-                            .max_range = 10000, .max_depth = 64};
+    vkt_jinja_limits lim = {.max_output_bytes = 1 << 20,
+                            .max_memory_bytes = 64 << 20,
+                            .max_steps = 200000,
+                            .max_range = 10000,
+                            .max_depth = 64};
     vkt_jinja_render_opts opts = {.vars = vars, .limits = &lim, .fixed_now = true, .now_unix = 1741964966};
     char *out[2] = {NULL, NULL};
     size_t len[2] = {0, 0};
     vkt_status s[2];
     for (int i = 0; i < 2; i++) {
         s[i] = vkt_jinja_render(t, &opts, &out[i], &len[i], &err);
-        if (s[i] != VKT_OK) FUZZ_CHECK(out[i] == NULL && len[i] == 0 && err.msg[0]);
-        else FUZZ_CHECK(out[i] != NULL && out[i][len[i]] == 0 && len[i] <= (size_t)lim.max_output_bytes);
+        if (s[i] != VKT_OK)
+            FUZZ_CHECK(out[i] == NULL && len[i] == 0 && err.msg[0]);
+        else
+            FUZZ_CHECK(out[i] != NULL && out[i][len[i]] == 0 && len[i] <= (size_t)lim.max_output_bytes);
     }
     FUZZ_CHECK(s[0] == s[1] && len[0] == len[1]);
     if (s[0] == VKT_OK) FUZZ_CHECK(memcmp(out[0], out[1], len[0]) == 0);
