@@ -64,6 +64,7 @@ TEMPLATES = {
     "gemma": ("gemma.jinja", "<bos>", "<eos>", "<end_of_turn>"),
     "phi3": ("phi3.jinja", "<s>", "<|endoftext|>", "<|end|>"),
     "smollm2": ("smollm2.jinja", "<|im_start|>", "<|im_end|>", "<|im_end|>"),
+    "hermes3_tool_use": ("hermes3_tool_use.jinja", "<|begin_of_text|>", "<|im_end|>", "<|im_end|>"),
 }
 
 WEATHER_TOOL = {
