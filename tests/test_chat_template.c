@@ -1,7 +1,7 @@
 /* Chat templates and the Jinja interpreter behind them. Pure CPU.
  *
  * Against jinja2 3.1 as transformers configures it (scripts/gen_chat_fixtures.py wrote the expected
- * outputs once): 14 real chat templates x 9 conversations x add_generation_prompt render byte for byte,
+ * outputs once): 15 real chat templates x 9 conversations x add_generation_prompt render byte for byte,
  * the errors they raise are raised, and the assistant spans match the prefix method; the spans are
  * also checked for what they promise (each starts with its assistant message's content, ends with the
  * template's end-of-turn marker, spans do not overlap, other messages' text lies outside them). Then
