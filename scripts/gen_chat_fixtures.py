@@ -65,6 +65,9 @@ TEMPLATES = {
     "phi3": ("phi3.jinja", "<s>", "<|endoftext|>", "<|end|>"),
     "smollm2": ("smollm2.jinja", "<|im_start|>", "<|im_end|>", "<|im_end|>"),
     "hermes3_tool_use": ("hermes3_tool_use.jinja", "<|begin_of_text|>", "<|im_end|>", "<|im_end|>"),
+    # vktrain's built-ins (src/chat/chat_template.c embeds these files; written for vktrain, see SOURCES.md)
+    "builtin_chatml": ("builtin_chatml.jinja", "<s>", "<|im_end|>", "<|im_end|>"),
+    "builtin_llama3": ("builtin_llama3.jinja", "<|begin_of_text|>", "<|eot_id|>", "<|eot_id|>"),
 }
 
 WEATHER_TOOL = {

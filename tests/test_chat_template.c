@@ -324,12 +324,14 @@ static void test_builtins(void) {
     const cJSON *convs = cJSON_GetObjectItem(root, "conversations");
     const char *names[] = {"chatml", "llama3"};
     for (int i = 0; i < 2; i++) {
-        const cJSON *t = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "templates"), names[i]);
+        char fixture[32];
+        snprintf(fixture, sizeof fixture, "builtin_%s", names[i]);
+        const cJSON *t = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "templates"), fixture);
         vkt_chat_template *ct;
         CHECK(vkt_chat_template_builtin(names[i], jstr(t, "bos_token"), jstr(t, "eos_token"), &ct) == VKT_OK,
               "builtin %s", names[i]);
         for (const cJSON *c = cJSON_GetObjectItem(root, "renders")->child; c; c = c->next) {
-            if (strcmp(jstr(c, "template"), names[i]) || !jstr(c, "output")) continue;
+            if (strcmp(jstr(c, "template"), fixture) || !jstr(c, "output")) continue;
             const cJSON *conv = cJSON_GetObjectItem(convs, jstr(c, "conversation"));
             char *text;
             size_t n;
