@@ -5,8 +5,12 @@
 // each element is read and then written by the same invocation, and no invocation reads another's element.
 // One workgroup per row with a strided loop and no barriers; *_serial runs one invocation per row (CPU
 // drivers: contiguous per-invocation streams).
+// xent_bwd_w* take per-row weights in place of the uniform 1/n_valid (sequence-level objectives: DPO,
+// ORPO, GRPO; see src/ops/seq_scatter.h):  dlogits_r[j] = (p_r[j] - [j == t_r]) * dloss * weights[r].
 //! variant xent_bwd
 //! variant xent_bwd_serial -DVKT_XENT_SERIAL=1
+//! variant xent_bwd_w -DVKT_XENT_WEIGHTS=1
+//! variant xent_bwd_w_serial -DVKT_XENT_WEIGHTS=1 -DVKT_XENT_SERIAL=1
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "xent.glsl"
@@ -17,7 +21,11 @@ layout(local_size_x_id = 0) in;
 layout(binding = 0) readonly buffer Logits { float logits[]; };
 layout(binding = 1) readonly buffer Targets { int targets[]; };
 layout(binding = 2) readonly buffer RowStats { float rowstats[]; };
+#ifdef VKT_XENT_WEIGHTS
+layout(binding = 3) readonly buffer Weights { float weights[]; };
+#else
 layout(binding = 3) readonly buffer Stats { float loss; uint n_valid; uint n_bad; float loss_sum; } st;
+#endif
 layout(binding = 4) writeonly buffer DLogits { float dlogits[]; };
 
 void vkt_xent_grad(uint off, uint doff, uint j, int t, float m, float inv_s, float scale) {
@@ -36,7 +44,11 @@ void main() {
     if (row >= pc.n_rows) return;
     int t = targets[pc.base_targets + row];
     float m = rowstats[pc.base_rowstats + 2 * row], inv_s = rowstats[pc.base_rowstats + 2 * row + 1];
+#ifdef VKT_XENT_WEIGHTS
+    float scale = vkt_xent_valid(t) ? pc.dloss * weights[pc.base_weights + row] : 0.0;
+#else
     float scale = vkt_xent_valid(t) ? pc.dloss / float(max(st.n_valid, 1u)) : 0.0;
+#endif
     uint off = pc.base_logits + row * pc.V, doff = pc.base_dlogits + row * pc.V;
     uint j = j0;
     for (; j + 3 * dj < pc.V; j += 4 * dj) { // unrolled: see the loop limiter note in xent_fwd.comp

@@ -6,6 +6,7 @@
  * content + marker; tool results and untrained turns (loss_weight 0, TRL prompt) are never flagged;
  * the BOS appears once. Skips (77) while chat templates are not built (vkt_chat_template_builtin
  * returns VKT_ERR_UNSUPPORTED). Pure CPU. */
+#include "chat/chat.h"
 #include "data/tokenizer.h"
 #include "io_testutil.h"
 #include "sft/sft_tokenize.h"
@@ -33,7 +34,7 @@ static void flagged_runs(vkt_tokenizer *t, const vkt_tok_ids *ids, const vkt_sft
 }
 
 /* What the flagged runs must be: each trained assistant turn's content + marker, or for a tool-call
- * turn "*" (its rendering is the template's business; only its marker is checked). */
+ * turn "*NAME" (its rendering is the template's business: the run must name the function). */
 static void expected_runs(const vkt_sft_example *e, vkt_sft_loss_mode mode, const char *marker, char *out, size_t cap,
                           int *n_runs) {
     size_t o = 0;
@@ -41,24 +42,37 @@ static void expected_runs(const vkt_sft_example *e, vkt_sft_loss_mode mode, cons
     *n_runs = 0;
     int n = cJSON_GetArraySize(e->messages), last = -1;
     for (int i = 0; i < n; i++)
-        if (!strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(e->messages, i), "role")->valuestring, "assistant")) last = i;
+        if (!strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(e->messages, i), "role")->valuestring, "assistant"))
+            last = i;
     for (int i = 0; i < n; i++) {
         const cJSON *m = cJSON_GetArrayItem(e->messages, i);
         if (strcmp(cJSON_GetObjectItem(m, "role")->valuestring, "assistant") || !e->train[i]) continue;
         if (mode == VKT_SFT_LOSS_LAST && i != last) continue;
-        const char *c = cJSON_GetObjectItem(m, "tool_calls") ? "*" : cJSON_GetObjectItem(m, "content")->valuestring;
-        o += (size_t)snprintf(out + o, cap - o, "%s%s%s", *n_runs ? SEP : "", c, *c == '*' ? "" : marker);
+        const cJSON *calls = cJSON_GetObjectItem(m, "tool_calls");
+        if (calls)
+            o += (size_t)snprintf(
+                out + o, cap - o, "%s*%s", *n_runs ? SEP : "",
+                cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 0), "function"), "name")
+                    ->valuestring);
+        else
+            o += (size_t)snprintf(out + o, cap - o, "%s%s%s", *n_runs ? SEP : "",
+                                  cJSON_GetObjectItem(m, "content")->valuestring, marker);
         ++*n_runs;
     }
 }
 
-static bool runs_match(const char *got, const char *want, const char *marker) {
-    while (*want) { /* compare run by run; "*" matches any run ending with the marker */
+static bool runs_match(const char *got, const char *want) {
+    while (*want) { /* compare run by run; "*NAME" matches any run that holds NAME */
         const char *gw = strstr(got, SEP), *ww = strstr(want, SEP);
         size_t gl = gw ? (size_t)(gw - got) : strlen(got), wl = ww ? (size_t)(ww - want) : strlen(want);
-        size_t ml = strlen(marker), sl = sizeof SEP - 1;
-        bool ok = (wl == 1 && *want == '*') ? gl >= ml && !memcmp(got + gl - ml, marker, ml)
-                                            : gl == wl && !memcmp(got, want, wl);
+        size_t sl = sizeof SEP - 1;
+        bool ok = gl == wl && !memcmp(got, want, wl);
+        if (*want == '*') {
+            char run[2048], name[256];
+            snprintf(run, sizeof run, "%.*s", (int)gl, got);
+            snprintf(name, sizeof name, "%.*s", (int)wl - 1, want + 1);
+            ok = strstr(run, name) != NULL;
+        }
         if (!ok) return false;
         got += gl + (gw ? sl : 0), want += wl + (ww ? sl : 0);
     }
@@ -96,8 +110,8 @@ static void check_dataset(vkt_tokenizer *t, const vkt_chat_template *chat, const
                       "%s %s:%lld: mode all must flag every token", name, file, (long long)e->line);
             } else {
                 expected_runs(e, (vkt_sft_loss_mode)m, marker, want, sizeof want, &nw);
-                CHECK(ng == nw && runs_match(got, want, marker), "%s %s:%lld mode %d:\n  flagged  %s\n  expected %s",
-                      name, file, (long long)e->line, m, got, want);
+                CHECK(ng == nw && runs_match(got, want), "%s %s:%lld mode %d:\n  flagged  %s\n  expected %s", name,
+                      file, (long long)e->line, m, got, want);
                 CHECK(!strstr(got, "18 C, sunny") && !strstr(got, "{\"age\""), "%s: a tool result is flagged", name);
             }
             vkt_tok_ids_free(&ids);
@@ -120,7 +134,7 @@ int main(void) {
     CHECK(vkt_tok_load_hf(VKT_TEST_FIXTURES "/tokenizers/qwen2_style/tokenizer.json", &q) == VKT_OK, "qwen2 fixture");
     vkt_chat_template *chatml = NULL, *llama3 = NULL;
     tu_capture_begin();
-    vkt_status s = q ? vkt_sft_template_open("chatml", q, &chatml) : VKT_ERR_ARG;
+    vkt_status s = q ? vkt_chat_template_resolve("chatml", NULL, q, &chatml) : VKT_ERR_ARG;
     tu_capture_end();
     if (s == VKT_ERR_UNSUPPORTED) {
         printf("skip: chat templates are not built in this tree (vkt_chat_template_builtin returned "
@@ -136,7 +150,7 @@ int main(void) {
               vkt_tok_apply_hf_config(l3, cfg) == VKT_OK,
           "llama3_style fixture");
     unlink(cfg);
-    CHECK(l3 && vkt_sft_template_open("llama3", l3, &llama3) == VKT_OK, "built-in llama3");
+    CHECK(l3 && vkt_chat_template_resolve("llama3", NULL, l3, &llama3) == VKT_OK, "built-in llama3");
     const char *files[] = {"messages.jsonl", "sharegpt.json", "trl_chat.jsonl", "alpaca.json"};
     for (int f = 0; f < 4; f++) {
         if (chatml) check_dataset(q, chatml, files[f], "<|im_end|>", "chatml");

@@ -98,12 +98,13 @@ static void check_good_folder(void) {
     expect_where(&d, 11, "sharegpt.json", 2);
     expect_where(&d, 12, "sharegpt.json", 11);
     expect_train(&d.ex[11], "00101", "sharegpt");
-    expect_json(d.ex[12].messages,
-                "[{\"role\":\"system\",\"content\":\"You can call tools.\"},{\"role\":\"user\",\"content\":\"How old am "
-                "I if I was born in 1990?\"},{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"type\":"
-                "\"function\",\"function\":{\"name\":\"age\",\"arguments\":{\"year\":1990}}}]},{\"role\":\"tool\","
-                "\"content\":\"{\\\"age\\\": 35}\"},{\"role\":\"assistant\",\"content\":\"You are 35.\"}]",
-                "sharegpt function_call");
+    expect_json(
+        d.ex[12].messages,
+        "[{\"role\":\"system\",\"content\":\"You can call tools.\"},{\"role\":\"user\",\"content\":\"How old am "
+        "I if I was born in 1990?\"},{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"type\":"
+        "\"function\",\"function\":{\"name\":\"age\",\"arguments\":{\"year\":1990}}}]},{\"role\":\"tool\","
+        "\"content\":\"{\\\"age\\\": 35}\"},{\"role\":\"assistant\",\"content\":\"You are 35.\"}]",
+        "sharegpt function_call");
     expect_train(&d.ex[12], "00101", "sharegpt function_call");
     CHECK(cJSON_GetArraySize(d.ex[12].tools) == 1, "sharegpt tools from a string");
     CHECK(d.ex[13].kind == VKT_SFT_TEXT && !strcmp(d.ex[13].text, "Once upon a time there was a tiny model."), "text");
@@ -131,7 +132,8 @@ static const bad_case CASES[] = {
     {"{\"instruction\": \"i\"}", {"mem.jsonl:3: \"output\" is missing; it must be a string", NULL}},
     {"{\"instruction\": \"i\", \"output\": 3}", {"mem.jsonl:3: \"output\" is a number; it must be a string", NULL}},
     {"{\"instruction\": \"i\", \"output\": \"\"}", {"mem.jsonl:3: \"output\" is empty: an empty completion", NULL}},
-    {"{\"instruction\": \"i\", \"output\": \"o\", \"history\": [[\"q\"]]}", {"mem.jsonl:3: history[0] is not a pair", NULL}},
+    {"{\"instruction\": \"i\", \"output\": \"o\", \"history\": [[\"q\"]]}",
+     {"mem.jsonl:3: history[0] is not a pair", NULL}},
     {"{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"bot\", \"content\": \"x\"}]}",
      {"mem.jsonl:3: messages[1].role is \"bot\"; expected system, user, assistant or tool", NULL}},
     {"{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}",
@@ -159,11 +161,13 @@ static const bad_case CASES[] = {
      "\"tools\": [{\"description\": \"no name\"}]}",
      {"mem.jsonl:3: tools[0].\"name\" is missing", NULL}},
     {"{\"conversations\": [{\"from\": \"human\", \"value\": \"hi\"}, {\"from\": \"bot\", \"value\": \"x\"}]}",
-     {"mem.jsonl:3: conversations[1].from is \"bot\"; expected human, gpt, system, function_call or observation", NULL}},
+     {"mem.jsonl:3: conversations[1].from is \"bot\"; expected human, gpt, system, function_call or observation",
+      NULL}},
     {"{\"conversations\": [{\"from\": \"human\", \"value\": \"hi\"}, {\"from\": \"system\", \"value\": \"x\"}, "
      "{\"from\": \"gpt\", \"value\": \"y\"}]}",
      {"mem.jsonl:3: conversations[1] is a system turn but not the first", NULL}},
-    {"{\"conversations\": [{\"from\": \"human\", \"value\": \"hi\"}, {\"from\": \"function_call\", \"value\": \"f(\"}]}",
+    {"{\"conversations\": [{\"from\": \"human\", \"value\": \"hi\"}, {\"from\": \"function_call\", \"value\": "
+     "\"f(\"}]}",
      {"mem.jsonl:3: conversations[1].value (function_call) is not JSON", NULL}},
     {"{\"conversations\": [{\"from\": \"human\", \"value\": 1}]}",
      {"mem.jsonl:3: conversations[0].\"value\" is a number; it must be a string", NULL}},
@@ -226,14 +230,15 @@ static void check_bad_files(void) {
                 "bad/bad_record.json:4: record 2: conversations[1].from is \"bot\"", NULL);
     load_expect("bad_record.json", true, VKT_OK, 3, 1, "bad_record.json:4: record 2:", "(record skipped)");
     /* Bad JSON inside an array leaves the rest unreadable: an error even when skipping. */
-    load_expect("bad_json.json", true, VKT_ERR_FORMAT, 0, 0, "bad/bad_json.json:3: record 1: bad JSON at line 3, column",
-                NULL);
+    load_expect("bad_json.json", true, VKT_ERR_FORMAT, 0, 0,
+                "bad/bad_json.json:3: record 1: bad JSON at line 3, column", NULL);
     vkt_sft_dataset d = {0};
-    const char *cases[][2] = {{"[{\"text\": \"a\"}] x", "mem.json:1: text after the closing ']'"},
-                              {"[{\"text\": \"a\"} {\"text\": \"b\"}]", "mem.json:1: record 0: bad JSON at line 1: "
-                                                                        "expected ',' or ']' after the record"},
-                              {"[{\"text\": \"a\"},]", "mem.json:1: record 1: bad JSON at line 1, column 16"},
-                              {"[{\"text\": \"a\"},\n", "mem.json:2: record 1: bad JSON at line 2, column 1 (the text ends)"}};
+    const char *cases[][2] = {
+        {"[{\"text\": \"a\"}] x", "mem.json:1: text after the closing ']'"},
+        {"[{\"text\": \"a\"} {\"text\": \"b\"}]", "mem.json:1: record 0: bad JSON at line 1: "
+                                                  "expected ',' or ']' after the record"},
+        {"[{\"text\": \"a\"},]", "mem.json:1: record 1: bad JSON at line 1, column 16"},
+        {"[{\"text\": \"a\"},\n", "mem.json:2: record 1: bad JSON at line 2, column 1 (the text ends)"}};
     for (int i = 0; i < 4; i++) {
         tu_capture_begin();
         vkt_status s = vkt_sft_dataset_add_mem(&d, cases[i][0], strlen(cases[i][0]), "mem.json", NULL);

@@ -25,7 +25,8 @@ static void make_data(vkt_sft_tokenized *d, int64_t n, int64_t max_len, uint64_t
     d->loss = malloc((size_t)total);
     for (int64_t i = 0; i < n; i++) {
         int64_t s = d->start[i], len = d->start[i + 1] - s;
-        for (int64_t t = 0; t < len; t++) d->ids[s + t] = (int32_t)(i * 1000 + t), d->loss[s + t] = vkt_rng_below(&r, 3) == 0;
+        for (int64_t t = 0; t < len; t++)
+            d->ids[s + t] = (int32_t)(i * 1000 + t), d->loss[s + t] = vkt_rng_below(&r, 3) == 0;
         d->loss[s + 1 + vkt_rng_below(&r, (uint32_t)len - 1)] = 1;
     }
     d->n_examples = n, d->n_tokens = total;
@@ -47,8 +48,8 @@ static void batch_free(batch_t *b) {
 }
 
 /* Checks one row; marks the examples it holds in seen[]; returns the positions used. */
-static int64_t check_row(const vkt_sft_tokenized *d, const int32_t *tk, const int32_t *tg, const int32_t *sg,
-                         int64_t T, int32_t *seen, const char *what) {
+static int64_t check_row(const vkt_sft_tokenized *d, const int32_t *tk, const int32_t *tg, const int32_t *sg, int64_t T,
+                         int32_t *seen, const char *what) {
     int64_t t = 0;
     while (t < T && tk[t] != PAD) {
         int64_t e = tk[t] / 1000, s = d->start[e], np = d->start[e + 1] - s - 1;
@@ -79,7 +80,8 @@ static void check_epoch(vkt_sft_pack *p, const char *what) {
     batch_t b = batch_alloc(B, T);
     for (int64_t k = 0; k < n_batches; k++) {
         vkt_sft_pack_next(p, b.tok, b.tgt, b.seg);
-        for (int64_t r = 0; r < B; r++) used += check_row(d, b.tok + r * T, b.tgt + r * T, b.seg + r * T, T, seen, what);
+        for (int64_t r = 0; r < B; r++)
+            used += check_row(d, b.tok + r * T, b.tgt + r * T, b.seg + r * T, T, seen, what);
         for (int64_t i = 0; i < B * T; i++) targets += b.tgt[i] != VKT_SFT_IGNORE;
     }
     int64_t bad = -1;
@@ -111,8 +113,8 @@ static uint64_t hash_batches(vkt_sft_pack *p, int k) {
 }
 
 static vkt_sft_pack_opts opts(const vkt_sft_tokenized *d, bool pack, bool shuffle, uint64_t seed) {
-    return (vkt_sft_pack_opts){.data = d, .B = 4, .T = 64, .pack = pack, .shuffle = shuffle, .seed = seed,
-                               .window = 40, .pad_id = PAD};
+    return (vkt_sft_pack_opts){
+        .data = d, .B = 4, .T = 64, .pack = pack, .shuffle = shuffle, .seed = seed, .window = 40, .pad_id = PAD};
 }
 
 static void check_invariants(const vkt_sft_tokenized *d) {
@@ -150,7 +152,8 @@ static void check_efficiency(const vkt_sft_tokenized *d) {
     /* Rows are filled to over 90% (the last batch's empty rows aside), 2.5x the positions of one per row. */
     double fill = (double)a.stats.n_used / (double)(a.stats.n_rows * oa.T);
     CHECK(fill > 0.9 && a.stats.efficiency > 2.5 * b.stats.efficiency,
-          "packed rows are %.3f full, efficiency %.3f (one per row %.3f)", fill, a.stats.efficiency, b.stats.efficiency);
+          "packed rows are %.3f full, efficiency %.3f (one per row %.3f)", fill, a.stats.efficiency,
+          b.stats.efficiency);
     printf("ok   efficiency: packed %.3f (rows %.3f full) in %lld rows (lower bound %lld), one per row %.3f in %lld "
            "rows\n",
            a.stats.efficiency, fill, (long long)a.stats.n_rows, (long long)opt, b.stats.efficiency,

@@ -128,9 +128,9 @@ static void check_prompt_completion(vkt_tokenizer *t, const char *spec) {
 static void check_truncation(void) {
     vkt_tokenizer *t = load("bytes");
     vkt_sft_dataset d;
-    mem_dataset(&d, "{\"prompt\": \"abcdefgh\", \"completion\": \"XY\"}\n" /* 10 tokens, targets at 8, 9 */
-                    "{\"prompt\": \"ab\", \"completion\": \"XYZ\"}\n"      /* 5 tokens: fits */
-                    "{\"text\": \"0123456789abc\"}\n"                     /* 13 tokens */
+    mem_dataset(&d, "{\"prompt\": \"abcdefgh\", \"completion\": \"XY\"}\n"   /* 10 tokens, targets at 8, 9 */
+                    "{\"prompt\": \"ab\", \"completion\": \"XYZ\"}\n"        /* 5 tokens: fits */
+                    "{\"text\": \"0123456789abc\"}\n"                        /* 13 tokens */
                     "{\"prompt\": \"abcdef\", \"completion\": \"XYZW\"}\n"); /* 10 tokens, targets 6..9 */
     struct {
         vkt_sft_truncation tr;
@@ -197,8 +197,9 @@ int main(void) {
     /* Llama-3 style with add_bos_token: BOS first, flagged only for text examples. */
     vkt_tokenizer *l3 = NULL;
     const char *cfg = "/tmp/vkt_sft_tok_config.json";
-    tu_write(cfg, "{\"bos_token\": \"<|begin_of_text|>\", \"eos_token\": \"<|end_of_text|>\", \"add_bos_token\": true}",
-             strlen("{\"bos_token\": \"<|begin_of_text|>\", \"eos_token\": \"<|end_of_text|>\", \"add_bos_token\": true}"));
+    tu_write(
+        cfg, "{\"bos_token\": \"<|begin_of_text|>\", \"eos_token\": \"<|end_of_text|>\", \"add_bos_token\": true}",
+        strlen("{\"bos_token\": \"<|begin_of_text|>\", \"eos_token\": \"<|end_of_text|>\", \"add_bos_token\": true}"));
     CHECK(vkt_tok_load_hf(VKT_TEST_FIXTURES "/tokenizers/llama3_style/tokenizer.json", &l3) == VKT_OK &&
               vkt_tok_apply_hf_config(l3, cfg) == VKT_OK,
           "llama3_style with add_bos_token");

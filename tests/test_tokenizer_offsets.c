@@ -27,8 +27,7 @@ static bool encode_both(vkt_tokenizer *t, const char *text, size_t len, bool spe
     vkt_tok_ids plain = {0};
     vkt_status a = vkt_tok_encode(t, text, len, special, &plain);
     vkt_status b = vkt_tok_encode_offsets(t, text, len, special, ids, offs);
-    CHECK(a == VKT_OK && b == VKT_OK, "%s: encode %s, encode_offsets %s", what, vkt_status_name(a),
-          vkt_status_name(b));
+    CHECK(a == VKT_OK && b == VKT_OK, "%s: encode %s, encode_offsets %s", what, vkt_status_name(a), vkt_status_name(b));
     size_t k = 0;
     while (k < plain.len && k < ids->len && plain.data[k] == ids->data[k]) k++;
     bool same = k == plain.len && k == ids->len;
@@ -63,8 +62,9 @@ static void check_exact(vkt_tokenizer *t, const char *text, size_t len, bool spe
             bool added = t->flags[id] & (VKT_TOKF_SPECIAL | VKT_TOKF_ADDED);
             if (t->flags[id] & VKT_TOKF_NORMALIZED) { /* matched by its normalized form */
                 vkt_tok_bytes a = {0}, b = {0};
-                bool ok = vkt_tok_norm_apply(t->norm, p, pl, &a) == VKT_OK && vkt_tok_norm_apply(t->norm, s, tl, &b) ==
-                          VKT_OK && a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
+                bool ok = vkt_tok_norm_apply(t->norm, p, pl, &a) == VKT_OK &&
+                          vkt_tok_norm_apply(t->norm, s, tl, &b) == VKT_OK && a.len == b.len &&
+                          memcmp(a.data, b.data, a.len) == 0;
                 CHECK(ok, "%s: normalized added token %zu (id %d) has span [%lld, %lld)", what, i, id,
                       (long long)offs.data[i].begin, (long long)offs.data[i].end);
                 vkt_tok_bytes_free(&a);
@@ -76,8 +76,7 @@ static void check_exact(vkt_tokenizer *t, const char *text, size_t len, bool spe
             for (size_t k = 0; k < ins && ok; k++) ok = p[k] == ' ';
             CHECK(ok, "%s: token %zu (id %d, piece \"%.*s\") has span [%lld, %lld) = \"%.*s\"", what, i, id, (int)pl, p,
                   (long long)offs.data[i].begin, (long long)offs.data[i].end, (int)tl, s);
-            if (tile && i > 0)
-                CHECK(offs.data[i].begin == offs.data[i - 1].end, "%s: gap before token %zu", what, i);
+            if (tile && i > 0) CHECK(offs.data[i].begin == offs.data[i - 1].end, "%s: gap before token %zu", what, i);
         }
         if (tile)
             CHECK(covered == (int64_t)len && (ids.len == 0 || offs.data[0].begin == 0),
@@ -199,8 +198,7 @@ static void expect_span_at(vkt_tokenizer *t, const char *text, int64_t at, int64
               "%s: the token at byte %lld spans [%lld, %lld), want [%lld, %lld)", what, (long long)at,
               i < o.len ? (long long)o.data[i].begin : -1LL, i < o.len ? (long long)o.data[i].end : -1LL,
               (long long)begin, (long long)end);
-        CHECK(o.len > 0 && o.data[o.len - 1].end == (int64_t)strlen(text), "%s: the last span must end the text",
-              what);
+        CHECK(o.len > 0 && o.data[o.len - 1].end == (int64_t)strlen(text), "%s: the last span must end the text", what);
     }
     vkt_tok_ids_free(&ids);
     vkt_tok_offsets_free(&o);
@@ -276,7 +274,8 @@ static void check_unk(bool fuse) {
     unlink(path);
     if (!t) return;
     /* "ab xyz\xC3\xA9ba": ▁ab | ▁ | <unk> for x y z é (fused or one each) | b? no: "ba" -> b a */
-    const char *text = "ab xyz\xC3\xA9" "ba<s>a";
+    const char *text = "ab xyz\xC3\xA9"
+                       "ba<s>a";
     vkt_tok_ids ids = {0};
     vkt_tok_offsets o = {0};
     if (encode_both(t, text, strlen(text), true, &ids, &o, fuse ? "fused unk" : "unk")) {
@@ -286,9 +285,11 @@ static void check_unk(bool fuse) {
         CHECK(o.len == n, "%s: %zu tokens, want %zu", fuse ? "fused unk" : "unk", o.len, n);
         for (size_t i = 0; i < n && i < o.len; i++) {
             const int64_t *w = fuse ? want_fused[i] : want_each[i];
-            CHECK(o.data[i].begin == w[0] && o.data[i].end == w[1], "%s: token %zu (id %d) spans [%lld, %lld), want "
-                  "[%lld, %lld)", fuse ? "fused unk" : "unk", i, ids.data[i], (long long)o.data[i].begin,
-                  (long long)o.data[i].end, (long long)w[0], (long long)w[1]);
+            CHECK(o.data[i].begin == w[0] && o.data[i].end == w[1],
+                  "%s: token %zu (id %d) spans [%lld, %lld), want "
+                  "[%lld, %lld)",
+                  fuse ? "fused unk" : "unk", i, ids.data[i], (long long)o.data[i].begin, (long long)o.data[i].end,
+                  (long long)w[0], (long long)w[1]);
         }
     }
     vkt_tok_ids_free(&ids);

@@ -19,7 +19,7 @@ layout(push_constant) uniform Pc {
     uint base_losses;
     uint base_rowstats; // in floats (two per row)
     uint base_dlogits;
-    uint _pad;
+    uint base_weights;  // xent_bwd_w only
 } pc;
 
 // Adds exp(x - m) to the compensated sum (s, c), raising m (and rescaling s, c) when x exceeds it.

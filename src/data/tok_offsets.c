@@ -65,7 +65,8 @@ vkt_status vkt_tok_offw_word(const vkt_tokenizer *t, const vkt_tok_offw *w, cons
         } else if (id == t->unk) {
             /* One character, or (fuse_unk) every character up to where the next token's piece fits. */
             e = next_char(word, n, pos);
-            if (i + 1 == k) e = n;
+            if (i + 1 == k)
+                e = n;
             else if (ids[i + 1] != t->unk)
                 while (e < n && !piece_fits(t, ids[i + 1], word, n, e)) e = next_char(word, n, e);
         } else {

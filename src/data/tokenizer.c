@@ -258,9 +258,9 @@ typedef struct {
     vkt_tok_offsets *offs; /* NULL: no offsets */
     added_match *norm_m;   /* tokens matched in normalized text */
     int32_t n_norm;
-    bool at_start;       /* the normalized piece being split began the text */
-    const int64_t *map;  /* the normalized piece's map to its raw part */
-    size_t raw_off;      /* where that raw part starts in the text */
+    bool at_start;      /* the normalized piece being split began the text */
+    const int64_t *map; /* the normalized piece's map to its raw part */
+    size_t raw_off;     /* where that raw part starts in the text */
 } enc_ctx;
 
 static vkt_status plain_normalized(vkt_tokenizer *t, const char *s, size_t n, size_t off, void *vc) {

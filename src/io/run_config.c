@@ -37,6 +37,18 @@ static const field fields[] = {
     {"data", "objective", T_OBJECTIVE, R(objective), 0, 0, 0},
     {"data", "mask_prob", T_FLOAT, R(mask_prob), 0, 0, 1},
     {"data", "fim_rate", T_FLOAT, R(fim_rate), 0, 0, 1},
+    {"data", "format", T_STRING, S(data_format), 0, 0},
+    {"data", "chat_template", T_STRING, S(chat_template), 0, 0},
+    {"data", "loss_on", T_STRING, S(loss_on), 0, 0},
+    {"data", "packing", T_BOOL, R(packing), 0, 0, 0},
+    {"data", "truncation", T_STRING, S(truncation), 0, 0},
+    {"data", "bad_records", T_STRING, S(bad_records), 0, 0},
+    {"data", "parse_special", T_BOOL, R(parse_special), 0, 0, 0},
+    {"data", "retrieve", T_STRING, S(retrieve), 0, 0},
+    {"data", "retrieve_k", T_INT, R(retrieve_k), 0, 1, 64},
+    {"data", "retrieve_p_no_gold", T_FLOAT, R(retrieve_p_no_gold), 0, 0, 1},
+    {"data", "retrieve_into", T_STRING, S(retrieve_into), 0, 0},
+    {"data", "retrieve_hard", T_BOOL, R(retrieve_hard), 0, 0, 0},
     {"optim", "batch_size", T_INT, R(batch_size), 0, 1, 1 << 20},
     {"optim", "seq_len", T_INT, R(seq_len), 0, 1, 1 << 20},
     {"optim", "grad_accum", T_INT, R(grad_accum), 0, 1, 1 << 16},
@@ -54,6 +66,8 @@ static const field fields[] = {
     {"optim", "max_bad_steps", T_INT, R(max_bad_steps), 0, 1, 1e9},
     {"eval", "interval", T_INT, R(eval_interval), 0, 0, 1e12},
     {"eval", "steps", T_INT, R(eval_steps), 0, 0, 1e12},
+    {"eval", "generations", T_INT, R(eval_generations), 0, 0, 1000},
+    {"eval", "gen_tokens", T_INT, R(eval_gen_tokens), 0, 1, 1e6},
     {"log", "interval", T_INT, R(log_interval), 0, 1, 1e12},
     {"output", "dir", T_STRING, S(out_dir), 0, 0},
     {"output", "checkpoint_interval", T_INT, R(checkpoint_interval), 0, 0, 1e12},
@@ -84,6 +98,14 @@ void vkt_run_config_defaults(vkt_run_config *c) {
     c->shuffle = true;
     c->mask_prob = 0.15;
     c->fim_rate = 0.5;
+    snprintf(c->data_format, sizeof c->data_format, "auto");
+    snprintf(c->loss_on, sizeof c->loss_on, "assistant");
+    c->packing = true;
+    snprintf(c->truncation, sizeof c->truncation, "right");
+    snprintf(c->bad_records, sizeof c->bad_records, "fail");
+    c->retrieve_k = 3, c->retrieve_p_no_gold = 0.2;
+    snprintf(c->retrieve_into, sizeof c->retrieve_into, "user");
+    c->eval_generations = 3, c->eval_gen_tokens = 64;
     c->batch_size = 12, c->seq_len = 64, c->grad_accum = 1, c->steps = 2000, c->warmup_steps = 100;
     c->lr = 1e-3, c->lr_min = 1e-4, c->weight_decay = 0.1, c->beta1 = 0.9, c->beta2 = 0.99, c->eps = 1e-8;
     c->grad_clip = 1.0;

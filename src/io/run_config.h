@@ -4,10 +4,15 @@
  *   "model":    {"preset": "gpt2-tiny", <Hugging Face config.json keys>}  or  {"from": "model/dir"},
  *   "tokenizer":{"type": "byte" | "gpt2" | "file", "path": "..."},
  *   "data":     {"train": "text file or folder", "val": "...", "val_fraction": 0.1, "shuffle": true,
- *                "objective": "clm" | "mlm" | "fim", "mask_prob": 0.15, "fim_rate": 0.5},
+ *                "objective": "clm" | "mlm" | "fim", "mask_prob": 0.15, "fim_rate": 0.5,
+ *                "format": "auto" | "text" | "sft", and for sft (instruction / chat records, src/sft):
+ *                "chat_template", "loss_on": "assistant" | "last" | "all", "packing", "truncation":
+ *                "right" | "left" | "drop", "bad_records": "fail" | "skip", "parse_special",
+ *                "retrieve": INDEX, "retrieve_k", "retrieve_p_no_gold", "retrieve_into": "user" | "system",
+ *                "retrieve_hard"},
  *   "optim":    {"batch_size", "seq_len", "grad_accum", "steps", "lr", "lr_min", "warmup_steps",
  *                "weight_decay", "beta1", "beta2", "eps", "grad_clip", "seed", "recompute", "max_bad_steps"},
- *   "eval":     {"interval", "steps"},
+ *   "eval":     {"interval", "steps", "generations", "gen_tokens"},
  *   "log":      {"interval"},
  *   "output":   {"dir", "checkpoint_interval", "keep"},
  *   "sample":   {"tokens", "temperature", "top_k", "top_p", "prompt"},
@@ -42,6 +47,19 @@ typedef struct {
     bool shuffle;
     vkt_objective objective;
     double mask_prob, fim_rate;
+    /* SFT data (data.format sft, or auto with .json / .jsonl data): see src/sft/sft_source.h */
+    char data_format[8];          /* auto | text | sft */
+    char chat_template[512];      /* "" (the model's own) | chatml | llama3 | a .jinja or tokenizer_config.json */
+    char loss_on[16];             /* assistant | last | all */
+    bool packing;
+    char truncation[8];           /* right | left | drop */
+    char bad_records[8];          /* fail | skip */
+    bool parse_special;           /* special-token text in plain prompt / completion / text strings */
+    char retrieve[512];           /* "" or a retrieval index (vktrain index) for RAG + FT */
+    int64_t retrieve_k;
+    double retrieve_p_no_gold;
+    char retrieve_into[8];        /* user | system */
+    bool retrieve_hard;           /* RAFT distractors: the question's best non-gold passages */
     int64_t batch_size, seq_len, grad_accum, steps, warmup_steps;
     double lr, lr_min, weight_decay, beta1, beta2, eps, grad_clip;
     uint64_t seed;
@@ -49,6 +67,7 @@ typedef struct {
     int64_t max_bad_steps;      /* steps in a row with a non-finite loss or gradient norm (each skipped on
                                  * the device) that stop the run as diverged; default 20 */
     int64_t eval_interval, eval_steps, log_interval;
+    int64_t eval_generations, eval_gen_tokens; /* SFT: held-out prompts answered at each evaluation */
     char out_dir[512];
     int64_t checkpoint_interval, keep;
     int64_t sample_tokens, top_k;

@@ -59,3 +59,12 @@ vkt_tensor vkt_ops_aligned_slice(const vkt_rec *r, const vkt_tensor *t, int64_t 
     *base = (uint32_t)(e0 - start);
     return vkt_ops_flat_slice(t, start, n + (e0 - start));
 }
+
+vkt_tensor vkt_ops_whole(const vkt_rec *r, const vkt_tensor *t, vkt_dtype dtype, int64_t n) {
+    VKT_ASSERT(t->dtype == dtype && vkt_tensor_numel(t) == n);
+    VKT_ASSERT(n <= vkt_ops_max_binding_elems(r, vkt_dtype_size(dtype)));
+    uint32_t base;
+    vkt_tensor v = vkt_ops_aligned_slice(r, t, 0, n, &base); /* asserts the binding alignment */
+    VKT_ASSERT(base == 0);
+    return v;
+}

@@ -32,6 +32,10 @@ vkt_tensor vkt_ops_aligned_slice(const vkt_rec *r, const vkt_tensor *t, int64_t 
 /* Elements the same binding alignment may add in front of a chunk (see vkt_ops_aligned_slice). */
 int64_t vkt_ops_align_elems(const vkt_rec *r, size_t elem_size);
 
+/* A whole tensor as one binding: checks its dtype and element count (n) and that it fits one binding. For
+ * the small per-row / per-sequence vectors of loss ops, which are never split. */
+vkt_tensor vkt_ops_whole(const vkt_rec *r, const vkt_tensor *t, vkt_dtype dtype, int64_t n);
+
 static inline uint32_t vkt_ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
 
 #endif

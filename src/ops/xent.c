@@ -9,7 +9,7 @@ typedef struct {
     uint32_t n_rows, V;
     int32_t ignore_index;
     float dloss;
-    uint32_t base_logits, base_targets, base_losses, base_rowstats, base_dlogits, _pad;
+    uint32_t base_logits, base_targets, base_losses, base_rowstats, base_dlogits, base_weights;
 } vkt_pc_xent_rows;
 _Static_assert(sizeof(vkt_pc_xent_rows) == 40, "keep in sync with shaders/common/xent.glsl");
 
@@ -84,14 +84,17 @@ static vkt_status record_mean(vkt_rec *r, const vkt_tensor *losses, const vkt_te
     return vkt_rec_dispatch(r, "xent_fwd_mean", p, b, 2, &pc, sizeof pc, 1, 1, 1);
 }
 
-typedef enum { ROWS_FWD, ROWS_FWD_BWD, ROWS_BWD } rows_kind;
+typedef enum { ROWS_FWD, ROWS_FWD_BWD, ROWS_BWD, ROWS_BWD_W } rows_kind;
 
-/* The row kernel over chunks of rows, each chunk's logits (and dlogits) within one binding. */
+/* The row kernel over chunks of rows, each chunk's logits (and dlogits) within one binding. ROWS_BWD_W
+ * binds per-row weights where ROWS_BWD binds the stats (`stats` then holds the weights tensor). */
 static vkt_status record_rows(vkt_rec *r, rows_kind kind, shape_t s, const vkt_xent_opts *o,
                               const vkt_tensor *logits, const vkt_tensor *targets, const vkt_tensor *losses,
                               const vkt_tensor *rowstats, const vkt_tensor *stats, const vkt_tensor *dlogits) {
-    static const char *const names[2][3] = {{"xent_fwd", "xent_fwd_bwd", "xent_bwd"},
-                                            {"xent_fwd_serial", "xent_fwd_bwd_serial", "xent_bwd_serial"}};
+    static const char *const names[2][4] = {
+        {"xent_fwd", "xent_fwd_bwd", "xent_bwd", "xent_bwd_w"},
+        {"xent_fwd_serial", "xent_fwd_bwd_serial", "xent_bwd_serial", "xent_bwd_w_serial"}};
+    bool bwd = kind == ROWS_BWD || kind == ROWS_BWD_W;
     const char *name = names[s.serial][kind];
     uint32_t wg = s.serial ? WG_SERIAL : WG_GROUP, nb = kind == ROWS_FWD ? 4 : 5;
     vkt_pipeline *p;
@@ -108,11 +111,13 @@ static vkt_status record_rows(vkt_rec *r, rows_kind kind, shape_t s, const vkt_x
         uint32_t n = 0;
         b[n++] = (vkt_binding){lg, VKT_READ};
         b[n++] = (vkt_binding){tg, VKT_READ};
-        if (kind == ROWS_BWD)
+        if (bwd)
             b[n++] = (vkt_binding){vkt_ops_aligned_slice(r, rowstats, 2 * r0, 2 * nr, &pc.base_rowstats), VKT_READ};
-        if (kind != ROWS_FWD) b[n++] = (vkt_binding){vkt_ops_flat_slice(stats, 0, 4), VKT_READ};
-        if (kind != ROWS_BWD)
-            b[n++] = (vkt_binding){vkt_ops_aligned_slice(r, losses, r0, nr, &pc.base_losses), VKT_WRITE};
+        if (kind == ROWS_BWD_W)
+            b[n++] = (vkt_binding){vkt_ops_aligned_slice(r, stats, r0, nr, &pc.base_weights), VKT_READ};
+        else if (kind != ROWS_FWD)
+            b[n++] = (vkt_binding){vkt_ops_flat_slice(stats, 0, 4), VKT_READ};
+        if (!bwd) b[n++] = (vkt_binding){vkt_ops_aligned_slice(r, losses, r0, nr, &pc.base_losses), VKT_WRITE};
         if (kind == ROWS_FWD)
             b[n++] = (vkt_binding){vkt_ops_aligned_slice(r, rowstats, 2 * r0, 2 * nr, &pc.base_rowstats), VKT_WRITE};
         else
@@ -142,6 +147,14 @@ vkt_status vkt_op_xent_bwd(vkt_rec *r, const vkt_tensor *logits, const vkt_tenso
     check_f32(rowstats, 2 * s.N), check_f32(dlogits, s.N * s.V);
     VKT_ASSERT(stats->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(stats) >= 4);
     return record_rows(r, ROWS_BWD, s, o, logits, targets, NULL, rowstats, stats, dlogits);
+}
+
+vkt_status vkt_op_xent_bwd_weighted(vkt_rec *r, const vkt_tensor *logits, const vkt_tensor *targets,
+                                    const vkt_tensor *rowstats, const vkt_tensor *weights, const vkt_tensor *dlogits,
+                                    const vkt_xent_opts *o) {
+    shape_t s = check_shape(r, logits, targets, o);
+    check_f32(rowstats, 2 * s.N), check_f32(weights, s.N), check_f32(dlogits, s.N * s.V);
+    return record_rows(r, ROWS_BWD_W, s, o, logits, targets, NULL, rowstats, weights, dlogits);
 }
 
 vkt_status vkt_op_xent_fwd_bwd(vkt_rec *r, const vkt_tensor *logits, const vkt_tensor *targets,

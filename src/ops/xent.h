@@ -56,6 +56,19 @@ vkt_status vkt_op_xent_fwd(vkt_rec *r, const vkt_tensor *logits, const vkt_tenso
 vkt_status vkt_op_xent_bwd(vkt_rec *r, const vkt_tensor *logits, const vkt_tensor *targets, const vkt_tensor *rowstats,
                            const vkt_tensor *stats, const vkt_tensor *dlogits, const vkt_xent_opts *o);
 
+/* Backward with per-row weights in place of the uniform 1/n_valid: the gradient of
+ * dloss * sum_r weights[r] * loss_r with the weights held fixed,
+ *   dlogits_r = (softmax(x_r) - onehot(t_r)) * dloss * weights[r]   (zero rows for ignored targets).
+ * For losses of sequence log-probs (DPO, IPO, ORPO) and GRPO's per-token objective: weights[r] = dL/dloss_r,
+ * from vkt_op_seq_scatter (ops/seq_scatter.h). The forward's stats are not read (n_valid plays no part),
+ * and the uniform path (vkt_op_xent_bwd) is unchanged: a separate shader variant.
+ *   logits (N, V), targets (N), rowstats (N, 2): as vkt_op_xent_fwd left them
+ *   weights (N) f32
+ *   dlogits (N, V) f32, overwritten; may be the same tensor as logits. */
+vkt_status vkt_op_xent_bwd_weighted(vkt_rec *r, const vkt_tensor *logits, const vkt_tensor *targets,
+                                    const vkt_tensor *rowstats, const vkt_tensor *weights, const vkt_tensor *dlogits,
+                                    const vkt_xent_opts *o);
+
 /* Forward and backward in one pass over each row (two reads of the row, one write; no rowstats).
  *   logits (N, V), targets (N), losses (N) written, stats (4) written,
  *   dlogits (N, V) overwritten; may be the same tensor as logits. */

@@ -13,4 +13,9 @@ double vkt_ref_xent_fwd(const double *logits, const int32_t *targets, double *lo
 void vkt_ref_xent_bwd(const double *logits, const int32_t *targets, double *dlogits, int64_t N, int64_t V,
                       int32_t ignore_index, double dloss);
 
+/* dlogits[r, j] = (softmax(logits[r, :])[j] - [j == t_r]) * dloss * weights[r], zero rows for ignored rows:
+ * the gradient of dloss * sum_r weights[r] * loss_r with the weights held fixed. */
+void vkt_ref_xent_bwd_weighted(const double *logits, const int32_t *targets, const double *weights, double *dlogits,
+                               int64_t N, int64_t V, int32_t ignore_index, double dloss);
+
 #endif

@@ -85,8 +85,8 @@ static void bad_json_reason(char *why, size_t len, const char *at, const char *e
                             int64_t line) {
     int n = 0;
     while (at + n < end && n < 24 && at[n] != '\n' && at[n] != '\r') n++;
-    snprintf(why, len, "bad JSON at line %lld, column %lld%s%.*s%s", (long long)line,
-             (long long)(at - line_start) + 1, n ? " near \"" : " (the text ends)", n, at, n ? "\"" : "");
+    snprintf(why, len, "bad JSON at line %lld, column %lld%s%.*s%s", (long long)line, (long long)(at - line_start) + 1,
+             n ? " near \"" : " (the text ends)", n, at, n ? "\"" : "");
 }
 
 static vkt_status read_jsonl(reader_t *r, const char *text, size_t len) {
@@ -264,8 +264,7 @@ void vkt_sft_dataset_free(vkt_sft_dataset *d) {
 }
 
 const char *vkt_sft_example_where(const vkt_sft_dataset *d, const vkt_sft_example *e, char *buf, size_t len) {
-    snprintf(buf, len, "%s:%lld", e->file >= 0 && e->file < d->n_files ? d->files[e->file] : "?",
-             (long long)e->line);
+    snprintf(buf, len, "%s:%lld", e->file >= 0 && e->file < d->n_files ? d->files[e->file] : "?", (long long)e->line);
     return buf;
 }
 

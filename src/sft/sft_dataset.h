@@ -22,6 +22,8 @@
  *     user turn is instruction and input joined with "\n", leaving out an empty one, as LLaMA-Factory's
  *     AlpacaDatasetConverter does ("prompt\nquery").
  *   - "text": continued pre-training, loss on every token.
+ * Any record may name its "gold" document (a string: the path of the document that answers it, as a
+ * retrieval index stores it) for retrieval-augmented fine-tuning (sft_retrieve.h).
  * Every record becomes a vkt_sft_example. Conversations are kept as cJSON in Hugging Face layout
  * (content strings, tool_calls as {"type": "function", "function": {name, arguments object}}, tools
  * as {"type": "function", "function": {...}}), since the chat-template renderer takes cJSON. A
@@ -67,12 +69,14 @@ typedef enum {
 typedef struct {
     vkt_sft_kind kind;
     vkt_sft_format format;
-    cJSON *messages; /* owned (CHAT): array of {role, content[, tool_calls, name, tool_call_id]} */
-    cJSON *tools;    /* owned or NULL (CHAT) */
-    uint8_t *train;  /* owned (CHAT): per message, 1 for an assistant message that may carry loss */
+    cJSON *messages;  /* owned (CHAT): array of {role, content[, tool_calls, name, tool_call_id]} */
+    cJSON *tools;     /* owned or NULL (CHAT) */
+    uint8_t *train;   /* owned (CHAT): per message, 1 for an assistant message that may carry loss */
     char *prompt;     /* owned (PROMPT_COMPLETION), NUL-terminated */
     char *completion; /* owned (PROMPT_COMPLETION), non-empty */
     char *text;       /* owned (TEXT), non-empty */
+    char *gold;       /* owned or NULL: the record's "gold" string, the document that answers it (retrieval-
+                       * augmented fine-tuning: data.retrieve puts its passages in the context, RAFT-style) */
     int32_t file;     /* index into the dataset's files */
     int64_t line;     /* 1-based line where the record starts */
 } vkt_sft_example;

@@ -30,8 +30,8 @@ static int cmp_longest_first(const void *a, const void *b) {
 
 /* Packs order[0..n) into rows appended to the plan, first-fit-decreasing. items, bin_of and fill are
  * scratch of n entries. */
-static void pack_window(vkt_sft_pack *p, const int64_t *order, int64_t n, item_t *items, int64_t *bin_of,
-                        int64_t *fill, int64_t *n_ex_out) {
+static void pack_window(vkt_sft_pack *p, const int64_t *order, int64_t n, item_t *items, int64_t *bin_of, int64_t *fill,
+                        int64_t *n_ex_out) {
     const vkt_sft_tokenized *d = p->o.data;
     for (int64_t i = 0; i < n; i++) items[i] = (item_t){positions(d, order[i]), i, order[i]};
     qsort(items, (size_t)n, sizeof *items, cmp_longest_first);
@@ -69,8 +69,7 @@ static void plan_epoch(vkt_sft_pack *p) {
     p->n_rows = 0;
     if (p->o.pack) {
         int64_t done = 0, w = p->o.window ? p->o.window : DEFAULT_WINDOW;
-        for (int64_t a = 0; a < n; a += w)
-            pack_window(p, order + a, n - a < w ? n - a : w, items, bin_of, fill, &done);
+        for (int64_t a = 0; a < n; a += w) pack_window(p, order + a, n - a < w ? n - a : w, items, bin_of, fill, &done);
         p->row_start[p->n_rows] = done;
         if (p->o.shuffle) { /* shuffle whole rows: permute the row list, then rebuild both arrays */
             int64_t *rows = bin_of, *ex = order;
@@ -176,8 +175,8 @@ vkt_status vkt_sft_pack_next(vkt_sft_pack *p, int32_t *tokens, int32_t *targets,
 }
 
 vkt_sft_pack_state vkt_sft_pack_get_state(const vkt_sft_pack *p) {
-    return (vkt_sft_pack_state){p->epoch,  p->batch,   p->o.data->n_examples, p->o.data->n_tokens, p->o.B,
-                                p->o.T,    p->o.seed,  p->o.pack,             p->o.shuffle,        p->o.window};
+    return (vkt_sft_pack_state){p->epoch,  p->batch,  p->o.data->n_examples, p->o.data->n_tokens, p->o.B, p->o.T,
+                                p->o.seed, p->o.pack, p->o.shuffle,          p->o.window};
 }
 
 vkt_status vkt_sft_pack_set_state(vkt_sft_pack *p, const vkt_sft_pack_state *s) {
@@ -185,9 +184,14 @@ vkt_status vkt_sft_pack_set_state(vkt_sft_pack *p, const vkt_sft_pack_state *s) 
     const struct {
         const char *name;
         int64_t saved, here;
-    } f[] = {{"n_examples", s->n_examples, now.n_examples}, {"n_tokens", s->n_tokens, now.n_tokens},
-             {"B", s->B, now.B}, {"T", s->T, now.T}, {"seed", (int64_t)s->seed, (int64_t)now.seed},
-             {"pack", s->pack, now.pack}, {"shuffle", s->shuffle, now.shuffle}, {"window", s->window, now.window}};
+    } f[] = {{"n_examples", s->n_examples, now.n_examples},
+             {"n_tokens", s->n_tokens, now.n_tokens},
+             {"B", s->B, now.B},
+             {"T", s->T, now.T},
+             {"seed", (int64_t)s->seed, (int64_t)now.seed},
+             {"pack", s->pack, now.pack},
+             {"shuffle", s->shuffle, now.shuffle},
+             {"window", s->window, now.window}};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (f[i].saved != f[i].here) {
             vkt_log_error("sft batches: the saved position has %s = %lld but this run has %lld; resume with the same "

@@ -45,7 +45,7 @@ typedef struct {
 
 /* Plain integers: write them into a checkpoint as they are. */
 typedef struct {
-    int64_t epoch, batch;             /* next batch to give */
+    int64_t epoch, batch;               /* next batch to give */
     int64_t n_examples, n_tokens, B, T; /* what the position refers to; checked on restore */
     uint64_t seed;
     int64_t pack, shuffle, window;
@@ -54,11 +54,11 @@ typedef struct {
 /* Counts of one epoch's plan. */
 typedef struct {
     int64_t n_rows, n_batches;
-    int64_t n_positions;  /* n_batches * B * T */
-    int64_t n_used;       /* positions holding an example */
-    int64_t n_targets;    /* positions whose target carries loss */
-    double efficiency;    /* n_used / n_positions: the share that is not padding */
-    double target_share;  /* n_targets / n_positions */
+    int64_t n_positions; /* n_batches * B * T */
+    int64_t n_used;      /* positions holding an example */
+    int64_t n_targets;   /* positions whose target carries loss */
+    double efficiency;   /* n_used / n_positions: the share that is not padding */
+    double target_share; /* n_targets / n_positions */
 } vkt_sft_pack_stats;
 
 typedef struct {

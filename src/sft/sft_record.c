@@ -101,8 +101,7 @@ static vkt_status content_text(const cJSON *c, const char *where, char **out, wh
             return fail(w, "%s.content[%d] %s%s%s; only text parts {\"type\": \"text\", \"text\": ...} are supported",
                         where, i, cJSON_IsString(type) ? "has type \"" : "is not a {\"type\": ...} object",
                         cJSON_IsString(type) ? type->valuestring : "", cJSON_IsString(type) ? "\"" : "");
-        if (!cJSON_IsString(t))
-            return fail(w, "%s.content[%d] has no \"text\" (or \"value\") string", where, i);
+        if (!cJSON_IsString(t)) return fail(w, "%s.content[%d] has no \"text\" (or \"value\") string", where, i);
         len += strlen(t->valuestring);
         i++;
     }
@@ -206,13 +205,13 @@ static vkt_status add_messages(conv_t *c, const cJSON *list, const char *key, bo
         VKT_TRY(get_string(m, "role", where, true, &role, w));
         int r = 0;
         while (r < 4 && strcmp(role, ROLES[r]) != 0) r++;
-        if (r == 4)
-            return fail(w, "%s.role is \"%.40s\"; expected system, user, assistant or tool", where, role);
+        if (r == 4) return fail(w, "%s.role is \"%.40s\"; expected system, user, assistant or tool", where, role);
         const cJSON *calls = get(m, "tool_calls"), *content = get(m, "content"), *lw = get(m, "loss_weight");
         bool has_calls = calls && !cJSON_IsNull(calls) && !(cJSON_IsArray(calls) && cJSON_GetArraySize(calls) == 0);
-        if (has_calls && r != 2) return fail(w, "%s has tool_calls but role \"%s\"; only assistant messages call tools",
-                                             where, role);
-        if (lw && !cJSON_IsNumber(lw)) return fail(w, "%s.loss_weight is %s; it must be a number", where, type_name(lw));
+        if (has_calls && r != 2)
+            return fail(w, "%s has tool_calls but role \"%s\"; only assistant messages call tools", where, role);
+        if (lw && !cJSON_IsNumber(lw))
+            return fail(w, "%s.loss_weight is %s; it must be a number", where, type_name(lw));
         char *text = NULL;
         if ((!content || cJSON_IsNull(content)) && has_calls)
             text = strdup("");
@@ -289,7 +288,8 @@ static vkt_status read_tools(const cJSON *rec, cJSON **out, why_t *w) {
 
 static vkt_status from_sharegpt(const cJSON *rec, conv_t *c, why_t *w) {
     const cJSON *list = get(rec, "conversations");
-    if (!cJSON_IsArray(list)) return fail(w, "\"conversations\" is %s; it must be a list of {from, value}", type_name(list));
+    if (!cJSON_IsArray(list))
+        return fail(w, "\"conversations\" is %s; it must be a list of {from, value}", type_name(list));
     const char *system;
     VKT_TRY(get_string(rec, "system", "", false, &system, w));
     const cJSON *first = cJSON_GetArrayItem(list, 0), *from0 = get(first, "from");
@@ -308,16 +308,18 @@ static vkt_status from_sharegpt(const cJSON *rec, conv_t *c, why_t *w) {
         static const char *const to_role[] = {"user", "user", "assistant", "assistant", "system", "tool", "tool"};
         int k = 0;
         while (k < 7 && strcmp(from, from_names[k]) != 0) k++;
-        if (k == 4 && i > 0) return fail(w, "%s is a system turn but not the first; only the first turn may be system", where);
+        if (k == 4 && i > 0)
+            return fail(w, "%s is a system turn but not the first; only the first turn may be system", where);
         if (k < 7) {
             VKT_TRY(conv_push(c, new_message(to_role[k], value), k == 2 || k == 3));
         } else if (strcmp(from, "function_call") == 0) {
             cJSON *calls = cJSON_Parse(value), *msg = new_message("assistant", "");
             char sub[96];
             snprintf(sub, sizeof sub, "%s.value", where);
-            vkt_status s = !msg ? VKT_ERR_OOM
-                           : !calls ? fail(w, "%s (function_call) is not JSON of {\"name\", \"arguments\"} or a list of them", sub)
-                                    : add_tool_calls(msg, calls, sub, w);
+            vkt_status s =
+                !msg     ? VKT_ERR_OOM
+                : !calls ? fail(w, "%s (function_call) is not JSON of {\"name\", \"arguments\"} or a list of them", sub)
+                         : add_tool_calls(msg, calls, sub, w);
             cJSON_Delete(calls);
             if (s != VKT_OK) {
                 cJSON_Delete(msg);
@@ -325,8 +327,10 @@ static vkt_status from_sharegpt(const cJSON *rec, conv_t *c, why_t *w) {
             }
             VKT_TRY(conv_push(c, msg, true));
         } else {
-            return fail(w, "%s.from is \"%.40s\"; expected human, gpt, system, function_call or observation (or user, "
-                        "assistant, tool)", where, from);
+            return fail(w,
+                        "%s.from is \"%.40s\"; expected human, gpt, system, function_call or observation (or user, "
+                        "assistant, tool)",
+                        where, from);
         }
         i++;
     }
@@ -379,7 +383,8 @@ static vkt_status check_conversation(const conv_t *c, const char *what, why_t *w
                     get(cJSON_GetArrayItem(c->msgs, c->n - 1), "role")->valuestring);
     const cJSON *last = cJSON_GetArrayItem(c->msgs, last_asst);
     if (!*get(last, "content")->valuestring && !get(last, "tool_calls"))
-        return fail(w, "%s: the last assistant message is empty (no content, no tool_calls): an empty completion", what);
+        return fail(w, "%s: the last assistant message is empty (no content, no tool_calls): an empty completion",
+                    what);
     if (n_train == 0) return fail(w, "%s: no assistant message carries loss (every loss_weight is 0)", what);
     return VKT_OK;
 }
@@ -413,7 +418,9 @@ static vkt_status detect_and_convert(const cJSON *rec, vkt_sft_example *e, conv_
         return check_conversation(c, "\"conversations\"", w);
     }
     if (p || q) {
-        if (!p || !q) return fail(w, "the record has \"%s\" but no \"%s\"", p ? "prompt" : "completion", p ? "completion" : "prompt");
+        if (!p || !q)
+            return fail(w, "the record has \"%s\" but no \"%s\"", p ? "prompt" : "completion",
+                        p ? "completion" : "prompt");
         if (cJSON_IsArray(p) && cJSON_IsArray(q)) {
             e->format = VKT_SFT_FMT_TRL_CHAT;
             VKT_TRY(add_messages(c, p, "prompt", false, w));
@@ -445,8 +452,10 @@ static vkt_status detect_and_convert(const cJSON *rec, vkt_sft_example *e, conv_
         return (e->text = strdup(t->valuestring)) ? VKT_OK : VKT_ERR_OOM;
     }
     char keys[256];
-    return fail(w, "no recognised keys (found %s); accepted: \"messages\", \"conversations\" (ShareGPT), \"prompt\" + "
-                "\"completion\", \"instruction\" + \"output\" (Alpaca), \"text\"", key_list(rec, keys, sizeof keys));
+    return fail(w,
+                "no recognised keys (found %s); accepted: \"messages\", \"conversations\" (ShareGPT), \"prompt\" + "
+                "\"completion\", \"instruction\" + \"output\" (Alpaca), \"text\"",
+                key_list(rec, keys, sizeof keys));
 }
 
 vkt_status vkt_sft_example_from_json(const cJSON *rec, vkt_sft_example *e, char *why, size_t why_len) {
@@ -457,6 +466,11 @@ vkt_status vkt_sft_example_from_json(const cJSON *rec, vkt_sft_example *e, char 
     conv_t c = {.msgs = cJSON_CreateArray()};
     if (!c.msgs) return VKT_ERR_OOM;
     vkt_status s = detect_and_convert(rec, e, &c, &w);
+    const cJSON *gold = get(rec, "gold");
+    if (s == VKT_OK && gold && (!cJSON_IsString(gold) || !gold->valuestring[0]))
+        s = fail(&w, "\"gold\" is %s; it must be the non-empty path of the document that answers the record",
+                 type_name(gold));
+    if (s == VKT_OK && gold && !(e->gold = strdup(gold->valuestring))) s = VKT_ERR_OOM;
     if (s == VKT_OK && e->kind == VKT_SFT_CHAT) {
         s = read_tools(rec, &e->tools, &w);
         e->messages = c.msgs, e->train = c.train;
@@ -477,12 +491,13 @@ void vkt_sft_example_free(vkt_sft_example *e) {
     free(e->prompt);
     free(e->completion);
     free(e->text);
+    free(e->gold);
     memset(e, 0, sizeof *e);
 }
 
 const char *vkt_sft_format_name(vkt_sft_format f) {
-    static const char *const names[] = {"messages", "sharegpt", "trl_prompt_completion", "alpaca", "prompt_completion",
-                                        "text"};
+    static const char *const names[] = {"messages", "sharegpt",          "trl_prompt_completion",
+                                        "alpaca",   "prompt_completion", "text"};
     return f >= 0 && f < VKT_SFT_FMT_COUNT ? names[f] : "unknown";
 }
 

@@ -121,8 +121,8 @@ int vkt_sft_truncate(const vkt_sft_tok_opts *o, int32_t *ids, uint8_t *loss, int
 }
 
 /* Appends one example's tokens to out (arrays grown as needed). */
-static vkt_status append(vkt_sft_tokenized *out, int64_t *cap, int64_t *cap_ex, const int32_t *ids,
-                         const uint8_t *loss, int64_t n, int64_t source) {
+static vkt_status append(vkt_sft_tokenized *out, int64_t *cap, int64_t *cap_ex, const int32_t *ids, const uint8_t *loss,
+                         int64_t n, int64_t source) {
     if (out->n_tokens + n > *cap) {
         int64_t c = *cap ? *cap : 4096;
         while (c < out->n_tokens + n) c *= 2;
@@ -180,7 +180,8 @@ vkt_status vkt_sft_tokenize(const vkt_sft_tok_opts *o, const vkt_sft_dataset *d,
             char where[1100];
             vkt_sft_example_where(d, &d->ex[i], where, sizeof where);
             if (o->skip_bad) {
-                if (++st->n_skipped_render <= 5) vkt_log_warn("%s: the chat template failed on this example (skipped)", where);
+                if (++st->n_skipped_render <= 5)
+                    vkt_log_warn("%s: the chat template failed on this example (skipped)", where);
                 s = VKT_OK;
             } else {
                 vkt_log_error("%s: the chat template failed on this example (see above)", where);
@@ -219,23 +220,4 @@ void vkt_sft_tokenized_free(vkt_sft_tokenized *t) {
     free(t->start);
     free(t->source);
     memset(t, 0, sizeof *t);
-}
-
-vkt_status vkt_sft_template_open(const char *spec, const vkt_tokenizer *t, vkt_chat_template **out) {
-    *out = NULL;
-    if (strcmp(spec, "chatml") && strcmp(spec, "llama3")) return vkt_chat_template_load_hf(spec, out);
-    char *tok[2] = {NULL, NULL};
-    int32_t id[2] = {vkt_tok_bos(t), vkt_tok_eos(t)};
-    for (int i = 0; i < 2; i++) {
-        size_t l;
-        const char *p = id[i] >= 0 ? vkt_tok_piece(t, id[i], &l) : NULL;
-        if (p && !(tok[i] = strndup(p, l))) {
-            free(tok[0]);
-            return VKT_ERR_OOM;
-        }
-    }
-    vkt_status s = vkt_chat_template_builtin(spec, tok[0], tok[1], out);
-    free(tok[0]);
-    free(tok[1]);
-    return s;
 }

@@ -37,13 +37,13 @@ typedef enum { VKT_SFT_LOSS_ASSISTANT = 0, VKT_SFT_LOSS_LAST = 1, VKT_SFT_LOSS_A
 typedef enum { VKT_SFT_TRUNC_DROP = 0, VKT_SFT_TRUNC_RIGHT = 1, VKT_SFT_TRUNC_LEFT = 2 } vkt_sft_truncation;
 
 typedef struct {
-    vkt_tokenizer *tok;                  /* borrowed */
-    const vkt_chat_template *chat;       /* borrowed; required when the data has CHAT examples */
-    vkt_sft_loss_mode loss;              /* default ASSISTANT */
-    vkt_sft_truncation truncation;       /* default DROP */
-    int64_t max_tokens;                  /* seq_len + 1 (>= 2) */
-    bool parse_special;                  /* parse special-token text in prompt/completion/text strings */
-    bool skip_bad;                       /* skip (count) examples whose template render fails */
+    vkt_tokenizer *tok;            /* borrowed */
+    const vkt_chat_template *chat; /* borrowed; required when the data has CHAT examples */
+    vkt_sft_loss_mode loss;        /* default ASSISTANT */
+    vkt_sft_truncation truncation; /* default DROP */
+    int64_t max_tokens;            /* seq_len + 1 (>= 2) */
+    bool parse_special;            /* parse special-token text in prompt/completion/text strings */
+    bool skip_bad;                 /* skip (count) examples whose template render fails */
 } vkt_sft_tok_opts;
 
 /* Growable flags, one per token; owns data. Start zeroed. */
@@ -98,9 +98,5 @@ void vkt_sft_tokenized_free(vkt_sft_tokenized *t); /* NULL-safe; leaves *t zeroe
  * 0 kept whole, 1 cut at the right, 2 cut at the left, -1 dropped as too long, -2 dropped for having
  * no flagged target (tokens 1..n-1) left. */
 int vkt_sft_truncate(const vkt_sft_tok_opts *o, int32_t *ids, uint8_t *loss, int64_t *n);
-
-/* A chat template by name for a tokenizer: "chatml" or "llama3" (built-ins, with the tokenizer's
- * BOS/EOS contents), or the path of a tokenizer_config.json holding a chat_template. */
-vkt_status vkt_sft_template_open(const char *spec, const vkt_tokenizer *t, vkt_chat_template **out);
 
 #endif

@@ -226,6 +226,13 @@ put("token_shard", "u16.bin", shard(20240520, 1, [50256, 1, 2, 3, 65535], "H"))
 put("token_shard", "u32.bin", shard(20240801, 7, [128000, 5, 0x7FFFFFFF], "I"))
 put("token_shard", "empty.bin", shard(20240520, 1, [], "H"))
 
+# ---- retrieval text: byte 0 = chunk words * 2 + markdown, byte 1 = overlap, then the text ---------
+put("rag_text", "markdown.bin", bytes([2 * 11 + 1, 3]) + (
+    "# Title\n\nIntro text. Two sentences!\n\n## Part ##\n\n- item one\n* item two\n\n```\n# code\n```\n"
+    "---\n1. numbered \"quoted.\" (bracket?)\n\n### Deep\n\nword " * 3).encode())
+put("rag_text", "plain.bin", bytes([2 * 7, 2]) + ("one two three four five six seven eight nine ten " * 4).encode())
+put("rag_text", "query.bin", bytes([1, 0]) + "Who's the \"mayor\" (NEAR* OR -x:y^) Caf\u00e9 \u00bfD\u00f3nde? \u6771\u4eac \xa0".encode()
+    + b"\xff\xfe\xc3")
 # ---- SFT data records ------------------------------------------------------------------------------
 # The hand-written fixtures of tests/data/sft (every format, and the malformed ones), plus near misses.
 SFT = os.path.join(ROOT, "tests", "data", "sft")
@@ -247,10 +254,3 @@ put("sft_dataset", "nested_parts.jsonl", json.dumps({"messages": [
     {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "value": "b"}]},
     {"role": "assistant", "content": None, "tool_calls": {"name": "f", "parameters": "{\"x\": [1, {\"y\": null}]}"}},
 ]}) + "\n")
-# ---- retrieval text: byte 0 = chunk words * 2 + markdown, byte 1 = overlap, then the text ---------
-put("rag_text", "markdown.bin", bytes([2 * 11 + 1, 3]) + (
-    "# Title\n\nIntro text. Two sentences!\n\n## Part ##\n\n- item one\n* item two\n\n```\n# code\n```\n"
-    "---\n1. numbered \"quoted.\" (bracket?)\n\n### Deep\n\nword " * 3).encode())
-put("rag_text", "plain.bin", bytes([2 * 7, 2]) + ("one two three four five six seven eight nine ten " * 4).encode())
-put("rag_text", "query.bin", bytes([1, 0]) + "Who's the \"mayor\" (NEAR* OR -x:y^) Caf\u00e9 \u00bfD\u00f3nde? \u6771\u4eac \xa0".encode()
-    + b"\xff\xfe\xc3")
