@@ -8,6 +8,7 @@
  * call: a run ending with the marker), never a tool result; the BOS appears once. Then truncation keeps
  * the BOS of a cut prompt, and the whole dataset tokenizes and batches. Skips (77) while chat templates
  * are not built (vkt_chat_template_builtin returns VKT_ERR_UNSUPPORTED). Pure CPU. */
+#include "chat/chat.h"
 #include "data/tokenizer.h"
 #include "io_testutil.h"
 #include "sft/pref_pack.h"
@@ -199,7 +200,7 @@ int main(void) {
     CHECK(vkt_tok_load_hf(VKT_TEST_FIXTURES "/tokenizers/qwen2_style/tokenizer.json", &ml.tok) == VKT_OK,
           "qwen2 fixture");
     tu_capture_begin();
-    vkt_status s = ml.tok ? vkt_sft_template_open("chatml", ml.tok, &ml.chat) : VKT_ERR_ARG;
+    vkt_status s = ml.tok ? vkt_chat_template_resolve("chatml", NULL, ml.tok, &ml.chat) : VKT_ERR_ARG;
     tu_capture_end();
     if (s == VKT_ERR_UNSUPPORTED) {
         printf("skip: chat templates are not built in this tree (vkt_chat_template_builtin returned "
@@ -215,7 +216,7 @@ int main(void) {
               vkt_tok_apply_hf_config(l3.tok, cfg) == VKT_OK,
           "llama3_style fixture");
     unlink(cfg);
-    CHECK(l3.tok && vkt_sft_template_open("llama3", l3.tok, &l3.chat) == VKT_OK, "built-in llama3");
+    CHECK(l3.tok && vkt_chat_template_resolve("llama3", NULL, l3.tok, &l3.chat) == VKT_OK, "built-in llama3");
     const model_t *models[2] = {&ml, &l3};
     for (int k = 0; k < 2; k++) {
         if (!models[k]->chat) continue;

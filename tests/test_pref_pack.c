@@ -44,26 +44,26 @@ static void make_data(vkt_pref_tokenized *d, int64_t n, int64_t max_len, uint64_
 static int64_t seq_positions(const vkt_pref_tokenized *d, int64_t q) { return d->start[q + 1] - d->start[q] - 1; }
 
 typedef struct {
-    int32_t *tok, *tgt, *seg, *sid, *pairs;
+    int32_t *tok, *tgt, *seg, *sid, *pairs, *last;
     int64_t *pidx;
     vkt_pref_batch b;
 } batch_t;
 
 static batch_t batch_alloc(int64_t B, int64_t T, int64_t max_pairs) {
-    size_t n = (size_t)(B * T);
-    batch_t x = {malloc(n * 4),
-                 malloc(n * 4),
-                 malloc(n * 4),
-                 malloc(n * 4),
-                 malloc((size_t)max_pairs * 8),
-                 malloc((size_t)max_pairs * 8),
-                 {0}};
-    x.b = (vkt_pref_batch){x.tok, x.tgt, x.seg, x.sid, x.pairs, x.pidx, 0};
+    size_t n = (size_t)(B * T), mp = (size_t)max_pairs;
+    batch_t x = {.tok = malloc(n * 4),
+                 .tgt = malloc(n * 4),
+                 .seg = malloc(n * 4),
+                 .sid = malloc(n * 4),
+                 .pairs = malloc(mp * 8),
+                 .last = malloc(mp * 8),
+                 .pidx = malloc(mp * 8)};
+    x.b = (vkt_pref_batch){x.tok, x.tgt, x.seg, x.sid, x.pairs, x.pidx, x.last, 0};
     return x;
 }
 
 static void batch_free(batch_t *b) {
-    free(b->tok), free(b->tgt), free(b->seg), free(b->sid), free(b->pairs), free(b->pidx);
+    free(b->tok), free(b->tgt), free(b->seg), free(b->sid), free(b->pairs), free(b->last), free(b->pidx);
 }
 
 /* Checks one batch; counts the sequences seen; returns positions used. */
@@ -79,6 +79,8 @@ static int64_t check_batch(const vkt_pref_pack *p, const batch_t *x, int32_t *se
              (in ? x->pidx[k] >= 0 && x->pidx[k] < d->n_pairs : x->pidx[k] == -1);
     }
     CHECK(ok, "%s: pair table", what);
+    for (int64_t q = 2 * np; ok && q < 2 * mp; q++) ok = x->last[q] == -1;
+    CHECK(ok, "%s: seq_last past the pairs", what);
     int64_t used = 0;
     for (int64_t r = 0; r < B; r++) {
         const int32_t *tk = x->tok + r * T, *tg = x->tgt + r * T, *sg = x->seg + r * T, *si = x->sid + r * T;
@@ -94,8 +96,10 @@ static int64_t check_batch(const vkt_pref_pack *p, const batch_t *x, int32_t *se
                 good = tk[t + j] == d->ids[s + j] && sg[t + j] == t &&
                        tg[t + j] == (loss ? d->ids[s + j + 1] : VKT_SFT_IGNORE) && si[t + j] == (loss ? want_sid : -1);
             }
+            good = good && x->last[want_sid] == r * T + t + n - 1;
             CHECK(good,
-                  "%s: row %lld: the sequence at %lld is not whole and exact (or its seq_id, pair or row is wrong)",
+                  "%s: row %lld: the sequence at %lld is not whole and exact (or its seq_id, pair, row or last "
+                  "position is wrong)",
                   what, (long long)r, (long long)t);
             if (!good) return used;
             seen[q]++;
@@ -252,8 +256,8 @@ static void check_resume(void) {
         same &= !memcmp(x.tok, y.tok, n) && !memcmp(x.tgt, y.tgt, n) && !memcmp(x.seg, y.seg, n) &&
                 !memcmp(x.sid, y.sid, n) && x.b.n_pairs == y.b.n_pairs && !memcmp(x.pidx, y.pidx, (size_t)mp * 8);
     }
-    CHECK(same && a.epoch >= 1 && a.epoch == b.epoch && a.batch == b.batch, "a restored packer continues exactly (epoch %lld, %lld)",
-          (long long)a.epoch, (long long)b.epoch);
+    CHECK(same && a.epoch >= 1 && a.epoch == b.epoch && a.batch == b.batch,
+          "a restored packer continues exactly (epoch %lld, %lld)", (long long)a.epoch, (long long)b.epoch);
     st = vkt_pref_pack_get_state(&a);
     vkt_pref_pack_state bad = st;
     bad.T = 64;

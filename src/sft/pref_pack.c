@@ -278,6 +278,7 @@ vkt_status vkt_pref_pack_next(vkt_pref_pack *p, vkt_pref_batch *b) {
                 b->seg_start[at + t] = (int32_t)o;
             }
             if (o + np > fill[r]) fill[r] = o + np;
+            if (b->seq_last) b->seq_last[2 * k + side] = (int32_t)(at + np - 1);
         }
     }
     for (int64_t r = 0; r < B; r++)
@@ -288,6 +289,7 @@ vkt_status vkt_pref_pack_next(vkt_pref_pack *p, vkt_pref_batch *b) {
         b->pairs[2 * k] = in ? (int32_t)(2 * k) : -1;
         b->pairs[2 * k + 1] = in ? (int32_t)(2 * k + 1) : -1;
         if (b->pair_index) b->pair_index[k] = in ? p->order[first + k] : -1;
+        if (b->seq_last && !in) b->seq_last[2 * k] = b->seq_last[2 * k + 1] = -1;
     }
     if (++p->batch == p->n_batches) {
         p->epoch++;

@@ -16,7 +16,11 @@
  *              target's log-probability into its seq_id gives each completion's log-probability.
  * and per pair k < n_pairs: pairs[2k] = 2k (chosen), pairs[2k + 1] = 2k + 1 (rejected), and
  * pair_index[k] its index in the tokenized data (for precomputed reference log-probabilities); rows k
- * >= n_pairs of both are -1. Both halves of a pair are always in the same batch.
+ * >= n_pairs of both are -1 (the pair table's padding, as ops/pref_loss.h reads it). Per sequence s,
+ * seq_last[s] is its last position b * T + t (its input there is its last token but one, its target
+ * the last token: the end-of-turn marker or EOS), -1 past 2 * n_pairs; a score head that wants the
+ * final token as an input (Hugging Face's sequence classification) reads one position further, which
+ * the sequence does not hold. Both halves of a pair are always in the same batch.
  *
  * Packing (pack = true): each epoch the pairs are ordered (shuffled from (seed, epoch) when shuffle, else
  * in data order), cut into windows of `window` pairs, and each window is packed first-fit-decreasing
@@ -75,6 +79,7 @@ typedef struct {
     int32_t *tokens, *targets, *seg_start, *seq_id; /* (B, T) row-major each */
     int32_t *pairs;                                 /* (max_pairs, 2): vkt_pref_pack_max_pairs rows */
     int64_t *pair_index;                            /* (max_pairs) or NULL */
+    int32_t *seq_last;                              /* (2 * max_pairs) or NULL */
     int32_t n_pairs;                                /* out: pairs in this batch (>= 1) */
 } vkt_pref_batch;
 
