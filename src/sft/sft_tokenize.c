@@ -8,6 +8,7 @@
 #include "sft/sft_tokenize.h"
 
 vkt_status vkt_sft_flags_push(vkt_sft_flags *f, uint8_t v, size_t count) {
+    if (count == 0) return VKT_OK; /* an empty prompt: memset on a still-NULL array would be undefined */
     if (f->len + count > f->cap) {
         size_t cap = f->cap ? f->cap : 256;
         while (cap < f->len + count) cap *= 2;

@@ -254,3 +254,27 @@ put("sft_dataset", "nested_parts.jsonl", json.dumps({"messages": [
     {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "value": "b"}]},
     {"role": "assistant", "content": None, "tool_calls": {"name": "f", "parameters": "{\"x\": [1, {\"y\": null}]}"}},
 ]}) + "\n")
+# ---- preference data records -----------------------------------------------------------------------
+# The hand-written fixtures of tests/data/preference (every form, and the malformed ones), the first
+# records of the shipped ShareGPT set (the HH form comes from the fixture: the shipped HH records are
+# red-team transcripts), and near misses (HH splits, implicit prefixes, empty answers).
+PREF = os.path.join(ROOT, "tests", "data", "preference")
+for sub in ("good", "bad"):
+    for name in sorted(os.listdir(os.path.join(PREF, sub))):
+        with open(os.path.join(PREF, sub, name), "rb") as f:
+            put("pref_dataset", f"{sub}_{name}", f.read())
+with open(os.path.join(ROOT, "data", "preference", "dpo_en_demo.json"), encoding="utf-8") as f:
+    put("pref_dataset", "dpo_en_demo_head.json", json.dumps(json.load(f)[:2], ensure_ascii=False))
+U, A = ({"role": "user", "content": "q"}, {"role": "assistant", "content": "a"})
+put("pref_dataset", "near_misses.jsonl", "\n".join(json.dumps(r) for r in [
+    {"chosen": "\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: d", "rejected": "\n\nHuman: a\n\nAssistant: e"},
+    {"chosen": "Human: a\n\nAssistant:", "rejected": "Human: a\n\nAssistant: x"},
+    {"chosen": "\n\nHuman: a\n\nHuman: b\n\nAssistant: c", "rejected": "\n\nHuman: a\n\nHuman: b\n\nAssistant: d"},
+    {"chosen": [U, A, U, {"role": "assistant", "content": "b"}], "rejected": [U, A, U, A]},
+    {"chosen": [U, {"role": "tool", "content": "t"}], "rejected": [U, A]},
+    {"prompt": "ignored", "chosen": [U, A], "rejected": [U, {"role": "assistant", "content": ""}]},
+    {"prompt": [U], "chosen": [A], "rejected": [{"role": "assistant", "content": None,
+                                                  "tool_calls": [{"name": "f", "arguments": {}}]}], "tools": "[]"},
+    {"prompt": "p", "chosen": "", "rejected": "r", "score_chosen": 1},
+    {"conversations": [{"from": "human", "value": "q"}], "system": "s", "chosen": "a", "rejected": {"from": "gpt"}},
+]) + "\n")
