@@ -1,8 +1,7 @@
 /* Records of a data file: a JSON array, or JSONL (one JSON value per line, blank lines skipped), walked
  * one record at a time (a large array never becomes one cJSON tree, and every record knows the line it
  * starts on), with the skip-or-fail policy for malformed records. What a record means is the caller's
- * business (a callback). Used by the preference data (pref_dataset.c); sft_dataset.c has the same
- * walk built in.
+ * business (a callback). Used by the SFT and preference data (sft_dataset.c, pref_dataset.c).
  *
  * Messages: a malformed record is "NAME:LINE: REASON" in JSONL, "NAME:LINE: record N: REASON" in an
  * array (N the 0-based index in the array, LINE where the record starts). Without skip_bad the first

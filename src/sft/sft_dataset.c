@@ -1,20 +1,16 @@
-/* SFT datasets: reading JSON array and JSONL files and folders of them record by record (a JSON
- * array is walked one element at a time, so a large file never becomes one cJSON tree and each record
- * knows its line), the skip-or-fail policy, and the seeded train/validation split. Record formats are
+/* SFT datasets: JSON array and JSONL files and folders of them, read record by record with the
+ * skip-or-fail policy (json_records.h), and the seeded train/validation split. Record formats are
  * sft_record.c. */
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/log.h"
 #include "core/rng.h"
 #include "io/file.h"
+#include "sft/json_records.h"
 #include "sft/sft_dataset.h"
-
-enum { MAX_LOGGED_SKIPS = 5 };
 
 static vkt_status add_file(vkt_sft_dataset *d, const char *name, int32_t *index) {
     char **f = realloc(d->files, (size_t)(d->n_files + 1) * sizeof *f);
@@ -44,137 +40,25 @@ static vkt_status add_example(vkt_sft_dataset *d, vkt_sft_example *e) {
 
 typedef struct {
     vkt_sft_dataset *d;
-    const char *name;
     int32_t file;
-    bool skip_bad;
 } reader_t;
 
-/* A malformed record: an error, or with skip_bad a count (and a warning for the first few). index is
- * the record's place in a JSON array, or -1 in JSONL. */
-static vkt_status bad_record(reader_t *r, int64_t line, int64_t index, const char *why, bool skippable) {
-    char rec[48] = "";
-    if (index >= 0) snprintf(rec, sizeof rec, " record %lld:", (long long)index);
-    if (!r->skip_bad || !skippable) {
-        vkt_log_error("%s:%lld:%s %s", r->name, (long long)line, rec, why);
-        return VKT_ERR_FORMAT;
-    }
-    if (++r->d->n_skipped <= MAX_LOGGED_SKIPS)
-        vkt_log_warn("%s:%lld:%s %s (record skipped)", r->name, (long long)line, rec, why);
-    return VKT_OK;
-}
-
-static vkt_status take_record(reader_t *r, const cJSON *rec, int64_t line, int64_t index) {
-    char why[512];
+static vkt_status take_record(void *ctx, const cJSON *rec, int64_t line, char *why, size_t why_len) {
+    reader_t *r = ctx;
     vkt_sft_example e;
-    vkt_status s = vkt_sft_example_from_json(rec, &e, why, sizeof why);
-    if (s == VKT_ERR_FORMAT) return bad_record(r, line, index, why, true);
-    if (s != VKT_OK) return s;
+    VKT_TRY(vkt_sft_example_from_json(rec, &e, why, why_len));
     e.file = r->file, e.line = line;
     return add_example(r->d, &e);
 }
 
-static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-/* Moves (line, line start) forward to p, counting newlines. */
-static void locate(const char *p, int64_t *line, const char **line_start) {
-    for (const char *q = *line_start; q < p; q++)
-        if (*q == '\n') (*line)++, *line_start = q + 1;
-}
-
-static void bad_json_reason(char *why, size_t len, const char *at, const char *end, const char *line_start,
-                            int64_t line) {
-    int n = 0;
-    while (at + n < end && n < 24 && at[n] != '\n' && at[n] != '\r') n++;
-    snprintf(why, len, "bad JSON at line %lld, column %lld%s%.*s%s", (long long)line, (long long)(at - line_start) + 1,
-             n ? " near \"" : " (the text ends)", n, at, n ? "\"" : "");
-}
-
-static vkt_status read_jsonl(reader_t *r, const char *text, size_t len) {
-    int64_t line = 0;
-    for (size_t a = 0; a < len;) {
-        size_t b = a;
-        while (b < len && text[b] != '\n') b++;
-        line++;
-        size_t e = b;
-        while (e > a && is_blank(text[e - 1])) e--;
-        size_t s = a;
-        while (s < e && is_blank(text[s])) s++;
-        if (s < e) {
-            const char *end = NULL;
-            cJSON *rec = cJSON_ParseWithLengthOpts(text + s, e - s, &end, false);
-            char why[160];
-            vkt_status st;
-            if (!rec) {
-                bad_json_reason(why, sizeof why, end ? end : text + s, text + e, text + a, line);
-                st = bad_record(r, line, -1, why, true);
-            } else if (end && end < text + e) {
-                while (is_blank(*end)) end++; /* end < text + e, and text[e - 1] is not blank */
-                snprintf(why, sizeof why, "bad JSON: text after the record at column %lld (one record per line)",
-                         (long long)(end - (text + a)) + 1);
-                st = bad_record(r, line, -1, why, true);
-            } else {
-                st = take_record(r, rec, line, -1);
-            }
-            cJSON_Delete(rec);
-            VKT_TRY(st);
-        }
-        a = b + 1;
-    }
-    return VKT_OK;
-}
-
-static vkt_status read_array(reader_t *r, const char *text, size_t len) {
-    const char *p = text, *end = text + len, *line_start = text;
-    int64_t line = 1, index = 0;
-    char why[200];
-    while (p < end && is_blank(*p)) p++;
-    p++; /* the '[' the caller saw */
-    while (p < end && is_blank(*p)) p++;
-    bool done = p < end && *p == ']';
-    if (done) p++;
-    while (!done) {
-        while (p < end && is_blank(*p)) p++;
-        locate(p, &line, &line_start);
-        const char *stop = NULL;
-        cJSON *rec = p < end ? cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &stop, false) : NULL;
-        if (!rec) {
-            const char *at = stop && stop >= p ? stop : p, *ls = line_start;
-            int64_t l = line;
-            locate(at, &l, &ls);
-            bad_json_reason(why, sizeof why, at, end, ls, l);
-            return bad_record(r, line, index, why, false);
-        }
-        vkt_status st = take_record(r, rec, line, index);
-        cJSON_Delete(rec);
-        VKT_TRY(st);
-        p = stop;
-        while (p < end && is_blank(*p)) p++;
-        if (p < end && (*p == ',' || *p == ']')) {
-            done = *p == ']';
-            p++;
-            index++;
-            continue;
-        }
-        locate(p, &line, &line_start);
-        snprintf(why, sizeof why, "bad JSON at line %lld: expected ',' or ']' after the record", (long long)line);
-        return bad_record(r, line, index, why, false);
-    }
-    while (p < end && is_blank(*p)) p++;
-    if (p < end) {
-        locate(p, &line, &line_start);
-        vkt_log_error("%s:%lld: text after the closing ']' of the JSON array", r->name, (long long)line);
-        return VKT_ERR_FORMAT;
-    }
-    return VKT_OK;
-}
-
 vkt_status vkt_sft_dataset_add_mem(vkt_sft_dataset *d, const char *text, size_t len, const char *name,
                                    const vkt_sft_load_opts *opts) {
-    reader_t r = {d, name, 0, opts && opts->skip_bad};
+    reader_t r = {d, 0};
     VKT_TRY(add_file(d, name, &r.file));
-    size_t i = 0;
-    while (i < len && is_blank(text[i])) i++;
-    return i < len && text[i] == '[' ? read_array(&r, text, len) : read_jsonl(&r, text, len);
+    vkt_json_records w = {.name = name, .skip_bad = opts && opts->skip_bad, .fn = take_record, .ctx = &r};
+    vkt_status s = vkt_json_records_read(&w, text, len);
+    d->n_skipped += w.n_skipped;
+    return s;
 }
 
 static vkt_status load_file(vkt_sft_dataset *d, const char *path, const vkt_sft_load_opts *opts) {
@@ -185,60 +69,18 @@ static vkt_status load_file(vkt_sft_dataset *d, const char *path, const vkt_sft_
     return s;
 }
 
-static bool has_suffix(const char *s, const char *suf) {
-    size_t n = strlen(s), k = strlen(suf);
-    return n >= k && strcmp(s + n - k, suf) == 0;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static vkt_status load_folder(vkt_sft_dataset *d, const char *dir, const vkt_sft_load_opts *opts) {
-    DIR *dh = opendir(dir);
-    if (!dh) {
-        vkt_log_error("sft data '%s': cannot open the folder", dir);
-        return VKT_ERR_IO;
-    }
-    char **names = NULL;
-    size_t n = 0;
-    vkt_status s = VKT_OK;
-    for (struct dirent *e; s == VKT_OK && (e = readdir(dh));) {
-        if (!has_suffix(e->d_name, ".json") && !has_suffix(e->d_name, ".jsonl")) continue;
-        char **g = realloc(names, (n + 1) * sizeof *g);
-        size_t l = strlen(dir) + strlen(e->d_name) + 2;
-        char *p = g ? malloc(l) : NULL;
-        if (g) names = g;
-        if (!p) {
-            s = VKT_ERR_OOM;
-            break;
-        }
-        snprintf(p, l, "%s/%s", dir, e->d_name);
-        names[n++] = p;
-    }
-    closedir(dh);
-    if (s == VKT_OK && n == 0) {
-        vkt_log_error("sft data '%s': the folder has no .json or .jsonl files", dir);
-        s = VKT_ERR_IO;
-    }
-    if (names) qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        if (s == VKT_OK) s = load_file(d, names[i], opts);
-        free(names[i]);
-    }
-    free(names);
-    return s;
-}
-
 vkt_status vkt_sft_dataset_load(const char *path, const vkt_sft_load_opts *opts, vkt_sft_dataset *out) {
     memset(out, 0, sizeof *out);
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        vkt_log_error("sft data '%s': no such file or folder; give a .json / .jsonl file or a folder of them", path);
-        return VKT_ERR_IO;
-    }
-    VKT_TRY(S_ISDIR(st.st_mode) ? load_folder(out, path, opts) : load_file(out, path, opts));
-    if (out->n_skipped > MAX_LOGGED_SKIPS)
+    char **files = NULL;
+    int32_t n_files = 0;
+    VKT_TRY(vkt_json_records_files(path, "sft data", &files, &n_files));
+    vkt_status s = VKT_OK;
+    for (int32_t i = 0; i < n_files && s == VKT_OK; i++) s = load_file(out, files[i], opts);
+    vkt_json_records_files_free(files, n_files);
+    VKT_TRY(s);
+    if (out->n_skipped > VKT_JSON_RECORDS_LOGGED)
         vkt_log_warn("sft data '%s': %lld malformed records skipped in all (the first %d are listed above)", path,
-                     (long long)out->n_skipped, MAX_LOGGED_SKIPS);
+                     (long long)out->n_skipped, VKT_JSON_RECORDS_LOGGED);
     if (out->n == 0) {
         vkt_log_error("sft data '%s': no usable record (%lld skipped)", path, (long long)out->n_skipped);
         return VKT_ERR_FORMAT;
