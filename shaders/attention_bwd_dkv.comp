@@ -2,7 +2,8 @@
 // Attention backward, part 2: dk and dv, after attention_bwd_dq has written D = rowsum(do * o).
 //   P_ij = exp(scale q_i.k_j - lse_i),  dv_j = sum_i P_ij do_i,
 //   dS_ij = P_ij (do_i . v_j - D_i),    dk_j = scale sum_i dS_ij q_i
-// where i runs over the query rows that see key j (i >= j under the causal mask) of every query head
+// where i runs over the query rows that see key j (attention.glsl's masks: i >= j under the causal
+// mask, and i in j's document when packed) of every query head
 // that shares kv head j's head (grouped-query attention: heads kvh*G .. kvh*G + G-1, G = NH / KVH).
 // One invocation owns R key rows: k, v and both accumulators stay in registers and the sums run in a
 // fixed order (heads, then rows ascending), so results are deterministic without atomics.
@@ -27,23 +28,27 @@ ATT_IN(2, V, v)
 ATT_IN(3, DO, dout)
 layout(binding = 4) readonly buffer Lse { float lse[]; };
 layout(binding = 5) readonly buffer Dd { float delta[]; };
-ATT_OUT(6, DK, dk)
-ATT_OUT(7, DV, dv)
+ATT_SEG(6)
+ATT_OUT(7, DK, dk)
+ATT_OUT(8, DV, dv)
 
 #ifdef TILED
 shared vec4 qs[BC * HS4];
 shared vec4 dos[BC * HS4];
 shared float ls[BC];
 shared float dls[BC];
+shared uint qsegs[BC];
 #define QRY(ii, c) qs[(ii) * HS4 + (c)]
 #define DOUT(ii, c) dos[(ii) * HS4 + (c)]
 #define LSE2(ii) ls[ii]
 #define DELTA(ii) dls[ii]
+#define QSEG(ii) qsegs[ii]
 #else
 #define QRY(ii, c) q_ld(att_row(pc.q_off, pc.q_stride, b, i0 + (ii), h), c)
 #define DOUT(ii, c) dout_ld(att_row(pc.do_off, pc.NH * HS, b, i0 + (ii), h), c)
 #define LSE2(ii) (lse[pc.lse_off + rows + i0 + (ii)] * VKT_LOG2E)
 #define DELTA(ii) delta[pc.d_off + rows + i0 + (ii)]
+#define QSEG(ii) att_seg(b, i0 + (ii))
 #endif
 
 vec4 kr[R * HS4];   // k * scale * log2(e), key r at [r * HS4]
@@ -58,11 +63,15 @@ void main() {
     uint tile = g - bh * n_tiles;  // lowest key tiles first: under a causal mask they see the most rows
     uint kvh = bh % pc.KVH, b = bh / pc.KVH, group = pc.NH / pc.KVH;
     if (b >= pc.n_batch) return;  // grid padding (whole workgroup: no barrier is skipped)
-    uint j0 = tile * WG * R + gl_LocalInvocationID.x;  // keys j0 + r * WG
-    uint istart[R];  // key r is seen by query rows [istart, T)
+    uint t_first = tile * WG * R, t_last = min(pc.T, t_first + WG * R) - 1;  // the tile's keys
+    uint j0 = t_first + gl_LocalInvocationID.x;  // keys j0 + r * WG
+    bool causal = att_causal();
+    // Key j is seen by the query rows i >= istart whose document starts at or before j: rows from j
+    // (causal) or from j's document start (bidirectional), up to the end of j's document.
+    uint istart[R];
     [[unroll]] for (uint r = 0; r < R; r++) {
         uint j = j0 + r * WG, jr = min(j, pc.T - 1);
-        istart[r] = pc.causal != 0 ? j : 0;
+        istart[r] = causal ? j : att_seg(b, jr);
         uint kbase = att_row(pc.k_off, pc.k_stride, b, jr, kvh);
         uint vbase = att_row(pc.v_off, pc.v_stride, b, jr, kvh);
         [[unroll]] for (uint c = 0; c < HS4; c++) {
@@ -72,12 +81,13 @@ void main() {
             dva[r * HS4 + c] = vec4(0.0);
         }
     }
-    uint wg_istart = pc.causal != 0 ? tile * WG * R : 0;  // the workgroup's keys: rows [wg_istart, T)
+    uint wg_istart = causal ? t_first : att_seg(b, t_first);  // the workgroup's keys: rows from wg_istart
 
     for (uint hg = 0; hg < group; hg++) {
         uint h = kvh * group + hg;
         uint rows = (b * pc.NH + h) * pc.T;
         for (uint i0 = wg_istart; i0 < pc.T; i0 += BC) {
+            if (att_seg(b, i0) > t_last) break;  // rows of documents after all the tile's keys
             uint nt = min(BC, pc.T - i0);
 #ifdef TILED
             barrier();
@@ -89,6 +99,7 @@ void main() {
             for (uint ii = gl_LocalInvocationID.x; ii < nt; ii += WG) {
                 ls[ii] = lse[pc.lse_off + rows + i0 + ii] * VKT_LOG2E;
                 dls[ii] = delta[pc.d_off + rows + i0 + ii];
+                qsegs[ii] = att_seg(b, i0 + ii);
             }
             barrier();
 #endif
@@ -112,8 +123,10 @@ void main() {
                     }
                 }
                 float l2 = LSE2(ii), dl = DELTA(ii), p[R], ds[R];
+                uint qseg = QSEG(ii);
                 [[unroll]] for (uint r = 0; r < R; r++) {
-                    p[r] = i0 + ii >= istart[r] ? att_exp2(att_sum(x[r]) - l2) : 0.0;
+                    bool vis = i0 + ii >= istart[r] && qseg <= j0 + r * WG;
+                    p[r] = vis ? att_exp2(att_sum(x[r]) - l2) : 0.0;
                     ds[r] = p[r] * (att_sum(dp[r]) - dl);
                 }
                 [[unroll]] for (uint c = 0; c < HS4; c++) {

@@ -2,7 +2,7 @@
 // Attention backward, part 1: dq, and the row term D = rowsum(do * o) that part 2 (attention_bwd_dkv)
 // needs. With P recomputed from the saved log-sum-exp (P_ij = exp(scale q_i.k_j - lse_i)):
 //   dP_ij = do_i . v_j,   dS_ij = P_ij (dP_ij - D_i),   dq_i = scale sum_j dS_ij k_j
-// One invocation owns R query rows (q, do and the dq accumulator in registers), so D_i is computed
+// over the keys j that query i sees (attention.glsl's masks). One invocation owns R query rows (q, do and the dq accumulator in registers), so D_i is computed
 // here, before the key loop, instead of in a separate pre-pass. Variants as in attention_fwd.comp:
 // `row` reads keys and values from the buffers, `tiled` stages BC of them in shared memory.
 // dq is overwritten. Reference: Dao 2023 (FlashAttention-2), algorithm 2.
@@ -25,8 +25,9 @@ ATT_IN(2, V, v)
 ATT_IN(3, O, o)
 ATT_IN(4, DO, dout)
 layout(binding = 5) readonly buffer Lse { float lse[]; };
-ATT_OUT(6, DQ, dq)
-layout(binding = 7) writeonly buffer Dd { float delta[]; };
+ATT_SEG(6)
+ATT_OUT(7, DQ, dq)
+layout(binding = 8) writeonly buffer Dd { float delta[]; };
 
 #ifdef TILED
 shared vec4 ks[BC * HS4];
@@ -42,6 +43,9 @@ vec4 qr[R * HS4];   // q * scale * log2(e), row r at [r * HS4]
 vec4 dor[R * HS4];  // do
 vec4 acc[R * HS4];  // dq / scale
 
+// As in attention_fwd.comp: query i (document from kstart, keys below kend) sees key j (document from jseg).
+bool visible(uint j, uint kstart, uint kend, uint jseg, uint i) { return j >= kstart && j < kend && jseg <= i; }
+
 void main() {
     uint n_tiles = (pc.T + WG * R - 1) / (WG * R);
     uint g = vkt_group_index();
@@ -49,12 +53,15 @@ void main() {
     uint tile = n_tiles - 1 - (g - bh * n_tiles);
     uint h = bh % pc.NH, b = bh / pc.NH, kvh = h / (pc.NH / pc.KVH);
     if (b >= pc.n_batch) return;  // grid padding (whole workgroup: no barrier is skipped)
-    uint i0 = tile * WG * R + gl_LocalInvocationID.x;  // rows i0 + r * WG
-    uint kend[R];
+    uint t_first = tile * WG * R, t_last = min(pc.T, t_first + WG * R) - 1;  // the tile's rows
+    uint i0 = t_first + gl_LocalInvocationID.x;  // rows i0 + r * WG
+    bool causal = att_causal();
+    uint kstart[R], kend[R];
     float lse2[R], di[R];
     [[unroll]] for (uint r = 0; r < R; r++) {
         uint i = i0 + r * WG, ir = min(i, pc.T - 1);
-        kend[r] = pc.causal != 0 ? i + 1 : pc.T;
+        kstart[r] = att_seg(b, ir);
+        kend[r] = causal ? i + 1 : pc.T;
         uint qbase = att_row(pc.q_off, pc.q_stride, b, ir, h);
         uint obase = att_row(pc.o_off, pc.NH * HS, b, ir, h);
         uint dobase = att_row(pc.do_off, pc.NH * HS, b, ir, h);
@@ -70,9 +77,10 @@ void main() {
         lse2[r] = lse[pc.lse_off + row] * VKT_LOG2E;
         if (i < pc.T) delta[pc.d_off + row] = di[r];
     }
-    uint wg_kend = pc.causal != 0 ? min(pc.T, (tile + 1) * WG * R) : pc.T;
+    uint wg_kend = causal ? t_last + 1 : pc.T;
 
-    for (uint j0 = 0; j0 < wg_kend; j0 += BC) {
+    for (uint j0 = att_seg(b, t_first); j0 < wg_kend; j0 += BC) {
+        if (!causal && att_seg(b, j0) > t_last) break;  // keys of documents after all the tile's rows
         uint nt = min(BC, wg_kend - j0);
 #ifdef TILED
         barrier();
@@ -102,8 +110,11 @@ void main() {
                 }
             }
             float ds[R];
-            [[unroll]] for (uint r = 0; r < R; r++)
-                ds[r] = j0 + jj < kend[r] ? att_exp2(att_sum(x[r]) - lse2[r]) * (att_sum(dp[r]) - di[r]) : 0.0;
+            uint jseg = causal ? 0u : att_seg(b, j0 + jj);
+            [[unroll]] for (uint r = 0; r < R; r++) {
+                bool vis = visible(j0 + jj, kstart[r], kend[r], jseg, i0 + r * WG);
+                ds[r] = vis ? att_exp2(att_sum(x[r]) - lse2[r]) * (att_sum(dp[r]) - di[r]) : 0.0;
+            }
             [[unroll]] for (uint c = 0; c < HS4; c++) {
 #ifdef TILED
                 vec4 kv = KEY(jj, c);

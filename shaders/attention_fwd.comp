@@ -3,6 +3,7 @@
 // online softmax (running max m and running sum l, rescaling the output accumulator when m grows), so the
 // T x T score matrix never exists. Saves the row log-sum-exp (natural log) for the backward.
 //   o[b,i,h,:] = sum_j softmax_j(scale * q[b,i,h,:] . k[b,j,h/G,:]) v[b,j,h/G,:],  G = NH / KVH
+// over the keys j that query i sees (causal or bidirectional, within i's document: attention.glsl).
 // Each invocation owns R query rows (attention.glsl): q (pre-scaled into base-2 units) and the
 // accumulator live in registers. Variants:
 //   row    no shared memory and no barriers: keys are read straight from the buffers (one address per
@@ -27,8 +28,9 @@
 ATT_IN(0, Q, q)
 ATT_IN(1, K, k)
 ATT_IN(2, V, v)
-ATT_OUT(3, O, o)
-layout(binding = 4) writeonly buffer Lse { float lse[]; };
+ATT_SEG(3)
+ATT_OUT(4, O, o)
+layout(binding = 5) writeonly buffer Lse { float lse[]; };
 
 #ifdef TILED
 shared vec4 ks[BC * HS4];
@@ -45,6 +47,10 @@ vec4 acc[R * HS4];  // sum_j 2^(s_j - m) v_j
 float s[R * BC];
 float m[R], l[R];
 
+// Whether query i (its document starting at kstart, seeing keys below kend) sees key j, whose document
+// starts at jseg (read only for bidirectional masks).
+bool visible(uint j, uint kstart, uint kend, uint jseg, uint i) { return j >= kstart && j < kend && jseg <= i; }
+
 void main() {
     uint n_tiles = (pc.T + WG * R - 1) / (WG * R);
     uint g = vkt_group_index();
@@ -53,12 +59,15 @@ void main() {
     uint tile = n_tiles - 1 - (g - bh * n_tiles);
     uint h = bh % pc.NH, b = bh / pc.NH, kvh = h / (pc.NH / pc.KVH);
     if (b >= pc.n_batch) return;  // grid padding (whole workgroup: no barrier is skipped)
-    uint i0 = tile * WG * R + gl_LocalInvocationID.x;  // rows i0 + r * WG
-    uint kend[R];
+    uint t_first = tile * WG * R, t_last = min(pc.T, t_first + WG * R) - 1;  // the tile's rows
+    uint i0 = t_first + gl_LocalInvocationID.x;  // rows i0 + r * WG
+    bool causal = att_causal();
+    uint kstart[R], kend[R];
     [[unroll]] for (uint r = 0; r < R; r++) {
-        uint i = i0 + r * WG;
-        kend[r] = pc.causal != 0 ? i + 1 : pc.T;  // row i sees keys [0, kend)
-        uint qbase = att_row(pc.q_off, pc.q_stride, b, min(i, pc.T - 1), h);
+        uint i = i0 + r * WG, ir = min(i, pc.T - 1);
+        kstart[r] = att_seg(b, ir);          // row i sees keys [kstart, kend) of its document
+        kend[r] = causal ? i + 1 : pc.T;
+        uint qbase = att_row(pc.q_off, pc.q_stride, b, ir, h);
         [[unroll]] for (uint c = 0; c < HS4; c++) {
             qr[r * HS4 + c] = q_ld(qbase, c) * pc.scale_log2;
             acc[r * HS4 + c] = vec4(0.0);
@@ -66,9 +75,10 @@ void main() {
         m[r] = VKT_NEG_BIG;
         l[r] = 0.0;
     }
-    uint wg_kend = pc.causal != 0 ? min(pc.T, (tile + 1) * WG * R) : pc.T;  // the workgroup's keys
+    uint wg_kend = causal ? t_last + 1 : pc.T;  // the workgroup's keys: [seg of its first row, wg_kend)
 
-    for (uint j0 = 0; j0 < wg_kend; j0 += BC) {
+    for (uint j0 = att_seg(b, t_first); j0 < wg_kend; j0 += BC) {
+        if (!causal && att_seg(b, j0) > t_last) break;  // keys of documents after all the tile's rows
         uint nt = min(BC, wg_kend - j0);
 #ifdef TILED
         barrier();  // every row is done with the previous tile
@@ -89,8 +99,9 @@ void main() {
                 vec4 kv = KEY(jj, c);
                 [[unroll]] for (uint r = 0; r < R; r++) a[r] += qr[r * HS4 + c] * kv;
             }
+            uint jseg = causal ? 0u : att_seg(b, j0 + jj);
             [[unroll]] for (uint r = 0; r < R; r++) {
-                float x = j0 + jj < kend[r] ? att_sum(a[r]) : VKT_NEG_BIG;
+                float x = visible(j0 + jj, kstart[r], kend[r], jseg, i0 + r * WG) ? att_sum(a[r]) : VKT_NEG_BIG;
                 s[r * BC + jj] = x;
                 mb[r] = max(mb[r], x);
             }
@@ -103,8 +114,10 @@ void main() {
         for (uint jj = 0; jj < BC; jj++) {
             if (jj >= nt) break;
             float p[R];
+            uint jseg = causal ? 0u : att_seg(b, j0 + jj);
             [[unroll]] for (uint r = 0; r < R; r++) {
-                p[r] = j0 + jj < kend[r] ? att_exp2(s[r * BC + jj] - mb[r]) : 0.0;
+                bool vis = visible(j0 + jj, kstart[r], kend[r], jseg, i0 + r * WG);
+                p[r] = vis ? att_exp2(s[r * BC + jj] - mb[r]) : 0.0;
                 l[r] += p[r];
             }
             [[unroll]] for (uint c = 0; c < HS4; c++) {

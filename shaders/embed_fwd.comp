@@ -1,5 +1,6 @@
 #version 450
-// Token + position embedding, forward: out[r, c] = wte[tok[r], c] + wpe[pos0 + r % T, c] for the rows r of
+// Token + position embedding, forward: out[r, c] = wte[tok[r], c] + wpe[pos0 + t, c], t = r % T (less
+// seg[r], the first position of the row's document, in a packed batch), for the rows r of
 // one row chunk, restricted to tokens in one vocabulary chunk [v0, v0 + nv) (the host splits tables larger
 // than one binding). An id outside [0, V) reads no table row: its embedding counts as zero, and the chunk
 // with v0 == 0 writes those rows (out = wpe row, or 0). No element is written twice by one dispatch.
@@ -24,6 +25,8 @@ layout(binding = 2) readonly buffer Wpe { VKT_T wpe[]; };   // (pos0 + T, C); un
 layout(binding = 3) writeonly buffer Out { VKT_T o[]; };    // (n_rows, C) rows [r0, r0 + n_rows)
 #ifdef VKT_DYN_POS
 layout(binding = 4) readonly buffer Pos { int posbuf[]; };  // posbuf[0] = pos0
+#else
+layout(binding = 4) readonly buffer Seg { int seg[]; };     // (B*T) all rows, read when flags bit 2 is set
 #endif
 
 layout(push_constant) uniform Pc {
@@ -35,7 +38,7 @@ layout(push_constant) uniform Pc {
     uint nv;     // vocab rows bound at binding 1
     uint V;      // full vocabulary size (ids >= V are invalid)
     uint pos0;   // position of t = 0
-    uint flags;  // bit 0: add wpe; bit 1: this dispatch writes the rows of invalid ids
+    uint flags;  // bit 0: add wpe; bit 1: this dispatch writes the rows of invalid ids; bit 2: packed (seg)
     uint n_pos;  // wpe rows bound
 } pc;
 
@@ -52,7 +55,9 @@ void main() {
 #ifdef VKT_DYN_POS
     uint p = uint(max(posbuf[0], 0)) + (pc.r0 + row) % pc.T;
 #else
-    uint p = pc.pos0 + (pc.r0 + row) % pc.T;
+    uint t = (pc.r0 + row) % pc.T;
+    if ((pc.flags & 4u) != 0u) t -= min(uint(max(seg[pc.r0 + row], 0)), t);  // clamped: stays in [0, t]
+    uint p = pc.pos0 + t;
 #endif
     bool add_pos = (pc.flags & 1u) != 0u && p < pc.n_pos;
     uint pos = p * pc.C, dst = row * pc.C;

@@ -2,7 +2,8 @@
 // Rotary position embedding, in place, on n_heads heads of head_size values that start at column col0 of
 // each row of a (rows, row_stride) buffer: q alone, k alone, or the q and k parts of a fused qkv buffer.
 // Each invocation owns one rotated pair (a, b) of one head of one row and rotates it by the angle
-// pos * inv_freq[i], pos = pos0 + row % T, reading (cos, sin) from a host-built f32 table:
+// pos * inv_freq[i], pos = pos0 + t - seg[row] with t = row % T (seg: the first position of the row's
+// document in a packed batch, else 0), reading (cos, sin) from a host-built f32 table:
 //   forward  a' = a cos - b sin,  b' = b cos + a sin
 //   inverse  a' = a cos + b sin,  b' = b cos - a sin     (the backward: R(-angle) = R(angle)^T)
 // Pairs are (i, i + rot_dim/2) (Hugging Face rotate_half) or (2i, 2i + 1) (interleaved, Meta/llama2.c).
@@ -26,6 +27,8 @@ layout(binding = 0) readonly buffer Tab { float cs[]; }; // (T, rot_dim / 2, 2) 
 layout(binding = 1) buffer X { VKT_T x[]; };              // (n_rows, row_stride) rows [r0, r0 + n_rows)
 #ifdef VKT_DYN_POS
 layout(binding = 2) readonly buffer Pos { int pos[]; };   // pos[0] = pos0
+#else
+layout(binding = 2) readonly buffer Seg { int seg[]; };   // (B*T) all rows, read when flags bit 2 is set
 #endif
 
 layout(push_constant) uniform Pc {
@@ -38,7 +41,7 @@ layout(push_constant) uniform Pc {
     uint head_size;
     uint half_rot;   // rot_dim / 2
     uint cs_off;     // element offset of position pos0's table row inside binding 0
-    uint flags;      // bit 0: interleaved pairs; bit 1: inverse rotation
+    uint flags;      // bit 0: interleaved pairs; bit 1: inverse rotation; bit 2: positions restart at seg
     uint n_pos;      // _pos variants: table rows bound (positions 0 .. n_pos - 1)
 } pc;
 
@@ -55,6 +58,8 @@ void main() {
 #ifdef VKT_DYN_POS
     t += uint(max(pos[0], 0));  // the table is bound from position 0
     if (t >= pc.n_pos) return;
+#else
+    if ((pc.flags & 4u) != 0u) t -= min(uint(max(seg[pc.r0 + row], 0)), t);  // clamped: never out of the table
 #endif
     uint ci = pc.cs_off + (t * pc.half_rot + k) * 2u;
     float c = cs[ci], s = cs[ci + 1u];

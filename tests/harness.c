@@ -280,6 +280,19 @@ double vkt_rel_norm_err(const float *y, const double *r, int64_t n) {
     return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
+void vkt_test_random_seg_start(vkt_rng *rng, int64_t B, int64_t T, int32_t *seg) {
+    for (int64_t b = 0; b < B; b++) {
+        int32_t *row = seg + b * T;
+        int64_t t = 0, longest = T / 6 + 1;
+        while (t < T) {
+            int64_t len = vkt_rng_below(rng, 4) == 0 ? 1 : 2 * (int64_t)vkt_rng_below(rng, (uint32_t)longest) + 1;
+            if (b == 1 || len > T - t) len = T - t;
+            for (int64_t i = 0; i < len; i++) row[t + i] = (int32_t)t;
+            t += len;
+        }
+    }
+}
+
 void vkt_test_random_batch(vkt_rng *rng, int64_t n, int64_t V, int32_t *tokens, int32_t *targets) {
     for (int64_t i = 0; i < n; i++) {
         tokens[i] = (int32_t)vkt_rng_below(rng, (uint32_t)V);

@@ -99,6 +99,10 @@ bool vkt_check_fd(vkt_test *t, const char *what, double (*f)(const double *x, vo
 /* Relative error in norm, sqrt(sum (y - r)^2 / sum r^2) (absolute when r is all zero): whole-model
  * gradients and logits are judged per tensor with it. */
 double vkt_rel_norm_err(const float *y, const double *r, int64_t n);
+/* A random well-formed document-start table (ops/seg_start.h) of B rows of T: each row packs documents of
+ * odd lengths (about a quarter of length 1, others up to about T / 3), the last one cut at the row's end;
+ * row 1 (when B >= 2) stays one document, so packed and unpacked rows mix in one batch. */
+void vkt_test_random_seg_start(vkt_rng *rng, int64_t B, int64_t T, int32_t *seg);
 /* n random tokens below V and targets, about one in seven of them -100 (no loss). */
 void vkt_test_random_batch(vkt_rng *rng, int64_t n, int64_t V, int32_t *tokens, int32_t *targets);
 /* Train losses by step from a run's metrics.jsonl, as printed (%.9g keeps every float bit): losses[step]

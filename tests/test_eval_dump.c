@@ -18,13 +18,16 @@ typedef struct {
 } feeder;
 
 /* Deterministic batches; every 7th target is ignored (-100). */
-static vkt_status fill(void *ctx, int32_t *in, int32_t *tg) {
-    feeder *f = ctx;
+static void fill_arrays(feeder *f, int32_t *in, int32_t *tg) {
     for (int i = 0; i < B * T; i++) {
         in[i] = (int32_t)((i * 5 + f->calls * 3) % V);
         tg[i] = (i + f->calls) % 7 == 0 ? -100 : (int32_t)((i * 11 + f->calls + 1) % V);
     }
     f->calls++;
+}
+
+static vkt_status fill(void *ctx, const vkt_batch *batch) {
+    fill_arrays(ctx, batch->tokens, batch->targets);
     return VKT_OK;
 }
 
@@ -68,7 +71,7 @@ int main(void) {
     long bad = -1;
     for (int64_t b = 0; b < n; b++) {
         feeder g = {.calls = (int)b};
-        fill(&g, want_in, want_tg);
+        fill_arrays(&g, want_in, want_tg);
         for (int i = 0; i < B * T; i++) {
             int64_t k = b * B * T + i;
             if ((ids[k] != want_in[i] || tgt[k] != want_tg[i]) && bad < 0) bad = (long)k;

@@ -17,9 +17,9 @@ typedef struct {
     vkt_rng *rng;
 } batch_ctx;
 
-static vkt_status fill_batch(void *ctx, int32_t *tokens, int32_t *targets) {
+static vkt_status fill_batch(void *ctx, const vkt_batch *batch) {
     batch_ctx *b = ctx;
-    vkt_test_random_batch(b->rng, b->B * b->T, b->cfg->vocab_size, tokens, targets);
+    vkt_test_random_batch(b->rng, b->B * b->T, b->cfg->vocab_size, batch->tokens, batch->targets);
     return VKT_OK;
 }
 

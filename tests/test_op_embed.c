@@ -3,7 +3,10 @@
  * Bindings are capped at 256 KiB so the mid and large cases split wte/dwte into vocabulary chunks and
  * out/dout into row chunks (with C odd, so chunk sizes must honour the offset alignment). Token ids mix
  * uniform draws with a few very frequent ids (long runs in the backward's sort), one case has a single
- * id everywhere, and some cases plant out-of-range ids (-1, V, INT32_MAX, INT32_MIN).
+ * id everywhere, and some cases plant out-of-range ids (-1, V, INT32_MAX, INT32_MIN). Packed cases give
+ * positions from a random document-start table (vkt_test_random_seg_start: odd lengths, length-1
+ * documents, one unpacked row), so positions restart at every document, forward and backward, including
+ * row chunks that cut a row's documents.
  *
  * Bounds. Forward: out = fl(wte + wpe), one f32 rounding of an exact sum, so |y - r| <= 2^-24 |r| and the
  * metric stays below 6e-8 (bound 1e-7); without wpe it is a copy (error 0). Backward: each dwte or dwpe
@@ -23,28 +26,38 @@
 typedef struct {
     int64_t B, T, C, V, P, pos0; /* P = 0: no position table */
     int mode;                    /* 0 uniform + frequent ids, 1 one id everywhere, 2 with invalid ids */
+    bool packed;                 /* positions restart at random document starts */
 } shape_t;
 
 typedef struct {
-    vkt_tensor tokens, wte, wpe, out, dout, scratch, dwte, dwpe;
+    vkt_tensor tokens, wte, wpe, out, dout, scratch, dwte, dwpe, seg;
     int64_t pos0;
-    bool has_wpe;
+    bool has_wpe, packed;
 } ctx_t;
 
 static vkt_status run_fwd(vkt_rec *r, void *c) {
     ctx_t *x = c;
-    return vkt_op_embed_fwd(r, &x->tokens, &x->wte, x->has_wpe ? &x->wpe : NULL, x->pos0, &x->out);
+    return vkt_op_embed_fwd(r, &x->tokens, &x->wte, x->has_wpe ? &x->wpe : NULL, x->pos0, x->packed ? &x->seg : NULL,
+                            &x->out);
 }
 
 static vkt_status run_bwd(vkt_rec *r, void *c) {
     ctx_t *x = c;
-    return vkt_op_embed_bwd(r, &x->dout, &x->tokens, &x->scratch, x->pos0, &x->dwte, x->has_wpe ? &x->dwpe : NULL);
+    return vkt_op_embed_bwd(r, &x->dout, &x->tokens, &x->scratch, x->pos0, x->packed ? &x->seg : NULL, &x->dwte,
+                            x->has_wpe ? &x->dwpe : NULL);
+}
+
+/* The document-start table of a packed shape (random), or all zeros (the position is then t). */
+static int32_t *make_seg(vkt_test *t, const shape_t *s) {
+    int32_t *seg = calloc((size_t)(s->B * s->T), sizeof *seg);
+    if (s->packed) vkt_test_random_seg_start(&t->rng, s->B, s->T, seg);
+    return seg;
 }
 
 /* Finite-difference context: loss = sum(w * fwd(wte, wpe)); x is either wte or wpe. */
 typedef struct {
     const shape_t *s;
-    const int32_t *tok;
+    const int32_t *tok, *seg;
     double *wte, *wpe, *w, *tmp;
 } fd_ctx;
 
@@ -53,7 +66,7 @@ static double fd_loss(const double *x, void *c) {
     fd_ctx *f = c;
     const shape_t *s = f->s;
     int64_t n = s->B * s->T * s->C;
-    vkt_ref_embed_fwd(f->tok, f->wte, f->wpe, s->B, s->T, s->C, s->V, s->pos0, f->tmp);
+    vkt_ref_embed_fwd(f->tok, f->wte, f->wpe, s->B, s->T, s->C, s->V, s->pos0, f->seg, f->tmp);
     double l = 0;
     for (int64_t i = 0; i < n; i++) l += f->w[i] * f->tmp[i];
     return l;
@@ -100,7 +113,7 @@ static int32_t *make_tokens(vkt_test *t, const shape_t *s) {
 static void check_shape(vkt_test *t, const shape_t *s) {
     const int64_t B = s->B, T = s->T, C = s->C, V = s->V, N = B * T, P = s->P > 0 ? s->P : 1;
     const size_t n_out = (size_t)(N * C), n_wte = (size_t)(V * C), n_wpe = (size_t)(P * C);
-    int32_t *tok = make_tokens(t, s);
+    int32_t *tok = make_tokens(t, s), *seg = make_seg(t, s);
     float *wte = vkt_test_randn(t, n_wte, 1), *wpe = vkt_test_randn(t, n_wpe, 1);
     float *dout = vkt_test_randn(t, n_out, 1), *dwte0 = vkt_test_randn(t, n_wte, 1);
     float *dwpe0 = vkt_test_randn(t, n_wpe, 1);
@@ -113,8 +126,11 @@ static void check_shape(vkt_test *t, const shape_t *s) {
                .wte = vkt_test_upload(t, wte, V, C, 1, 1),
                .wpe = vkt_test_upload(t, wpe, P, C, 1, 1),
                .dout = vkt_test_upload(t, dout, B, T, C, 1),
+               .seg = vkt_test_upload_i32(t, seg, N),
                .pos0 = s->pos0,
-               .has_wpe = has_wpe};
+               .has_wpe = has_wpe,
+               .packed = s->packed};
+    const int32_t *rseg = s->packed ? seg : NULL; /* the reference's view of the table */
     VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, VKT_DTYPE_I32, vkt_op_embed_bwd_scratch(N), 1, 1, 1, &c.scratch));
     vkt_test_out out = vkt_test_output(t, B, T, C, 1);
     vkt_test_out dwte = vkt_test_output_init(t, dwte0, V, C, 1, 1), dwpe = vkt_test_output_init(t, dwpe0, P, C, 1, 1);
@@ -126,14 +142,14 @@ static void check_shape(vkt_test *t, const shape_t *s) {
     vkt_test_run(t, run_bwd, &c);
 
     char what[96], shape[64];
-    snprintf(shape, sizeof shape, "B=%lld T=%lld C=%lld V=%lld P=%lld pos0=%lld m%d", (long long)B, (long long)T,
-             (long long)C, (long long)V, (long long)s->P, (long long)s->pos0, s->mode);
-    vkt_ref_embed_fwd(tok, wte_d, has_wpe ? wpe_d : NULL, B, T, C, V, s->pos0, ref);
+    snprintf(shape, sizeof shape, "B=%lld T=%lld C=%lld V=%lld P=%lld pos0=%lld m%d%s", (long long)B, (long long)T,
+             (long long)C, (long long)V, (long long)s->P, (long long)s->pos0, s->mode, s->packed ? " packed" : "");
+    vkt_ref_embed_fwd(tok, wte_d, has_wpe ? wpe_d : NULL, B, T, C, V, s->pos0, rseg, ref);
     float *y = vkt_test_read_output(t, &out, "out");
     snprintf(what, sizeof what, "fwd %s", shape);
     vkt_check(t, what, y, ref, n_out, 1e-7);
 
-    vkt_ref_embed_bwd(dout_d, tok, B, T, C, V, s->pos0, dwte_d, has_wpe ? dwpe_d : NULL);
+    vkt_ref_embed_bwd(dout_d, tok, B, T, C, V, s->pos0, rseg, dwte_d, has_wpe ? dwpe_d : NULL);
     float *g_dwte = vkt_test_read_output(t, &dwte, "dwte"), *g_dwpe = vkt_test_read_output(t, &dwpe, "dwpe");
     float *g_dwte2 = vkt_test_read_output(t, &dwte2, "dwte (rerun)");
     /* Summation bounds: S = |init| + reference backward of |dout|, k = rows per table row. */
@@ -143,10 +159,10 @@ static void check_shape(vkt_test *t, const shape_t *s) {
     for (size_t i = 0; i < n_out; i++) abs_dout[i] = fabs(dout_d[i]);
     for (size_t i = 0; i < n_wte; i++) s_wte[i] = fabs((double)dwte0[i]);
     for (size_t i = 0; i < n_wpe; i++) s_wpe[i] = fabs((double)dwpe0[i]);
-    vkt_ref_embed_bwd(abs_dout, tok, B, T, C, V, s->pos0, s_wte, has_wpe ? s_wpe : NULL);
+    vkt_ref_embed_bwd(abs_dout, tok, B, T, C, V, s->pos0, rseg, s_wte, has_wpe ? s_wpe : NULL);
     for (int64_t i = 0; i < N; i++) {
         if (tok[i] >= 0 && tok[i] < V) k_wte[tok[i]]++;
-        if (has_wpe) k_wpe[s->pos0 + i % T]++;
+        if (has_wpe) k_wpe[s->pos0 + i % T - seg[i]]++;
     }
     snprintf(what, sizeof what, "bwd dwte %s", shape);
     check_sum(t, what, g_dwte, dwte_d, s_wte, k_wte, V, C);
@@ -164,7 +180,7 @@ static void check_shape(vkt_test *t, const shape_t *s) {
         for (int64_t i = 0; i < N; i++) {
             for (int64_t k = 0; k < C; k++) {
                 if (tok[i] >= 0 && tok[i] < V) acc[tok[i] * C + k] += dout[i * C + k];
-                if (has_wpe) accp[(s->pos0 + i % T) * C + k] += dout[i * C + k];
+                if (has_wpe) accp[(s->pos0 + i % T - seg[i]) * C + k] += dout[i * C + k];
             }
         }
         for (size_t i = 0; i < n_wte && mism < 0; i++)
@@ -179,10 +195,10 @@ static void check_shape(vkt_test *t, const shape_t *s) {
     /* Reference backward against finite differences of the reference forward (loss = sum(dout * out)). */
     double *tmp = malloc(n_out * sizeof *tmp), *g = malloc((n_wte > n_wpe ? n_wte : n_wpe) * sizeof *g);
     double *wte_x = vkt_test_to_double(wte, n_wte), *wpe_x = vkt_test_to_double(wpe, n_wpe);
-    fd_ctx f = {s, tok, wte_x, has_wpe ? wpe_x : NULL, dout_d, tmp};
+    fd_ctx f = {s, tok, rseg, wte_x, has_wpe ? wpe_x : NULL, dout_d, tmp};
     memset(g, 0, n_wte * sizeof *g);
     double *gp = calloc(n_wpe, sizeof *gp);
-    vkt_ref_embed_bwd(dout_d, tok, B, T, C, V, s->pos0, g, has_wpe ? gp : NULL);
+    vkt_ref_embed_bwd(dout_d, tok, B, T, C, V, s->pos0, rseg, g, has_wpe ? gp : NULL);
     if (N * C <= 200000) {
         snprintf(what, sizeof what, "dwte %s", shape);
         vkt_check_fd(t, what, fd_loss, wte_x, g, n_wte, &f, 1e-6);
@@ -193,7 +209,7 @@ static void check_shape(vkt_test *t, const shape_t *s) {
     }
     free(tok), free(wte), free(wpe), free(dout), free(dwte0), free(dwpe0), free(wte_d), free(wpe_d);
     free(dout_d), free(dwte_d), free(dwpe_d), free(ref), free(y), free(g_dwte), free(g_dwpe), free(g_dwte2);
-    free(tmp), free(g), free(gp), free(wte_x), free(wpe_x);
+    free(tmp), free(g), free(gp), free(wte_x), free(wpe_x), free(seg);
     vkt_arena_reset(t->arena);
 }
 
@@ -208,26 +224,28 @@ static void check_fwd16(vkt_test *t, const shape_t *s, vkt_dtype dt) {
     }
     const int64_t B = s->B, T = s->T, C = s->C, V = s->V, N = B * T, P = s->P > 0 ? s->P : 1;
     const bool has_wpe = s->P > 0;
-    int32_t *tok = make_tokens(t, s);
+    int32_t *tok = make_tokens(t, s), *seg = make_seg(t, s);
     float *wte = vkt_test_randn(t, (size_t)(V * C), 1), *wpe = vkt_test_randn(t, (size_t)(P * C), 1);
     ctx_t c = {.tokens = vkt_test_upload_i32(t, tok, N),
                .wte = vkt_half_upload(t, dt, wte, V, C),
                .wpe = vkt_half_upload(t, dt, wpe, P, C),
+               .seg = vkt_test_upload_i32(t, seg, N),
                .pos0 = s->pos0,
-               .has_wpe = has_wpe};
+               .has_wpe = has_wpe,
+               .packed = s->packed};
     vkt_test_out out = vkt_half_output(t, dt, N, C);
     c.out = out.view;
     c.out.shape[0] = B, c.out.shape[1] = T, c.out.shape[2] = C;
     vkt_test_run(t, run_fwd, &c);
     double *wte_d = vkt_test_to_double(wte, (size_t)(V * C)), *wpe_d = vkt_test_to_double(wpe, (size_t)(P * C));
     double *ref = malloc((size_t)(N * C) * sizeof *ref);
-    vkt_ref_embed_fwd(tok, wte_d, has_wpe ? wpe_d : NULL, B, T, C, V, s->pos0, ref);
+    vkt_ref_embed_fwd(tok, wte_d, has_wpe ? wpe_d : NULL, B, T, C, V, s->pos0, s->packed ? seg : NULL, ref);
     float *y = vkt_half_read(t, &out, "out");
     char what[96];
-    snprintf(what, sizeof what, "fwd %s B=%lld T=%lld C=%lld V=%lld P=%lld", vkt_dtype_name(dt), (long long)B,
-             (long long)T, (long long)C, (long long)V, (long long)s->P);
+    snprintf(what, sizeof what, "fwd %s B=%lld T=%lld C=%lld V=%lld P=%lld%s", vkt_dtype_name(dt), (long long)B,
+             (long long)T, (long long)C, (long long)V, (long long)s->P, s->packed ? " packed" : "");
     vkt_check(t, what, y, ref, (size_t)(N * C), dt == VKT_DTYPE_F16 ? 0x1p-11 + 0x1p-23 : 0x1p-8 + 0x1p-23);
-    free(tok), free(wte), free(wpe), free(wte_d), free(wpe_d), free(ref), free(y);
+    free(tok), free(wte), free(wpe), free(wte_d), free(wpe_d), free(ref), free(y), free(seg);
     vkt_arena_reset(t->arena);
 }
 
@@ -255,7 +273,7 @@ static void check_dynamic_pos(vkt_test *t) {
         VKT_TEST_TRY(t, vkt_tensor_upload(t->dev, &pos, &positions[i], sizeof positions[i]));
         VKT_TEST_TRY(t, vkt_rec_submit_wait(rec));
         VKT_TEST_TRY(t, vkt_rec_begin(t->rec));
-        VKT_TEST_TRY(t, vkt_op_embed_fwd(t->rec, &tk, &we, &wp, positions[i], &stat.view));
+        VKT_TEST_TRY(t, vkt_op_embed_fwd(t->rec, &tk, &we, &wp, positions[i], NULL, &stat.view));
         VKT_TEST_TRY(t, vkt_rec_end(t->rec));
         VKT_TEST_TRY(t, vkt_rec_submit_wait(t->rec));
         float *a = vkt_test_read_output(t, &dyn, "out (device pos0)"), *b = vkt_test_read_output(t, &stat, "out");
@@ -274,20 +292,29 @@ int main(void) {
     setenv("VKT_MAX_BINDING_BYTES", "262144", 1);
     vkt_test_init(&t, "op_embed");
     const shape_t shapes[] = {
-        {1, 1, 1, 1, 1, 0, 0},         /* everything 1 */
-        {2, 5, 7, 11, 9, 3, 0},        /* pos0 offset into a longer table */
-        {3, 37, 67, 101, 37, 0, 2},    /* invalid ids */
-        {1, 13, 5, 3, 0, 0, 2},        /* no wpe, invalid ids */
-        {4, 17, 37, 2053, 17, 0, 0},   /* wte split in 2 vocab chunks; odd row bytes */
-        {2, 31, 29, 257, 31, 0, 1},    /* one id everywhere: a single run of B*T rows */
-        {4, 509, 97, 5003, 509, 0, 2}, /* large: wte in 8 vocab chunks, out/dout in 4 row chunks */
-        {4, 509, 96, 1031, 0, 0, 1},   /* large, no wpe, one run of 2036 rows */
-        {4, 127, 3, 70001, 127, 0, 2}, /* 3 sort passes (17-bit keys), 2 sort blocks, vocab split */
-        {8, 100, 5, 300, 100, 0, 0},   /* 2 sort passes, 4 sort blocks, many repeats */
+        {1, 1, 1, 1, 1, 0, 0, false},         /* everything 1 */
+        {2, 5, 7, 11, 9, 3, 0, false},        /* pos0 offset into a longer table */
+        {3, 37, 67, 101, 37, 0, 2, false},    /* invalid ids */
+        {1, 13, 5, 3, 0, 0, 2, false},        /* no wpe, invalid ids */
+        {4, 17, 37, 2053, 17, 0, 0, false},   /* wte split in 2 vocab chunks; odd row bytes */
+        {2, 31, 29, 257, 31, 0, 1, false},    /* one id everywhere: a single run of B*T rows */
+        {4, 509, 97, 5003, 509, 0, 2, false}, /* large: wte in 8 vocab chunks, out/dout in 4 row chunks */
+        {4, 509, 96, 1031, 0, 0, 1, false},   /* large, no wpe, one run of 2036 rows */
+        {4, 127, 3, 70001, 127, 0, 2, false}, /* 3 sort passes (17-bit keys), 2 sort blocks, vocab split */
+        {8, 100, 5, 300, 100, 0, 0, false},   /* 2 sort passes, 4 sort blocks, many repeats */
+        /* Packed rows: positions restart at each document. */
+        {1, 1, 1, 1, 1, 0, 0, true},          /* one position: one document of length 1 */
+        {2, 5, 7, 11, 9, 3, 0, true},         /* pos0 offset */
+        {3, 37, 67, 101, 37, 0, 2, true},     /* invalid ids; finite differences of the packed reference */
+        {8, 100, 5, 300, 100, 0, 0, true},    /* many documents per position */
+        {4, 509, 97, 5003, 509, 0, 2, true},  /* dout in 4 row chunks that cut rows inside documents */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_shape(&t, &shapes[i]);
     /* 16-bit forward: an offset case, and a large one whose tables split (wte 1 MiB in bf16). */
-    const shape_t half_shapes[] = {{2, 5, 7, 11, 9, 3, 2}, {4, 509, 97, 5003, 509, 0, 2}, {3, 37, 67, 101, 0, 0, 0}};
+    const shape_t half_shapes[] = {{2, 5, 7, 11, 9, 3, 2, false},
+                                   {4, 509, 97, 5003, 509, 0, 2, false},
+                                   {3, 37, 67, 101, 0, 0, 0, false},
+                                   {3, 37, 67, 101, 39, 2, 0, true}};
     for (size_t i = 0; i < sizeof half_shapes / sizeof half_shapes[0]; i++) {
         check_fwd16(&t, &half_shapes[i], VKT_DTYPE_F16);
         check_fwd16(&t, &half_shapes[i], VKT_DTYPE_BF16);

@@ -1,6 +1,7 @@
 /* Rotary position embedding: host cos/sin table accuracy, in-place forward and backward on q-like
  * buffers and on slices of a fused qkv buffer, both pair conventions, partial rotary, large positions,
- * a row split over bindings (capped at 256 KiB), f16/bf16 storage.
+ * a row split over bindings (capped at 256 KiB), f16/bf16 storage, and packed rows (random document-start
+ * tables: each document's positions restart at pos0).
  *
  * Bounds.
  * Table: exact mode rounds cos/sin of the double angle once, so |table - exact| <= 2^-25 (half an ulp
@@ -27,10 +28,11 @@ typedef struct {
     bool interleaved;
     double theta;
     vkt_dtype dt;
+    bool packed; /* positions restart at random document starts (vkt_test_random_seg_start) */
 } case_t;
 
 typedef struct {
-    vkt_tensor x, table;
+    vkt_tensor x, table, seg;
     vkt_rope_desc d;
     bool bwd;
 } ctx_t;
@@ -119,7 +121,14 @@ static vkt_test_out upload_inplace(vkt_test *t, vkt_dtype dt, float *x, int64_t 
     return o;
 }
 
-static void check_dir(vkt_test *t, const case_t *c, ctx_t *ctx, const double *cs, bool bwd, const char *shape) {
+/* The reference's shape of case c over document starts seg (NULL: unpacked). */
+static vkt_ref_rope_shape ref_shape(const case_t *c, const int32_t *seg) {
+    return (vkt_ref_rope_shape){c->B,    c->T,    c->n_heads,     c->head_size, c->rot_dim, c->row_stride,
+                                c->col0, c->pos0, c->interleaved, seg};
+}
+
+static void check_dir(vkt_test *t, const case_t *c, ctx_t *ctx, const double *cs, const int32_t *seg, bool bwd,
+                      const char *shape) {
     const int64_t n = c->B * c->T * c->row_stride;
     float *x = vkt_test_randn(t, (size_t)n, 1);
     vkt_test_out buf = upload_inplace(t, c->dt, x, n);
@@ -127,8 +136,7 @@ static void check_dir(vkt_test *t, const case_t *c, ctx_t *ctx, const double *cs
     vkt_test_run(t, run, ctx);
     float *y = c->dt == VKT_DTYPE_F32 ? vkt_test_read_output(t, &buf, "x") : vkt_half_read(t, &buf, "x");
     double *ref = vkt_test_to_double(x, (size_t)n);
-    const vkt_ref_rope_shape rs = {c->B,          c->T,    c->n_heads, c->head_size,  c->rot_dim,
-                                   c->row_stride, c->col0, c->pos0,    c->interleaved};
+    const vkt_ref_rope_shape rs = ref_shape(c, seg);
     double rel16 = c->dt == VKT_DTYPE_F16 ? 0x1p-11 : c->dt == VKT_DTYPE_BF16 ? 0x1p-8 : 0;
     double *bound = error_bounds(c, ref, rel16, c->dt == VKT_DTYPE_F16 ? 0x1p-25 : 0);
     if (bwd)
@@ -170,10 +178,9 @@ static double fd_loss(const double *x, void *p) {
     return l;
 }
 
-static void check_fd(vkt_test *t, const case_t *c, const double *cs, const char *shape) {
+static void check_fd(vkt_test *t, const case_t *c, const double *cs, const int32_t *seg, const char *shape) {
     const int64_t n = c->B * c->T * c->row_stride;
-    const vkt_ref_rope_shape rs = {c->B,          c->T,    c->n_heads, c->head_size,  c->rot_dim,
-                                   c->row_stride, c->col0, c->pos0,    c->interleaved};
+    const vkt_ref_rope_shape rs = ref_shape(c, seg);
     float *xf = vkt_test_randn(t, (size_t)n, 1), *wf = vkt_test_randn(t, (size_t)n, 1);
     double *x = vkt_test_to_double(xf, (size_t)n), *w = vkt_test_to_double(wf, (size_t)n);
     double *g = vkt_test_to_double(wf, (size_t)n), *tmp = malloc((size_t)n * sizeof *tmp);
@@ -194,18 +201,24 @@ static void check_case(vkt_test *t, const case_t *c) {
     vkt_rope_inv_freq(inv, c->rot_dim, c->theta);
     vkt_rope_table(tab, P, nf, inv, false);
     double *cs = vkt_test_to_double(tab, (size_t)(P * nf * 2));
+    int32_t *seg = NULL;
+    if (c->packed) {
+        seg = malloc((size_t)(c->B * c->T) * sizeof *seg);
+        vkt_test_random_seg_start(&t->rng, c->B, c->T, seg);
+    }
     ctx_t ctx = {.table = vkt_test_upload(t, tab, P, nf, 2, 1),
                  .d = {c->B, c->T, c->n_heads, c->head_size, c->rot_dim == c->head_size ? 0 : c->rot_dim, c->row_stride,
-                       c->col0, c->pos0, c->interleaved}};
-    char shape[128];
-    snprintf(shape, sizeof shape, "%s B=%lld T=%lld H=%lld HS=%lld rot=%lld stride=%lld col0=%lld pos0=%lld %s th=%g",
+                       c->col0, c->pos0, c->interleaved, NULL}};
+    if (seg) ctx.seg = vkt_test_upload_i32(t, seg, c->B * c->T), ctx.d.seg_start = &ctx.seg;
+    char shape[140];
+    snprintf(shape, sizeof shape, "%s B=%lld T=%lld H=%lld HS=%lld rot=%lld stride=%lld col0=%lld pos0=%lld %s th=%g%s",
              vkt_dtype_name(c->dt), (long long)c->B, (long long)c->T, (long long)c->n_heads, (long long)c->head_size,
              (long long)c->rot_dim, (long long)c->row_stride, (long long)c->col0, (long long)c->pos0,
-             c->interleaved ? "ileave" : "half", c->theta);
-    check_dir(t, c, &ctx, cs, false, shape);
-    check_dir(t, c, &ctx, cs, true, shape);
-    if (c->dt == VKT_DTYPE_F32 && c->B * c->T * c->row_stride <= 4096) check_fd(t, c, cs, shape);
-    free(inv), free(tab), free(cs);
+             c->interleaved ? "ileave" : "half", c->theta, seg ? " packed" : "");
+    check_dir(t, c, &ctx, cs, seg, false, shape);
+    check_dir(t, c, &ctx, cs, seg, true, shape);
+    if (c->dt == VKT_DTYPE_F32 && c->B * c->T * c->row_stride <= 4096) check_fd(t, c, cs, seg, shape);
+    free(inv), free(tab), free(cs), free(seg);
     vkt_arena_reset(t->arena);
 }
 
@@ -239,7 +252,7 @@ static void check_dynamic_pos(vkt_test *t) {
     dyn_ctx c = {.x0 = vkt_test_upload(t, x, n, 1, 1, 1),
                  .table = vkt_test_upload(t, tab, P, HS, 1, 1),
                  .pos = vkt_test_upload_i32(t, &zero, 1),
-                 .d = {.B = B, .T = T, .n_heads = 6, .head_size = HS, .row_stride = stride}};
+                 .d = {.B = B, .T = T, .n_heads = 6, .head_size = HS, .row_stride = stride, .seg_start = NULL}};
     vkt_test_out dyn = vkt_test_output(t, n, 1, 1, 1), stat = vkt_test_output(t, n, 1, 1, 1);
     vkt_rec *rec;
     VKT_TEST_TRY(t, vkt_rec_create(t->dev, 0, &rec));
@@ -277,21 +290,28 @@ int main(void) {
 
     const vkt_dtype F32 = VKT_DTYPE_F32, F16 = VKT_DTYPE_F16, BF16 = VKT_DTYPE_BF16;
     const case_t cases[] = {
-        /* B, T, heads, HS, rot, stride, col0, pos0, interleaved, theta, dtype */
-        {1, 1, 1, 2, 2, 2, 0, 0, false, 1e4, F32},            /* smallest */
-        {2, 7, 3, 8, 8, 24, 0, 0, false, 1e4, F32},           /* q (B, T, NH, HS) */
-        {2, 7, 3, 8, 8, 24, 0, 0, true, 1e4, F32},            /* interleaved pairs */
-        {3, 5, 2, 10, 6, 20, 0, 11, true, 1e4, F32},          /* partial rotary, interleaved, offset */
-        {1, 3, 2, 6, 4, 12, 0, 0, false, 1e4, F32},           /* partial rotary, rotate_half */
-        {2, 13, 6, 16, 16, 128, 0, 0, false, 1e4, F32},       /* fused qkv, NH=4 KVH=2: q and k in one call */
-        {2, 13, 2, 16, 16, 128, 64, 5, false, 5e5, F32},      /* fused qkv: k only (q and v untouched) */
-        {1, 37, 2, 128, 128, 256, 0, 32731, false, 5e5, F32}, /* positions up to 32767, Llama 3 theta */
-        {2, 9, 3, 64, 64, 192, 0, 4093, true, 1e6, F32},      /* Qwen2 theta, interleaved */
-        {4, 129, 6, 24, 24, 168, 0, 0, false, 1e4, F32},      /* large: fused qkv split in 2 row chunks */
-        {2, 7, 3, 8, 8, 24, 0, 3, false, 1e4, F16},
-        {2, 13, 6, 16, 16, 128, 0, 0, true, 1e4, BF16},
-        {8, 129, 6, 24, 20, 168, 0, 0, false, 1e4, BF16},   /* 16-bit rows split in 2 chunks, partial */
-        {8, 129, 6, 24, 24, 168, 24, 100, false, 1e4, F16}, /* k part only, split */
+        /* B, T, heads, HS, rot, stride, col0, pos0, interleaved, theta, dtype, packed */
+        {1, 1, 1, 2, 2, 2, 0, 0, false, 1e4, F32, false},            /* smallest */
+        {2, 7, 3, 8, 8, 24, 0, 0, false, 1e4, F32, false},           /* q (B, T, NH, HS) */
+        {2, 7, 3, 8, 8, 24, 0, 0, true, 1e4, F32, false},            /* interleaved pairs */
+        {3, 5, 2, 10, 6, 20, 0, 11, true, 1e4, F32, false},          /* partial rotary, interleaved, offset */
+        {1, 3, 2, 6, 4, 12, 0, 0, false, 1e4, F32, false},           /* partial rotary, rotate_half */
+        {2, 13, 6, 16, 16, 128, 0, 0, false, 1e4, F32, false},       /* fused qkv, NH=4 KVH=2: q and k in one call */
+        {2, 13, 2, 16, 16, 128, 64, 5, false, 5e5, F32, false},      /* fused qkv: k only (q and v untouched) */
+        {1, 37, 2, 128, 128, 256, 0, 32731, false, 5e5, F32, false}, /* positions up to 32767, Llama 3 theta */
+        {2, 9, 3, 64, 64, 192, 0, 4093, true, 1e6, F32, false},      /* Qwen2 theta, interleaved */
+        {4, 129, 6, 24, 24, 168, 0, 0, false, 1e4, F32, false},      /* large: fused qkv split in 2 row chunks */
+        {2, 7, 3, 8, 8, 24, 0, 3, false, 1e4, F16, false},
+        {2, 13, 6, 16, 16, 128, 0, 0, true, 1e4, BF16, false},
+        {8, 129, 6, 24, 20, 168, 0, 0, false, 1e4, BF16, false},   /* 16-bit rows split in 2 chunks, partial */
+        {8, 129, 6, 24, 24, 168, 24, 100, false, 1e4, F16, false}, /* k part only, split */
+        /* Packed rows: positions restart at every document (pos0 included). */
+        {2, 7, 3, 8, 8, 24, 0, 0, false, 1e4, F32, true},
+        {3, 5, 2, 10, 6, 20, 0, 11, true, 1e4, F32, true},     /* partial rotary, interleaved, offset */
+        {2, 13, 6, 16, 16, 128, 0, 0, false, 1e4, F32, true},  /* fused qkv: q and k in one call */
+        {4, 129, 6, 24, 24, 168, 0, 0, false, 1e4, F32, true}, /* 2 row chunks, cut inside documents */
+        {2, 7, 3, 8, 8, 24, 0, 3, false, 1e4, F16, true},
+        {8, 129, 6, 24, 20, 168, 0, 0, false, 1e4, BF16, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&t, &cases[i]);
     check_dynamic_pos(&t);

@@ -30,10 +30,10 @@ typedef struct {
     int64_t n, V;
 } batch_ctx;
 
-static vkt_status fill_fixed(void *ctx, int32_t *tokens, int32_t *targets) {
+static vkt_status fill_fixed(void *ctx, const vkt_batch *batch) {
     batch_ctx *b = ctx;
     vkt_rng r = b->rng;
-    vkt_test_random_batch(&r, b->n, b->V, tokens, targets);
+    vkt_test_random_batch(&r, b->n, b->V, batch->tokens, batch->targets);
     return VKT_OK;
 }
 
@@ -130,7 +130,7 @@ static void check(vkt_test *t, const char *arch, const vkt_model_config *cfg, vk
     vkt_lora_attach(l);
     vkt_rng_init(&rng, t->seed + 1);
     batch_ctx bc = {rng, BT, V};
-    fill_fixed(&bc, vkt_model_slot_tokens(m, 0), vkt_model_slot_targets(m, 0));
+    VKT_TEST_TRY(t, vkt_step_fill_batch(m, 0, fill_fixed, &bc));
     vkt_model_use_slot(m, 0);
 
     float *ad = malloc((size_t)l->table.total * sizeof *ad);

@@ -154,11 +154,11 @@ typedef struct {
     int64_t n, V;
 } fill_ctx;
 
-static vkt_status fill(void *ctx, int32_t *tokens, int32_t *targets) {
+static vkt_status fill(void *ctx, const vkt_batch *batch) {
     fill_ctx *c = ctx;
     for (int64_t i = 0; i < c->n; i++)
-        tokens[i] = (int32_t)vkt_rng_below(&c->rng, (uint64_t)c->V),
-        targets[i] = (int32_t)vkt_rng_below(&c->rng, (uint64_t)c->V);
+        batch->tokens[i] = (int32_t)vkt_rng_below(&c->rng, (uint64_t)c->V),
+        batch->targets[i] = (int32_t)vkt_rng_below(&c->rng, (uint64_t)c->V);
     return VKT_OK;
 }
 

@@ -100,13 +100,14 @@ static void test_no_validation(void) {
     const char *log = tu_capture_end();
     EXPECT(s == VKT_OK && !d.has_val);
     printf("val_fraction 0: has_val %d %s", d.has_val, log);
-    int32_t in[16], tg[16];
+    int32_t in[16], tg[16], seg[16] = {0};
+    const vkt_batch batch = {in, tg, seg};
     tu_capture_begin();
-    s = vkt_dataset_val_batch(&d, in, tg);
+    s = vkt_dataset_val_batch(&d, &batch);
     log = tu_capture_end();
     EXPECT(s == VKT_ERR_ARG && strstr(log, "no validation data"));
     printf("validation batch without validation data: %s", log);
-    EXPECT(vkt_dataset_train_batch(&d, in, tg) == VKT_OK);
+    EXPECT(vkt_dataset_train_batch(&d, &batch) == VKT_OK);
     vkt_dataset_free(&d);
     /* A split under one batch is no validation set either. */
     cfg.val_fraction = 0.001;
@@ -117,7 +118,7 @@ static void test_no_validation(void) {
     vkt_dataset_free(&d);
     cfg.val_fraction = 0.2;
     EXPECT(vkt_dataset_init(&d, &cfg, tok) == VKT_OK && d.has_val);
-    EXPECT(vkt_dataset_val_batch(&d, in, tg) == VKT_OK);
+    EXPECT(vkt_dataset_val_batch(&d, &batch) == VKT_OK);
     vkt_dataset_free(&d);
     vkt_run_config_free(&cfg);
     vkt_tok_free(tok);

@@ -10,6 +10,13 @@
 // written as vec4 arrays; otherwise element by element (f32, or f16 / bf16 storage with -DVKT_F16 /
 // -DVKT_BF16, see dtype.glsl), with the tail of the last vec4 zero. lse and D are always f32.
 //
+// Masks: query i sees key j when seg[i] <= j (same document, packing) and j <= i (causal) or seg[j] <= i
+// (bidirectional: j's document started at or before i, so i and j share it). seg[t] is the first position
+// of t's document (binding Seg, (B, T) i32, when ATT_PACKED is set; without it nothing is read and seg is 0).
+// Tables are well formed (non-decreasing, seg[t] == t or seg[t - 1], host-checked), so seg of a block's
+// first row is the lowest of the block's and of every later row's: loops start at the tile's first
+// document and stop at the first block that belongs to a later document than all of the tile's rows.
+//
 // Control flow: loops over key (or query) blocks run to a bound that is the same for the whole workgroup
 // and per-row masks select which pairs count. Loads of a shared key/query row then use one address
 // across the workgroup, which CPU drivers turn into one scalar load instead of a gather, and GPUs into a
@@ -59,10 +66,10 @@ const uint HS4 = (HS + 3) / 4;
 
 layout(push_constant) uniform Pc {
     uint T, NH, KVH, n_batch;
-    uint causal;       // 1: key j is visible to query i only when j <= i
+    uint flags;        // ATT_CAUSAL | ATT_PACKED
     float scale_log2;  // softmax scale * log2(e): scores are kept in base-2 units
     float scale;       // softmax scale (natural units), for the gradients
-    uint _pad0;
+    uint seg_off;      // element offset of batch 0's row in the Seg binding (ATT_PACKED)
     uint q_stride, q_off, k_stride, k_off;
     uint v_stride, v_off, o_off, lse_off;
     uint dq_stride, dq_off, dk_stride, dk_off;
@@ -91,6 +98,21 @@ float att_exp2(float x) {
     p = p * f + 1.0;
     return ldexp(p, int(n));
 }
+
+const uint ATT_CAUSAL = 1u;  // key j is visible to query i only when j <= i
+const uint ATT_PACKED = 2u;  // several documents per row: the Seg binding holds their starts
+
+bool att_causal() { return (pc.flags & ATT_CAUSAL) != 0u; }
+
+// Declares the Seg binding and `uint att_seg(b, t)`: the first position of the document holding
+// position t of batch b (0 when not packed), clamped into [0, t] so that a bad table can only mask
+// wrongly, never index out of range or stall a loop.
+#define ATT_SEG(bnd)                                                                               \
+    layout(binding = bnd) readonly buffer Seg { int seg[]; };                                      \
+    uint att_seg(uint b, uint t) {                                                                 \
+        if ((pc.flags & ATT_PACKED) == 0u) return 0u;                                              \
+        return min(uint(max(seg[pc.seg_off + b * pc.T + t], 0)), t);                               \
+    }
 
 uint att_row(uint off, uint stride, uint b, uint t, uint head) {
     return off + (b * pc.T + t) * stride + head * HS;

@@ -7,7 +7,10 @@
  * dS^T q), the usual FlashAttention convention. The kernels do more than that (the backward recomputes
  * q.k and do.v in both passes: 14 HS per pair) and the exponentials are not counted.
  * Validation compares two (batch, head) slices, the first and the last, with the double reference (the
- * whole reference would take minutes on a CPU), with the bound of tests/test_op_attention.c. */
+ * whole reference would take minutes on a CPU), with the bound of tests/test_op_attention.c.
+ * Every case binds a document-start table as training does (the model always binds one): docs=1 is the
+ * all-zero table of unpacked batches, docs=8 rows packed with 8 equal documents (SFT packing), where the
+ * kernels skip the key blocks of other documents; the work counted is then the pairs inside documents. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,13 +18,16 @@
 
 #include "bench/bench_groups.h"
 #include "ops/attention.h"
+#include "ops/seg_start.h"
 #include "ref/ref_attention.h"
 
 typedef struct {
-    vkt_attention_cfg cfg;
+    vkt_attention_cfg cfg;     /* cfg.seg_start points at seg */
     bool bwd;
-    vkt_tensor q, k, v, o, lse, dout, dq, dk, dv, delta;
+    int docs;                  /* equal documents per row (1: unpacked) */
+    vkt_tensor q, k, v, o, lse, dout, dq, dk, dv, delta, seg;
     float *hq, *hk, *hv, *hdo;  /* owned: host inputs (B, T, NH, HS) */
+    int32_t *hseg;              /* owned: (B, T) document starts */
 } att_ctx;
 
 static vkt_status record_fwd(vkt_rec *r, void *c) {
@@ -45,7 +51,14 @@ static vkt_status setup(vkt_bench *b, void *c) {
     size_t n = (size_t)(g->B * g->T * g->NH * g->HS);
     x->hq = vkt_bench_rand(b, n, -2, 2), x->hk = vkt_bench_rand(b, n, -2, 2);
     x->hv = vkt_bench_rand(b, n, -1, 1), x->hdo = vkt_bench_rand(b, n, -1, 1);
-    if (!x->hq || !x->hk || !x->hv || !x->hdo) return VKT_ERR_OOM;
+    x->hseg = malloc((size_t)(g->B * g->T) * sizeof *x->hseg);
+    if (!x->hq || !x->hk || !x->hv || !x->hdo || !x->hseg) return VKT_ERR_OOM;
+    int64_t len[64];
+    for (int d = 0; d < x->docs; d++) len[d] = g->T / x->docs + (d < g->T % x->docs ? 1 : 0);
+    for (int64_t bb = 0; bb < g->B; bb++) VKT_TRY(vkt_seg_start_from_lengths(x->hseg + bb * g->T, g->T, len, x->docs));
+    VKT_TRY(vkt_tensor_alloc(b->arena, VKT_DTYPE_I32, g->B * g->T, 1, 1, 1, &x->seg));
+    VKT_TRY(vkt_tensor_upload(b->dev, &x->seg, x->hseg, (size_t)(g->B * g->T) * sizeof *x->hseg));
+    x->cfg.seg_start = &x->seg;
     VKT_TRY(vkt_bench_upload(b, x->hq, g->B, g->T, g->NH, g->HS, &x->q));
     VKT_TRY(vkt_bench_upload(b, x->hk, g->B, g->T, g->NH, g->HS, &x->k));
     VKT_TRY(vkt_bench_upload(b, x->hv, g->B, g->T, g->NH, g->HS, &x->v));
@@ -100,10 +113,11 @@ static bool check(vkt_bench *b, void *c, char *why, size_t why_size) {
     double *q = buf, *k = q + nh, *v = k + nh, *dout = v + nh, *o = dout + nh, *dq = o + nh, *dk = dq + nh;
     double *dv = dk + nh;
     vkt_ref_attention_shape s = {1, g->T, 1, 1, g->HS, g->scale != 0 ? g->scale : 1 / sqrt((double)g->HS),
-                                 g->causal};
+                                 g->causal, NULL};
     const int64_t picks[2][2] = {{0, 0}, {g->B - 1, g->NH - 1}};
     for (int p = 0; ok && p < 2; p++) {
         int64_t pb = picks[p][0], ph = picks[p][1];
+        s.seg_start = x->hseg + pb * g->T;
         head_get(x, x->hq, pb, ph, q), head_get(x, x->hk, pb, ph, k), head_get(x, x->hv, pb, ph, v);
         vkt_ref_attention_fwd(&s, q, k, v, o, lse);
         const float *outs[4] = {go, gq, gk, gv};
@@ -126,13 +140,13 @@ static bool check(vkt_bench *b, void *c, char *why, size_t why_size) {
 
 static void teardown(void *c) {
     att_ctx *x = c;
-    free(x->hq), free(x->hk), free(x->hv), free(x->hdo);
-    x->hq = x->hk = x->hv = x->hdo = NULL;
+    free(x->hq), free(x->hk), free(x->hv), free(x->hdo), free(x->hseg);
+    x->hq = x->hk = x->hv = x->hdo = NULL, x->hseg = NULL;
 }
 
 vkt_status vkt_bench_group_attention(vkt_bench *b) {
-    const vkt_attention_cfg full = {4, 1024, 12, 12, 64, 0, true, VKT_ATTENTION_AUTO};
-    const vkt_attention_cfg quick = {1, 64, 2, 2, 32, 0, true, VKT_ATTENTION_AUTO};
+    const vkt_attention_cfg full = {4, 1024, 12, 12, 64, 0, true, VKT_ATTENTION_AUTO, NULL};
+    const vkt_attention_cfg quick = {1, 64, 2, 2, 32, 0, true, VKT_ATTENTION_AUTO, NULL};
     /* Quick: both variants (validation). Full: the variant this device gets by default, since the other
      * one is far off its best here (tiled on lavapipe: minutes for 24 submits) and is not what runs. */
     vkt_attention_variant variants[2] = {VKT_ATTENTION_ROW, VKT_ATTENTION_TILED};
@@ -141,12 +155,18 @@ vkt_status vkt_bench_group_attention(vkt_bench *b) {
         vkt_attention_cfg probe = full;
         variants[0] = vkt_attention_variant_for(b->rec, &probe), n_variants = 1;
     }
-    for (int bwd = 0; bwd < 2; bwd++)
+    const int docs[2] = {1, 8};
+    for (int di = 0; di < 2; di++)
+        for (int bwd = 0; bwd < 2; bwd++)
         for (int vi = 0; vi < n_variants; vi++) {
-            att_ctx x = {.cfg = b->quick ? quick : full, .bwd = bwd};
+            att_ctx x = {.cfg = b->quick ? quick : full, .bwd = bwd, .docs = docs[di]};
             const vkt_attention_cfg *g = &x.cfg;
             x.cfg.variant = variants[vi];
-            double pairs = (double)g->B * (double)g->NH * (double)g->T * (double)(g->causal ? g->T + 1 : 2 * g->T) / 2;
+            double pairs = 0; /* visible (query, key) pairs, summed over documents */
+            for (int d = 0; d < x.docs; d++) {
+                double L = (double)(g->T / x.docs + (d < g->T % x.docs ? 1 : 0));
+                pairs += (double)g->B * (double)g->NH * L * (g->causal ? L + 1 : 2 * L) / 2;
+            }
             double act = 4.0 * (double)(g->B * g->T * g->NH * g->HS), rows = 4.0 * (double)(g->B * g->NH * g->T);
             vkt_bench_case c = {.op = bwd ? "attention_bwd" : "attention_fwd", .dtype = "f32",
                                 .variant = vkt_attention_variant_name(variants[vi]),
@@ -157,9 +177,9 @@ vkt_status vkt_bench_group_attention(vkt_bench *b) {
                                 .bytes = bwd ? 8 * act + 2 * rows : 4 * act + rows,
                                 .setup = setup, .record = bwd ? record_bwd : record_fwd, .check = check,
                                 .teardown = teardown, .ctx = &x};
-            snprintf(c.shape, sizeof c.shape, "B=%lld T=%lld NH=%lld KVH=%lld HS=%lld %s", (long long)g->B,
+            snprintf(c.shape, sizeof c.shape, "B=%lld T=%lld NH=%lld KVH=%lld HS=%lld %s docs=%d", (long long)g->B,
                      (long long)g->T, (long long)g->NH, (long long)g->KVH, (long long)g->HS,
-                     g->causal ? "causal" : "bidir");
+                     g->causal ? "causal" : "bidir", x.docs);
             VKT_TRY(vkt_bench_run(b, &c));
         }
     return VKT_OK;

@@ -47,7 +47,7 @@ static vkt_status setup_fwd(vkt_bench *b, void *c) {
 
 static vkt_status record_fwd(vkt_rec *r, void *c) {
     embed_ctx *x = c;
-    return vkt_op_embed_fwd(r, &x->tokens, &x->wte, &x->wpe, 0, &x->out);
+    return vkt_op_embed_fwd(r, &x->tokens, &x->wte, &x->wpe, 0, NULL, &x->out);
 }
 
 static bool check_fwd(vkt_bench *b, void *c, char *why, size_t why_size) {
@@ -59,7 +59,7 @@ static bool check_fwd(vkt_bench *b, void *c, char *why, size_t why_size) {
     if (ok) {
         for (size_t i = 0; i < nw; i++) w[i] = x->hw[i];
         for (size_t i = 0; i < np; i++) p[i] = x->hp[i];
-        vkt_ref_embed_fwd(x->tok, w, p, x->B, x->T, x->C, x->V, 0, ref);
+        vkt_ref_embed_fwd(x->tok, w, p, x->B, x->T, x->C, x->V, 0, NULL, ref);
         ok = vkt_bench_compare(y, ref, n, 1e-7, why, why_size); /* one f32 rounding of an exact sum */
     }
     free(w), free(p), free(ref), free(y);
@@ -82,7 +82,7 @@ static vkt_status record_bwd(vkt_rec *r, void *c) {
     embed_ctx *x = c;
     VKT_TRY(vkt_rec_fill(r, &x->dwte, 0));
     VKT_TRY(vkt_rec_fill(r, &x->dwpe, 0));
-    return vkt_op_embed_bwd(r, &x->dout, &x->tokens, &x->scratch, 0, &x->dwte, &x->dwpe);
+    return vkt_op_embed_bwd(r, &x->dout, &x->tokens, &x->scratch, 0, NULL, &x->dwte, &x->dwpe);
 }
 
 /* Sequential f32 sums of k terms: |y - r| <= (k + 1) 2^-24 sum |terms| per element (see test_op_embed.c). */
@@ -99,8 +99,8 @@ static bool check_bwd(vkt_bench *b, void *c, char *why, size_t why_size) {
     if (!ok) snprintf(why, why_size, "out of host memory or download failed");
     if (ok) {
         for (size_t i = 0; i < n; i++) d[i] = x->hw[i], ad[i] = fabs(d[i]);
-        vkt_ref_embed_bwd(d, x->tok, x->B, x->T, C, x->V, 0, rw, rp);
-        vkt_ref_embed_bwd(ad, x->tok, x->B, x->T, C, x->V, 0, sw, sp);
+        vkt_ref_embed_bwd(d, x->tok, x->B, x->T, C, x->V, 0, NULL, rw, rp);
+        vkt_ref_embed_bwd(ad, x->tok, x->B, x->T, C, x->V, 0, NULL, sw, sp);
         for (int64_t i = 0; i < N; i++) k[x->tok[i]]++;
         for (size_t i = 0; ok && i < nw + np; i++) {
             const bool pos = i >= nw;

@@ -55,7 +55,7 @@ static bool check(vkt_bench *b, void *c, char *why, size_t why_size) {
     if (ok) {
         for (int64_t i = 0; i < n; i++) ref[i] = x->hx[i];
         for (int64_t i = 0; i < ncs; i++) cs[i] = x->htab[i];
-        const vkt_ref_rope_shape s = {x->B, x->T, x->NH + x->KVH, x->HS, x->HS, stride(x), 0, 0, false};
+        const vkt_ref_rope_shape s = {x->B, x->T, x->NH + x->KVH, x->HS, x->HS, stride(x), 0, 0, false, NULL};
         vkt_ref_rope_fwd(ref, &s, cs);
         ok = vkt_bench_compare(y, ref, (size_t)n, 1e-3, why, why_size);
     }

@@ -245,6 +245,8 @@ static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B
     for (int k = 0; k < 2 && s == VKT_OK; k++) {
         s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_I32, B, T, 1, 1, &m->tokens_slot[k]);
         if (s == VKT_OK) s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_I32, B, T, 1, 1, &m->targets_slot[k]);
+        if (s == VKT_OK) s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_I32, B, T, 1, 1, &m->seg_start_slot[k]);
+        if (s == VKT_OK) memset(vkt_tensor_host_ptr(&m->seg_start_slot[k]), 0, (size_t)(B * T) * sizeof(int32_t));
         if (s == VKT_OK) s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_F32, 4, 1, 1, 1, &m->stats_slot[k]);
     }
     if (s == VKT_OK && kv_len > 0) s = vkt_tensor_alloc(m->io_arena, VKT_DTYPE_I32, 2, 1, 1, 1, &m->dec_pos);
@@ -286,10 +288,12 @@ void vkt_model_destroy(vkt_model *m) {
 void vkt_model_use_slot(vkt_model *m, int s) {
     VKT_ASSERT(s == 0 || s == 1);
     m->tokens = m->tokens_slot[s], m->targets = m->targets_slot[s], m->loss_stats = m->stats_slot[s];
+    m->seg_start = m->seg_start_slot[s];
 }
 
 int32_t *vkt_model_slot_tokens(const vkt_model *m, int s) { return vkt_tensor_host_ptr(&m->tokens_slot[s]); }
 int32_t *vkt_model_slot_targets(const vkt_model *m, int s) { return vkt_tensor_host_ptr(&m->targets_slot[s]); }
+int32_t *vkt_model_slot_seg_start(const vkt_model *m, int s) { return vkt_tensor_host_ptr(&m->seg_start_slot[s]); }
 const float *vkt_model_slot_stats(const vkt_model *m, int s) { return vkt_tensor_host_ptr(&m->stats_slot[s]); }
 
 static vkt_tensor view(const vkt_tensor *flat, int64_t offset, int64_t rows, int64_t cols) {

@@ -65,7 +65,11 @@ typedef struct {
     vkt_arena *io_arena;         /* owned, host-visible: input batches and loss statistics */
     vkt_tensor tokens_slot[2], targets_slot[2], stats_slot[2]; /* double-buffered: the host fills one
                                                                   slot while the device reads the other */
+    vkt_tensor seg_start_slot[2]; /* (B, T) i32 per slot: each position's document start (packed rows,
+                                   * ops/seg_start.h); zero at creation, so unpacked users never touch it */
     vkt_tensor tokens, targets;  /* (B, T) i32: the slot the next recording uses (vkt_model_use_slot) */
+    vkt_tensor seg_start;        /* (B, T) i32: that slot's document starts; attention, RoPE and position
+                                  * embeddings of every training and loss forward read it */
     vkt_tensor embed_out;        /* (BT, C) residual stream entering layer 0 */
     vkt_layer_acts *layers;      /* owned array (L) */
     vkt_tensor normf, normf_mean, normf_rstd; /* (BT, C), (BT), (BT) */
@@ -124,11 +128,13 @@ vkt_status vkt_model_create_opts(vkt_device *dev, const vkt_model_config *cfg, i
                                  const vkt_model_opts *opts, vkt_model **out);
 void vkt_model_destroy(vkt_model *m);
 
-/* Points tokens, targets and loss_stats at slot s (0 or 1) for the recordings that follow. */
+/* Points tokens, targets, seg_start and loss_stats at slot s (0 or 1) for the recordings that follow. */
 void vkt_model_use_slot(vkt_model *m, int s);
-/* Host pointers of slot s: tokens and targets (B*T i32 each) to fill, and its loss statistics. */
+/* Host pointers of slot s: tokens, targets and document starts (B*T i32 each) to fill, and its loss
+ * statistics. The document starts stay as last written (zero from creation: one document per row). */
 int32_t *vkt_model_slot_tokens(const vkt_model *m, int s);
 int32_t *vkt_model_slot_targets(const vkt_model *m, int s);
+int32_t *vkt_model_slot_seg_start(const vkt_model *m, int s);
 const float *vkt_model_slot_stats(const vkt_model *m, int s);
 
 /* Parameter and gradient views of table entry e, shaped (rows, cols). A parameter stored quantized has

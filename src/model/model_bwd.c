@@ -30,8 +30,7 @@ static vkt_status block_backward(vkt_model *m, vkt_rec *r, int l, const vkt_tens
 
     /* Attention branch: res_attn = x + o(attention(qkv(norm1(x)))); m->dres now holds d(res_attn). */
     VKT_TRY(vkt_model_linear_bwd(m, r, l, VKT_ROLE_O_W, VKT_ROLE_O_B, &m->dres, &a->atty, &m->datty, ATT, C));
-    vkt_attention_cfg acfg = {.B = m->B, .T = m->T, .NH = c->n_head, .KVH = c->n_kv_head, .HS = c->head_dim,
-                              .causal = !m->bidirectional};
+    vkt_attention_cfg acfg = vkt_model_attention_cfg(m);
     vkt_attention_view views[3], dviews[3];
     vkt_attention_views_fused(&acfg, &a->qkv, views);
     vkt_attention_views_fused(&acfg, &m->dqkv, dviews);
@@ -69,5 +68,5 @@ vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r) {
     vkt_tensor gwte = vkt_model_g(m, -1, VKT_ROLE_WTE), gwpe = vkt_model_g(m, -1, VKT_ROLE_WPE);
     vkt_tensor dbtc = m->dres;
     dbtc.shape[0] = m->B, dbtc.shape[1] = m->T, dbtc.shape[2] = c->n_embd;
-    return vkt_op_embed_bwd(r, &dbtc, &m->tokens, &m->embed_scratch, m->pos0, &gwte, opt(&gwpe));
+    return vkt_op_embed_bwd(r, &dbtc, &m->tokens, &m->embed_scratch, m->pos0, &m->seg_start, &gwte, opt(&gwpe));
 }

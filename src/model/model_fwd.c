@@ -5,10 +5,10 @@
 
 #include "model/model_ops.h"
 
-static vkt_attention_cfg attention_cfg(const vkt_model *m) {
+vkt_attention_cfg vkt_model_attention_cfg(const vkt_model *m) {
     const vkt_model_config *c = &m->cfg;
     return (vkt_attention_cfg){.B = m->B, .T = m->T, .NH = c->n_head, .KVH = c->n_kv_head, .HS = c->head_dim,
-                               .causal = !m->bidirectional};
+                               .causal = !m->bidirectional, .seg_start = &m->seg_start};
 }
 
 static const vkt_param *P(const vkt_model *m, int layer, vkt_param_role role) {
@@ -36,7 +36,7 @@ vkt_status vkt_model_block_forward(vkt_model *m, vkt_rec *r, int l, const vkt_te
     vkt_param_role qkv_b = gpt2 ? VKT_ROLE_QKV_B : VKT_ROLE_Q_B;
     VKT_TRY(vkt_model_linear_fwd(m, r, l, qkv_w, qkv_b, &a->norm1, &a->qkv, C, QKV));
     if (!gpt2) VKT_TRY(vkt_model_rope(m, r, &a->qkv, false));
-    vkt_attention_cfg acfg = attention_cfg(m);
+    vkt_attention_cfg acfg = vkt_model_attention_cfg(m);
     vkt_attention_view views[3];
     vkt_attention_views_fused(&acfg, &a->qkv, views);
     VKT_TRY(vkt_op_attention_fwd(r, &acfg, views, &a->atty, &a->lse));
@@ -60,7 +60,7 @@ vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode)
     vkt_tensor wte = vkt_model_p(m, -1, VKT_ROLE_WTE), wpe = vkt_model_p(m, -1, VKT_ROLE_WPE);
     vkt_tensor btc = m->embed_out;
     btc.shape[0] = m->B, btc.shape[1] = m->T, btc.shape[2] = c->n_embd;
-    VKT_TRY(vkt_op_embed_fwd(r, &m->tokens, &wte, opt(&wpe), m->pos0, &btc));
+    VKT_TRY(vkt_op_embed_fwd(r, &m->tokens, &wte, opt(&wpe), m->pos0, &m->seg_start, &btc));
     const vkt_tensor *x = &m->embed_out;
     for (int l = 0; l < c->n_layer; l++) {
         VKT_TRY(vkt_model_block_forward(m, r, l, x));

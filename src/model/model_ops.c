@@ -81,7 +81,8 @@ vkt_status vkt_model_act_bwd(const vkt_model *m, vkt_rec *r, const vkt_tensor *f
 vkt_status vkt_model_rope(const vkt_model *m, vkt_rec *r, const vkt_tensor *qkv, bool inverse) {
     const vkt_model_config *c = &m->cfg;
     vkt_rope_desc d = {.B = m->B, .T = m->T, .n_heads = c->n_head + c->n_kv_head, .head_size = c->head_dim,
-                       .row_stride = (c->n_head + 2 * c->n_kv_head) * c->head_dim, .pos0 = m->pos0};
+                       .row_stride = (c->n_head + 2 * c->n_kv_head) * c->head_dim, .pos0 = m->pos0,
+                       .seg_start = &m->seg_start};
     /* q and k heads are adjacent in the fused row ([q heads | k heads | v heads]): one pass rotates both. */
     return inverse ? vkt_op_rope_bwd(r, qkv, &m->rope_table, &d) : vkt_op_rope_fwd(r, qkv, &m->rope_table, &d);
 }

@@ -30,6 +30,9 @@ vkt_status vkt_model_linear_bwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role 
                                 const vkt_tensor *dy, const vkt_tensor *x, const vkt_tensor *dx, int64_t in,
                                 int64_t out);
 
+/* The attention shape of m's blocks: causal unless bidirectional, within m->seg_start's documents. */
+vkt_attention_cfg vkt_model_attention_cfg(const vkt_model *m);
+
 /* Records block l's forward from its input x (B*T, C) into m->layers[l]. */
 vkt_status vkt_model_block_forward(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x);
 

@@ -13,9 +13,9 @@
 
 typedef struct {
     uint32_t T, NH, KVH, n_batch;
-    uint32_t causal;
+    uint32_t flags; /* FLAG_CAUSAL | FLAG_PACKED */
     float scale_log2, scale;
-    uint32_t _pad0;
+    uint32_t seg_off;
     uint32_t q_stride, q_off, k_stride, k_off;
     uint32_t v_stride, v_off, o_off, lse_off;
     uint32_t dq_stride, dq_off, dk_stride, dk_off;
@@ -31,6 +31,9 @@ _Static_assert(sizeof(vkt_pc_attention) == 96, "keep in sync with shaders/common
 #define R_ROW 8
 #define WG_TILED 64
 #define BC_ROW 16
+
+#define FLAG_CAUSAL 1u /* ATT_CAUSAL in attention.glsl */
+#define FLAG_PACKED 2u /* ATT_PACKED */
 
 void vkt_attention_views_packed(const vkt_attention_cfg *c, const vkt_tensor *q, const vkt_tensor *k,
                                 const vkt_tensor *v, vkt_attention_view out[3]) {
@@ -66,6 +69,7 @@ static void check_cfg(const vkt_attention_cfg *c) {
     VKT_ASSERT(c->B > 0 && c->T > 0 && c->NH > 0 && c->KVH > 0 && c->HS > 0);
     VKT_ASSERT(c->NH % c->KVH == 0);
     VKT_ASSERT(c->HS <= VKT_ATTENTION_MAX_HS);
+    VKT_ASSERT(!c->seg_start || (c->seg_start->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(c->seg_start) == c->B * c->T));
 }
 
 static void check_view(const vkt_attention_cfg *c, const vkt_attention_view *x, int64_t heads, vkt_dtype dt) {
@@ -126,6 +130,14 @@ static vkt_binding chunk(const vkt_tensor *t, size_t align, int64_t per_batch, i
     return b;
 }
 
+/* The document-start table's binding for batches [b0, b0 + nb) (pc->seg_off set), or, without a table,
+ * `dummy` (the shader reads nothing from it when FLAG_PACKED is clear). */
+static vkt_binding seg_binding(const vkt_attention_cfg *c, size_t align, int64_t b0, int64_t nb,
+                               const vkt_binding *dummy, vkt_pc_attention *pc) {
+    if (!c->seg_start) return (vkt_binding){dummy->t, VKT_READ};
+    return chunk(c->seg_start, align, c->T, b0, nb, VKT_READ, &pc->seg_off);
+}
+
 /* Largest batch count per dispatch such that each of the n operands (per_batch elements each) fits,
  * counting 4 bytes per element (conservative for 16-bit storage). */
 static int64_t batches_per_chunk(const vkt_rec *r, const vkt_attention_cfg *c, size_t align,
@@ -147,7 +159,7 @@ static vkt_pc_attention base_pc(const vkt_attention_cfg *c) {
     double scale = c->scale != 0 ? c->scale : 1.0 / sqrt((double)c->HS);
     vkt_pc_attention pc = {0};
     pc.T = (uint32_t)c->T, pc.NH = (uint32_t)c->NH, pc.KVH = (uint32_t)c->KVH;
-    pc.causal = c->causal ? 1 : 0;
+    pc.flags = (c->causal ? FLAG_CAUSAL : 0u) | (c->seg_start ? FLAG_PACKED : 0u);
     pc.scale = (float)scale;
     pc.scale_log2 = (float)(scale * 1.4426950408889634);
     return pc;
@@ -174,7 +186,7 @@ vkt_status vkt_op_attention_fwd(vkt_rec *r, const vkt_attention_cfg *c, const vk
     const vkt_tensor *packed[1] = {o};
     kernel k = pick(r, c, "attention_fwd", vec4_ok(c, qkv, 3, packed, 1), dt);
     vkt_pipeline *p;
-    VKT_TRY(vkt_ops_pipeline(r, k.name, 5, sizeof(vkt_pc_attention), k.spec, 4, &p));
+    VKT_TRY(vkt_ops_pipeline(r, k.name, 6, sizeof(vkt_pc_attention), k.spec, 4, &p));
     size_t align = binding_align(r);
     const int64_t per[5] = {c->T * qkv[0].row_stride, c->T * qkv[1].row_stride, c->T * qkv[2].row_stride,
                             c->T * c->NH * c->HS, c->NH * c->T};
@@ -185,15 +197,17 @@ vkt_status vkt_op_attention_fwd(vkt_rec *r, const vkt_attention_cfg *c, const vk
         pc.n_batch = (uint32_t)nb;
         pc.q_stride = (uint32_t)qkv[0].row_stride, pc.k_stride = (uint32_t)qkv[1].row_stride;
         pc.v_stride = (uint32_t)qkv[2].row_stride;
-        vkt_binding bind[5] = {chunk(&qkv[0].t, align, per[0], b0, nb, VKT_READ, &pc.q_off),
+        vkt_binding q = chunk(&qkv[0].t, align, per[0], b0, nb, VKT_READ, &pc.q_off);
+        vkt_binding bind[6] = {q,
                                chunk(&qkv[1].t, align, per[1], b0, nb, VKT_READ, &pc.k_off),
                                chunk(&qkv[2].t, align, per[2], b0, nb, VKT_READ, &pc.v_off),
+                               seg_binding(c, align, b0, nb, &q, &pc),
                                chunk(o, align, per[3], b0, nb, VKT_WRITE, &pc.o_off),
                                chunk(lse, align, per[4], b0, nb, VKT_WRITE, &pc.lse_off)};
         pc.q_off += (uint32_t)qkv[0].col, pc.k_off += (uint32_t)qkv[1].col, pc.v_off += (uint32_t)qkv[2].col;
         uint32_t gx, gy;
         dispatch_grid(c, nb, c->NH, k.spec[0] * k.spec[3], &gx, &gy);
-        VKT_TRY(vkt_rec_dispatch(r, "attention_fwd", p, bind, 5, &pc, sizeof pc, gx, gy, 1));
+        VKT_TRY(vkt_rec_dispatch(r, "attention_fwd", p, bind, 6, &pc, sizeof pc, gx, gy, 1));
     }
     return VKT_OK;
 }
@@ -213,8 +227,8 @@ vkt_status vkt_op_attention_bwd(vkt_rec *r, const vkt_attention_cfg *c, const vk
     bool vec4 = vec4_ok(c, qkv, 3, packed, 2) && vec4_ok(c, dqkv, 3, NULL, 0);
     kernel kq = pick(r, c, "attention_bwd_dq", vec4, dt), kkv = pick(r, c, "attention_bwd_dkv", vec4, dt);
     vkt_pipeline *pq, *pkv;
-    VKT_TRY(vkt_ops_pipeline(r, kq.name, 8, sizeof(vkt_pc_attention), kq.spec, 4, &pq));
-    VKT_TRY(vkt_ops_pipeline(r, kkv.name, 8, sizeof(vkt_pc_attention), kkv.spec, 4, &pkv));
+    VKT_TRY(vkt_ops_pipeline(r, kq.name, 9, sizeof(vkt_pc_attention), kq.spec, 4, &pq));
+    VKT_TRY(vkt_ops_pipeline(r, kkv.name, 9, sizeof(vkt_pc_attention), kkv.spec, 4, &pkv));
     size_t align = binding_align(r);
     const int64_t per[9] = {c->T * qkv[0].row_stride,  c->T * qkv[1].row_stride,  c->T * qkv[2].row_stride,
                             c->T * dqkv[0].row_stride, c->T * dqkv[1].row_stride, c->T * dqkv[2].row_stride,
@@ -237,18 +251,19 @@ vkt_status vkt_op_attention_bwd(vkt_rec *r, const vkt_attention_cfg *c, const vk
         vkt_binding dob = chunk(dout, align, per[6], b0, nb, VKT_READ, &pc.do_off);
         vkt_binding l = chunk(lse, align, per[7], b0, nb, VKT_READ, &pc.lse_off);
         vkt_binding dw = chunk(delta, align, per[7], b0, nb, VKT_WRITE, &pc.d_off);
+        vkt_binding sg = seg_binding(c, align, b0, nb, &q, &pc);
         pc.q_off += (uint32_t)qkv[0].col, pc.k_off += (uint32_t)qkv[1].col, pc.v_off += (uint32_t)qkv[2].col;
         pc.dq_off += (uint32_t)dqkv[0].col, pc.dk_off += (uint32_t)dqkv[1].col;
         pc.dv_off += (uint32_t)dqkv[2].col;
         uint32_t gx, gy;
-        vkt_binding bq[8] = {q, k, v, ob, dob, l, dq, dw};
+        vkt_binding bq[9] = {q, k, v, ob, dob, l, sg, dq, dw};
         dispatch_grid(c, nb, c->NH, kq.spec[0] * kq.spec[3], &gx, &gy);
-        VKT_TRY(vkt_rec_dispatch(r, "attention_bwd_dq", pq, bq, 8, &pc, sizeof pc, gx, gy, 1));
+        VKT_TRY(vkt_rec_dispatch(r, "attention_bwd_dq", pq, bq, 9, &pc, sizeof pc, gx, gy, 1));
         vkt_binding dr = dw;
         dr.access = VKT_READ;
-        vkt_binding bkv[8] = {q, k, v, dob, l, dr, dk, dv};
+        vkt_binding bkv[9] = {q, k, v, dob, l, dr, sg, dk, dv};
         dispatch_grid(c, nb, c->KVH, kkv.spec[0] * kkv.spec[3], &gx, &gy);
-        VKT_TRY(vkt_rec_dispatch(r, "attention_bwd_dkv", pkv, bkv, 8, &pc, sizeof pc, gx, gy, 1));
+        VKT_TRY(vkt_rec_dispatch(r, "attention_bwd_dkv", pkv, bkv, 9, &pc, sizeof pc, gx, gy, 1));
     }
     return VKT_OK;
 }

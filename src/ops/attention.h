@@ -15,7 +15,16 @@
  * Storage: q, k, v, o, do and the gradients share one dtype, f32, f16 or bf16 (16-bit storage needs the
  * device's storageBuffer16BitAccess); lse and delta are f32; arithmetic is always f32.
  * Head size up to 128 (VKT_ATTENTION_MAX_HS).
- * Not handled here: rotary embeddings (rope op), dropout, attention bias/ALiBi, padding masks. */
+ *
+ * Packing (several documents in one row of T positions, SFT): cfg.seg_start gives each position the
+ * first position of its document, and query i then sees only keys j of its own document: seg[i] <= j <= i
+ * (causal) or seg[i] <= j, seg[j] <= i (bidirectional: j's document has started by i). Each document
+ * thus behaves exactly as if it ran alone in its own row. Key blocks before a tile's first document (and,
+ * bidirectional, after its last) are skipped, so packed rows also cost less. An all-zero table gives the
+ * same bits as no table; the cost of reading it is one int per row and block (the model always binds
+ * one, since packing is decided per batch while the step is recorded once).
+ * Not handled here: rotary embeddings (rope op), dropout, attention bias/ALiBi, padding masks (padding at
+ * a row's end needs none under the causal mask: no real position sees it). */
 #ifndef VKT_OP_ATTENTION_H
 #define VKT_OP_ATTENTION_H
 
@@ -38,6 +47,9 @@ typedef struct {
     float scale;                   /* score scale; 0 means 1 / sqrt(HS) */
     bool causal;                   /* true: query i sees keys j <= i; false: all keys (bidirectional) */
     vkt_attention_variant variant;
+    const vkt_tensor *seg_start;   /* borrowed, NULL: one document per row. (B, T) i32 (B*T elements,
+                                    * row-major): the first position of each position's document, a
+                                    * well-formed table (vkt_seg_start_check in ops/seg_start.h) */
 } vkt_attention_cfg;
 
 /* One of q, k, v (or dq, dk, dv): element (b, t, head, d) is at t.offset-relative index

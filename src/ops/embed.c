@@ -25,9 +25,9 @@ typedef struct {
 } vkt_pc_embed_dw;
 _Static_assert(sizeof(vkt_pc_embed_dw) == 28, "keep in sync with embed_bwd_dw.comp");
 typedef struct {
-    uint32_t T, C, r0, n_rows, pos0;
+    uint32_t T, C, r0, n_rows, pos0, flags;
 } vkt_pc_embed_dwpe;
-_Static_assert(sizeof(vkt_pc_embed_dwpe) == 20, "keep in sync with embed_bwd_dwpe.comp");
+_Static_assert(sizeof(vkt_pc_embed_dwpe) == 24, "keep in sync with embed_bwd_dwpe.comp");
 
 #define WG      256 /* elementwise passes */
 #define WG_ROW  128 /* forward: one workgroup per token row, threads over C */
@@ -37,6 +37,7 @@ _Static_assert(sizeof(vkt_pc_embed_dwpe) == 20, "keep in sync with embed_bwd_dwp
 
 #define FLAG_WPE     1u
 #define FLAG_INVALID 2u
+#define FLAG_SEG     4u
 
 static const char *fwd_shader(vkt_dtype t, bool dyn) {
     switch (t) {
@@ -54,9 +55,14 @@ static vkt_tensor rows_of(const vkt_tensor *t, int64_t C, int64_t row0, int64_t 
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* dyn: pos0 comes from dyn[0] on the device (pos0 argument 0) and wpe is bound whole. */
+static void check_seg(const vkt_tensor *seg_start, int64_t N) {
+    VKT_ASSERT(!seg_start || (seg_start->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(seg_start) == N));
+}
+
+/* dyn: pos0 comes from dyn[0] on the device (pos0 argument 0) and wpe is bound whole. seg: packed rows'
+ * document starts or NULL (never with dyn). */
 static vkt_status embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tensor *wte, const vkt_tensor *wpe,
-                            int64_t pos0, const vkt_tensor *dyn, const vkt_tensor *out) {
+                            int64_t pos0, const vkt_tensor *dyn, const vkt_tensor *seg, const vkt_tensor *out) {
     const int64_t B = out->shape[0], T = out->shape[1], C = out->shape[2], V = wte->shape[0];
     const int64_t N = B * T;
     VKT_ASSERT(out->shape[3] == 1 && wte->shape[1] == C && vkt_tensor_numel(wte) == V * C);
@@ -64,10 +70,12 @@ static vkt_status embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tens
     VKT_ASSERT(wte->dtype == out->dtype && (!wpe || wpe->dtype == out->dtype));
     VKT_ASSERT(pos0 >= 0 && (!wpe || (wpe->shape[1] == C && pos0 + T <= wpe->shape[0])));
     VKT_ASSERT(V < UINT32_MAX && (uint64_t)(pos0 + T) * (uint64_t)C < UINT32_MAX);
+    check_seg(seg, N);
+    VKT_ASSERT(!(dyn && seg));
     const size_t es = vkt_dtype_size(out->dtype);
     vkt_pipeline *p;
     const uint32_t spec[] = {WG_ROW};
-    const uint32_t nb = dyn ? 5 : 4;
+    const uint32_t nb = 5;
     VKT_TRY(vkt_ops_pipeline(r, fwd_shader(out->dtype, dyn != NULL), nb, sizeof(vkt_pc_embed_fwd), spec, 1, &p));
     /* Position rows are bound whole: (pos0 + T) x C is small for every model with learned positions. */
     const int64_t n_pos = dyn && wpe ? wpe->shape[0] : pos0 + T;
@@ -79,13 +87,14 @@ static vkt_status embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tens
             const int64_t nv = min64(voc_chunk, V - v0);
             vkt_pc_embed_fwd pc = {(uint32_t)nr, (uint32_t)C,    (uint32_t)T,
                                    (uint32_t)r0, (uint32_t)v0,   (uint32_t)nv,
-                                   (uint32_t)V,  (uint32_t)pos0, (wpe ? FLAG_WPE : 0u) | (v0 == 0 ? FLAG_INVALID : 0u),
+                                   (uint32_t)V,  (uint32_t)pos0,
+                                   (wpe ? FLAG_WPE : 0u) | (v0 == 0 ? FLAG_INVALID : 0u) | (seg ? FLAG_SEG : 0u),
                                    (uint32_t)n_pos};
             vkt_binding bind[5] = {{*tokens, VKT_READ},
                                    {rows_of(wte, C, v0, nv), VKT_READ},
                                    {pos, VKT_READ},
                                    {rows_of(out, C, r0, nr), VKT_WRITE},
-                                   {dyn ? *dyn : pos, VKT_READ}};
+                                   {dyn ? *dyn : seg ? *seg : *tokens, VKT_READ}};
             uint32_t gx, gy;
             vkt_ops_grid_1d((uint64_t)nr, &gx, &gy);
             VKT_TRY(vkt_rec_dispatch(r, "embed_fwd", p, bind, nb, &pc, sizeof pc, gx, gy, 1));
@@ -95,14 +104,14 @@ static vkt_status embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tens
 }
 
 vkt_status vkt_op_embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tensor *wte, const vkt_tensor *wpe,
-                            int64_t pos0, const vkt_tensor *out) {
-    return embed_fwd(r, tokens, wte, wpe, pos0, NULL, out);
+                            int64_t pos0, const vkt_tensor *seg_start, const vkt_tensor *out) {
+    return embed_fwd(r, tokens, wte, wpe, pos0, NULL, seg_start, out);
 }
 
 vkt_status vkt_op_embed_fwd_at(vkt_rec *r, const vkt_tensor *tokens, const vkt_tensor *wte, const vkt_tensor *wpe,
                                const vkt_tensor *pos, const vkt_tensor *out) {
     VKT_ASSERT(pos->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(pos) >= 1);
-    return embed_fwd(r, tokens, wte, wpe, 0, pos, out);
+    return embed_fwd(r, tokens, wte, wpe, 0, pos, NULL, out);
 }
 
 int64_t vkt_op_embed_bwd_scratch(int64_t n_rows) {
@@ -110,7 +119,7 @@ int64_t vkt_op_embed_bwd_scratch(int64_t n_rows) {
 }
 
 vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor *tokens, const vkt_tensor *scratch,
-                            int64_t pos0, const vkt_tensor *dwte, const vkt_tensor *dwpe) {
+                            int64_t pos0, const vkt_tensor *seg_start, const vkt_tensor *dwte, const vkt_tensor *dwpe) {
     const int64_t B = dout->shape[0], T = dout->shape[1], C = dout->shape[2], V = dwte->shape[0];
     const int64_t N = B * T;
     VKT_ASSERT(dout->shape[3] == 1 && dwte->shape[1] == C && vkt_tensor_numel(dwte) == V * C);
@@ -120,13 +129,14 @@ vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor
                (dwpe->dtype == VKT_DTYPE_F32 && dwpe->shape[1] == C && pos0 >= 0 && pos0 + T <= dwpe->shape[0]));
     VKT_ASSERT(V < UINT32_MAX && N < UINT32_MAX && (uint64_t)(pos0 + T) * (uint64_t)C < UINT32_MAX);
     VKT_ASSERT(scratch->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(scratch) >= vkt_op_embed_bwd_scratch(N));
+    check_seg(seg_start, N);
     vkt_pipeline *p_hist, *p_scan, *p_scatter, *p_dw, *p_dwpe;
     const uint32_t spec[] = {WG}, spec_dw[] = {WG_DW}, spec_sort[] = {WG_SORT};
     VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_hist", 3, sizeof(vkt_pc_embed_sort), spec_sort, 1, &p_hist));
     VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_scan", 1, sizeof(vkt_pc_embed_scan), spec_sort, 1, &p_scan));
     VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_scatter", 4, sizeof(vkt_pc_embed_sort), spec_sort, 1, &p_scatter));
     VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_dw", 4, sizeof(vkt_pc_embed_dw), spec_dw, 1, &p_dw));
-    VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_dwpe", 2, sizeof(vkt_pc_embed_dwpe), spec, 1, &p_dwpe));
+    VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_dwpe", 3, sizeof(vkt_pc_embed_dwpe), spec, 1, &p_dwpe));
 
     /* Stable LSD radix sort of the rows by key = min(id, V), 8 bits per pass, ping-ponging between two
      * scratch arrays; the last pass leaves rows sorted by (key, row). */
@@ -163,10 +173,12 @@ vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor
             VKT_TRY(vkt_rec_dispatch(r, "embed_bwd_dw", p_dw, bind, 4, &pc, sizeof pc, gx, gy, 1));
         }
         if (dwpe) {
-            vkt_pc_embed_dwpe pc = {(uint32_t)T, (uint32_t)C, (uint32_t)r0, (uint32_t)nr, (uint32_t)pos0};
-            vkt_binding bind[2] = {{d, VKT_READ}, {rows_of(dwpe, C, 0, pos0 + T), VKT_RW}};
+            vkt_pc_embed_dwpe pc = {(uint32_t)T, (uint32_t)C, (uint32_t)r0, (uint32_t)nr, (uint32_t)pos0,
+                                    seg_start ? 1u : 0u};
+            vkt_binding bind[3] = {
+                {d, VKT_READ}, {seg_start ? *seg_start : *tokens, VKT_READ}, {rows_of(dwpe, C, 0, pos0 + T), VKT_RW}};
             vkt_ops_grid_1d(vkt_ceil_div((uint64_t)(T * C), WG), &gx, &gy);
-            VKT_TRY(vkt_rec_dispatch(r, "embed_bwd_dwpe", p_dwpe, bind, 2, &pc, sizeof pc, gx, gy, 1));
+            VKT_TRY(vkt_rec_dispatch(r, "embed_bwd_dwpe", p_dwpe, bind, 3, &pc, sizeof pc, gx, gy, 1));
         }
     }
     return VKT_OK;

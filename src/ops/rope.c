@@ -16,6 +16,7 @@ _Static_assert(sizeof(vkt_pc_rope) == 44, "keep in sync with rope_fwd.comp");
 
 #define FLAG_INTERLEAVED 1u
 #define FLAG_INVERSE     2u
+#define FLAG_SEG         4u
 
 static vkt_status record(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *table, const vkt_rope_desc *d,
                          uint32_t inverse, const vkt_tensor *pos) {
@@ -27,10 +28,12 @@ static vkt_status record(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *tabl
     VKT_ASSERT(d->col0 + d->n_heads * d->head_size <= stride && vkt_tensor_numel(x) >= N * stride);
     VKT_ASSERT(table->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(table) >= (d->pos0 + d->T) * rot);
     VKT_ASSERT((uint64_t)(d->pos0 + d->T) * (uint64_t)rot < UINT32_MAX / 2);
+    VKT_ASSERT(!d->seg_start || (d->seg_start->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(d->seg_start) == N));
+    VKT_ASSERT(!(pos && d->seg_start)); /* decoding (device position) has one document */
     char name[32];
     vkt_pipeline *p;
     const uint32_t spec[] = {WG};
-    const uint32_t nb = pos ? 3 : 2;
+    const uint32_t nb = 3;
     VKT_TRY(vkt_ops_pipeline(r, vkt_ops_dtype_variant(pos ? "rope_fwd_pos" : "rope_fwd", x->dtype, name, sizeof name),
                              nb, sizeof(vkt_pc_rope), spec, 1, &p));
     /* Table rows [pos0, pos0 + T) serve every chunk; bound from an aligned offset at or below pos0. With
@@ -52,10 +55,10 @@ static vkt_status record(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *tabl
                           (uint32_t)d->head_size,
                           (uint32_t)half,
                           cs_off,
-                          (d->interleaved ? FLAG_INTERLEAVED : 0u) | inverse,
+                          (d->interleaved ? FLAG_INTERLEAVED : 0u) | inverse | (d->seg_start ? FLAG_SEG : 0u),
                           (uint32_t)n_pos};
         vkt_binding bind[3] = {{tab, VKT_READ}, {vkt_ops_flat_slice(x, r0 * stride, nr * stride), VKT_RW},
-                               {pos ? *pos : tab, VKT_READ}};
+                               {pos ? *pos : d->seg_start ? *d->seg_start : tab, VKT_READ}};
         uint32_t gx, gy;
         vkt_ops_grid_1d(vkt_ceil_div((uint64_t)(nr * d->n_heads * half), WG), &gx, &gy);
         VKT_TRY(vkt_rec_dispatch(r, inverse ? "rope_bwd" : "rope_fwd", p, bind, nb, &pc, sizeof pc, gx, gy, 1));

@@ -15,7 +15,7 @@
 #include "vk/record.h"
 
 /* Which part of a buffer to rotate. The buffer is (B*T, row_stride) elements, row b*T + t holding
- * position pos0 + t; head h (h < n_heads) occupies columns [col0 + h*head_size, col0 + (h+1)*head_size)
+ * position pos0 + t (less its document's start when seg_start is given); head h (h < n_heads) occupies columns [col0 + h*head_size, col0 + (h+1)*head_size)
  * and its first rot_dim columns rotate. For q (B, T, NH, HS): col0 = 0, n_heads = NH, row_stride = NH*HS.
  * For a fused qkv (B, T, (NH + 2 KVH) HS): q and k are adjacent, so one call with col0 = 0 and
  * n_heads = NH + KVH rotates both (or two calls, col0 = 0 / NH*HS). */
@@ -28,6 +28,9 @@ typedef struct {
     int64_t col0;       /* column of the first rotated head */
     int64_t pos0;       /* position of t = 0 (KV-cache sampling) */
     bool interleaved;   /* pairs (2i, 2i+1) (Meta, llama2.c) instead of HF rotate_half (i, i + rot_dim/2) */
+    const vkt_tensor *seg_start; /* borrowed, NULL: none. Packed rows: (B*T) i32, the first position of
+                                  * each row's document (ops/seg_start.h); row b*T + t then holds position
+                                  * pos0 + t - seg_start[b*T + t], so every document starts at pos0 */
 } vkt_rope_desc;
 
 /* Standard frequencies: inv_freq[i] = theta^(-2i / rot_dim), i < rot_dim/2, in double (theta 1e4 GPT-NeoX
@@ -51,7 +54,7 @@ void vkt_rope_table(float *table, int64_t n_pos, int64_t n_freq, const double *i
 /* x: the buffer described by d (f32, f16 or bf16; >= B*T*row_stride elements), rotated in place.
  * table: (P, rot_dim/2, 2) f32 from vkt_rope_table with P >= pos0 + T. */
 vkt_status vkt_op_rope_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *table, const vkt_rope_desc *d);
-/* The forward with pos0 read on the device from pos[0] (i32; d->pos0 must be 0), so that one recording
+/* The forward with pos0 read on the device from pos[0] (i32; d->pos0 must be 0, no seg_start), so that one recording
  * serves every position (KV-cache sampling: the host writes pos between submits). The whole table is
  * bound (it must fit one binding); rows whose position pos[0] + t is past the table stay unrotated. */
 vkt_status vkt_op_rope_fwd_at(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *table, const vkt_rope_desc *d,

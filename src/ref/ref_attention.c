@@ -9,14 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Fills p[0..n) with the softmax of row (b, h, i), n = number of visible keys; returns the lse. */
+/* Whether query i of batch b sees key j: the same document (packing), and j <= i when causal. */
+static bool visible(const vkt_ref_attention_shape *s, int64_t b, int64_t i, int64_t j) {
+    if (s->seg_start && s->seg_start[b * s->T + i] != s->seg_start[b * s->T + j]) return false;
+    return !s->causal || j <= i;
+}
+
+/* Fills p[0..T) with the softmax of row (b, h, i), 0 for keys it does not see; returns the lse. */
 static double probs(const vkt_ref_attention_shape *s, const double *q, const double *k, int64_t b, int64_t h,
-                    int64_t i, double *p, int64_t *n) {
+                    int64_t i, double *p) {
     int64_t HS = s->HS, kvh = h / (s->NH / s->KVH);
     const double *qi = q + ((b * s->T + i) * s->NH + h) * HS;
-    *n = s->causal ? i + 1 : s->T;
     double mx = -INFINITY;
-    for (int64_t j = 0; j < *n; j++) {
+    for (int64_t j = 0; j < s->T; j++) {
+        if (!visible(s, b, i, j)) continue;
         const double *kj = k + ((b * s->T + j) * s->KVH + kvh) * HS;
         double x = 0;
         for (int64_t d = 0; d < HS; d++) x += qi[d] * kj[d];
@@ -24,8 +30,8 @@ static double probs(const vkt_ref_attention_shape *s, const double *q, const dou
         mx = fmax(mx, p[j]);
     }
     double sum = 0;
-    for (int64_t j = 0; j < *n; j++) sum += (p[j] = exp(p[j] - mx));
-    for (int64_t j = 0; j < *n; j++) p[j] /= sum;
+    for (int64_t j = 0; j < s->T; j++) sum += (p[j] = visible(s, b, i, j) ? exp(p[j] - mx) : 0.0);
+    for (int64_t j = 0; j < s->T; j++) p[j] /= sum;
     return mx + log(sum);
 }
 
@@ -36,11 +42,11 @@ void vkt_ref_attention_fwd(const vkt_ref_attention_shape *s, const double *q, co
     for (int64_t b = 0; b < s->B; b++)
         for (int64_t h = 0; h < s->NH; h++)
             for (int64_t i = 0; i < s->T; i++) {
-                int64_t n, kvh = h / (s->NH / s->KVH);
-                lse[(b * s->NH + h) * s->T + i] = probs(s, q, k, b, h, i, p, &n);
+                int64_t kvh = h / (s->NH / s->KVH);
+                lse[(b * s->NH + h) * s->T + i] = probs(s, q, k, b, h, i, p);
                 double *oi = o + ((b * s->T + i) * s->NH + h) * HS;
                 memset(oi, 0, (size_t)HS * sizeof *oi);
-                for (int64_t j = 0; j < n; j++) {
+                for (int64_t j = 0; j < s->T; j++) {
                     const double *vj = v + ((b * s->T + j) * s->KVH + kvh) * HS;
                     for (int64_t d = 0; d < HS; d++) oi[d] += p[j] * vj[d];
                 }
@@ -59,17 +65,18 @@ void vkt_ref_attention_bwd(const vkt_ref_attention_shape *s, const double *dout,
     for (int64_t b = 0; b < s->B; b++)
         for (int64_t h = 0; h < s->NH; h++)
             for (int64_t i = 0; i < s->T; i++) {
-                int64_t n, kvh = h / (s->NH / s->KVH), row = (b * s->T + i) * s->NH + h;
-                probs(s, q, k, b, h, i, p, &n);
+                int64_t kvh = h / (s->NH / s->KVH), row = (b * s->T + i) * s->NH + h;
+                probs(s, q, k, b, h, i, p);
                 const double *doi = dout + row * HS, *qi = q + row * HS;
                 double D = 0;
-                for (int64_t j = 0; j < n; j++) {
+                for (int64_t j = 0; j < s->T; j++) {
                     const double *vj = v + ((b * s->T + j) * s->KVH + kvh) * HS;
                     dp[j] = 0;
                     for (int64_t d = 0; d < HS; d++) dp[j] += doi[d] * vj[d];
                     D += p[j] * dp[j];
                 }
-                for (int64_t j = 0; j < n; j++) {
+                for (int64_t j = 0; j < s->T; j++) {
+                    if (!visible(s, b, i, j)) continue;
                     int64_t kv = ((b * s->T + j) * s->KVH + kvh) * HS;
                     double ds = p[j] * (dp[j] - D);
                     for (int64_t d = 0; d < HS; d++) {

@@ -1,6 +1,7 @@
 /* CPU reference for fused self-attention (double precision), materialising each score row.
  * Layouts (packed): q, o, do, dq (B, T, NH, HS); k, v, dk, dv (B, T, KVH, HS); lse (B, NH, T).
- * Query head h uses kv head h / (NH / KVH). */
+ * Query head h uses kv head h / (NH / KVH). With packed rows (seg_start, ops/seg_start.h), query i sees
+ * key j only when both belong to the same document (equal seg_start), and j <= i when causal. */
 #ifndef VKT_REF_ATTENTION_H
 #define VKT_REF_ATTENTION_H
 
@@ -11,6 +12,7 @@ typedef struct {
     int64_t B, T, NH, KVH, HS;
     double scale;  /* applied to q . k (no default here: pass 1 / sqrt(HS) explicitly) */
     bool causal;   /* query i sees keys j <= i */
+    const int32_t *seg_start; /* borrowed, NULL: one document per row; else (B*T) document starts */
 } vkt_ref_attention_shape;
 
 /* o = softmax(scale q k^T + mask) v per head; lse = log-sum-exp of each masked score row. */

@@ -27,6 +27,7 @@ typedef struct {
     double *g;
     int64_t B, T, BT, C, NH, KVH, HS, QKV, ATT, F, FC;
     bool gpt2, bidirectional;
+    const int32_t *seg_start; /* (B*T) document starts of packed rows, or NULL */
     double *rope_cs;  /* (T, HS/2, 2) */
 } ctx;
 
@@ -85,7 +86,7 @@ static void swiglu_fused_bwd(const double *gu, const double *dout, double *dgu, 
 
 static vkt_ref_rope_shape rope_shape(const ctx *x, int64_t n_heads) {
     return (vkt_ref_rope_shape){.B = x->B, .T = x->T, .n_heads = n_heads, .head_size = x->HS, .rot_dim = x->HS,
-                                .row_stride = x->QKV, .col0 = 0, .pos0 = 0};
+                                .row_stride = x->QKV, .col0 = 0, .pos0 = 0, .seg_start = x->seg_start};
 }
 
 /* Copies q, k, v column blocks out of the fused (BT, QKV) rows, or back in (add). */
@@ -100,7 +101,8 @@ static void split_qkv(const ctx *x, const double *qkv, double *q, double *k, dou
 
 static vkt_ref_attention_shape att_shape(const ctx *x) {
     return (vkt_ref_attention_shape){.B = x->B, .T = x->T, .NH = x->NH, .KVH = x->KVH, .HS = x->HS,
-                                     .scale = 1.0 / sqrt((double)x->HS), .causal = !x->bidirectional};
+                                     .scale = 1.0 / sqrt((double)x->HS), .causal = !x->bidirectional,
+                                     .seg_start = x->seg_start};
 }
 
 static void block_fwd(const ctx *x, int l, const double *in, layer_acts *a) {
@@ -183,9 +185,16 @@ static void free_layer(layer_acts *a) {
 double vkt_ref_model_loss(const vkt_model_config *cfg, const vkt_param_table *table, const double *params,
                           const int32_t *tokens, const int32_t *targets, int64_t B, int64_t T, bool bidirectional,
                           double *logits_out, double *grads) {
+    return vkt_ref_model_loss_packed(cfg, table, params, tokens, targets, NULL, B, T, bidirectional, logits_out,
+                                     grads);
+}
+
+double vkt_ref_model_loss_packed(const vkt_model_config *cfg, const vkt_param_table *table, const double *params,
+                                 const int32_t *tokens, const int32_t *targets, const int32_t *seg_start, int64_t B,
+                                 int64_t T, bool bidirectional, double *logits_out, double *grads) {
     ctx x = {.c = cfg, .t = table, .p = params, .g = grads, .B = B, .T = T, .BT = B * T, .C = cfg->n_embd,
              .NH = cfg->n_head, .KVH = cfg->n_kv_head, .HS = cfg->head_dim, .F = cfg->n_inner,
-             .gpt2 = cfg->arch == VKT_ARCH_GPT2, .bidirectional = bidirectional};
+             .gpt2 = cfg->arch == VKT_ARCH_GPT2, .bidirectional = bidirectional, .seg_start = seg_start};
     x.QKV = (x.NH + 2 * x.KVH) * x.HS, x.ATT = x.NH * x.HS, x.FC = x.gpt2 ? x.F : 2 * x.F;
     int64_t V = cfg->vocab_size, L = cfg->n_layer;
     if (!x.gpt2) {
@@ -200,7 +209,7 @@ double vkt_ref_model_loss(const vkt_model_config *cfg, const vkt_param_table *ta
     if (grads) memset(grads, 0, (size_t)table->total * sizeof *grads);
 
     double *embed = zalloc(x.BT * x.C);
-    vkt_ref_embed_fwd(tokens, P(&x, -1, VKT_ROLE_WTE), P(&x, -1, VKT_ROLE_WPE), B, T, x.C, V, 0, embed);
+    vkt_ref_embed_fwd(tokens, P(&x, -1, VKT_ROLE_WTE), P(&x, -1, VKT_ROLE_WPE), B, T, x.C, V, 0, seg_start, embed);
     layer_acts *acts = calloc((size_t)L, sizeof *acts);
     const double *in = embed;
     for (int l = 0; l < L; l++) {
@@ -225,7 +234,8 @@ double vkt_ref_model_loss(const vkt_model_config *cfg, const vkt_param_table *ta
                  G(&x, -1, VKT_ROLE_NORM_F_B));
         for (int64_t l = L - 1; l >= 0; l--)
             block_bwd(&x, (int)l, l ? acts[l - 1].res_mlp : embed, &acts[l], dres);
-        vkt_ref_embed_bwd(dres, tokens, B, T, x.C, V, 0, G(&x, -1, VKT_ROLE_WTE), G(&x, -1, VKT_ROLE_WPE));
+        vkt_ref_embed_bwd(dres, tokens, B, T, x.C, V, 0, seg_start, G(&x, -1, VKT_ROLE_WTE),
+                          G(&x, -1, VKT_ROLE_WPE));
         free(dlogits), free(dn), free(dres);
     }
     for (int l = 0; l < L; l++) free_layer(&acts[l]);

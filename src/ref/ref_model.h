@@ -18,6 +18,11 @@
 double vkt_ref_model_loss(const vkt_model_config *cfg, const vkt_param_table *table, const double *params,
                           const int32_t *tokens, const int32_t *targets, int64_t B, int64_t T, bool bidirectional,
                           double *logits, double *grads);
+/* The same over packed rows: seg_start (B, T), each position's document start (ops/seg_start.h), or NULL.
+ * Attention stays within documents and positions (RoPE, learned position embeddings) restart at each. */
+double vkt_ref_model_loss_packed(const vkt_model_config *cfg, const vkt_param_table *table, const double *params,
+                                 const int32_t *tokens, const int32_t *targets, const int32_t *seg_start, int64_t B,
+                                 int64_t T, bool bidirectional, double *logits, double *grads);
 
 /* One AdamW step over the whole table in double, as the device optimizer does: grads clipped to global
  * norm max_norm (<= 0: no clipping), decoupled weight decay on entries with decay set.

@@ -4,7 +4,8 @@
 static void rotate(double *x, const vkt_ref_rope_shape *s, const double *cs, double sign) {
     const int64_t half = s->rot_dim / 2;
     for (int64_t row = 0; row < s->B * s->T; row++) {
-        const double *cs_row = cs + (s->pos0 + row % s->T) * half * 2;
+        const int64_t t = row % s->T, pos = s->pos0 + t - (s->seg_start ? s->seg_start[row] : 0);
+        const double *cs_row = cs + pos * half * 2;
         for (int64_t h = 0; h < s->n_heads; h++) {
             double *head = x + row * s->row_stride + s->col0 + h * s->head_size;
             for (int64_t i = 0; i < half; i++) {

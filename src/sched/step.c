@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ops/seg_start.h"
 #include "ops/xent.h"
 
 struct vkt_step {
@@ -200,6 +201,14 @@ static vkt_status timed_wait(vkt_step *s, vkt_rec *r) {
 
 double vkt_step_last_wait_s(const vkt_step *s) { return s->wait_s; }
 
+vkt_status vkt_step_fill_batch(vkt_model *m, int slot, vkt_batch_fn fill, void *ctx) {
+    vkt_batch batch = {vkt_model_slot_tokens(m, slot), vkt_model_slot_targets(m, slot),
+                       vkt_model_slot_seg_start(m, slot)};
+    memset(batch.seg_start, 0, (size_t)(m->B * m->T) * sizeof *batch.seg_start);
+    VKT_TRY(fill(ctx, &batch));
+    return vkt_seg_start_check(batch.seg_start, m->B, m->T, "batch seg_start (document starts of packed rows)");
+}
+
 vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_result *done) {
     int64_t step = s->next_step++;
     done->step = -1;
@@ -208,7 +217,7 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
         int slot = (int)(s->n_micro++ & 1);
         VKT_TRY(timed_wait(s, s->micro[slot]));
         read_slot(s, slot);
-        VKT_TRY(fill(ctx, vkt_model_slot_tokens(s->m, slot), vkt_model_slot_targets(s->m, slot)));
+        VKT_TRY(vkt_step_fill_batch(s->m, slot, fill, ctx));
         VKT_TRY(vkt_rec_submit(s->micro[slot]));
         s->slot_step[slot] = step, s->slot_unread[slot] = true;
     }
@@ -241,7 +250,7 @@ vkt_status vkt_eval_loss(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx,
     /* Mean over tokens, not batches: batches with more ignored targets weigh less. */
     double sum = 0, tokens = 0;
     for (int64_t i = 0; i < n; i++) {
-        VKT_TRY(fill(ctx, vkt_model_slot_tokens(m, 0), vkt_model_slot_targets(m, 0)));
+        VKT_TRY(vkt_step_fill_batch(m, 0, fill, ctx));
         VKT_TRY(vkt_rec_submit_wait(r));
         const vkt_xent_stats *st = (const vkt_xent_stats *)vkt_model_slot_stats(m, 0);
         sum += st->loss_sum, tokens += st->n_valid;

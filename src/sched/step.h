@@ -19,8 +19,24 @@
 #include "optim/adamw.h"
 #include "optim/gradnorm.h"
 
-/* Fills one micro-batch: tokens and targets, B*T i32 each (targets -100 where no loss). */
-typedef vkt_status (*vkt_batch_fn)(void *ctx, int32_t *tokens, int32_t *targets);
+/* One micro-batch to fill, (B, T) i32 arrays each, row-major; the struct and the arrays are borrowed (the
+ * model's host-visible input slot) and valid only during the call.
+ *   tokens     input ids
+ *   targets    the id to predict at each position, -100 where no loss
+ *   seg_start  packed rows (ops/seg_start.h): each position's document start. ZEROED by the caller before
+ *              every fill (one document per row), so a filler that does not pack leaves it alone; a
+ *              packing filler writes it, and the step refuses (VKT_ERR_ARG) a table that is not well
+ *              formed. Every document then trains exactly as if it were alone in its row. */
+typedef struct {
+    int32_t *tokens, *targets, *seg_start;
+} vkt_batch;
+
+/* Fills one micro-batch (see vkt_batch); a non-OK status stops the step or evaluation and is returned. */
+typedef vkt_status (*vkt_batch_fn)(void *ctx, const vkt_batch *batch);
+
+/* Fills input slot `slot` of m through fill as the step does: document starts zeroed before, checked
+ * (vkt_seg_start_check) after. For callers that replay their own recordings (evaluation dumps, benches). */
+vkt_status vkt_step_fill_batch(vkt_model *m, int slot, vkt_batch_fn fill, void *ctx);
 
 /* What the optimizer trains: a parameter table (names, shapes, offsets, decay flags) over flat parameter
  * and gradient views. The model's own (vkt_step_trainable_model) for pre-training and full fine-tuning; a

@@ -142,12 +142,12 @@ static vkt_status fill(vkt_dataset *d, vkt_loader *l, int32_t *inputs, int32_t *
     return VKT_OK;
 }
 
-vkt_status vkt_dataset_train_batch(void *ctx, int32_t *inputs, int32_t *targets) {
+vkt_status vkt_dataset_train_batch(void *ctx, const vkt_batch *batch) {
     vkt_dataset *d = ctx;
-    return fill(d, &d->train, inputs, targets);
+    return fill(d, &d->train, batch->tokens, batch->targets);
 }
 
-vkt_status vkt_dataset_val_batch(void *ctx, int32_t *inputs, int32_t *targets) {
+vkt_status vkt_dataset_val_batch(void *ctx, const vkt_batch *batch) {
     vkt_dataset *d = ctx;
     if (!d->has_val) {
         /* Training batches here would be reported as a validation loss. */
@@ -155,5 +155,5 @@ vkt_status vkt_dataset_val_batch(void *ctx, int32_t *inputs, int32_t *targets) {
                       "is empty");
         return VKT_ERR_ARG;
     }
-    return fill(d, &d->val, inputs, targets);
+    return fill(d, &d->val, batch->tokens, batch->targets);
 }

@@ -20,6 +20,7 @@
 #include "data/loader.h"
 #include "data/tokenizer.h"
 #include "io/run_config.h"
+#include "sched/step.h"
 
 typedef struct {
     vkt_corpus corpus;           /* owned token streams */
@@ -40,8 +41,8 @@ void vkt_dataset_free(vkt_dataset *d);
 int64_t vkt_dataset_vocab(const vkt_dataset *d);
 /* vkt_batch_fn-compatible fillers (ctx = the dataset). The validation filler fails (VKT_ERR_ARG) when
  * there is no validation data (has_val false): a training batch is never passed off as validation. */
-vkt_status vkt_dataset_train_batch(void *ctx, int32_t *inputs, int32_t *targets);
-vkt_status vkt_dataset_val_batch(void *ctx, int32_t *inputs, int32_t *targets);
+vkt_status vkt_dataset_train_batch(void *ctx, const vkt_batch *batch);
+vkt_status vkt_dataset_val_batch(void *ctx, const vkt_batch *batch);
 /* Restarts validation at its first batch so every evaluation sees the same data. */
 void vkt_dataset_reset_val(vkt_dataset *d);
 

@@ -32,7 +32,7 @@ vkt_status vkt_eval_dump(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx,
     if (s == VKT_OK) s = vkt_rec_end(r);
     double sum = 0, tokens = 0;
     for (int64_t i = 0; i < n && s == VKT_OK; i++) {
-        s = fill(ctx, vkt_model_slot_tokens(m, 0), vkt_model_slot_targets(m, 0));
+        s = vkt_step_fill_batch(m, 0, fill, ctx);
         if (s == VKT_OK) s = vkt_rec_submit_wait(r);
         if (s != VKT_OK) break;
         const vkt_xent_stats *st = (const vkt_xent_stats *)vkt_model_slot_stats(m, 0);

@@ -16,11 +16,11 @@ typedef struct {
     int64_t n, V;
 } random_batches;
 
-static vkt_status fill_random(void *ctx, int32_t *tokens, int32_t *targets) {
+static vkt_status fill_random(void *ctx, const vkt_batch *batch) {
     random_batches *b = ctx;
     for (int64_t i = 0; i < b->n; i++) {
-        tokens[i] = (int32_t)vkt_rng_below(&b->rng, (uint32_t)b->V);
-        targets[i] = (int32_t)vkt_rng_below(&b->rng, (uint32_t)b->V);
+        batch->tokens[i] = (int32_t)vkt_rng_below(&b->rng, (uint32_t)b->V);
+        batch->targets[i] = (int32_t)vkt_rng_below(&b->rng, (uint32_t)b->V);
     }
     return VKT_OK;
 }
@@ -51,8 +51,8 @@ static vkt_status phase_times(vkt_model *m, vkt_step *st, random_batches *rb, in
     if (s == VKT_OK) s = vkt_rec_end(r);
     double f[5], b[5];
     for (int i = 0; i < reps && s == VKT_OK; i++) {
-        fill_random(rb, vkt_model_slot_tokens(m, 0), vkt_model_slot_targets(m, 0));
-        s = vkt_rec_submit_wait(r);
+        s = vkt_step_fill_batch(m, 0, fill_random, rb);
+        if (s == VKT_OK) s = vkt_rec_submit_wait(r);
         if (s == VKT_OK) s = vkt_rec_elapsed_ms(r, t0, t1, &f[i]);
         if (s == VKT_OK) s = vkt_rec_elapsed_ms(r, t1, t2, &b[i]);
     }
