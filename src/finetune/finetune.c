@@ -18,7 +18,14 @@ typedef struct {
     vkt_qformat base_format;
     vkt_lora *lora; /* owned (method lora), made by attach */
     bool *frozen;   /* owned (method full): per model table entry */
+    vkt_gen_adapter gen; /* generation during the run: the live adapter mirrored into the inference models */
 } ft_run;
+
+static vkt_status gen_attach(void *ctx, vkt_model *m, void **handle) {
+    return vkt_lora_mirror_create(((ft_run *)ctx)->lora, m, (vkt_lora_mirror **)handle);
+}
+
+static void gen_release(void *ctx, void *handle) { vkt_lora_mirror_destroy(handle); }
 
 static bool method_is(const vkt_run_config *c, const char *m) { return strcmp(c->ft_method, m) == 0; }
 
@@ -227,7 +234,8 @@ vkt_status vkt_finetune_ext_create(const vkt_run_config *cfg, const char *adapte
     VKT_TRY(vkt_finetune_check(cfg));
     ft_run *f = calloc(1, sizeof *f);
     if (!f) return VKT_ERR_OOM;
-    *f = (ft_run){.cfg = cfg, .adapter = adapter};
+    *f = (ft_run){.cfg = cfg, .adapter = adapter, .gen = {.attach = gen_attach, .release = gen_release}};
+    f->gen.ctx = f;
     bool lora = method_adapters(cfg);
     vkt_status s = lora ? vkt_finetune_lora_cfg(cfg, &f->lora_cfg) : VKT_OK;
     if (s == VKT_OK) s = vkt_finetune_base_format(cfg, &f->base_format);
@@ -244,7 +252,8 @@ vkt_status vkt_finetune_ext_create(const vkt_run_config *cfg, const char *adapte
                            .write = lora ? lora_write : NULL,
                            .before_sample = lora ? lora_before_sample : NULL,
                            .memory = lora ? lora_memory : NULL,
-                           .release = lora ? lora_release : full_release};
+                           .release = lora ? lora_release : full_release,
+                           .gen_adapter = lora ? &f->gen : NULL};
     return VKT_OK;
 }
 

@@ -15,7 +15,8 @@
 #include "io/checkpoint.h"
 #include "model/model.h"
 #include "sched/step.h"
-#include "train/dataset.h"
+#include "sft/sft_eval_gen.h"
+#include "train/train_data.h"
 #include "train/generate.h"
 #include "train/metrics.h"
 #include "train/run_dir.h"
@@ -46,10 +47,11 @@ static void format_eta(double s, char *out, size_t n) {
 }
 
 typedef struct {
+    vkt_device *dev;
     vkt_run_config *cfg;
     const vkt_train_ext *ext;    /* borrowed, NULL: pre-training */
     vkt_tokenizer *tok;
-    vkt_dataset data;
+    vkt_train_data data;
     vkt_model *model;
     vkt_step *step;
     vkt_metrics metrics;
@@ -85,9 +87,9 @@ static vkt_status sample_text(run *r, vkt_device *dev) {
 
 static vkt_status save(run *r, int64_t step, const char *why) {
     char path[1024];
-    vkt_loader_state ls = vkt_loader_get_state(&r->data.train);
-    vkt_checkpoint_state st = {.step = step, .data_rng = {r->data.rng.s[0], r->data.rng.s[1]},
-                               .data_epoch = ls.epoch, .data_batch = ls.batch};
+    vkt_train_data_pos pos = vkt_train_data_get_pos(&r->data);
+    vkt_checkpoint_state st = {.step = step, .data_rng = {pos.rng[0], pos.rng[1]}, .data_epoch = pos.epoch,
+                               .data_batch = pos.batch};
     vkt_checkpoint_weights w = {r->ext ? r->ext->write : NULL, r->ext ? r->ext->ctx : NULL};
     VKT_TRY(vkt_checkpoint_save_with(r->cfg->out_dir, r->cfg->keep, r->model, r->step, &st, r->cfg,
                                      w.write ? &w : NULL, path, sizeof path));
@@ -100,16 +102,22 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
 
 /* Evaluation drains the queue; the training result that completes on the way is reported first. */
 static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed, int64_t first) {
-    if (!r->data.has_val) return VKT_OK; /* said at start-up (setup, dataset.c); no loss is labelled val */
-    vkt_dataset_reset_val(&r->data);
+    if (!vkt_train_data_has_val(&r->data)) return VKT_OK; /* said at start-up; no loss is labelled val */
+    vkt_train_data_reset_val(&r->data);
     vkt_step_result done;
-    VKT_TRY(vkt_step_eval(r->step, vkt_dataset_val_batch, &r->data, r->cfg->eval_steps, loss, &done));
+    int64_t n = vkt_train_data_val_batches(&r->data, r->cfg->eval_steps);
+    VKT_TRY(vkt_step_eval(r->step, vkt_train_data_val_batch, &r->data, n, loss, &done));
     if (done.step >= 0) VKT_TRY(report(r, &done, 0, 0, t_elapsed, first, true));
     VKT_TRY(vkt_metrics_log(&r->metrics, step, "val", *loss, NULL));
     VKT_TRY(vkt_metrics_write_svg(&r->metrics));
-    printf("step %lld | val loss %.4f | perplexity %.2f\n", (long long)step, *loss, exp(*loss));
+    printf("step %lld | val loss %.4f | perplexity %.2f%s\n", (long long)step, *loss, exp(*loss),
+           r->data.sft ? " (answer tokens)" : "");
     fflush(stdout);
-    return VKT_OK;
+    if (!r->data.sft || r->cfg->eval_generations <= 0) return VKT_OK;
+    vkt_sft_eval_gen g = {.dev = r->dev, .model = r->model, .adapter = r->ext ? r->ext->gen_adapter : NULL,
+                          .tok = r->tok, .tmpl = r->data.records.tmpl, .val = &r->data.records.val_ds,
+                          .n = r->cfg->eval_generations, .max_tokens = r->cfg->eval_gen_tokens};
+    return vkt_sft_eval_generate(&g, r->cfg->out_dir, step);
 }
 
 /* Counts a step the device skipped; VKT_ERR_NONFINITE once optim.max_bad_steps are skipped in a row. */
@@ -151,7 +159,10 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
     char eta[32], speed[128] = "";
     int64_t done = res->step + 1 - first_step, left = cfg->steps - res->step - 1;
     format_eta(done > 0 ? t_elapsed / (double)done * (double)left : -1, eta, sizeof eta);
-    if (step_s > 0)
+    if (step_s > 0 && r->data.sft) /* SFT: the answer tokens (those with a loss) are the ones that teach */
+        snprintf(speed, sizeof speed, " | %.0f tok/s, %.0f answer tok/s | util %.1f%% | host %.1f ms", tps,
+                 (double)res->tokens / step_s, 100 * util, 1e3 * host_s);
+    else if (step_s > 0)
         snprintf(speed, sizeof speed, " | %.0f tok/s | util %.1f%% | host %.1f ms", tps, 100 * util, 1e3 * host_s);
     if (print) {
         printf("step %5lld/%lld | loss %.4f | lr %.2e | norm %.3f%s | mem %.0f MiB | eta %s\n",
@@ -194,11 +205,8 @@ static vkt_status preflight(const vkt_run_config *cfg, const vkt_train_opts *opt
 static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int64_t *first_step) {
     vkt_run_config *cfg = r->cfg;
     VKT_TRY(load_tokenizer(cfg, &r->tok));
-    VKT_TRY(vkt_dataset_init(&r->data, cfg, r->tok));
-    vkt_log_info("data: %lld training and %lld validation tokens from %s (%d file(s), %d from the token cache)",
-                 (long long)r->data.corpus.train.n, (long long)r->data.corpus.val.n, cfg->data_train,
-                 r->data.corpus.n_files, r->data.corpus.n_cache_hits);
-    if (r->data.corpus.val.n == 0)
+    VKT_TRY(vkt_train_data_init(&r->data, cfg, r->tok));
+    if (!vkt_train_data_has_val(&r->data))
         vkt_log_info("no validation data (data.val_fraction is 0 and data.val is empty): no validation loss will be "
                      "reported");
 
@@ -207,7 +215,7 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     bool base_from_model = r->ext && r->ext->base_from_model;
     if (opts->resume && !base_from_model) VKT_TRY(vkt_checkpoint_read_config(opts->resume, &mc));
     else if (cfg->model_from[0]) VKT_TRY(vkt_import_config(cfg->model_from, &mc));
-    int64_t need = vkt_dataset_vocab(&r->data);
+    int64_t need = vkt_train_data_vocab(&r->data, r->tok);
     if (!imported && !(cfg->model_keys && cJSON_GetObjectItemCaseSensitive(cfg->model_keys, "vocab_size")))
         mc.vocab_size = need; /* a new model's vocabulary follows its tokenizer */
     if (mc.vocab_size < need) {
@@ -246,10 +254,9 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
             VKT_TRY(vkt_checkpoint_load_params(opts->resume, r->model, &st));
         }
         *first_step = st.step;
-        r->data.rng.s[0] = st.data_rng[0], r->data.rng.s[1] = st.data_rng[1];
-        vkt_loader_state ls = vkt_loader_get_state(&r->data.train);
-        ls.epoch = st.data_epoch, ls.batch = st.data_batch;
-        VKT_TRY(vkt_loader_set_state(&r->data.train, &ls));
+        vkt_train_data_pos pos = {.epoch = st.data_epoch, .batch = st.data_batch,
+                                  .rng = {st.data_rng[0], st.data_rng[1]}};
+        VKT_TRY(vkt_train_data_set_pos(&r->data, &pos));
     } else if (cfg->model_from[0]) {
         VKT_TRY(vkt_import_params(cfg->model_from, r->model));
     } else {
@@ -288,7 +295,7 @@ static void teardown(run *r) {
     vkt_step_destroy(r->step);
     if (r->ext && r->ext->release) r->ext->release(r->ext->ctx);
     vkt_model_destroy(r->model);
-    vkt_dataset_free(&r->data);
+    vkt_train_data_free(&r->data);
     vkt_tok_free(r->tok);
     vkt_metrics_close(&r->metrics);
 }
@@ -312,7 +319,7 @@ static vkt_status train_loop(run *r, vkt_device *dev, const vkt_train_opts *opts
     for (int64_t step = first; step < cfg->steps && s == VKT_OK; step++) {
         double h0 = now_s();
         vkt_step_result res;
-        s = vkt_step_submit(r->step, vkt_dataset_train_batch, &r->data, &res);
+        s = vkt_step_submit(r->step, vkt_train_data_train_batch, &r->data, &res);
         double host = now_s() - h0 - vkt_step_last_wait_s(r->step);
         if (s == VKT_OK && res.step >= 0) {
             double t = now_s();
@@ -352,7 +359,7 @@ static vkt_status train_loop(run *r, vkt_device *dev, const vkt_train_opts *opts
 }
 
 vkt_status vkt_train(vkt_device *dev, vkt_run_config *cfg, const vkt_train_opts *opts) {
-    run r = {.cfg = cfg, .ext = opts->ext};
+    run r = {.dev = dev, .cfg = cfg, .ext = opts->ext};
     int64_t first = 0;
     if (opts->outcome) *opts->outcome = (vkt_train_outcome){0};
     vkt_status s = preflight(cfg, opts);

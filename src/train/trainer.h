@@ -13,6 +13,7 @@
 #include "io/run_config.h"
 #include "model/model.h"
 #include "sched/step.h"
+#include "train/generate.h"
 #include "vktrain/device.h"
 
 /* What fine-tuning changes in a run (src/finetune/finetune.c fills it in; NULL for pre-training): how the
@@ -38,6 +39,9 @@ typedef struct {
     size_t (*memory)(void *ctx);
     /* At the end of the run, before the model is destroyed: free what attach made, or NULL. */
     void (*release)(void *ctx);
+    /* What generation from the model being trained must run besides its weights (a LoRA adapter, valid after
+     * attach; train/generate.h), or NULL. */
+    const vkt_gen_adapter *gen_adapter;
 } vkt_train_ext;
 
 /* How a run ended, for the caller's exit code and messages. */

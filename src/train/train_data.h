@@ -1,0 +1,38 @@
+/* What a run trains on, behind one interface for the trainer: a pre-training corpus (dataset.h: text or
+ * token shards, with the clm / mlm / fim objective) or instruction and chat records (sft/sft_source.h),
+ * chosen by data.format (auto: records when data.train is .json / .jsonl). The trainer asks only for
+ * batches, validation passes and the position to save in a checkpoint. */
+#ifndef VKT_TRAIN_DATA_H
+#define VKT_TRAIN_DATA_H
+
+#include "sft/sft_source.h"
+#include "train/dataset.h"
+
+typedef struct {
+    bool sft;             /* which of the two is in use */
+    vkt_dataset text;     /* !sft */
+    vkt_sft_source records; /* sft */
+} vkt_train_data;
+
+/* The data position a checkpoint holds (checkpoint.h: data_epoch, data_batch, data_rng). */
+typedef struct {
+    int64_t epoch, batch;
+    uint64_t rng[2];
+} vkt_train_data_pos;
+
+vkt_status vkt_train_data_init(vkt_train_data *d, const vkt_run_config *cfg, vkt_tokenizer *tok);
+void vkt_train_data_free(vkt_train_data *d);
+/* Model vocabulary the data needs (the tokenizer's, plus the objective's sentinels for text). */
+int64_t vkt_train_data_vocab(const vkt_train_data *d, const vkt_tokenizer *tok);
+bool vkt_train_data_has_val(const vkt_train_data *d);
+/* vkt_batch_fn fillers (ctx = the vkt_train_data). */
+vkt_status vkt_train_data_train_batch(void *ctx, const vkt_batch *b);
+vkt_status vkt_train_data_val_batch(void *ctx, const vkt_batch *b);
+/* Restarts validation; the batches one evaluation runs (SFT: every validation example once; text:
+ * eval.steps). */
+void vkt_train_data_reset_val(vkt_train_data *d);
+int64_t vkt_train_data_val_batches(const vkt_train_data *d, int64_t eval_steps);
+vkt_train_data_pos vkt_train_data_get_pos(const vkt_train_data *d);
+vkt_status vkt_train_data_set_pos(vkt_train_data *d, const vkt_train_data_pos *p);
+
+#endif
