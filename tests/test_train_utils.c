@@ -101,7 +101,7 @@ static void test_no_validation(void) {
     EXPECT(s == VKT_OK && !d.has_val);
     printf("val_fraction 0: has_val %d %s", d.has_val, log);
     int32_t in[16], tg[16], seg[16] = {0};
-    const vkt_batch batch = {in, tg, seg};
+    const vkt_batch batch = {in, tg, seg, NULL};
     tu_capture_begin();
     s = vkt_dataset_val_batch(&d, &batch);
     log = tu_capture_end();

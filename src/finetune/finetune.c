@@ -85,6 +85,40 @@ vkt_status vkt_finetune_lora_cfg(const vkt_run_config *c, vkt_lora_cfg *out) {
     return vkt_lora_cfg_check(out);
 }
 
+/* The preference keys (finetune.objective, beta, label_smoothing, loss_type, precompute_ref_log_probs) agree
+ * with each other; their ranges were checked when they were read. */
+static vkt_status check_objective(const vkt_run_config *c) {
+    static const char *const names[] = {"sft", "dpo", "ipo", "orpo"};
+    const char *obj = names[c->ft_objective];
+    bool dpo = c->ft_objective == VKT_FT_DPO, with_ref = dpo || c->ft_objective == VKT_FT_IPO;
+    if (with_ref && c->ft_beta <= 0) {
+        vkt_log_error("finetune.beta = 0 with objective %s: beta scales the log-ratios and must be > 0 (TRL's "
+                      "default 0.1)", obj);
+        return VKT_ERR_ARG;
+    }
+    if (c->ft_label_smoothing > 0 && !dpo) {
+        vkt_log_error("finetune.label_smoothing = %g with objective %s: label smoothing is a DPO option (cDPO, "
+                      "loss_type robust); set it to 0", c->ft_label_smoothing, obj);
+        return VKT_ERR_ARG;
+    }
+    if (c->ft_label_smoothing >= 0.5) {
+        vkt_log_error("finetune.label_smoothing = %g: it is the probability that a label is flipped and must be below "
+                      "0.5", c->ft_label_smoothing);
+        return VKT_ERR_ARG;
+    }
+    if (c->ft_loss_type != VKT_FT_LOSS_SIGMOID && !dpo) {
+        vkt_log_error("finetune.loss_type \"robust\" with objective %s: loss types are DPO's; use objective dpo or "
+                      "remove loss_type", obj);
+        return VKT_ERR_ARG;
+    }
+    if (c->ft_precompute_ref_log_probs && !with_ref) {
+        vkt_log_error("finetune.precompute_ref_log_probs with objective %s: only dpo and ipo use a reference model",
+                      obj);
+        return VKT_ERR_ARG;
+    }
+    return VKT_OK;
+}
+
 vkt_status vkt_finetune_check(const vkt_run_config *cfg) {
     if (!method_adapters(cfg) && !method_is(cfg, "full")) {
         vkt_log_error("finetune.method \"%s\": choose \"lora\" (adapters on a frozen base), \"qlora\" (adapters on an "
@@ -99,6 +133,7 @@ vkt_status vkt_finetune_check(const vkt_run_config *cfg) {
     }
     vkt_qformat f;
     VKT_TRY(vkt_finetune_base_format(cfg, &f));
+    VKT_TRY(check_objective(cfg));
     if (method_adapters(cfg)) {
         vkt_lora_cfg lc;
         return vkt_finetune_lora_cfg(cfg, &lc);

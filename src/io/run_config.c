@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "io/json_file.h"
 
-typedef enum { T_INT, T_UINT64, T_FLOAT, T_BOOL, T_STRING, T_OBJECTIVE, T_JSON } field_type;
+typedef enum { T_INT, T_UINT64, T_FLOAT, T_BOOL, T_STRING, T_OBJECTIVE, T_JSON, T_ENUM } field_type;
 
 typedef struct {
     const char *section, *key;
@@ -49,6 +49,8 @@ static const field fields[] = {
     {"data", "retrieve_p_no_gold", T_FLOAT, R(retrieve_p_no_gold), 0, 0, 1},
     {"data", "retrieve_into", T_STRING, S(retrieve_into), 0, 0},
     {"data", "retrieve_hard", T_BOOL, R(retrieve_hard), 0, 0, 0},
+    {"data", "max_prompt_tokens", T_INT, R(max_prompt_tokens), 0, 0, 1 << 20},
+    {"data", "max_completion_tokens", T_INT, R(max_completion_tokens), 0, 0, 1 << 20},
     {"optim", "batch_size", T_INT, R(batch_size), 0, 1, 1 << 20},
     {"optim", "seq_len", T_INT, R(seq_len), 0, 1, 1 << 20},
     {"optim", "grad_accum", T_INT, R(grad_accum), 0, 1, 1 << 16},
@@ -87,8 +89,21 @@ static const field fields[] = {
     {"finetune", "freeze_embeddings", T_BOOL, R(ft_freeze_embeddings), 0, 0, 0},
     {"finetune", "freeze_layers", T_INT, R(ft_freeze_layers), 0, 0, 1e6},
     {"finetune", "base_format", T_STRING, S(ft_base_format), 0, 0},
+    {"finetune", "objective", T_ENUM, R(ft_objective), 0, 0, 0},
+    {"finetune", "beta", T_FLOAT, R(ft_beta), 0, 0, 1e6},
+    {"finetune", "label_smoothing", T_FLOAT, R(ft_label_smoothing), 0, 0, 0.5},
+    {"finetune", "loss_type", T_ENUM, R(ft_loss_type), 0, 0, 0},
+    {"finetune", "precompute_ref_log_probs", T_BOOL, R(ft_precompute_ref_log_probs), 0, 0, 0},
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
+
+/* The names of a T_ENUM field's values (stored as the int index), NULL-terminated, in the order of their C
+ * enums (run_config.h). */
+static const char *const *enum_names(const field *f) {
+    static const char *const objective[] = {"sft", "dpo", "ipo", "orpo", NULL};
+    static const char *const loss_type[] = {"sigmoid", "robust", NULL};
+    return f->offset == offsetof(vkt_run_config, ft_objective) ? objective : loss_type;
+}
 
 void vkt_run_config_defaults(vkt_run_config *c) {
     memset(c, 0, sizeof *c);
@@ -116,6 +131,7 @@ void vkt_run_config_defaults(vkt_run_config *c) {
     c->checkpoint_interval = 500, c->keep = 3;
     c->sample_tokens = 200, c->temperature = 0.8, c->top_k = 40, c->top_p = 1.0;
     c->ft_r = 8, c->ft_lora_alpha = 8; /* PEFT's LoraConfig defaults */
+    c->ft_beta = 0.1;                  /* TRL's DPOConfig.beta and ORPOConfig.beta */
     snprintf(c->ft_init, sizeof c->ft_init, "true");
 }
 
@@ -166,6 +182,17 @@ static vkt_status set_field(vkt_run_config *c, const field *f, const cJSON *v, c
         free(text);
         return VKT_OK;
     }
+    case T_ENUM: {
+        if (!cJSON_IsString(v)) break;
+        char list[256] = "";
+        const char *const *names = enum_names(f);
+        for (int i = 0; names[i]; i++) {
+            if (strcmp(v->valuestring, names[i]) == 0) return *(int *)dst = i, VKT_OK;
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+        }
+        vkt_log_error("%s: %s.%s \"%s\" is not one of %s", where, f->section, f->key, v->valuestring, list);
+        return VKT_ERR_FORMAT;
+    }
     case T_OBJECTIVE:
         if (!cJSON_IsString(v)) break;
         if (strcmp(v->valuestring, "clm") == 0) *(vkt_objective *)dst = VKT_OBJ_CLM;
@@ -197,7 +224,7 @@ static vkt_status set_field(vkt_run_config *c, const field *f, const cJSON *v, c
     }
     }
     static const char *type_names[] = {"an integer", "an integer", "a number", "true or false", "a string",
-                                       "a string", "JSON"};
+                                       "a string", "JSON", "a string"};
     vkt_log_error("%s: %s.%s must be %s", where, f->section, f->key, type_names[f->type]);
     return VKT_ERR_FORMAT;
 }
@@ -321,6 +348,7 @@ void vkt_run_config_print(const vkt_run_config *c) {
         case T_INT: snprintf(value, sizeof value, "%lld", (long long)*(const int64_t *)p); break;
         case T_UINT64: snprintf(value, sizeof value, "%llu", (unsigned long long)*(const uint64_t *)p); break;
         case T_FLOAT: snprintf(value, sizeof value, "%g", *(const double *)p); break;
+        case T_ENUM: snprintf(value, sizeof value, "\"%s\"", enum_names(f)[*(const int *)p]); break;
         case T_OBJECTIVE: {
             static const char *names[] = {"clm", "mlm", "fim"};
             snprintf(value, sizeof value, "\"%s\"", names[*(const vkt_objective *)p]);

@@ -9,7 +9,7 @@
  *                "chat_template", "loss_on": "assistant" | "last" | "all", "packing", "truncation":
  *                "right" | "left" | "drop", "bad_records": "fail" | "skip", "parse_special",
  *                "retrieve": INDEX, "retrieve_k", "retrieve_p_no_gold", "retrieve_into": "user" | "system",
- *                "retrieve_hard"},
+ *                "retrieve_hard", and for preference pairs "max_prompt_tokens", "max_completion_tokens"},
  *   "optim":    {"batch_size", "seq_len", "grad_accum", "steps", "lr", "lr_min", "warmup_steps",
  *                "weight_decay", "beta1", "beta2", "eps", "grad_clip", "seed", "recompute", "max_bad_steps"},
  *   "eval":     {"interval", "steps", "generations", "gen_tokens"},
@@ -18,7 +18,9 @@
  *   "sample":   {"tokens", "temperature", "top_k", "top_p", "prompt"},
  *   "finetune": {"method": "full" | "lora" | "qlora", "r", "lora_alpha", "use_rslora", "lora_dropout",
  *                "target_modules": ["q_proj", ...] | "all-linear" | "regex", "init_lora_weights": true |
- *                false | "gaussian", "freeze_embeddings", "freeze_layers"}   (vktrain finetune only)
+ *                false | "gaussian", "freeze_embeddings", "freeze_layers", "base_format",
+ *                "objective": "sft" | "dpo" | "ipo" | "orpo", "beta", "label_smoothing", "loss_type":
+ *                "sigmoid" | "robust", "precompute_ref_log_probs"}   (vktrain finetune only)
  * }
  * "model.path" is another name for "model.from" (fine-tuning configs name the base model so).
  * Unknown keys, wrong types and impossible values are errors naming the key. Overrides are
@@ -35,6 +37,17 @@ typedef struct cJSON cJSON;
 
 typedef enum { VKT_OBJ_CLM = 0, VKT_OBJ_MLM = 1, VKT_OBJ_FIM = 2 } vkt_objective;
 
+/* finetune.objective: what a fine-tuning run optimises (src/train/pref_train.h for the preference ones). */
+typedef enum {
+    VKT_FT_SFT = 0,  /* next-token loss on the data's answer tokens (or all text) */
+    VKT_FT_DPO = 1,  /* direct preference optimisation against a reference model */
+    VKT_FT_IPO = 2,  /* identity preference optimisation (DPO's squared variant) */
+    VKT_FT_ORPO = 3, /* odds-ratio preference optimisation: NLL on chosen + odds-ratio term, no reference */
+} vkt_ft_objective;
+
+/* finetune.loss_type for DPO (TRL's DPOConfig.loss_type values implemented). */
+typedef enum { VKT_FT_LOSS_SIGMOID = 0, VKT_FT_LOSS_ROBUST = 1 } vkt_ft_loss_type;
+
 typedef struct {
     vkt_model_config model;     /* resolved by vkt_run_config_validate from preset + model keys */
     cJSON *model_keys;          /* owned: the "model" section's Hugging Face keys, applied over the preset */
@@ -48,7 +61,7 @@ typedef struct {
     vkt_objective objective;
     double mask_prob, fim_rate;
     /* SFT data (data.format sft, or auto with .json / .jsonl data): see src/sft/sft_source.h */
-    char data_format[8];          /* auto | text | sft */
+    char data_format[8];          /* auto | text | sft | pref (preference pairs, src/sft/pref_source.h) */
     char chat_template[512];      /* "" (the model's own) | chatml | llama3 | a .jinja or tokenizer_config.json */
     char loss_on[16];             /* assistant | last | all */
     bool packing;
@@ -60,6 +73,8 @@ typedef struct {
     double retrieve_p_no_gold;
     char retrieve_into[8];        /* user | system */
     bool retrieve_hard;           /* RAFT distractors: the question's best non-gold passages */
+    int64_t max_prompt_tokens;    /* preference pairs: a longer prompt keeps its end (0: no limit) */
+    int64_t max_completion_tokens; /* preference pairs: a longer completion keeps its start (0: no limit) */
     int64_t batch_size, seq_len, grad_accum, steps, warmup_steps;
     double lr, lr_min, weight_decay, beta1, beta2, eps, grad_clip;
     uint64_t seed;
@@ -82,6 +97,12 @@ typedef struct {
     char ft_target_modules[1024]; /* the JSON value as given (a list or a string), "" when unset */
     char ft_init[32];             /* init_lora_weights as JSON: true, false or "gaussian" */
     char ft_base_format[16];      /* "" (the method's default) or f32 | f16 | bf16 | int8 | nf4 */
+    int ft_objective;             /* vkt_ft_objective (default sft) */
+    double ft_beta;               /* DPO / IPO beta, ORPO's lambda (TRL names both `beta`; default 0.1) */
+    double ft_label_smoothing;    /* DPO: cDPO / robust label smoothing e in [0, 0.5) */
+    int ft_loss_type;             /* vkt_ft_loss_type: DPO sigmoid (default) or robust */
+    bool ft_precompute_ref_log_probs; /* LoRA / QLoRA DPO / IPO: reference log-probs computed once before
+                                       * training instead of a reference forward per step (full: always) */
 } vkt_run_config;
 
 /* Defaults: a small GPT at character level (the shape of nanoGPT's shakespeare-char). */

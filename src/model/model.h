@@ -159,6 +159,10 @@ typedef enum {
     VKT_FWD_LOGITS = 0,    /* logits only (sampling) */
     VKT_FWD_LOSS = 1,      /* plus the loss against m->targets (evaluation) */
     VKT_FWD_LOSS_GRAD = 2, /* plus dlogits in place of the logits, ready for the backward (training) */
+    VKT_FWD_LOSS_TRAIN = 3, /* the forward of a training pass whose loss gradient the caller records: per-
+                             * position losses and row statistics (xent_rowstats) as VKT_FWD_LOSS, with
+                             * train-only ops (adapter dropout) on; the caller writes dlogits over the logits
+                             * (e.g. vkt_op_xent_bwd_weighted) before vkt_model_record_backward */
 } vkt_fwd_mode;
 
 /* Forward over m->tokens. */

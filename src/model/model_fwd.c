@@ -55,7 +55,7 @@ vkt_status vkt_model_block_forward(vkt_model *m, vkt_rec *r, int l, const vkt_te
 
 vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode) {
     const vkt_model_config *c = &m->cfg;
-    m->training = mode == VKT_FWD_LOSS_GRAD;
+    m->training = mode == VKT_FWD_LOSS_GRAD || mode == VKT_FWD_LOSS_TRAIN;
     int64_t BT = m->B * m->T;
     vkt_tensor wte = vkt_model_p(m, -1, VKT_ROLE_WTE), wpe = vkt_model_p(m, -1, VKT_ROLE_WPE);
     vkt_tensor btc = m->embed_out;

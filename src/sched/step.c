@@ -12,6 +12,7 @@ struct vkt_step {
     vkt_model *m;                /* borrowed */
     vkt_step_cfg cfg;
     vkt_trainable train;         /* borrows the table and views it names */
+    vkt_step_program program;    /* borrows its ctx; record NULL: the model's language-model loss */
     vkt_arena *state_arena;      /* owned: moments, lr table, norm partials */
     vkt_arena *host_arena;       /* owned: step scalars the host reads */
     vkt_tensor mom1, mom2, lr_table, partials, scalars;
@@ -25,17 +26,37 @@ struct vkt_step {
     int64_t last_collected;      /* newest step whose result was handed out */
     double wait_s;               /* time the last vkt_step_submit spent waiting for the device */
     int optim_t0, optim_t1;      /* timestamp slots around the optimizer recording */
-    double loss_sum[2];          /* per step parity: sum of micro losses, count, tokens */
+    double loss_sum[2];          /* per step parity: sum of micro losses, count, tokens, metric sums */
     int64_t loss_n[2], tokens[2];
+    double metric_sum[2][VKT_STEP_MAX_METRICS];
 };
 
 static vkt_status record_micro(vkt_step *s, int slot) {
     vkt_rec *r = s->micro[slot];
-    vkt_model_use_slot(s->m, slot);
     VKT_TRY(vkt_rec_begin(r));
-    VKT_TRY(vkt_model_record_forward(s->m, r, VKT_FWD_LOSS_GRAD));
-    VKT_TRY(vkt_model_record_backward(s->m, r));
+    if (s->program.record) {
+        VKT_TRY(s->program.record(s->program.ctx, s->m, r, slot, true));
+    } else {
+        vkt_model_use_slot(s->m, slot);
+        VKT_TRY(vkt_model_record_forward(s->m, r, VKT_FWD_LOSS_GRAD));
+        VKT_TRY(vkt_model_record_backward(s->m, r));
+    }
     return vkt_rec_end(r);
+}
+
+/* What slot's completed micro-batch measured: the program's read, or the model's loss statistics. */
+static void micro_result(vkt_step *s, int slot, vkt_step_micro *out) {
+    memset(out, 0, sizeof *out);
+    if (s->program.read) {
+        s->program.read(s->program.ctx, s->m, slot, out);
+        return;
+    }
+    const vkt_xent_stats *st = (const vkt_xent_stats *)vkt_model_slot_stats(s->m, slot);
+    out->loss = st->loss, out->weight = st->n_valid, out->tokens = st->n_valid;
+}
+
+static void *slot_aux(const vkt_step *s, int slot) {
+    return s->program.slot_aux ? s->program.slot_aux(s->program.ctx, slot) : NULL;
 }
 
 static vkt_status record_optim(vkt_step *s) {
@@ -92,7 +113,9 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     if (!s) return VKT_ERR_OOM;
     s->m = m, s->cfg = *cfg, s->slot_step[0] = s->slot_step[1] = -1;
     s->train = cfg->train ? *cfg->train : vkt_step_trainable_model(m);
-    s->cfg.train = NULL;
+    if (cfg->program) s->program = *cfg->program;
+    VKT_ASSERT(s->program.n_metrics <= VKT_STEP_MAX_METRICS);
+    s->cfg.train = NULL, s->cfg.program = NULL;
     m->dloss = 1.0f / (float)cfg->accum;
     const vkt_param_table *tab = s->train.table;
     s->segs = calloc((size_t)tab->n, sizeof *s->segs);
@@ -161,11 +184,13 @@ void vkt_step_destroy(vkt_step *s) {
 /* After slot's last submission completed: add its loss to its step's sums. */
 static void read_slot(vkt_step *s, int slot) {
     if (!s->slot_unread[slot]) return;
-    const vkt_xent_stats *st = (const vkt_xent_stats *)vkt_model_slot_stats(s->m, slot);
+    vkt_step_micro mr;
+    micro_result(s, slot, &mr);
     int64_t k = s->slot_step[slot] & 1;
-    s->loss_sum[k] += st->loss;
+    s->loss_sum[k] += mr.loss;
     s->loss_n[k] += 1;
-    s->tokens[k] += st->n_valid;
+    s->tokens[k] += mr.tokens;
+    for (int i = 0; i < s->program.n_metrics; i++) s->metric_sum[k][i] += mr.metrics[i];
     s->slot_unread[slot] = false;
 }
 
@@ -182,8 +207,12 @@ static void collect(vkt_step *s, int64_t step, vkt_step_result *done) {
                               .grad_norm = sc->grad_norm,
                               .lr = sc->lr,
                               .tokens = s->tokens[k],
-                              .skipped = sc->nonfinite != 0};
+                              .skipped = sc->nonfinite != 0,
+                              .n_metrics = s->program.n_metrics};
+    for (int i = 0; i < s->program.n_metrics; i++)
+        done->metrics[i] = s->loss_n[k] ? s->metric_sum[k][i] / (double)s->loss_n[k] : 0;
     s->loss_sum[k] = 0, s->loss_n[k] = 0, s->tokens[k] = 0;
+    memset(s->metric_sum[k], 0, sizeof s->metric_sum[k]);
 }
 
 static double now_s(void) {
@@ -202,8 +231,12 @@ static vkt_status timed_wait(vkt_step *s, vkt_rec *r) {
 double vkt_step_last_wait_s(const vkt_step *s) { return s->wait_s; }
 
 vkt_status vkt_step_fill_batch(vkt_model *m, int slot, vkt_batch_fn fill, void *ctx) {
+    return vkt_step_fill_batch_aux(m, slot, NULL, fill, ctx);
+}
+
+vkt_status vkt_step_fill_batch_aux(vkt_model *m, int slot, void *aux, vkt_batch_fn fill, void *ctx) {
     vkt_batch batch = {vkt_model_slot_tokens(m, slot), vkt_model_slot_targets(m, slot),
-                       vkt_model_slot_seg_start(m, slot)};
+                       vkt_model_slot_seg_start(m, slot), aux};
     memset(batch.seg_start, 0, (size_t)(m->B * m->T) * sizeof *batch.seg_start);
     VKT_TRY(fill(ctx, &batch));
     return vkt_seg_start_check(batch.seg_start, m->B, m->T, "batch seg_start (document starts of packed rows)");
@@ -217,7 +250,7 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
         int slot = (int)(s->n_micro++ & 1);
         VKT_TRY(timed_wait(s, s->micro[slot]));
         read_slot(s, slot);
-        VKT_TRY(vkt_step_fill_batch(s->m, slot, fill, ctx));
+        VKT_TRY(vkt_step_fill_batch_aux(s->m, slot, slot_aux(s, slot), fill, ctx));
         VKT_TRY(vkt_rec_submit(s->micro[slot]));
         s->slot_step[slot] = step, s->slot_unread[slot] = true;
     }
@@ -238,8 +271,36 @@ vkt_status vkt_step_drain(vkt_step *s, vkt_step_result *done) {
 
 vkt_status vkt_step_eval(vkt_step *s, vkt_batch_fn fill, void *ctx, int64_t n, double *loss,
                          vkt_step_result *done) {
+    vkt_step_micro mean;
+    VKT_TRY(vkt_step_eval_metrics(s, fill, ctx, n, &mean, done));
+    *loss = mean.loss;
+    return VKT_OK;
+}
+
+vkt_status vkt_step_eval_metrics(vkt_step *s, vkt_batch_fn fill, void *ctx, int64_t n, vkt_step_micro *mean,
+                                 vkt_step_result *done) {
     VKT_TRY(vkt_step_drain(s, done));
-    return vkt_eval_loss(s->m, s->eval, fill, ctx, n, loss);
+    memset(mean, 0, sizeof *mean);
+    if (!s->program.record) {
+        VKT_TRY(vkt_eval_loss(s->m, s->eval, fill, ctx, n, &mean->loss));
+        return VKT_OK;
+    }
+    vkt_rec *r = s->eval;
+    VKT_TRY(vkt_rec_begin(r));
+    VKT_TRY(s->program.record(s->program.ctx, s->m, r, 0, false));
+    VKT_TRY(vkt_rec_end(r));
+    for (int64_t i = 0; i < n; i++) {
+        VKT_TRY(vkt_step_fill_batch_aux(s->m, 0, slot_aux(s, 0), fill, ctx));
+        VKT_TRY(vkt_rec_submit_wait(r));
+        vkt_step_micro mr;
+        micro_result(s, 0, &mr);
+        mean->loss += mr.loss * mr.weight, mean->weight += mr.weight, mean->tokens += mr.tokens;
+        for (int k = 0; k < s->program.n_metrics; k++) mean->metrics[k] += mr.metrics[k] * mr.weight;
+    }
+    double w = mean->weight > 0 ? mean->weight : 1;
+    mean->loss /= w;
+    for (int k = 0; k < s->program.n_metrics; k++) mean->metrics[k] /= w;
+    return VKT_OK;
 }
 
 vkt_status vkt_eval_loss(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx, int64_t n, double *loss) {

@@ -29,14 +29,44 @@
  *              formed. Every document then trains exactly as if it were alone in its row. */
 typedef struct {
     int32_t *tokens, *targets, *seg_start;
+    void *aux; /* the step program's per-slot inputs (vkt_step_program.slot_aux), NULL for the LM loss */
 } vkt_batch;
 
 /* Fills one micro-batch (see vkt_batch); a non-OK status stops the step or evaluation and is returned. */
 typedef vkt_status (*vkt_batch_fn)(void *ctx, const vkt_batch *batch);
 
 /* Fills input slot `slot` of m through fill as the step does: document starts zeroed before, checked
- * (vkt_seg_start_check) after. For callers that replay their own recordings (evaluation dumps, benches). */
+ * (vkt_seg_start_check) after. For callers that replay their own recordings (evaluation dumps, benches).
+ * aux: the batch's extra inputs (vkt_batch.aux), or NULL. */
 vkt_status vkt_step_fill_batch(vkt_model *m, int slot, vkt_batch_fn fill, void *ctx);
+vkt_status vkt_step_fill_batch_aux(vkt_model *m, int slot, void *aux, vkt_batch_fn fill, void *ctx);
+
+#define VKT_STEP_MAX_METRICS 12
+
+/* What one micro-batch measured, read from its slot once it completed. */
+typedef struct {
+    double loss;    /* its objective */
+    double weight;  /* its weight in an evaluation's mean (pairs, tokens) */
+    int64_t tokens; /* target positions that carried a loss */
+    double metrics[VKT_STEP_MAX_METRICS];
+} vkt_step_micro;
+
+/* A micro-batch other than the model's own language-model loss (preference objectives, sched/pref_step.h):
+ * what the step records per slot, the extra inputs the filler writes, and what is read back. The step keeps
+ * its pipelining, accumulation, optimizer and skipping of non-finite steps; the program only replaces the
+ * forward + backward of one micro-batch. */
+typedef struct {
+    void *ctx;                       /* borrowed */
+    int n_metrics;                   /* <= VKT_STEP_MAX_METRICS */
+    const char *const *metric_names; /* (n_metrics) names for metrics.jsonl */
+    /* Records slot's micro-batch into r: forward and loss, plus the backward into the gradients when
+     * backward is set (training; the loss gradient scaled by m->dloss), else forward only (evaluation). */
+    vkt_status (*record)(void *ctx, vkt_model *m, vkt_rec *r, int slot, bool backward);
+    /* Host arrays of slot's extra inputs, passed to the filler as vkt_batch.aux. */
+    void *(*slot_aux)(void *ctx, int slot);
+    /* After slot's last submission completed: what it measured. */
+    void (*read)(void *ctx, vkt_model *m, int slot, vkt_step_micro *out);
+} vkt_step_program;
 
 /* What the optimizer trains: a parameter table (names, shapes, offsets, decay flags) over flat parameter
  * and gradient views. The model's own (vkt_step_trainable_model) for pre-training and full fine-tuning; a
@@ -58,6 +88,8 @@ typedef struct {
     int64_t accum;           /* micro-batches per optimizer step (>= 1) */
     int64_t total_steps;     /* length of the learning-rate table */
     const vkt_trainable *train; /* borrowed, copied at create: what trains; NULL: the whole model */
+    const vkt_step_program *program; /* borrowed, copied at create: the micro-batch; NULL: the model's
+                                      * language-model loss */
 } vkt_step_cfg;
 
 /* What a completed optimizer step measured. */
@@ -68,6 +100,8 @@ typedef struct {
     int64_t tokens;          /* target positions that carried a loss */
     bool skipped;            /* the gradient norm was not finite: the device left params and moments as
                               * they were */
+    int n_metrics;           /* the program's metrics, means over the step's micro-batches (0 without one) */
+    double metrics[VKT_STEP_MAX_METRICS];
 } vkt_step_result;
 
 typedef struct vkt_step vkt_step;
@@ -91,6 +125,10 @@ vkt_status vkt_step_drain(vkt_step *s, vkt_step_result *done);
  * the result of the last training step if it was not handed out yet (step = -1 otherwise). */
 vkt_status vkt_step_eval(vkt_step *s, vkt_batch_fn fill, void *ctx, int64_t n, double *loss,
                          vkt_step_result *done);
+/* The same with the program's metrics: *mean gets the loss and metrics averaged over the n batches,
+ * weighted by each batch's weight (the model's loss: by tokens), and the tokens summed. */
+vkt_status vkt_step_eval_metrics(vkt_step *s, vkt_batch_fn fill, void *ctx, int64_t n, vkt_step_micro *mean,
+                                 vkt_step_result *done);
 
 /* Mean loss per target token over n batches from fill, forward only, recorded into r (any model, with
  * or without gradients). Synchronous. */

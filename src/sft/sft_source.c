@@ -35,8 +35,7 @@ bool vkt_sft_source_wanted(const vkt_run_config *cfg) {
     return vkt_path_is_dir(cfg->data_train) ? folder_of_records(cfg->data_train) : is_records(cfg->data_train);
 }
 
-/* The string value of a config key among names; VKT_ERR_FORMAT naming the key and the choices otherwise. */
-static vkt_status choose(const char *key, const char *value, const char *const *names, int n, int *out) {
+vkt_status vkt_config_choose(const char *key, const char *value, const char *const *names, int n, int *out) {
     char list[256] = "";
     for (int i = 0; i < n; i++) {
         if (strcmp(value, names[i]) == 0) return *out = i, VKT_OK;
@@ -51,9 +50,9 @@ static vkt_status options(const vkt_run_config *cfg, vkt_sft_tok_opts *o) {
     static const char *const trunc[] = {"drop", "right", "left"};
     static const char *const bad[] = {"fail", "skip"};
     int l, t, b;
-    VKT_TRY(choose("data.loss_on", cfg->loss_on, loss, 3, &l));
-    VKT_TRY(choose("data.truncation", cfg->truncation, trunc, 3, &t));
-    VKT_TRY(choose("data.bad_records", cfg->bad_records, bad, 2, &b));
+    VKT_TRY(vkt_config_choose("data.loss_on", cfg->loss_on, loss, 3, &l));
+    VKT_TRY(vkt_config_choose("data.truncation", cfg->truncation, trunc, 3, &t));
+    VKT_TRY(vkt_config_choose("data.bad_records", cfg->bad_records, bad, 2, &b));
     o->loss = (vkt_sft_loss_mode)l, o->truncation = (vkt_sft_truncation)t, o->skip_bad = b == 1;
     o->max_tokens = cfg->seq_len + 1, o->parse_special = cfg->parse_special;
     return VKT_OK;

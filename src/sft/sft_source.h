@@ -30,6 +30,10 @@ typedef struct {
     int64_t B, T;
 } vkt_sft_source;
 
+/* The index of a config key's string value among names[0..n) into *out; VKT_ERR_FORMAT (logged, naming the
+ * key and the choices) otherwise. */
+vkt_status vkt_config_choose(const char *key, const char *value, const char *const *names, int n, int *out);
+
 /* Whether cfg's data is SFT records (data.format, or auto by data.train's files). */
 bool vkt_sft_source_wanted(const vkt_run_config *cfg);
 

@@ -14,8 +14,10 @@
 #include "data/tokenizer.h"
 #include "io/checkpoint.h"
 #include "model/model.h"
+#include "sched/pref_step.h"
 #include "sched/step.h"
 #include "sft/sft_eval_gen.h"
+#include "train/pref_train.h"
 #include "train/train_data.h"
 #include "train/generate.h"
 #include "train/metrics.h"
@@ -54,6 +56,7 @@ typedef struct {
     vkt_train_data data;
     vkt_model *model;
     vkt_step *step;
+    vkt_pref_step *pref;         /* preference objectives: the step's micro-batch program, else NULL */
     vkt_metrics metrics;
     double peak_gflops, flops_per_token;
     size_t device_bytes;
@@ -100,20 +103,42 @@ static vkt_status save(run *r, int64_t step, const char *why) {
 static vkt_status report(run *r, const vkt_step_result *res, double step_s, double host_s, double t_elapsed,
                          int64_t first_step, bool print);
 
+/* The step program's metrics (preference runs: TRL's names) as ",\"name\":value" fields into json and as
+ * " | label value" for the progress line (the metrics with a short label); both empty without a program. */
+static void metrics_text(const run *r, const double *values, char *json, size_t json_n, char *line, size_t line_n) {
+    json[0] = line[0] = 0;
+    if (!r->pref) return;
+    const vkt_step_program *p = vkt_pref_step_program(r->pref);
+    const char *const *labels = vkt_pref_step_progress_labels(r->pref);
+    for (int i = 0; i < p->n_metrics; i++) {
+        char num[32];
+        size_t k = strlen(json);
+        snprintf(json + k, json_n - k, ",\"%s\":%s", p->metric_names[i], vkt_metrics_num(num, sizeof num, values[i]));
+        k = strlen(line);
+        if (labels[i]) snprintf(line + k, line_n - k, " | %s %.4g", labels[i], values[i]);
+    }
+}
+
 /* Evaluation drains the queue; the training result that completes on the way is reported first. */
 static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed, int64_t first) {
     if (!vkt_train_data_has_val(&r->data)) return VKT_OK; /* said at start-up; no loss is labelled val */
     vkt_train_data_reset_val(&r->data);
     vkt_step_result done;
+    vkt_step_micro mean;
     int64_t n = vkt_train_data_val_batches(&r->data, r->cfg->eval_steps);
-    VKT_TRY(vkt_step_eval(r->step, vkt_train_data_val_batch, &r->data, n, loss, &done));
+    VKT_TRY(vkt_step_eval_metrics(r->step, vkt_train_data_val_batch, &r->data, n, &mean, &done));
+    *loss = mean.loss;
     if (done.step >= 0) VKT_TRY(report(r, &done, 0, 0, t_elapsed, first, true));
-    VKT_TRY(vkt_metrics_log(&r->metrics, step, "val", *loss, NULL));
+    char extra[1024] = "", line[256] = "";
+    metrics_text(r, mean.metrics, extra, sizeof extra, line, sizeof line);
+    VKT_TRY(vkt_metrics_log(&r->metrics, step, "val", *loss, extra[0] ? extra + 1 : NULL));
     VKT_TRY(vkt_metrics_write_svg(&r->metrics));
-    printf("step %lld | val loss %.4f | perplexity %.2f%s\n", (long long)step, *loss, exp(*loss),
-           r->data.sft ? " (answer tokens)" : "");
+    if (r->pref) printf("step %lld | val loss %.4f%s\n", (long long)step, *loss, line);
+    else
+        printf("step %lld | val loss %.4f | perplexity %.2f%s\n", (long long)step, *loss, exp(*loss),
+               r->data.kind == VKT_DATA_SFT ? " (answer tokens)" : "");
     fflush(stdout);
-    if (!r->data.sft || r->cfg->eval_generations <= 0) return VKT_OK;
+    if (r->data.kind != VKT_DATA_SFT || r->cfg->eval_generations <= 0) return VKT_OK;
     vkt_sft_eval_gen g = {.dev = r->dev, .model = r->model, .adapter = r->ext ? r->ext->gen_adapter : NULL,
                           .tok = r->tok, .tmpl = r->data.records.tmpl, .val = &r->data.records.val_ds,
                           .n = r->cfg->eval_generations, .max_tokens = r->cfg->eval_gen_tokens};
@@ -159,21 +184,23 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
     char eta[32], speed[128] = "";
     int64_t done = res->step + 1 - first_step, left = cfg->steps - res->step - 1;
     format_eta(done > 0 ? t_elapsed / (double)done * (double)left : -1, eta, sizeof eta);
-    if (step_s > 0 && r->data.sft) /* SFT: the answer tokens (those with a loss) are the ones that teach */
-        snprintf(speed, sizeof speed, " | %.0f tok/s, %.0f answer tok/s | util %.1f%% | host %.1f ms", tps,
-                 (double)res->tokens / step_s, 100 * util, 1e3 * host_s);
+    if (step_s > 0 && r->data.kind != VKT_DATA_TEXT) /* the answer tokens (those with a loss) are the ones that teach */
+        snprintf(speed, sizeof speed, " | %.0f tok/s, %.0f %s tok/s | util %.1f%% | host %.1f ms", tps,
+                 (double)res->tokens / step_s, r->pref ? "completion" : "answer", 100 * util, 1e3 * host_s);
     else if (step_s > 0)
         snprintf(speed, sizeof speed, " | %.0f tok/s | util %.1f%% | host %.1f ms", tps, 100 * util, 1e3 * host_s);
+    char fields[1024], line[256];
+    metrics_text(r, res->metrics, fields, sizeof fields, line, sizeof line);
     if (print) {
-        printf("step %5lld/%lld | loss %.4f | lr %.2e | norm %.3f%s | mem %.0f MiB | eta %s\n",
-               (long long)res->step + 1, (long long)cfg->steps, res->loss, res->lr, res->grad_norm, speed,
+        printf("step %5lld/%lld | loss %.4f%s | lr %.2e | norm %.3f%s | mem %.0f MiB | eta %s\n",
+               (long long)res->step + 1, (long long)cfg->steps, res->loss, line, res->lr, res->grad_norm, speed,
                (double)r->device_bytes / (1 << 20), eta);
         fflush(stdout);
     }
-    char extra[256], lr[32], norm[32];
-    snprintf(extra, sizeof extra, "\"lr\":%s,\"grad_norm\":%s,\"tok_per_s\":%.1f,\"util\":%.4f%s",
+    char extra[1300], lr[32], norm[32];
+    snprintf(extra, sizeof extra, "\"lr\":%s,\"grad_norm\":%s,\"tok_per_s\":%.1f,\"util\":%.4f%s%s",
              vkt_metrics_num(lr, sizeof lr, res->lr), vkt_metrics_num(norm, sizeof norm, res->grad_norm), tps, util,
-             res->skipped ? ",\"skipped\":true" : "");
+             fields, res->skipped ? ",\"skipped\":true" : "");
     vkt_metrics_log(&r->metrics, res->step, "train", res->loss, extra);
     if (print) vkt_metrics_write_svg(&r->metrics); /* keep the curve current for whoever watches it */
     r->reported = res->step + 1 - first_step;
@@ -206,6 +233,11 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     vkt_run_config *cfg = r->cfg;
     VKT_TRY(load_tokenizer(cfg, &r->tok));
     VKT_TRY(vkt_train_data_init(&r->data, cfg, r->tok));
+    if (r->data.kind == VKT_DATA_PREF && !r->ext) {
+        vkt_log_error("finetune.objective dpo, ipo and orpo are fine-tuning objectives: run `vktrain finetune` with a "
+                      "finetune.method (full, lora or qlora)");
+        return VKT_ERR_ARG;
+    }
     if (!vkt_train_data_has_val(&r->data))
         vkt_log_info("no validation data (data.val_fraction is 0 and data.val is empty): no validation loss will be "
                      "reported");
@@ -245,22 +277,27 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     sc.adamw.weight_decay = (float)cfg->weight_decay;
     *first_step = 0;
     vkt_checkpoint_state st = {0};
+    /* The base weights go in first unless a resumed run's checkpoint holds all of them; a precomputed
+     * preference reference is computed from them before the checkpoint's weights replace them. */
+    bool adapters = r->ext && r->ext->mode == VKT_MODEL_FROZEN;
+    bool host_ref = r->data.kind == VKT_DATA_PREF && vkt_pref_train_ref_mode(cfg, adapters) == VKT_PREF_REF_HOST;
+    bool ckpt_weights = opts->resume && !base_from_model;
+    if (opts->resume && !ckpt_weights) VKT_TRY(vkt_checkpoint_read_state(opts->resume, &st));
+    if (!ckpt_weights || host_ref) {
+        if (cfg->model_from[0]) VKT_TRY(vkt_import_params(cfg->model_from, r->model));
+        else VKT_TRY(vkt_model_init_weights(r->model, cfg->seed)); /* a random base (drawn again on resume) */
+    }
+    if (r->data.kind == VKT_DATA_PREF) {
+        VKT_TRY(vkt_pref_train_create(r->model, cfg, adapters, &r->data, &r->pref));
+        VKT_TRY(vkt_pref_train_reference(r->pref, &r->data));
+        sc.program = vkt_pref_step_program(r->pref);
+    }
+    if (ckpt_weights) VKT_TRY(vkt_checkpoint_load_params(opts->resume, r->model, &st));
     if (opts->resume) {
-        if (base_from_model) {
-            VKT_TRY(vkt_checkpoint_read_state(opts->resume, &st));
-            if (cfg->model_from[0]) VKT_TRY(vkt_import_params(cfg->model_from, r->model));
-            else VKT_TRY(vkt_model_init_weights(r->model, cfg->seed)); /* a random base, drawn again */
-        } else {
-            VKT_TRY(vkt_checkpoint_load_params(opts->resume, r->model, &st));
-        }
         *first_step = st.step;
         vkt_train_data_pos pos = {.epoch = st.data_epoch, .batch = st.data_batch,
                                   .rng = {st.data_rng[0], st.data_rng[1]}};
         VKT_TRY(vkt_train_data_set_pos(&r->data, &pos));
-    } else if (cfg->model_from[0]) {
-        VKT_TRY(vkt_import_params(cfg->model_from, r->model));
-    } else {
-        VKT_TRY(vkt_model_init_weights(r->model, cfg->seed));
     }
     vkt_trainable train = {0};
     if (r->ext) VKT_TRY(r->ext->attach(r->ext->ctx, r->model, opts->resume, &train));
@@ -271,12 +308,14 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
 
     size_t pb, gb, ab;
     vkt_model_memory(r->model, &pb, &gb, &ab);
-    r->device_bytes = pb + gb + ab + vkt_step_memory(r->step);
+    r->device_bytes = pb + gb + ab + vkt_step_memory(r->step) + (r->pref ? vkt_pref_step_memory(r->pref) : 0);
     vkt_log_info("memory plan: parameters %.1f MiB, gradients %.1f MiB, optimizer %.1f MiB, activations %.1f MiB "
                  "(total %.1f MiB)", (double)pb / (1 << 20), (double)gb / (1 << 20),
                  (double)vkt_step_memory(r->step) / (1 << 20), (double)ab / (1 << 20),
                  (double)r->device_bytes / (1 << 20));
     r->flops_per_token = vkt_train_flops_per_token(&mc, cfg->seq_len);
+    if (r->pref && vkt_pref_step_cfg_of(r->pref)->ref == VKT_PREF_REF_MODEL)
+        r->flops_per_token *= 8.0 / 6.0; /* a reference forward (2 per parameter) beside forward + backward (6) */
     r->peak_gflops = opts->peak_gflops;
     if (r->peak_gflops <= 0) {
         vkt_bench *b;
@@ -293,6 +332,7 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
 
 static void teardown(run *r) {
     vkt_step_destroy(r->step);
+    vkt_pref_step_destroy(r->pref);
     if (r->ext && r->ext->release) r->ext->release(r->ext->ctx);
     vkt_model_destroy(r->model);
     vkt_train_data_free(&r->data);
