@@ -189,9 +189,12 @@ double vkt_ref_model_loss(const vkt_model_config *cfg, const vkt_param_table *ta
                                      grads);
 }
 
-double vkt_ref_model_loss_packed(const vkt_model_config *cfg, const vkt_param_table *table, const double *params,
-                                 const int32_t *tokens, const int32_t *targets, const int32_t *seg_start, int64_t B,
-                                 int64_t T, bool bidirectional, double *logits_out, double *grads) {
+/* The forward, and the backward when grads is set: from the mean loss, or with weights from
+ * sum_r weights[r] loss_r. losses_out (BT) gets the per-position losses when set. */
+static double model_pass(const vkt_model_config *cfg, const vkt_param_table *table, const double *params,
+                         const int32_t *tokens, const int32_t *targets, const int32_t *seg_start, int64_t B, int64_t T,
+                         bool bidirectional, const double *weights, double *losses_out, double *logits_out,
+                         double *grads) {
     ctx x = {.c = cfg, .t = table, .p = params, .g = grads, .B = B, .T = T, .BT = B * T, .C = cfg->n_embd,
              .NH = cfg->n_head, .KVH = cfg->n_kv_head, .HS = cfg->head_dim, .F = cfg->n_inner,
              .gpt2 = cfg->arch == VKT_ARCH_GPT2, .bidirectional = bidirectional, .seg_start = seg_start};
@@ -225,10 +228,12 @@ double vkt_ref_model_loss_packed(const vkt_model_config *cfg, const vkt_param_ta
     int64_t n_valid = 0;
     double loss = vkt_ref_xent_fwd(logits, targets, losses, x.BT, V, -100, &n_valid);
     if (logits_out) memcpy(logits_out, logits, (size_t)(x.BT * V) * sizeof *logits);
+    if (losses_out) memcpy(losses_out, losses, (size_t)x.BT * sizeof *losses);
 
     if (grads) {
         double *dlogits = zalloc(x.BT * V), *dn = zalloc(x.BT * x.C), *dres = zalloc(x.BT * x.C);
-        vkt_ref_xent_bwd(logits, targets, dlogits, x.BT, V, -100, 1.0);
+        if (weights) vkt_ref_xent_bwd_weighted(logits, targets, weights, dlogits, x.BT, V, -100, 1.0);
+        else vkt_ref_xent_bwd(logits, targets, dlogits, x.BT, V, -100, 1.0);
         vkt_ref_linear_bwd(dlogits, normf, P(&x, -1, head), dn, G(&x, -1, head), NULL, x.BT, x.C, V);
         norm_bwd(&x, in, P(&x, -1, VKT_ROLE_NORM_F_W), meanf, rstdf, dn, dres, G(&x, -1, VKT_ROLE_NORM_F_W),
                  G(&x, -1, VKT_ROLE_NORM_F_B));
@@ -241,6 +246,19 @@ double vkt_ref_model_loss_packed(const vkt_model_config *cfg, const vkt_param_ta
     for (int l = 0; l < L; l++) free_layer(&acts[l]);
     free(acts), free(embed), free(normf), free(meanf), free(rstdf), free(logits), free(losses), free(x.rope_cs);
     return loss;
+}
+
+double vkt_ref_model_loss_packed(const vkt_model_config *cfg, const vkt_param_table *table, const double *params,
+                                 const int32_t *tokens, const int32_t *targets, const int32_t *seg_start, int64_t B,
+                                 int64_t T, bool bidirectional, double *logits_out, double *grads) {
+    return model_pass(cfg, table, params, tokens, targets, seg_start, B, T, bidirectional, NULL, NULL, logits_out,
+                      grads);
+}
+
+void vkt_ref_model_weighted(const vkt_model_config *cfg, const vkt_param_table *table, const double *params,
+                            const int32_t *tokens, const int32_t *targets, const int32_t *seg_start, int64_t B,
+                            int64_t T, const double *weights, double *losses, double *grads) {
+    model_pass(cfg, table, params, tokens, targets, seg_start, B, T, false, weights, losses, NULL, grads);
 }
 
 double vkt_ref_model_adamw(const vkt_param_table *table, double *params, const double *grads, double *m, double *v,

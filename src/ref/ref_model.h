@@ -24,6 +24,16 @@ double vkt_ref_model_loss_packed(const vkt_model_config *cfg, const vkt_param_ta
                                  const int32_t *tokens, const int32_t *targets, const int32_t *seg_start, int64_t B,
                                  int64_t T, bool bidirectional, double *logits, double *grads);
 
+/* Per-position losses and the gradient of sum_r weights[r] * loss_r with the weights held fixed (the
+ * weighted cross-entropy backward of sequence-level objectives: DPO, IPO, ORPO; ops/seq_scatter.h), causal,
+ * over packed rows (seg_start or NULL).
+ *   losses  (B*T) out: -log p(target) per position, 0 where the target is -100
+ *   weights (B*T), or NULL with grads NULL (forward only)
+ *   grads   (table->total) out, overwritten, or NULL */
+void vkt_ref_model_weighted(const vkt_model_config *cfg, const vkt_param_table *table, const double *params,
+                            const int32_t *tokens, const int32_t *targets, const int32_t *seg_start, int64_t B,
+                            int64_t T, const double *weights, double *losses, double *grads);
+
 /* One AdamW step over the whole table in double, as the device optimizer does: grads clipped to global
  * norm max_norm (<= 0: no clipping), decoupled weight decay on entries with decay set.
  * m, v: (table->total) moments, updated. step counts from 1. Returns the gradient norm before clipping. */

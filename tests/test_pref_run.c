@@ -1,0 +1,216 @@
+/* `vktrain finetune` with finetune.objective dpo, ipo and orpo, end to end on stories260K (data/models) over
+ * a small generated set of preference pairs (TRL's explicit-prompt text form):
+ *  - DPO with LoRA: the first step's loss is ln 2 (a fresh adapter: policy == reference), metrics.jsonl
+ *    holds TRL's metric names for training and validation, and a run resumed from its step-3 checkpoint
+ *    repeats the uninterrupted run's losses and adapter bit for bit;
+ *  - DPO with full fine-tuning (reference log-probs precomputed from the base, again on resume, before the
+ *    checkpoint's weights are loaded): the same resume check on model.safetensors;
+ *  - ORPO with QLoRA and gradient accumulation, IPO with LoRA and precompute_ref_log_probs: they run, and
+ *    ORPO logs nll_loss;
+ *  - bad configs and bad data are errors before anything runs, naming the key or FILE:LINE: an unknown
+ *    objective, beta 0, label smoothing outside DPO, loss_type robust with ipo, precompute with orpo,
+ *    data.format text, truncation left, `vktrain train` with a preference objective, identical chosen and
+ *    rejected, empty completions, and a set whose every prompt is longer than seq_len. */
+#include <string.h>
+#include <sys/stat.h>
+
+#include "finetune/finetune.h"
+#include "harness.h"
+#include "io/file.h"
+#include "io_testutil.h"
+
+static char g_dir[64], g_pairs[128];
+
+/* 24 pairs of short stories: the chosen answer ends the story kindly, the rejected one does not. */
+static void write_pairs(const char *path) {
+    const char *who[] = {"Lily", "Tom", "Sue", "Ben", "Max", "Mia"};
+    const char *what[] = {"a red ball", "a little dog", "a big cake", "a blue kite"};
+    FILE *f = fopen(path, "w");
+    VKT_ASSERT(f);
+    for (int i = 0; i < 24; i++)
+        fprintf(f,
+                "{\"prompt\": \"Once upon a time, %s found %s.\", \"chosen\": \" %s was happy and shared it with a "
+                "friend.\", \"rejected\": \" %s was sad.\"}\n",
+                who[i % 6], what[i % 4], who[i % 6], who[i % 6]);
+    fclose(f);
+}
+
+static void config(vkt_run_config *c, const char *out, const char *method, const char *objective) {
+    vkt_run_config_defaults(c);
+    const char *sets[] = {"tokenizer.type=file",   "optim.batch_size=2",  "optim.seq_len=40",
+                          "optim.steps=6",         "optim.lr=0.01",       "optim.warmup_steps=1",
+                          "eval.interval=3",       "log.interval=100",    "output.checkpoint_interval=3",
+                          "output.keep=3",         "sample.tokens=0",     "finetune.r=4",
+                          "finetune.lora_alpha=8", "finetune.target_modules=all-linear", "data.val_fraction=0.2"};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) vkt_run_config_set(c, sets[i]);
+    snprintf(c->model_from, sizeof c->model_from, "%s", vkt_test_data("models/stories260K/stories260K.bin"));
+    snprintf(c->tokenizer_path, sizeof c->tokenizer_path, "%s", vkt_test_data("models/stories260K/tok512.bin"));
+    snprintf(c->data_train, sizeof c->data_train, "%s", g_pairs);
+    snprintf(c->out_dir, sizeof c->out_dir, "%s/%s", g_dir, out);
+    snprintf(c->ft_method, sizeof c->ft_method, "%s", method);
+    char obj[64];
+    snprintf(obj, sizeof obj, "finetune.objective=%s", objective);
+    VKT_ASSERT(vkt_run_config_set(c, obj) == VKT_OK);
+}
+
+static vkt_status finetune(vkt_test *t, vkt_run_config *c, const char *resume) {
+    vkt_train_opts o = {.resume = resume, .peak_gflops = 1, .no_sample = true};
+    vkt_status s = vkt_run_config_validate(c);
+    if (s == VKT_OK) s = vkt_finetune(t->dev, c, NULL, &o);
+    vkt_run_config_free(c);
+    return s;
+}
+
+static bool same_file(const char *a, const char *b) {
+    vkt_file_map x = {0}, y = {0};
+    bool same = vkt_file_map_open(a, &x) == VKT_OK && vkt_file_map_open(b, &y) == VKT_OK && x.size == y.size &&
+                memcmp(x.data, y.data, x.size) == 0;
+    vkt_file_map_close(&x), vkt_file_map_close(&y);
+    return same;
+}
+
+/* True when dir/metrics.jsonl mentions every key. */
+static bool metrics_have(const char *dir, const char *const *keys, int n) {
+    char path[300];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    vkt_file_map m = {0};
+    if (vkt_file_map_open(path, &m) != VKT_OK) return false;
+    char *text = strndup((const char *)m.data, m.size);
+    vkt_file_map_close(&m);
+    bool all = true;
+    for (int i = 0; i < n; i++) all &= strstr(text, keys[i]) != NULL;
+    free(text);
+    return all;
+}
+
+/* A run of 6 steps, then the same run resumed at step 3: losses and the given checkpoint file identical. */
+static void check_resume(vkt_test *t, const char *name, const char *method, const char *file) {
+    vkt_run_config c;
+    char run1[128], run2[128], ck[160], a1[300], a2[300];
+    snprintf(run1, sizeof run1, "%s/%s1", g_dir, name);
+    snprintf(run2, sizeof run2, "%s/%s2", g_dir, name);
+    snprintf(ck, sizeof ck, "%s/step-000003", run1);
+    snprintf(a1, sizeof a1, "%s1", name);
+    config(&c, a1, method, "dpo");
+    VKT_TEST_TRY(t, finetune(t, &c, NULL));
+    snprintf(a2, sizeof a2, "%s2", name);
+    config(&c, a2, method, "dpo");
+    VKT_TEST_TRY(t, finetune(t, &c, ck));
+    static char l1[6][32], l2[6][32];
+    int n1 = vkt_test_read_losses(run1, l1, 6), n2 = vkt_test_read_losses(run2, l2, 6), same = 0;
+    for (int s = 3; s < 6; s++) same += strcmp(l1[s], l2[s]) == 0;
+    printf("-- DPO %s: losses %s .. %s; resumed at 3: %d of 3 losses identical\n", method, l1[0], l1[5], same);
+    if (n1 != 6 || n2 != 3 || same != 3) vkt_test_fail(t, "DPO %s resume diverged (%s vs %s at step 6)", method,
+                                                       l1[5], l2[5]);
+    if (strcmp(method, "lora") == 0 && strcmp(l1[0], "0.693147182") != 0)
+        vkt_test_fail(t, "DPO LoRA: the first step's loss is %s, want ln 2 = 0.693147182 (policy == reference)", l1[0]);
+    snprintf(a1, sizeof a1, "%s/step-000006/%s", run1, file);
+    snprintf(a2, sizeof a2, "%s/step-000006/%s", run2, file);
+    bool eq = same_file(a1, a2);
+    printf("   resumed step 6 %s: %s\n", file, eq ? "byte-identical" : "DIFFERS");
+    if (!eq) vkt_test_fail(t, "resumed DPO %s run: %s differs at step 6", method, file);
+    const char *keys[] = {"\"rewards/chosen\"", "\"rewards/rejected\"", "\"rewards/margins\"",
+                          "\"rewards/accuracies\"", "\"logps/chosen\"", "\"logps/rejected\"", "\"kind\":\"val\""};
+    if (!metrics_have(run1, keys, 7)) vkt_test_fail(t, "DPO %s: metrics.jsonl lacks TRL's metric names", method);
+}
+
+static void check_runs(vkt_test *t) {
+    vkt_run_config c;
+    config(&c, "orpo", "qlora", "orpo");
+    vkt_run_config_set(&c, "optim.grad_accum=2");
+    vkt_status s = finetune(t, &c, NULL);
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/orpo", g_dir);
+    const char *keys[] = {"\"nll_loss\"", "\"log_odds_ratio\"", "\"rewards/accuracies\""};
+    printf("-- ORPO qlora, grad_accum 2: %s\n", vkt_status_name(s));
+    if (s != VKT_OK || !metrics_have(dir, keys, 3)) vkt_test_fail(t, "ORPO qlora run: %s", vkt_status_name(s));
+    config(&c, "ipo", "lora", "ipo");
+    vkt_run_config_set(&c, "finetune.precompute_ref_log_probs=true");
+    s = finetune(t, &c, NULL);
+    printf("-- IPO lora, precomputed reference: %s\n", vkt_status_name(s));
+    if (s != VKT_OK) vkt_test_fail(t, "IPO lora run: %s", vkt_status_name(s));
+}
+
+/* A bad setting (or bad data in file `data`) fails with want, before training, and the log names `word`. */
+static void expect(vkt_test *t, const char *what, const char *objective, const char *set, const char *data,
+                   vkt_status want, const char *word) {
+    vkt_run_config c;
+    config(&c, "bad", "lora", objective);
+    tu_capture_begin();
+    vkt_status s = set ? vkt_run_config_set(&c, set) : VKT_OK;
+    if (data) snprintf(c.data_train, sizeof c.data_train, "%s", data);
+    if (s == VKT_OK) s = vkt_finetune_check(&c);
+    if (s == VKT_OK) s = finetune(t, &c, NULL);
+    else vkt_run_config_free(&c);
+    const char *log = tu_capture_end();
+    bool ok = s == want && strstr(log, word);
+    printf("   %-44s %s: %s", what, vkt_status_name(s), log[0] ? strstr(log, word) ? strstr(log, word) : log : "\n");
+    if (!ok) vkt_test_fail(t, "%s: got %s, want %s with \"%s\" in: %s", what, vkt_status_name(s),
+                           vkt_status_name(want), word, log);
+}
+
+/* A JSONL file of lines in dir. */
+static const char *write_file(const char *name, const char *text) {
+    static char path[6][160];
+    static int k;
+    char *p = path[k++ % 6];
+    snprintf(p, 160, "%s/%s", g_dir, name);
+    FILE *f = fopen(p, "w");
+    VKT_ASSERT(f);
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+static void check_errors(vkt_test *t) {
+    printf("-- bad configs and data\n");
+    expect(t, "objective reward", "dpo", "finetune.objective=reward", NULL, VKT_ERR_FORMAT, "finetune.objective");
+    expect(t, "beta 0 with dpo", "dpo", "finetune.beta=0", NULL, VKT_ERR_ARG, "finetune.beta");
+    expect(t, "label_smoothing with orpo", "orpo", "finetune.label_smoothing=0.1", NULL, VKT_ERR_ARG,
+           "finetune.label_smoothing");
+    expect(t, "label_smoothing 0.5", "dpo", "finetune.label_smoothing=0.5", NULL, VKT_ERR_ARG,
+           "finetune.label_smoothing");
+    expect(t, "loss_type robust with ipo", "ipo", "finetune.loss_type=robust", NULL, VKT_ERR_ARG, "finetune.loss_type");
+    expect(t, "loss_type hinge", "dpo", "finetune.loss_type=hinge", NULL, VKT_ERR_FORMAT, "finetune.loss_type");
+    expect(t, "precompute with orpo", "orpo", "finetune.precompute_ref_log_probs=true", NULL, VKT_ERR_ARG,
+           "precompute_ref_log_probs");
+    expect(t, "data.format text", "dpo", "data.format=text", NULL, VKT_ERR_FORMAT, "data.format");
+    expect(t, "data.truncation left", "dpo", "data.truncation=left", NULL, VKT_ERR_FORMAT, "data.truncation");
+    const char *same = write_file("same.jsonl", "{\"prompt\": \"Hi.\", \"chosen\": \" Yes.\", \"rejected\": \" No.\"}\n"
+                                                "{\"prompt\": \"Hi.\", \"chosen\": \" Yes.\", \"rejected\": \" Yes.\"}\n");
+    expect(t, "identical chosen and rejected", "dpo", NULL, same, VKT_ERR_FORMAT, "same.jsonl:2");
+    const char *empty = write_file("empty.jsonl", "{\"prompt\": \"Hi.\", \"chosen\": \"\", \"rejected\": \"\"}\n");
+    expect(t, "empty completions", "dpo", NULL, empty, VKT_ERR_FORMAT, "empty.jsonl:1");
+    char longp[600] = "{\"prompt\": \"";
+    for (int i = 0; i < 40; i++) strcat(longp, "Once upon a time. ");
+    strcat(longp, "\", \"chosen\": \" Yes.\", \"rejected\": \" No.\"}\n");
+    const char *lng = write_file("long.jsonl", longp);
+    expect(t, "every prompt longer than seq_len", "dpo", NULL, lng, VKT_ERR_FORMAT, "long.jsonl:1");
+
+    vkt_run_config c;
+    config(&c, "train", "", "dpo");
+    tu_capture_begin();
+    vkt_train_opts o = {.peak_gflops = 1, .no_sample = true};
+    vkt_status s = vkt_run_config_validate(&c);
+    if (s == VKT_OK) s = vkt_train(t->dev, &c, &o);
+    vkt_run_config_free(&c);
+    const char *log = tu_capture_end();
+    printf("   %-44s %s\n", "vktrain train with objective dpo", vkt_status_name(s));
+    if (s != VKT_ERR_ARG || !strstr(log, "vktrain finetune"))
+        vkt_test_fail(t, "vktrain train with objective dpo: got %s: %s", vkt_status_name(s), log);
+}
+
+int main(void) {
+    vkt_test t;
+    vkt_test_init(&t, "pref_run");
+    snprintf(g_dir, sizeof g_dir, "/tmp/vkt_pref_run_XXXXXX");
+    if (!mkdtemp(g_dir)) return 1;
+    setenv("VKT_CACHE_DIR", g_dir, 1);
+    snprintf(g_pairs, sizeof g_pairs, "%s/pairs.jsonl", g_dir);
+    write_pairs(g_pairs);
+    check_resume(&t, "lora", "lora", "adapter_model.safetensors");
+    check_resume(&t, "full", "full", "model.safetensors");
+    check_runs(&t);
+    check_errors(&t);
+    return vkt_test_finish(&t);
+}
