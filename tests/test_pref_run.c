@@ -37,11 +37,21 @@ static void write_pairs(const char *path) {
 
 static void config(vkt_run_config *c, const char *out, const char *method, const char *objective) {
     vkt_run_config_defaults(c);
-    const char *sets[] = {"tokenizer.type=file",   "optim.batch_size=2",  "optim.seq_len=40",
-                          "optim.steps=6",         "optim.lr=0.01",       "optim.warmup_steps=1",
-                          "eval.interval=3",       "log.interval=100",    "output.checkpoint_interval=3",
-                          "output.keep=3",         "sample.tokens=0",     "finetune.r=4",
-                          "finetune.lora_alpha=8", "finetune.target_modules=all-linear", "data.val_fraction=0.2"};
+    const char *sets[] = {"tokenizer.type=file",
+                          "optim.batch_size=2",
+                          "optim.seq_len=40",
+                          "optim.steps=6",
+                          "optim.lr=0.01",
+                          "optim.warmup_steps=1",
+                          "eval.interval=3",
+                          "log.interval=100",
+                          "output.checkpoint_interval=3",
+                          "output.keep=3",
+                          "sample.tokens=0",
+                          "finetune.r=4",
+                          "finetune.lora_alpha=8",
+                          "finetune.target_modules=all-linear",
+                          "data.val_fraction=0.2"};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) vkt_run_config_set(c, sets[i]);
     snprintf(c->model_from, sizeof c->model_from, "%s", vkt_test_data("models/stories260K/stories260K.bin"));
     snprintf(c->tokenizer_path, sizeof c->tokenizer_path, "%s", vkt_test_data("models/stories260K/tok512.bin"));
@@ -100,8 +110,8 @@ static void check_resume(vkt_test *t, const char *name, const char *method, cons
     int n1 = vkt_test_read_losses(run1, l1, 6), n2 = vkt_test_read_losses(run2, l2, 6), same = 0;
     for (int s = 3; s < 6; s++) same += strcmp(l1[s], l2[s]) == 0;
     printf("-- DPO %s: losses %s .. %s; resumed at 3: %d of 3 losses identical\n", method, l1[0], l1[5], same);
-    if (n1 != 6 || n2 != 3 || same != 3) vkt_test_fail(t, "DPO %s resume diverged (%s vs %s at step 6)", method,
-                                                       l1[5], l2[5]);
+    if (n1 != 6 || n2 != 3 || same != 3)
+        vkt_test_fail(t, "DPO %s resume diverged (%s vs %s at step 6)", method, l1[5], l2[5]);
     if (strcmp(method, "lora") == 0 && strcmp(l1[0], "0.693147182") != 0)
         vkt_test_fail(t, "DPO LoRA: the first step's loss is %s, want ln 2 = 0.693147182 (policy == reference)", l1[0]);
     snprintf(a1, sizeof a1, "%s/step-000006/%s", run1, file);
@@ -109,8 +119,8 @@ static void check_resume(vkt_test *t, const char *name, const char *method, cons
     bool eq = same_file(a1, a2);
     printf("   resumed step 6 %s: %s\n", file, eq ? "byte-identical" : "DIFFERS");
     if (!eq) vkt_test_fail(t, "resumed DPO %s run: %s differs at step 6", method, file);
-    const char *keys[] = {"\"rewards/chosen\"", "\"rewards/rejected\"", "\"rewards/margins\"",
-                          "\"rewards/accuracies\"", "\"logps/chosen\"", "\"logps/rejected\"", "\"kind\":\"val\""};
+    const char *keys[] = {"\"rewards/chosen\"", "\"rewards/rejected\"", "\"rewards/margins\"", "\"rewards/accuracies\"",
+                          "\"logps/chosen\"",   "\"logps/rejected\"",   "\"kind\":\"val\""};
     if (!metrics_have(run1, keys, 7)) vkt_test_fail(t, "DPO %s: metrics.jsonl lacks TRL's metric names", method);
 }
 
@@ -140,13 +150,16 @@ static void expect(vkt_test *t, const char *what, const char *objective, const c
     vkt_status s = set ? vkt_run_config_set(&c, set) : VKT_OK;
     if (data) snprintf(c.data_train, sizeof c.data_train, "%s", data);
     if (s == VKT_OK) s = vkt_finetune_check(&c);
-    if (s == VKT_OK) s = finetune(t, &c, NULL);
-    else vkt_run_config_free(&c);
+    if (s == VKT_OK)
+        s = finetune(t, &c, NULL);
+    else
+        vkt_run_config_free(&c);
     const char *log = tu_capture_end();
     bool ok = s == want && strstr(log, word);
     printf("   %-44s %s: %s", what, vkt_status_name(s), log[0] ? strstr(log, word) ? strstr(log, word) : log : "\n");
-    if (!ok) vkt_test_fail(t, "%s: got %s, want %s with \"%s\" in: %s", what, vkt_status_name(s),
-                           vkt_status_name(want), word, log);
+    if (!ok)
+        vkt_test_fail(t, "%s: got %s, want %s with \"%s\" in: %s", what, vkt_status_name(s), vkt_status_name(want),
+                      word, log);
 }
 
 /* A JSONL file of lines in dir. */
@@ -176,8 +189,9 @@ static void check_errors(vkt_test *t) {
            "precompute_ref_log_probs");
     expect(t, "data.format text", "dpo", "data.format=text", NULL, VKT_ERR_FORMAT, "data.format");
     expect(t, "data.truncation left", "dpo", "data.truncation=left", NULL, VKT_ERR_FORMAT, "data.truncation");
-    const char *same = write_file("same.jsonl", "{\"prompt\": \"Hi.\", \"chosen\": \" Yes.\", \"rejected\": \" No.\"}\n"
-                                                "{\"prompt\": \"Hi.\", \"chosen\": \" Yes.\", \"rejected\": \" Yes.\"}\n");
+    const char *same =
+        write_file("same.jsonl", "{\"prompt\": \"Hi.\", \"chosen\": \" Yes.\", \"rejected\": \" No.\"}\n"
+                                 "{\"prompt\": \"Hi.\", \"chosen\": \" Yes.\", \"rejected\": \" Yes.\"}\n");
     expect(t, "identical chosen and rejected", "dpo", NULL, same, VKT_ERR_FORMAT, "same.jsonl:2");
     const char *empty = write_file("empty.jsonl", "{\"prompt\": \"Hi.\", \"chosen\": \"\", \"rejected\": \"\"}\n");
     expect(t, "empty completions", "dpo", NULL, empty, VKT_ERR_FORMAT, "empty.jsonl:1");

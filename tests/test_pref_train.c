@@ -114,10 +114,17 @@ static double chain_f(const double *x, void *ctx) { return chain_loss(ctx, x, NU
 static chain chain_of(const vkt_model *m, vkt_pref_step *ps, const vkt_pref_opts *o, const double *ref) {
     const vkt_pref_slot *s = vkt_pref_step_program(ps)->slot_aux(vkt_pref_step_program(ps)->ctx, 0);
     int64_t P = vkt_pref_step_cfg_of(ps)->max_pairs;
-    return (chain){.cfg = &m->cfg, .table = &m->table, .tokens = vkt_model_slot_tokens(m, 0),
-                   .targets = vkt_model_slot_targets(m, 0), .seg = vkt_model_slot_seg_start(m, 0),
-                   .seq_id = s->seq_id, .pairs = s->pairs, .P = P, .S = 2 * P,
-                   .o = {(int)o->type, o->beta, o->label_smoothing, o->orpo_lambda, 0, 1.0}, .ref = ref};
+    return (chain){.cfg = &m->cfg,
+                   .table = &m->table,
+                   .tokens = vkt_model_slot_tokens(m, 0),
+                   .targets = vkt_model_slot_targets(m, 0),
+                   .seg = vkt_model_slot_seg_start(m, 0),
+                   .seq_id = s->seq_id,
+                   .pairs = s->pairs,
+                   .P = P,
+                   .S = 2 * P,
+                   .o = {(int)o->type, o->beta, o->label_smoothing, o->orpo_lambda, 0, 1.0},
+                   .ref = ref};
 }
 
 /* One training micro-batch of the program into slot 0 (gradients zeroed first, dloss 1); *out its metrics. */
@@ -138,20 +145,20 @@ static void run_micro(vkt_test *t, vkt_model *m, vkt_lora *l, vkt_pref_step *ps,
 static void check_metrics(vkt_test *t, const char *name, const vkt_step_micro *got, double loss,
                           const vkt_ref_pref_stats *st, bool orpo) {
     char what[128];
-    const double want[9] = {st->rewards_chosen, st->rewards_rejected, st->rewards_margins, st->rewards_accuracies,
-                            st->logps_chosen,   st->logps_rejected,   st->nll_loss,        st->log_odds_ratio,
-                            st->log_odds_chosen};
-    static const char *const names[9] = {"rewards/chosen", "rewards/rejected", "rewards/margins",
-                                         "rewards/accuracies", "logps/chosen", "logps/rejected", "nll_loss",
-                                         "log_odds_ratio", "log_odds_chosen"};
+    const double want[9] = {st->rewards_chosen,     st->rewards_rejected, st->rewards_margins,
+                            st->rewards_accuracies, st->logps_chosen,     st->logps_rejected,
+                            st->nll_loss,           st->log_odds_ratio,   st->log_odds_chosen};
+    static const char *const names[9] = {"rewards/chosen",     "rewards/rejected", "rewards/margins",
+                                         "rewards/accuracies", "logps/chosen",     "logps/rejected",
+                                         "nll_loss",           "log_odds_ratio",   "log_odds_chosen"};
     snprintf(what, sizeof what, "%s loss", name);
     pt_check_scalar(t, what, got->loss, loss, 1e-3, 1e-5);
     for (int i = 0; i < (orpo ? 9 : 6); i++) {
         snprintf(what, sizeof what, "%s %s", name, names[i]);
         pt_check_scalar(t, what, got->metrics[i], want[i], 1e-2, 1e-5);
     }
-    if (got->weight != (double)st->n_pairs) vkt_test_fail(t, "%s: %g pairs, want %lld", name, got->weight,
-                                                          (long long)st->n_pairs);
+    if (got->weight != (double)st->n_pairs)
+        vkt_test_fail(t, "%s: %g pairs, want %lld", name, got->weight, (long long)st->n_pairs);
 }
 
 /* Worst per-tensor relative error in norm of g against r over a table; fails above 1e-4. */
@@ -193,8 +200,8 @@ static void check_full(vkt_test *t, const char *name, const vkt_model_config *cf
     if (type == VKT_PREF_DPO_ROBUST) o.label_smoothing = 0.1f;
     o.beta = 0.5f, o.orpo_lambda = 0.3f;
     bool orpo = type == VKT_PREF_ORPO;
-    vkt_pref_step_cfg pc = {.loss = o, .ref = orpo ? VKT_PREF_REF_NONE : VKT_PREF_REF_HOST,
-                            .max_pairs = vkt_pref_pack_max_pairs(&f.pack)};
+    vkt_pref_step_cfg pc = {
+        .loss = o, .ref = orpo ? VKT_PREF_REF_NONE : VKT_PREF_REF_HOST, .max_pairs = vkt_pref_pack_max_pairs(&f.pack)};
     vkt_pref_step *ps;
     VKT_TEST_TRY(t, vkt_pref_step_create(m, &pc, &ps));
     int64_t S = 2 * pc.max_pairs;
@@ -319,7 +326,8 @@ static void check_ln2(vkt_test *t, vkt_qformat fmt) {
     vkt_pref_tokenized d;
     filler f = {0};
     init_pack(t, &cfg, &d, &f);
-    vkt_pref_step_cfg pc = {.loss = vkt_pref_opts_default(VKT_PREF_DPO_SIGMOID), .ref = VKT_PREF_REF_MODEL,
+    vkt_pref_step_cfg pc = {.loss = vkt_pref_opts_default(VKT_PREF_DPO_SIGMOID),
+                            .ref = VKT_PREF_REF_MODEL,
                             .max_pairs = vkt_pref_pack_max_pairs(&f.pack)};
     vkt_pref_step *ps;
     VKT_TEST_TRY(t, vkt_pref_step_create(m, &pc, &ps));
@@ -332,8 +340,9 @@ static void check_ln2(vkt_test *t, vkt_qformat fmt) {
     run_micro(t, m, l, ps, &f, &got);
     const float ln2 = (float)M_LN2;
     printf("-- policy == reference (LoRA B = 0, %s base): loss %.9g (ln 2 = %.9g), rewards %g %g, margins %g, "
-           "accuracy %g, %g pairs\n", vkt_qformat_name(fmt), got.loss, (double)ln2, got.metrics[0], got.metrics[1],
-           got.metrics[2], got.metrics[3], got.weight);
+           "accuracy %g, %g pairs\n",
+           vkt_qformat_name(fmt), got.loss, (double)ln2, got.metrics[0], got.metrics[1], got.metrics[2], got.metrics[3],
+           got.weight);
     if (fabs(got.loss - ln2) > 1.2e-7 || got.metrics[0] != 0 || got.metrics[1] != 0 || got.metrics[2] != 0 ||
         got.metrics[3] != 0 || got.weight < 1)
         vkt_test_fail(t, "policy == reference (%s base): loss %.9g, want ln 2 with zero rewards and margins",

@@ -11,11 +11,10 @@
 
 enum { N_DPO_METRICS = 6, N_ORPO_METRICS = 9 };
 
-static const char *const metric_names[N_ORPO_METRICS] = {
-    "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen",
-    "logps/rejected", "nll_loss",         "log_odds_ratio",  "log_odds_chosen"};
-static const char *const progress_labels[N_ORPO_METRICS] = {NULL, NULL, "margin", "acc", NULL, NULL, "nll", NULL,
-                                                            NULL};
+static const char *const metric_names[N_ORPO_METRICS] = {"rewards/chosen",     "rewards/rejected", "rewards/margins",
+                                                         "rewards/accuracies", "logps/chosen",     "logps/rejected",
+                                                         "nll_loss",           "log_odds_ratio",   "log_odds_chosen"};
+static const char *const progress_labels[N_ORPO_METRICS] = {NULL, NULL, "margin", "acc", NULL, NULL, "nll", NULL, NULL};
 
 typedef struct {
     vkt_tensor seq_id, pairs, ref, stats; /* host-visible: (BT) i32, (P, 2) i32, (S) f32 (HOST mode), (16) f32 */
@@ -78,17 +77,17 @@ static void read(void *ctx, vkt_model *m, int slot, vkt_step_micro *out) {
     vkt_pref_step *p = ctx;
     const vkt_pref_stats *ps = vkt_tensor_host_ptr(&p->slot[slot].stats);
     const vkt_xent_stats *xs = (const vkt_xent_stats *)vkt_model_slot_stats(m, slot);
-    const float v[N_ORPO_METRICS] = {ps->rewards_chosen, ps->rewards_rejected, ps->rewards_margins,
-                                     ps->rewards_accuracies, ps->logps_chosen, ps->logps_rejected,
-                                     ps->nll_loss, ps->log_odds_ratio, ps->log_odds_chosen};
+    const float v[N_ORPO_METRICS] = {ps->rewards_chosen,     ps->rewards_rejected, ps->rewards_margins,
+                                     ps->rewards_accuracies, ps->logps_chosen,     ps->logps_rejected,
+                                     ps->nll_loss,           ps->log_odds_ratio,   ps->log_odds_chosen};
     memset(out, 0, sizeof *out);
     out->loss = ps->loss, out->weight = ps->n_pairs, out->tokens = xs->n_valid;
     for (int i = 0; i < p->program.n_metrics; i++) out->metrics[i] = v[i];
 }
 
 static vkt_status check_cfg(const vkt_pref_step_cfg *c) {
-    bool wants_ref = c->loss.type == VKT_PREF_DPO_SIGMOID || c->loss.type == VKT_PREF_DPO_ROBUST ||
-                     c->loss.type == VKT_PREF_IPO;
+    bool wants_ref =
+        c->loss.type == VKT_PREF_DPO_SIGMOID || c->loss.type == VKT_PREF_DPO_ROBUST || c->loss.type == VKT_PREF_IPO;
     if (c->loss.type == VKT_PREF_BT) {
         vkt_log_error("pref_step: the Bradley-Terry reward-model loss needs a score head, which this step does not "
                       "record");

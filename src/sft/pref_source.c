@@ -17,9 +17,10 @@ static vkt_status options(const vkt_run_config *cfg, vkt_pref_tok_opts *o) {
     VKT_TRY(vkt_config_choose("data.truncation", cfg->truncation, trunc, 3, &t));
     VKT_TRY(vkt_config_choose("data.bad_records", cfg->bad_records, bad, 2, &b));
     if (t == 2) {
-        vkt_log_error("config: data.truncation \"left\" does not apply to preference pairs: \"right\" bounds the prompt "
-                      "by data.max_prompt_tokens (keeping its end) and then cuts the completion's end, \"drop\" drops "
-                      "pairs longer than optim.seq_len + 1 tokens");
+        vkt_log_error(
+            "config: data.truncation \"left\" does not apply to preference pairs: \"right\" bounds the prompt "
+            "by data.max_prompt_tokens (keeping its end) and then cuts the completion's end, \"drop\" drops "
+            "pairs longer than optim.seq_len + 1 tokens");
         return VKT_ERR_FORMAT;
     }
     o->truncation = t == 0 ? VKT_PREF_TRUNC_CUT : VKT_PREF_TRUNC_DROP, o->skip_bad = b == 1;
@@ -77,8 +78,14 @@ static int64_t batch_pairs(const vkt_pref_source *s, const vkt_run_config *cfg) 
 
 static vkt_status plan(vkt_pref_pack *p, const vkt_pref_tokenized *data, const vkt_pref_source *s,
                        const vkt_run_config *cfg, int32_t pad, bool shuffle) {
-    vkt_pref_pack_opts po = {.data = data, .B = s->B, .T = s->T, .pack = cfg->packing, .shuffle = shuffle,
-                             .seed = cfg->seed, .max_pairs = s->max_pairs, .pad_id = pad};
+    vkt_pref_pack_opts po = {.data = data,
+                             .B = s->B,
+                             .T = s->T,
+                             .pack = cfg->packing,
+                             .shuffle = shuffle,
+                             .seed = cfg->seed,
+                             .max_pairs = s->max_pairs,
+                             .pad_id = pad};
     return vkt_pref_pack_init(p, &po);
 }
 
@@ -102,8 +109,9 @@ vkt_status vkt_pref_source_init(vkt_pref_source *s, const vkt_run_config *cfg, v
     s->max_pairs = vkt_pref_pack_max_pairs(&s->train_pack);
     if (s->has_val) VKT_TRY(plan(&s->val_pack, &s->val, s, cfg, pad, false));
     vkt_log_info("preference data: %lld training and %lld validation pairs, %lld training batches per epoch "
-                 "(%.1f pairs each, at most %lld)", (long long)s->train.n_pairs, (long long)s->val.n_pairs,
-                 (long long)s->train_pack.n_batches, s->train_pack.stats.pairs_per_batch, (long long)s->max_pairs);
+                 "(%.1f pairs each, at most %lld)",
+                 (long long)s->train.n_pairs, (long long)s->val.n_pairs, (long long)s->train_pack.n_batches,
+                 s->train_pack.stats.pairs_per_batch, (long long)s->max_pairs);
     return VKT_OK;
 }
 

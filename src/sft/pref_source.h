@@ -33,9 +33,9 @@ typedef struct {
     bool has_val;
     vkt_chat_template *tmpl; /* owned; NULL when no pair is a conversation */
     int64_t B, T;
-    int64_t max_pairs;  /* pair-table rows every batch fits (train and val) */
-    float *ref[2];      /* owned or NULL: reference log p of sequence 2i / 2i + 1 of tokenized pair i, for
-                         * train [0] and val [1] (2 n_pairs each), once stored */
+    int64_t max_pairs;      /* pair-table rows every batch fits (train and val) */
+    float *ref[2];          /* owned or NULL: reference log p of sequence 2i / 2i + 1 of tokenized pair i, for
+                             * train [0] and val [1] (2 n_pairs each), once stored */
     vkt_pref_pack ref_pack; /* the reference pass's packer (one epoch, data order) */
 } vkt_pref_source;
 

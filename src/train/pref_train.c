@@ -7,8 +7,8 @@
 #include "core/log.h"
 
 vkt_pref_opts vkt_pref_train_opts(const vkt_run_config *cfg) {
-    vkt_pref_loss_type type = cfg->ft_objective == VKT_FT_ORPO  ? VKT_PREF_ORPO
-                              : cfg->ft_objective == VKT_FT_IPO ? VKT_PREF_IPO
+    vkt_pref_loss_type type = cfg->ft_objective == VKT_FT_ORPO          ? VKT_PREF_ORPO
+                              : cfg->ft_objective == VKT_FT_IPO         ? VKT_PREF_IPO
                               : cfg->ft_loss_type == VKT_FT_LOSS_ROBUST ? VKT_PREF_DPO_ROBUST
                                                                         : VKT_PREF_DPO_SIGMOID;
     vkt_pref_opts o = vkt_pref_opts_default(type);
@@ -25,13 +25,14 @@ vkt_pref_ref_mode vkt_pref_train_ref_mode(const vkt_run_config *cfg, bool adapte
 vkt_status vkt_pref_train_create(vkt_model *m, const vkt_run_config *cfg, bool adapters, const vkt_train_data *d,
                                  vkt_pref_step **out) {
     VKT_ASSERT(d->kind == VKT_DATA_PREF);
-    vkt_pref_step_cfg pc = {.loss = vkt_pref_train_opts(cfg), .ref = vkt_pref_train_ref_mode(cfg, adapters),
+    vkt_pref_step_cfg pc = {.loss = vkt_pref_train_opts(cfg),
+                            .ref = vkt_pref_train_ref_mode(cfg, adapters),
                             .max_pairs = d->pairs.max_pairs};
     static const char *const refs[] = {"none", "the base model without its adapters, per step",
                                        "precomputed once from the initial weights"};
     static const char *const losses[] = {"dpo (sigmoid)", "dpo (robust)", "ipo", "orpo (beta is lambda)"};
-    vkt_log_info("preference objective: %s, beta %g%s; reference: %s", losses[pc.loss.type],
-                 cfg->ft_beta, cfg->ft_label_smoothing > 0 ? " with label smoothing" : "", refs[pc.ref]);
+    vkt_log_info("preference objective: %s, beta %g%s; reference: %s", losses[pc.loss.type], cfg->ft_beta,
+                 cfg->ft_label_smoothing > 0 ? " with label smoothing" : "", refs[pc.ref]);
     return vkt_pref_step_create(m, &pc, out);
 }
 
@@ -67,7 +68,7 @@ vkt_status vkt_pref_train_reference(vkt_pref_step *ps, vkt_train_data *d) {
     VKT_TRY(pass(ps, d, false, &n_train, &mean_train));
     VKT_TRY(pass(ps, d, true, &n_val, &mean_val));
     vkt_log_info("reference log-probabilities of %lld training and %lld validation pairs computed in %.1f s "
-                 "(mean chosen log p: training %.2f, validation %.2f)", (long long)n_train, (long long)n_val,
-                 now_s() - t0, mean_train, mean_val);
+                 "(mean chosen log p: training %.2f, validation %.2f)",
+                 (long long)n_train, (long long)n_val, now_s() - t0, mean_train, mean_val);
     return VKT_OK;
 }
