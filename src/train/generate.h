@@ -20,6 +20,8 @@ typedef struct {
     vkt_sampler_opts sampler;
     uint64_t seed;
     FILE *stream;             /* decoded text is written here as it is generated (NULL: not streamed) */
+    bool stream_reply;        /* stream the new text as decoded on its own, as a chat reply is (SentencePiece's
+                               * leading space dropped), not as the continuation of the prompt's text */
     int64_t context;          /* window length T (0: the model's maximum sequence length) */
     bool stop_at_eos;         /* stop at the tokenizer's end-of-text / EOS token */
     const int32_t *stop_ids;  /* borrowed, n_stop more ids that end the generation (chat end-of-turn tokens); the
