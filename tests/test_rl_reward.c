@@ -11,6 +11,7 @@
 #include "rl/json_schema.h"
 #include "rl/reward.h"
 #include "rl/reward_text.h"
+#include "sft/sft_dataset.h"
 
 /* ---- extraction ---- */
 
@@ -331,6 +332,51 @@ static void check_bad_specs(void) {
     expect_bad("{\"type\": \"regex\", \"pattern\": \"a\"", "rewards", "");
 }
 
+/* The shipped arithmetic task (data/rl, scripts/gen_rl_arithmetic.py): every answer is the sum the
+ * prompt asks for, the demonstration's reward gives its completion 1 and a wrong sum 0, the two files
+ * hold the 100 problems once, and the SFT loader reads them (the warm-up). */
+static void check_shipped_task(void) {
+    vkt_reward *r = spec("[{\"type\": \"exact_match\", \"name\": \"accuracy\"}]");
+    const char *files[] = {VKT_TEST_DATA "/rl/arithmetic_train.jsonl", VKT_TEST_DATA "/rl/arithmetic_val.jsonl"};
+    int seen[10][10] = {{0}}, n = 0, bad = 0;
+    for (int f = 0; f < 2; f++) {
+        size_t len;
+        char *text = (char *)tu_read(files[f], &len);
+        text[len] = 0;
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+            cJSON *j = cJSON_Parse(line);
+            const cJSON *p = cJSON_GetObjectItem(j, "prompt"), *c = cJSON_GetObjectItem(j, "completion"),
+                        *a = cJSON_GetObjectItem(j, "answer");
+            int x = -1, y = -1;
+            float good = -1, wrong = -1;
+            char other[8];
+            if (cJSON_IsString(p) && cJSON_IsString(c) && cJSON_IsString(a) &&
+                sscanf(p->valuestring, "What is %d + %d?", &x, &y) == 2 && x >= 0 && x < 10 && y >= 0 && y < 10) {
+                seen[x][y]++;
+                snprintf(other, sizeof other, "%d", x + y + 1);
+                vkt_reward_score(r, c->valuestring, strlen(c->valuestring), a->valuestring, NULL, &good);
+                vkt_reward_score(r, other, strlen(other), a->valuestring, NULL, &wrong);
+                bad += atoi(a->valuestring) != x + y || good != 1 || wrong != 0;
+            } else {
+                bad++;
+            }
+            n++;
+            cJSON_Delete(j);
+        }
+        free(text);
+    }
+    for (int x = 0; x < 10; x++)
+        for (int y = 0; y < 10; y++) bad += seen[x][y] != 1;
+    CHECK(n == 100 && bad == 0, "arithmetic task: %d records, %d bad", n, bad);
+    vkt_sft_dataset d;
+    vkt_status s = vkt_sft_dataset_load(files[0], NULL, &d);
+    CHECK(s == VKT_OK && d.n == 80 && d.ex[0].kind == VKT_SFT_PROMPT_COMPLETION, "the SFT loader reads the train set: %s",
+          vkt_status_name(s));
+    vkt_sft_dataset_free(&d);
+    vkt_reward_free(r);
+    printf("arithmetic task: %d problems, each once, answers verified\n", n);
+}
+
 int main(void) {
     check_extract();
     check_normalize();
@@ -339,6 +385,7 @@ int main(void) {
     check_schema();
     check_terms();
     check_bad_specs();
+    check_shipped_task();
     printf("%s test_rl_reward (%d failure(s))\n", g_failures ? "FAIL" : "PASS", g_failures);
     return g_failures ? 1 : 0;
 }
