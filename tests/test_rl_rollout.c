@@ -16,6 +16,7 @@
 #include "chat/chat_template.h"
 #include "finetune/lora.h"
 #include "harness.h"
+#include "ops/seq_sum.h"
 #include "rl/grpo_batch.h"
 #include "rl/rollout.h"
 
@@ -269,6 +270,7 @@ static void check_batches(vkt_test *t, const vkt_rollout_set *set, const float *
         int64_t next;
         VKT_TEST_TRY(t, vkt_grpo_batch_fill(set, rw, adv, first, &o, &b, &next));
         errors += next <= first || b.n_seqs != next - first;
+        errors += vkt_seq_ids_check(b.seq_id, N, T, S, "grpo batch") != VKT_OK; /* the ops' own table check */
         int64_t targets = 0;
         for (int32_t s = 0; s < b.n_seqs; s++) {
             int64_t i = b.completion[s];
