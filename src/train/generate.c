@@ -164,6 +164,13 @@ void vkt_gen_session_destroy(vkt_gen_session *s) {
 
 int64_t vkt_gen_session_context(const vkt_gen_session *s) { return s->T; }
 
+vkt_status vkt_gen_session_refresh(vkt_gen_session *s, bool reload) {
+    s->cache.fed = 0;
+    if (!reload) return VKT_OK;
+    VKT_TRY(copy_params(s->dev, s->src, s->cache.m));
+    return s->window.m ? copy_params(s->dev, s->src, s->window.m) : VKT_OK;
+}
+
 static bool is_stop(const vkt_generate_opts *o, int32_t id, int32_t eos) {
     if (o->stop_at_eos && id == eos) return true;
     for (int i = 0; i < o->n_stop; i++)
