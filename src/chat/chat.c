@@ -153,7 +153,7 @@ vkt_status vkt_chat_reply(vkt_chat *c, const cJSON *messages, const cJSON *tools
     vkt_tok_ids ids = {0};
     vkt_status s = prompt_ids(c, messages, tools, opts->max_tokens, &ids, dropped);
     vkt_generate_opts go = *opts;
-    go.stop_ids = c->stop, go.n_stop = c->n_stop, go.stop_at_eos = false;
+    go.stop_ids = c->stop, go.n_stop = c->n_stop, go.stop_at_eos = false, go.stream_reply = true;
     int32_t *out = NULL;
     int64_t n_out = 0;
     if (s == VKT_OK) s = vkt_gen_session_run(c->session, c->tok, ids.data, (int64_t)ids.len, &go, &out, &n_out);

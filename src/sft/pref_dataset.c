@@ -1,15 +1,14 @@
 /* Preference datasets: files and folders of records (json_records.h walks them), the skip-or-fail
  * policy, counts, and the seeded train/validation split. Record forms are pref_record.c. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
-#include "core/rng.h"
 #include "io/file.h"
 #include "sft/json_records.h"
 #include "sft/pref_dataset.h"
+#include "sft/record_split.h"
 
 static vkt_status add_file(vkt_pref_dataset *d, const char *name, int32_t *index) {
     char **f = realloc(d->files, (size_t)(d->n_files + 1) * sizeof *f);
@@ -126,36 +125,13 @@ vkt_status vkt_pref_dataset_split(vkt_pref_dataset *d, double fraction, uint64_t
                                   vkt_pref_dataset *val) {
     memset(train, 0, sizeof *train);
     memset(val, 0, sizeof *val);
-    if (!(fraction >= 0 && fraction < 1)) {
-        vkt_log_error("preference data: validation fraction %g is outside [0, 1)", fraction);
-        return VKT_ERR_ARG;
-    }
-    int64_t n = d->n, n_val = (int64_t)llround(fraction * (double)n);
-    if (fraction > 0 && n_val == 0 && n >= 2) n_val = 1;
-    if (n - n_val < 1) {
-        vkt_log_error("preference data: a validation fraction of %g leaves no training pair of %lld", fraction,
-                      (long long)n);
-        return VKT_ERR_ARG;
-    }
-    /* Val gets the first n_val of a seeded permutation (a partial Fisher-Yates draws exactly those). */
-    uint8_t *is_val = calloc((size_t)n + 1, 1);
-    int64_t *perm = malloc(((size_t)n + 1) * sizeof *perm);
-    vkt_status s = is_val && perm ? VKT_OK : VKT_ERR_OOM;
-    if (s == VKT_OK) {
-        vkt_rng rng;
-        vkt_rng_init(&rng, seed);
-        for (int64_t i = 0; i < n; i++) perm[i] = i;
-        for (int64_t i = 0; i < n_val; i++) {
-            int64_t j = i + (int64_t)(vkt_rng_u64(&rng) % (uint64_t)(n - i)), t = perm[i];
-            perm[i] = perm[j], perm[j] = t;
-            is_val[perm[i]] = 1;
-        }
-        s = copy_files(d, train);
-        if (s == VKT_OK) s = copy_files(d, val);
-    }
+    uint8_t *is_val;
+    VKT_TRY(vkt_record_split(d->n, fraction, seed, "preference data", &is_val));
+    int64_t n = d->n;
+    vkt_status s = copy_files(d, train);
+    if (s == VKT_OK) s = copy_files(d, val);
     for (int64_t i = 0; s == VKT_OK && i < n; i++) s = add_example(is_val[i] ? val : train, &d->ex[i]);
     free(is_val);
-    free(perm);
     if (s != VKT_OK) {
         vkt_pref_dataset_free(train);
         vkt_pref_dataset_free(val);

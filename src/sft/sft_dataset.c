@@ -1,15 +1,14 @@
 /* SFT datasets: JSON array and JSONL files and folders of them, read record by record with the
  * skip-or-fail policy (json_records.h), and the seeded train/validation split. Record formats are
  * sft_record.c. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
-#include "core/rng.h"
 #include "io/file.h"
 #include "sft/json_records.h"
+#include "sft/record_split.h"
 #include "sft/sft_dataset.h"
 
 static vkt_status add_file(vkt_sft_dataset *d, const char *name, int32_t *index) {
@@ -122,35 +121,13 @@ vkt_status vkt_sft_dataset_split(vkt_sft_dataset *d, double fraction, uint64_t s
                                  vkt_sft_dataset *val) {
     memset(train, 0, sizeof *train);
     memset(val, 0, sizeof *val);
-    if (!(fraction >= 0 && fraction < 1)) {
-        vkt_log_error("sft data: validation fraction %g is outside [0, 1)", fraction);
-        return VKT_ERR_ARG;
-    }
-    int64_t n = d->n, n_val = (int64_t)llround(fraction * (double)n);
-    if (fraction > 0 && n_val == 0 && n >= 2) n_val = 1;
-    if (n - n_val < 1) {
-        vkt_log_error("sft data: a validation fraction of %g leaves no training example of %lld", fraction,
-                      (long long)n);
-        return VKT_ERR_ARG;
-    }
-    uint8_t *is_val = calloc((size_t)n + 1, 1);
-    int64_t *perm = malloc(((size_t)n + 1) * sizeof *perm);
-    vkt_status s = is_val && perm ? VKT_OK : VKT_ERR_OOM;
-    if (s == VKT_OK) {
-        vkt_rng rng;
-        vkt_rng_init(&rng, seed);
-        for (int64_t i = 0; i < n; i++) perm[i] = i;
-        for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
-            int64_t j = (int64_t)(vkt_rng_u64(&rng) % (uint64_t)(i + 1)), t = perm[i];
-            perm[i] = perm[j], perm[j] = t;
-        }
-        for (int64_t i = 0; i < n_val; i++) is_val[perm[i]] = 1;
-        s = copy_files(d, train);
-        if (s == VKT_OK) s = copy_files(d, val);
-    }
+    uint8_t *is_val;
+    VKT_TRY(vkt_record_split(d->n, fraction, seed, "sft data", &is_val));
+    int64_t n = d->n;
+    vkt_status s = copy_files(d, train);
+    if (s == VKT_OK) s = copy_files(d, val);
     for (int64_t i = 0; s == VKT_OK && i < n; i++) s = add_example(is_val[i] ? val : train, &d->ex[i]);
     free(is_val);
-    free(perm);
     if (s != VKT_OK) {
         vkt_sft_dataset_free(train);
         vkt_sft_dataset_free(val);

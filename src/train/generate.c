@@ -32,11 +32,11 @@ static vkt_status copy_params(vkt_device *dev, const vkt_model *src, vkt_model *
 
 /* Decoding token by token loses what depends on neighbours (SentencePiece's leading-space rule, bytes
  * of a multi-byte character), so decode the whole generated run, behind the last prompt token so a space
- * the first new token starts with is kept, and print what is new. */
-static void stream_new_text(vkt_tokenizer *tok, FILE *f, const int32_t *seq, int64_t first_new, int64_t n,
+ * the first new token starts with is kept (unless it is a reply), and print what is new. */
+static void stream_new_text(vkt_tokenizer *tok, FILE *f, bool reply, const int32_t *seq, int64_t first_new, int64_t n,
                             size_t *printed) {
     if (!f) return;
-    int64_t from = first_new > 0 ? first_new - 1 : 0;
+    int64_t from = first_new > 0 && !reply ? first_new - 1 : first_new;
     vkt_tok_bytes lead = {0}, b = {0};
     bool ok = vkt_tok_decode(tok, seq + from, (size_t)(first_new - from), true, &lead) == VKT_OK &&
               vkt_tok_decode(tok, seq + from, (size_t)(n - from), true, &b) == VKT_OK;
@@ -164,6 +164,13 @@ void vkt_gen_session_destroy(vkt_gen_session *s) {
 
 int64_t vkt_gen_session_context(const vkt_gen_session *s) { return s->T; }
 
+vkt_status vkt_gen_session_refresh(vkt_gen_session *s, bool reload) {
+    s->cache.fed = 0;
+    if (!reload) return VKT_OK;
+    VKT_TRY(copy_params(s->dev, s->src, s->cache.m));
+    return s->window.m ? copy_params(s->dev, s->src, s->window.m) : VKT_OK;
+}
+
 static bool is_stop(const vkt_generate_opts *o, int32_t id, int32_t eos) {
     if (o->stop_at_eos && id == eos) return true;
     for (int i = 0; i < o->n_stop; i++)
@@ -207,7 +214,7 @@ vkt_status vkt_gen_session_run(vkt_gen_session *s, vkt_tokenizer *tok, const int
         int32_t next = vkt_sampler_next(&sampler, row);
         seq[n++] = next;
         if (is_stop(opts, next, eos)) break;
-        stream_new_text(tok, opts->stream, seq, n_prompt, n, &printed);
+        stream_new_text(tok, opts->stream, opts->stream_reply, seq, n_prompt, n, &printed);
     }
     if (st == VKT_OK && out_ids) {
         *n_out = n - n_prompt;

@@ -20,6 +20,8 @@ typedef struct {
     vkt_sampler_opts sampler;
     uint64_t seed;
     FILE *stream;             /* decoded text is written here as it is generated (NULL: not streamed) */
+    bool stream_reply;        /* stream the new text as decoded on its own, as a chat reply is (SentencePiece's
+                               * leading space dropped), not as the continuation of the prompt's text */
     int64_t context;          /* window length T (0: the model's maximum sequence length) */
     bool stop_at_eos;         /* stop at the tokenizer's end-of-text / EOS token */
     const int32_t *stop_ids;  /* borrowed, n_stop more ids that end the generation (chat end-of-turn tokens); the
@@ -58,6 +60,12 @@ vkt_status vkt_gen_session_create_ex(vkt_device *dev, const vkt_model *src, int6
 void vkt_gen_session_destroy(vkt_gen_session *s); /* NULL-safe */
 /* The session's context length. */
 int64_t vkt_gen_session_context(const vkt_gen_session *s);
+/* Forgets the cached keys and values, so the next call computes its whole sequence; with reload, first copies
+ * src's parameters again. Call it whenever the weights the session runs have changed since its last call (a
+ * cache computed with other weights is stale): after each optimizer step of a LoRA adapter read through
+ * the adapter hook (reload false: the frozen base need not be copied), or with reload true after a step
+ * that changed src itself (full fine-tuning). */
+vkt_status vkt_gen_session_refresh(vkt_gen_session *s, bool reload);
 /* Generates up to opts->max_tokens after seq[0, n) (n >= 1), with opts' sampler, stops and stream (opts->context
  * is ignored: the session's applies; opts->seed seeds this call's sampler). Past the context, the last
  * `context` tokens are the window (no cache). *out_ids (malloc'ed, *n_out) gets the new ids when out_ids is
