@@ -195,7 +195,7 @@ static void check_errors(vkt_test *t) {
     expect(t, "identical chosen and rejected", "dpo", NULL, same, VKT_ERR_FORMAT, "same.jsonl:2");
     const char *empty = write_file("empty.jsonl", "{\"prompt\": \"Hi.\", \"chosen\": \"\", \"rejected\": \"\"}\n");
     expect(t, "empty completions", "dpo", NULL, empty, VKT_ERR_FORMAT, "empty.jsonl:1");
-    char longp[600] = "{\"prompt\": \"";
+    char longp[1024] = "{\"prompt\": \"";
     for (int i = 0; i < 40; i++) strcat(longp, "Once upon a time. ");
     strcat(longp, "\", \"chosen\": \" Yes.\", \"rejected\": \" No.\"}\n");
     const char *lng = write_file("long.jsonl", longp);
