@@ -303,11 +303,11 @@ int main(void) {
         {4, 127, 3, 70001, 127, 0, 2, false}, /* 3 sort passes (17-bit keys), 2 sort blocks, vocab split */
         {8, 100, 5, 300, 100, 0, 0, false},   /* 2 sort passes, 4 sort blocks, many repeats */
         /* Packed rows: positions restart at each document. */
-        {1, 1, 1, 1, 1, 0, 0, true},          /* one position: one document of length 1 */
-        {2, 5, 7, 11, 9, 3, 0, true},         /* pos0 offset */
-        {3, 37, 67, 101, 37, 0, 2, true},     /* invalid ids; finite differences of the packed reference */
-        {8, 100, 5, 300, 100, 0, 0, true},    /* many documents per position */
-        {4, 509, 97, 5003, 509, 0, 2, true},  /* dout in 4 row chunks that cut rows inside documents */
+        {1, 1, 1, 1, 1, 0, 0, true},         /* one position: one document of length 1 */
+        {2, 5, 7, 11, 9, 3, 0, true},        /* pos0 offset */
+        {3, 37, 67, 101, 37, 0, 2, true},    /* invalid ids; finite differences of the packed reference */
+        {8, 100, 5, 300, 100, 0, 0, true},   /* many documents per position */
+        {4, 509, 97, 5003, 509, 0, 2, true}, /* dout in 4 row chunks that cut rows inside documents */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_shape(&t, &shapes[i]);
     /* 16-bit forward: an offset case, and a large one whose tables split (wte 1 MiB in bf16). */

@@ -123,8 +123,8 @@ static vkt_test_out upload_inplace(vkt_test *t, vkt_dtype dt, float *x, int64_t 
 
 /* The reference's shape of case c over document starts seg (NULL: unpacked). */
 static vkt_ref_rope_shape ref_shape(const case_t *c, const int32_t *seg) {
-    return (vkt_ref_rope_shape){c->B,    c->T,    c->n_heads,     c->head_size, c->rot_dim, c->row_stride,
-                                c->col0, c->pos0, c->interleaved, seg};
+    return (vkt_ref_rope_shape){c->B,          c->T,    c->n_heads, c->head_size,   c->rot_dim,
+                                c->row_stride, c->col0, c->pos0,    c->interleaved, seg};
 }
 
 static void check_dir(vkt_test *t, const case_t *c, ctx_t *ctx, const double *cs, const int32_t *seg, bool bwd,

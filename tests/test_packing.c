@@ -29,7 +29,7 @@
 #include "sched/step.h"
 
 #define T_PACKED 32
-#define N_EX 3
+#define N_EX     3
 static const int64_t LEN[N_EX] = {13, 7, 3};
 
 /* One example: its tokens and targets (prompt positions -100, as in SFT). */
@@ -40,18 +40,18 @@ typedef struct {
 
 /* What one device pass gives. */
 typedef struct {
-    float *losses;     /* (B*T) per-position losses (0 where the target is -100) */
-    double loss_sum;   /* sum over the targets that count */
+    float *losses;   /* (B*T) per-position losses (0 where the target is -100) */
+    double loss_sum; /* sum over the targets that count */
     int64_t n_valid;
-    float *grads;      /* the trained set's gradients: the model's, or the adapter's (LoRA) */
+    float *grads; /* the trained set's gradients: the model's, or the adapter's (LoRA) */
     int64_t n_grads;
 } pass_out;
 
 typedef struct {
     const vkt_model_config *cfg;
-    const float *params;     /* base parameters (table layout) */
-    const vkt_lora_cfg *lc;  /* NULL: full training */
-    const float *adapter;    /* LoRA: the adapter's parameters, the same in every pass (NULL: its own init) */
+    const float *params;    /* base parameters (table layout) */
+    const vkt_lora_cfg *lc; /* NULL: full training */
+    const float *adapter;   /* LoRA: the adapter's parameters, the same in every pass (NULL: its own init) */
     bool bidirectional;
 } setup;
 
@@ -62,8 +62,8 @@ static pass_out run_pass(vkt_test *t, const setup *su, int64_t B, int64_t T, con
                          const int32_t *seg) {
     vkt_model *m;
     vkt_lora *l = NULL;
-    VKT_TEST_TRY(t, vkt_model_create_mode(t->dev, su->cfg, B, T, su->lc ? VKT_MODEL_FROZEN : VKT_MODEL_TRAIN, false,
-                                          &m));
+    VKT_TEST_TRY(t,
+                 vkt_model_create_mode(t->dev, su->cfg, B, T, su->lc ? VKT_MODEL_FROZEN : VKT_MODEL_TRAIN, false, &m));
     VKT_TEST_TRY(t, vkt_model_upload_params(m, su->params));
     if (su->lc) {
         VKT_TEST_TRY(t, vkt_lora_create(m, su->lc, &l));
@@ -140,7 +140,8 @@ static void check_case(vkt_test *t, const char *name, const setup *su, const vkt
     printf("   %-28s per-position loss gap %.2e (bound 1e-5), summed loss %.6f vs %.6f alone (rel %.2e), "
            "targets %lld vs %lld\n",
            name, worst_pos, packed.loss_sum, sum_alone, sum_err, (long long)packed.n_valid, (long long)n_alone);
-    if (!(worst_pos <= 1e-5)) vkt_test_fail(t, "%s: per-position losses differ from the examples alone by %.3e", name, worst_pos);
+    if (!(worst_pos <= 1e-5))
+        vkt_test_fail(t, "%s: per-position losses differ from the examples alone by %.3e", name, worst_pos);
     if (!(sum_err <= 1e-5) || packed.n_valid != n_alone)
         vkt_test_fail(t, "%s: summed loss %.9g over %lld targets, alone %.9g over %lld", name, packed.loss_sum,
                       (long long)packed.n_valid, sum_alone, (long long)n_alone);
@@ -188,8 +189,8 @@ static void check_reference(vkt_test *t, const char *name, const setup *su, cons
     double lerr = fabs(o.loss_sum / (double)o.n_valid - ref) / fabs(ref), worst = 0;
     for (int i = 0; i < table->n; i++)
         worst = fmax(worst, vkt_rel_norm_err(o.grads + table->p[i].offset, g + table->p[i].offset, table->p[i].numel));
-    printf("   %-28s vs double reference: loss rel %.2e (bound 1e-5), gradients worst %.2e (bound 1e-4)\n", name,
-           lerr, worst);
+    printf("   %-28s vs double reference: loss rel %.2e (bound 1e-5), gradients worst %.2e (bound 1e-4)\n", name, lerr,
+           worst);
     if (!(lerr <= 1e-5) || !(worst <= 1e-4))
         vkt_test_fail(t, "%s: packed pass vs reference: loss %.3e, gradients %.3e", name, lerr, worst);
     free(p), free(g);

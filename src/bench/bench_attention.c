@@ -54,6 +54,7 @@ static vkt_status setup(vkt_bench *b, void *c) {
     x->hseg = malloc((size_t)(g->B * g->T) * sizeof *x->hseg);
     if (!x->hq || !x->hk || !x->hv || !x->hdo || !x->hseg) return VKT_ERR_OOM;
     int64_t len[64];
+    VKT_ASSERT(x->docs >= 1 && x->docs <= 64);
     for (int d = 0; d < x->docs; d++) len[d] = g->T / x->docs + (d < g->T % x->docs ? 1 : 0);
     for (int64_t bb = 0; bb < g->B; bb++) VKT_TRY(vkt_seg_start_from_lengths(x->hseg + bb * g->T, g->T, len, x->docs));
     VKT_TRY(vkt_tensor_alloc(b->arena, VKT_DTYPE_I32, g->B * g->T, 1, 1, 1, &x->seg));
@@ -144,6 +145,30 @@ static void teardown(void *c) {
     x->hq = x->hk = x->hv = x->hdo = NULL, x->hseg = NULL;
 }
 
+/* One case: cfg's shape, forward or backward, rows packed with `docs` equal documents. */
+static vkt_status run_case(vkt_bench *b, const vkt_attention_cfg *cfg, bool bwd, int docs) {
+    att_ctx x = {.cfg = *cfg, .bwd = bwd, .docs = docs};
+    const vkt_attention_cfg *g = &x.cfg;
+    double pairs = 0; /* visible (query, key) pairs, summed over documents */
+    for (int d = 0; d < docs; d++) {
+        double L = (double)(g->T / docs + (d < g->T % docs ? 1 : 0));
+        pairs += (double)g->B * (double)g->NH * L * (g->causal ? L + 1 : 2 * L) / 2;
+    }
+    double act = 4.0 * (double)(g->B * g->T * g->NH * g->HS), rows = 4.0 * (double)(g->B * g->NH * g->T);
+    vkt_bench_case c = {.op = bwd ? "attention_bwd" : "attention_fwd", .dtype = "f32",
+                        .variant = vkt_attention_variant_name(g->variant),
+                        .wg = vkt_attention_workgroup(g->variant),
+                        .flops = (bwd ? 10.0 : 4.0) * (double)g->HS * pairs,
+                        /* fwd: q, k, v in, o and lse out; bwd: q, k, v, o, do, lse in, dq, dk, dv and D out */
+                        .bytes = bwd ? 8 * act + 2 * rows : 4 * act + rows,
+                        .setup = setup, .record = bwd ? record_bwd : record_fwd, .check = check,
+                        .teardown = teardown, .ctx = &x};
+    snprintf(c.shape, sizeof c.shape, "B=%lld T=%lld NH=%lld KVH=%lld HS=%lld %s docs=%d", (long long)g->B,
+             (long long)g->T, (long long)g->NH, (long long)g->KVH, (long long)g->HS, g->causal ? "causal" : "bidir",
+             docs);
+    return vkt_bench_run(b, &c);
+}
+
 vkt_status vkt_bench_group_attention(vkt_bench *b) {
     const vkt_attention_cfg full = {4, 1024, 12, 12, 64, 0, true, VKT_ATTENTION_AUTO, NULL};
     const vkt_attention_cfg quick = {1, 64, 2, 2, 32, 0, true, VKT_ATTENTION_AUTO, NULL};
@@ -158,29 +183,10 @@ vkt_status vkt_bench_group_attention(vkt_bench *b) {
     const int docs[2] = {1, 8};
     for (int di = 0; di < 2; di++)
         for (int bwd = 0; bwd < 2; bwd++)
-        for (int vi = 0; vi < n_variants; vi++) {
-            att_ctx x = {.cfg = b->quick ? quick : full, .bwd = bwd, .docs = docs[di]};
-            const vkt_attention_cfg *g = &x.cfg;
-            x.cfg.variant = variants[vi];
-            double pairs = 0; /* visible (query, key) pairs, summed over documents */
-            for (int d = 0; d < x.docs; d++) {
-                double L = (double)(g->T / x.docs + (d < g->T % x.docs ? 1 : 0));
-                pairs += (double)g->B * (double)g->NH * L * (g->causal ? L + 1 : 2 * L) / 2;
+            for (int vi = 0; vi < n_variants; vi++) {
+                vkt_attention_cfg g = b->quick ? quick : full;
+                g.variant = variants[vi];
+                VKT_TRY(run_case(b, &g, bwd, docs[di]));
             }
-            double act = 4.0 * (double)(g->B * g->T * g->NH * g->HS), rows = 4.0 * (double)(g->B * g->NH * g->T);
-            vkt_bench_case c = {.op = bwd ? "attention_bwd" : "attention_fwd", .dtype = "f32",
-                                .variant = vkt_attention_variant_name(variants[vi]),
-                                .wg = vkt_attention_workgroup(variants[vi]),
-                                .flops = (bwd ? 10.0 : 4.0) * (double)g->HS * pairs,
-                                /* fwd: q, k, v in, o and lse out; bwd: q, k, v, o, do, lse in, dq, dk, dv and
-                                 * D out */
-                                .bytes = bwd ? 8 * act + 2 * rows : 4 * act + rows,
-                                .setup = setup, .record = bwd ? record_bwd : record_fwd, .check = check,
-                                .teardown = teardown, .ctx = &x};
-            snprintf(c.shape, sizeof c.shape, "B=%lld T=%lld NH=%lld KVH=%lld HS=%lld %s docs=%d", (long long)g->B,
-                     (long long)g->T, (long long)g->NH, (long long)g->KVH, (long long)g->HS,
-                     g->causal ? "causal" : "bidir", x.docs);
-            VKT_TRY(vkt_bench_run(b, &c));
-        }
     return VKT_OK;
 }

@@ -69,7 +69,8 @@ static void check_cfg(const vkt_attention_cfg *c) {
     VKT_ASSERT(c->B > 0 && c->T > 0 && c->NH > 0 && c->KVH > 0 && c->HS > 0);
     VKT_ASSERT(c->NH % c->KVH == 0);
     VKT_ASSERT(c->HS <= VKT_ATTENTION_MAX_HS);
-    VKT_ASSERT(!c->seg_start || (c->seg_start->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(c->seg_start) == c->B * c->T));
+    VKT_ASSERT(!c->seg_start ||
+               (c->seg_start->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(c->seg_start) == c->B * c->T));
 }
 
 static void check_view(const vkt_attention_cfg *c, const vkt_attention_view *x, int64_t heads, vkt_dtype dt) {

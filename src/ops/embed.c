@@ -73,6 +73,8 @@ static vkt_status embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tens
     check_seg(seg, N);
     VKT_ASSERT(!(dyn && seg));
     const size_t es = vkt_dtype_size(out->dtype);
+    /* Binding 4: the device position (dyn), else the document starts, else any buffer (unread). */
+    const vkt_tensor *last = dyn ? dyn : seg ? seg : tokens;
     vkt_pipeline *p;
     const uint32_t spec[] = {WG_ROW};
     const uint32_t nb = 5;
@@ -94,7 +96,7 @@ static vkt_status embed_fwd(vkt_rec *r, const vkt_tensor *tokens, const vkt_tens
                                    {rows_of(wte, C, v0, nv), VKT_READ},
                                    {pos, VKT_READ},
                                    {rows_of(out, C, r0, nr), VKT_WRITE},
-                                   {dyn ? *dyn : seg ? *seg : *tokens, VKT_READ}};
+                                   {*last, VKT_READ}};
             uint32_t gx, gy;
             vkt_ops_grid_1d((uint64_t)nr, &gx, &gy);
             VKT_TRY(vkt_rec_dispatch(r, "embed_fwd", p, bind, nb, &pc, sizeof pc, gx, gy, 1));
@@ -173,8 +175,8 @@ vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor
             VKT_TRY(vkt_rec_dispatch(r, "embed_bwd_dw", p_dw, bind, 4, &pc, sizeof pc, gx, gy, 1));
         }
         if (dwpe) {
-            vkt_pc_embed_dwpe pc = {(uint32_t)T, (uint32_t)C, (uint32_t)r0, (uint32_t)nr, (uint32_t)pos0,
-                                    seg_start ? 1u : 0u};
+            vkt_pc_embed_dwpe pc = {(uint32_t)T,  (uint32_t)C,    (uint32_t)r0,
+                                    (uint32_t)nr, (uint32_t)pos0, seg_start ? 1u : 0u};
             vkt_binding bind[3] = {
                 {d, VKT_READ}, {seg_start ? *seg_start : *tokens, VKT_READ}, {rows_of(dwpe, C, 0, pos0 + T), VKT_RW}};
             vkt_ops_grid_1d(vkt_ceil_div((uint64_t)(T * C), WG), &gx, &gy);

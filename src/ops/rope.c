@@ -42,6 +42,8 @@ static vkt_status record(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *tabl
     const int64_t n_pos = vkt_tensor_numel(table) / rot;
     const vkt_tensor tab = pos ? vkt_ops_rows_binding(r, table, rot, 0, n_pos, &cs_off)
                                : vkt_ops_rows_binding(r, table, rot, d->pos0, d->T, &cs_off);
+    /* Binding 2: the device position (pos), else the document starts, else any buffer (unread). */
+    const vkt_tensor *third = pos ? pos : d->seg_start ? d->seg_start : &tab;
     const int64_t chunk = vkt_ops_chunk_rows(r, (size_t)stride * vkt_dtype_size(x->dtype));
     VKT_ASSERT((uint64_t)chunk * (uint64_t)stride < UINT32_MAX);
     for (int64_t r0 = 0; r0 < N; r0 += chunk) {
@@ -58,7 +60,7 @@ static vkt_status record(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *tabl
                           (d->interleaved ? FLAG_INTERLEAVED : 0u) | inverse | (d->seg_start ? FLAG_SEG : 0u),
                           (uint32_t)n_pos};
         vkt_binding bind[3] = {{tab, VKT_READ}, {vkt_ops_flat_slice(x, r0 * stride, nr * stride), VKT_RW},
-                               {pos ? *pos : d->seg_start ? *d->seg_start : tab, VKT_READ}};
+                               {*third, VKT_READ}};
         uint32_t gx, gy;
         vkt_ops_grid_1d(vkt_ceil_div((uint64_t)(nr * d->n_heads * half), WG), &gx, &gy);
         VKT_TRY(vkt_rec_dispatch(r, inverse ? "rope_bwd" : "rope_fwd", p, bind, nb, &pc, sizeof pc, gx, gy, 1));
