@@ -183,6 +183,22 @@ static void check_corpora(vkt_tokenizer *a, vkt_tokenizer *b) {
     }
 }
 
+/* "<s>" / "</s>" in text are BOS / EOS when special tokens are parsed (a rendered chat template, as Hugging
+ * Face's Llama tokenizers do), and plain letters otherwise. */
+static void check_special_text(vkt_tokenizer *t) {
+    const char *text = "Hi</s>\nUser:<s>";
+    vkt_tok_ids with = {0}, without = {0};
+    CHECK(vkt_tok_encode(t, text, strlen(text), true, &with) == VKT_OK, "encode with specials");
+    CHECK(vkt_tok_encode(t, text, strlen(text), false, &without) == VKT_OK, "encode without specials");
+    int eos = 0, bos = 0, eos_plain = 0;
+    for (size_t i = 0; i < with.len; i++) eos += with.data[i] == 2, bos += with.data[i] == 1;
+    for (size_t i = 0; i < without.len; i++) eos_plain += without.data[i] == 2 || without.data[i] == 1;
+    CHECK(eos == 1 && bos == 1 && eos_plain == 0, "special text: %d EOS and %d BOS parsed, %d without parsing", eos,
+          bos, eos_plain);
+    vkt_tok_ids_free(&with);
+    vkt_tok_ids_free(&without);
+}
+
 int main(void) {
     char *bin = tt_data("models/stories260K/tok512.bin");
     vkt_tokenizer *a = NULL, *b = NULL, *c = NULL;
@@ -203,6 +219,7 @@ int main(void) {
     remove(json);
     check_basics(a);
     check_greedy(a);
+    check_special_text(a);
     if (b) {
         check_basics(b);
         check_greedy(b);

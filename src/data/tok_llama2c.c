@@ -137,6 +137,9 @@ vkt_status vkt_tok_load_llama2c_mem(const void *data, size_t len, int32_t n_voca
         } else {
             s = vkt_tok_set_piece(t, id, p, (size_t)l, f, path);
         }
+        /* As Hugging Face's Llama tokenizers: "<s>", "</s>" in a text encoded with special tokens parsed (a
+         * rendered chat template) are those tokens, not their letters. */
+        if (s == VKT_OK && id < 3) s = vkt_tok_add_added(t, id);
     }
     if (s == VKT_OK) s = vkt_tok_finish(t, path);
     if (s == VKT_OK) s = build_merges(t, score);
