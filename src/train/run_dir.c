@@ -64,8 +64,12 @@ static bool is_run_file(const char *name) {
            strcmp(name, "loss.svg.tmp") == 0;
 }
 
-/* Checkpoint folders are flat (files only); anything else inside is left, and the folder then stays. */
-static int remove_checkpoint(const char *path) { /* path: < 1100 bytes */
+/* The evaluation generations of an SFT run (sft/sft_eval_gen.h), a flat folder like a checkpoint. */
+static bool is_run_folder(const char *name) { return is_checkpoint_name(name) || strcmp(name, "generations") == 0; }
+
+/* Checkpoint and generation folders are flat (files only); anything else inside is left, and the folder then
+ * stays. */
+static int remove_flat_folder(const char *path) { /* path: < 1100 bytes */
     DIR *d = opendir(path);
     if (!d) return -1;
     for (struct dirent *e; (e = readdir(d));) {
@@ -90,7 +94,7 @@ vkt_status vkt_run_dir_prepare(const char *dir, vkt_run_dir_mode mode) {
     char example[300] = "";
     vkt_status s = VKT_OK;
     for (struct dirent *e; (e = readdir(d));) {
-        bool ck = is_checkpoint_name(e->d_name), file = is_run_file(e->d_name);
+        bool ck = is_run_folder(e->d_name), file = is_run_file(e->d_name);
         if (!ck && !file) continue;
         n_ck += ck, n_files += file;
         if (!example[0] || (file && strcmp(e->d_name, "latest.json") == 0))
@@ -98,7 +102,7 @@ vkt_status vkt_run_dir_prepare(const char *dir, vkt_run_dir_mode mode) {
         if (mode != VKT_RUN_DIR_OVERWRITE) continue;
         char p[1400];
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if ((ck ? remove_checkpoint(p) : unlink(p)) != 0) {
+        if ((ck ? remove_flat_folder(p) : unlink(p)) != 0) {
             vkt_log_error("output.dir %s: --overwrite could not remove %s (%s)", dir, p, strerror(errno));
             s = VKT_ERR_IO;
         }
