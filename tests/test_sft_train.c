@@ -7,6 +7,7 @@
  *    (generations/step-N.jsonl: one JSON line per held-out prompt with record, prompt, reference, generated);
  *  - resuming from a mid-run checkpoint repeats the uninterrupted run's losses bit for bit (the packer's
  *    position is in the checkpoint);
+ *  - --overwrite removes the previous run's generations folder with its checkpoints;
  *  - the data keys are checked: a bad data.loss_on names the key and the choices. */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -45,12 +46,16 @@ static void config(vkt_run_config *c, const char *out) {
     snprintf(c->out_dir, sizeof c->out_dir, "%s/%s", g_dir, out);
 }
 
-static vkt_status finetune(vkt_test *t, vkt_run_config *c, const char *resume) {
-    vkt_train_opts o = {.resume = resume, .peak_gflops = 1, .no_sample = true};
+static vkt_status finetune_opts(vkt_test *t, vkt_run_config *c, const char *resume, bool overwrite) {
+    vkt_train_opts o = {.resume = resume, .overwrite = overwrite, .peak_gflops = 1, .no_sample = true};
     VKT_TEST_TRY(t, vkt_run_config_validate(c));
     vkt_status s = vkt_finetune(t->dev, c, NULL, &o);
     vkt_run_config_free(c);
     return s;
+}
+
+static vkt_status finetune(vkt_test *t, vkt_run_config *c, const char *resume) {
+    return finetune_opts(t, c, resume, false);
 }
 
 /* Validation losses by step from a run's metrics.jsonl (NAN where none). */
@@ -127,6 +132,15 @@ static void check_run_and_resume(vkt_test *t) {
     for (int s = 4; s < 8; s++) same += strcmp(l1[s], l2[s]) == 0;
     printf("   resumed at step 4: %d of 4 losses identical\n", same);
     if (n1 != 8 || n2 != 4 || same != 4) vkt_test_fail(t, "SFT resume diverged (%s vs %s at step 8)", l1[7], l2[7]);
+
+    /* --overwrite removes the old run's generations with its checkpoints (none are written this time). */
+    config(&c, "sft1");
+    vkt_run_config_set(&c, "optim.steps=1");
+    vkt_run_config_set(&c, "eval.generations=0");
+    VKT_TEST_TRY(t, finetune_opts(t, &c, NULL, true));
+    bool gone = !vkt_test_file_exists(run1, "generations") && !vkt_test_file_exists(run1, "step-000004");
+    printf("   --overwrite: the previous run's generations and checkpoints %s\n", gone ? "are removed" : "REMAIN");
+    if (!gone) vkt_test_fail(t, "--overwrite left the previous run's generations or checkpoints");
 }
 
 static void check_bad_keys(vkt_test *t) {
