@@ -4,7 +4,8 @@
     python3 scripts/gen_chat_fixtures.py     # jinja2 3.1 (transformers' dependency)
 
 Reads tests/data/chat_templates/*.jinja (real chat templates, see SOURCES.md) and writes, in that folder:
-  renders.json      every template x conversation x add_generation_prompt: the text jinja2 renders, or
+  renders.json      the templates, their tokens and the conversations; renders/TEMPLATE.json holds
+                    every conversation x add_generation_prompt of that template: the text jinja2 renders, or
                     the error it raises, and the assistant spans by the prefix method that
                     src/chat/chat_template.h documents (byte offsets into the UTF-8 text), or that the
                     method refuses the conversation;
@@ -342,6 +343,11 @@ def write(name, obj):
 
 if __name__ == "__main__":
     assert jinja2.__version__.startswith("3.1"), f"expected jinja2 3.1, found {jinja2.__version__}"
-    write("renders.json", gen_renders())
+    renders = gen_renders()
+    cases = renders.pop("renders")
+    os.makedirs(os.path.join(HERE, "renders"), exist_ok=True)
+    for name in renders["templates"]:  # one file per template: a reader sees one template's renders at a time
+        write(os.path.join("renders", name + ".json"), [c for c in cases if c["template"] == name])
+    write("renders.json", renders)
     write("jinja_cases.json", gen_jinja_cases())
-    print(f"wrote renders.json and jinja_cases.json with jinja2 {jinja2.__version__}")
+    print(f"wrote renders.json, renders/*.json and jinja_cases.json with jinja2 {jinja2.__version__}")

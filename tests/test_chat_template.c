@@ -32,6 +32,19 @@ static cJSON *read_json(const char *rel) {
     return j;
 }
 
+/* renders.json with its "renders" list gathered from renders/TEMPLATE.json (one file per template). */
+static cJSON *read_renders(void) {
+    cJSON *root = read_json("renders.json"), *all = cJSON_AddArrayToObject(root, "renders");
+    for (const cJSON *t = cJSON_GetObjectItem(root, "templates")->child; t; t = t->next) {
+        char rel[256];
+        snprintf(rel, sizeof rel, "renders/%s.json", t->string);
+        cJSON *list = read_json(rel);
+        while (cJSON_GetArraySize(list) > 0) cJSON_AddItemToArray(all, cJSON_DetachItemFromArray(list, 0));
+        cJSON_Delete(list);
+    }
+    return root;
+}
+
 static const char *jstr(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
@@ -103,7 +116,7 @@ static void check_span_meaning(const char *what, const vkt_chat_render_out *r, c
 }
 
 static void test_real_templates(void) {
-    cJSON *root = read_json("renders.json");
+    cJSON *root = read_renders();
     const cJSON *templates = cJSON_GetObjectItem(root, "templates"),
                 *convs = cJSON_GetObjectItem(root, "conversations");
     int64_t now = (int64_t)cJSON_GetObjectItem(root, "fixed_now_unix")->valuedouble;
@@ -320,7 +333,7 @@ static void test_limits(void) {
 }
 
 static void test_builtins(void) {
-    cJSON *root = read_json("renders.json");
+    cJSON *root = read_renders();
     const cJSON *convs = cJSON_GetObjectItem(root, "conversations");
     const char *names[] = {"chatml", "llama3"};
     for (int i = 0; i < 2; i++) {
