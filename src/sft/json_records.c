@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "core/log.h"
+#include "io/file.h"
 #include "sft/json_records.h"
 
 enum { WHY_LEN = 512 };
@@ -183,4 +184,25 @@ vkt_status vkt_json_records_files(const char *path, const char *what, char ***fi
 void vkt_json_records_files_free(char **files, int32_t n_files) {
     for (int32_t i = 0; i < n_files; i++) free(files[i]);
     free(files);
+}
+
+vkt_status vkt_json_records_load(const char *path, const char *what, vkt_json_file_fn load, void *ctx,
+                                 const int64_t *n_skipped) {
+    char **files = NULL;
+    int32_t n_files = 0;
+    VKT_TRY(vkt_json_records_files(path, what, &files, &n_files));
+    vkt_status s = VKT_OK;
+    for (int32_t i = 0; i < n_files && s == VKT_OK; i++) {
+        vkt_file_map m;
+        s = vkt_file_map_open(files[i], &m);
+        if (s != VKT_OK) break;
+        s = load(ctx, (const char *)m.data, m.size, files[i]);
+        vkt_file_map_close(&m);
+    }
+    vkt_json_records_files_free(files, n_files);
+    VKT_TRY(s);
+    if (*n_skipped > VKT_JSON_RECORDS_LOGGED)
+        vkt_log_warn("%s '%s': %lld malformed records skipped in all (the first %d are listed above)", what, path,
+                     (long long)*n_skipped, VKT_JSON_RECORDS_LOGGED);
+    return VKT_OK;
 }

@@ -46,4 +46,11 @@ vkt_status vkt_json_records_read(vkt_json_records *r, const char *text, size_t l
 vkt_status vkt_json_records_files(const char *path, const char *what, char ***files, int32_t *n_files);
 void vkt_json_records_files_free(char **files, int32_t n_files);
 
+/* Maps each data file of path (vkt_json_records_files) and passes its contents to load (name: the file's path);
+ * stops at the first failure. Then, when more than VKT_JSON_RECORDS_LOGGED records were skipped in all, says
+ * how many. */
+typedef vkt_status (*vkt_json_file_fn)(void *ctx, const char *text, size_t len, const char *name);
+vkt_status vkt_json_records_load(const char *path, const char *what, vkt_json_file_fn load, void *ctx,
+                                 const int64_t *n_skipped);
+
 #endif

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "io/file.h"
 #include "sft/json_records.h"
 #include "sft/pref_dataset.h"
 #include "sft/record_split.h"
@@ -60,12 +59,14 @@ vkt_status vkt_pref_dataset_add_mem(vkt_pref_dataset *d, const char *text, size_
     return s;
 }
 
-static vkt_status load_file(vkt_pref_dataset *d, const char *path, const vkt_pref_load_opts *opts) {
-    vkt_file_map m;
-    VKT_TRY(vkt_file_map_open(path, &m));
-    vkt_status s = vkt_pref_dataset_add_mem(d, (const char *)m.data, m.size, path, opts);
-    vkt_file_map_close(&m);
-    return s;
+typedef struct {
+    vkt_pref_dataset *d;
+    const vkt_pref_load_opts *opts;
+} loader_t;
+
+static vkt_status load_file(void *ctx, const char *text, size_t len, const char *name) {
+    loader_t *l = ctx;
+    return vkt_pref_dataset_add_mem(l->d, text, len, name, l->opts);
 }
 
 static void log_counts(const char *path, const vkt_pref_dataset *d) {
@@ -81,16 +82,8 @@ static void log_counts(const char *path, const vkt_pref_dataset *d) {
 
 vkt_status vkt_pref_dataset_load(const char *path, const vkt_pref_load_opts *opts, vkt_pref_dataset *out) {
     memset(out, 0, sizeof *out);
-    char **files;
-    int32_t n_files;
-    VKT_TRY(vkt_json_records_files(path, "preference data", &files, &n_files));
-    vkt_status s = VKT_OK;
-    for (int32_t i = 0; s == VKT_OK && i < n_files; i++) s = load_file(out, files[i], opts);
-    vkt_json_records_files_free(files, n_files);
-    VKT_TRY(s);
-    if (out->n_skipped > VKT_JSON_RECORDS_LOGGED)
-        vkt_log_warn("preference data '%s': %lld malformed records skipped in all (the first %d are listed above)",
-                     path, (long long)out->n_skipped, VKT_JSON_RECORDS_LOGGED);
+    loader_t l = {out, opts};
+    VKT_TRY(vkt_json_records_load(path, "preference data", load_file, &l, &out->n_skipped));
     if (out->n == 0) {
         vkt_log_error("preference data '%s': no usable pair (%lld skipped)", path, (long long)out->n_skipped);
         return VKT_ERR_FORMAT;

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "io/file.h"
 #include "sft/json_records.h"
 #include "sft/record_split.h"
 #include "sft/sft_dataset.h"
@@ -60,26 +59,20 @@ vkt_status vkt_sft_dataset_add_mem(vkt_sft_dataset *d, const char *text, size_t 
     return s;
 }
 
-static vkt_status load_file(vkt_sft_dataset *d, const char *path, const vkt_sft_load_opts *opts) {
-    vkt_file_map m;
-    VKT_TRY(vkt_file_map_open(path, &m));
-    vkt_status s = vkt_sft_dataset_add_mem(d, (const char *)m.data, m.size, path, opts);
-    vkt_file_map_close(&m);
-    return s;
+typedef struct {
+    vkt_sft_dataset *d;
+    const vkt_sft_load_opts *opts;
+} loader_t;
+
+static vkt_status load_file(void *ctx, const char *text, size_t len, const char *name) {
+    loader_t *l = ctx;
+    return vkt_sft_dataset_add_mem(l->d, text, len, name, l->opts);
 }
 
 vkt_status vkt_sft_dataset_load(const char *path, const vkt_sft_load_opts *opts, vkt_sft_dataset *out) {
     memset(out, 0, sizeof *out);
-    char **files = NULL;
-    int32_t n_files = 0;
-    VKT_TRY(vkt_json_records_files(path, "sft data", &files, &n_files));
-    vkt_status s = VKT_OK;
-    for (int32_t i = 0; i < n_files && s == VKT_OK; i++) s = load_file(out, files[i], opts);
-    vkt_json_records_files_free(files, n_files);
-    VKT_TRY(s);
-    if (out->n_skipped > VKT_JSON_RECORDS_LOGGED)
-        vkt_log_warn("sft data '%s': %lld malformed records skipped in all (the first %d are listed above)", path,
-                     (long long)out->n_skipped, VKT_JSON_RECORDS_LOGGED);
+    loader_t l = {out, opts};
+    VKT_TRY(vkt_json_records_load(path, "sft data", load_file, &l, &out->n_skipped));
     if (out->n == 0) {
         vkt_log_error("sft data '%s': no usable record (%lld skipped)", path, (long long)out->n_skipped);
         return VKT_ERR_FORMAT;
