@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "core/rng.h"
+#include "sft/pack_state.h"
 #include "sft/pref_pack.h"
 
 enum { DEFAULT_WINDOW = 512 };
@@ -306,30 +307,16 @@ vkt_pref_pack_state vkt_pref_pack_get_state(const vkt_pref_pack *p) {
 
 vkt_status vkt_pref_pack_set_state(vkt_pref_pack *p, const vkt_pref_pack_state *s) {
     vkt_pref_pack_state now = vkt_pref_pack_get_state(p);
-    const struct {
-        const char *name;
-        int64_t saved, here;
-    } f[] = {{"n_pairs", s->n_pairs, now.n_pairs},
-             {"n_tokens", s->n_tokens, now.n_tokens},
-             {"B", s->B, now.B},
-             {"T", s->T, now.T},
-             {"max_pairs", s->max_pairs, now.max_pairs},
-             {"seed", (int64_t)s->seed, (int64_t)now.seed},
-             {"pack", s->pack, now.pack},
-             {"shuffle", s->shuffle, now.shuffle},
-             {"window", s->window, now.window}};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-        if (f[i].saved != f[i].here) {
-            vkt_log_error("preference batches: the saved position has %s = %lld but this run has %lld; resume with the "
-                          "same data and batch options",
-                          f[i].name, (long long)f[i].saved, (long long)f[i].here);
-            return VKT_ERR_ARG;
-        }
-    if (s->epoch < 0 || s->batch < 0) {
-        vkt_log_error("preference batches: the saved position (epoch %lld, batch %lld) is negative",
-                      (long long)s->epoch, (long long)s->batch);
-        return VKT_ERR_ARG;
-    }
+    const vkt_pack_field f[] = {{"n_pairs", s->n_pairs, now.n_pairs},
+                                {"n_tokens", s->n_tokens, now.n_tokens},
+                                {"B", s->B, now.B},
+                                {"T", s->T, now.T},
+                                {"max_pairs", s->max_pairs, now.max_pairs},
+                                {"seed", (int64_t)s->seed, (int64_t)now.seed},
+                                {"pack", s->pack, now.pack},
+                                {"shuffle", s->shuffle, now.shuffle},
+                                {"window", s->window, now.window}};
+    VKT_TRY(vkt_pack_state_check("preference batches", f, sizeof f / sizeof f[0], s->epoch, s->batch));
     p->epoch = s->epoch;
     p->batch = 0;
     plan_epoch(p);
