@@ -7,7 +7,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/half.h"
+#include "data/tok_export.h"
 #include "harness.h"
 #include "io/gguf_read.h"
 #include "io/gguf_write.h"
@@ -300,8 +303,82 @@ static void test_stories260k(const char *dir) {
     tu_expect_fail("no tokenizer", s, VKT_ERR_ARG, tu_capture_end(), "--tokenizer", (const char *)NULL);
 }
 
+/* The tokenizer of tokenizer.json `json` with its pre_tokenizer (and normalizer, NULL: unchanged) replaced. */
+static vkt_tokenizer *load_with(const char *dir, const char *json, const char *pre, const char *norm) {
+    size_t n;
+    char *text = (char *)tu_read(json, &n);
+    cJSON *j = text ? cJSON_ParseWithLength(text, n) : NULL;
+    free(text);
+    if (!j) return NULL;
+    cJSON_ReplaceItemInObject(j, "pre_tokenizer", cJSON_Parse(pre));
+    if (norm) cJSON_ReplaceItemInObject(j, "normalizer", cJSON_Parse(norm));
+    char *out = cJSON_PrintUnformatted(j);
+    const char *path = tu_path(dir, "tokenizer.json");
+    tu_write(path, out, strlen(out));
+    cJSON_free(out), cJSON_Delete(j);
+    vkt_tokenizer *t = NULL;
+    return vkt_tok_load_hf(path, &t) == VKT_OK ? t : NULL;
+}
+
+/* Byte-level tokenizers get llama.cpp's name for their pre-tokenizer, recognised by their steps; any other
+ * configuration is refused, naming what to do. */
+static void test_byte_level_pre(const char *dir) {
+    static const struct {
+        const char *json, *want;
+    } cases[] = {
+        {VKT_TEST_FIXTURES "/tokenizers/llama3_style/tokenizer.json", "llama-bpe"},
+        {VKT_TEST_FIXTURES "/tokenizers/qwen2_style/tokenizer.json", "qwen2"},
+        {VKT_TEST_DATA "/tokenizers/gpt2-hf/tokenizer.json", "gpt-2"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        vkt_tokenizer *t = NULL;
+        vkt_tok_vocab v;
+        CHECK(vkt_tok_load_hf(cases[i].json, &t) == VKT_OK, "load %s", cases[i].json);
+        if (!t) continue;
+        CHECK(vkt_tok_vocab_get(t, vkt_tok_vocab_size(t), &v) == VKT_OK && !strcmp(v.model, "gpt2") && v.pre &&
+                  !strcmp(v.pre, cases[i].want) && v.add_bos == vkt_tok_adds_bos(t) && v.eos == vkt_tok_eos(t),
+              "%s: pre %s (want %s), add_bos as the tokenizer", cases[i].json, v.pre ? v.pre : "NULL", cases[i].want);
+        vkt_tok_vocab_free(&v);
+        vkt_tok_free(t);
+    }
+    const char *qwen = VKT_TEST_FIXTURES "/tokenizers/qwen2_style/tokenizer.json";
+    /* SmolLM: each digit its own word, then GPT-2's split. */
+    vkt_tokenizer *t =
+        load_with(dir, qwen,
+                  "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Digits\",\"individual_digits\":true},"
+                  "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true}]}",
+                  "null");
+    vkt_tok_vocab v;
+    CHECK(t && vkt_tok_vocab_get(t, vkt_tok_vocab_size(t), &v) == VKT_OK && v.pre && !strcmp(v.pre, "smollm"),
+          "Digits + ByteLevel is smollm");
+    if (t) vkt_tok_vocab_free(&v), vkt_tok_free(t);
+    /* Qwen2's split without its NFC normalizer, and digit runs kept together: not llama.cpp's. */
+    const char *refused[][2] = {
+        {NULL, "{\"type\":\"Lowercase\"}"},
+        {"{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Digits\",\"individual_digits\":false},"
+         "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true}]}",
+         "null"},
+    };
+    for (int i = 0; i < 2; i++) {
+        size_t n;
+        char *text = refused[i][0] ? NULL : (char *)tu_read(qwen, &n);
+        cJSON *j = text ? cJSON_ParseWithLength(text, n) : NULL;
+        char *pre = j ? cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "pre_tokenizer")) : NULL;
+        t = load_with(dir, qwen, refused[i][0] ? refused[i][0] : pre, refused[i][1]);
+        free(text), cJSON_free(pre), cJSON_Delete(j);
+        CHECK(t != NULL, "refused case %d loads", i);
+        if (!t) continue;
+        tu_capture_begin();
+        vkt_status s = vkt_tok_vocab_get(t, vkt_tok_vocab_size(t), &v);
+        tu_expect_fail("unknown pre-tokenizer", s, VKT_ERR_UNSUPPORTED, tu_capture_end(), "convert_hf_to_gguf.py",
+                       "Llama 3", (const char *)NULL);
+        vkt_tok_free(t);
+    }
+}
+
 int main(void) {
     const char *dir = tu_mkdir();
+    test_byte_level_pre(dir);
     test_q8_0_known();
     test_round_trip(dir);
     test_stories260k(dir);

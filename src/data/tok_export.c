@@ -7,6 +7,8 @@
 
 #include "core/log.h"
 #include "data/tok_internal.h"
+#include "data/tok_norm.h"
+#include "data/tok_pretok.h"
 
 /* io/gguf.h token types (data/ does not include io/). */
 enum {
@@ -61,6 +63,45 @@ static vkt_status gpt2_merges(const vkt_tokenizer *t, vkt_tok_vocab *v) {
     return s;
 }
 
+/* llama.cpp's byte-level pre-tokenizers (tokenizer.ggml.pre) that vktrain can name, each as the
+ * tokenizer.json normalizer and pre-tokenizer steps it reimplements (vkt_tok_norm_signature,
+ * vkt_tok_pretok_signature). llama.cpp's converter names a model's by hashing test encodings instead;
+ * these configurations are the ones its names stand for (Llama 3, Qwen2 / 2.5 / 3, SmolLM / SmolLM2). */
+#define CONTRACTIONS_I "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
+#define GPT4_TAIL      "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+static const struct {
+    const char *name, *norm, *pretok;
+} LLAMA_CPP_PRE[] = {
+    {"gpt-2", "", ""}, /* GPT-2's own ByteLevel split (tokenizer.c keeps it as use_regex, no steps) */
+    {"llama-bpe", "",
+     "split Isolated invert=0 regex=" CONTRACTIONS_I "\\p{N}{1,3}" GPT4_TAIL "; bytelevel prefix=0 regex=0"},
+    {"qwen2", "NFC", "split Isolated invert=0 regex=" CONTRACTIONS_I "\\p{N}" GPT4_TAIL "; bytelevel prefix=0 regex=0"},
+    {"smollm", "", "split Isolated invert=0 regex=\\p{N}; bytelevel prefix=0 regex=1"},
+};
+
+/* The llama.cpp name of byte-level tokenizer t's pre-tokenization, or NULL (logged) when it has none. */
+static const char *llama_cpp_pre(const vkt_tokenizer *t) {
+    char norm[256], pre[1024];
+    bool plain = !t->pre && !t->norm;
+    if (plain && !t->use_regex) {
+        vkt_log_error("GGUF export: this byte-level tokenizer splits no words before BPE (ByteLevel with use_regex "
+                      "false and no Split); llama.cpp has no such pre-tokenizer");
+        return NULL;
+    }
+    if (vkt_tok_norm_signature(t->norm, norm, sizeof norm) >= sizeof norm ||
+        vkt_tok_pretok_signature(t->pre, pre, sizeof pre) >= sizeof pre)
+        norm[0] = 1; /* longer than any known configuration */
+    for (size_t i = 0; i < sizeof LLAMA_CPP_PRE / sizeof *LLAMA_CPP_PRE; i++)
+        if (strcmp(norm, LLAMA_CPP_PRE[i].norm) == 0 && strcmp(pre, LLAMA_CPP_PRE[i].pretok) == 0)
+            return LLAMA_CPP_PRE[i].name;
+    vkt_log_error("GGUF export: this byte-level tokenizer's normalizer and pre-tokenizer (tokenizer.json) are not "
+                  "one of the configurations llama.cpp implements that vktrain can name (GPT-2, Llama 3, Qwen2, "
+                  "SmolLM); convert such a model with llama.cpp's convert_hf_to_gguf.py. Found: normalizer [%s], "
+                  "pre-tokenizer [%s]",
+                  norm[0] == 1 ? "(long)" : norm, norm[0] == 1 ? "(long)" : pre);
+    return NULL;
+}
+
 vkt_status vkt_tok_vocab_get(const vkt_tokenizer *t, int32_t n_vocab, vkt_tok_vocab *out) {
     memset(out, 0, sizeof *out);
     if (t->kind == VKT_TOK_BYTES) {
@@ -68,22 +109,18 @@ vkt_status vkt_tok_vocab_get(const vkt_tokenizer *t, int32_t n_vocab, vkt_tok_vo
                       "tokenizer (--tokenizer)");
         return VKT_ERR_UNSUPPORTED;
     }
-    if (t->kind == VKT_TOK_BYTE_BPE && (t->pre || t->norm || !t->use_regex)) {
-        vkt_log_error("GGUF export: this byte-level tokenizer has its own pre-tokenizer or normalizer steps "
-                      "(Llama 3 / Qwen2 style); llama.cpp identifies those by name and vktrain only writes GPT-2's "
-                      "(\"gpt-2\"); convert such a model with llama.cpp's convert_hf_to_gguf.py");
-        return VKT_ERR_UNSUPPORTED;
-    }
+    bool sp = t->kind == VKT_TOK_SP_BPE;
+    const char *pre = sp ? NULL : llama_cpp_pre(t);
+    if (!sp && !pre) return VKT_ERR_UNSUPPORTED;
     if (n_vocab < t->n_vocab) {
         vkt_log_error("GGUF export: the tokenizer has %d ids but the model only %d", t->n_vocab, n_vocab);
         return VKT_ERR_ARG;
     }
-    bool sp = t->kind == VKT_TOK_SP_BPE;
     out->model = sp ? "llama" : "gpt2";
-    out->pre = sp ? NULL : "gpt-2";
+    out->pre = pre;
     out->n = n_vocab;
-    out->bos = t->bos, out->eos = sp ? t->eos : t->eot, out->unk = t->unk;
-    if (!sp && out->bos < 0) out->bos = t->eot; /* GPT-2 uses <|endoftext|> for both */
+    out->bos = t->bos, out->eos = t->eos, out->unk = t->unk;
+    out->add_bos = sp || vkt_tok_adds_bos(t);
     out->add_space_prefix = sp && t->sp_prefix;
     out->tokens = calloc((size_t)n_vocab, sizeof *out->tokens);
     out->types = calloc((size_t)n_vocab, sizeof *out->types);

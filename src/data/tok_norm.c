@@ -153,6 +153,23 @@ vkt_status vkt_tok_norm_add(vkt_tok_norm **np, const cJSON *j, const char *path,
     return st;
 }
 
+size_t vkt_tok_norm_signature(const vkt_tok_norm *n, char *out, size_t cap) {
+    static const char *const names[] = {"NFC",   "NFD",          "NFKC",    "NFKD",   "Lowercase",
+                                        "Strip", "StripAccents", "Prepend", "Replace"};
+    size_t len = 0;
+    if (cap) out[0] = 0;
+    for (int i = 0; n && i < n->n; i++) {
+        const step_t *s = &n->steps[i];
+        char *at = len < cap ? out + len : NULL;
+        size_t room = len < cap ? cap - len : 0;
+        int k = s->kind == N_STRIP ? snprintf(at, room, "%sStrip left=%d right=%d", i ? "; " : "", s->left, s->right)
+                : s->arg           ? snprintf(at, room, "%s%s %s", i ? "; " : "", names[s->kind], s->arg)
+                                   : snprintf(at, room, "%s%s", i ? "; " : "", names[s->kind]);
+        len += (size_t)k;
+    }
+    return len;
+}
+
 void vkt_tok_norm_free(vkt_tok_norm *n) {
     if (!n) return;
     for (int i = 0; i < n->n; i++) {

@@ -38,6 +38,10 @@ vkt_status vkt_tok_norm_apply(vkt_tok_norm *n, const char *s, size_t len, vkt_to
  * bytes, else per valid UTF-8 run. The map never decreases. */
 vkt_status vkt_tok_norm_apply_mapped(vkt_tok_norm *n, const char *s, size_t len, vkt_tok_bytes *out,
                                      const int64_t **map);
+/* A description of n's steps, joined by "; " ("NFC", "Lowercase", "Prepend ARG", "Strip left=1 right=1",
+ * "Replace CONTENT": its pattern is compiled, not kept), written as snprintf does; "" for NULL (see
+ * vkt_tok_pretok_signature). Equal descriptions mean equal normalizers except for Replace. */
+size_t vkt_tok_norm_signature(const vkt_tok_norm *n, char *out, size_t cap);
 /* Safe on NULL. */
 void vkt_tok_norm_free(vkt_tok_norm *n);
 

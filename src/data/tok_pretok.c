@@ -33,6 +33,8 @@ typedef struct {
 typedef struct {
     kind_t kind;
     vkt_tok_regex *re; /* owned (S_SPLIT) */
+    char *pattern;     /* owned (S_SPLIT): its source, for vkt_tok_pretok_signature */
+    bool literal;
     behavior_t behavior;
     bool invert;
     bool prefix, use_regex; /* S_BYTELEVEL */
@@ -55,6 +57,7 @@ static vkt_status push(vkt_tok_pretok *p, step_t s) {
     step_t *g = realloc(p->steps, (size_t)(p->n + 1) * sizeof *g);
     if (!g) {
         vkt_tok_regex_free(s.re);
+        free(s.pattern);
         return VKT_ERR_OOM;
     }
     p->steps = g;
@@ -64,8 +67,12 @@ static vkt_status push(vkt_tok_pretok *p, step_t s) {
 
 static vkt_status push_split(vkt_tok_pretok *p, const char *pat, bool literal, behavior_t b, bool invert,
                              const char *where) {
-    step_t s = {.kind = S_SPLIT, .behavior = b, .invert = invert};
+    step_t s = {.kind = S_SPLIT, .behavior = b, .invert = invert, .literal = literal};
     VKT_TRY(vkt_tok_regex_compile(pat, strlen(pat), literal, where, &s.re));
+    if (!(s.pattern = strdup(pat))) {
+        vkt_tok_regex_free(s.re);
+        return VKT_ERR_OOM;
+    }
     return push(p, s);
 }
 
@@ -181,10 +188,30 @@ bool vkt_tok_pretok_is_bytelevel(const vkt_tok_pretok *p, bool *add_prefix_space
     return true;
 }
 
+size_t vkt_tok_pretok_signature(const vkt_tok_pretok *p, char *out, size_t cap) {
+    static const char *const behaviors[] = {"Removed", "Isolated", "Contiguous", "MergedWithPrevious",
+                                            "MergedWithNext"};
+    size_t n = 0;
+    if (cap) out[0] = 0;
+    for (int i = 0; p && i < p->n; i++) {
+        const step_t *s = &p->steps[i];
+        char *at = n < cap ? out + n : NULL;
+        size_t room = n < cap ? cap - n : 0;
+        int k = s->kind == S_GPT2 ? snprintf(at, room, "%sgpt2", i ? "; " : "")
+                : s->kind == S_BYTELEVEL
+                    ? snprintf(at, room, "%sbytelevel prefix=%d regex=%d", i ? "; " : "", s->prefix, s->use_regex)
+                    : snprintf(at, room, "%ssplit %s invert=%d %s=%s", i ? "; " : "", behaviors[s->behavior], s->invert,
+                               s->literal ? "string" : "regex", s->pattern);
+        n += (size_t)k;
+    }
+    return n;
+}
+
 void vkt_tok_pretok_free(vkt_tok_pretok *p) {
     if (!p) return;
     for (int i = 0; i < p->n; i++) {
         vkt_tok_regex_free(p->steps[i].re);
+        free(p->steps[i].pattern);
         free(p->steps[i].segs);
         free(p->steps[i].buf);
     }

@@ -34,6 +34,11 @@ vkt_status vkt_tok_pretok_add(vkt_tok_pretok **p, const cJSON *j, const char *pa
 vkt_status vkt_tok_pretok_run(vkt_tok_pretok *p, const char *s, size_t n, vkt_tok_word_fn fn, void *ctx);
 /* True when p is one ByteLevel step (GPT-2's configuration); sets its two options. */
 bool vkt_tok_pretok_is_bytelevel(const vkt_tok_pretok *p, bool *add_prefix_space, bool *use_regex);
+/* A canonical description of p's steps joined by "; " ("split Isolated invert=0 regex=PATTERN",
+ * "bytelevel prefix=0 regex=0", "gpt2" for GPT-2's own split), written to out as snprintf does (the
+ * length it needs is returned; "" for NULL). Tools that know configurations by what they do (llama.cpp's
+ * pre-tokenizer names, data/tok_export.h) compare it with theirs. */
+size_t vkt_tok_pretok_signature(const vkt_tok_pretok *p, char *out, size_t cap);
 /* Safe on NULL. */
 void vkt_tok_pretok_free(vkt_tok_pretok *p);
 

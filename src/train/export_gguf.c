@@ -105,7 +105,7 @@ static vkt_status add_vocab(vkt_gguf_writer *w, const vkt_tok_vocab *v) {
     if (v->eos >= 0) VKT_TRY(vkt_gguf_add_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)v->eos));
     if (v->unk >= 0) VKT_TRY(vkt_gguf_add_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)v->unk));
     bool sp = strcmp(v->model, "llama") == 0;
-    VKT_TRY(vkt_gguf_add_bool(w, "tokenizer.ggml.add_bos_token", sp));
+    VKT_TRY(vkt_gguf_add_bool(w, "tokenizer.ggml.add_bos_token", v->add_bos));
     VKT_TRY(vkt_gguf_add_bool(w, "tokenizer.ggml.add_eos_token", false));
     if (sp) VKT_TRY(vkt_gguf_add_bool(w, "tokenizer.ggml.add_space_prefix", v->add_space_prefix));
     return VKT_OK;
