@@ -42,7 +42,8 @@ struct vkt_grpo_train {
 
 /* The reward spec of finetune.rewards: inline JSON, a JSON string naming a file, or exact_match by default. */
 static vkt_status make_reward(const vkt_run_config *cfg, vkt_reward **out) {
-    const char *spec = cfg->ft_rewards[0] ? cfg->ft_rewards : "{\"type\": \"exact_match\", \"name\": \"accuracy\"}";
+    bool unset = !cfg->ft_rewards[0] || strcmp(cfg->ft_rewards, "\"\"") == 0; /* "" given: the default */
+    const char *spec = unset ? "{\"type\": \"exact_match\", \"name\": \"accuracy\"}" : cfg->ft_rewards;
     cJSON *j = cJSON_Parse(spec);
     if (!j) {
         vkt_log_error("config: finetune.rewards is not valid JSON: %s", spec);
