@@ -3,8 +3,8 @@
  * completions match and some do not: the groups have a learning signal):
  *  - LoRA with beta > 0 (the reference forward of the base without adapters), prompts_per_step with gradient
  *    accumulation: metrics.jsonl holds TRL's GRPO metric names for training steps, and the validation rewards
- *    (kind "val"); the held-out generations are written; a run repeated from scratch gives the same losses
- *    (rollouts are seeded per step, prompt and completion);
+ *    (kind "val"); the held-out generations are written; a run resumed from its step-2 checkpoint repeats the
+ *    uninterrupted run's losses and adapter bit for bit (rollouts are seeded per step, prompt and completion);
  *  - full fine-tuning with beta 0 (the sampler reloads the weights every step): it runs;
  *  - bad configs and data are errors before training, naming the key or FILE:LINE: num_generations 1 with group
  *    scaling, prompt + completion lengths over the row, a DPO loss type, beta with full fine-tuning, a batch that
@@ -86,33 +86,52 @@ static int metrics_have(const char *dir, const char *const *keys, int n) {
     return found;
 }
 
+static bool same_file(const char *a, const char *b) {
+    vkt_file_map x = {0}, y = {0};
+    bool same = vkt_file_map_open(a, &x) == VKT_OK && vkt_file_map_open(b, &y) == VKT_OK && x.size == y.size &&
+                memcmp(x.data, y.data, x.size) == 0;
+    vkt_file_map_close(&x), vkt_file_map_close(&y);
+    return same;
+}
+
+/* A LoRA run of 4 steps (checkpoint at 2), then the same run resumed at step 2: losses and adapter identical
+ * (the prompt position is in the checkpoint, the rollouts are seeded per step, prompt and completion). */
 static void check_lora(vkt_test *t) {
     vkt_run_config c;
-    char dir[2][128];
-    static char losses[2][3][32];
+    char dir[2][128], ck[160], a[2][300];
+    static char losses[2][4][32];
     for (int k = 0; k < 2; k++) {
         char out[16];
         snprintf(out, sizeof out, "lora%d", k);
         snprintf(dir[k], sizeof dir[k], "%s/%s", g_dir, out);
         config(&c, out, "lora");
         VKT_ASSERT(vkt_run_config_set(&c, "finetune.beta=0.04") == VKT_OK);
-        vkt_status s = finetune(t, &c);
+        VKT_ASSERT(vkt_run_config_set(&c, "optim.steps=4") == VKT_OK);
+        VKT_ASSERT(vkt_run_config_set(&c, "output.checkpoint_interval=2") == VKT_OK);
+        snprintf(ck, sizeof ck, "%s/step-000002", dir[0]);
+        vkt_train_opts o = {.peak_gflops = 1, .no_sample = true, .resume = k ? ck : NULL};
+        vkt_status s = vkt_run_config_validate(&c);
+        if (s == VKT_OK) s = vkt_finetune(t->dev, &c, NULL, &o);
+        vkt_run_config_free(&c);
         if (s != VKT_OK) vkt_test_fail(t, "GRPO LoRA run %d: %s", k, vkt_status_name(s));
-        if (vkt_test_read_losses(dir[k], losses[k], 3) != 3) vkt_test_fail(t, "GRPO LoRA run %d: not 3 losses", k);
+        snprintf(a[k], sizeof a[k], "%s/step-000004/adapter_model.safetensors", dir[k]);
     }
+    int n0 = vkt_test_read_losses(dir[0], losses[0], 4), n1 = vkt_test_read_losses(dir[1], losses[1], 4), same = 0;
+    for (int s = 2; s < 4; s++) same += strcmp(losses[0][s], losses[1][s]) == 0;
     const char *keys[] = {"\"reward\"", "\"reward_std\"", "\"frac_reward_zero_std\"", "\"completions/mean_length\"",
                           "\"kl\"", "\"clip_ratio/low_mean\"", "\"clip_ratio/high_mean\"", "\"clip_ratio/region_mean\"",
                           "\"rewards/words/mean\"", "\"kind\":\"val\""};
-    int found = metrics_have(dir[0], keys, 10), same = 0;
-    for (int s = 0; s < 3; s++) same += strcmp(losses[0][s], losses[1][s]) == 0;
+    int found = metrics_have(dir[0], keys, 10);
     char gen[300];
     snprintf(gen, sizeof gen, "%s/generations/step-000002.jsonl", dir[0]);
     struct stat st;
-    bool has_gen = stat(gen, &st) == 0 && st.st_size > 0;
-    printf("-- GRPO LoRA, beta 0.04, 2 prompts x 4 per step in 2 micro-batches: losses %s %s %s; %d of 10 metric "
-           "names; repeated run: %d of 3 losses identical; generations %s\n",
-           losses[0][0], losses[0][1], losses[0][2], found, same, has_gen ? "written" : "MISSING");
-    if (found != 10 || same != 3 || !has_gen) vkt_test_fail(t, "GRPO LoRA run: metrics, repeatability or generations");
+    bool has_gen = stat(gen, &st) == 0 && st.st_size > 0, eq = same_file(a[0], a[1]);
+    printf("-- GRPO LoRA, beta 0.04, 2 prompts x 4 per step in 2 micro-batches: losses %s %s %s %s; %d of 10 metric "
+           "names; resumed at 2: %d of 2 losses identical, adapter at 4 %s; generations %s\n",
+           losses[0][0], losses[0][1], losses[0][2], losses[0][3], found, same, eq ? "byte-identical" : "DIFFERS",
+           has_gen ? "written" : "MISSING");
+    if (n0 != 4 || n1 != 2 || found != 10 || same != 2 || !eq || !has_gen)
+        vkt_test_fail(t, "GRPO LoRA run: metrics, resume or generations");
 }
 
 static void check_full(vkt_test *t) {
