@@ -5,6 +5,8 @@
  *    accumulation: metrics.jsonl holds TRL's GRPO metric names for training steps, and the validation rewards
  *    (kind "val"); the held-out generations are written; a run resumed from its step-2 checkpoint repeats the
  *    uninterrupted run's losses and adapter bit for bit (rollouts are seeded per step, prompt and completion);
+ *  - conversational prompts through a chat template with the default exact_match reward: it runs and logs the
+ *    term's metric;
  *  - full fine-tuning with beta 0 (the sampler reloads the weights every step): it runs;
  *  - bad configs and data are errors before training, naming the key or FILE:LINE: num_generations 1 with group
  *    scaling, prompt + completion lengths over the row, a DPO loss type, beta with full fine-tuning, a batch that
@@ -134,6 +136,34 @@ static void check_lora(vkt_test *t) {
         vkt_test_fail(t, "GRPO LoRA run: metrics, resume or generations");
 }
 
+/* Conversational prompts (message lists) through a chat template, with the default exact_match reward on the
+ * records' answers, in one micro-batch of 8 (prompts_per_step 0: batch_size x grad_accum / G = 2 prompts). */
+static void check_chat(vkt_test *t) {
+    char path[160];
+    snprintf(path, sizeof path, "%s/chat.jsonl", g_dir);
+    FILE *f = fopen(path, "w");
+    VKT_ASSERT(f);
+    for (int i = 0; i < 8; i++)
+        fprintf(f, "{\"prompt\": [{\"role\": \"system\", \"content\": \"Answer with a number.\"}, {\"role\": "
+                   "\"user\", \"content\": \"What is %d + 1?\"}], \"answer\": %d}\n", i, i + 1);
+    fclose(f);
+    vkt_run_config c;
+    config(&c, "chat", "lora");
+    const char *sets[] = {"finetune.rewards=", "finetune.prompts_per_step=0", "optim.batch_size=8",
+                          "optim.steps=2", "optim.seq_len=32"};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) VKT_ASSERT(vkt_run_config_set(&c, sets[i]) == VKT_OK);
+    snprintf(c.data_train, sizeof c.data_train, "%s", path);
+    snprintf(c.chat_template, sizeof c.chat_template, "%s", VKT_TEST_DATA "/../configs/templates/simple.jinja");
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/chat", g_dir);
+    vkt_status s = finetune(t, &c);
+    const char *keys[] = {"\"rewards/accuracy/mean\"", "\"kind\":\"val\""};
+    int found = metrics_have(dir, keys, 2);
+    printf("-- GRPO on conversational prompts (simple.jinja), exact_match on the answers: %s, %d of 2 metric names\n",
+           vkt_status_name(s), found);
+    if (s != VKT_OK || found != 2) vkt_test_fail(t, "GRPO chat run: %s", vkt_status_name(s));
+}
+
 static void check_full(vkt_test *t) {
     vkt_run_config c;
     config(&c, "full", "full");
@@ -212,6 +242,7 @@ int main(void) {
     snprintf(g_prompts, sizeof g_prompts, "%s/prompts.jsonl", g_dir);
     write_prompts(g_prompts);
     check_lora(&t);
+    check_chat(&t);
     check_full(&t);
     check_errors(&t);
     return vkt_test_finish(&t);
