@@ -5,13 +5,13 @@
  *    accumulation: metrics.jsonl holds TRL's GRPO metric names for training steps, and the validation rewards
  *    (kind "val"); the held-out generations are written; a run resumed from its step-2 checkpoint repeats the
  *    uninterrupted run's losses and adapter bit for bit (rollouts are seeded per step, prompt and completion);
- *  - conversational prompts through a chat template with the default exact_match reward: it runs and logs the
- *    term's metric;
+ *  - conversational prompts through a chat template with an exact_match reward read from a spec file: it runs and
+ *    logs the term's metric;
  *  - full fine-tuning with beta 0 (the sampler reloads the weights every step): it runs;
  *  - bad configs and data are errors before training, naming the key or FILE:LINE: num_generations 1 with group
  *    scaling, prompt + completion lengths over the row, a DPO loss type, beta with full fine-tuning, a batch that
- *    is not a multiple of the group, a bad reward spec, a record without the answer exact_match needs, and
- *    `vktrain train` with objective grpo. */
+ *    is not a multiple of the group, a bad reward spec or a missing spec file, a record without the answer
+ *    exact_match needs, a prompt that is neither text nor messages, and `vktrain train` with objective grpo. */
 #include <string.h>
 #include <sys/stat.h>
 
@@ -136,8 +136,8 @@ static void check_lora(vkt_test *t) {
         vkt_test_fail(t, "GRPO LoRA run: metrics, resume or generations");
 }
 
-/* Conversational prompts (message lists) through a chat template, with the default exact_match reward on the
- * records' answers, in one micro-batch of 8 (prompts_per_step 0: batch_size x grad_accum / G = 2 prompts). */
+/* Conversational prompts (message lists) through a chat template, with an exact_match reward on the records'
+ * answers from a spec file, in one micro-batch of 8 (prompts_per_step 0: batch_size x grad_accum / G = 2). */
 static void check_chat(vkt_test *t) {
     char path[160];
     snprintf(path, sizeof path, "%s/chat.jsonl", g_dir);
@@ -147,10 +147,17 @@ static void check_chat(vkt_test *t) {
         fprintf(f, "{\"prompt\": [{\"role\": \"system\", \"content\": \"Answer with a number.\"}, {\"role\": "
                    "\"user\", \"content\": \"What is %d + 1?\"}], \"answer\": %d}\n", i, i + 1);
     fclose(f);
+    char spec[160], set_spec[200];
+    snprintf(spec, sizeof spec, "%s/rewards.json", g_dir);
+    f = fopen(spec, "w");
+    VKT_ASSERT(f);
+    fputs("[{\"type\": \"exact_match\", \"name\": \"accuracy\", \"extract\": \"last_number\"}]\n", f);
+    fclose(f);
+    snprintf(set_spec, sizeof set_spec, "finetune.rewards=%s", spec); /* not JSON: a file naming the spec */
     vkt_run_config c;
     config(&c, "chat", "lora");
-    const char *sets[] = {"finetune.rewards=", "finetune.prompts_per_step=0", "optim.batch_size=8",
-                          "optim.steps=2", "optim.seq_len=32"};
+    const char *sets[] = {set_spec, "finetune.prompts_per_step=0", "optim.batch_size=8", "optim.steps=2",
+                          "optim.seq_len=32"};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) VKT_ASSERT(vkt_run_config_set(&c, sets[i]) == VKT_OK);
     snprintf(c.data_train, sizeof c.data_train, "%s", path);
     snprintf(c.chat_template, sizeof c.chat_template, "%s", VKT_TEST_DATA "/../configs/templates/simple.jinja");
@@ -159,7 +166,7 @@ static void check_chat(vkt_test *t) {
     vkt_status s = finetune(t, &c);
     const char *keys[] = {"\"rewards/accuracy/mean\"", "\"kind\":\"val\""};
     int found = metrics_have(dir, keys, 2);
-    printf("-- GRPO on conversational prompts (simple.jinja), exact_match on the answers: %s, %d of 2 metric names\n",
+    printf("-- GRPO on conversational prompts (simple.jinja), exact_match from a spec file: %s, %d of 2 metric names\n",
            vkt_status_name(s), found);
     if (s != VKT_OK || found != 2) vkt_test_fail(t, "GRPO chat run: %s", vkt_status_name(s));
 }
@@ -203,6 +210,8 @@ static void check_errors(vkt_test *t) {
            "prompts_per_step");
     expect(t, "bad reward spec", "lora", "finetune.rewards={\"type\": \"exact\"}", NULL, VKT_ERR_FORMAT,
            "finetune.rewards");
+    expect(t, "a reward spec file that is not there", "lora", "finetune.rewards=/nonexistent/rewards.json", NULL,
+           VKT_ERR_IO, "finetune.rewards");
     char path[160];
     snprintf(path, sizeof path, "%s/noanswer.jsonl", g_dir);
     FILE *f = fopen(path, "w");
