@@ -33,27 +33,28 @@ static void write_prompts(const char *path) {
 
 static void config(vkt_run_config *c, const char *out, const char *method) {
     vkt_run_config_defaults(c);
-    const char *sets[] = {"tokenizer.type=file",
-                          "optim.batch_size=4",
-                          "optim.seq_len=24",
-                          "optim.steps=3",
-                          "optim.lr=0.01",
-                          "optim.warmup_steps=1",
-                          "eval.interval=2",
-                          "eval.steps=1",
-                          "eval.generations=2",
-                          "log.interval=100",
-                          "output.checkpoint_interval=0",
-                          "sample.tokens=0",
-                          "finetune.r=4",
-                          "finetune.lora_alpha=8",
-                          "finetune.target_modules=all-linear",
-                          "finetune.objective=grpo",
-                          "finetune.num_generations=4",
-                          "finetune.prompts_per_step=2",
-                          "finetune.max_completion_length=5",
-                          "finetune.rewards={\"type\": \"regex\", \"pattern\": \"\\\\b(was|the)\\\\b\", \"name\": \"words\"}",
-                          "data.val_fraction=0.25"};
+    const char *sets[] = {
+        "tokenizer.type=file",
+        "optim.batch_size=4",
+        "optim.seq_len=24",
+        "optim.steps=3",
+        "optim.lr=0.01",
+        "optim.warmup_steps=1",
+        "eval.interval=2",
+        "eval.steps=1",
+        "eval.generations=2",
+        "log.interval=100",
+        "output.checkpoint_interval=0",
+        "sample.tokens=0",
+        "finetune.r=4",
+        "finetune.lora_alpha=8",
+        "finetune.target_modules=all-linear",
+        "finetune.objective=grpo",
+        "finetune.num_generations=4",
+        "finetune.prompts_per_step=2",
+        "finetune.max_completion_length=5",
+        "finetune.rewards={\"type\": \"regex\", \"pattern\": \"\\\\b(was|the)\\\\b\", \"name\": \"words\"}",
+        "data.val_fraction=0.25"};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) VKT_ASSERT(vkt_run_config_set(c, sets[i]) == VKT_OK);
     snprintf(c->model_from, sizeof c->model_from, "%s", vkt_test_data("models/stories260K/stories260K.bin"));
     snprintf(c->tokenizer_path, sizeof c->tokenizer_path, "%s", vkt_test_data("models/stories260K/tok512.bin"));
@@ -120,9 +121,16 @@ static void check_lora(vkt_test *t) {
     }
     int n0 = vkt_test_read_losses(dir[0], losses[0], 4), n1 = vkt_test_read_losses(dir[1], losses[1], 4), same = 0;
     for (int s = 2; s < 4; s++) same += strcmp(losses[0][s], losses[1][s]) == 0;
-    const char *keys[] = {"\"reward\"", "\"reward_std\"", "\"frac_reward_zero_std\"", "\"completions/mean_length\"",
-                          "\"kl\"", "\"clip_ratio/low_mean\"", "\"clip_ratio/high_mean\"", "\"clip_ratio/region_mean\"",
-                          "\"rewards/words/mean\"", "\"kind\":\"val\""};
+    const char *keys[] = {"\"reward\"",
+                          "\"reward_std\"",
+                          "\"frac_reward_zero_std\"",
+                          "\"completions/mean_length\"",
+                          "\"kl\"",
+                          "\"clip_ratio/low_mean\"",
+                          "\"clip_ratio/high_mean\"",
+                          "\"clip_ratio/region_mean\"",
+                          "\"rewards/words/mean\"",
+                          "\"kind\":\"val\""};
     int found = metrics_have(dir[0], keys, 10);
     char gen[300];
     snprintf(gen, sizeof gen, "%s/generations/step-000002.jsonl", dir[0]);
@@ -144,8 +152,10 @@ static void check_chat(vkt_test *t) {
     FILE *f = fopen(path, "w");
     VKT_ASSERT(f);
     for (int i = 0; i < 8; i++)
-        fprintf(f, "{\"prompt\": [{\"role\": \"system\", \"content\": \"Answer with a number.\"}, {\"role\": "
-                   "\"user\", \"content\": \"What is %d + 1?\"}], \"answer\": %d}\n", i, i + 1);
+        fprintf(f,
+                "{\"prompt\": [{\"role\": \"system\", \"content\": \"Answer with a number.\"}, {\"role\": "
+                "\"user\", \"content\": \"What is %d + 1?\"}], \"answer\": %d}\n",
+                i, i + 1);
     fclose(f);
     char spec[160], set_spec[200];
     snprintf(spec, sizeof spec, "%s/rewards.json", g_dir);
@@ -187,8 +197,10 @@ static void expect(vkt_test *t, const char *what, const char *method, const char
     tu_capture_begin();
     vkt_status s = set ? vkt_run_config_set(&c, set) : VKT_OK;
     if (data) snprintf(c.data_train, sizeof c.data_train, "%s", data);
-    if (s == VKT_OK) s = finetune(t, &c);
-    else vkt_run_config_free(&c);
+    if (s == VKT_OK)
+        s = finetune(t, &c);
+    else
+        vkt_run_config_free(&c);
     const char *log = tu_capture_end();
     bool ok = s == want && strstr(log, word);
     printf("   %-44s %s: %s", what, vkt_status_name(s), log[0] ? strstr(log, word) ? strstr(log, word) : log : "\n");

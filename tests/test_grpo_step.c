@@ -10,8 +10,8 @@
  *  - a constant reward: advantages exactly 0 and, with beta 0, every gradient exactly 0 and loss 0;
  *  - beta > 0 with LoRA (reference = the base with the adapters detached): a fresh adapter (B = 0, policy ==
  *    reference) gives KL exactly 0; a non-zero adapter gives the double chain's KL and loss.
- * Bounds as test_pref_train.c: loss and metrics 1e-5 relative (atol 1e-2 for the loss, 1e-3 for metrics), gradients 1e-4 relative in norm per
- * tensor, the double chain against finite differences 1e-4. */
+ * Bounds as test_pref_train.c: loss and metrics 1e-5 relative (atol 1e-2 for the loss, 1e-3 for metrics), gradients
+ * 1e-4 relative in norm per tensor, the double chain against finite differences 1e-4. */
 #include <string.h>
 
 #include "finetune/lora.h"
@@ -35,7 +35,8 @@ static void make_set(vkt_rng *rng, int64_t V, vkt_rollout_set *set, float *rewar
     set->c = calloc(N_PROMPTS * G, sizeof *set->c);
     for (int64_t p = 0; p < N_PROMPTS; p++) {
         int64_t np = 1 + vkt_rng_below(rng, 4);
-        for (int64_t k = 0; k < np; k++) vkt_tok_ids_push(&set->prompt_ids[p], (int32_t)vkt_rng_below(rng, (uint32_t)V));
+        for (int64_t k = 0; k < np; k++)
+            vkt_tok_ids_push(&set->prompt_ids[p], (int32_t)vkt_rng_below(rng, (uint32_t)V));
         for (int64_t g = 0; g < G; g++) {
             vkt_completion *c = &set->c[p * G + g];
             c->n = 1 + vkt_rng_below(rng, 7), c->prompt = p, c->text = calloc(1, 1);
@@ -55,8 +56,8 @@ typedef struct {
 static vkt_status fill(void *ctx, const vkt_batch *b) {
     filler *f = ctx;
     vkt_grpo_slot *s = b->aux;
-    vkt_grpo_batch gb = {b->tokens, b->targets, b->seg_start, s->seq_id, s->completion, s->group, s->rewards,
-                         s->advantages, 0, 0};
+    vkt_grpo_batch gb = {b->tokens, b->targets, b->seg_start,  s->seq_id, s->completion,
+                         s->group,  s->rewards, s->advantages, 0,         0};
     vkt_grpo_batch_opts o = {.B = B, .T = T, .max_seqs = B, .pad_id = 0};
     int64_t next;
     VKT_TRY(vkt_grpo_batch_fill(&f->set, f->rewards, f->adv, 0, &o, &gb, &next));
@@ -79,7 +80,8 @@ typedef struct {
 /* The objective in double; with grads, its gradient through the chain the device runs. */
 static double chain_loss(const chain *c, const double *params, double *grads, double stats[7]) {
     const int64_t N = B * T, S = B;
-    double *losses = malloc(N * 8), *tokvals = malloc(4 * N * 8), *tokgrad = malloc(N * 8), *seqvals = malloc(5 * S * 8);
+    double *losses = malloc(N * 8), *tokvals = malloc(4 * N * 8), *tokgrad = malloc(N * 8),
+           *seqvals = malloc(5 * S * 8);
     double coef[B], st[7];
     vkt_ref_model_weighted(c->cfg, c->table, params, c->tokens, c->targets, c->seg, B, T, NULL, losses, NULL);
     vkt_ref_grpo_token(&c->o, losses, c->seq_id, c->old ? c->old : losses, c->ref, c->adv, N, S, tokvals, tokgrad);
@@ -105,12 +107,16 @@ static double chain_f(const double *x, void *ctx) {
 
 static chain chain_of(const vkt_model *m, vkt_grpo_step *gs, const vkt_grpo_opts *o, const double *adv, double norm) {
     const vkt_grpo_slot *s = vkt_grpo_step_slot(gs, 0);
-    return (chain){.cfg = &m->cfg, .table = &m->table, .tokens = vkt_model_slot_tokens(m, 0),
-                   .targets = vkt_model_slot_targets(m, 0), .seg = vkt_model_slot_seg_start(m, 0),
+    return (chain){.cfg = &m->cfg,
+                   .table = &m->table,
+                   .tokens = vkt_model_slot_tokens(m, 0),
+                   .targets = vkt_model_slot_targets(m, 0),
+                   .seg = vkt_model_slot_seg_start(m, 0),
                    .seq_id = s->seq_id,
                    .o = {o->group_size, (int)o->scale, o->epsilon_low, o->epsilon_high, o->beta, (int)o->agg,
                          o->max_completion_length, o->dloss},
-                   .adv = adv, .norm = norm};
+                   .adv = adv,
+                   .norm = norm};
 }
 
 /* One training micro-batch of the program into slot 0 (gradients zeroed first); *out its metrics. */
@@ -160,8 +166,9 @@ static void check_metrics(vkt_test *t, const char *name, const vkt_step_micro *g
     /* atol 1e-2: grpo's loss is the mean of -A over completions, exactly 0 in double (advantages sum to 0 per
      * group), ~2e-8 in f32 */
     pt_check_scalar(t, what, got->loss, want_loss, 1e-2, 1e-5);
-    static const char *const names[8] = {"reward", "reward_std", "frac_reward_zero_std", "completions/mean_length",
-                                         "kl", "clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean"};
+    static const char *const names[8] = {
+        "reward", "reward_std",          "frac_reward_zero_std", "completions/mean_length",
+        "kl",     "clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean"};
     const double want[8] = {host[0], host[1], host[2], st[6], st[1], st[2], st[3], st[4]};
     for (int i = 0; i < 8; i++) {
         snprintf(what, sizeof what, "%s %s", name, names[i]);

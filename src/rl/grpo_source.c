@@ -70,11 +70,15 @@ static vkt_status take_prompt(const cJSON *rec, vkt_grpo_record *out, char *why,
 static vkt_status take_answer(const cJSON *rec, const char *key, vkt_grpo_record *out, char *why, size_t why_len) {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(rec, key);
     if (!a || cJSON_IsNull(a)) return VKT_OK;
-    if (cJSON_IsString(a)) out->answer = strdup(a->valuestring);
-    else if (cJSON_IsNumber(a)) out->answer = cJSON_PrintUnformatted(a);
+    if (cJSON_IsString(a))
+        out->answer = strdup(a->valuestring);
+    else if (cJSON_IsNumber(a))
+        out->answer = cJSON_PrintUnformatted(a);
     else {
-        snprintf(why, why_len, "\"%s\" (the reference answer, finetune.answer_key) is %s; a string or a number is "
-                 "expected", key, vkt_sft_json_type_name(a));
+        snprintf(why, why_len,
+                 "\"%s\" (the reference answer, finetune.answer_key) is %s; a string or a number is "
+                 "expected",
+                 key, vkt_sft_json_type_name(a));
         return VKT_ERR_FORMAT;
     }
     return out->answer ? VKT_OK : VKT_ERR_OOM;
@@ -93,8 +97,10 @@ static vkt_status take_record(void *ctx, const cJSON *rec, int64_t line, char *w
     if (st == VKT_OK && set->n == set->cap) {
         int64_t cap = set->cap ? 2 * set->cap : 64;
         vkt_grpo_record *g = realloc(set->r, (size_t)cap * sizeof *g);
-        if (g) set->r = g, set->cap = cap;
-        else st = VKT_ERR_OOM;
+        if (g)
+            set->r = g, set->cap = cap;
+        else
+            st = VKT_ERR_OOM;
     }
     if (st != VKT_OK) {
         record_free(&r);
@@ -246,8 +252,8 @@ void vkt_grpo_source_get_pos(const vkt_grpo_source *s, int64_t *epoch, int64_t *
 vkt_status vkt_grpo_source_set_pos(vkt_grpo_source *s, int64_t epoch, int64_t taken) {
     if (epoch < 0 || taken < 0 || taken > s->train.n) {
         vkt_log_error("GRPO prompts: the checkpoint's position (epoch %lld, prompt %lld) does not fit the %lld "
-                      "training prompts; was the data changed?", (long long)epoch, (long long)taken,
-                      (long long)s->train.n);
+                      "training prompts; was the data changed?",
+                      (long long)epoch, (long long)taken, (long long)s->train.n);
         return VKT_ERR_ARG;
     }
     s->epoch = epoch, s->taken = taken;

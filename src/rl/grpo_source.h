@@ -35,7 +35,7 @@ typedef struct {
 typedef struct {
     vkt_grpo_record *r; /* owned (n) */
     int64_t n, cap;
-    char **files;       /* owned (n_files) */
+    char **files; /* owned (n_files) */
     int32_t n_files;
     int64_t n_skipped;
 } vkt_grpo_records;
@@ -45,8 +45,8 @@ typedef struct {
     bool has_val, shuffle;
     vkt_chat_template *tmpl; /* owned; NULL when no prompt is a conversation */
     uint64_t seed;
-    int64_t epoch, taken;    /* training position: prompts of this epoch handed out */
-    int64_t *order;          /* owned (train.n): this epoch's order */
+    int64_t epoch, taken; /* training position: prompts of this epoch handed out */
+    int64_t *order;       /* owned (train.n): this epoch's order */
 } vkt_grpo_source;
 
 /* Whether cfg's run trains with GRPO (finetune.objective grpo). */

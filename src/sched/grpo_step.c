@@ -11,10 +11,9 @@
 
 enum { N_METRICS = VKT_GRPO_STEP_N_METRICS, N_ALL = N_METRICS + VKT_GRPO_STEP_MAX_EXTRA };
 
-static const char *const base_names[N_METRICS] = {"reward",           "reward_std",
-                                                  "frac_reward_zero_std", "completions/mean_length",
-                                                  "kl",               "clip_ratio/low_mean",
-                                                  "clip_ratio/high_mean", "clip_ratio/region_mean"};
+static const char *const base_names[N_METRICS] = {
+    "reward", "reward_std",          "frac_reward_zero_std", "completions/mean_length",
+    "kl",     "clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean"};
 static const char *const progress_labels[N_ALL] = {"reward", NULL, "zero_std", "len", "kl", NULL, NULL, "clip"};
 
 typedef struct {
@@ -28,10 +27,10 @@ struct vkt_grpo_step {
     int64_t S, BT;
     vkt_arena *host_arena, *dev_arena; /* owned */
     slot_t slot[2];
-    vkt_tensor ref_losses;          /* (BT) the reference's per-position losses (beta > 0) */
-    vkt_tensor tokvals, tokgrad;    /* (BT, 4), (BT) */
-    vkt_tensor seqvals, coef;       /* (S, 5), (S) */
-    vkt_tensor weights;             /* (BT) per-position weights of the xent backward */
+    vkt_tensor ref_losses;       /* (BT) the reference's per-position losses (beta > 0) */
+    vkt_tensor tokvals, tokgrad; /* (BT, 4), (BT) */
+    vkt_tensor seqvals, coef;    /* (S, 5), (S) */
+    vkt_tensor weights;          /* (BT) per-position weights of the xent backward */
     const char *names[N_ALL];
     vkt_step_program program;
 };
@@ -78,10 +77,9 @@ static vkt_status alloc(vkt_grpo_step *g) {
     vkt_device *dev = g->m->dev;
     const vkt_dtype I32 = VKT_DTYPE_I32, F32 = VKT_DTYPE_F32;
     slot_t *s0 = &g->slot[0], *s1 = &g->slot[1];
-    const vkt_seq_step_tensor host[] = {{&s0->seq_id, I32, g->BT}, {&s0->advantages, F32, g->S},
-                                        {&s0->norm, F32, 1},       {&s0->stats, F32, 8},
-                                        {&s1->seq_id, I32, g->BT}, {&s1->advantages, F32, g->S},
-                                        {&s1->norm, F32, 1},       {&s1->stats, F32, 8}};
+    const vkt_seq_step_tensor host[] = {
+        {&s0->seq_id, I32, g->BT}, {&s0->advantages, F32, g->S}, {&s0->norm, F32, 1}, {&s0->stats, F32, 8},
+        {&s1->seq_id, I32, g->BT}, {&s1->advantages, F32, g->S}, {&s1->norm, F32, 1}, {&s1->stats, F32, 8}};
     const vkt_seq_step_tensor device[] = {{&g->ref_losses, F32, g->BT}, {&g->tokvals, F32, 4 * g->BT},
                                           {&g->tokgrad, F32, g->BT},    {&g->seqvals, F32, 5 * g->S},
                                           {&g->coef, F32, g->S},        {&g->weights, F32, g->BT}};
@@ -110,7 +108,8 @@ vkt_status vkt_grpo_step_create(vkt_model *m, const vkt_grpo_step_cfg *cfg, vkt_
     if (cfg->max_seqs < 1 || cfg->n_extra < 0 || cfg->n_extra > VKT_GRPO_STEP_MAX_EXTRA || !(cfg->loss.beta >= 0) ||
         cfg->loss.group_size < 1) {
         vkt_log_error("grpo_step: max_seqs %lld (>= 1), %d extra metrics (at most %d), beta %g (>= 0), group size %d "
-                      "(>= 1)", (long long)cfg->max_seqs, cfg->n_extra, VKT_GRPO_STEP_MAX_EXTRA, cfg->loss.beta,
+                      "(>= 1)",
+                      (long long)cfg->max_seqs, cfg->n_extra, VKT_GRPO_STEP_MAX_EXTRA, cfg->loss.beta,
                       cfg->loss.group_size);
         return VKT_ERR_ARG;
     }

@@ -17,7 +17,8 @@
  *
  * Metrics, TRL's names: reward, reward_std, frac_reward_zero_std (computed on the host with the advantages and
  * written by the filler, the generation batch's values), completions/mean_length, kl, clip_ratio/low_mean,
- * clip_ratio/high_mean, clip_ratio/region_mean (the device's, per micro-batch; the step averages them), then up
+ * clip_ratio/high_mean, clip_ratio/region_mean (the device's, per micro-batch; the step averages them; the
+ * mean length is over max_seqs completions, as the trainer fills every micro-batch of a step), then up
  * to VKT_GRPO_STEP_MAX_EXTRA more the filler writes (the reward terms' means, rewards/<name>/mean). The loss of
  * a micro-batch is reported as the step's loss would be if every micro-batch were like it (dapo: its token sum
  * times the accumulation steps over the step's tokens), so the step's mean is TRL's loss. Not thread-safe. */
@@ -30,9 +31,9 @@
 enum { VKT_GRPO_STEP_MAX_EXTRA = 4, VKT_GRPO_STEP_N_METRICS = 8 };
 
 typedef struct {
-    vkt_grpo_opts loss;           /* group size, clip range, beta, loss type; dloss is set at record time */
-    int64_t max_seqs;             /* S: completions per micro-batch (vkt_grpo_batch_opts.max_seqs), >= 1 */
-    int n_extra;                  /* extra host metrics (<= VKT_GRPO_STEP_MAX_EXTRA) */
+    vkt_grpo_opts loss;             /* group size, clip range, beta, loss type; dloss is set at record time */
+    int64_t max_seqs;               /* S: completions per micro-batch (vkt_grpo_batch_opts.max_seqs), >= 1 */
+    int n_extra;                    /* extra host metrics (<= VKT_GRPO_STEP_MAX_EXTRA) */
     const char *const *extra_names; /* borrowed (n_extra), must outlive the step: their metric names */
 } vkt_grpo_step_cfg;
 
@@ -41,7 +42,7 @@ typedef struct {
  *   norm     dapo: the completion tokens of the whole step (every micro-batch of it), >= 1
  *   metrics  reward, reward_std, frac_reward_zero_std of the generation batch, then the n_extra values */
 typedef struct {
-    int32_t *seq_id; /* (BT) */
+    int32_t *seq_id;             /* (BT) */
     float *advantages, *rewards; /* (S) */
     int64_t *completion;         /* (S) host only */
     int32_t *group;              /* (S) host only */

@@ -17,24 +17,24 @@
 enum { MAX_EXTRA = VKT_GRPO_STEP_MAX_EXTRA };
 
 struct vkt_grpo_train {
-    vkt_model *m;          /* borrowed */
-    vkt_run_config *cfg;   /* borrowed */
-    vkt_grpo_source *src;  /* borrowed: the run data's prompts */
-    vkt_tokenizer *tok;    /* borrowed */
-    vkt_reward *reward;    /* owned */
+    vkt_model *m;         /* borrowed */
+    vkt_run_config *cfg;  /* borrowed */
+    vkt_grpo_source *src; /* borrowed: the run data's prompts */
+    vkt_tokenizer *tok;   /* borrowed */
+    vkt_reward *reward;   /* owned */
     int n_terms, n_extra;
     char extra_names[MAX_EXTRA][96];
     const char *extra[MAX_EXTRA];
     vkt_grpo_opts loss;
-    vkt_grpo_step *step;   /* owned */
-    vkt_rollout *rollout;  /* owned, made by start */
+    vkt_grpo_step *step;  /* owned */
+    vkt_rollout *rollout; /* owned, made by start */
     vkt_rollout_opts ro;
     int64_t P, G, B, T;
     int32_t pad;
     /* the step being filled */
     vkt_rollout_set set;
-    vkt_rl_prompt *prompts; /* owned (P) */
-    const char **answers;   /* owned (P), borrowing the records' answers */
+    vkt_rl_prompt *prompts;       /* owned (P) */
+    const char **answers;         /* owned (P), borrowing the records' answers */
     float *rewards, *adv, *terms; /* owned: (P G), (P G), (P G n_terms) */
     float stats[3], term_means[MAX_EXTRA];
     int64_t next, n_tokens;
@@ -53,9 +53,10 @@ static vkt_status make_reward(const vkt_run_config *cfg, vkt_reward **out) {
     if (cJSON_IsString(j)) {
         vkt_file_map f = {0};
         s = vkt_file_map_open(j->valuestring, &f);
-        if (s != VKT_OK) vkt_log_error("config: finetune.rewards names the file %s, which cannot be read",
-                                       j->valuestring);
-        else s = vkt_reward_parse((const char *)f.data, f.size, j->valuestring, out);
+        if (s != VKT_OK)
+            vkt_log_error("config: finetune.rewards names the file %s, which cannot be read", j->valuestring);
+        else
+            s = vkt_reward_parse((const char *)f.data, f.size, j->valuestring, out);
         vkt_file_map_close(&f);
     } else {
         s = vkt_reward_from_json(j, "config: finetune.rewards", out);
@@ -70,9 +71,11 @@ static vkt_status batch_plan(vkt_grpo_train *g, vkt_run_config *cfg) {
     if (cfg->ft_prompts_per_step == 0) {
         int64_t n = B * cfg->grad_accum;
         if (n % G) {
-            vkt_log_error("config: a step trains on optim.batch_size x optim.grad_accum = %lld completions, which is not "
-                          "a multiple of finetune.num_generations (%lld): change one of them, or set "
-                          "finetune.prompts_per_step", (long long)n, (long long)G);
+            vkt_log_error(
+                "config: a step trains on optim.batch_size x optim.grad_accum = %lld completions, which is not "
+                "a multiple of finetune.num_generations (%lld): change one of them, or set "
+                "finetune.prompts_per_step",
+                (long long)n, (long long)G);
             return VKT_ERR_ARG;
         }
         g->P = n / G;
@@ -81,8 +84,8 @@ static vkt_status batch_plan(vkt_grpo_train *g, vkt_run_config *cfg) {
     int64_t n = cfg->ft_prompts_per_step * G;
     if (n % B || (cfg->grad_accum != 1 && cfg->grad_accum != n / B)) {
         vkt_log_error("config: finetune.prompts_per_step %lld x num_generations %lld = %lld completions per step must "
-                      "fill whole micro-batches of optim.batch_size %lld%s", (long long)cfg->ft_prompts_per_step,
-                      (long long)G, (long long)n, (long long)B,
+                      "fill whole micro-batches of optim.batch_size %lld%s",
+                      (long long)cfg->ft_prompts_per_step, (long long)G, (long long)n, (long long)B,
                       n % B ? "" : " (then grad_accum follows: leave optim.grad_accum at 1)");
         return VKT_ERR_ARG;
     }
@@ -99,13 +102,15 @@ static vkt_status length_plan(vkt_grpo_train *g, const vkt_run_config *cfg) {
     if (mp < 1 || mp + mc > context) {
         vkt_log_error("config: finetune.max_prompt_length (%lld%s) + max_completion_length (%lld) must fit a training "
                       "row of optim.seq_len + 1 = %lld tokens (and the model's context %lld), with room for a prompt: "
-                      "lower them or raise optim.seq_len", (long long)mp, cfg->ft_max_prompt_length ? "" : ", the room left",
-                      (long long)mc, (long long)(g->T + 1), (long long)g->m->cfg.max_seq_len);
+                      "lower them or raise optim.seq_len",
+                      (long long)mp, cfg->ft_max_prompt_length ? "" : ", the room left", (long long)mc,
+                      (long long)(g->T + 1), (long long)g->m->cfg.max_seq_len);
         return VKT_ERR_ARG;
     }
     g->ro = vkt_rollout_opts_default();
     g->ro.group_size = g->G, g->ro.max_completion_tokens = mc, g->ro.max_prompt_tokens = mp;
-    g->ro.sampler = (vkt_sampler_opts){.temperature = cfg->ft_temperature, .top_k = cfg->ft_top_k, .top_p = cfg->ft_top_p};
+    g->ro.sampler =
+        (vkt_sampler_opts){.temperature = cfg->ft_temperature, .top_k = cfg->ft_top_k, .top_p = cfg->ft_top_p};
     g->ro.seed = cfg->seed, g->ro.context = context, g->ro.parse_special = cfg->parse_special;
     return VKT_OK;
 }
@@ -150,10 +155,10 @@ static vkt_status create(vkt_grpo_train *g) {
     static const char *const aggs[] = {"dapo", "grpo", "bnpo", "dr_grpo"}, *const scales[] = {"group", "batch", "none"};
     vkt_log_info("GRPO: %lld prompts x %lld completions per step in %lld micro-batches of %lld; completions up to %lld "
                  "tokens after prompts of up to %lld; temperature %g, top_p %g, top_k %lld; loss %s, epsilon [%g, %g], "
-                 "beta %g%s, advantages scaled by %s; %d reward term(s)", (long long)g->P, (long long)g->G,
-                 (long long)cfg->grad_accum, (long long)g->B, (long long)g->ro.max_completion_tokens,
-                 (long long)g->ro.max_prompt_tokens, g->ro.sampler.temperature, g->ro.sampler.top_p,
-                 (long long)g->ro.sampler.top_k, aggs[g->loss.agg], (double)g->loss.epsilon_low,
+                 "beta %g%s, advantages scaled by %s; %d reward term(s)",
+                 (long long)g->P, (long long)g->G, (long long)cfg->grad_accum, (long long)g->B,
+                 (long long)g->ro.max_completion_tokens, (long long)g->ro.max_prompt_tokens, g->ro.sampler.temperature,
+                 g->ro.sampler.top_p, (long long)g->ro.sampler.top_k, aggs[g->loss.agg], (double)g->loss.epsilon_low,
                  (double)g->loss.epsilon_high, (double)g->loss.beta,
                  g->loss.beta > 0 ? " (reference: the base without its adapters)" : "", scales[g->loss.scale],
                  g->n_terms);
@@ -166,8 +171,13 @@ vkt_status vkt_grpo_train_create(vkt_model *m, vkt_run_config *cfg, vkt_train_da
     VKT_ASSERT(d->kind == VKT_DATA_GRPO);
     vkt_grpo_train *g = calloc(1, sizeof *g);
     if (!g) return VKT_ERR_OOM;
-    *g = (vkt_grpo_train){.m = m, .cfg = cfg, .src = &d->prompts, .tok = tok, .G = cfg->ft_num_generations,
-                          .B = cfg->batch_size, .T = cfg->seq_len};
+    *g = (vkt_grpo_train){.m = m,
+                          .cfg = cfg,
+                          .src = &d->prompts,
+                          .tok = tok,
+                          .G = cfg->ft_num_generations,
+                          .B = cfg->batch_size,
+                          .T = cfg->seq_len};
     g->pad = vkt_tok_pad(tok) >= 0 ? vkt_tok_pad(tok) : 0;
     vkt_status s = create(g);
     if (s != VKT_OK) {
@@ -209,15 +219,16 @@ static vkt_status check_prompts(vkt_grpo_train *g, const vkt_grpo_records *set, 
         vkt_tok_ids_free(&ids);
         if (s != VKT_OK) {
             char at[600];
-            vkt_log_error("%s: this %s prompt cannot be generated from (above)", vkt_grpo_record_where(set, i, at, sizeof at),
-                          what);
+            vkt_log_error("%s: this %s prompt cannot be generated from (above)",
+                          vkt_grpo_record_where(set, i, at, sizeof at), what);
             return s;
         }
         cut += truncated;
     }
     if (cut)
         vkt_log_warn("%lld of %lld %s prompts are longer than finetune.max_prompt_length (%lld tokens) and keep their "
-                     "last tokens", (long long)cut, (long long)set->n, what, (long long)g->ro.max_prompt_tokens);
+                     "last tokens",
+                     (long long)cut, (long long)set->n, what, (long long)g->ro.max_prompt_tokens);
     return VKT_OK;
 }
 
@@ -236,9 +247,14 @@ static vkt_status fill(void *ctx, const vkt_batch *b) {
         vkt_log_error("grpo: a micro-batch was asked for with %s", slot ? "every completion placed" : "no GRPO slot");
         return VKT_ERR_ARG;
     }
-    vkt_grpo_batch batch = {.tokens = b->tokens, .targets = b->targets, .seg_start = b->seg_start,
-                            .seq_id = slot->seq_id, .completion = slot->completion, .group = slot->group,
-                            .rewards = slot->rewards, .advantages = slot->advantages};
+    vkt_grpo_batch batch = {.tokens = b->tokens,
+                            .targets = b->targets,
+                            .seg_start = b->seg_start,
+                            .seq_id = slot->seq_id,
+                            .completion = slot->completion,
+                            .group = slot->group,
+                            .rewards = slot->rewards,
+                            .advantages = slot->advantages};
     vkt_grpo_batch_opts o = {.B = g->B, .T = g->T, .max_seqs = g->B, .pack = false, .pad_id = g->pad};
     VKT_TRY(vkt_grpo_batch_fill(&g->set, g->rewards, g->adv, g->next, &o, &batch, &g->next));
     slot->n_seqs = batch.n_seqs;
@@ -297,8 +313,10 @@ static vkt_status write_generations(const vkt_grpo_train *g, const vkt_rollout_s
         char at[600];
         cJSON *line = cJSON_CreateObject();
         cJSON_AddStringToObject(line, "record", vkt_grpo_record_where(val, i, at, sizeof at));
-        if (r->messages) cJSON_AddItemToObject(line, "prompt", cJSON_Duplicate(r->messages, true));
-        else cJSON_AddStringToObject(line, "prompt", r->text);
+        if (r->messages)
+            cJSON_AddItemToObject(line, "prompt", cJSON_Duplicate(r->messages, true));
+        else
+            cJSON_AddStringToObject(line, "prompt", r->text);
         if (r->answer) cJSON_AddStringToObject(line, "reference", r->answer);
         cJSON_AddStringToObject(line, "generated", set->c[i].text);
         cJSON_AddNumberToObject(line, "reward", rewards[i]);
@@ -324,8 +342,8 @@ vkt_status vkt_grpo_train_evaluate(vkt_grpo_train *g, vkt_metrics *metrics, cons
     vkt_status s = prompts && answers && rewards && terms ? VKT_OK : VKT_ERR_OOM;
     for (int64_t i = 0; s == VKT_OK && i < n; i++)
         prompts[i] = vkt_grpo_record_prompt(val, i, i), answers[i] = val->r[i].answer;
-    const vkt_sampler_opts eval = {.temperature = g->cfg->ft_eval_temperature, .top_k = g->ro.sampler.top_k,
-                                   .top_p = g->ro.sampler.top_p};
+    const vkt_sampler_opts eval = {
+        .temperature = g->cfg->ft_eval_temperature, .top_k = g->ro.sampler.top_k, .top_p = g->ro.sampler.top_p};
     vkt_rollout_set_sampling(g->rollout, 1, &eval);
     if (s == VKT_OK) s = vkt_rollout_generate(g->rollout, step, prompts, n, &set);
     vkt_rollout_set_sampling(g->rollout, g->G, &g->ro.sampler);
