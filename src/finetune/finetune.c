@@ -85,13 +85,45 @@ vkt_status vkt_finetune_lora_cfg(const vkt_run_config *c, vkt_lora_cfg *out) {
     return vkt_lora_cfg_check(out);
 }
 
-/* The preference keys (finetune.objective, beta, label_smoothing, loss_type, precompute_ref_log_probs) agree
+/* GRPO's keys agree with each other and the method; the group and batch arithmetic is checked with the data
+ * (train/grpo_train.c). */
+static vkt_status check_grpo(const vkt_run_config *c) {
+    int lt = vkt_run_config_ft_loss_type(c);
+    if (lt < VKT_FT_LOSS_DAPO) {
+        vkt_log_error("finetune.loss_type \"%s\" with objective grpo: GRPO's loss types are dapo (default), grpo, bnpo "
+                      "and dr_grpo", lt == VKT_FT_LOSS_ROBUST ? "robust" : "sigmoid");
+        return VKT_ERR_ARG;
+    }
+    if (c->ft_label_smoothing > 0 || c->ft_precompute_ref_log_probs) {
+        vkt_log_error("finetune.%s with objective grpo: it is a DPO option; remove it",
+                      c->ft_label_smoothing > 0 ? "label_smoothing" : "precompute_ref_log_probs");
+        return VKT_ERR_ARG;
+    }
+    if (vkt_run_config_ft_beta(c) > 0 && method_is(c, "full")) {
+        vkt_log_error("finetune.beta = %g with method \"full\": GRPO's KL penalty needs a reference model, which for "
+                      "full fine-tuning would be a second copy of the weights; use method \"lora\" / \"qlora\" (the "
+                      "base without its adapters is the reference) or beta 0 (TRL's default)", c->ft_beta);
+        return VKT_ERR_ARG;
+    }
+    if (c->ft_num_generations < 2 && c->ft_scale_rewards != 2) {
+        vkt_log_error("finetune.num_generations = %lld: advantages are normalised within each prompt's group of "
+                      "completions, which needs at least 2 (TRL's default 8); or set scale_rewards \"none\"",
+                      (long long)c->ft_num_generations);
+        return VKT_ERR_ARG;
+    }
+    return VKT_OK;
+}
+
+/* The objective's keys (finetune.objective, beta, label_smoothing, loss_type, precompute_ref_log_probs) agree
  * with each other; their ranges were checked when they were read. */
 static vkt_status check_objective(const vkt_run_config *c) {
-    static const char *const names[] = {"sft", "dpo", "ipo", "orpo"};
+    static const char *const names[] = {"sft", "dpo", "ipo", "orpo", "grpo"};
     const char *obj = names[c->ft_objective];
+    if (c->ft_objective == VKT_FT_GRPO) return check_grpo(c);
     bool dpo = c->ft_objective == VKT_FT_DPO, with_ref = dpo || c->ft_objective == VKT_FT_IPO;
-    if (with_ref && c->ft_beta <= 0) {
+    double beta = vkt_run_config_ft_beta(c);
+    int loss_type = vkt_run_config_ft_loss_type(c);
+    if (with_ref && beta <= 0) {
         vkt_log_error("finetune.beta = 0 with objective %s: beta scales the log-ratios and must be > 0 (TRL's "
                       "default 0.1)", obj);
         return VKT_ERR_ARG;
@@ -106,7 +138,12 @@ static vkt_status check_objective(const vkt_run_config *c) {
                       "0.5", c->ft_label_smoothing);
         return VKT_ERR_ARG;
     }
-    if (c->ft_loss_type != VKT_FT_LOSS_SIGMOID && !dpo) {
+    if (loss_type > VKT_FT_LOSS_ROBUST) {
+        vkt_log_error("finetune.loss_type with objective %s: dapo, grpo, bnpo and dr_grpo are GRPO's loss types; use "
+                      "sigmoid or robust (DPO) or remove loss_type", obj);
+        return VKT_ERR_ARG;
+    }
+    if (loss_type != VKT_FT_LOSS_SIGMOID && !dpo) {
         vkt_log_error("finetune.loss_type \"robust\" with objective %s: loss types are DPO's; use objective dpo or "
                       "remove loss_type", obj);
         return VKT_ERR_ARG;

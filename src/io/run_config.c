@@ -94,14 +94,29 @@ static const field fields[] = {
     {"finetune", "label_smoothing", T_FLOAT, R(ft_label_smoothing), 0, 0, 0.5},
     {"finetune", "loss_type", T_ENUM, R(ft_loss_type), 0, 0, 0},
     {"finetune", "precompute_ref_log_probs", T_BOOL, R(ft_precompute_ref_log_probs), 0, 0, 0},
+    {"finetune", "num_generations", T_INT, R(ft_num_generations), 0, 1, 1 << 16},
+    {"finetune", "prompts_per_step", T_INT, R(ft_prompts_per_step), 0, 0, 1 << 20},
+    {"finetune", "max_prompt_length", T_INT, R(ft_max_prompt_length), 0, 0, 1 << 20},
+    {"finetune", "max_completion_length", T_INT, R(ft_max_completion_length), 0, 1, 1 << 20},
+    {"finetune", "temperature", T_FLOAT, R(ft_temperature), 0, 0, 100},
+    {"finetune", "top_p", T_FLOAT, R(ft_top_p), 0, 0, 1},
+    {"finetune", "top_k", T_INT, R(ft_top_k), 0, 0, 1e9},
+    {"finetune", "epsilon", T_FLOAT, R(ft_epsilon), 0, 0, 0.999},
+    {"finetune", "epsilon_high", T_FLOAT, R(ft_epsilon_high), 0, 0, 1e6},
+    {"finetune", "scale_rewards", T_ENUM, R(ft_scale_rewards), 0, 0, 0},
+    {"finetune", "rewards", T_JSON, S(ft_rewards), 0, 0},
+    {"finetune", "answer_key", T_STRING, S(ft_answer_key), 0, 0},
+    {"finetune", "eval_temperature", T_FLOAT, R(ft_eval_temperature), 0, 0, 100},
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
 /* The names of a T_ENUM field's values (stored as the int index), NULL-terminated, in the order of their C
  * enums (run_config.h). */
 static const char *const *enum_names(const field *f) {
-    static const char *const objective[] = {"sft", "dpo", "ipo", "orpo", NULL};
-    static const char *const loss_type[] = {"sigmoid", "robust", NULL};
+    static const char *const objective[] = {"sft", "dpo", "ipo", "orpo", "grpo", NULL};
+    static const char *const loss_type[] = {"sigmoid", "robust", "dapo", "grpo", "bnpo", "dr_grpo", NULL};
+    static const char *const scale[] = {"group", "batch", "none", NULL};
+    if (f->offset == offsetof(vkt_run_config, ft_scale_rewards)) return scale;
     return f->offset == offsetof(vkt_run_config, ft_objective) ? objective : loss_type;
 }
 
@@ -131,8 +146,22 @@ void vkt_run_config_defaults(vkt_run_config *c) {
     c->checkpoint_interval = 500, c->keep = 3;
     c->sample_tokens = 200, c->temperature = 0.8, c->top_k = 40, c->top_p = 1.0;
     c->ft_r = 8, c->ft_lora_alpha = 8; /* PEFT's LoraConfig defaults */
-    c->ft_beta = 0.1;                  /* TRL's DPOConfig.beta and ORPOConfig.beta */
+    c->ft_beta = -1;                   /* the objective's default (vkt_run_config_ft_beta) */
+    c->ft_loss_type = VKT_FT_LOSS_DEFAULT;
     snprintf(c->ft_init, sizeof c->ft_init, "true");
+    c->ft_num_generations = 8, c->ft_max_completion_length = 256; /* TRL's GRPOConfig */
+    c->ft_temperature = 1, c->ft_top_p = 1, c->ft_epsilon = 0.2, c->ft_epsilon_high = -1;
+    snprintf(c->ft_answer_key, sizeof c->ft_answer_key, "answer");
+}
+
+double vkt_run_config_ft_beta(const vkt_run_config *c) {
+    if (c->ft_beta >= 0) return c->ft_beta;
+    return c->ft_objective == VKT_FT_GRPO ? 0.0 : 0.1; /* TRL's GRPOConfig.beta; DPOConfig and ORPOConfig.beta */
+}
+
+int vkt_run_config_ft_loss_type(const vkt_run_config *c) {
+    if (c->ft_loss_type != VKT_FT_LOSS_DEFAULT) return c->ft_loss_type;
+    return c->ft_objective == VKT_FT_GRPO ? VKT_FT_LOSS_DAPO : VKT_FT_LOSS_SIGMOID;
 }
 
 void vkt_run_config_free(vkt_run_config *c) {
@@ -170,7 +199,7 @@ static vkt_status set_field(vkt_run_config *c, const field *f, const cJSON *v, c
     case T_JSON: {
         /* Kept as JSON text; an override's '["q_proj","v_proj"]' arrives as a string holding JSON. */
         cJSON *parsed = cJSON_IsString(v) ? cJSON_Parse(v->valuestring) : NULL;
-        const cJSON *use = parsed && (cJSON_IsArray(parsed) || cJSON_IsBool(parsed)) ? parsed : v;
+        const cJSON *use = parsed && (cJSON_IsArray(parsed) || cJSON_IsObject(parsed) || cJSON_IsBool(parsed)) ? parsed : v;
         char *text = cJSON_PrintUnformatted(use);
         cJSON_Delete(parsed);
         if (!text || strlen(text) >= f->size) {
@@ -347,8 +376,15 @@ void vkt_run_config_print(const vkt_run_config *c) {
         case T_BOOL: snprintf(value, sizeof value, "%s", *(const bool *)p ? "true" : "false"); break;
         case T_INT: snprintf(value, sizeof value, "%lld", (long long)*(const int64_t *)p); break;
         case T_UINT64: snprintf(value, sizeof value, "%llu", (unsigned long long)*(const uint64_t *)p); break;
-        case T_FLOAT: snprintf(value, sizeof value, "%g", *(const double *)p); break;
-        case T_ENUM: snprintf(value, sizeof value, "\"%s\"", enum_names(f)[*(const int *)p]); break;
+        case T_FLOAT:
+            snprintf(value, sizeof value, "%g",
+                     f->offset == offsetof(vkt_run_config, ft_beta) ? vkt_run_config_ft_beta(c) : *(const double *)p);
+            break;
+        case T_ENUM: {
+            int v = f->offset == offsetof(vkt_run_config, ft_loss_type) ? vkt_run_config_ft_loss_type(c) : *(const int *)p;
+            snprintf(value, sizeof value, "\"%s\"", enum_names(f)[v]);
+            break;
+        }
         case T_OBJECTIVE: {
             static const char *names[] = {"clm", "mlm", "fim"};
             snprintf(value, sizeof value, "\"%s\"", names[*(const vkt_objective *)p]);

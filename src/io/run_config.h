@@ -19,8 +19,13 @@
  *   "finetune": {"method": "full" | "lora" | "qlora", "r", "lora_alpha", "use_rslora", "lora_dropout",
  *                "target_modules": ["q_proj", ...] | "all-linear" | "regex", "init_lora_weights": true |
  *                false | "gaussian", "freeze_embeddings", "freeze_layers", "base_format",
- *                "objective": "sft" | "dpo" | "ipo" | "orpo", "beta", "label_smoothing", "loss_type":
- *                "sigmoid" | "robust", "precompute_ref_log_probs"}   (vktrain finetune only)
+ *                "objective": "sft" | "dpo" | "ipo" | "orpo" | "grpo", "beta", "label_smoothing", "loss_type":
+ *                "sigmoid" | "robust" (DPO) | "dapo" | "grpo" | "bnpo" | "dr_grpo" (GRPO),
+ *                "precompute_ref_log_probs", and for GRPO (TRL's GRPOConfig names): "num_generations",
+ *                "prompts_per_step", "max_prompt_length", "max_completion_length", "temperature", "top_p",
+ *                "top_k", "epsilon", "epsilon_high", "scale_rewards": "group" | "batch" | "none",
+ *                "rewards" (a reward spec, src/rl/reward.h: JSON, or a file holding it), "answer_key", "eval_temperature"}
+ *                (vktrain finetune only)
  * }
  * "model.path" is another name for "model.from" (fine-tuning configs name the base model so).
  * Unknown keys, wrong types and impossible values are errors naming the key. Overrides are
@@ -43,10 +48,20 @@ typedef enum {
     VKT_FT_DPO = 1,  /* direct preference optimisation against a reference model */
     VKT_FT_IPO = 2,  /* identity preference optimisation (DPO's squared variant) */
     VKT_FT_ORPO = 3, /* odds-ratio preference optimisation: NLL on chosen + odds-ratio term, no reference */
+    VKT_FT_GRPO = 4, /* online RL with verifiable rewards (src/train/grpo_train.h) */
 } vkt_ft_objective;
 
-/* finetune.loss_type for DPO (TRL's DPOConfig.loss_type values implemented). */
-typedef enum { VKT_FT_LOSS_SIGMOID = 0, VKT_FT_LOSS_ROBUST = 1 } vkt_ft_loss_type;
+/* finetune.loss_type: DPO's (TRL's DPOConfig.loss_type values implemented), then GRPO's (GRPOConfig's, in
+ * the order of vkt_grpo_agg). VKT_FT_LOSS_DEFAULT: not set, the objective's default (sigmoid, dapo). */
+typedef enum {
+    VKT_FT_LOSS_DEFAULT = -1,
+    VKT_FT_LOSS_SIGMOID = 0,
+    VKT_FT_LOSS_ROBUST = 1,
+    VKT_FT_LOSS_DAPO = 2,
+    VKT_FT_LOSS_GRPO = 3,
+    VKT_FT_LOSS_BNPO = 4,
+    VKT_FT_LOSS_DR_GRPO = 5,
+} vkt_ft_loss_type;
 
 typedef struct {
     vkt_model_config model;     /* resolved by vkt_run_config_validate from preset + model keys */
@@ -98,11 +113,25 @@ typedef struct {
     char ft_init[32];             /* init_lora_weights as JSON: true, false or "gaussian" */
     char ft_base_format[16];      /* "" (the method's default) or f32 | f16 | bf16 | int8 | nf4 */
     int ft_objective;             /* vkt_ft_objective (default sft) */
-    double ft_beta;               /* DPO / IPO beta, ORPO's lambda (TRL names both `beta`; default 0.1) */
+    double ft_beta;               /* DPO / IPO beta, ORPO's lambda, GRPO's KL weight (TRL names all `beta`); < 0:
+                                   * not set, read it with vkt_run_config_ft_beta */
     double ft_label_smoothing;    /* DPO: cDPO / robust label smoothing e in [0, 0.5) */
-    int ft_loss_type;             /* vkt_ft_loss_type: DPO sigmoid (default) or robust */
+    int ft_loss_type;             /* vkt_ft_loss_type; read it with vkt_run_config_ft_loss_type */
     bool ft_precompute_ref_log_probs; /* LoRA / QLoRA DPO / IPO: reference log-probs computed once before
                                        * training instead of a reference forward per step (full: always) */
+    /* GRPO (finetune.objective grpo; TRL's GRPOConfig defaults unless said) */
+    int64_t ft_num_generations;       /* G, completions per prompt (8) */
+    int64_t ft_prompts_per_step;      /* prompts per optimizer step; 0: batch_size * grad_accum / G (TRL) */
+    int64_t ft_max_prompt_length;     /* a longer prompt keeps its end; 0: seq_len + 1 - max_completion_length */
+    int64_t ft_max_completion_length; /* (256) */
+    double ft_temperature, ft_top_p;  /* rollout sampling (1, 1) */
+    int64_t ft_top_k;                 /* 0: none */
+    double ft_epsilon, ft_epsilon_high; /* clip range (0.2; epsilon_high < 0: = epsilon) */
+    int ft_scale_rewards;             /* vkt_grpo_scale order: group (default), batch, none */
+    char ft_rewards[2048];            /* reward spec as JSON text (rl/reward.h), a JSON string naming a file
+                                       * holding one, or "": exact_match */
+    char ft_answer_key[32];           /* the records' reference answer field ("answer") */
+    double ft_eval_temperature;       /* validation rollouts: 0 greedy (default) */
 } vkt_run_config;
 
 /* Defaults: a small GPT at character level (the shape of nanoGPT's shakespeare-char). */
@@ -116,6 +145,10 @@ vkt_status vkt_run_config_set(vkt_run_config *c, const char *assignment);
 void vkt_run_config_free(vkt_run_config *c);
 /* Resolves the model (preset + keys) and runs cross-field checks (seq_len <= model max, batch > 0...). */
 vkt_status vkt_run_config_validate(vkt_run_config *c);
+/* finetune.beta and loss_type as the objective reads them: the value set, else its default (beta 0.1 for the
+ * preference objectives, 0 for GRPO; loss_type sigmoid for DPO, dapo for GRPO). */
+double vkt_run_config_ft_beta(const vkt_run_config *c);
+int vkt_run_config_ft_loss_type(const vkt_run_config *c);
 /* Prints every effective value, one per line, to stderr. */
 void vkt_run_config_print(const vkt_run_config *c);
 

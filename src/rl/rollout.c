@@ -77,6 +77,11 @@ void vkt_rollout_destroy(vkt_rollout *r) {
 
 int64_t vkt_rollout_context(const vkt_rollout *r) { return r->context; }
 
+void vkt_rollout_set_sampling(vkt_rollout *r, int64_t group_size, const vkt_sampler_opts *sampler) {
+    VKT_ASSERT(group_size >= 1);
+    r->o.group_size = group_size, r->o.sampler = *sampler;
+}
+
 static vkt_status encode_chat(vkt_rollout *r, const vkt_rl_prompt *p, vkt_tok_ids *ids) {
     if (!r->tmpl) {
         vkt_log_error("rollout: prompt %lld is a conversation but no chat template was given; pass one (e.g. "

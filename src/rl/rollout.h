@@ -85,6 +85,9 @@ vkt_status vkt_rollout_create(vkt_device *dev, const vkt_model *model, const vkt
                               vkt_tokenizer *tok, const vkt_chat_template *tmpl, const vkt_rollout_opts *o,
                               vkt_rollout **out);
 void vkt_rollout_destroy(vkt_rollout *r); /* NULL-safe */
+/* Changes the group size (>= 1) and the sampler of the calls that follow (validation: one greedy completion
+ * per prompt with the same session). */
+void vkt_rollout_set_sampling(vkt_rollout *r, int64_t group_size, const vkt_sampler_opts *sampler);
 /* The context (cache positions) the rollout runs with. */
 int64_t vkt_rollout_context(const vkt_rollout *r);
 

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "ops/seq_scatter.h"
 #include "ops/seq_sum.h"
 #include "ops/xent.h"
+#include "sched/seq_step.h"
 
 enum { N_DPO_METRICS = 6, N_ORPO_METRICS = 9 };
 
@@ -39,13 +39,8 @@ struct vkt_pref_step {
 
 /* The reference forward: the model's forward with its hook (adapters) removed, then the sequence sums. */
 static vkt_status record_reference(vkt_pref_step *p, vkt_rec *r, int slot) {
-    vkt_model *m = p->m;
-    const vkt_linear_hook *hook = m->hook;
-    m->hook = NULL;
-    vkt_status st = vkt_model_record_forward(m, r, VKT_FWD_LOSS);
-    m->hook = hook;
-    VKT_TRY(st);
-    return vkt_op_seq_sum(r, &m->losses, &p->slot[slot].seq_id, -1.0f, &p->ref_seq);
+    VKT_TRY(vkt_seq_step_forward_base(p->m, r));
+    return vkt_op_seq_sum(r, &p->m->losses, &p->slot[slot].seq_id, -1.0f, &p->ref_seq);
 }
 
 static vkt_status record(void *ctx, vkt_model *m, vkt_rec *r, int slot, bool backward) {
@@ -65,10 +60,7 @@ static vkt_status record(void *ctx, vkt_model *m, vkt_rec *r, int slot, bool bac
     o.dloss = m->dloss;
     VKT_TRY(vkt_op_pref_loss(r, &p->policy, ref, &s->pairs, NULL, &p->pair_losses, &p->dseq, &s->stats, &o));
     if (!backward) return VKT_OK;
-    VKT_TRY(vkt_op_seq_scatter(r, &p->dseq, &s->seq_id, NULL, &p->weights));
-    vkt_xent_opts xo = vkt_xent_opts_default(); /* the weights carry dloss */
-    VKT_TRY(vkt_op_xent_bwd_weighted(r, &m->logits, &m->targets, &m->xent_rowstats, &p->weights, &m->logits, &xo));
-    return vkt_model_record_backward(m, r);
+    return vkt_seq_step_backward(m, r, &p->dseq, &s->seq_id, NULL, &p->weights);
 }
 
 static void *slot_aux(void *ctx, int slot) { return &((vkt_pref_step *)ctx)->slot[slot].host; }
@@ -104,17 +96,18 @@ static vkt_status check_cfg(const vkt_pref_step_cfg *c) {
 
 static vkt_status alloc(vkt_pref_step *p) {
     vkt_device *dev = p->m->dev;
-    const size_t slack = 1024; /* per tensor: offset alignment */
-    size_t host = 2 * ((size_t)(p->BT + 2 * p->P + p->S + 16) * 4 + 4 * slack) + (size_t)(2 * p->S) * 4 + slack;
-    size_t device = (size_t)(2 * p->S + p->P + p->S + p->BT) * 4 + 4 * slack;
-    VKT_TRY(vkt_arena_create_host(dev, "preference batches", host, &p->host_arena));
-    VKT_TRY(vkt_arena_create(dev, "preference scratch", device, &p->dev_arena));
+    const vkt_dtype I32 = VKT_DTYPE_I32, F32 = VKT_DTYPE_F32;
+    slot_t *s0 = &p->slot[0], *s1 = &p->slot[1];
+    const vkt_seq_step_tensor host[] = {
+        {&s0->seq_id, I32, p->BT}, {&s0->pairs, I32, 2 * p->P}, {&s0->ref, F32, p->S}, {&s0->stats, F32, 16},
+        {&s1->seq_id, I32, p->BT}, {&s1->pairs, I32, 2 * p->P}, {&s1->ref, F32, p->S}, {&s1->stats, F32, 16},
+        {&p->ref_seq, F32, 2 * p->S}};
+    const vkt_seq_step_tensor device[] = {
+        {&p->policy, F32, 2 * p->S}, {&p->pair_losses, F32, p->P}, {&p->dseq, F32, p->S}, {&p->weights, F32, p->BT}};
+    VKT_TRY(vkt_seq_step_alloc(dev, "preference batches", true, host, 9, &p->host_arena));
+    VKT_TRY(vkt_seq_step_alloc(dev, "preference scratch", false, device, 4, &p->dev_arena));
     for (int k = 0; k < 2; k++) {
         slot_t *s = &p->slot[k];
-        VKT_TRY(vkt_tensor_alloc(p->host_arena, VKT_DTYPE_I32, p->BT, 1, 1, 1, &s->seq_id));
-        VKT_TRY(vkt_tensor_alloc(p->host_arena, VKT_DTYPE_I32, p->P, 2, 1, 1, &s->pairs));
-        VKT_TRY(vkt_tensor_alloc(p->host_arena, VKT_DTYPE_F32, p->S, 1, 1, 1, &s->ref));
-        VKT_TRY(vkt_tensor_alloc(p->host_arena, VKT_DTYPE_F32, 16, 1, 1, 1, &s->stats));
         s->host.pair_index = calloc((size_t)p->P, sizeof *s->host.pair_index);
         if (!s->host.pair_index) return VKT_ERR_OOM;
         s->host.seq_id = vkt_tensor_host_ptr(&s->seq_id);
@@ -123,11 +116,6 @@ static vkt_status alloc(vkt_pref_step *p) {
         memset(vkt_tensor_host_ptr(&s->stats), 0, 16 * 4);
         memset(vkt_tensor_host_ptr(&s->ref), 0, (size_t)p->S * 4);
     }
-    VKT_TRY(vkt_tensor_alloc(p->host_arena, VKT_DTYPE_F32, p->S, 2, 1, 1, &p->ref_seq));
-    VKT_TRY(vkt_tensor_alloc(p->dev_arena, VKT_DTYPE_F32, p->S, 2, 1, 1, &p->policy));
-    VKT_TRY(vkt_tensor_alloc(p->dev_arena, VKT_DTYPE_F32, p->P, 1, 1, 1, &p->pair_losses));
-    VKT_TRY(vkt_tensor_alloc(p->dev_arena, VKT_DTYPE_F32, p->S, 1, 1, 1, &p->dseq));
-    VKT_TRY(vkt_tensor_alloc(p->dev_arena, VKT_DTYPE_F32, p->BT, 1, 1, 1, &p->weights));
     return vkt_rec_create(dev, 0, &p->ref_rec);
 }
 

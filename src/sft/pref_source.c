@@ -8,7 +8,9 @@
 #include "core/log.h"
 #include "sft/sft_source.h"
 
-bool vkt_pref_source_wanted(const vkt_run_config *cfg) { return cfg->ft_objective != VKT_FT_SFT; }
+bool vkt_pref_source_wanted(const vkt_run_config *cfg) {
+    return cfg->ft_objective == VKT_FT_DPO || cfg->ft_objective == VKT_FT_IPO || cfg->ft_objective == VKT_FT_ORPO;
+}
 
 static vkt_status options(const vkt_run_config *cfg, vkt_pref_tok_opts *o) {
     static const char *const trunc[] = {"right", "drop", "left"};

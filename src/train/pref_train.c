@@ -9,10 +9,11 @@
 vkt_pref_opts vkt_pref_train_opts(const vkt_run_config *cfg) {
     vkt_pref_loss_type type = cfg->ft_objective == VKT_FT_ORPO          ? VKT_PREF_ORPO
                               : cfg->ft_objective == VKT_FT_IPO         ? VKT_PREF_IPO
-                              : cfg->ft_loss_type == VKT_FT_LOSS_ROBUST ? VKT_PREF_DPO_ROBUST
+                              : vkt_run_config_ft_loss_type(cfg) == VKT_FT_LOSS_ROBUST ? VKT_PREF_DPO_ROBUST
                                                                         : VKT_PREF_DPO_SIGMOID;
     vkt_pref_opts o = vkt_pref_opts_default(type);
-    o.beta = (float)cfg->ft_beta, o.orpo_lambda = (float)cfg->ft_beta;
+    double beta = vkt_run_config_ft_beta(cfg);
+    o.beta = (float)beta, o.orpo_lambda = (float)beta;
     o.label_smoothing = (float)cfg->ft_label_smoothing;
     return o;
 }
@@ -31,7 +32,7 @@ vkt_status vkt_pref_train_create(vkt_model *m, const vkt_run_config *cfg, bool a
     static const char *const refs[] = {"none", "the base model without its adapters, per step",
                                        "precomputed once from the initial weights"};
     static const char *const losses[] = {"dpo (sigmoid)", "dpo (robust)", "ipo", "orpo (beta is lambda)"};
-    vkt_log_info("preference objective: %s, beta %g%s; reference: %s", losses[pc.loss.type], cfg->ft_beta,
+    vkt_log_info("preference objective: %s, beta %g%s; reference: %s", losses[pc.loss.type], vkt_run_config_ft_beta(cfg),
                  cfg->ft_label_smoothing > 0 ? " with label smoothing" : "", refs[pc.ref]);
     return vkt_pref_step_create(m, &pc, out);
 }

@@ -21,8 +21,25 @@ static vkt_status pref_init(vkt_train_data *d, const vkt_run_config *cfg, vkt_to
     return vkt_pref_source_init(&d->pairs, cfg, tok);
 }
 
+static vkt_status grpo_init(vkt_train_data *d, const vkt_run_config *cfg, vkt_tokenizer *tok) {
+    if (strcmp(cfg->data_format, "auto")) {
+        vkt_log_error("config: data.format \"%s\" with finetune.objective grpo: GRPO reads prompt records (leave "
+                      "data.format \"auto\")", cfg->data_format);
+        return VKT_ERR_FORMAT;
+    }
+    if (cfg->objective != VKT_OBJ_CLM) {
+        vkt_log_error("config: data.objective must be clm (next token) for GRPO (%s)", cfg->data_train);
+        return VKT_ERR_FORMAT;
+    }
+    return vkt_grpo_source_init(&d->prompts, cfg, tok);
+}
+
 vkt_status vkt_train_data_init(vkt_train_data *d, const vkt_run_config *cfg, vkt_tokenizer *tok) {
     memset(d, 0, sizeof *d);
+    if (vkt_grpo_source_wanted(cfg)) {
+        d->kind = VKT_DATA_GRPO;
+        return grpo_init(d, cfg, tok);
+    }
     if (vkt_pref_source_wanted(cfg)) {
         d->kind = VKT_DATA_PREF;
         return pref_init(d, cfg, tok);
@@ -52,7 +69,8 @@ vkt_status vkt_train_data_init(vkt_train_data *d, const vkt_run_config *cfg, vkt
 }
 
 void vkt_train_data_free(vkt_train_data *d) {
-    if (d->kind == VKT_DATA_PREF) vkt_pref_source_free(&d->pairs);
+    if (d->kind == VKT_DATA_GRPO) vkt_grpo_source_free(&d->prompts);
+    else if (d->kind == VKT_DATA_PREF) vkt_pref_source_free(&d->pairs);
     else if (d->kind == VKT_DATA_SFT) vkt_sft_source_free(&d->records);
     else vkt_dataset_free(&d->text);
 }
@@ -62,6 +80,7 @@ int64_t vkt_train_data_vocab(const vkt_train_data *d, const vkt_tokenizer *tok) 
 }
 
 bool vkt_train_data_has_val(const vkt_train_data *d) {
+    if (d->kind == VKT_DATA_GRPO) return d->prompts.has_val;
     return d->kind == VKT_DATA_PREF ? d->pairs.has_val : d->kind == VKT_DATA_SFT ? d->records.has_val : d->text.has_val;
 }
 
@@ -87,8 +106,15 @@ static vkt_status pref_fill(vkt_pref_source *src, const vkt_batch *b, pref_split
     return vkt_seq_ids_check(slot->seq_id, src->B * src->T, src->T, 2 * src->max_pairs, "preference batch seq_id");
 }
 
+/* GRPO batches are the run's completions (grpo_train.c fills them). */
+static vkt_status grpo_no_batch(void) {
+    vkt_log_error("GRPO trains on its own completions: batches come from train/grpo_train.c, not the data");
+    return VKT_ERR_ARG;
+}
+
 vkt_status vkt_train_data_train_batch(void *ctx, const vkt_batch *b) {
     vkt_train_data *d = ctx;
+    if (d->kind == VKT_DATA_GRPO) return grpo_no_batch();
     if (d->kind == VKT_DATA_PREF) return pref_fill(&d->pairs, b, PREF_TRAIN);
     if (d->kind == VKT_DATA_SFT) return sft_fill(vkt_sft_source_train_batch, &d->records, b);
     return vkt_dataset_train_batch(&d->text, b);
@@ -96,6 +122,7 @@ vkt_status vkt_train_data_train_batch(void *ctx, const vkt_batch *b) {
 
 vkt_status vkt_train_data_val_batch(void *ctx, const vkt_batch *b) {
     vkt_train_data *d = ctx;
+    if (d->kind == VKT_DATA_GRPO) return grpo_no_batch();
     if (d->kind == VKT_DATA_PREF) return pref_fill(&d->pairs, b, PREF_VAL);
     if (d->kind == VKT_DATA_SFT) return sft_fill(vkt_sft_source_val_batch, &d->records, b);
     return vkt_dataset_val_batch(&d->text, b);
@@ -108,19 +135,23 @@ vkt_status vkt_train_data_ref_batch(void *ctx, const vkt_batch *b) {
 }
 
 void vkt_train_data_reset_val(vkt_train_data *d) {
+    if (d->kind == VKT_DATA_GRPO) return;
     if (d->kind == VKT_DATA_PREF) vkt_pref_source_reset_val(&d->pairs);
     else if (d->kind == VKT_DATA_SFT) vkt_sft_source_reset_val(&d->records);
     else vkt_dataset_reset_val(&d->text);
 }
 
 int64_t vkt_train_data_val_batches(const vkt_train_data *d, int64_t eval_steps) {
+    if (d->kind == VKT_DATA_GRPO) return 0;
     if (d->kind == VKT_DATA_PREF) return vkt_pref_source_val_batches(&d->pairs);
     return d->kind == VKT_DATA_SFT ? vkt_sft_source_val_batches(&d->records) : eval_steps;
 }
 
 vkt_train_data_pos vkt_train_data_get_pos(const vkt_train_data *d) {
     vkt_train_data_pos p = {0};
-    if (d->kind == VKT_DATA_PREF) {
+    if (d->kind == VKT_DATA_GRPO) {
+        vkt_grpo_source_get_pos(&d->prompts, &p.epoch, &p.batch);
+    } else if (d->kind == VKT_DATA_PREF) {
         vkt_pref_pack_state st = vkt_pref_pack_get_state(&d->pairs.train_pack);
         p.epoch = st.epoch, p.batch = st.batch;
     } else if (d->kind == VKT_DATA_SFT) {
@@ -135,6 +166,7 @@ vkt_train_data_pos vkt_train_data_get_pos(const vkt_train_data *d) {
 }
 
 vkt_status vkt_train_data_set_pos(vkt_train_data *d, const vkt_train_data_pos *p) {
+    if (d->kind == VKT_DATA_GRPO) return vkt_grpo_source_set_pos(&d->prompts, p->epoch, p->batch);
     if (d->kind == VKT_DATA_PREF) {
         vkt_pref_pack_state st = vkt_pref_pack_get_state(&d->pairs.train_pack);
         st.epoch = p->epoch, st.batch = p->batch;

@@ -1,23 +1,26 @@
 /* What a run trains on, behind one interface for the trainer: a pre-training corpus (dataset.h: text or
  * token shards, with the clm / mlm / fim objective), instruction and chat records (sft/sft_source.h),
  * chosen by data.format (auto: records when data.train is .json / .jsonl), or preference pairs
- * (sft/pref_source.h) when finetune.objective is dpo, ipo or orpo. The trainer asks only for batches,
+ * (sft/pref_source.h) when finetune.objective is dpo, ipo or orpo, or GRPO prompts (rl/grpo_source.h) when it
+ * is grpo, whose batches are the run's own completions (train/grpo_train.h). The trainer asks only for batches,
  * validation passes and the position to save in a checkpoint. Preference batches also fill the step
  * program's slot arrays (vkt_batch.aux: a vkt_pref_slot, sched/pref_step.h). */
 #ifndef VKT_TRAIN_DATA_H
 #define VKT_TRAIN_DATA_H
 
+#include "rl/grpo_source.h"
 #include "sft/pref_source.h"
 #include "sft/sft_source.h"
 #include "train/dataset.h"
 
-typedef enum { VKT_DATA_TEXT = 0, VKT_DATA_SFT = 1, VKT_DATA_PREF = 2 } vkt_data_kind;
+typedef enum { VKT_DATA_TEXT = 0, VKT_DATA_SFT = 1, VKT_DATA_PREF = 2, VKT_DATA_GRPO = 3 } vkt_data_kind;
 
 typedef struct {
     vkt_data_kind kind;     /* which one is in use */
     vkt_dataset text;       /* TEXT */
     vkt_sft_source records; /* SFT */
     vkt_pref_source pairs;  /* PREF */
+    vkt_grpo_source prompts; /* GRPO */
 } vkt_train_data;
 
 /* The data position a checkpoint holds (checkpoint.h: data_epoch, data_batch, data_rng). */
@@ -41,6 +44,8 @@ void vkt_train_data_reset_val(vkt_train_data *d);
 int64_t vkt_train_data_val_batches(const vkt_train_data *d, int64_t eval_steps);
 vkt_train_data_pos vkt_train_data_get_pos(const vkt_train_data *d);
 vkt_status vkt_train_data_set_pos(vkt_train_data *d, const vkt_train_data_pos *p);
+
+/* GRPO: validation prompts are answered by the run itself (train/grpo_train.h); val_batch refuses. */
 
 /* PREF: the reference pass over split val (vkt_pref_source_ref_pass_*) as a filler of vkt_batch with aux. */
 vkt_status vkt_train_data_ref_batch(void *ctx, const vkt_batch *b);

@@ -17,6 +17,7 @@
 #include "sched/pref_step.h"
 #include "sched/step.h"
 #include "sft/sft_eval_gen.h"
+#include "train/grpo_train.h"
 #include "train/pref_train.h"
 #include "train/train_data.h"
 #include "train/generate.h"
@@ -57,6 +58,7 @@ typedef struct {
     vkt_model *model;
     vkt_step *step;
     vkt_pref_step *pref;         /* preference objectives: the step's micro-batch program, else NULL */
+    vkt_grpo_train *grpo;        /* GRPO: rollouts, rewards and the step's program, else NULL */
     vkt_metrics metrics;
     double peak_gflops, flops_per_token;
     size_t device_bytes;
@@ -107,9 +109,10 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
  * " | label value" for the progress line (the metrics with a short label); both empty without a program. */
 static void metrics_text(const run *r, const double *values, char *json, size_t json_n, char *line, size_t line_n) {
     json[0] = line[0] = 0;
-    if (!r->pref) return;
-    const vkt_step_program *p = vkt_pref_step_program(r->pref);
-    const char *const *labels = vkt_pref_step_progress_labels(r->pref);
+    if (!r->pref && !r->grpo) return;
+    const vkt_step_program *p = r->pref ? vkt_pref_step_program(r->pref) : vkt_grpo_train_program(r->grpo);
+    const char *const *labels =
+        r->pref ? vkt_pref_step_progress_labels(r->pref) : vkt_grpo_train_progress_labels(r->grpo);
     for (int i = 0; i < p->n_metrics; i++) {
         char num[32];
         size_t k = strlen(json);
@@ -122,6 +125,13 @@ static void metrics_text(const run *r, const double *values, char *json, size_t 
 /* Evaluation drains the queue; the training result that completes on the way is reported first. */
 static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed, int64_t first) {
     if (!vkt_train_data_has_val(&r->data)) return VKT_OK; /* said at start-up; no loss is labelled val */
+    if (r->grpo) { /* validation is the rewards of the model's own answers */
+        vkt_step_result done;
+        VKT_TRY(vkt_step_drain(r->step, &done));
+        if (done.step >= 0) VKT_TRY(report(r, &done, 0, 0, t_elapsed, first, true));
+        VKT_TRY(vkt_grpo_train_evaluate(r->grpo, &r->metrics, r->cfg->out_dir, step));
+        return vkt_metrics_write_svg(&r->metrics);
+    }
     vkt_train_data_reset_val(&r->data);
     vkt_step_result done;
     vkt_step_micro mean;
@@ -186,7 +196,7 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
     format_eta(done > 0 ? t_elapsed / (double)done * (double)left : -1, eta, sizeof eta);
     if (step_s > 0 && r->data.kind != VKT_DATA_TEXT) /* the answer tokens (those with a loss) are the ones that teach */
         snprintf(speed, sizeof speed, " | %.0f tok/s, %.0f %s tok/s | util %.1f%% | host %.1f ms", tps,
-                 (double)res->tokens / step_s, r->pref ? "completion" : "answer", 100 * util, 1e3 * host_s);
+                 (double)res->tokens / step_s, r->pref || r->grpo ? "completion" : "answer", 100 * util, 1e3 * host_s);
     else if (step_s > 0)
         snprintf(speed, sizeof speed, " | %.0f tok/s | util %.1f%% | host %.1f ms", tps, 100 * util, 1e3 * host_s);
     char fields[1024], line[256];
@@ -233,9 +243,9 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     vkt_run_config *cfg = r->cfg;
     VKT_TRY(load_tokenizer(cfg, &r->tok));
     VKT_TRY(vkt_train_data_init(&r->data, cfg, r->tok));
-    if (r->data.kind == VKT_DATA_PREF && !r->ext) {
-        vkt_log_error("finetune.objective dpo, ipo and orpo are fine-tuning objectives: run `vktrain finetune` with a "
-                      "finetune.method (full, lora or qlora)");
+    if ((r->data.kind == VKT_DATA_PREF || r->data.kind == VKT_DATA_GRPO) && !r->ext) {
+        vkt_log_error("finetune.objective dpo, ipo, orpo and grpo are fine-tuning objectives: run `vktrain finetune` "
+                      "with a finetune.method (full, lora or qlora)");
         return VKT_ERR_ARG;
     }
     if (!vkt_train_data_has_val(&r->data))
@@ -292,6 +302,11 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
         VKT_TRY(vkt_pref_train_reference(r->pref, &r->data));
         sc.program = vkt_pref_step_program(r->pref);
     }
+    if (r->data.kind == VKT_DATA_GRPO) {
+        VKT_TRY(vkt_grpo_train_create(r->model, cfg, &r->data, r->tok, &r->grpo));
+        sc.program = vkt_grpo_train_program(r->grpo);
+        sc.accum = cfg->grad_accum; /* the step's completions decide it */
+    }
     if (ckpt_weights) VKT_TRY(vkt_checkpoint_load_params(opts->resume, r->model, &st));
     if (opts->resume) {
         *first_step = st.step;
@@ -302,19 +317,23 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     vkt_trainable train = {0};
     if (r->ext) VKT_TRY(r->ext->attach(r->ext->ctx, r->model, opts->resume, &train));
     else train = vkt_step_trainable_model(r->model);
+    if (r->grpo)
+        VKT_TRY(vkt_grpo_train_start(r->grpo, dev, r->ext->gen_adapter, r->ext->mode == VKT_MODEL_TRAIN));
     sc.train = &train;
     VKT_TRY(vkt_step_create(r->model, &sc, *first_step, &r->step));
     if (opts->resume) VKT_TRY(vkt_checkpoint_load_optimizer(opts->resume, r->model, r->step, &st));
 
     size_t pb, gb, ab;
     vkt_model_memory(r->model, &pb, &gb, &ab);
-    r->device_bytes = pb + gb + ab + vkt_step_memory(r->step) + (r->pref ? vkt_pref_step_memory(r->pref) : 0);
+    r->device_bytes = pb + gb + ab + vkt_step_memory(r->step) + (r->pref ? vkt_pref_step_memory(r->pref) : 0) +
+                      (r->grpo ? vkt_grpo_train_memory(r->grpo) : 0);
     vkt_log_info("memory plan: parameters %.1f MiB, gradients %.1f MiB, optimizer %.1f MiB, activations %.1f MiB "
                  "(total %.1f MiB)", (double)pb / (1 << 20), (double)gb / (1 << 20),
                  (double)vkt_step_memory(r->step) / (1 << 20), (double)ab / (1 << 20),
                  (double)r->device_bytes / (1 << 20));
     r->flops_per_token = vkt_train_flops_per_token(&mc, cfg->seq_len);
-    if (r->pref && vkt_pref_step_cfg_of(r->pref)->ref == VKT_PREF_REF_MODEL)
+    if ((r->pref && vkt_pref_step_cfg_of(r->pref)->ref == VKT_PREF_REF_MODEL) ||
+        (r->grpo && vkt_grpo_train_has_reference(r->grpo)))
         r->flops_per_token *= 8.0 / 6.0; /* a reference forward (2 per parameter) beside forward + backward (6) */
     r->peak_gflops = opts->peak_gflops;
     if (r->peak_gflops <= 0) {
@@ -333,6 +352,7 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
 static void teardown(run *r) {
     vkt_step_destroy(r->step);
     vkt_pref_step_destroy(r->pref);
+    vkt_grpo_train_destroy(r->grpo);
     if (r->ext && r->ext->release) r->ext->release(r->ext->ctx);
     vkt_model_destroy(r->model);
     vkt_train_data_free(&r->data);
@@ -359,7 +379,8 @@ static vkt_status train_loop(run *r, vkt_device *dev, const vkt_train_opts *opts
     for (int64_t step = first; step < cfg->steps && s == VKT_OK; step++) {
         double h0 = now_s();
         vkt_step_result res;
-        s = vkt_step_submit(r->step, vkt_train_data_train_batch, &r->data, &res);
+        s = r->grpo ? vkt_grpo_train_step(r->grpo, r->step, step, &res)
+                    : vkt_step_submit(r->step, vkt_train_data_train_batch, &r->data, &res);
         double host = now_s() - h0 - vkt_step_last_wait_s(r->step);
         if (s == VKT_OK && res.step >= 0) {
             double t = now_s();
