@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "model/score_head.h"
 #include "ops/seq_sum.h"
 #include "sched/pref_step.h"
 
@@ -79,11 +80,14 @@ static vkt_status pref_fill(vkt_pref_source *src, const vkt_batch *b, pref_split
         return VKT_ERR_ARG;
     }
     vkt_pref_batch pb = {.tokens = b->tokens, .targets = b->targets, .seg_start = b->seg_start,
-                         .seq_id = slot->seq_id, .pairs = slot->pairs, .pair_index = slot->pair_index};
+                         .seq_id = slot->seq_id, .pairs = slot->pairs, .pair_index = slot->pair_index,
+                         .seq_last = slot->last_id ? slot->seq_last : NULL};
     if (which == PREF_TRAIN) VKT_TRY(vkt_pref_source_train_batch(src, &pb, slot->ref));
     else if (which == PREF_VAL) VKT_TRY(vkt_pref_source_val_batch(src, &pb, slot->ref));
     else VKT_TRY(vkt_pref_source_ref_pass_batch(src, &pb));
     slot->n_pairs = pb.n_pairs;
+    if (slot->last_id)
+        VKT_TRY(vkt_score_last_ids(slot->seq_last, 2 * src->max_pairs, src->B * src->T, slot->last_id));
     return vkt_seq_ids_check(slot->seq_id, src->B * src->T, src->T, 2 * src->max_pairs, "preference batch seq_id");
 }
 
