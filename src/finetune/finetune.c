@@ -55,6 +55,7 @@ vkt_status vkt_finetune_lora_cfg(const vkt_run_config *c, vkt_lora_cfg *out) {
     *out = vkt_lora_cfg_default();
     out->r = c->ft_r, out->lora_alpha = c->ft_lora_alpha, out->use_rslora = c->ft_use_rslora;
     out->lora_dropout = c->ft_lora_dropout, out->seed = c->seed;
+    out->score_head = c->ft_objective == VKT_FT_REWARD; /* PEFT's SEQ_CLS modules_to_save ["score"] */
     snprintf(out->base_model, sizeof out->base_model, "%s", c->model_from);
     cJSON *init = cJSON_Parse(c->ft_init);
     bool ok = init && (cJSON_IsBool(init) || (cJSON_IsString(init) && !strcmp(init->valuestring, "gaussian")));
@@ -88,7 +89,7 @@ vkt_status vkt_finetune_lora_cfg(const vkt_run_config *c, vkt_lora_cfg *out) {
 /* The preference keys (finetune.objective, beta, label_smoothing, loss_type, precompute_ref_log_probs) agree
  * with each other; their ranges were checked when they were read. */
 static vkt_status check_objective(const vkt_run_config *c) {
-    static const char *const names[] = {"sft", "dpo", "ipo", "orpo"};
+    static const char *const names[] = {"sft", "dpo", "ipo", "orpo", "reward"};
     const char *obj = names[c->ft_objective];
     bool dpo = c->ft_objective == VKT_FT_DPO, with_ref = dpo || c->ft_objective == VKT_FT_IPO;
     if (with_ref && c->ft_beta <= 0) {
@@ -110,6 +111,16 @@ static vkt_status check_objective(const vkt_run_config *c) {
         vkt_log_error("finetune.loss_type \"robust\" with objective %s: loss types are DPO's; use objective dpo or "
                       "remove loss_type", obj);
         return VKT_ERR_ARG;
+    }
+    if (c->ft_center_rewards_coef != 0 && c->ft_objective != VKT_FT_REWARD) {
+        vkt_log_error("finetune.center_rewards_coefficient with objective %s: it is the reward model's option "
+                      "(objective \"reward\")", obj);
+        return VKT_ERR_ARG;
+    }
+    if (c->ft_objective == VKT_FT_REWARD && method_is(c, "full")) {
+        vkt_log_error("finetune.objective \"reward\" with method \"full\": the reward model's score head trains with "
+                      "LoRA adapters only for now; use method \"lora\" or \"qlora\"");
+        return VKT_ERR_UNSUPPORTED;
     }
     if (c->ft_precompute_ref_log_probs && !with_ref) {
         vkt_log_error("finetune.precompute_ref_log_probs with objective %s: only dpo and ipo use a reference model",
@@ -163,6 +174,12 @@ static vkt_status lora_attach(void *ctx, vkt_model *m, const char *resume, vkt_t
             vkt_checkpoint_state st;
             VKT_TRY(vkt_checkpoint_read_state(ck, &st));
             VKT_TRY(vkt_lora_set_pass_counter(f->lora, (uint32_t)(st.step * f->cfg->grad_accum)));
+        }
+        if (f->lora->cfg.score_head != f->lora_cfg.score_head) {
+            vkt_log_error("%s: the adapter %s a score head (modules_to_save \"score\"), but finetune.objective is %s",
+                          ck, f->lora->cfg.score_head ? "has" : "has no",
+                          f->lora_cfg.score_head ? "\"reward\"" : "not \"reward\"");
+            return VKT_ERR_ARG;
         }
         snprintf(f->lora->cfg.base_model, sizeof f->lora->cfg.base_model, "%s", f->cfg->model_from);
         f->lora->cfg.seed = f->cfg->seed; /* the run's seed draws the dropout masks (PEFT's config has none) */

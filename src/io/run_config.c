@@ -94,13 +94,14 @@ static const field fields[] = {
     {"finetune", "label_smoothing", T_FLOAT, R(ft_label_smoothing), 0, 0, 0.5},
     {"finetune", "loss_type", T_ENUM, R(ft_loss_type), 0, 0, 0},
     {"finetune", "precompute_ref_log_probs", T_BOOL, R(ft_precompute_ref_log_probs), 0, 0, 0},
+    {"finetune", "center_rewards_coefficient", T_FLOAT, R(ft_center_rewards_coef), 0, 0, 1e6},
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
 /* The names of a T_ENUM field's values (stored as the int index), NULL-terminated, in the order of their C
  * enums (run_config.h). */
 static const char *const *enum_names(const field *f) {
-    static const char *const objective[] = {"sft", "dpo", "ipo", "orpo", NULL};
+    static const char *const objective[] = {"sft", "dpo", "ipo", "orpo", "reward", NULL};
     static const char *const loss_type[] = {"sigmoid", "robust", NULL};
     return f->offset == offsetof(vkt_run_config, ft_objective) ? objective : loss_type;
 }

@@ -43,6 +43,7 @@ typedef enum {
     VKT_FT_DPO = 1,  /* direct preference optimisation against a reference model */
     VKT_FT_IPO = 2,  /* identity preference optimisation (DPO's squared variant) */
     VKT_FT_ORPO = 3, /* odds-ratio preference optimisation: NLL on chosen + odds-ratio term, no reference */
+    VKT_FT_REWARD = 4, /* reward model: a score head trained with the Bradley-Terry loss on the pairs */
 } vkt_ft_objective;
 
 /* finetune.loss_type for DPO (TRL's DPOConfig.loss_type values implemented). */
@@ -101,6 +102,7 @@ typedef struct {
     double ft_beta;               /* DPO / IPO beta, ORPO's lambda (TRL names both `beta`; default 0.1) */
     double ft_label_smoothing;    /* DPO: cDPO / robust label smoothing e in [0, 0.5) */
     int ft_loss_type;             /* vkt_ft_loss_type: DPO sigmoid (default) or robust */
+    double ft_center_rewards_coef;    /* reward: TRL's center_rewards_coefficient (default 0: off) */
     bool ft_precompute_ref_log_probs; /* LoRA / QLoRA DPO / IPO: reference log-probs computed once before
                                        * training instead of a reference forward per step (full: always) */
 } vkt_run_config;

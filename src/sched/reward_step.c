@@ -46,15 +46,23 @@ static vkt_status record(void *ctx, vkt_model *m, vkt_rec *r, int slot, bool bac
 
 static void *slot_aux(void *ctx, int slot) { return &((vkt_reward_step *)ctx)->slot[slot].host; }
 
+/* Positions holding the slot's sequences: each runs from its row's document start to its last position. */
+static int64_t sequence_tokens(const vkt_reward_step *p, const vkt_model *m, int slot) {
+    const int32_t *seg = vkt_model_slot_seg_start(m, slot), *last = p->slot[slot].host.seq_last;
+    int64_t n = 0;
+    for (int64_t s = 0; s < p->S; s++)
+        if (last[s] >= 0) n += last[s] % m->T - seg[last[s]] + 1;
+    return n;
+}
+
 static void read(void *ctx, vkt_model *m, int slot, vkt_step_micro *out) {
     vkt_reward_step *p = ctx;
-    (void)m;
     const vkt_pref_stats *ps = vkt_tensor_host_ptr(&p->slot[slot].stats);
     const float v[N_METRICS] = {ps->rewards_chosen,     ps->rewards_rejected, ps->rewards_margins,
                                 ps->rewards_accuracies, ps->reward_min,       ps->reward_mean,
                                 ps->reward_max};
     memset(out, 0, sizeof *out);
-    out->loss = ps->loss, out->weight = ps->n_pairs, out->tokens = 2 * (int64_t)ps->n_pairs;
+    out->loss = ps->loss, out->weight = ps->n_pairs, out->tokens = sequence_tokens(p, m, slot);
     for (int i = 0; i < N_METRICS; i++) out->metrics[i] = v[i];
 }
 
@@ -80,6 +88,7 @@ static vkt_status alloc(vkt_reward_step *p) {
         memset(vkt_tensor_host_ptr(&s->stats), 0, 16 * 4);
         for (int64_t i = 0; i < p->BT; i++) s->host.last_id[i] = -1;
         for (int64_t i = 0; i < 2 * p->P; i++) s->host.pairs[i] = -1;
+        for (int64_t i = 0; i < p->S; i++) s->host.seq_last[i] = -1;
     }
     VKT_TRY(vkt_tensor_alloc(p->host_arena, VKT_DTYPE_F32, p->S, 2, 1, 1, &p->rewards));
     VKT_TRY(vkt_tensor_alloc(p->dev_arena, VKT_DTYPE_F32, p->P, 1, 1, 1, &p->pair_losses));

@@ -12,7 +12,7 @@ static vkt_status pref_init(vkt_train_data *d, const vkt_run_config *cfg, vkt_to
     if (strcmp(cfg->data_format, "auto") && strcmp(cfg->data_format, "pref")) {
         vkt_log_error("config: data.format \"%s\" with finetune.objective %s: preference objectives train on pairs "
                       "(data.format \"pref\" or \"auto\")", cfg->data_format,
-                      cfg->ft_objective == VKT_FT_ORPO ? "orpo" : cfg->ft_objective == VKT_FT_IPO ? "ipo" : "dpo");
+                      (const char *const[]){"sft", "dpo", "ipo", "orpo", "reward"}[cfg->ft_objective]);
         return VKT_ERR_FORMAT;
     }
     if (cfg->objective != VKT_OBJ_CLM) {

@@ -15,6 +15,7 @@
 #include "io/checkpoint.h"
 #include "model/model.h"
 #include "sched/pref_step.h"
+#include "sched/reward_step.h"
 #include "sched/step.h"
 #include "sft/sft_eval_gen.h"
 #include "train/pref_train.h"
@@ -57,6 +58,7 @@ typedef struct {
     vkt_model *model;
     vkt_step *step;
     vkt_pref_step *pref;         /* preference objectives: the step's micro-batch program, else NULL */
+    vkt_reward_step *reward;     /* reward model (finetune.objective reward): its program, else NULL */
     vkt_metrics metrics;
     double peak_gflops, flops_per_token;
     size_t device_bytes;
@@ -107,9 +109,10 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
  * " | label value" for the progress line (the metrics with a short label); both empty without a program. */
 static void metrics_text(const run *r, const double *values, char *json, size_t json_n, char *line, size_t line_n) {
     json[0] = line[0] = 0;
-    if (!r->pref) return;
-    const vkt_step_program *p = vkt_pref_step_program(r->pref);
-    const char *const *labels = vkt_pref_step_progress_labels(r->pref);
+    if (!r->pref && !r->reward) return;
+    const vkt_step_program *p = r->pref ? vkt_pref_step_program(r->pref) : vkt_reward_step_program(r->reward);
+    const char *const *labels =
+        r->pref ? vkt_pref_step_progress_labels(r->pref) : vkt_reward_step_progress_labels(r->reward);
     for (int i = 0; i < p->n_metrics; i++) {
         char num[32];
         size_t k = strlen(json);
@@ -133,7 +136,7 @@ static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed,
     metrics_text(r, mean.metrics, extra, sizeof extra, line, sizeof line);
     VKT_TRY(vkt_metrics_log(&r->metrics, step, "val", *loss, extra[0] ? extra + 1 : NULL));
     VKT_TRY(vkt_metrics_write_svg(&r->metrics));
-    if (r->pref) printf("step %lld | val loss %.4f%s\n", (long long)step, *loss, line);
+    if (r->pref || r->reward) printf("step %lld | val loss %.4f%s\n", (long long)step, *loss, line);
     else
         printf("step %lld | val loss %.4f | perplexity %.2f%s\n", (long long)step, *loss, exp(*loss),
                r->data.kind == VKT_DATA_SFT ? " (answer tokens)" : "");
@@ -186,7 +189,8 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
     format_eta(done > 0 ? t_elapsed / (double)done * (double)left : -1, eta, sizeof eta);
     if (step_s > 0 && r->data.kind != VKT_DATA_TEXT) /* the answer tokens (those with a loss) are the ones that teach */
         snprintf(speed, sizeof speed, " | %.0f tok/s, %.0f %s tok/s | util %.1f%% | host %.1f ms", tps,
-                 (double)res->tokens / step_s, r->pref ? "completion" : "answer", 100 * util, 1e3 * host_s);
+                 (double)res->tokens / step_s, r->pref ? "completion" : r->reward ? "sequence" : "answer", 100 * util,
+                 1e3 * host_s);
     else if (step_s > 0)
         snprintf(speed, sizeof speed, " | %.0f tok/s | util %.1f%% | host %.1f ms", tps, 100 * util, 1e3 * host_s);
     char fields[1024], line[256];
@@ -234,7 +238,7 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     VKT_TRY(load_tokenizer(cfg, &r->tok));
     VKT_TRY(vkt_train_data_init(&r->data, cfg, r->tok));
     if (r->data.kind == VKT_DATA_PREF && !r->ext) {
-        vkt_log_error("finetune.objective dpo, ipo and orpo are fine-tuning objectives: run `vktrain finetune` with a "
+        vkt_log_error("finetune.objective dpo, ipo, orpo and reward are fine-tuning objectives: run `vktrain finetune` with a "
                       "finetune.method (full, lora or qlora)");
         return VKT_ERR_ARG;
     }
@@ -287,7 +291,8 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
         if (cfg->model_from[0]) VKT_TRY(vkt_import_params(cfg->model_from, r->model));
         else VKT_TRY(vkt_model_init_weights(r->model, cfg->seed)); /* a random base (drawn again on resume) */
     }
-    if (r->data.kind == VKT_DATA_PREF) {
+    bool reward = r->cfg->ft_objective == VKT_FT_REWARD; /* its program needs the head the attach makes */
+    if (r->data.kind == VKT_DATA_PREF && !reward) {
         VKT_TRY(vkt_pref_train_create(r->model, cfg, adapters, &r->data, &r->pref));
         VKT_TRY(vkt_pref_train_reference(r->pref, &r->data));
         sc.program = vkt_pref_step_program(r->pref);
@@ -303,12 +308,17 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     if (r->ext) VKT_TRY(r->ext->attach(r->ext->ctx, r->model, opts->resume, &train));
     else train = vkt_step_trainable_model(r->model);
     sc.train = &train;
+    if (reward) {
+        VKT_TRY(vkt_reward_train_create(r->model, cfg, &train, &r->data, &r->reward));
+        sc.program = vkt_reward_step_program(r->reward);
+    }
     VKT_TRY(vkt_step_create(r->model, &sc, *first_step, &r->step));
     if (opts->resume) VKT_TRY(vkt_checkpoint_load_optimizer(opts->resume, r->model, r->step, &st));
 
     size_t pb, gb, ab;
     vkt_model_memory(r->model, &pb, &gb, &ab);
-    r->device_bytes = pb + gb + ab + vkt_step_memory(r->step) + (r->pref ? vkt_pref_step_memory(r->pref) : 0);
+    r->device_bytes = pb + gb + ab + vkt_step_memory(r->step) + (r->pref ? vkt_pref_step_memory(r->pref) : 0) +
+                      (r->reward ? vkt_reward_step_memory(r->reward) : 0);
     vkt_log_info("memory plan: parameters %.1f MiB, gradients %.1f MiB, optimizer %.1f MiB, activations %.1f MiB "
                  "(total %.1f MiB)", (double)pb / (1 << 20), (double)gb / (1 << 20),
                  (double)vkt_step_memory(r->step) / (1 << 20), (double)ab / (1 << 20),
@@ -333,6 +343,7 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
 static void teardown(run *r) {
     vkt_step_destroy(r->step);
     vkt_pref_step_destroy(r->pref);
+    vkt_reward_step_destroy(r->reward);
     if (r->ext && r->ext->release) r->ext->release(r->ext->ctx);
     vkt_model_destroy(r->model);
     vkt_train_data_free(&r->data);
