@@ -2,8 +2,8 @@
  * head, train/score.h):
  *  - training: a LoRA adapter with a score head on a tiny frozen LLaMA (f32 and NF4 bases, i.e. LoRA and
  *    QLoRA), through the step scheduler, on a synthetic separable set (the chosen completion ends in one
- *    token, the rejected in another); the validation pair accuracy rises from near chance to 1 and the
- *    loss falls below half of ln 2. The pairs go through vkt_pref_tokenized_append as a run's do, so the
+ *    token, the rejected in another); the validation pair accuracy rises from 0 (the head starts at zero:
+ *    every pair a tie, loss ln 2) to 1 and the loss falls below half of ln 2. The pairs go through vkt_pref_tokenized_append as a run's do, so the
  *    score is read where the last real token is the input;
  *  - the adapter as a PEFT folder: task_type SEQ_CLS, modules_to_save ["score"], and
  *    base_model.model.score.weight round-trips bit for bit (plus an adapter without a head is refused as a

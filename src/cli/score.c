@@ -12,15 +12,35 @@
 #include "train/score.h"
 
 static void help(void) {
-    printf("usage: vktrain score MODEL --adapter DIR DATA.jsonl [--tokenizer SPEC] [--template NAME|FILE]\n"
+    printf("usage: vktrain score MODEL [--adapter DIR] DATA.jsonl [--tokenizer SPEC] [--template NAME|FILE]\n"
            "                     [--seq T] [--batch B] [--parse-special] [--device INDEX|NAME]\n\n"
            "Prints one reward per record of DATA (a .json / .jsonl file or folder in the SFT formats:\n"
            "{\"messages\": [...]}, {\"prompt\", \"completion\"}, {\"text\"}, ...), in file order, from the reward model\n"
-           "MODEL (any model `sample` takes) with the PEFT adapter DIR that `vktrain finetune` wrote with\n"
-           "finetune.objective \"reward\" (LoRA plus its score head, modules_to_save \"score\"). Records are rendered\n"
+           "MODEL: a run or step folder of `vktrain finetune` with finetune.objective \"reward\" and method full (its\n"
+           "score.weight), or any model `sample` takes with --adapter DIR, the PEFT folder such a run wrote with\n"
+           "method lora or qlora (LoRA plus its score head, modules_to_save \"score\"). Records are rendered\n"
            "and encoded as SFT renders them (conversations with MODEL's chat template or --template) and scored at\n"
            "their last token. --seq: the longest record in tokens (default: the model's context, at most 1024);\n"
            "--batch: records scored at once (default 8).\n");
+}
+
+/* The score head: the adapter's (modules_to_save "score"), else the model's own score.weight. */
+static vkt_status head_of(const vkt_model *m, const vkt_lora *lora, const char *from, const char *adapter,
+                          vkt_tensor *w) {
+    vkt_tensor dw;
+    if (lora && vkt_lora_score_views(lora, w, &dw)) return VKT_OK;
+    const vkt_param *e = vkt_params_get(&m->table, -1, VKT_ROLE_SCORE_W);
+    if (!lora && e) {
+        *w = vkt_model_param(m, e);
+        return VKT_OK;
+    }
+    if (lora)
+        vkt_log_error("%s: the adapter has no score head (a reward model's adapter has task_type \"SEQ_CLS\" and "
+                      "modules_to_save [\"score\"]: train one with finetune.objective \"reward\")", adapter);
+    else
+        vkt_log_error("%s has no score head (score.weight): give a reward model (finetune.objective \"reward\", "
+                      "method full) or its LoRA adapter with --adapter DIR", from);
+    return VKT_ERR_ARG;
 }
 
 int vkt_cli_score(int argc, char **argv) {
@@ -48,11 +68,6 @@ int vkt_cli_score(int argc, char **argv) {
         fprintf(stderr, "vktrain score: give MODEL and DATA (try --help)\n");
         return 2;
     }
-    if (!adapter) {
-        fprintf(stderr, "vktrain score: give the reward model's adapter with --adapter DIR (the base model has no "
-                        "score head)\n");
-        return 2;
-    }
     vkt_device *dev;
     if (vkt_device_create(&dopts, &dev) != VKT_OK) return 1;
     vkt_model *m = NULL;
@@ -60,18 +75,16 @@ int vkt_cli_score(int argc, char **argv) {
     vkt_lora *lora = NULL;
     char found[1024] = "";
     vkt_model_config mc;
-    vkt_status s = T > 0 ? VKT_OK : vkt_import_config(from, &mc);
+    char ck[1024];
+    vkt_status s = T > 0                                              ? VKT_OK
+                   : vkt_checkpoint_resolve_quiet(from, ck, sizeof ck) ? vkt_checkpoint_read_config(ck, &mc)
+                                                                      : vkt_import_config(from, &mc);
     if (s == VKT_OK && T <= 0) T = mc.max_seq_len < 1024 ? mc.max_seq_len : 1024;
     if (s == VKT_OK) s = vkt_load_model(dev, from, B, T, false, &m, found, sizeof found);
-    if (s == VKT_OK) s = vkt_lora_load_peft(m, adapter, false, &lora);
+    if (s == VKT_OK && adapter) s = vkt_lora_load_peft(m, adapter, false, &lora);
     vkt_score_opts so = {.model = m, .parse_special = parse_special, .template_spec = tmpl_spec};
-    vkt_tensor dw;
-    if (s == VKT_OK && !vkt_lora_score_views(lora, &so.w, &dw)) {
-        vkt_log_error("%s: the adapter has no score head (a reward model's adapter has task_type \"SEQ_CLS\" and "
-                      "modules_to_save [\"score\"]: train one with finetune.objective \"reward\")", adapter);
-        s = VKT_ERR_ARG;
-    }
-    if (s == VKT_OK) vkt_lora_attach(lora); /* scored through the adapter hook, unmerged */
+    if (s == VKT_OK) s = head_of(m, lora, from, adapter, &so.w);
+    if (s == VKT_OK && lora) vkt_lora_attach(lora); /* scored through the adapter hook, unmerged */
     if (s == VKT_OK) {
         so.tokenizer_spec = tok_spec ? tok_spec : found[0] ? found : NULL;
         if (!so.tokenizer_spec) vkt_log_error("%s names no tokenizer; give one with --tokenizer", from), s = VKT_ERR_ARG;

@@ -117,11 +117,6 @@ static vkt_status check_objective(const vkt_run_config *c) {
                       "(objective \"reward\")", obj);
         return VKT_ERR_ARG;
     }
-    if (c->ft_objective == VKT_FT_REWARD && method_is(c, "full")) {
-        vkt_log_error("finetune.objective \"reward\" with method \"full\": the reward model's score head trains with "
-                      "LoRA adapters only for now; use method \"lora\" or \"qlora\"");
-        return VKT_ERR_UNSUPPORTED;
-    }
     if (c->ft_precompute_ref_log_probs && !with_ref) {
         vkt_log_error("finetune.precompute_ref_log_probs with objective %s: only dpo and ipo use a reference model",
                       obj);
@@ -226,7 +221,8 @@ static vkt_status full_attach(void *ctx, vkt_model *m, const char *resume, vkt_t
     ft_run *f = ctx;
     (void)resume;
     *train = vkt_step_trainable_model(m);
-    if (!f->cfg->ft_freeze_embeddings && f->cfg->ft_freeze_layers == 0) return VKT_OK;
+    bool reward = f->cfg->ft_objective == VKT_FT_REWARD; /* its LM head gets no gradient: frozen, not decayed */
+    if (!f->cfg->ft_freeze_embeddings && f->cfg->ft_freeze_layers == 0 && !reward) return VKT_OK;
     if (f->cfg->ft_freeze_layers > m->cfg.n_layer) {
         vkt_log_error("finetune.freeze_layers %lld is more than the model's %lld layers",
                       (long long)f->cfg->ft_freeze_layers, (long long)m->cfg.n_layer);
@@ -238,13 +234,14 @@ static vkt_status full_attach(void *ctx, vkt_model *m, const char *resume, vkt_t
     for (int i = 0; i < m->table.n; i++) {
         const vkt_param *e = &m->table.p[i];
         bool emb = e->role == VKT_ROLE_WTE || e->role == VKT_ROLE_WPE;
-        f->frozen[i] = (f->cfg->ft_freeze_embeddings && emb) || (e->layer >= 0 && e->layer < f->cfg->ft_freeze_layers);
+        f->frozen[i] = (f->cfg->ft_freeze_embeddings && emb) || (e->layer >= 0 && e->layer < f->cfg->ft_freeze_layers) ||
+                       (reward && e->role == VKT_ROLE_LM_HEAD);
         n += f->frozen[i] ? e->numel : 0;
     }
     train->frozen = f->frozen;
-    vkt_log_info("full fine-tuning: %lld of %lld parameters frozen (embeddings %s, first %lld layers)", (long long)n,
+    vkt_log_info("full fine-tuning: %lld of %lld parameters frozen (embeddings %s, first %lld layers%s)", (long long)n,
                  (long long)vkt_params_count(&m->table), f->cfg->ft_freeze_embeddings ? "frozen" : "trained",
-                 (long long)f->cfg->ft_freeze_layers);
+                 (long long)f->cfg->ft_freeze_layers, reward ? ", the LM head of a reward model" : "");
     return VKT_OK;
 }
 

@@ -181,7 +181,7 @@ static vkt_status build_table(vkt_lora *l, int64_t align) {
         e->rows = 1, e->cols = l->model->cfg.n_embd, e->numel = e->cols;
         off = (off + align - 1) / align * align;
         e->offset = off, off += e->numel;
-        e->layer = -1, e->role = VKT_ROLE_COUNT, e->decay = true; /* not a model parameter's role */
+        e->layer = -1, e->role = VKT_ROLE_SCORE_W, e->decay = true;
     }
     t->total = (off + align - 1) / align * align;
     t->n_layer = l->model->table.n_layer;
@@ -280,11 +280,7 @@ static vkt_status init_weights(vkt_lora *l) {
         const vkt_param *e = &l->table.p[i];
         bool is_a = i % 2 == 0;
         float *x = h + e->offset;
-        if (i == 2 * l->n_mods) { /* the score head: nn.Linear weights as transformers' _init_weights draws them */
-            double std = l->model->cfg.init_std > 0 ? l->model->cfg.init_std : 0.02;
-            for (int64_t k = 0; k < e->numel; k++) x[k] = (float)(std * vkt_rng_normal(&rng));
-            continue;
-        }
+        if (i == 2 * l->n_mods) continue; /* the score head starts at zero (lora.h) */
         if (!is_a && l->cfg.init != VKT_LORA_INIT_NONE) continue; /* B = 0: the adapter starts as a no-op */
         if (is_a && l->cfg.init == VKT_LORA_INIT_GAUSSIAN) {
             for (int64_t k = 0; k < e->numel; k++) x[k] = (float)(vkt_rng_normal(&rng) / (double)l->cfg.r);

@@ -56,7 +56,9 @@ typedef struct {
     uint64_t seed;        /* initialisation */
     bool score_head;      /* PEFT's modules_to_save ["score"] of a SEQ_CLS adapter: a trained (1, C) reward head
                            * (model/score_head.h), table entry base_model.model.score.weight after every lora_A /
-                           * lora_B, drawn N(0, the model's init_std) as transformers initialises score.weight */
+                           * lora_B. It starts at zero (transformers draws N(0, initializer_range)): every reward
+                           * is 0 at first, so the first Bradley-Terry loss is ln 2 exactly, as a fresh DPO
+                           * adapter's is, and the run does not depend on a draw the base model never made */
     char base_model[512]; /* base_model_name_or_path written to adapter_config.json */
 } vkt_lora_cfg;
 

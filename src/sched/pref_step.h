@@ -17,7 +17,8 @@
  * An evaluation records 1 and 2 without the backward. Metrics are TRL's (ops/pref_loss.h), read per slot.
  *
  * Not here: where batches come from (the filler writes tokens, targets, seg_start and the vkt_pref_slot
- * arrays), the Bradley-Terry reward model (needs a score head). Not thread-safe. */
+ * arrays), the Bradley-Terry reward model (sched/reward_step.h: a score head instead of log-probs). Not
+ * thread-safe. */
 #ifndef VKT_PREF_STEP_H
 #define VKT_PREF_STEP_H
 

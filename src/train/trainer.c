@@ -251,6 +251,8 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     bool base_from_model = r->ext && r->ext->base_from_model;
     if (opts->resume && !base_from_model) VKT_TRY(vkt_checkpoint_read_config(opts->resume, &mc));
     else if (cfg->model_from[0]) VKT_TRY(vkt_import_config(cfg->model_from, &mc));
+    /* A fully fine-tuned reward model carries its score head in its own table (LoRA: in the adapter). */
+    if (cfg->ft_objective == VKT_FT_REWARD && !(r->ext && r->ext->mode == VKT_MODEL_FROZEN)) mc.num_labels = 1;
     int64_t need = vkt_train_data_vocab(&r->data, r->tok);
     if (!imported && !(cfg->model_keys && cJSON_GetObjectItemCaseSensitive(cfg->model_keys, "vocab_size")))
         mc.vocab_size = need; /* a new model's vocabulary follows its tokenizer */
