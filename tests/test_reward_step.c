@@ -280,8 +280,8 @@ static void check_zero_head(vkt_test *t) {
     vkt_ref_model_hidden(&cfg, &g.m->table, pd, c.tokens, c.seg, B, T, hidden, NULL, NULL);
     double *hand = calloc((size_t)C, 8);
     for (int64_t k = 0; k < c.P; k++) {
+        if (c.pairs[2 * k] < 0) continue; /* padding rows of the pair table */
         int32_t pc = c.seq_last[c.pairs[2 * k]], pr = c.seq_last[c.pairs[2 * k + 1]];
-        if (c.pairs[2 * k] < 0) continue;
         for (int64_t j = 0; j < C; j++) hand[j] += -0.5 / N_PAIRS * (hidden[pc * C + j] - hidden[pr * C + j]);
     }
     float *dw = vkt_test_download(t, &g.dw), *gm = vkt_test_download(t, &g.m->grads);
