@@ -238,8 +238,8 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     VKT_TRY(load_tokenizer(cfg, &r->tok));
     VKT_TRY(vkt_train_data_init(&r->data, cfg, r->tok));
     if (r->data.kind == VKT_DATA_PREF && !r->ext) {
-        vkt_log_error("finetune.objective dpo, ipo, orpo and reward are fine-tuning objectives: run `vktrain finetune` with a "
-                      "finetune.method (full, lora or qlora)");
+        vkt_log_error("finetune.objective dpo, ipo, orpo and reward are fine-tuning objectives: run `vktrain "
+                      "finetune` with a finetune.method (full, lora or qlora)");
         return VKT_ERR_ARG;
     }
     if (!vkt_train_data_has_val(&r->data))
