@@ -1,14 +1,16 @@
-/* `vktrain finetune` with finetune.objective dpo, ipo and orpo, end to end on stories260K (data/models) over
+/* `vktrain finetune` with finetune.objective dpo, ipo, orpo and reward, end to end on stories260K (data/models) over
  * a small generated set of preference pairs (TRL's explicit-prompt text form):
  *  - DPO with LoRA: the first step's loss is ln 2 (a fresh adapter: policy == reference), metrics.jsonl
  *    holds TRL's metric names for training and validation, and a run resumed from its step-3 checkpoint
  *    repeats the uninterrupted run's losses and adapter bit for bit;
  *  - DPO with full fine-tuning (reference log-probs precomputed from the base, again on resume, before the
  *    checkpoint's weights are loaded): the same resume check on model.safetensors;
+ *  - the reward model with LoRA and with full fine-tuning (its score.weight in model.safetensors): the first
+ *    loss is ln 2 (the head starts at zero), the same resume check, and RewardTrainer's metric names;
  *  - ORPO with QLoRA and gradient accumulation, IPO with LoRA and precompute_ref_log_probs: they run, and
  *    ORPO logs nll_loss;
  *  - bad configs and bad data are errors before anything runs, naming the key or FILE:LINE: an unknown
- *    objective, beta 0, label smoothing outside DPO, loss_type robust with ipo, precompute with orpo,
+ *    objective, beta 0, label smoothing outside DPO, center_rewards_coefficient outside reward, loss_type robust with ipo, precompute with orpo,
  *    data.format text, truncation left, `vktrain train` with a preference objective, identical chosen and
  *    rejected, empty completions, and a set whose every prompt is longer than seq_len. */
 #include <string.h>
@@ -93,35 +95,53 @@ static bool metrics_have(const char *dir, const char *const *keys, int n) {
     return all;
 }
 
-/* A run of 6 steps, then the same run resumed at step 3: losses and the given checkpoint file identical. */
-static void check_resume(vkt_test *t, const char *name, const char *method, const char *file) {
+/* A run of 6 steps of objective, then the same run resumed at step 3: losses and the given checkpoint file
+ * identical; metrics.jsonl holds the keys. */
+static void check_resume_of(vkt_test *t, const char *name, const char *method, const char *objective, const char *file,
+                            const char *const *keys, int n_keys) {
     vkt_run_config c;
     char run1[128], run2[128], ck[160], a1[300], a2[300];
     snprintf(run1, sizeof run1, "%s/%s1", g_dir, name);
     snprintf(run2, sizeof run2, "%s/%s2", g_dir, name);
     snprintf(ck, sizeof ck, "%s/step-000003", run1);
     snprintf(a1, sizeof a1, "%s1", name);
-    config(&c, a1, method, "dpo");
+    config(&c, a1, method, objective);
     VKT_TEST_TRY(t, finetune(t, &c, NULL));
     snprintf(a2, sizeof a2, "%s2", name);
-    config(&c, a2, method, "dpo");
+    config(&c, a2, method, objective);
     VKT_TEST_TRY(t, finetune(t, &c, ck));
     static char l1[6][32], l2[6][32];
     int n1 = vkt_test_read_losses(run1, l1, 6), n2 = vkt_test_read_losses(run2, l2, 6), same = 0;
     for (int s = 3; s < 6; s++) same += strcmp(l1[s], l2[s]) == 0;
-    printf("-- DPO %s: losses %s .. %s; resumed at 3: %d of 3 losses identical\n", method, l1[0], l1[5], same);
+    printf("-- %s %s: losses %s .. %s; resumed at 3: %d of 3 losses identical\n", objective, method, l1[0], l1[5],
+           same);
     if (n1 != 6 || n2 != 3 || same != 3)
-        vkt_test_fail(t, "DPO %s resume diverged (%s vs %s at step 6)", method, l1[5], l2[5]);
-    if (strcmp(method, "lora") == 0 && strcmp(l1[0], "0.693147182") != 0)
-        vkt_test_fail(t, "DPO LoRA: the first step's loss is %s, want ln 2 = 0.693147182 (policy == reference)", l1[0]);
+        vkt_test_fail(t, "%s %s resume diverged (%s vs %s at step 6)", objective, method, l1[5], l2[5]);
+    /* ln 2 exactly: DPO's fresh adapter leaves policy == reference; a reward model's head starts at zero. */
+    bool ln2 = (!strcmp(objective, "dpo") && !strcmp(method, "lora")) || !strcmp(objective, "reward");
+    if (ln2 && strcmp(l1[0], "0.693147182") != 0)
+        vkt_test_fail(t, "%s %s: the first step's loss is %s, want ln 2 = 0.693147182", objective, method, l1[0]);
     snprintf(a1, sizeof a1, "%s/step-000006/%s", run1, file);
     snprintf(a2, sizeof a2, "%s/step-000006/%s", run2, file);
     bool eq = same_file(a1, a2);
     printf("   resumed step 6 %s: %s\n", file, eq ? "byte-identical" : "DIFFERS");
-    if (!eq) vkt_test_fail(t, "resumed DPO %s run: %s differs at step 6", method, file);
+    if (!eq) vkt_test_fail(t, "resumed %s %s run: %s differs at step 6", objective, method, file);
+    if (!metrics_have(run1, keys, n_keys))
+        vkt_test_fail(t, "%s %s: metrics.jsonl lacks TRL's metric names", objective, method);
+}
+
+static void check_resume(vkt_test *t, const char *name, const char *method, const char *file) {
     const char *keys[] = {"\"rewards/chosen\"", "\"rewards/rejected\"", "\"rewards/margins\"", "\"rewards/accuracies\"",
                           "\"logps/chosen\"",   "\"logps/rejected\"",   "\"kind\":\"val\""};
-    if (!metrics_have(run1, keys, 7)) vkt_test_fail(t, "DPO %s: metrics.jsonl lacks TRL's metric names", method);
+    check_resume_of(t, name, method, "dpo", file, keys, 7);
+}
+
+/* The reward model (LoRA + its score head): resumed bit for bit, TRL RewardTrainer's metric names. */
+static void check_reward(vkt_test *t) {
+    const char *keys[] = {"\"rewards/chosen\"", "\"rewards/rejected\"", "\"margin\"",     "\"accuracy\"",
+                          "\"min_reward\"",     "\"mean_reward\"",      "\"max_reward\"", "\"kind\":\"val\""};
+    check_resume_of(t, "reward", "lora", "reward", "adapter_model.safetensors", keys, 8);
+    check_resume_of(t, "rewardfull", "full", "reward", "model.safetensors", keys, 8);
 }
 
 static void check_runs(vkt_test *t) {
@@ -177,7 +197,9 @@ static const char *write_file(const char *name, const char *text) {
 
 static void check_errors(vkt_test *t) {
     printf("-- bad configs and data\n");
-    expect(t, "objective reward", "dpo", "finetune.objective=reward", NULL, VKT_ERR_FORMAT, "finetune.objective");
+    expect(t, "objective kto", "dpo", "finetune.objective=kto", NULL, VKT_ERR_FORMAT, "finetune.objective");
+    expect(t, "center_rewards_coefficient with dpo", "dpo", "finetune.center_rewards_coefficient=0.01", NULL,
+           VKT_ERR_ARG, "center_rewards_coefficient");
     expect(t, "beta 0 with dpo", "dpo", "finetune.beta=0", NULL, VKT_ERR_ARG, "finetune.beta");
     expect(t, "label_smoothing with orpo", "orpo", "finetune.label_smoothing=0.1", NULL, VKT_ERR_ARG,
            "finetune.label_smoothing");
@@ -224,6 +246,7 @@ int main(void) {
     write_pairs(g_pairs);
     check_resume(&t, "lora", "lora", "adapter_model.safetensors");
     check_resume(&t, "full", "full", "model.safetensors");
+    check_reward(&t);
     check_runs(&t);
     check_errors(&t);
     return vkt_test_finish(&t);

@@ -20,6 +20,7 @@ int vkt_cli_merge(int argc, char **argv);
 int vkt_cli_export(int argc, char **argv);
 int vkt_cli_index(int argc, char **argv);
 int vkt_cli_chat(int argc, char **argv);
+int vkt_cli_score(int argc, char **argv);
 
 /* For sample and chat: the model `from` names (batch 1) with the PEFT adapter folder merged in (NULL: none),
  * and its tokenizer (tok_spec, else the one the model names); spec gets the tokenizer spec used. On failure

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"eval", vkt_cli_eval, "validation loss and perplexity of a model on a text"},
     {"sample", vkt_cli_sample, "generate text from a checkpoint or an imported model"},
     {"chat", vkt_cli_chat, "chat with a model through its chat template (interactive, or one-shot for scripts)"},
+    {"score", vkt_cli_score, "rewards of conversations from a reward model (a base model and its reward adapter)"},
     {"convert", vkt_cli_convert, "convert llama2.c / llm.c / Hugging Face models to a Hugging Face folder"},
     {"merge", vkt_cli_merge, "fold a PEFT LoRA adapter into its base model (Hugging Face folder out)"},
     {"export", vkt_cli_export, "write a model (optionally with a LoRA adapter merged) as GGUF for llama.cpp"},

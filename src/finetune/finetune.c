@@ -16,8 +16,8 @@ typedef struct {
     const char *adapter;       /* borrowed: --adapter folder, or NULL */
     vkt_lora_cfg lora_cfg;
     vkt_qformat base_format;
-    vkt_lora *lora; /* owned (method lora), made by attach */
-    bool *frozen;   /* owned (method full): per model table entry */
+    vkt_lora *lora;      /* owned (method lora), made by attach */
+    bool *frozen;        /* owned (method full): per model table entry */
     vkt_gen_adapter gen; /* generation during the run: the live adapter mirrored into the inference models */
 } ft_run;
 
@@ -55,6 +55,7 @@ vkt_status vkt_finetune_lora_cfg(const vkt_run_config *c, vkt_lora_cfg *out) {
     *out = vkt_lora_cfg_default();
     out->r = c->ft_r, out->lora_alpha = c->ft_lora_alpha, out->use_rslora = c->ft_use_rslora;
     out->lora_dropout = c->ft_lora_dropout, out->seed = c->seed;
+    out->score_head = c->ft_objective == VKT_FT_REWARD; /* PEFT's SEQ_CLS modules_to_save ["score"] */
     snprintf(out->base_model, sizeof out->base_model, "%s", c->model_from);
     cJSON *init = cJSON_Parse(c->ft_init);
     bool ok = init && (cJSON_IsBool(init) || (cJSON_IsString(init) && !strcmp(init->valuestring, "gaussian")));
@@ -91,7 +92,8 @@ static vkt_status check_grpo(const vkt_run_config *c) {
     int lt = vkt_run_config_ft_loss_type(c);
     if (lt < VKT_FT_LOSS_DAPO) {
         vkt_log_error("finetune.loss_type \"%s\" with objective grpo: GRPO's loss types are dapo (default), grpo, bnpo "
-                      "and dr_grpo", lt == VKT_FT_LOSS_ROBUST ? "robust" : "sigmoid");
+                      "and dr_grpo",
+                      lt == VKT_FT_LOSS_ROBUST ? "robust" : "sigmoid");
         return VKT_ERR_ARG;
     }
     if (c->ft_label_smoothing > 0 || c->ft_precompute_ref_log_probs) {
@@ -102,7 +104,8 @@ static vkt_status check_grpo(const vkt_run_config *c) {
     if (vkt_run_config_ft_beta(c) > 0 && method_is(c, "full")) {
         vkt_log_error("finetune.beta = %g with method \"full\": GRPO's KL penalty needs a reference model, which for "
                       "full fine-tuning would be a second copy of the weights; use method \"lora\" / \"qlora\" (the "
-                      "base without its adapters is the reference) or beta 0 (TRL's default)", c->ft_beta);
+                      "base without its adapters is the reference) or beta 0 (TRL's default)",
+                      c->ft_beta);
         return VKT_ERR_ARG;
     }
     if (c->ft_num_generations < 2 && c->ft_scale_rewards != 2) {
@@ -117,35 +120,45 @@ static vkt_status check_grpo(const vkt_run_config *c) {
 /* The objective's keys (finetune.objective, beta, label_smoothing, loss_type, precompute_ref_log_probs) agree
  * with each other; their ranges were checked when they were read. */
 static vkt_status check_objective(const vkt_run_config *c) {
-    static const char *const names[] = {"sft", "dpo", "ipo", "orpo", "grpo"};
-    const char *obj = names[c->ft_objective];
+    const char *obj = vkt_run_config_ft_objective_name(c);
     if (c->ft_objective == VKT_FT_GRPO) return check_grpo(c);
     bool dpo = c->ft_objective == VKT_FT_DPO, with_ref = dpo || c->ft_objective == VKT_FT_IPO;
     double beta = vkt_run_config_ft_beta(c);
     int loss_type = vkt_run_config_ft_loss_type(c);
     if (with_ref && beta <= 0) {
         vkt_log_error("finetune.beta = 0 with objective %s: beta scales the log-ratios and must be > 0 (TRL's "
-                      "default 0.1)", obj);
+                      "default 0.1)",
+                      obj);
         return VKT_ERR_ARG;
     }
     if (c->ft_label_smoothing > 0 && !dpo) {
         vkt_log_error("finetune.label_smoothing = %g with objective %s: label smoothing is a DPO option (cDPO, "
-                      "loss_type robust); set it to 0", c->ft_label_smoothing, obj);
+                      "loss_type robust); set it to 0",
+                      c->ft_label_smoothing, obj);
         return VKT_ERR_ARG;
     }
     if (c->ft_label_smoothing >= 0.5) {
         vkt_log_error("finetune.label_smoothing = %g: it is the probability that a label is flipped and must be below "
-                      "0.5", c->ft_label_smoothing);
+                      "0.5",
+                      c->ft_label_smoothing);
         return VKT_ERR_ARG;
     }
     if (loss_type > VKT_FT_LOSS_ROBUST) {
         vkt_log_error("finetune.loss_type with objective %s: dapo, grpo, bnpo and dr_grpo are GRPO's loss types; use "
-                      "sigmoid or robust (DPO) or remove loss_type", obj);
+                      "sigmoid or robust (DPO) or remove loss_type",
+                      obj);
         return VKT_ERR_ARG;
     }
     if (loss_type != VKT_FT_LOSS_SIGMOID && !dpo) {
         vkt_log_error("finetune.loss_type \"robust\" with objective %s: loss types are DPO's; use objective dpo or "
-                      "remove loss_type", obj);
+                      "remove loss_type",
+                      obj);
+        return VKT_ERR_ARG;
+    }
+    if (c->ft_center_rewards_coef != 0 && c->ft_objective != VKT_FT_REWARD) {
+        vkt_log_error("finetune.center_rewards_coefficient with objective %s: it is the reward model's option "
+                      "(objective \"reward\")",
+                      obj);
         return VKT_ERR_ARG;
     }
     if (c->ft_precompute_ref_log_probs && !with_ref) {
@@ -201,6 +214,12 @@ static vkt_status lora_attach(void *ctx, vkt_model *m, const char *resume, vkt_t
             VKT_TRY(vkt_checkpoint_read_state(ck, &st));
             VKT_TRY(vkt_lora_set_pass_counter(f->lora, (uint32_t)(st.step * f->cfg->grad_accum)));
         }
+        if (f->lora->cfg.score_head != f->lora_cfg.score_head) {
+            vkt_log_error("%s: the adapter %s a score head (modules_to_save \"score\"), but finetune.objective is %s",
+                          ck, f->lora->cfg.score_head ? "has" : "has no",
+                          f->lora_cfg.score_head ? "\"reward\"" : "not \"reward\"");
+            return VKT_ERR_ARG;
+        }
         snprintf(f->lora->cfg.base_model, sizeof f->lora->cfg.base_model, "%s", f->cfg->model_from);
         f->lora->cfg.seed = f->cfg->seed; /* the run's seed draws the dropout masks (PEFT's config has none) */
         vkt_log_info("LoRA: adapter loaded from %s", ck);
@@ -232,8 +251,7 @@ static vkt_status lora_before_sample(void *ctx, vkt_model *m) {
 static size_t lora_memory(void *ctx) {
     const vkt_lora *l = ((ft_run *)ctx)->lora;
     if (!l) return 0;
-    return vkt_arena_capacity(l->params_arena) + vkt_arena_capacity(l->grads_arena) +
-           vkt_arena_capacity(l->acts_arena);
+    return vkt_arena_capacity(l->params_arena) + vkt_arena_capacity(l->grads_arena) + vkt_arena_capacity(l->acts_arena);
 }
 
 static void lora_release(void *ctx) {
@@ -246,7 +264,8 @@ static vkt_status full_attach(void *ctx, vkt_model *m, const char *resume, vkt_t
     ft_run *f = ctx;
     (void)resume;
     *train = vkt_step_trainable_model(m);
-    if (!f->cfg->ft_freeze_embeddings && f->cfg->ft_freeze_layers == 0) return VKT_OK;
+    bool reward = f->cfg->ft_objective == VKT_FT_REWARD; /* its LM head gets no gradient: frozen, not decayed */
+    if (!f->cfg->ft_freeze_embeddings && f->cfg->ft_freeze_layers == 0 && !reward) return VKT_OK;
     if (f->cfg->ft_freeze_layers > m->cfg.n_layer) {
         vkt_log_error("finetune.freeze_layers %lld is more than the model's %lld layers",
                       (long long)f->cfg->ft_freeze_layers, (long long)m->cfg.n_layer);
@@ -258,13 +277,15 @@ static vkt_status full_attach(void *ctx, vkt_model *m, const char *resume, vkt_t
     for (int i = 0; i < m->table.n; i++) {
         const vkt_param *e = &m->table.p[i];
         bool emb = e->role == VKT_ROLE_WTE || e->role == VKT_ROLE_WPE;
-        f->frozen[i] = (f->cfg->ft_freeze_embeddings && emb) || (e->layer >= 0 && e->layer < f->cfg->ft_freeze_layers);
+        f->frozen[i] = (f->cfg->ft_freeze_embeddings && emb) ||
+                       (e->layer >= 0 && e->layer < f->cfg->ft_freeze_layers) ||
+                       (reward && e->role == VKT_ROLE_LM_HEAD);
         n += f->frozen[i] ? e->numel : 0;
     }
     train->frozen = f->frozen;
-    vkt_log_info("full fine-tuning: %lld of %lld parameters frozen (embeddings %s, first %lld layers)", (long long)n,
+    vkt_log_info("full fine-tuning: %lld of %lld parameters frozen (embeddings %s, first %lld layers%s)", (long long)n,
                  (long long)vkt_params_count(&m->table), f->cfg->ft_freeze_embeddings ? "frozen" : "trained",
-                 (long long)f->cfg->ft_freeze_layers);
+                 (long long)f->cfg->ft_freeze_layers, reward ? ", the LM head of a reward model" : "");
     return VKT_OK;
 }
 

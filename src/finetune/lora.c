@@ -150,10 +150,10 @@ static vkt_status select_modules(vkt_lora *l) {
     return VKT_OK;
 }
 
-/* lora_A then lora_B per module, each aligned like the model's parameters. */
+/* lora_A then lora_B per module, each aligned like the model's parameters, then the score head if any. */
 static vkt_status build_table(vkt_lora *l, int64_t align) {
     vkt_param_table *t = &l->table;
-    t->p = calloc((size_t)(2 * l->n_mods), sizeof *t->p);
+    t->p = calloc((size_t)(2 * l->n_mods + 1), sizeof *t->p);
     if (!t->p) return VKT_ERR_OOM;
     int64_t off = 0;
     for (int i = 0; i < l->n_mods; i++) {
@@ -173,6 +173,15 @@ static vkt_status build_table(vkt_lora *l, int64_t align) {
             e->layer = md->layer, e->role = md->role, e->decay = true;
             *(ab ? &md->b : &md->a) = t->n++;
         }
+    }
+    if (l->cfg.score_head) {
+        /* PEFT saves modules_to_save under the module's own name (the ".modules_to_save.default" dropped). */
+        vkt_param *e = &t->p[t->n++];
+        snprintf(e->name, sizeof e->name, "base_model.model.score.weight");
+        e->rows = 1, e->cols = l->model->cfg.n_embd, e->numel = e->cols;
+        off = (off + align - 1) / align * align;
+        e->offset = off, off += e->numel;
+        e->layer = -1, e->role = VKT_ROLE_SCORE_W, e->decay = true;
     }
     t->total = (off + align - 1) / align * align;
     t->n_layer = l->model->table.n_layer;
@@ -271,6 +280,7 @@ static vkt_status init_weights(vkt_lora *l) {
         const vkt_param *e = &l->table.p[i];
         bool is_a = i % 2 == 0;
         float *x = h + e->offset;
+        if (i == 2 * l->n_mods) continue; /* the score head starts at zero (lora.h) */
         if (!is_a && l->cfg.init != VKT_LORA_INIT_NONE) continue; /* B = 0: the adapter starts as a no-op */
         if (is_a && l->cfg.init == VKT_LORA_INIT_GAUSSIAN) {
             for (int64_t k = 0; k < e->numel; k++) x[k] = (float)(vkt_rng_normal(&rng) / (double)l->cfg.r);
@@ -403,6 +413,14 @@ vkt_status vkt_lora_upload(vkt_lora *l, const float *host) {
 
 vkt_status vkt_lora_download(vkt_lora *l, float *host) {
     return vkt_tensor_download(l->model->dev, &l->params, host, (size_t)l->table.total * 4);
+}
+
+bool vkt_lora_score_views(const vkt_lora *l, vkt_tensor *w, vkt_tensor *dw) {
+    if (!l->cfg.score_head) return false;
+    const vkt_param *e = &l->table.p[2 * l->n_mods];
+    *w = view(&l->params, e->offset, 1, e->cols);
+    *dw = view(&l->grads, e->offset, 1, e->cols);
+    return true;
 }
 
 vkt_status vkt_lora_record_zero_grads(vkt_lora *l, vkt_rec *r) { return vkt_rec_fill(r, &l->grads, 0); }

@@ -22,7 +22,10 @@
  * on the device from (seed, module, a pass counter the adapter keeps in device memory and advances after
  * each training backward); vkt_lora_set_pass_counter restores it on resume (micro-batches run so far).
  *
- * Not done here: adapters on embeddings or the LM head, DoRA, bias training,
+ * A reward model's adapter also trains the score head (cfg.score_head), saved as PEFT saves a SEQ_CLS task's
+ * modules_to_save: its whole weight beside the lora_A / lora_B pairs.
+ *
+ * Not done here: adapters on embeddings or the LM head, DoRA, bias training, modules_to_save other than score,
  * PiSSA/OLoRA/LoftQ inits (refused), several adapters at once. Nothing here is thread-safe. */
 #ifndef VKT_FINETUNE_LORA_H
 #define VKT_FINETUNE_LORA_H
@@ -51,6 +54,11 @@ typedef struct {
     char target_regex[256]; /* target_modules given as one string (not "all-linear"): full-match regex */
     vkt_lora_init init;
     uint64_t seed;        /* initialisation */
+    bool score_head;      /* PEFT's modules_to_save ["score"] of a SEQ_CLS adapter: a trained (1, C) reward head
+                           * (model/score_head.h), table entry base_model.model.score.weight after every lora_A /
+                           * lora_B. It starts at zero (transformers draws N(0, initializer_range)): every reward
+                           * is 0 at first, so the first Bradley-Terry loss is ln 2 exactly, as a fresh DPO
+                           * adapter's is, and the run does not depend on a draw the base model never made */
     char base_model[512]; /* base_model_name_or_path written to adapter_config.json */
 } vkt_lora_cfg;
 
@@ -119,6 +127,9 @@ void vkt_lora_detach(vkt_lora *l);
 
 /* Sets the dropout pass counter (training micro-batches run so far: step * grad_accum on resume). */
 vkt_status vkt_lora_set_pass_counter(vkt_lora *l, uint32_t passes);
+
+/* The score head's weight and gradient views ((1, C) each); false when the adapter has none. */
+bool vkt_lora_score_views(const vkt_lora *l, vkt_tensor *w, vkt_tensor *dw);
 
 /* Host copies of the adapter parameters (table.total floats, table order) in and out. */
 vkt_status vkt_lora_upload(vkt_lora *l, const float *host);

@@ -65,13 +65,14 @@ static cJSON *config_json(const vkt_lora *l) {
     cJSON_AddNullToObject(o, "layers_to_transform");
     cJSON_AddNumberToObject(o, "lora_alpha", l->cfg.lora_alpha);
     cJSON_AddNumberToObject(o, "lora_dropout", l->cfg.lora_dropout);
-    cJSON_AddNullToObject(o, "modules_to_save");
+    if (l->cfg.score_head) cJSON_AddItemToObject(o, "modules_to_save", cJSON_CreateStringArray((const char *[]){"score"}, 1));
+    else cJSON_AddNullToObject(o, "modules_to_save");
     cJSON_AddStringToObject(o, "peft_type", "LORA");
     cJSON_AddNumberToObject(o, "r", (double)l->cfg.r);
     cJSON_AddItemToObject(o, "rank_pattern", cJSON_CreateObject());
     cJSON_AddNullToObject(o, "revision");
     cJSON_AddItemToObject(o, "target_modules", targets_json(l));
-    cJSON_AddStringToObject(o, "task_type", "CAUSAL_LM");
+    cJSON_AddStringToObject(o, "task_type", l->cfg.score_head ? "SEQ_CLS" : "CAUSAL_LM");
     cJSON_AddBoolToObject(o, "use_dora", false);
     cJSON_AddBoolToObject(o, "use_rslora", l->cfg.use_rslora);
     return o;
@@ -117,6 +118,28 @@ static bool unset(const cJSON *v) {
            ((cJSON_IsObject(v) || cJSON_IsArray(v)) && cJSON_GetArraySize(v) == 0);
 }
 
+/* modules_to_save: only a sequence-classification head ("score"; PEFT's SEQ_CLS task adds "classifier" and
+ * "score" when it is unset, and a model has at most one of them), which sets c->score_head. */
+static vkt_status parse_modules_to_save(const char *path, const cJSON *o, vkt_lora_cfg *c) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "modules_to_save"), *it;
+    const cJSON *task = cJSON_GetObjectItemCaseSensitive(o, "task_type");
+    bool seq_cls = cJSON_IsString(task) && !strcmp(task->valuestring, "SEQ_CLS");
+    c->score_head = seq_cls;
+    if (unset(m)) return VKT_OK;
+    bool ok = cJSON_IsArray(m);
+    cJSON_ArrayForEach(it, m) {
+        ok = ok && cJSON_IsString(it) && (!strcmp(it->valuestring, "score") || !strcmp(it->valuestring, "classifier"));
+        if (ok && !strcmp(it->valuestring, "score")) c->score_head = true;
+    }
+    if (!ok || !c->score_head) {
+        vkt_log_error("%s: \"modules_to_save\" may only name the reward model's \"score\" head (and \"classifier\"); "
+                      "this engine trains no other extra modules",
+                      path);
+        return VKT_ERR_UNSUPPORTED;
+    }
+    return VKT_OK;
+}
+
 static vkt_status parse_config(const char *path, const cJSON *o, bool for_training, vkt_lora_cfg *c) {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "peft_type");
     if (!cJSON_IsString(type) || strcmp(type->valuestring, "LORA") != 0) {
@@ -124,13 +147,14 @@ static vkt_status parse_config(const char *path, const cJSON *o, bool for_traini
                       cJSON_IsString(type) ? type->valuestring : "missing");
         return VKT_ERR_UNSUPPORTED;
     }
+    VKT_TRY(parse_modules_to_save(path, o, c));
     static const char *refused[] = {
-        "modules_to_save", "layers_to_transform", "rank_pattern", "alpha_pattern", "use_dora", "bias",
+        "layers_to_transform", "rank_pattern", "alpha_pattern", "use_dora", "bias",
         "megatron_config", "loftq_config"};
     for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++)
         if (!unset(cJSON_GetObjectItemCaseSensitive(o, refused[k]))) {
-            vkt_log_error("%s: \"%s\" is set; this engine supports plain LoRA adapters only (no extra trained modules, "
-                          "layer subsets, per-module ranks, DoRA or bias training)",
+            vkt_log_error("%s: \"%s\" is set; this engine supports plain LoRA adapters only (no layer subsets, "
+                          "per-module ranks, DoRA or bias training)",
                           path, refused[k]);
             return VKT_ERR_UNSUPPORTED;
         }

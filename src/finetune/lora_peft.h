@@ -3,10 +3,13 @@
  *   adapter_config.json          peft_type "LORA", task_type "CAUSAL_LM", r, lora_alpha, target_modules,
  *                                use_rslora, lora_dropout, fan_in_fan_out (true for GPT-2's Conv1D), bias
  *                                "none", base_model_name_or_path, init_lora_weights, modules_to_save null, ...
+ *                                A reward model's adapter: task_type "SEQ_CLS", modules_to_save ["score"].
  *   adapter_model.safetensors    F32 tensors base_model.model.<module>.lora_A.weight (r, in) and
- *                                .lora_B.weight (out, r); PEFT keeps these shapes for Conv1D too.
+ *                                .lora_B.weight (out, r); PEFT keeps these shapes for Conv1D too. With a
+ *                                score head also base_model.model.score.weight (1, C), the whole trained
+ *                                copy, as PEFT saves modules_to_save.
  * Reading accepts F32, F16 and BF16 tensors and refuses what this engine would silently get wrong: another
- * peft_type, bias other than "none", modules_to_save, layers_to_transform, rank or alpha patterns, DoRA,
+ * peft_type, bias other than "none", modules_to_save other than a SEQ_CLS score head, layers_to_transform, rank or alpha patterns, DoRA,
  * a missing, extra or misshapen tensor (the error names it, with the shape found and expected). */
 #ifndef VKT_FINETUNE_LORA_PEFT_H
 #define VKT_FINETUNE_LORA_PEFT_H

@@ -85,10 +85,10 @@ static vkt_status fill_flat(const char *from, const vkt_host_params *hp, const v
     return s;
 }
 
-static vkt_status upload_host(const char *from, const vkt_host_params *hp, vkt_model *m) {
+static vkt_status upload_host(const char *from, const vkt_host_params *hp, vkt_model *m, const vkt_param_table *t) {
     float *flat = calloc((size_t)m->table.total, sizeof *flat);
     if (!flat) return VKT_ERR_OOM;
-    vkt_status s = fill_flat(from, hp, &m->table, flat);
+    vkt_status s = fill_flat(from, hp, t, flat);
     if (s == VKT_OK) s = vkt_model_upload_params(m, flat);
     free(flat);
     return s;
@@ -114,11 +114,32 @@ vkt_status vkt_import_flat(const char *from, const vkt_param_table *t, float *fl
     return s;
 }
 
+/* The entries of m's table that source from holds: all of them, or, for a reward model (a score head, the
+ * table's last entry) read from a causal LM, all but the head, which then stays zero. */
+static vkt_status source_table(const char *from, const vkt_model *m, vkt_param_table *t) {
+    *t = m->table;
+    if (!t->n || t->p[t->n - 1].role != VKT_ROLE_SCORE_W) return VKT_OK;
+    vkt_model_config src;
+    VKT_TRY(vkt_import_config(from, &src));
+    if (src.num_labels == 0) {
+        t->n--;
+        vkt_log_info("%s is a causal LM: its weights are loaded under a score head that starts at zero", from);
+    }
+    return VKT_OK;
+}
+
 vkt_status vkt_import_params(const char *from, vkt_model *m) {
     source_kind kind;
     VKT_TRY(detect(from, &kind));
+    vkt_param_table t;
+    VKT_TRY(source_table(from, m, &t));
     if (kind == SRC_HF) {
-        return vkt_checkpoint_load_hf(from, m);
+        float *flat = calloc((size_t)m->table.total, sizeof *flat);
+        if (!flat) return VKT_ERR_OOM;
+        vkt_status s = vkt_checkpoint_read_hf_flat(from, &t, flat);
+        if (s == VKT_OK) s = vkt_model_upload_params(m, flat);
+        free(flat);
+        return s;
     }
     vkt_host_params hp = {0};
     vkt_status s;
@@ -129,7 +150,7 @@ vkt_status vkt_import_params(const char *from, vkt_model *m) {
         vkt_gpt2_config gc;
         s = vkt_llmc_gpt2_load(from, &gc, &hp);
     }
-    if (s == VKT_OK) s = upload_host(from, &hp, m);
+    if (s == VKT_OK) s = upload_host(from, &hp, m, &t);
     vkt_host_params_free(&hp);
     return s;
 }

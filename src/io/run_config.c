@@ -107,13 +107,17 @@ static const field fields[] = {
     {"finetune", "rewards", T_JSON, S(ft_rewards), 0, 0},
     {"finetune", "answer_key", T_STRING, S(ft_answer_key), 0, 0},
     {"finetune", "eval_temperature", T_FLOAT, R(ft_eval_temperature), 0, 0, 100},
+    {"finetune", "center_rewards_coefficient", T_FLOAT, R(ft_center_rewards_coef), 0, 0, 1e6},
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
 /* The names of a T_ENUM field's values (stored as the int index), NULL-terminated, in the order of their C
  * enums (run_config.h). */
+static const char *const objective[] = {"sft", "dpo", "ipo", "orpo", "grpo", "reward", NULL};
+
+const char *vkt_run_config_ft_objective_name(const vkt_run_config *c) { return objective[c->ft_objective]; }
+
 static const char *const *enum_names(const field *f) {
-    static const char *const objective[] = {"sft", "dpo", "ipo", "orpo", "grpo", NULL};
     static const char *const loss_type[] = {"sigmoid", "robust", "dapo", "grpo", "bnpo", "dr_grpo", NULL};
     static const char *const scale[] = {"group", "batch", "none", NULL};
     if (f->offset == offsetof(vkt_run_config, ft_scale_rewards)) return scale;
@@ -199,7 +203,8 @@ static vkt_status set_field(vkt_run_config *c, const field *f, const cJSON *v, c
     case T_JSON: {
         /* Kept as JSON text; an override's '["q_proj","v_proj"]' arrives as a string holding JSON. */
         cJSON *parsed = cJSON_IsString(v) ? cJSON_Parse(v->valuestring) : NULL;
-        const cJSON *use = parsed && (cJSON_IsArray(parsed) || cJSON_IsObject(parsed) || cJSON_IsBool(parsed)) ? parsed : v;
+        const cJSON *use =
+            parsed && (cJSON_IsArray(parsed) || cJSON_IsObject(parsed) || cJSON_IsBool(parsed)) ? parsed : v;
         char *text = cJSON_PrintUnformatted(use);
         cJSON_Delete(parsed);
         if (!text || strlen(text) >= f->size) {
@@ -224,12 +229,16 @@ static vkt_status set_field(vkt_run_config *c, const field *f, const cJSON *v, c
     }
     case T_OBJECTIVE:
         if (!cJSON_IsString(v)) break;
-        if (strcmp(v->valuestring, "clm") == 0) *(vkt_objective *)dst = VKT_OBJ_CLM;
-        else if (strcmp(v->valuestring, "mlm") == 0) *(vkt_objective *)dst = VKT_OBJ_MLM;
-        else if (strcmp(v->valuestring, "fim") == 0) *(vkt_objective *)dst = VKT_OBJ_FIM;
+        if (strcmp(v->valuestring, "clm") == 0)
+            *(vkt_objective *)dst = VKT_OBJ_CLM;
+        else if (strcmp(v->valuestring, "mlm") == 0)
+            *(vkt_objective *)dst = VKT_OBJ_MLM;
+        else if (strcmp(v->valuestring, "fim") == 0)
+            *(vkt_objective *)dst = VKT_OBJ_FIM;
         else {
             vkt_log_error("%s: data.objective \"%s\" is not one of clm (next token), mlm (masked tokens), "
-                          "fim (fill in the middle)", where, v->valuestring);
+                          "fim (fill in the middle)",
+                          where, v->valuestring);
             return VKT_ERR_FORMAT;
         }
         return VKT_OK;
@@ -246,14 +255,17 @@ static vkt_status set_field(vkt_run_config *c, const field *f, const cJSON *v, c
             vkt_log_error("%s: %s.%s = %g is outside [%g, %g]", where, f->section, f->key, x, f->min, f->max);
             return VKT_ERR_FORMAT;
         }
-        if (f->type == T_INT) *(int64_t *)dst = (int64_t)x;
-        else if (f->type == T_UINT64) *(uint64_t *)dst = (uint64_t)x;
-        else *(double *)dst = x;
+        if (f->type == T_INT)
+            *(int64_t *)dst = (int64_t)x;
+        else if (f->type == T_UINT64)
+            *(uint64_t *)dst = (uint64_t)x;
+        else
+            *(double *)dst = x;
         return VKT_OK;
     }
     }
-    static const char *type_names[] = {"an integer", "an integer", "a number", "true or false", "a string",
-                                       "a string", "JSON", "a string"};
+    static const char *type_names[] = {"an integer", "an integer", "a number", "true or false",
+                                       "a string",   "a string",   "JSON",     "a string"};
     vkt_log_error("%s: %s.%s must be %s", where, f->section, f->key, type_names[f->type]);
     return VKT_ERR_FORMAT;
 }
@@ -274,8 +286,9 @@ vkt_status vkt_run_config_apply(vkt_run_config *c, const cJSON *root, const char
     }
     for (const cJSON *sec = root->child; sec; sec = sec->next) {
         if (!section_known(sec->string)) {
-            vkt_log_error("%s: unknown section \"%s\" (sections: model tokenizer data optim eval log output sample finetune)",
-                          where, sec->string);
+            vkt_log_error(
+                "%s: unknown section \"%s\" (sections: model tokenizer data optim eval log output sample finetune)",
+                where, sec->string);
             return VKT_ERR_FORMAT;
         }
         if (!cJSON_IsObject(sec)) {
@@ -284,8 +297,10 @@ vkt_status vkt_run_config_apply(vkt_run_config *c, const cJSON *root, const char
         }
         for (const cJSON *item = sec->child; item; item = item->next) {
             const field *f = find_field(sec->string, item->string);
-            if (f) VKT_TRY(set_field(c, f, item, where));
-            else if (strcmp(sec->string, "model") == 0) VKT_TRY(set_model_key(c, item->string, item));
+            if (f)
+                VKT_TRY(set_field(c, f, item, where));
+            else if (strcmp(sec->string, "model") == 0)
+                VKT_TRY(set_model_key(c, item->string, item));
             else {
                 vkt_log_error("%s: unknown key \"%s.%s\" (check the spelling)", where, sec->string, item->string);
                 return VKT_ERR_FORMAT;
@@ -332,7 +347,8 @@ vkt_status vkt_run_config_validate(vkt_run_config *c) {
         const vkt_model_config *preset = vkt_model_preset(c->model_preset);
         if (!preset) {
             vkt_log_error("%s: model.preset \"%s\" is unknown (gpt2, gpt2-medium, gpt2-tiny, llama-tiny, "
-                          "smollm-135m), or give model.from", where, c->model_preset);
+                          "smollm-135m), or give model.from",
+                          where, c->model_preset);
             return VKT_ERR_FORMAT;
         }
         cJSON *merged = vkt_model_config_to_json(preset);
@@ -356,8 +372,8 @@ vkt_status vkt_run_config_validate(vkt_run_config *c) {
     }
     if (!c->model_from[0] && c->seq_len > c->model.max_seq_len) {
         vkt_log_error("%s: optim.seq_len (%lld) is over the model's maximum (%lld); raise model.n_positions / "
-                      "max_position_embeddings or lower seq_len", where, (long long)c->seq_len,
-                      (long long)c->model.max_seq_len);
+                      "max_position_embeddings or lower seq_len",
+                      where, (long long)c->seq_len, (long long)c->model.max_seq_len);
         return VKT_ERR_FORMAT;
     }
     return VKT_OK;
@@ -381,7 +397,8 @@ void vkt_run_config_print(const vkt_run_config *c) {
                      f->offset == offsetof(vkt_run_config, ft_beta) ? vkt_run_config_ft_beta(c) : *(const double *)p);
             break;
         case T_ENUM: {
-            int v = f->offset == offsetof(vkt_run_config, ft_loss_type) ? vkt_run_config_ft_loss_type(c) : *(const int *)p;
+            int v =
+                f->offset == offsetof(vkt_run_config, ft_loss_type) ? vkt_run_config_ft_loss_type(c) : *(const int *)p;
             snprintf(value, sizeof value, "\"%s\"", enum_names(f)[v]);
             break;
         }

@@ -163,6 +163,9 @@ typedef enum {
                              * position losses and row statistics (xent_rowstats) as VKT_FWD_LOSS, with
                              * train-only ops (adapter dropout) on; the caller writes dlogits over the logits
                              * (e.g. vkt_op_xent_bwd_weighted) before vkt_model_record_backward */
+    VKT_FWD_HIDDEN = 4,       /* stops after the final norm: m->normf (BT, C) is the output, no LM head or loss
+                               * (heads of their own on the hidden state: model/score_head.h) */
+    VKT_FWD_HIDDEN_TRAIN = 5, /* the same in a training pass (dropout on), for vkt_model_record_backward_hidden */
 } vkt_fwd_mode;
 
 /* Forward over m->tokens. */
@@ -170,6 +173,10 @@ vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode)
 /* Backward from dlogits (left by the forward) into m->grads (accumulating); a FROZEN model computes the
  * activation gradients only (for the hook). */
 vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r);
+/* Backward from a gradient of the final-norm output instead of dlogits, after a VKT_FWD_HIDDEN_TRAIN forward:
+ * dhidden (BT, C) f32 is d(loss)/d(m->normf); the LM head gets no gradient. dhidden may be m->dtmp_c (read
+ * before the blocks reuse it). Otherwise as vkt_model_record_backward. */
+vkt_status vkt_model_record_backward_hidden(vkt_model *m, vkt_rec *r, const vkt_tensor *dhidden);
 /* Records zeroing of every gradient (nothing for a model without gradients). */
 vkt_status vkt_model_record_zero_grads(vkt_model *m, vkt_rec *r);
 

@@ -44,20 +44,15 @@ static vkt_status block_backward(vkt_model *m, vkt_rec *r, int l, const vkt_tens
                               opt(&gn1b));
 }
 
-vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r) {
+/* From d(final-norm output) in dnormf down to the embeddings. */
+static vkt_status backward_from_hidden(vkt_model *m, vkt_rec *r, const vkt_tensor *dnormf) {
     const vkt_model_config *c = &m->cfg;
-    VKT_ASSERT(m->dres.arena); /* a model created with a backward (TRAIN or FROZEN) */
-    int64_t BT = m->B * m->T, L = c->n_layer;
-    /* LM head: logits = normf head^T; the forward left dlogits in m->logits. */
-    vkt_param_role head_role = c->tie_word_embeddings ? VKT_ROLE_WTE : VKT_ROLE_LM_HEAD;
-    vkt_tensor head = vkt_model_p(m, -1, head_role), ghead = vkt_model_g(m, -1, head_role);
-    VKT_TRY(vkt_op_matmul_bwd(r, &m->logits, &m->normf, &head, &m->dtmp_c, opt(&ghead), NULL, BT, c->n_embd,
-                              c->vocab_size));
+    int64_t L = c->n_layer;
     VKT_TRY(vkt_rec_fill(r, &m->dres, 0));
     vkt_tensor nfw = vkt_model_p(m, -1, VKT_ROLE_NORM_F_W), gnfw = vkt_model_g(m, -1, VKT_ROLE_NORM_F_W);
     vkt_tensor gnfb = vkt_model_g(m, -1, VKT_ROLE_NORM_F_B);
     const vkt_tensor *last = L ? &m->layers[L - 1].res_mlp : &m->embed_out;
-    VKT_TRY(vkt_model_norm_bwd(m, r, &m->dtmp_c, last, &nfw, &m->normf_mean, &m->normf_rstd, &m->dres, opt(&gnfw),
+    VKT_TRY(vkt_model_norm_bwd(m, r, dnormf, last, &nfw, &m->normf_mean, &m->normf_rstd, &m->dres, opt(&gnfw),
                                opt(&gnfb)));
     for (int64_t l = L - 1; l >= 0; l--) {
         const vkt_tensor *x = l ? &m->layers[l - 1].res_mlp : &m->embed_out;
@@ -69,4 +64,22 @@ vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r) {
     vkt_tensor dbtc = m->dres;
     dbtc.shape[0] = m->B, dbtc.shape[1] = m->T, dbtc.shape[2] = c->n_embd;
     return vkt_op_embed_bwd(r, &dbtc, &m->tokens, &m->embed_scratch, m->pos0, &m->seg_start, &gwte, opt(&gwpe));
+}
+
+vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r) {
+    const vkt_model_config *c = &m->cfg;
+    VKT_ASSERT(m->dres.arena); /* a model created with a backward (TRAIN or FROZEN) */
+    int64_t BT = m->B * m->T;
+    /* LM head: logits = normf head^T; the forward left dlogits in m->logits. */
+    vkt_param_role head_role = c->tie_word_embeddings ? VKT_ROLE_WTE : VKT_ROLE_LM_HEAD;
+    vkt_tensor head = vkt_model_p(m, -1, head_role), ghead = vkt_model_g(m, -1, head_role);
+    VKT_TRY(vkt_op_matmul_bwd(r, &m->logits, &m->normf, &head, &m->dtmp_c, opt(&ghead), NULL, BT, c->n_embd,
+                              c->vocab_size));
+    return backward_from_hidden(m, r, &m->dtmp_c);
+}
+
+vkt_status vkt_model_record_backward_hidden(vkt_model *m, vkt_rec *r, const vkt_tensor *dhidden) {
+    VKT_ASSERT(m->dres.arena); /* a model created with a backward (TRAIN or FROZEN) */
+    VKT_ASSERT(vkt_tensor_numel(dhidden) >= m->B * m->T * m->cfg.n_embd);
+    return backward_from_hidden(m, r, dhidden);
 }

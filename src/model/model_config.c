@@ -37,6 +37,7 @@ static const key_spec gpt2_keys[] = {
     {"tie_word_embeddings", K_BOOL, F(tie_word_embeddings), false},
     {"bos_token_id", K_INT, F(bos_token_id), true},
     {"eos_token_id", K_INT, F(eos_token_id), true},
+    {"num_labels", K_INT, F(num_labels), true},
 };
 
 static const key_spec llama_keys[] = {
@@ -56,6 +57,7 @@ static const key_spec llama_keys[] = {
     {"mlp_bias", K_BOOL, F(mlp_bias), false},
     {"bos_token_id", K_INT, F(bos_token_id), true},
     {"eos_token_id", K_INT, F(eos_token_id), true},
+    {"num_labels", K_INT, F(num_labels), true},
 };
 
 /* Present in real config.json files; none changes the computation of a training step here. */
@@ -407,6 +409,8 @@ vkt_status vkt_model_config_validate(const vkt_model_config *c, const char *wher
     NEED(c->n_embd > 0 && c->n_layer > 0 && c->n_head > 0, "%s: width, layers and heads must be positive", where);
     NEED(c->max_seq_len > 0, "%s: the maximum sequence length must be positive", where);
     NEED(c->n_inner > 0, "%s: the MLP width (n_inner / intermediate_size) must be positive", where);
+    NEED(c->num_labels >= 0 && c->num_labels <= 1024, "%s: num_labels %lld: 0 (a causal LM) to 1024", where,
+         (long long)c->num_labels);
     NEED(c->n_kv_head > 0 && c->n_head % c->n_kv_head == 0,
          "%s: num_attention_heads (%lld) must be a multiple of num_key_value_heads (%lld)", where,
          (long long)c->n_head, (long long)c->n_kv_head);
@@ -447,7 +451,7 @@ cJSON *vkt_model_config_to_json(const vkt_model_config *c) {
     cJSON_AddStringToObject(o, "model_type", c->model_type);
     if (c->arch == VKT_ARCH_GPT2) {
         cJSON *arch = cJSON_AddArrayToObject(o, "architectures");
-        cJSON_AddItemToArray(arch, cJSON_CreateString("GPT2LMHeadModel"));
+        cJSON_AddItemToArray(arch, cJSON_CreateString(c->num_labels ? "GPT2ForSequenceClassification" : "GPT2LMHeadModel"));
         cJSON_AddNumberToObject(o, "vocab_size", (double)c->vocab_size);
         cJSON_AddNumberToObject(o, "n_positions", (double)c->max_seq_len);
         cJSON_AddNumberToObject(o, "n_ctx", (double)c->max_seq_len);
@@ -460,9 +464,10 @@ cJSON *vkt_model_config_to_json(const vkt_model_config *c) {
     } else {
         cJSON *arch = cJSON_AddArrayToObject(o, "architectures");
         bool qwen = strcmp(c->model_type, "qwen2") == 0, mistral = strcmp(c->model_type, "mistral") == 0;
-        cJSON_AddItemToArray(arch, cJSON_CreateString(qwen      ? "Qwen2ForCausalLM"
-                                                      : mistral ? "MistralForCausalLM"
-                                                                : "LlamaForCausalLM"));
+        char name[64];
+        snprintf(name, sizeof name, "%sFor%s", qwen ? "Qwen2" : mistral ? "Mistral" : "Llama",
+                 c->num_labels ? "SequenceClassification" : "CausalLM");
+        cJSON_AddItemToArray(arch, cJSON_CreateString(name));
         cJSON_AddNumberToObject(o, "vocab_size", (double)c->vocab_size);
         cJSON_AddNumberToObject(o, "max_position_embeddings", (double)c->max_seq_len);
         cJSON_AddNumberToObject(o, "hidden_size", (double)c->n_embd);
@@ -497,6 +502,8 @@ cJSON *vkt_model_config_to_json(const vkt_model_config *c) {
         cJSON_AddNumberToObject(o, "bos_token_id", (double)c->bos_token_id);
     if (c->eos_token_id >= 0 && c->eos_token_id < c->vocab_size)
         cJSON_AddNumberToObject(o, "eos_token_id", (double)c->eos_token_id);
+    /* transformers makes id2label / label2id from num_labels (PretrainedConfig). */
+    if (c->num_labels > 0) cJSON_AddNumberToObject(o, "num_labels", (double)c->num_labels);
     cJSON_AddStringToObject(o, "torch_dtype", "float32");
     return o;
 }
@@ -515,5 +522,5 @@ int64_t vkt_model_config_n_params(const vkt_model_config *c) {
     int64_t n = c->n_layer * per_layer + c->vocab_size * C + (c->arch == VKT_ARCH_GPT2 ? 2 * C : C);
     if (c->arch == VKT_ARCH_GPT2) n += c->max_seq_len * C;
     if (!c->tie_word_embeddings) n += c->vocab_size * C;
-    return n;
+    return n + c->num_labels * C;
 }

@@ -42,6 +42,8 @@ typedef struct {
                                  * positions than this is refused (vkt_model_config_check_positions) */
     double init_std;            /* initializer_range */
     bool tie_word_embeddings;
+    int64_t num_labels;         /* rows of a sequence-classification head score.weight (num_labels, C) after
+                                 * every other parameter (a reward model: 1); 0: none, a causal LM */
     bool qkv_bias;              /* GPT-2: true; Qwen2: true; Llama: attention_bias */
     bool o_bias;                /* GPT-2: true; Llama: attention_bias */
     bool mlp_bias;              /* GPT-2: true; Llama: mlp_bias */

@@ -55,7 +55,7 @@ vkt_status vkt_model_block_forward(vkt_model *m, vkt_rec *r, int l, const vkt_te
 
 vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode) {
     const vkt_model_config *c = &m->cfg;
-    m->training = mode == VKT_FWD_LOSS_GRAD || mode == VKT_FWD_LOSS_TRAIN;
+    m->training = mode == VKT_FWD_LOSS_GRAD || mode == VKT_FWD_LOSS_TRAIN || mode == VKT_FWD_HIDDEN_TRAIN;
     int64_t BT = m->B * m->T;
     vkt_tensor wte = vkt_model_p(m, -1, VKT_ROLE_WTE), wpe = vkt_model_p(m, -1, VKT_ROLE_WPE);
     vkt_tensor btc = m->embed_out;
@@ -68,6 +68,7 @@ vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode)
     }
     vkt_tensor nfw = vkt_model_p(m, -1, VKT_ROLE_NORM_F_W), nfb = vkt_model_p(m, -1, VKT_ROLE_NORM_F_B);
     VKT_TRY(vkt_model_norm_fwd(m, r, x, &nfw, opt(&nfb), &m->normf, &m->normf_mean, &m->normf_rstd));
+    if (mode == VKT_FWD_HIDDEN || mode == VKT_FWD_HIDDEN_TRAIN) return VKT_OK;
     vkt_tensor head = vkt_model_p(m, -1, c->tie_word_embeddings ? VKT_ROLE_WTE : VKT_ROLE_LM_HEAD);
     VKT_TRY(vkt_op_matmul_fwd(r, &m->normf, &head, NULL, &m->logits, BT, c->n_embd, c->vocab_size));
     if (mode == VKT_FWD_LOGITS) return VKT_OK;

@@ -34,6 +34,13 @@ static void fuse_last(builder *b, int n) {
     for (int i = b->n - n; i < b->n - 1; i++) b->p[i].fused_next = true;
 }
 
+/* A sequence-classification head, last so that a causal LM's table is a prefix of a reward model's
+ * (import.c reads a causal LM's weights into one). */
+static vkt_status add_score(const vkt_model_config *c, builder *b) {
+    return c->num_labels > 0 ? add(b, -1, VKT_ROLE_SCORE_W, c->num_labels, c->n_embd, true, false, "score.weight")
+                             : VKT_OK;
+}
+
 static vkt_status build_gpt2(const vkt_model_config *c, builder *b) {
     int64_t C = c->n_embd, F = c->n_inner;
     VKT_TRY(add(b, -1, VKT_ROLE_WTE, c->vocab_size, C, true, false, "transformer.wte.weight"));
@@ -55,7 +62,7 @@ static vkt_status build_gpt2(const vkt_model_config *c, builder *b) {
     VKT_TRY(add(b, -1, VKT_ROLE_NORM_F_W, 1, C, false, false, "transformer.ln_f.weight"));
     VKT_TRY(add(b, -1, VKT_ROLE_NORM_F_B, 1, C, false, false, "transformer.ln_f.bias"));
     if (!c->tie_word_embeddings) VKT_TRY(add(b, -1, VKT_ROLE_LM_HEAD, c->vocab_size, C, true, false, "lm_head.weight"));
-    return VKT_OK;
+    return add_score(c, b);
 }
 
 static vkt_status build_llama(const vkt_model_config *c, builder *b) {
@@ -89,7 +96,7 @@ static vkt_status build_llama(const vkt_model_config *c, builder *b) {
     }
     VKT_TRY(add(b, -1, VKT_ROLE_NORM_F_W, 1, C, false, false, "model.norm.weight"));
     if (!c->tie_word_embeddings) VKT_TRY(add(b, -1, VKT_ROLE_LM_HEAD, c->vocab_size, C, true, false, "lm_head.weight"));
-    return VKT_OK;
+    return add_score(c, b);
 }
 
 vkt_status vkt_params_build(const vkt_model_config *c, int64_t align_elems, vkt_param_table *t) {

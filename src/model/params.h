@@ -24,6 +24,8 @@ typedef enum {
     VKT_ROLE_Q_B, VKT_ROLE_K_B, VKT_ROLE_V_B, VKT_ROLE_O_W, VKT_ROLE_O_B, VKT_ROLE_NORM2_W, VKT_ROLE_NORM2_B,
     VKT_ROLE_FC_W, VKT_ROLE_FC_B, VKT_ROLE_GATE_W, VKT_ROLE_UP_W, VKT_ROLE_GATE_B, VKT_ROLE_UP_B,
     VKT_ROLE_DOWN_W, VKT_ROLE_DOWN_B,
+    /* global, last in the table: a sequence-classification head (model_config.num_labels) */
+    VKT_ROLE_SCORE_W,
     VKT_ROLE_COUNT
 } vkt_param_role;
 

@@ -30,9 +30,10 @@
  *   3. vkt_op_pref_loss -> dseq, metrics (dloss = 1/accum steps)
  *   4. vkt_op_seq_scatter(dseq, seq_ids, NULL) -> weights (N)
  *   5. vkt_op_xent_bwd_weighted (dloss 1; in place on the logits), then the model backward
- * BT instead runs the score head on each sequence's last token, then 3, then the head's backward from dseq.
+ * BT instead runs the score head on each sequence's last token, then 3, then the head's backward from dseq
+ * (model/score_head.h; the reward-model step is sched/reward_step.h).
  *
- * Not done here: the backward of BT's rewards into the score head (a row gather + matmul backward), GRPO
+ * Not done here: GRPO
  * (ops/grpo.h), TRL's other DPO loss types (hinge, exo_pair, bco_pair, ...). */
 #ifndef VKT_OP_PREF_LOSS_H
 #define VKT_OP_PREF_LOSS_H

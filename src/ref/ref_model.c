@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "ref/ref_attention.h"
 #include "ref/ref_embed.h"
 #include "ref/ref_gelu.h"
@@ -189,12 +190,19 @@ double vkt_ref_model_loss(const vkt_model_config *cfg, const vkt_param_table *ta
                                      grads);
 }
 
-/* The forward, and the backward when grads is set: from the mean loss, or with weights from
- * sum_r weights[r] loss_r. losses_out (BT) gets the per-position losses when set. */
+/* What a pass computes besides the loss: the final-norm output, and the backward from its gradient instead
+ * of the LM head's. */
+typedef struct {
+    double *hidden_out;     /* (BT, C) or NULL */
+    const double *dhidden;  /* (BT, C) or NULL: with grads, the backward starts here (targets unused) */
+} hidden_io;
+
+/* The forward, and the backward when grads is set: from the mean loss, with weights from
+ * sum_r weights[r] loss_r, or from h->dhidden. losses_out (BT) gets the per-position losses when set. */
 static double model_pass(const vkt_model_config *cfg, const vkt_param_table *table, const double *params,
                          const int32_t *tokens, const int32_t *targets, const int32_t *seg_start, int64_t B, int64_t T,
                          bool bidirectional, const double *weights, double *losses_out, double *logits_out,
-                         double *grads) {
+                         double *grads, const hidden_io *h) {
     ctx x = {.c = cfg, .t = table, .p = params, .g = grads, .B = B, .T = T, .BT = B * T, .C = cfg->n_embd,
              .NH = cfg->n_head, .KVH = cfg->n_kv_head, .HS = cfg->head_dim, .F = cfg->n_inner,
              .gpt2 = cfg->arch == VKT_ARCH_GPT2, .bidirectional = bidirectional, .seg_start = seg_start};
@@ -222,19 +230,23 @@ static double model_pass(const vkt_model_config *cfg, const vkt_param_table *tab
     }
     double *normf = zalloc(x.BT * x.C), *meanf = zalloc(x.BT), *rstdf = zalloc(x.BT);
     norm_fwd(&x, in, P(&x, -1, VKT_ROLE_NORM_F_W), P(&x, -1, VKT_ROLE_NORM_F_B), normf, meanf, rstdf);
+    if (h && h->hidden_out) memcpy(h->hidden_out, normf, (size_t)(x.BT * x.C) * sizeof *normf);
+    bool from_hidden = h && h->dhidden;
     vkt_param_role head = cfg->tie_word_embeddings ? VKT_ROLE_WTE : VKT_ROLE_LM_HEAD;
     double *logits = zalloc(x.BT * V), *losses = zalloc(x.BT);
     vkt_ref_linear_fwd(normf, P(&x, -1, head), NULL, logits, x.BT, x.C, V);
     int64_t n_valid = 0;
-    double loss = vkt_ref_xent_fwd(logits, targets, losses, x.BT, V, -100, &n_valid);
+    double loss = targets ? vkt_ref_xent_fwd(logits, targets, losses, x.BT, V, -100, &n_valid) : 0;
     if (logits_out) memcpy(logits_out, logits, (size_t)(x.BT * V) * sizeof *logits);
     if (losses_out) memcpy(losses_out, losses, (size_t)x.BT * sizeof *losses);
 
     if (grads) {
         double *dlogits = zalloc(x.BT * V), *dn = zalloc(x.BT * x.C), *dres = zalloc(x.BT * x.C);
-        if (weights) vkt_ref_xent_bwd_weighted(logits, targets, weights, dlogits, x.BT, V, -100, 1.0);
+        if (from_hidden) memcpy(dn, h->dhidden, (size_t)(x.BT * x.C) * sizeof *dn);
+        else if (weights) vkt_ref_xent_bwd_weighted(logits, targets, weights, dlogits, x.BT, V, -100, 1.0);
         else vkt_ref_xent_bwd(logits, targets, dlogits, x.BT, V, -100, 1.0);
-        vkt_ref_linear_bwd(dlogits, normf, P(&x, -1, head), dn, G(&x, -1, head), NULL, x.BT, x.C, V);
+        if (!from_hidden)
+            vkt_ref_linear_bwd(dlogits, normf, P(&x, -1, head), dn, G(&x, -1, head), NULL, x.BT, x.C, V);
         norm_bwd(&x, in, P(&x, -1, VKT_ROLE_NORM_F_W), meanf, rstdf, dn, dres, G(&x, -1, VKT_ROLE_NORM_F_W),
                  G(&x, -1, VKT_ROLE_NORM_F_B));
         for (int64_t l = L - 1; l >= 0; l--)
@@ -252,13 +264,21 @@ double vkt_ref_model_loss_packed(const vkt_model_config *cfg, const vkt_param_ta
                                  const int32_t *tokens, const int32_t *targets, const int32_t *seg_start, int64_t B,
                                  int64_t T, bool bidirectional, double *logits_out, double *grads) {
     return model_pass(cfg, table, params, tokens, targets, seg_start, B, T, bidirectional, NULL, NULL, logits_out,
-                      grads);
+                      grads, NULL);
 }
 
 void vkt_ref_model_weighted(const vkt_model_config *cfg, const vkt_param_table *table, const double *params,
                             const int32_t *tokens, const int32_t *targets, const int32_t *seg_start, int64_t B,
                             int64_t T, const double *weights, double *losses, double *grads) {
-    model_pass(cfg, table, params, tokens, targets, seg_start, B, T, false, weights, losses, NULL, grads);
+    model_pass(cfg, table, params, tokens, targets, seg_start, B, T, false, weights, losses, NULL, grads, NULL);
+}
+
+void vkt_ref_model_hidden(const vkt_model_config *cfg, const vkt_param_table *table, const double *params,
+                          const int32_t *tokens, const int32_t *seg_start, int64_t B, int64_t T, double *hidden,
+                          const double *dhidden, double *grads) {
+    hidden_io h = {.hidden_out = hidden, .dhidden = dhidden};
+    VKT_ASSERT((dhidden != NULL) == (grads != NULL));
+    model_pass(cfg, table, params, tokens, NULL, seg_start, B, T, false, NULL, NULL, NULL, grads, &h);
 }
 
 double vkt_ref_model_adamw(const vkt_param_table *table, double *params, const double *grads, double *m, double *v,

@@ -34,6 +34,13 @@ void vkt_ref_model_weighted(const vkt_model_config *cfg, const vkt_param_table *
                             const int32_t *tokens, const int32_t *targets, const int32_t *seg_start, int64_t B,
                             int64_t T, const double *weights, double *losses, double *grads);
 
+/* The final-norm output (the hidden state a sequence-classification head reads), causal, over packed rows
+ * (seg_start or NULL): hidden (B*T, C) out, or NULL. With dhidden (B*T, C) = d(loss)/d(hidden), grads
+ * (table->total) gets the parameter gradient, overwritten (the LM head's is 0); both NULL: forward only. */
+void vkt_ref_model_hidden(const vkt_model_config *cfg, const vkt_param_table *table, const double *params,
+                          const int32_t *tokens, const int32_t *seg_start, int64_t B, int64_t T, double *hidden,
+                          const double *dhidden, double *grads);
+
 /* One AdamW step over the whole table in double, as the device optimizer does: grads clipped to global
  * norm max_norm (<= 0: no clipping), decoupled weight decay on entries with decay set.
  * m, v: (table->total) moments, updated. step counts from 1. Returns the gradient norm before clipping. */

@@ -81,8 +81,8 @@ static vkt_status check_cfg(const vkt_pref_step_cfg *c) {
     bool wants_ref =
         c->loss.type == VKT_PREF_DPO_SIGMOID || c->loss.type == VKT_PREF_DPO_ROBUST || c->loss.type == VKT_PREF_IPO;
     if (c->loss.type == VKT_PREF_BT) {
-        vkt_log_error("pref_step: the Bradley-Terry reward-model loss needs a score head, which this step does not "
-                      "record");
+        vkt_log_error("pref_step: the Bradley-Terry reward-model loss reads a score head's rewards, not log-probs: "
+                      "use the reward step (sched/reward_step.h)");
         return VKT_ERR_UNSUPPORTED;
     }
     if (wants_ref != (c->ref != VKT_PREF_REF_NONE) || c->max_pairs < 1) {

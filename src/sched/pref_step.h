@@ -17,7 +17,8 @@
  * An evaluation records 1 and 2 without the backward. Metrics are TRL's (ops/pref_loss.h), read per slot.
  *
  * Not here: where batches come from (the filler writes tokens, targets, seg_start and the vkt_pref_slot
- * arrays), the Bradley-Terry reward model (needs a score head). Not thread-safe. */
+ * arrays), the Bradley-Terry reward model (sched/reward_step.h: a score head instead of log-probs). Not
+ * thread-safe. */
 #ifndef VKT_PREF_STEP_H
 #define VKT_PREF_STEP_H
 
@@ -41,12 +42,17 @@ typedef struct {
  *   pairs      (max_pairs, 2) i32: chosen, rejected sequence; (-1, -1) rows are padding
  *   ref        (2 max_pairs) f32: reference log p per sequence (HOST mode), else NULL
  *   pair_index (max_pairs) i64: each pair's index in its data (host only; the reference pass maps with it)
- *   n_pairs    pairs in the batch */
+ *   n_pairs    pairs in the batch
+ * and for a reward model (sched/reward_step.h; NULL otherwise):
+ *   seq_last   (2 max_pairs) i32: each sequence's last position (sft/pref_pack.h), -1 past the batch's
+ *   last_id    (B*T) i32: the sequence whose last token is the input at each position, -1 elsewhere
+ *              (vkt_score_last_ids of seq_last; the filler writes both) */
 typedef struct {
     int32_t *seq_id, *pairs;
     float *ref;
     int64_t *pair_index;
     int32_t n_pairs;
+    int32_t *seq_last, *last_id;
 } vkt_pref_slot;
 
 typedef struct vkt_pref_step vkt_pref_step;

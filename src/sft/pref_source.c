@@ -9,7 +9,8 @@
 #include "sft/sft_source.h"
 
 bool vkt_pref_source_wanted(const vkt_run_config *cfg) {
-    return cfg->ft_objective == VKT_FT_DPO || cfg->ft_objective == VKT_FT_IPO || cfg->ft_objective == VKT_FT_ORPO;
+    return cfg->ft_objective == VKT_FT_DPO || cfg->ft_objective == VKT_FT_IPO || cfg->ft_objective == VKT_FT_ORPO ||
+           cfg->ft_objective == VKT_FT_REWARD;
 }
 
 static vkt_status options(const vkt_run_config *cfg, vkt_pref_tok_opts *o) {
@@ -26,7 +27,8 @@ static vkt_status options(const vkt_run_config *cfg, vkt_pref_tok_opts *o) {
         return VKT_ERR_FORMAT;
     }
     o->truncation = t == 0 ? VKT_PREF_TRUNC_CUT : VKT_PREF_TRUNC_DROP, o->skip_bad = b == 1;
-    o->max_tokens = cfg->seq_len + 1, o->parse_special = cfg->parse_special;
+    /* A reward model's sequences get a placeholder appended (one input per token): seq_len tokens each. */
+    o->max_tokens = cfg->seq_len + (cfg->ft_objective == VKT_FT_REWARD ? 0 : 1), o->parse_special = cfg->parse_special;
     o->max_prompt_tokens = cfg->max_prompt_tokens, o->max_completion_tokens = cfg->max_completion_tokens;
     return VKT_OK;
 }
@@ -106,6 +108,10 @@ vkt_status vkt_pref_source_init(vkt_pref_source *s, const vkt_run_config *cfg, v
     VKT_TRY(vkt_pref_tokenize(&to, &s->train_ds, &s->train));
     if (s->has_val) VKT_TRY(vkt_pref_tokenize(&to, &s->val_ds, &s->val));
     int32_t pad = vkt_tok_pad(tok) >= 0 ? vkt_tok_pad(tok) : 0;
+    if (cfg->ft_objective == VKT_FT_REWARD) {
+        VKT_TRY(vkt_pref_tokenized_append(&s->train, pad));
+        if (s->has_val) VKT_TRY(vkt_pref_tokenized_append(&s->val, pad));
+    }
     s->max_pairs = batch_pairs(s, cfg);
     VKT_TRY(plan(&s->train_pack, &s->train, s, cfg, pad, cfg->shuffle));
     s->max_pairs = vkt_pref_pack_max_pairs(&s->train_pack);

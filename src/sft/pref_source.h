@@ -1,4 +1,4 @@
-/* The preference data of a training run (finetune.objective dpo, ipo or orpo): pairs (pref_dataset.h) from
+/* The preference data of a training run (finetune.objective dpo, ipo, orpo or reward): pairs (pref_dataset.h) from
  * data.train (and data.val or a data.val_fraction split), rendered with the chat template and tokenized
  * with completion flags (pref_tokenize.h), then batched with both halves of every pair in one batch
  * (pref_pack.h). The trainer reads batches through vkt_pref_source_train_batch / _val_batch.
@@ -9,6 +9,8 @@
  * the left by max_prompt_tokens), data.max_prompt_tokens, data.max_completion_tokens (TRL's
  * max_prompt_length / max_completion_length), data.bad_records ("skip" skips malformed records and
  * identical pairs), data.parse_special, data.val / val_fraction / shuffle and optim.seed.
+ * A reward model's sequences are tokenized to at most seq_len tokens and carry a placeholder more
+ * (vkt_pref_tokenized_append), so that each sequence's last token is an input (the score head reads it).
  *
  * Reference log-probabilities computed once (full fine-tuning DPO / IPO) are kept here per tokenized pair
  * and written into each batch: vkt_pref_source_ref_pass_* iterate every pair of a split once, in a fixed
@@ -39,7 +41,7 @@ typedef struct {
     vkt_pref_pack ref_pack; /* the reference pass's packer (one epoch, data order) */
 } vkt_pref_source;
 
-/* Whether cfg's run trains on preference pairs: finetune.objective dpo, ipo or orpo. */
+/* Whether cfg's run trains on preference pairs: finetune.objective dpo, ipo, orpo or reward. */
 bool vkt_pref_source_wanted(const vkt_run_config *cfg);
 
 /* Loads, tokenizes and plans batches of cfg->batch_size x cfg->seq_len. Errors name the config key, file

@@ -279,3 +279,25 @@ void vkt_pref_tokenized_free(vkt_pref_tokenized *t) {
     free(t->source);
     memset(t, 0, sizeof *t);
 }
+
+vkt_status vkt_pref_tokenized_append(vkt_pref_tokenized *t, int32_t id) {
+    int64_t S = 2 * t->n_pairs, n = t->n_tokens + S;
+    int32_t *ids = malloc((size_t)(n > 0 ? n : 1) * sizeof *ids);
+    uint8_t *loss = malloc((size_t)(n > 0 ? n : 1));
+    if (!ids || !loss) {
+        free(ids), free(loss);
+        return VKT_ERR_OOM;
+    }
+    int64_t at = 0;
+    for (int64_t s = 0; s < S; s++) {
+        int64_t a = t->start[s], len = t->start[s + 1] - a;
+        memcpy(ids + at, t->ids + a, (size_t)len * sizeof *ids);
+        memcpy(loss + at, t->loss + a, (size_t)len);
+        t->start[s] = at, at += len;
+        ids[at] = id, loss[at++] = 0;
+    }
+    t->start[S] = at;
+    free(t->ids), free(t->loss);
+    t->ids = ids, t->loss = loss, t->n_tokens = n;
+    return VKT_OK;
+}

@@ -117,4 +117,9 @@ typedef struct {
 vkt_status vkt_pref_tokenize(const vkt_pref_tok_opts *o, const vkt_pref_dataset *d, vkt_pref_tokenized *out);
 void vkt_pref_tokenized_free(vkt_pref_tokenized *t); /* NULL-safe; leaves *t zeroed */
 
+/* Appends token id (flag 0) to every sequence: a packed sequence of n tokens holds n - 1 inputs
+ * (pref_pack.h), and a reward model reads its score where the input is the sequence's last token, so its
+ * data carries one placeholder more (tokenize with max_tokens = seq_len, then append). VKT_ERR_OOM. */
+vkt_status vkt_pref_tokenized_append(vkt_pref_tokenized *t, int32_t id);
+
 #endif

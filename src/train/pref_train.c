@@ -19,7 +19,7 @@ vkt_pref_opts vkt_pref_train_opts(const vkt_run_config *cfg) {
 }
 
 vkt_pref_ref_mode vkt_pref_train_ref_mode(const vkt_run_config *cfg, bool adapters) {
-    if (cfg->ft_objective == VKT_FT_ORPO) return VKT_PREF_REF_NONE;
+    if (cfg->ft_objective == VKT_FT_ORPO || cfg->ft_objective == VKT_FT_REWARD) return VKT_PREF_REF_NONE;
     return adapters && !cfg->ft_precompute_ref_log_probs ? VKT_PREF_REF_MODEL : VKT_PREF_REF_HOST;
 }
 
@@ -35,6 +35,32 @@ vkt_status vkt_pref_train_create(vkt_model *m, const vkt_run_config *cfg, bool a
     vkt_log_info("preference objective: %s, beta %g%s; reference: %s", losses[pc.loss.type], vkt_run_config_ft_beta(cfg),
                  cfg->ft_label_smoothing > 0 ? " with label smoothing" : "", refs[pc.ref]);
     return vkt_pref_step_create(m, &pc, out);
+}
+
+/* A (1, cols) view of a flat f32 tensor at element offset. */
+static vkt_tensor row_view(const vkt_tensor *flat, int64_t offset, int64_t cols) {
+    vkt_tensor t = *flat;
+    t.offset += (size_t)offset * 4;
+    t.shape[0] = 1, t.shape[1] = cols, t.shape[2] = t.shape[3] = 1;
+    return t;
+}
+
+vkt_status vkt_reward_train_create(vkt_model *m, const vkt_run_config *cfg, const vkt_trainable *train,
+                                   const vkt_train_data *d, vkt_reward_step **out) {
+    VKT_ASSERT(d->kind == VKT_DATA_PREF);
+    int i = vkt_score_head_find(train->table);
+    if (i < 0) {
+        vkt_log_error("reward model: the trained parameters hold no score head (score.weight)");
+        return VKT_ERR_ARG;
+    }
+    const vkt_param *e = &train->table->p[i];
+    vkt_reward_step_cfg rc = {.center_rewards_coef = (float)cfg->ft_center_rewards_coef,
+                              .max_pairs = d->pairs.max_pairs,
+                              .w = row_view(&train->params, e->offset, e->numel),
+                              .dw = row_view(&train->grads, e->offset, e->numel)};
+    vkt_log_info("reward model: Bradley-Terry loss on a score head (%s, 1 x %lld)%s", e->name, (long long)e->numel,
+                 cfg->ft_center_rewards_coef > 0 ? ", with center_rewards_coefficient" : "");
+    return vkt_reward_step_create(m, &rc, out);
 }
 
 static double now_s(void) {

@@ -1,4 +1,4 @@
-/* Preference objectives in a training run (finetune.objective dpo, ipo, orpo): the step program built from
+/* Preference objectives in a training run (finetune.objective dpo, ipo, orpo, reward): the step program built from
  * the run's config (sched/pref_step.h) and, where the reference is precomputed, the reference pass over the
  * data before training. The trainer calls these; what else differs (metrics in the progress line and
  * metrics.jsonl) follows the program's metric names.
@@ -17,6 +17,7 @@
 
 #include "io/run_config.h"
 #include "sched/pref_step.h"
+#include "sched/reward_step.h"
 #include "train/train_data.h"
 
 /* The loss options of cfg's objective (beta, label smoothing, loss type); cfg must be a preference run. */
@@ -28,6 +29,12 @@ vkt_pref_ref_mode vkt_pref_train_ref_mode(const vkt_run_config *cfg, bool adapte
  * model without them is the reference. */
 vkt_status vkt_pref_train_create(vkt_model *m, const vkt_run_config *cfg, bool adapters, const vkt_train_data *d,
                                  vkt_pref_step **out);
+/* The reward model's program (finetune.objective reward) for m over d's batches: its score head is the entry
+ * of train's table that vkt_score_head_find names (a LoRA adapter's base_model.model.score.weight), trained
+ * with the rest. VKT_ERR_ARG (logged) when the table has none. */
+vkt_status vkt_reward_train_create(vkt_model *m, const vkt_run_config *cfg, const vkt_trainable *train,
+                                   const vkt_train_data *d, vkt_reward_step **out);
+
 /* HOST mode: runs the reference pass over every training and validation pair with m's current weights (the
  * base) and stores the log-probs in d; nothing in other modes. Synchronous; logs its time. */
 vkt_status vkt_pref_train_reference(vkt_pref_step *ps, vkt_train_data *d);

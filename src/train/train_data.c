@@ -4,14 +4,15 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "model/score_head.h"
 #include "ops/seq_sum.h"
 #include "sched/pref_step.h"
 
 static vkt_status pref_init(vkt_train_data *d, const vkt_run_config *cfg, vkt_tokenizer *tok) {
     if (strcmp(cfg->data_format, "auto") && strcmp(cfg->data_format, "pref")) {
         vkt_log_error("config: data.format \"%s\" with finetune.objective %s: preference objectives train on pairs "
-                      "(data.format \"pref\" or \"auto\")", cfg->data_format,
-                      cfg->ft_objective == VKT_FT_ORPO ? "orpo" : cfg->ft_objective == VKT_FT_IPO ? "ipo" : "dpo");
+                      "(data.format \"pref\" or \"auto\")",
+                      cfg->data_format, vkt_run_config_ft_objective_name(cfg));
         return VKT_ERR_FORMAT;
     }
     if (cfg->objective != VKT_OBJ_CLM) {
@@ -24,7 +25,8 @@ static vkt_status pref_init(vkt_train_data *d, const vkt_run_config *cfg, vkt_to
 static vkt_status grpo_init(vkt_train_data *d, const vkt_run_config *cfg, vkt_tokenizer *tok) {
     if (strcmp(cfg->data_format, "auto")) {
         vkt_log_error("config: data.format \"%s\" with finetune.objective grpo: GRPO reads prompt records (leave "
-                      "data.format \"auto\")", cfg->data_format);
+                      "data.format \"auto\")",
+                      cfg->data_format);
         return VKT_ERR_FORMAT;
     }
     if (cfg->objective != VKT_OBJ_CLM) {
@@ -69,10 +71,14 @@ vkt_status vkt_train_data_init(vkt_train_data *d, const vkt_run_config *cfg, vkt
 }
 
 void vkt_train_data_free(vkt_train_data *d) {
-    if (d->kind == VKT_DATA_GRPO) vkt_grpo_source_free(&d->prompts);
-    else if (d->kind == VKT_DATA_PREF) vkt_pref_source_free(&d->pairs);
-    else if (d->kind == VKT_DATA_SFT) vkt_sft_source_free(&d->records);
-    else vkt_dataset_free(&d->text);
+    if (d->kind == VKT_DATA_GRPO)
+        vkt_grpo_source_free(&d->prompts);
+    else if (d->kind == VKT_DATA_PREF)
+        vkt_pref_source_free(&d->pairs);
+    else if (d->kind == VKT_DATA_SFT)
+        vkt_sft_source_free(&d->records);
+    else
+        vkt_dataset_free(&d->text);
 }
 
 int64_t vkt_train_data_vocab(const vkt_train_data *d, const vkt_tokenizer *tok) {
@@ -97,12 +103,21 @@ static vkt_status pref_fill(vkt_pref_source *src, const vkt_batch *b, pref_split
         vkt_log_error("preference batches fill the preference step's slot arrays (vkt_batch.aux is NULL)");
         return VKT_ERR_ARG;
     }
-    vkt_pref_batch pb = {.tokens = b->tokens, .targets = b->targets, .seg_start = b->seg_start,
-                         .seq_id = slot->seq_id, .pairs = slot->pairs, .pair_index = slot->pair_index};
-    if (which == PREF_TRAIN) VKT_TRY(vkt_pref_source_train_batch(src, &pb, slot->ref));
-    else if (which == PREF_VAL) VKT_TRY(vkt_pref_source_val_batch(src, &pb, slot->ref));
-    else VKT_TRY(vkt_pref_source_ref_pass_batch(src, &pb));
+    vkt_pref_batch pb = {.tokens = b->tokens,
+                         .targets = b->targets,
+                         .seg_start = b->seg_start,
+                         .seq_id = slot->seq_id,
+                         .pairs = slot->pairs,
+                         .pair_index = slot->pair_index,
+                         .seq_last = slot->last_id ? slot->seq_last : NULL};
+    if (which == PREF_TRAIN)
+        VKT_TRY(vkt_pref_source_train_batch(src, &pb, slot->ref));
+    else if (which == PREF_VAL)
+        VKT_TRY(vkt_pref_source_val_batch(src, &pb, slot->ref));
+    else
+        VKT_TRY(vkt_pref_source_ref_pass_batch(src, &pb));
     slot->n_pairs = pb.n_pairs;
+    if (slot->last_id) VKT_TRY(vkt_score_last_ids(slot->seq_last, 2 * src->max_pairs, src->B * src->T, slot->last_id));
     return vkt_seq_ids_check(slot->seq_id, src->B * src->T, src->T, 2 * src->max_pairs, "preference batch seq_id");
 }
 
@@ -136,9 +151,12 @@ vkt_status vkt_train_data_ref_batch(void *ctx, const vkt_batch *b) {
 
 void vkt_train_data_reset_val(vkt_train_data *d) {
     if (d->kind == VKT_DATA_GRPO) return;
-    if (d->kind == VKT_DATA_PREF) vkt_pref_source_reset_val(&d->pairs);
-    else if (d->kind == VKT_DATA_SFT) vkt_sft_source_reset_val(&d->records);
-    else vkt_dataset_reset_val(&d->text);
+    if (d->kind == VKT_DATA_PREF)
+        vkt_pref_source_reset_val(&d->pairs);
+    else if (d->kind == VKT_DATA_SFT)
+        vkt_sft_source_reset_val(&d->records);
+    else
+        vkt_dataset_reset_val(&d->text);
 }
 
 int64_t vkt_train_data_val_batches(const vkt_train_data *d, int64_t eval_steps) {

@@ -1,8 +1,8 @@
 /* What a run trains on, behind one interface for the trainer: a pre-training corpus (dataset.h: text or
  * token shards, with the clm / mlm / fim objective), instruction and chat records (sft/sft_source.h),
  * chosen by data.format (auto: records when data.train is .json / .jsonl), or preference pairs
- * (sft/pref_source.h) when finetune.objective is dpo, ipo or orpo, or GRPO prompts (rl/grpo_source.h) when it
- * is grpo, whose batches are the run's own completions (train/grpo_train.h). The trainer asks only for batches,
+ * (sft/pref_source.h) when finetune.objective is dpo, ipo, orpo or reward, or GRPO prompts (rl/grpo_source.h)
+ * when it is grpo, whose batches are the run's own completions (train/grpo_train.h). The trainer asks only for batches,
  * validation passes and the position to save in a checkpoint. Preference batches also fill the step
  * program's slot arrays (vkt_batch.aux: a vkt_pref_slot, sched/pref_step.h). */
 #ifndef VKT_TRAIN_DATA_H

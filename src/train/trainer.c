@@ -15,15 +15,16 @@
 #include "io/checkpoint.h"
 #include "model/model.h"
 #include "sched/pref_step.h"
+#include "sched/reward_step.h"
 #include "sched/step.h"
 #include "sft/sft_eval_gen.h"
-#include "train/grpo_train.h"
-#include "train/pref_train.h"
-#include "train/train_data.h"
 #include "train/generate.h"
+#include "train/grpo_train.h"
 #include "train/metrics.h"
+#include "train/pref_train.h"
 #include "train/run_dir.h"
 #include "train/sampler.h"
+#include "train/train_data.h"
 
 static volatile sig_atomic_t g_interrupted; /* the signal that asked the run to stop, or 0 */
 
@@ -38,27 +39,31 @@ static double now_s(void) {
 double vkt_train_flops_per_token(const vkt_model_config *c, int64_t T) {
     int64_t n = vkt_model_config_n_params(c);
     n -= c->vocab_size * c->n_embd * (c->tie_word_embeddings ? 1 : 2); /* embeddings are lookups ... */
-    n += c->vocab_size * c->n_embd;                                     /* ... but the LM head is a matmul */
+    n += c->vocab_size * c->n_embd;                                    /* ... but the LM head is a matmul */
     if (c->arch == VKT_ARCH_GPT2) n -= c->max_seq_len * c->n_embd;
     return 6.0 * (double)n + 12.0 * (double)(c->n_layer * T * c->n_head * c->head_dim);
 }
 
 static void format_eta(double s, char *out, size_t n) {
-    if (s < 0 || s > 1e7) snprintf(out, n, "?");
-    else if (s >= 3600) snprintf(out, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
-    else snprintf(out, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    if (s < 0 || s > 1e7)
+        snprintf(out, n, "?");
+    else if (s >= 3600)
+        snprintf(out, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else
+        snprintf(out, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
 }
 
 typedef struct {
     vkt_device *dev;
     vkt_run_config *cfg;
-    const vkt_train_ext *ext;    /* borrowed, NULL: pre-training */
+    const vkt_train_ext *ext; /* borrowed, NULL: pre-training */
     vkt_tokenizer *tok;
     vkt_train_data data;
     vkt_model *model;
     vkt_step *step;
-    vkt_pref_step *pref;         /* preference objectives: the step's micro-batch program, else NULL */
-    vkt_grpo_train *grpo;        /* GRPO: rollouts, rewards and the step's program, else NULL */
+    vkt_pref_step *pref;     /* preference objectives: the step's micro-batch program, else NULL */
+    vkt_grpo_train *grpo;    /* GRPO: rollouts, rewards and the step's program, else NULL */
+    vkt_reward_step *reward; /* reward model (finetune.objective reward): its program, else NULL */
     vkt_metrics metrics;
     double peak_gflops, flops_per_token;
     size_t device_bytes;
@@ -71,7 +76,8 @@ static vkt_status load_tokenizer(const vkt_run_config *cfg, vkt_tokenizer **tok)
         return vkt_tok_init_bytes(tok);
     if (!cfg->tokenizer_path[0]) {
         vkt_log_error("config: tokenizer.type \"%s\" needs tokenizer.path (a tokenizer.json, a folder with "
-                      "encoder.json + vocab.bpe, or a llama2.c tokenizer .bin)", cfg->tokenizer_type);
+                      "encoder.json + vocab.bpe, or a llama2.c tokenizer .bin)",
+                      cfg->tokenizer_type);
         return VKT_ERR_FORMAT;
     }
     return vkt_tok_load(cfg->tokenizer_path, tok);
@@ -93,11 +99,11 @@ static vkt_status sample_text(run *r, vkt_device *dev) {
 static vkt_status save(run *r, int64_t step, const char *why) {
     char path[1024];
     vkt_train_data_pos pos = vkt_train_data_get_pos(&r->data);
-    vkt_checkpoint_state st = {.step = step, .data_rng = {pos.rng[0], pos.rng[1]}, .data_epoch = pos.epoch,
-                               .data_batch = pos.batch};
+    vkt_checkpoint_state st = {
+        .step = step, .data_rng = {pos.rng[0], pos.rng[1]}, .data_epoch = pos.epoch, .data_batch = pos.batch};
     vkt_checkpoint_weights w = {r->ext ? r->ext->write : NULL, r->ext ? r->ext->ctx : NULL};
-    VKT_TRY(vkt_checkpoint_save_with(r->cfg->out_dir, r->cfg->keep, r->model, r->step, &st, r->cfg,
-                                     w.write ? &w : NULL, path, sizeof path));
+    VKT_TRY(vkt_checkpoint_save_with(r->cfg->out_dir, r->cfg->keep, r->model, r->step, &st, r->cfg, w.write ? &w : NULL,
+                                     path, sizeof path));
     vkt_log_info("checkpoint (%s): %s", why, path);
     return VKT_OK;
 }
@@ -109,10 +115,13 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
  * " | label value" for the progress line (the metrics with a short label); both empty without a program. */
 static void metrics_text(const run *r, const double *values, char *json, size_t json_n, char *line, size_t line_n) {
     json[0] = line[0] = 0;
-    if (!r->pref && !r->grpo) return;
-    const vkt_step_program *p = r->pref ? vkt_pref_step_program(r->pref) : vkt_grpo_train_program(r->grpo);
-    const char *const *labels =
-        r->pref ? vkt_pref_step_progress_labels(r->pref) : vkt_grpo_train_progress_labels(r->grpo);
+    if (!r->pref && !r->grpo && !r->reward) return;
+    const vkt_step_program *p = r->pref   ? vkt_pref_step_program(r->pref)
+                                : r->grpo ? vkt_grpo_train_program(r->grpo)
+                                          : vkt_reward_step_program(r->reward);
+    const char *const *labels = r->pref   ? vkt_pref_step_progress_labels(r->pref)
+                                : r->grpo ? vkt_grpo_train_progress_labels(r->grpo)
+                                          : vkt_reward_step_progress_labels(r->reward);
     for (int i = 0; i < p->n_metrics; i++) {
         char num[32];
         size_t k = strlen(json);
@@ -125,7 +134,7 @@ static void metrics_text(const run *r, const double *values, char *json, size_t 
 /* Evaluation drains the queue; the training result that completes on the way is reported first. */
 static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed, int64_t first) {
     if (!vkt_train_data_has_val(&r->data)) return VKT_OK; /* said at start-up; no loss is labelled val */
-    if (r->grpo) { /* validation is the rewards of the model's own answers */
+    if (r->grpo) {                                        /* validation is the rewards of the model's own answers */
         vkt_step_result done;
         VKT_TRY(vkt_step_drain(r->step, &done));
         if (done.step >= 0) VKT_TRY(report(r, &done, 0, 0, t_elapsed, first, true));
@@ -143,15 +152,21 @@ static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed,
     metrics_text(r, mean.metrics, extra, sizeof extra, line, sizeof line);
     VKT_TRY(vkt_metrics_log(&r->metrics, step, "val", *loss, extra[0] ? extra + 1 : NULL));
     VKT_TRY(vkt_metrics_write_svg(&r->metrics));
-    if (r->pref) printf("step %lld | val loss %.4f%s\n", (long long)step, *loss, line);
+    if (r->pref || r->reward)
+        printf("step %lld | val loss %.4f%s\n", (long long)step, *loss, line);
     else
         printf("step %lld | val loss %.4f | perplexity %.2f%s\n", (long long)step, *loss, exp(*loss),
                r->data.kind == VKT_DATA_SFT ? " (answer tokens)" : "");
     fflush(stdout);
     if (r->data.kind != VKT_DATA_SFT || r->cfg->eval_generations <= 0) return VKT_OK;
-    vkt_sft_eval_gen g = {.dev = r->dev, .model = r->model, .adapter = r->ext ? r->ext->gen_adapter : NULL,
-                          .tok = r->tok, .tmpl = r->data.records.tmpl, .val = &r->data.records.val_ds,
-                          .n = r->cfg->eval_generations, .max_tokens = r->cfg->eval_gen_tokens};
+    vkt_sft_eval_gen g = {.dev = r->dev,
+                          .model = r->model,
+                          .adapter = r->ext ? r->ext->gen_adapter : NULL,
+                          .tok = r->tok,
+                          .tmpl = r->data.records.tmpl,
+                          .val = &r->data.records.val_ds,
+                          .n = r->cfg->eval_generations,
+                          .max_tokens = r->cfg->eval_gen_tokens};
     return vkt_sft_eval_generate(&g, r->cfg->out_dir, step);
 }
 
@@ -170,17 +185,20 @@ static vkt_status account(run *r, const vkt_step_result *res) {
                      (long long)res->step + 1, res->loss, res->grad_norm);
     else
         vkt_log_warn("step %lld: loss %g, gradient norm %g: not finite, the update was skipped (%lld in a row, %lld "
-                     "in all; the run stops at optim.max_bad_steps=%lld in a row)", (long long)res->step + 1,
-                     res->loss, res->grad_norm, (long long)r->bad_in_row, (long long)r->skipped, (long long)max);
+                     "in all; the run stops at optim.max_bad_steps=%lld in a row)",
+                     (long long)res->step + 1, res->loss, res->grad_norm, (long long)r->bad_in_row,
+                     (long long)r->skipped, (long long)max);
     if (r->bad_in_row < max) return VKT_OK;
     char last[1100], advice[1300] = "No checkpoint was saved before; check the data and the model's weights, "
-                                     "or lower optim.lr";
+                                    "or lower optim.lr";
     if (vkt_checkpoint_resolve_quiet(r->cfg->out_dir, last, sizeof last))
-        snprintf(advice, sizeof advice, "The last checkpoint is %s: resume from it with a lower optim.lr or "
-                 "optim.grad_clip, or check the data", last);
+        snprintf(advice, sizeof advice,
+                 "The last checkpoint is %s: resume from it with a lower optim.lr or "
+                 "optim.grad_clip, or check the data",
+                 last);
     vkt_log_error("step %lld: %lld steps in a row had a non-finite loss or gradient norm (optim.max_bad_steps=%lld): "
-                  "the run has diverged and stops without saving. %s", (long long)res->step + 1,
-                  (long long)r->bad_in_row, (long long)max, advice);
+                  "the run has diverged and stops without saving. %s",
+                  (long long)res->step + 1, (long long)r->bad_in_row, (long long)max, advice);
     return VKT_ERR_NONFINITE;
 }
 
@@ -196,7 +214,11 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
     format_eta(done > 0 ? t_elapsed / (double)done * (double)left : -1, eta, sizeof eta);
     if (step_s > 0 && r->data.kind != VKT_DATA_TEXT) /* the answer tokens (those with a loss) are the ones that teach */
         snprintf(speed, sizeof speed, " | %.0f tok/s, %.0f %s tok/s | util %.1f%% | host %.1f ms", tps,
-                 (double)res->tokens / step_s, r->pref || r->grpo ? "completion" : "answer", 100 * util, 1e3 * host_s);
+                 (double)res->tokens / step_s,
+                 r->pref || r->grpo ? "completion"
+                 : r->reward        ? "sequence"
+                                    : "answer",
+                 100 * util, 1e3 * host_s);
     else if (step_s > 0)
         snprintf(speed, sizeof speed, " | %.0f tok/s | util %.1f%% | host %.1f ms", tps, 100 * util, 1e3 * host_s);
     char fields[1024], line[256];
@@ -235,7 +257,9 @@ static vkt_status preflight(const vkt_run_config *cfg, const vkt_train_opts *opt
             return VKT_ERR_ARG;
         }
     }
-    vkt_run_dir_mode mode = opts->resume ? VKT_RUN_DIR_RESUME : opts->overwrite ? VKT_RUN_DIR_OVERWRITE : VKT_RUN_DIR_NEW;
+    vkt_run_dir_mode mode = opts->resume      ? VKT_RUN_DIR_RESUME
+                            : opts->overwrite ? VKT_RUN_DIR_OVERWRITE
+                                              : VKT_RUN_DIR_NEW;
     return vkt_run_dir_prepare(cfg->out_dir, mode);
 }
 
@@ -244,8 +268,8 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     VKT_TRY(load_tokenizer(cfg, &r->tok));
     VKT_TRY(vkt_train_data_init(&r->data, cfg, r->tok));
     if ((r->data.kind == VKT_DATA_PREF || r->data.kind == VKT_DATA_GRPO) && !r->ext) {
-        vkt_log_error("finetune.objective dpo, ipo, orpo and grpo are fine-tuning objectives: run `vktrain finetune` "
-                      "with a finetune.method (full, lora or qlora)");
+        vkt_log_error("finetune.objective dpo, ipo, orpo, reward and grpo are fine-tuning objectives: run `vktrain "
+                      "finetune` with a finetune.method (full, lora or qlora)");
         return VKT_ERR_ARG;
     }
     if (!vkt_train_data_has_val(&r->data))
@@ -255,14 +279,19 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     vkt_model_config mc = cfg->model;
     bool imported = cfg->model_from[0] || opts->resume;
     bool base_from_model = r->ext && r->ext->base_from_model;
-    if (opts->resume && !base_from_model) VKT_TRY(vkt_checkpoint_read_config(opts->resume, &mc));
-    else if (cfg->model_from[0]) VKT_TRY(vkt_import_config(cfg->model_from, &mc));
+    if (opts->resume && !base_from_model)
+        VKT_TRY(vkt_checkpoint_read_config(opts->resume, &mc));
+    else if (cfg->model_from[0])
+        VKT_TRY(vkt_import_config(cfg->model_from, &mc));
+    /* A fully fine-tuned reward model carries its score head in its own table (LoRA: in the adapter). */
+    if (cfg->ft_objective == VKT_FT_REWARD && !(r->ext && r->ext->mode == VKT_MODEL_FROZEN)) mc.num_labels = 1;
     int64_t need = vkt_train_data_vocab(&r->data, r->tok);
     if (!imported && !(cfg->model_keys && cJSON_GetObjectItemCaseSensitive(cfg->model_keys, "vocab_size")))
         mc.vocab_size = need; /* a new model's vocabulary follows its tokenizer */
     if (mc.vocab_size < need) {
         vkt_log_error("the model's vocab_size (%lld) is smaller than the tokenizer's with the objective's "
-                      "sentinels (%lld)", (long long)mc.vocab_size, (long long)need);
+                      "sentinels (%lld)",
+                      (long long)mc.vocab_size, (long long)need);
         return VKT_ERR_FORMAT;
     }
     if (cfg->seq_len > mc.max_seq_len) {
@@ -271,18 +300,21 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
         return VKT_ERR_FORMAT;
     }
     if (r->ext && r->ext->plan) VKT_TRY(r->ext->plan(r->ext->ctx, dev, &mc, cfg->batch_size, cfg->seq_len));
-    vkt_model_opts mo = {.mode = r->ext ? r->ext->mode : VKT_MODEL_TRAIN, .recompute = cfg->recompute,
+    vkt_model_opts mo = {.mode = r->ext ? r->ext->mode : VKT_MODEL_TRAIN,
+                         .recompute = cfg->recompute,
                          .base_format = r->ext ? r->ext->base_format : VKT_QFORMAT_F32};
     VKT_TRY(vkt_model_create_opts(dev, &mc, cfg->batch_size, cfg->seq_len, &mo, &r->model));
     r->model->bidirectional = cfg->objective == VKT_OBJ_MLM;
     vkt_log_info("model: %s, %lld parameters (%d tensors), %lld layers, width %lld, %lld heads (%lld kv)",
-                 mc.model_type, (long long)vkt_params_count(&r->model->table), r->model->table.n,
-                 (long long)mc.n_layer, (long long)mc.n_embd, (long long)mc.n_head, (long long)mc.n_kv_head);
+                 mc.model_type, (long long)vkt_params_count(&r->model->table), r->model->table.n, (long long)mc.n_layer,
+                 (long long)mc.n_embd, (long long)mc.n_head, (long long)mc.n_kv_head);
 
-    vkt_step_cfg sc = {.adamw = vkt_adamw_cfg_default(), .max_grad_norm = (float)cfg->grad_clip,
-                       .accum = cfg->grad_accum, .total_steps = cfg->steps,
-                       .schedule = {.lr_max = cfg->lr, .lr_min = cfg->lr_min, .warmup = cfg->warmup_steps,
-                                    .total = cfg->steps}};
+    vkt_step_cfg sc = {
+        .adamw = vkt_adamw_cfg_default(),
+        .max_grad_norm = (float)cfg->grad_clip,
+        .accum = cfg->grad_accum,
+        .total_steps = cfg->steps,
+        .schedule = {.lr_max = cfg->lr, .lr_min = cfg->lr_min, .warmup = cfg->warmup_steps, .total = cfg->steps}};
     sc.adamw.beta1 = (float)cfg->beta1, sc.adamw.beta2 = (float)cfg->beta2, sc.adamw.eps = (float)cfg->eps;
     sc.adamw.weight_decay = (float)cfg->weight_decay;
     *first_step = 0;
@@ -294,10 +326,13 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     bool ckpt_weights = opts->resume && !base_from_model;
     if (opts->resume && !ckpt_weights) VKT_TRY(vkt_checkpoint_read_state(opts->resume, &st));
     if (!ckpt_weights || host_ref) {
-        if (cfg->model_from[0]) VKT_TRY(vkt_import_params(cfg->model_from, r->model));
-        else VKT_TRY(vkt_model_init_weights(r->model, cfg->seed)); /* a random base (drawn again on resume) */
+        if (cfg->model_from[0])
+            VKT_TRY(vkt_import_params(cfg->model_from, r->model));
+        else
+            VKT_TRY(vkt_model_init_weights(r->model, cfg->seed)); /* a random base (drawn again on resume) */
     }
-    if (r->data.kind == VKT_DATA_PREF) {
+    bool reward = r->cfg->ft_objective == VKT_FT_REWARD; /* its program needs the head the attach makes */
+    if (r->data.kind == VKT_DATA_PREF && !reward) {
         VKT_TRY(vkt_pref_train_create(r->model, cfg, adapters, &r->data, &r->pref));
         VKT_TRY(vkt_pref_train_reference(r->pref, &r->data));
         sc.program = vkt_pref_step_program(r->pref);
@@ -310,27 +345,33 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     if (ckpt_weights) VKT_TRY(vkt_checkpoint_load_params(opts->resume, r->model, &st));
     if (opts->resume) {
         *first_step = st.step;
-        vkt_train_data_pos pos = {.epoch = st.data_epoch, .batch = st.data_batch,
-                                  .rng = {st.data_rng[0], st.data_rng[1]}};
+        vkt_train_data_pos pos = {
+            .epoch = st.data_epoch, .batch = st.data_batch, .rng = {st.data_rng[0], st.data_rng[1]}};
         VKT_TRY(vkt_train_data_set_pos(&r->data, &pos));
     }
     vkt_trainable train = {0};
-    if (r->ext) VKT_TRY(r->ext->attach(r->ext->ctx, r->model, opts->resume, &train));
-    else train = vkt_step_trainable_model(r->model);
-    if (r->grpo)
-        VKT_TRY(vkt_grpo_train_start(r->grpo, dev, r->ext->gen_adapter, r->ext->mode == VKT_MODEL_TRAIN));
+    if (r->ext)
+        VKT_TRY(r->ext->attach(r->ext->ctx, r->model, opts->resume, &train));
+    else
+        train = vkt_step_trainable_model(r->model);
+    if (r->grpo) VKT_TRY(vkt_grpo_train_start(r->grpo, dev, r->ext->gen_adapter, r->ext->mode == VKT_MODEL_TRAIN));
     sc.train = &train;
+    if (reward) {
+        VKT_TRY(vkt_reward_train_create(r->model, cfg, &train, &r->data, &r->reward));
+        sc.program = vkt_reward_step_program(r->reward);
+    }
     VKT_TRY(vkt_step_create(r->model, &sc, *first_step, &r->step));
     if (opts->resume) VKT_TRY(vkt_checkpoint_load_optimizer(opts->resume, r->model, r->step, &st));
 
     size_t pb, gb, ab;
     vkt_model_memory(r->model, &pb, &gb, &ab);
     r->device_bytes = pb + gb + ab + vkt_step_memory(r->step) + (r->pref ? vkt_pref_step_memory(r->pref) : 0) +
-                      (r->grpo ? vkt_grpo_train_memory(r->grpo) : 0);
+                      (r->grpo ? vkt_grpo_train_memory(r->grpo) : 0) +
+                      (r->reward ? vkt_reward_step_memory(r->reward) : 0);
     vkt_log_info("memory plan: parameters %.1f MiB, gradients %.1f MiB, optimizer %.1f MiB, activations %.1f MiB "
-                 "(total %.1f MiB)", (double)pb / (1 << 20), (double)gb / (1 << 20),
-                 (double)vkt_step_memory(r->step) / (1 << 20), (double)ab / (1 << 20),
-                 (double)r->device_bytes / (1 << 20));
+                 "(total %.1f MiB)",
+                 (double)pb / (1 << 20), (double)gb / (1 << 20), (double)vkt_step_memory(r->step) / (1 << 20),
+                 (double)ab / (1 << 20), (double)r->device_bytes / (1 << 20));
     r->flops_per_token = vkt_train_flops_per_token(&mc, cfg->seq_len);
     if ((r->pref && vkt_pref_step_cfg_of(r->pref)->ref == VKT_PREF_REF_MODEL) ||
         (r->grpo && vkt_grpo_train_has_reference(r->grpo)))
@@ -353,6 +394,7 @@ static void teardown(run *r) {
     vkt_step_destroy(r->step);
     vkt_pref_step_destroy(r->pref);
     vkt_grpo_train_destroy(r->grpo);
+    vkt_reward_step_destroy(r->reward);
     if (r->ext && r->ext->release) r->ext->release(r->ext->ctx);
     vkt_model_destroy(r->model);
     vkt_train_data_free(&r->data);
