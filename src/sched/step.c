@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "dist/dist.h"
+#include "dist/grad_reduce.h"
 #include "ops/seg_start.h"
 #include "ops/xent.h"
 
@@ -25,6 +27,8 @@ struct vkt_step {
     int64_t next_step, step_base;
     int64_t last_collected;      /* newest step whose result was handed out */
     double wait_s;               /* time the last vkt_step_submit spent waiting for the device */
+    vkt_grad_reduce *reduce;     /* owned: the gradient all-reduce over data-parallel ranks; NULL on one */
+    double comm_s;               /* time the last vkt_step_submit spent in it */
     int optim_t0, optim_t1;      /* timestamp slots around the optimizer recording */
     double loss_sum[2];          /* per step parity: sum of micro losses, count, tokens, metric sums */
     int64_t loss_n[2], tokens[2];
@@ -151,6 +155,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     for (int k = 0; k < 2 && st == VKT_OK; k++) st = vkt_rec_create(m->dev, 0, &s->micro[k]);
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 2, &s->optim);
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &s->eval);
+    if (st == VKT_OK && vkt_dist_size() > 1) st = vkt_grad_reduce_create(m->dev, &s->train.grads, &s->reduce);
     if (st == VKT_OK) st = upload_lr_table(s);
     if (st == VKT_OK) st = zero_state(s);
     if (st == VKT_OK) {
@@ -175,6 +180,7 @@ void vkt_step_destroy(vkt_step *s) {
     for (int k = 0; k < 2; k++) vkt_rec_destroy(s->micro[k]);
     vkt_rec_destroy(s->optim);
     vkt_rec_destroy(s->eval);
+    vkt_grad_reduce_destroy(s->reduce);
     vkt_arena_destroy(s->state_arena);
     vkt_arena_destroy(s->host_arena);
     free(s->segs);
@@ -194,9 +200,23 @@ static void read_slot(vkt_step *s, int slot) {
     s->slot_unread[slot] = false;
 }
 
+/* Data parallelism: the loss (weighted by tokens, as the gradients are), the tokens and the program's
+ * metrics over all ranks. The gradient norm, learning rate and skip flag are already the same on every
+ * rank: they come from the reduced gradients. */
+static vkt_status global_result(const vkt_step *s, vkt_step_result *r) {
+    double v[3 + VKT_STEP_MAX_METRICS] = {r->loss * (double)r->tokens, (double)r->tokens, r->loss};
+    for (int i = 0; i < r->n_metrics; i++) v[3 + i] = r->metrics[i];
+    VKT_TRY(vkt_dist_sum_f64(v, 3 + r->n_metrics));
+    double n = vkt_dist_size();
+    r->loss = !s->program.record && v[1] > 0 ? v[0] / v[1] : v[2] / n;
+    r->tokens = (int64_t)v[1];
+    for (int i = 0; i < r->n_metrics; i++) r->metrics[i] = v[3 + i] / n;
+    return VKT_OK;
+}
+
 /* Step `step` is complete (its optimizer finished): collect it, once. */
-static void collect(vkt_step *s, int64_t step, vkt_step_result *done) {
-    if (step <= s->last_collected) return;
+static vkt_status collect(vkt_step *s, int64_t step, vkt_step_result *done) {
+    if (step <= s->last_collected) return VKT_OK;
     s->last_collected = step;
     for (int k = 0; k < 2; k++)
         if (s->slot_step[k] == step) read_slot(s, k);
@@ -213,6 +233,7 @@ static void collect(vkt_step *s, int64_t step, vkt_step_result *done) {
         done->metrics[i] = s->loss_n[k] ? s->metric_sum[k][i] / (double)s->loss_n[k] : 0;
     s->loss_sum[k] = 0, s->loss_n[k] = 0, s->tokens[k] = 0;
     memset(s->metric_sum[k], 0, sizeof s->metric_sum[k]);
+    return s->reduce ? global_result(s, done) : VKT_OK;
 }
 
 static double now_s(void) {
@@ -230,6 +251,29 @@ static vkt_status timed_wait(vkt_step *s, vkt_rec *r) {
 
 double vkt_step_last_wait_s(const vkt_step *s) { return s->wait_s; }
 
+double vkt_step_last_comm_s(const vkt_step *s, size_t *bytes) {
+    if (bytes) *bytes = s->reduce ? vkt_grad_reduce_last(s->reduce).bytes : 0;
+    return s->comm_s;
+}
+
+/* Data parallelism, after this step's micro-batches: its gradients become the mean over the ranks'
+ * batches. Each rank's micro-batches are normalised by their own token counts (ops/xent.h), so each rank
+ * weighs in by its share of the step's tokens: with grad_accum 1 that is exactly the gradient of the
+ * global batch, whatever the ranks' targets (-100 masks); with accumulation exactly so when every rank's
+ * share is the same in each micro-batch (pre-training), else a token-weighted approximation. */
+static vkt_status reduce_grads(vkt_step *s, int64_t step) {
+    for (int k = 0; k < 2; k++) {
+        VKT_TRY(timed_wait(s, s->micro[k]));
+        read_slot(s, k);
+    }
+    double t0 = now_s(), tokens[2] = {(double)s->tokens[step & 1], 1};
+    VKT_TRY(vkt_dist_sum_f64(tokens, 2)); /* the step's tokens, and the ranks */
+    double w = !s->program.record && tokens[0] > 0 ? (double)s->tokens[step & 1] / tokens[0] : 1.0 / tokens[1];
+    VKT_TRY(vkt_grad_reduce_run(s->reduce, w));
+    s->comm_s = now_s() - t0;
+    return VKT_OK;
+}
+
 vkt_status vkt_step_fill_batch(vkt_model *m, int slot, vkt_batch_fn fill, void *ctx) {
     return vkt_step_fill_batch_aux(m, slot, NULL, fill, ctx);
 }
@@ -245,7 +289,7 @@ vkt_status vkt_step_fill_batch_aux(vkt_model *m, int slot, void *aux, vkt_batch_
 vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_result *done) {
     int64_t step = s->next_step++;
     done->step = -1;
-    s->wait_s = 0;
+    s->wait_s = 0, s->comm_s = 0;
     for (int64_t i = 0; i < s->cfg.accum; i++) {
         int slot = (int)(s->n_micro++ & 1);
         VKT_TRY(timed_wait(s, s->micro[slot]));
@@ -257,7 +301,8 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
     /* The previous optimizer step must finish before its recording is replayed; the micro-batches just
      * queued keep the device busy meanwhile. Its results are read before the scalars are overwritten. */
     VKT_TRY(timed_wait(s, s->optim));
-    collect(s, step - 1, done);
+    VKT_TRY(collect(s, step - 1, done));
+    if (s->reduce) VKT_TRY(reduce_grads(s, step));
     return vkt_rec_submit(s->optim);
 }
 
@@ -265,7 +310,19 @@ vkt_status vkt_step_drain(vkt_step *s, vkt_step_result *done) {
     done->step = -1;
     for (int k = 0; k < 2; k++) VKT_TRY(vkt_rec_wait(s->micro[k]));
     VKT_TRY(vkt_rec_wait(s->optim));
-    collect(s, s->next_step - 1, done);
+    return collect(s, s->next_step - 1, done);
+}
+
+static vkt_status eval_sums(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx, int64_t n, double *sums);
+
+/* Data parallelism: an evaluation's weighted sums (loss, weight, tokens, metrics) over all ranks. */
+static vkt_status global_means(const vkt_step *s, vkt_step_micro *sum) {
+    int n = s->program.n_metrics;
+    double v[3 + VKT_STEP_MAX_METRICS] = {sum->loss, sum->weight, (double)sum->tokens};
+    for (int i = 0; i < n; i++) v[3 + i] = sum->metrics[i];
+    VKT_TRY(vkt_dist_sum_f64(v, 3 + n));
+    sum->loss = v[0], sum->weight = v[1], sum->tokens = (int64_t)v[2];
+    for (int i = 0; i < n; i++) sum->metrics[i] = v[3 + i];
     return VKT_OK;
 }
 
@@ -282,7 +339,10 @@ vkt_status vkt_step_eval_metrics(vkt_step *s, vkt_batch_fn fill, void *ctx, int6
     VKT_TRY(vkt_step_drain(s, done));
     memset(mean, 0, sizeof *mean);
     if (!s->program.record) {
-        VKT_TRY(vkt_eval_loss(s->m, s->eval, fill, ctx, n, &mean->loss));
+        double sums[2]; /* loss over target tokens, tokens: summed over the ranks' slices */
+        VKT_TRY(eval_sums(s->m, s->eval, fill, ctx, n, sums));
+        VKT_TRY(vkt_dist_sum_f64(sums, 2));
+        mean->loss = sums[1] > 0 ? sums[0] / sums[1] : 0, mean->tokens = (int64_t)sums[1];
         return VKT_OK;
     }
     vkt_rec *r = s->eval;
@@ -297,6 +357,7 @@ vkt_status vkt_step_eval_metrics(vkt_step *s, vkt_batch_fn fill, void *ctx, int6
         mean->loss += mr.loss * mr.weight, mean->weight += mr.weight, mean->tokens += mr.tokens;
         for (int k = 0; k < s->program.n_metrics; k++) mean->metrics[k] += mr.metrics[k] * mr.weight;
     }
+    if (vkt_dist_size() > 1) VKT_TRY(global_means(s, mean));
     double w = mean->weight > 0 ? mean->weight : 1;
     mean->loss /= w;
     for (int k = 0; k < s->program.n_metrics; k++) mean->metrics[k] /= w;
@@ -304,6 +365,14 @@ vkt_status vkt_step_eval_metrics(vkt_step *s, vkt_batch_fn fill, void *ctx, int6
 }
 
 vkt_status vkt_eval_loss(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx, int64_t n, double *loss) {
+    double sums[2];
+    VKT_TRY(eval_sums(m, r, fill, ctx, n, sums));
+    *loss = sums[1] > 0 ? sums[0] / sums[1] : 0;
+    return VKT_OK;
+}
+
+/* The model's loss over n batches: sums[0] the loss summed over target tokens, sums[1] the tokens. */
+static vkt_status eval_sums(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx, int64_t n, double *sums) {
     vkt_model_use_slot(m, 0);
     VKT_TRY(vkt_rec_begin(r));
     VKT_TRY(vkt_model_record_forward(m, r, VKT_FWD_LOSS));
@@ -316,7 +385,7 @@ vkt_status vkt_eval_loss(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx,
         const vkt_xent_stats *st = (const vkt_xent_stats *)vkt_model_slot_stats(m, 0);
         sum += st->loss_sum, tokens += st->n_valid;
     }
-    *loss = tokens > 0 ? sum / tokens : 0;
+    sums[0] = sum, sums[1] = tokens;
     return VKT_OK;
 }
 

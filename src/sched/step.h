@@ -11,7 +11,11 @@
  *
  * Non-finite steps: the optimizer recording skips the update on the device when the gradient norm is NaN
  * or inf (optim/optim_types.h); the host reads that flag with the step's loss, so detecting it costs no
- * extra wait. A non-finite loss on a row that counts makes its gradients, hence the norm, non-finite. */
+ * extra wait. A non-finite loss on a row that counts makes its gradients, hence the norm, non-finite.
+ *
+ * Data parallelism (dist/dist.h, several ranks): after a step's last micro-batch the gradients are
+ * averaged over the ranks (weighted by their tokens) before the norm and AdamW, so every rank applies the
+ * same update; results and evaluations report the loss over all ranks' batches. */
 #ifndef VKT_STEP_H
 #define VKT_STEP_H
 
@@ -118,6 +122,10 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
 double vkt_step_optim_ms(vkt_step *s);
 /* Seconds the last vkt_step_submit spent blocked on the device (the rest is host work). */
 double vkt_step_last_wait_s(const vkt_step *s);
+/* Seconds the last vkt_step_submit spent averaging the gradients over data-parallel ranks (dist/dist.h:
+ * copy out, all-reduce, queueing the copy back; 0 on one rank), and in *bytes (may be NULL) the bytes each
+ * rank reduces per step. */
+double vkt_step_last_comm_s(const vkt_step *s, size_t *bytes);
 /* Waits for everything queued; *done gets the last step's result (step = -1 if none). */
 vkt_status vkt_step_drain(vkt_step *s, vkt_step_result *done);
 

@@ -12,12 +12,14 @@
 #include "bench/bench.h"
 #include "core/log.h"
 #include "data/tokenizer.h"
+#include "dist/dist.h"
 #include "io/checkpoint.h"
 #include "model/model.h"
 #include "sched/pref_step.h"
 #include "sched/step.h"
 #include "sft/sft_eval_gen.h"
 #include "train/pref_train.h"
+#include "train/rank_slice.h"
 #include "train/train_data.h"
 #include "train/generate.h"
 #include "train/metrics.h"
@@ -54,10 +56,11 @@ typedef struct {
     const vkt_train_ext *ext;    /* borrowed, NULL: pre-training */
     vkt_tokenizer *tok;
     vkt_train_data data;
+    vkt_rank_slice train_rows, val_rows; /* this rank's rows of data's global batches (dist/dist.h) */
     vkt_model *model;
     vkt_step *step;
     vkt_pref_step *pref;         /* preference objectives: the step's micro-batch program, else NULL */
-    vkt_metrics metrics;
+    vkt_metrics metrics;         /* opened on rank 0 only: the other ranks write no files */
     double peak_gflops, flops_per_token;
     size_t device_bytes;
     int64_t bad_in_row, skipped; /* steps skipped for a non-finite loss or gradient norm */
@@ -77,7 +80,7 @@ static vkt_status load_tokenizer(const vkt_run_config *cfg, vkt_tokenizer **tok)
 
 static vkt_status sample_text(run *r, vkt_device *dev) {
     const vkt_run_config *cfg = r->cfg;
-    if (cfg->sample_tokens <= 0) return VKT_OK;
+    if (cfg->sample_tokens <= 0 || !vkt_dist_is_root()) return VKT_OK;
     vkt_sampler_opts so = {.temperature = cfg->temperature, .top_k = cfg->top_k, .top_p = cfg->top_p};
     vkt_generate_opts go = {.max_tokens = cfg->sample_tokens, .sampler = so, .seed = cfg->seed, .stream = stdout};
     if (r->ext && r->ext->before_sample) VKT_TRY(r->ext->before_sample(r->ext->ctx, r->model));
@@ -89,6 +92,7 @@ static vkt_status sample_text(run *r, vkt_device *dev) {
 }
 
 static vkt_status save(run *r, int64_t step, const char *why) {
+    if (!vkt_dist_is_root()) return VKT_OK; /* the ranks' weights and moments are the same */
     char path[1024];
     vkt_train_data_pos pos = vkt_train_data_get_pos(&r->data);
     vkt_checkpoint_state st = {.step = step, .data_rng = {pos.rng[0], pos.rng[1]}, .data_epoch = pos.epoch,
@@ -126,7 +130,7 @@ static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed,
     vkt_step_result done;
     vkt_step_micro mean;
     int64_t n = vkt_train_data_val_batches(&r->data, r->cfg->eval_steps);
-    VKT_TRY(vkt_step_eval_metrics(r->step, vkt_train_data_val_batch, &r->data, n, &mean, &done));
+    VKT_TRY(vkt_step_eval_metrics(r->step, vkt_rank_slice_fill, &r->val_rows, n, &mean, &done));
     *loss = mean.loss;
     if (done.step >= 0) VKT_TRY(report(r, &done, 0, 0, t_elapsed, first, true));
     char extra[1024] = "", line[256] = "";
@@ -138,7 +142,7 @@ static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed,
         printf("step %lld | val loss %.4f | perplexity %.2f%s\n", (long long)step, *loss, exp(*loss),
                r->data.kind == VKT_DATA_SFT ? " (answer tokens)" : "");
     fflush(stdout);
-    if (r->data.kind != VKT_DATA_SFT || r->cfg->eval_generations <= 0) return VKT_OK;
+    if (r->data.kind != VKT_DATA_SFT || r->cfg->eval_generations <= 0 || !vkt_dist_is_root()) return VKT_OK;
     vkt_sft_eval_gen g = {.dev = r->dev, .model = r->model, .adapter = r->ext ? r->ext->gen_adapter : NULL,
                           .tok = r->tok, .tmpl = r->data.records.tmpl, .val = &r->data.records.val_ds,
                           .n = r->cfg->eval_generations, .max_tokens = r->cfg->eval_gen_tokens};
@@ -191,6 +195,12 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
         snprintf(speed, sizeof speed, " | %.0f tok/s | util %.1f%% | host %.1f ms", tps, 100 * util, 1e3 * host_s);
     char fields[1024], line[256];
     metrics_text(r, res->metrics, fields, sizeof fields, line, sizeof line);
+    if (step_s > 0 && vkt_dist_size() > 1) { /* the gradient all-reduce of the step just queued */
+        size_t k = strlen(speed), bytes;
+        double comm = vkt_step_last_comm_s(r->step, &bytes);
+        snprintf(speed + k, sizeof speed - k, " | comm %.1f ms, %.1f MiB x %d ranks", 1e3 * comm,
+                 (double)bytes / (1 << 20), vkt_dist_size());
+    }
     if (print) {
         printf("step %5lld/%lld | loss %.4f%s | lr %.2e | norm %.3f%s | mem %.0f MiB | eta %s\n",
                (long long)res->step + 1, (long long)cfg->steps, res->loss, line, res->lr, res->grad_norm, speed,
@@ -226,13 +236,23 @@ static vkt_status preflight(const vkt_run_config *cfg, const vkt_train_opts *opt
         }
     }
     vkt_run_dir_mode mode = opts->resume ? VKT_RUN_DIR_RESUME : opts->overwrite ? VKT_RUN_DIR_OVERWRITE : VKT_RUN_DIR_NEW;
-    return vkt_run_dir_prepare(cfg->out_dir, mode);
+    return vkt_dist_is_root() ? vkt_run_dir_prepare(cfg->out_dir, mode) : VKT_OK;
 }
 
 static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int64_t *first_step) {
     vkt_run_config *cfg = r->cfg;
     VKT_TRY(load_tokenizer(cfg, &r->tok));
     VKT_TRY(vkt_train_data_init(&r->data, cfg, r->tok));
+    int64_t B; /* this rank's rows of the global batch optim.batch_size */
+    VKT_TRY(vkt_rank_slice_rows(cfg->batch_size, vkt_dist_size(), &B));
+    if (r->data.kind == VKT_DATA_PREF && vkt_dist_size() > 1) {
+        vkt_log_error("finetune.objective dpo, ipo and orpo do not run on several ranks yet: run without mpirun");
+        return VKT_ERR_UNSUPPORTED;
+    }
+    VKT_TRY(vkt_rank_slice_init(&r->train_rows, vkt_train_data_train_batch, &r->data, cfg->batch_size, cfg->seq_len,
+                                vkt_dist_rank(), vkt_dist_size()));
+    VKT_TRY(vkt_rank_slice_init(&r->val_rows, vkt_train_data_val_batch, &r->data, cfg->batch_size, cfg->seq_len,
+                                vkt_dist_rank(), vkt_dist_size()));
     if (r->data.kind == VKT_DATA_PREF && !r->ext) {
         vkt_log_error("finetune.objective dpo, ipo and orpo are fine-tuning objectives: run `vktrain finetune` with a "
                       "finetune.method (full, lora or qlora)");
@@ -260,10 +280,10 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
                       (long long)mc.max_seq_len);
         return VKT_ERR_FORMAT;
     }
-    if (r->ext && r->ext->plan) VKT_TRY(r->ext->plan(r->ext->ctx, dev, &mc, cfg->batch_size, cfg->seq_len));
+    if (r->ext && r->ext->plan) VKT_TRY(r->ext->plan(r->ext->ctx, dev, &mc, B, cfg->seq_len));
     vkt_model_opts mo = {.mode = r->ext ? r->ext->mode : VKT_MODEL_TRAIN, .recompute = cfg->recompute,
                          .base_format = r->ext ? r->ext->base_format : VKT_QFORMAT_F32};
-    VKT_TRY(vkt_model_create_opts(dev, &mc, cfg->batch_size, cfg->seq_len, &mo, &r->model));
+    VKT_TRY(vkt_model_create_opts(dev, &mc, B, cfg->seq_len, &mo, &r->model));
     r->model->bidirectional = cfg->objective == VKT_OBJ_MLM;
     vkt_log_info("model: %s, %lld parameters (%d tensors), %lld layers, width %lld, %lld heads (%lld kv)",
                  mc.model_type, (long long)vkt_params_count(&r->model->table), r->model->table.n,
@@ -326,6 +346,11 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
         }
         vkt_log_info("device FMA peak (measured now): %.1f GFLOP/s", r->peak_gflops);
     }
+    if (vkt_dist_size() > 1)
+        vkt_log_info("data parallel: %d ranks x %lld rows = global batch %lld; gradients averaged every step "
+                     "(%.1f MiB per rank)", vkt_dist_size(), (long long)B, (long long)cfg->batch_size,
+                     (double)vkt_tensor_bytes(&train.grads) / (1 << 20));
+    if (!vkt_dist_is_root()) return VKT_OK;
     if (opts->resume) return vkt_metrics_open_resume(&r->metrics, cfg->out_dir, *first_step);
     return vkt_metrics_open(&r->metrics, cfg->out_dir);
 }
@@ -335,6 +360,8 @@ static void teardown(run *r) {
     vkt_pref_step_destroy(r->pref);
     if (r->ext && r->ext->release) r->ext->release(r->ext->ctx);
     vkt_model_destroy(r->model);
+    vkt_rank_slice_free(&r->train_rows);
+    vkt_rank_slice_free(&r->val_rows);
     vkt_train_data_free(&r->data);
     vkt_tok_free(r->tok);
     vkt_metrics_close(&r->metrics);
@@ -359,7 +386,7 @@ static vkt_status train_loop(run *r, vkt_device *dev, const vkt_train_opts *opts
     for (int64_t step = first; step < cfg->steps && s == VKT_OK; step++) {
         double h0 = now_s();
         vkt_step_result res;
-        s = vkt_step_submit(r->step, vkt_train_data_train_batch, &r->data, &res);
+        s = vkt_step_submit(r->step, vkt_rank_slice_fill, &r->train_rows, &res);
         double host = now_s() - h0 - vkt_step_last_wait_s(r->step);
         if (s == VKT_OK && res.step >= 0) {
             double t = now_s();
@@ -372,6 +399,7 @@ static vkt_status train_loop(run *r, vkt_device *dev, const vkt_train_opts *opts
             s = evaluate(r, done, &val, now_s() - t0, first);
         if (s == VKT_OK && cfg->checkpoint_interval > 0 && done % cfg->checkpoint_interval == 0 && done < cfg->steps)
             s = save(r, done, "interval");
+        if (s == VKT_OK && vkt_dist_size() > 1) g_interrupted = vkt_dist_max_int(g_interrupted); /* all stop */
         if (s == VKT_OK && g_interrupted) {
             if (opts->outcome) opts->outcome->signal = g_interrupted;
             return stop_on_signal(r, done, now_s() - t0, first);
