@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vktrain/status.h"
 
@@ -39,6 +40,14 @@ static inline bool vkt_dist_is_root(void) { return vkt_dist_rank() == 0; }
  * repeat bit for bit. */
 vkt_status vkt_dist_sum_f64(double *x, int n);
 vkt_status vkt_dist_sum_f32(float *x, size_t n);
+/* ZeRO-1 shards: bounds[0..size] split a flat buffer of n elements, rank r owning [bounds[r], bounds[r + 1]);
+ * every bound but the last a multiple of align (elements), so every shard starts on a binding alignment. */
+void vkt_dist_shard_bounds(int64_t n, int ranks, int64_t align, int64_t *bounds);
+/* In place over x (n = bounds[size] elements): every rank's shard of x into every rank. */
+vkt_status vkt_dist_allgather_f32(float *x, const int64_t *bounds);
+/* Rank 0's full (bounds[size] elements) gets every rank's part (its shard, bounds[r+1] - bounds[r]
+ * elements); full is unused elsewhere (may be NULL). */
+vkt_status vkt_dist_gather_f32(const float *part, float *full, const int64_t *bounds);
 /* The largest v over all ranks (e.g. a stop request that one rank saw). */
 int vkt_dist_max_int(int v);
 

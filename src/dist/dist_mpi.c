@@ -1,4 +1,5 @@
 /* dist.h over MPI (built when CMake finds MPI: VKT_HAVE_MPI). */
+#include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,42 @@ vkt_status vkt_dist_sum_f32(float *x, size_t n) {
                       "MPI_Allreduce (f32 sum)"));
     }
     return VKT_OK;
+}
+
+/* MPI's int counts and displacements of the shards; false (logged) past INT_MAX elements. */
+static bool shard_counts(const int64_t *bounds, int *counts, int *displs) {
+    if (bounds[g.size] > INT_MAX) {
+        vkt_log_error("ZeRO-1: %lld elements are more than MPI's int counts address; use optim.zero_stage=0",
+                      (long long)bounds[g.size]);
+        return false;
+    }
+    for (int r = 0; r < g.size; r++) displs[r] = (int)bounds[r], counts[r] = (int)(bounds[r + 1] - bounds[r]);
+    return true;
+}
+
+vkt_status vkt_dist_allgather_f32(float *x, const int64_t *bounds) {
+    if (g.size <= 1) return VKT_OK;
+    int *counts = malloc(2 * (size_t)g.size * sizeof *counts);
+    vkt_status st = counts ? VKT_OK : VKT_ERR_OOM;
+    if (st == VKT_OK && !shard_counts(bounds, counts, counts + g.size)) st = VKT_ERR_UNSUPPORTED;
+    if (st == VKT_OK)
+        st = check(
+            MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, counts, counts + g.size, MPI_FLOAT, MPI_COMM_WORLD),
+            "MPI_Allgatherv (ZeRO-1 parameters)");
+    free(counts);
+    return st;
+}
+
+vkt_status vkt_dist_gather_f32(const float *part, float *full, const int64_t *bounds) {
+    int *counts = malloc(2 * (size_t)g.size * sizeof *counts);
+    vkt_status st = counts ? VKT_OK : VKT_ERR_OOM;
+    if (st == VKT_OK && !shard_counts(bounds, counts, counts + g.size)) st = VKT_ERR_UNSUPPORTED;
+    if (st == VKT_OK)
+        st = check(
+            MPI_Gatherv(part, counts[g.rank], MPI_FLOAT, full, counts, counts + g.size, MPI_FLOAT, 0, MPI_COMM_WORLD),
+            "MPI_Gatherv (ZeRO-1 optimizer state)");
+    free(counts);
+    return st;
 }
 
 int vkt_dist_max_int(int v) {

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "dist/dist.h"
-#include "dist/grad_reduce.h"
+#include "dist/flat_sync.h"
 #include "ops/seg_start.h"
 #include "ops/xent.h"
 
@@ -27,8 +27,13 @@ struct vkt_step {
     int64_t next_step, step_base;
     int64_t last_collected;      /* newest step whose result was handed out */
     double wait_s;               /* time the last vkt_step_submit spent waiting for the device */
-    vkt_grad_reduce *reduce;     /* owned: the gradient all-reduce over data-parallel ranks; NULL on one */
+    vkt_flat_sync *reduce;     /* owned: the gradient all-reduce over data-parallel ranks; NULL on one */
     double comm_s;               /* time the last vkt_step_submit spent in it */
+    int64_t *shard;              /* owned, ZeRO-1 only (else NULL): shard bounds over the trainable elements,
+                                  * dist size + 1 entries; this rank's moments cover [shard[r], shard[r + 1]) */
+    vkt_optim_segment *shard_segs; /* owned, ZeRO-1: segs clipped to this rank's shard, offsets from its start */
+    float *gathered;             /* owned, ZeRO-1 on rank 0 between vkt_step_gather_state and the download:
+                                  * the full moments m then v */
     int optim_t0, optim_t1;      /* timestamp slots around the optimizer recording */
     double loss_sum[2];          /* per step parity: sum of micro losses, count, tokens, metric sums */
     int64_t loss_n[2], tokens[2];
@@ -70,8 +75,15 @@ static vkt_status record_optim(vkt_step *s) {
     s->optim_t0 = vkt_rec_timestamp(r);
     const vkt_trainable *t = &s->train;
     VKT_TRY(vkt_gradnorm_record(r, &t->grads, s->segs, s->n_segs, &go, &s->partials, &s->scalars));
-    VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &t->params, &t->grads, &s->mom1, &s->mom2, &s->lr_table,
-                             &s->scalars, s->segs, s->n_segs));
+    if (s->shard) { /* ZeRO-1: the norm is over every gradient, the update over this rank's shard */
+        int64_t lo = s->shard[vkt_dist_rank()], n = s->shard[vkt_dist_rank() + 1] - lo;
+        vkt_tensor p = vkt_tensor_rows(&t->params, lo, n), g = vkt_tensor_rows(&t->grads, lo, n);
+        VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &p, &g, &s->mom1, &s->mom2, &s->lr_table, &s->scalars,
+                                 s->shard_segs, s->n_segs));
+    } else {
+        VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &t->params, &t->grads, &s->mom1, &s->mom2, &s->lr_table,
+                                 &s->scalars, s->segs, s->n_segs));
+    }
     VKT_TRY(vkt_rec_fill(r, &t->grads, 0));
     s->optim_t1 = vkt_rec_timestamp(r);
     return vkt_rec_end(r);
@@ -111,6 +123,34 @@ vkt_trainable vkt_step_trainable_model(const vkt_model *m) {
 
 const vkt_param_table *vkt_step_table(const vkt_step *s) { return s->train.table; }
 
+/* ZeRO-1: this rank's shard of the trainable elements and its segments. */
+static vkt_status shard_setup(vkt_step *s) {
+    int ranks = vkt_dist_size(), rank = vkt_dist_rank();
+    int64_t total = s->train.table->total;
+    VKT_ASSERT(vkt_tensor_numel(&s->train.params) == s->train.params.shape[0]); /* flat views */
+    s->shard = malloc((size_t)(ranks + 1) * sizeof *s->shard);
+    s->shard_segs = calloc((size_t)s->n_segs, sizeof *s->shard_segs);
+    if (!s->shard || !s->shard_segs) return VKT_ERR_OOM;
+    vkt_dist_shard_bounds(total, ranks, 64, s->shard); /* 256-byte shard starts: any binding alignment */
+    int64_t lo = s->shard[rank], hi = s->shard[rank + 1];
+    if (hi <= lo) {
+        vkt_log_error("optim.zero_stage=1: %lld trainable parameters are too few to shard over %d ranks; use "
+                      "optim.zero_stage=0", (long long)total, ranks);
+        return VKT_ERR_ARG;
+    }
+    for (int i = 0; i < s->n_segs; i++) {
+        int64_t a = s->segs[i].offset > lo ? s->segs[i].offset : lo;
+        int64_t b = s->segs[i].offset + s->segs[i].n < hi ? s->segs[i].offset + s->segs[i].n : hi;
+        s->shard_segs[i] = (vkt_optim_segment){b > a ? a - lo : 0, b > a ? b - a : 0, s->segs[i].decay};
+    }
+    return VKT_OK;
+}
+
+/* Elements of the moments this rank holds: its shard (ZeRO-1) or every trainable one. */
+static int64_t moment_elems(const vkt_step *s) {
+    return s->shard ? s->shard[vkt_dist_rank() + 1] - s->shard[vkt_dist_rank()] : s->train.table->total;
+}
+
 vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_step, vkt_step **out) {
     VKT_ASSERT(cfg->accum >= 1);
     vkt_step *s = calloc(1, sizeof *s);
@@ -129,6 +169,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
         s->segs[s->n_segs++] = (vkt_optim_segment){tab->p[i].offset,
                                                    s->train.frozen && s->train.frozen[i] ? 0 : tab->p[i].numel,
                                                    tab->p[i].decay};
+    if (st == VKT_OK && cfg->zero_stage == 1 && vkt_dist_size() > 1) st = shard_setup(s);
     vkt_rec *probe = NULL;
     int64_t n_partials = 0, n_lr = cfg->total_steps > 0 ? cfg->total_steps : 1;
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &probe);
@@ -137,7 +178,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
         n_partials = vkt_gradnorm_partials(probe, s->segs, s->n_segs, &go);
     }
     vkt_rec_destroy(probe);
-    int64_t total = tab->total;
+    int64_t total = moment_elems(s);
     size_t bytes = (size_t)(2 * total + n_partials + n_lr) * 4 + 4 * 4096;
     if (st == VKT_OK) st = vkt_arena_create(m->dev, "optimizer state", bytes, &s->state_arena);
     if (st == VKT_ERR_OOM)
@@ -155,7 +196,8 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     for (int k = 0; k < 2 && st == VKT_OK; k++) st = vkt_rec_create(m->dev, 0, &s->micro[k]);
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 2, &s->optim);
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &s->eval);
-    if (st == VKT_OK && vkt_dist_size() > 1) st = vkt_grad_reduce_create(m->dev, &s->train.grads, &s->reduce);
+    if (st == VKT_OK && vkt_dist_size() > 1) st = vkt_flat_sync_create(m->dev, &s->train.grads, &s->reduce);
+    if (st == VKT_OK && s->shard) st = vkt_flat_sync_set_params(s->reduce, &s->train.params, s->shard);
     if (st == VKT_OK) st = upload_lr_table(s);
     if (st == VKT_OK) st = zero_state(s);
     if (st == VKT_OK) {
@@ -180,7 +222,10 @@ void vkt_step_destroy(vkt_step *s) {
     for (int k = 0; k < 2; k++) vkt_rec_destroy(s->micro[k]);
     vkt_rec_destroy(s->optim);
     vkt_rec_destroy(s->eval);
-    vkt_grad_reduce_destroy(s->reduce);
+    vkt_flat_sync_destroy(s->reduce);
+    free(s->shard);
+    free(s->shard_segs);
+    free(s->gathered);
     vkt_arena_destroy(s->state_arena);
     vkt_arena_destroy(s->host_arena);
     free(s->segs);
@@ -252,7 +297,7 @@ static vkt_status timed_wait(vkt_step *s, vkt_rec *r) {
 double vkt_step_last_wait_s(const vkt_step *s) { return s->wait_s; }
 
 double vkt_step_last_comm_s(const vkt_step *s, size_t *bytes) {
-    if (bytes) *bytes = s->reduce ? vkt_grad_reduce_last(s->reduce).bytes : 0;
+    if (bytes) *bytes = s->reduce ? vkt_flat_sync_last(s->reduce).bytes : 0;
     return s->comm_s;
 }
 
@@ -269,7 +314,7 @@ static vkt_status reduce_grads(vkt_step *s, int64_t step) {
     double t0 = now_s(), tokens[2] = {(double)s->tokens[step & 1], 1};
     VKT_TRY(vkt_dist_sum_f64(tokens, 2)); /* the step's tokens, and the ranks */
     double w = !s->program.record && tokens[0] > 0 ? (double)s->tokens[step & 1] / tokens[0] : 1.0 / tokens[1];
-    VKT_TRY(vkt_grad_reduce_run(s->reduce, w));
+    VKT_TRY(vkt_flat_sync_reduce(s->reduce, w));
     s->comm_s = now_s() - t0;
     return VKT_OK;
 }
@@ -303,7 +348,12 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
     VKT_TRY(timed_wait(s, s->optim));
     VKT_TRY(collect(s, step - 1, done));
     if (s->reduce) VKT_TRY(reduce_grads(s, step));
-    return vkt_rec_submit(s->optim);
+    VKT_TRY(vkt_rec_submit(s->optim));
+    if (!s->shard) return VKT_OK;
+    double t0 = now_s(); /* ZeRO-1: every rank updated its shard; all of them need all */
+    VKT_TRY(vkt_flat_sync_gather(s->reduce));
+    s->comm_s += now_s() - t0;
+    return VKT_OK;
 }
 
 vkt_status vkt_step_drain(vkt_step *s, vkt_step_result *done) {
@@ -395,11 +445,38 @@ static vkt_status wait_idle(vkt_step *s) {
     return vkt_rec_wait(s->optim);
 }
 
+bool vkt_step_sharded(const vkt_step *s) { return s->shard != NULL; }
+
+vkt_status vkt_step_gather_state(vkt_step *s) {
+    if (!s->shard) return VKT_OK;
+    VKT_TRY(wait_idle(s));
+    int64_t n = moment_elems(s), total = s->train.table->total;
+    float *part = malloc((size_t)n * sizeof *part);
+    free(s->gathered);
+    s->gathered = vkt_dist_is_root() ? malloc(2 * (size_t)total * sizeof *s->gathered) : NULL;
+    vkt_status st = part && (s->gathered || !vkt_dist_is_root()) ? VKT_OK : VKT_ERR_OOM;
+    const vkt_tensor *mom[2] = {&s->mom1, &s->mom2};
+    for (int k = 0; k < 2 && st == VKT_OK; k++) {
+        st = vkt_tensor_download(s->m->dev, mom[k], part, (size_t)n * 4);
+        if (st == VKT_OK) st = vkt_dist_gather_f32(part, s->gathered ? s->gathered + k * total : NULL, s->shard);
+    }
+    free(part);
+    return st;
+}
+
 vkt_status vkt_step_download_state(vkt_step *s, float *m1, float *m2, int64_t *step, int64_t *updates) {
     VKT_TRY(wait_idle(s));
     size_t bytes = (size_t)s->train.table->total * 4;
-    VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom1, m1, bytes));
-    VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom2, m2, bytes));
+    if (s->shard) { /* the full moments rank 0 gathered */
+        VKT_ASSERT(s->gathered); /* vkt_step_gather_state first, on every rank */
+        memcpy(m1, s->gathered, bytes);
+        memcpy(m2, s->gathered + s->train.table->total, bytes);
+        free(s->gathered);
+        s->gathered = NULL;
+    } else {
+        VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom1, m1, bytes));
+        VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom2, m2, bytes));
+    }
     const vkt_step_scalars *sc = vkt_tensor_host_ptr(&s->scalars);
     *step = sc->step;
     *updates = (int64_t)sc->step - (int64_t)sc->n_skipped;
@@ -409,9 +486,10 @@ vkt_status vkt_step_download_state(vkt_step *s, float *m1, float *m2, int64_t *s
 vkt_status vkt_step_upload_state(vkt_step *s, const float *m1, const float *m2, int64_t step, int64_t updates) {
     VKT_ASSERT(updates >= 0 && updates <= step);
     VKT_TRY(wait_idle(s));
-    size_t bytes = (size_t)s->train.table->total * 4;
-    VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom1, m1, bytes));
-    VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom2, m2, bytes));
+    int64_t lo = s->shard ? s->shard[vkt_dist_rank()] : 0; /* ZeRO-1: this rank's shard of them */
+    size_t bytes = (size_t)moment_elems(s) * 4;
+    VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom1, m1 + lo, bytes));
+    VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom2, m2 + lo, bytes));
     vkt_step_scalars *sc = vkt_tensor_host_ptr(&s->scalars);
     sc->step = (uint32_t)step;
     sc->n_skipped = (uint32_t)(step - updates);

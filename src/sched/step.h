@@ -94,6 +94,8 @@ typedef struct {
     const vkt_trainable *train; /* borrowed, copied at create: what trains; NULL: the whole model */
     const vkt_step_program *program; /* borrowed, copied at create: the micro-batch; NULL: the model's
                                       * language-model loss */
+    int zero_stage;          /* several ranks: 1 shards the AdamW moments over them (ZeRO stage 1, see
+                              * vkt_step_gather_state); 0 (or one rank): every rank holds all of them */
 } vkt_step_cfg;
 
 /* What a completed optimizer step measured. */
@@ -144,6 +146,15 @@ vkt_status vkt_eval_loss(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx,
 
 /* The table the optimizer state follows (the trainable set's). */
 const vkt_param_table *vkt_step_table(const vkt_step *s);
+
+/* ZeRO-1 (vkt_step_cfg.zero_stage 1 on several ranks): each rank keeps the moments of one contiguous shard of
+ * the trainable elements, updates only that shard's parameters (the gradient norm still covers all of
+ * them) and all-gathers the parameters after every update, so all ranks keep identical weights. For a
+ * checkpoint every rank calls vkt_step_gather_state (collective: rank 0 receives the full moments), then
+ * rank 0 alone downloads them; upload takes the full moments on every rank (a checkpoint resumes on any
+ * number of ranks, with or without sharding). */
+bool vkt_step_sharded(const vkt_step *s);
+vkt_status vkt_step_gather_state(vkt_step *s); /* a no-op without sharding */
 
 /* Optimizer state for checkpoints: moments m and v (vkt_step_table(s)->total f32 each), the step counter (steps run,
  * skipped ones included) and the AdamW updates applied (step minus skipped steps; the t of the bias

@@ -9,16 +9,16 @@
 vkt_status vkt_rank_slice_rows(int64_t B_global, int ranks, int64_t *B) {
     if (ranks < 1 || B_global % ranks != 0) {
         vkt_log_error("optim.batch_size %lld is the global batch, split evenly over the %d ranks: make it a "
-                      "multiple of %d (e.g. optim.batch_size=%lld)", (long long)B_global, ranks, ranks,
-                      (long long)((B_global / ranks + 1) * ranks));
+                      "multiple of %d (e.g. optim.batch_size=%lld)",
+                      (long long)B_global, ranks, ranks, (long long)((B_global / ranks + 1) * ranks));
         return VKT_ERR_ARG;
     }
     *B = B_global / ranks;
     return VKT_OK;
 }
 
-vkt_status vkt_rank_slice_init(vkt_rank_slice *s, vkt_batch_fn fill, void *ctx, int64_t B_global, int64_t T,
-                               int rank, int ranks) {
+vkt_status vkt_rank_slice_init(vkt_rank_slice *s, vkt_batch_fn fill, void *ctx, int64_t B_global, int64_t T, int rank,
+                               int ranks) {
     memset(s, 0, sizeof *s);
     VKT_TRY(vkt_rank_slice_rows(B_global, ranks, &s->B));
     s->fill = fill, s->ctx = ctx, s->T = T, s->rank = rank, s->ranks = ranks;

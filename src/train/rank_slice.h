@@ -20,8 +20,8 @@ typedef struct {
 /* This rank's rows for a global batch of B_global rows; VKT_ERR_ARG (logged, naming optim.batch_size)
  * unless ranks divides it. */
 vkt_status vkt_rank_slice_rows(int64_t B_global, int ranks, int64_t *B);
-vkt_status vkt_rank_slice_init(vkt_rank_slice *s, vkt_batch_fn fill, void *ctx, int64_t B_global, int64_t T,
-                               int rank, int ranks);
+vkt_status vkt_rank_slice_init(vkt_rank_slice *s, vkt_batch_fn fill, void *ctx, int64_t B_global, int64_t T, int rank,
+                               int ranks);
 void vkt_rank_slice_free(vkt_rank_slice *s);
 /* vkt_batch_fn (ctx = the vkt_rank_slice): this rank's rows of the next global batch. Batches with extra
  * inputs (vkt_batch.aux) are not sliced: VKT_ERR_UNSUPPORTED with several ranks. */

@@ -92,7 +92,8 @@ static vkt_status sample_text(run *r, vkt_device *dev) {
 }
 
 static vkt_status save(run *r, int64_t step, const char *why) {
-    if (!vkt_dist_is_root()) return VKT_OK; /* the ranks' weights and moments are the same */
+    VKT_TRY(vkt_step_gather_state(r->step)); /* ZeRO-1: rank 0 collects the moments' shards from every rank */
+    if (!vkt_dist_is_root()) return VKT_OK; /* the ranks' weights are the same */
     char path[1024];
     vkt_train_data_pos pos = vkt_train_data_get_pos(&r->data);
     vkt_checkpoint_state st = {.step = step, .data_rng = {pos.rng[0], pos.rng[1]}, .data_epoch = pos.epoch,
@@ -295,6 +296,7 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
                                     .total = cfg->steps}};
     sc.adamw.beta1 = (float)cfg->beta1, sc.adamw.beta2 = (float)cfg->beta2, sc.adamw.eps = (float)cfg->eps;
     sc.adamw.weight_decay = (float)cfg->weight_decay;
+    sc.zero_stage = (int)cfg->zero_stage;
     *first_step = 0;
     vkt_checkpoint_state st = {0};
     /* The base weights go in first unless a resumed run's checkpoint holds all of them; a precomputed
@@ -348,8 +350,11 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     }
     if (vkt_dist_size() > 1)
         vkt_log_info("data parallel: %d ranks x %lld rows = global batch %lld; gradients averaged every step "
-                     "(%.1f MiB per rank)", vkt_dist_size(), (long long)B, (long long)cfg->batch_size,
-                     (double)vkt_tensor_bytes(&train.grads) / (1 << 20));
+                     "(%.1f MiB per rank); optimizer moments %.1f MiB per rank%s", vkt_dist_size(), (long long)B,
+                     (long long)cfg->batch_size, (double)vkt_tensor_bytes(&train.grads) / (1 << 20),
+                     (double)vkt_step_memory(r->step) / (1 << 20),
+                     vkt_step_sharded(r->step) ? " (ZeRO-1: this rank's shard; parameters all-gathered every step)"
+                                               : " (every rank holds all: optim.zero_stage=1 shards them)");
     if (!vkt_dist_is_root()) return VKT_OK;
     if (opts->resume) return vkt_metrics_open_resume(&r->metrics, cfg->out_dir, *first_step);
     return vkt_metrics_open(&r->metrics, cfg->out_dir);

@@ -2,7 +2,9 @@
  *   - 2 ranks with global batch 2B train as 1 process with batch 2B: the same losses, gradient norms,
  *     validation losses and final weights, for a GPT-2 shape, a Llama shape (GQA, SwiGLU, RoPE) and LoRA
  *     fine-tuning on chat records (answer-only targets, so the ranks' token counts differ);
- *   - resuming across rank counts (1 -> 2 and 2 -> 1) continues the 1-process loss curve;
+ *   - the same with ZeRO-1 (optim.zero_stage=1: sharded AdamW moments, parameters all-gathered);
+ *   - resuming across rank counts (1 -> 2 and 2 -> 1, with and without ZeRO-1: the shards of the moments
+ *     gathered into the checkpoint, and a full checkpoint split into shards) continues the 1-process curve;
  *   - a rank that fails (rank 1 given a missing data file) ends the job non-zero within seconds, with that
  *     rank's message, and no rank hangs.
  * mpirun runs loopback only (btl self,tcp on lo) and as root where CI runs as root.
@@ -13,7 +15,8 @@
  * After a few steps at lr 1e-3 that bounds a weight's difference by steps * lr * (a few 1e-4) ~ 1e-6; we
  * allow 2e-5 absolute (weights are O(0.1)) and 2e-5 relative on losses and norms. A wrong reduction (a sum
  * instead of a mean, a rank's own gradient, the wrong rows) moves the losses by > 1e-3 at the second step
- * and the weights by ~lr = 1e-3. */
+ * and the weights by ~lr = 1e-3; a sum instead of the mean doubles the gradient norm (AdamW itself does
+ * not care about the gradient's scale, clipping at 1 does). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
@@ -80,8 +83,20 @@ static int vktrain(int ranks, const char *cmd, const char *const *args, const ch
     char np[8];
     snprintf(np, sizeof np, "%d", ranks);
     if (ranks > 0) {
-        const char *mpi[] = {VKT_MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-np", np, "--mca", "btl",
-                             "self,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo"};
+        const char *mpi[] = {VKT_MPIEXEC,
+                             "--allow-run-as-root",
+                             "--oversubscribe",
+                             "-np",
+                             np,
+                             "--mca",
+                             "btl",
+                             "self,tcp",
+                             "--mca",
+                             "btl_tcp_if_include",
+                             "lo",
+                             "--mca",
+                             "oob_tcp_if_include",
+                             "lo"};
         for (size_t i = 0; i < sizeof mpi / sizeof mpi[0]; i++) argv[n++] = mpi[i];
     }
     argv[n++] = VKT_BIN, argv[n++] = cmd;
@@ -140,7 +155,8 @@ static void compare_curves(const char *what, const char *dir_a, const char *dir_
     if (check_val) {
         if (a.n_val != b.n_val || a.n_val == 0) FAIL("%s: %d vs %d validation losses", what, a.n_val, b.n_val);
         for (int i = 0; i < a.n_val && i < b.n_val; i++)
-            if (!close_rel(a.val[i], b.val[i], 2e-5)) FAIL("%s: val loss %d: %.9g vs %.9g", what, i, a.val[i], b.val[i]);
+            if (!close_rel(a.val[i], b.val[i], 2e-5))
+                FAIL("%s: val loss %d: %.9g vs %.9g", what, i, a.val[i], b.val[i]);
     }
     printf("  %s: steps %d..%d, largest loss difference %.3g\n", what, from + 1, to, worst);
 }
@@ -184,32 +200,39 @@ static void compare_weights(const char *what, const char *a_path, const char *b_
 }
 
 #define TINY_GPT2 "model.n_embd=32", "model.n_layer=2", "model.n_head=2", "model.n_positions=32"
-#define TINY_LLAMA "model.preset=llama-tiny", "model.hidden_size=32", "model.num_hidden_layers=2", \
-                   "model.num_attention_heads=4", "model.num_key_value_heads=2", "model.intermediate_size=64"
-#define COMMON "optim.batch_size=4", "optim.seq_len=16", "optim.lr=0.001", "optim.warmup_steps=1", \
-               "eval.interval=2", "eval.steps=2", "log.interval=1", "--no-sample", data, out
+#define TINY_LLAMA                                                                                                     \
+    "model.preset=llama-tiny", "model.hidden_size=32", "model.num_hidden_layers=2", "model.num_attention_heads=4",     \
+        "model.num_key_value_heads=2", "model.intermediate_size=64"
+#define COMMON                                                                                                         \
+    "optim.batch_size=4", "optim.seq_len=16", "optim.lr=0.001", "optim.warmup_steps=1", "eval.interval=2",             \
+        "eval.steps=2", "log.interval=1", "--no-sample", data, out
 
-/* 2 ranks x 2 rows against 1 process x 4 rows, same config (optim.batch_size is the global batch). */
+/* Runs of one config: 1 process x 4 rows, then 2 ranks x 2 rows without and with ZeRO-1 (optim.batch_size
+ * is the global batch), each compared with the first. */
+static const char *const g_variants[] = {"1 process", "2 ranks", "2 ranks, ZeRO-1"};
+
 static void check_same_as_one(const char *name, const char *const *shape, int n_shape) {
-    char data[600], out[600], dir1[512], dir2[512], log[600], w1[600], w2[600];
+    char data[600], out[600], dir[3][512], log[600], what[200], w[3][600];
     snprintf(data, sizeof data, "data.train=%s/tinyshakespeare.txt", VKT_TEST_DATA);
     const char *args[40];
-    for (int ranks = 0; ranks <= 2; ranks += 2) {
-        snprintf(ranks ? dir2 : dir1, sizeof dir1, "%s/%s_%d", g_dir, name, ranks ? 2 : 1);
-        snprintf(out, sizeof out, "output.dir=%s", ranks ? dir2 : dir1);
+    for (int k = 0; k < 3; k++) {
+        snprintf(dir[k], sizeof dir[k], "%s/%s_%d", g_dir, name, k);
+        snprintf(out, sizeof out, "output.dir=%s", dir[k]);
         int n = 0;
         for (int i = 0; i < n_shape; i++) args[n++] = shape[i];
-        const char *rest[] = {COMMON, "optim.steps=4", "output.checkpoint_interval=0", NULL};
+        const char *rest[] = {COMMON, "optim.steps=4", "output.checkpoint_interval=0",
+                              k == 2 ? "optim.zero_stage=1" : "optim.zero_stage=0", NULL};
         for (int i = 0; rest[i]; i++) args[n++] = rest[i];
         args[n] = NULL;
-        snprintf(log, sizeof log, "%s/%s_%d.log", g_dir, name, ranks ? 2 : 1);
-        int rc = vktrain(ranks, "train", args, log, NULL);
-        if (rc != 0) FAIL("%s on %d rank(s): exit %d (see %s)", name, ranks ? 2 : 1, rc, log);
+        snprintf(log, sizeof log, "%s/%s_%d.log", g_dir, name, k);
+        int rc = vktrain(k ? 2 : 0, "train", args, log, NULL);
+        if (rc != 0) FAIL("%s, %s: exit %d (see %s)", name, g_variants[k], rc, log);
+        snprintf(w[k], sizeof w[k], "%s/step-000004/model.safetensors", dir[k]);
+        if (k == 0) continue;
+        snprintf(what, sizeof what, "%s, %s", name, g_variants[k]);
+        compare_curves(what, dir[0], dir[k], 0, 4, true);
+        compare_weights(what, w[0], w[k], 2e-5);
     }
-    compare_curves(name, dir1, dir2, 0, 4, true);
-    snprintf(w1, sizeof w1, "%s/step-000004/model.safetensors", dir1);
-    snprintf(w2, sizeof w2, "%s/step-000004/model.safetensors", dir2);
-    compare_weights(name, w1, w2, 2e-5);
 }
 
 static void write_records(const char *path) {
@@ -217,36 +240,59 @@ static void write_records(const char *path) {
     static const char *colors[] = {"blue", "green", "yellow", "white", "blue", "black", "red", "black"};
     FILE *f = fopen(path, "w");
     for (int i = 0; f && i < 48; i++) /* uneven answer lengths: the ranks' token counts differ */
-        fprintf(f, "{\"messages\":[{\"role\":\"user\",\"content\":\"What color is the %s?\"},{\"role\":\"assistant\","
-                   "\"content\":\"The %s is %s%s.\"}]}\n", things[i % 8], things[i % 8], colors[i % 8],
-                i % 3 ? "" : ", as everyone knows");
+        fprintf(f,
+                "{\"messages\":[{\"role\":\"user\",\"content\":\"What color is the %s?\"},{\"role\":\"assistant\","
+                "\"content\":\"The %s is %s%s.\"}]}\n",
+                things[i % 8], things[i % 8], colors[i % 8], i % 3 ? "" : ", as everyone knows");
     if (f) fclose(f);
 }
 
 /* LoRA on chat records (targets only on answers) from the stories260K base. */
 static void check_lora(void) {
-    char records[512], data[600], tmpl[600], base[600], tok[600], out[600], dir[2][512], log[600], w[2][600];
+    char records[512], data[600], tmpl[600], base[600], tok[600], out[600], dir[3][512], log[600], w[3][600];
+    char what[200];
     snprintf(records, sizeof records, "%s/records.jsonl", g_dir);
     write_records(records);
     snprintf(data, sizeof data, "data.train=%s", records);
     snprintf(tmpl, sizeof tmpl, "data.chat_template=%s/configs/templates/simple.jinja", VKT_SOURCE_DIR);
     snprintf(base, sizeof base, "model.path=%s/models/stories260K/stories260K.bin", VKT_TEST_DATA);
     snprintf(tok, sizeof tok, "tokenizer.path=%s/models/stories260K/tok512.bin", VKT_TEST_DATA);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         snprintf(dir[k], sizeof dir[k], "%s/lora_%d", g_dir, k + 1);
         snprintf(out, sizeof out, "output.dir=%s", dir[k]);
-        const char *args[] = {"finetune.method=lora", "finetune.r=4", "finetune.lora_alpha=8", "finetune.lora_dropout=0",
-                              "finetune.target_modules=all-linear", "tokenizer.type=file", tok, base, tmpl, data,
-                              "optim.batch_size=4", "optim.seq_len=64", "optim.lr=0.001", "optim.warmup_steps=1",
-                              "optim.steps=3", "data.val_fraction=0.2", "eval.interval=0", "eval.generations=0",
-                              "log.interval=1", "output.checkpoint_interval=0", "--no-sample", out, NULL};
+        const char *args[] = {"finetune.method=lora",
+                              "finetune.r=4",
+                              "finetune.lora_alpha=8",
+                              "finetune.lora_dropout=0",
+                              "finetune.target_modules=all-linear",
+                              "tokenizer.type=file",
+                              tok,
+                              base,
+                              tmpl,
+                              data,
+                              "optim.batch_size=4",
+                              "optim.seq_len=64",
+                              "optim.lr=0.001",
+                              "optim.warmup_steps=1",
+                              "optim.steps=3",
+                              "data.val_fraction=0.2",
+                              "eval.interval=0",
+                              "eval.generations=0",
+                              "log.interval=1",
+                              "output.checkpoint_interval=0",
+                              "--no-sample",
+                              out,
+                              k == 2 ? "optim.zero_stage=1" : "optim.zero_stage=0",
+                              NULL};
         snprintf(log, sizeof log, "%s/lora_%d.log", g_dir, k + 1);
         int rc = vktrain(k ? 2 : 0, "finetune", args, log, NULL);
-        if (rc != 0) FAIL("lora on %d rank(s): exit %d (see %s)", k + 1, rc, log);
+        if (rc != 0) FAIL("lora, %s: exit %d (see %s)", g_variants[k], rc, log);
         snprintf(w[k], sizeof w[k], "%s/step-000003/adapter_model.safetensors", dir[k]);
+        if (k == 0) continue;
+        snprintf(what, sizeof what, "lora on chat records, %s", g_variants[k]);
+        compare_curves(what, dir[0], dir[k], 0, 3, true);
+        compare_weights(what, w[0], w[k], 2e-5);
     }
-    compare_curves("lora (chat records)", dir[0], dir[1], 0, 3, true);
-    compare_weights("lora adapters", w[0], w[1], 2e-5);
 }
 
 /* One process, 6 steps with a checkpoint at 3 (constant lr, so a run to 3 is the same run), against
@@ -256,47 +302,63 @@ static void check_resume_across_ranks(void) {
     snprintf(data, sizeof data, "data.train=%s/tinyshakespeare.txt", VKT_TEST_DATA);
     snprintf(ref, sizeof ref, "%s/resume_ref", g_dir);
     snprintf(out, sizeof out, "output.dir=%s", ref);
-    const char *fixed[] = {TINY_GPT2, "optim.batch_size=4", "optim.seq_len=16", "optim.lr=0.001",
-                           "optim.lr_min=0.001", "optim.warmup_steps=0", "eval.interval=0", "eval.steps=0",
-                           "log.interval=1", "output.checkpoint_interval=3", "output.keep=5", "--no-sample", data};
+    const char *fixed[] = {TINY_GPT2,
+                           "optim.batch_size=4",
+                           "optim.seq_len=16",
+                           "optim.lr=0.001",
+                           "optim.lr_min=0.001",
+                           "optim.warmup_steps=0",
+                           "eval.interval=0",
+                           "eval.steps=0",
+                           "log.interval=1",
+                           "output.checkpoint_interval=3",
+                           "output.keep=5",
+                           "--no-sample",
+                           data};
     const char *args[40];
     int nf = (int)(sizeof fixed / sizeof fixed[0]);
-#define ARGS(...)                                                                                                 \
-    do {                                                                                                          \
-        int n_ = 0;                                                                                               \
-        for (int i = 0; i < nf; i++) args[n_++] = fixed[i];                                                      \
-        const char *more_[] = {__VA_ARGS__, NULL};                                                                \
-        for (int i = 0; more_[i]; i++) args[n_++] = more_[i];                                                    \
-        args[n_] = NULL;                                                                                          \
+#define ARGS(...)                                                                                                      \
+    do {                                                                                                               \
+        int n_ = 0;                                                                                                    \
+        for (int i = 0; i < nf; i++) args[n_++] = fixed[i];                                                            \
+        const char *more_[] = {__VA_ARGS__, NULL};                                                                     \
+        for (int i = 0; more_[i]; i++) args[n_++] = more_[i];                                                          \
+        args[n_] = NULL;                                                                                               \
     } while (0)
     ARGS("optim.steps=6", out);
     snprintf(log, sizeof log, "%s/resume_ref.log", g_dir);
     if (vktrain(0, "train", args, log, NULL) != 0) FAIL("resume reference run failed (see %s)", log);
 
-    /* 1 -> 2: a copy of the reference run resumed from its step 3 on 2 ranks. */
-    char dir12[512];
-    snprintf(dir12, sizeof dir12, "%s/resume_1to2", g_dir);
-    snprintf(cmd, sizeof cmd, "rm -rf %s && cp -r %s %s", dir12, ref, dir12);
-    if (system(cmd) != 0) FAIL("%s", cmd);
-    snprintf(out, sizeof out, "output.dir=%s", dir12);
-    snprintf(resume, sizeof resume, "%s/step-000003", dir12);
-    ARGS("optim.steps=6", out, "--resume", resume);
-    snprintf(log, sizeof log, "%s/resume_1to2.log", g_dir);
-    if (vktrain(2, "train", args, log, NULL) != 0) FAIL("1 -> 2 ranks resume failed (see %s)", log);
-    compare_curves("resume 1 -> 2 ranks", ref, dir12, 3, 6, false);
+    for (int zero = 0; zero <= 1; zero++) {
+        const char *zs = zero ? "optim.zero_stage=1" : "optim.zero_stage=0";
+        char what[100];
+        /* 1 -> 2: a copy of the reference run resumed from its step 3 on 2 ranks. */
+        char dir12[512];
+        snprintf(dir12, sizeof dir12, "%s/resume_1to2_zero%d", g_dir, zero);
+        snprintf(cmd, sizeof cmd, "rm -rf %s && cp -r %s %s", dir12, ref, dir12);
+        if (system(cmd) != 0) FAIL("%s", cmd);
+        snprintf(out, sizeof out, "output.dir=%s", dir12);
+        snprintf(resume, sizeof resume, "%s/step-000003", dir12);
+        ARGS("optim.steps=6", out, "--resume", resume, zs);
+        snprintf(log, sizeof log, "%s/resume_1to2_zero%d.log", g_dir, zero);
+        if (vktrain(2, "train", args, log, NULL) != 0) FAIL("1 -> 2 ranks resume failed (see %s)", log);
+        snprintf(what, sizeof what, "resume 1 -> 2 ranks%s", zero ? ", ZeRO-1" : "");
+        compare_curves(what, ref, dir12, 3, 6, false);
 
-    /* 2 -> 1: 3 steps on 2 ranks, resumed on 1 process. */
-    char dir21[512];
-    snprintf(dir21, sizeof dir21, "%s/resume_2to1", g_dir);
-    snprintf(out, sizeof out, "output.dir=%s", dir21);
-    ARGS("optim.steps=3", out);
-    snprintf(log, sizeof log, "%s/resume_2to1_a.log", g_dir);
-    if (vktrain(2, "train", args, log, NULL) != 0) FAIL("2-rank run to step 3 failed (see %s)", log);
-    snprintf(resume, sizeof resume, "%s/step-000003", dir21);
-    ARGS("optim.steps=6", out, "--resume", resume);
-    snprintf(log, sizeof log, "%s/resume_2to1_b.log", g_dir);
-    if (vktrain(0, "train", args, log, NULL) != 0) FAIL("2 -> 1 resume failed (see %s)", log);
-    compare_curves("resume 2 -> 1 rank", ref, dir21, 0, 6, false);
+        /* 2 -> 1: 3 steps on 2 ranks, resumed on 1 process. */
+        char dir21[512];
+        snprintf(dir21, sizeof dir21, "%s/resume_2to1_zero%d", g_dir, zero);
+        snprintf(out, sizeof out, "output.dir=%s", dir21);
+        ARGS("optim.steps=3", out, zs);
+        snprintf(log, sizeof log, "%s/resume_2to1_zero%d_a.log", g_dir, zero);
+        if (vktrain(2, "train", args, log, NULL) != 0) FAIL("2-rank run to step 3 failed (see %s)", log);
+        snprintf(resume, sizeof resume, "%s/step-000003", dir21);
+        ARGS("optim.steps=6", out, "--resume", resume);
+        snprintf(log, sizeof log, "%s/resume_2to1_zero%d_b.log", g_dir, zero);
+        if (vktrain(0, "train", args, log, NULL) != 0) FAIL("2 -> 1 resume failed (see %s)", log);
+        snprintf(what, sizeof what, "resume 2%s -> 1 rank", zero ? " (ZeRO-1)" : "");
+        compare_curves(what, ref, dir21, 0, 6, false);
+    }
 #undef ARGS
 }
 
@@ -307,12 +369,46 @@ static void check_failing_rank(void) {
     snprintf(bad, sizeof bad, "data.train=%s/no_such_shard.bin", g_dir);
     snprintf(out, sizeof out, "output.dir=%s/failing", g_dir);
     snprintf(log, sizeof log, "%s/failing.log", g_dir);
-    const char *argv[] = {VKT_MPIEXEC, "--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,tcp", "--mca",
-                          "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
-                          "-np", "1", VKT_BIN, "train", TINY_GPT2, "optim.batch_size=4", "optim.seq_len=16",
-                          "optim.steps=200", "eval.interval=0", "eval.steps=0", "--no-sample", good, out, ":",
-                          "-np", "1", VKT_BIN, "train", TINY_GPT2, "optim.batch_size=4", "optim.seq_len=16",
-                          "optim.steps=200", "eval.interval=0", "eval.steps=0", "--no-sample", bad, out, NULL};
+    const char *argv[] = {VKT_MPIEXEC,
+                          "--allow-run-as-root",
+                          "--oversubscribe",
+                          "--mca",
+                          "btl",
+                          "self,tcp",
+                          "--mca",
+                          "btl_tcp_if_include",
+                          "lo",
+                          "--mca",
+                          "oob_tcp_if_include",
+                          "lo",
+                          "-np",
+                          "1",
+                          VKT_BIN,
+                          "train",
+                          TINY_GPT2,
+                          "optim.batch_size=4",
+                          "optim.seq_len=16",
+                          "optim.steps=200",
+                          "eval.interval=0",
+                          "eval.steps=0",
+                          "--no-sample",
+                          good,
+                          out,
+                          ":",
+                          "-np",
+                          "1",
+                          VKT_BIN,
+                          "train",
+                          TINY_GPT2,
+                          "optim.batch_size=4",
+                          "optim.seq_len=16",
+                          "optim.steps=200",
+                          "eval.interval=0",
+                          "eval.steps=0",
+                          "--no-sample",
+                          bad,
+                          out,
+                          NULL};
     double secs = 0;
     int rc = run(argv, log, &secs);
     if (rc == 0 || rc < 0) FAIL("a failing rank 1: the job exited %d (want non-zero, see %s)", rc, log);
