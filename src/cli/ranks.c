@@ -25,7 +25,8 @@ static void pick_device(vkt_device_opts *dopts) {
     for (uint32_t i = 0; i < n && dopts->index < 0; i++)
         if ((best < 0 || (int)infos[i].type == best) && want-- == 0) dopts->index = (int)infos[i].index;
     if (count < vkt_dist_local_rank() + 1)
-        vkt_log_warn("%d devices for local rank %d: ranks share devices", count, vkt_dist_local_rank());
+        vkt_log_warn("local rank %d shares device %d with another rank (this machine has %d device(s) of its best "
+                     "type): fine for tests, slow for training", vkt_dist_local_rank(), dopts->index, count);
     free(infos);
 }
 

@@ -36,8 +36,9 @@ int vkt_dist_local_rank(void); /* rank among the ranks of this machine: picks th
 static inline bool vkt_dist_is_root(void) { return vkt_dist_rank() == 0; }
 
 /* In place: x[i] <- the sum of x[i] over all ranks. Every rank must call it, in the same order, with the
- * same n. The sum is in a fixed order for a given N (MPI's reduction of a fixed communicator), so runs
- * repeat bit for bit. */
+ * same n. Open MPI picks its reduction algorithm (hence the order of the additions) from the rank count and
+ * the message size, never from timing, so a run repeats bit for bit on the same N (in practice: the MPI
+ * standard does not promise it); different N sum in different orders (fp32 rounding). */
 vkt_status vkt_dist_sum_f64(double *x, int n);
 vkt_status vkt_dist_sum_f32(float *x, size_t n);
 /* ZeRO-1 shards: bounds[0..size] split a flat buffer of n elements, rank r owning [bounds[r], bounds[r + 1]);
