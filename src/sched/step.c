@@ -296,9 +296,10 @@ static vkt_status timed_wait(vkt_step *s, vkt_rec *r) {
 
 double vkt_step_last_wait_s(const vkt_step *s) { return s->wait_s; }
 
-double vkt_step_last_comm_s(const vkt_step *s, size_t *bytes) {
-    if (bytes) *bytes = s->reduce ? vkt_flat_sync_last(s->reduce).bytes : 0;
-    return s->comm_s;
+vkt_step_comm vkt_step_last_comm(const vkt_step *s) {
+    if (!s->reduce) return (vkt_step_comm){0};
+    vkt_flat_sync_stats st = vkt_flat_sync_last(s->reduce);
+    return (vkt_step_comm){s->comm_s, st.copy_s, st.reduce_s, s->shard ? st.gather_s : 0, st.bytes};
 }
 
 /* Data parallelism, after this step's micro-batches: its gradients become the mean over the ranks'

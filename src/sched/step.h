@@ -124,10 +124,15 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
 double vkt_step_optim_ms(vkt_step *s);
 /* Seconds the last vkt_step_submit spent blocked on the device (the rest is host work). */
 double vkt_step_last_wait_s(const vkt_step *s);
-/* Seconds the last vkt_step_submit spent averaging the gradients over data-parallel ranks (dist/dist.h:
- * copy out, all-reduce, queueing the copy back; 0 on one rank), and in *bytes (may be NULL) the bytes each
- * rank reduces per step. */
-double vkt_step_last_comm_s(const vkt_step *s, size_t *bytes);
+/* What the last vkt_step_submit spent on data-parallel ranks (dist/dist.h; all 0 on one rank). Seconds the
+ * host was blocked: total (from the token count exchange to queueing the copies back), of which copy (the
+ * device writing the gradients out to host staging), reduce (the all-reduce, waiting for the slowest rank
+ * included) and gather (ZeRO-1: the optimizer, the shard out and the parameter all-gather). */
+typedef struct {
+    double total_s, copy_s, reduce_s, gather_s;
+    size_t bytes; /* the gradient bytes each rank reduces per step */
+} vkt_step_comm;
+vkt_step_comm vkt_step_last_comm(const vkt_step *s);
 /* Waits for everything queued; *done gets the last step's result (step = -1 if none). */
 vkt_status vkt_step_drain(vkt_step *s, vkt_step_result *done);
 

@@ -186,7 +186,7 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
     double tok_per_step = (double)(cfg->batch_size * cfg->seq_len * cfg->grad_accum);
     double tps = step_s > 0 ? tok_per_step / step_s : 0;
     double util = r->peak_gflops > 0 ? tps * r->flops_per_token / (r->peak_gflops * 1e9) : 0;
-    char eta[32], speed[128] = "";
+    char eta[32], speed[320] = "";
     int64_t done = res->step + 1 - first_step, left = cfg->steps - res->step - 1;
     format_eta(done > 0 ? t_elapsed / (double)done * (double)left : -1, eta, sizeof eta);
     if (step_s > 0 && r->data.kind != VKT_DATA_TEXT) /* the answer tokens (those with a loss) are the ones that teach */
@@ -197,10 +197,13 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
     char fields[1024], line[256];
     metrics_text(r, res->metrics, fields, sizeof fields, line, sizeof line);
     if (step_s > 0 && vkt_dist_size() > 1) { /* the gradient all-reduce of the step just queued */
-        size_t k = strlen(speed), bytes;
-        double comm = vkt_step_last_comm_s(r->step, &bytes);
-        snprintf(speed + k, sizeof speed - k, " | comm %.1f ms, %.1f MiB x %d ranks", 1e3 * comm,
-                 (double)bytes / (1 << 20), vkt_dist_size());
+        size_t k = strlen(speed);
+        vkt_step_comm c = vkt_step_last_comm(r->step);
+        char gather[48] = "";
+        if (c.gather_s > 0) snprintf(gather, sizeof gather, ", gather %.1f", 1e3 * c.gather_s);
+        snprintf(speed + k, sizeof speed - k, " | comm %.1f ms (copy %.1f, all-reduce %.1f%s) of %.1f MiB x %d ranks",
+                 1e3 * c.total_s, 1e3 * c.copy_s, 1e3 * c.reduce_s, gather, (double)c.bytes / (1 << 20),
+                 vkt_dist_size());
     }
     if (print) {
         printf("step %5lld/%lld | loss %.4f%s | lr %.2e | norm %.3f%s | mem %.0f MiB | eta %s\n",
