@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake gcc make pkg-config libvulkan-dev glslang-tools libcjson-dev libpcre2-dev libutf8proc-dev libsqlite3-dev mesa-vulkan-drivers vulkan-validationlayers)
+# Optional: Open MPI for data-parallel training (mpirun -np N vktrain train; its tests run only with it).
+# VKT_NO_MPI=1 skips it; a failed install leaves a single-process build.
+optional=(libopenmpi-dev openmpi-bin)
+[ "${VKT_NO_MPI:-0}" = 1 ] && optional=()
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
     for p in "${packages[@]}"; do
@@ -17,6 +21,18 @@ if command -v dpkg-query >/dev/null 2>&1; then
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
+    opt_missing=()
+    for p in "${optional[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || opt_missing+=("$p")
+    done
+    if [ ${#opt_missing[@]} -gt 0 ]; then
+        echo "setup: installing ${opt_missing[*]} (optional: data-parallel training over MPI)"
+        sudo=""
+        [ "$(id -u)" -ne 0 ] && sudo="sudo"
+        { [ ${#missing[@]} -gt 0 ] || $sudo apt-get update -qq; } &&
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${opt_missing[@]}" \
+                >/dev/null || echo "setup: ${opt_missing[*]} not installed: vktrain builds without MPI (one process)"
+    fi
 else
     for tool in cmake cc glslangValidator; do
         command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
@@ -24,7 +40,8 @@ else
     if [ ${#missing[@]} -gt 0 ]; then
         echo "setup: not a Debian/Ubuntu system; please install: a C compiler, CMake >= 3.20, the Vulkan loader"
         echo "       and headers, glslang (glslangValidator), cJSON, PCRE2, utf8proc, SQLite 3 with FTS5, and for"
-        echo "       tests Mesa lavapipe and the Khronos validation layer. Missing now: ${missing[*]}"
+        echo "       tests Mesa lavapipe and the Khronos validation layer; optionally Open MPI (data-parallel"
+        echo "       training over several devices or machines). Missing now: ${missing[*]}"
         exit 1
     fi
 fi

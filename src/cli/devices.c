@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "dist/dist.h"
 #include "io/device_json.h"
 #include "vktrain/device.h"
 
@@ -62,6 +63,7 @@ int vkt_cli_devices(int argc, char **argv) {
     } else {
         if (n == 0) printf("no Vulkan devices (install a driver; CPU fallback: mesa-vulkan-drivers)\n");
         for (uint32_t i = 0; i < n; i++) print_text(&infos[i]);
+        printf("data parallel (MPI): %s\n", vkt_dist_backend());
     }
     free(infos);
     return 0;

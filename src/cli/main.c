@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "dist/dist.h"
 
 typedef struct {
     const char *name;
@@ -27,7 +28,8 @@ static const command commands[] = {
 };
 
 static void usage(void) {
-    printf("usage: vktrain <command> [options]   (vktrain <command> --help for details)\n\ncommands:\n");
+    printf("usage: vktrain <command> [options]   (vktrain <command> --help for details; vktrain --version)\n\n"
+           "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         printf("  %-10s %s\n", commands[i].name, commands[i].help);
 }
@@ -36,6 +38,10 @@ int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage();
         return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("vktrain (C11 + Vulkan compute)\ndata parallel (MPI): %s\n", vkt_dist_backend());
+        return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);

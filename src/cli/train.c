@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/ranks.h"
 #include "core/log.h"
 #include "finetune/finetune.h"
 #include "train/trainer.h"
@@ -28,7 +29,9 @@ static void help(void) {
            "run's files (only those) and starts again.\n\n"
            "A step with a non-finite loss or gradient norm is skipped on the device and logged;\n"
            "optim.max_bad_steps (default 20) of them in a row stop the run (exit 1) without saving. Checkpoints\n"
-           "with non-finite weights are never written (exit 1). Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits with 130 or 143.\n");
+           "with non-finite weights are never written (exit 1). Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits with 130 or 143.\n\n"
+           "Data parallel: `mpirun -np N vktrain train CONFIG` (a build with MPI) trains on N ranks, one device\n"
+           "each; optim.batch_size is the global batch (a multiple of N), so the run is the same for any N.\n");
 }
 
 static void help_finetune(void) {
@@ -121,6 +124,7 @@ static int train_main(int argc, char **argv, bool finetune) {
         rc = 2;
     }
     if (rc == 0 && finetune && vkt_finetune_check(&cfg) != VKT_OK) rc = 2;
+    if (rc == 0 && !print_only) rc = vkt_cli_ranks_begin(&dopts); /* before any output: rank 0 alone reports */
     if (rc == 0) {
         vkt_log_info("configuration:");
         vkt_run_config_print(&cfg);
@@ -139,7 +143,7 @@ static int train_main(int argc, char **argv, bool finetune) {
         }
     }
     vkt_run_config_free(&cfg);
-    return rc;
+    return vkt_cli_ranks_end(rc);
 }
 
 int vkt_cli_train(int argc, char **argv) { return train_main(argc, argv, false); }

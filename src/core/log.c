@@ -5,6 +5,9 @@
 #include <stdlib.h>
 
 static vkt_log_level g_level = VKT_LOG_INFO;
+static const char *g_tag = "";
+
+void vkt_log_set_tag(const char *tag) { g_tag = tag ? tag : ""; }
 
 void vkt_log_set_level(vkt_log_level level) { g_level = level; }
 vkt_log_level vkt_log_get_level(void) { return g_level; }
@@ -17,7 +20,7 @@ void vkt_log(vkt_log_level level, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s%s\n", prefix[level], line);
+    fprintf(stderr, "%s%s%s\n", g_tag, prefix[level], line);
 }
 
 _Noreturn void vkt_assert_fail(const char *expr, const char *file, int line) {

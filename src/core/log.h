@@ -10,6 +10,9 @@ typedef enum { VKT_LOG_ERROR = 0, VKT_LOG_WARN = 1, VKT_LOG_INFO = 2, VKT_LOG_DE
 
 void vkt_log_set_level(vkt_log_level level);
 vkt_log_level vkt_log_get_level(void);
+/* A prefix for every line (borrowed, must outlive logging; NULL: none): data-parallel ranks tag theirs
+ * "[rank R] " (dist/dist.h). */
+void vkt_log_set_tag(const char *tag);
 void vkt_log(vkt_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define vkt_log_error(...) vkt_log(VKT_LOG_ERROR, __VA_ARGS__)

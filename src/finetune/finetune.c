@@ -193,9 +193,11 @@ vkt_status vkt_finetune_check(const vkt_run_config *cfg) {
 
 static vkt_status plan(void *ctx, vkt_device *dev, const vkt_model_config *mc, int64_t B, int64_t T) {
     ft_run *f = ctx;
-    VKT_ASSERT(B == f->cfg->batch_size && T == f->cfg->seq_len);
+    VKT_ASSERT(T == f->cfg->seq_len);
+    vkt_run_config c = *f->cfg; /* a read-only shallow copy: B is this rank's share of optim.batch_size */
+    c.batch_size = B;
     vkt_ft_plan p;
-    VKT_TRY(vkt_ft_plan_make(dev, f->cfg, mc, f->base_format, &p));
+    VKT_TRY(vkt_ft_plan_make(dev, &c, mc, f->base_format, &p));
     vkt_ft_plan_print(&p);
     return vkt_ft_plan_check(&p, f->cfg);
 }

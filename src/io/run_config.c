@@ -65,6 +65,7 @@ static const field fields[] = {
     {"optim", "grad_clip", T_FLOAT, R(grad_clip), 0, 0, 1e30},
     {"optim", "seed", T_UINT64, R(seed), 0, 0, 1.8e19},
     {"optim", "recompute", T_BOOL, R(recompute), 0, 0, 0},
+    {"optim", "zero_stage", T_INT, R(zero_stage), 0, 0, 1},
     {"optim", "max_bad_steps", T_INT, R(max_bad_steps), 0, 1, 1e9},
     {"eval", "interval", T_INT, R(eval_interval), 0, 0, 1e12},
     {"eval", "steps", T_INT, R(eval_steps), 0, 0, 1e12},

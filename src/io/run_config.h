@@ -11,7 +11,8 @@
  *                "retrieve": INDEX, "retrieve_k", "retrieve_p_no_gold", "retrieve_into": "user" | "system",
  *                "retrieve_hard", and for preference pairs "max_prompt_tokens", "max_completion_tokens"},
  *   "optim":    {"batch_size", "seq_len", "grad_accum", "steps", "lr", "lr_min", "warmup_steps",
- *                "weight_decay", "beta1", "beta2", "eps", "grad_clip", "seed", "recompute", "max_bad_steps"},
+ *                "weight_decay", "beta1", "beta2", "eps", "grad_clip", "seed", "recompute", "max_bad_steps",
+ *                "zero_stage"},
  *   "eval":     {"interval", "steps", "generations", "gen_tokens"},
  *   "log":      {"interval"},
  *   "output":   {"dir", "checkpoint_interval", "keep"},
@@ -94,8 +95,9 @@ typedef struct {
     double lr, lr_min, weight_decay, beta1, beta2, eps, grad_clip;
     uint64_t seed;
     bool recompute;
-    int64_t max_bad_steps; /* steps in a row with a non-finite loss or gradient norm (each skipped on
-                            * the device) that stop the run as diverged; default 20 */
+    int64_t zero_stage;         /* data parallel (mpirun): 1 shards the AdamW moments over the ranks (ZeRO-1) */
+    int64_t max_bad_steps;      /* steps in a row with a non-finite loss or gradient norm (each skipped on
+                                 * the device) that stop the run as diverged; default 20 */
     int64_t eval_interval, eval_steps, log_interval;
     int64_t eval_generations, eval_gen_tokens; /* SFT: held-out prompts answered at each evaluation */
     char out_dir[512];

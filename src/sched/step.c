@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "dist/dist.h"
+#include "dist/flat_sync.h"
 #include "ops/seg_start.h"
 #include "ops/xent.h"
 
@@ -25,6 +27,13 @@ struct vkt_step {
     int64_t next_step, step_base;
     int64_t last_collected;      /* newest step whose result was handed out */
     double wait_s;               /* time the last vkt_step_submit spent waiting for the device */
+    vkt_flat_sync *reduce;     /* owned: the gradient all-reduce over data-parallel ranks; NULL on one */
+    double comm_s;               /* time the last vkt_step_submit spent in it */
+    int64_t *shard;              /* owned, ZeRO-1 only (else NULL): shard bounds over the trainable elements,
+                                  * dist size + 1 entries; this rank's moments cover [shard[r], shard[r + 1]) */
+    vkt_optim_segment *shard_segs; /* owned, ZeRO-1: segs clipped to this rank's shard, offsets from its start */
+    float *gathered;             /* owned, ZeRO-1 on rank 0 between vkt_step_gather_state and the download:
+                                  * the full moments m then v */
     int optim_t0, optim_t1;      /* timestamp slots around the optimizer recording */
     double loss_sum[2];          /* per step parity: sum of micro losses, count, tokens, metric sums */
     int64_t loss_n[2], tokens[2];
@@ -66,8 +75,15 @@ static vkt_status record_optim(vkt_step *s) {
     s->optim_t0 = vkt_rec_timestamp(r);
     const vkt_trainable *t = &s->train;
     VKT_TRY(vkt_gradnorm_record(r, &t->grads, s->segs, s->n_segs, &go, &s->partials, &s->scalars));
-    VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &t->params, &t->grads, &s->mom1, &s->mom2, &s->lr_table,
-                             &s->scalars, s->segs, s->n_segs));
+    if (s->shard) { /* ZeRO-1: the norm is over every gradient, the update over this rank's shard */
+        int64_t lo = s->shard[vkt_dist_rank()], n = s->shard[vkt_dist_rank() + 1] - lo;
+        vkt_tensor p = vkt_tensor_rows(&t->params, lo, n), g = vkt_tensor_rows(&t->grads, lo, n);
+        VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &p, &g, &s->mom1, &s->mom2, &s->lr_table, &s->scalars,
+                                 s->shard_segs, s->n_segs));
+    } else {
+        VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &t->params, &t->grads, &s->mom1, &s->mom2, &s->lr_table,
+                                 &s->scalars, s->segs, s->n_segs));
+    }
     VKT_TRY(vkt_rec_fill(r, &t->grads, 0));
     s->optim_t1 = vkt_rec_timestamp(r);
     return vkt_rec_end(r);
@@ -107,6 +123,34 @@ vkt_trainable vkt_step_trainable_model(const vkt_model *m) {
 
 const vkt_param_table *vkt_step_table(const vkt_step *s) { return s->train.table; }
 
+/* ZeRO-1: this rank's shard of the trainable elements and its segments. */
+static vkt_status shard_setup(vkt_step *s) {
+    int ranks = vkt_dist_size(), rank = vkt_dist_rank();
+    int64_t total = s->train.table->total;
+    VKT_ASSERT(vkt_tensor_numel(&s->train.params) == s->train.params.shape[0]); /* flat views */
+    s->shard = malloc((size_t)(ranks + 1) * sizeof *s->shard);
+    s->shard_segs = calloc((size_t)s->n_segs, sizeof *s->shard_segs);
+    if (!s->shard || !s->shard_segs) return VKT_ERR_OOM;
+    vkt_dist_shard_bounds(total, ranks, 64, s->shard); /* 256-byte shard starts: any binding alignment */
+    int64_t lo = s->shard[rank], hi = s->shard[rank + 1];
+    if (hi <= lo) {
+        vkt_log_error("optim.zero_stage=1: %lld trainable parameters are too few to shard over %d ranks; use "
+                      "optim.zero_stage=0", (long long)total, ranks);
+        return VKT_ERR_ARG;
+    }
+    for (int i = 0; i < s->n_segs; i++) {
+        int64_t a = s->segs[i].offset > lo ? s->segs[i].offset : lo;
+        int64_t b = s->segs[i].offset + s->segs[i].n < hi ? s->segs[i].offset + s->segs[i].n : hi;
+        s->shard_segs[i] = (vkt_optim_segment){b > a ? a - lo : 0, b > a ? b - a : 0, s->segs[i].decay};
+    }
+    return VKT_OK;
+}
+
+/* Elements of the moments this rank holds: its shard (ZeRO-1) or every trainable one. */
+static int64_t moment_elems(const vkt_step *s) {
+    return s->shard ? s->shard[vkt_dist_rank() + 1] - s->shard[vkt_dist_rank()] : s->train.table->total;
+}
+
 vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_step, vkt_step **out) {
     VKT_ASSERT(cfg->accum >= 1);
     vkt_step *s = calloc(1, sizeof *s);
@@ -125,6 +169,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
         s->segs[s->n_segs++] = (vkt_optim_segment){tab->p[i].offset,
                                                    s->train.frozen && s->train.frozen[i] ? 0 : tab->p[i].numel,
                                                    tab->p[i].decay};
+    if (st == VKT_OK && cfg->zero_stage == 1 && vkt_dist_size() > 1) st = shard_setup(s);
     vkt_rec *probe = NULL;
     int64_t n_partials = 0, n_lr = cfg->total_steps > 0 ? cfg->total_steps : 1;
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &probe);
@@ -133,7 +178,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
         n_partials = vkt_gradnorm_partials(probe, s->segs, s->n_segs, &go);
     }
     vkt_rec_destroy(probe);
-    int64_t total = tab->total;
+    int64_t total = moment_elems(s);
     size_t bytes = (size_t)(2 * total + n_partials + n_lr) * 4 + 4 * 4096;
     if (st == VKT_OK) st = vkt_arena_create(m->dev, "optimizer state", bytes, &s->state_arena);
     if (st == VKT_ERR_OOM)
@@ -151,6 +196,8 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     for (int k = 0; k < 2 && st == VKT_OK; k++) st = vkt_rec_create(m->dev, 0, &s->micro[k]);
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 2, &s->optim);
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &s->eval);
+    if (st == VKT_OK && vkt_dist_size() > 1) st = vkt_flat_sync_create(m->dev, &s->train.grads, &s->reduce);
+    if (st == VKT_OK && s->shard) st = vkt_flat_sync_set_params(s->reduce, &s->train.params, s->shard);
     if (st == VKT_OK) st = upload_lr_table(s);
     if (st == VKT_OK) st = zero_state(s);
     if (st == VKT_OK) {
@@ -175,6 +222,10 @@ void vkt_step_destroy(vkt_step *s) {
     for (int k = 0; k < 2; k++) vkt_rec_destroy(s->micro[k]);
     vkt_rec_destroy(s->optim);
     vkt_rec_destroy(s->eval);
+    vkt_flat_sync_destroy(s->reduce);
+    free(s->shard);
+    free(s->shard_segs);
+    free(s->gathered);
     vkt_arena_destroy(s->state_arena);
     vkt_arena_destroy(s->host_arena);
     free(s->segs);
@@ -194,9 +245,23 @@ static void read_slot(vkt_step *s, int slot) {
     s->slot_unread[slot] = false;
 }
 
+/* Data parallelism: the loss (weighted by tokens, as the gradients are), the tokens and the program's
+ * metrics over all ranks. The gradient norm, learning rate and skip flag are already the same on every
+ * rank: they come from the reduced gradients. */
+static vkt_status global_result(const vkt_step *s, vkt_step_result *r) {
+    double v[3 + VKT_STEP_MAX_METRICS] = {r->loss * (double)r->tokens, (double)r->tokens, r->loss};
+    for (int i = 0; i < r->n_metrics; i++) v[3 + i] = r->metrics[i];
+    VKT_TRY(vkt_dist_sum_f64(v, 3 + r->n_metrics));
+    double n = vkt_dist_size();
+    r->loss = !s->program.record && v[1] > 0 ? v[0] / v[1] : v[2] / n;
+    r->tokens = (int64_t)v[1];
+    for (int i = 0; i < r->n_metrics; i++) r->metrics[i] = v[3 + i] / n;
+    return VKT_OK;
+}
+
 /* Step `step` is complete (its optimizer finished): collect it, once. */
-static void collect(vkt_step *s, int64_t step, vkt_step_result *done) {
-    if (step <= s->last_collected) return;
+static vkt_status collect(vkt_step *s, int64_t step, vkt_step_result *done) {
+    if (step <= s->last_collected) return VKT_OK;
     s->last_collected = step;
     for (int k = 0; k < 2; k++)
         if (s->slot_step[k] == step) read_slot(s, k);
@@ -213,6 +278,7 @@ static void collect(vkt_step *s, int64_t step, vkt_step_result *done) {
         done->metrics[i] = s->loss_n[k] ? s->metric_sum[k][i] / (double)s->loss_n[k] : 0;
     s->loss_sum[k] = 0, s->loss_n[k] = 0, s->tokens[k] = 0;
     memset(s->metric_sum[k], 0, sizeof s->metric_sum[k]);
+    return s->reduce ? global_result(s, done) : VKT_OK;
 }
 
 static double now_s(void) {
@@ -230,6 +296,30 @@ static vkt_status timed_wait(vkt_step *s, vkt_rec *r) {
 
 double vkt_step_last_wait_s(const vkt_step *s) { return s->wait_s; }
 
+vkt_step_comm vkt_step_last_comm(const vkt_step *s) {
+    if (!s->reduce) return (vkt_step_comm){0};
+    vkt_flat_sync_stats st = vkt_flat_sync_last(s->reduce);
+    return (vkt_step_comm){s->comm_s, st.copy_s, st.reduce_s, s->shard ? st.gather_s : 0, st.bytes};
+}
+
+/* Data parallelism, after this step's micro-batches: its gradients become the mean over the ranks'
+ * batches. Each rank's micro-batches are normalised by their own token counts (ops/xent.h), so each rank
+ * weighs in by its share of the step's tokens: with grad_accum 1 that is exactly the gradient of the
+ * global batch, whatever the ranks' targets (-100 masks); with accumulation exactly so when every rank's
+ * share is the same in each micro-batch (pre-training), else a token-weighted approximation. */
+static vkt_status reduce_grads(vkt_step *s, int64_t step) {
+    for (int k = 0; k < 2; k++) {
+        VKT_TRY(timed_wait(s, s->micro[k]));
+        read_slot(s, k);
+    }
+    double t0 = now_s(), tokens[2] = {(double)s->tokens[step & 1], 1};
+    VKT_TRY(vkt_dist_sum_f64(tokens, 2)); /* the step's tokens, and the ranks */
+    double w = !s->program.record && tokens[0] > 0 ? (double)s->tokens[step & 1] / tokens[0] : 1.0 / tokens[1];
+    VKT_TRY(vkt_flat_sync_reduce(s->reduce, w));
+    s->comm_s = now_s() - t0;
+    return VKT_OK;
+}
+
 vkt_status vkt_step_fill_batch(vkt_model *m, int slot, vkt_batch_fn fill, void *ctx) {
     return vkt_step_fill_batch_aux(m, slot, NULL, fill, ctx);
 }
@@ -245,7 +335,7 @@ vkt_status vkt_step_fill_batch_aux(vkt_model *m, int slot, void *aux, vkt_batch_
 vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_result *done) {
     int64_t step = s->next_step++;
     done->step = -1;
-    s->wait_s = 0;
+    s->wait_s = 0, s->comm_s = 0;
     for (int64_t i = 0; i < s->cfg.accum; i++) {
         int slot = (int)(s->n_micro++ & 1);
         VKT_TRY(timed_wait(s, s->micro[slot]));
@@ -257,15 +347,33 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
     /* The previous optimizer step must finish before its recording is replayed; the micro-batches just
      * queued keep the device busy meanwhile. Its results are read before the scalars are overwritten. */
     VKT_TRY(timed_wait(s, s->optim));
-    collect(s, step - 1, done);
-    return vkt_rec_submit(s->optim);
+    VKT_TRY(collect(s, step - 1, done));
+    if (s->reduce) VKT_TRY(reduce_grads(s, step));
+    VKT_TRY(vkt_rec_submit(s->optim));
+    if (!s->shard) return VKT_OK;
+    double t0 = now_s(); /* ZeRO-1: every rank updated its shard; all of them need all */
+    VKT_TRY(vkt_flat_sync_gather(s->reduce));
+    s->comm_s += now_s() - t0;
+    return VKT_OK;
 }
 
 vkt_status vkt_step_drain(vkt_step *s, vkt_step_result *done) {
     done->step = -1;
     for (int k = 0; k < 2; k++) VKT_TRY(vkt_rec_wait(s->micro[k]));
     VKT_TRY(vkt_rec_wait(s->optim));
-    collect(s, s->next_step - 1, done);
+    return collect(s, s->next_step - 1, done);
+}
+
+static vkt_status eval_sums(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx, int64_t n, double *sums);
+
+/* Data parallelism: an evaluation's weighted sums (loss, weight, tokens, metrics) over all ranks. */
+static vkt_status global_means(const vkt_step *s, vkt_step_micro *sum) {
+    int n = s->program.n_metrics;
+    double v[3 + VKT_STEP_MAX_METRICS] = {sum->loss, sum->weight, (double)sum->tokens};
+    for (int i = 0; i < n; i++) v[3 + i] = sum->metrics[i];
+    VKT_TRY(vkt_dist_sum_f64(v, 3 + n));
+    sum->loss = v[0], sum->weight = v[1], sum->tokens = (int64_t)v[2];
+    for (int i = 0; i < n; i++) sum->metrics[i] = v[3 + i];
     return VKT_OK;
 }
 
@@ -282,7 +390,10 @@ vkt_status vkt_step_eval_metrics(vkt_step *s, vkt_batch_fn fill, void *ctx, int6
     VKT_TRY(vkt_step_drain(s, done));
     memset(mean, 0, sizeof *mean);
     if (!s->program.record) {
-        VKT_TRY(vkt_eval_loss(s->m, s->eval, fill, ctx, n, &mean->loss));
+        double sums[2]; /* loss over target tokens, tokens: summed over the ranks' slices */
+        VKT_TRY(eval_sums(s->m, s->eval, fill, ctx, n, sums));
+        VKT_TRY(vkt_dist_sum_f64(sums, 2));
+        mean->loss = sums[1] > 0 ? sums[0] / sums[1] : 0, mean->tokens = (int64_t)sums[1];
         return VKT_OK;
     }
     vkt_rec *r = s->eval;
@@ -297,6 +408,7 @@ vkt_status vkt_step_eval_metrics(vkt_step *s, vkt_batch_fn fill, void *ctx, int6
         mean->loss += mr.loss * mr.weight, mean->weight += mr.weight, mean->tokens += mr.tokens;
         for (int k = 0; k < s->program.n_metrics; k++) mean->metrics[k] += mr.metrics[k] * mr.weight;
     }
+    if (vkt_dist_size() > 1) VKT_TRY(global_means(s, mean));
     double w = mean->weight > 0 ? mean->weight : 1;
     mean->loss /= w;
     for (int k = 0; k < s->program.n_metrics; k++) mean->metrics[k] /= w;
@@ -304,6 +416,14 @@ vkt_status vkt_step_eval_metrics(vkt_step *s, vkt_batch_fn fill, void *ctx, int6
 }
 
 vkt_status vkt_eval_loss(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx, int64_t n, double *loss) {
+    double sums[2];
+    VKT_TRY(eval_sums(m, r, fill, ctx, n, sums));
+    *loss = sums[1] > 0 ? sums[0] / sums[1] : 0;
+    return VKT_OK;
+}
+
+/* The model's loss over n batches: sums[0] the loss summed over target tokens, sums[1] the tokens. */
+static vkt_status eval_sums(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx, int64_t n, double *sums) {
     vkt_model_use_slot(m, 0);
     VKT_TRY(vkt_rec_begin(r));
     VKT_TRY(vkt_model_record_forward(m, r, VKT_FWD_LOSS));
@@ -316,7 +436,7 @@ vkt_status vkt_eval_loss(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx,
         const vkt_xent_stats *st = (const vkt_xent_stats *)vkt_model_slot_stats(m, 0);
         sum += st->loss_sum, tokens += st->n_valid;
     }
-    *loss = tokens > 0 ? sum / tokens : 0;
+    sums[0] = sum, sums[1] = tokens;
     return VKT_OK;
 }
 
@@ -326,11 +446,38 @@ static vkt_status wait_idle(vkt_step *s) {
     return vkt_rec_wait(s->optim);
 }
 
+bool vkt_step_sharded(const vkt_step *s) { return s->shard != NULL; }
+
+vkt_status vkt_step_gather_state(vkt_step *s) {
+    if (!s->shard) return VKT_OK;
+    VKT_TRY(wait_idle(s));
+    int64_t n = moment_elems(s), total = s->train.table->total;
+    float *part = malloc((size_t)n * sizeof *part);
+    free(s->gathered);
+    s->gathered = vkt_dist_is_root() ? malloc(2 * (size_t)total * sizeof *s->gathered) : NULL;
+    vkt_status st = part && (s->gathered || !vkt_dist_is_root()) ? VKT_OK : VKT_ERR_OOM;
+    const vkt_tensor *mom[2] = {&s->mom1, &s->mom2};
+    for (int k = 0; k < 2 && st == VKT_OK; k++) {
+        st = vkt_tensor_download(s->m->dev, mom[k], part, (size_t)n * 4);
+        if (st == VKT_OK) st = vkt_dist_gather_f32(part, s->gathered ? s->gathered + k * total : NULL, s->shard);
+    }
+    free(part);
+    return st;
+}
+
 vkt_status vkt_step_download_state(vkt_step *s, float *m1, float *m2, int64_t *step, int64_t *updates) {
     VKT_TRY(wait_idle(s));
     size_t bytes = (size_t)s->train.table->total * 4;
-    VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom1, m1, bytes));
-    VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom2, m2, bytes));
+    if (s->shard) { /* the full moments rank 0 gathered */
+        VKT_ASSERT(s->gathered); /* vkt_step_gather_state first, on every rank */
+        memcpy(m1, s->gathered, bytes);
+        memcpy(m2, s->gathered + s->train.table->total, bytes);
+        free(s->gathered);
+        s->gathered = NULL;
+    } else {
+        VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom1, m1, bytes));
+        VKT_TRY(vkt_tensor_download(s->m->dev, &s->mom2, m2, bytes));
+    }
     const vkt_step_scalars *sc = vkt_tensor_host_ptr(&s->scalars);
     *step = sc->step;
     *updates = (int64_t)sc->step - (int64_t)sc->n_skipped;
@@ -340,9 +487,10 @@ vkt_status vkt_step_download_state(vkt_step *s, float *m1, float *m2, int64_t *s
 vkt_status vkt_step_upload_state(vkt_step *s, const float *m1, const float *m2, int64_t step, int64_t updates) {
     VKT_ASSERT(updates >= 0 && updates <= step);
     VKT_TRY(wait_idle(s));
-    size_t bytes = (size_t)s->train.table->total * 4;
-    VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom1, m1, bytes));
-    VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom2, m2, bytes));
+    int64_t lo = s->shard ? s->shard[vkt_dist_rank()] : 0; /* ZeRO-1: this rank's shard of them */
+    size_t bytes = (size_t)moment_elems(s) * 4;
+    VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom1, m1 + lo, bytes));
+    VKT_TRY(vkt_tensor_upload(s->m->dev, &s->mom2, m2 + lo, bytes));
     vkt_step_scalars *sc = vkt_tensor_host_ptr(&s->scalars);
     sc->step = (uint32_t)step;
     sc->n_skipped = (uint32_t)(step - updates);

@@ -11,7 +11,11 @@
  *
  * Non-finite steps: the optimizer recording skips the update on the device when the gradient norm is NaN
  * or inf (optim/optim_types.h); the host reads that flag with the step's loss, so detecting it costs no
- * extra wait. A non-finite loss on a row that counts makes its gradients, hence the norm, non-finite. */
+ * extra wait. A non-finite loss on a row that counts makes its gradients, hence the norm, non-finite.
+ *
+ * Data parallelism (dist/dist.h, several ranks): after a step's last micro-batch the gradients are
+ * averaged over the ranks (weighted by their tokens) before the norm and AdamW, so every rank applies the
+ * same update; results and evaluations report the loss over all ranks' batches. */
 #ifndef VKT_STEP_H
 #define VKT_STEP_H
 
@@ -90,6 +94,8 @@ typedef struct {
     const vkt_trainable *train; /* borrowed, copied at create: what trains; NULL: the whole model */
     const vkt_step_program *program; /* borrowed, copied at create: the micro-batch; NULL: the model's
                                       * language-model loss */
+    int zero_stage;          /* several ranks: 1 shards the AdamW moments over them (ZeRO stage 1, see
+                              * vkt_step_gather_state); 0 (or one rank): every rank holds all of them */
 } vkt_step_cfg;
 
 /* What a completed optimizer step measured. */
@@ -118,6 +124,15 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
 double vkt_step_optim_ms(vkt_step *s);
 /* Seconds the last vkt_step_submit spent blocked on the device (the rest is host work). */
 double vkt_step_last_wait_s(const vkt_step *s);
+/* What the last vkt_step_submit spent on data-parallel ranks (dist/dist.h; all 0 on one rank). Seconds the
+ * host was blocked: total (from the token count exchange to queueing the copies back), of which copy (the
+ * device writing the gradients out to host staging), reduce (the all-reduce, waiting for the slowest rank
+ * included) and gather (ZeRO-1: the optimizer, the shard out and the parameter all-gather). */
+typedef struct {
+    double total_s, copy_s, reduce_s, gather_s;
+    size_t bytes; /* the gradient bytes each rank reduces per step */
+} vkt_step_comm;
+vkt_step_comm vkt_step_last_comm(const vkt_step *s);
 /* Waits for everything queued; *done gets the last step's result (step = -1 if none). */
 vkt_status vkt_step_drain(vkt_step *s, vkt_step_result *done);
 
@@ -136,6 +151,15 @@ vkt_status vkt_eval_loss(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *ctx,
 
 /* The table the optimizer state follows (the trainable set's). */
 const vkt_param_table *vkt_step_table(const vkt_step *s);
+
+/* ZeRO-1 (vkt_step_cfg.zero_stage 1 on several ranks): each rank keeps the moments of one contiguous shard of
+ * the trainable elements, updates only that shard's parameters (the gradient norm still covers all of
+ * them) and all-gathers the parameters after every update, so all ranks keep identical weights. For a
+ * checkpoint every rank calls vkt_step_gather_state (collective: rank 0 receives the full moments), then
+ * rank 0 alone downloads them; upload takes the full moments on every rank (a checkpoint resumes on any
+ * number of ranks, with or without sharding). */
+bool vkt_step_sharded(const vkt_step *s);
+vkt_status vkt_step_gather_state(vkt_step *s); /* a no-op without sharding */
 
 /* Optimizer state for checkpoints: moments m and v (vkt_step_table(s)->total f32 each), the step counter (steps run,
  * skipped ones included) and the AdamW updates applied (step minus skipped steps; the t of the bias

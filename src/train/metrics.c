@@ -128,6 +128,7 @@ const char *vkt_metrics_num(char *buf, size_t n, double x) {
 }
 
 vkt_status vkt_metrics_log(vkt_metrics *m, int64_t step, const char *kind, double loss, const char *extra) {
+    if (!m->jsonl) return VKT_OK;
     char num[32];
     fprintf(m->jsonl, "{\"step\":%lld,\"kind\":\"%s\",\"loss\":%s%s%s}\n", (long long)step, kind,
             vkt_metrics_num(num, sizeof num, loss), extra && *extra ? "," : "", extra ? extra : "");
@@ -162,6 +163,7 @@ static void polyline(FILE *f, const int64_t *x, const double *y, int64_t n, doub
 }
 
 vkt_status vkt_metrics_write_svg(const vkt_metrics *m) {
+    if (!m->jsonl) return VKT_OK;
     double y0 = INFINITY, y1 = -INFINITY, x1 = 1;
     for (int64_t i = 0; i < m->n_train; i++)
         y0 = fmin(y0, m->train_loss[i]), y1 = fmax(y1, m->train_loss[i]), x1 = fmax(x1, (double)m->train_step[i]);

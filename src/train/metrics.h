@@ -26,12 +26,12 @@ vkt_status vkt_metrics_open(vkt_metrics *m, const char *dir);
  * a message saying how many; the rest is kept and drawn on the curve. */
 vkt_status vkt_metrics_open_resume(vkt_metrics *m, const char *dir, int64_t first_step);
 void vkt_metrics_close(vkt_metrics *m);
-/* Appends a line {"step":..,"kind":"train"|"val","loss":..,<extra JSON fields>}; extra is e.g.
+/* Appends (nothing on a zeroed vkt_metrics that was never opened: a data-parallel rank other than 0) a line {"step":..,"kind":"train"|"val","loss":..,<extra JSON fields>}; extra is e.g.
  * "\"lr\":0.001" (format its numbers with vkt_metrics_num). A non-finite loss is written as null. */
 vkt_status vkt_metrics_log(vkt_metrics *m, int64_t step, const char *kind, double loss, const char *extra);
 /* Writes x into buf as JSON: "%.9g" (every float bit survives), or "null" when x is NaN or inf. Returns buf. */
 const char *vkt_metrics_num(char *buf, size_t n, double x);
-/* Writes dir/loss.svg from every finite point logged so far. */
+/* Writes dir/loss.svg from every finite point logged so far (nothing when never opened). */
 vkt_status vkt_metrics_write_svg(const vkt_metrics *m);
 
 #endif

@@ -12,6 +12,7 @@
 #include "bench/bench.h"
 #include "core/log.h"
 #include "data/tokenizer.h"
+#include "dist/dist.h"
 #include "io/checkpoint.h"
 #include "model/model.h"
 #include "sched/pref_step.h"
@@ -22,6 +23,7 @@
 #include "train/grpo_train.h"
 #include "train/metrics.h"
 #include "train/pref_train.h"
+#include "train/rank_slice.h"
 #include "train/run_dir.h"
 #include "train/sampler.h"
 #include "train/train_data.h"
@@ -59,12 +61,13 @@ typedef struct {
     const vkt_train_ext *ext; /* borrowed, NULL: pre-training */
     vkt_tokenizer *tok;
     vkt_train_data data;
+    vkt_rank_slice train_rows, val_rows; /* this rank's rows of data's global batches (dist/dist.h) */
     vkt_model *model;
     vkt_step *step;
     vkt_pref_step *pref;     /* preference objectives: the step's micro-batch program, else NULL */
     vkt_grpo_train *grpo;    /* GRPO: rollouts, rewards and the step's program, else NULL */
     vkt_reward_step *reward; /* reward model (finetune.objective reward): its program, else NULL */
-    vkt_metrics metrics;
+    vkt_metrics metrics;     /* opened on rank 0 only: the other ranks write no files */
     double peak_gflops, flops_per_token;
     size_t device_bytes;
     int64_t bad_in_row, skipped; /* steps skipped for a non-finite loss or gradient norm */
@@ -85,7 +88,7 @@ static vkt_status load_tokenizer(const vkt_run_config *cfg, vkt_tokenizer **tok)
 
 static vkt_status sample_text(run *r, vkt_device *dev) {
     const vkt_run_config *cfg = r->cfg;
-    if (cfg->sample_tokens <= 0) return VKT_OK;
+    if (cfg->sample_tokens <= 0 || !vkt_dist_is_root()) return VKT_OK;
     vkt_sampler_opts so = {.temperature = cfg->temperature, .top_k = cfg->top_k, .top_p = cfg->top_p};
     vkt_generate_opts go = {.max_tokens = cfg->sample_tokens, .sampler = so, .seed = cfg->seed, .stream = stdout};
     if (r->ext && r->ext->before_sample) VKT_TRY(r->ext->before_sample(r->ext->ctx, r->model));
@@ -97,6 +100,8 @@ static vkt_status sample_text(run *r, vkt_device *dev) {
 }
 
 static vkt_status save(run *r, int64_t step, const char *why) {
+    VKT_TRY(vkt_step_gather_state(r->step)); /* ZeRO-1: rank 0 collects the moments' shards from every rank */
+    if (!vkt_dist_is_root()) return VKT_OK;  /* the ranks' weights are the same */
     char path[1024];
     vkt_train_data_pos pos = vkt_train_data_get_pos(&r->data);
     vkt_checkpoint_state st = {
@@ -145,7 +150,7 @@ static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed,
     vkt_step_result done;
     vkt_step_micro mean;
     int64_t n = vkt_train_data_val_batches(&r->data, r->cfg->eval_steps);
-    VKT_TRY(vkt_step_eval_metrics(r->step, vkt_train_data_val_batch, &r->data, n, &mean, &done));
+    VKT_TRY(vkt_step_eval_metrics(r->step, vkt_rank_slice_fill, &r->val_rows, n, &mean, &done));
     *loss = mean.loss;
     if (done.step >= 0) VKT_TRY(report(r, &done, 0, 0, t_elapsed, first, true));
     char extra[1024] = "", line[256] = "";
@@ -158,7 +163,7 @@ static vkt_status evaluate(run *r, int64_t step, double *loss, double t_elapsed,
         printf("step %lld | val loss %.4f | perplexity %.2f%s\n", (long long)step, *loss, exp(*loss),
                r->data.kind == VKT_DATA_SFT ? " (answer tokens)" : "");
     fflush(stdout);
-    if (r->data.kind != VKT_DATA_SFT || r->cfg->eval_generations <= 0) return VKT_OK;
+    if (r->data.kind != VKT_DATA_SFT || r->cfg->eval_generations <= 0 || !vkt_dist_is_root()) return VKT_OK;
     vkt_sft_eval_gen g = {.dev = r->dev,
                           .model = r->model,
                           .adapter = r->ext ? r->ext->gen_adapter : NULL,
@@ -209,7 +214,7 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
     double tok_per_step = (double)(cfg->batch_size * cfg->seq_len * cfg->grad_accum);
     double tps = step_s > 0 ? tok_per_step / step_s : 0;
     double util = r->peak_gflops > 0 ? tps * r->flops_per_token / (r->peak_gflops * 1e9) : 0;
-    char eta[32], speed[128] = "";
+    char eta[32], speed[320] = "";
     int64_t done = res->step + 1 - first_step, left = cfg->steps - res->step - 1;
     format_eta(done > 0 ? t_elapsed / (double)done * (double)left : -1, eta, sizeof eta);
     if (step_s > 0 && r->data.kind != VKT_DATA_TEXT) /* the answer tokens (those with a loss) are the ones that teach */
@@ -223,6 +228,15 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
         snprintf(speed, sizeof speed, " | %.0f tok/s | util %.1f%% | host %.1f ms", tps, 100 * util, 1e3 * host_s);
     char fields[1024], line[256];
     metrics_text(r, res->metrics, fields, sizeof fields, line, sizeof line);
+    if (step_s > 0 && vkt_dist_size() > 1) { /* the gradient all-reduce of the step just queued */
+        size_t k = strlen(speed);
+        vkt_step_comm c = vkt_step_last_comm(r->step);
+        char gather[48] = "";
+        if (c.gather_s > 0) snprintf(gather, sizeof gather, ", gather %.1f", 1e3 * c.gather_s);
+        snprintf(speed + k, sizeof speed - k, " | comm %.1f ms (copy %.1f, all-reduce %.1f%s) of %.1f MiB x %d ranks",
+                 1e3 * c.total_s, 1e3 * c.copy_s, 1e3 * c.reduce_s, gather, (double)c.bytes / (1 << 20),
+                 vkt_dist_size());
+    }
     if (print) {
         printf("step %5lld/%lld | loss %.4f%s | lr %.2e | norm %.3f%s | mem %.0f MiB | eta %s\n",
                (long long)res->step + 1, (long long)cfg->steps, res->loss, line, res->lr, res->grad_norm, speed,
@@ -260,13 +274,24 @@ static vkt_status preflight(const vkt_run_config *cfg, const vkt_train_opts *opt
     vkt_run_dir_mode mode = opts->resume      ? VKT_RUN_DIR_RESUME
                             : opts->overwrite ? VKT_RUN_DIR_OVERWRITE
                                               : VKT_RUN_DIR_NEW;
-    return vkt_run_dir_prepare(cfg->out_dir, mode);
+    return vkt_dist_is_root() ? vkt_run_dir_prepare(cfg->out_dir, mode) : VKT_OK;
 }
 
 static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int64_t *first_step) {
     vkt_run_config *cfg = r->cfg;
     VKT_TRY(load_tokenizer(cfg, &r->tok));
     VKT_TRY(vkt_train_data_init(&r->data, cfg, r->tok));
+    int64_t B; /* this rank's rows of the global batch optim.batch_size */
+    VKT_TRY(vkt_rank_slice_rows(cfg->batch_size, vkt_dist_size(), &B));
+    if ((r->data.kind == VKT_DATA_PREF || r->data.kind == VKT_DATA_GRPO) && vkt_dist_size() > 1) {
+        vkt_log_error("finetune.objective %s does not run on several ranks yet: run without mpirun",
+                      vkt_run_config_ft_objective_name(cfg));
+        return VKT_ERR_UNSUPPORTED;
+    }
+    VKT_TRY(vkt_rank_slice_init(&r->train_rows, vkt_train_data_train_batch, &r->data, cfg->batch_size, cfg->seq_len,
+                                vkt_dist_rank(), vkt_dist_size()));
+    VKT_TRY(vkt_rank_slice_init(&r->val_rows, vkt_train_data_val_batch, &r->data, cfg->batch_size, cfg->seq_len,
+                                vkt_dist_rank(), vkt_dist_size()));
     if ((r->data.kind == VKT_DATA_PREF || r->data.kind == VKT_DATA_GRPO) && !r->ext) {
         vkt_log_error("finetune.objective dpo, ipo, orpo, reward and grpo are fine-tuning objectives: run `vktrain "
                       "finetune` with a finetune.method (full, lora or qlora)");
@@ -299,11 +324,11 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
                       (long long)mc.max_seq_len);
         return VKT_ERR_FORMAT;
     }
-    if (r->ext && r->ext->plan) VKT_TRY(r->ext->plan(r->ext->ctx, dev, &mc, cfg->batch_size, cfg->seq_len));
+    if (r->ext && r->ext->plan) VKT_TRY(r->ext->plan(r->ext->ctx, dev, &mc, B, cfg->seq_len));
     vkt_model_opts mo = {.mode = r->ext ? r->ext->mode : VKT_MODEL_TRAIN,
                          .recompute = cfg->recompute,
                          .base_format = r->ext ? r->ext->base_format : VKT_QFORMAT_F32};
-    VKT_TRY(vkt_model_create_opts(dev, &mc, cfg->batch_size, cfg->seq_len, &mo, &r->model));
+    VKT_TRY(vkt_model_create_opts(dev, &mc, B, cfg->seq_len, &mo, &r->model));
     r->model->bidirectional = cfg->objective == VKT_OBJ_MLM;
     vkt_log_info("model: %s, %lld parameters (%d tensors), %lld layers, width %lld, %lld heads (%lld kv)",
                  mc.model_type, (long long)vkt_params_count(&r->model->table), r->model->table.n, (long long)mc.n_layer,
@@ -317,6 +342,7 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
         .schedule = {.lr_max = cfg->lr, .lr_min = cfg->lr_min, .warmup = cfg->warmup_steps, .total = cfg->steps}};
     sc.adamw.beta1 = (float)cfg->beta1, sc.adamw.beta2 = (float)cfg->beta2, sc.adamw.eps = (float)cfg->eps;
     sc.adamw.weight_decay = (float)cfg->weight_decay;
+    sc.zero_stage = (int)cfg->zero_stage;
     *first_step = 0;
     vkt_checkpoint_state st = {0};
     /* The base weights go in first unless a resumed run's checkpoint holds all of them; a precomputed
@@ -386,6 +412,14 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
         }
         vkt_log_info("device FMA peak (measured now): %.1f GFLOP/s", r->peak_gflops);
     }
+    if (vkt_dist_size() > 1)
+        vkt_log_info("data parallel: %d ranks x %lld rows = global batch %lld; gradients averaged every step "
+                     "(%.1f MiB per rank); optimizer moments %.1f MiB per rank%s",
+                     vkt_dist_size(), (long long)B, (long long)cfg->batch_size,
+                     (double)vkt_tensor_bytes(&train.grads) / (1 << 20), (double)vkt_step_memory(r->step) / (1 << 20),
+                     vkt_step_sharded(r->step) ? " (ZeRO-1: this rank's shard; parameters all-gathered every step)"
+                                               : " (every rank holds all: optim.zero_stage=1 shards them)");
+    if (!vkt_dist_is_root()) return VKT_OK;
     if (opts->resume) return vkt_metrics_open_resume(&r->metrics, cfg->out_dir, *first_step);
     return vkt_metrics_open(&r->metrics, cfg->out_dir);
 }
@@ -397,6 +431,8 @@ static void teardown(run *r) {
     vkt_reward_step_destroy(r->reward);
     if (r->ext && r->ext->release) r->ext->release(r->ext->ctx);
     vkt_model_destroy(r->model);
+    vkt_rank_slice_free(&r->train_rows);
+    vkt_rank_slice_free(&r->val_rows);
     vkt_train_data_free(&r->data);
     vkt_tok_free(r->tok);
     vkt_metrics_close(&r->metrics);
@@ -422,7 +458,7 @@ static vkt_status train_loop(run *r, vkt_device *dev, const vkt_train_opts *opts
         double h0 = now_s();
         vkt_step_result res;
         s = r->grpo ? vkt_grpo_train_step(r->grpo, r->step, step, &res)
-                    : vkt_step_submit(r->step, vkt_train_data_train_batch, &r->data, &res);
+                    : vkt_step_submit(r->step, vkt_rank_slice_fill, &r->train_rows, &res);
         double host = now_s() - h0 - vkt_step_last_wait_s(r->step);
         if (s == VKT_OK && res.step >= 0) {
             double t = now_s();
@@ -435,6 +471,7 @@ static vkt_status train_loop(run *r, vkt_device *dev, const vkt_train_opts *opts
             s = evaluate(r, done, &val, now_s() - t0, first);
         if (s == VKT_OK && cfg->checkpoint_interval > 0 && done % cfg->checkpoint_interval == 0 && done < cfg->steps)
             s = save(r, done, "interval");
+        if (s == VKT_OK && vkt_dist_size() > 1) g_interrupted = vkt_dist_max_int(g_interrupted); /* all stop */
         if (s == VKT_OK && g_interrupted) {
             if (opts->outcome) opts->outcome->signal = g_interrupted;
             return stop_on_signal(r, done, now_s() - t0, first);
