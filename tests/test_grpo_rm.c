@@ -88,9 +88,16 @@ static void write_record(FILE *f, const vkt_rl_prompt *p, const char *text) {
 
 /* vkt_score_file's rewards of the records in path, with the reward adapter (loaded as `vktrain score` does). */
 static double *score_file(vkt_test *t, const char *path, int64_t B, int64_t T, int64_t *n) {
-    vkt_reward_model_opts ro = {.path = g_model, .adapter = g_adapter, .tokenizer = g_tok, .template_spec = g_tmpl,
-                                .batch = B, .max_length = T, .path_field = "MODEL", .adapter_field = "--adapter",
-                                .tokenizer_field = "--tokenizer"};
+    vkt_reward_model_opts ro = {.path = g_model,
+                                .adapter = g_adapter,
+                                .tokenizer = g_tok,
+                                .template_spec = g_tmpl,
+                                .batch = B,
+                                .max_length = T,
+                                .path_field = "MODEL",
+                                .adapter_field = "--adapter",
+                                .tokenizer_field = "--tokenizer",
+                                .template_field = "--template"};
     vkt_reward_model *rm;
     VKT_TEST_TRY(t, vkt_reward_model_load(t->dev, &ro, &rm));
     double *r = NULL;
@@ -119,8 +126,9 @@ static void check_term(vkt_test *t) {
     vkt_rl_prompt prompts[3] = {{.id = 0, .text = "Once upon a time, Lily"},
                                 {.id = 1, .text = "Tom had a big red ball"},
                                 {.id = 2, .messages = msgs}};
-    static const char *const texts[6] = {" was happy.", " saw a dog and they played all day", "",
-                                         " and he was sad", "The cat was happy.", "Once there was a cat named Tim."};
+    static const char *const texts[6] = {
+        " was happy.",        " saw a dog and they played all day", "", " and he was sad",
+        "The cat was happy.", "Once there was a cat named Tim."};
     vkt_rollout_set set = {.n_prompts = 3, .group_size = 2};
     set.c = calloc(6, sizeof *set.c);
     for (int i = 0; i < 6; i++) set.c[i] = (vkt_completion){.text = strdup(texts[i]), .prompt = i / 2};
@@ -160,10 +168,11 @@ static void check_term(vkt_test *t) {
     vkt_reward_free(reward);
 
     /* A completion over max_length keeps its end: scored, not refused. */
-    snprintf(spec, sizeof spec,
-             "{\"type\": \"model\", \"path\": \"%s\", \"adapter\": \"%s\", \"tokenizer\": \"%s\", \"template\": \"%s\", "
-             "\"max_length\": 8}",
-             g_model, g_adapter, g_tok, g_tmpl);
+    snprintf(
+        spec, sizeof spec,
+        "{\"type\": \"model\", \"path\": \"%s\", \"adapter\": \"%s\", \"tokenizer\": \"%s\", \"template\": \"%s\", "
+        "\"max_length\": 8}",
+        g_model, g_adapter, g_tok, g_tmpl);
     VKT_TEST_TRY(t, vkt_reward_parse(spec, strlen(spec), "spec", &reward));
     VKT_TEST_TRY(t, vkt_reward_models_load(t->dev, reward, &mo, &rms));
     tu_capture_begin();
@@ -173,6 +182,18 @@ static void check_term(vkt_test *t) {
     printf("-- completions over max_length 8: %s, %s\n", vkt_status_name(s), warned ? "warned" : "NOT WARNED");
     if (s != VKT_OK || !warned || !isfinite(given[0])) vkt_test_fail(t, "long completions: %s", log);
     vkt_reward_models_destroy(rms);
+    vkt_reward_free(reward);
+
+    /* Conversational prompts and a reward model without a chat template: refused, naming the field. */
+    snprintf(spec, sizeof spec, "{\"type\": \"model\", \"path\": \"%s\", \"adapter\": \"%s\", \"tokenizer\": \"%s\"}",
+             g_model, g_adapter, g_tok);
+    VKT_TEST_TRY(t, vkt_reward_parse(spec, strlen(spec), "spec", &reward));
+    tu_capture_begin();
+    s = vkt_reward_models_load(t->dev, reward, &mo, &rms);
+    log = tu_capture_end();
+    bool named = strstr(log, "spec.template: ") != NULL;
+    printf("-- conversations and no chat template: %s, %s\n", vkt_status_name(s), named ? "names spec.template" : log);
+    if (s == VKT_OK || !named || rms) vkt_test_fail(t, "no template: %s", log);
     vkt_reward_free(reward);
     vkt_rollout_set_free(&set);
     cJSON_Delete(msgs);
@@ -305,7 +326,8 @@ static void expect(vkt_test *t, const char *what, const char *term, vkt_status w
     const char *log = tu_capture_end();
     const char *at = strstr(log, word);
     const char *end = at ? strchr(at, '\n') : NULL;
-    printf("   %-36s %s: %.*s\n", what, vkt_status_name(s), at ? (int)(end ? end - at : (long)strlen(at)) : 0, at ? at : "");
+    printf("   %-36s %s: %.*s\n", what, vkt_status_name(s), at ? (int)(end ? end - at : (long)strlen(at)) : 0,
+           at ? at : "");
     if (s != want || !at)
         vkt_test_fail(t, "%s: got %s, want %s with \"%s\" in: %s", what, vkt_status_name(s), vkt_status_name(want),
                       word, log);

@@ -57,7 +57,8 @@ int vkt_cli_score(int argc, char **argv) {
                                 .parse_special = parse_special,
                                 .path_field = "MODEL",
                                 .adapter_field = "--adapter",
-                                .tokenizer_field = "--tokenizer"};
+                                .tokenizer_field = "--tokenizer",
+                                .template_field = "--template"};
     vkt_reward_model *rm = NULL;
     vkt_status s = vkt_reward_model_load(dev, &ro, &rm);
     double *rewards = NULL;

@@ -16,10 +16,11 @@ struct vkt_reward_models {
 
 static vkt_status load_term(vkt_device *dev, const vkt_reward_model_term *t, const char *name,
                             const vkt_reward_models_opts *o, vkt_reward_model **out) {
-    char fields[3][600];
+    char fields[4][600];
     snprintf(fields[0], sizeof fields[0], "%s.path", t->where);
     snprintf(fields[1], sizeof fields[1], "%s.adapter", t->where);
     snprintf(fields[2], sizeof fields[2], "%s.tokenizer", t->where);
+    snprintf(fields[3], sizeof fields[3], "%s.template", t->where);
     vkt_reward_model_opts ro = {.path = t->path,
                                 .adapter = t->adapter,
                                 .tokenizer = t->tokenizer,
@@ -32,7 +33,8 @@ static vkt_status load_term(vkt_device *dev, const vkt_reward_model_term *t, con
                                 .need_template = o->conversations,
                                 .path_field = fields[0],
                                 .adapter_field = fields[1],
-                                .tokenizer_field = fields[2]};
+                                .tokenizer_field = fields[2],
+                                .template_field = fields[3]};
     VKT_TRY(vkt_reward_model_load(dev, &ro, out));
     const vkt_model *m = vkt_reward_model_score_opts(*out)->model;
     vkt_log_info("reward model \"%s\": %s%s%s, frozen, %.2f MiB on the device (%lld completions of up to %lld tokens "

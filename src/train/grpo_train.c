@@ -18,11 +18,11 @@
 enum { MAX_EXTRA = VKT_GRPO_STEP_MAX_EXTRA };
 
 struct vkt_grpo_train {
-    vkt_model *m;         /* borrowed */
-    vkt_run_config *cfg;  /* borrowed */
-    vkt_grpo_source *src; /* borrowed: the run data's prompts */
-    vkt_tokenizer *tok;   /* borrowed */
-    vkt_reward *reward;   /* owned */
+    vkt_model *m;           /* borrowed */
+    vkt_run_config *cfg;    /* borrowed */
+    vkt_grpo_source *src;   /* borrowed: the run data's prompts */
+    vkt_tokenizer *tok;     /* borrowed */
+    vkt_reward *reward;     /* owned */
     vkt_reward_models *rms; /* owned or NULL: the reward models of "model" terms */
     int n_terms, n_extra;
     char extra_names[MAX_EXTRA][96];
@@ -137,8 +137,7 @@ static vkt_status alloc(vkt_grpo_train *g) {
     g->adv = calloc(n, sizeof *g->adv);
     g->terms = calloc(n * (size_t)g->n_terms, sizeof *g->terms);
     if (g->rms) g->given = calloc(n * (size_t)g->n_terms, sizeof *g->given);
-    return g->prompts && g->answers && g->rewards && g->adv && g->terms && (g->given || !g->rms) ? VKT_OK
-                                                                                                 : VKT_ERR_OOM;
+    return g->prompts && g->answers && g->rewards && g->adv && g->terms && (g->given || !g->rms) ? VKT_OK : VKT_ERR_OOM;
 }
 
 static vkt_status create(vkt_grpo_train *g) {

@@ -10,10 +10,10 @@
 #include "io/checkpoint.h"
 
 struct vkt_reward_model {
-    vkt_model *model;         /* owned */
-    vkt_lora *lora;           /* owned or NULL */
-    vkt_tokenizer *tok;       /* owned */
-    vkt_chat_template *chat;  /* owned or NULL */
+    vkt_model *model;        /* owned */
+    vkt_lora *lora;          /* owned or NULL */
+    vkt_tokenizer *tok;      /* owned */
+    vkt_chat_template *chat; /* owned or NULL */
     char tokenizer_spec[1024];
     vkt_score_opts so;
 };
@@ -32,10 +32,11 @@ static vkt_status head_of(const vkt_reward_model *rm, const vkt_reward_model_opt
                       "modules_to_save [\"score\"]: train one with finetune.objective \"reward\")",
                       o->adapter_field, o->adapter);
     else
-        vkt_log_error("%s: %s has no score head (score.weight), so it is no reward model: give a reward model "
-                      "(a run or step folder of finetune.objective \"reward\", method full), or its base model with the "
-                      "LoRA adapter of such a run in %s",
-                      o->path_field, o->path, o->adapter_field);
+        vkt_log_error(
+            "%s: %s has no score head (score.weight), so it is no reward model: give a reward model "
+            "(a run or step folder of finetune.objective \"reward\", method full), or its base model with the "
+            "LoRA adapter of such a run in %s",
+            o->path_field, o->path, o->adapter_field);
     return VKT_ERR_ARG;
 }
 
@@ -72,7 +73,10 @@ static vkt_status load(vkt_device *dev, const vkt_reward_model_opts *o, vkt_rewa
     }
     snprintf(rm->tokenizer_spec, sizeof rm->tokenizer_spec, "%s", spec);
     VKT_TRY(vkt_tok_load(spec, &rm->tok));
-    if (o->need_template) VKT_TRY(vkt_chat_template_resolve(o->template_spec, spec, rm->tok, &rm->chat));
+    if (o->need_template && (s = vkt_chat_template_resolve(o->template_spec, spec, rm->tok, &rm->chat)) != VKT_OK) {
+        vkt_log_error("%s: the reward model's chat template, for conversational prompts (above)", o->template_field);
+        return s;
+    }
     rm->so = (vkt_score_opts){.model = rm->model,
                               .w = rm->so.w,
                               .tok = rm->tok,
