@@ -288,6 +288,30 @@ static void check_terms(void) {
     vkt_reward_free(r);
 }
 
+/* A "model" term: its options read back (defaults filled), its value taken from given and weighted. */
+static void check_model_term(void) {
+    vkt_reward *r = spec("[{\"type\": \"regex\", \"pattern\": \"a\", \"weight\": 0.5},"
+                         " {\"type\": \"model\", \"path\": \"rm\", \"adapter\": \"ad\", \"weight\": -2}]");
+    if (!r) return;
+    const vkt_reward_model_term *m = vkt_reward_term_model(r, 1);
+    CHECK(m && !vkt_reward_term_model(r, 0) && vkt_reward_has_model(r) && !strcmp(m->path, "rm") &&
+              !strcmp(m->adapter, "ad") && !m->tokenizer && !m->template_spec && m->batch_size == 8 &&
+              m->max_length == 0 && !strcmp(m->where, "rewards[1]") && !strcmp(vkt_reward_term_name(r, 1), "model"),
+          "model term options");
+    float given[2] = {99, 0.75f}, terms[2] = {-1, -1}, total = -1;
+    vkt_status s = vkt_reward_score_given(r, "a", 1, NULL, given, terms, &total);
+    CHECK(s == VKT_OK && terms[0] == 1 && terms[1] == 0.75f && total == 0.5f - 1.5f, "model term: %g %g total %g",
+          terms[0], terms[1], total);
+    tu_capture_begin();
+    s = vkt_reward_score(r, "a", 1, NULL, terms, &total);
+    const char *log = tu_capture_end();
+    tu_expect_fail("a model term without its value", s, VKT_ERR_ARG, log, "reward model", NULL, NULL);
+    vkt_reward_free(r);
+    r = spec("{\"type\": \"regex\", \"pattern\": \"a\"}");
+    CHECK(r && !vkt_reward_has_model(r), "no model term");
+    vkt_reward_free(r);
+}
+
 static void expect_bad(const char *json, const char *w1, const char *w2) {
     vkt_reward *r = NULL;
     tu_capture_begin();
@@ -327,6 +351,11 @@ static void check_bad_specs(void) {
     expect_bad("{\"type\": \"json_schema\", \"schema\": {\"items\": [{}]}}", "rewards.schema.items",
                "must be an object or a boolean");
     expect_bad("{\"type\": \"json_schema\", \"schema\": {\"enum\": []}}", "rewards.schema.enum", "non-empty");
+    expect_bad("{\"type\": \"model\"}", "rewards.path", "missing");
+    expect_bad("{\"type\": \"model\", \"path\": \"\"}", "rewards.path", "must not be empty");
+    expect_bad("{\"type\": \"model\", \"path\": \"m\", \"extract\": \"boxed\"}", "rewards.extract", "unknown key");
+    expect_bad("{\"type\": \"model\", \"path\": \"m\", \"max_length\": 2.5}", "rewards.max_length", "whole number");
+    expect_bad("{\"type\": \"model\", \"path\": \"m\", \"adapter\": 3}", "rewards.adapter", "must be a string");
     expect_bad("[]", "rewards", "no reward term");
     expect_bad("[5]", "rewards[0]", "must be an object");
     expect_bad("{\"type\": \"regex\", \"pattern\": \"a\"", "rewards", "");
@@ -384,6 +413,7 @@ int main(void) {
     check_regex();
     check_schema();
     check_terms();
+    check_model_term();
     check_bad_specs();
     check_shipped_task();
     printf("%s test_rl_reward (%d failure(s))\n", g_failures ? "FAIL" : "PASS", g_failures);

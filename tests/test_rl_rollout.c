@@ -330,7 +330,7 @@ static void check_batch_and_advantages(ctx *c) {
     vkt_reward *rs;
     const char *spec = "{\"type\": \"regex\", \"pattern\": \"[a-m]\"}";
     VKT_TEST_TRY(t, vkt_reward_parse(spec, strlen(spec), "test", &rs));
-    VKT_TEST_TRY(t, vkt_grpo_score(rs, &set, NULL, rw, NULL));
+    VKT_TEST_TRY(t, vkt_grpo_score(rs, &set, NULL, NULL, rw, NULL));
     vkt_reward_free(rs);
     double err = 0;
     for (int64_t i = 0; i < n; i++) err += fabs(rw[i] - (float)(strpbrk(set.c[i].text, "abcdefghijklm") != NULL));

@@ -6,10 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "core/log.h"
-#include "finetune/lora_peft.h"
-#include "io/checkpoint.h"
-#include "train/score.h"
+#include "train/reward_model.h"
 
 static void help(void) {
     printf("usage: vktrain score MODEL [--adapter DIR] DATA.jsonl [--tokenizer SPEC] [--template NAME|FILE]\n"
@@ -22,25 +19,6 @@ static void help(void) {
            "and encoded as SFT renders them (conversations with MODEL's chat template or --template) and scored at\n"
            "their last token. --seq: the longest record in tokens (default: the model's context, at most 1024);\n"
            "--batch: records scored at once (default 8).\n");
-}
-
-/* The score head: the adapter's (modules_to_save "score"), else the model's own score.weight. */
-static vkt_status head_of(const vkt_model *m, const vkt_lora *lora, const char *from, const char *adapter,
-                          vkt_tensor *w) {
-    vkt_tensor dw;
-    if (lora && vkt_lora_score_views(lora, w, &dw)) return VKT_OK;
-    const vkt_param *e = vkt_params_get(&m->table, -1, VKT_ROLE_SCORE_W);
-    if (!lora && e) {
-        *w = vkt_model_param(m, e);
-        return VKT_OK;
-    }
-    if (lora)
-        vkt_log_error("%s: the adapter has no score head (a reward model's adapter has task_type \"SEQ_CLS\" and "
-                      "modules_to_save [\"score\"]: train one with finetune.objective \"reward\")", adapter);
-    else
-        vkt_log_error("%s has no score head (score.weight): give a reward model (finetune.objective \"reward\", "
-                      "method full) or its LoRA adapter with --adapter DIR", from);
-    return VKT_ERR_ARG;
 }
 
 int vkt_cli_score(int argc, char **argv) {
@@ -70,35 +48,25 @@ int vkt_cli_score(int argc, char **argv) {
     }
     vkt_device *dev;
     if (vkt_device_create(&dopts, &dev) != VKT_OK) return 1;
-    vkt_model *m = NULL;
-    vkt_tokenizer *tok = NULL;
-    vkt_lora *lora = NULL;
-    char found[1024] = "";
-    vkt_model_config mc;
-    char ck[1024];
-    vkt_status s = T > 0                                              ? VKT_OK
-                   : vkt_checkpoint_resolve_quiet(from, ck, sizeof ck) ? vkt_checkpoint_read_config(ck, &mc)
-                                                                      : vkt_import_config(from, &mc);
-    if (s == VKT_OK && T <= 0) T = mc.max_seq_len < 1024 ? mc.max_seq_len : 1024;
-    if (s == VKT_OK) s = vkt_load_model(dev, from, B, T, false, &m, found, sizeof found);
-    if (s == VKT_OK && adapter) s = vkt_lora_load_peft(m, adapter, false, &lora);
-    vkt_score_opts so = {.model = m, .parse_special = parse_special, .template_spec = tmpl_spec};
-    if (s == VKT_OK) s = head_of(m, lora, from, adapter, &so.w);
-    if (s == VKT_OK && lora) vkt_lora_attach(lora); /* scored through the adapter hook, unmerged */
-    if (s == VKT_OK) {
-        so.tokenizer_spec = tok_spec ? tok_spec : found[0] ? found : NULL;
-        if (!so.tokenizer_spec) vkt_log_error("%s names no tokenizer; give one with --tokenizer", from), s = VKT_ERR_ARG;
-        else s = vkt_tok_load(so.tokenizer_spec, &tok);
-    }
-    so.tok = tok;
+    vkt_reward_model_opts ro = {.path = from,
+                                .adapter = adapter,
+                                .tokenizer = tok_spec,
+                                .template_spec = tmpl_spec,
+                                .batch = B,
+                                .max_length = T,
+                                .parse_special = parse_special,
+                                .path_field = "MODEL",
+                                .adapter_field = "--adapter",
+                                .tokenizer_field = "--tokenizer",
+                                .template_field = "--template"};
+    vkt_reward_model *rm = NULL;
+    vkt_status s = vkt_reward_model_load(dev, &ro, &rm);
     double *rewards = NULL;
     int64_t n = 0;
-    if (s == VKT_OK) s = vkt_score_file(&so, data, &rewards, &n);
+    if (s == VKT_OK) s = vkt_score_file(vkt_reward_model_score_opts(rm), data, &rewards, &n);
     for (int64_t i = 0; s == VKT_OK && i < n; i++) printf("%.9g\n", rewards[i]);
     free(rewards);
-    vkt_tok_free(tok);
-    vkt_lora_destroy(lora);
-    vkt_model_destroy(m);
+    vkt_reward_model_destroy(rm);
     vkt_device_destroy(dev);
     return s == VKT_OK ? 0 : 1;
 }

@@ -8,13 +8,14 @@
 #include "ref/ref_grpo.h"
 #include "sft/sft_pack.h"
 
-vkt_status vkt_grpo_score(vkt_reward *reward, const vkt_rollout_set *set, const char *const *answers, float *rewards,
-                          float *terms) {
+vkt_status vkt_grpo_score(vkt_reward *reward, const vkt_rollout_set *set, const char *const *answers,
+                          const float *given, float *rewards, float *terms) {
     const int nt = vkt_reward_n_terms(reward);
     for (int64_t i = 0; i < vkt_rollout_set_size(set); i++) {
         const vkt_completion *c = &set->c[i];
         const char *answer = answers ? answers[c->prompt] : NULL;
-        VKT_TRY(vkt_reward_score(reward, c->text, strlen(c->text), answer, terms ? terms + i * nt : NULL, &rewards[i]));
+        VKT_TRY(vkt_reward_score_given(reward, c->text, strlen(c->text), answer, given ? given + i * nt : NULL,
+                                       terms ? terms + i * nt : NULL, &rewards[i]));
     }
     return VKT_OK;
 }

@@ -32,9 +32,10 @@
 
 /* Rewards of every completion of set (answers: one per prompt, NUL-terminated, or NULL entries /
  * NULL when there are none): rewards[i] the weighted sum, terms[i * n_terms + k] (when not NULL) term k.
- * Errors as vkt_reward_score. */
-vkt_status vkt_grpo_score(vkt_reward *reward, const vkt_rollout_set *set, const char *const *answers, float *rewards,
-                          float *terms);
+ * given (n x n_terms, or NULL when the spec has no "model" term): the reward models' scores in their
+ * terms' columns (rl/reward_models.h). Errors as vkt_reward_score_given. */
+vkt_status vkt_grpo_score(vkt_reward *reward, const vkt_rollout_set *set, const char *const *answers,
+                          const float *given, float *rewards, float *terms);
 
 /* Group-normalised advantages of n rewards in groups of G (n a multiple of G): TRL's (r - mean_g) /
  * (std + 1e-4) with std per scale (vkt_grpo_scale). stats (may be NULL): reward mean, std (Bessel), the

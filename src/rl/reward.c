@@ -16,16 +16,18 @@
 enum { MAX_STEPS = 8 };
 enum { MATCH_LIMIT = 1000000 }; /* PCRE2 backtracking steps per match: a pathological pattern fails fast */
 
-typedef enum { T_EXACT = 0, T_REGEX, T_SCHEMA, T_FORMAT } term_type;
-static const char *const TYPE_NAMES[] = {"exact_match", "regex", "json_schema", "format"};
+typedef enum { T_EXACT = 0, T_REGEX, T_SCHEMA, T_FORMAT, T_MODEL, N_TYPES } term_type;
+static const char *const TYPE_NAMES[] = {"exact_match", "regex", "json_schema", "format", "model"};
 
-/* Keys each type accepts besides the common ones. */
-static const char *const COMMON_KEYS[] = {"type", "name", "weight", "pass", "fail", "extract", "marker", NULL};
+/* Keys each type accepts besides the common ones; the checks (every type but model) also take CHECK_KEYS. */
+static const char *const COMMON_KEYS[] = {"type", "name", "weight", NULL};
+static const char *const CHECK_KEYS[] = {"pass", "fail", "extract", "marker", NULL};
 static const char *const TYPE_KEYS[][8] = {
     {"trim", "collapse_whitespace", "numeric", "tolerance", "case_fold", "unicode_nfkc", NULL},
     {"pattern", "mode", "ignore_case", "dotall", "multiline", NULL},
     {"schema", NULL},
     {NULL},
+    {"path", "adapter", "tokenizer", "template", "batch_size", "max_length", NULL},
 };
 
 typedef struct {
@@ -40,6 +42,7 @@ typedef struct {
     pcre2_match_data *md;    /* owned (regex) */
     pcre2_match_context *mc; /* owned (regex): the backtracking limit */
     vkt_json_schema *schema; /* owned (json_schema) */
+    vkt_reward_model_term model; /* model: its strings owned */
 } term;
 
 struct vkt_reward {
@@ -94,6 +97,36 @@ static vkt_status get_string(const ctx_t *c, const cJSON *o, const char *key, bo
     if (j && !cJSON_IsString(j)) return bad(c, key, "must be a string");
     if (j) *out = j->valuestring;
     return VKT_OK;
+}
+
+/* A positive integer member (def when absent). */
+static vkt_status get_count(const ctx_t *c, const cJSON *o, const char *key, int64_t def, int64_t *out) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!j) return *out = def, VKT_OK;
+    if (!cJSON_IsNumber(j) || j->valuedouble < 1 || j->valuedouble > 1 << 20 || j->valuedouble != (int64_t)j->valuedouble)
+        return bad(c, key, "must be a whole number from 1 to %d", 1 << 20);
+    *out = (int64_t)j->valuedouble;
+    return VKT_OK;
+}
+
+/* A copy of an optional string member into *out (NULL when absent). */
+static vkt_status dup_string(const ctx_t *c, const cJSON *o, const char *key, bool required, char **out) {
+    const char *v;
+    VKT_TRY(get_string(c, o, key, required, &v));
+    if (v && !v[0]) return bad(c, key, "must not be empty");
+    if (v && !(*out = strdup(v))) return VKT_ERR_OOM;
+    return VKT_OK;
+}
+
+static vkt_status parse_model(const ctx_t *c, const cJSON *o, term *t) {
+    vkt_reward_model_term *m = &t->model;
+    VKT_TRY(dup_string(c, o, "path", true, &m->path));
+    VKT_TRY(dup_string(c, o, "adapter", false, &m->adapter));
+    VKT_TRY(dup_string(c, o, "tokenizer", false, &m->tokenizer));
+    VKT_TRY(dup_string(c, o, "template", false, &m->template_spec));
+    VKT_TRY(get_count(c, o, "batch_size", 8, &m->batch_size));
+    VKT_TRY(get_count(c, o, "max_length", 0, &m->max_length));
+    return (m->where = strdup(c->where)) ? VKT_OK : VKT_ERR_OOM;
 }
 
 static vkt_status parse_step(const ctx_t *c, const cJSON *j, term *t) {
@@ -178,16 +211,19 @@ static vkt_status parse_term(const ctx_t *c, const cJSON *o, term *t) {
     const char *type, *name;
     VKT_TRY(get_string(c, o, "type", true, &type));
     int k = -1;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < N_TYPES; i++)
         if (strcmp(type, TYPE_NAMES[i]) == 0) k = i;
-    if (k < 0) return bad(c, "type", "unknown reward type \"%s\" (exact_match, regex, json_schema, format)", type);
+    if (k < 0)
+        return bad(c, "type", "unknown reward type \"%s\" (exact_match, regex, json_schema, format, model)", type);
     t->type = (term_type)k;
     const cJSON *e;
-    cJSON_ArrayForEach(e, o) if (!listed(e->string, COMMON_KEYS) && !listed(e->string, TYPE_KEYS[k]))
+    cJSON_ArrayForEach(e, o) if (!listed(e->string, COMMON_KEYS) && !listed(e->string, TYPE_KEYS[k]) &&
+                                 (t->type == T_MODEL || !listed(e->string, CHECK_KEYS)))
         return bad(c, e->string, "unknown key for a \"%s\" term", type);
     VKT_TRY(get_string(c, o, "name", false, &name));
     if (!(t->name = strdup(name ? name : type))) return VKT_ERR_OOM;
     VKT_TRY(get_number(c, o, "weight", 1, &t->weight));
+    if (t->type == T_MODEL) return parse_model(c, o, t);
     VKT_TRY(get_number(c, o, "pass", 1, &t->pass));
     VKT_TRY(get_number(c, o, "fail", 0, &t->fail));
     VKT_TRY(parse_extract(c, o, t));
@@ -201,7 +237,9 @@ static vkt_status parse_term(const ctx_t *c, const cJSON *o, term *t) {
         snprintf(where, sizeof where, "%s.schema", c->where);
         return vkt_json_schema_compile(s, where, &t->schema);
     }
-    case T_FORMAT: return VKT_OK;
+    case T_FORMAT:
+    case T_MODEL:
+    case N_TYPES: return VKT_OK;
     }
     return VKT_OK;
 }
@@ -213,6 +251,8 @@ static void term_free(term *t) {
     pcre2_match_data_free(t->md);
     pcre2_code_free(t->re);
     vkt_json_schema_free(t->schema);
+    free(t->model.path), free(t->model.adapter), free(t->model.tokenizer), free(t->model.template_spec);
+    free(t->model.where);
 }
 
 void vkt_reward_free(vkt_reward *r) {
@@ -267,6 +307,16 @@ bool vkt_reward_needs_answer(const vkt_reward *r) {
     return false;
 }
 
+const vkt_reward_model_term *vkt_reward_term_model(const vkt_reward *r, int i) {
+    return i >= 0 && i < r->n && r->t[i].type == T_MODEL ? &r->t[i].model : NULL;
+}
+
+bool vkt_reward_has_model(const vkt_reward *r) {
+    for (int i = 0; i < r->n; i++)
+        if (r->t[i].type == T_MODEL) return true;
+    return false;
+}
+
 /* ---- scoring ---- */
 
 static bool regex_holds(term *t, const char *s, size_t n) {
@@ -301,15 +351,32 @@ static vkt_status term_holds(term *t, const char *text, size_t len, const char *
     case T_REGEX: *holds = regex_holds(t, text + b, e - b); break;
     case T_SCHEMA: *holds = schema_holds(t, text + b, e - b); break;
     case T_FORMAT: *holds = true; break;
+    case T_MODEL:
+    case N_TYPES: break;
     }
     return VKT_OK;
 }
 
 vkt_status vkt_reward_score(vkt_reward *r, const char *completion, size_t len, const char *answer, float *terms,
                             float *total) {
+    return vkt_reward_score_given(r, completion, len, answer, NULL, terms, total);
+}
+
+vkt_status vkt_reward_score_given(vkt_reward *r, const char *completion, size_t len, const char *answer,
+                                  const float *given, float *terms, float *total) {
     double sum = 0;
     for (int i = 0; i < r->n; i++) {
         term *t = &r->t[i];
+        if (t->type == T_MODEL) {
+            if (!given) {
+                vkt_log_error("reward %s: a reward model's score is computed on the device (rl/reward_models.h), "
+                              "and none was given", t->name);
+                return VKT_ERR_ARG;
+            }
+            if (terms) terms[i] = given[i];
+            sum += (double)t->weight * given[i];
+            continue;
+        }
         if (t->type == T_EXACT && !answer) {
             vkt_log_error("reward %s: exact_match needs the record's reference answer, and the record has none "
                           "(give each record an \"answer\")", t->name);

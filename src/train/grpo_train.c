@@ -13,15 +13,17 @@
 #include "ops/seq_sum.h"
 #include "rl/grpo_batch.h"
 #include "rl/reward.h"
+#include "rl/reward_models.h"
 
 enum { MAX_EXTRA = VKT_GRPO_STEP_MAX_EXTRA };
 
 struct vkt_grpo_train {
-    vkt_model *m;         /* borrowed */
-    vkt_run_config *cfg;  /* borrowed */
-    vkt_grpo_source *src; /* borrowed: the run data's prompts */
-    vkt_tokenizer *tok;   /* borrowed */
-    vkt_reward *reward;   /* owned */
+    vkt_model *m;           /* borrowed */
+    vkt_run_config *cfg;    /* borrowed */
+    vkt_grpo_source *src;   /* borrowed: the run data's prompts */
+    vkt_tokenizer *tok;     /* borrowed */
+    vkt_reward *reward;     /* owned */
+    vkt_reward_models *rms; /* owned or NULL: the reward models of "model" terms */
     int n_terms, n_extra;
     char extra_names[MAX_EXTRA][96];
     const char *extra[MAX_EXTRA];
@@ -36,6 +38,7 @@ struct vkt_grpo_train {
     vkt_rl_prompt *prompts;       /* owned (P) */
     const char **answers;         /* owned (P), borrowing the records' answers */
     float *rewards, *adv, *terms; /* owned: (P G), (P G), (P G n_terms) */
+    float *given;                 /* owned (P G n_terms) when there are reward models: their scores */
     float stats[3], term_means[MAX_EXTRA];
     int64_t next, n_tokens;
 };
@@ -133,7 +136,8 @@ static vkt_status alloc(vkt_grpo_train *g) {
     g->rewards = calloc(n, sizeof *g->rewards);
     g->adv = calloc(n, sizeof *g->adv);
     g->terms = calloc(n * (size_t)g->n_terms, sizeof *g->terms);
-    return g->prompts && g->answers && g->rewards && g->adv && g->terms ? VKT_OK : VKT_ERR_OOM;
+    if (g->rms) g->given = calloc(n * (size_t)g->n_terms, sizeof *g->given);
+    return g->prompts && g->answers && g->rewards && g->adv && g->terms && (g->given || !g->rms) ? VKT_OK : VKT_ERR_OOM;
 }
 
 static vkt_status create(vkt_grpo_train *g) {
@@ -143,6 +147,10 @@ static vkt_status create(vkt_grpo_train *g) {
     VKT_TRY(make_reward(cfg, &g->reward));
     if (vkt_reward_needs_answer(g->reward)) VKT_TRY(vkt_grpo_source_check_answers(g->src, cfg->ft_answer_key));
     g->n_terms = vkt_reward_n_terms(g->reward);
+    /* Reward-model rows hold a training row's tokens by default: prompt + completion as the policy saw them. */
+    vkt_reward_models_opts rmo = {
+        .default_length = g->T + 1, .conversations = g->src->tmpl != NULL, .parse_special = cfg->parse_special};
+    VKT_TRY(vkt_reward_models_load(g->m->dev, g->reward, &rmo, &g->rms));
     g->n_extra = g->n_terms < MAX_EXTRA ? g->n_terms : MAX_EXTRA;
     for (int i = 0; i < g->n_extra; i++) {
         snprintf(g->extra_names[i], sizeof g->extra_names[i], "rewards/%s/mean", vkt_reward_term_name(g->reward, i));
@@ -193,8 +201,9 @@ void vkt_grpo_train_destroy(vkt_grpo_train *g) {
     vkt_rollout_set_free(&g->set);
     vkt_rollout_destroy(g->rollout);
     vkt_grpo_step_destroy(g->step);
+    vkt_reward_models_destroy(g->rms);
     vkt_reward_free(g->reward);
-    free(g->prompts), free(g->answers), free(g->rewards), free(g->adv), free(g->terms);
+    free(g->prompts), free(g->answers), free(g->rewards), free(g->adv), free(g->terms), free(g->given);
     free(g);
 }
 
@@ -206,7 +215,9 @@ const char *const *vkt_grpo_train_progress_labels(const vkt_grpo_train *g) {
 
 bool vkt_grpo_train_has_reference(const vkt_grpo_train *g) { return g->loss.beta > 0; }
 
-size_t vkt_grpo_train_memory(const vkt_grpo_train *g) { return vkt_grpo_step_memory(g->step); }
+size_t vkt_grpo_train_memory(const vkt_grpo_train *g) {
+    return vkt_grpo_step_memory(g->step) + vkt_reward_models_memory(g->rms);
+}
 
 /* Encodes every prompt of set once: errors name FILE:LINE; prompts cut to max_prompt_length are counted. */
 static vkt_status check_prompts(vkt_grpo_train *g, const vkt_grpo_records *set, const char *what) {
@@ -264,11 +275,13 @@ static vkt_status fill(void *ctx, const vkt_batch *b) {
     return vkt_seq_ids_check(slot->seq_id, g->B * g->T, g->T, g->B, "grpo batch seq_id");
 }
 
-/* Rewards of set's n completions: totals into rewards, terms (n x n_terms), each term's mean into means. */
-static vkt_status score(vkt_grpo_train *g, const vkt_rollout_set *set, const char *const *answers, float *rewards,
-                        float *terms, float *means) {
+/* Rewards of set's n completions of prompts: totals into rewards, terms (n x n_terms), each term's mean into means;
+ * given (n x n_terms) the reward models' scores when there are some. */
+static vkt_status score(vkt_grpo_train *g, const vkt_rollout_set *set, const vkt_rl_prompt *prompts,
+                        const char *const *answers, float *given, float *rewards, float *terms, float *means) {
     int64_t n = vkt_rollout_set_size(set);
-    VKT_TRY(vkt_grpo_score(g->reward, set, answers, rewards, terms));
+    if (g->rms) VKT_TRY(vkt_reward_models_score(g->rms, set, prompts, given));
+    VKT_TRY(vkt_grpo_score(g->reward, set, answers, g->rms ? given : NULL, rewards, terms));
     for (int k = 0; k < g->n_extra; k++) {
         double sum = 0;
         for (int64_t i = 0; i < n; i++) sum += terms[i * g->n_terms + k];
@@ -283,7 +296,7 @@ vkt_status vkt_grpo_train_step(vkt_grpo_train *g, vkt_step *s, int64_t step, vkt
     vkt_grpo_source_next(g->src, g->P, g->prompts, g->answers);
     VKT_TRY(vkt_rollout_generate(g->rollout, step, g->prompts, g->P, &g->set));
     int64_t n = vkt_rollout_set_size(&g->set);
-    VKT_TRY(score(g, &g->set, g->answers, g->rewards, g->terms, g->term_means));
+    VKT_TRY(score(g, &g->set, g->prompts, g->answers, g->given, g->rewards, g->terms, g->term_means));
     vkt_grpo_group_advantages(g->rewards, n, g->G, g->loss.scale, g->adv, g->stats);
     g->next = 0, g->n_tokens = 0;
     for (int64_t i = 0; i < n; i++) g->n_tokens += g->set.c[i].n;
@@ -338,8 +351,9 @@ vkt_status vkt_grpo_train_evaluate(vkt_grpo_train *g, vkt_metrics *metrics, cons
     vkt_rl_prompt *prompts = calloc((size_t)n, sizeof *prompts);
     const char **answers = calloc((size_t)n, sizeof *answers);
     float *rewards = calloc((size_t)n, sizeof *rewards), *terms = calloc((size_t)(n * g->n_terms), sizeof *terms);
+    float *given = calloc((size_t)(n * g->n_terms), sizeof *given);
     vkt_rollout_set set = {0};
-    vkt_status s = prompts && answers && rewards && terms ? VKT_OK : VKT_ERR_OOM;
+    vkt_status s = prompts && answers && rewards && terms && given ? VKT_OK : VKT_ERR_OOM;
     for (int64_t i = 0; s == VKT_OK && i < n; i++)
         prompts[i] = vkt_grpo_record_prompt(val, i, i), answers[i] = val->r[i].answer;
     const vkt_sampler_opts eval = {
@@ -348,7 +362,7 @@ vkt_status vkt_grpo_train_evaluate(vkt_grpo_train *g, vkt_metrics *metrics, cons
     if (s == VKT_OK) s = vkt_rollout_generate(g->rollout, step, prompts, n, &set);
     vkt_rollout_set_sampling(g->rollout, g->G, &g->ro.sampler);
     float means[MAX_EXTRA] = {0};
-    if (s == VKT_OK) s = score(g, &set, answers, rewards, terms, means);
+    if (s == VKT_OK) s = score(g, &set, prompts, answers, given, rewards, terms, means);
     if (s == VKT_OK) {
         double sum = 0, sq = 0, len = 0;
         for (int64_t i = 0; i < n; i++) sum += rewards[i], len += (double)set.c[i].n;
@@ -374,6 +388,6 @@ vkt_status vkt_grpo_train_evaluate(vkt_grpo_train *g, vkt_metrics *metrics, cons
     int64_t n_write = g->cfg->eval_generations < n ? g->cfg->eval_generations : n;
     if (s == VKT_OK && n_write > 0) s = write_generations(g, &set, rewards, n_write, dir, step);
     vkt_rollout_set_free(&set);
-    free(prompts), free(answers), free(rewards), free(terms);
+    free(prompts), free(answers), free(rewards), free(terms), free(given);
     return s;
 }

@@ -1,6 +1,7 @@
 /* GRPO in a training run (finetune.objective grpo): per optimizer step, the next prompts of the data
  * (rl/grpo_source.h), G completions of each sampled on the device from the model being trained, adapters
- * included (rl/rollout.h), their rewards (rl/reward.h, the spec finetune.rewards) and group-normalised
+ * included (rl/rollout.h), their rewards (rl/reward.h, the spec finetune.rewards; its "model" terms score on the
+ * device with reward models loaded once at create, frozen beside the policy: rl/reward_models.h) and group-normalised
  * advantages (rl/grpo_batch.h), then the step (sched/grpo_step.h) over micro-batches of one completion per row.
  * Generation and training alternate: the step before is drained before the rollout reads the weights.
  *

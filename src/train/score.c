@@ -17,9 +17,10 @@ typedef struct {
 } encoded;
 
 static vkt_status encode_all(const vkt_score_opts *o, const vkt_chat_template *chat, const vkt_sft_dataset *d,
-                             encoded *out) {
+                             encoded *out, int64_t *n_cut) {
     vkt_sft_tok_opts to = {.tok = o->tok, .chat = chat, .max_tokens = o->model->T + 1,
                            .parse_special = o->parse_special};
+    const int64_t T = o->model->T;
     out->start = calloc((size_t)d->n + 1, sizeof *out->start);
     if (!out->start) return VKT_ERR_OOM;
     vkt_sft_flags flags = {0};
@@ -30,10 +31,14 @@ static vkt_status encode_all(const vkt_score_opts *o, const vkt_chat_template *c
         size_t before = out->ids.len;
         s = vkt_sft_encode_example(&to, e, &out->ids, &flags);
         int64_t len = (int64_t)(out->ids.len - before);
+        if (s == VKT_OK && len > T && o->keep_end) { /* the score is read at the end: keep it */
+            memmove(out->ids.data + before, out->ids.data + before + (len - T), (size_t)T * sizeof *out->ids.data);
+            out->ids.len = before + (size_t)T, len = T, ++*n_cut;
+        }
         if (s != VKT_OK) vkt_log_error("%s:%lld: the record could not be encoded", file, (long long)e->line);
-        else if (len < 1 || len > o->model->T) {
+        else if (len < 1 || len > T) {
             vkt_log_error("%s:%lld: the record is %lld tokens; a row holds 1 to %lld (give a longer --seq, up to the "
-                          "model's context)", file, (long long)e->line, (long long)len, (long long)o->model->T);
+                          "model's context)", file, (long long)e->line, (long long)len, (long long)T);
             s = VKT_ERR_FORMAT;
         }
         out->start[i + 1] = (int64_t)out->ids.len;
@@ -91,25 +96,38 @@ static vkt_status score_batches(const vkt_score_opts *o, const encoded *en, doub
     return s;
 }
 
+/* Encodes and scores d with the template chat (NULL when no record is a conversation). */
+static vkt_status score_records(const vkt_score_opts *o, const vkt_chat_template *chat, const vkt_sft_dataset *d,
+                                double *rewards, int64_t *n_cut) {
+    encoded en = {0};
+    int64_t cut = 0;
+    vkt_status s = encode_all(o, chat, d, &en, &cut);
+    if (s == VKT_OK) s = score_batches(o, &en, rewards);
+    if (n_cut) *n_cut = cut;
+    vkt_tok_ids_free(&en.ids);
+    free(en.start);
+    return s;
+}
+
+vkt_status vkt_score_dataset(const vkt_score_opts *o, const vkt_sft_dataset *d, double *rewards, int64_t *n_cut) {
+    return score_records(o, o->chat, d, rewards, n_cut);
+}
+
 vkt_status vkt_score_file(const vkt_score_opts *o, const char *path, double **rewards, int64_t *n) {
     *rewards = NULL, *n = 0;
     vkt_sft_dataset d = {0};
-    encoded en = {0};
-    vkt_chat_template *chat = NULL;
+    vkt_chat_template *own = NULL;
     vkt_status s = vkt_sft_dataset_load(path, NULL, &d);
     bool conversations = false;
     for (int64_t i = 0; s == VKT_OK && i < d.n; i++) conversations |= d.ex[i].kind == VKT_SFT_CHAT;
-    if (s == VKT_OK && conversations)
-        s = vkt_chat_template_resolve(o->template_spec, o->tokenizer_spec, o->tok, &chat);
-    if (s == VKT_OK) s = encode_all(o, chat, &d, &en);
-    double *out = s == VKT_OK ? calloc((size_t)(en.n > 0 ? en.n : 1), sizeof *out) : NULL;
+    if (s == VKT_OK && conversations && !o->chat)
+        s = vkt_chat_template_resolve(o->template_spec, o->tokenizer_spec, o->tok, &own);
+    double *out = s == VKT_OK ? calloc((size_t)(d.n > 0 ? d.n : 1), sizeof *out) : NULL;
     if (s == VKT_OK && !out) s = VKT_ERR_OOM;
-    if (s == VKT_OK) s = score_batches(o, &en, out);
-    if (s == VKT_OK) *rewards = out, *n = en.n;
+    if (s == VKT_OK) s = score_records(o, own ? own : o->chat, &d, out, NULL);
+    if (s == VKT_OK) *rewards = out, *n = d.n;
     else free(out);
-    vkt_chat_template_free(chat);
-    vkt_tok_ids_free(&en.ids);
-    free(en.start);
+    vkt_chat_template_free(own);
     vkt_sft_dataset_free(&d);
     return s;
 }

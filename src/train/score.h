@@ -10,8 +10,10 @@
 #ifndef VKT_SCORE_H
 #define VKT_SCORE_H
 
+#include "chat/chat_template.h"
 #include "data/tokenizer.h"
 #include "model/model.h"
+#include "sft/sft_dataset.h"
 
 typedef struct {
     vkt_model *model;              /* borrowed: any mode, (B, T) = rows scored at once, longest record; its
@@ -21,10 +23,17 @@ typedef struct {
     const char *template_spec;     /* borrowed or NULL: the chat template for conversations, as
                                     * vkt_chat_template_resolve takes it (NULL: the one beside the tokenizer) */
     const char *tokenizer_spec;    /* borrowed or NULL: where the tokenizer came from (its template) */
+    const vkt_chat_template *chat; /* borrowed or NULL: the template, ready (then template_spec is not used) */
     bool parse_special;            /* special-token text in plain strings (as data.parse_special) */
+    bool keep_end;                 /* a record over T tokens keeps its last T (it is scored at its end) instead
+                                    * of being an error (GRPO: a long completion still gets a reward) */
 } vkt_score_opts;
 
 /* Scores every record of path in file order: *rewards (malloc'd, *n of them; the caller frees). */
 vkt_status vkt_score_file(const vkt_score_opts *o, const char *path, double **rewards, int64_t *n);
+
+/* Scores the records of d (borrowed, e.g. built in memory: conversations need o->chat) into rewards[d->n],
+ * as vkt_score_file scores a file's; *n_cut (may be NULL) gets the records keep_end cut. */
+vkt_status vkt_score_dataset(const vkt_score_opts *o, const vkt_sft_dataset *d, double *rewards, int64_t *n_cut);
 
 #endif
