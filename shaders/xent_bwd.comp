@@ -49,7 +49,7 @@ void main() {
 #else
     float scale = vkt_xent_valid(t) ? pc.dloss / float(max(st.n_valid, 1u)) : 0.0;
 #endif
-    uint off = pc.base_logits + row * pc.V, doff = pc.base_dlogits + row * pc.V;
+    uint off = pc.base_logits + row * pc.ld, doff = pc.base_dlogits + row * pc.ld;
     uint j = j0;
     for (; j + 3 * dj < pc.V; j += 4 * dj) { // unrolled: see the loop limiter note in xent_fwd.comp
         vkt_xent_grad(off, doff, j, t, m, inv_s, scale);

@@ -55,7 +55,7 @@ void main() {
     uint j0 = tid, dj = WG;
     bool leader = tid == 0;
 #endif
-    uint off = pc.base_logits + row * pc.V;
+    uint off = pc.base_logits + row * pc.ld;
     // Four independent running states: more instruction-level parallelism for the serial variant, and a
     // quarter of the loop iterations (lavapipe's loop limiter stops a shader invocation after 65535 loop
     // iterations in total -- Mesa 22-24 gallivm -- so a 50k-wide row must not take one iteration per
@@ -98,7 +98,7 @@ void main() {
     float inv_s = 1.0 / s;
 #ifdef VKT_XENT_GRAD
     float scale = valid ? pc.dloss / float(max(st.n_valid, 1u)) : 0.0;
-    uint doff = pc.base_dlogits + row * pc.V;
+    uint doff = pc.base_dlogits + row * pc.ld;
     j = j0;
     for (; j + 3 * dj < pc.V; j += 4 * dj) {
         vkt_xent_grad(off, doff, j, t, m, inv_s, scale);

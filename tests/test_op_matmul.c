@@ -279,6 +279,12 @@ static const ld_case ld_cases[] = {
     {65, 72, 24, false, false, 8, 8, 80, 8, true, 1},    /* 8-aligned strides: the fast path */
     {9, 3, 130, true, true, 5, 7, 11, 1, false, -1},
     {1500, 7, 40, false, true, 2, 1, 9, 2, true, 1},      /* split over the binding limit */
+    /* Strides on multiples of 8 but K (or M with transposed A) not: the aligned bulk on the fast kernel,
+     * the tail on the general one (reg; padded LM-head logits, V = 50257 in rows of 50304). */
+    {40, 16, 37, false, false, 3, 0, 16, 0, true, 1},     /* dx = dlogits W: K tail */
+    {37, 24, 20, true, false, 3, 0, 24, 0, true, 0.5f},   /* dW += dlogits^T x: M and K tails */
+    {9, 5, 21, false, true, 3, 3, 5, 0, false, 0},        /* NT: K tail */
+    {24, 8, 3001, false, false, 7, 0, 8, 0, false, 0},    /* tails and a K split over the binding limit */
 };
 
 

@@ -4,7 +4,8 @@
  * Bounds: per-row losses 1e-5 (fp32 log-sum-exp with a compensated sum; measured ~1e-7), mean loss 1e-5,
  * dlogits 1e-4 (fp32 exp of a max-subtracted argument times 1/sum: a few ulp per element, plus the
  * cancellation in p - 1 at the target; the recipe's reduction bound), reference gradient vs finite
- * differences 1e-6. Integer counts are exact. */
+ * differences 1e-6. Integer counts are exact. Padded rows (vkt_xent_opts.vocab) must leave the padding of
+ * logits and dlogits untouched, bit for bit. */
 #include <string.h>
 
 #include "harness.h"
@@ -43,10 +44,14 @@ typedef struct {
     float scale, offset; /* logits = offset + scale * N(0, 1) */
     double ignore_frac;  /* share of targets set to the ignore index */
     bool bad;            /* one out-of-range target (must be counted in n_bad, treated as ignored) */
+    int64_t pad;         /* > 0: rows of V + pad elements (vkt_xent_opts.vocab = V); the padding is
+                          * poisoned in logits and dlogits and must come back bit for bit */
 } case_t;
 
+#define PAD_POISON 0x7fc0beefu /* a NaN no kernel writes */
+
 static void check_case(vkt_test *t, const case_t *cs) {
-    int64_t N = cs->N, V = cs->V, NV = N * V;
+    int64_t N = cs->N, V = cs->V, NV = N * V, ld = V + cs->pad;
     float *logits = vkt_test_randn(t, (size_t)NV, cs->scale);
     for (int64_t i = 0; i < NV; i++) logits[i] += cs->offset;
     int32_t *targets = malloc((size_t)N * sizeof *targets);
@@ -60,7 +65,13 @@ static void check_case(vkt_test *t, const case_t *cs) {
     const double dloss = 0.75; /* not 1, so a dropped dloss factor fails */
     vkt_ref_xent_bwd(xd, targets, ref_d, N, V, -100, dloss);
     uint32_t ref_bad = cs->bad ? 1 : 0;
-    if (N * V <= 4096) {
+    /* The stored rows: the logits, then the poisoned padding. */
+    float *stored = malloc((size_t)(N * ld) * sizeof *stored), poison;
+    uint32_t pw = PAD_POISON;
+    memcpy(&poison, &pw, sizeof poison);
+    for (int64_t r = 0; r < N; r++)
+        for (int64_t j = 0; j < ld; j++) stored[r * ld + j] = j < V ? logits[r * V + j] : poison;
+    if (N * V <= 4096 && !cs->pad) { /* the reference does not depend on the padding: checked once */
         fd_ctx f = {N, V, targets};
         double *g1 = malloc((size_t)NV * sizeof *g1);
         vkt_ref_xent_bwd(xd, targets, g1, N, V, -100, 1.0);
@@ -75,11 +86,12 @@ static void check_case(vkt_test *t, const case_t *cs) {
         for (int mode = 0; mode < 4; mode++) {
             bool fused = mode & 1, inplace = mode & 2;
             ctx_t c = {.targets = vkt_test_upload_i32(t, targets, N), .o = vkt_xent_opts_default(), .fused = fused};
-            c.o.dloss = (float)dloss, c.o.variant = (vkt_xent_variant)variant;
+            c.o.dloss = (float)dloss, c.o.variant = (vkt_xent_variant)variant, c.o.vocab = cs->pad ? V : 0;
             vkt_test_out lo = vkt_test_output(t, N, 1, 1, 1), rs = vkt_test_output(t, N, 2, 1, 1);
             vkt_test_out st = vkt_test_output(t, 4, 1, 1, 1);
-            vkt_test_out dl = inplace ? vkt_test_output_init(t, logits, N, V, 1, 1) : vkt_test_output(t, N, V, 1, 1);
-            c.logits = inplace ? dl.view : vkt_test_upload(t, logits, N, V, 1, 1);
+            vkt_test_out dl = inplace || cs->pad ? vkt_test_output_init(t, stored, N, ld, 1, 1)
+                                                 : vkt_test_output(t, N, V, 1, 1);
+            c.logits = inplace ? dl.view : vkt_test_upload(t, stored, N, ld, 1, 1);
             c.losses = lo.view, c.rowstats = rs.view, c.stats = st.view, c.dlogits = dl.view;
             vkt_test_run(t, run, &c);
 
@@ -98,8 +110,15 @@ static void check_case(vkt_test *t, const case_t *cs) {
                 vkt_test_fail(t, "%s: stats loss %.9g (want %.9g, rel %.2e), n_valid %u (want %lld), n_bad %u (want %u)",
                               what, s.loss, ref_mean, mean_err, s.n_valid, (long long)ref_nv, s.n_bad, ref_bad);
             float *gd = vkt_test_read_output(t, &dl, "dlogits");
-            snprintf(what, sizeof what, "dlogits %s %s N=%lld V=%lld", vname[variant], tag, (long long)N,
-                     (long long)V);
+            snprintf(what, sizeof what, "dlogits %s %s N=%lld V=%lld ld=%lld", vname[variant], tag, (long long)N,
+                     (long long)V, (long long)ld);
+            for (int64_t r = 0; r < N; r++) {
+                if (memcmp(gd + r * ld + V, stored + r * ld + V, (size_t)cs->pad * sizeof *gd) != 0) {
+                    vkt_test_fail(t, "%s: row %lld's padding was written", what, (long long)r);
+                    break;
+                }
+                memmove(gd + r * V, gd + r * ld, (size_t)V * sizeof *gd); /* rows in place, ascending */
+            }
             vkt_check(t, what, gd, ref_d, (size_t)NV, 1e-4);
             if (variant == VKT_XENT_GROUP_PER_ROW && mode == 1) {
                 /* Determinism: replaying the same recording must give bit-identical results. */
@@ -114,7 +133,7 @@ static void check_case(vkt_test *t, const case_t *cs) {
             free(gl), free(gs), free(gd);
         }
     }
-    free(logits), free(targets), free(xd), free(ref_l), free(ref_d);
+    free(logits), free(stored), free(targets), free(xd), free(ref_l), free(ref_d);
     vkt_arena_reset(t->arena);
 }
 
@@ -124,10 +143,12 @@ int main(void) {
     vkt_test t;
     vkt_test_init(&t, "op_xent");
     const case_t cases[] = {
-        {1, 1, 1, 0, 0, false},          {1, 7, 1, 0, 0, false},           {3, 257, 2, 0, 0.34, false},
-        {37, 1000, 1, 0, 0.25, true},    {300, 1000, 1, 0, 0.1, false},    {5, 50257, 1, 0, 0, false},
-        {17, 4099, 50, 3e4f, 0.2, false}, /* large magnitude: exp(x) would overflow without the max */
-        {9, 513, 20, -2e4f, 0, false},   {4, 33, 1, 0, 1.0, false},         /* every row ignored */
+        {1, 1, 1, 0, 0, false, 0},          {1, 7, 1, 0, 0, false, 0},           {3, 257, 2, 0, 0.34, false, 0},
+        {37, 1000, 1, 0, 0.25, true, 0},    {300, 1000, 1, 0, 0.1, false, 0},    {5, 50257, 1, 0, 0, false, 0},
+        {17, 4099, 50, 3e4f, 0.2, false, 0}, /* large magnitude: exp(x) would overflow without the max */
+        {9, 513, 20, -2e4f, 0, false, 0},   {4, 33, 1, 0, 1.0, false, 0},         /* every row ignored */
+        /* Padded rows (the model's training logits: V rounded up to a multiple of 128) */
+        {3, 257, 2, 0, 0.34, false, 7},  {37, 1000, 1, 0, 0.25, true, 24}, {5, 50257, 1, 0, 0, false, 47},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&t, &cases[i]);
     return vkt_test_finish(&t);

@@ -20,6 +20,7 @@ layout(push_constant) uniform Pc {
     uint base_rowstats; // in floats (two per row)
     uint base_dlogits;
     uint base_weights;  // xent_bwd_w only
+    uint ld;            // elements between rows of logits and dlogits (>= V: padded rows, see xent.h)
 } pc;
 
 // Adds exp(x - m) to the compensated sum (s, c), raising m (and rescaling s, c) when x exceeds it.

@@ -24,13 +24,16 @@ static void help(void) {
            "  --warmup N           warm-up submits (default and minimum 3)\n"
            "  --peak-gflops X      datasheet FP32 peak, printed beside the measured one as stated\n"
            "  --peak-gbps X        datasheet memory bandwidth, printed the same way\n\n"
-           "usage: vktrain bench --train CONFIG.json [section.key=value ...] [--steps N] [--device ...]\n\n"
+           "usage: vktrain bench --train CONFIG.json [section.key=value ...] [--steps N] [--profile]\n"
+           "                     [--profile-top N] [--device ...]\n\n"
            "Times whole training steps of CONFIG's model and batch shape on random tokens: tokens/s, model\n"
            "FLOP utilisation against the FMA ceiling measured in the same run, forward/backward/optimizer\n"
            "device ms, host ms per step and device memory. --steps N timed steps (default 10). A config with a\n"
            "finetune section times fine-tuning steps (method lora | qlora | full, finetune.base_format) on a\n"
            "randomly initialised model of its \"model\" section (model.path is not read), after printing the\n"
-           "memory plan.\n");
+           "memory plan. --profile then times one forward + backward command by command (serialised, so its\n"
+           "total is above fwd_ms + bwd_ms) and prints the 20 slowest (--profile-top N: N) by name and shape:\n"
+           "ms, share of the profiled step, and GFLOP/s with of_peak where the op counts its FLOPs.\n");
 }
 
 int vkt_cli_bench(int argc, char **argv) {
@@ -38,6 +41,7 @@ int vkt_cli_bench(int argc, char **argv) {
     vkt_device_opts dopts = vkt_device_opts_default();
     const char *json = NULL, *train = NULL;
     int64_t train_steps = 10;
+    int profile_top = 0;
     vkt_run_config cfg;
     vkt_run_config_defaults(&cfg);
     for (int i = 1; i < argc; i++) {
@@ -52,6 +56,10 @@ int vkt_cli_bench(int argc, char **argv) {
         } else if (vkt_cli_opt(argc, argv, &i, "--train")) {
             train = argv[i];
             if (vkt_run_config_load(train, &cfg) != VKT_OK) return 2;
+        } else if (strcmp(a, "--profile") == 0) {
+            profile_top = 20;
+        } else if (vkt_cli_opt(argc, argv, &i, "--profile-top")) {
+            profile_top = (int)vkt_cli_i64("--profile-top", argv[i], 1, 1 << 20);
         } else if (vkt_cli_opt(argc, argv, &i, "--steps")) {
             train_steps = vkt_cli_i64("--steps", argv[i], 1, INT32_MAX);
         } else if (train && strchr(a, '=') && a[0] != '-') {
@@ -82,7 +90,8 @@ int vkt_cli_bench(int argc, char **argv) {
         if (rc == 0 && ft && vkt_finetune_ext_create(&cfg, NULL, &ext) != VKT_OK) rc = 2;
         if (rc == 0 && vkt_device_create(&dopts, &dev) != VKT_OK) rc = 1;
         if (rc == 0) {
-            rc = vkt_train_bench(dev, &cfg, train_steps > 0 ? train_steps : 1, ft ? &ext : NULL, NULL) == VKT_OK ? 0 : 1;
+            rc = vkt_train_bench(dev, &cfg, train_steps > 0 ? train_steps : 1, ft ? &ext : NULL, profile_top,
+                                 NULL) == VKT_OK ? 0 : 1;
             vkt_device_destroy(dev);
         }
         vkt_finetune_ext_free(&ext);

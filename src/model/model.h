@@ -73,7 +73,13 @@ typedef struct {
     vkt_tensor embed_out;        /* (BT, C) residual stream entering layer 0 */
     vkt_layer_acts *layers;      /* owned array (L) */
     vkt_tensor normf, normf_mean, normf_rstd; /* (BT, C), (BT), (BT) */
-    vkt_tensor logits;           /* (BT, V): logits, then dlogits in place after the forward */
+    vkt_tensor logits;           /* (BT, V): logits, then dlogits in place (see logits_pad) */
+    vkt_tensor logits_pad;       /* (BT, Vp): the same memory in rows padded to Vp (V rounded up to a multiple
+                                  * of 128 when V is not one of 8, else V): a training forward's logits and
+                                  * dlogits (VKT_FWD_LOSS_GRAD), so the LM head's backward runs on the fast
+                                  * matmul path; the padding is never read or written */
+    int64_t dlogits_ld;          /* row stride of the dlogits the backward reads: Vp after a VKT_FWD_LOSS_GRAD
+                                  * forward is recorded, else V (set by vkt_model_record_forward) */
     vkt_tensor losses;           /* (BT) per-position loss */
     vkt_tensor loss_stats;       /* (4) vkt_xent_stats of the current slot: mean loss, n_valid, ... */
     vkt_tensor xent_rowstats;    /* (BT, 2) for the loss-only forward */

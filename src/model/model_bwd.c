@@ -73,8 +73,16 @@ vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r) {
     /* LM head: logits = normf head^T; the forward left dlogits in m->logits. */
     vkt_param_role head_role = c->tie_word_embeddings ? VKT_ROLE_WTE : VKT_ROLE_LM_HEAD;
     vkt_tensor head = vkt_model_p(m, -1, head_role), ghead = vkt_model_g(m, -1, head_role);
-    VKT_TRY(vkt_op_matmul_bwd(r, &m->logits, &m->normf, &head, &m->dtmp_c, opt(&ghead), NULL, BT, c->n_embd,
-                              c->vocab_size));
+    /* dx = dlogits W, dW += dlogits^T normf, over rows dlogits_ld apart (padded after a training forward:
+     * an aligned row stride keeps both on the fast kernel; see vkt_op_matmul's tail split). */
+    int64_t V = c->vocab_size, lda = m->dlogits_ld != V ? m->dlogits_ld : 0;
+    const vkt_tensor *dlogits = lda ? &m->logits_pad : &m->logits;
+    vkt_matmul_desc dx = {.m = BT, .n = c->n_embd, .k = V, .lda = lda};
+    VKT_TRY(vkt_op_matmul(r, dlogits, &head, NULL, &m->dtmp_c, &dx));
+    if (ghead.arena) {
+        vkt_matmul_desc dw = {.m = V, .n = c->n_embd, .k = BT, .trans_a = true, .accumulate = true, .lda = lda};
+        VKT_TRY(vkt_op_matmul(r, dlogits, &m->normf, NULL, &ghead, &dw));
+    }
     return backward_from_hidden(m, r, &m->dtmp_c);
 }
 

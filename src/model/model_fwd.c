@@ -70,11 +70,20 @@ vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode)
     VKT_TRY(vkt_model_norm_fwd(m, r, x, &nfw, opt(&nfb), &m->normf, &m->normf_mean, &m->normf_rstd));
     if (mode == VKT_FWD_HIDDEN || mode == VKT_FWD_HIDDEN_TRAIN) return VKT_OK;
     vkt_tensor head = vkt_model_p(m, -1, c->tie_word_embeddings ? VKT_ROLE_WTE : VKT_ROLE_LM_HEAD);
-    VKT_TRY(vkt_op_matmul_fwd(r, &m->normf, &head, NULL, &m->logits, BT, c->n_embd, c->vocab_size));
+    /* Training: logits and dlogits in padded rows (logits_pad); every other mode leaves (BT, V) logits for
+     * the caller. */
+    bool padded = mode == VKT_FWD_LOSS_GRAD && m->logits_pad.shape[1] != c->vocab_size;
+    m->dlogits_ld = padded ? m->logits_pad.shape[1] : c->vocab_size;
+    vkt_matmul_desc hd = {.m = BT, .n = c->vocab_size, .k = c->n_embd, .trans_b = true,
+                          .ldc = padded ? m->dlogits_ld : 0};
+    VKT_TRY(vkt_op_matmul(r, &m->normf, &head, NULL, padded ? &m->logits_pad : &m->logits, &hd));
     if (mode == VKT_FWD_LOGITS) return VKT_OK;
     vkt_xent_opts xo = vkt_xent_opts_default();
     xo.dloss = m->dloss;
-    if (mode == VKT_FWD_LOSS_GRAD)
-        return vkt_op_xent_fwd_bwd(r, &m->logits, &m->targets, &m->losses, &m->loss_stats, &m->logits, &xo);
+    if (mode == VKT_FWD_LOSS_GRAD) {
+        const vkt_tensor *lg = padded ? &m->logits_pad : &m->logits;
+        xo.vocab = c->vocab_size;
+        return vkt_op_xent_fwd_bwd(r, lg, &m->targets, &m->losses, &m->loss_stats, lg, &xo);
+    }
     return vkt_op_xent_fwd(r, &m->logits, &m->targets, &m->losses, &m->xent_rowstats, &m->loss_stats, &xo);
 }

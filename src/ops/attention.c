@@ -177,6 +177,14 @@ static void dispatch_grid(const vkt_attention_cfg *c, int64_t nb, int64_t heads,
     vkt_ops_grid_1d((uint64_t)nb * (uint64_t)heads * vkt_ceil_div((uint64_t)c->T, wg), gx, gy);
 }
 
+/* For the profiler: `per_pair` flops per HS per (query, key) pair, over the pairs a causal mask keeps
+ * (T (T + 1) / 2 per head) or all T^2; packed documents are counted as one. */
+static void note_flops(vkt_rec *r, const vkt_attention_cfg *c, int64_t nb, double per_pair) {
+    double T = (double)c->T, pairs = c->causal ? T * (T + 1) / 2 : T * T;
+    vkt_rec_profile_note(r, per_pair * pairs * (double)(c->HS * c->NH * nb), "T%lld NH%lld HS%lld",
+                         (long long)c->T, (long long)c->NH, (long long)c->HS);
+}
+
 vkt_status vkt_op_attention_fwd(vkt_rec *r, const vkt_attention_cfg *c, const vkt_attention_view qkv[3],
                                 const vkt_tensor *o, const vkt_tensor *lse) {
     check_cfg(c);
@@ -209,6 +217,7 @@ vkt_status vkt_op_attention_fwd(vkt_rec *r, const vkt_attention_cfg *c, const vk
         uint32_t gx, gy;
         dispatch_grid(c, nb, c->NH, k.spec[0] * k.spec[3], &gx, &gy);
         VKT_TRY(vkt_rec_dispatch(r, "attention_fwd", p, bind, 6, &pc, sizeof pc, gx, gy, 1));
+        note_flops(r, c, nb, 4.0); /* q.k and p v */
     }
     return VKT_OK;
 }
@@ -260,11 +269,13 @@ vkt_status vkt_op_attention_bwd(vkt_rec *r, const vkt_attention_cfg *c, const vk
         vkt_binding bq[9] = {q, k, v, ob, dob, l, sg, dq, dw};
         dispatch_grid(c, nb, c->NH, kq.spec[0] * kq.spec[3], &gx, &gy);
         VKT_TRY(vkt_rec_dispatch(r, "attention_bwd_dq", pq, bq, 9, &pc, sizeof pc, gx, gy, 1));
+        note_flops(r, c, nb, 6.0); /* q.k, do.v, ds k */
         vkt_binding dr = dw;
         dr.access = VKT_READ;
         vkt_binding bkv[9] = {q, k, v, dob, l, dr, sg, dk, dv};
         dispatch_grid(c, nb, c->KVH, kkv.spec[0] * kkv.spec[3], &gx, &gy);
         VKT_TRY(vkt_rec_dispatch(r, "attention_bwd_dkv", pkv, bkv, 9, &pc, sizeof pc, gx, gy, 1));
+        note_flops(r, c, nb, 8.0); /* q.k, do.v, p do, ds q */
     }
     return VKT_OK;
 }

@@ -306,6 +306,9 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
                     uint32_t gm = vkt_ceil_div((uint64_t)mn, (uint64_t)kern.bm);
                     uint32_t gx = kern.m_fast ? gm : gn, gy = kern.m_fast ? gn : gm;
                     VKT_TRY(vkt_rec_dispatch(r, kern.name, kern.p, bind, 4, &pc, sizeof pc, gx, gy, (uint32_t)bn_));
+                    vkt_rec_profile_note(r, 2.0 * (double)(bn_ * mn * nn * kn), "%c%c m%lld n%lld k%lld%s",
+                                         d->trans_a ? 'T' : 'N', d->trans_b ? 'T' : 'N', (long long)mn,
+                                         (long long)nn, (long long)kn, bn_ > 1 ? " batched" : "");
                 }
             }
         }
@@ -372,6 +375,38 @@ static vkt_status matmul_residue_split(vkt_rec *r, const vkt_tensor *a, const vk
     return VKT_OK;
 }
 
+/* K, and M when A is transposed, rounded down to multiples of 8 when that is all that keeps the fast
+ * kernel from the operands (row strides padded to a multiple of 8, as the LM head's logits are: model.c).
+ * The aligned bulk then runs on the fast kernel and the last < 8 rows or k on the general one. */
+static bool tail_split_plan(vkt_matmul_variant v, const operand *oa, const operand *ob, const vkt_matmul_desc *d,
+                            int64_t *m8, int64_t *k8) {
+    if (v != VKT_MATMUL_REG || d->batch > 1) return false;
+    vkt_matmul_desc body = *d;
+    body.m = *m8 = d->trans_a ? d->m / 8 * 8 : d->m;
+    body.k = *k8 = d->k / 8 * 8;
+    return (*m8 != d->m || *k8 != d->k) && *m8 > 0 && *k8 > 0 && wide_operands(&body, oa, ob, 1);
+}
+
+/* The product as up to 4 boxes, M in [0, m8) [m8, M) and K in [0, k8) [k8, K). The second K box
+ * accumulates into C; the bias goes with the first. */
+static vkt_status matmul_tail_split(vkt_rec *r, const vkt_matmul_desc *d, const operand *oa, const operand *ob,
+                                    const vkt_tensor *bias, const operand *oc, int64_t m8, int64_t k8) {
+    const int64_t mcut[3] = {0, m8, d->m}, kcut[3] = {0, k8, d->k};
+    for (int im = 0; im < 2; im++)
+        for (int ik = 0; ik < 2; ik++) {
+            int64_t m0 = mcut[im], k0 = kcut[ik];
+            if (mcut[im + 1] == m0 || kcut[ik + 1] == k0) continue;
+            vkt_matmul_desc dd = *d;
+            dd.m = mcut[im + 1] - m0, dd.k = kcut[ik + 1] - k0, dd.accumulate = d->accumulate || ik;
+            operand a = *oa, b = *ob, c = *oc;
+            a.off += d->trans_a ? k0 * a.ld + m0 : m0 * a.ld + k0;
+            b.off += d->trans_b ? k0 : k0 * b.ld;
+            c.off += m0 * c.ld;
+            VKT_TRY(matmul_core(r, &dd, a, b, ik ? NULL : bias, c));
+        }
+    return VKT_OK;
+}
+
 vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
                          const vkt_tensor *c, const vkt_matmul_desc *d) {
     const int64_t M = d->m, N = d->n, K = d->k, nb = d->batch > 1 ? d->batch : 1;
@@ -396,6 +431,9 @@ vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, c
     span(&oc, 0, nb, 0, M, 0, N, &lo, &hi);
     VKT_ASSERT(hi <= vkt_tensor_numel(c));
     vkt_matmul_variant v = vkt_matmul_pick(r, a->dtype, d->variant);
+    int64_t m8, k8;
+    if (!vkt_matmul_wide_ok(a, b, d) && tail_split_plan(v, &oa, &ob, d, &m8, &k8))
+        return matmul_tail_split(r, d, &oa, &ob, bias, &oc, m8, k8);
     if (!vkt_matmul_wide_ok(a, b, d) && residue_split_applies(v, a, b, d))
         return matmul_residue_split(r, a, b, bias, c, d);
     return matmul_core(r, d, oa, ob, bias, oc);

@@ -23,9 +23,12 @@
  * Operands of any size are split into dispatches whose bound windows fit one storage binding
  * (vkt_rec_max_binding_bytes), along batch, M, N and, with accumulation, K.
  * Speed on CPU drivers: the fast path needs K and each operand's contiguous dimension to be multiples of 8.
- * When only A's row stride breaks that (NN with odd K, TN with odd M: GPT-2's LM-head backward, V = 50257),
- * the product is split into 8 row classes whose aligned middles still use it (about 0.85x the aligned
- * speed, measured on lavapipe); other misaligned shapes run on the general kernel, 2-3x slower.
+ * When the row strides are multiples of 8 but K (or M with transposed A) is not, the aligned bulk takes the
+ * fast path and the last < 8 k or rows the general kernel (the model's training logits have rows padded
+ * for this: V = 50257 in rows of 50304). When A's row stride itself is odd (NN with odd K, TN with odd M
+ * over contiguous rows), the product is split into 8 row classes whose aligned middles still use it (about
+ * 0.85x the aligned speed at large K; a read-modify-write of C per class); other misaligned shapes run on
+ * the general kernel, 2-3x slower.
  * Not done here: C aliasing A or B (undefined), integer types, epilogue activations.
  * All functions only record into r (no submission); like the recorder they are not thread-safe. */
 #ifndef VKT_OP_MATMUL_H

@@ -10,8 +10,9 @@ typedef struct {
     int32_t ignore_index;
     float dloss;
     uint32_t base_logits, base_targets, base_losses, base_rowstats, base_dlogits, base_weights;
+    uint32_t ld;
 } vkt_pc_xent_rows;
-_Static_assert(sizeof(vkt_pc_xent_rows) == 40, "keep in sync with shaders/common/xent.glsl");
+_Static_assert(sizeof(vkt_pc_xent_rows) == 44, "keep in sync with shaders/common/xent.glsl");
 
 typedef struct {
     uint32_t n, V;
@@ -31,11 +32,11 @@ _Static_assert(sizeof(vkt_pc_xent_mean) == 8, "keep in sync with shaders/xent_fw
 #define VKT_XENT_SERIAL_MAX_V 120000
 
 vkt_xent_opts vkt_xent_opts_default(void) {
-    return (vkt_xent_opts){.ignore_index = -100, .dloss = 1.0f, .variant = VKT_XENT_AUTO};
+    return (vkt_xent_opts){.ignore_index = -100, .dloss = 1.0f, .variant = VKT_XENT_AUTO, .vocab = 0};
 }
 
 typedef struct {
-    int64_t N, V;
+    int64_t N, V, ld; /* rows, logits per row, elements between rows */
     bool serial;
 } shape_t;
 
@@ -45,8 +46,9 @@ static shape_t check_shape(const vkt_rec *r, const vkt_tensor *logits, const vkt
     s.N = vkt_tensor_numel(targets);
     VKT_ASSERT(s.N > 0 && logits->dtype == VKT_DTYPE_F32 && targets->dtype == VKT_DTYPE_I32);
     VKT_ASSERT(vkt_tensor_numel(logits) % s.N == 0);
-    s.V = vkt_tensor_numel(logits) / s.N;
-    VKT_ASSERT(s.V >= 1 && s.V <= INT32_MAX);
+    s.ld = vkt_tensor_numel(logits) / s.N;
+    s.V = o->vocab > 0 ? o->vocab : s.ld;
+    VKT_ASSERT(s.V >= 1 && s.V <= s.ld && s.ld <= INT32_MAX);
     /* The per-row vectors (targets, losses, rowstats) must each fit one binding: 8 M rows at 128 MiB. */
     VKT_ASSERT(2 * s.N + vkt_ops_align_elems(r, 4) <= vkt_ops_max_binding_elems(r, 4));
     vkt_xent_variant v = o->variant;
@@ -99,13 +101,13 @@ static vkt_status record_rows(vkt_rec *r, rows_kind kind, shape_t s, const vkt_x
     uint32_t wg = s.serial ? WG_SERIAL : WG_GROUP, nb = kind == ROWS_FWD ? 4 : 5;
     vkt_pipeline *p;
     VKT_TRY(vkt_ops_pipeline(r, name, nb, sizeof(vkt_pc_xent_rows), &wg, 1, &p));
-    int64_t rows_per = (vkt_ops_max_binding_elems(r, 4) - vkt_ops_align_elems(r, 4)) / s.V;
+    int64_t rows_per = (vkt_ops_max_binding_elems(r, 4) - vkt_ops_align_elems(r, 4)) / s.ld;
     VKT_ASSERT(rows_per >= 1); /* one row must fit one binding */
     for (int64_t r0 = 0; r0 < s.N; r0 += rows_per) {
         int64_t nr = s.N - r0 < rows_per ? s.N - r0 : rows_per;
         vkt_pc_xent_rows pc = {.n_rows = (uint32_t)nr, .V = (uint32_t)s.V, .ignore_index = o->ignore_index,
-                               .dloss = o->dloss};
-        vkt_tensor lg = vkt_ops_aligned_slice(r, logits, r0 * s.V, nr * s.V, &pc.base_logits);
+                               .dloss = o->dloss, .ld = (uint32_t)s.ld};
+        vkt_tensor lg = vkt_ops_aligned_slice(r, logits, r0 * s.ld, nr * s.ld, &pc.base_logits);
         vkt_tensor tg = vkt_ops_aligned_slice(r, targets, r0, nr, &pc.base_targets);
         vkt_binding b[5];
         uint32_t n = 0;
@@ -121,7 +123,7 @@ static vkt_status record_rows(vkt_rec *r, rows_kind kind, shape_t s, const vkt_x
         if (kind == ROWS_FWD)
             b[n++] = (vkt_binding){vkt_ops_aligned_slice(r, rowstats, 2 * r0, 2 * nr, &pc.base_rowstats), VKT_WRITE};
         else
-            b[n++] = (vkt_binding){vkt_ops_aligned_slice(r, dlogits, r0 * s.V, nr * s.V, &pc.base_dlogits), VKT_WRITE};
+            b[n++] = (vkt_binding){vkt_ops_aligned_slice(r, dlogits, r0 * s.ld, nr * s.ld, &pc.base_dlogits), VKT_WRITE};
         VKT_ASSERT(n == nb);
         uint32_t gx, gy;
         vkt_ops_grid_1d(s.serial ? vkt_ceil_div((uint64_t)nr, wg) : (uint64_t)nr, &gx, &gy);
@@ -144,7 +146,7 @@ vkt_status vkt_op_xent_fwd(vkt_rec *r, const vkt_tensor *logits, const vkt_tenso
 vkt_status vkt_op_xent_bwd(vkt_rec *r, const vkt_tensor *logits, const vkt_tensor *targets, const vkt_tensor *rowstats,
                            const vkt_tensor *stats, const vkt_tensor *dlogits, const vkt_xent_opts *o) {
     shape_t s = check_shape(r, logits, targets, o);
-    check_f32(rowstats, 2 * s.N), check_f32(dlogits, s.N * s.V);
+    check_f32(rowstats, 2 * s.N), check_f32(dlogits, s.N * s.ld);
     VKT_ASSERT(stats->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(stats) >= 4);
     return record_rows(r, ROWS_BWD, s, o, logits, targets, NULL, rowstats, stats, dlogits);
 }
@@ -153,7 +155,7 @@ vkt_status vkt_op_xent_bwd_weighted(vkt_rec *r, const vkt_tensor *logits, const 
                                     const vkt_tensor *rowstats, const vkt_tensor *weights, const vkt_tensor *dlogits,
                                     const vkt_xent_opts *o) {
     shape_t s = check_shape(r, logits, targets, o);
-    check_f32(rowstats, 2 * s.N), check_f32(weights, s.N), check_f32(dlogits, s.N * s.V);
+    check_f32(rowstats, 2 * s.N), check_f32(weights, s.N), check_f32(dlogits, s.N * s.ld);
     return record_rows(r, ROWS_BWD_W, s, o, logits, targets, NULL, rowstats, weights, dlogits);
 }
 
@@ -161,7 +163,7 @@ vkt_status vkt_op_xent_fwd_bwd(vkt_rec *r, const vkt_tensor *logits, const vkt_t
                                const vkt_tensor *losses, const vkt_tensor *stats, const vkt_tensor *dlogits,
                                const vkt_xent_opts *o) {
     shape_t s = check_shape(r, logits, targets, o);
-    check_f32(losses, s.N), check_f32(dlogits, s.N * s.V);
+    check_f32(losses, s.N), check_f32(dlogits, s.N * s.ld);
     VKT_ASSERT(stats->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(stats) >= 4);
     VKT_TRY(record_count(r, targets, stats, s, o));
     VKT_TRY(record_rows(r, ROWS_FWD_BWD, s, o, logits, targets, losses, NULL, stats, dlogits));

@@ -38,6 +38,9 @@ typedef struct {
     float dloss;              /* upstream gradient of the mean loss, default 1 (1/accum_steps when
                                * accumulating); fixed at record time */
     vkt_xent_variant variant; /* default AUTO */
+    int64_t vocab;            /* 0 (default): rows hold V = numel(logits) / N logits. Else rows of
+                               * ld = numel(logits) / N elements hold `vocab` logits and ld - vocab padding
+                               * elements, which are neither read nor written (in logits and dlogits) */
 } vkt_xent_opts;
 
 vkt_xent_opts vkt_xent_opts_default(void);

@@ -56,6 +56,12 @@ void vkt_ref_attention_fwd(const vkt_ref_attention_shape *s, const double *q, co
 
 void vkt_ref_attention_bwd(const vkt_ref_attention_shape *s, const double *dout, const double *q,
                            const double *k, const double *v, double *dq, double *dk, double *dv) {
+    vkt_ref_attention_bwd_delta(s, dout, q, k, v, NULL, dq, dk, dv);
+}
+
+void vkt_ref_attention_bwd_delta(const vkt_ref_attention_shape *s, const double *dout, const double *q,
+                                 const double *k, const double *v, const double *delta, double *dq, double *dk,
+                                 double *dv) {
     int64_t HS = s->HS;
     size_t nq = (size_t)(s->B * s->T * s->NH * HS), nkv = (size_t)(s->B * s->T * s->KVH * HS);
     memset(dq, 0, nq * sizeof *dq);
@@ -75,6 +81,7 @@ void vkt_ref_attention_bwd(const vkt_ref_attention_shape *s, const double *dout,
                     for (int64_t d = 0; d < HS; d++) dp[j] += doi[d] * vj[d];
                     D += p[j] * dp[j];
                 }
+                if (delta) D = delta[(b * s->NH + h) * s->T + i];
                 for (int64_t j = 0; j < s->T; j++) {
                     if (!visible(s, b, i, j)) continue;
                     int64_t kv = ((b * s->T + j) * s->KVH + kvh) * HS;

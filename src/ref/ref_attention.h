@@ -21,5 +21,11 @@ void vkt_ref_attention_fwd(const vkt_ref_attention_shape *s, const double *q, co
 /* Gradients of sum(o * dout): dq, dk, dv OVERWRITTEN (dk, dv summed over each kv head's query heads). */
 void vkt_ref_attention_bwd(const vkt_ref_attention_shape *s, const double *dout, const double *q,
                            const double *k, const double *v, double *dq, double *dk, double *dv);
+/* The same with the row terms D = rowsum(do * o) given, (B, NH, T), instead of computed exactly: what a
+ * kernel computes from o as it stored it (rounded to 16 bits), so that tests of 16-bit storage compare
+ * against the gradient of the same D. delta NULL: computed, as vkt_ref_attention_bwd. */
+void vkt_ref_attention_bwd_delta(const vkt_ref_attention_shape *s, const double *dout, const double *q,
+                                 const double *k, const double *v, const double *delta, double *dq, double *dk,
+                                 double *dv);
 
 #endif

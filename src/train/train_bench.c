@@ -65,8 +65,48 @@ static vkt_status phase_times(vkt_model *m, vkt_step *st, random_batches *rb, in
     return VKT_OK;
 }
 
+/* One synchronous forward + backward with every command timed on its own (vkt_rec_set_profile): the
+ * `top` commands by device time, grouped by name and shape, with their share of the profiled step and,
+ * where the op states its FLOPs, their rate and share of the measured FMA peak. */
+static vkt_status profile_step(vkt_model *m, random_batches *rb, double peak_gflops, int top) {
+    vkt_rec *r;
+    VKT_TRY(vkt_rec_create(m->dev, VKT_REC_PROFILE_MAX, &r));
+    vkt_rec_set_profile(r, true);
+    vkt_model_use_slot(m, 0);
+    vkt_status s = vkt_rec_begin(r);
+    if (s == VKT_OK) s = vkt_model_record_forward(m, r, VKT_FWD_LOSS_GRAD);
+    if (s == VKT_OK) s = vkt_model_record_backward(m, r);
+    if (s == VKT_OK) s = vkt_model_record_zero_grads(m, r);
+    if (s == VKT_OK) s = vkt_rec_end(r);
+    if (s == VKT_OK) s = vkt_step_fill_batch(m, 0, fill_random, rb);
+    if (s == VKT_OK) s = vkt_rec_submit_wait(r);
+    vkt_rec_profile_row *rows = NULL;
+    int n = 0;
+    double total = 0, flops = 0;
+    if (s == VKT_OK) s = vkt_rec_profile_rows(r, &rows, &n, &total);
+    if (s == VKT_OK) {
+        for (int k = 0; k < n; k++) flops += rows[k].flops;
+        printf("profile: forward + backward, %u commands timed one at a time: %.2f ms, %.1f GFLOP/s, of_peak %.3f "
+               "(ops' own FLOP counts)\n  %-4s %-22s %-30s %10s %6s %5s %8s %7s\n",
+               vkt_rec_dispatch_count(r), total, total > 0 ? flops / total * 1e-6 : 0,
+               total > 0 && peak_gflops > 0 ? flops / total * 1e-6 / peak_gflops : 0, "rank", "name", "detail",
+               "ms", "share", "count", "gflops", "of_peak");
+        for (int k = 0; k < n && k < top; k++) {
+            const vkt_rec_profile_row *w = &rows[k];
+            printf("  %-4d %-22s %-30s %10.3f %6.3f %5d", k + 1, w->name, w->detail, w->ms, w->ms / total, w->count);
+            if (w->flops > 0 && w->ms > 0)
+                printf(" %8.1f %7.3f\n", w->flops / w->ms * 1e-6, w->flops / w->ms * 1e-6 / peak_gflops);
+            else
+                printf(" %8s %7s\n", "-", "-");
+        }
+    }
+    free(rows);
+    vkt_rec_destroy(r);
+    return s;
+}
+
 vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t steps, const vkt_train_ext *ext,
-                           vkt_train_bench_result *out) {
+                           int profile_top, vkt_train_bench_result *out) {
     vkt_train_bench_result res = {0};
     const vkt_model_config *mc = &cfg->model;
     vkt_model *m = NULL;
@@ -139,6 +179,7 @@ vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t s
                res.bwd_ms, res.optim_ms, res.host_ms, res.gflops, res.peak_gflops, res.util, res.exec_util,
                (double)res.device_bytes / (1 << 20));
     }
+    if (s == VKT_OK && profile_top > 0) s = profile_step(m, &rb, res.peak_gflops, profile_top);
     vkt_bench_destroy(b);
     vkt_step_destroy(st);
     if (attached && ext->release) ext->release(ext->ctx);

@@ -5,6 +5,7 @@
  * and a global one cannot miss an aliasing view. */
 #include "vk/record.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,12 @@ typedef struct {
 
 #define SETS_PER_POOL 256
 
+typedef struct {
+    const char *name; /* borrowed (a dispatch name); NULL: no command ends at this slot */
+    double flops;     /* vkt_rec_profile_note, 0 when unknown */
+    char detail[VKT_REC_PROFILE_DETAIL];
+} profile_slot;
+
 struct vkt_rec {
     vkt_device *dev;             /* borrowed */
     VkCommandBuffer cmd;
@@ -29,7 +36,9 @@ struct vkt_rec {
     uint32_t n_names, cap_names;
     VkFence fence;               /* owned: signalled when this recording's last submission is done */
     bool profile;                /* timestamp after every dispatch (vkt_rec_set_profile) */
-    const char *profile_name[VKT_REC_PROFILE_MAX]; /* borrowed: dispatch name ending at each slot */
+    profile_slot *prof;          /* owned, VKT_REC_PROFILE_MAX entries while profiling: the dispatch
+                                  * ending at each timestamp slot */
+    int last_prof;               /* slot of the last profiled command, -1 before any */
     VkQueryPool queries;
     uint32_t max_timestamps, n_timestamps;
     bool recording, submitted;
@@ -108,6 +117,7 @@ void vkt_rec_destroy(vkt_rec *r) {
     free(r->pools);
     free(r->pending);
     free(r->names);
+    free(r->prof);
     free(r);
 }
 
@@ -125,7 +135,8 @@ vkt_status vkt_rec_begin(vkt_rec *r) {
     r->recording = true;
     if (r->queries) vkCmdResetQueryPool(r->cmd, r->queries, 0, r->max_timestamps);
     if (r->profile) {
-        memset(r->profile_name, 0, sizeof r->profile_name);
+        memset(r->prof, 0, VKT_REC_PROFILE_MAX * sizeof *r->prof);
+        r->last_prof = -1;
         vkt_rec_timestamp(r);
     }
     /* Order against everything submitted before, including earlier replays of this buffer. */
@@ -228,6 +239,17 @@ size_t vkt_rec_max_binding_bytes(const vkt_rec *r) {
     return (size_t)(range & ~(uint64_t)255);
 }
 
+/* While profiling: a barrier and a timestamp after the command just recorded, so that the time since the
+ * previous slot is its own. Serialises execution: profiling only, never in a real run. */
+static void profile_mark(vkt_rec *r, const char *name) {
+    if (!r->profile) return;
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    vkCmdPipelineBarrier(r->cmd, STAGES, STAGES, 0, 1, &mb, 0, NULL, 0, NULL);
+    int slot = vkt_rec_timestamp(r);
+    r->last_prof = slot >= 0 && slot < VKT_REC_PROFILE_MAX ? slot : -1;
+    if (r->last_prof >= 0) r->prof[slot].name = name;
+}
+
 vkt_status vkt_rec_dispatch(vkt_rec *r, const char *name, const vkt_pipeline *p, const vkt_binding *b,
                             uint32_t n, const void *pc, uint32_t pc_size, uint32_t gx, uint32_t gy, uint32_t gz) {
     VKT_ASSERT(r->recording);
@@ -269,15 +291,19 @@ vkt_status vkt_rec_dispatch(vkt_rec *r, const char *name, const vkt_pipeline *p,
     vkCmdBindDescriptorSets(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0, NULL);
     if (pc_size) vkCmdPushConstants(r->cmd, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, pc_size, pc);
     vkCmdDispatch(r->cmd, gx, gy, gz);
-    if (r->profile) {
-        /* Per-dispatch timing serialises execution: profiling only, never in a real run. */
-        VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-        vkCmdPipelineBarrier(r->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                             0, 1, &mb, 0, NULL, 0, NULL);
-        int slot = vkt_rec_timestamp(r);
-        if (slot >= 0 && (uint32_t)slot < VKT_REC_PROFILE_MAX) r->profile_name[slot] = name;
-    }
+    profile_mark(r, name);
     return VKT_OK;
+}
+
+void vkt_rec_profile_note(vkt_rec *r, double flops, const char *fmt, ...) {
+    if (!r->profile || r->last_prof < 0) return;
+    profile_slot *p = &r->prof[r->last_prof];
+    p->flops = flops;
+    if (!fmt) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->detail, sizeof p->detail, fmt, ap);
+    va_end(ap);
 }
 
 static vkt_status transfer_access(vkt_rec *r, VkBuffer buf, size_t off, size_t bytes, bool write) {
@@ -292,6 +318,7 @@ vkt_status vkt_rec_fill(vkt_rec *r, const vkt_tensor *t, uint32_t word) {
     VKT_TRY(transfer_access(r, t->arena->buffer, t->offset, bytes, true));
     VKT_TRY(push_name(r, "fill"));
     vkCmdFillBuffer(r->cmd, t->arena->buffer, t->offset, bytes, word);
+    profile_mark(r, "fill");
     return VKT_OK;
 }
 
@@ -304,6 +331,7 @@ vkt_status vkt_rec_copy(vkt_rec *r, const vkt_tensor *src, const vkt_tensor *dst
     VKT_TRY(push_name(r, "copy"));
     VkBufferCopy region = {.srcOffset = src->offset, .dstOffset = dst->offset, .size = bytes};
     vkCmdCopyBuffer(r->cmd, src->arena->buffer, dst->arena->buffer, 1, &region);
+    profile_mark(r, "copy");
     return VKT_OK;
 }
 
@@ -317,47 +345,63 @@ void vkt_rec_copy_raw(vkt_rec *r, VkBuffer src, size_t src_off, VkBuffer dst, si
     vkCmdCopyBuffer(r->cmd, src, dst, 1, &region);
 }
 
-void vkt_rec_set_profile(vkt_rec *r, bool on) { r->profile = on && r->queries; }
-
-typedef struct {
-    const char *name;
-    double ms;
-    int count;
-} profile_row;
+void vkt_rec_set_profile(vkt_rec *r, bool on) {
+    VKT_ASSERT(!r->recording);
+    if (on && r->queries && !r->prof) r->prof = calloc(VKT_REC_PROFILE_MAX, sizeof *r->prof);
+    r->profile = on && r->queries && r->prof;
+}
 
 static int by_ms_desc(const void *a, const void *b) {
-    double x = ((const profile_row *)a)->ms, y = ((const profile_row *)b)->ms;
+    double x = ((const vkt_rec_profile_row *)a)->ms, y = ((const vkt_rec_profile_row *)b)->ms;
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-vkt_status vkt_rec_profile_report(vkt_rec *r, FILE *out) {
+vkt_status vkt_rec_profile_rows(vkt_rec *r, vkt_rec_profile_row **out, int *n_out, double *total_ms) {
+    *out = NULL, *n_out = 0, *total_ms = 0;
     if (!r->profile || r->n_timestamps < 2) return VKT_ERR_UNSUPPORTED;
-    uint64_t *t = malloc(r->n_timestamps * sizeof *t);
-    profile_row *rows = calloc(r->n_timestamps, sizeof *rows);
+    uint32_t n = r->n_timestamps < VKT_REC_PROFILE_MAX ? r->n_timestamps : VKT_REC_PROFILE_MAX;
+    uint64_t *t = malloc(n * sizeof *t);
+    vkt_rec_profile_row *rows = calloc(n, sizeof *rows);
     if (!t || !rows) {
         free(t), free(rows);
         return VKT_ERR_OOM;
     }
-    VkResult res = vkGetQueryPoolResults(r->dev->dev, r->queries, 0, r->n_timestamps, r->n_timestamps * 8, t, 8,
+    VkResult res = vkGetQueryPoolResults(r->dev->dev, r->queries, 0, n, n * 8, t, 8,
                                          VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
     int n_rows = 0;
-    double total = 0;
-    for (uint32_t i = 1; res == VK_SUCCESS && i < r->n_timestamps && i < VKT_REC_PROFILE_MAX; i++) {
-        const char *name = r->profile_name[i];
-        if (!name) continue;
-        double ms = (double)(t[i] - t[i - 1]) * r->dev->info.timestamp_period_ns * 1e-6;
+    for (uint32_t i = 1; res == VK_SUCCESS && i < n; i++) {
+        const profile_slot *p = &r->prof[i];
+        if (!p->name) continue;
+        double ms = (double)((t[i] - t[i - 1]) & r->dev->timestamp_mask) * r->dev->info.timestamp_period_ns * 1e-6;
         int k = 0;
-        while (k < n_rows && strcmp(rows[k].name, name) != 0) k++;
-        if (k == n_rows) rows[n_rows++].name = name;
-        rows[k].ms += ms, rows[k].count++, total += ms;
+        while (k < n_rows && (strcmp(rows[k].name, p->name) || strcmp(rows[k].detail, p->detail))) k++;
+        if (k == n_rows) {
+            rows[n_rows].name = p->name;
+            memcpy(rows[n_rows++].detail, p->detail, sizeof p->detail);
+        }
+        rows[k].ms += ms, rows[k].flops += p->flops, rows[k].count++, *total_ms += ms;
+    }
+    free(t);
+    if (res != VK_SUCCESS) {
+        free(rows);
+        return vkt_vk_status(res);
     }
     qsort(rows, (size_t)n_rows, sizeof *rows, by_ms_desc);
-    fprintf(out, "profile: %.3f ms in %u dispatches\n", total, r->n_timestamps - 1);
-    for (int k = 0; k < n_rows; k++)
-        fprintf(out, "  %-28s %9.3f ms %5.1f%%  x%d\n", rows[k].name, rows[k].ms, 100 * rows[k].ms / total,
-                rows[k].count);
-    free(t), free(rows);
-    return vkt_vk_status(res);
+    *out = rows, *n_out = n_rows;
+    return VKT_OK;
+}
+
+vkt_status vkt_rec_profile_report(vkt_rec *r, FILE *out) {
+    vkt_rec_profile_row *rows;
+    int n;
+    double total;
+    VKT_TRY(vkt_rec_profile_rows(r, &rows, &n, &total));
+    fprintf(out, "profile: %.3f ms in %u commands\n", total, r->n_timestamps - 1);
+    for (int k = 0; k < n; k++)
+        fprintf(out, "  %-28s %-32s %9.3f ms %5.1f%%  x%d\n", rows[k].name, rows[k].detail, rows[k].ms,
+                100 * rows[k].ms / total, rows[k].count);
+    free(rows);
+    return VKT_OK;
 }
 
 int vkt_rec_timestamp(vkt_rec *r) {

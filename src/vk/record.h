@@ -57,11 +57,27 @@ int vkt_rec_timestamp(vkt_rec *r);
 /* After a completed submission: milliseconds between two slots. */
 vkt_status vkt_rec_elapsed_ms(vkt_rec *r, int slot0, int slot1, double *ms);
 
-/* Profiling: with on, every dispatch recorded afterwards is followed by a barrier and a timestamp
- * (needs max_timestamps > dispatches; at most VKT_REC_PROFILE_MAX). After a completed submission,
- * vkt_rec_profile_report prints time per dispatch name, largest first. Serialises the work. */
+/* Profiling: with on (set between recordings), every dispatch, fill and copy recorded afterwards is
+ * followed by a barrier and a timestamp (needs max_timestamps > commands; at most VKT_REC_PROFILE_MAX are
+ * timed). Serialises the work: for measurement only. */
 #define VKT_REC_PROFILE_MAX 4096
+#define VKT_REC_PROFILE_DETAIL 48
 void vkt_rec_set_profile(vkt_rec *r, bool on);
+/* While profiling, describes the command just recorded: its floating-point operations (0: unknown) and a
+ * printf-style detail (shape, layout; NULL for none) that separates it from other commands of the same
+ * name in the report. A no-op when not profiling, so ops call it unconditionally. */
+void vkt_rec_profile_note(vkt_rec *r, double flops, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* One report row: every timed command with the same name and detail. */
+typedef struct {
+    const char *name; /* borrowed from the recording */
+    char detail[VKT_REC_PROFILE_DETAIL];
+    double ms, flops; /* totals over the commands */
+    int count;
+} vkt_rec_profile_row;
+/* After a completed submission: the rows, largest time first (*rows malloc'd, caller frees), and the sum
+ * of their times. VKT_ERR_UNSUPPORTED when the recording was not profiled (or has no timestamps). */
+vkt_status vkt_rec_profile_rows(vkt_rec *r, vkt_rec_profile_row **rows, int *n_rows, double *total_ms);
+/* Prints every row: name, detail, ms, share of the total, count. */
 vkt_status vkt_rec_profile_report(vkt_rec *r, FILE *out);
 
 uint32_t vkt_rec_dispatch_count(const vkt_rec *r);
