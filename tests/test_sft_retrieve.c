@@ -2,7 +2,8 @@
  * a training record with a gold document and p_no_gold 0 gets exactly its gold passage (k 1) before the
  * question; with p_no_gold 1 never; a record without gold and every validation record get the top-k
  * passage for the question; a text record is left alone; a gold document the index lacks fails naming
- * FILE:LINE; the stats count each case. */
+ * FILE:LINE; the stats count each case. With the context in the system message (a new first message) the
+ * per-message loss flags move with the messages: the assistant turns stay the trained ones. */
 #include <string.h>
 
 #include "rag_testutil.h"
@@ -68,6 +69,23 @@ int main(void) {
     CHECK(strstr(user_content(&d.ex[0]), "(ferry.md)") != NULL, "validation uses top-k: '%s'", user_content(&d.ex[0]));
     CHECK(st.n_raft == 0 && st.n_topk == 2 && st.n_gold_named == 1 && st.n_gold_hit == 1, "validation stats");
     vkt_sft_dataset_free(&d);
+
+    o.place = VKT_CONTEXT_SYSTEM;
+    load(&d, "{\"messages\":[{\"role\":\"user\",\"content\":\"When does the zorbleton ferry leave?\"},"
+             "{\"role\":\"assistant\",\"content\":\"At nine.\"},{\"role\":\"user\",\"content\":\"Where to?\"},"
+             "{\"role\":\"assistant\",\"content\":\"Lumby.\"}],\"gold\":\"ferry.md\"}\n");
+    CHECK(vkt_sft_retrieve(&d, &o, &st) == VKT_OK, "system context");
+    const cJSON *first = cJSON_GetArrayItem(d.ex[0].messages, 0);
+    CHECK(cJSON_GetArraySize(d.ex[0].messages) == 5 &&
+              strcmp(cJSON_GetObjectItemCaseSensitive(first, "role")->valuestring, "system") == 0,
+          "the context is a new first (system) message");
+    for (int i = 0; i < 5; i++) {
+        const char *role = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(d.ex[0].messages, i), "role")->valuestring;
+        CHECK(d.ex[0].train[i] == (strcmp(role, "assistant") == 0), "message %d (%s): loss flag %d", i, role,
+              d.ex[0].train[i]);
+    }
+    vkt_sft_dataset_free(&d);
+    o.place = VKT_CONTEXT_USER;
 
     o.training = true, o.raft.p_no_gold = 0;
     load(&d, "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":\"a\"}],"

@@ -12,6 +12,19 @@ static bool holds_gold(const vkt_rag_hits *h, const char *gold) {
     return false;
 }
 
+/* A system context put into a conversation without a system message is a new first message: the per-message
+ * loss flags (e->train, one per message before it) move up by one with it, or they would mark the wrong
+ * messages (and one past their end) as trained. */
+static vkt_status shift_flags_for_new_first(vkt_sft_example *e, int n_before) {
+    if (cJSON_GetArraySize(e->messages) == n_before) return VKT_OK;
+    uint8_t *t = realloc(e->train, (size_t)n_before + 1);
+    if (!t) return VKT_ERR_OOM;
+    memmove(t + 1, t, (size_t)n_before);
+    t[0] = 0;
+    e->train = t;
+    return VKT_OK;
+}
+
 static vkt_status augment(const vkt_sft_dataset *d, vkt_sft_example *e, int64_t index, const vkt_sft_retrieve_opts *o,
                           vkt_sft_retrieve_stats *st) {
     char buf[4096], where[1200];
@@ -31,8 +44,10 @@ static vkt_status augment(const vkt_sft_dataset *d, vkt_sft_example *e, int64_t 
         st->n_topk++, st->n_gold_named += e->gold != NULL, st->n_gold_hit += holds_gold(&hits, e->gold);
     }
     char *ctx = NULL;
+    int n_before = cJSON_GetArraySize(e->messages);
     if (s == VKT_OK) s = vkt_rag_format_context(hits.items, hits.n, false, &ctx);
     if (s == VKT_OK) s = vkt_chat_add_context(e->messages, ctx, o->place);
+    if (s == VKT_OK) s = shift_flags_for_new_first(e, n_before);
     free(ctx);
     vkt_rag_hits_free(&hits);
     return s;
