@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "dist/dist.h"
 #include "finetune/ft_plan.h"
 #include "finetune/lora.h"
 #include "finetune/lora_peft.h"
@@ -229,6 +230,7 @@ static vkt_status lora_attach(void *ctx, vkt_model *m, const char *resume, vkt_t
         VKT_TRY(vkt_lora_create(m, &f->lora_cfg, &f->lora));
     }
     vkt_lora *l = f->lora;
+    vkt_lora_set_dropout_row0(l, vkt_dist_rank() * m->B * m->T); /* masks as one process would draw them */
     vkt_lora_attach(l);
     *train = (vkt_trainable){.table = &l->table, .params = l->params, .grads = l->grads};
     vkt_log_info("LoRA: %d modules (%s ...), r %lld, alpha %g, scale %g%s: %lld trainable parameters (base frozen, "

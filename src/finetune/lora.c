@@ -228,7 +228,8 @@ static const vkt_lora_dropout *dropout_of(const vkt_lora *l, int i, vkt_lora_dro
                               .stream = (uint32_t)i,
                               .counter = &l->counter,
                               .xd = &l->xd,
-                              .tmp = &l->tmp};
+                              .tmp = &l->tmp,
+                              .row0 = l->dropout_row0};
     return buf;
 }
 
@@ -280,7 +281,7 @@ static vkt_status init_weights(vkt_lora *l) {
         const vkt_param *e = &l->table.p[i];
         bool is_a = i % 2 == 0;
         float *x = h + e->offset;
-        if (i == 2 * l->n_mods) continue; /* the score head starts at zero (lora.h) */
+        if (i == 2 * l->n_mods) continue;                         /* the score head starts at zero (lora.h) */
         if (!is_a && l->cfg.init != VKT_LORA_INIT_NONE) continue; /* B = 0: the adapter starts as a no-op */
         if (is_a && l->cfg.init == VKT_LORA_INIT_GAUSSIAN) {
             for (int64_t k = 0; k < e->numel; k++) x[k] = (float)(vkt_rng_normal(&rng) / (double)l->cfg.r);

@@ -95,6 +95,7 @@ typedef struct vkt_lora {
     vkt_tensor g;                                       /* (BT, r) backward scratch */
     vkt_tensor counter;                                 /* (1) u32 training passes so far (dropout masks) */
     vkt_tensor xd, tmp;                                 /* (BT, largest in) dropout scratch, else empty */
+    int64_t dropout_row0;                               /* vkt_lora_dropout.row0 (0 unless set) */
     vkt_linear_hook hook;                               /* what vkt_lora_attach installs in model->hook */
 } vkt_lora;
 
@@ -127,6 +128,9 @@ void vkt_lora_detach(vkt_lora *l);
 
 /* Sets the dropout pass counter (training micro-batches run so far: step * grad_accum on resume). */
 vkt_status vkt_lora_set_pass_counter(vkt_lora *l, uint32_t passes);
+/* Data-parallel ranks: the model's rows are rows row0.. of the global batch, and draw those rows' dropout
+ * masks (the same as one process running the whole batch). Before recording. */
+static inline void vkt_lora_set_dropout_row0(vkt_lora *l, int64_t row0) { l->dropout_row0 = row0; }
 
 /* The score head's weight and gradient views ((1, C) each); false when the adapter has none. */
 bool vkt_lora_score_views(const vkt_lora *l, vkt_tensor *w, vkt_tensor *dw);

@@ -16,9 +16,11 @@ typedef struct {
 } vkt_pc_lora_dropout;
 _Static_assert(sizeof(vkt_pc_lora_dropout) == 24, "keep in sync with shaders/lora_dropout.comp");
 
-/* y = mask * x (forward) or y += mask * x (backward) over rows * in elements, in aligned chunks. */
-static vkt_status dropout(vkt_rec *r, const vkt_lora_dropout *dp, const vkt_tensor *x, const vkt_tensor *y, int64_t n,
-                          bool bwd) {
+/* y = mask * x (forward) or y += mask * x (backward) over rows * in elements, in aligned chunks. Element e
+ * draws the mask of element row0 * in + e of the whole batch (wrapping at 2^32, as the shader's index does). */
+static vkt_status dropout(vkt_rec *r, const vkt_lora_dropout *dp, const vkt_tensor *x, const vkt_tensor *y,
+                          const vkt_lora_desc *d, bool bwd) {
+    int64_t n = d->rows * d->in;
     const char *name = bwd ? "lora_dropout_bwd" : "lora_dropout_fwd";
     vkt_pipeline *p;
     const uint32_t spec[] = {256};
@@ -29,7 +31,7 @@ static vkt_status dropout(vkt_rec *r, const vkt_lora_dropout *dp, const vkt_tens
     for (int64_t e0 = 0; e0 < n; e0 += chunk) {
         int64_t m = n - e0 < chunk ? n - e0 : chunk;
         vkt_pc_lora_dropout pc = {.n = (uint32_t)m,
-                                  .base = (uint32_t)e0,
+                                  .base = (uint32_t)((uint64_t)(dp->row0 * d->in + e0) & 0xffffffffu),
                                   .seed = dp->seed,
                                   .stream = dp->stream,
                                   .threshold = thr >= 4294967295.0 ? 0xffffffffu : (uint32_t)thr,
@@ -56,7 +58,7 @@ vkt_status vkt_op_lora_fwd(vkt_rec *r, const vkt_lora_desc *d, const vkt_tensor 
                            const vkt_tensor *b, const vkt_tensor *u, const vkt_tensor *y) {
     VKT_ASSERT(d->rows > 0 && d->in > 0 && d->out > 0 && d->rank > 0 && ldy_of(d) >= d->out);
     const vkt_lora_dropout *dp = active(d);
-    if (dp) VKT_TRY(dropout(r, dp, x, dp->xd, d->rows * d->in, false));
+    if (dp) VKT_TRY(dropout(r, dp, x, dp->xd, d, false));
     vkt_matmul_desc xa = {.m = d->rows, .n = d->rank, .k = d->in, .trans_b = true};
     VKT_TRY(vkt_op_matmul(r, dp ? dp->xd : x, a, NULL, u, &xa));
     vkt_matmul_desc ub = {.m = d->rows,
@@ -87,7 +89,7 @@ vkt_status vkt_op_lora_bwd(vkt_rec *r, const vkt_lora_desc *d, const vkt_tensor 
     VKT_TRY(vkt_op_matmul(r, dy, u, NULL, db, &dbd));
     /* dA += s g^T xd: (rank, rows) x (rows, in); the mask is drawn again rather than kept. */
     const vkt_lora_dropout *dp = active(d);
-    if (dp) VKT_TRY(dropout(r, dp, x, dp->xd, d->rows * d->in, false));
+    if (dp) VKT_TRY(dropout(r, dp, x, dp->xd, d, false));
     vkt_matmul_desc dad = {
         .m = d->rank, .n = d->in, .k = d->rows, .trans_a = true, .alpha = d->scale, .accumulate = true};
     VKT_TRY(vkt_op_matmul(r, g, dp ? dp->xd : x, NULL, da, &dad));
@@ -96,5 +98,5 @@ vkt_status vkt_op_lora_bwd(vkt_rec *r, const vkt_lora_desc *d, const vkt_tensor 
     vkt_matmul_desc dxd = {.m = d->rows, .n = d->in, .k = d->rank, .alpha = d->scale, .accumulate = !dp};
     if (!dp) return vkt_op_matmul(r, g, a, NULL, dx, &dxd);
     VKT_TRY(vkt_op_matmul(r, g, a, NULL, dp->tmp, &dxd));
-    return dropout(r, dp, dp->tmp, dx, d->rows * d->in, true);
+    return dropout(r, dp, dp->tmp, dx, d, true);
 }

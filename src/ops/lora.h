@@ -30,6 +30,8 @@ typedef struct {
     const vkt_tensor *counter; /* (1) u32 pass counter (device memory), read */
     const vkt_tensor *xd;      /* (rows, in) scratch: the dropped input, overwritten */
     const vkt_tensor *tmp;     /* (rows, in) scratch for s g A before the mask (backward), overwritten */
+    int64_t row0;              /* rows of the whole batch before x's first (data-parallel ranks: the rows of the
+                                * ranks before this one), so each row draws the mask it would in one process */
 } vkt_lora_dropout;
 
 typedef struct {
