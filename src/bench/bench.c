@@ -1,6 +1,7 @@
 /* The benchmark runner: validation gate, timestamp timing, one line per case, JSON output.
  * It does not know any op: cases come from the group table (bench_groups.c). */
 #include "bench/bench.h"
+#include "core/clock.h"
 #include "io/device_json.h"
 
 #include <cjson/cJSON.h>
@@ -8,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define ARENA_QUICK_MB 64
 #define ARENA_FULL_MB  1024
@@ -17,11 +17,7 @@
 #define SAMPLE_TARGET_MS 5.0
 #define MAX_PASSES       1000
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
+static double now_ms(void) { return 1e3 * vkt_now_s(); }
 
 vkt_status vkt_bench_create(vkt_device *dev, const vkt_bench_opts *opts, vkt_bench **out) {
     vkt_bench *b = calloc(1, sizeof *b);

@@ -3,8 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "dist/dist.h"
 #include "vk/memory.h"
@@ -17,12 +17,6 @@ struct vkt_flat_sync {
     vkt_rec *grads_out, *grads_in, *params_out, *params_in; /* owned: the copies (params: NULL until set) */
     vkt_flat_sync_stats last;
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Records a copy of elements [e0, e1) between buf and the same range of the staging. */
 static vkt_status record_copy(vkt_device *dev, const vkt_tensor *buf, VkBuffer staging, int64_t e0, int64_t e1,
@@ -73,10 +67,10 @@ void vkt_flat_sync_destroy(vkt_flat_sync *g) {
 }
 
 vkt_status vkt_flat_sync_reduce(vkt_flat_sync *g, double weight) {
-    double t0 = now_s();
+    double t0 = vkt_now_s();
     VKT_TRY(vkt_rec_wait(g->grads_in)); /* the previous copy back, long done: only its fence is outstanding */
     VKT_TRY(vkt_rec_submit_wait(g->grads_out));
-    double t1 = now_s();
+    double t1 = vkt_now_s();
     float *x = g->staging.mapped;
     size_t n = (size_t)vkt_tensor_numel(&g->grads);
     if (weight != 1.0) {
@@ -84,7 +78,7 @@ vkt_status vkt_flat_sync_reduce(vkt_flat_sync *g, double weight) {
         for (size_t i = 0; i < n; i++) x[i] *= w;
     }
     VKT_TRY(vkt_dist_sum_f32(x, n));
-    g->last.copy_s = t1 - t0, g->last.reduce_s = now_s() - t1;
+    g->last.copy_s = t1 - t0, g->last.reduce_s = vkt_now_s() - t1;
     return vkt_rec_submit(g->grads_in);
 }
 
@@ -101,12 +95,12 @@ vkt_status vkt_flat_sync_set_params(vkt_flat_sync *g, const vkt_tensor *params, 
 
 vkt_status vkt_flat_sync_gather(vkt_flat_sync *g) {
     VKT_ASSERT(g->bounds);
-    double t0 = now_s();
+    double t0 = vkt_now_s();
     VKT_TRY(vkt_rec_wait(g->params_in));
     VKT_TRY(vkt_rec_submit_wait(g->params_out));
     VKT_TRY(vkt_dist_allgather_f32(g->staging.mapped, g->bounds));
     VKT_TRY(vkt_rec_submit(g->params_in));
-    g->last.gather_s = now_s() - t0;
+    g->last.gather_s = vkt_now_s() - t0;
     return VKT_OK;
 }
 

@@ -3,39 +3,39 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "dist/dist.h"
 #include "dist/flat_sync.h"
 #include "ops/seg_start.h"
 #include "ops/xent.h"
 
 struct vkt_step {
-    vkt_model *m;                /* borrowed */
+    vkt_model *m; /* borrowed */
     vkt_step_cfg cfg;
-    vkt_trainable train;         /* borrows the table and views it names */
-    vkt_step_program program;    /* borrows its ctx; record NULL: the model's language-model loss */
-    vkt_arena *state_arena;      /* owned: moments, lr table, norm partials */
-    vkt_arena *host_arena;       /* owned: step scalars the host reads */
+    vkt_trainable train;      /* borrows the table and views it names */
+    vkt_step_program program; /* borrows its ctx; record NULL: the model's language-model loss */
+    vkt_arena *state_arena;   /* owned: moments, lr table, norm partials */
+    vkt_arena *host_arena;    /* owned: step scalars the host reads */
     vkt_tensor mom1, mom2, lr_table, partials, scalars;
-    vkt_optim_segment *segs;     /* owned */
+    vkt_optim_segment *segs; /* owned */
     int n_segs;
     vkt_rec *micro[2], *optim, *eval; /* owned */
-    int64_t n_micro;             /* micro-batches submitted so far */
-    int64_t slot_step[2];        /* optimizer step of the micro-batch last submitted in each slot */
+    int64_t n_micro;                  /* micro-batches submitted so far */
+    int64_t slot_step[2];             /* optimizer step of the micro-batch last submitted in each slot */
     bool slot_unread[2];
     int64_t next_step, step_base;
-    int64_t last_collected;      /* newest step whose result was handed out */
-    double wait_s;               /* time the last vkt_step_submit spent waiting for the device */
-    vkt_flat_sync *reduce;     /* owned: the gradient all-reduce over data-parallel ranks; NULL on one */
-    double comm_s;               /* time the last vkt_step_submit spent in it */
-    int64_t *shard;              /* owned, ZeRO-1 only (else NULL): shard bounds over the trainable elements,
-                                  * dist size + 1 entries; this rank's moments cover [shard[r], shard[r + 1]) */
+    int64_t last_collected;        /* newest step whose result was handed out */
+    double wait_s;                 /* time the last vkt_step_submit spent waiting for the device */
+    vkt_flat_sync *reduce;         /* owned: the gradient all-reduce over data-parallel ranks; NULL on one */
+    double comm_s;                 /* time the last vkt_step_submit spent in it */
+    int64_t *shard;                /* owned, ZeRO-1 only (else NULL): shard bounds over the trainable elements,
+                                    * dist size + 1 entries; this rank's moments cover [shard[r], shard[r + 1]) */
     vkt_optim_segment *shard_segs; /* owned, ZeRO-1: segs clipped to this rank's shard, offsets from its start */
-    float *gathered;             /* owned, ZeRO-1 on rank 0 between vkt_step_gather_state and the download:
-                                  * the full moments m then v */
-    int optim_t0, optim_t1;      /* timestamp slots around the optimizer recording */
-    double loss_sum[2];          /* per step parity: sum of micro losses, count, tokens, metric sums */
+    float *gathered;               /* owned, ZeRO-1 on rank 0 between vkt_step_gather_state and the download:
+                                    * the full moments m then v */
+    int optim_t0, optim_t1;        /* timestamp slots around the optimizer recording */
+    double loss_sum[2];            /* per step parity: sum of micro losses, count, tokens, metric sums */
     int64_t loss_n[2], tokens[2];
     double metric_sum[2][VKT_STEP_MAX_METRICS];
 };
@@ -78,11 +78,11 @@ static vkt_status record_optim(vkt_step *s) {
     if (s->shard) { /* ZeRO-1: the norm is over every gradient, the update over this rank's shard */
         int64_t lo = s->shard[vkt_dist_rank()], n = s->shard[vkt_dist_rank() + 1] - lo;
         vkt_tensor p = vkt_tensor_rows(&t->params, lo, n), g = vkt_tensor_rows(&t->grads, lo, n);
-        VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &p, &g, &s->mom1, &s->mom2, &s->lr_table, &s->scalars,
-                                 s->shard_segs, s->n_segs));
+        VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &p, &g, &s->mom1, &s->mom2, &s->lr_table, &s->scalars, s->shard_segs,
+                                 s->n_segs));
     } else {
-        VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &t->params, &t->grads, &s->mom1, &s->mom2, &s->lr_table,
-                                 &s->scalars, s->segs, s->n_segs));
+        VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &t->params, &t->grads, &s->mom1, &s->mom2, &s->lr_table, &s->scalars,
+                                 s->segs, s->n_segs));
     }
     VKT_TRY(vkt_rec_fill(r, &t->grads, 0));
     s->optim_t1 = vkt_rec_timestamp(r);
@@ -135,7 +135,8 @@ static vkt_status shard_setup(vkt_step *s) {
     int64_t lo = s->shard[rank], hi = s->shard[rank + 1];
     if (hi <= lo) {
         vkt_log_error("optim.zero_stage=1: %lld trainable parameters are too few to shard over %d ranks; use "
-                      "optim.zero_stage=0", (long long)total, ranks);
+                      "optim.zero_stage=0",
+                      (long long)total, ranks);
         return VKT_ERR_ARG;
     }
     for (int i = 0; i < s->n_segs; i++) {
@@ -166,9 +167,8 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     vkt_status st = s->segs ? VKT_OK : VKT_ERR_OOM;
     /* A frozen entry becomes an empty segment: the optimizer kernels and the norm skip it. */
     for (int i = 0; st == VKT_OK && i < tab->n; i++)
-        s->segs[s->n_segs++] = (vkt_optim_segment){tab->p[i].offset,
-                                                   s->train.frozen && s->train.frozen[i] ? 0 : tab->p[i].numel,
-                                                   tab->p[i].decay};
+        s->segs[s->n_segs++] = (vkt_optim_segment){
+            tab->p[i].offset, s->train.frozen && s->train.frozen[i] ? 0 : tab->p[i].numel, tab->p[i].decay};
     if (st == VKT_OK && cfg->zero_stage == 1 && vkt_dist_size() > 1) st = shard_setup(s);
     vkt_rec *probe = NULL;
     int64_t n_partials = 0, n_lr = cfg->total_steps > 0 ? cfg->total_steps : 1;
@@ -183,16 +183,15 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     if (st == VKT_OK) st = vkt_arena_create(m->dev, "optimizer state", bytes, &s->state_arena);
     if (st == VKT_ERR_OOM)
         vkt_log_error("the optimizer state is AdamW's two moments per parameter (%lld parameters, %.3f GiB): choose "
-                      "a smaller model (n_embd, n_layer, vocab_size) or fine-tune with LoRA", (long long)total,
-                      (double)bytes / (1 << 30));
+                      "a smaller model (n_embd, n_layer, vocab_size) or fine-tune with LoRA",
+                      (long long)total, (double)bytes / (1 << 30));
     if (st == VKT_OK) st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, total, 1, 1, 1, &s->mom1);
     if (st == VKT_OK) st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, total, 1, 1, 1, &s->mom2);
     if (st == VKT_OK) st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, n_lr, 1, 1, 1, &s->lr_table);
     if (st == VKT_OK)
         st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, n_partials > 0 ? n_partials : 1, 1, 1, 1, &s->partials);
     if (st == VKT_OK) st = vkt_arena_create_host(m->dev, "step scalars", 4096, &s->host_arena);
-    if (st == VKT_OK)
-        st = vkt_tensor_alloc(s->host_arena, VKT_DTYPE_F32, VKT_STEP_SCALARS_ELEMS, 1, 1, 1, &s->scalars);
+    if (st == VKT_OK) st = vkt_tensor_alloc(s->host_arena, VKT_DTYPE_F32, VKT_STEP_SCALARS_ELEMS, 1, 1, 1, &s->scalars);
     for (int k = 0; k < 2 && st == VKT_OK; k++) st = vkt_rec_create(m->dev, 0, &s->micro[k]);
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 2, &s->optim);
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &s->eval);
@@ -281,16 +280,10 @@ static vkt_status collect(vkt_step *s, int64_t step, vkt_step_result *done) {
     return s->reduce ? global_result(s, done) : VKT_OK;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static vkt_status timed_wait(vkt_step *s, vkt_rec *r) {
-    double t = now_s();
+    double t = vkt_now_s();
     vkt_status st = vkt_rec_wait(r);
-    s->wait_s += now_s() - t;
+    s->wait_s += vkt_now_s() - t;
     return st;
 }
 
@@ -312,11 +305,11 @@ static vkt_status reduce_grads(vkt_step *s, int64_t step) {
         VKT_TRY(timed_wait(s, s->micro[k]));
         read_slot(s, k);
     }
-    double t0 = now_s(), tokens[2] = {(double)s->tokens[step & 1], 1};
+    double t0 = vkt_now_s(), tokens[2] = {(double)s->tokens[step & 1], 1};
     VKT_TRY(vkt_dist_sum_f64(tokens, 2)); /* the step's tokens, and the ranks */
     double w = !s->program.record && tokens[0] > 0 ? (double)s->tokens[step & 1] / tokens[0] : 1.0 / tokens[1];
     VKT_TRY(vkt_flat_sync_reduce(s->reduce, w));
-    s->comm_s = now_s() - t0;
+    s->comm_s = vkt_now_s() - t0;
     return VKT_OK;
 }
 
@@ -351,9 +344,9 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
     if (s->reduce) VKT_TRY(reduce_grads(s, step));
     VKT_TRY(vkt_rec_submit(s->optim));
     if (!s->shard) return VKT_OK;
-    double t0 = now_s(); /* ZeRO-1: every rank updated its shard; all of them need all */
+    double t0 = vkt_now_s(); /* ZeRO-1: every rank updated its shard; all of them need all */
     VKT_TRY(vkt_flat_sync_gather(s->reduce));
-    s->comm_s += now_s() - t0;
+    s->comm_s += vkt_now_s() - t0;
     return VKT_OK;
 }
 
@@ -377,8 +370,7 @@ static vkt_status global_means(const vkt_step *s, vkt_step_micro *sum) {
     return VKT_OK;
 }
 
-vkt_status vkt_step_eval(vkt_step *s, vkt_batch_fn fill, void *ctx, int64_t n, double *loss,
-                         vkt_step_result *done) {
+vkt_status vkt_step_eval(vkt_step *s, vkt_batch_fn fill, void *ctx, int64_t n, double *loss, vkt_step_result *done) {
     vkt_step_micro mean;
     VKT_TRY(vkt_step_eval_metrics(s, fill, ctx, n, &mean, done));
     *loss = mean.loss;
@@ -468,7 +460,7 @@ vkt_status vkt_step_gather_state(vkt_step *s) {
 vkt_status vkt_step_download_state(vkt_step *s, float *m1, float *m2, int64_t *step, int64_t *updates) {
     VKT_TRY(wait_idle(s));
     size_t bytes = (size_t)s->train.table->total * 4;
-    if (s->shard) { /* the full moments rank 0 gathered */
+    if (s->shard) {              /* the full moments rank 0 gathered */
         VKT_ASSERT(s->gathered); /* vkt_step_gather_state first, on every rank */
         memcpy(m1, s->gathered, bytes);
         memcpy(m2, s->gathered + s->train.table->total, bytes);

@@ -2,15 +2,15 @@
 #include "train/pref_train.h"
 
 #include <stdlib.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 vkt_pref_opts vkt_pref_train_opts(const vkt_run_config *cfg) {
-    vkt_pref_loss_type type = cfg->ft_objective == VKT_FT_ORPO          ? VKT_PREF_ORPO
-                              : cfg->ft_objective == VKT_FT_IPO         ? VKT_PREF_IPO
+    vkt_pref_loss_type type = cfg->ft_objective == VKT_FT_ORPO                         ? VKT_PREF_ORPO
+                              : cfg->ft_objective == VKT_FT_IPO                        ? VKT_PREF_IPO
                               : vkt_run_config_ft_loss_type(cfg) == VKT_FT_LOSS_ROBUST ? VKT_PREF_DPO_ROBUST
-                                                                        : VKT_PREF_DPO_SIGMOID;
+                                                                                       : VKT_PREF_DPO_SIGMOID;
     vkt_pref_opts o = vkt_pref_opts_default(type);
     double beta = vkt_run_config_ft_beta(cfg);
     o.beta = (float)beta, o.orpo_lambda = (float)beta;
@@ -32,8 +32,8 @@ vkt_status vkt_pref_train_create(vkt_model *m, const vkt_run_config *cfg, bool a
     static const char *const refs[] = {"none", "the base model without its adapters, per step",
                                        "precomputed once from the initial weights"};
     static const char *const losses[] = {"dpo (sigmoid)", "dpo (robust)", "ipo", "orpo (beta is lambda)"};
-    vkt_log_info("preference objective: %s, beta %g%s; reference: %s", losses[pc.loss.type], vkt_run_config_ft_beta(cfg),
-                 cfg->ft_label_smoothing > 0 ? " with label smoothing" : "", refs[pc.ref]);
+    vkt_log_info("preference objective: %s, beta %g%s; reference: %s", losses[pc.loss.type],
+                 vkt_run_config_ft_beta(cfg), cfg->ft_label_smoothing > 0 ? " with label smoothing" : "", refs[pc.ref]);
     return vkt_pref_step_create(m, &pc, out);
 }
 
@@ -63,12 +63,6 @@ vkt_status vkt_reward_train_create(vkt_model *m, const vkt_run_config *cfg, cons
     return vkt_reward_step_create(m, &rc, out);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* One split's reference pass; *mean gets the mean reference log p of its chosen sequences. */
 static vkt_status pass(vkt_pref_step *ps, vkt_train_data *d, bool val, int64_t *pairs, double *mean) {
     int64_t n;
@@ -90,12 +84,12 @@ static vkt_status pass(vkt_pref_step *ps, vkt_train_data *d, bool val, int64_t *
 
 vkt_status vkt_pref_train_reference(vkt_pref_step *ps, vkt_train_data *d) {
     if (vkt_pref_step_cfg_of(ps)->ref != VKT_PREF_REF_HOST) return VKT_OK;
-    double t0 = now_s(), mean_train = 0, mean_val = 0;
+    double t0 = vkt_now_s(), mean_train = 0, mean_val = 0;
     int64_t n_train = 0, n_val = 0;
     VKT_TRY(pass(ps, d, false, &n_train, &mean_train));
     VKT_TRY(pass(ps, d, true, &n_val, &mean_val));
     vkt_log_info("reference log-probabilities of %lld training and %lld validation pairs computed in %.1f s "
                  "(mean chosen log p: training %.2f, validation %.2f)",
-                 (long long)n_train, (long long)n_val, now_s() - t0, mean_train, mean_val);
+                 (long long)n_train, (long long)n_val, vkt_now_s() - t0, mean_train, mean_val);
     return VKT_OK;
 }

@@ -3,9 +3,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "bench/bench.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "model/model.h"
 #include "sched/step.h"
@@ -23,12 +23,6 @@ static vkt_status fill_random(void *ctx, const vkt_batch *batch) {
         batch->targets[i] = (int32_t)vkt_rng_below(&b->rng, (uint32_t)b->V);
     }
     return VKT_OK;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -89,8 +83,8 @@ static vkt_status profile_step(vkt_model *m, random_batches *rb, double peak_gfl
         printf("profile: forward + backward, %u commands timed one at a time: %.2f ms, %.1f GFLOP/s, of_peak %.3f "
                "(ops' own FLOP counts)\n  %-4s %-22s %-30s %10s %6s %5s %8s %7s\n",
                vkt_rec_dispatch_count(r), total, total > 0 ? flops / total * 1e-6 : 0,
-               total > 0 && peak_gflops > 0 ? flops / total * 1e-6 / peak_gflops : 0, "rank", "name", "detail",
-               "ms", "share", "count", "gflops", "of_peak");
+               total > 0 && peak_gflops > 0 ? flops / total * 1e-6 / peak_gflops : 0, "rank", "name", "detail", "ms",
+               "share", "count", "gflops", "of_peak");
         for (int k = 0; k < n && k < top; k++) {
             const vkt_rec_profile_row *w = &rows[k];
             printf("  %-4d %-22s %-30s %10.3f %6.3f %5d", k + 1, w->name, w->detail, w->ms, w->ms / total, w->count);
@@ -112,19 +106,24 @@ vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t s
     vkt_model *m = NULL;
     vkt_step *st = NULL;
     if (ext && ext->plan) VKT_TRY(ext->plan(ext->ctx, dev, mc, cfg->batch_size, cfg->seq_len));
-    vkt_model_opts mo = {.mode = ext ? ext->mode : VKT_MODEL_TRAIN, .recompute = cfg->recompute,
+    vkt_model_opts mo = {.mode = ext ? ext->mode : VKT_MODEL_TRAIN,
+                         .recompute = cfg->recompute,
                          .base_format = ext ? ext->base_format : VKT_QFORMAT_F32};
     VKT_TRY(vkt_model_create_opts(dev, mc, cfg->batch_size, cfg->seq_len, &mo, &m));
-    vkt_step_cfg sc = {.adamw = vkt_adamw_cfg_default(), .max_grad_norm = (float)cfg->grad_clip,
-                       .accum = cfg->grad_accum, .total_steps = steps + 8,
+    vkt_step_cfg sc = {.adamw = vkt_adamw_cfg_default(),
+                       .max_grad_norm = (float)cfg->grad_clip,
+                       .accum = cfg->grad_accum,
+                       .total_steps = steps + 8,
                        .schedule = {.lr_max = cfg->lr, .lr_min = cfg->lr_min, .warmup = 1, .total = steps + 8}};
-    double t_init = now_s();
+    double t_init = vkt_now_s();
     vkt_status s = vkt_model_init_weights(m, cfg->seed);
-    t_init = now_s() - t_init;
+    t_init = vkt_now_s() - t_init;
     vkt_trainable train = {0};
     bool attached = false;
-    if (s == VKT_OK && ext) s = ext->attach(ext->ctx, m, NULL, &train), attached = true;
-    else if (s == VKT_OK) train = vkt_step_trainable_model(m);
+    if (s == VKT_OK && ext)
+        s = ext->attach(ext->ctx, m, NULL, &train), attached = true;
+    else if (s == VKT_OK)
+        train = vkt_step_trainable_model(m);
     sc.train = &train;
     if (s == VKT_OK) s = vkt_step_create(m, &sc, 0, &st);
     random_batches rb = {.n = cfg->batch_size * cfg->seq_len, .V = mc->vocab_size};
@@ -136,14 +135,14 @@ vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t s
                  (long long)steps);
     for (int i = 0; i < warm && s == VKT_OK; i++) s = vkt_step_submit(st, fill_random, &rb, &done);
     if (s == VKT_OK) s = vkt_step_drain(st, &done);
-    double t0 = now_s(), host = 0;
+    double t0 = vkt_now_s(), host = 0;
     for (int64_t i = 0; i < steps && s == VKT_OK; i++) {
-        double h = now_s();
+        double h = vkt_now_s();
         s = vkt_step_submit(st, fill_random, &rb, &done);
-        host += now_s() - h - vkt_step_last_wait_s(st);
+        host += vkt_now_s() - h - vkt_step_last_wait_s(st);
     }
     if (s == VKT_OK) s = vkt_step_drain(st, &done);
-    double elapsed = now_s() - t0;
+    double elapsed = vkt_now_s() - t0;
     if (s == VKT_OK) s = phase_times(m, st, &rb, reps, &res);
     vkt_bench *b = NULL;
     vkt_bench_opts bo = {.quick = true, .quiet = true};
@@ -165,7 +164,8 @@ vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t s
         double exec = (m->grads_arena ? 6.0 : 4.0) + (m->recompute ? 2.0 : 0.0);
         res.exec_util = res.util * exec / 6.0;
         res.params = vkt_params_count(&m->table);
-        res.device_bytes = (int64_t)(pb + gb + ab + vkt_step_memory(st) + (ext && ext->memory ? ext->memory(ext->ctx) : 0));
+        res.device_bytes =
+            (int64_t)(pb + gb + ab + vkt_step_memory(st) + (ext && ext->memory ? ext->memory(ext->ctx) : 0));
         const vkt_device_info *info = vkt_device_get_info(dev);
         printf("device=\"%s\" driver=\"%s %s\" op=train_step model=%s method=%s base=%s recompute=%d params=%lld "
                "trainable=%lld L=%lld C=%lld V=%lld B=%lld T=%lld accum=%lld\n  tokens_per_s=%.2f step_ms=%.2f "
@@ -173,11 +173,10 @@ vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t s
                "exec_util=%.3f memory_mib=%.1f timer=gpu\n",
                info->name, info->driver_name, info->driver_info, mc->model_type,
                cfg->ft_method[0] ? cfg->ft_method : "pretrain", vkt_qformat_name(m->base.format), (int)m->recompute,
-               (long long)res.params, (long long)vkt_params_count(train.table),
-               (long long)mc->n_layer, (long long)mc->n_embd, (long long)mc->vocab_size, (long long)cfg->batch_size,
-               (long long)cfg->seq_len, (long long)cfg->grad_accum, res.tokens_per_s, res.step_ms, res.fwd_ms,
-               res.bwd_ms, res.optim_ms, res.host_ms, res.gflops, res.peak_gflops, res.util, res.exec_util,
-               (double)res.device_bytes / (1 << 20));
+               (long long)res.params, (long long)vkt_params_count(train.table), (long long)mc->n_layer,
+               (long long)mc->n_embd, (long long)mc->vocab_size, (long long)cfg->batch_size, (long long)cfg->seq_len,
+               (long long)cfg->grad_accum, res.tokens_per_s, res.step_ms, res.fwd_ms, res.bwd_ms, res.optim_ms,
+               res.host_ms, res.gflops, res.peak_gflops, res.util, res.exec_util, (double)res.device_bytes / (1 << 20));
     }
     if (s == VKT_OK && profile_top > 0) s = profile_step(m, &rb, res.peak_gflops, profile_top);
     vkt_bench_destroy(b);

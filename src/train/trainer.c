@@ -7,9 +7,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench/bench.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "data/tokenizer.h"
 #include "dist/dist.h"
@@ -31,12 +31,6 @@
 static volatile sig_atomic_t g_interrupted; /* the signal that asked the run to stop, or 0 */
 
 static void on_signal(int sig) { g_interrupted = sig; }
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 double vkt_train_flops_per_token(const vkt_model_config *c, int64_t T) {
     int64_t n = vkt_model_config_n_params(c);
@@ -451,36 +445,36 @@ static vkt_status stop_on_signal(run *r, int64_t done, double t_elapsed, int64_t
 static vkt_status train_loop(run *r, vkt_device *dev, const vkt_train_opts *opts, int64_t first) {
     vkt_run_config *cfg = r->cfg;
     vkt_status s = VKT_OK;
-    double t0 = now_s(), t_prev = t0, val = 0;
+    double t0 = vkt_now_s(), t_prev = t0, val = 0;
     /* Fine-tuning starts from a trained model: its validation loss before any step is the baseline. */
     if (r->ext && first == 0 && cfg->eval_steps > 0) s = evaluate(r, 0, &val, 0, first);
     for (int64_t step = first; step < cfg->steps && s == VKT_OK; step++) {
-        double h0 = now_s();
+        double h0 = vkt_now_s();
         vkt_step_result res;
         s = r->grpo ? vkt_grpo_train_step(r->grpo, r->step, step, &res)
                     : vkt_step_submit(r->step, vkt_rank_slice_fill, &r->train_rows, &res);
-        double host = now_s() - h0 - vkt_step_last_wait_s(r->step);
+        double host = vkt_now_s() - h0 - vkt_step_last_wait_s(r->step);
         if (s == VKT_OK && res.step >= 0) {
-            double t = now_s();
+            double t = vkt_now_s();
             bool print = (res.step + 1) % cfg->log_interval == 0 || res.step == first;
             s = report(r, &res, t - t_prev, host, t - t0, first, print);
             t_prev = t;
         }
         int64_t done = step + 1;
         if (s == VKT_OK && cfg->eval_interval > 0 && done % cfg->eval_interval == 0 && done < cfg->steps)
-            s = evaluate(r, done, &val, now_s() - t0, first);
+            s = evaluate(r, done, &val, vkt_now_s() - t0, first);
         if (s == VKT_OK && cfg->checkpoint_interval > 0 && done % cfg->checkpoint_interval == 0 && done < cfg->steps)
             s = save(r, done, "interval");
         if (s == VKT_OK && vkt_dist_size() > 1) g_interrupted = vkt_dist_max_int(g_interrupted); /* all stop */
         if (s == VKT_OK && g_interrupted) {
             if (opts->outcome) opts->outcome->signal = g_interrupted;
-            return stop_on_signal(r, done, now_s() - t0, first);
+            return stop_on_signal(r, done, vkt_now_s() - t0, first);
         }
     }
     vkt_step_result last;
     if (s == VKT_OK) s = vkt_step_drain(r->step, &last);
-    if (s == VKT_OK && last.step >= 0) s = report(r, &last, 0, 0, now_s() - t0, first, true);
-    double elapsed = now_s() - t0;
+    if (s == VKT_OK && last.step >= 0) s = report(r, &last, 0, 0, vkt_now_s() - t0, first, true);
+    double elapsed = vkt_now_s() - t0;
     if (s == VKT_OK && cfg->eval_steps > 0) s = evaluate(r, cfg->steps, &val, elapsed, first);
     if (s == VKT_OK) {
         double tokens = (double)((cfg->steps - first) * cfg->batch_size * cfg->seq_len * cfg->grad_accum);
