@@ -83,6 +83,14 @@ vkt_status vkt_bench_group_matmul(vkt_bench *b) {
         {768, 768, 4096, true, false, true, "dw_attn_proj"},     /* dy^T x: (768, 4096) (4096, 768) */
         {3072, 768, 4096, true, false, true, "dw_mlp_fc"},
         {768, 3072, 4096, true, false, true, "dw_mlp_proj"},
+        /* nanoGPT Shakespeare-char (C = 128, 4C = 512, B*T = 768 rows): small shapes where per-workgroup
+         * overhead and tile choice matter more than the inner loop. */
+        {768, 512, 128, false, true, false, "char_fwd_mlp_fc"},
+        {768, 128, 512, false, false, false, "char_dx_mlp_proj"},
+        {768, 512, 128, false, false, false, "char_dx_mlp_fc"},
+        {512, 128, 768, true, false, true, "char_dw_mlp_fc"},
+        {128, 512, 768, true, false, true, "char_dw_mlp_proj"},
+        {128, 128, 768, true, false, true, "char_dw_attn_proj"},
     };
     static const shape quick[] = {
         {64, 72, 40, false, false, false, "square"},

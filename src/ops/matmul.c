@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/matmul_tune.h"
 #include "ops/op_util.h"
 #include "vk/shaders.h"
 
@@ -32,23 +33,9 @@ _Static_assert(sizeof(vkt_pc_colsum) == 16, "keep in sync with matmul_colsum.com
 #define MM_BIAS 2u
 #define MAX_GROUPS 65535
 
-/* Register tiles for CPU drivers: a workgroup is TM rows x WG*TN columns (matmul_reg.comp, matmul_wide.comp).
- * WG = 8 is lavapipe's SIMD width. The wide tile (16 x 8 per invocation, 8 x 16 with transposed A; 128
- * accumulators) measured best on lavapipe among 8..32 x 8..16; larger tiles spill more than they save. */
-#define REG_WG 8
-#define REG_TM 8
-#define REG_TN 8
-#define WIDE_TM 16
-#define WIDE_TN 8
+/* Tile sizes (specialization constants) come from ops/matmul_tile.c: defaults, or the tuned choice of the
+ * problem's class (ops/matmul_tune.c). K blocks of matmul_wide are 8 deep (one 32-byte word). */
 #define WIDE_K 8
-/* Consecutive wide workgroups walk M and share one B slab of K x 64 floats; K chunks of at most 1024
- * (with accumulation between them) keep that slab at 256 KiB, inside a CPU core's L2. */
-#define WIDE_KMAX 1024
-/* Shared-memory tiles for GPUs: 64 x 64 per workgroup of 256, 4 x 4 per invocation, K slices of 16. */
-#define SMEM_BM 64
-#define SMEM_BN 64
-#define SMEM_BK 16
-#define SMEM_T 4
 #define COOP_T 32
 
 const char *vkt_matmul_variant_name(vkt_matmul_variant v) {
@@ -144,7 +131,7 @@ typedef struct {
     const char *name;
     int64_t bm, bn;   /* C tile per workgroup */
     int64_t bk;       /* K chunks must be multiples of this (wide kernel: 8) */
-    int64_t kmax;     /* longest K chunk per dispatch (0: no limit), see WIDE_KMAX */
+    int64_t kmax;     /* longest K chunk per dispatch (0: no limit), the tile's kmax */
     bool m_fast;      /* grid x walks M tiles (workgroups in a row share the same B columns) */
 } kernel;
 
@@ -161,8 +148,27 @@ bool vkt_matmul_wide_ok(const vkt_tensor *a, const vkt_tensor *b, const vkt_matm
     return wide_operands(d, &oa, &ob, nb);
 }
 
-static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, bool ta, bool tb, bool wide,
+static vkt_mm_kernel kernel_kind(vkt_matmul_variant v, bool wide) {
+    return v == VKT_MATMUL_COOPMAT ? VKT_MM_KERNEL_COOP
+           : v == VKT_MATMUL_SMEM  ? VKT_MM_KERNEL_SMEM
+           : wide                  ? VKT_MM_KERNEL_WIDE
+                                   : VKT_MM_KERNEL_REG;
+}
+
+/* The tile of kernel `kind` for d: forced (when d forces this kernel), else tuned or default. */
+static vkt_status pick_tile(vkt_rec *r, vkt_mm_kernel kind, vkt_dtype dt, const vkt_matmul_desc *d,
+                            vkt_matmul_tile *t) {
+    if (d->force && d->force->kernel == kind) {
+        VKT_ASSERT(vkt_matmul_tile_valid(vkt_device_get_info(vkt_rec_device(r)), kind, d->trans_a, &d->force->tile));
+        *t = d->force->tile;
+        return VKT_OK;
+    }
+    return vkt_matmul_tile_for(vkt_rec_device(r), kind, d->trans_a, d->trans_b, dt, d->m, d->n, d->k, t);
+}
+
+static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_desc *dm, vkt_dtype dt, bool wide,
                              kernel *k) {
+    const bool ta = dm->trans_a, tb = dm->trans_b;
     const vkt_device_info *info = vkt_device_get_info(vkt_rec_device(r));
     static const char *suffix[] = {[VKT_DTYPE_F32] = "f32", [VKT_DTYPE_F16] = "f16", [VKT_DTYPE_BF16] = "bf16"};
     if (dt != VKT_DTYPE_F32 && !info->storage16) {
@@ -172,6 +178,8 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, boo
     }
     char shader[64];
     *k = (kernel){0};
+    vkt_matmul_tile t;
+    VKT_TRY(pick_tile(r, kernel_kind(v, wide), dt, dm, &t));
     vkt_pipeline_desc d = {.pc_size = sizeof(vkt_pc_matmul), .n_bindings = 4};
     if (v == VKT_MATMUL_COOPMAT) {
         if (dt != VKT_DTYPE_F16 || !coopmat_usable(info)) {
@@ -187,26 +195,24 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, boo
         k->name = "matmul_coopmat", k->bm = k->bn = COOP_T, k->bk = 1, k->m_fast = false;
     } else if (v == VKT_MATMUL_SMEM) {
         snprintf(shader, sizeof shader, "matmul_smem_%s", suffix[dt]);
-        const uint32_t spec[] = {(SMEM_BM / SMEM_T) * (SMEM_BN / SMEM_T), SMEM_BM, SMEM_BN, SMEM_BK, ta, tb,
-                                 SMEM_T, SMEM_T};
+        const uint32_t spec[] = {t.wg, t.bm, t.bn, t.bk, ta, tb, t.tm, t.tn};
+        VKT_ASSERT(t.wg == (t.bm / t.tm) * (t.bn / t.tn));
         d.n_spec = 8;
         memcpy(d.spec, spec, sizeof spec);
-        k->name = "matmul_smem", k->bm = SMEM_BM, k->bn = SMEM_BN, k->bk = 1, k->m_fast = false;
+        k->name = "matmul_smem", k->bm = t.bm, k->bn = t.bn, k->bk = 1, k->m_fast = false;
     } else {
         snprintf(shader, sizeof shader, "matmul_reg_%s", suffix[dt]);
-        const uint32_t spec[] = {REG_WG, REG_TM, REG_TN, ta, tb};
+        const uint32_t spec[] = {t.wg, t.tm, t.tn, ta, tb};
         d.n_spec = 5;
         memcpy(d.spec, spec, sizeof spec);
-        k->name = "matmul_reg", k->bm = REG_TM, k->bn = REG_WG * REG_TN, k->bk = 1, k->m_fast = false;
+        k->name = "matmul_reg", k->bm = t.tm, k->bn = t.wg * t.tn, k->bk = 1, k->m_fast = false;
         if (wide) {
             snprintf(shader, sizeof shader, "matmul_wide");
-            /* Transposed A is read 8 rows per word: 8 x 16 tiles suit it better than 16 x 8 (measured). */
-            uint32_t tm = ta ? WIDE_TN : WIDE_TM, tn = ta ? WIDE_TM : WIDE_TN;
-            const uint32_t wspec[] = {REG_WG, tm, tn, ta, tb, true};
+            const uint32_t wspec[] = {t.wg, t.tm, t.tn, ta, tb, true};
             d.n_spec = 6;
             memcpy(d.spec, wspec, sizeof wspec);
-            k->name = "matmul_wide", k->bm = tm, k->bn = REG_WG * tn, k->bk = WIDE_K, k->m_fast = true;
-            k->kmax = WIDE_KMAX;
+            k->name = "matmul_wide", k->bm = t.tm, k->bn = t.wg * t.tn, k->bk = WIDE_K, k->m_fast = true;
+            k->kmax = t.kmax;
         }
     }
     d.shader = shader;
@@ -262,12 +268,14 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
     bool wide = v == VKT_MATMUL_REG && wide_operands(d, &oa, &ob, nb);
     kernel kern;
     int64_t box[4];
-    VKT_TRY(get_kernel(r, v, a->dtype, d->trans_a, d->trans_b, wide, &kern));
+    /* A forced general kernel (tests, the tuner) keeps aligned operands off the wide one. */
+    if (d->force && d->force->kernel == VKT_MM_KERNEL_REG) wide = false;
+    VKT_TRY(get_kernel(r, v, d, a->dtype, wide, &kern));
     plan(r, &kern, d, &oa, &ob, &oc, nb, box);
     /* The wide kernel needs every box edge on a multiple of 8 (window starts stay 32-byte aligned). */
     if (wide && !((box[1] == M || box[1] % 8 == 0) && (box[2] == N || box[2] % 8 == 0) &&
                   (box[3] == K || box[3] % 8 == 0))) {
-        VKT_TRY(get_kernel(r, v, a->dtype, d->trans_a, d->trans_b, false, &kern));
+        VKT_TRY(get_kernel(r, v, d, a->dtype, false, &kern));
         plan(r, &kern, d, &oa, &ob, &oc, nb, box);
     }
     const int64_t bc = box[0], mc = box[1], nc = box[2], kc = box[3];

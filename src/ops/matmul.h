@@ -11,6 +11,8 @@
  *   bias grad    db += colsum(dy)    deterministic column sums, no atomics
  * vkt_op_matmul_fwd / _bwd record exactly that.
  *
+ * Tiles: each kernel's workgroup and register tile sizes are tuned per device and class of shapes the first
+ * time the class is recorded (ops/matmul_tune.h; VKT_TUNE=0 keeps the defaults).
  * Kernel variants, chosen per device (env VKT_MATMUL_VARIANT=<name> forces one; see vkt_matmul_variant):
  *   reg      barrier-free register tiles, for CPU drivers (lavapipe): each workgroup owns a few rows and each
  *            invocation a tile of columns; f32 operands aligned to 8 elements use 32-byte loads (matmul_wide).
@@ -36,6 +38,7 @@
 
 #include <stdbool.h>
 
+#include "ops/matmul_tile.h"
 #include "vk/record.h"
 
 typedef enum {
@@ -57,6 +60,10 @@ typedef struct {
                                              (the stored row length). ldc > n lets a product fill a column
                                              window of a wider matrix (a LoRA branch of a fused q|k|v output) */
     vkt_matmul_variant variant;           /* AUTO: env VKT_MATMUL_VARIANT, else the device's best */
+    const vkt_matmul_force *force;        /* NULL: each kernel's tuned (or default) tile, ops/matmul_tune.h;
+                                             else this kernel and tile wherever the operands allow it
+                                             (a forced wide tile leaves misaligned parts on the general
+                                             kernel's default); for tests and the tuner */
 } vkt_matmul_desc;
 
 /* Records C (+)= alpha * op(A) op(B) + bias for every batch.

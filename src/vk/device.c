@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "vk/pipeline.h"
+#include "vk/tune_cache.h"
 #include "vk/vk.h"
 
 const char *vkt_vk_result_name(VkResult r) {
@@ -413,6 +414,7 @@ void vkt_device_destroy(vkt_device *dev) {
         if (dev->cmd_pool) vkDestroyCommandPool(dev->dev, dev->cmd_pool, NULL);
         vkDestroyDevice(dev->dev, NULL);
     }
+    vkt_tune_cache_destroy(dev->tune);
     if (dev->messenger) {
         PFN_vkDestroyDebugUtilsMessengerEXT destroy = (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(
             dev->instance, "vkDestroyDebugUtilsMessengerEXT");

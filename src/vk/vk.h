@@ -27,6 +27,7 @@ struct vkt_device {
     bool has_debug_utils;
     uint64_t timestamp_mask;               /* the queue's timestampValidBits as a mask (0: none) */
     uint64_t heap_used[VK_MAX_MEMORY_HEAPS]; /* bytes of the arenas vktrain holds, per heap */
+    struct vkt_tune_cache *tune;           /* owned, created on first use (tune_cache.c) */
 };
 
 const char *vkt_vk_result_name(VkResult r);
