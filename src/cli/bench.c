@@ -4,13 +4,14 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "bench/bench_tune.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "finetune/finetune.h"
 #include "train/train_bench.h"
 
 static void help(void) {
-    printf("usage: vktrain bench [--device INDEX|NAME] [--filter SUBSTR] [--quick] [--json FILE]\n"
+    printf("usage: vktrain bench [--device INDEX|NAME] [--filter SUBSTR] [--quick] [--json FILE] [--tune]\n"
            "                     [--reps N] [--warmup N] [--peak-gflops X] [--peak-gbps X]\n\n"
            "Measures the device's ceilings (an FMA-bound shader in GFLOP/s, a streaming copy in GB/s, read +\n"
            "write bytes), then validates and times every kernel case against them. One line per case:\n"
@@ -23,7 +24,11 @@ static void help(void) {
            "  --reps N             timed repetitions (default and minimum 20)\n"
            "  --warmup N           warm-up submits (default and minimum 3)\n"
            "  --peak-gflops X      datasheet FP32 peak, printed beside the measured one as stated\n"
-           "  --peak-gbps X        datasheet memory bandwidth, printed the same way\n\n"
+           "  --peak-gbps X        datasheet memory bandwidth, printed the same way\n"
+           "  --tune               re-measure the matmul tile choices (the tuner that otherwise runs the first\n"
+           "                       time a shape class is seen; VKT_TUNE=0 turns it off) for GPT-2 small's and\n"
+           "                       Shakespeare-char's Linear layers (and --train CONFIG's), store them in the\n"
+           "                       tune cache beside the pipeline cache and print each candidate's GFLOP/s\n\n"
            "usage: vktrain bench --train CONFIG.json [section.key=value ...] [--steps N] [--profile]\n"
            "                     [--profile-top N] [--device ...]\n\n"
            "Times whole training steps of CONFIG's model and batch shape on random tokens: tokens/s, model\n"
@@ -40,6 +45,7 @@ int vkt_cli_bench(int argc, char **argv) {
     vkt_bench_opts opts = {0};
     vkt_device_opts dopts = vkt_device_opts_default();
     const char *json = NULL, *train = NULL;
+    bool tune = false;
     int64_t train_steps = 10;
     int profile_top = 0;
     vkt_run_config cfg;
@@ -51,6 +57,8 @@ int vkt_cli_bench(int argc, char **argv) {
             return 0;
         } else if (strcmp(a, "--quick") == 0) {
             opts.quick = true;
+        } else if (strcmp(a, "--tune") == 0) {
+            tune = true;
         } else if (vkt_cli_opt(argc, argv, &i, "--device")) {
             vkt_cli_device_arg(argv[i], &dopts);
         } else if (vkt_cli_opt(argc, argv, &i, "--train")) {
@@ -82,6 +90,19 @@ int vkt_cli_bench(int argc, char **argv) {
         }
     }
     vkt_device *dev;
+    if (tune) {
+        /* The configuration (when given) adds its own model's shapes. */
+        int64_t rows = 0, width = 0, hidden = 0;
+        int rc = train && vkt_run_config_validate(&cfg) != VKT_OK ? 2 : 0;
+        if (rc == 0 && train)
+            rows = cfg.batch_size * cfg.seq_len, width = cfg.model.n_embd, hidden = cfg.model.n_inner;
+        vkt_run_config_free(&cfg);
+        if (rc) return rc;
+        if (vkt_device_create(&dopts, &dev) != VKT_OK) return 1;
+        rc = vkt_bench_tune(dev, rows, width, hidden, stdout) == VKT_OK ? 0 : 1;
+        vkt_device_destroy(dev);
+        return rc;
+    }
     if (train) {
         int rc = vkt_run_config_validate(&cfg) == VKT_OK ? 0 : 2;
         /* A finetune section benchmarks fine-tuning steps: frozen or quantized base, adapters. */
