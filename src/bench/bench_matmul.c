@@ -9,6 +9,7 @@
 
 #include "bench/bench_groups.h"
 #include "ops/matmul.h"
+#include "ops/matmul_tune.h"
 
 typedef struct {
     int64_t m, n, k;
@@ -110,10 +111,16 @@ vkt_status vkt_bench_group_matmul(vkt_bench *b) {
         char variant[48];
         snprintf(variant, sizeof variant, "%s%s_%c%c%s_%s", vkt_matmul_variant_name(v), wide ? "/wide" : "",
                  s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->acc ? "+fill" : "", s->role);
+        /* The tile the op will record with (tuned now when tuning is on and the class is new). */
+        vkt_mm_kernel kind = v == VKT_MATMUL_SMEM ? VKT_MM_KERNEL_SMEM
+                             : v == VKT_MATMUL_COOPMAT ? VKT_MM_KERNEL_COOP
+                             : wide ? VKT_MM_KERNEL_WIDE : VKT_MM_KERNEL_REG;
+        vkt_matmul_tile tile;
+        VKT_TRY(vkt_matmul_tile_for(b->dev, kind, s->ta, s->tb, VKT_DTYPE_F32, s->m, s->n, s->k, &tile));
         double mnk = (double)s->m * (double)s->n * (double)s->k;
         double bytes = 4.0 * ((double)(s->m * s->k + s->k * s->n + s->m * s->n) + (s->acc ? 2.0 * s->m * s->n : 0));
         vkt_bench_case c = {.op = "matmul", .dtype = "f32", .variant = variant,
-                            .wg = v == VKT_MATMUL_SMEM ? 256 : 8, /* SMEM_* and REG_WG in matmul.c */
+                            .wg = kind == VKT_MM_KERNEL_COOP ? vkt_device_get_info(b->dev)->subgroup_size : tile.wg,
                             .flops = 2.0 * mnk, .bytes = bytes,
                             .setup = setup, .record = record, .check = check, .teardown = teardown, .ctx = &x};
         snprintf(c.shape, sizeof c.shape, "M=%lld N=%lld K=%lld", (long long)s->m, (long long)s->n,
