@@ -3,8 +3,9 @@
  * The first time a (device + driver, kernel, layout, dtype, M/N/K bucket) class is recorded, every candidate
  * tile valid on the device runs a representative problem of that class (the shape that triggered it, cut
  * to at most VKT_MATMUL_TUNE_FLOPS by halving its largest dimension) with GPU timestamps: one warm-up, then
- * VKT_MATMUL_TUNE_ROUNDS rounds over the candidates in turn, keeping each one's fastest time (robust to other
- * processes sharing the machine). The fastest candidate is stored in the device's tune cache (vk/tune_cache.h)
+ * VKT_MATMUL_TUNE_ROUNDS (up to 3x as many within 0.1 s) rounds over the candidates in turn, keeping each
+ * one's fastest time (robust to other processes sharing the machine). The fastest candidate, when it beats the
+ * default by VKT_MATMUL_TUNE_MARGIN (else the default), is stored in the device's tune cache (vk/tune_cache.h)
  * and reused by this and later runs. With VKT_TUNE=0 every class uses the default tile and nothing is measured.
  * A kernel with a single candidate (coopmat) is never measured. */
 #ifndef VKT_OP_MATMUL_TUNE_H
@@ -16,6 +17,7 @@
 
 #define VKT_MATMUL_TUNE_FLOPS 4.0e7
 #define VKT_MATMUL_TUNE_ROUNDS 4
+#define VKT_MATMUL_TUNE_MARGIN 0.03
 
 typedef struct {
     vkt_matmul_tile tile;
