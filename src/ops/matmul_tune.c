@@ -33,19 +33,19 @@ typedef struct {
     vkt_tensor a, b, c;
     vkt_rec *rec[VKT_MATMUL_MAX_CANDIDATES];
     int t0[VKT_MATMUL_MAX_CANDIDATES], t1[VKT_MATMUL_MAX_CANDIDATES];
-} bench_state;
+} tune_state;
 
-static void bench_free(bench_state *s) {
+static void tune_state_free(tune_state *s) {
     for (int i = 0; i < VKT_MATMUL_MAX_CANDIDATES; i++) vkt_rec_destroy(s->rec[i]);
     vkt_arena_destroy(s->arena);
 }
 
 /* Each candidate recorded once as [timestamp, matmul, timestamp]; then rounds over all of them in turn. */
-static vkt_status measure(vkt_device *dev, bench_state *s, const vkt_matmul_desc *base, int n_cand,
-                          const vkt_matmul_force *force, vkt_matmul_tune_row *rows, double *compile_s) {
+static vkt_status measure(vkt_device *dev, tune_state *s, const vkt_matmul_desc *base, int n_cand,
+                          const vkt_matmul_force *force, vkt_matmul_tune_row *rows, double *record_s) {
     const vkt_device_info *info = vkt_device_get_info(dev);
     bool gpu_timer = info->timestamp_period_ns > 0;
-    *compile_s = vkt_now_s();
+    *record_s = vkt_now_s();
     for (int i = 0; i < n_cand; i++) {
         VKT_TRY(vkt_rec_create(dev, 2, &s->rec[i]));
         VKT_TRY(vkt_rec_begin(s->rec[i]));
@@ -58,7 +58,7 @@ static vkt_status measure(vkt_device *dev, bench_state *s, const vkt_matmul_desc
         VKT_TRY(vkt_rec_submit_wait(s->rec[i])); /* warm-up */
         rows[i] = (vkt_matmul_tune_row){.tile = force[i].tile, .ms = 1e30};
     }
-    *compile_s = vkt_now_s() - *compile_s;
+    *record_s = vkt_now_s() - *record_s;
     /* At least VKT_MATMUL_TUNE_ROUNDS rounds; more, up to 3x, while the class has used under 0.1 s: on a
      * shared machine more samples make the minimum less noisy. */
     double start = vkt_now_s();
@@ -96,7 +96,7 @@ vkt_status vkt_matmul_tune(vkt_device *dev, vkt_mm_kernel kernel, bool trans_a, 
     representative(&m, &n, &k);
     rep->m = m, rep->n = n, rep->k = k, rep->n_rows = n_cand;
 
-    bench_state s = {0};
+    tune_state s = {0};
     size_t es = vkt_dtype_size(dt), slack = 4096;
     size_t bytes = (size_t)(m * k + k * n) * es + (size_t)(m * n) * 4 + 4 * slack;
     vkt_status st = vkt_arena_create(dev, "matmul_tune", bytes, &s.arena);
@@ -111,11 +111,11 @@ vkt_status vkt_matmul_tune(vkt_device *dev, vkt_mm_kernel kernel, bool trans_a, 
     if (st == VKT_OK) st = vkt_rec_submit_wait(s.rec[0]);
     vkt_rec_destroy(s.rec[0]);
     s.rec[0] = NULL;
-    double t0 = vkt_now_s(), compile_s = 0;
+    double t0 = vkt_now_s(), record_s = 0;
     vkt_matmul_desc base = {.m = m, .n = n, .k = k, .trans_a = trans_a, .trans_b = trans_b,
                             .variant = variant_of(kernel)};
-    if (st == VKT_OK) st = measure(dev, &s, &base, n_cand, force, rep->rows, &compile_s);
-    bench_free(&s);
+    if (st == VKT_OK) st = measure(dev, &s, &base, n_cand, force, rep->rows, &record_s);
+    tune_state_free(&s);
     if (st != VKT_OK) {
         vkt_log_warn("matmul tuner: measuring %s failed; using the default tile", rep->key);
         return st;
@@ -130,7 +130,7 @@ vkt_status vkt_matmul_tune(vkt_device *dev, vkt_mm_kernel kernel, bool trans_a, 
     snprintf(value + len, sizeof value - len, " # %.1f GFLOP/s at M=%lld N=%lld K=%lld, default %.1f",
              rep->rows[rep->best].gflops, (long long)m, (long long)n, (long long)k, rep->rows[0].gflops);
     vkt_log_info("matmul tuner: %s -> %s (%d candidates, %.2f s of which %.2f s recording and first runs)", rep->key,
-                 value, n_cand, vkt_now_s() - t0, compile_s);
+                 value, n_cand, vkt_now_s() - t0, record_s);
     vkt_tune_cache *cache = vkt_device_tune_cache(dev);
     return cache ? vkt_tune_cache_put(cache, rep->key, value) : VKT_ERR_OOM;
 }
