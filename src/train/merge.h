@@ -5,7 +5,9 @@
  * Module paths are the base model's Hugging Face module names: Llama model.layers.N.self_attn.
  * {q,k,v,o}_proj and model.layers.N.mlp.{gate,up,down}_proj; GPT-2 transformer.h.N.attn.c_attn,
  * attn.c_proj, mlp.c_fc, mlp.c_proj (Conv1D: see finetune/peft_read.h for the layout). Parameters the
- * adapter does not touch are copied bit for bit. Not here: reading the adapter (finetune/peft_read.h),
+ * adapter does not touch are copied bit for bit. modules_to_save copies (embeddings, lm_head) replace the base
+ * weight; when they untie a tied model (PEFT trains a copy of the tied module alone) the model gets its own
+ * lm_head.weight (a copy of the embedding unless the head is saved) and tie_word_embeddings false. Not here: reading the adapter (finetune/peft_read.h),
  * GGUF (train/export_gguf.h). */
 #ifndef VKT_TRAIN_MERGE_H
 #define VKT_TRAIN_MERGE_H
@@ -13,9 +15,9 @@
 #include "finetune/peft_read.h"
 #include "io/host_model.h"
 
-/* Applies every module of a to m in place. `adapter` names the folder in messages. Errors, before
- * anything is changed: VKT_ERR_FORMAT for a module the base has no weight for, or whose weight is not
- * (out, in) = (B rows, A columns). */
+/* Applies every module of a to m in place (m's table and config change when it unties). `adapter` names the
+ * folder in messages. Errors, before anything is changed: VKT_ERR_FORMAT for a module the base has no weight for,
+ * or whose weight is not (out, in) = (B rows, A columns), or a saved module of another shape. */
 vkt_status vkt_merge_lora(vkt_host_model *m, const vkt_peft_adapter *a, const char *adapter);
 
 /* Options of vkt_merge_to_hf. */
