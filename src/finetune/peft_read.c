@@ -208,7 +208,7 @@ vkt_status vkt_peft_read(const char *dir, vkt_peft_adapter *out) {
                 s = read_saved(&f, t, module, out);
                 continue;
             }
-            vkt_log_error("%s: tensor \"%s\" is neither a LoRA factor (base_model.model.<module>.lora_A.weight / "
+            vkt_log_error("%s: tensor \"%s\" is not a LoRA factor (base_model.model.<module>.lora_A.weight / "
                           ".lora_B.weight) nor the weight of a module adapter_config.json's modules_to_save names; "
                           "embedding LoRA and LoRA biases cannot be merged here",
                           path, t->name);
