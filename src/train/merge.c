@@ -189,3 +189,31 @@ vkt_status vkt_merge_to_hf(const char *model, const char *adapter_dir, const cha
     vkt_host_model_free(&m);
     return s;
 }
+
+vkt_status vkt_merge_load_model(vkt_device *dev, const char *model, const char *adapter_dir, int64_t B, int64_t T,
+                                vkt_model **out) {
+    *out = NULL;
+    vkt_host_model hm = {0};
+    vkt_peft_adapter a = {0};
+    VKT_TRY(vkt_host_model_load(model, &hm));
+    vkt_status s = vkt_peft_read(adapter_dir, &a);
+    if (s == VKT_OK) s = vkt_merge_lora(&hm, &a, adapter_dir);
+    if (s == VKT_OK) s = vkt_model_create(dev, &hm.cfg, B, T <= 0 || T > hm.cfg.max_seq_len ? hm.cfg.max_seq_len : T,
+                                          false, out);
+    float *flat = s == VKT_OK ? calloc((size_t)(*out)->table.total, sizeof *flat) : NULL;
+    if (s == VKT_OK && !flat) s = VKT_ERR_OOM;
+    for (int i = 0; s == VKT_OK && i < (*out)->table.n; i++) { /* the host table is unpadded, the device's aligned */
+        const vkt_param *e = &(*out)->table.p[i], *h = vkt_params_find(&hm.table, e->name);
+        VKT_ASSERT(h && h->numel == e->numel);
+        memcpy(flat + e->offset, hm.flat + h->offset, (size_t)e->numel * sizeof *flat);
+    }
+    if (s == VKT_OK) s = vkt_model_upload_params(*out, flat);
+    free(flat);
+    if (s != VKT_OK) {
+        vkt_model_destroy(*out);
+        *out = NULL;
+    }
+    vkt_peft_free(&a);
+    vkt_host_model_free(&hm);
+    return s;
+}

@@ -14,6 +14,7 @@
 
 #include "finetune/peft_read.h"
 #include "io/host_model.h"
+#include "model/model.h"
 
 /* Applies every module of a to m in place (m's table and config change when it unties). `adapter` names the
  * folder in messages. Errors, before anything is changed: VKT_ERR_FORMAT for a module the base has no weight for,
@@ -31,5 +32,11 @@ typedef struct {
  * byte for byte, else tokenizer.json written from the tokenizer). A base with no tokenizer and no
  * opts->tokenizer is an error naming --tokenizer. */
 vkt_status vkt_merge_to_hf(const char *model, const char *adapter_dir, const char *out_dir, const vkt_merge_opts *opts);
+
+/* Loads model, merges adapter_dir into it on the host (vkt_merge_lora) and uploads the result as an inference
+ * device model for (B, T) batches (T <= 0: the model's maximum). For adapters a device model cannot take in place
+ * (modules_to_save that untie tied embeddings). The caller owns *out. */
+vkt_status vkt_merge_load_model(vkt_device *dev, const char *model, const char *adapter_dir, int64_t B, int64_t T,
+                                vkt_model **out);
 
 #endif
