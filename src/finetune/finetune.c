@@ -294,6 +294,10 @@ static vkt_status lora_attach(void *ctx, vkt_model *m, const char *resume, vkt_t
     vkt_lora_set_dropout_row0(l, vkt_dist_rank() * m->B * m->T); /* masks as one process would draw them */
     vkt_lora_attach(l);
     *train = (vkt_trainable){.table = &l->table, .params = l->params, .grads = l->grads};
+    for (int j = 0; j < l->n_saved; j++)
+        vkt_log_info("modules_to_save: %s trains in full as a copy (%lld parameters)%s",
+                     l->table.p[l->saved_first + j].name, (long long)l->table.p[l->saved_first + j].numel,
+                     vkt_lora_unties(l) ? "; the tied embeddings untie, as PEFT's copy does" : "");
     vkt_log_info("LoRA: %d modules (%s ...), r %lld, alpha %g, scale %g%s: %lld trainable parameters (base frozen, "
                  "%.2f%%), adapter memory %.1f MiB",
                  l->n_mods, l->mods[0].module, (long long)l->cfg.r, l->cfg.lora_alpha, l->scale,
