@@ -5,6 +5,7 @@
  *  - a run resumed from its step-2 checkpoint repeats the losses bit for bit and ends with byte-identical adapter
  *    and moment files;
  *  - --adapter continues it; an adapter whose modules_to_save differ from the config's is refused;
+ *  - `vktrain export --gguf` with the adapter writes the untied head as output.weight, bit for bit the copy;
  *  - bad sections are errors: a name that matches nothing savable, "score" without the reward objective,
  *    modules_to_save with method full. */
 #include <cjson/cJSON.h>
@@ -16,8 +17,10 @@
 #include "harness.h"
 #include "io/checkpoint.h"
 #include "io/file.h"
+#include "io/gguf_read.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "train/export_gguf.h"
 
 static char g_dir[64], g_corpus[128];
 
@@ -80,6 +83,37 @@ static double head_moved(vkt_test *t, const char *ck, const char *file) {
     return d;
 }
 
+/* The GGUF export of base + adapter carries the trained head as its own output.weight (f32: the copy's bits). */
+static void check_export(vkt_test *t, const char *adapter) {
+    char out[200], path[300];
+    snprintf(out, sizeof out, "%s/merged.gguf", g_dir);
+    char tok[300], model[300]; /* vkt_test_data returns one static buffer */
+    snprintf(tok, sizeof tok, "%s", vkt_test_data("models/stories260K/tok512.bin"));
+    snprintf(model, sizeof model, "%s", vkt_test_data("models/stories260K/stories260K.bin"));
+    vkt_export_opts o = {.adapter = adapter, .tokenizer = tok};
+    VKT_TEST_TRY(t, vkt_export_gguf(model, out, &o));
+    snprintf(path, sizeof path, "%s/adapter_model.safetensors", adapter);
+    vkt_st_file f;
+    VKT_TEST_TRY(t, vkt_st_open(path, &f));
+    const vkt_st_tensor *x = vkt_st_find(&f, "base_model.model.lm_head.weight");
+    float *w = malloc((size_t)x->numel * 4);
+    VKT_TEST_TRY(t, vkt_st_read_f32(&f, x, w, x->numel));
+    vkt_gguf_file g;
+    VKT_TEST_TRY(t, vkt_gguf_open(out, &g));
+    bool same = false;
+    for (int64_t i = 0; i < g.n_tensors; i++) {
+        const vkt_gguf_tensor_info *ti = &g.tensors[i];
+        if (strcmp(ti->name, "output.weight") != 0) continue;
+        same = ti->type == 0 && ti->bytes == (size_t)x->numel * 4 &&
+               memcmp(g.map.data + g.data_start + ti->offset, w, ti->bytes) == 0;
+    }
+    printf("   export --gguf with the adapter: output.weight %s the trained lm_head copy\n", same ? "is" : "is NOT");
+    if (!same) vkt_test_fail(t, "the GGUF export lost the saved lm_head");
+    vkt_gguf_close(&g);
+    vkt_st_close(&f);
+    free(w);
+}
+
 static void check_run(vkt_test *t) {
     vkt_run_config c;
     config(&c, "mts1", "lora");
@@ -136,6 +170,7 @@ static void check_run(vkt_test *t) {
     s = finetune(t, &c, NULL, ck);
     printf("   --adapter with a saved head, config without modules_to_save: %s\n", vkt_status_name(s));
     if (s != VKT_ERR_ARG) vkt_test_fail(t, "a modules_to_save mismatch with --adapter gave %s", vkt_status_name(s));
+    check_export(t, ck);
 }
 
 static void expect(vkt_test *t, const char *what, const char *method, const char *set, vkt_status want) {
