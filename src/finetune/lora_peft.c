@@ -253,11 +253,14 @@ vkt_status vkt_lora_load_peft_weights(vkt_lora *l, const char *dir) {
                           path, e->name, (long long)e->rows, (long long)e->cols);
             s = VKT_ERR_FORMAT;
         } else if (x->ndim != 2 || x->shape[0] != e->rows || x->shape[1] != e->cols) {
-            char got[96];
-            vkt_log_error("%s: tensor \"%s\" has shape %s, expected [%lld, %lld] (r %lld and the base model's layer): "
-                          "is this adapter for another base model?",
+            char got[96], why[64];
+            bool copy = i >= 2 * l->n_mods; /* the score head or a modules_to_save copy: the base weight's shape */
+            snprintf(why, sizeof why, copy ? "the base model's weight" : "r %lld and the base model's layer",
+                     (long long)l->cfg.r);
+            vkt_log_error("%s: tensor \"%s\" has shape %s, expected [%lld, %lld] (%s): is this adapter for another "
+                          "base model?",
                           path, e->name, vkt_shape_str(x->ndim, x->shape, got, sizeof got), (long long)e->rows,
-                          (long long)e->cols, (long long)l->cfg.r);
+                          (long long)e->cols, why);
             s = VKT_ERR_FORMAT;
         } else {
             s = vkt_st_read_f32(&f, x, flat + e->offset, e->numel);
