@@ -81,8 +81,7 @@ static void check_grads(vkt_test *t, const char *name, const vkt_model_config *c
     vkt_model_config uc;
     vkt_param_table ut;
     double *up = untied_params(m, base, &uc, &ut), *ug = calloc((size_t)ut.total, sizeof *ug);
-    vkt_ref_model_loss(&uc, &ut, up, vkt_model_slot_tokens(m, 0), vkt_model_slot_targets(m, 0), B, T, false, NULL,
-                       ug);
+    vkt_ref_model_loss(&uc, &ut, up, vkt_model_slot_tokens(m, 0), vkt_model_slot_targets(m, 0), B, T, false, NULL, ug);
     double worst = 0;
     for (int j = 0; j < l->n_saved; j++) {
         const vkt_param *e = &l->table.p[l->saved_first + j];
@@ -236,8 +235,12 @@ static void write_fixture(vkt_test *t, const char *dir, const char *config, fx_t
     fclose(f);
     vkt_st_write_tensor ws[16];
     for (int i = 0; i < n; i++)
-        ws[i] = (vkt_st_write_tensor){.name = ts[i].name, .dtype = VKT_ST_F32, .ndim = 2,
-                                      .shape = {ts[i].rows, ts[i].cols}, .data = ts[i].data, .from_f32 = true};
+        ws[i] = (vkt_st_write_tensor){.name = ts[i].name,
+                                      .dtype = VKT_ST_F32,
+                                      .ndim = 2,
+                                      .shape = {ts[i].rows, ts[i].cols},
+                                      .data = ts[i].data,
+                                      .from_f32 = true};
     const char *meta[] = {"format", "pt"};
     snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
     VKT_TEST_TRY(t, vkt_st_write(path, ws, n, meta, 1));
@@ -261,8 +264,9 @@ static void check_fixture(vkt_test *t) {
     vkt_rng_init(&rng, 21);
     for (int64_t l = 0; l < L; l++)
         for (int ab = 0; ab < 2; ab++, n++) {
-            snprintf(ts[n].name, sizeof ts[n].name, "base_model.model.model.layers.%lld.self_attn.q_proj.lora_%c.weight",
-                     (long long)l, ab ? 'B' : 'A');
+            snprintf(ts[n].name, sizeof ts[n].name,
+                     "base_model.model.model.layers.%lld.self_attn.q_proj.lora_%c.weight", (long long)l,
+                     ab ? 'B' : 'A');
             ts[n].rows = ab ? q : 2, ts[n].cols = ab ? 2 : C;
         }
     snprintf(ts[n].name, sizeof ts[n].name, "base_model.model.lm_head.weight");

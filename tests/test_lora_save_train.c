@@ -27,11 +27,21 @@ static char g_dir[64], g_corpus[128];
 
 static void config(vkt_run_config *c, const char *out, const char *method) {
     vkt_run_config_defaults(c);
-    const char *sets[] = {"tokenizer.type=file",   "optim.batch_size=2",   "optim.seq_len=32",
-                          "optim.steps=4",         "optim.lr=0.01",        "optim.warmup_steps=1",
-                          "eval.interval=0",       "eval.steps=2",         "log.interval=100",
-                          "output.checkpoint_interval=2", "output.keep=3", "sample.tokens=0",
-                          "finetune.r=4",          "finetune.lora_alpha=8", "finetune.target_modules=[\"q_proj\"]",
+    const char *sets[] = {"tokenizer.type=file",
+                          "optim.batch_size=2",
+                          "optim.seq_len=32",
+                          "optim.steps=4",
+                          "optim.lr=0.01",
+                          "optim.warmup_steps=1",
+                          "eval.interval=0",
+                          "eval.steps=2",
+                          "log.interval=100",
+                          "output.checkpoint_interval=2",
+                          "output.keep=3",
+                          "sample.tokens=0",
+                          "finetune.r=4",
+                          "finetune.lora_alpha=8",
+                          "finetune.target_modules=[\"q_proj\"]",
                           "finetune.modules_to_save=[\"lm_head\"]"};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) vkt_run_config_set(c, sets[i]);
     snprintf(c->model_from, sizeof c->model_from, "%s", vkt_test_data("models/stories260K/stories260K.bin"));

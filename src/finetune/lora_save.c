@@ -35,7 +35,8 @@ vkt_status vkt_lora_saved_select(vkt_lora *l) {
             char names[256] = "";
             for (int j = 0; j < VKT_LORA_SAVED; j++) {
                 const char *mod = vkt_lora_saved_module(mc, savable[j]);
-                if (mod) snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", mod);
+                if (mod)
+                    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", mod);
             }
             vkt_log_error("modules_to_save: \"%s\" matches no module of this %s model that can be trained in full; "
                           "its savable modules are %s%s (a name selects the modules whose path ends with it)",
@@ -64,7 +65,8 @@ void vkt_lora_saved_add_entries(vkt_lora *l, int64_t *off, int64_t align) {
         /* PEFT saves a ModulesToSaveWrapper's copy under the module's own path: get_peft_model_state_dict drops
          * "modules_to_save.<adapter>." (ModulesToSaveWrapper.adapter_state_dict), and set_peft_model_state_dict
          * puts it back on load (adapter_state_dict_load_map). */
-        snprintf(e->name, sizeof e->name, "base_model.model.%s.weight", vkt_lora_saved_module(&l->model->cfg, l->saved_role[j]));
+        snprintf(e->name, sizeof e->name, "base_model.model.%s.weight",
+                 vkt_lora_saved_module(&l->model->cfg, l->saved_role[j]));
         e->rows = b->rows, e->cols = b->cols, e->numel = b->numel;
         *off = (*off + align - 1) / align * align;
         e->offset = *off, *off += e->numel;

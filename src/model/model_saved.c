@@ -4,14 +4,17 @@
 
 static const vkt_tensor *saved_w(const vkt_model *m, vkt_param_role role) {
     if (!m->saved) return NULL;
-    const vkt_tensor *t = role == VKT_ROLE_WTE ? &m->saved->wte : role == VKT_ROLE_WPE ? &m->saved->wpe : &m->saved->head;
+    const vkt_tensor *t = role == VKT_ROLE_WTE   ? &m->saved->wte
+                          : role == VKT_ROLE_WPE ? &m->saved->wpe
+                                                 : &m->saved->head;
     return t->arena ? t : NULL;
 }
 
 static const vkt_tensor *saved_g(const vkt_model *m, vkt_param_role role) {
     if (!m->saved) return NULL;
-    const vkt_tensor *t =
-        role == VKT_ROLE_WTE ? &m->saved->dwte : role == VKT_ROLE_WPE ? &m->saved->dwpe : &m->saved->dhead;
+    const vkt_tensor *t = role == VKT_ROLE_WTE   ? &m->saved->dwte
+                          : role == VKT_ROLE_WPE ? &m->saved->dwpe
+                                                 : &m->saved->dhead;
     return t->arena ? t : NULL;
 }
 
