@@ -86,6 +86,7 @@ static const field fields[] = {
     {"finetune", "use_rslora", T_BOOL, R(ft_use_rslora), 0, 0, 0},
     {"finetune", "lora_dropout", T_FLOAT, R(ft_lora_dropout), 0, 0, 1},
     {"finetune", "target_modules", T_JSON, S(ft_target_modules), 0, 0},
+    {"finetune", "modules_to_save", T_JSON, S(ft_modules_to_save), 0, 0},
     {"finetune", "init_lora_weights", T_JSON, S(ft_init), 0, 0},
     {"finetune", "freeze_embeddings", T_BOOL, R(ft_freeze_embeddings), 0, 0, 0},
     {"finetune", "freeze_layers", T_INT, R(ft_freeze_layers), 0, 0, 1e6},

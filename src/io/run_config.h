@@ -19,7 +19,8 @@
  *   "sample":   {"tokens", "temperature", "top_k", "top_p", "prompt"},
  *   "finetune": {"method": "full" | "lora" | "qlora", "r", "lora_alpha", "use_rslora", "lora_dropout",
  *                "target_modules": ["q_proj", ...] | "all-linear" | "regex", "init_lora_weights": true |
- *                false | "gaussian", "freeze_embeddings", "freeze_layers", "base_format",
+ *                false | "gaussian", "modules_to_save": ["lm_head", ...], "freeze_embeddings", "freeze_layers",
+ *                "base_format",
  *                "objective": "sft" | "dpo" | "ipo" | "orpo" | "grpo" | "reward", "beta", "label_smoothing",
  * "loss_type": "sigmoid" | "robust" (DPO) | "dapo" | "grpo" | "bnpo" | "dr_grpo" (GRPO), "precompute_ref_log_probs",
  * and for GRPO (TRL's GRPOConfig names): "num_generations", "prompts_per_step", "max_prompt_length",
@@ -112,6 +113,7 @@ typedef struct {
     bool ft_use_rslora, ft_freeze_embeddings;
     int64_t ft_freeze_layers;
     char ft_target_modules[1024];     /* the JSON value as given (a list or a string), "" when unset */
+    char ft_modules_to_save[512];     /* the JSON list as given ("lm_head", "embed_tokens", ...), "" when unset */
     char ft_init[32];                 /* init_lora_weights as JSON: true, false or "gaussian" */
     char ft_base_format[16];          /* "" (the method's default) or f32 | f16 | bf16 | int8 | nf4 */
     int ft_objective;                 /* vkt_ft_objective (default sft) */

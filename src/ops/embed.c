@@ -122,11 +122,12 @@ int64_t vkt_op_embed_bwd_scratch(int64_t n_rows) {
 
 vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor *tokens, const vkt_tensor *scratch,
                             int64_t pos0, const vkt_tensor *seg_start, const vkt_tensor *dwte, const vkt_tensor *dwpe) {
-    const int64_t B = dout->shape[0], T = dout->shape[1], C = dout->shape[2], V = dwte->shape[0];
+    const int64_t B = dout->shape[0], T = dout->shape[1], C = dout->shape[2], V = dwte ? dwte->shape[0] : 0;
     const int64_t N = B * T;
-    VKT_ASSERT(dout->shape[3] == 1 && dwte->shape[1] == C && vkt_tensor_numel(dwte) == V * C);
+    VKT_ASSERT(dout->shape[3] == 1 && (!dwte || (dwte->shape[1] == C && vkt_tensor_numel(dwte) == V * C)));
     VKT_ASSERT(tokens->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(tokens) == N);
-    VKT_ASSERT(dout->dtype == VKT_DTYPE_F32 && dwte->dtype == VKT_DTYPE_F32);
+    VKT_ASSERT(dout->dtype == VKT_DTYPE_F32 && (!dwte || dwte->dtype == VKT_DTYPE_F32));
+    VKT_ASSERT(dwte || dwpe);
     VKT_ASSERT(!dwpe ||
                (dwpe->dtype == VKT_DTYPE_F32 && dwpe->shape[1] == C && pos0 >= 0 && pos0 + T <= dwpe->shape[0]));
     VKT_ASSERT(V < UINT32_MAX && N < UINT32_MAX && (uint64_t)(pos0 + T) * (uint64_t)C < UINT32_MAX);
@@ -147,7 +148,8 @@ vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor
     const vkt_tensor hist = vkt_ops_flat_slice(scratch, 2 * stride, 256 * n_blocks);
     int n_pass = 0;
     uint32_t gx, gy;
-    for (uint32_t shift = 0; shift == 0 || ((uint64_t)V >> shift) != 0; shift += 8, n_pass++) {
+    /* No dwte (only the position table trains): no sort, and the loop over vocabulary chunks below is empty. */
+    for (uint32_t shift = 0; dwte && (shift == 0 || ((uint64_t)V >> shift) != 0); shift += 8, n_pass++) {
         const vkt_tensor src = order[(n_pass + 1) % 2], dst = order[n_pass % 2];
         vkt_pc_embed_sort pc = {(uint32_t)N, (uint32_t)V, shift, (uint32_t)n_blocks, n_pass == 0};
         vkt_pc_embed_scan pc_scan = {(uint32_t)n_blocks};
@@ -159,7 +161,7 @@ vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor
         VKT_TRY(vkt_rec_dispatch(r, "embed_bwd_scan", p_scan, b_scan, 1, &pc_scan, sizeof pc_scan, 1, 1, 1));
         VKT_TRY(vkt_rec_dispatch(r, "embed_bwd_scatter", p_scatter, b_scatter, 4, &pc, sizeof pc, gx, gy, 1));
     }
-    const vkt_tensor sorted = order[(n_pass - 1) % 2];
+    const vkt_tensor sorted = order[(n_pass + 1) % 2];
 
     const int64_t chunk = vkt_ops_chunk_rows(r, (size_t)C * 4);
     for (int64_t r0 = 0; r0 < N; r0 += chunk) {

@@ -85,7 +85,9 @@ static vkt_status sample_text(run *r, vkt_device *dev) {
     if (cfg->sample_tokens <= 0 || !vkt_dist_is_root()) return VKT_OK;
     vkt_sampler_opts so = {.temperature = cfg->temperature, .top_k = cfg->top_k, .top_p = cfg->top_p};
     vkt_generate_opts go = {.max_tokens = cfg->sample_tokens, .sampler = so, .seed = cfg->seed, .stream = stdout};
-    if (r->ext && r->ext->before_sample) VKT_TRY(r->ext->before_sample(r->ext->ctx, r->model));
+    vkt_status bs = r->ext && r->ext->before_sample ? r->ext->before_sample(r->ext->ctx, r->model) : VKT_OK;
+    if (bs == VKT_ERR_UNSUPPORTED) return VKT_OK; /* no sample of this model (the extension said why) */
+    VKT_TRY(bs);
     printf("\n--- sample (%lld tokens, temperature %g, top-k %lld, top-p %g) ---\n", (long long)cfg->sample_tokens,
            cfg->temperature, (long long)cfg->top_k, cfg->top_p);
     vkt_status s = vkt_generate(dev, r->model, r->tok, cfg->sample_prompt, &go);
