@@ -201,6 +201,26 @@ static vkt_status account(run *r, const vkt_step_result *res) {
     return VKT_ERR_NONFINITE;
 }
 
+/* Data parallelism: the communication of the step just queued, appended to the progress line's speed text
+ * and as metrics.jsonl fields (comm_ms: the host's time in it; reduce_ms: reductions in flight; hidden: the
+ * share of those behind the backward). */
+static void comm_text(const run *r, char *speed, size_t cap, char *json, size_t json_cap) {
+    vkt_step_comm c = vkt_step_last_comm(r->step);
+    double hidden = c.reduce_s > 0 ? 1 - c.exposed_s / c.reduce_s : 0;
+    char how[96], gather[48] = "";
+    if (c.n_buckets > 0)
+        snprintf(how, sizeof how, "all-reduce %.1f in %d bucket%s, %.0f%% hidden%s", 1e3 * c.reduce_s, c.n_buckets,
+                 c.n_buckets == 1 ? "" : "s", 100 * hidden, c.ordered ? ", ordered" : "");
+    else
+        snprintf(how, sizeof how, "copy %.1f, all-reduce %.1f", 1e3 * c.copy_s, 1e3 * c.reduce_s);
+    if (c.gather_s > 0) snprintf(gather, sizeof gather, ", gather %.1f", 1e3 * c.gather_s);
+    size_t k = strlen(speed);
+    snprintf(speed + k, cap - k, " | comm %.1f ms (%s%s) of %.1f MiB x %d ranks", 1e3 * c.total_s, how, gather,
+             (double)c.bytes / (1 << 20), vkt_dist_size());
+    snprintf(json, json_cap, ",\"comm_ms\":%.2f,\"reduce_ms\":%.2f,\"comm_hidden\":%.4f,\"gather_ms\":%.2f",
+             1e3 * c.total_s, 1e3 * c.reduce_s, hidden, 1e3 * c.gather_s);
+}
+
 /* Logs every step to metrics.jsonl and counts skipped steps; prints the progress line when print is set. */
 static vkt_status report(run *r, const vkt_step_result *res, double step_s, double host_s, double t_elapsed,
                          int64_t first_step, bool print) {
@@ -208,7 +228,7 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
     double tok_per_step = (double)(cfg->batch_size * cfg->seq_len * cfg->grad_accum);
     double tps = step_s > 0 ? tok_per_step / step_s : 0;
     double util = r->peak_gflops > 0 ? tps * r->flops_per_token / (r->peak_gflops * 1e9) : 0;
-    char eta[32], speed[320] = "";
+    char eta[32], speed[448] = "";
     int64_t done = res->step + 1 - first_step, left = cfg->steps - res->step - 1;
     format_eta(done > 0 ? t_elapsed / (double)done * (double)left : -1, eta, sizeof eta);
     if (step_s > 0 && r->data.kind != VKT_DATA_TEXT) /* the answer tokens (those with a loss) are the ones that teach */
@@ -222,15 +242,8 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
         snprintf(speed, sizeof speed, " | %.0f tok/s | util %.1f%% | host %.1f ms", tps, 100 * util, 1e3 * host_s);
     char fields[1024], line[256];
     metrics_text(r, res->metrics, fields, sizeof fields, line, sizeof line);
-    if (step_s > 0 && vkt_dist_size() > 1) { /* the gradient all-reduce of the step just queued */
-        size_t k = strlen(speed);
-        vkt_step_comm c = vkt_step_last_comm(r->step);
-        char gather[48] = "";
-        if (c.gather_s > 0) snprintf(gather, sizeof gather, ", gather %.1f", 1e3 * c.gather_s);
-        snprintf(speed + k, sizeof speed - k, " | comm %.1f ms (copy %.1f, all-reduce %.1f%s) of %.1f MiB x %d ranks",
-                 1e3 * c.total_s, 1e3 * c.copy_s, 1e3 * c.reduce_s, gather, (double)c.bytes / (1 << 20),
-                 vkt_dist_size());
-    }
+    char comm_json[160] = "";
+    if (step_s > 0 && vkt_dist_size() > 1) comm_text(r, speed, sizeof speed, comm_json, sizeof comm_json);
     if (print) {
         printf("step %5lld/%lld | loss %.4f%s | lr %.2e | norm %.3f%s | mem %.0f MiB | eta %s\n",
                (long long)res->step + 1, (long long)cfg->steps, res->loss, line, res->lr, res->grad_norm, speed,
@@ -238,9 +251,9 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
         fflush(stdout);
     }
     char extra[1300], lr[32], norm[32];
-    snprintf(extra, sizeof extra, "\"lr\":%s,\"grad_norm\":%s,\"tok_per_s\":%.1f,\"util\":%.4f%s%s",
+    snprintf(extra, sizeof extra, "\"lr\":%s,\"grad_norm\":%s,\"tok_per_s\":%.1f,\"util\":%.4f%s%s%s",
              vkt_metrics_num(lr, sizeof lr, res->lr), vkt_metrics_num(norm, sizeof norm, res->grad_norm), tps, util,
-             fields, res->skipped ? ",\"skipped\":true" : "");
+             fields, comm_json, res->skipped ? ",\"skipped\":true" : "");
     vkt_metrics_log(&r->metrics, res->step, "train", res->loss, extra);
     if (print) vkt_metrics_write_svg(&r->metrics); /* keep the curve current for whoever watches it */
     r->reported = res->step + 1 - first_step;
@@ -337,6 +350,7 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     sc.adamw.beta1 = (float)cfg->beta1, sc.adamw.beta2 = (float)cfg->beta2, sc.adamw.eps = (float)cfg->eps;
     sc.adamw.weight_decay = (float)cfg->weight_decay;
     sc.zero_stage = (int)cfg->zero_stage;
+    sc.bucket_mb = cfg->bucket_mb, sc.ordered_reduce = cfg->deterministic_reduce;
     *first_step = 0;
     vkt_checkpoint_state st = {0};
     /* The base weights go in first unless a resumed run's checkpoint holds all of them; a precomputed
