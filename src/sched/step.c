@@ -357,12 +357,13 @@ static vkt_status reduce_buckets(vkt_step *s, int64_t step) {
     double t0 = vkt_now_s(), tokens[2] = {(double)s->host_tokens, 1};
     VKT_TRY(vkt_dist_sum_f64(tokens, 2));
     double w = tokens[0] > 0 ? (double)s->host_tokens / tokens[0] : 1.0 / tokens[1];
+    s->comm_s = vkt_now_s() - t0; /* the step's wait on communication: this exchange and what is not hidden */
     VKT_TRY(vkt_grad_buckets_reduce(s->buckets, w));
+    s->comm_s += vkt_grad_buckets_last(s->buckets).exposed_s;
     for (int k = 0; k < 2; k++) {
         VKT_TRY(timed_wait(s, s->slot_rec[k]));
         read_slot(s, k);
     }
-    s->comm_s = vkt_now_s() - t0;
     if (s->tokens[step & 1] != s->host_tokens) {
         vkt_log_error("data parallel: step %lld has %lld target tokens on the device but %lld counted on the host "
                       "(targets in [0, vocab_size)): the gradient weights would be wrong; please report this",

@@ -130,7 +130,9 @@ double vkt_step_optim_ms(vkt_step *s);
 /* Seconds the last vkt_step_submit spent blocked on the device (the rest is host work). */
 double vkt_step_last_wait_s(const vkt_step *s);
 /* What the last vkt_step_submit spent on data-parallel ranks (dist/dist.h; all 0 on one rank), in seconds:
- *   total     the host from the token count exchange to queueing the copies back (ZeRO-1 gather included);
+ *   total     what the step waited for: one reduction after the backward: from the token count exchange
+ *             to queueing the copies back; buckets: the token count exchange and the exposed part of the
+ *             reductions; ZeRO-1's gather included in both;
  *   copy      one reduction after the backward: waiting for the device to write the gradients out (0 with
  *             buckets: their copies run inside the backward);
  *   reduce    the all-reduce in flight (waiting for the slowest rank included); with buckets the wall time

@@ -202,23 +202,25 @@ static vkt_status account(run *r, const vkt_step_result *res) {
 }
 
 /* Data parallelism: the communication of the step just queued, appended to the progress line's speed text
- * and as metrics.jsonl fields (comm_ms: the host's time in it; reduce_ms: reductions in flight; hidden: the
- * share of those behind the backward). */
+ * and as metrics.jsonl fields: comm_ms the reductions in flight, comm_hidden the share of that behind the
+ * backward, comm_wait_ms what the step waited for (step.h's vkt_step_comm), gather_ms ZeRO-1's gather. */
 static void comm_text(const run *r, char *speed, size_t cap, char *json, size_t json_cap) {
     vkt_step_comm c = vkt_step_last_comm(r->step);
     double hidden = c.reduce_s > 0 ? 1 - c.exposed_s / c.reduce_s : 0;
     char how[96], gather[48] = "";
-    if (c.n_buckets > 0)
-        snprintf(how, sizeof how, "all-reduce %.1f in %d bucket%s, %.0f%% hidden%s", 1e3 * c.reduce_s, c.n_buckets,
-                 c.n_buckets == 1 ? "" : "s", 100 * hidden, c.ordered ? ", ordered" : "");
-    else
-        snprintf(how, sizeof how, "copy %.1f, all-reduce %.1f", 1e3 * c.copy_s, 1e3 * c.reduce_s);
     if (c.gather_s > 0) snprintf(gather, sizeof gather, ", gather %.1f", 1e3 * c.gather_s);
+    if (c.n_buckets > 0)
+        snprintf(how, sizeof how, "%.1f ms, %.0f%% hidden (%d bucket%s%s; waited %.1f%s)", 1e3 * c.reduce_s,
+                 100 * hidden, c.n_buckets, c.n_buckets == 1 ? "" : "s", c.ordered ? ", ordered" : "",
+                 1e3 * c.total_s, gather);
+    else
+        snprintf(how, sizeof how, "%.1f ms (copy %.1f, all-reduce %.1f%s)", 1e3 * c.total_s, 1e3 * c.copy_s,
+                 1e3 * c.reduce_s, gather);
     size_t k = strlen(speed);
-    snprintf(speed + k, cap - k, " | comm %.1f ms (%s%s) of %.1f MiB x %d ranks", 1e3 * c.total_s, how, gather,
-             (double)c.bytes / (1 << 20), vkt_dist_size());
-    snprintf(json, json_cap, ",\"comm_ms\":%.2f,\"reduce_ms\":%.2f,\"comm_hidden\":%.4f,\"gather_ms\":%.2f",
-             1e3 * c.total_s, 1e3 * c.reduce_s, hidden, 1e3 * c.gather_s);
+    snprintf(speed + k, cap - k, " | comm %s of %.1f MiB x %d ranks", how, (double)c.bytes / (1 << 20),
+             vkt_dist_size());
+    snprintf(json, json_cap, ",\"comm_ms\":%.2f,\"comm_hidden\":%.4f,\"comm_wait_ms\":%.2f,\"gather_ms\":%.2f",
+             1e3 * c.reduce_s, hidden, 1e3 * c.total_s, 1e3 * c.gather_s);
 }
 
 /* Logs every step to metrics.jsonl and counts skipped steps; prints the progress line when print is set. */
