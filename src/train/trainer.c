@@ -422,13 +422,20 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
         }
         vkt_log_info("device FMA peak (measured now): %.1f GFLOP/s", r->peak_gflops);
     }
-    if (vkt_dist_size() > 1)
+    if (vkt_dist_size() > 1) {
+        vkt_step_comm c = vkt_step_last_comm(r->step);
+        char how[96];
+        const char *order = c.ordered ? ", deterministic order" : "";
+        if (c.n_buckets > 1) snprintf(how, sizeof how, "in %d buckets during the backward%s", c.n_buckets, order);
+        else snprintf(how, sizeof how, "after the backward%s", order);
         vkt_log_info("data parallel: %d ranks x %lld rows = global batch %lld; gradients averaged every step "
-                     "(%.1f MiB per rank); optimizer moments %.1f MiB per rank%s",
+                     "(%.1f MiB per rank, %s); optimizer moments %.1f MiB per rank%s",
                      vkt_dist_size(), (long long)B, (long long)cfg->batch_size,
-                     (double)vkt_tensor_bytes(&train.grads) / (1 << 20), (double)vkt_step_memory(r->step) / (1 << 20),
+                     (double)vkt_tensor_bytes(&train.grads) / (1 << 20), how,
+                     (double)vkt_step_memory(r->step) / (1 << 20),
                      vkt_step_sharded(r->step) ? " (ZeRO-1: this rank's shard; parameters all-gathered every step)"
                                                : " (every rank holds all: optim.zero_stage=1 shards them)");
+    }
     if (!vkt_dist_is_root()) return VKT_OK;
     if (opts->resume) return vkt_metrics_open_resume(&r->metrics, cfg->out_dir, *first_step);
     return vkt_metrics_open(&r->metrics, cfg->out_dir);
