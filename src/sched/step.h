@@ -13,9 +13,11 @@
  * or inf (optim/optim_types.h); the host reads that flag with the step's loss, so detecting it costs no
  * extra wait. A non-finite loss on a row that counts makes its gradients, hence the norm, non-finite.
  *
- * Data parallelism (dist/dist.h, several ranks): after a step's last micro-batch the gradients are
- * averaged over the ranks (weighted by their tokens) before the norm and AdamW, so every rank applies the
- * same update; results and evaluations report the loss over all ranks' batches. */
+ * Data parallelism (dist/dist.h, several ranks): the gradients are averaged over the ranks (weighted by
+ * their tokens) before the norm and AdamW, so every rank applies the same update; results and evaluations
+ * report the loss over all ranks' batches. The language-model loss reduces them in buckets while the step's
+ * last backward runs (dist/grad_buckets.h: that micro-batch has a recording of its own with the bucket
+ * copies when the step accumulates several); programs, once after the backward (dist/flat_sync.h). */
 #ifndef VKT_STEP_H
 #define VKT_STEP_H
 
