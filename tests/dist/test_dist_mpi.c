@@ -22,7 +22,10 @@
  * allow 2e-5 absolute (weights are O(0.1)) and 2e-5 relative on losses and norms. A wrong reduction (a sum
  * instead of a mean, a rank's own gradient, the wrong rows) moves the losses by > 1e-3 at the second step
  * and the weights by ~lr = 1e-3; a sum instead of the mean doubles the gradient norm (AdamW itself does
- * not care about the gradient's scale, clipping at 1 does). */
+ * not care about the gradient's scale, clipping at 1 does). Buckets change none of this: each element is
+ * still w0 g0 + w1 g1 rounded once (on 2 ranks every order of the sum gives the same float, so the bucketed,
+ * one-piece and deterministic runs log the same numbers); a bucket copied before its layer's backward is
+ * complete, or reduced twice, or not copied back, moves the weights by ~lr. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
