@@ -12,7 +12,7 @@
  *                "retrieve_hard", and for preference pairs "max_prompt_tokens", "max_completion_tokens"},
  *   "optim":    {"batch_size", "seq_len", "grad_accum", "steps", "lr", "lr_min", "warmup_steps",
  *                "weight_decay", "beta1", "beta2", "eps", "grad_clip", "seed", "recompute", "max_bad_steps",
- *                "zero_stage"},
+ *                "zero_stage", "bucket_mb", "deterministic_reduce"},
  *   "eval":     {"interval", "steps", "generations", "gen_tokens"},
  *   "log":      {"interval"},
  *   "output":   {"dir", "checkpoint_interval", "keep"},
@@ -97,6 +97,9 @@ typedef struct {
     uint64_t seed;
     bool recompute;
     int64_t zero_stage;         /* data parallel (mpirun): 1 shards the AdamW moments over the ranks (ZeRO-1) */
+    double bucket_mb;           /* data parallel: gradient buckets of about this many MiB reduced during the
+                                 * backward (default 25); 0: one all-reduce after the backward */
+    bool deterministic_reduce;  /* data parallel: rank-order sums, so a run repeats bit for bit */
     int64_t max_bad_steps;      /* steps in a row with a non-finite loss or gradient norm (each skipped on
                                  * the device) that stop the run as diverged; default 20 */
     int64_t eval_interval, eval_steps, log_interval;

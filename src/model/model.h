@@ -56,6 +56,14 @@ typedef struct {
     vkt_tensor dwte, dwpe, dhead; /* their gradients, or empty: none */
 } vkt_model_saved;
 
+/* Called while the backward is recorded, after each block's backward (layer L-1 down to 0): from there on
+ * the gradients of that block and of everything above it (final norm, LM head) are complete, and their
+ * data-parallel reduction may start while the blocks below run (dist/grad_buckets.h). */
+typedef struct {
+    void *ctx; /* borrowed */
+    vkt_status (*block_done)(void *ctx, vkt_rec *r, int layer);
+} vkt_backward_hook;
+
 /* What a model is created for. */
 typedef enum {
     VKT_MODEL_INFER = 0,  /* forward only: no gradients, no backward scratch */
@@ -107,6 +115,7 @@ typedef struct {
                                     never read */
     const vkt_linear_hook *hook; /* borrowed, NULL: none; set by the adapter before recording */
     const vkt_model_saved *saved; /* borrowed, NULL: none; set by the adapter before recording */
+    const vkt_backward_hook *bwd_hook; /* borrowed, NULL: none; set around a recording by the step scheduler */
     bool training;               /* set by vkt_model_record_forward: a training pass (VKT_FWD_LOSS_GRAD and its
                                   * backward) is being recorded, so hooks apply train-only ops (dropout) */
     float dloss;                 /* scale of the loss gradient (1 / gradient-accumulation steps) */

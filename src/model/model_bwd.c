@@ -58,6 +58,7 @@ static vkt_status backward_from_hidden(vkt_model *m, vkt_rec *r, const vkt_tenso
         const vkt_tensor *x = l ? &m->layers[l - 1].res_mlp : &m->embed_out;
         if (m->recompute) VKT_TRY(vkt_model_block_forward(m, r, (int)l, x));
         VKT_TRY(block_backward(m, r, (int)l, x));
+        if (m->bwd_hook) VKT_TRY(m->bwd_hook->block_done(m->bwd_hook->ctx, r, (int)l));
     }
     vkt_tensor gwte = vkt_model_embed_g(m, VKT_ROLE_WTE), gwpe = vkt_model_embed_g(m, VKT_ROLE_WPE);
     if (!gwte.arena && !gwpe.arena) return VKT_OK; /* frozen embeddings: nothing below needs the gradient */
