@@ -68,7 +68,8 @@ void load_a8(uint i, uint k, out float f[8]) {
         }
 #elif defined(VKT_BF16)
         uvec4 v = a8[ia / 8];
-        for (uint c = 0; c < 4; c++) f[2 * c] = uintBitsToFloat(v[c] << 16), f[2 * c + 1] = uintBitsToFloat(v[c] & 0xffff0000u);
+        for (uint c = 0; c < 4; c++)
+            f[2 * c] = uintBitsToFloat(v[c] << 16), f[2 * c + 1] = uintBitsToFloat(v[c] & 0xffff0000u);
 #else
         u64vec4 v = a8[ia / 8];
         for (uint c = 0; c < 4; c++) {
@@ -133,7 +134,8 @@ void main() {
             for (uint i = 0; i < TM; i++) {
                 if (kn == 8u) load_a8(ii[i], k, av[i]);
                 else
-                    for (uint kk = 0; kk < 8; kk++) av[i][kk] = VKT_LOAD(a[pc.off_a + ii[i] * pc.lda + min(k + kk, pc.k - 1u)]);
+                    for (uint kk = 0; kk < 8; kk++)
+                        av[i][kk] = VKT_LOAD(a[pc.off_a + ii[i] * pc.lda + min(k + kk, pc.k - 1u)]);
             }
             for (uint kk = 0; kk < kn; kk++) {
                 float bv[TN];

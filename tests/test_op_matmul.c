@@ -102,10 +102,9 @@ static void check_case(vkt_test *t, vkt_matmul_variant v, const mm_case *cs) {
     float *y = vkt_any_read(t, &out, "c");
     char what[128];
     snprintf(what, sizeof what, "%s%s %s%s %c%c %lldx%lldx%lld b%lld%s%s d%u", vkt_matmul_variant_name(v),
-             wide ? "/wide" : "",
-             vkt_dtype_name(cs->dt), cs->c16 ? "->c16" : "", cs->ta ? 'T' : 'N', cs->tb ? 'T' : 'N', (long long)cs->m, (long long)cs->n,
-             (long long)cs->k, (long long)nb, cs->bias ? " bias" : "", cs->accumulate ? " acc" : "",
-             vkt_rec_dispatch_count(t->rec));
+             wide ? "/wide" : "", vkt_dtype_name(cs->dt), cs->c16 ? "->c16" : "", cs->ta ? 'T' : 'N',
+             cs->tb ? 'T' : 'N', (long long)cs->m, (long long)cs->n, (long long)cs->k, (long long)nb,
+             cs->bias ? " bias" : "", cs->accumulate ? " acc" : "", vkt_rec_dispatch_count(t->rec));
     /* Compare the matrices only; the padding between batches must be untouched (NaN or the initial C). */
     size_t nmn = (size_t)(nb * cs->m * cs->n), p = 0;
     float *yp = malloc(nmn * sizeof *yp);
@@ -172,9 +171,13 @@ static void check_linear(vkt_test *t, const char *vname, vkt_dtype dt, int64_t r
     float *x = vkt_test_randn(t, nx, 1), *w = vkt_test_randn(t, nw, 0.1f), *bias = vkt_test_randn(t, (size_t)out, 1);
     float *dy = vkt_test_randn(t, ny, 1), *dw0 = vkt_test_randn(t, nw, 1), *db0 = vkt_test_randn(t, (size_t)out, 1);
     /* Inputs are rounded to dt in place before the reference sees them. */
-    lin_ctx c = {.x = vkt_half_or_f32_upload(t, dt, x, rows, in), .w = vkt_half_or_f32_upload(t, dt, w, out, in),
-                 .bias = vkt_half_or_f32_upload(t, dt, bias, out, 1), .dy = vkt_half_or_f32_upload(t, dt, dy, rows, out),
-                 .rows = rows, .in = in, .out = out};
+    lin_ctx c = {.x = vkt_half_or_f32_upload(t, dt, x, rows, in),
+                 .w = vkt_half_or_f32_upload(t, dt, w, out, in),
+                 .bias = vkt_half_or_f32_upload(t, dt, bias, out, 1),
+                 .dy = vkt_half_or_f32_upload(t, dt, dy, rows, out),
+                 .rows = rows,
+                 .in = in,
+                 .out = out};
     double *xd = vkt_test_to_double(x, nx), *wd = vkt_test_to_double(w, nw), *bd = vkt_test_to_double(bias, (size_t)out);
     double *dyd = vkt_test_to_double(dy, ny), *dwd = vkt_test_to_double(dw0, nw);
     double *dbd = vkt_test_to_double(db0, (size_t)out), *yd = malloc(ny * sizeof *yd), *dxd = malloc(nx * sizeof *dxd);
@@ -294,7 +297,6 @@ static const ld_case ld_cases[] = {
     {24, 8, 3001, false, false, 7, 0, 8, 0, false, 0},    /* tails and a K split over the binding limit */
 };
 
-
 /* Mismatched storage dtypes are refused (VKT_ERR_ARG, logged) before anything is recorded. */
 static void expect_dtype_refused(vkt_test *t) {
     vkt_tensor h16, b16, f32;
@@ -367,7 +369,7 @@ static const mm_case cases[] = {
     {2000, 16, 72, true, false, 1, 0, 0, 0, true, true, 0, F32, 1, false},
     {16, 24, 32, false, false, 5, 8, 0, 3, true, false, 0, F32, 1, false},
     {24, 16, 40, true, true, 3, 16, -1, 1, false, true, 0, F32, 1, false},
-    {16, 16, 2056, false, false, 1, 0, 0, 0, true, true, 0, F32, 1, false},  /* K over WIDE_KMAX: 3 K chunks */
+    {16, 16, 2056, false, false, 1, 0, 0, 0, true, true, 0, F32, 1, false}, /* K over WIDE_KMAX: 3 K chunks */
     {24, 8, 1040, true, true, 2, 8, 0, 0, true, false, 0, F32, 1, false},
     /* A's rows misaligned only by its stride (K or M not a multiple of 8): 8 row classes, fast middles */
     {40, 16, 1001, false, false, 1, 0, 0, 0, true, false, 0, F32, 0, false},
@@ -397,11 +399,11 @@ static const mm_case cases[] = {
     {48, 40, 64, true, false, 1, 0, 0, 0, true, true, 0.5f, VKT_DTYPE_F16, 1, true},
     {56, 24, 16, true, true, 1, 0, 0, 0, true, false, 1.5f, VKT_DTYPE_BF16, 1, true},
     {64, 72, 40, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_BF16, 1, true},
-    {16, 16, 2056, false, false, 1, 0, 0, 0, true, true, 0, VKT_DTYPE_F16, 1, false}, /* 3 K chunks into f32 C */
+    {16, 16, 2056, false, false, 1, 0, 0, 0, true, true, 0, VKT_DTYPE_F16, 1, false},  /* 3 K chunks into f32 C */
     {16, 16, 2056, false, false, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_BF16, 1, true}, /* K whole into 16-bit C */
     {16, 24, 32, false, false, 5, 8, 0, 3, true, false, 0, VKT_DTYPE_F16, 1, true},
     {24, 16, 40, true, true, 3, 16, -1, 1, false, true, 0, VKT_DTYPE_BF16, 1, false},
-    {8, 3000, 40, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16, 1, true},  /* N split */
+    {8, 3000, 40, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16, 1, true}, /* N split */
 };
 
 int main(void) {

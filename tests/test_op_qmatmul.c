@@ -149,8 +149,8 @@ int main(void) {
         setenv("VKT_QMATMUL_VARIANT", vname, 1);
         for (int f = 0; f < VKT_QFORMAT_COUNT; f++) {
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-                check_case(&t, vname, (vkt_qformat)f, shapes[s].rows, shapes[s].in, shapes[s].out, shapes[s].acc,
-                           false, VKT_DTYPE_F32);
+                check_case(&t, vname, (vkt_qformat)f, shapes[s].rows, shapes[s].in, shapes[s].out, shapes[s].acc, false,
+                           VKT_DTYPE_F32);
             for (size_t s = 0; s < sizeof split_shapes / sizeof split_shapes[0]; s++) {
                 const shape *sp = &split_shapes[s];
                 check_case(&t, vname, (vkt_qformat)f, sp->rows, sp->in, sp->out, sp->acc, sp->split, VKT_DTYPE_F32);

@@ -16,9 +16,9 @@
 typedef struct {
     int64_t m, n, k;
     bool ta, tb, acc;
-    vkt_dtype dt;         /* storage of A and B */
-    vkt_tensor a, b, c;   /* stored A, stored B, C (m, n) f32 */
-    float *ha, *hb;       /* owned: host copies of A and B as the device holds them */
+    vkt_dtype dt;       /* storage of A and B */
+    vkt_tensor a, b, c; /* stored A, stored B, C (m, n) f32 */
+    float *ha, *hb;     /* owned: host copies of A and B as the device holds them */
 } matmul_ctx;
 
 /* Uploads host (n values) as dt; 16-bit rounds host in place so the check sees the stored values. */
@@ -89,18 +89,23 @@ static void teardown(void *p) {
 }
 
 vkt_status vkt_bench_group_matmul(vkt_bench *b) {
-    typedef struct { int64_t m, n, k; bool ta, tb, acc; const char *role; vkt_dtype dt; } shape;
+    typedef struct {
+        int64_t m, n, k;
+        bool ta, tb, acc;
+        const char *role;
+        vkt_dtype dt;
+    } shape;
     const vkt_dtype F16 = VKT_DTYPE_F16, BF16 = VKT_DTYPE_BF16;
     static const shape full[] = {
         {1024, 1024, 1024, false, false, false, "square", VKT_DTYPE_F32},
         {2048, 2048, 2048, false, false, false, "square", VKT_DTYPE_F32},
-        {4096, 768, 768, false, true, false, "fwd_attn_proj", VKT_DTYPE_F32},   /* x (4096, 768) W^T, W (768, 768) */
-        {4096, 3072, 768, false, true, false, "fwd_mlp_fc", VKT_DTYPE_F32},     /* W (3072, 768) */
-        {4096, 768, 3072, false, true, false, "fwd_mlp_proj", VKT_DTYPE_F32},   /* W (768, 3072) */
-        {4096, 768, 768, false, false, false, "dx_attn_proj", VKT_DTYPE_F32},   /* dy (4096, 768) W (768, 768) */
-        {4096, 768, 3072, false, false, false, "dx_mlp_fc", VKT_DTYPE_F32},     /* dy (4096, 3072) W (3072, 768) */
-        {4096, 3072, 768, false, false, false, "dx_mlp_proj", VKT_DTYPE_F32},   /* dy (4096, 768) W (768, 3072) */
-        {768, 768, 4096, true, false, true, "dw_attn_proj", VKT_DTYPE_F32},     /* dy^T x: (768, 4096) (4096, 768) */
+        {4096, 768, 768, false, true, false, "fwd_attn_proj", VKT_DTYPE_F32}, /* x (4096, 768) W^T, W (768, 768) */
+        {4096, 3072, 768, false, true, false, "fwd_mlp_fc", VKT_DTYPE_F32},   /* W (3072, 768) */
+        {4096, 768, 3072, false, true, false, "fwd_mlp_proj", VKT_DTYPE_F32}, /* W (768, 3072) */
+        {4096, 768, 768, false, false, false, "dx_attn_proj", VKT_DTYPE_F32}, /* dy (4096, 768) W (768, 768) */
+        {4096, 768, 3072, false, false, false, "dx_mlp_fc", VKT_DTYPE_F32},   /* dy (4096, 3072) W (3072, 768) */
+        {4096, 3072, 768, false, false, false, "dx_mlp_proj", VKT_DTYPE_F32}, /* dy (4096, 768) W (768, 3072) */
+        {768, 768, 4096, true, false, true, "dw_attn_proj", VKT_DTYPE_F32},   /* dy^T x: (768, 4096) (4096, 768) */
         {3072, 768, 4096, true, false, true, "dw_mlp_fc", VKT_DTYPE_F32},
         {768, 3072, 4096, true, false, true, "dw_mlp_proj", VKT_DTYPE_F32},
         /* Mixed precision: 16-bit activations and weights, f32 C */
@@ -130,11 +135,19 @@ vkt_status vkt_bench_group_matmul(vkt_bench *b) {
                  s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->acc ? "+fill" : "", s->role);
         double mnk = (double)s->m * (double)s->n * (double)s->k;
         double es = (double)vkt_dtype_size(s->dt);
-        double bytes = es * (double)(s->m * s->k + s->k * s->n) + 4.0 * (s->m * s->n + (s->acc ? 2.0 * s->m * s->n : 0));
-        vkt_bench_case c = {.op = "matmul", .dtype = vkt_dtype_name(s->dt), .variant = variant,
+        double bytes =
+            es * (double)(s->m * s->k + s->k * s->n) + 4.0 * (s->m * s->n + (s->acc ? 2.0 * s->m * s->n : 0));
+        vkt_bench_case c = {.op = "matmul",
+                            .dtype = vkt_dtype_name(s->dt),
+                            .variant = variant,
                             .wg = v == VKT_MATMUL_SMEM ? 256 : 8, /* SMEM_* and REG_WG in matmul.c */
-                            .flops = 2.0 * mnk, .bytes = bytes,
-                            .setup = setup, .record = record, .check = check, .teardown = teardown, .ctx = &x};
+                            .flops = 2.0 * mnk,
+                            .bytes = bytes,
+                            .setup = setup,
+                            .record = record,
+                            .check = check,
+                            .teardown = teardown,
+                            .ctx = &x};
         snprintf(c.shape, sizeof c.shape, "M=%lld N=%lld K=%lld", (long long)s->m, (long long)s->n,
                  (long long)s->k);
         VKT_TRY(vkt_bench_run(b, &c));

@@ -5,8 +5,9 @@
  * and to 32 bytes; the remainder travels in push constants. Boxes shrink (batch first, then the operand's outer stored
  * dimension) until every window fits; boxes after the first along K accumulate into C.
  *
- * The CPU variant has two kernels: matmul_wide (8 elements per load: 32 bytes of f32 or 16 of f16 / bf16) where every operand's contiguous
- * dimension, stride and window start is a multiple of 8 elements and K is too, and matmul_reg otherwise. */
+ * The CPU variant has two kernels: matmul_wide (8 elements per load: 32 bytes of f32 or 16 of f16 / bf16) where every
+ * operand's contiguous dimension, stride and window start is a multiple of 8 elements and K is too, and matmul_reg
+ * otherwise. */
 #include "ops/matmul.h"
 
 #include <stdlib.h>
@@ -208,8 +209,10 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, boo
         memcpy(d.spec, spec, sizeof spec);
         k->name = "matmul_reg", k->bm = REG_TM, k->bn = REG_WG * REG_TN, k->bk = 1, k->m_fast = false;
         if (wide) {
-            if (dt == VKT_DTYPE_F32) snprintf(shader, sizeof shader, "matmul_wide");
-            else snprintf(shader, sizeof shader, "matmul_wide_%s%s", suffix[dt], csuf);
+            if (dt == VKT_DTYPE_F32)
+                snprintf(shader, sizeof shader, "matmul_wide");
+            else
+                snprintf(shader, sizeof shader, "matmul_wide_%s%s", suffix[dt], csuf);
             /* Transposed A is read 8 rows per word: 8 x 16 tiles suit it better than 16 x 8 (measured). */
             uint32_t tm = ta ? WIDE_TN : WIDE_TM, tn = ta ? WIDE_TM : WIDE_TN;
             const uint32_t wspec[] = {REG_WG, tm, tn, ta, tb, true};
@@ -426,7 +429,8 @@ static vkt_status matmul_tail_split(vkt_rec *r, const vkt_matmul_desc *d, const 
 static vkt_status check_dtypes(const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias, const vkt_tensor *c) {
     vkt_dtype dt = a->dtype;
     bool known = dt == VKT_DTYPE_F32 || dt == VKT_DTYPE_F16 || dt == VKT_DTYPE_BF16;
-    if (!known || b->dtype != dt || (c->dtype != VKT_DTYPE_F32 && c->dtype != dt) || (bias && bias->dtype != c->dtype)) {
+    if (!known || b->dtype != dt || (c->dtype != VKT_DTYPE_F32 && c->dtype != dt) ||
+        (bias && bias->dtype != c->dtype)) {
         vkt_log_error("matmul: dtypes A %s, B %s, C %s, bias %s: A and B must share f32, f16 or bf16, C must be "
                       "f32 or A's dtype, and the bias C's dtype (src/ops/matmul.h)",
                       vkt_dtype_name(a->dtype), vkt_dtype_name(b->dtype), vkt_dtype_name(c->dtype),
@@ -475,7 +479,8 @@ vkt_status vkt_op_matmul_colsum(vkt_rec *r, const vkt_tensor *dy, const vkt_tens
     if (db->dtype != VKT_DTYPE_F32 ||
         (dy->dtype != VKT_DTYPE_F32 && dy->dtype != VKT_DTYPE_F16 && dy->dtype != VKT_DTYPE_BF16)) {
         vkt_log_error("matmul_colsum: dy is %s and db %s; dy must be f32, f16 or bf16 and db (a parameter "
-                      "gradient) f32", vkt_dtype_name(dy->dtype), vkt_dtype_name(db->dtype));
+                      "gradient) f32",
+                      vkt_dtype_name(dy->dtype), vkt_dtype_name(db->dtype));
         return VKT_ERR_ARG;
     }
     vkt_pipeline *p;

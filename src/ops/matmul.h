@@ -80,8 +80,8 @@ typedef struct {
 vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
                          const vkt_tensor *c, const vkt_matmul_desc *d);
 
-/* db += sum over rows of dy. dy (rows, n) f32, f16 or bf16; db (n) f32 (a parameter gradient). Each column is summed in row order by one
- * invocation: deterministic run to run. */
+/* db += sum over rows of dy. dy (rows, n) f32, f16 or bf16; db (n) f32 (a parameter gradient). Each column is summed in
+ * row order by one invocation: deterministic run to run. */
 vkt_status vkt_op_matmul_colsum(vkt_rec *r, const vkt_tensor *dy, const vkt_tensor *db, int64_t rows, int64_t n);
 
 /* Linear forward y = x W^T + b.
