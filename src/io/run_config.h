@@ -12,14 +12,15 @@
  *                "retrieve_hard", and for preference pairs "max_prompt_tokens", "max_completion_tokens"},
  *   "optim":    {"batch_size", "seq_len", "grad_accum", "steps", "lr", "lr_min", "warmup_steps",
  *                "weight_decay", "beta1", "beta2", "eps", "grad_clip", "seed", "recompute", "max_bad_steps",
- *                "zero_stage"},
+ *                "zero_stage", "bucket_mb", "deterministic_reduce"},
  *   "eval":     {"interval", "steps", "generations", "gen_tokens"},
  *   "log":      {"interval"},
  *   "output":   {"dir", "checkpoint_interval", "keep"},
  *   "sample":   {"tokens", "temperature", "top_k", "top_p", "prompt"},
  *   "finetune": {"method": "full" | "lora" | "qlora", "r", "lora_alpha", "use_rslora", "lora_dropout",
  *                "target_modules": ["q_proj", ...] | "all-linear" | "regex", "init_lora_weights": true |
- *                false | "gaussian", "freeze_embeddings", "freeze_layers", "base_format",
+ *                false | "gaussian", "modules_to_save": ["lm_head", ...], "freeze_embeddings", "freeze_layers",
+ *                "base_format",
  *                "objective": "sft" | "dpo" | "ipo" | "orpo" | "grpo" | "reward", "beta", "label_smoothing",
  * "loss_type": "sigmoid" | "robust" (DPO) | "dapo" | "grpo" | "bnpo" | "dr_grpo" (GRPO), "precompute_ref_log_probs",
  * and for GRPO (TRL's GRPOConfig names): "num_generations", "prompts_per_step", "max_prompt_length",
@@ -96,6 +97,9 @@ typedef struct {
     uint64_t seed;
     bool recompute;
     int64_t zero_stage;         /* data parallel (mpirun): 1 shards the AdamW moments over the ranks (ZeRO-1) */
+    double bucket_mb;           /* data parallel: gradient buckets of about this many MiB reduced during the
+                                 * backward (default 25); 0: one all-reduce after the backward */
+    bool deterministic_reduce;  /* data parallel: rank-order sums, so a run repeats bit for bit */
     int64_t max_bad_steps;      /* steps in a row with a non-finite loss or gradient norm (each skipped on
                                  * the device) that stop the run as diverged; default 20 */
     int64_t eval_interval, eval_steps, log_interval;
@@ -112,6 +116,7 @@ typedef struct {
     bool ft_use_rslora, ft_freeze_embeddings;
     int64_t ft_freeze_layers;
     char ft_target_modules[1024];     /* the JSON value as given (a list or a string), "" when unset */
+    char ft_modules_to_save[512];     /* the JSON list as given ("lm_head", "embed_tokens", ...), "" when unset */
     char ft_init[32];                 /* init_lora_weights as JSON: true, false or "gaussian" */
     char ft_base_format[16];          /* "" (the method's default) or f32 | f16 | bf16 | int8 | nf4 */
     int ft_objective;                 /* vkt_ft_objective (default sft) */

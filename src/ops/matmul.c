@@ -5,14 +5,16 @@
  * and to 32 bytes; the remainder travels in push constants. Boxes shrink (batch first, then the operand's outer stored
  * dimension) until every window fits; boxes after the first along K accumulate into C.
  *
- * The CPU variant has two kernels: matmul_wide (f32, 32-byte loads) where every operand's contiguous
- * dimension, stride and window start is a multiple of 8 elements and K is too, and matmul_reg otherwise. */
+ * The CPU variant has two kernels: matmul_wide (8 elements per load: 32 bytes of f32 or 16 of f16 / bf16) where every
+ * operand's contiguous dimension, stride and window start is a multiple of 8 elements and K is too, and matmul_reg
+ * otherwise. */
 #include "ops/matmul.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops/matmul_tune.h"
+#include "ops/op_rows.h"
 #include "ops/op_util.h"
 #include "vk/shaders.h"
 
@@ -87,13 +89,20 @@ static void span(const operand *o, int64_t b0, int64_t bc, int64_t r0, int64_t r
     *hi = o->off + (b0 + bc - 1) * o->stride + (r0 + rc - 1) * o->ld + c0 + cc;
 }
 
-/* matmul_wide's conditions on the operands as bound: f32, K and each contiguous dimension, row stride,
- * batch stride and start element multiples of 8 (tensor offsets are multiples of 4 bytes). */
-static bool wide_operands(const vkt_matmul_desc *d, const operand *oa, const operand *ob, int64_t nb) {
-    return oa->t->dtype == VKT_DTYPE_F32 && ob->t->dtype == VKT_DTYPE_F32 && d->k % 8 == 0 &&
-           (!d->trans_a || d->m % 8 == 0) && (d->trans_b || d->n % 8 == 0) && oa->ld % 8 == 0 &&
-           ob->ld % 8 == 0 && (oa->t->offset / 4 + (size_t)oa->off) % 8 == 0 && oa->t->offset % 4 == 0 &&
-           (ob->t->offset / 4 + (size_t)ob->off) % 8 == 0 && ob->t->offset % 4 == 0 &&
+/* An operand's start element is a multiple of 8 elements into its buffer (so 8-element words align). */
+static bool starts_on_8(const operand *o) {
+    size_t es = vkt_dtype_size(o->t->dtype);
+    return o->t->offset % es == 0 && (o->t->offset / es + (size_t)o->off) % 8 == 0;
+}
+
+/* matmul_wide's conditions on the operands as bound: A and B f32 (or both f16, or both bf16), K and each
+ * contiguous dimension, row stride, batch stride and start element multiples of 8. k_tail: K may be any
+ * length (the kernel's scalar tail loop; used for a 16-bit C, see matmul_core). */
+static bool wide_operands(const vkt_matmul_desc *d, const operand *oa, const operand *ob, int64_t nb, bool k_tail) {
+    vkt_dtype dt = oa->t->dtype;
+    return (dt == VKT_DTYPE_F32 || dt == VKT_DTYPE_F16 || dt == VKT_DTYPE_BF16) && ob->t->dtype == dt &&
+           (d->k % 8 == 0 || k_tail) && (!d->trans_a || d->m % 8 == 0) && (d->trans_b || d->n % 8 == 0) &&
+           oa->ld % 8 == 0 && ob->ld % 8 == 0 && starts_on_8(oa) && starts_on_8(ob) &&
            (nb == 1 || (oa->stride % 8 == 0 && ob->stride % 8 == 0));
 }
 
@@ -145,7 +154,7 @@ bool vkt_matmul_wide_ok(const vkt_tensor *a, const vkt_tensor *b, const vkt_matm
     int64_t nb = d->batch > 1 ? d->batch : 1;
     operand oa = {a, ld_a(d), nb > 1 ? d->stride_a : 0, 0};
     operand ob = {b, ld_b(d), nb > 1 ? d->stride_b : 0, 0};
-    return wide_operands(d, &oa, &ob, nb);
+    return wide_operands(d, &oa, &ob, nb, false);
 }
 
 static vkt_mm_kernel kernel_kind(vkt_matmul_variant v, bool wide) {
@@ -166,7 +175,9 @@ static vkt_status pick_tile(vkt_rec *r, vkt_mm_kernel kind, vkt_dtype dt, const 
     return vkt_matmul_tile_for(vkt_rec_device(r), kind, d->trans_a, d->trans_b, dt, d->m, d->n, d->k, t);
 }
 
-static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_desc *dm, vkt_dtype dt, bool wide,
+/* c16: C and bias in the inputs' 16-bit dtype (the *_c16 shader variants) instead of f32. */
+static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_desc *dm, vkt_dtype dt, bool c16,
+                             bool wide,
                              kernel *k) {
     const bool ta = dm->trans_a, tb = dm->trans_b;
     const vkt_device_info *info = vkt_device_get_info(vkt_rec_device(r));
@@ -177,6 +188,7 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_
         return VKT_ERR_UNSUPPORTED;
     }
     char shader[64];
+    const char *csuf = c16 ? "_c16" : "";
     *k = (kernel){0};
     vkt_matmul_tile t;
     VKT_TRY(pick_tile(r, kernel_kind(v, wide), dt, dm, &t));
@@ -188,31 +200,35 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_
                           info->name, info->coopmat_nv);
             return VKT_ERR_UNSUPPORTED;
         }
-        snprintf(shader, sizeof shader, "matmul_coopmat_nv_f16");
+        snprintf(shader, sizeof shader, "matmul_coopmat_nv_f16%s", csuf);
         d.n_spec = 3;
         d.spec[0] = info->subgroup_size, d.spec[1] = ta, d.spec[2] = tb;
         if (info->subgroup_size_control) d.subgroup_size = info->subgroup_size;
         k->name = "matmul_coopmat", k->bm = k->bn = COOP_T, k->bk = 1, k->m_fast = false;
     } else if (v == VKT_MATMUL_SMEM) {
-        snprintf(shader, sizeof shader, "matmul_smem_%s", suffix[dt]);
+        snprintf(shader, sizeof shader, "matmul_smem_%s%s", suffix[dt], csuf);
         const uint32_t spec[] = {t.wg, t.bm, t.bn, t.bk, ta, tb, t.tm, t.tn};
         VKT_ASSERT(t.wg == (t.bm / t.tm) * (t.bn / t.tn));
         d.n_spec = 8;
         memcpy(d.spec, spec, sizeof spec);
         k->name = "matmul_smem", k->bm = t.bm, k->bn = t.bn, k->bk = 1, k->m_fast = false;
     } else {
-        snprintf(shader, sizeof shader, "matmul_reg_%s", suffix[dt]);
+        snprintf(shader, sizeof shader, "matmul_reg_%s%s", suffix[dt], csuf);
         const uint32_t spec[] = {t.wg, t.tm, t.tn, ta, tb};
         d.n_spec = 5;
         memcpy(d.spec, spec, sizeof spec);
         k->name = "matmul_reg", k->bm = t.tm, k->bn = t.wg * t.tn, k->bk = 1, k->m_fast = false;
         if (wide) {
-            snprintf(shader, sizeof shader, "matmul_wide");
+            if (dt == VKT_DTYPE_F32)
+                snprintf(shader, sizeof shader, "matmul_wide");
+            else
+                snprintf(shader, sizeof shader, "matmul_wide_%s%s", suffix[dt], csuf);
             const uint32_t wspec[] = {t.wg, t.tm, t.tn, ta, tb, true};
             d.n_spec = 6;
             memcpy(d.spec, wspec, sizeof wspec);
             k->name = "matmul_wide", k->bm = t.tm, k->bn = t.wg * t.tn, k->bk = WIDE_K, k->m_fast = true;
-            k->kmax = t.kmax;
+            /* K chunks accumulate into C: a 16-bit C would round once per chunk, so it takes K whole. */
+            k->kmax = c16 ? 0 : t.kmax;
         }
     }
     d.shader = shader;
@@ -265,17 +281,20 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
     operand obias = {bias, 0, 0, 0};
     int64_t lo, hi;
     vkt_matmul_variant v = vkt_matmul_pick(r, a->dtype, d->variant);
-    bool wide = v == VKT_MATMUL_REG && wide_operands(d, &oa, &ob, nb);
+    /* A K % 8 tail goes to a second dispatch that accumulates (tail split), except into a 16-bit C, which
+     * that would round twice: there the fast kernel runs its own scalar tail. */
+    bool c16 = oc.t->dtype != VKT_DTYPE_F32;
+    bool wide = v == VKT_MATMUL_REG && wide_operands(d, &oa, &ob, nb, c16);
     kernel kern;
     int64_t box[4];
     /* A forced general kernel (tests, the tuner) keeps aligned operands off the wide one. */
     if (d->force && d->force->kernel == VKT_MM_KERNEL_REG) wide = false;
-    VKT_TRY(get_kernel(r, v, d, a->dtype, wide, &kern));
+    VKT_TRY(get_kernel(r, v, d, a->dtype, c16, wide, &kern));
     plan(r, &kern, d, &oa, &ob, &oc, nb, box);
     /* The wide kernel needs every box edge on a multiple of 8 (window starts stay 32-byte aligned). */
     if (wide && !((box[1] == M || box[1] % 8 == 0) && (box[2] == N || box[2] % 8 == 0) &&
                   (box[3] == K || box[3] % 8 == 0))) {
-        VKT_TRY(get_kernel(r, v, d, a->dtype, false, &kern));
+        VKT_TRY(get_kernel(r, v, d, a->dtype, c16, false, &kern));
         plan(r, &kern, d, &oa, &ob, &oc, nb, box);
     }
     const int64_t bc = box[0], mc = box[1], nc = box[2], kc = box[3];
@@ -386,13 +405,15 @@ static vkt_status matmul_residue_split(vkt_rec *r, const vkt_tensor *a, const vk
 /* K, and M when A is transposed, rounded down to multiples of 8 when that is all that keeps the fast
  * kernel from the operands (row strides padded to a multiple of 8, as the LM head's logits are: model.c).
  * The aligned bulk then runs on the fast kernel and the last < 8 rows or k on the general one. */
-static bool tail_split_plan(vkt_matmul_variant v, const operand *oa, const operand *ob, const vkt_matmul_desc *d,
-                            int64_t *m8, int64_t *k8) {
+static bool tail_split_plan(vkt_matmul_variant v, const operand *oa, const operand *ob, const operand *oc,
+                            const vkt_matmul_desc *d, int64_t *m8, int64_t *k8) {
     if (v != VKT_MATMUL_REG || d->batch > 1) return false;
     vkt_matmul_desc body = *d;
     body.m = *m8 = d->trans_a ? d->m / 8 * 8 : d->m;
     body.k = *k8 = d->k / 8 * 8;
-    return (*m8 != d->m || *k8 != d->k) && *m8 > 0 && *k8 > 0 && wide_operands(&body, oa, ob, 1);
+    /* A K tail accumulates into C: not into a 16-bit C (a second rounding). */
+    if (*k8 != d->k && oc->t->dtype != VKT_DTYPE_F32) return false;
+    return (*m8 != d->m || *k8 != d->k) && *m8 > 0 && *k8 > 0 && wide_operands(&body, oa, ob, 1, false);
 }
 
 /* The product as up to 4 boxes, M in [0, m8) [m8, M) and K in [0, k8) [k8, K). The second K box
@@ -415,13 +436,28 @@ static vkt_status matmul_tail_split(vkt_rec *r, const vkt_matmul_desc *d, const 
     return VKT_OK;
 }
 
+/* The storage convention (see matmul.h): A and B share f32, f16 or bf16; C is f32 or their dtype; the bias
+ * has C's dtype. */
+static vkt_status check_dtypes(const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias, const vkt_tensor *c) {
+    vkt_dtype dt = a->dtype;
+    bool known = dt == VKT_DTYPE_F32 || dt == VKT_DTYPE_F16 || dt == VKT_DTYPE_BF16;
+    if (!known || b->dtype != dt || (c->dtype != VKT_DTYPE_F32 && c->dtype != dt) ||
+        (bias && bias->dtype != c->dtype)) {
+        vkt_log_error("matmul: dtypes A %s, B %s, C %s, bias %s: A and B must share f32, f16 or bf16, C must be "
+                      "f32 or A's dtype, and the bias C's dtype (src/ops/matmul.h)",
+                      vkt_dtype_name(a->dtype), vkt_dtype_name(b->dtype), vkt_dtype_name(c->dtype),
+                      bias ? vkt_dtype_name(bias->dtype) : "none");
+        return VKT_ERR_ARG;
+    }
+    return VKT_OK;
+}
+
 vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
                          const vkt_tensor *c, const vkt_matmul_desc *d) {
     const int64_t M = d->m, N = d->n, K = d->k, nb = d->batch > 1 ? d->batch : 1;
     VKT_ASSERT(M > 0 && N > 0 && K > 0);
-    VKT_ASSERT(a->dtype == b->dtype && c->dtype == VKT_DTYPE_F32);
-    VKT_ASSERT(a->dtype == VKT_DTYPE_F32 || a->dtype == VKT_DTYPE_F16 || a->dtype == VKT_DTYPE_BF16);
-    VKT_ASSERT(!bias || (bias->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(bias) >= N));
+    VKT_TRY(check_dtypes(a, b, bias, c));
+    VKT_ASSERT(!bias || vkt_tensor_numel(bias) >= N);
     /* Stored extents: A (ra, ca), B (rb, cb). */
     const int64_t ra = d->trans_a ? K : M, ca = d->trans_a ? M : K;
     const int64_t rb = d->trans_b ? N : K, cb = d->trans_b ? K : N;
@@ -440,7 +476,7 @@ vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, c
     VKT_ASSERT(hi <= vkt_tensor_numel(c));
     vkt_matmul_variant v = vkt_matmul_pick(r, a->dtype, d->variant);
     int64_t m8, k8;
-    if (!vkt_matmul_wide_ok(a, b, d) && tail_split_plan(v, &oa, &ob, d, &m8, &k8))
+    if (!vkt_matmul_wide_ok(a, b, d) && tail_split_plan(v, &oa, &ob, &oc, d, &m8, &k8))
         return matmul_tail_split(r, d, &oa, &ob, bias, &oc, m8, k8);
     if (!vkt_matmul_wide_ok(a, b, d) && residue_split_applies(v, a, b, d))
         return matmul_residue_split(r, a, b, bias, c, d);
@@ -450,13 +486,22 @@ vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, c
 #define COLSUM_WG 64
 
 vkt_status vkt_op_matmul_colsum(vkt_rec *r, const vkt_tensor *dy, const vkt_tensor *db, int64_t rows, int64_t n) {
-    VKT_ASSERT(rows > 0 && n > 0 && dy->dtype == VKT_DTYPE_F32 && db->dtype == VKT_DTYPE_F32);
+    VKT_ASSERT(rows > 0 && n > 0);
     VKT_ASSERT(vkt_tensor_numel(dy) >= rows * n && vkt_tensor_numel(db) >= n);
+    if (db->dtype != VKT_DTYPE_F32 ||
+        (dy->dtype != VKT_DTYPE_F32 && dy->dtype != VKT_DTYPE_F16 && dy->dtype != VKT_DTYPE_BF16)) {
+        vkt_log_error("matmul_colsum: dy is %s and db %s; dy must be f32, f16 or bf16 and db (a parameter "
+                      "gradient) f32",
+                      vkt_dtype_name(dy->dtype), vkt_dtype_name(db->dtype));
+        return VKT_ERR_ARG;
+    }
     vkt_pipeline *p;
     const uint32_t spec[] = {COLSUM_WG};
-    VKT_TRY(vkt_ops_pipeline(r, "matmul_colsum", 2, sizeof(vkt_pc_colsum), spec, 1, &p));
+    char shader[48];
+    vkt_ops_dtype_variant("matmul_colsum", dy->dtype, shader, sizeof shader);
+    VKT_TRY(vkt_ops_pipeline(r, shader, 2, sizeof(vkt_pc_colsum), spec, 1, &p));
     const size_t align = window_align(r);
-    int64_t chunk = (int64_t)((vkt_rec_max_binding_bytes(r) - align) / 4) / n;
+    int64_t chunk = (int64_t)((vkt_rec_max_binding_bytes(r) - align) / vkt_dtype_size(dy->dtype)) / n;
     VKT_ASSERT(chunk > 0);
     operand od = {dy, n, 0, 0}, ob = {db, 0, 0, 0};
     uint32_t gx, gy;
