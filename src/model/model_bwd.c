@@ -2,6 +2,7 @@
  * d(block input) in place, parameter gradients accumulated. */
 #include "model/model.h"
 
+#include "model/model_mp.h"
 #include "model/model_ops.h"
 
 static const vkt_tensor *opt(const vkt_tensor *t) { return t->arena ? t : NULL; }
@@ -63,7 +64,7 @@ static vkt_status backward_from_hidden(vkt_model *m, vkt_rec *r, const vkt_tenso
     vkt_tensor gwte = vkt_model_g(m, -1, VKT_ROLE_WTE), gwpe = vkt_model_g(m, -1, VKT_ROLE_WPE);
     vkt_tensor dbtc = m->dres;
     dbtc.shape[0] = m->B, dbtc.shape[1] = m->T, dbtc.shape[2] = c->n_embd;
-    return vkt_op_embed_bwd(r, &dbtc, &m->tokens, &m->embed_scratch, m->pos0, &m->seg_start, &gwte, opt(&gwpe));
+    return vkt_mp_embed_bwd(m, r, &dbtc, &gwte, opt(&gwpe));
 }
 
 vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r) {
@@ -78,10 +79,12 @@ vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r) {
     int64_t V = c->vocab_size, lda = m->dlogits_ld != V ? m->dlogits_ld : 0;
     const vkt_tensor *dlogits = lda ? &m->logits_pad : &m->logits;
     vkt_matmul_desc dx = {.m = BT, .n = c->n_embd, .k = V, .lda = lda};
-    VKT_TRY(vkt_op_matmul(r, dlogits, &head, NULL, &m->dtmp_c, &dx));
+    /* f32 dlogits under mixed precision (the loss has no 16-bit logits yet): the f32 master head. */
+    if (dlogits->dtype != head.dtype) head = vkt_model_p_master(m, -1, head_role);
+    VKT_TRY(vkt_mp_matmul(m, r, dlogits, &head, NULL, &m->dtmp_c, &dx));
     if (ghead.arena) {
         vkt_matmul_desc dw = {.m = V, .n = c->n_embd, .k = BT, .trans_a = true, .accumulate = true, .lda = lda};
-        VKT_TRY(vkt_op_matmul(r, dlogits, &m->normf, NULL, &ghead, &dw));
+        VKT_TRY(vkt_mp_matmul(m, r, dlogits, &m->normf, NULL, &ghead, &dw));
     }
     return backward_from_hidden(m, r, &m->dtmp_c);
 }

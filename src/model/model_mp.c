@@ -1,0 +1,94 @@
+/* Mixed-precision bridges (see model_mp.h). */
+#include "model/model_mp.h"
+
+#include "ops/cast.h"
+#include "ops/embed.h"
+#include "ops/gelu.h"
+#include "ops/layernorm.h"
+#include "ops/residual.h"
+#include "ops/rmsnorm.h"
+#include "ops/swiglu.h"
+
+static bool is_half(const vkt_tensor *t) { return t->dtype == VKT_DTYPE_F16 || t->dtype == VKT_DTYPE_BF16; }
+
+/* Scratch k viewed with t's shape, f32. */
+static vkt_tensor scratch_like(const vkt_model *m, int k, const vkt_tensor *t) {
+    vkt_tensor s = k < 0 ? m->mp_vec : m->mp_f32[k];
+    VKT_ASSERT(s.arena && vkt_tensor_numel(&s) >= vkt_tensor_numel(t));
+    for (int d = 0; d < 4; d++) s.shape[d] = t->shape[d];
+    s.dtype = VKT_DTYPE_F32;
+    return s;
+}
+
+/* t itself when f32, else t converted into scratch k. */
+static vkt_status as_f32(vkt_model *m, vkt_rec *r, int k, const vkt_tensor *t, vkt_tensor *out) {
+    if (!is_half(t)) {
+        *out = *t;
+        return VKT_OK;
+    }
+    *out = scratch_like(m, k, t);
+    return vkt_op_cast(r, t, out);
+}
+
+vkt_status vkt_mp_matmul(vkt_model *m, vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
+                         const vkt_tensor *c, const vkt_matmul_desc *d) {
+    vkt_tensor a2 = *a, b2 = *b;
+    if (a->dtype != b->dtype) { /* one f32 operand: the other (which must fit the scratch) widened */
+        if (is_half(a)) VKT_TRY(as_f32(m, r, 1, a, &a2));
+        if (is_half(b)) VKT_TRY(as_f32(m, r, 1, b, &b2));
+        a = &a2, b = &b2;
+    }
+    if (!is_half(c)) return vkt_op_matmul(r, a, b, bias, c, d);
+    VKT_ASSERT(!d->accumulate && !d->ldc && d->batch <= 1);
+    vkt_tensor c32 = scratch_like(m, 0, c);
+    VKT_TRY(vkt_op_matmul(r, a, b, bias, &c32, d));
+    return vkt_op_cast(r, &c32, c);
+}
+
+vkt_status vkt_mp_residual(vkt_model *m, vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *out) {
+    if (!is_half(out)) return vkt_op_residual_fwd(r, a, b, out);
+    vkt_tensor a32, b32;
+    VKT_TRY(as_f32(m, r, 0, a, &a32));
+    VKT_TRY(as_f32(m, r, 1, b, &b32));
+    VKT_TRY(vkt_op_residual_fwd(r, &a32, &b32, &a32));
+    return vkt_op_cast(r, &a32, out);
+}
+
+vkt_status vkt_mp_colsum(vkt_model *m, vkt_rec *r, const vkt_tensor *dy, const vkt_tensor *db, int64_t rows,
+                         int64_t n) {
+    vkt_tensor dy32;
+    VKT_TRY(as_f32(m, r, 1, dy, &dy32));
+    return vkt_op_matmul_colsum(r, &dy32, db, rows, n);
+}
+
+vkt_status vkt_mp_norm_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, const vkt_tensor *mean,
+                           const vkt_tensor *rstd, const vkt_tensor *dy, const vkt_tensor *dx, const vkt_tensor *dw,
+                           const vkt_tensor *db) {
+    vkt_tensor x32, dy32, w32, dx32 = is_half(dx) ? scratch_like(m, 2, dx) : *dx;
+    VKT_TRY(as_f32(m, r, 0, x, &x32));
+    VKT_TRY(as_f32(m, r, 1, dy, &dy32));
+    VKT_TRY(as_f32(m, r, -1, w, &w32));
+    if (m->cfg.arch == VKT_ARCH_GPT2)
+        VKT_TRY(vkt_op_layernorm_bwd(r, &x32, &w32, mean, rstd, &dy32, &dx32, dw, db, &m->norm_scratch));
+    else
+        VKT_TRY(vkt_op_rmsnorm_bwd(r, &x32, &w32, rstd, &dy32, &dx32, dw, &m->norm_scratch));
+    return is_half(dx) ? vkt_op_cast(r, &dx32, dx) : VKT_OK;
+}
+
+vkt_status vkt_mp_act_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *fc, const vkt_tensor *dy, const vkt_tensor *dfc) {
+    vkt_tensor fc32, dy32, dfc32 = is_half(dfc) ? scratch_like(m, 2, dfc) : *dfc;
+    VKT_TRY(as_f32(m, r, 0, fc, &fc32));
+    VKT_TRY(as_f32(m, r, 1, dy, &dy32));
+    if (m->cfg.arch == VKT_ARCH_GPT2)
+        VKT_TRY(vkt_op_gelu_bwd(r, &fc32, &dy32, &dfc32, false));
+    else
+        VKT_TRY(vkt_op_swiglu_fused_bwd(r, &fc32, &dy32, &dfc32));
+    return is_half(dfc) ? vkt_op_cast(r, &dfc32, dfc) : VKT_OK;
+}
+
+vkt_status vkt_mp_embed_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *dout, const vkt_tensor *dwte,
+                            const vkt_tensor *dwpe) {
+    vkt_tensor d32;
+    VKT_TRY(as_f32(m, r, 0, dout, &d32));
+    return vkt_op_embed_bwd(r, &d32, &m->tokens, &m->embed_scratch, m->pos0, &m->seg_start, dwte, dwpe);
+}
