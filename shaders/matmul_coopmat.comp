@@ -9,6 +9,7 @@
 // buffers would need 16-aligned shapes and strides). The result goes through shared memory once so the
 // usual epilogue (alpha, bias, accumulate, edge checks) applies per element.
 //! variant matmul_coopmat_nv_f16 -DVKT_F16=1 requires=coopmat_nv
+//! variant matmul_coopmat_nv_f16_c16 -DVKT_F16=1 -DVKT_C16=1 requires=coopmat_nv
 #extension GL_GOOGLE_include_directive : require
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require

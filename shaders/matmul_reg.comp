@@ -12,6 +12,8 @@
 //! variant matmul_reg_f32
 //! variant matmul_reg_f16 -DVKT_F16=1
 //! variant matmul_reg_bf16 -DVKT_BF16=1
+//! variant matmul_reg_f16_c16 -DVKT_F16=1 -DVKT_C16=1
+//! variant matmul_reg_bf16_c16 -DVKT_BF16=1 -DVKT_C16=1
 #extension GL_GOOGLE_include_directive : require
 #include "dtype.glsl"
 

@@ -30,8 +30,9 @@ static inline vkt_tensor vkt_half_upload(vkt_test *t, vkt_dtype dt, float *x, in
     return v;
 }
 
-/* A (d0, d1) 16-bit output poisoned with NaN between guard words; .outer is the whole allocation. */
-static inline vkt_test_out vkt_half_output(vkt_test *t, vkt_dtype dt, int64_t d0, int64_t d1) {
+/* A (d0, d1) 16-bit output between guard words, pre-filled with init rounded to dt (init is rounded in place,
+ * so references see the stored values), or poisoned with NaN when init is NULL; .outer is the whole allocation. */
+static inline vkt_test_out vkt_half_output_init(vkt_test *t, vkt_dtype dt, float *init, int64_t d0, int64_t d1) {
     vkt_test_out o;
     int64_t n = d0 * d1, g = VKT_HALF_GUARD;
     o.guard = g;
@@ -41,11 +42,39 @@ static inline vkt_test_out vkt_half_output(vkt_test *t, vkt_dtype dt, int64_t d0
     o.view.shape[0] = d0, o.view.shape[1] = d1;
     uint16_t *h = malloc((size_t)(n + 2 * g) * sizeof *h);
     for (int64_t i = 0; i < n + 2 * g; i++) h[i] = VKT_HALF_GUARD_WORD;
-    for (int64_t i = 0; i < n; i++) h[g + i] = vkt_half_from(dt, NAN);
+    for (int64_t i = 0; i < n; i++) {
+        h[g + i] = vkt_half_from(dt, init ? init[i] : NAN);
+        if (init) init[i] = vkt_half_to(dt, h[g + i]);
+    }
     VKT_TEST_TRY(t, vkt_tensor_upload(t->dev, &o.outer, h, vkt_tensor_bytes(&o.outer)));
     free(h);
     return o;
 }
+
+/* A (d0, d1) 16-bit output poisoned with NaN between guard words; .outer is the whole allocation. */
+static inline vkt_test_out vkt_half_output(vkt_test *t, vkt_dtype dt, int64_t d0, int64_t d1) {
+    return vkt_half_output_init(t, dt, NULL, d0, d1);
+}
+
+/* Unit roundoff of one stored value: the largest relative error of rounding to nearest into dt (f32 2^-24,
+ * f16 2^-11, bf16 2^-8). Bounds on 16-bit outputs add it to the f32 arithmetic's bound. */
+static inline double vkt_half_unit(vkt_dtype dt) {
+    return dt == VKT_DTYPE_F16 ? ldexp(1, -11) : dt == VKT_DTYPE_BF16 ? ldexp(1, -8) : ldexp(1, -24);
+}
+
+/* A flat tensor of x as dtype dt (f32 uploads as is; 16-bit rounds x in place first). */
+static inline vkt_tensor vkt_half_or_f32_upload(vkt_test *t, vkt_dtype dt, float *x, int64_t d0, int64_t d1) {
+    return dt == VKT_DTYPE_F32 ? vkt_test_upload(t, x, d0, d1, 1, 1) : vkt_half_upload(t, dt, x, d0, d1);
+}
+
+/* An output of dtype dt: vkt_test_output(_init) for f32, vkt_half_output_init otherwise (init may be NULL). */
+static inline vkt_test_out vkt_any_output(vkt_test *t, vkt_dtype dt, float *init, int64_t d0, int64_t d1) {
+    if (dt != VKT_DTYPE_F32) return vkt_half_output_init(t, dt, init, d0, d1);
+    return init ? vkt_test_output_init(t, init, d0, d1, 1, 1) : vkt_test_output(t, d0, d1, 1, 1);
+}
+
+/* Reads an output of either kind back as f32 (guards checked; caller frees). */
+static inline float *vkt_any_read(vkt_test *t, const vkt_test_out *o, const char *what);
 
 /* Checks the guards and returns the values widened to f32 (caller frees). */
 static inline float *vkt_half_read(vkt_test *t, const vkt_test_out *o, const char *what) {
@@ -63,6 +92,10 @@ static inline float *vkt_half_read(vkt_test *t, const vkt_test_out *o, const cha
     for (int64_t i = 0; i < n; i++) y[i] = vkt_half_to(o->view.dtype, h[g + i]);
     free(h);
     return y;
+}
+
+static inline float *vkt_any_read(vkt_test *t, const vkt_test_out *o, const char *what) {
+    return o->view.dtype == VKT_DTYPE_F32 ? vkt_test_read_output(t, o, what) : vkt_half_read(t, o, what);
 }
 
 static inline bool vkt_half_supported(vkt_test *t) { return vkt_device_get_info(t->dev)->storage16; }

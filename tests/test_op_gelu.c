@@ -107,7 +107,26 @@ static void check_half(vkt_test *t, int act, vkt_dtype dt, int64_t n) {
     char what[96];
     snprintf(what, sizeof what, "%s_fwd_%s n=%lld", act_name[act], vkt_dtype_name(dt), (long long)n);
     vkt_check(t, what, gy, ref, (size_t)n, 1e-2);
-    free(x), free(xd), free(ref), free(gy);
+    free(gy);
+
+    /* Backward in the same storage (x, dy, dx all dt), overwriting and accumulating: check_size's f32
+     * bounds plus one rounding of the stored dx (dx0 is rounded before the reference sees it). */
+    float *dy = vkt_test_randn(t, (size_t)n, 1), *dx0 = vkt_test_randn(t, (size_t)n, 1);
+    c.dy = vkt_half_upload(t, dt, dy, n, 1);
+    vkt_test_out dx = vkt_half_output(t, dt, n, 1), dxa = vkt_half_output_init(t, dt, dx0, n, 1);
+    c.dx = dx.view;
+    vkt_test_run(t, run_bwd, &c);
+    c.dx = dxa.view, c.acc = true;
+    vkt_test_run(t, run_bwd, &c);
+    double *dyd = vkt_test_to_double(dy, (size_t)n), *gacc = vkt_test_to_double(dx0, (size_t)n);
+    (act ? vkt_ref_silu_bwd : vkt_ref_gelu_bwd)(xd, dyd, ref, n, false);
+    (act ? vkt_ref_silu_bwd : vkt_ref_gelu_bwd)(xd, dyd, gacc, n, true);
+    float *gdx = vkt_half_read(t, &dx, "dx16"), *gdxa = vkt_half_read(t, &dxa, "dx16 (acc)");
+    snprintf(what, sizeof what, "%s_bwd_%s dx n=%lld", act_name[act], vkt_dtype_name(dt), (long long)n);
+    vkt_check(t, what, gdx, ref, (size_t)n, 2e-4 + vkt_half_unit(dt));
+    snprintf(what, sizeof what, "%s_bwd_%s dx+= n=%lld", act_name[act], vkt_dtype_name(dt), (long long)n);
+    vkt_check(t, what, gdxa, gacc, (size_t)n, 5e-4 + vkt_half_unit(dt));
+    free(x), free(xd), free(ref), free(dy), free(dx0), free(dyd), free(gacc), free(gdx), free(gdxa);
     vkt_arena_reset(t->arena);
 }
 
@@ -122,6 +141,7 @@ int main(void) {
     if (vkt_half_supported(&t)) {
         for (int act = 0; act < 2; act++) {
             check_half(&t, act, VKT_DTYPE_F16, 4099);
+            check_half(&t, act, VKT_DTYPE_F16, 7);
             check_half(&t, act, VKT_DTYPE_BF16, 4099);
             check_half(&t, act, VKT_DTYPE_BF16, 1000003);
         }

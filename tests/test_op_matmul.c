@@ -11,10 +11,13 @@
 #include <string.h>
 
 #include "core/half.h"
+#include "half_io.h"
 #include "harness.h"
 #include "ops/matmul.h"
 #include "ref/ref_matmul.h"
 #include "vk/shaders.h"
+
+#define F32 VKT_DTYPE_F32
 
 typedef struct {
     int64_t m, n, k;
@@ -25,6 +28,7 @@ typedef struct {
     vkt_dtype dt;
     int wide;   /* 1: the f32 fast path (matmul_wide) must apply; 2: A and B views start 16 bytes off a
                    32-byte boundary, which must rule it out */
+    bool c16;   /* C and bias in dt (a half activation output) instead of f32 */
 } mm_case;
 
 typedef struct {
@@ -74,9 +78,10 @@ static void check_case(vkt_test *t, vkt_matmul_variant v, const mm_case *cs) {
     float *bias = vkt_test_randn(t, (size_t)cs->n, 1), *c0 = vkt_test_randn(t, (size_t)nc, 1);
     mm_ctx x = {.has_bias = cs->bias};
     x.a = upload_as(t, a, na, cs->dt, cs->wide == 2), x.b = upload_as(t, b, nbb, cs->dt, cs->wide == 2);
-    x.bias = vkt_test_upload(t, bias, cs->n, 1, 1, 1);
+    vkt_dtype cdt = cs->c16 ? cs->dt : F32;
+    x.bias = vkt_half_or_f32_upload(t, cdt, bias, cs->n, 1);
     /* Batch padding is never written: NaN there in the output buffer would mark a stray write. */
-    vkt_test_out out = cs->accumulate ? vkt_test_output_init(t, c0, nc, 1, 1, 1) : vkt_test_output(t, nc, 1, 1, 1);
+    vkt_test_out out = vkt_any_output(t, cdt, cs->accumulate ? c0 : NULL, nc, 1);
     x.c = out.view;
     x.d = (vkt_matmul_desc){.m = cs->m, .n = cs->n, .k = cs->k, .trans_a = cs->ta, .trans_b = cs->tb,
                             .batch = cs->batch, .stride_a = sa, .stride_b = sb, .stride_c = sc,
@@ -94,11 +99,11 @@ static void check_case(vkt_test *t, vkt_matmul_variant v, const mm_case *cs) {
                               .batch = cs->batch, .stride_a = sa, .stride_b = sb, .stride_c = sc,
                               .alpha = cs->alpha != 0 ? cs->alpha : 1.0, .accumulate = cs->accumulate};
     vkt_ref_matmul(ad, bd, cs->bias ? biasd : NULL, ref, &rd);
-    float *y = vkt_test_read_output(t, &out, "c");
+    float *y = vkt_any_read(t, &out, "c");
     char what[128];
-    snprintf(what, sizeof what, "%s%s %s %c%c %lldx%lldx%lld b%lld%s%s d%u", vkt_matmul_variant_name(v),
+    snprintf(what, sizeof what, "%s%s %s%s %c%c %lldx%lldx%lld b%lld%s%s d%u", vkt_matmul_variant_name(v),
              wide ? "/wide" : "",
-             vkt_dtype_name(cs->dt), cs->ta ? 'T' : 'N', cs->tb ? 'T' : 'N', (long long)cs->m, (long long)cs->n,
+             vkt_dtype_name(cs->dt), cs->c16 ? "->c16" : "", cs->ta ? 'T' : 'N', cs->tb ? 'T' : 'N', (long long)cs->m, (long long)cs->n,
              (long long)cs->k, (long long)nb, cs->bias ? " bias" : "", cs->accumulate ? " acc" : "",
              vkt_rec_dispatch_count(t->rec));
     /* Compare the matrices only; the padding between batches must be untouched (NaN or the initial C). */
@@ -115,12 +120,13 @@ static void check_case(vkt_test *t, vkt_matmul_variant v, const mm_case *cs) {
             }
         }
     }
-    vkt_check(t, what, yp, rp, nmn, bound_for(cs->k));
+    /* A 16-bit C adds one rounding of each stored result (bias and accumulated C were rounded on input). */
+    vkt_check(t, what, yp, rp, nmn, bound_for(cs->k) + (cs->c16 ? vkt_half_unit(cs->dt) : 0));
     free(yp), free(rp);
     /* The cases sized over the test's binding limit must really have been split. */
     if (na * (int64_t)vkt_dtype_size(cs->dt) > (int64_t)vkt_rec_max_binding_bytes(t->rec) ||
         nbb * (int64_t)vkt_dtype_size(cs->dt) > (int64_t)vkt_rec_max_binding_bytes(t->rec) ||
-        nc * 4 > (int64_t)vkt_rec_max_binding_bytes(t->rec))
+        nc * (int64_t)vkt_dtype_size(cdt) > (int64_t)vkt_rec_max_binding_bytes(t->rec))
         if (vkt_rec_dispatch_count(t->rec) < 2) vkt_test_fail(t, "%s: expected a split dispatch", what);
     free(a), free(b), free(bias), free(c0), free(ad), free(bd), free(biasd), free(ref), free(y);
     vkt_arena_reset(t->arena);
@@ -160,10 +166,15 @@ static vkt_status run_lin_bwd(vkt_rec *r, void *p) {
     return vkt_op_matmul_bwd(r, &c->dy, &c->x, &c->w, &c->dx, &c->dw, &c->db, c->rows, c->in, c->out);
 }
 
-static void check_linear(vkt_test *t, const char *vname, int64_t rows, int64_t in, int64_t out) {
+/* dt: storage of x, w, bias, dy and of the outputs y and dx (the mixed precision convention); dw and db f32. */
+static void check_linear(vkt_test *t, const char *vname, vkt_dtype dt, int64_t rows, int64_t in, int64_t out) {
     size_t nx = (size_t)(rows * in), nw = (size_t)(out * in), ny = (size_t)(rows * out);
     float *x = vkt_test_randn(t, nx, 1), *w = vkt_test_randn(t, nw, 0.1f), *bias = vkt_test_randn(t, (size_t)out, 1);
     float *dy = vkt_test_randn(t, ny, 1), *dw0 = vkt_test_randn(t, nw, 1), *db0 = vkt_test_randn(t, (size_t)out, 1);
+    /* Inputs are rounded to dt in place before the reference sees them. */
+    lin_ctx c = {.x = vkt_half_or_f32_upload(t, dt, x, rows, in), .w = vkt_half_or_f32_upload(t, dt, w, out, in),
+                 .bias = vkt_half_or_f32_upload(t, dt, bias, out, 1), .dy = vkt_half_or_f32_upload(t, dt, dy, rows, out),
+                 .rows = rows, .in = in, .out = out};
     double *xd = vkt_test_to_double(x, nx), *wd = vkt_test_to_double(w, nw), *bd = vkt_test_to_double(bias, (size_t)out);
     double *dyd = vkt_test_to_double(dy, ny), *dwd = vkt_test_to_double(dw0, nw);
     double *dbd = vkt_test_to_double(db0, (size_t)out), *yd = malloc(ny * sizeof *yd), *dxd = malloc(nx * sizeof *dxd);
@@ -183,10 +194,7 @@ static void check_linear(vkt_test *t, const char *vname, int64_t rows, int64_t i
         free(gx), free(gw), free(gb);
     }
 
-    lin_ctx c = {.x = vkt_test_upload(t, x, rows, in, 1, 1), .w = vkt_test_upload(t, w, out, in, 1, 1),
-                 .bias = vkt_test_upload(t, bias, out, 1, 1, 1), .dy = vkt_test_upload(t, dy, rows, out, 1, 1),
-                 .rows = rows, .in = in, .out = out};
-    vkt_test_out y = vkt_test_output(t, rows, out, 1, 1), dx = vkt_test_output(t, rows, in, 1, 1);
+    vkt_test_out y = vkt_any_output(t, dt, NULL, rows, out), dx = vkt_any_output(t, dt, NULL, rows, in);
     vkt_test_out dw = vkt_test_output_init(t, dw0, out, in, 1, 1), db = vkt_test_output_init(t, db0, out, 1, 1, 1);
     c.y = y.view, c.dx = dx.view, c.dw = dw.view, c.db = db.view;
     vkt_test_run(t, run_lin_fwd, &c);
@@ -194,7 +202,7 @@ static void check_linear(vkt_test *t, const char *vname, int64_t rows, int64_t i
 
     vkt_ref_linear_fwd(xd, wd, bd, yd, rows, in, out);
     vkt_ref_linear_bwd(dyd, xd, wd, dxd, dwd, dbd, rows, in, out);
-    float *gy = vkt_test_read_output(t, &y, "y"), *gdx = vkt_test_read_output(t, &dx, "dx");
+    float *gy = vkt_any_read(t, &y, "y"), *gdx = vkt_any_read(t, &dx, "dx");
     float *gdw = vkt_test_read_output(t, &dw, "dw"), *gdb = vkt_test_read_output(t, &db, "db");
     const char *names[] = {"y", "dx", "dw", "db"};
     const float *got[] = {gy, gdx, gdw, gdb};
@@ -202,16 +210,15 @@ static void check_linear(vkt_test *t, const char *vname, int64_t rows, int64_t i
     const size_t n[] = {ny, nx, nw, (size_t)out};
     const int64_t depth[] = {in, out, rows, rows};
     for (int i = 0; i < 4; i++) {
-        snprintf(what, sizeof what, "%s linear %s %lldx%lldx%lld", vname, names[i], (long long)rows, (long long)in,
-                 (long long)out);
-        vkt_check(t, what, got[i], want[i], n[i], bound_for(depth[i]));
+        snprintf(what, sizeof what, "%s linear %s %s %lldx%lldx%lld", vname, vkt_dtype_name(dt), names[i],
+                 (long long)rows, (long long)in, (long long)out);
+        /* y and dx are stored in dt: one more rounding; dw and db are f32. */
+        vkt_check(t, what, got[i], want[i], n[i], bound_for(depth[i]) + (i < 2 ? vkt_half_unit(dt) : 0));
     }
     free(x), free(w), free(bias), free(dy), free(dw0), free(db0), free(xd), free(wd), free(bd), free(dyd);
     free(dwd), free(dbd), free(yd), free(dxd), free(gy), free(gdx), free(gdw), free(gdb);
     vkt_arena_reset(t->arena);
 }
-
-#define F32 VKT_DTYPE_F32
 
 /* ---- Row strides: A and B with padded rows, C a column window [c0, c0 + n) of a (m, ldc) matrix ---- */
 
@@ -288,6 +295,31 @@ static const ld_case ld_cases[] = {
 };
 
 
+/* Mismatched storage dtypes are refused (VKT_ERR_ARG, logged) before anything is recorded. */
+static void expect_dtype_refused(vkt_test *t) {
+    vkt_tensor h16, b16, f32;
+    VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F16, 256, 1, 1, 1, &h16));
+    VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, VKT_DTYPE_BF16, 256, 1, 1, 1, &b16));
+    VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, F32, 256, 1, 1, 1, &f32));
+    const vkt_tensor *cases[][4] = {{&h16, &h16, &b16, NULL},  /* C of another 16-bit type */
+                                    {&f32, &f32, &h16, NULL},  /* f32 inputs, half C */
+                                    {&h16, &h16, &h16, &f32},  /* bias not in C's dtype */
+                                    {&h16, &b16, &f32, NULL}}; /* A and B differ */
+    vkt_matmul_desc d = {.m = 16, .n = 16, .k = 16};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        VKT_TEST_TRY(t, vkt_rec_begin(t->rec));
+        vkt_status s = vkt_op_matmul(t->rec, cases[i][0], cases[i][1], cases[i][3], cases[i][2], &d);
+        VKT_TEST_TRY(t, vkt_rec_end(t->rec));
+        if (s != VKT_ERR_ARG) vkt_test_fail(t, "matmul dtype case %zu returned %s, not ARG", i, vkt_status_name(s));
+    }
+    vkt_tensor dy16 = h16;
+    VKT_TEST_TRY(t, vkt_rec_begin(t->rec));
+    vkt_status s = vkt_op_matmul_colsum(t->rec, &dy16, &h16, 16, 16);
+    VKT_TEST_TRY(t, vkt_rec_end(t->rec));
+    if (s != VKT_ERR_ARG) vkt_test_fail(t, "colsum into a half db returned %s, not ARG", vkt_status_name(s));
+    vkt_arena_reset(t->arena);
+}
+
 static void expect_coopmat_unsupported(vkt_test *t) {
     vkt_tensor a, c;
     VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F16, 256, 1, 1, 1, &a));
@@ -302,56 +334,63 @@ static void expect_coopmat_unsupported(vkt_test *t) {
 
 static const mm_case cases[] = {
     /* m, n, k, ta, tb, batch, pad_a, pad_b, pad_c, bias, acc, alpha, dtype */
-    {1, 1, 1, false, false, 1, 0, 0, 0, false, false, 0, F32, 0},
-    {7, 33, 65, false, false, 1, 0, 0, 0, true, false, 0, F32, 0},
-    {33, 7, 127, false, true, 1, 0, 0, 0, false, true, 0, F32, 0},
-    {65, 127, 1, true, false, 1, 0, 0, 0, true, true, 0.5f, F32, 0},
-    {127, 65, 33, false, true, 1, 0, 0, 0, true, false, 0, F32, 0},
-    {127, 65, 33, true, false, 1, 0, 0, 0, false, true, 0, F32, 0},
-    {65, 1, 7, true, true, 1, 0, 0, 0, true, false, -2.0f, F32, 0},
-    {300, 257, 129, false, false, 1, 0, 0, 0, true, false, 0, F32, 0},
-    {300, 257, 129, false, true, 1, 0, 0, 0, false, true, 0, F32, 0},
-    {300, 257, 129, true, false, 1, 0, 0, 0, true, true, 0, F32, 0},
+    {1, 1, 1, false, false, 1, 0, 0, 0, false, false, 0, F32, 0, false},
+    {7, 33, 65, false, false, 1, 0, 0, 0, true, false, 0, F32, 0, false},
+    {33, 7, 127, false, true, 1, 0, 0, 0, false, true, 0, F32, 0, false},
+    {65, 127, 1, true, false, 1, 0, 0, 0, true, true, 0.5f, F32, 0, false},
+    {127, 65, 33, false, true, 1, 0, 0, 0, true, false, 0, F32, 0, false},
+    {127, 65, 33, true, false, 1, 0, 0, 0, false, true, 0, F32, 0, false},
+    {65, 1, 7, true, true, 1, 0, 0, 0, true, false, -2.0f, F32, 0, false},
+    {300, 257, 129, false, false, 1, 0, 0, 0, true, false, 0, F32, 0, false},
+    {300, 257, 129, false, true, 1, 0, 0, 0, false, true, 0, F32, 0, false},
+    {300, 257, 129, true, false, 1, 0, 0, 0, true, true, 0, F32, 0, false},
     /* batched: padded strides, a broadcast B */
-    {33, 65, 7, false, false, 3, 5, 3, 9, true, false, 0, F32, 0},
-    {17, 31, 66, false, true, 4, 1, -1, 2, false, true, 0, F32, 0},
-    {31, 9, 40, true, false, 2, 0, 0, 4, true, true, 0, F32, 0},
+    {33, 65, 7, false, false, 3, 5, 3, 9, true, false, 0, F32, 0, false},
+    {17, 31, 66, false, true, 4, 1, -1, 2, false, true, 0, F32, 0, false},
+    {31, 9, 40, true, false, 2, 0, 0, 4, true, true, 0, F32, 0, false},
     /* over the 256 KiB test binding limit: split along M and N, and along K with accumulation */
-    {1500, 60, 50, false, false, 1, 0, 0, 0, true, false, 0, F32, 0},
-    {40, 3000, 40, false, true, 1, 0, 0, 0, true, false, 0, F32, 0},
-    {2000, 17, 70, true, false, 1, 0, 0, 0, true, false, 0, F32, 0},
-    {2000, 17, 70, true, false, 1, 0, 0, 0, false, true, 0, F32, 0},
+    {1500, 60, 50, false, false, 1, 0, 0, 0, true, false, 0, F32, 0, false},
+    {40, 3000, 40, false, true, 1, 0, 0, 0, true, false, 0, F32, 0, false},
+    {2000, 17, 70, true, false, 1, 0, 0, 0, true, false, 0, F32, 0, false},
+    {2000, 17, 70, true, false, 1, 0, 0, 0, false, true, 0, F32, 0, false},
     /* windows that cannot start on an aligned element: offsets travel in push constants */
-    {9, 11, 3, false, false, 700, 2, 0, 4, true, true, 0, F32, 0},
-    {2001, 17, 70, true, false, 1, 0, 0, 0, true, true, 0, F32, 0},
-    {5, 10, 20001, false, true, 1, 0, 0, 0, true, false, 0, F32, 0},
+    {9, 11, 3, false, false, 700, 2, 0, 4, true, true, 0, F32, 0, false},
+    {2001, 17, 70, true, false, 1, 0, 0, 0, true, true, 0, F32, 0, false},
+    {5, 10, 20001, false, true, 1, 0, 0, 0, true, false, 0, F32, 0, false},
     /* multiples of 8: the f32 fast path of the reg variant, every layout, batches, splits (K with accumulation) */
-    {64, 72, 40, false, false, 1, 0, 0, 0, true, false, 0, F32, 1},
-    {40, 64, 48, false, true, 1, 0, 0, 0, false, true, 0, F32, 1},
-    {48, 40, 64, true, false, 1, 0, 0, 0, true, true, 0, F32, 1},
-    {56, 24, 16, true, true, 1, 0, 0, 0, true, false, 1.5f, F32, 1},
-    {264, 256, 136, false, false, 1, 0, 0, 0, true, false, 0, F32, 1},
-    {8, 3000, 40, false, true, 1, 0, 0, 0, true, true, 0, F32, 1},
-    {2000, 16, 72, true, false, 1, 0, 0, 0, true, true, 0, F32, 1},
-    {16, 24, 32, false, false, 5, 8, 0, 3, true, false, 0, F32, 1},
-    {24, 16, 40, true, true, 3, 16, -1, 1, false, true, 0, F32, 1},
-    {16, 16, 2056, false, false, 1, 0, 0, 0, true, true, 0, F32, 1},  /* K over WIDE_KMAX: 3 K chunks */
-    {24, 8, 1040, true, true, 2, 8, 0, 0, true, false, 0, F32, 1},
+    {64, 72, 40, false, false, 1, 0, 0, 0, true, false, 0, F32, 1, false},
+    {40, 64, 48, false, true, 1, 0, 0, 0, false, true, 0, F32, 1, false},
+    {48, 40, 64, true, false, 1, 0, 0, 0, true, true, 0, F32, 1, false},
+    {56, 24, 16, true, true, 1, 0, 0, 0, true, false, 1.5f, F32, 1, false},
+    {264, 256, 136, false, false, 1, 0, 0, 0, true, false, 0, F32, 1, false},
+    {8, 3000, 40, false, true, 1, 0, 0, 0, true, true, 0, F32, 1, false},
+    {2000, 16, 72, true, false, 1, 0, 0, 0, true, true, 0, F32, 1, false},
+    {16, 24, 32, false, false, 5, 8, 0, 3, true, false, 0, F32, 1, false},
+    {24, 16, 40, true, true, 3, 16, -1, 1, false, true, 0, F32, 1, false},
+    {16, 16, 2056, false, false, 1, 0, 0, 0, true, true, 0, F32, 1, false},  /* K over WIDE_KMAX: 3 K chunks */
+    {24, 8, 1040, true, true, 2, 8, 0, 0, true, false, 0, F32, 1, false},
     /* A's rows misaligned only by its stride (K or M not a multiple of 8): 8 row classes, fast middles */
-    {40, 16, 1001, false, false, 1, 0, 0, 0, true, false, 0, F32, 0},
-    {300, 24, 131, false, false, 1, 0, 0, 0, false, true, 0.5f, F32, 0},
-    {1001, 16, 72, true, false, 1, 0, 0, 0, true, true, 0, F32, 0},
-    {203, 24, 77, true, false, 1, 0, 0, 0, true, false, 0, F32, 0},
-    {520, 16, 2001, false, false, 1, 0, 0, 0, true, true, 0, F32, 0},
-    {64, 72, 40, false, false, 1, 0, 0, 0, true, false, 0, F32, 2},
-    {48, 40, 64, true, true, 1, 0, 0, 0, false, true, 0, F32, 2},
+    {40, 16, 1001, false, false, 1, 0, 0, 0, true, false, 0, F32, 0, false},
+    {300, 24, 131, false, false, 1, 0, 0, 0, false, true, 0.5f, F32, 0, false},
+    {1001, 16, 72, true, false, 1, 0, 0, 0, true, true, 0, F32, 0, false},
+    {203, 24, 77, true, false, 1, 0, 0, 0, true, false, 0, F32, 0, false},
+    {520, 16, 2001, false, false, 1, 0, 0, 0, true, true, 0, F32, 0, false},
+    {64, 72, 40, false, false, 1, 0, 0, 0, true, false, 0, F32, 2, false},
+    {48, 40, 64, true, true, 1, 0, 0, 0, false, true, 0, F32, 2, false},
     /* 16-bit storage */
-    {65, 127, 33, false, false, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16, 0},
-    {33, 65, 129, false, true, 2, 1, 3, 0, false, true, 0, VKT_DTYPE_F16, 0},
-    {127, 33, 65, true, false, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16, 0},
-    {65, 127, 33, false, false, 1, 0, 0, 0, false, true, 0, VKT_DTYPE_BF16, 0},
-    {33, 65, 129, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_BF16, 0},
-    {127, 33, 65, true, false, 2, 2, 1, 1, false, false, 0, VKT_DTYPE_BF16, 0},
+    {65, 127, 33, false, false, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16, 0, false},
+    {33, 65, 129, false, true, 2, 1, 3, 0, false, true, 0, VKT_DTYPE_F16, 0, false},
+    {127, 33, 65, true, false, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16, 0, false},
+    {65, 127, 33, false, false, 1, 0, 0, 0, false, true, 0, VKT_DTYPE_BF16, 0, false},
+    {33, 65, 129, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_BF16, 0, false},
+    {127, 33, 65, true, false, 2, 2, 1, 1, false, false, 0, VKT_DTYPE_BF16, 0, false},
+    /* 16-bit C (half activations: y = x W^T + b, dx = dy W), bias in C's dtype; alpha and accumulation too */
+    {65, 127, 33, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16, 0, true},
+    {33, 65, 129, false, false, 2, 1, 3, 5, false, false, -0.5f, VKT_DTYPE_F16, 0, true},
+    {127, 33, 65, true, false, 1, 0, 0, 0, true, true, 0, VKT_DTYPE_F16, 0, true},
+    {65, 127, 33, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_BF16, 0, true},
+    {33, 65, 129, false, false, 2, 1, 3, 5, false, true, 2.0f, VKT_DTYPE_BF16, 0, true},
+    {3000, 60, 50, false, false, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_BF16, 0, true}, /* split over the limit */
 };
 
 int main(void) {
@@ -369,6 +408,8 @@ int main(void) {
     setenv("VKT_MATMUL_VARIANT", "smem", 1);
     if (vkt_matmul_pick(t.rec, F32, VKT_MATMUL_AUTO) != VKT_MATMUL_SMEM)
         vkt_test_fail(&t, "VKT_MATMUL_VARIANT=smem was not honoured");
+
+    expect_dtype_refused(&t);
 
     const vkt_matmul_variant variants[] = {VKT_MATMUL_REG, VKT_MATMUL_SMEM, VKT_MATMUL_COOPMAT};
     for (size_t vi = 0; vi < sizeof variants / sizeof variants[0]; vi++) {
@@ -398,10 +439,16 @@ int main(void) {
             check_case(&t, v, &cases[i]);
         }
         for (size_t i = 0; i < sizeof ld_cases / sizeof ld_cases[0]; i++) check_strided(&t, v, &ld_cases[i]);
-        check_linear(&t, vname, 5, 7, 3);
-        check_linear(&t, vname, 67, 33, 129);
-        check_linear(&t, vname, 2100, 24, 40); /* dy, dx, x windows split; dW splits K */
-        check_linear(&t, vname, 64, 24, 131);  /* odd out: dx and dW take the row-class split on reg */
+        check_linear(&t, vname, F32, 5, 7, 3);
+        check_linear(&t, vname, F32, 67, 33, 129);
+        check_linear(&t, vname, F32, 2100, 24, 40); /* dy, dx, x windows split; dW splits K */
+        check_linear(&t, vname, F32, 64, 24, 131);  /* odd out: dx and dW take the row-class split on reg */
+        if (info->storage16) {
+            /* Mixed precision: half x, w, b, dy, y, dx; f32 dw, db. */
+            check_linear(&t, vname, VKT_DTYPE_F16, 67, 33, 129);
+            check_linear(&t, vname, VKT_DTYPE_BF16, 67, 33, 129);
+            check_linear(&t, vname, VKT_DTYPE_BF16, 4100, 24, 40); /* windows split (binding limit); dW splits K */
+        }
     }
     unsetenv("VKT_MATMUL_VARIANT");
     return vkt_test_finish(&t);

@@ -120,11 +120,13 @@ static void check_case(vkt_test *t, int64_t N, int64_t F, bool fused, bool shift
     vkt_arena_reset(t->arena);
 }
 
-/* 16-bit storage forward; the reference sees the rounded inputs, out is rounded once: bound 1e-2. */
+/* 16-bit storage forward and backward; the reference sees the rounded inputs. out: rounded once, bound 1e-2.
+ * dgate, dup: the f32 bounds of check_case plus one rounding of the stored result (vkt_half_unit). */
 static void check_half(vkt_test *t, vkt_dtype dt, int64_t N, int64_t F, bool fused) {
     size_t n = (size_t)(N * F);
-    float *gate = vkt_test_randn(t, n, 3), *up = vkt_test_randn(t, n, 1);
-    ctx_t c = {.fused = fused};
+    float *gate = vkt_test_randn(t, n, 3), *up = vkt_test_randn(t, n, 1), *dout = vkt_test_randn(t, n, 1);
+    ctx_t c = {.fused = fused, .dout = vkt_half_upload(t, dt, dout, N, F)};
+    vkt_test_out dg = {0}, du = {0}, dgu = {0};
     if (fused) {
         float *gu = fuse(gate, up, N, F);
         c.gu = vkt_half_upload(t, dt, gu, N, 2 * F);
@@ -133,20 +135,43 @@ static void check_half(vkt_test *t, vkt_dtype dt, int64_t N, int64_t F, bool fus
             memcpy(up + i * F, gu + i * 2 * F + F, (size_t)F * sizeof *up);
         }
         free(gu);
+        dgu = vkt_half_output(t, dt, N, 2 * F);
+        c.dgu = dgu.view;
     } else {
         c.gate = vkt_half_upload(t, dt, gate, N, F), c.up = vkt_half_upload(t, dt, up, N, F);
+        dg = vkt_half_output(t, dt, N, F), du = vkt_half_output(t, dt, N, F);
+        c.dgate = dg.view, c.dup = du.view;
     }
     vkt_test_out out = vkt_half_output(t, dt, N, F);
     c.out = out.view;
     vkt_test_run(t, run_fwd, &c);
+    vkt_test_run(t, run_bwd, &c);
     double *gd = vkt_test_to_double(gate, n), *ud = vkt_test_to_double(up, n), *r = malloc(n * sizeof *r);
+    double *dd = vkt_test_to_double(dout, n), *dgr = malloc(n * sizeof *dgr), *dur = malloc(n * sizeof *dur);
     vkt_ref_swiglu_fwd(gd, ud, r, (int64_t)n);
-    float *go = vkt_half_read(t, &out, "out16");
+    vkt_ref_swiglu_bwd(gd, ud, dd, dgr, dur, (int64_t)n);
+    float *go = vkt_half_read(t, &out, "out16"), *gdg, *gdu;
+    if (fused) {
+        float *g2 = vkt_half_read(t, &dgu, "dgu16");
+        gdg = malloc(n * sizeof *gdg), gdu = malloc(n * sizeof *gdu);
+        for (int64_t i = 0; i < N; i++) {
+            memcpy(gdg + i * F, g2 + i * 2 * F, (size_t)F * sizeof *gdg);
+            memcpy(gdu + i * F, g2 + i * 2 * F + F, (size_t)F * sizeof *gdu);
+        }
+        free(g2);
+    } else {
+        gdg = vkt_half_read(t, &dg, "dgate16"), gdu = vkt_half_read(t, &du, "dup16");
+    }
     char what[96];
     snprintf(what, sizeof what, "swiglu out %s N=%lld F=%lld%s", vkt_dtype_name(dt), (long long)N, (long long)F,
              fused ? " fused" : "");
     vkt_check(t, what, go, r, n, 1e-2);
-    free(gate), free(up), free(gd), free(ud), free(r), free(go);
+    memcpy(what + 7, "dgt", 3);
+    vkt_check(t, what, gdg, dgr, n, 2e-4 + vkt_half_unit(dt));
+    memcpy(what + 7, "dup", 3);
+    vkt_check(t, what, gdu, dur, n, 1e-5 + vkt_half_unit(dt));
+    free(gate), free(up), free(dout), free(gd), free(ud), free(dd), free(r), free(dgr), free(dur);
+    free(go), free(gdg), free(gdu);
     vkt_arena_reset(t->arena);
 }
 
@@ -165,6 +190,8 @@ int main(void) {
         check_half(&t, VKT_DTYPE_F16, 257, 1000, false);
         check_half(&t, VKT_DTYPE_BF16, 257, 1000, true);
         check_half(&t, VKT_DTYPE_BF16, 3, 7, true);
+        check_half(&t, VKT_DTYPE_F16, 65, 33, true);
+        check_half(&t, VKT_DTYPE_BF16, 65, 33, false);
     } else {
         printf("   skipped 16-bit storage forward: device lacks storageBuffer16BitAccess\n");
     }

@@ -13,8 +13,9 @@
  * y must not alias x unless it is the same view (elementwise, read before write). */
 vkt_status vkt_op_gelu_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *y);
 /* dx = dy * gelu'(x), overwriting dx; with accumulate, dx += dy * gelu'(x) instead (for an activation
- * whose gradient also collects other contributions; costs one extra read of dx). x, dy, dx: f32, same
- * element count. */
+ * whose gradient also collects other contributions; costs one extra read of dx). x, dy, dx: same element
+ * count and one storage dtype, f32, f16 or bf16 (activations and their gradients share the run's dtype;
+ * f32 math, dx rounded once); mismatches are VKT_ERR_ARG, logged. */
 vkt_status vkt_op_gelu_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *dy, const vkt_tensor *dx,
                            bool accumulate);
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/op_rows.h"
 #include "ops/op_util.h"
 #include "vk/shaders.h"
 
@@ -161,7 +162,8 @@ bool vkt_matmul_wide_ok(const vkt_tensor *a, const vkt_tensor *b, const vkt_matm
     return wide_operands(d, &oa, &ob, nb);
 }
 
-static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, bool ta, bool tb, bool wide,
+/* c16: C and bias in the inputs' 16-bit dtype (the *_c16 shader variants) instead of f32. */
+static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, bool c16, bool ta, bool tb, bool wide,
                              kernel *k) {
     const vkt_device_info *info = vkt_device_get_info(vkt_rec_device(r));
     static const char *suffix[] = {[VKT_DTYPE_F32] = "f32", [VKT_DTYPE_F16] = "f16", [VKT_DTYPE_BF16] = "bf16"};
@@ -171,6 +173,7 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, boo
         return VKT_ERR_UNSUPPORTED;
     }
     char shader[64];
+    const char *csuf = c16 ? "_c16" : "";
     *k = (kernel){0};
     vkt_pipeline_desc d = {.pc_size = sizeof(vkt_pc_matmul), .n_bindings = 4};
     if (v == VKT_MATMUL_COOPMAT) {
@@ -180,25 +183,26 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, boo
                           info->name, info->coopmat_nv);
             return VKT_ERR_UNSUPPORTED;
         }
-        snprintf(shader, sizeof shader, "matmul_coopmat_nv_f16");
+        snprintf(shader, sizeof shader, "matmul_coopmat_nv_f16%s", csuf);
         d.n_spec = 3;
         d.spec[0] = info->subgroup_size, d.spec[1] = ta, d.spec[2] = tb;
         if (info->subgroup_size_control) d.subgroup_size = info->subgroup_size;
         k->name = "matmul_coopmat", k->bm = k->bn = COOP_T, k->bk = 1, k->m_fast = false;
     } else if (v == VKT_MATMUL_SMEM) {
-        snprintf(shader, sizeof shader, "matmul_smem_%s", suffix[dt]);
+        snprintf(shader, sizeof shader, "matmul_smem_%s%s", suffix[dt], csuf);
         const uint32_t spec[] = {(SMEM_BM / SMEM_T) * (SMEM_BN / SMEM_T), SMEM_BM, SMEM_BN, SMEM_BK, ta, tb,
                                  SMEM_T, SMEM_T};
         d.n_spec = 8;
         memcpy(d.spec, spec, sizeof spec);
         k->name = "matmul_smem", k->bm = SMEM_BM, k->bn = SMEM_BN, k->bk = 1, k->m_fast = false;
     } else {
-        snprintf(shader, sizeof shader, "matmul_reg_%s", suffix[dt]);
+        snprintf(shader, sizeof shader, "matmul_reg_%s%s", suffix[dt], csuf);
         const uint32_t spec[] = {REG_WG, REG_TM, REG_TN, ta, tb};
         d.n_spec = 5;
         memcpy(d.spec, spec, sizeof spec);
         k->name = "matmul_reg", k->bm = REG_TM, k->bn = REG_WG * REG_TN, k->bk = 1, k->m_fast = false;
         if (wide) {
+            VKT_ASSERT(dt == VKT_DTYPE_F32 && !c16);
             snprintf(shader, sizeof shader, "matmul_wide");
             /* Transposed A is read 8 rows per word: 8 x 16 tiles suit it better than 16 x 8 (measured). */
             uint32_t tm = ta ? WIDE_TN : WIDE_TM, tn = ta ? WIDE_TM : WIDE_TN;
@@ -262,12 +266,13 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
     bool wide = v == VKT_MATMUL_REG && wide_operands(d, &oa, &ob, nb);
     kernel kern;
     int64_t box[4];
-    VKT_TRY(get_kernel(r, v, a->dtype, d->trans_a, d->trans_b, wide, &kern));
+    bool c16 = oc.t->dtype != VKT_DTYPE_F32;
+    VKT_TRY(get_kernel(r, v, a->dtype, c16, d->trans_a, d->trans_b, wide, &kern));
     plan(r, &kern, d, &oa, &ob, &oc, nb, box);
     /* The wide kernel needs every box edge on a multiple of 8 (window starts stay 32-byte aligned). */
     if (wide && !((box[1] == M || box[1] % 8 == 0) && (box[2] == N || box[2] % 8 == 0) &&
                   (box[3] == K || box[3] % 8 == 0))) {
-        VKT_TRY(get_kernel(r, v, a->dtype, d->trans_a, d->trans_b, false, &kern));
+        VKT_TRY(get_kernel(r, v, a->dtype, c16, d->trans_a, d->trans_b, false, &kern));
         plan(r, &kern, d, &oa, &ob, &oc, nb, box);
     }
     const int64_t bc = box[0], mc = box[1], nc = box[2], kc = box[3];
@@ -407,13 +412,27 @@ static vkt_status matmul_tail_split(vkt_rec *r, const vkt_matmul_desc *d, const 
     return VKT_OK;
 }
 
+/* The storage convention (see matmul.h): A and B share f32, f16 or bf16; C is f32 or their dtype; the bias
+ * has C's dtype. */
+static vkt_status check_dtypes(const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias, const vkt_tensor *c) {
+    vkt_dtype dt = a->dtype;
+    bool known = dt == VKT_DTYPE_F32 || dt == VKT_DTYPE_F16 || dt == VKT_DTYPE_BF16;
+    if (!known || b->dtype != dt || (c->dtype != VKT_DTYPE_F32 && c->dtype != dt) || (bias && bias->dtype != c->dtype)) {
+        vkt_log_error("matmul: dtypes A %s, B %s, C %s, bias %s: A and B must share f32, f16 or bf16, C must be "
+                      "f32 or A's dtype, and the bias C's dtype (src/ops/matmul.h)",
+                      vkt_dtype_name(a->dtype), vkt_dtype_name(b->dtype), vkt_dtype_name(c->dtype),
+                      bias ? vkt_dtype_name(bias->dtype) : "none");
+        return VKT_ERR_ARG;
+    }
+    return VKT_OK;
+}
+
 vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
                          const vkt_tensor *c, const vkt_matmul_desc *d) {
     const int64_t M = d->m, N = d->n, K = d->k, nb = d->batch > 1 ? d->batch : 1;
     VKT_ASSERT(M > 0 && N > 0 && K > 0);
-    VKT_ASSERT(a->dtype == b->dtype && c->dtype == VKT_DTYPE_F32);
-    VKT_ASSERT(a->dtype == VKT_DTYPE_F32 || a->dtype == VKT_DTYPE_F16 || a->dtype == VKT_DTYPE_BF16);
-    VKT_ASSERT(!bias || (bias->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(bias) >= N));
+    VKT_TRY(check_dtypes(a, b, bias, c));
+    VKT_ASSERT(!bias || vkt_tensor_numel(bias) >= N);
     /* Stored extents: A (ra, ca), B (rb, cb). */
     const int64_t ra = d->trans_a ? K : M, ca = d->trans_a ? M : K;
     const int64_t rb = d->trans_b ? N : K, cb = d->trans_b ? K : N;
@@ -442,13 +461,21 @@ vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, c
 #define COLSUM_WG 64
 
 vkt_status vkt_op_matmul_colsum(vkt_rec *r, const vkt_tensor *dy, const vkt_tensor *db, int64_t rows, int64_t n) {
-    VKT_ASSERT(rows > 0 && n > 0 && dy->dtype == VKT_DTYPE_F32 && db->dtype == VKT_DTYPE_F32);
+    VKT_ASSERT(rows > 0 && n > 0);
     VKT_ASSERT(vkt_tensor_numel(dy) >= rows * n && vkt_tensor_numel(db) >= n);
+    if (db->dtype != VKT_DTYPE_F32 ||
+        (dy->dtype != VKT_DTYPE_F32 && dy->dtype != VKT_DTYPE_F16 && dy->dtype != VKT_DTYPE_BF16)) {
+        vkt_log_error("matmul_colsum: dy is %s and db %s; dy must be f32, f16 or bf16 and db (a parameter "
+                      "gradient) f32", vkt_dtype_name(dy->dtype), vkt_dtype_name(db->dtype));
+        return VKT_ERR_ARG;
+    }
     vkt_pipeline *p;
     const uint32_t spec[] = {COLSUM_WG};
-    VKT_TRY(vkt_ops_pipeline(r, "matmul_colsum", 2, sizeof(vkt_pc_colsum), spec, 1, &p));
+    char shader[48];
+    vkt_ops_dtype_variant("matmul_colsum", dy->dtype, shader, sizeof shader);
+    VKT_TRY(vkt_ops_pipeline(r, shader, 2, sizeof(vkt_pc_colsum), spec, 1, &p));
     const size_t align = window_align(r);
-    int64_t chunk = (int64_t)((vkt_rec_max_binding_bytes(r) - align) / 4) / n;
+    int64_t chunk = (int64_t)((vkt_rec_max_binding_bytes(r) - align) / vkt_dtype_size(dy->dtype)) / n;
     VKT_ASSERT(chunk > 0);
     operand od = {dy, n, 0, 0}, ob = {db, 0, 0, 0};
     uint32_t gx, gy;

@@ -17,8 +17,15 @@
  *   smem     shared-memory tiles, for GPUs.
  *   coopmat  GL_NV_cooperative_matrix (f16 inputs, f32 accumulate); built only when glslang supports it and
  *            chosen only when the device reports a 16x16x16 f16 x f16 -> f32 shape.
- * Inputs A and B may be f32, f16 or bf16 (same dtype for both; 16-bit needs storageBuffer16BitAccess);
- * arithmetic is f32, C and bias are f32.
+ * Storage dtypes: A and B share f32, f16 or bf16 (16-bit needs storageBuffer16BitAccess); arithmetic and
+ * accumulation are f32. C is f32, or A's 16-bit dtype (a half activation: the *_c16 kernels round the f32
+ * result once when storing it); the bias has C's dtype. Mixed precision training (issue 10) uses:
+ *   y  = x W^T + b   x, W, b, y half         (activations and the half weight copy share the run's dtype)
+ *   dx = dy W        dy, W, dx half
+ *   dW += dy^T x     dy, x half, dW f32      (parameter gradients are always f32, accumulated in f32)
+ *   db += colsum(dy) dy half, db f32
+ * Accumulating into a 16-bit C works but rounds C once per K chunk (K splits only at the binding limit).
+ * Anything else (mixed A/B dtypes, f16 C with bf16 inputs, f32 A with half C) is VKT_ERR_ARG, logged.
  *
  * Operands of any size are split into dispatches whose bound windows fit one storage binding
  * (vkt_rec_max_binding_bytes), along batch, M, N and, with accumulation, K.
@@ -71,24 +78,24 @@ typedef struct {
 vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
                          const vkt_tensor *c, const vkt_matmul_desc *d);
 
-/* db += sum over rows of dy. dy (rows, n) f32, db (n) f32. Each column is summed in row order by one
+/* db += sum over rows of dy. dy (rows, n) f32, f16 or bf16; db (n) f32 (a parameter gradient). Each column is summed in row order by one
  * invocation: deterministic run to run. */
 vkt_status vkt_op_matmul_colsum(vkt_rec *r, const vkt_tensor *dy, const vkt_tensor *db, int64_t rows, int64_t n);
 
 /* Linear forward y = x W^T + b.
- *   x     (rows, in)
+ *   x     (rows, in)    f32, f16 or bf16
  *   w     (out, in)     same dtype as x
- *   bias  (out) f32, or NULL
- *   y     (rows, out) f32, overwritten */
+ *   bias  (out) y's dtype, or NULL
+ *   y     (rows, out)   f32 or x's dtype, overwritten */
 vkt_status vkt_op_matmul_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, const vkt_tensor *bias,
                              const vkt_tensor *y, int64_t rows, int64_t in, int64_t out);
 
 /* Linear backward: dx = dy W (overwritten), dW += dy^T x, db += colsum(dy). Any of dx, dw, db may be NULL
  * to skip it (frozen weights, no bias, first layer).
- *   dy    (rows, out) f32
- *   x     (rows, in) f32     the forward's input
- *   w     (out, in) f32
- *   dx    (rows, in) f32;  dw (out, in) f32;  db (out) f32 */
+ *   dy    (rows, out)  f32, f16 or bf16
+ *   x     (rows, in)   dy's dtype, the forward's input
+ *   w     (out, in)    dy's dtype
+ *   dx    (rows, in)   f32 or dy's dtype;  dw (out, in) f32;  db (out) f32 (parameter gradients stay f32) */
 vkt_status vkt_op_matmul_bwd(vkt_rec *r, const vkt_tensor *dy, const vkt_tensor *x, const vkt_tensor *w,
                              const vkt_tensor *dx, const vkt_tensor *dw, const vkt_tensor *db, int64_t rows,
                              int64_t in, int64_t out);

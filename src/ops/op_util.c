@@ -68,3 +68,25 @@ vkt_tensor vkt_ops_whole(const vkt_rec *r, const vkt_tensor *t, vkt_dtype dtype,
     VKT_ASSERT(base == 0);
     return v;
 }
+
+vkt_status vkt_ops_check_dtype(const char *op, vkt_dtype want, int n, const vkt_tensor *const *t,
+                               const char *const *names) {
+    for (int i = 0; i < n; i++) {
+        if (t[i] && t[i]->dtype != want) {
+            vkt_log_error("%s: %s is %s, must be %s (activations and their gradients share one storage dtype; "
+                          "parameter gradients and statistics are f32: src/ops/op_util.h)",
+                          op, names[i], vkt_dtype_name(t[i]->dtype), vkt_dtype_name(want));
+            return VKT_ERR_ARG;
+        }
+    }
+    return VKT_OK;
+}
+
+vkt_status vkt_ops_check_storage(const char *op, int n, const vkt_tensor *const *t, const char *const *names) {
+    vkt_dtype dt = t[0]->dtype;
+    if (dt != VKT_DTYPE_F32 && dt != VKT_DTYPE_F16 && dt != VKT_DTYPE_BF16) {
+        vkt_log_error("%s: %s is %s; storage must be f32, f16 or bf16", op, names[0], vkt_dtype_name(dt));
+        return VKT_ERR_ARG;
+    }
+    return vkt_ops_check_dtype(op, dt, n, t, names);
+}

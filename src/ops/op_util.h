@@ -36,6 +36,15 @@ int64_t vkt_ops_align_elems(const vkt_rec *r, size_t elem_size);
  * the small per-row / per-sequence vectors of loss ops, which are never split. */
 vkt_tensor vkt_ops_whole(const vkt_rec *r, const vkt_tensor *t, vkt_dtype dtype, int64_t n);
 
+/* Mixed precision storage convention (issue 10): activations, activation gradients and the weights an op
+ * reads share the run's storage dtype (f32, f16 or bf16); parameter gradients and statistics are f32.
+ * vkt_ops_check_dtype: every non-NULL t[i] has dtype `want`; vkt_ops_check_storage: every non-NULL t[i]
+ * has t[0]'s dtype, which is f32, f16 or bf16. Otherwise both log "<op>: <name> is <dtype> ..." naming
+ * the first offender and return VKT_ERR_ARG. names[i] labels t[i]. */
+vkt_status vkt_ops_check_dtype(const char *op, vkt_dtype want, int n, const vkt_tensor *const *t,
+                               const char *const *names);
+vkt_status vkt_ops_check_storage(const char *op, int n, const vkt_tensor *const *t, const char *const *names);
+
 static inline uint32_t vkt_ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
 
 #endif

@@ -1,6 +1,7 @@
 /* Residual add, forward and backward, chunked so any size fits the binding limit. */
 #include "ops/residual.h"
 
+#include "ops/op_rows.h"
 #include "ops/op_util.h"
 
 typedef struct { uint32_t n; } vkt_pc_residual;
@@ -11,10 +12,15 @@ _Static_assert(sizeof(vkt_pc_residual) == 4, "keep in sync with residual_fwd.com
 vkt_status vkt_op_residual_fwd(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *out) {
     int64_t n = vkt_tensor_numel(out);
     VKT_ASSERT(vkt_tensor_numel(a) == n && vkt_tensor_numel(b) == n);
-    VKT_ASSERT(a->dtype == VKT_DTYPE_F32 && b->dtype == VKT_DTYPE_F32 && out->dtype == VKT_DTYPE_F32);
+    const vkt_tensor *ts[] = {a, b, out};
+    const char *names[] = {"a", "b", "out"};
+    VKT_TRY(vkt_ops_check_storage("residual", 3, ts, names));
     vkt_pipeline *p;
     const uint32_t spec[] = {WG};
-    VKT_TRY(vkt_ops_pipeline(r, "residual_fwd", 3, sizeof(vkt_pc_residual), spec, 1, &p));
+    char shader[48];
+    vkt_ops_dtype_variant("residual_fwd", out->dtype, shader, sizeof shader);
+    VKT_TRY(vkt_ops_pipeline(r, shader, 3, sizeof(vkt_pc_residual), spec, 1, &p));
+    /* Chunks sized for 4-byte elements start on 4 KiB boundaries for 2-byte ones too. */
     int64_t chunk = vkt_ops_max_binding_elems(r, 4);
     for (int64_t e0 = 0; e0 < n; e0 += chunk) {
         int64_t m = n - e0 < chunk ? n - e0 : chunk;

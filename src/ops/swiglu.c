@@ -74,11 +74,14 @@ static vkt_status bwd(vkt_rec *r, int64_t N, int64_t F, operand g, operand u, co
     VKT_ASSERT(dg.stride == g.stride && du.stride == u.stride && dg.col0 == g.col0 && du.col0 == u.col0);
     VKT_ASSERT(vkt_tensor_numel(dg.t) == vkt_tensor_numel(g.t) && vkt_tensor_numel(du.t) == vkt_tensor_numel(u.t));
     const vkt_tensor *all[] = {g.t, u.t, dout, dg.t, du.t};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) VKT_ASSERT(all[i]->dtype == VKT_DTYPE_F32);
+    const char *names[] = {"gate", "up", "dout", "dgate", "dup"};
+    VKT_TRY(vkt_ops_check_storage("swiglu_bwd", 5, all, names));
+    char shader[64];
+    vkt_ops_dtype_variant("swiglu_bwd", dout->dtype, shader, sizeof shader);
     vkt_pipeline *p;
     const uint32_t spec[] = {WG};
-    VKT_TRY(vkt_ops_pipeline(r, "swiglu_bwd", 5, sizeof(vkt_pc_swiglu_bwd), spec, 1, &p));
-    int64_t split = split_rows(r, g.stride > u.stride ? g.stride : u.stride, VKT_DTYPE_F32, F);
+    VKT_TRY(vkt_ops_pipeline(r, shader, 5, sizeof(vkt_pc_swiglu_bwd), spec, 1, &p));
+    int64_t split = split_rows(r, g.stride > u.stride ? g.stride : u.stride, dout->dtype, F);
     operand d = {dout, F, 0};
     for (int64_t r0 = 0; r0 < N; r0 += split) {
         int64_t n = N - r0 < split ? N - r0 : split;

@@ -11,7 +11,9 @@
  * overlap gate or up. */
 vkt_status vkt_op_swiglu_fwd(vkt_rec *r, const vkt_tensor *gate, const vkt_tensor *up, const vkt_tensor *out);
 /* d_gate = dout * up * silu'(gate), d_up = dout * silu(gate), both overwritten (they are activation
- * gradients). gate, up, dout, dgate, dup: (N, F) f32; outputs must not overlap the inputs. */
+ * gradients). gate, up, dout, dgate, dup: (N, F), one storage dtype (f32, f16 or bf16: activations and
+ * their gradients share the run's dtype; f32 math; mismatches are VKT_ERR_ARG, logged); outputs must not
+ * overlap the inputs. */
 vkt_status vkt_op_swiglu_bwd(vkt_rec *r, const vkt_tensor *gate, const vkt_tensor *up, const vkt_tensor *dout,
                              const vkt_tensor *dgate, const vkt_tensor *dup);
 
