@@ -3,7 +3,6 @@
  * position encoding and the MLP's activation, which the small helpers below pick. */
 #include "model/model.h"
 
-#include "model/model_mp.h"
 #include "model/model_ops.h"
 
 vkt_attention_cfg vkt_model_attention_cfg(const vkt_model *m) {
@@ -52,7 +51,7 @@ vkt_status vkt_model_block_forward(vkt_model *m, vkt_rec *r, int l, const vkt_te
     vkt_attention_views_fused(&acfg, &a->qkv, views);
     VKT_TRY(vkt_op_attention_fwd(r, &acfg, views, &a->atty, &a->lse));
     VKT_TRY(vkt_model_linear_fwd(m, r, l, VKT_ROLE_O_W, VKT_ROLE_O_B, &a->atty, &a->res_attn, ATT, C));
-    VKT_TRY(vkt_mp_residual(m, r, &a->res_attn, x, &a->res_attn));
+    VKT_TRY(vkt_op_residual_fwd(r, &a->res_attn, x, &a->res_attn));
 
     vkt_tensor n2w = vkt_model_p(m, l, VKT_ROLE_NORM2_W), n2b = vkt_model_p(m, l, VKT_ROLE_NORM2_B);
     VKT_TRY(vkt_model_norm_fwd(m, r, &a->res_attn, &n2w, opt(&n2b), &a->norm2, &a->norm2_mean, &a->norm2_rstd));
@@ -61,7 +60,7 @@ vkt_status vkt_model_block_forward(vkt_model *m, vkt_rec *r, int l, const vkt_te
     VKT_TRY(vkt_model_linear_fwd(m, r, l, fc_w, fc_b, &a->norm2, &a->fc, C, gpt2 ? F : 2 * F));
     VKT_TRY(vkt_model_act_fwd(m, r, &a->fc, &a->fc_act));
     VKT_TRY(vkt_model_linear_fwd(m, r, l, VKT_ROLE_DOWN_W, VKT_ROLE_DOWN_B, &a->fc_act, &a->res_mlp, F, C));
-    return vkt_mp_residual(m, r, &a->res_mlp, &a->res_attn, &a->res_mlp);
+    return vkt_op_residual_fwd(r, &a->res_mlp, &a->res_attn, &a->res_mlp);
 }
 
 vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode) {

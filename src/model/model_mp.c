@@ -3,11 +3,8 @@
 
 #include "ops/cast.h"
 #include "ops/embed.h"
-#include "ops/gelu.h"
 #include "ops/layernorm.h"
-#include "ops/residual.h"
 #include "ops/rmsnorm.h"
-#include "ops/swiglu.h"
 
 static bool is_half(const vkt_tensor *t) { return t->dtype == VKT_DTYPE_F16 || t->dtype == VKT_DTYPE_BF16; }
 
@@ -45,22 +42,6 @@ vkt_status vkt_mp_matmul(vkt_model *m, vkt_rec *r, const vkt_tensor *a, const vk
     return vkt_op_cast(r, &c32, c);
 }
 
-vkt_status vkt_mp_residual(vkt_model *m, vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *out) {
-    if (!is_half(out)) return vkt_op_residual_fwd(r, a, b, out);
-    vkt_tensor a32, b32;
-    VKT_TRY(as_f32(m, r, 0, a, &a32));
-    VKT_TRY(as_f32(m, r, 1, b, &b32));
-    VKT_TRY(vkt_op_residual_fwd(r, &a32, &b32, &a32));
-    return vkt_op_cast(r, &a32, out);
-}
-
-vkt_status vkt_mp_colsum(vkt_model *m, vkt_rec *r, const vkt_tensor *dy, const vkt_tensor *db, int64_t rows,
-                         int64_t n) {
-    vkt_tensor dy32;
-    VKT_TRY(as_f32(m, r, 1, dy, &dy32));
-    return vkt_op_matmul_colsum(r, &dy32, db, rows, n);
-}
-
 vkt_status vkt_mp_norm_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, const vkt_tensor *mean,
                            const vkt_tensor *rstd, const vkt_tensor *dy, const vkt_tensor *dx, const vkt_tensor *dw,
                            const vkt_tensor *db) {
@@ -73,17 +54,6 @@ vkt_status vkt_mp_norm_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *x, const 
     else
         VKT_TRY(vkt_op_rmsnorm_bwd(r, &x32, &w32, rstd, &dy32, &dx32, dw, &m->norm_scratch));
     return is_half(dx) ? vkt_op_cast(r, &dx32, dx) : VKT_OK;
-}
-
-vkt_status vkt_mp_act_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *fc, const vkt_tensor *dy, const vkt_tensor *dfc) {
-    vkt_tensor fc32, dy32, dfc32 = is_half(dfc) ? scratch_like(m, 2, dfc) : *dfc;
-    VKT_TRY(as_f32(m, r, 0, fc, &fc32));
-    VKT_TRY(as_f32(m, r, 1, dy, &dy32));
-    if (m->cfg.arch == VKT_ARCH_GPT2)
-        VKT_TRY(vkt_op_gelu_bwd(r, &fc32, &dy32, &dfc32, false));
-    else
-        VKT_TRY(vkt_op_swiglu_fused_bwd(r, &fc32, &dy32, &dfc32));
-    return is_half(dfc) ? vkt_op_cast(r, &dfc32, dfc) : VKT_OK;
 }
 
 vkt_status vkt_mp_embed_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *dout, const vkt_tensor *dwte,

@@ -19,15 +19,14 @@ vkt_status vkt_model_linear_fwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role 
 vkt_status vkt_model_linear_fwd_rows(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
                                      const vkt_tensor *x, const vkt_tensor *y, int64_t BT, int64_t in, int64_t out) {
     const vkt_param *e = vkt_params_get(&m->table, l, role);
-    vkt_tensor b = vkt_model_p_master(m, l, bias_role); /* biases add in f32 */
+    vkt_tensor b = vkt_model_p(m, l, bias_role);
     if (vkt_model_param_stored(m, e)) {
         const vkt_qweight *q = &m->base.q[e - m->table.p];
         VKT_ASSERT(q->layout.in == in && q->layout.out == out);
         VKT_TRY(vkt_op_qmatmul_fwd(r, x, q, opt(&b), y, BT, false, VKT_MATMUL_AUTO));
     } else {
         vkt_tensor w = vkt_model_p(m, l, role);
-        vkt_matmul_desc d = {.m = BT, .n = out, .k = in, .trans_b = true};
-        VKT_TRY(vkt_mp_matmul(m, r, x, &w, opt(&b), y, &d));
+        VKT_TRY(vkt_op_matmul_fwd(r, x, &w, opt(&b), y, BT, in, out));
     }
     return m->hook ? m->hook->fwd(m->hook->ctx, r, l, role, x, y) : VKT_OK;
 }
@@ -42,13 +41,7 @@ vkt_status vkt_model_linear_bwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role 
         VKT_TRY(vkt_op_qmatmul_bwd_dx(r, dy, &m->base.q[e - m->table.p], dx, BT, false, VKT_MATMUL_AUTO));
     } else {
         vkt_tensor w = vkt_model_p(m, l, role), gw = vkt_model_g(m, l, role), gb = vkt_model_g(m, l, bias_role);
-        vkt_matmul_desc dd = {.m = BT, .n = in, .k = out};
-        VKT_TRY(vkt_mp_matmul(m, r, dy, &w, NULL, dx, &dd));
-        if (gw.arena) {
-            vkt_matmul_desc dw = {.m = out, .n = in, .k = BT, .trans_a = true, .accumulate = true};
-            VKT_TRY(vkt_op_matmul(r, dy, x, NULL, &gw, &dw));
-        }
-        if (gb.arena) VKT_TRY(vkt_mp_colsum(m, r, dy, &gb, BT, out));
+        VKT_TRY(vkt_op_matmul_bwd(r, dy, x, &w, dx, opt(&gw), opt(&gb), BT, in, out));
     }
     return m->hook ? m->hook->bwd(m->hook->ctx, r, l, role, x, dy, dx) : VKT_OK;
 }
@@ -70,7 +63,7 @@ vkt_status vkt_model_norm_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *dy, co
     if (!dw) dw = &m->dnorm_sink[0];
     if (!db && m->cfg.arch == VKT_ARCH_GPT2) db = &m->dnorm_sink[1];
     VKT_TRY(vkt_mp_norm_bwd(m, r, x, w, mean, rstd, dy, tmp, dw, db));
-    return vkt_mp_residual(m, r, dx, tmp, dx);
+    return vkt_op_residual_fwd(r, dx, tmp, dx);
 }
 
 vkt_status vkt_model_act_fwd(const vkt_model *m, vkt_rec *r, const vkt_tensor *fc, const vkt_tensor *y) {
@@ -78,9 +71,10 @@ vkt_status vkt_model_act_fwd(const vkt_model *m, vkt_rec *r, const vkt_tensor *f
     return vkt_op_swiglu_fused_fwd(r, fc, y);
 }
 
-vkt_status vkt_model_act_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *fc, const vkt_tensor *dy,
+vkt_status vkt_model_act_bwd(const vkt_model *m, vkt_rec *r, const vkt_tensor *fc, const vkt_tensor *dy,
                              const vkt_tensor *dfc) {
-    return vkt_mp_act_bwd(m, r, fc, dy, dfc);
+    if (m->cfg.arch == VKT_ARCH_GPT2) return vkt_op_gelu_bwd(r, fc, dy, dfc, false);
+    return vkt_op_swiglu_fused_bwd(r, fc, dy, dfc);
 }
 
 vkt_status vkt_model_rope(const vkt_model *m, vkt_rec *r, const vkt_tensor *qkv, bool inverse) {

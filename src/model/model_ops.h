@@ -14,7 +14,7 @@
 /* Parameter view for (layer, role) as the passes read it, a whole fused group when role starts one; arena
  * NULL if absent. Mixed precision: a view of the half copy (params_half). */
 vkt_tensor vkt_model_p(const vkt_model *m, int layer, vkt_param_role role);
-/* The same view of the f32 master weights (biases, which matmul adds in f32). */
+/* The same view of the f32 master weights. */
 vkt_tensor vkt_model_p_master(const vkt_model *m, int layer, vkt_param_role role);
 /* Gradient view, likewise. */
 vkt_tensor vkt_model_g(const vkt_model *m, int layer, vkt_param_role role);
@@ -50,7 +50,7 @@ vkt_status vkt_model_norm_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *dy, co
 /* GPT-2: y = gelu(fc) over (BT, F). LLaMA: y = silu(gate) * up, fc = (BT, 2F) gate | up. */
 vkt_status vkt_model_act_fwd(const vkt_model *m, vkt_rec *r, const vkt_tensor *fc, const vkt_tensor *y);
 /* dfc = act'(fc) * dy (overwrite). */
-vkt_status vkt_model_act_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *fc, const vkt_tensor *dy,
+vkt_status vkt_model_act_bwd(const vkt_model *m, vkt_rec *r, const vkt_tensor *fc, const vkt_tensor *dy,
                              const vkt_tensor *dfc);
 /* Rotary embedding of the q and k columns of a fused (BT, (NH + 2 KVH) HS) tensor, in place; inverse
  * rotation for the backward. */

@@ -25,6 +25,7 @@ struct vkt_step {
     int64_t slot_step[2];             /* optimizer step of the micro-batch last submitted in each slot */
     bool slot_unread[2];
     int64_t next_step, step_base;
+    int64_t skipped_base;          /* n_skipped in the scalars when this run (or its resume) started */
     int64_t last_collected;        /* newest step whose result was handed out */
     double wait_s;                 /* time the last vkt_step_submit spent waiting for the device */
     vkt_flat_sync *reduce;         /* owned: the gradient all-reduce over data-parallel ranks; NULL on one */
@@ -68,9 +69,20 @@ static void *slot_aux(const vkt_step *s, int slot) {
     return s->program.slot_aux ? s->program.slot_aux(s->program.ctx, slot) : NULL;
 }
 
+static vkt_gradnorm_opts gradnorm_opts(const vkt_step_cfg *c) {
+    return (vkt_gradnorm_opts){.max_norm = c->max_grad_norm,
+                               .loss_scaling = c->loss_scale.enabled,
+                               .growth_interval = c->loss_scale.growth_interval,
+                               .growth_factor = c->loss_scale.factor};
+}
+
+vkt_loss_scale_cfg vkt_loss_scale_default(void) {
+    return (vkt_loss_scale_cfg){.enabled = true, .init = 65536.0f, .growth_interval = 2000, .factor = 2.0f};
+}
+
 static vkt_status record_optim(vkt_step *s) {
     vkt_rec *r = s->optim;
-    vkt_gradnorm_opts go = {.max_norm = s->cfg.max_grad_norm};
+    vkt_gradnorm_opts go = gradnorm_opts(&s->cfg);
     VKT_TRY(vkt_rec_begin(r));
     s->optim_t0 = vkt_rec_timestamp(r);
     const vkt_trainable *t = &s->train;
@@ -81,8 +93,9 @@ static vkt_status record_optim(vkt_step *s) {
         VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &p, &g, &s->mom1, &s->mom2, &s->lr_table, &s->scalars, s->shard_segs,
                                  s->n_segs));
     } else {
-        VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &t->params, &t->grads, &s->mom1, &s->mom2, &s->lr_table, &s->scalars,
-                                 s->segs, s->n_segs));
+        const vkt_tensor *half = t->params_half.arena ? &t->params_half : NULL;
+        VKT_TRY(vkt_adamw_update_half(r, &s->cfg.adamw, &t->params, half, &t->grads, &s->mom1, &s->mom2, &s->lr_table,
+                                      &s->scalars, s->segs, s->n_segs));
     }
     VKT_TRY(vkt_rec_fill(r, &t->grads, 0));
     s->optim_t1 = vkt_rec_timestamp(r);
@@ -118,7 +131,7 @@ static vkt_status upload_lr_table(vkt_step *s) {
 
 vkt_trainable vkt_step_trainable_model(const vkt_model *m) {
     VKT_ASSERT(m->grads_arena);
-    return (vkt_trainable){.table = &m->table, .params = m->params, .grads = m->grads};
+    return (vkt_trainable){.table = &m->table, .params = m->params, .grads = m->grads, .params_half = m->params_half};
 }
 
 const vkt_param_table *vkt_step_table(const vkt_step *s) { return s->train.table; }
@@ -169,12 +182,24 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     for (int i = 0; st == VKT_OK && i < tab->n; i++)
         s->segs[s->n_segs++] = (vkt_optim_segment){
             tab->p[i].offset, s->train.frozen && s->train.frozen[i] ? 0 : tab->p[i].numel, tab->p[i].decay};
+    if (st == VKT_OK && cfg->zero_stage == 1 && vkt_dist_size() > 1 && s->train.params_half.arena) {
+        vkt_log_error("optim.zero_stage=1 with optim.precision %s: the sharded update does not refresh the other "
+                      "ranks' half weight copy yet; use optim.zero_stage=0", vkt_dtype_name(s->train.params_half.dtype));
+        st = VKT_ERR_ARG;
+    }
+    if (st == VKT_OK && cfg->loss_scale.enabled &&
+        (cfg->loss_scale.init <= 0 || cfg->loss_scale.growth_interval < 1 || cfg->loss_scale.factor <= 1)) {
+        vkt_log_error("loss scaling: initial scale %g, growth interval %lld, factor %g: need a positive scale, an "
+                      "interval >= 1 and a factor > 1", cfg->loss_scale.init, (long long)cfg->loss_scale.growth_interval,
+                      cfg->loss_scale.factor);
+        st = VKT_ERR_ARG;
+    }
     if (st == VKT_OK && cfg->zero_stage == 1 && vkt_dist_size() > 1) st = shard_setup(s);
     vkt_rec *probe = NULL;
     int64_t n_partials = 0, n_lr = cfg->total_steps > 0 ? cfg->total_steps : 1;
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &probe);
     if (st == VKT_OK) {
-        vkt_gradnorm_opts go = {.max_norm = cfg->max_grad_norm};
+        vkt_gradnorm_opts go = gradnorm_opts(cfg);
         n_partials = vkt_gradnorm_partials(probe, s->segs, s->n_segs, &go);
     }
     vkt_rec_destroy(probe);
@@ -202,6 +227,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     if (st == VKT_OK) {
         vkt_step_scalars sc = vkt_step_scalars_init();
         sc.step = (uint32_t)first_step;
+        if (cfg->loss_scale.enabled) sc.loss_scale = cfg->loss_scale.init;
         memcpy(vkt_tensor_host_ptr(&s->scalars), &sc, sizeof sc);
         s->next_step = s->step_base = first_step;
         s->last_collected = first_step - 1;
@@ -272,6 +298,8 @@ static vkt_status collect(vkt_step *s, int64_t step, vkt_step_result *done) {
                               .lr = sc->lr,
                               .tokens = s->tokens[k],
                               .skipped = sc->nonfinite != 0,
+                              .n_skipped = (int64_t)sc->n_skipped - s->skipped_base,
+                              .loss_scale = sc->loss_scale,
                               .n_metrics = s->program.n_metrics};
     for (int i = 0; i < s->program.n_metrics; i++)
         done->metrics[i] = s->loss_n[k] ? s->metric_sum[k][i] / (double)s->loss_n[k] : 0;
@@ -487,6 +515,7 @@ vkt_status vkt_step_upload_state(vkt_step *s, const float *m1, const float *m2, 
     sc->step = (uint32_t)step;
     sc->n_skipped = (uint32_t)(step - updates);
     sc->nonfinite = 0;
+    s->skipped_base = step - updates;
     s->next_step = s->step_base = step;
     s->last_collected = step - 1;
     return VKT_OK;

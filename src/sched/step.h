@@ -80,7 +80,23 @@ typedef struct {
     vkt_tensor params, grads;     /* flat f32 views of table->total elements */
     const bool *frozen;           /* borrowed, NULL or table->n flags: entries the optimizer leaves as they
                                    * are (no update, not in the gradient norm); their moments stay 0 */
+    vkt_tensor params_half;       /* mixed precision: the f16 / bf16 copy of params (same layout) that AdamW
+                                   * refreshes with each update; arena NULL: none */
 } vkt_trainable;
+
+/* Dynamic loss scaling for f16 training (torch.cuda.amp.GradScaler's rule, entirely on the device): the
+ * loss gradient is multiplied by the scale, the gradient-norm pass divides it out of the norm and the
+ * clip scale, and a step whose scaled gradients are not finite is skipped (as any non-finite step) and
+ * halves the scale; growth_interval finite steps in a row double it. */
+typedef struct {
+    bool enabled;
+    float init;              /* initial scale (65536) */
+    int64_t growth_interval; /* finite steps in a row before the scale grows (2000) */
+    float factor;            /* growth factor; the backoff is its inverse (2) */
+} vkt_loss_scale_cfg;
+
+/* GradScaler's defaults, enabled. */
+vkt_loss_scale_cfg vkt_loss_scale_default(void);
 
 /* The model's parameters and gradients (m needs gradients), nothing frozen. */
 vkt_trainable vkt_step_trainable_model(const vkt_model *m);
@@ -96,6 +112,7 @@ typedef struct {
                                       * language-model loss */
     int zero_stage;          /* several ranks: 1 shards the AdamW moments over them (ZeRO stage 1, see
                               * vkt_step_gather_state); 0 (or one rank): every rank holds all of them */
+    vkt_loss_scale_cfg loss_scale; /* f16 mixed precision (zeroed: off) */
 } vkt_step_cfg;
 
 /* What a completed optimizer step measured. */
@@ -106,6 +123,8 @@ typedef struct {
     int64_t tokens;          /* target positions that carried a loss */
     bool skipped;            /* the gradient norm was not finite: the device left params and moments as
                               * they were */
+    int64_t n_skipped;       /* steps skipped so far in this run (resumed runs: since the checkpoint's step) */
+    double loss_scale;       /* the loss scale after this step (1 without loss scaling) */
     int n_metrics;           /* the program's metrics, means over the step's micro-batches (0 without one) */
     double metrics[VKT_STEP_MAX_METRICS];
 } vkt_step_result;
