@@ -11,16 +11,20 @@
 // One barrier. Phase 2, one invocation per column: walk the chunk's rows (re-read from cache), write dx
 // and sum the column's dw, db contributions in registers. norm_bwd_sum.comp adds the chunk partials in a
 // fixed order afterwards: deterministic, no atomics, one barrier per chunk.
-// Bindings: x, dy, w, mean, rstd (inputs); dx, partial (outputs). All f32.
+// Bindings: x, dy, w, mean, rstd (inputs); dx, partial (outputs). x, dy, w, dx: f32, or f16 / bf16 in the
+// _f16 / _bf16 variants (scalar; f32 math, dx rounded once); mean, rstd, partial: always f32.
 // Variant _vec4: x, dy, w, dx and partial viewed as vec4 (the host picks it when C and every element
 // offset are multiples of 4): on lavapipe each buffer access is a loop over the subgroup's lanes whatever
 // its width, so 16-byte accesses move 4x the data per access. Sums then run per vector lane and the lanes
 // are added at the end: a different (still fixed) order than the scalar variant.
 //! variant layernorm_bwd
 //! variant layernorm_bwd_vec4 -DVKT_VEC4=1
+//! variant layernorm_bwd_f16 -DVKT_F16=1
+//! variant layernorm_bwd_bf16 -DVKT_BF16=1
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "rows.glsl"
+#include "dtype.glsl"
 
 layout(constant_id = 0) const uint WG = 256;
 layout(constant_id = 1) const uint R = 16;  // rows per chunk
@@ -30,18 +34,24 @@ layout(local_size_x_id = 0) in;
 #define VT vec4
 #define VW 4u
 #define HSUM(v) (((v).x + (v).y) + ((v).z + (v).w))
+#define ST vec4       // stored element of x, dy, w, dx
+#define LD(e) (e)     // ST -> VT
+#define SV(f) (f)     // VT -> ST
 #else
 #define VT float
 #define VW 1u
 #define HSUM(v) (v)
+#define ST VKT_T
+#define LD(e) VKT_LOAD(e)
+#define SV(f) VKT_STORE(f)
 #endif
 
-layout(binding = 0) readonly buffer X { VT x[]; };
-layout(binding = 1) readonly buffer DY { VT dy[]; };
-layout(binding = 2) readonly buffer W { VT w[]; };
+layout(binding = 0) readonly buffer X { ST x[]; };
+layout(binding = 1) readonly buffer DY { ST dy[]; };
+layout(binding = 2) readonly buffer W { ST w[]; };
 layout(binding = 3) readonly buffer Mean { float mean[]; };
 layout(binding = 4) readonly buffer Rstd { float rstd[]; };
-layout(binding = 5) writeonly buffer DX { VT dx[]; };
+layout(binding = 5) writeonly buffer DX { ST dx[]; };
 layout(binding = 6) writeonly buffer Partial { VT partial[]; };
 
 layout(push_constant) uniform Pc {
@@ -63,7 +73,7 @@ void main() {
         float k = mean[pc.m_off + row], rs = rstd[pc.r_off + row];
         VT s = VT(0.0), sg = VT(0.0), sgx = VT(0.0);
         for (uint c = vkt_lane; c < cw; c += vkt_lanes) {
-            VT xc = x[xb + c] - k, g = dy[gb + c] * w[c];
+            VT xc = LD(x[xb + c]) - k, g = LD(dy[gb + c]) * LD(w[c]);
             s += xc;
             sg += g;
             sgx += g * xc;
@@ -77,12 +87,12 @@ void main() {
     }
     barrier();
     for (uint c = gl_LocalInvocationID.x; c < cw; c += WG) {
-        VT wc = w[c], accw = VT(0.0), accb = VT(0.0);
+        VT wc = LD(w[c]), accw = VT(0.0), accb = VT(0.0);
         for (uint row = r0; row < r1; row++) {
             uint i = row - r0;
-            VT g = dy[(pc.dy_off + row * pc.C) / VW + c];
-            VT xh = ((x[(pc.x_off + row * pc.C) / VW + c] - sk[i]) - sd[i]) * srs[i];
-            dx[(pc.dx_off + row * pc.C) / VW + c] = srs[i] * ((g * wc - smg[i]) - xh * smgx[i]);
+            VT g = LD(dy[(pc.dy_off + row * pc.C) / VW + c]);
+            VT xh = ((LD(x[(pc.x_off + row * pc.C) / VW + c]) - sk[i]) - sd[i]) * srs[i];
+            dx[(pc.dx_off + row * pc.C) / VW + c] = SV(srs[i] * ((g * wc - smg[i]) - xh * smgx[i]));
             accw += g * xh;
             accb += g;
         }

@@ -164,7 +164,33 @@ static void check_half(vkt_test *t, vkt_dtype dt, int64_t N, int64_t C) {
     vkt_check(t, what, gy, yr, n, 1e-2);
     snprintf(what, sizeof what, "layernorm rstd %s N=%lld C=%lld", vkt_dtype_name(dt), (long long)N, (long long)C);
     vkt_check(t, what, gr, rr, (size_t)N, 1e-5);
-    free(x), free(w), free(b), free(xd), free(wd), free(bd), free(yr), free(rr), free(gy), free(gr);
+    free(gy), free(gr);
+
+    /* Backward in the same storage: x, w, dy, dx in dt; the saved mean and rstd, dw, db (accumulated onto
+     * pre-filled values) and the scratch f32. Bounds: check_case's f32 ones, plus one rounding of the stored
+     * dx (vkt_half_unit); dw and db are f32 sums of the same rounded inputs the reference sees. */
+    float *dy = vkt_test_randn(t, n, 1), *dw0 = vkt_test_randn(t, uc, 1), *db0 = vkt_test_randn(t, uc, 1);
+    c.dy = vkt_half_upload(t, dt, dy, N, C);
+    vkt_test_out dx = vkt_half_output(t, dt, N, C);
+    vkt_test_out dw = vkt_test_output_init(t, dw0, C, 1, 1, 1), db = vkt_test_output_init(t, db0, C, 1, 1, 1);
+    c.dx = dx.view, c.dw = dw.view, c.db = db.view;
+    VKT_TEST_TRY(
+        t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, vkt_op_layernorm_bwd_scratch(t->rec, N, C), 1, 1, 1, &c.scratch));
+    vkt_test_run(t, run_bwd, &c);
+    double *mr = malloc((size_t)N * sizeof *mr), *dyd = vkt_test_to_double(dy, n), *dxr = malloc(n * sizeof *dxr);
+    double *dwr = vkt_test_to_double(dw0, uc), *dbr = vkt_test_to_double(db0, uc);
+    vkt_ref_layernorm_fwd(xd, wd, bd, 1e-5, yr, mr, rr, N, C);
+    vkt_ref_layernorm_bwd(xd, wd, mr, rr, dyd, dxr, dwr, dbr, N, C);
+    float *gdx = vkt_half_read(t, &dx, "dx16"), *gdw = vkt_test_read_output(t, &dw, "dw");
+    float *gdb = vkt_test_read_output(t, &db, "db");
+    snprintf(what, sizeof what, "layernorm dx %s N=%lld C=%lld", vkt_dtype_name(dt), (long long)N, (long long)C);
+    vkt_check(t, what, gdx, dxr, n, 1e-4 + vkt_half_unit(dt));
+    snprintf(what, sizeof what, "layernorm dw+= %s N=%lld C=%lld", vkt_dtype_name(dt), (long long)N, (long long)C);
+    vkt_check(t, what, gdw, dwr, uc, 5e-4);
+    snprintf(what, sizeof what, "layernorm db+= %s N=%lld C=%lld", vkt_dtype_name(dt), (long long)N, (long long)C);
+    vkt_check(t, what, gdb, dbr, uc, 5e-4);
+    free(x), free(w), free(b), free(xd), free(wd), free(bd), free(yr), free(rr);
+    free(dy), free(dw0), free(db0), free(mr), free(dyd), free(dxr), free(dwr), free(dbr), free(gdx), free(gdw), free(gdb);
     free(vkt_test_read_output(t, &mean, "mean"));
     vkt_arena_reset(t->arena);
 }
@@ -190,6 +216,8 @@ int main(void) {
         check_half(&t, VKT_DTYPE_F16, 257, 1000);
         check_half(&t, VKT_DTYPE_BF16, 257, 1000);
         check_half(&t, VKT_DTYPE_BF16, 3, 7);
+        check_half(&t, VKT_DTYPE_F16, 600, 1000); /* backward: 32-row chunks, row splits */
+        check_half(&t, VKT_DTYPE_F16, 5, 64);     /* C % 4 == 0: must not take the f32 vec4 kernel */
     } else {
         printf("   skipped 16-bit storage forward: device lacks storageBuffer16BitAccess\n");
     }

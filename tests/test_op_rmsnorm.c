@@ -150,7 +150,27 @@ static void check_half(vkt_test *t, vkt_dtype dt, int64_t N, int64_t C) {
     vkt_check(t, what, gy, yr, n, 1e-2);
     snprintf(what, sizeof what, "rmsnorm rstd %s N=%lld C=%lld", vkt_dtype_name(dt), (long long)N, (long long)C);
     vkt_check(t, what, gr, rr, (size_t)N, 1e-5);
-    free(x), free(w), free(xd), free(wd), free(yr), free(rr), free(gy), free(gr);
+    free(gy), free(gr);
+
+    /* Backward in the same storage: x, w, dy, dx in dt; rstd, dw (accumulated onto pre-filled values) and the
+     * scratch f32. Bounds: check_case's f32 ones, plus one rounding of the stored dx (vkt_half_unit); dw is
+     * an f32 sum of the same rounded inputs the reference sees. */
+    float *dy = vkt_test_randn(t, n, 1), *dw0 = vkt_test_randn(t, uc, 1);
+    c.dy = vkt_half_upload(t, dt, dy, N, C);
+    vkt_test_out dx = vkt_half_output(t, dt, N, C), dw = vkt_test_output_init(t, dw0, C, 1, 1, 1);
+    c.dx = dx.view, c.dw = dw.view;
+    VKT_TEST_TRY(
+        t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, vkt_op_rmsnorm_bwd_scratch(t->rec, N, C), 1, 1, 1, &c.scratch));
+    vkt_test_run(t, run_bwd, &c);
+    double *dyd = vkt_test_to_double(dy, n), *dxr = malloc(n * sizeof *dxr), *dwr = vkt_test_to_double(dw0, uc);
+    vkt_ref_rmsnorm_bwd(xd, wd, rr, dyd, dxr, dwr, N, C);
+    float *gdx = vkt_half_read(t, &dx, "dx16"), *gdw = vkt_test_read_output(t, &dw, "dw");
+    snprintf(what, sizeof what, "rmsnorm dx %s N=%lld C=%lld", vkt_dtype_name(dt), (long long)N, (long long)C);
+    vkt_check(t, what, gdx, dxr, n, (C == 1 ? 1e-2 : 1e-4) + vkt_half_unit(dt));
+    snprintf(what, sizeof what, "rmsnorm dw+= %s N=%lld C=%lld", vkt_dtype_name(dt), (long long)N, (long long)C);
+    vkt_check(t, what, gdw, dwr, uc, 5e-4);
+    free(x), free(w), free(xd), free(wd), free(yr), free(rr);
+    free(dy), free(dw0), free(dyd), free(dxr), free(dwr), free(gdx), free(gdw);
     vkt_arena_reset(t->arena);
 }
 
@@ -175,6 +195,8 @@ int main(void) {
         check_half(&t, VKT_DTYPE_F16, 257, 1000);
         check_half(&t, VKT_DTYPE_BF16, 257, 1000);
         check_half(&t, VKT_DTYPE_BF16, 3, 7);
+        check_half(&t, VKT_DTYPE_F16, 1100, 1000); /* backward: larger chunks, row splits */
+        check_half(&t, VKT_DTYPE_F16, 5, 64);      /* C % 4 == 0: must not take the f32 vec4 kernel */
     } else {
         printf("   skipped 16-bit storage forward: device lacks storageBuffer16BitAccess\n");
     }

@@ -66,8 +66,12 @@ vkt_status vkt_op_layernorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tenso
     VKT_ASSERT(N * C == vkt_tensor_numel(x) && vkt_tensor_numel(dy) == N * C && vkt_tensor_numel(dx) == N * C);
     VKT_ASSERT(vkt_tensor_numel(mean) == N && vkt_tensor_numel(rstd) == N);
     VKT_ASSERT(vkt_tensor_numel(dw) == C && vkt_tensor_numel(db) == C);
-    const vkt_tensor *all[] = {x, w, mean, rstd, dy, dx, dw, db, scratch};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) VKT_ASSERT(all[i]->dtype == VKT_DTYPE_F32);
+    const vkt_tensor *act[] = {x, w, dy, dx}, *f32[] = {mean, rstd, dw, db, scratch};
+    const char *act_names[] = {"x", "w", "dy", "dx"}, *f32_names[] = {"mean", "rstd", "dw", "db", "scratch"};
+    VKT_TRY(vkt_ops_check_storage("layernorm_bwd", 4, act, act_names));
+    VKT_TRY(vkt_ops_check_dtype("layernorm_bwd", VKT_DTYPE_F32, 5, f32, f32_names));
+    char shader[64];
+    vkt_ops_dtype_variant("layernorm_bwd", x->dtype, shader, sizeof shader);
     vkt_colsum_plan pl = vkt_ops_colsum_plan(r, N, (size_t)C * 4, 2 * C);
     VKT_ASSERT(pl.rows_per_chunk <= MAX_CHUNK && vkt_tensor_numel(scratch) >= pl.n_partials * 2 * C);
     vkt_tensor partial = vkt_ops_flat_slice(scratch, 0, pl.n_partials * 2 * C);
@@ -87,10 +91,9 @@ vkt_status vkt_op_layernorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tenso
         /* vec4 view of x, dy, w, dx, partial when every row starts on a 16-byte boundary. */
         const vkt_binding vb[5] = {bind[0], bind[1], bind[2], bind[5], bind[6]};
         const uint32_t voff[5] = {pc.x_off, pc.dy_off, 0, pc.dx_off, pc.p_off};
-        int vec4 = vkt_ops_vec4_rows(C, vb, voff, 5);
+        int vec4 = x->dtype == VKT_DTYPE_F32 && vkt_ops_vec4_rows(C, vb, voff, 5);
         vkt_pipeline *p;
-        VKT_TRY(vkt_ops_pipeline(r, vec4 ? "layernorm_bwd_vec4" : "layernorm_bwd", 7, sizeof(vkt_pc_layernorm_bwd),
-                                 spec, 2, &p));
+        VKT_TRY(vkt_ops_pipeline(r, vec4 ? "layernorm_bwd_vec4" : shader, 7, sizeof(vkt_pc_layernorm_bwd), spec, 2, &p));
         uint32_t gx, gy;
         vkt_ops_grid_1d((uint64_t)np, &gx, &gy);
         VKT_TRY(vkt_rec_dispatch(r, "layernorm_bwd", p, bind, 7, &pc, sizeof pc, gx, gy, 1));

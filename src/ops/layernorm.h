@@ -21,7 +21,10 @@ int64_t vkt_op_layernorm_bwd_scratch(const vkt_rec *r, int64_t n_rows, int64_t C
  *   dx  = rstd * (g - mean_c(g) - xhat * mean_c(g * xhat))   (overwrites dx)
  *   dw += sum_rows dy * xhat,  db += sum_rows dy               (accumulate; fixed-order sums, no atomics)
  * x, dy, dx: (N, C); w, dw, db: (C); mean, rstd: (N) from the forward; scratch: at least
- * vkt_op_layernorm_bwd_scratch(N, C) f32 elements, clobbered. All f32. dx must not overlap x or dy. */
+ * vkt_op_layernorm_bwd_scratch(N, C) f32 elements, clobbered. x, w, dy, dx share one storage dtype (f32,
+ * f16 or bf16: activations, their gradients and the half weight copy of a mixed precision run; f32 math);
+ * mean, rstd, dw, db and scratch are f32 (statistics and parameter gradients). Mismatches: VKT_ERR_ARG,
+ * logged. dx must not overlap x or dy. */
 vkt_status vkt_op_layernorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, const vkt_tensor *mean,
                                 const vkt_tensor *rstd, const vkt_tensor *dy, const vkt_tensor *dx,
                                 const vkt_tensor *dw, const vkt_tensor *db, const vkt_tensor *scratch);

@@ -58,8 +58,12 @@ vkt_status vkt_op_rmsnorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor 
     int64_t C = vkt_tensor_numel(w), N = vkt_tensor_numel(x) / C;
     VKT_ASSERT(N * C == vkt_tensor_numel(x) && vkt_tensor_numel(dy) == N * C && vkt_tensor_numel(dx) == N * C);
     VKT_ASSERT(vkt_tensor_numel(rstd) == N && vkt_tensor_numel(dw) == C);
-    const vkt_tensor *all[] = {x, w, rstd, dy, dx, dw, scratch};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) VKT_ASSERT(all[i]->dtype == VKT_DTYPE_F32);
+    const vkt_tensor *act[] = {x, w, dy, dx}, *f32[] = {rstd, dw, scratch};
+    const char *act_names[] = {"x", "w", "dy", "dx"}, *f32_names[] = {"rstd", "dw", "scratch"};
+    VKT_TRY(vkt_ops_check_storage("rmsnorm_bwd", 4, act, act_names));
+    VKT_TRY(vkt_ops_check_dtype("rmsnorm_bwd", VKT_DTYPE_F32, 3, f32, f32_names));
+    char shader[64];
+    vkt_ops_dtype_variant("rmsnorm_bwd", x->dtype, shader, sizeof shader);
     vkt_colsum_plan pl = vkt_ops_colsum_plan(r, N, (size_t)C * 4, C);
     VKT_ASSERT(vkt_tensor_numel(scratch) >= pl.n_partials * C);
     vkt_tensor partial = vkt_ops_flat_slice(scratch, 0, pl.n_partials * C);
@@ -80,8 +84,8 @@ vkt_status vkt_op_rmsnorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor 
         const vkt_binding vb[5] = {bind[0], bind[1], bind[2], bind[4], bind[5]};
         const uint32_t voff[5] = {pc.x_off, pc.dy_off, 0, pc.dx_off, pc.p_off};
         vkt_pipeline *p;
-        VKT_TRY(vkt_ops_pipeline(r, vkt_ops_vec4_rows(C, vb, voff, 5) ? "rmsnorm_bwd_vec4" : "rmsnorm_bwd", 6,
-                                 sizeof(vkt_pc_rmsnorm_bwd), spec, 2, &p));
+        int vec4 = x->dtype == VKT_DTYPE_F32 && vkt_ops_vec4_rows(C, vb, voff, 5);
+        VKT_TRY(vkt_ops_pipeline(r, vec4 ? "rmsnorm_bwd_vec4" : shader, 6, sizeof(vkt_pc_rmsnorm_bwd), spec, 2, &p));
         uint32_t gx, gy;
         vkt_ops_grid_1d((uint64_t)np, &gx, &gy);
         VKT_TRY(vkt_rec_dispatch(r, "rmsnorm_bwd", p, bind, 6, &pc, sizeof pc, gx, gy, 1));
