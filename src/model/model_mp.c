@@ -3,14 +3,12 @@
 
 #include "ops/cast.h"
 #include "ops/embed.h"
-#include "ops/layernorm.h"
-#include "ops/rmsnorm.h"
 
 static bool is_half(const vkt_tensor *t) { return t->dtype == VKT_DTYPE_F16 || t->dtype == VKT_DTYPE_BF16; }
 
 /* Scratch k viewed with t's shape, f32. */
 static vkt_tensor scratch_like(const vkt_model *m, int k, const vkt_tensor *t) {
-    vkt_tensor s = k < 0 ? m->mp_vec : m->mp_f32[k];
+    vkt_tensor s = m->mp_f32[k];
     VKT_ASSERT(s.arena && vkt_tensor_numel(&s) >= vkt_tensor_numel(t));
     for (int d = 0; d < 4; d++) s.shape[d] = t->shape[d];
     s.dtype = VKT_DTYPE_F32;
@@ -40,20 +38,6 @@ vkt_status vkt_mp_matmul(vkt_model *m, vkt_rec *r, const vkt_tensor *a, const vk
     vkt_tensor c32 = scratch_like(m, 0, c);
     VKT_TRY(vkt_op_matmul(r, a, b, bias, &c32, d));
     return vkt_op_cast(r, &c32, c);
-}
-
-vkt_status vkt_mp_norm_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, const vkt_tensor *mean,
-                           const vkt_tensor *rstd, const vkt_tensor *dy, const vkt_tensor *dx, const vkt_tensor *dw,
-                           const vkt_tensor *db) {
-    vkt_tensor x32, dy32, w32, dx32 = is_half(dx) ? scratch_like(m, 2, dx) : *dx;
-    VKT_TRY(as_f32(m, r, 0, x, &x32));
-    VKT_TRY(as_f32(m, r, 1, dy, &dy32));
-    VKT_TRY(as_f32(m, r, -1, w, &w32));
-    if (m->cfg.arch == VKT_ARCH_GPT2)
-        VKT_TRY(vkt_op_layernorm_bwd(r, &x32, &w32, mean, rstd, &dy32, &dx32, dw, db, &m->norm_scratch));
-    else
-        VKT_TRY(vkt_op_rmsnorm_bwd(r, &x32, &w32, rstd, &dy32, &dx32, dw, &m->norm_scratch));
-    return is_half(dx) ? vkt_op_cast(r, &dx32, dx) : VKT_OK;
 }
 
 vkt_status vkt_mp_embed_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *dout, const vkt_tensor *dwte,

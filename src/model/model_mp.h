@@ -1,7 +1,7 @@
 /* Mixed-precision bridges: the few places where a model storing activations in f16 / bf16 calls an op
  * that has no 16-bit-storage variant yet. Each converts its 16-bit operands into the model's f32 scratch
- * (m->mp_f32, m->mp_vec), runs the f32 op and converts the result back, so the model's own tensors are
- * 16-bit throughout and only three (BT, C) f32 scratch tensors are shared by all layers. With an f32 model
+ * (m->mp_f32), runs the f32 op and converts the result back, so the model's own tensors are
+ * 16-bit throughout and only two (BT, C) f32 scratch tensors are shared by all layers. With an f32 model
  * (or once the op gains a 16-bit variant) each is the plain op. Internal to src/model. */
 #ifndef VKT_MODEL_MP_H
 #define VKT_MODEL_MP_H
@@ -13,11 +13,6 @@
  * dtypes: the 16-bit one is widened into scratch (it must fit (BT, C)). */
 vkt_status vkt_mp_matmul(vkt_model *m, vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
                          const vkt_tensor *c, const vkt_matmul_desc *d);
-/* The norm backward (LayerNorm for GPT-2, RMSNorm for LLaMA): dx = norm'(dy) overwritten; dw, db f32
- * accumulate; x, w, dy, dx in the model's storage dtype. */
-vkt_status vkt_mp_norm_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, const vkt_tensor *mean,
-                           const vkt_tensor *rstd, const vkt_tensor *dy, const vkt_tensor *dx, const vkt_tensor *dw,
-                           const vkt_tensor *db);
 /* The embedding backward from d(embed_out) in the storage dtype into f32 dwte, dwpe. */
 vkt_status vkt_mp_embed_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *dout, const vkt_tensor *dwte,
                             const vkt_tensor *dwpe);

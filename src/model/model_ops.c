@@ -1,7 +1,6 @@
 /* Architecture switches for the block pieces (see model_ops.h). */
 #include "model/model_ops.h"
 
-#include "model/model_mp.h"
 
 #include "ops/gelu.h"
 #include "ops/layernorm.h"
@@ -62,7 +61,10 @@ vkt_status vkt_model_norm_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *dy, co
     /* A frozen model's norm weights get no gradient; the ops still want somewhere to put it. */
     if (!dw) dw = &m->dnorm_sink[0];
     if (!db && m->cfg.arch == VKT_ARCH_GPT2) db = &m->dnorm_sink[1];
-    VKT_TRY(vkt_mp_norm_bwd(m, r, x, w, mean, rstd, dy, tmp, dw, db));
+    if (m->cfg.arch == VKT_ARCH_GPT2)
+        VKT_TRY(vkt_op_layernorm_bwd(r, x, w, mean, rstd, dy, tmp, dw, db, &m->norm_scratch));
+    else
+        VKT_TRY(vkt_op_rmsnorm_bwd(r, x, w, rstd, dy, tmp, dw, &m->norm_scratch));
     return vkt_op_residual_fwd(r, dx, tmp, dx);
 }
 

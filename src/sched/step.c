@@ -1,6 +1,7 @@
 /* Step scheduler (see step.h). */
 #include "sched/step.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,8 @@ struct vkt_step {
     bool slot_unread[2];
     int64_t next_step, step_base;
     int64_t skipped_base;          /* n_skipped in the scalars when this run (or its resume) started */
+    int64_t inject_step;           /* test hook (vkt_step_inject_overflow): the step whose gradients get an inf;
+                                    * -1: none */
     int64_t last_collected;        /* newest step whose result was handed out */
     double wait_s;                 /* time the last vkt_step_submit spent waiting for the device */
     vkt_flat_sync *reduce;         /* owned: the gradient all-reduce over data-parallel ranks; NULL on one */
@@ -170,6 +173,8 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     vkt_step *s = calloc(1, sizeof *s);
     if (!s) return VKT_ERR_OOM;
     s->m = m, s->cfg = *cfg, s->slot_step[0] = s->slot_step[1] = -1;
+    const char *inject = getenv("VKT_TEST_OVERFLOW_STEP");
+    s->inject_step = inject && *inject ? strtoll(inject, NULL, 10) : -1;
     s->train = cfg->train ? *cfg->train : vkt_step_trainable_model(m);
     if (cfg->program) s->program = *cfg->program;
     VKT_ASSERT(s->program.n_metrics <= VKT_STEP_MAX_METRICS);
@@ -353,6 +358,21 @@ vkt_status vkt_step_fill_batch_aux(vkt_model *m, int slot, void *aux, vkt_batch_
     return vkt_seg_start_check(batch.seg_start, m->B, m->T, "batch seg_start (document starts of packed rows)");
 }
 
+void vkt_step_inject_overflow(vkt_step *s, int64_t step) { s->inject_step = step; }
+
+/* The test hook: once this step's micro-batches are done, one gradient element becomes +inf, as an f16
+ * overflow in the backward would make it. */
+static vkt_status poison_grads(vkt_step *s) {
+    for (int k = 0; k < 2; k++) VKT_TRY(timed_wait(s, s->micro[k]));
+    int i = 0;
+    while (i < s->n_segs && s->segs[i].n == 0) i++;
+    VKT_ASSERT(i < s->n_segs);
+    const float inf = INFINITY;
+    vkt_tensor g = vkt_tensor_rows(&s->train.grads, s->segs[i].offset, 1);
+    vkt_log_info("test hook: step %lld's gradients poisoned with an inf (VKT_TEST_OVERFLOW_STEP)", (long long)s->inject_step);
+    return vkt_tensor_upload(s->m->dev, &g, &inf, sizeof inf);
+}
+
 vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_result *done) {
     int64_t step = s->next_step++;
     done->step = -1;
@@ -369,6 +389,7 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
      * queued keep the device busy meanwhile. Its results are read before the scalars are overwritten. */
     VKT_TRY(timed_wait(s, s->optim));
     VKT_TRY(collect(s, step - 1, done));
+    if (step == s->inject_step) VKT_TRY(poison_grads(s));
     if (s->reduce) VKT_TRY(reduce_grads(s, step));
     VKT_TRY(vkt_rec_submit(s->optim));
     if (!s->shard) return VKT_OK;

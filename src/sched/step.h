@@ -139,6 +139,10 @@ void vkt_step_destroy(vkt_step *s);
 /* Queues one optimizer step, calling fill once per micro-batch. *done gets the previous step's result
  * (done->step = -1 when there is none yet). */
 vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_result *done);
+/* Test hook: step `step`'s accumulated gradients get one +inf element before its optimizer runs (as an f16
+ * overflow would), so the step must be skipped (and, with loss scaling, the scale halved). The environment
+ * variable VKT_TEST_OVERFLOW_STEP=<step> does the same for any run (scripts/gpu_check.sh). */
+void vkt_step_inject_overflow(vkt_step *s, int64_t step);
 /* Device milliseconds of the last completed optimizer step (0 without timestamps). */
 double vkt_step_optim_ms(vkt_step *s);
 /* Seconds the last vkt_step_submit spent blocked on the device (the rest is host work). */
