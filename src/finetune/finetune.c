@@ -185,6 +185,19 @@ vkt_status vkt_finetune_check(const vkt_run_config *cfg) {
     vkt_qformat f;
     VKT_TRY(vkt_finetune_base_format(cfg, &f));
     VKT_TRY(check_objective(cfg));
+    if (method_adapters(cfg) && cfg->precision != VKT_PRECISION_F32) {
+        vkt_log_error("optim.precision %s with finetune.method \"%s\": adapters train in f32 only for now (their "
+                      "16-bit weight copies are not done); use optim.precision f32, or finetune.method \"full\" for "
+                      "mixed-precision fine-tuning",
+                      vkt_run_config_precision_name(cfg), cfg->ft_method);
+        return VKT_ERR_ARG;
+    }
+    if (cfg->precision != VKT_PRECISION_F32 && cfg->ft_objective != VKT_FT_SFT) {
+        vkt_log_error("optim.precision %s with finetune.objective %s: mixed precision covers the language-model loss "
+                      "(objective sft) only for now; use optim.precision f32",
+                      vkt_run_config_precision_name(cfg), vkt_run_config_ft_objective_name(cfg));
+        return VKT_ERR_ARG;
+    }
     if (method_adapters(cfg)) {
         vkt_lora_cfg lc;
         return vkt_finetune_lora_cfg(cfg, &lc);

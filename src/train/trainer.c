@@ -179,7 +179,11 @@ static vkt_status account(run *r, const vkt_step_result *res) {
     int64_t max = r->cfg->max_bad_steps;
     r->skipped += res->skipped;
     r->bad_in_row++;
-    if (!res->skipped) /* a finite gradient norm with a non-finite loss: an overflow of the loss sum */
+    if (res->skipped && r->cfg->precision == VKT_PRECISION_F16 && isfinite(res->loss))
+        vkt_log_info("step %lld: f16 gradients overflowed: the update was skipped and the loss scale lowered to %g "
+                     "(%lld in a row; the run stops at optim.max_bad_steps=%lld in a row)",
+                     (long long)res->step + 1, res->loss_scale, (long long)r->bad_in_row, (long long)max);
+    else if (!res->skipped) /* a finite gradient norm with a non-finite loss: an overflow of the loss sum */
         vkt_log_warn("step %lld: loss %g is not finite but the gradient norm %g is: the update was applied",
                      (long long)res->step + 1, res->loss, res->grad_norm);
     else
@@ -232,15 +236,21 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
                  vkt_dist_size());
     }
     if (print) {
-        printf("step %5lld/%lld | loss %.4f%s | lr %.2e | norm %.3f%s | mem %.0f MiB | eta %s\n",
-               (long long)res->step + 1, (long long)cfg->steps, res->loss, line, res->lr, res->grad_norm, speed,
+        char scale[64] = "";
+        if (cfg->precision == VKT_PRECISION_F16)
+            snprintf(scale, sizeof scale, " | scale %g (%lld skipped)", res->loss_scale, (long long)res->n_skipped);
+        printf("step %5lld/%lld | loss %.4f%s | lr %.2e | norm %.3f%s%s | mem %.0f MiB | eta %s\n",
+               (long long)res->step + 1, (long long)cfg->steps, res->loss, line, res->lr, res->grad_norm, scale, speed,
                (double)r->device_bytes / (1 << 20), eta);
         fflush(stdout);
     }
-    char extra[1300], lr[32], norm[32];
-    snprintf(extra, sizeof extra, "\"lr\":%s,\"grad_norm\":%s,\"tok_per_s\":%.1f,\"util\":%.4f%s%s",
+    char extra[1400], lr[32], norm[32], scaling[96] = "";
+    if (cfg->precision == VKT_PRECISION_F16) /* dynamic loss scaling: the scale after this step */
+        snprintf(scaling, sizeof scaling, ",\"loss_scale\":%.9g,\"skipped_steps\":%lld", res->loss_scale,
+                 (long long)res->n_skipped);
+    snprintf(extra, sizeof extra, "\"lr\":%s,\"grad_norm\":%s,\"tok_per_s\":%.1f,\"util\":%.4f%s%s%s",
              vkt_metrics_num(lr, sizeof lr, res->lr), vkt_metrics_num(norm, sizeof norm, res->grad_norm), tps, util,
-             fields, res->skipped ? ",\"skipped\":true" : "");
+             fields, scaling, res->skipped ? ",\"skipped\":true" : "");
     vkt_metrics_log(&r->metrics, res->step, "train", res->loss, extra);
     if (print) vkt_metrics_write_svg(&r->metrics); /* keep the curve current for whoever watches it */
     r->reported = res->step + 1 - first_step;
@@ -269,6 +279,29 @@ static vkt_status preflight(const vkt_run_config *cfg, const vkt_train_opts *opt
                             : opts->overwrite ? VKT_RUN_DIR_OVERWRITE
                                               : VKT_RUN_DIR_NEW;
     return vkt_dist_is_root() ? vkt_run_dir_prepare(cfg->out_dir, mode) : VKT_OK;
+}
+
+/* Mixed precision covers the language-model loss of pre-training and full fine-tuning (sft); the other
+ * objectives and adapter methods have paths (score heads, preference and GRPO programs, LoRA branches) that
+ * do not run on 16-bit activations yet. */
+static vkt_status check_precision(const run *r) {
+    const vkt_run_config *cfg = r->cfg;
+    if (cfg->precision == VKT_PRECISION_F32) return VKT_OK;
+    const char *what = NULL;
+    if (r->ext && r->ext->mode == VKT_MODEL_FROZEN)
+        what = "finetune.method lora / qlora (adapters)";
+    else if (r->data.kind == VKT_DATA_PREF)
+        what = "preference objectives (dpo, ipo, orpo)";
+    else if (r->data.kind == VKT_DATA_GRPO)
+        what = "finetune.objective grpo";
+    else if (cfg->ft_objective == VKT_FT_REWARD)
+        what = "finetune.objective reward";
+    if (!what) return VKT_OK;
+    vkt_log_error("optim.precision %s is not supported with %s yet: mixed precision covers pre-training and full "
+                  "fine-tuning with the language-model loss (finetune.method full, objective sft); set "
+                  "optim.precision f32",
+                  vkt_run_config_precision_name(cfg), what);
+    return VKT_ERR_ARG;
 }
 
 static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int64_t *first_step) {
@@ -319,9 +352,11 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
         return VKT_ERR_FORMAT;
     }
     if (r->ext && r->ext->plan) VKT_TRY(r->ext->plan(r->ext->ctx, dev, &mc, B, cfg->seq_len));
+    VKT_TRY(check_precision(r));
     vkt_model_opts mo = {.mode = r->ext ? r->ext->mode : VKT_MODEL_TRAIN,
                          .recompute = cfg->recompute,
-                         .base_format = r->ext ? r->ext->base_format : VKT_QFORMAT_F32};
+                         .base_format = r->ext ? r->ext->base_format : VKT_QFORMAT_F32,
+                         .precision = vkt_run_config_precision(cfg)};
     VKT_TRY(vkt_model_create_opts(dev, &mc, B, cfg->seq_len, &mo, &r->model));
     r->model->bidirectional = cfg->objective == VKT_OBJ_MLM;
     vkt_log_info("model: %s, %lld parameters (%d tensors), %lld layers, width %lld, %lld heads (%lld kv)",
@@ -337,6 +372,11 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     sc.adamw.beta1 = (float)cfg->beta1, sc.adamw.beta2 = (float)cfg->beta2, sc.adamw.eps = (float)cfg->eps;
     sc.adamw.weight_decay = (float)cfg->weight_decay;
     sc.zero_stage = (int)cfg->zero_stage;
+    if (cfg->precision == VKT_PRECISION_F16)
+        sc.loss_scale = (vkt_loss_scale_cfg){.enabled = true,
+                                             .init = (float)cfg->loss_scale_init,
+                                             .growth_interval = cfg->loss_scale_growth_interval,
+                                             .factor = (float)cfg->loss_scale_factor};
     *first_step = 0;
     vkt_checkpoint_state st = {0};
     /* The base weights go in first unless a resumed run's checkpoint holds all of them; a precomputed
