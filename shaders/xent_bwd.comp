@@ -11,14 +11,25 @@
 //! variant xent_bwd_serial -DVKT_XENT_SERIAL=1
 //! variant xent_bwd_w -DVKT_XENT_WEIGHTS=1
 //! variant xent_bwd_w_serial -DVKT_XENT_WEIGHTS=1 -DVKT_XENT_SERIAL=1
+//! variant xent_bwd_f16 -DVKT_F16=1
+//! variant xent_bwd_serial_f16 -DVKT_XENT_SERIAL=1 -DVKT_F16=1
+//! variant xent_bwd_w_f16 -DVKT_XENT_WEIGHTS=1 -DVKT_F16=1
+//! variant xent_bwd_w_serial_f16 -DVKT_XENT_WEIGHTS=1 -DVKT_XENT_SERIAL=1 -DVKT_F16=1
+//! variant xent_bwd_bf16 -DVKT_BF16=1
+//! variant xent_bwd_serial_bf16 -DVKT_XENT_SERIAL=1 -DVKT_BF16=1
+//! variant xent_bwd_w_bf16 -DVKT_XENT_WEIGHTS=1 -DVKT_BF16=1
+//! variant xent_bwd_w_serial_bf16 -DVKT_XENT_WEIGHTS=1 -DVKT_XENT_SERIAL=1 -DVKT_BF16=1
+// Logits and dlogits are f32, or f16 / bf16 in the _f16 / _bf16 variants; everything else is f32.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "dtype.glsl"
+#define VKT_XENT_SCALE_BINDING 5
 #include "xent.glsl"
 
 layout(constant_id = 0) const uint WG = 256;
 layout(local_size_x_id = 0) in;
 
-layout(binding = 0) readonly buffer Logits { float logits[]; };
+layout(binding = 0) readonly buffer Logits { VKT_T logits[]; };
 layout(binding = 1) readonly buffer Targets { int targets[]; };
 layout(binding = 2) readonly buffer RowStats { float rowstats[]; };
 #ifdef VKT_XENT_WEIGHTS
@@ -26,11 +37,11 @@ layout(binding = 3) readonly buffer Weights { float weights[]; };
 #else
 layout(binding = 3) readonly buffer Stats { float loss; uint n_valid; uint n_bad; float loss_sum; } st;
 #endif
-layout(binding = 4) writeonly buffer DLogits { float dlogits[]; };
+layout(binding = 4) writeonly buffer DLogits { VKT_T dlogits[]; };
 
 void vkt_xent_grad(uint off, uint doff, uint j, int t, float m, float inv_s, float scale) {
-    float p = exp(logits[off + j] - m) * inv_s;
-    dlogits[doff + j] = (p - (int(j) == t ? 1.0 : 0.0)) * scale;
+    float p = exp(VKT_LOAD(logits[off + j]) - m) * inv_s;
+    dlogits[doff + j] = VKT_STORE((p - (int(j) == t ? 1.0 : 0.0)) * scale);
 }
 
 void main() {
@@ -45,9 +56,9 @@ void main() {
     int t = targets[pc.base_targets + row];
     float m = rowstats[pc.base_rowstats + 2 * row], inv_s = rowstats[pc.base_rowstats + 2 * row + 1];
 #ifdef VKT_XENT_WEIGHTS
-    float scale = vkt_xent_valid(t) ? pc.dloss * weights[pc.base_weights + row] : 0.0;
+    float scale = vkt_xent_valid(t) ? vkt_xent_dloss() * weights[pc.base_weights + row] : 0.0;
 #else
-    float scale = vkt_xent_valid(t) ? pc.dloss / float(max(st.n_valid, 1u)) : 0.0;
+    float scale = vkt_xent_valid(t) ? vkt_xent_dloss() / float(max(st.n_valid, 1u)) : 0.0;
 #endif
     uint off = pc.base_logits + row * pc.ld, doff = pc.base_dlogits + row * pc.ld;
     uint j = j0;

@@ -12,19 +12,33 @@
 //! variant xent_fwd_bwd -DVKT_XENT_GRAD=1
 //! variant xent_fwd_serial -DVKT_XENT_SERIAL=1
 //! variant xent_fwd_bwd_serial -DVKT_XENT_GRAD=1 -DVKT_XENT_SERIAL=1
+//! variant xent_fwd_f16 -DVKT_F16=1
+//! variant xent_fwd_bwd_f16 -DVKT_XENT_GRAD=1 -DVKT_F16=1
+//! variant xent_fwd_serial_f16 -DVKT_XENT_SERIAL=1 -DVKT_F16=1
+//! variant xent_fwd_bwd_serial_f16 -DVKT_XENT_GRAD=1 -DVKT_XENT_SERIAL=1 -DVKT_F16=1
+//! variant xent_fwd_bf16 -DVKT_BF16=1
+//! variant xent_fwd_bwd_bf16 -DVKT_XENT_GRAD=1 -DVKT_BF16=1
+//! variant xent_fwd_serial_bf16 -DVKT_XENT_SERIAL=1 -DVKT_BF16=1
+//! variant xent_fwd_bwd_serial_bf16 -DVKT_XENT_GRAD=1 -DVKT_XENT_SERIAL=1 -DVKT_BF16=1
+// Logits and dlogits are f32, or f16 / bf16 in the _f16 / _bf16 variants (VKT_T: widened on load, the
+// gradient rounded once on store); the statistics, losses and all arithmetic are f32.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "dtype.glsl"
+#ifdef VKT_XENT_GRAD
+#define VKT_XENT_SCALE_BINDING 5
+#endif
 #include "xent.glsl"
 
 layout(constant_id = 0) const uint WG = 256;
 layout(local_size_x_id = 0) in;
 
-layout(binding = 0) readonly buffer Logits { float logits[]; };
+layout(binding = 0) readonly buffer Logits { VKT_T logits[]; };
 layout(binding = 1) readonly buffer Targets { int targets[]; };
 #ifdef VKT_XENT_GRAD
 layout(binding = 2) readonly buffer Stats { float loss; uint n_valid; uint n_bad; float loss_sum; } st;
 layout(binding = 3) writeonly buffer Losses { float losses[]; };
-layout(binding = 4) writeonly buffer DLogits { float dlogits[]; };
+layout(binding = 4) writeonly buffer DLogits { VKT_T dlogits[]; };
 #else
 layout(binding = 2) writeonly buffer Losses { float losses[]; };
 layout(binding = 3) writeonly buffer RowStats { float rowstats[]; };
@@ -32,8 +46,8 @@ layout(binding = 3) writeonly buffer RowStats { float rowstats[]; };
 
 #ifdef VKT_XENT_GRAD
 void vkt_xent_grad(uint off, uint doff, uint j, int t, float m, float inv_s, float scale) {
-    float p = exp(logits[off + j] - m) * inv_s;
-    dlogits[doff + j] = (p - (int(j) == t ? 1.0 : 0.0)) * scale;
+    float p = exp(VKT_LOAD(logits[off + j]) - m) * inv_s;
+    dlogits[doff + j] = VKT_STORE((p - (int(j) == t ? 1.0 : 0.0)) * scale);
 }
 #endif
 
@@ -64,19 +78,19 @@ void main() {
     float m1 = m, s1 = 0.0, c1 = 0.0, m2 = m, s2 = 0.0, c2 = 0.0, m3 = m, s3 = 0.0, c3 = 0.0;
     uint j = j0;
     for (; j + 3 * dj < pc.V; j += 4 * dj) {
-        vkt_xent_push(logits[off + j], m, s, c);
-        vkt_xent_push(logits[off + j + dj], m1, s1, c1);
-        vkt_xent_push(logits[off + j + 2 * dj], m2, s2, c2);
-        vkt_xent_push(logits[off + j + 3 * dj], m3, s3, c3);
+        vkt_xent_push(VKT_LOAD(logits[off + j]), m, s, c);
+        vkt_xent_push(VKT_LOAD(logits[off + j + dj]), m1, s1, c1);
+        vkt_xent_push(VKT_LOAD(logits[off + j + 2 * dj]), m2, s2, c2);
+        vkt_xent_push(VKT_LOAD(logits[off + j + 3 * dj]), m3, s3, c3);
     }
-    for (; j < pc.V; j += dj) vkt_xent_push(logits[off + j], m, s, c);
+    for (; j < pc.V; j += dj) vkt_xent_push(VKT_LOAD(logits[off + j]), m, s, c);
     s -= c;
     vkt_xent_merge(m, s, m1, s1 - c1);
     vkt_xent_merge(m, s, m2, s2 - c2);
     vkt_xent_merge(m, s, m3, s3 - c3);
     int t = targets[pc.base_targets + row];
     bool valid = vkt_xent_valid(t);
-    float xt = leader && valid ? logits[off + uint(t)] : 0.0; // read before any write of this row
+    float xt = leader && valid ? VKT_LOAD(logits[off + uint(t)]) : 0.0; // read before any write of this row
 #ifndef VKT_XENT_SERIAL
     sh_m[tid] = m;
     sh_s[tid] = s;
@@ -97,7 +111,7 @@ void main() {
     if (leader) losses[pc.base_losses + row] = valid ? (m - xt) + log(s) : 0.0;
     float inv_s = 1.0 / s;
 #ifdef VKT_XENT_GRAD
-    float scale = valid ? pc.dloss / float(max(st.n_valid, 1u)) : 0.0;
+    float scale = valid ? vkt_xent_dloss() / float(max(st.n_valid, 1u)) : 0.0;
     uint doff = pc.base_dlogits + row * pc.ld;
     j = j0;
     for (; j + 3 * dj < pc.V; j += 4 * dj) {

@@ -21,7 +21,18 @@ layout(push_constant) uniform Pc {
     uint base_dlogits;
     uint base_weights;  // xent_bwd_w only
     uint ld;            // elements between rows of logits and dlogits (>= V: padded rows, see xent.h)
+    uint scale_index;   // gradient kernels: element of the DScale binding that multiplies dloss at run
+                        // time (a loss scale in the step scalars), or VKT_XENT_NO_SCALE
 } pc;
+
+#define VKT_XENT_NO_SCALE 0xffffffffu
+
+// The gradient kernels bind a device scalar that multiplies dloss (see vkt_xent_opts.dloss_scale) at
+// VKT_XENT_SCALE_BINDING; without one the host binds any small buffer there and it is not read.
+#ifdef VKT_XENT_SCALE_BINDING
+layout(binding = VKT_XENT_SCALE_BINDING) readonly buffer DScale { float dscale[]; };
+float vkt_xent_dloss() { return pc.scale_index == VKT_XENT_NO_SCALE ? pc.dloss : pc.dloss * dscale[pc.scale_index]; }
+#endif
 
 // Adds exp(x - m) to the compensated sum (s, c), raising m (and rescaling s, c) when x exceeds it.
 void vkt_xent_push(float x, inout float m, inout float s, inout float c) {

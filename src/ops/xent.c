@@ -3,6 +3,7 @@
  * binding, and xent_fwd_mean (second reduction stage). */
 #include "ops/xent.h"
 
+#include "ops/op_rows.h"
 #include "ops/op_util.h"
 
 typedef struct {
@@ -10,9 +11,10 @@ typedef struct {
     int32_t ignore_index;
     float dloss;
     uint32_t base_logits, base_targets, base_losses, base_rowstats, base_dlogits, base_weights;
-    uint32_t ld;
+    uint32_t ld, scale_index;
 } vkt_pc_xent_rows;
-_Static_assert(sizeof(vkt_pc_xent_rows) == 44, "keep in sync with shaders/common/xent.glsl");
+_Static_assert(sizeof(vkt_pc_xent_rows) == 48, "keep in sync with shaders/common/xent.glsl");
+#define NO_SCALE 0xffffffffu /* VKT_XENT_NO_SCALE */
 
 typedef struct {
     uint32_t n, V;
@@ -32,7 +34,8 @@ _Static_assert(sizeof(vkt_pc_xent_mean) == 8, "keep in sync with shaders/xent_fw
 #define VKT_XENT_SERIAL_MAX_V 120000
 
 vkt_xent_opts vkt_xent_opts_default(void) {
-    return (vkt_xent_opts){.ignore_index = -100, .dloss = 1.0f, .variant = VKT_XENT_AUTO, .vocab = 0};
+    return (vkt_xent_opts){.ignore_index = -100, .dloss = 1.0f, .variant = VKT_XENT_AUTO, .vocab = 0,
+                           .dloss_scale = NULL, .dloss_scale_index = 0};
 }
 
 typedef struct {
@@ -44,7 +47,7 @@ static shape_t check_shape(const vkt_rec *r, const vkt_tensor *logits, const vkt
                            const vkt_xent_opts *o) {
     shape_t s;
     s.N = vkt_tensor_numel(targets);
-    VKT_ASSERT(s.N > 0 && logits->dtype == VKT_DTYPE_F32 && targets->dtype == VKT_DTYPE_I32);
+    VKT_ASSERT(s.N > 0 && targets->dtype == VKT_DTYPE_I32);
     VKT_ASSERT(vkt_tensor_numel(logits) % s.N == 0);
     s.ld = vkt_tensor_numel(logits) / s.N;
     s.V = o->vocab > 0 ? o->vocab : s.ld;
@@ -63,6 +66,21 @@ static shape_t check_shape(const vkt_rec *r, const vkt_tensor *logits, const vkt
 
 static void check_f32(const vkt_tensor *t, int64_t n) {
     VKT_ASSERT(t->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(t) == n);
+}
+
+/* logits and dlogits (NULL in the forward) share f32, f16 or bf16; the optional device scale is f32. */
+static vkt_status check_dtypes(const char *op, const vkt_tensor *logits, const vkt_tensor *dlogits,
+                               const vkt_xent_opts *o) {
+    const vkt_tensor *t[] = {logits, dlogits};
+    const char *names[] = {"logits", "dlogits"};
+    VKT_TRY(vkt_ops_check_storage(op, 2, t, names));
+    if (o->dloss_scale) {
+        const vkt_tensor *st[] = {o->dloss_scale};
+        const char *sn[] = {"dloss_scale"};
+        VKT_TRY(vkt_ops_check_dtype(op, VKT_DTYPE_F32, 1, st, sn));
+        VKT_ASSERT(o->dloss_scale_index >= 0 && o->dloss_scale_index < vkt_tensor_numel(o->dloss_scale));
+    }
+    return VKT_OK;
 }
 
 static vkt_status record_count(vkt_rec *r, const vkt_tensor *targets, const vkt_tensor *stats, shape_t s,
@@ -98,18 +116,20 @@ static vkt_status record_rows(vkt_rec *r, rows_kind kind, shape_t s, const vkt_x
         {"xent_fwd_serial", "xent_fwd_bwd_serial", "xent_bwd_serial", "xent_bwd_w_serial"}};
     bool bwd = kind == ROWS_BWD || kind == ROWS_BWD_W;
     const char *name = names[s.serial][kind];
-    uint32_t wg = s.serial ? WG_SERIAL : WG_GROUP, nb = kind == ROWS_FWD ? 4 : 5;
+    char shader[48];
+    vkt_ops_dtype_variant(name, logits->dtype, shader, sizeof shader);
+    uint32_t wg = s.serial ? WG_SERIAL : WG_GROUP, nb = kind == ROWS_FWD ? 4 : 6;
     vkt_pipeline *p;
-    VKT_TRY(vkt_ops_pipeline(r, name, nb, sizeof(vkt_pc_xent_rows), &wg, 1, &p));
+    VKT_TRY(vkt_ops_pipeline(r, shader, nb, sizeof(vkt_pc_xent_rows), &wg, 1, &p));
     int64_t rows_per = (vkt_ops_max_binding_elems(r, 4) - vkt_ops_align_elems(r, 4)) / s.ld;
     VKT_ASSERT(rows_per >= 1); /* one row must fit one binding */
     for (int64_t r0 = 0; r0 < s.N; r0 += rows_per) {
         int64_t nr = s.N - r0 < rows_per ? s.N - r0 : rows_per;
         vkt_pc_xent_rows pc = {.n_rows = (uint32_t)nr, .V = (uint32_t)s.V, .ignore_index = o->ignore_index,
-                               .dloss = o->dloss, .ld = (uint32_t)s.ld};
+                               .dloss = o->dloss, .ld = (uint32_t)s.ld, .scale_index = NO_SCALE};
         vkt_tensor lg = vkt_ops_aligned_slice(r, logits, r0 * s.ld, nr * s.ld, &pc.base_logits);
         vkt_tensor tg = vkt_ops_aligned_slice(r, targets, r0, nr, &pc.base_targets);
-        vkt_binding b[5];
+        vkt_binding b[6];
         uint32_t n = 0;
         b[n++] = (vkt_binding){lg, VKT_READ};
         b[n++] = (vkt_binding){tg, VKT_READ};
@@ -124,6 +144,12 @@ static vkt_status record_rows(vkt_rec *r, rows_kind kind, shape_t s, const vkt_x
             b[n++] = (vkt_binding){vkt_ops_aligned_slice(r, rowstats, 2 * r0, 2 * nr, &pc.base_rowstats), VKT_WRITE};
         else
             b[n++] = (vkt_binding){vkt_ops_aligned_slice(r, dlogits, r0 * s.ld, nr * s.ld, &pc.base_dlogits), VKT_WRITE};
+        /* Gradient kernels: the device scale of dloss, or the targets as a placeholder (never read). */
+        if (kind != ROWS_FWD)
+            b[n++] = o->dloss_scale ? (vkt_binding){vkt_ops_aligned_slice(r, o->dloss_scale, o->dloss_scale_index, 1,
+                                                                          &pc.scale_index),
+                                                    VKT_READ}
+                                    : (vkt_binding){tg, VKT_READ};
         VKT_ASSERT(n == nb);
         uint32_t gx, gy;
         vkt_ops_grid_1d(s.serial ? vkt_ceil_div((uint64_t)nr, wg) : (uint64_t)nr, &gx, &gy);
@@ -134,6 +160,7 @@ static vkt_status record_rows(vkt_rec *r, rows_kind kind, shape_t s, const vkt_x
 
 vkt_status vkt_op_xent_fwd(vkt_rec *r, const vkt_tensor *logits, const vkt_tensor *targets, const vkt_tensor *losses,
                            const vkt_tensor *rowstats, const vkt_tensor *stats, const vkt_xent_opts *o) {
+    VKT_TRY(check_dtypes("xent_fwd", logits, NULL, o));
     shape_t s = check_shape(r, logits, targets, o);
     check_f32(losses, s.N), check_f32(rowstats, 2 * s.N);
     VKT_ASSERT(stats->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(stats) >= 4);
@@ -145,8 +172,10 @@ vkt_status vkt_op_xent_fwd(vkt_rec *r, const vkt_tensor *logits, const vkt_tenso
 
 vkt_status vkt_op_xent_bwd(vkt_rec *r, const vkt_tensor *logits, const vkt_tensor *targets, const vkt_tensor *rowstats,
                            const vkt_tensor *stats, const vkt_tensor *dlogits, const vkt_xent_opts *o) {
+    VKT_TRY(check_dtypes("xent_bwd", logits, dlogits, o));
     shape_t s = check_shape(r, logits, targets, o);
-    check_f32(rowstats, 2 * s.N), check_f32(dlogits, s.N * s.ld);
+    check_f32(rowstats, 2 * s.N);
+    VKT_ASSERT(vkt_tensor_numel(dlogits) == s.N * s.ld);
     VKT_ASSERT(stats->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(stats) >= 4);
     return record_rows(r, ROWS_BWD, s, o, logits, targets, NULL, rowstats, stats, dlogits);
 }
@@ -154,16 +183,20 @@ vkt_status vkt_op_xent_bwd(vkt_rec *r, const vkt_tensor *logits, const vkt_tenso
 vkt_status vkt_op_xent_bwd_weighted(vkt_rec *r, const vkt_tensor *logits, const vkt_tensor *targets,
                                     const vkt_tensor *rowstats, const vkt_tensor *weights, const vkt_tensor *dlogits,
                                     const vkt_xent_opts *o) {
+    VKT_TRY(check_dtypes("xent_bwd_weighted", logits, dlogits, o));
     shape_t s = check_shape(r, logits, targets, o);
-    check_f32(rowstats, 2 * s.N), check_f32(weights, s.N), check_f32(dlogits, s.N * s.ld);
+    check_f32(rowstats, 2 * s.N), check_f32(weights, s.N);
+    VKT_ASSERT(vkt_tensor_numel(dlogits) == s.N * s.ld);
     return record_rows(r, ROWS_BWD_W, s, o, logits, targets, NULL, rowstats, weights, dlogits);
 }
 
 vkt_status vkt_op_xent_fwd_bwd(vkt_rec *r, const vkt_tensor *logits, const vkt_tensor *targets,
                                const vkt_tensor *losses, const vkt_tensor *stats, const vkt_tensor *dlogits,
                                const vkt_xent_opts *o) {
+    VKT_TRY(check_dtypes("xent_fwd_bwd", logits, dlogits, o));
     shape_t s = check_shape(r, logits, targets, o);
-    check_f32(losses, s.N), check_f32(dlogits, s.N * s.ld);
+    check_f32(losses, s.N);
+    VKT_ASSERT(vkt_tensor_numel(dlogits) == s.N * s.ld);
     VKT_ASSERT(stats->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(stats) >= 4);
     VKT_TRY(record_count(r, targets, stats, s, o));
     VKT_TRY(record_rows(r, ROWS_FWD_BWD, s, o, logits, targets, losses, NULL, stats, dlogits));

@@ -11,7 +11,12 @@
  * dlogits may alias logits (in place, as llm.c does: the logits are dead after the loss).
  *
  * Logits larger than one storage-buffer binding (V = 50257 at B*T = 1024 is 196 MiB) are split by rows.
- * All tensors f32 except targets (i32). Not done here: label smoothing, z-loss, 16-bit logits. */
+ * Storage (mixed precision, issue 10): logits and dlogits are activations and share one dtype, f32, f16 or
+ * bf16 (16-bit logits are widened in the shader; max, sum, log and every product are f32; dlogits round
+ * once on store). targets are i32; losses, rowstats, stats and weights stay f32 (statistics). Mismatched
+ * dtypes are VKT_ERR_ARG, logged. With f16 dlogits the upstream gradient usually needs a loss scale (the
+ * smallest normal f16 is 6e-5, and (p - onehot) / n_valid underflows there): see dloss_scale.
+ * Not done here: label smoothing, z-loss. */
 #ifndef VKT_OP_XENT_H
 #define VKT_OP_XENT_H
 
@@ -41,21 +46,30 @@ typedef struct {
     int64_t vocab;            /* 0 (default): rows hold V = numel(logits) / N logits. Else rows of
                                * ld = numel(logits) / N elements hold `vocab` logits and ld - vocab padding
                                * elements, which are neither read nor written (in logits and dlogits) */
+    /* Optional run-time multiplier of dloss, read on the device by every gradient kernel (xent_bwd,
+     * xent_bwd_weighted, xent_fwd_bwd; the forward ignores it) each time the recording runs: the gradient
+     * becomes dloss * dloss_scale[dloss_scale_index] * ... For f16 loss scaling, point it at the loss
+     * scale in the step scalars (a tensor of VKT_STEP_SCALARS_ELEMS f32, src/optim/optim_types.h) with the
+     * index of that field; the optimizer then divides the scale back out. The tensor must start on a
+     * binding-aligned offset (any arena tensor does). The losses and stats are never scaled. */
+    const vkt_tensor *dloss_scale; /* borrowed, f32; NULL (default): none */
+    int64_t dloss_scale_index;     /* element of dloss_scale */
 } vkt_xent_opts;
 
 vkt_xent_opts vkt_xent_opts_default(void);
 
 /* Forward. N = numel(targets), V = numel(logits) / N.
- *   logits   (N, V) f32            targets (N) i32
+ *   logits   (N, V) f32, f16, bf16 targets (N) i32
  *   losses   (N) f32, written      rowstats (N, 2) f32, written: (max, 1/sum exp(x - max)) per row, for _bwd
  *   stats    (4) f32 (vkt_xent_stats), written
- * Returns a Vulkan status only; shape errors abort (VKT_ASSERT). Not thread-safe (records into r). */
+ * Returns VKT_ERR_ARG on a dtype mismatch, else a Vulkan status; shape errors abort (VKT_ASSERT). Not
+ * thread-safe (records into r). */
 vkt_status vkt_op_xent_fwd(vkt_rec *r, const vkt_tensor *logits, const vkt_tensor *targets, const vkt_tensor *losses,
                            const vkt_tensor *rowstats, const vkt_tensor *stats, const vkt_xent_opts *o);
 
 /* Backward from the forward's rowstats and stats (n_valid).
  *   logits (N, V), targets (N), rowstats (N, 2), stats (4): as the forward left them
- *   dlogits (N, V) f32, overwritten; may be the same tensor as logits. */
+ *   dlogits (N, V) logits' dtype, overwritten; may be the same tensor as logits. */
 vkt_status vkt_op_xent_bwd(vkt_rec *r, const vkt_tensor *logits, const vkt_tensor *targets, const vkt_tensor *rowstats,
                            const vkt_tensor *stats, const vkt_tensor *dlogits, const vkt_xent_opts *o);
 
@@ -67,7 +81,7 @@ vkt_status vkt_op_xent_bwd(vkt_rec *r, const vkt_tensor *logits, const vkt_tenso
  * and the uniform path (vkt_op_xent_bwd) is unchanged: a separate shader variant.
  *   logits (N, V), targets (N), rowstats (N, 2): as vkt_op_xent_fwd left them
  *   weights (N) f32
- *   dlogits (N, V) f32, overwritten; may be the same tensor as logits. */
+ *   dlogits (N, V) logits' dtype, overwritten; may be the same tensor as logits. */
 vkt_status vkt_op_xent_bwd_weighted(vkt_rec *r, const vkt_tensor *logits, const vkt_tensor *targets,
                                     const vkt_tensor *rowstats, const vkt_tensor *weights, const vkt_tensor *dlogits,
                                     const vkt_xent_opts *o);
