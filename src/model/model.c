@@ -64,7 +64,7 @@ static vkt_status plan_acts(vkt_model *m, planner *p, bool backward, int64_t nor
     if (!ln) VKT_TRY(plan(p, F32, m->T + m->pos0_max, HS, &m->rope_table));
     /* As llm.c pads its vocabulary: aligned rows for the fast matmul kernels (see logits_pad in model.h). */
     int64_t V = c->vocab_size, Vp = V % 8 ? (V + 127) / 128 * 128 : V;
-    VKT_TRY(plan(p, F32, BT, Vp, &m->logits_pad));
+    VKT_TRY(plan(p, A, BT, Vp, &m->logits_pad));
     m->logits = m->logits_pad;
     m->logits.shape[1] = V;
     m->dlogits_ld = V;

@@ -106,6 +106,10 @@ typedef struct {
     bool training;               /* set by vkt_model_record_forward: a training pass (VKT_FWD_LOSS_GRAD and its
                                   * backward) is being recorded, so hooks apply train-only ops (dropout) */
     float dloss;                 /* scale of the loss gradient (1 / gradient-accumulation steps) */
+    vkt_tensor dloss_scale;      /* f16 loss scaling: an f32 tensor whose element dloss_scale_index further
+                                  * multiplies the loss gradient at run time (the step scalars' loss_scale,
+                                  * set by the step); arena NULL: none */
+    int64_t dloss_scale_index;
     bool bidirectional;          /* attention without the causal mask (masked-token objective) */
     bool recompute;              /* activation recomputation (vkt_model_create_ex) */
     int64_t pos0;                /* position of the first token (KV-cache sampling); 0 in training */

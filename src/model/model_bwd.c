@@ -79,12 +79,10 @@ vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r) {
     int64_t V = c->vocab_size, lda = m->dlogits_ld != V ? m->dlogits_ld : 0;
     const vkt_tensor *dlogits = lda ? &m->logits_pad : &m->logits;
     vkt_matmul_desc dx = {.m = BT, .n = c->n_embd, .k = V, .lda = lda};
-    /* f32 dlogits under mixed precision (the loss has no 16-bit logits yet): the f32 master head. */
-    if (dlogits->dtype != head.dtype) head = vkt_model_p_master(m, -1, head_role);
-    VKT_TRY(vkt_mp_matmul(m, r, dlogits, &head, NULL, &m->dtmp_c, &dx));
+    VKT_TRY(vkt_op_matmul(r, dlogits, &head, NULL, &m->dtmp_c, &dx));
     if (ghead.arena) {
         vkt_matmul_desc dw = {.m = V, .n = c->n_embd, .k = BT, .trans_a = true, .accumulate = true, .lda = lda};
-        VKT_TRY(vkt_mp_matmul(m, r, dlogits, &m->normf, NULL, &ghead, &dw));
+        VKT_TRY(vkt_op_matmul(r, dlogits, &m->normf, NULL, &ghead, &dw));
     }
     return backward_from_hidden(m, r, &m->dtmp_c);
 }

@@ -90,6 +90,7 @@ vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode)
     if (mode == VKT_FWD_LOGITS) return VKT_OK;
     vkt_xent_opts xo = vkt_xent_opts_default();
     xo.dloss = m->dloss;
+    if (m->dloss_scale.arena) xo.dloss_scale = &m->dloss_scale, xo.dloss_scale_index = m->dloss_scale_index;
     if (mode == VKT_FWD_LOSS_GRAD) {
         const vkt_tensor *lg = padded ? &m->logits_pad : &m->logits;
         xo.vocab = c->vocab_size;

@@ -25,21 +25,6 @@ static vkt_status as_f32(vkt_model *m, vkt_rec *r, int k, const vkt_tensor *t, v
     return vkt_op_cast(r, t, out);
 }
 
-vkt_status vkt_mp_matmul(vkt_model *m, vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
-                         const vkt_tensor *c, const vkt_matmul_desc *d) {
-    vkt_tensor a2 = *a, b2 = *b;
-    if (a->dtype != b->dtype) { /* one f32 operand: the other (which must fit the scratch) widened */
-        if (is_half(a)) VKT_TRY(as_f32(m, r, 1, a, &a2));
-        if (is_half(b)) VKT_TRY(as_f32(m, r, 1, b, &b2));
-        a = &a2, b = &b2;
-    }
-    if (!is_half(c)) return vkt_op_matmul(r, a, b, bias, c, d);
-    VKT_ASSERT(!d->accumulate && !d->ldc && d->batch <= 1);
-    vkt_tensor c32 = scratch_like(m, 0, c);
-    VKT_TRY(vkt_op_matmul(r, a, b, bias, &c32, d));
-    return vkt_op_cast(r, &c32, c);
-}
-
 vkt_status vkt_mp_embed_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *dout, const vkt_tensor *dwte,
                             const vkt_tensor *dwpe) {
     vkt_tensor d32;

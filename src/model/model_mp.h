@@ -7,12 +7,7 @@
 #define VKT_MODEL_MP_H
 
 #include "model/model.h"
-#include "ops/matmul.h"
 
-/* c = a op(b) (+ bias) per d, c of any storage dtype (an accumulating c is f32). a and b of different
- * dtypes: the 16-bit one is widened into scratch (it must fit (BT, C)). */
-vkt_status vkt_mp_matmul(vkt_model *m, vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
-                         const vkt_tensor *c, const vkt_matmul_desc *d);
 /* The embedding backward from d(embed_out) in the storage dtype into f32 dwte, dwpe. */
 vkt_status vkt_mp_embed_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *dout, const vkt_tensor *dwte,
                             const vkt_tensor *dwpe);

@@ -2,6 +2,7 @@
 #include "sched/step.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,6 +223,9 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
         st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, n_partials > 0 ? n_partials : 1, 1, 1, 1, &s->partials);
     if (st == VKT_OK) st = vkt_arena_create_host(m->dev, "step scalars", 4096, &s->host_arena);
     if (st == VKT_OK) st = vkt_tensor_alloc(s->host_arena, VKT_DTYPE_F32, VKT_STEP_SCALARS_ELEMS, 1, 1, 1, &s->scalars);
+    /* f16 loss scaling: every recorded loss gradient reads the current scale from the step scalars. */
+    m->dloss_scale = st == VKT_OK && cfg->loss_scale.enabled ? s->scalars : (vkt_tensor){0};
+    m->dloss_scale_index = (int64_t)(offsetof(vkt_step_scalars, loss_scale) / sizeof(float));
     for (int k = 0; k < 2 && st == VKT_OK; k++) st = vkt_rec_create(m->dev, 0, &s->micro[k]);
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 2, &s->optim);
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &s->eval);
@@ -249,6 +253,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
 
 void vkt_step_destroy(vkt_step *s) {
     if (!s) return;
+    if (s->m->dloss_scale.arena && s->m->dloss_scale.arena == s->scalars.arena) s->m->dloss_scale = (vkt_tensor){0};
     for (int k = 0; k < 2; k++) vkt_rec_destroy(s->micro[k]);
     vkt_rec_destroy(s->optim);
     vkt_rec_destroy(s->eval);
