@@ -27,7 +27,6 @@ struct vkt_step {
     int64_t slot_step[2];             /* optimizer step of the micro-batch last submitted in each slot */
     bool slot_unread[2];
     int64_t next_step, step_base;
-    int64_t skipped_base;          /* n_skipped in the scalars when this run (or its resume) started */
     int64_t inject_step;           /* test hook (vkt_step_inject_overflow): the step whose gradients get an inf;
                                     * -1: none */
     int64_t last_collected;        /* newest step whose result was handed out */
@@ -308,7 +307,7 @@ static vkt_status collect(vkt_step *s, int64_t step, vkt_step_result *done) {
                               .lr = sc->lr,
                               .tokens = s->tokens[k],
                               .skipped = sc->nonfinite != 0,
-                              .n_skipped = (int64_t)sc->n_skipped - s->skipped_base,
+                              .n_skipped = sc->n_skipped,
                               .loss_scale = sc->loss_scale,
                               .n_metrics = s->program.n_metrics};
     for (int i = 0; i < s->program.n_metrics; i++)
@@ -541,10 +540,22 @@ vkt_status vkt_step_upload_state(vkt_step *s, const float *m1, const float *m2, 
     sc->step = (uint32_t)step;
     sc->n_skipped = (uint32_t)(step - updates);
     sc->nonfinite = 0;
-    s->skipped_base = step - updates;
     s->next_step = s->step_base = step;
     s->last_collected = step - 1;
     return VKT_OK;
+}
+
+bool vkt_step_get_loss_scale(const vkt_step *s, double *scale, int64_t *good_steps) {
+    if (!s->cfg.loss_scale.enabled) return false;
+    const vkt_step_scalars *sc = vkt_tensor_host_ptr(&s->scalars);
+    *scale = sc->loss_scale, *good_steps = sc->good_steps;
+    return true;
+}
+
+void vkt_step_set_loss_scale(vkt_step *s, double scale, int64_t good_steps) {
+    VKT_ASSERT(scale > 0 && good_steps >= 0);
+    vkt_step_scalars *sc = vkt_tensor_host_ptr(&s->scalars);
+    sc->loss_scale = (float)scale, sc->good_steps = (uint32_t)good_steps;
 }
 
 size_t vkt_step_memory(const vkt_step *s) { return vkt_arena_capacity(s->state_arena); }

@@ -123,7 +123,7 @@ typedef struct {
     int64_t tokens;          /* target positions that carried a loss */
     bool skipped;            /* the gradient norm was not finite: the device left params and moments as
                               * they were */
-    int64_t n_skipped;       /* steps skipped so far in this run (resumed runs: since the checkpoint's step) */
+    int64_t n_skipped;       /* steps skipped so far, a resumed run's earlier ones included */
     double loss_scale;       /* the loss scale after this step (1 without loss scaling) */
     int n_metrics;           /* the program's metrics, means over the step's micro-batches (0 without one) */
     double metrics[VKT_STEP_MAX_METRICS];
@@ -189,6 +189,11 @@ vkt_status vkt_step_gather_state(vkt_step *s); /* a no-op without sharding */
  * corrections). Upload needs 0 <= updates <= step (VKT_ASSERT). */
 vkt_status vkt_step_download_state(vkt_step *s, float *m, float *v, int64_t *step, int64_t *updates);
 vkt_status vkt_step_upload_state(vkt_step *s, const float *m, const float *v, int64_t step, int64_t updates);
+/* f16 loss scaling state for checkpoints: the current scale and the finite steps in a row since it last
+ * changed. Get returns false (and leaves them) when the step has no loss scaling; read it after
+ * vkt_step_download_state (the queue idle). Set (after vkt_step_upload_state) needs scale > 0. */
+bool vkt_step_get_loss_scale(const vkt_step *s, double *scale, int64_t *good_steps);
+void vkt_step_set_loss_scale(vkt_step *s, double scale, int64_t good_steps);
 size_t vkt_step_memory(const vkt_step *s);
 
 #endif
