@@ -5,15 +5,20 @@
 // so no two invocations write one element and no atomics are needed. The host splits dwte into vocab
 // chunks [v0, v0 + nv) and dout into row chunks [r0, r0 + n_rows) to fit bindings; a dispatch adds only
 // the rows of its chunk. Invalid ids (key V) form the last run and are skipped.
+//! variant embed_bwd_dw
+//! variant embed_bwd_dw_f16 -DVKT_F16=1
+//! variant embed_bwd_dw_bf16 -DVKT_BF16=1
+// dout is f32, f16 or bf16 (VKT_T, an activation gradient); the table gradient and the sums are f32.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "dtype.glsl"
 
 layout(constant_id = 0) const uint WG = 256;
 layout(local_size_x_id = 0) in;
 
 layout(binding = 0) readonly buffer Tok { int tok[]; };        // (N)
 layout(binding = 1) readonly buffer Sorted { uint sorted[]; }; // (N) rows sorted by (key, row)
-layout(binding = 2) readonly buffer Dout { float dout[]; };    // (n_rows, C) rows [r0, r0 + n_rows)
+layout(binding = 2) readonly buffer Dout { VKT_T dout[]; };    // (n_rows, C) rows [r0, r0 + n_rows)
 layout(binding = 3) buffer Dwte { float dwte[]; };             // (nv, C) vocab rows [v0, v0 + nv)
 
 layout(push_constant) uniform Pc { uint n; uint C; uint V; uint v0; uint nv; uint r0; uint n_rows; } pc;
@@ -35,7 +40,7 @@ void main() {
         for (uint j = i; j < end; j++) {
             uint row = sorted[j] - pc.r0;         // wraps for rows before the chunk
             if (row < pc.n_rows) {
-                acc += dout[row * pc.C + c];
+                acc += VKT_LOAD(dout[row * pc.C + c]);
                 any = true;
             }
         }

@@ -8,13 +8,18 @@
 // which starts after t, so at t + p + 1 or later. Each step moves forward, by p + 1 outside the jumps:
 // about 2 steps per document plus T / (p + 1). A row whose last position has seg 0 holds one document
 // and costs one load, as does every row of an unpacked batch (no table read at all).
+//! variant embed_bwd_dwpe
+//! variant embed_bwd_dwpe_f16 -DVKT_F16=1
+//! variant embed_bwd_dwpe_bf16 -DVKT_BF16=1
+// dout is f32, f16 or bf16 (VKT_T, an activation gradient); the table gradient and the sums are f32.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "dtype.glsl"
 
 layout(constant_id = 0) const uint WG = 256;
 layout(local_size_x_id = 0) in;
 
-layout(binding = 0) readonly buffer Dout { float dout[]; }; // (n_rows, C) rows [r0, r0 + n_rows)
+layout(binding = 0) readonly buffer Dout { VKT_T dout[]; }; // (n_rows, C) rows [r0, r0 + n_rows)
 layout(binding = 1) readonly buffer Seg { int seg[]; };     // (B*T) all rows, read when flags bit 0 is set
 layout(binding = 2) buffer Dwpe { float dwpe[]; };          // (pos0 + T, C)
 
@@ -35,7 +40,7 @@ void main() {
         for (uint t = p; t < pc.T;) {
             uint s = walk ? seg_at(b, t) : 0u, q = t - s;
             uint r = b * pc.T + t;
-            if (q == p && r >= pc.r0 && r - pc.r0 < pc.n_rows) acc += dout[(r - pc.r0) * pc.C + c];
+            if (q == p && r >= pc.r0 && r - pc.r0 < pc.n_rows) acc += VKT_LOAD(dout[(r - pc.r0) * pc.C + c]);
             if (!walk) break;
             t = q < p ? s + p : t + p + 1;
         }

@@ -8,8 +8,14 @@
 //! variant lora_dropout_fwd
 //! variant lora_dropout_bwd -DVKT_DROPOUT_BWD=1
 //! variant lora_dropout_tick -DVKT_DROPOUT_TICK=1
+//! variant lora_dropout_fwd_f16 -DVKT_F16=1
+//! variant lora_dropout_bwd_f16 -DVKT_DROPOUT_BWD=1 -DVKT_F16=1
+//! variant lora_dropout_fwd_bf16 -DVKT_BF16=1
+//! variant lora_dropout_bwd_bf16 -DVKT_DROPOUT_BWD=1 -DVKT_BF16=1
+// x and y are f32, or f16 / bf16 in the _f16 / _bf16 variants (mixed precision activations; f32 math).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "dtype.glsl"
 
 layout(constant_id = 0) const uint WG = 256;
 layout(local_size_x_id = 0) in;
@@ -20,12 +26,12 @@ void main() {
     if (gl_GlobalInvocationID.x == 0u) ctr[0] += 1u;
 }
 #else
-layout(binding = 0) readonly buffer X { float x[]; }; // forward: x; backward: t = s g A
+layout(binding = 0) readonly buffer X { VKT_T x[]; }; // forward: x; backward: t = s g A
 layout(binding = 1) readonly buffer Ctr { uint ctr[]; };
 #ifdef VKT_DROPOUT_BWD
-layout(binding = 2) buffer Y { float y[]; };          // dx, accumulated
+layout(binding = 2) buffer Y { VKT_T y[]; };          // dx, accumulated
 #else
-layout(binding = 2) writeonly buffer Y { float y[]; }; // xd, overwritten
+layout(binding = 2) writeonly buffer Y { VKT_T y[]; }; // xd, overwritten
 #endif
 
 layout(push_constant) uniform Pc {
@@ -49,11 +55,11 @@ void main() {
     if (i >= pc.n) return;
     uint h = pcg(pcg(pcg(pc.seed) ^ pc.stream) ^ ctr[0]);
     h = pcg(h ^ (pc.base + i));
-    float v = h >= pc.threshold ? x[i] * pc.inv_keep : 0.0;
+    float v = h >= pc.threshold ? VKT_LOAD(x[i]) * pc.inv_keep : 0.0;
 #ifdef VKT_DROPOUT_BWD
-    y[i] += v;
+    y[i] = VKT_STORE(VKT_LOAD(y[i]) + v);
 #else
-    y[i] = v;
+    y[i] = VKT_STORE(v);
 #endif
 }
 #endif

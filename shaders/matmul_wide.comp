@@ -1,5 +1,7 @@
 #version 450
-// C = alpha * op(A) op(B) (+ bias) (+ C) for f32 on CPU drivers: register tiles fed by 32-byte loads.
+// C = alpha * op(A) op(B) (+ bias) (+ C) on CPU drivers: register tiles fed by wide loads (8 elements each:
+// 32 bytes of f32, or 16 bytes of f16 / bf16 in the _f16 / _bf16 variants, widened in registers; _c16: C and
+// bias in the inputs' 16-bit type, see matmul_io.glsl).
 //
 // Why this shape (lavapipe, Mesa 22.3): a subgroup of 8 invocations is one 256-bit SIMD vector, but every
 // buffer load is a loop over the 8 lanes with a bounds check per component, so a load costs about the same
@@ -13,6 +15,13 @@
 // k when TRANS_B). The host uses this kernel only when those dimensions, the row strides, the batch strides
 // and every window offset are multiples of 8 elements (see matmul.c); other shapes use matmul_reg.comp.
 // Rows and columns past the edge are clamped for loads and skipped at the store.
+// 16-bit inputs: a load costs the same at 16 bytes as at 32, so 8 halves per uvec4 keep the f32 kernel's
+// load count; f16 widens with unpackHalf2x16, bf16 with a shift (its bits are the f32's high half).
+//! variant matmul_wide
+//! variant matmul_wide_f16 -DVKT_F16=1
+//! variant matmul_wide_bf16 -DVKT_BF16=1
+//! variant matmul_wide_f16_c16 -DVKT_F16=1 -DVKT_C16=1
+//! variant matmul_wide_bf16_c16 -DVKT_BF16=1 -DVKT_C16=1
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
 #include "dtype.glsl"
@@ -27,6 +36,24 @@ layout(local_size_x_id = 0) in;
 
 #include "matmul_io.glsl"
 
+#if defined(VKT_F16) || defined(VKT_BF16)
+// The same bindings seen as words of 8 halves (16-byte aligned by the host's checks).
+layout(binding = 0) readonly buffer A8 { uvec4 a8[]; };
+layout(binding = 1) readonly buffer B8 { uvec4 b8[]; };
+
+void unpack8(uvec4 v, out float f[8]) {
+    for (uint c = 0; c < 4; c++) {
+#ifdef VKT_F16
+        vec2 h = unpackHalf2x16(v[c]);  // element 2c is the low half (little-endian)
+        f[2 * c] = h.x;
+        f[2 * c + 1] = h.y;
+#else
+        f[2 * c] = uintBitsToFloat(v[c] << 16);
+        f[2 * c + 1] = uintBitsToFloat(v[c] & 0xffff0000u);
+#endif
+    }
+}
+#else
 // The same bindings seen as 8-float words (32-byte aligned by the host's checks).
 layout(binding = 0) readonly buffer A8 { u64vec4 a8[]; };
 layout(binding = 1) readonly buffer B8 { u64vec4 b8[]; };
@@ -38,6 +65,7 @@ void unpack8(u64vec4 v, out float f[8]) {
         f[2 * c + 1] = uintBitsToFloat(u.y);
     }
 }
+#endif
 
 void main() {
     const uint NA = TRANS_A ? TM / 8 : TM;   // A words per K block (per k when TRANS_A)

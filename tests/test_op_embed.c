@@ -110,13 +110,17 @@ static int32_t *make_tokens(vkt_test *t, const shape_t *s) {
     return tok;
 }
 
-static void check_shape(vkt_test *t, const shape_t *s) {
+/* ddt: dout's storage (16-bit: the mixed precision backward; dout is rounded before the reference sees it,
+ * and the sums stay f32, so the summation bounds are unchanged). */
+static void check_shape(vkt_test *t, const shape_t *s, vkt_dtype ddt) {
     const int64_t B = s->B, T = s->T, C = s->C, V = s->V, N = B * T, P = s->P > 0 ? s->P : 1;
     const size_t n_out = (size_t)(N * C), n_wte = (size_t)(V * C), n_wpe = (size_t)(P * C);
     int32_t *tok = make_tokens(t, s), *seg = make_seg(t, s);
     float *wte = vkt_test_randn(t, n_wte, 1), *wpe = vkt_test_randn(t, n_wpe, 1);
     float *dout = vkt_test_randn(t, n_out, 1), *dwte0 = vkt_test_randn(t, n_wte, 1);
     float *dwpe0 = vkt_test_randn(t, n_wpe, 1);
+    if (ddt != VKT_DTYPE_F32)
+        for (size_t i = 0; i < n_out; i++) dout[i] = vkt_half_to(ddt, vkt_half_from(ddt, dout[i]));
     double *wte_d = vkt_test_to_double(wte, n_wte), *wpe_d = vkt_test_to_double(wpe, n_wpe);
     double *dout_d = vkt_test_to_double(dout, n_out), *dwte_d = vkt_test_to_double(dwte0, n_wte);
     double *dwpe_d = vkt_test_to_double(dwpe0, n_wpe), *ref = malloc(n_out * sizeof *ref);
@@ -125,11 +129,12 @@ static void check_shape(vkt_test *t, const shape_t *s) {
     ctx_t c = {.tokens = vkt_test_upload_i32(t, tok, N),
                .wte = vkt_test_upload(t, wte, V, C, 1, 1),
                .wpe = vkt_test_upload(t, wpe, P, C, 1, 1),
-               .dout = vkt_test_upload(t, dout, B, T, C, 1),
+               .dout = vkt_half_or_f32_upload(t, ddt, dout, N * C, 1),
                .seg = vkt_test_upload_i32(t, seg, N),
                .pos0 = s->pos0,
                .has_wpe = has_wpe,
                .packed = s->packed};
+    c.dout.shape[0] = B, c.dout.shape[1] = T, c.dout.shape[2] = C, c.dout.shape[3] = 1;
     const int32_t *rseg = s->packed ? seg : NULL; /* the reference's view of the table */
     VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, VKT_DTYPE_I32, vkt_op_embed_bwd_scratch(N), 1, 1, 1, &c.scratch));
     vkt_test_out out = vkt_test_output(t, B, T, C, 1);
@@ -142,8 +147,9 @@ static void check_shape(vkt_test *t, const shape_t *s) {
     vkt_test_run(t, run_bwd, &c);
 
     char what[96], shape[64];
-    snprintf(shape, sizeof shape, "B=%lld T=%lld C=%lld V=%lld P=%lld pos0=%lld m%d%s", (long long)B, (long long)T,
-             (long long)C, (long long)V, (long long)s->P, (long long)s->pos0, s->mode, s->packed ? " packed" : "");
+    snprintf(shape, sizeof shape, "B=%lld T=%lld C=%lld V=%lld P=%lld pos0=%lld m%d%s%s%s", (long long)B, (long long)T,
+             (long long)C, (long long)V, (long long)s->P, (long long)s->pos0, s->mode, s->packed ? " packed" : "",
+             ddt != VKT_DTYPE_F32 ? " dout " : "", ddt != VKT_DTYPE_F32 ? vkt_dtype_name(ddt) : "");
     vkt_ref_embed_fwd(tok, wte_d, has_wpe ? wpe_d : NULL, B, T, C, V, s->pos0, rseg, ref);
     float *y = vkt_test_read_output(t, &out, "out");
     snprintf(what, sizeof what, "fwd %s", shape);
@@ -309,7 +315,14 @@ int main(void) {
         {8, 100, 5, 300, 100, 0, 0, true},   /* many documents per position */
         {4, 509, 97, 5003, 509, 0, 2, true}, /* dout in 4 row chunks that cut rows inside documents */
     };
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_shape(&t, &shapes[i]);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_shape(&t, &shapes[i], VKT_DTYPE_F32);
+    /* 16-bit dout (f32 dwte, dwpe): odd C with row chunks, a vocab split, packed rows. */
+    if (vkt_half_supported(&t)) {
+        check_shape(&t, &shapes[6], VKT_DTYPE_F16);
+        check_shape(&t, &shapes[2], VKT_DTYPE_BF16);
+        check_shape(&t, &shapes[14], VKT_DTYPE_BF16);
+        check_shape(&t, &shapes[4], VKT_DTYPE_F16);
+    }
     /* 16-bit forward: an offset case, and a large one whose tables split (wte 1 MiB in bf16). */
     const shape_t half_shapes[] = {{2, 5, 7, 11, 9, 3, 2, false},
                                    {4, 509, 97, 5003, 509, 0, 2, false},

@@ -2,9 +2,19 @@
  * (the other columns must survive bit for bit), every gradient, u and the g scratch poisoned with NaN,
  * accumulating outputs pre-filled; the reference backward against finite differences of the reference
  * forward. Bounds: each output is a chain of two f32 matmuls, so the matmul bound 1.2e-4 sqrt(K) of the
- * longer reduction (test_op_matmul.c explains it), doubled for the second product's rounding. */
+ * longer reduction (test_op_matmul.c explains it), doubled for the second product's rounding.
+ * 16-bit storage (x, a, b, y, dy, u, g, dx, the dropout scratches in f16 or bf16; dA, dB f32): inputs are
+ * rounded before the reference sees them, but the device also rounds the intermediates u and g and the
+ * outputs y, dx (unit roundoff uh = 2^-11 or 2^-8 each), which the double reference does not. Where y0 and
+ * the branch cancel, one such rounding is large against atol, so the 16-bit cases are judged by the
+ * relative error in norm (vkt_rel_norm_err): a chain of at most three roundings (u or g, the product,
+ * the stored sum), each <= uh per element but independent, so about sqrt(3) uh / sqrt(3) in norm (uniform
+ * rounding errors have rms uh / sqrt(3)); bound 2 uh (measured <= 0.65 uh). A missing scale s
+ * (0.25 .. 2) or a dropped term errs by > 0.2 in norm. The dropout mask (xd) is checked per element,
+ * 1e-6 + uh (one rounding of x / (1 - p)). */
 #include <string.h>
 
+#include "half_io.h"
 #include "harness.h"
 #include "ops/lora.h"
 #include "ref/ref_lora.h"
@@ -74,12 +84,34 @@ static void check_fd(vkt_test *t, const lora_case *cs, const double *x, const do
 
 static double bound(int64_t k) { return 2.4e-4 * sqrt((double)(k > 16 ? k : 16)); }
 
-static void check_case(vkt_test *t, const lora_case *cs, bool with_dx) {
+/* Rounds x to dt in place (no-op for f32): what the device will hold. */
+static void round_to(vkt_dtype dt, float *x, size_t n) {
+    if (dt != VKT_DTYPE_F32)
+        for (size_t i = 0; i < n; i++) x[i] = vkt_half_to(dt, vkt_half_from(dt, x[i]));
+}
+
+/* Checks y against r: the usual metric for f32, the relative error in norm for 16-bit (see the top). */
+static void check_dt(vkt_test *t, vkt_dtype dt, const char *what, const float *y, const double *r, size_t n,
+                     double f32_bound) {
+    if (dt == VKT_DTYPE_F32) {
+        vkt_check(t, what, y, r, n, f32_bound);
+        return;
+    }
+    double err = vkt_rel_norm_err(y, r, (int64_t)n), b = 2 * vkt_half_unit(dt);
+    bool ok = err <= b; /* NaN fails */
+    printf("   %-44s n=%-8zu rel_norm=%.3e bound=%.1e %s\n", what, n, err, b, ok ? "ok" : "FAIL");
+    if (!ok) vkt_test_fail(t, "%s: relative error in norm %.3e over %.1e", what, err, b);
+}
+
+static void check_case(vkt_test *t, const lora_case *cs, bool with_dx, vkt_dtype dt) {
     int64_t R = cs->rows, IN = cs->in, OUT = cs->out, RK = cs->rank, NY = R * cs->ldy;
     size_t nx = (size_t)(R * IN), na = (size_t)(RK * IN), nb = (size_t)(OUT * RK), nu = (size_t)(R * RK);
+    const size_t es = vkt_dtype_size(dt);
     float *x = vkt_test_randn(t, nx, 1), *a = vkt_test_randn(t, na, 0.3f), *b = vkt_test_randn(t, nb, 0.3f);
     float *y0 = vkt_test_randn(t, (size_t)NY, 1), *dy = vkt_test_randn(t, (size_t)NY, 1);
     float *dx0 = vkt_test_randn(t, nx, 1), *da0 = vkt_test_randn(t, na, 1), *db0 = vkt_test_randn(t, nb, 1);
+    round_to(dt, x, nx), round_to(dt, a, na), round_to(dt, b, nb), round_to(dt, y0, (size_t)NY);
+    round_to(dt, dy, (size_t)NY), round_to(dt, dx0, nx);
     double *xd = vkt_test_to_double(x, nx), *ad = vkt_test_to_double(a, na), *bd = vkt_test_to_double(b, nb);
     double *dyd = vkt_test_to_double(dy, (size_t)NY), *mask = NULL;
     lora_ctx c = {.d = {.rows = R, .in = IN, .out = OUT, .rank = RK, .ldy = cs->ldy, .scale = cs->scale},
@@ -91,21 +123,21 @@ static void check_case(vkt_test *t, const lora_case *cs, bool with_dx) {
         mask = malloc(nx * 8);
         vkt_ref_lora_dropout_mask(drop.seed, drop.stream, cs->ctr, cs->p, (int64_t)nx, mask);
         c.counter = vkt_test_upload_i32(t, (const int32_t *)&cs->ctr, 1);
-        xds = vkt_test_output(t, R, IN, 1, 1), tmps = vkt_test_output(t, R, IN, 1, 1);
+        xds = vkt_any_output(t, dt, NULL, R, IN), tmps = vkt_any_output(t, dt, NULL, R, IN);
         drop.counter = &c.counter, drop.xd = &xds.view, drop.tmp = &tmps.view;
         c.d.dropout = &drop;
     }
-    if (R * IN * OUT <= 4096) check_fd(t, cs, xd, mask, ad, bd, dyd);
+    if (R * IN * OUT <= 4096 && dt == VKT_DTYPE_F32) check_fd(t, cs, xd, mask, ad, bd, dyd);
 
-    c.x = vkt_test_upload(t, x, R, IN, 1, 1), c.a = vkt_test_upload(t, a, RK, IN, 1, 1);
-    c.b = vkt_test_upload(t, b, OUT, RK, 1, 1);
-    c.dy = vkt_test_upload(t, dy, NY, 1, 1, 1);
-    c.dy.offset += (size_t)cs->c0 * 4, c.dy.shape[0] = NY - cs->c0;
-    vkt_test_out y = vkt_test_output_init(t, y0, NY, 1, 1, 1), u = vkt_test_output(t, R, RK, 1, 1);
-    vkt_test_out g = vkt_test_output(t, R, RK, 1, 1), dx = vkt_test_output_init(t, dx0, R, IN, 1, 1);
+    c.x = vkt_half_or_f32_upload(t, dt, x, R, IN), c.a = vkt_half_or_f32_upload(t, dt, a, RK, IN);
+    c.b = vkt_half_or_f32_upload(t, dt, b, OUT, RK);
+    c.dy = vkt_half_or_f32_upload(t, dt, dy, NY, 1);
+    c.dy.offset += (size_t)cs->c0 * es, c.dy.shape[0] = NY - cs->c0;
+    vkt_test_out y = vkt_any_output(t, dt, y0, NY, 1), u = vkt_any_output(t, dt, NULL, R, RK);
+    vkt_test_out g = vkt_any_output(t, dt, NULL, R, RK), dx = vkt_any_output(t, dt, dx0, R, IN);
     vkt_test_out da = vkt_test_output_init(t, da0, RK, IN, 1, 1), db = vkt_test_output_init(t, db0, OUT, RK, 1, 1);
     c.y = y.view, c.u = u.view, c.g = g.view, c.dx = dx.view, c.da = da.view, c.db = db.view;
-    c.y.offset += (size_t)cs->c0 * 4, c.y.shape[0] = NY - cs->c0;
+    c.y.offset += (size_t)cs->c0 * es, c.y.shape[0] = NY - cs->c0;
     vkt_test_run(t, run_fwd, &c);
     vkt_test_run(t, run_bwd, &c);
 
@@ -115,22 +147,23 @@ static void check_case(vkt_test *t, const lora_case *cs, bool with_dx) {
     vkt_ref_lora_bwd(dyd + cs->c0, xd, mask, ad, bd, dxr, dar, dbr, R, IN, OUT, RK, cs->ldy, cs->scale);
     int64_t dropped = 0;
     if (mask) {
-        float *gxd = vkt_test_read_output(t, &xds, "xd");
+        float *gxd = vkt_any_read(t, &xds, "xd");
         double *xdr = malloc(nx * 8);
         for (size_t e = 0; e < nx; e++) xdr[e] = mask[e] * xd[e], dropped += mask[e] == 0;
         char w[96];
         snprintf(w, sizeof w, "lora dropout mask p %g counter %u: %lld of %zu dropped", cs->p, cs->ctr,
                  (long long)dropped, nx);
-        vkt_check(t, w, gxd, xdr, nx, 1e-6);
-        free(vkt_test_read_output(t, &tmps, "tmp"));
+        vkt_check(t, w, gxd, xdr, nx, 1e-6 + (dt == VKT_DTYPE_F32 ? 0 : vkt_half_unit(dt)));
+        free(vkt_any_read(t, &tmps, "tmp"));
         free(gxd), free(xdr);
     }
-    float *gy = vkt_test_read_output(t, &y, "y"), *gu = vkt_test_read_output(t, &u, "u");
-    float *gdx = vkt_test_read_output(t, &dx, "dx"), *gda = vkt_test_read_output(t, &da, "dA");
+    float *gy = vkt_any_read(t, &y, "y"), *gu = vkt_any_read(t, &u, "u");
+    float *gdx = vkt_any_read(t, &dx, "dx"), *gda = vkt_test_read_output(t, &da, "dA");
     float *gdb = vkt_test_read_output(t, &db, "dB");
-    free(vkt_test_read_output(t, &g, "g"));
+    free(vkt_any_read(t, &g, "g"));
     char what[160];
-    snprintf(what, sizeof what, "%lldx%lldx%lld r%lld window %lld+%lld of %lld s %g%s", (long long)R, (long long)IN,
+    snprintf(what, sizeof what, "%s%lldx%lldx%lld r%lld window %lld+%lld of %lld s %g%s",
+             dt == VKT_DTYPE_F32 ? "" : dt == VKT_DTYPE_F16 ? "f16 " : "bf16 ", (long long)R, (long long)IN,
              (long long)OUT, (long long)RK, (long long)cs->c0, (long long)OUT, (long long)cs->ldy, cs->scale,
              mask ? " dropout" : "");
     for (int64_t e = 0; e < NY; e++) {
@@ -142,14 +175,14 @@ static void check_case(vkt_test *t, const lora_case *cs, bool with_dx) {
     }
     char w2[200];
     int64_t kmax = IN > RK ? IN : RK;
-    snprintf(w2, sizeof w2, "lora y  %s", what), vkt_check(t, w2, gy, yr, (size_t)NY, bound(kmax));
-    snprintf(w2, sizeof w2, "lora u  %s", what), vkt_check(t, w2, gu, ur, nu, bound(IN));
+    snprintf(w2, sizeof w2, "lora y  %s", what), check_dt(t, dt, w2, gy, yr, (size_t)NY, bound(kmax));
+    snprintf(w2, sizeof w2, "lora u  %s", what), check_dt(t, dt, w2, gu, ur, nu, bound(IN));
     if (with_dx)
-        snprintf(w2, sizeof w2, "lora dx %s", what), vkt_check(t, w2, gdx, dxr, nx, bound(OUT));
+        snprintf(w2, sizeof w2, "lora dx %s", what), check_dt(t, dt, w2, gdx, dxr, nx, bound(OUT));
     else if (memcmp(gdx, dx0, nx * 4) != 0)
         vkt_test_fail(t, "%s: dx written although not asked for", what);
-    snprintf(w2, sizeof w2, "lora dA %s", what), vkt_check(t, w2, gda, dar, na, bound(R > OUT ? R : OUT));
-    snprintf(w2, sizeof w2, "lora dB %s", what), vkt_check(t, w2, gdb, dbr, nb, bound(R > IN ? R : IN));
+    snprintf(w2, sizeof w2, "lora dA %s", what), check_dt(t, dt, w2, gda, dar, na, bound(R > OUT ? R : OUT));
+    snprintf(w2, sizeof w2, "lora dB %s", what), check_dt(t, dt, w2, gdb, dbr, nb, bound(R > IN ? R : IN));
     free(x), free(a), free(b), free(y0), free(dy), free(dx0), free(da0), free(db0), free(xd), free(ad), free(bd);
     free(mask), free(dyd), free(yr), free(ur), free(dxr), free(dar), free(dbr), free(gy), free(gu), free(gdx),
         free(gda), free(gdb);
@@ -176,8 +209,15 @@ int main(void) {
     vkt_test t;
     setenv("VKT_MAX_BINDING_BYTES", "262144", 1);
     vkt_test_init(&t, "op_lora");
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&t, &cases[i], true);
-    check_case(&t, &cases[2], false);
-    check_case(&t, &cases[8], false);
+    const vkt_dtype F32 = VKT_DTYPE_F32;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&t, &cases[i], true, F32);
+    check_case(&t, &cases[2], false, F32);
+    check_case(&t, &cases[8], false, F32);
+    if (vkt_half_supported(&t)) { /* mixed precision: half activations and adapter copy, f32 dA, dB */
+        check_case(&t, &cases[2], true, VKT_DTYPE_F16);
+        check_case(&t, &cases[5], true, VKT_DTYPE_BF16);
+        check_case(&t, &cases[8], true, VKT_DTYPE_F16);
+        check_case(&t, &cases[10], false, VKT_DTYPE_BF16);
+    }
     return vkt_test_finish(&t);
 }

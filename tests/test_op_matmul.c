@@ -391,6 +391,17 @@ static const mm_case cases[] = {
     {65, 127, 33, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_BF16, 0, true},
     {33, 65, 129, false, false, 2, 1, 3, 5, false, true, 2.0f, VKT_DTYPE_BF16, 0, true},
     {3000, 60, 50, false, false, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_BF16, 0, true}, /* split over the limit */
+    /* 16-bit multiples of 8: the fast path with 16-byte loads, every layout, batches, f32 and 16-bit C */
+    {64, 72, 40, false, false, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16, 1, false},
+    {40, 64, 48, false, true, 1, 0, 0, 0, false, true, 0, VKT_DTYPE_BF16, 1, false},
+    {48, 40, 64, true, false, 1, 0, 0, 0, true, true, 0.5f, VKT_DTYPE_F16, 1, true},
+    {56, 24, 16, true, true, 1, 0, 0, 0, true, false, 1.5f, VKT_DTYPE_BF16, 1, true},
+    {64, 72, 40, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_BF16, 1, true},
+    {16, 16, 2056, false, false, 1, 0, 0, 0, true, true, 0, VKT_DTYPE_F16, 1, false}, /* 3 K chunks into f32 C */
+    {16, 16, 2056, false, false, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_BF16, 1, true}, /* K whole into 16-bit C */
+    {16, 24, 32, false, false, 5, 8, 0, 3, true, false, 0, VKT_DTYPE_F16, 1, true},
+    {24, 16, 40, true, true, 3, 16, -1, 1, false, true, 0, VKT_DTYPE_BF16, 1, false},
+    {8, 3000, 40, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16, 1, true},  /* N split */
 };
 
 int main(void) {
@@ -448,6 +459,8 @@ int main(void) {
             check_linear(&t, vname, VKT_DTYPE_F16, 67, 33, 129);
             check_linear(&t, vname, VKT_DTYPE_BF16, 67, 33, 129);
             check_linear(&t, vname, VKT_DTYPE_BF16, 4100, 24, 40); /* windows split (binding limit); dW splits K */
+            check_linear(&t, vname, VKT_DTYPE_F16, 64, 24, 136);   /* multiples of 8: the 16-bit fast path */
+            check_linear(&t, vname, VKT_DTYPE_BF16, 64, 24, 136);
         }
     }
     unsetenv("VKT_MATMUL_VARIANT");

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "ops/op_rows.h"
 #include "ops/op_util.h"
 
 typedef struct {
@@ -126,9 +127,11 @@ vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor
     const int64_t N = B * T;
     VKT_ASSERT(dout->shape[3] == 1 && dwte->shape[1] == C && vkt_tensor_numel(dwte) == V * C);
     VKT_ASSERT(tokens->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(tokens) == N);
-    VKT_ASSERT(dout->dtype == VKT_DTYPE_F32 && dwte->dtype == VKT_DTYPE_F32);
-    VKT_ASSERT(!dwpe ||
-               (dwpe->dtype == VKT_DTYPE_F32 && dwpe->shape[1] == C && pos0 >= 0 && pos0 + T <= dwpe->shape[0]));
+    const vkt_tensor *act[] = {dout}, *grads[] = {dwte, dwpe};
+    const char *act_names[] = {"dout"}, *grad_names[] = {"dwte", "dwpe"};
+    VKT_TRY(vkt_ops_check_storage("embed_bwd", 1, act, act_names));
+    VKT_TRY(vkt_ops_check_dtype("embed_bwd", VKT_DTYPE_F32, 2, grads, grad_names));
+    VKT_ASSERT(!dwpe || (dwpe->shape[1] == C && pos0 >= 0 && pos0 + T <= dwpe->shape[0]));
     VKT_ASSERT(V < UINT32_MAX && N < UINT32_MAX && (uint64_t)(pos0 + T) * (uint64_t)C < UINT32_MAX);
     VKT_ASSERT(scratch->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(scratch) >= vkt_op_embed_bwd_scratch(N));
     check_seg(seg_start, N);
@@ -137,8 +140,11 @@ vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor
     VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_hist", 3, sizeof(vkt_pc_embed_sort), spec_sort, 1, &p_hist));
     VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_scan", 1, sizeof(vkt_pc_embed_scan), spec_sort, 1, &p_scan));
     VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_scatter", 4, sizeof(vkt_pc_embed_sort), spec_sort, 1, &p_scatter));
-    VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_dw", 4, sizeof(vkt_pc_embed_dw), spec_dw, 1, &p_dw));
-    VKT_TRY(vkt_ops_pipeline(r, "embed_bwd_dwpe", 3, sizeof(vkt_pc_embed_dwpe), spec, 1, &p_dwpe));
+    char dw_name[48], dwpe_name[48];
+    vkt_ops_dtype_variant("embed_bwd_dw", dout->dtype, dw_name, sizeof dw_name);
+    vkt_ops_dtype_variant("embed_bwd_dwpe", dout->dtype, dwpe_name, sizeof dwpe_name);
+    VKT_TRY(vkt_ops_pipeline(r, dw_name, 4, sizeof(vkt_pc_embed_dw), spec_dw, 1, &p_dw));
+    VKT_TRY(vkt_ops_pipeline(r, dwpe_name, 3, sizeof(vkt_pc_embed_dwpe), spec, 1, &p_dwpe));
 
     /* Stable LSD radix sort of the rows by key = min(id, V), 8 bits per pass, ping-ponging between two
      * scratch arrays; the last pass leaves rows sorted by (key, row). */
@@ -161,7 +167,16 @@ vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor
     }
     const vkt_tensor sorted = order[(n_pass - 1) % 2];
 
-    const int64_t chunk = vkt_ops_chunk_rows(r, (size_t)C * 4);
+    /* One chunk size serves dout rows and f32 table rows: it fits f32 rows in one binding and, for 16-bit
+     * dout, is a multiple of the rows whose bytes keep the binding alignment (a power of two: the 2-byte
+     * step is a multiple of the 4-byte one). */
+    int64_t chunk = vkt_ops_chunk_rows(r, (size_t)C * 4);
+    if (dout->dtype != VKT_DTYPE_F32) {
+        int64_t step = (int64_t)vkt_device_get_info(vkt_rec_device(r))->min_storage_offset_align;
+        for (int64_t row_bytes = 2 * C; step > 1 && row_bytes % 2 == 0; row_bytes /= 2) step /= 2;
+        chunk = chunk / step * step;
+        VKT_ASSERT(chunk >= 1);
+    }
     for (int64_t r0 = 0; r0 < N; r0 += chunk) {
         const int64_t nr = min64(chunk, N - r0);
         const vkt_tensor d = rows_of(dout, C, r0, nr);

@@ -36,12 +36,13 @@ int64_t vkt_op_embed_bwd_scratch(int64_t n_rows);
 
 /* d out / d wte[v] = sum of dout over the rows whose token is v; d out / d wpe[pos0 + p] = sum over the
  * rows at position p (t - seg_start[b, t], or t).
- *   dout     (B, T, C) f32
+ *   dout     (B, T, C) f32, f16 or bf16 (an activation gradient; 16-bit is widened, sums are f32)
  *   tokens   (B, T) i32, as in the forward
  *   seg_start (B, T) i32 or NULL, as in the forward
  *   scratch  (>= vkt_op_embed_bwd_scratch(B*T)) i32, overwritten
- *   dwte     (V, C) f32, accumulated (+=)
+ *   dwte     (V, C) f32, accumulated (+=)                    (parameter gradients are always f32)
  *   dwpe     (P, C) f32 accumulated (+=) in rows [pos0, pos0 + T), or NULL
+ * Other dtypes: VKT_ERR_ARG, logged.
  * Deterministic: the rows are sorted by token with a stable radix sort on the device (8 bits per pass,
  * 2 passes for V < 65536, 3 below 2^24; integer counting only, no atomics), then the first row of each
  * run of equal tokens sums its run in increasing row order (b, then t) into dwte, so repeated runs are

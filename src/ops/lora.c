@@ -2,6 +2,7 @@
 #include "ops/lora.h"
 
 #include "ops/matmul.h"
+#include "ops/op_rows.h"
 #include "ops/op_util.h"
 
 static int64_t ldy_of(const vkt_lora_desc *d) { return d->ldy > 0 ? d->ldy : d->out; }
@@ -22,10 +23,16 @@ static vkt_status dropout(vkt_rec *r, const vkt_lora_dropout *dp, const vkt_tens
                           const vkt_lora_desc *d, bool bwd) {
     int64_t n = d->rows * d->in;
     const char *name = bwd ? "lora_dropout_bwd" : "lora_dropout_fwd";
+    const vkt_tensor *ts[] = {x, y};
+    const char *names[] = {bwd ? "s g A" : "x", bwd ? "dx" : "dropout.xd"};
+    VKT_TRY(vkt_ops_check_storage(name, 2, ts, names));
+    char shader[48];
+    vkt_ops_dtype_variant(name, x->dtype, shader, sizeof shader);
     vkt_pipeline *p;
     const uint32_t spec[] = {256};
-    VKT_TRY(vkt_ops_pipeline(r, name, 3, sizeof(vkt_pc_lora_dropout), spec, 1, &p));
+    VKT_TRY(vkt_ops_pipeline(r, shader, 3, sizeof(vkt_pc_lora_dropout), spec, 1, &p));
     VKT_ASSERT(n < (1ll << 32) && vkt_tensor_numel(x) >= n && vkt_tensor_numel(y) >= n);
+    /* Chunks sized for 4-byte elements start on 4 KiB boundaries for 2-byte ones too. */
     int64_t chunk = vkt_ops_max_binding_elems(r, 4);
     double thr = (double)dp->p * 4294967296.0;
     for (int64_t e0 = 0; e0 < n; e0 += chunk) {

@@ -17,7 +17,11 @@
  * (seed, module stream, a pass counter in device memory, element), recomputed in the backward instead of
  * stored (shaders/lora_dropout.comp; mirrored by vkt_ref_lora_dropout_mask); vkt_op_lora_dropout_tick
  * advances the counter once per training pass.
- * Not done here: bias on the adapter, 16-bit adapters.
+ * Storage (mixed precision, issue 10): x, a, b, u, y, dy, g, dx and the dropout scratches share one dtype,
+ * f32, f16 or bf16 (activations, and the half copy of the adapter a mixed precision run holds; the
+ * matmuls accumulate in f32 and round u, g, y and dx once per product); da and db are f32 (parameter
+ * gradients). Mismatches are VKT_ERR_ARG, logged (by the matmuls and the dropout).
+ * Not done here: bias on the adapter.
  * Only records into r (no submission); not thread-safe, like the recorder. */
 #ifndef VKT_OP_LORA_H
 #define VKT_OP_LORA_H

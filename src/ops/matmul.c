@@ -5,7 +5,7 @@
  * and to 32 bytes; the remainder travels in push constants. Boxes shrink (batch first, then the operand's outer stored
  * dimension) until every window fits; boxes after the first along K accumulate into C.
  *
- * The CPU variant has two kernels: matmul_wide (f32, 32-byte loads) where every operand's contiguous
+ * The CPU variant has two kernels: matmul_wide (8 elements per load: 32 bytes of f32 or 16 of f16 / bf16) where every operand's contiguous
  * dimension, stride and window start is a multiple of 8 elements and K is too, and matmul_reg otherwise. */
 #include "ops/matmul.h"
 
@@ -101,13 +101,19 @@ static void span(const operand *o, int64_t b0, int64_t bc, int64_t r0, int64_t r
     *hi = o->off + (b0 + bc - 1) * o->stride + (r0 + rc - 1) * o->ld + c0 + cc;
 }
 
-/* matmul_wide's conditions on the operands as bound: f32, K and each contiguous dimension, row stride,
- * batch stride and start element multiples of 8 (tensor offsets are multiples of 4 bytes). */
+/* An operand's start element is a multiple of 8 elements into its buffer (so 8-element words align). */
+static bool starts_on_8(const operand *o) {
+    size_t es = vkt_dtype_size(o->t->dtype);
+    return o->t->offset % es == 0 && (o->t->offset / es + (size_t)o->off) % 8 == 0;
+}
+
+/* matmul_wide's conditions on the operands as bound: A and B f32 (or both f16, or both bf16), K and each
+ * contiguous dimension, row stride, batch stride and start element multiples of 8. */
 static bool wide_operands(const vkt_matmul_desc *d, const operand *oa, const operand *ob, int64_t nb) {
-    return oa->t->dtype == VKT_DTYPE_F32 && ob->t->dtype == VKT_DTYPE_F32 && d->k % 8 == 0 &&
-           (!d->trans_a || d->m % 8 == 0) && (d->trans_b || d->n % 8 == 0) && oa->ld % 8 == 0 &&
-           ob->ld % 8 == 0 && (oa->t->offset / 4 + (size_t)oa->off) % 8 == 0 && oa->t->offset % 4 == 0 &&
-           (ob->t->offset / 4 + (size_t)ob->off) % 8 == 0 && ob->t->offset % 4 == 0 &&
+    vkt_dtype dt = oa->t->dtype;
+    return (dt == VKT_DTYPE_F32 || dt == VKT_DTYPE_F16 || dt == VKT_DTYPE_BF16) && ob->t->dtype == dt &&
+           d->k % 8 == 0 && (!d->trans_a || d->m % 8 == 0) && (d->trans_b || d->n % 8 == 0) && oa->ld % 8 == 0 &&
+           ob->ld % 8 == 0 && starts_on_8(oa) && starts_on_8(ob) &&
            (nb == 1 || (oa->stride % 8 == 0 && ob->stride % 8 == 0));
 }
 
@@ -202,15 +208,16 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, boo
         memcpy(d.spec, spec, sizeof spec);
         k->name = "matmul_reg", k->bm = REG_TM, k->bn = REG_WG * REG_TN, k->bk = 1, k->m_fast = false;
         if (wide) {
-            VKT_ASSERT(dt == VKT_DTYPE_F32 && !c16);
-            snprintf(shader, sizeof shader, "matmul_wide");
+            if (dt == VKT_DTYPE_F32) snprintf(shader, sizeof shader, "matmul_wide");
+            else snprintf(shader, sizeof shader, "matmul_wide_%s%s", suffix[dt], csuf);
             /* Transposed A is read 8 rows per word: 8 x 16 tiles suit it better than 16 x 8 (measured). */
             uint32_t tm = ta ? WIDE_TN : WIDE_TM, tn = ta ? WIDE_TM : WIDE_TN;
             const uint32_t wspec[] = {REG_WG, tm, tn, ta, tb, true};
             d.n_spec = 6;
             memcpy(d.spec, wspec, sizeof wspec);
             k->name = "matmul_wide", k->bm = tm, k->bn = REG_WG * tn, k->bk = WIDE_K, k->m_fast = true;
-            k->kmax = WIDE_KMAX;
+            /* K chunks accumulate into C: a 16-bit C would round once per chunk, so it takes K whole. */
+            k->kmax = c16 ? 0 : WIDE_KMAX;
         }
     }
     d.shader = shader;
@@ -383,12 +390,14 @@ static vkt_status matmul_residue_split(vkt_rec *r, const vkt_tensor *a, const vk
 /* K, and M when A is transposed, rounded down to multiples of 8 when that is all that keeps the fast
  * kernel from the operands (row strides padded to a multiple of 8, as the LM head's logits are: model.c).
  * The aligned bulk then runs on the fast kernel and the last < 8 rows or k on the general one. */
-static bool tail_split_plan(vkt_matmul_variant v, const operand *oa, const operand *ob, const vkt_matmul_desc *d,
-                            int64_t *m8, int64_t *k8) {
+static bool tail_split_plan(vkt_matmul_variant v, const operand *oa, const operand *ob, const operand *oc,
+                            const vkt_matmul_desc *d, int64_t *m8, int64_t *k8) {
     if (v != VKT_MATMUL_REG || d->batch > 1) return false;
     vkt_matmul_desc body = *d;
     body.m = *m8 = d->trans_a ? d->m / 8 * 8 : d->m;
     body.k = *k8 = d->k / 8 * 8;
+    /* A K tail accumulates into C: not into a 16-bit C (a second rounding). */
+    if (*k8 != d->k && oc->t->dtype != VKT_DTYPE_F32) return false;
     return (*m8 != d->m || *k8 != d->k) && *m8 > 0 && *k8 > 0 && wide_operands(&body, oa, ob, 1);
 }
 
@@ -451,7 +460,7 @@ vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, c
     VKT_ASSERT(hi <= vkt_tensor_numel(c));
     vkt_matmul_variant v = vkt_matmul_pick(r, a->dtype, d->variant);
     int64_t m8, k8;
-    if (!vkt_matmul_wide_ok(a, b, d) && tail_split_plan(v, &oa, &ob, d, &m8, &k8))
+    if (!vkt_matmul_wide_ok(a, b, d) && tail_split_plan(v, &oa, &ob, &oc, d, &m8, &k8))
         return matmul_tail_split(r, d, &oa, &ob, bias, &oc, m8, k8);
     if (!vkt_matmul_wide_ok(a, b, d) && residue_split_applies(v, a, b, d))
         return matmul_residue_split(r, a, b, bias, c, d);

@@ -13,7 +13,8 @@
  *
  * Kernel variants, chosen per device (env VKT_MATMUL_VARIANT=<name> forces one; see vkt_matmul_variant):
  *   reg      barrier-free register tiles, for CPU drivers (lavapipe): each workgroup owns a few rows and each
- *            invocation a tile of columns; f32 operands aligned to 8 elements use 32-byte loads (matmul_wide).
+ *            invocation a tile of columns; operands aligned to 8 elements load 8 at a time (matmul_wide: 32
+ *            bytes of f32, or 16 bytes of f16 / bf16 widened in registers).
  *   smem     shared-memory tiles, for GPUs.
  *   coopmat  GL_NV_cooperative_matrix (f16 inputs, f32 accumulate); built only when glslang supports it and
  *            chosen only when the device reports a 16x16x16 f16 x f16 -> f32 shape.
@@ -35,7 +36,8 @@
  * for this: V = 50257 in rows of 50304). When A's row stride itself is odd (NN with odd K, TN with odd M
  * over contiguous rows), the product is split into 8 row classes whose aligned middles still use it (about
  * 0.85x the aligned speed at large K; a read-modify-write of C per class); other misaligned shapes run on
- * the general kernel, 2-3x slower.
+ * the general kernel, 2-3x slower. (The row classes are f32 only; a K tail into a 16-bit C also runs on the
+ * general kernel, since the split would round C twice.)
  * Not done here: C aliasing A or B (undefined), integer types, epilogue activations.
  * All functions only record into r (no submission); like the recorder they are not thread-safe. */
 #ifndef VKT_OP_MATMUL_H
@@ -104,7 +106,7 @@ vkt_status vkt_op_matmul_bwd(vkt_rec *r, const vkt_tensor *dy, const vkt_tensor 
  * and its name ("reg", "smem", "coopmat"). */
 vkt_matmul_variant vkt_matmul_pick(const vkt_rec *r, vkt_dtype dt, vkt_matmul_variant requested);
 const char *vkt_matmul_variant_name(vkt_matmul_variant v);
-/* True when the reg variant may use its fast f32 kernel (matmul_wide) for these operands: f32, K and the
+/* True when the reg variant may use its fast kernel (matmul_wide) for these operands: f32, f16 or bf16, K and the
  * contiguous dimension of each operand multiples of 8, 32-byte aligned tensors and batch strides (a split
  * that cannot keep box edges on multiples of 8 still falls back to the general kernel). */
 bool vkt_matmul_wide_ok(const vkt_tensor *a, const vkt_tensor *b, const vkt_matmul_desc *d);
