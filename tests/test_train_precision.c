@@ -111,8 +111,8 @@ static void compare(vkt_test *t, const char *name, const char *prec, const curve
         if (!(e <= worst)) worst = e, worst_at = i;
     }
     double dm = fabs(mean_last(c, 50) - mean_last(ref, 50));
-    printf("   %s %s: loss %.4f -> %.4f (f32 %.4f -> %.4f); last-50 mean differs by %.4f (bound %.2f), worst step "
-           "%d by %.4f (bound %.2f)\n",
+    printf("   %s %s: loss %.4f -> %.4f (f32 %.4f -> %.4f); last-50 mean differs by %.4f (bound %.4g), worst step "
+           "%d by %.4f (bound %.4g)\n",
            name, prec, c->loss[0], mean_last(c, 50), ref->loss[0], mean_last(ref, 50), dm, tol_mean, worst_at, worst,
            tol_step);
     if (!(dm <= tol_mean)) vkt_test_fail(t, "%s %s: last-50 mean loss off f32 by %.4f", name, prec, dm);

@@ -85,9 +85,6 @@ static vkt_status plan_acts(vkt_model *m, planner *p, bool backward, int64_t nor
     VKT_TRY(plan(p, A, BT, FC, &m->dfc));
     VKT_TRY(plan(p, A, BT, F, &m->dfc_act));
     VKT_TRY(plan(p, F32, m->B * NH, m->T, &m->delta));
-    if (A != F32) { /* bridges for ops without a 16-bit variant yet (model_mp.c) */
-        for (int k = 0; k < 2; k++) VKT_TRY(plan(p, F32, BT, C, &m->mp_f32[k]));
-    }
     VKT_TRY(plan(p, VKT_DTYPE_I32, vkt_op_embed_bwd_scratch(BT), 1, &m->embed_scratch));
     return plan(p, F32, norm_scratch, 1, &m->norm_scratch);
 }

@@ -67,8 +67,6 @@ typedef struct {
     vkt_tensor params_half;      /* (table.total) act_dtype: the half copy of params the passes read, at the
                                   * table's offsets; AdamW refreshes it with every update, and
                                   * vkt_model_refresh_half after host uploads */
-    vkt_tensor mp_f32[2];        /* mixed precision: (BT, C) f32 scratch for ops that have no
-                                  * 16-bit variant yet (model_mp.c); empty otherwise */
     vkt_model_base base;         /* owned: how the linear weights are stored (F32: in params like the rest) */
     vkt_arena *io_arena;         /* owned, host-visible: input batches and loss statistics */
     vkt_tensor tokens_slot[2], targets_slot[2], stats_slot[2]; /* double-buffered: the host fills one

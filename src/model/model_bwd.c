@@ -2,7 +2,6 @@
  * d(block input) in place, parameter gradients accumulated. */
 #include "model/model.h"
 
-#include "model/model_mp.h"
 #include "model/model_ops.h"
 
 static const vkt_tensor *opt(const vkt_tensor *t) { return t->arena ? t : NULL; }
@@ -64,7 +63,7 @@ static vkt_status backward_from_hidden(vkt_model *m, vkt_rec *r, const vkt_tenso
     vkt_tensor gwte = vkt_model_g(m, -1, VKT_ROLE_WTE), gwpe = vkt_model_g(m, -1, VKT_ROLE_WPE);
     vkt_tensor dbtc = m->dres;
     dbtc.shape[0] = m->B, dbtc.shape[1] = m->T, dbtc.shape[2] = c->n_embd;
-    return vkt_mp_embed_bwd(m, r, &dbtc, &gwte, opt(&gwpe));
+    return vkt_op_embed_bwd(r, &dbtc, &m->tokens, &m->embed_scratch, m->pos0, &m->seg_start, &gwte, opt(&gwpe));
 }
 
 vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r) {
