@@ -185,11 +185,11 @@ vkt_status vkt_finetune_check(const vkt_run_config *cfg) {
     vkt_qformat f;
     VKT_TRY(vkt_finetune_base_format(cfg, &f));
     VKT_TRY(check_objective(cfg));
-    if (method_adapters(cfg) && cfg->precision != VKT_PRECISION_F32) {
-        vkt_log_error("optim.precision %s with finetune.method \"%s\": adapters train in f32 only for now (their "
-                      "16-bit weight copies are not done); use optim.precision f32, or finetune.method \"full\" for "
-                      "mixed-precision fine-tuning",
-                      vkt_run_config_precision_name(cfg), cfg->ft_method);
+    if (method_adapters(cfg) && cfg->precision != VKT_PRECISION_F32 && f != VKT_QFORMAT_F32) {
+        vkt_log_error("optim.precision %s with finetune.method \"%s\" and base_format %s: mixed-precision LoRA "
+                      "reads a 16-bit copy of an f32 base (the quantized matmul takes f32 activations only); set "
+                      "finetune.method \"lora\" with finetune.base_format \"f32\", or optim.precision f32",
+                      vkt_run_config_precision_name(cfg), cfg->ft_method, vkt_qformat_name(f));
         return VKT_ERR_ARG;
     }
     if (cfg->precision != VKT_PRECISION_F32 && cfg->ft_objective != VKT_FT_SFT) {
@@ -245,7 +245,7 @@ static vkt_status lora_attach(void *ctx, vkt_model *m, const char *resume, vkt_t
     vkt_lora *l = f->lora;
     vkt_lora_set_dropout_row0(l, vkt_dist_rank() * m->B * m->T); /* masks as one process would draw them */
     vkt_lora_attach(l);
-    *train = (vkt_trainable){.table = &l->table, .params = l->params, .grads = l->grads};
+    *train = (vkt_trainable){.table = &l->table, .params = l->params, .grads = l->grads, .params_half = l->params_half};
     vkt_log_info("LoRA: %d modules (%s ...), r %lld, alpha %g, scale %g%s: %lld trainable parameters (base frozen, "
                  "%.2f%%), adapter memory %.1f MiB",
                  l->n_mods, l->mods[0].module, (long long)l->cfg.r, l->cfg.lora_alpha, l->scale,
@@ -268,7 +268,8 @@ static vkt_status lora_before_sample(void *ctx, vkt_model *m) {
 static size_t lora_memory(void *ctx) {
     const vkt_lora *l = ((ft_run *)ctx)->lora;
     if (!l) return 0;
-    return vkt_arena_capacity(l->params_arena) + vkt_arena_capacity(l->grads_arena) + vkt_arena_capacity(l->acts_arena);
+    return vkt_arena_capacity(l->params_arena) + vkt_arena_capacity(l->grads_arena) + vkt_arena_capacity(l->acts_arena) +
+           (l->half_arena ? vkt_arena_capacity(l->half_arena) : 0);
 }
 
 static void lora_release(void *ctx) {

@@ -34,10 +34,11 @@ vkt_status vkt_ft_plan_make(vkt_device *dev, const vkt_run_config *cfg, const vk
         vkt_param_table t;
         VKT_TRY(vkt_params_build(mc, align, &t));
         vkt_lora_bytes lb;
-        vkt_status s = vkt_lora_plan_bytes(&t, mc, &lc, B * T, align, &lb);
+        vkt_status s = vkt_lora_plan_bytes(&t, mc, &lc, B * T, align, out->precision, &lb);
         vkt_params_free(&t);
         if (s != VKT_OK) return s;
         out->adapters = lb.params + lb.grads, out->activations += lb.acts, out->workspace += lb.scratch;
+        out->half_copy += lb.half;
         out->trainable = lb.n_params, trained_bytes = lb.params;
     } else {
         out->trainable = (int64_t)(mb.grads / 4), trained_bytes = mb.grads;

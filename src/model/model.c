@@ -188,17 +188,19 @@ static int64_t align_elems(vkt_device *dev, vkt_dtype precision) {
     return (int64_t)(bytes / (precision == VKT_DTYPE_F32 ? 4 : 2));
 }
 
-/* The mixed-precision storage dtypes, and what they need: a trainable f32 model. */
+/* The mixed-precision storage dtypes, and what they need: a model with a backward over f32 weights (TRAIN,
+ * or FROZEN under LoRA adapters). */
 static vkt_status check_precision(vkt_dtype precision, vkt_model_mode mode, vkt_qformat base_format) {
     if (precision == VKT_DTYPE_F32) return VKT_OK;
     if (precision != VKT_DTYPE_F16 && precision != VKT_DTYPE_BF16) {
         vkt_log_error("model precision %s: must be f32, bf16 or f16", vkt_dtype_name(precision));
         return VKT_ERR_ARG;
     }
-    if (mode != VKT_MODEL_TRAIN || base_format != VKT_QFORMAT_F32) {
-        vkt_log_error("optim.precision %s trains a model's own f32 weights (pre-training, finetune.method full); "
-                      "adapters over a frozen base (lora, qlora) train in f32 only for now: set optim.precision f32",
-                      vkt_dtype_name(precision));
+    if (mode == VKT_MODEL_INFER || base_format != VKT_QFORMAT_F32) {
+        vkt_log_error("optim.precision %s is for training (a model with a backward) over f32 weights, of which the "
+                      "passes read a 16-bit copy; a quantized base (finetune.base_format %s) takes f32 activations "
+                      "only: set finetune.base_format f32 or optim.precision f32",
+                      vkt_dtype_name(precision), vkt_qformat_name(base_format));
         return VKT_ERR_ARG;
     }
     return VKT_OK;

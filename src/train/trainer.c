@@ -281,25 +281,22 @@ static vkt_status preflight(const vkt_run_config *cfg, const vkt_train_opts *opt
     return vkt_dist_is_root() ? vkt_run_dir_prepare(cfg->out_dir, mode) : VKT_OK;
 }
 
-/* Mixed precision covers the language-model loss of pre-training and full fine-tuning (sft); the other
- * objectives and adapter methods have paths (score heads, preference and GRPO programs, LoRA branches) that
- * do not run on 16-bit activations yet. */
+/* Mixed precision covers the language-model loss of pre-training and fine-tuning (full or LoRA over an f32
+ * base, objective sft); the other objectives have paths (score heads, preference and GRPO programs) that do
+ * not run on 16-bit activations yet. */
 static vkt_status check_precision(const run *r) {
     const vkt_run_config *cfg = r->cfg;
     if (cfg->precision == VKT_PRECISION_F32) return VKT_OK;
     const char *what = NULL;
-    if (r->ext && r->ext->mode == VKT_MODEL_FROZEN)
-        what = "finetune.method lora / qlora (adapters)";
-    else if (r->data.kind == VKT_DATA_PREF)
+    if (r->data.kind == VKT_DATA_PREF)
         what = "preference objectives (dpo, ipo, orpo)";
     else if (r->data.kind == VKT_DATA_GRPO)
         what = "finetune.objective grpo";
     else if (cfg->ft_objective == VKT_FT_REWARD)
         what = "finetune.objective reward";
     if (!what) return VKT_OK;
-    vkt_log_error("optim.precision %s is not supported with %s yet: mixed precision covers pre-training and full "
-                  "fine-tuning with the language-model loss (finetune.method full, objective sft); set "
-                  "optim.precision f32",
+    vkt_log_error("optim.precision %s is not supported with %s yet: mixed precision covers pre-training and "
+                  "fine-tuning with the language-model loss (finetune.objective sft); set optim.precision f32",
                   vkt_run_config_precision_name(cfg), what);
     return VKT_ERR_ARG;
 }
