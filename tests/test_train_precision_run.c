@@ -3,9 +3,11 @@
  * from the f32 master weights with the same rounding AdamW uses); an f16 run logs its loss scale and skipped
  * steps, an overflow injected at step 10 (VKT_TEST_OVERFLOW_STEP) is skipped and halves the scale, and a
  * resume restores the scale the run had reached (losses again bit for bit); the memory plan halves the
- * activations; bad precision settings are errors naming the key. */
+ * activations; `vktrain finetune` in bf16 (LoRA resumed bit for bit, full) runs and QLoRA is refused; bad
+ * precision settings are errors naming the key. */
 #include <string.h>
 
+#include "finetune/finetune.h"
 #include "finetune/ft_plan.h"
 #include "harness.h"
 #include "train/trainer.h"
@@ -110,6 +112,61 @@ static void memory_case(vkt_test *t) {
     vkt_run_config_free(&c);
 }
 
+/* `vktrain finetune` on stories260K (llama2.c) in bf16: LoRA (dropout 0.1) resumed from its step-3 checkpoint
+ * repeats the losses bit for bit; full fine-tuning runs and learns; QLoRA in bf16 is refused before anything
+ * runs (its NF4 base takes f32 activations only). */
+static void ft_config(vkt_run_config *c, const char *dir, const char *corpus, const char *out, const char *method) {
+    vkt_run_config_defaults(c);
+    const char *sets[] = {"tokenizer.type=file", "optim.batch_size=2", "optim.seq_len=32", "optim.steps=6",
+                          "optim.lr=0.01", "optim.warmup_steps=1", "eval.interval=0", "eval.steps=2",
+                          "log.interval=100", "output.checkpoint_interval=3", "output.keep=3", "sample.tokens=0",
+                          "finetune.r=4", "finetune.lora_dropout=0.1", "finetune.lora_alpha=8",
+                          "finetune.target_modules=all-linear", "optim.precision=bf16"};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) vkt_run_config_set(c, sets[i]);
+    snprintf(c->model_from, sizeof c->model_from, "%s", vkt_test_data("models/stories260K/stories260K.bin"));
+    snprintf(c->tokenizer_path, sizeof c->tokenizer_path, "%s", vkt_test_data("models/stories260K/tok512.bin"));
+    snprintf(c->data_train, sizeof c->data_train, "%s", corpus);
+    snprintf(c->out_dir, sizeof c->out_dir, "%s/%s", dir, out);
+    snprintf(c->ft_method, sizeof c->ft_method, "%s", method);
+}
+
+static vkt_status finetune(vkt_test *t, vkt_run_config *c, const char *resume) {
+    vkt_train_opts o = {.resume = resume, .peak_gflops = 1, .no_sample = true};
+    vkt_status s = vkt_run_config_validate(c);
+    if (s == VKT_OK) s = vkt_finetune(t->dev, c, NULL, &o);
+    vkt_run_config_free(c);
+    return s;
+}
+
+static void finetune_case(vkt_test *t, const char *dir, const char *corpus) {
+    vkt_run_config c;
+    char run[200], ck[260];
+    static char a[STEPS][32], b[STEPS][32];
+    ft_config(&c, dir, corpus, "ft_lora1", "lora");
+    VKT_TEST_TRY(t, finetune(t, &c, NULL));
+    snprintf(run, sizeof run, "%s/ft_lora1", dir);
+    int na = vkt_test_read_losses(run, a, STEPS);
+    snprintf(ck, sizeof ck, "%s/step-000003", run);
+    ft_config(&c, dir, corpus, "ft_lora2", "lora");
+    VKT_TEST_TRY(t, finetune(t, &c, ck));
+    snprintf(run, sizeof run, "%s/ft_lora2", dir);
+    int nb = vkt_test_read_losses(run, b, STEPS), same = 0;
+    for (int s = 3; s < 6; s++) same += strcmp(a[s], b[s]) == 0;
+    printf("   finetune lora bf16: loss %s -> %s; resumed at 3: %d of 3 steps identical\n", a[0], a[5], same);
+    if (na != 6 || nb != 3 || same != 3) vkt_test_fail(t, "bf16 LoRA resume diverged (%s vs %s)", a[5], b[5]);
+
+    ft_config(&c, dir, corpus, "ft_full", "full");
+    VKT_TEST_TRY(t, finetune(t, &c, NULL));
+    snprintf(run, sizeof run, "%s/ft_full", dir);
+    na = vkt_test_read_losses(run, a, STEPS);
+    printf("   finetune full bf16: loss %s -> %s\n", a[0], a[5]);
+    if (na != 6 || !(atof(a[5]) < atof(a[0]))) vkt_test_fail(t, "bf16 full fine-tuning did not learn");
+
+    printf("   expected error follows:\n");
+    ft_config(&c, dir, corpus, "ft_qlora", "qlora");
+    if (finetune(t, &c, NULL) != VKT_ERR_ARG) vkt_test_fail(t, "QLoRA in bf16 was not refused");
+}
+
 static void config_errors(vkt_test *t) {
     vkt_run_config c;
     printf("   expected errors follow:\n");
@@ -151,6 +208,7 @@ int main(void) {
     if (!f16.skipped[10] || skipped != 1 || f16.scale[10] != f16.scale[9] / 2 || f16.skipped_total[STEPS - 1] != 1)
         vkt_test_fail(&t, "f16 injected overflow: not exactly step 10 skipped with the scale halved");
 
+    finetune_case(&t, dir, corpus);
     memory_case(&t);
     config_errors(&t);
     char cmd[200];
