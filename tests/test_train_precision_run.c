@@ -3,7 +3,7 @@
  * from the f32 master weights with the same rounding AdamW uses); an f16 run logs its loss scale and skipped
  * steps, an overflow injected at step 10 (VKT_TEST_OVERFLOW_STEP) is skipped and halves the scale, and a
  * resume restores the scale the run had reached (losses again bit for bit); the memory plan halves the
- * activations; `vktrain finetune` in bf16 (LoRA resumed bit for bit, full) runs and QLoRA is refused; bad
+ * activations; recomputation changes no bit; `vktrain finetune` in bf16 (LoRA resumed bit for bit, full) runs and QLoRA is refused; bad
  * precision settings are errors naming the key. */
 #include <string.h>
 
@@ -194,9 +194,23 @@ int main(void) {
     vkt_test_write_word_corpus(corpus, 6000, 7);
     setenv("VKT_CACHE_DIR", dir, 1);
 
-    metrics bf16, f16;
+    metrics bf16, f16, rec;
     resume_case(&t, dir, corpus, "bf16", &bf16);
     if (bf16.scale[0] != 0) vkt_test_fail(&t, "bf16 logged a loss scale");
+
+    /* Activation recomputation in bf16: each block's 16-bit forward again in the backward, same bits. */
+    vkt_run_config c;
+    char run[200];
+    snprintf(run, sizeof run, "%s/bf16_recompute", dir);
+    base_config(&c, corpus, run, "bf16");
+    vkt_run_config_set(&c, "optim.recompute=true");
+    VKT_TEST_TRY(&t, train(&t, &c, NULL));
+    vkt_run_config_free(&c);
+    read_metrics(run, &rec);
+    int same = 0;
+    for (int s = 0; s < STEPS; s++) same += strcmp(rec.loss[s], bf16.loss[s]) == 0;
+    printf("   bf16 with optim.recompute: %d of %d losses identical to the run without\n", same, STEPS);
+    if (same != STEPS) vkt_test_fail(&t, "bf16 recompute changed the losses (step 39 %s vs %s)", rec.loss[39], bf16.loss[39]);
 
     setenv("VKT_TEST_OVERFLOW_STEP", "10", 1);
     resume_case(&t, dir, corpus, "f16", &f16);

@@ -425,10 +425,14 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     r->device_bytes = pb + gb + ab + vkt_step_memory(r->step) + (r->pref ? vkt_pref_step_memory(r->pref) : 0) +
                       (r->grpo ? vkt_grpo_train_memory(r->grpo) : 0) +
                       (r->reward ? vkt_reward_step_memory(r->reward) : 0);
-    vkt_log_info("memory plan: parameters %.1f MiB, gradients %.1f MiB, optimizer %.1f MiB, activations %.1f MiB "
+    char prec[64] = "";
+    if (cfg->precision != VKT_PRECISION_F32)
+        snprintf(prec, sizeof prec, " (f32 master + %s copy)", vkt_run_config_precision_name(cfg));
+    vkt_log_info("memory plan: parameters %.1f MiB%s, gradients %.1f MiB, optimizer %.1f MiB, activations %.1f MiB%s "
                  "(total %.1f MiB)",
-                 (double)pb / (1 << 20), (double)gb / (1 << 20), (double)vkt_step_memory(r->step) / (1 << 20),
-                 (double)ab / (1 << 20), (double)r->device_bytes / (1 << 20));
+                 (double)pb / (1 << 20), prec, (double)gb / (1 << 20), (double)vkt_step_memory(r->step) / (1 << 20),
+                 (double)ab / (1 << 20), cfg->precision != VKT_PRECISION_F32 ? " (16-bit)" : "",
+                 (double)r->device_bytes / (1 << 20));
     r->flops_per_token = vkt_train_flops_per_token(&mc, cfg->seq_len);
     if ((r->pref && vkt_pref_step_cfg_of(r->pref)->ref == VKT_PREF_REF_MODEL) ||
         (r->grpo && vkt_grpo_train_has_reference(r->grpo)))
