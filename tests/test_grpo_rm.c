@@ -27,6 +27,7 @@
 #include "io_testutil.h"
 #include "model/score_head.h"
 #include "rl/reward_models.h"
+#include "run_testutil.h"
 #include "train/reward_model.h"
 
 static char g_dir[64], g_model[512], g_tok[512], g_tmpl[512], g_adapter[128], g_plain[128], g_prompts[128];
@@ -220,7 +221,7 @@ static void config(vkt_run_config *c, const char *out, const char *rewards) {
                           "finetune.prompts_per_step=2",
                           "finetune.max_completion_length=5",
                           "data.val_fraction=0.25"};
-    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) VKT_ASSERT(vkt_run_config_set(c, sets[i]) == VKT_OK);
+    ft_test_set_all(c, sets, sizeof sets / sizeof sets[0]);
     char set[4200];
     snprintf(set, sizeof set, "finetune.rewards=%s", rewards);
     VKT_ASSERT(vkt_run_config_set(c, set) == VKT_OK);
@@ -231,13 +232,7 @@ static void config(vkt_run_config *c, const char *out, const char *rewards) {
     snprintf(c->ft_method, sizeof c->ft_method, "lora");
 }
 
-static vkt_status finetune(vkt_test *t, vkt_run_config *c) {
-    vkt_train_opts o = {.peak_gflops = 1, .no_sample = true};
-    vkt_status s = vkt_run_config_validate(c);
-    if (s == VKT_OK) s = vkt_finetune(t->dev, c, NULL, &o);
-    vkt_run_config_free(c);
-    return s;
-}
+static vkt_status finetune(vkt_test *t, vkt_run_config *c) { return ft_test_run(t, c, NULL, NULL, false); }
 
 static const char REGEX[] =
     "{\"type\": \"regex\", \"pattern\": \"\\\\b(was|the)\\\\b\", \"name\": \"words\", \"weight\": 0.5}";

@@ -19,6 +19,7 @@
 #include "harness.h"
 #include "io/file.h"
 #include "io_testutil.h"
+#include "run_testutil.h"
 
 static char g_dir[64], g_prompts[128];
 
@@ -55,47 +56,11 @@ static void config(vkt_run_config *c, const char *out, const char *method) {
         "finetune.max_completion_length=5",
         "finetune.rewards={\"type\": \"regex\", \"pattern\": \"\\\\b(was|the)\\\\b\", \"name\": \"words\"}",
         "data.val_fraction=0.25"};
-    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) VKT_ASSERT(vkt_run_config_set(c, sets[i]) == VKT_OK);
-    snprintf(c->model_from, sizeof c->model_from, "%s", vkt_test_data("models/stories260K/stories260K.bin"));
-    snprintf(c->tokenizer_path, sizeof c->tokenizer_path, "%s", vkt_test_data("models/stories260K/tok512.bin"));
-    snprintf(c->data_train, sizeof c->data_train, "%s", g_prompts);
-    snprintf(c->out_dir, sizeof c->out_dir, "%s/%s", g_dir, out);
-    snprintf(c->ft_method, sizeof c->ft_method, "%s", method);
+    ft_test_set_all(c, sets, sizeof sets / sizeof sets[0]);
+    ft_test_use_stories260k(c, g_prompts, g_dir, out, method);
 }
 
-static vkt_status finetune(vkt_test *t, vkt_run_config *c) {
-    vkt_train_opts o = {.peak_gflops = 1, .no_sample = true};
-    vkt_status s = vkt_run_config_validate(c);
-    if (s == VKT_OK) s = vkt_finetune(t->dev, c, NULL, &o);
-    vkt_run_config_free(c);
-    return s;
-}
-
-/* The number of keys of keys[] that dir/metrics.jsonl mentions. */
-static int metrics_have(const char *dir, const char *const *keys, int n) {
-    char path[300];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    vkt_file_map m = {0};
-    if (vkt_file_map_open(path, &m) != VKT_OK) return 0;
-    char *text = strndup((const char *)m.data, m.size);
-    vkt_file_map_close(&m);
-    int found = 0;
-    for (int i = 0; i < n; i++) {
-        bool has = strstr(text, keys[i]) != NULL;
-        if (!has) printf("   metrics.jsonl lacks %s\n", keys[i]);
-        found += has;
-    }
-    free(text);
-    return found;
-}
-
-static bool same_file(const char *a, const char *b) {
-    vkt_file_map x = {0}, y = {0};
-    bool same = vkt_file_map_open(a, &x) == VKT_OK && vkt_file_map_open(b, &y) == VKT_OK && x.size == y.size &&
-                memcmp(x.data, y.data, x.size) == 0;
-    vkt_file_map_close(&x), vkt_file_map_close(&y);
-    return same;
-}
+static vkt_status finetune(vkt_test *t, vkt_run_config *c) { return ft_test_run(t, c, NULL, NULL, false); }
 
 /* A LoRA run of 4 steps (checkpoint at 2), then the same run resumed at step 2: losses and adapter identical
  * (the prompt position is in the checkpoint, the rollouts are seeded per step, prompt and completion). */
@@ -131,11 +96,11 @@ static void check_lora(vkt_test *t) {
                           "\"clip_ratio/region_mean\"",
                           "\"rewards/words/mean\"",
                           "\"kind\":\"val\""};
-    int found = metrics_have(dir[0], keys, 10);
+    int found = ft_test_metrics_have(dir[0], keys, 10);
     char gen[300];
     snprintf(gen, sizeof gen, "%s/generations/step-000002.jsonl", dir[0]);
     struct stat st;
-    bool has_gen = stat(gen, &st) == 0 && st.st_size > 0, eq = same_file(a[0], a[1]);
+    bool has_gen = stat(gen, &st) == 0 && st.st_size > 0, eq = ft_test_same_file(a[0], a[1]);
     printf("-- GRPO LoRA, beta 0.04, 2 prompts x 4 per step in 2 micro-batches: losses %s %s %s %s; %d of 10 metric "
            "names; resumed at 2: %d of 2 losses identical, adapter at 4 %s; generations %s\n",
            losses[0][0], losses[0][1], losses[0][2], losses[0][3], found, same, eq ? "byte-identical" : "DIFFERS",
@@ -175,7 +140,7 @@ static void check_chat(vkt_test *t) {
     snprintf(dir, sizeof dir, "%s/chat", g_dir);
     vkt_status s = finetune(t, &c);
     const char *keys[] = {"\"rewards/accuracy/mean\"", "\"kind\":\"val\""};
-    int found = metrics_have(dir, keys, 2);
+    int found = ft_test_metrics_have(dir, keys, 2);
     printf("-- GRPO on conversational prompts (simple.jinja), exact_match from a spec file: %s, %d of 2 metric names\n",
            vkt_status_name(s), found);
     if (s != VKT_OK || found != 2) vkt_test_fail(t, "GRPO chat run: %s", vkt_status_name(s));

@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "io/checkpoint.h"
 #include "io/file.h"
+#include "run_testutil.h"
 
 static char g_dir[64], g_corpus[128];
 
@@ -27,28 +28,12 @@ static void config(vkt_run_config *c, const char *out, const char *method) {
                           "output.keep=3",         "sample.tokens=0",
                           "finetune.r=4",          "finetune.lora_dropout=0.1",
                           "finetune.lora_alpha=8", "finetune.target_modules=all-linear"};
-    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) vkt_run_config_set(c, sets[i]);
-    snprintf(c->model_from, sizeof c->model_from, "%s", vkt_test_data("models/stories260K/stories260K.bin"));
-    snprintf(c->tokenizer_path, sizeof c->tokenizer_path, "%s", vkt_test_data("models/stories260K/tok512.bin"));
-    snprintf(c->data_train, sizeof c->data_train, "%s", g_corpus);
-    snprintf(c->out_dir, sizeof c->out_dir, "%s/%s", g_dir, out);
-    snprintf(c->ft_method, sizeof c->ft_method, "%s", method);
+    ft_test_set_all(c, sets, sizeof sets / sizeof sets[0]);
+    ft_test_use_stories260k(c, g_corpus, g_dir, out, method);
 }
 
 static vkt_status finetune(vkt_test *t, vkt_run_config *c, const char *resume, const char *adapter) {
-    vkt_train_opts o = {.resume = resume, .peak_gflops = 1, .no_sample = true};
-    VKT_TEST_TRY(t, vkt_run_config_validate(c));
-    vkt_status s = vkt_finetune(t->dev, c, adapter, &o);
-    vkt_run_config_free(c);
-    return s;
-}
-
-static bool same_file(const char *a, const char *b) {
-    vkt_file_map x = {0}, y = {0};
-    bool same = vkt_file_map_open(a, &x) == VKT_OK && vkt_file_map_open(b, &y) == VKT_OK && x.size == y.size &&
-                memcmp(x.data, y.data, x.size) == 0;
-    vkt_file_map_close(&x), vkt_file_map_close(&y);
-    return same;
+    return ft_test_run(t, c, resume, adapter, false);
 }
 
 static void check_lora_resume(vkt_test *t) {
@@ -77,7 +62,7 @@ static void check_lora_resume(vkt_test *t) {
     for (int i = 0; i < 3; i++) {
         snprintf(a1, sizeof a1, "%s/step-000006/%s", run1, files[i]);
         snprintf(a2, sizeof a2, "%s/step-000006/%s", run2, files[i]);
-        bool eq = same_file(a1, a2);
+        bool eq = ft_test_same_file(a1, a2);
         printf("   resumed step 6 %s: %s\n", files[i], eq ? "byte-identical" : "DIFFERS");
         if (!eq) vkt_test_fail(t, "resumed LoRA run: %s differs at step 6", files[i]);
     }

@@ -10,9 +10,10 @@
  *  - ORPO with QLoRA and gradient accumulation, IPO with LoRA and precompute_ref_log_probs: they run, and
  *    ORPO logs nll_loss;
  *  - bad configs and bad data are errors before anything runs, naming the key or FILE:LINE: an unknown
- *    objective, beta 0, label smoothing outside DPO, center_rewards_coefficient outside reward, loss_type robust with ipo, precompute with orpo,
- *    data.format text, truncation left, `vktrain train` with a preference objective, identical chosen and
- *    rejected, empty completions, and a set whose every prompt is longer than seq_len. */
+ *    objective, beta 0, label smoothing outside DPO, center_rewards_coefficient outside reward, loss_type
+ *    robust with ipo, precompute with orpo, data.format text, truncation left, `vktrain train` with a
+ *    preference objective, identical chosen and rejected, empty completions, and a set whose every prompt is
+ *    longer than seq_len. */
 #include <string.h>
 #include <sys/stat.h>
 
@@ -20,6 +21,7 @@
 #include "harness.h"
 #include "io/file.h"
 #include "io_testutil.h"
+#include "run_testutil.h"
 
 static char g_dir[64], g_pairs[128];
 
@@ -54,45 +56,15 @@ static void config(vkt_run_config *c, const char *out, const char *method, const
                           "finetune.lora_alpha=8",
                           "finetune.target_modules=all-linear",
                           "data.val_fraction=0.2"};
-    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) vkt_run_config_set(c, sets[i]);
-    snprintf(c->model_from, sizeof c->model_from, "%s", vkt_test_data("models/stories260K/stories260K.bin"));
-    snprintf(c->tokenizer_path, sizeof c->tokenizer_path, "%s", vkt_test_data("models/stories260K/tok512.bin"));
-    snprintf(c->data_train, sizeof c->data_train, "%s", g_pairs);
-    snprintf(c->out_dir, sizeof c->out_dir, "%s/%s", g_dir, out);
-    snprintf(c->ft_method, sizeof c->ft_method, "%s", method);
+    ft_test_set_all(c, sets, sizeof sets / sizeof sets[0]);
+    ft_test_use_stories260k(c, g_pairs, g_dir, out, method);
     char obj[64];
     snprintf(obj, sizeof obj, "finetune.objective=%s", objective);
     VKT_ASSERT(vkt_run_config_set(c, obj) == VKT_OK);
 }
 
 static vkt_status finetune(vkt_test *t, vkt_run_config *c, const char *resume) {
-    vkt_train_opts o = {.resume = resume, .peak_gflops = 1, .no_sample = true};
-    vkt_status s = vkt_run_config_validate(c);
-    if (s == VKT_OK) s = vkt_finetune(t->dev, c, NULL, &o);
-    vkt_run_config_free(c);
-    return s;
-}
-
-static bool same_file(const char *a, const char *b) {
-    vkt_file_map x = {0}, y = {0};
-    bool same = vkt_file_map_open(a, &x) == VKT_OK && vkt_file_map_open(b, &y) == VKT_OK && x.size == y.size &&
-                memcmp(x.data, y.data, x.size) == 0;
-    vkt_file_map_close(&x), vkt_file_map_close(&y);
-    return same;
-}
-
-/* True when dir/metrics.jsonl mentions every key. */
-static bool metrics_have(const char *dir, const char *const *keys, int n) {
-    char path[300];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    vkt_file_map m = {0};
-    if (vkt_file_map_open(path, &m) != VKT_OK) return false;
-    char *text = strndup((const char *)m.data, m.size);
-    vkt_file_map_close(&m);
-    bool all = true;
-    for (int i = 0; i < n; i++) all &= strstr(text, keys[i]) != NULL;
-    free(text);
-    return all;
+    return ft_test_run(t, c, resume, NULL, false);
 }
 
 /* A run of 6 steps of objective, then the same run resumed at step 3: losses and the given checkpoint file
@@ -123,10 +95,10 @@ static void check_resume_of(vkt_test *t, const char *name, const char *method, c
         vkt_test_fail(t, "%s %s: the first step's loss is %s, want ln 2 = 0.693147182", objective, method, l1[0]);
     snprintf(a1, sizeof a1, "%s/step-000006/%s", run1, file);
     snprintf(a2, sizeof a2, "%s/step-000006/%s", run2, file);
-    bool eq = same_file(a1, a2);
+    bool eq = ft_test_same_file(a1, a2);
     printf("   resumed step 6 %s: %s\n", file, eq ? "byte-identical" : "DIFFERS");
     if (!eq) vkt_test_fail(t, "resumed %s %s run: %s differs at step 6", objective, method, file);
-    if (!metrics_have(run1, keys, n_keys))
+    if (ft_test_metrics_have(run1, keys, n_keys) != n_keys)
         vkt_test_fail(t, "%s %s: metrics.jsonl lacks TRL's metric names", objective, method);
 }
 
@@ -153,7 +125,7 @@ static void check_runs(vkt_test *t) {
     snprintf(dir, sizeof dir, "%s/orpo", g_dir);
     const char *keys[] = {"\"nll_loss\"", "\"log_odds_ratio\"", "\"rewards/accuracies\""};
     printf("-- ORPO qlora, grad_accum 2: %s\n", vkt_status_name(s));
-    if (s != VKT_OK || !metrics_have(dir, keys, 3)) vkt_test_fail(t, "ORPO qlora run: %s", vkt_status_name(s));
+    if (s != VKT_OK || ft_test_metrics_have(dir, keys, 3) != 3) vkt_test_fail(t, "ORPO qlora run: %s", vkt_status_name(s));
     config(&c, "ipo", "lora", "ipo");
     vkt_run_config_set(&c, "finetune.precompute_ref_log_probs=true");
     s = finetune(t, &c, NULL);

@@ -16,6 +16,7 @@
 #include "finetune/finetune.h"
 #include "harness.h"
 #include "io_testutil.h"
+#include "run_testutil.h"
 
 static char g_dir[64], g_data[128], g_template[512];
 
@@ -25,33 +26,28 @@ static void write_records(const char *path) {
     FILE *f = fopen(path, "w");
     VKT_ASSERT(f);
     for (int i = 0; i < 72; i++)
-        fprintf(f, "{\"messages\":[{\"role\":\"user\",\"content\":\"What color is the %s?\"},{\"role\":\"assistant\","
-                   "\"content\":\"The %s is %s.\"}]}\n", things[i % 8], things[i % 8], colors[i % 8]);
+        fprintf(f,
+                "{\"messages\":[{\"role\":\"user\",\"content\":\"What color is the %s?\"},{\"role\":\"assistant\","
+                "\"content\":\"The %s is %s.\"}]}\n",
+                things[i % 8], things[i % 8], colors[i % 8]);
     fclose(f);
 }
 
 static void config(vkt_run_config *c, const char *out) {
     vkt_run_config_defaults(c);
-    const char *sets[] = {"tokenizer.type=file",     "optim.batch_size=4",    "optim.seq_len=160",
-                          "optim.steps=8",           "optim.lr=0.01",         "optim.warmup_steps=1",
-                          "eval.interval=4",         "eval.generations=2",    "eval.gen_tokens=12",
-                          "data.val_fraction=0.15",  "log.interval=100",      "output.checkpoint_interval=4",
-                          "output.keep=3",           "sample.tokens=0",       "finetune.method=lora",
-                          "finetune.r=4",            "finetune.lora_alpha=8", "finetune.target_modules=all-linear"};
-    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) vkt_run_config_set(c, sets[i]);
-    snprintf(c->model_from, sizeof c->model_from, "%s", vkt_test_data("models/stories260K/stories260K.bin"));
-    snprintf(c->tokenizer_path, sizeof c->tokenizer_path, "%s", vkt_test_data("models/stories260K/tok512.bin"));
-    snprintf(c->data_train, sizeof c->data_train, "%s", g_data);
+    const char *sets[] = {"tokenizer.type=file",    "optim.batch_size=4",    "optim.seq_len=160",
+                          "optim.steps=8",          "optim.lr=0.01",         "optim.warmup_steps=1",
+                          "eval.interval=4",        "eval.generations=2",    "eval.gen_tokens=12",
+                          "data.val_fraction=0.15", "log.interval=100",      "output.checkpoint_interval=4",
+                          "output.keep=3",          "sample.tokens=0",       "finetune.method=lora",
+                          "finetune.r=4",           "finetune.lora_alpha=8", "finetune.target_modules=all-linear"};
+    ft_test_set_all(c, sets, sizeof sets / sizeof sets[0]);
+    ft_test_use_stories260k(c, g_data, g_dir, out, NULL);
     snprintf(c->chat_template, sizeof c->chat_template, "%s", g_template);
-    snprintf(c->out_dir, sizeof c->out_dir, "%s/%s", g_dir, out);
 }
 
 static vkt_status finetune_opts(vkt_test *t, vkt_run_config *c, const char *resume, bool overwrite) {
-    vkt_train_opts o = {.resume = resume, .overwrite = overwrite, .peak_gflops = 1, .no_sample = true};
-    VKT_TEST_TRY(t, vkt_run_config_validate(c));
-    vkt_status s = vkt_finetune(t->dev, c, NULL, &o);
-    vkt_run_config_free(c);
-    return s;
+    return ft_test_run(t, c, resume, NULL, overwrite);
 }
 
 static vkt_status finetune(vkt_test *t, vkt_run_config *c, const char *resume) {
@@ -81,8 +77,9 @@ static int generation_lines(vkt_test *t, const char *run, int step) {
     int n = 0;
     while (f && fgets(line, sizeof line, f)) {
         cJSON *j = cJSON_Parse(line);
-        bool ok = j && cJSON_IsString(cJSON_GetObjectItem(j, "record")) && cJSON_IsArray(cJSON_GetObjectItem(j, "prompt")) &&
-                  cJSON_IsString(cJSON_GetObjectItem(j, "reference")) && cJSON_IsString(cJSON_GetObjectItem(j, "generated"));
+        bool ok =
+            j && cJSON_IsString(cJSON_GetObjectItem(j, "record")) && cJSON_IsArray(cJSON_GetObjectItem(j, "prompt")) &&
+            cJSON_IsString(cJSON_GetObjectItem(j, "reference")) && cJSON_IsString(cJSON_GetObjectItem(j, "generated"));
         if (!ok) vkt_test_fail(t, "%s: a line lacks record / prompt / reference / generated: %s", path, line);
         cJSON_Delete(j);
         n++;
@@ -115,8 +112,10 @@ static void check_run_and_resume(vkt_test *t) {
     VKT_TEST_TRY(t, finetune(t, &c, NULL));
     double val[9];
     val_losses("sft1", val, 9);
-    printf("   LoRA SFT: validation loss on answer tokens %.4f -> %.4f -> %.4f (steps 0, 4, 8)\n", val[0], val[4], val[8]);
-    if (!(val[8] < val[0] - 0.1)) vkt_test_fail(t, "SFT did not lower the validation loss (%.4f -> %.4f)", val[0], val[8]);
+    printf("   LoRA SFT: validation loss on answer tokens %.4f -> %.4f -> %.4f (steps 0, 4, 8)\n", val[0], val[4],
+           val[8]);
+    if (!(val[8] < val[0] - 0.1))
+        vkt_test_fail(t, "SFT did not lower the validation loss (%.4f -> %.4f)", val[0], val[8]);
     int g0 = generation_lines(t, "sft1", 0), g8 = generation_lines(t, "sft1", 8);
     printf("   evaluation generations: %d lines at step 0, %d at step 8\n", g0, g8);
     if (g0 != 2 || g8 != 2) vkt_test_fail(t, "expected 2 generations per evaluation, got %d and %d", g0, g8);

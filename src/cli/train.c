@@ -47,6 +47,8 @@ static void help_finetune(void) {
            "  target_modules     [\"q_proj\", \"v_proj\", ...] (module-name suffixes, as PEFT), \"all-linear\", or a\n"
            "                     regex matching whole module names; GPT-2: c_attn, c_proj, c_fc\n"
            "  init_lora_weights  true (Kaiming-uniform A, zero B), \"gaussian\" or false\n"
+           "  modules_to_save    [\"lm_head\", \"embed_tokens\"] (GPT-2: \"wte\", \"wpe\"): trained in full beside\n"
+           "                     the adapters, as PEFT's modules_to_save (a tied head unties)\n"
            "  lora_dropout       dropout on the adapter input while training (PEFT's), default 0\n"
            "  freeze_embeddings, freeze_layers N   (method full) weights the optimizer leaves alone\n"
            "  objective          \"sft\" (default), on preference pairs \"dpo\", \"ipo\", \"orpo\", or \"grpo\"\n"

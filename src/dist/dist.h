@@ -41,6 +41,23 @@ static inline bool vkt_dist_is_root(void) { return vkt_dist_rank() == 0; }
  * standard does not promise it); different N sum in different orders (fp32 rounding). */
 vkt_status vkt_dist_sum_f64(double *x, int n);
 vkt_status vkt_dist_sum_f32(float *x, size_t n);
+/* A sum over ranks that runs in the background (gradient buckets, dist/grad_buckets.h): start it, then poll it
+ * until done while the device computes. Every rank must start the same sums in the same order with the same
+ * n (MPI's rule for non-blocking collectives); several may be in flight, each with its own tag.
+ *   ordered false: MPI's all-reduce (Open MPI picks the algorithm, hence the order of the additions, from
+ *                  the rank count and the size);
+ *   ordered true:  an order that depends on nothing but the data: chunk c of x goes to rank c, which adds
+ *                  the N ranks' chunks in rank order 0..N-1 (in double, rounded once), then every rank gets
+ *                  every summed chunk back (all-gather). A run's sums repeat bit for bit, whatever MPI
+ *                  library, network or timing. Needs scratch of n + size floats, untouched until done.
+ * x (and scratch) are borrowed until the sum is done. n < 2^31. */
+typedef struct vkt_dist_sum_op vkt_dist_sum_op;
+vkt_status vkt_dist_sum_start(float *x, int64_t n, bool ordered, float *scratch, int tag, vkt_dist_sum_op **out);
+/* Advances op (MPI progresses only inside MPI calls); once x holds the sum: *done = true and op is freed. */
+vkt_status vkt_dist_sum_poll(vkt_dist_sum_op *op, bool *done);
+/* Frees an op abandoned after an error (its requests are left to MPI_Abort). NULL is fine. */
+void vkt_dist_sum_free(vkt_dist_sum_op *op);
+
 /* ZeRO-1 shards: bounds[0..size] split a flat buffer of n elements, rank r owning [bounds[r], bounds[r + 1]);
  * every bound but the last a multiple of align (elements), so every shard starts on a binding alignment. */
 void vkt_dist_shard_bounds(int64_t n, int ranks, int64_t align, int64_t *bounds);

@@ -120,6 +120,97 @@ vkt_status vkt_dist_gather_f32(const float *part, float *full, const int64_t *bo
     return st;
 }
 
+/* A background sum (dist.h). Ordered: phase 0 exchanges the chunks (rank r receives every rank's chunk r
+ * into scratch, sends its chunk q to rank q), phase 1 sends the summed chunk r to every rank and receives
+ * theirs. Both are point to point: a collective could not start here, since the sums of several buckets
+ * reach phase 1 in an order that differs between ranks, and MPI matches collectives by the order they
+ * start. Unordered: phase 1 is MPI's all-reduce, started in bucket order on every rank. */
+struct vkt_dist_sum_op {
+    float *x, *scratch; /* borrowed */
+    int phase, n_reqs, tag;
+    int *counts, *displs; /* owned (ordered): the chunks (one allocation), size entries each */
+    MPI_Request reqs[];   /* ordered: 2 (size - 1) per phase; unordered: 1 */
+};
+
+void vkt_dist_sum_free(vkt_dist_sum_op *op) {
+    if (!op) return;
+    free(op->counts);
+    free(op);
+}
+
+/* Ordered phase 0 (gather = true): every rank's chunk r into scratch (rank q's at q * count), this rank's
+ * chunk q to rank q. Phase 1: this rank's summed chunk to every rank, theirs into place. */
+static vkt_status exchange_chunks(vkt_dist_sum_op *op, bool gather) {
+    int mine = op->counts[g.rank], tag = 2 * op->tag + !gather;
+    op->n_reqs = 0;
+    for (int q = 0; q < g.size; q++) {
+        if (q == g.rank) continue;
+        float *in = gather ? op->scratch + (size_t)q * (size_t)mine : op->x + op->displs[q];
+        float *out = op->x + op->displs[gather ? q : g.rank];
+        int n_in = gather ? mine : op->counts[q], n_out = gather ? op->counts[q] : mine;
+        VKT_TRY(check(MPI_Irecv(in, n_in, MPI_FLOAT, q, tag, MPI_COMM_WORLD, &op->reqs[op->n_reqs++]),
+                      "MPI_Irecv (ordered gradient sum)"));
+        VKT_TRY(check(MPI_Isend(out, n_out, MPI_FLOAT, q, tag, MPI_COMM_WORLD, &op->reqs[op->n_reqs++]),
+                      "MPI_Isend (ordered gradient sum)"));
+    }
+    return VKT_OK;
+}
+
+vkt_status vkt_dist_sum_start(float *x, int64_t n, bool ordered, float *scratch, int tag, vkt_dist_sum_op **out) {
+    VKT_ASSERT(n >= 0 && n <= INT_MAX && (!ordered || scratch));
+    size_t reqs = g.size > 1 ? 2 * (size_t)(g.size - 1) : 1;
+    vkt_dist_sum_op *op = calloc(1, sizeof *op + reqs * sizeof(MPI_Request));
+    if (!op) return VKT_ERR_OOM;
+    op->x = x, op->scratch = scratch;
+    *out = op;
+    if (g.size <= 1) {
+        op->phase = 2; /* done */
+        return VKT_OK;
+    }
+    if (!ordered) {
+        op->phase = 1, op->n_reqs = 1;
+        return check(MPI_Iallreduce(MPI_IN_PLACE, x, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &op->reqs[0]),
+                     "MPI_Iallreduce (gradient bucket)");
+    }
+    op->counts = malloc(2 * (size_t)g.size * sizeof *op->counts);
+    if (!op->counts) return VKT_ERR_OOM;
+    op->displs = op->counts + g.size;
+    for (int c = 0; c < g.size; c++) {
+        int64_t lo = n * c / g.size, hi = n * (c + 1) / g.size;
+        op->displs[c] = (int)lo, op->counts[c] = (int)(hi - lo);
+    }
+    op->tag = tag & 0x3fff; /* MPI promises tags up to 32767 */
+    return exchange_chunks(op, true);
+}
+
+/* Ordered, after the exchange: this rank's chunk <- the ranks' chunks added in rank order. */
+static void add_in_rank_order(vkt_dist_sum_op *op) {
+    int mine = op->counts[g.rank];
+    float *own = op->x + op->displs[g.rank];
+    for (int i = 0; i < mine; i++) {
+        double acc = 0;
+        for (int q = 0; q < g.size; q++) acc += q == g.rank ? own[i] : op->scratch[(size_t)q * (size_t)mine + i];
+        own[i] = (float)acc;
+    }
+}
+
+vkt_status vkt_dist_sum_poll(vkt_dist_sum_op *op, bool *done) {
+    *done = false;
+    if (op->phase < 2) {
+        int flag = 0;
+        VKT_TRY(check(MPI_Testall(op->n_reqs, op->reqs, &flag, MPI_STATUSES_IGNORE), "MPI_Testall (gradient sum)"));
+        if (!flag) return VKT_OK;
+        if (op->phase == 0) {
+            add_in_rank_order(op);
+            op->phase = 1;
+            return exchange_chunks(op, false);
+        }
+    }
+    *done = true;
+    vkt_dist_sum_free(op);
+    return VKT_OK;
+}
+
 int vkt_dist_max_int(int v) {
     if (g.size <= 1) return v;
     int out = v;

@@ -105,3 +105,5 @@ vkt_status vkt_flat_sync_gather(vkt_flat_sync *g) {
 }
 
 vkt_flat_sync_stats vkt_flat_sync_last(const vkt_flat_sync *g) { return g->last; }
+
+const vkt_staging *vkt_flat_sync_staging(const vkt_flat_sync *g) { return &g->staging; }

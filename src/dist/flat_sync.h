@@ -10,6 +10,7 @@
 #ifndef VKT_FLAT_SYNC_H
 #define VKT_FLAT_SYNC_H
 
+#include "vk/memory.h"
 #include "vk/record.h"
 
 typedef struct vkt_flat_sync vkt_flat_sync;
@@ -39,5 +40,7 @@ vkt_status vkt_flat_sync_set_params(vkt_flat_sync *g, const vkt_tensor *params, 
 vkt_status vkt_flat_sync_gather(vkt_flat_sync *g);
 
 vkt_flat_sync_stats vkt_flat_sync_last(const vkt_flat_sync *g);
+/* The staging (the gradients' size), for the bucketed reduction (dist/grad_buckets.h) to share. */
+const vkt_staging *vkt_flat_sync_staging(const vkt_flat_sync *g);
 
 #endif

@@ -51,6 +51,32 @@ vkt_status vkt_finetune_base_format(const vkt_run_config *c, vkt_qformat *out) {
     return VKT_OK;
 }
 
+/* finetune.modules_to_save: a list of module names (PEFT's), "score" only for the reward objective, whose
+ * score head it already is. The names are matched against the model when the adapter is built. */
+static vkt_status modules_to_save(const vkt_run_config *c, vkt_lora_cfg *out) {
+    cJSON *ms = cJSON_Parse(c->ft_modules_to_save[0] ? c->ft_modules_to_save : "null"), *it;
+    vkt_status s = cJSON_IsNull(ms) || cJSON_IsArray(ms) ? VKT_OK : VKT_ERR_ARG;
+    if (s != VKT_OK)
+        vkt_log_error("finetune.modules_to_save must be a list of module names, e.g. [\"lm_head\", \"embed_tokens\"]");
+    bool reward = c->ft_objective == VKT_FT_REWARD;
+    const cJSON *list = cJSON_IsArray(ms) ? ms : NULL;
+    cJSON_ArrayForEach(it, list) {
+        if (s != VKT_OK) break;
+        if (!cJSON_IsString(it)) {
+            vkt_log_error("finetune.modules_to_save must hold strings (module names)");
+            s = VKT_ERR_ARG;
+        } else if (!strcmp(it->valuestring, "score") && !reward) {
+            vkt_log_error("finetune.modules_to_save \"score\": the score head belongs to objective \"reward\" (which "
+                          "trains it already)");
+            s = VKT_ERR_ARG;
+        } else if (strcmp(it->valuestring, "score") != 0) {
+            s = vkt_lora_cfg_add_save(out, it->valuestring);
+        }
+    }
+    cJSON_Delete(ms);
+    return s;
+}
+
 /* The finetune section as a LoRA config. */
 vkt_status vkt_finetune_lora_cfg(const vkt_run_config *c, vkt_lora_cfg *out) {
     *out = vkt_lora_cfg_default();
@@ -84,6 +110,7 @@ vkt_status vkt_finetune_lora_cfg(const vkt_run_config *c, vkt_lora_cfg *out) {
         vkt_log_error("finetune.target_modules must be a list of module names, \"all-linear\" or a regex string");
         return s;
     }
+    VKT_TRY(modules_to_save(c, out));
     return vkt_lora_cfg_check(out);
 }
 
@@ -198,6 +225,18 @@ vkt_status vkt_finetune_check(const vkt_run_config *cfg) {
                       vkt_run_config_precision_name(cfg), vkt_run_config_ft_objective_name(cfg));
         return VKT_ERR_ARG;
     }
+    bool saved = cfg->ft_modules_to_save[0] && strcmp(cfg->ft_modules_to_save, "null") != 0;
+    if (cfg->precision != VKT_PRECISION_F32 && saved) {
+        vkt_log_error("optim.precision %s with finetune.modules_to_save: the saved modules' copies train in f32 only "
+                      "for now; use optim.precision f32",
+                      vkt_run_config_precision_name(cfg));
+        return VKT_ERR_ARG;
+    }
+    if (saved && method_is(cfg, "full")) {
+        vkt_log_error("finetune.modules_to_save with method \"full\": every weight already trains; it is for method "
+                      "\"lora\" / \"qlora\" (modules trained in full beside the adapters)");
+        return VKT_ERR_ARG;
+    }
     if (method_adapters(cfg)) {
         vkt_lora_cfg lc;
         return vkt_finetune_lora_cfg(cfg, &lc);
@@ -214,6 +253,29 @@ static vkt_status plan(void *ctx, vkt_device *dev, const vkt_model_config *mc, i
     VKT_TRY(vkt_ft_plan_make(dev, &c, mc, f->base_format, &p));
     vkt_ft_plan_print(&p);
     return vkt_ft_plan_check(&p, f->cfg);
+}
+
+typedef struct {
+    char s[800];
+} names_buf;
+
+static names_buf saved_str(const vkt_lora_cfg *c) {
+    names_buf b = {"["};
+    for (int k = 0; k < c->n_save; k++)
+        snprintf(b.s + strlen(b.s), sizeof b.s - strlen(b.s), "%s\"%s\"", k ? ", " : "", c->modules_to_save[k]);
+    snprintf(b.s + strlen(b.s), sizeof b.s - strlen(b.s), "]");
+    return b;
+}
+
+/* The loaded adapter's modules_to_save are the config's (as a set: PEFT matches each name once). */
+static bool same_saved(const vkt_lora *l, const vkt_lora_cfg *want) {
+    if (l->cfg.n_save != want->n_save) return false;
+    for (int k = 0; k < want->n_save; k++) {
+        bool found = false;
+        for (int j = 0; j < l->cfg.n_save; j++) found |= !strcmp(l->cfg.modules_to_save[j], want->modules_to_save[k]);
+        if (!found) return false;
+    }
+    return true;
 }
 
 static vkt_status lora_attach(void *ctx, vkt_model *m, const char *resume, vkt_trainable *train) {
@@ -236,6 +298,12 @@ static vkt_status lora_attach(void *ctx, vkt_model *m, const char *resume, vkt_t
                           f->lora_cfg.score_head ? "\"reward\"" : "not \"reward\"");
             return VKT_ERR_ARG;
         }
+        if (!same_saved(f->lora, &f->lora_cfg)) {
+            vkt_log_error("%s: the adapter trains modules_to_save %s but finetune.modules_to_save selects %s; make "
+                          "them agree (the saved copies and their optimizer state belong to the adapter)",
+                          ck, saved_str(&f->lora->cfg).s, saved_str(&f->lora_cfg).s);
+            return VKT_ERR_ARG;
+        }
         snprintf(f->lora->cfg.base_model, sizeof f->lora->cfg.base_model, "%s", f->cfg->model_from);
         f->lora->cfg.seed = f->cfg->seed; /* the run's seed draws the dropout masks (PEFT's config has none) */
         vkt_log_info("LoRA: adapter loaded from %s", ck);
@@ -246,6 +314,10 @@ static vkt_status lora_attach(void *ctx, vkt_model *m, const char *resume, vkt_t
     vkt_lora_set_dropout_row0(l, vkt_dist_rank() * m->B * m->T); /* masks as one process would draw them */
     vkt_lora_attach(l);
     *train = (vkt_trainable){.table = &l->table, .params = l->params, .grads = l->grads, .params_half = l->params_half};
+    for (int j = 0; j < l->n_saved; j++)
+        vkt_log_info("modules_to_save: %s trains in full as a copy (%lld parameters)%s",
+                     l->table.p[l->saved_first + j].name, (long long)l->table.p[l->saved_first + j].numel,
+                     vkt_lora_unties(l) ? "; the tied embeddings untie, as PEFT's copy does" : "");
     vkt_log_info("LoRA: %d modules (%s ...), r %lld, alpha %g, scale %g%s: %lld trainable parameters (base frozen, "
                  "%.2f%%), adapter memory %.1f MiB",
                  l->n_mods, l->mods[0].module, (long long)l->cfg.r, l->cfg.lora_alpha, l->scale,
@@ -260,6 +332,11 @@ static vkt_status lora_write(void *ctx, const char *dir) { return vkt_lora_save_
 static vkt_status lora_before_sample(void *ctx, vkt_model *m) {
     ft_run *f = ctx;
     (void)m;
+    if (vkt_lora_unties(f->lora)) {
+        vkt_log_info("closing samples skipped: modules_to_save untie this model's embeddings, which the tied model "
+                     "cannot take in place (sample with `vktrain sample MODEL --adapter DIR`)");
+        return VKT_ERR_UNSUPPORTED;
+    }
     VKT_TRY(vkt_lora_merge_into_model(f->lora));
     vkt_lora_detach(f->lora);
     return VKT_OK;

@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/rng.h"
+#include "finetune/lora_save.h"
 #include "ops/cast.h"
 #include "ops/lora.h"
 #include "ops/matmul.h"
@@ -25,6 +26,19 @@ vkt_status vkt_lora_cfg_add_target(vkt_lora_cfg *c, const char *name) {
         return VKT_ERR_ARG;
     }
     snprintf(c->targets[c->n_targets++], sizeof c->targets[0], "%s", name);
+    return VKT_OK;
+}
+
+vkt_status vkt_lora_cfg_add_save(vkt_lora_cfg *c, const char *name) {
+    if (c->n_save == VKT_LORA_MAX_SAVE || strlen(name) >= sizeof c->modules_to_save[0] || !*name) {
+        vkt_log_error("modules_to_save: \"%s\" is empty, too long or one too many (at most %d names of up to %zu "
+                      "characters)",
+                      name, VKT_LORA_MAX_SAVE, sizeof c->modules_to_save[0] - 1);
+        return VKT_ERR_ARG;
+    }
+    for (int k = 0; k < c->n_save; k++)
+        if (!strcmp(c->modules_to_save[k], name)) return VKT_OK; /* PEFT matches a repeated name once */
+    snprintf(c->modules_to_save[c->n_save++], sizeof c->modules_to_save[0], "%s", name);
     return VKT_OK;
 }
 
@@ -154,7 +168,7 @@ static vkt_status select_modules(vkt_lora *l) {
 /* lora_A then lora_B per module, each aligned like the model's parameters, then the score head if any. */
 static vkt_status build_table(vkt_lora *l, int64_t align) {
     vkt_param_table *t = &l->table;
-    t->p = calloc((size_t)(2 * l->n_mods + 1), sizeof *t->p);
+    t->p = calloc((size_t)(2 * l->n_mods + 1 + l->n_saved), sizeof *t->p);
     if (!t->p) return VKT_ERR_OOM;
     int64_t off = 0;
     for (int i = 0; i < l->n_mods; i++) {
@@ -184,6 +198,7 @@ static vkt_status build_table(vkt_lora *l, int64_t align) {
         e->offset = off, off += e->numel;
         e->layer = -1, e->role = VKT_ROLE_SCORE_W, e->decay = true;
     }
+    vkt_lora_saved_add_entries(l, &off, align);
     t->total = (off + align - 1) / align * align;
     t->n_layer = l->model->table.n_layer;
     return VKT_OK;
@@ -285,7 +300,7 @@ static vkt_status init_weights(vkt_lora *l) {
         const vkt_param *e = &l->table.p[i];
         bool is_a = i % 2 == 0;
         float *x = h + e->offset;
-        if (i == 2 * l->n_mods) continue;                         /* the score head starts at zero (lora.h) */
+        if (i >= 2 * l->n_mods) continue; /* the score head starts at zero (lora.h), saved copies from the base */
         if (!is_a && l->cfg.init != VKT_LORA_INIT_NONE) continue; /* B = 0: the adapter starts as a no-op */
         if (is_a && l->cfg.init == VKT_LORA_INIT_GAUSSIAN) {
             for (int64_t k = 0; k < e->numel; k++) x[k] = (float)(vkt_rng_normal(&rng) / (double)l->cfg.r);
@@ -295,7 +310,8 @@ static vkt_status init_weights(vkt_lora *l) {
         float bound = (float)(1.0 / sqrt((double)e->cols));
         for (int64_t k = 0; k < e->numel; k++) x[k] = vkt_rng_range(&rng, -bound, bound);
     }
-    vkt_status s = vkt_lora_upload(l, h);
+    vkt_status s = vkt_lora_saved_init(l, h);
+    if (s == VKT_OK) s = vkt_lora_upload(l, h);
     free(h);
     return s;
 }
@@ -328,6 +344,7 @@ vkt_status vkt_lora_plan_bytes(const vkt_param_table *t, const vkt_model_config 
         l->cfg = *cfg, l->model = shell;
         s = select_modules(l);
     }
+    if (s == VKT_OK) s = vkt_lora_saved_select(l);
     if (s == VKT_OK) s = build_table(l, align_elems);
     if (s == VKT_OK) {
         size_t pbytes, abytes, ubytes;
@@ -372,6 +389,11 @@ vkt_status vkt_lora_create(vkt_model *m, const vkt_lora_cfg *cfg, vkt_lora **out
     vkt_status s = cfg->score_head && dt != VKT_DTYPE_F32 ? VKT_ERR_ARG : VKT_OK;
     if (s != VKT_OK) vkt_log_error("a reward model's adapter (score head) trains in f32 only: set optim.precision f32");
     if (s == VKT_OK) s = select_modules(l);
+    if (s == VKT_OK) s = vkt_lora_saved_select(l);
+    if (s == VKT_OK && l->n_saved && dt != VKT_DTYPE_F32) {
+        vkt_log_error("modules_to_save trains its copies in f32 only: set optim.precision f32");
+        s = VKT_ERR_ARG;
+    }
     if (s == VKT_OK) s = build_table(l, align);
     size_t pbytes = 0, abytes = 0, ubytes = 0;
     int64_t max_in = 0;
@@ -387,6 +409,7 @@ vkt_status vkt_lora_create(vkt_model *m, const vkt_lora_cfg *cfg, vkt_lora **out
     if (s == VKT_OK) s = vkt_arena_create(m->dev, "LoRA activations", abytes, &l->acts_arena);
     if (s == VKT_OK) s = vkt_tensor_alloc(l->params_arena, VKT_DTYPE_F32, l->table.total, 1, 1, 1, &l->params);
     if (s == VKT_OK) s = vkt_tensor_alloc(l->grads_arena, VKT_DTYPE_F32, l->table.total, 1, 1, 1, &l->grads);
+    if (s == VKT_OK) vkt_lora_saved_views(l);
     for (int i = 0; i < l->n_mods && s == VKT_OK; i++)
         s = vkt_tensor_alloc(l->acts_arena, dt, m->B * m->T, cfg->r, 1, 1, &l->mods[i].u);
     if (s == VKT_OK) s = vkt_tensor_alloc(l->acts_arena, dt, m->B * m->T, cfg->r, 1, 1, &l->g);
@@ -416,10 +439,14 @@ void vkt_lora_destroy(vkt_lora *l) {
     free(l);
 }
 
-void vkt_lora_attach(vkt_lora *l) { l->model->hook = &l->hook; }
+void vkt_lora_attach(vkt_lora *l) {
+    l->model->hook = &l->hook;
+    if (l->n_saved) l->model->saved = &l->saved;
+}
 
 void vkt_lora_detach(vkt_lora *l) {
     if (l->model && l->model->hook == &l->hook) l->model->hook = NULL;
+    if (l->model && l->model->saved == &l->saved) l->model->saved = NULL;
 }
 
 vkt_status vkt_lora_set_pass_counter(vkt_lora *l, uint32_t passes) {
@@ -461,9 +488,11 @@ vkt_status vkt_lora_merge_into_model(vkt_lora *l) {
                       vkt_qformat_name(m->base.format));
         return VKT_ERR_UNSUPPORTED;
     }
+    if (vkt_lora_unties(l)) return vkt_lora_saved_merge(l, NULL); /* refused, with the message */
     vkt_rec *r;
     VKT_TRY(vkt_rec_create(m->dev, 0, &r));
     vkt_status s = vkt_rec_begin(r);
+    if (s == VKT_OK) s = vkt_lora_saved_merge(l, r);
     for (int i = 0; i < l->n_mods && s == VKT_OK; i++) {
         const vkt_lora_module *md = &l->mods[i];
         vkt_tensor a, b;
@@ -481,6 +510,11 @@ vkt_status vkt_lora_merge_into_model(vkt_lora *l) {
 
 void vkt_lora_merge_host(const vkt_lora *l, const float *adapter, float *model_params) {
     const vkt_model *m = l->model;
+    for (int j = 0; j < l->n_saved && !vkt_lora_unties(l); j++) {
+        const vkt_param *e = &l->table.p[l->saved_first + j];
+        memcpy(model_params + vkt_params_get(&m->table, -1, e->role)->offset, adapter + e->offset,
+               (size_t)e->numel * sizeof *adapter);
+    }
     for (int i = 0; i < l->n_mods; i++) {
         const vkt_lora_module *md = &l->mods[i];
         const float *a = adapter + l->table.p[md->a].offset, *b = adapter + l->table.p[md->b].offset;
@@ -545,6 +579,7 @@ vkt_status vkt_lora_mirror_create(vkt_lora *l, vkt_model *m, vkt_lora_mirror **o
         return s;
     }
     m->hook = &mi->hook;
+    m->saved = l->n_saved ? &l->saved : NULL; /* the copies as the adapter has them now */
     *out = mi;
     return VKT_OK;
 }
@@ -552,6 +587,7 @@ vkt_status vkt_lora_mirror_create(vkt_lora *l, vkt_model *m, vkt_lora_mirror **o
 void vkt_lora_mirror_destroy(vkt_lora_mirror *mi) {
     if (!mi) return;
     if (mi->m && mi->m->hook == &mi->hook) mi->m->hook = NULL;
+    if (mi->m && mi->m->saved == &mi->l->saved) mi->m->saved = NULL;
     vkt_arena_destroy(mi->arena);
     free(mi);
 }

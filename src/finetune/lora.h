@@ -25,8 +25,19 @@
  * A reward model's adapter also trains the score head (cfg.score_head), saved as PEFT saves a SEQ_CLS task's
  * modules_to_save: its whole weight beside the lora_A / lora_B pairs.
  *
- * Not done here: adapters on embeddings or the LM head, DoRA, bias training, modules_to_save other than score,
- * PiSSA/OLoRA/LoftQ inits (refused), several adapters at once. Nothing here is thread-safe. */
+ * modules_to_save (cfg.modules_to_save, finetune/lora_save.c): the embedding tables and the LM head trained in
+ * full, as PEFT's ModulesToSaveWrapper does (peft/utils/other.py): a name selects every module whose path ends
+ * with it (_set_trainable's key.endswith: "lm_head", "embed_tokens", GPT-2's "wte" / "wpe"); each selected
+ * module gets a trainable copy of its weight, initialised from the base, in the adapter's table (after the
+ * lora pairs and the score head) under PEFT's saved key base_model.model.<module>.weight; the base weight stays
+ * frozen. The model reads the copies through model->saved (model.h). Tied embeddings (tie_word_embeddings) are
+ * untied as PEFT's default (ensure_weight_tying false) unties them: a saved lm_head is a copy of the embedding
+ * that trains on its own while the embedding stays the original, and a saved embedding leaves the head on the
+ * original; a merged model then stores lm_head.weight with tie_word_embeddings false.
+ *
+ * Not done here: adapters on embeddings or the LM head, DoRA, bias training, modules_to_save other than the
+ * embeddings, the LM head and score, PEFT's ensure_weight_tying, PiSSA/OLoRA/LoftQ inits (refused), several
+ * adapters at once. Nothing here is thread-safe. */
 #ifndef VKT_FINETUNE_LORA_H
 #define VKT_FINETUNE_LORA_H
 
@@ -36,6 +47,8 @@
 #include "model/model.h"
 
 #define VKT_LORA_MAX_TARGETS 32
+#define VKT_LORA_MAX_SAVE 8 /* modules_to_save names */
+#define VKT_LORA_SAVED 3    /* modules that can be saved: wte, wpe, LM head */
 
 typedef enum {
     VKT_LORA_INIT_DEFAULT = 0, /* init_lora_weights true: A Kaiming-uniform, B zero */
@@ -60,6 +73,8 @@ typedef struct {
                            * is 0 at first, so the first Bradley-Terry loss is ln 2 exactly, as a fresh DPO
                            * adapter's is, and the run does not depend on a draw the base model never made */
     char base_model[512]; /* base_model_name_or_path written to adapter_config.json */
+    char modules_to_save[VKT_LORA_MAX_SAVE][96]; /* PEFT's modules_to_save besides "score": module-path suffixes */
+    int n_save;
 } vkt_lora_cfg;
 
 /* PEFT's defaults: r 8, lora_alpha 8, no targets (the caller must name some), default init, seed 0. */
@@ -69,6 +84,8 @@ vkt_lora_cfg vkt_lora_cfg_default(void);
 vkt_status vkt_lora_cfg_check(const vkt_lora_cfg *c);
 /* Adds a target_modules entry ("all-linear" sets all_linear). VKT_ERR_ARG when full. */
 vkt_status vkt_lora_cfg_add_target(vkt_lora_cfg *c, const char *name);
+/* Adds a modules_to_save entry (not "score": that is cfg.score_head). VKT_ERR_ARG when full or empty. */
+vkt_status vkt_lora_cfg_add_save(vkt_lora_cfg *c, const char *name);
 
 /* One adapted linear layer. */
 typedef struct {
@@ -101,6 +118,10 @@ typedef struct vkt_lora {
     vkt_tensor xd, tmp;                                 /* (BT, largest in) dropout scratch, else empty */
     int64_t dropout_row0;                               /* vkt_lora_dropout.row0 (0 unless set) */
     vkt_linear_hook hook;                               /* what vkt_lora_attach installs in model->hook */
+    int n_saved;                          /* modules_to_save copies (lora_save.c), table entries saved_first.. */
+    int saved_first;
+    vkt_param_role saved_role[VKT_LORA_SAVED]; /* VKT_ROLE_WTE / WPE / LM_HEAD, in table order */
+    vkt_model_saved saved;                /* views of the copies and their gradients: model->saved when attached */
 } vkt_lora;
 
 /* Names of the model's linear modules ("all-linear" set), comma-separated into buf, for messages. */
@@ -137,6 +158,10 @@ vkt_status vkt_lora_set_pass_counter(vkt_lora *l, uint32_t passes);
  * masks (the same as one process running the whole batch). Before recording. */
 static inline void vkt_lora_set_dropout_row0(vkt_lora *l, int64_t row0) { l->dropout_row0 = row0; }
 
+/* True when the adapter's saved modules untie the model's tied embeddings (a saved embedding or LM head on a
+ * model with tie_word_embeddings): its merged form needs its own lm_head.weight. */
+bool vkt_lora_unties(const vkt_lora *l);
+
 /* The score head's weight and gradient views ((1, C) each); false when the adapter has none. */
 bool vkt_lora_score_views(const vkt_lora *l, vkt_tensor *w, vkt_tensor *dw);
 
@@ -146,9 +171,10 @@ vkt_status vkt_lora_download(vkt_lora *l, float *host);
 /* Records zeroing of the adapter gradients. */
 vkt_status vkt_lora_record_zero_grads(vkt_lora *l, vkt_rec *r);
 
-/* Adds s B A into the model's base weights on the device (W += s B A per module): the merged model computes
- * what the adapted one does, without the hook (sampling, export). The base weights change: only for a model
- * that is not trained further. Synchronous. */
+/* Adds s B A into the model's base weights on the device (W += s B A per module) and copies the saved modules
+ * over the model's: the merged model computes what the adapted one does, without the hook (sampling, export).
+ * The base weights change: only for a model that is not trained further. Synchronous. VKT_ERR_UNSUPPORTED for a
+ * quantized base, or a tied model whose saved modules untie it (vkt_lora_unties; merge on the host instead). */
 vkt_status vkt_lora_merge_into_model(vkt_lora *l);
 
 /* Applies the adapter inside another model's forward: an inference copy of the same base (generation from
@@ -159,7 +185,8 @@ typedef struct vkt_lora_mirror vkt_lora_mirror;
 vkt_status vkt_lora_mirror_create(vkt_lora *l, vkt_model *m, vkt_lora_mirror **out);
 void vkt_lora_mirror_destroy(vkt_lora_mirror *mi); /* NULL-safe */
 
-/* The same merge on a host copy of the model's parameters (table layout), in double then rounded. */
+/* The same merge on a host copy of the model's parameters (table layout), in double then rounded; saved
+ * modules are copied unless they untie the model (then they are left out). */
 void vkt_lora_merge_host(const vkt_lora *l, const float *adapter, float *model_params);
 
 #endif

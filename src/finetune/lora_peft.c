@@ -49,6 +49,16 @@ static cJSON *targets_json(const vkt_lora *l) {
     return arr;
 }
 
+/* modules_to_save as PEFT's LoraConfig keeps it: the names given (a SEQ_CLS adapter's "score" last, as
+ * PeftModelForSequenceClassification extends the list), or null. */
+static cJSON *modules_to_save_json(const vkt_lora_cfg *c) {
+    if (!c->n_save && !c->score_head) return cJSON_CreateNull();
+    cJSON *arr = cJSON_CreateArray();
+    for (int k = 0; k < c->n_save; k++) cJSON_AddItemToArray(arr, cJSON_CreateString(c->modules_to_save[k]));
+    if (c->score_head) cJSON_AddItemToArray(arr, cJSON_CreateString("score"));
+    return arr;
+}
+
 static cJSON *config_json(const vkt_lora *l) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "alpha_pattern", cJSON_CreateObject());
@@ -65,8 +75,7 @@ static cJSON *config_json(const vkt_lora *l) {
     cJSON_AddNullToObject(o, "layers_to_transform");
     cJSON_AddNumberToObject(o, "lora_alpha", l->cfg.lora_alpha);
     cJSON_AddNumberToObject(o, "lora_dropout", l->cfg.lora_dropout);
-    if (l->cfg.score_head) cJSON_AddItemToObject(o, "modules_to_save", cJSON_CreateStringArray((const char *[]){"score"}, 1));
-    else cJSON_AddNullToObject(o, "modules_to_save");
+    cJSON_AddItemToObject(o, "modules_to_save", modules_to_save_json(&l->cfg));
     cJSON_AddStringToObject(o, "peft_type", "LORA");
     cJSON_AddNumberToObject(o, "r", (double)l->cfg.r);
     cJSON_AddItemToObject(o, "rank_pattern", cJSON_CreateObject());
@@ -118,22 +127,33 @@ static bool unset(const cJSON *v) {
            ((cJSON_IsObject(v) || cJSON_IsArray(v)) && cJSON_GetArraySize(v) == 0);
 }
 
-/* modules_to_save: only a sequence-classification head ("score"; PEFT's SEQ_CLS task adds "classifier" and
- * "score" when it is unset, and a model has at most one of them), which sets c->score_head. */
+/* modules_to_save: a sequence-classification head ("score"; PEFT's SEQ_CLS task adds "classifier" and "score",
+ * and a model has at most one of them), which sets c->score_head, and the embeddings / LM head to train in full
+ * (c->modules_to_save; resolved against the model by vkt_lora_create). */
 static vkt_status parse_modules_to_save(const char *path, const cJSON *o, vkt_lora_cfg *c) {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "modules_to_save"), *it;
     const cJSON *task = cJSON_GetObjectItemCaseSensitive(o, "task_type");
     bool seq_cls = cJSON_IsString(task) && !strcmp(task->valuestring, "SEQ_CLS");
     c->score_head = seq_cls;
     if (unset(m)) return VKT_OK;
-    bool ok = cJSON_IsArray(m);
-    cJSON_ArrayForEach(it, m) {
-        ok = ok && cJSON_IsString(it) && (!strcmp(it->valuestring, "score") || !strcmp(it->valuestring, "classifier"));
-        if (ok && !strcmp(it->valuestring, "score")) c->score_head = true;
+    if (!cJSON_IsArray(m)) {
+        vkt_log_error("%s: \"modules_to_save\" must be a list of module names or null", path);
+        return VKT_ERR_FORMAT;
     }
-    if (!ok || !c->score_head) {
-        vkt_log_error("%s: \"modules_to_save\" may only name the reward model's \"score\" head (and \"classifier\"); "
-                      "this engine trains no other extra modules",
+    cJSON_ArrayForEach(it, m) {
+        if (!cJSON_IsString(it)) {
+            vkt_log_error("%s: \"modules_to_save\" must hold strings (module names)", path);
+            return VKT_ERR_FORMAT;
+        }
+        if (!strcmp(it->valuestring, "score") || (seq_cls && !strcmp(it->valuestring, "classifier"))) {
+            c->score_head = true;
+            continue;
+        }
+        VKT_TRY(vkt_lora_cfg_add_save(c, it->valuestring));
+    }
+    if (c->n_save && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ensure_weight_tying"))) {
+        vkt_log_error("%s: \"ensure_weight_tying\" is true: this engine trains modules_to_save as PEFT's default does "
+                      "(a tied LM head and embedding untie into separate copies); re-save the adapter without it",
                       path);
         return VKT_ERR_UNSUPPORTED;
     }
@@ -233,11 +253,14 @@ vkt_status vkt_lora_load_peft_weights(vkt_lora *l, const char *dir) {
                           path, e->name, (long long)e->rows, (long long)e->cols);
             s = VKT_ERR_FORMAT;
         } else if (x->ndim != 2 || x->shape[0] != e->rows || x->shape[1] != e->cols) {
-            char got[96];
-            vkt_log_error("%s: tensor \"%s\" has shape %s, expected [%lld, %lld] (r %lld and the base model's layer): "
-                          "is this adapter for another base model?",
+            char got[96], why[64];
+            bool copy = i >= 2 * l->n_mods; /* the score head or a modules_to_save copy: the base weight's shape */
+            snprintf(why, sizeof why, copy ? "the base model's weight" : "r %lld and the base model's layer",
+                     (long long)l->cfg.r);
+            vkt_log_error("%s: tensor \"%s\" has shape %s, expected [%lld, %lld] (%s): is this adapter for another "
+                          "base model?",
                           path, e->name, vkt_shape_str(x->ndim, x->shape, got, sizeof got), (long long)e->rows,
-                          (long long)e->cols, (long long)l->cfg.r);
+                          (long long)e->cols, why);
             s = VKT_ERR_FORMAT;
         } else {
             s = vkt_st_read_f32(&f, x, flat + e->offset, e->numel);

@@ -7,9 +7,14 @@
  *   adapter_model.safetensors    F32 tensors base_model.model.<module>.lora_A.weight (r, in) and
  *                                .lora_B.weight (out, r); PEFT keeps these shapes for Conv1D too. With a
  *                                score head also base_model.model.score.weight (1, C), the whole trained
- *                                copy, as PEFT saves modules_to_save.
+ *                                copy, as PEFT saves modules_to_save. The same for modules_to_save copies of
+ *                                the embeddings and the LM head: base_model.model.lm_head.weight (V, C),
+ *                                base_model.model.model.embed_tokens.weight, base_model.model.transformer.wte.weight
+ *                                (PEFT's get_peft_model_state_dict drops ".modules_to_save.default"; its
+ *                                set_peft_model_state_dict reads these keys back).
  * Reading accepts F32, F16 and BF16 tensors and refuses what this engine would silently get wrong: another
- * peft_type, bias other than "none", modules_to_save other than a SEQ_CLS score head, layers_to_transform, rank or alpha patterns, DoRA,
+ * peft_type, bias other than "none", modules_to_save other than the score head, embeddings and LM head
+ * (or with ensure_weight_tying), layers_to_transform, rank or alpha patterns, DoRA,
  * a missing, extra or misshapen tensor (the error names it, with the shape found and expected). */
 #ifndef VKT_FINETUNE_LORA_PEFT_H
 #define VKT_FINETUNE_LORA_PEFT_H

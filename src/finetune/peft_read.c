@@ -89,6 +89,13 @@ static vkt_status read_config(const char *dir, vkt_peft_adapter *a, cJSON **root
     a->use_rslora = cJSON_IsTrue(b);
     b = cJSON_GetObjectItemCaseSensitive(o, "fan_in_fan_out");
     a->fan_in_fan_out = cJSON_IsTrue(b);
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(o, "modules_to_save");
+    if (cJSON_GetArraySize(ms) > 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ensure_weight_tying"))) {
+        vkt_log_error("%s: ensure_weight_tying with modules_to_save: only PEFT's default (tied modules untie into "
+                      "separate copies) is supported",
+                      path);
+        return VKT_ERR_UNSUPPORTED;
+    }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "use_dora"))) {
         vkt_log_error("%s: use_dora is true: DoRA adapters (magnitude vectors) are not supported; merge it "
                       "with peft's merge_and_unload",
@@ -96,6 +103,42 @@ static vkt_status read_config(const char *dir, vkt_peft_adapter *a, cJSON **root
         return VKT_ERR_UNSUPPORTED;
     }
     return VKT_OK;
+}
+
+/* A modules_to_save copy: "base_model.model.M.weight" with M ending in a name of the config's modules_to_save
+ * (PEFT's _set_trainable: key.endswith(name)); M into module. */
+static bool parse_saved_key(const char *key, const cJSON *to_save, char *module, size_t n) {
+    size_t len = strlen(key), np = strlen(PREFIX), ns = strlen(".weight");
+    if (len <= np + ns || strncmp(key, PREFIX, np) != 0 || strcmp(key + len - ns, ".weight") != 0) return false;
+    if (len - np - ns >= n) return false;
+    memcpy(module, key + np, len - np - ns);
+    module[len - np - ns] = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, to_save) {
+        if (!cJSON_IsString(it)) continue;
+        size_t lm = strlen(module), lt = strlen(it->valuestring);
+        if (lm >= lt && strcmp(module + lm - lt, it->valuestring) == 0) return true;
+    }
+    return false;
+}
+
+static vkt_status read_saved(const vkt_st_file *f, const vkt_st_tensor *t, const char *module, vkt_peft_adapter *a) {
+    if (t->ndim != 2) {
+        vkt_log_error("%s: tensor \"%s\" has %d dims; a saved module's weight is a matrix", f->map.path, t->name,
+                      t->ndim);
+        return VKT_ERR_FORMAT;
+    }
+    vkt_peft_saved *sv = realloc(a->saved, (size_t)(a->n_saved + 1) * sizeof *sv);
+    if (!sv) return VKT_ERR_OOM;
+    a->saved = sv;
+    sv = &a->saved[a->n_saved];
+    memset(sv, 0, sizeof *sv);
+    snprintf(sv->module, sizeof sv->module, "%s", module);
+    sv->rows = t->shape[0], sv->cols = t->shape[1];
+    sv->w = malloc((size_t)t->numel * sizeof *sv->w);
+    if (!sv->w) return VKT_ERR_OOM;
+    a->n_saved++;
+    return vkt_st_read_f32(f, t, sv->w, t->numel);
 }
 
 /* Splits "base_model.model.M.lora_X.weight" into M and X ('A' or 'B'); false for any other key. */
@@ -159,9 +202,15 @@ vkt_status vkt_peft_read(const char *dir, vkt_peft_adapter *out) {
     for (int i = 0; i < f.n_tensors && s == VKT_OK; i++) {
         const vkt_st_tensor *t = &f.tensors[i];
         char module[192], which;
+        const cJSON *to_save = cJSON_GetObjectItemCaseSensitive(root, "modules_to_save");
         if (!parse_key(t->name, module, sizeof module, &which)) {
+            if (parse_saved_key(t->name, cJSON_IsArray(to_save) ? to_save : NULL, module, sizeof module)) {
+                s = read_saved(&f, t, module, out);
+                continue;
+            }
             vkt_log_error("%s: tensor \"%s\" is not a LoRA factor (base_model.model.<module>.lora_A.weight / "
-                          ".lora_B.weight); embedding LoRA, LoRA biases and modules_to_save cannot be merged here",
+                          ".lora_B.weight) nor the weight of a module adapter_config.json's modules_to_save names; "
+                          "embedding LoRA and LoRA biases cannot be merged here",
                           path, t->name);
             s = VKT_ERR_UNSUPPORTED;
             break;
@@ -212,6 +261,8 @@ vkt_status vkt_peft_read(const char *dir, vkt_peft_adapter *out) {
 
 void vkt_peft_free(vkt_peft_adapter *a) {
     for (int i = 0; i < a->n_mods; i++) free(a->mods[i].A), free(a->mods[i].B);
+    for (int i = 0; i < a->n_saved; i++) free(a->saved[i].w);
     free(a->mods);
+    free(a->saved);
     memset(a, 0, sizeof *a);
 }

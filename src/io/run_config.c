@@ -66,6 +66,8 @@ static const field fields[] = {
     {"optim", "seed", T_UINT64, R(seed), 0, 0, 1.8e19},
     {"optim", "recompute", T_BOOL, R(recompute), 0, 0, 0},
     {"optim", "zero_stage", T_INT, R(zero_stage), 0, 0, 1},
+    {"optim", "bucket_mb", T_FLOAT, R(bucket_mb), 0, 0, 1 << 20},
+    {"optim", "deterministic_reduce", T_BOOL, R(deterministic_reduce), 0, 0, 0},
     {"optim", "max_bad_steps", T_INT, R(max_bad_steps), 0, 1, 1e9},
     {"optim", "precision", T_ENUM, R(precision), 0, 0, 0},
     {"optim", "loss_scale_init", T_FLOAT, R(loss_scale_init), 0, 1, 1099511627776.0},
@@ -90,6 +92,7 @@ static const field fields[] = {
     {"finetune", "use_rslora", T_BOOL, R(ft_use_rslora), 0, 0, 0},
     {"finetune", "lora_dropout", T_FLOAT, R(ft_lora_dropout), 0, 0, 1},
     {"finetune", "target_modules", T_JSON, S(ft_target_modules), 0, 0},
+    {"finetune", "modules_to_save", T_JSON, S(ft_modules_to_save), 0, 0},
     {"finetune", "init_lora_weights", T_JSON, S(ft_init), 0, 0},
     {"finetune", "freeze_embeddings", T_BOOL, R(ft_freeze_embeddings), 0, 0, 0},
     {"finetune", "freeze_layers", T_INT, R(ft_freeze_layers), 0, 0, 1e6},
@@ -151,6 +154,7 @@ void vkt_run_config_defaults(vkt_run_config *c) {
     c->lr = 1e-3, c->lr_min = 1e-4, c->weight_decay = 0.1, c->beta1 = 0.9, c->beta2 = 0.99, c->eps = 1e-8;
     c->grad_clip = 1.0;
     c->max_bad_steps = 20;
+    c->bucket_mb = 25; /* PyTorch DDP's bucket_cap_mb */
     c->seed = 1337;
     c->eval_interval = 250, c->eval_steps = 20, c->log_interval = 10;
     snprintf(c->out_dir, sizeof c->out_dir, "runs/default");

@@ -12,15 +12,16 @@
  *                "retrieve_hard", and for preference pairs "max_prompt_tokens", "max_completion_tokens"},
  *   "optim":    {"batch_size", "seq_len", "grad_accum", "steps", "lr", "lr_min", "warmup_steps",
  *                "weight_decay", "beta1", "beta2", "eps", "grad_clip", "seed", "recompute", "max_bad_steps",
- *                "zero_stage", "precision": "f32" | "bf16" | "f16", and for f16 "loss_scale_init",
- *                "loss_scale_growth_interval", "loss_scale_factor"},
+ *                "zero_stage", "bucket_mb", "deterministic_reduce", "precision": "f32" | "bf16" | "f16",
+ *                and for f16 "loss_scale_init", "loss_scale_growth_interval", "loss_scale_factor"},
  *   "eval":     {"interval", "steps", "generations", "gen_tokens"},
  *   "log":      {"interval"},
  *   "output":   {"dir", "checkpoint_interval", "keep"},
  *   "sample":   {"tokens", "temperature", "top_k", "top_p", "prompt"},
  *   "finetune": {"method": "full" | "lora" | "qlora", "r", "lora_alpha", "use_rslora", "lora_dropout",
  *                "target_modules": ["q_proj", ...] | "all-linear" | "regex", "init_lora_weights": true |
- *                false | "gaussian", "freeze_embeddings", "freeze_layers", "base_format",
+ *                false | "gaussian", "modules_to_save": ["lm_head", ...], "freeze_embeddings", "freeze_layers",
+ *                "base_format",
  *                "objective": "sft" | "dpo" | "ipo" | "orpo" | "grpo" | "reward", "beta", "label_smoothing",
  * "loss_type": "sigmoid" | "robust" (DPO) | "dapo" | "grpo" | "bnpo" | "dr_grpo" (GRPO), "precompute_ref_log_probs",
  * and for GRPO (TRL's GRPOConfig names): "num_generations", "prompts_per_step", "max_prompt_length",
@@ -101,6 +102,9 @@ typedef struct {
     uint64_t seed;
     bool recompute;
     int64_t zero_stage;         /* data parallel (mpirun): 1 shards the AdamW moments over the ranks (ZeRO-1) */
+    double bucket_mb;           /* data parallel: gradient buckets of about this many MiB reduced during the
+                                 * backward (default 25); 0: one all-reduce after the backward */
+    bool deterministic_reduce;  /* data parallel: rank-order sums, so a run repeats bit for bit */
     int precision;              /* vkt_precision: f32, or mixed precision (model.h: f32 master weights, 16-bit
                                  * weight copy and activations); read it with vkt_run_config_precision */
     double loss_scale_init;     /* f16 dynamic loss scaling (sched/step.h): GradScaler's 65536, */
@@ -122,6 +126,7 @@ typedef struct {
     bool ft_use_rslora, ft_freeze_embeddings;
     int64_t ft_freeze_layers;
     char ft_target_modules[1024];     /* the JSON value as given (a list or a string), "" when unset */
+    char ft_modules_to_save[512];     /* the JSON list as given ("lm_head", "embed_tokens", ...), "" when unset */
     char ft_init[32];                 /* init_lora_weights as JSON: true, false or "gaussian" */
     char ft_base_format[16];          /* "" (the method's default) or f32 | f16 | bf16 | int8 | nf4 */
     int ft_objective;                 /* vkt_ft_objective (default sft) */

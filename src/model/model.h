@@ -45,6 +45,25 @@ typedef struct {
                       const vkt_tensor *dy, const vkt_tensor *dx);
 } vkt_linear_hook;
 
+/* Global weights an adapter trains in its own memory in place of the model's (PEFT's modules_to_save:
+ * finetune/lora.h fills this in; the model knows nothing else about it). A tensor with an arena is read instead
+ * of the model's own, which stays untouched, and its gradient, when set, accumulates in the backward (a FROZEN
+ * model computes it too). head replaces what the LM head reads, which is wte for tied embeddings: a saved head
+ * unties from the embedding, and a saved embedding leaves a tied head on the original, as PEFT's trainable
+ * copies do. */
+typedef struct {
+    vkt_tensor wte, wpe, head;    /* (V, C), (P, C), (V, C), or empty: the model's own */
+    vkt_tensor dwte, dwpe, dhead; /* their gradients, or empty: none */
+} vkt_model_saved;
+
+/* Called while the backward is recorded, after each block's backward (layer L-1 down to 0): from there on
+ * the gradients of that block and of everything above it (final norm, LM head) are complete, and their
+ * data-parallel reduction may start while the blocks below run (dist/grad_buckets.h). */
+typedef struct {
+    void *ctx; /* borrowed */
+    vkt_status (*block_done)(void *ctx, vkt_rec *r, int layer);
+} vkt_backward_hook;
+
 /* What a model is created for. */
 typedef enum {
     VKT_MODEL_INFER = 0,  /* forward only: no gradients, no backward scratch */
@@ -101,6 +120,8 @@ typedef struct {
     vkt_tensor dnorm_sink[2];    /* (C) each, frozen models only: where norm weight and bias gradients go,
                                     never read */
     const vkt_linear_hook *hook; /* borrowed, NULL: none; set by the adapter before recording */
+    const vkt_model_saved *saved; /* borrowed, NULL: none; set by the adapter before recording */
+    const vkt_backward_hook *bwd_hook; /* borrowed, NULL: none; set around a recording by the step scheduler */
     bool training;               /* set by vkt_model_record_forward: a training pass (VKT_FWD_LOSS_GRAD and its
                                   * backward) is being recorded, so hooks apply train-only ops (dropout) */
     float dloss;                 /* scale of the loss gradient (1 / gradient-accumulation steps) */

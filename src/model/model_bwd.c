@@ -58,12 +58,13 @@ static vkt_status backward_from_hidden(vkt_model *m, vkt_rec *r, const vkt_tenso
         const vkt_tensor *x = l ? &m->layers[l - 1].res_mlp : &m->embed_out;
         if (m->recompute) VKT_TRY(vkt_model_block_forward(m, r, (int)l, x));
         VKT_TRY(block_backward(m, r, (int)l, x));
+        if (m->bwd_hook) VKT_TRY(m->bwd_hook->block_done(m->bwd_hook->ctx, r, (int)l));
     }
-    if (!m->grads_arena) return VKT_OK; /* frozen embeddings: nothing below needs the gradient */
-    vkt_tensor gwte = vkt_model_g(m, -1, VKT_ROLE_WTE), gwpe = vkt_model_g(m, -1, VKT_ROLE_WPE);
+    vkt_tensor gwte = vkt_model_embed_g(m, VKT_ROLE_WTE), gwpe = vkt_model_embed_g(m, VKT_ROLE_WPE);
+    if (!gwte.arena && !gwpe.arena) return VKT_OK; /* frozen embeddings: nothing below needs the gradient */
     vkt_tensor dbtc = m->dres;
     dbtc.shape[0] = m->B, dbtc.shape[1] = m->T, dbtc.shape[2] = c->n_embd;
-    return vkt_op_embed_bwd(r, &dbtc, &m->tokens, &m->embed_scratch, m->pos0, &m->seg_start, &gwte, opt(&gwpe));
+    return vkt_op_embed_bwd(r, &dbtc, &m->tokens, &m->embed_scratch, m->pos0, &m->seg_start, opt(&gwte), opt(&gwpe));
 }
 
 vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r) {
@@ -71,8 +72,7 @@ vkt_status vkt_model_record_backward(vkt_model *m, vkt_rec *r) {
     VKT_ASSERT(m->dres.arena); /* a model created with a backward (TRAIN or FROZEN) */
     int64_t BT = m->B * m->T;
     /* LM head: logits = normf head^T; the forward left dlogits in m->logits. */
-    vkt_param_role head_role = c->tie_word_embeddings ? VKT_ROLE_WTE : VKT_ROLE_LM_HEAD;
-    vkt_tensor head = vkt_model_p(m, -1, head_role), ghead = vkt_model_g(m, -1, head_role);
+    vkt_tensor head = vkt_model_head_w(m), ghead = vkt_model_head_g(m);
     /* dx = dlogits W, dW += dlogits^T normf, over rows dlogits_ld apart (padded after a training forward:
      * an aligned row stride keeps both on the fast kernel; see vkt_op_matmul's tail split). */
     int64_t V = c->vocab_size, lda = m->dlogits_ld != V ? m->dlogits_ld : 0;

@@ -55,7 +55,7 @@ vkt_status vkt_model_record_decode(vkt_model *m, vkt_rec *r, int64_t Tq) {
     const vkt_model_config *c = &m->cfg;
     VKT_ASSERT(m->kv_len > 0 && m->B == 1 && Tq >= 1 && Tq <= m->T);
     const int64_t C = c->n_embd;
-    vkt_tensor wte = vkt_model_p(m, -1, VKT_ROLE_WTE), wpe = vkt_model_p(m, -1, VKT_ROLE_WPE);
+    vkt_tensor wte = vkt_model_embed_w(m, VKT_ROLE_WTE), wpe = vkt_model_embed_w(m, VKT_ROLE_WPE);
     vkt_tensor tok = m->tokens;
     tok.shape[0] = 1, tok.shape[1] = Tq;
     vkt_tensor x = rows(&m->embed_out, Tq), btc = x;
@@ -71,7 +71,7 @@ vkt_status vkt_model_record_decode(vkt_model *m, vkt_rec *r, int64_t Tq) {
     vkt_tensor nf = rows(&m->normf, 1), nfm = rows(&m->normf_mean, 1), nfr = rows(&m->normf_rstd, 1);
     vkt_tensor nfw = vkt_model_p(m, -1, VKT_ROLE_NORM_F_W), nfb = vkt_model_p(m, -1, VKT_ROLE_NORM_F_B);
     VKT_TRY(vkt_model_norm_fwd(m, r, &m->dec_last, &nfw, opt(&nfb), &nf, &nfm, &nfr));
-    vkt_tensor head = vkt_model_p(m, -1, c->tie_word_embeddings ? VKT_ROLE_WTE : VKT_ROLE_LM_HEAD);
+    vkt_tensor head = vkt_model_head_w(m);
     vkt_tensor logits = rows(&m->logits, 1);
     VKT_TRY(vkt_op_matmul_fwd(r, &nf, &head, NULL, &logits, 1, C, c->vocab_size));
     /* Into host-visible memory in the same submit: the host reads them right after the wait (no

@@ -67,7 +67,7 @@ vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode)
     const vkt_model_config *c = &m->cfg;
     m->training = mode == VKT_FWD_LOSS_GRAD || mode == VKT_FWD_LOSS_TRAIN || mode == VKT_FWD_HIDDEN_TRAIN;
     int64_t BT = m->B * m->T;
-    vkt_tensor wte = vkt_model_p(m, -1, VKT_ROLE_WTE), wpe = vkt_model_p(m, -1, VKT_ROLE_WPE);
+    vkt_tensor wte = vkt_model_embed_w(m, VKT_ROLE_WTE), wpe = vkt_model_embed_w(m, VKT_ROLE_WPE);
     vkt_tensor btc = m->embed_out;
     btc.shape[0] = m->B, btc.shape[1] = m->T, btc.shape[2] = c->n_embd;
     VKT_TRY(vkt_op_embed_fwd(r, &m->tokens, &wte, opt(&wpe), m->pos0, &m->seg_start, &btc));
@@ -79,7 +79,7 @@ vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode)
     vkt_tensor nfw = vkt_model_p(m, -1, VKT_ROLE_NORM_F_W), nfb = vkt_model_p(m, -1, VKT_ROLE_NORM_F_B);
     VKT_TRY(vkt_model_norm_fwd(m, r, x, &nfw, opt(&nfb), &m->normf, &m->normf_mean, &m->normf_rstd));
     if (mode == VKT_FWD_HIDDEN || mode == VKT_FWD_HIDDEN_TRAIN) return VKT_OK;
-    vkt_tensor head = vkt_model_p(m, -1, c->tie_word_embeddings ? VKT_ROLE_WTE : VKT_ROLE_LM_HEAD);
+    vkt_tensor head = vkt_model_head_w(m);
     /* Training: logits and dlogits in padded rows (logits_pad); every other mode leaves (BT, V) logits for
      * the caller. */
     bool padded = mode == VKT_FWD_LOSS_GRAD && m->logits_pad.shape[1] != c->vocab_size;

@@ -19,6 +19,14 @@ vkt_tensor vkt_model_p_master(const vkt_model *m, int layer, vkt_param_role role
 /* Gradient view, likewise. */
 vkt_tensor vkt_model_g(const vkt_model *m, int layer, vkt_param_role role);
 
+/* The embedding tables (role WTE or WPE) and the LM head's weight as the forward reads them, and where
+ * their gradients go: an adapter's saved copy (m->saved) when it has one, else the model's own (the head
+ * being wte when tied). Gradient views are empty when nothing trains them. model_saved.c. */
+vkt_tensor vkt_model_embed_w(const vkt_model *m, vkt_param_role role);
+vkt_tensor vkt_model_embed_g(const vkt_model *m, vkt_param_role role);
+vkt_tensor vkt_model_head_w(const vkt_model *m);
+vkt_tensor vkt_model_head_g(const vkt_model *m);
+
 /* A block's linear layer (layer l, role the first of a fused group): y = x W^T + b over (BT, in) ->
  * (BT, out), then the adapter hook. The one place that knows how the weight is stored: matmul on an f32
  * weight, qmatmul on a quantized one (model_base.h). */

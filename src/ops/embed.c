@@ -123,15 +123,16 @@ int64_t vkt_op_embed_bwd_scratch(int64_t n_rows) {
 
 vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor *tokens, const vkt_tensor *scratch,
                             int64_t pos0, const vkt_tensor *seg_start, const vkt_tensor *dwte, const vkt_tensor *dwpe) {
-    const int64_t B = dout->shape[0], T = dout->shape[1], C = dout->shape[2], V = dwte->shape[0];
+    const int64_t B = dout->shape[0], T = dout->shape[1], C = dout->shape[2], V = dwte ? dwte->shape[0] : 0;
     const int64_t N = B * T;
-    VKT_ASSERT(dout->shape[3] == 1 && dwte->shape[1] == C && vkt_tensor_numel(dwte) == V * C);
+    VKT_ASSERT(dout->shape[3] == 1 && (!dwte || (dwte->shape[1] == C && vkt_tensor_numel(dwte) == V * C)));
     VKT_ASSERT(tokens->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(tokens) == N);
     const vkt_tensor *act[] = {dout}, *grads[] = {dwte, dwpe};
     const char *act_names[] = {"dout"}, *grad_names[] = {"dwte", "dwpe"};
     VKT_TRY(vkt_ops_check_storage("embed_bwd", 1, act, act_names));
     VKT_TRY(vkt_ops_check_dtype("embed_bwd", VKT_DTYPE_F32, 2, grads, grad_names));
     VKT_ASSERT(!dwpe || (dwpe->shape[1] == C && pos0 >= 0 && pos0 + T <= dwpe->shape[0]));
+    VKT_ASSERT(dwte || dwpe);
     VKT_ASSERT(V < UINT32_MAX && N < UINT32_MAX && (uint64_t)(pos0 + T) * (uint64_t)C < UINT32_MAX);
     VKT_ASSERT(scratch->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(scratch) >= vkt_op_embed_bwd_scratch(N));
     check_seg(seg_start, N);
@@ -153,7 +154,8 @@ vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor
     const vkt_tensor hist = vkt_ops_flat_slice(scratch, 2 * stride, 256 * n_blocks);
     int n_pass = 0;
     uint32_t gx, gy;
-    for (uint32_t shift = 0; shift == 0 || ((uint64_t)V >> shift) != 0; shift += 8, n_pass++) {
+    /* No dwte (only the position table trains): no sort, and the loop over vocabulary chunks below is empty. */
+    for (uint32_t shift = 0; dwte && (shift == 0 || ((uint64_t)V >> shift) != 0); shift += 8, n_pass++) {
         const vkt_tensor src = order[(n_pass + 1) % 2], dst = order[n_pass % 2];
         vkt_pc_embed_sort pc = {(uint32_t)N, (uint32_t)V, shift, (uint32_t)n_blocks, n_pass == 0};
         vkt_pc_embed_scan pc_scan = {(uint32_t)n_blocks};
@@ -165,7 +167,7 @@ vkt_status vkt_op_embed_bwd(vkt_rec *r, const vkt_tensor *dout, const vkt_tensor
         VKT_TRY(vkt_rec_dispatch(r, "embed_bwd_scan", p_scan, b_scan, 1, &pc_scan, sizeof pc_scan, 1, 1, 1));
         VKT_TRY(vkt_rec_dispatch(r, "embed_bwd_scatter", p_scatter, b_scatter, 4, &pc, sizeof pc, gx, gy, 1));
     }
-    const vkt_tensor sorted = order[(n_pass - 1) % 2];
+    const vkt_tensor sorted = order[(n_pass + 1) % 2];
 
     /* One chunk size serves dout rows and f32 table rows: it fits f32 rows in one binding and, for 16-bit
      * dout, is a multiple of the rows whose bytes keep the binding alignment (a power of two: the 2-byte

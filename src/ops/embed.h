@@ -40,7 +40,7 @@ int64_t vkt_op_embed_bwd_scratch(int64_t n_rows);
  *   tokens   (B, T) i32, as in the forward
  *   seg_start (B, T) i32 or NULL, as in the forward
  *   scratch  (>= vkt_op_embed_bwd_scratch(B*T)) i32, overwritten
- *   dwte     (V, C) f32, accumulated (+=)                    (parameter gradients are always f32)
+ *   dwte     (V, C) f32, accumulated (+=), or NULL (then dwpe must be set) (parameter gradients are f32)
  *   dwpe     (P, C) f32 accumulated (+=) in rows [pos0, pos0 + T), or NULL
  * Other dtypes: VKT_ERR_ARG, logged.
  * Deterministic: the rows are sorted by token with a stable radix sort on the device (8 bits per pass,

@@ -5,10 +5,12 @@
 #include "ops/xent.h"
 
 vkt_status vkt_seq_step_forward_base(vkt_model *m, vkt_rec *r) {
+    /* The base without the adapter: no hook and none of its saved copies (PEFT's disable_adapter). */
     const vkt_linear_hook *hook = m->hook;
-    m->hook = NULL;
+    const vkt_model_saved *saved = m->saved;
+    m->hook = NULL, m->saved = NULL;
     vkt_status st = vkt_model_record_forward(m, r, VKT_FWD_LOSS);
-    m->hook = hook;
+    m->hook = hook, m->saved = saved;
     return st;
 }
 

@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "dist/dist.h"
 #include "dist/flat_sync.h"
+#include "dist/grad_buckets.h"
 #include "ops/seg_start.h"
 #include "ops/xent.h"
 
@@ -23,6 +24,9 @@ struct vkt_step {
     vkt_optim_segment *segs; /* owned */
     int n_segs;
     vkt_rec *micro[2], *optim, *eval; /* owned */
+    vkt_rec *last[2];                 /* owned, bucketed with grad_accum > 1: the micro-batch that ends a step, with
+                                       * the bucket copies (micro[] then has none); NULL otherwise */
+    vkt_rec *slot_rec[2];             /* borrowed: the recording last submitted in each slot */
     int64_t n_micro;                  /* micro-batches submitted so far */
     int64_t slot_step[2];             /* optimizer step of the micro-batch last submitted in each slot */
     bool slot_unread[2];
@@ -32,6 +36,8 @@ struct vkt_step {
     int64_t last_collected;        /* newest step whose result was handed out */
     double wait_s;                 /* time the last vkt_step_submit spent waiting for the device */
     vkt_flat_sync *reduce;         /* owned: the gradient all-reduce over data-parallel ranks; NULL on one */
+    vkt_grad_buckets *buckets;     /* owned: the same in buckets during the backward; NULL: reduce after it */
+    int64_t host_tokens;           /* bucketed: the step's target tokens, counted by the host as it fills */
     double comm_s;                 /* time the last vkt_step_submit spent in it */
     int64_t *shard;                /* owned, ZeRO-1 only (else NULL): shard bounds over the trainable elements,
                                     * dist size + 1 entries; this rank's moments cover [shard[r], shard[r + 1]) */
@@ -44,17 +50,35 @@ struct vkt_step {
     double metric_sum[2][VKT_STEP_MAX_METRICS];
 };
 
-static vkt_status record_micro(vkt_step *s, int slot) {
-    vkt_rec *r = s->micro[slot];
+/* Slot's micro-batch into r; with_buckets: the one that ends a step, whose backward sends the gradient
+ * buckets out as it completes them (dist/grad_buckets.h). */
+static vkt_status record_micro(vkt_step *s, int slot, vkt_rec *r, bool with_buckets) {
     VKT_TRY(vkt_rec_begin(r));
     if (s->program.record) {
         VKT_TRY(s->program.record(s->program.ctx, s->m, r, slot, true));
     } else {
         vkt_model_use_slot(s->m, slot);
         VKT_TRY(vkt_model_record_forward(s->m, r, VKT_FWD_LOSS_GRAD));
-        VKT_TRY(vkt_model_record_backward(s->m, r));
+        s->m->bwd_hook = with_buckets ? vkt_grad_buckets_hook(s->buckets) : NULL;
+        vkt_status st = vkt_model_record_backward(s->m, r);
+        s->m->bwd_hook = NULL;
+        VKT_TRY(st);
+        if (with_buckets) VKT_TRY(vkt_grad_buckets_record_end(s->buckets, r));
     }
     return vkt_rec_end(r);
+}
+
+/* The micro-batch recordings: with buckets, the one ending a step carries them (all of them without
+ * accumulation). */
+static vkt_status record_micros(vkt_step *s) {
+    bool split = s->buckets && s->cfg.accum > 1;
+    for (int k = 0; k < 2; k++) {
+        VKT_TRY(record_micro(s, k, s->micro[k], s->buckets && !split));
+        if (split) VKT_TRY(vkt_rec_create(s->m->dev, 0, &s->last[k]));
+        if (split) VKT_TRY(record_micro(s, k, s->last[k], true));
+        s->slot_rec[k] = s->micro[k];
+    }
+    return VKT_OK;
 }
 
 /* What slot's completed micro-batch measured: the program's read, or the model's loss statistics. */
@@ -87,6 +111,7 @@ static vkt_status record_optim(vkt_step *s) {
     vkt_rec *r = s->optim;
     vkt_gradnorm_opts go = gradnorm_opts(&s->cfg);
     VKT_TRY(vkt_rec_begin(r));
+    if (s->buckets) VKT_TRY(vkt_grad_buckets_record_upload(s->buckets, r));
     s->optim_t0 = vkt_rec_timestamp(r);
     const vkt_trainable *t = &s->train;
     VKT_TRY(vkt_gradnorm_record(r, &t->grads, s->segs, s->n_segs, &go, &s->partials, &s->scalars));
@@ -230,6 +255,11 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &s->eval);
     if (st == VKT_OK && vkt_dist_size() > 1) st = vkt_flat_sync_create(m->dev, &s->train.grads, &s->reduce);
     if (st == VKT_OK && s->shard) st = vkt_flat_sync_set_params(s->reduce, &s->train.params, s->shard);
+    if (st == VKT_OK && s->reduce && !s->program.record) {
+        vkt_grad_buckets_cfg bc = {.cap_mb = cfg->bucket_mb, .ordered = cfg->ordered_reduce};
+        st = vkt_grad_buckets_create(m->dev, s->train.table, (int)m->cfg.n_layer, &s->train.grads,
+                                     vkt_flat_sync_staging(s->reduce), &bc, &s->buckets);
+    }
     if (st == VKT_OK) st = upload_lr_table(s);
     if (st == VKT_OK) st = zero_state(s);
     if (st == VKT_OK) {
@@ -240,7 +270,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
         s->next_step = s->step_base = first_step;
         s->last_collected = first_step - 1;
     }
-    for (int k = 0; k < 2 && st == VKT_OK; k++) st = record_micro(s, k);
+    if (st == VKT_OK) st = record_micros(s);
     if (st == VKT_OK) st = record_optim(s);
     if (st != VKT_OK) {
         vkt_step_destroy(s);
@@ -253,9 +283,10 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
 void vkt_step_destroy(vkt_step *s) {
     if (!s) return;
     if (s->m->dloss_scale.arena && s->m->dloss_scale.arena == s->scalars.arena) s->m->dloss_scale = (vkt_tensor){0};
-    for (int k = 0; k < 2; k++) vkt_rec_destroy(s->micro[k]);
+    for (int k = 0; k < 2; k++) vkt_rec_destroy(s->micro[k]), vkt_rec_destroy(s->last[k]);
     vkt_rec_destroy(s->optim);
     vkt_rec_destroy(s->eval);
+    vkt_grad_buckets_destroy(s->buckets);
     vkt_flat_sync_destroy(s->reduce);
     free(s->shard);
     free(s->shard_segs);
@@ -329,7 +360,14 @@ double vkt_step_last_wait_s(const vkt_step *s) { return s->wait_s; }
 vkt_step_comm vkt_step_last_comm(const vkt_step *s) {
     if (!s->reduce) return (vkt_step_comm){0};
     vkt_flat_sync_stats st = vkt_flat_sync_last(s->reduce);
-    return (vkt_step_comm){s->comm_s, st.copy_s, st.reduce_s, s->shard ? st.gather_s : 0, st.bytes};
+    vkt_step_comm c = {.total_s = s->comm_s, .copy_s = st.copy_s, .reduce_s = st.reduce_s, .exposed_s = st.reduce_s,
+                       .gather_s = s->shard ? st.gather_s : 0, .bytes = st.bytes};
+    if (s->buckets) {
+        vkt_grad_buckets_stats b = vkt_grad_buckets_last(s->buckets);
+        c.copy_s = 0, c.reduce_s = b.comm_s, c.exposed_s = b.exposed_s < b.comm_s ? b.exposed_s : b.comm_s;
+        c.n_buckets = b.n_buckets, c.ordered = s->cfg.ordered_reduce;
+    }
+    return c;
 }
 
 /* Data parallelism, after this step's micro-batches: its gradients become the mean over the ranks'
@@ -339,7 +377,7 @@ vkt_step_comm vkt_step_last_comm(const vkt_step *s) {
  * share is the same in each micro-batch (pre-training), else a token-weighted approximation. */
 static vkt_status reduce_grads(vkt_step *s, int64_t step) {
     for (int k = 0; k < 2; k++) {
-        VKT_TRY(timed_wait(s, s->micro[k]));
+        VKT_TRY(timed_wait(s, s->slot_rec[k]));
         read_slot(s, k);
     }
     double t0 = vkt_now_s(), tokens[2] = {(double)s->tokens[step & 1], 1};
@@ -348,6 +386,36 @@ static vkt_status reduce_grads(vkt_step *s, int64_t step) {
     VKT_TRY(vkt_flat_sync_reduce(s->reduce, w));
     s->comm_s = vkt_now_s() - t0;
     return VKT_OK;
+}
+
+/* The same in buckets while the step's last backward runs: the weights are the same, from the token counts
+ * the host took as it filled the batches (the device's, read afterwards, must agree). */
+static vkt_status reduce_buckets(vkt_step *s, int64_t step) {
+    double t0 = vkt_now_s(), tokens[2] = {(double)s->host_tokens, 1};
+    VKT_TRY(vkt_dist_sum_f64(tokens, 2));
+    double w = tokens[0] > 0 ? (double)s->host_tokens / tokens[0] : 1.0 / tokens[1];
+    s->comm_s = vkt_now_s() - t0; /* the step's wait on communication: this exchange and what is not hidden */
+    VKT_TRY(vkt_grad_buckets_reduce(s->buckets, w));
+    s->comm_s += vkt_grad_buckets_last(s->buckets).exposed_s;
+    for (int k = 0; k < 2; k++) {
+        VKT_TRY(timed_wait(s, s->slot_rec[k]));
+        read_slot(s, k);
+    }
+    if (s->tokens[step & 1] != s->host_tokens) {
+        vkt_log_error("data parallel: step %lld has %lld target tokens on the device but %lld counted on the host "
+                      "(targets in [0, vocab_size)): the gradient weights would be wrong; please report this",
+                      (long long)step + 1, (long long)s->tokens[step & 1], (long long)s->host_tokens);
+        return VKT_ERR_ARG;
+    }
+    return VKT_OK;
+}
+
+/* Targets that carry a loss in slot's batch (ops/xent.h: in [0, V)). */
+static int64_t count_targets(const vkt_step *s, int slot) {
+    const int32_t *t = vkt_model_slot_targets(s->m, slot);
+    int64_t n = 0, BT = s->m->B * s->m->T, V = s->m->cfg.vocab_size;
+    for (int64_t i = 0; i < BT; i++) n += t[i] >= 0 && t[i] < V;
+    return n;
 }
 
 vkt_status vkt_step_fill_batch(vkt_model *m, int slot, vkt_batch_fn fill, void *ctx) {
@@ -367,34 +435,40 @@ void vkt_step_inject_overflow(vkt_step *s, int64_t step) { s->inject_step = step
 /* The test hook: once this step's micro-batches are done, one gradient element becomes +inf, as an f16
  * overflow in the backward would make it. */
 static vkt_status poison_grads(vkt_step *s) {
-    for (int k = 0; k < 2; k++) VKT_TRY(timed_wait(s, s->micro[k]));
+    for (int k = 0; k < 2; k++) VKT_TRY(timed_wait(s, s->slot_rec[k]));
     int i = 0;
     while (i < s->n_segs && s->segs[i].n == 0) i++;
     VKT_ASSERT(i < s->n_segs);
     const float inf = INFINITY;
     vkt_tensor g = vkt_tensor_rows(&s->train.grads, s->segs[i].offset, 1);
-    vkt_log_info("test hook: step %lld's gradients poisoned with an inf (VKT_TEST_OVERFLOW_STEP)", (long long)s->inject_step);
+    vkt_log_info("test hook: step %lld's gradients poisoned with an inf (VKT_TEST_OVERFLOW_STEP)",
+                 (long long)s->inject_step);
     return vkt_tensor_upload(s->m->dev, &g, &inf, sizeof inf);
 }
 
 vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_result *done) {
     int64_t step = s->next_step++;
     done->step = -1;
-    s->wait_s = 0, s->comm_s = 0;
+    s->wait_s = 0, s->comm_s = 0, s->host_tokens = 0;
     for (int64_t i = 0; i < s->cfg.accum; i++) {
         int slot = (int)(s->n_micro++ & 1);
-        VKT_TRY(timed_wait(s, s->micro[slot]));
+        VKT_TRY(timed_wait(s, s->slot_rec[slot]));
         read_slot(s, slot);
         VKT_TRY(vkt_step_fill_batch_aux(s->m, slot, slot_aux(s, slot), fill, ctx));
-        VKT_TRY(vkt_rec_submit(s->micro[slot]));
-        s->slot_step[slot] = step, s->slot_unread[slot] = true;
+        bool ends = i == s->cfg.accum - 1;
+        vkt_rec *r = ends && s->last[slot] ? s->last[slot] : s->micro[slot];
+        if (s->buckets) s->host_tokens += count_targets(s, slot);
+        if (s->buckets && ends) VKT_TRY(vkt_grad_buckets_arm(s->buckets)); /* the previous step's are done */
+        VKT_TRY(vkt_rec_submit(r));
+        s->slot_rec[slot] = r, s->slot_step[slot] = step, s->slot_unread[slot] = true;
     }
     /* The previous optimizer step must finish before its recording is replayed; the micro-batches just
      * queued keep the device busy meanwhile. Its results are read before the scalars are overwritten. */
     VKT_TRY(timed_wait(s, s->optim));
     VKT_TRY(collect(s, step - 1, done));
     if (step == s->inject_step) VKT_TRY(poison_grads(s));
-    if (s->reduce) VKT_TRY(reduce_grads(s, step));
+    if (s->buckets) VKT_TRY(reduce_buckets(s, step));
+    else if (s->reduce) VKT_TRY(reduce_grads(s, step));
     VKT_TRY(vkt_rec_submit(s->optim));
     if (!s->shard) return VKT_OK;
     double t0 = vkt_now_s(); /* ZeRO-1: every rank updated its shard; all of them need all */
@@ -405,7 +479,7 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
 
 vkt_status vkt_step_drain(vkt_step *s, vkt_step_result *done) {
     done->step = -1;
-    for (int k = 0; k < 2; k++) VKT_TRY(vkt_rec_wait(s->micro[k]));
+    for (int k = 0; k < 2; k++) VKT_TRY(vkt_rec_wait(s->slot_rec[k]));
     VKT_TRY(vkt_rec_wait(s->optim));
     return collect(s, s->next_step - 1, done);
 }
@@ -487,7 +561,7 @@ static vkt_status eval_sums(vkt_model *m, vkt_rec *r, vkt_batch_fn fill, void *c
 
 /* Waits for all queued work without collecting results (they are handed out by the next submit). */
 static vkt_status wait_idle(vkt_step *s) {
-    for (int k = 0; k < 2; k++) VKT_TRY(vkt_rec_wait(s->micro[k]));
+    for (int k = 0; k < 2; k++) VKT_TRY(vkt_rec_wait(s->slot_rec[k]));
     return vkt_rec_wait(s->optim);
 }
 

@@ -13,9 +13,11 @@
  * or inf (optim/optim_types.h); the host reads that flag with the step's loss, so detecting it costs no
  * extra wait. A non-finite loss on a row that counts makes its gradients, hence the norm, non-finite.
  *
- * Data parallelism (dist/dist.h, several ranks): after a step's last micro-batch the gradients are
- * averaged over the ranks (weighted by their tokens) before the norm and AdamW, so every rank applies the
- * same update; results and evaluations report the loss over all ranks' batches. */
+ * Data parallelism (dist/dist.h, several ranks): the gradients are averaged over the ranks (weighted by
+ * their tokens) before the norm and AdamW, so every rank applies the same update; results and evaluations
+ * report the loss over all ranks' batches. The language-model loss reduces them in buckets while the step's
+ * last backward runs (dist/grad_buckets.h: that micro-batch has a recording of its own with the bucket
+ * copies when the step accumulates several); programs, once after the backward (dist/flat_sync.h). */
 #ifndef VKT_STEP_H
 #define VKT_STEP_H
 
@@ -112,6 +114,11 @@ typedef struct {
                                       * language-model loss */
     int zero_stage;          /* several ranks: 1 shards the AdamW moments over them (ZeRO stage 1, see
                               * vkt_step_gather_state); 0 (or one rank): every rank holds all of them */
+    double bucket_mb;        /* several ranks: the gradient all-reduce in buckets of about this many MiB that
+                              * overlaps the backward (dist/grad_buckets.h); 0: one all-reduce after it.
+                              * Programs (cfg.program) always reduce after the backward */
+    bool ordered_reduce;     /* several ranks: the deterministic reduction (rank-order sums, dist/dist.h):
+                              * a run's losses and weights repeat bit for bit whatever the timing */
     vkt_loss_scale_cfg loss_scale; /* f16 mixed precision (zeroed: off) */
 } vkt_step_cfg;
 
@@ -147,13 +154,22 @@ void vkt_step_inject_overflow(vkt_step *s, int64_t step);
 double vkt_step_optim_ms(vkt_step *s);
 /* Seconds the last vkt_step_submit spent blocked on the device (the rest is host work). */
 double vkt_step_last_wait_s(const vkt_step *s);
-/* What the last vkt_step_submit spent on data-parallel ranks (dist/dist.h; all 0 on one rank). Seconds the
- * host was blocked: total (from the token count exchange to queueing the copies back), of which copy (the
- * device writing the gradients out to host staging), reduce (the all-reduce, waiting for the slowest rank
- * included) and gather (ZeRO-1: the optimizer, the shard out and the parameter all-gather). */
+/* What the last vkt_step_submit spent on data-parallel ranks (dist/dist.h; all 0 on one rank), in seconds:
+ *   total     what the step waited for: one reduction after the backward: from the token count exchange
+ *             to queueing the copies back; buckets: the token count exchange and the exposed part of the
+ *             reductions; ZeRO-1's gather included in both;
+ *   copy      one reduction after the backward: waiting for the device to write the gradients out (0 with
+ *             buckets: their copies run inside the backward);
+ *   reduce    the all-reduce in flight (waiting for the slowest rank included); with buckets the wall time
+ *             during which at least one bucket was in flight;
+ *   exposed   of reduce, the part after the backward ended, that the step waited for (the rest was hidden
+ *             behind the backward);
+ *   gather    ZeRO-1: the optimizer, the shard out and the parameter all-gather (never hidden). */
 typedef struct {
-    double total_s, copy_s, reduce_s, gather_s;
-    size_t bytes; /* the gradient bytes each rank reduces per step */
+    double total_s, copy_s, reduce_s, exposed_s, gather_s;
+    size_t bytes;  /* the gradient bytes each rank reduces per step */
+    int n_buckets; /* 0: one reduction after the backward */
+    bool ordered;  /* the deterministic reduction */
 } vkt_step_comm;
 vkt_step_comm vkt_step_last_comm(const vkt_step *s);
 /* Waits for everything queued; *done gets the last step's result (step = -1 if none). */

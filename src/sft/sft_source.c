@@ -93,7 +93,7 @@ static vkt_status retrieve(vkt_sft_source *s, const vkt_run_config *cfg) {
     VKT_TRY(vkt_sft_retrieve(&s->train_ds, &ro, &tr));
     ro.training = false;
     if (s->has_val) VKT_TRY(vkt_sft_retrieve(&s->val_ds, &ro, &va));
-    vkt_log_info("retrieval (%s, %d passages each): training %lld RAFT contexts (%lld with the gold passages) and %lld "
+    vkt_log_info("retrieval (%s, top %d): training %lld RAFT contexts (%lld with the gold passage) and %lld "
                  "top-k; validation %lld top-k, the gold document retrieved for %lld of the %lld that name one",
                  cfg->retrieve, (int)ro.raft.k, (long long)tr.n_raft, (long long)tr.n_gold_kept, (long long)tr.n_topk,
                  (long long)va.n_topk, (long long)va.n_gold_hit, (long long)va.n_gold_named);

@@ -85,7 +85,9 @@ static vkt_status sample_text(run *r, vkt_device *dev) {
     if (cfg->sample_tokens <= 0 || !vkt_dist_is_root()) return VKT_OK;
     vkt_sampler_opts so = {.temperature = cfg->temperature, .top_k = cfg->top_k, .top_p = cfg->top_p};
     vkt_generate_opts go = {.max_tokens = cfg->sample_tokens, .sampler = so, .seed = cfg->seed, .stream = stdout};
-    if (r->ext && r->ext->before_sample) VKT_TRY(r->ext->before_sample(r->ext->ctx, r->model));
+    vkt_status bs = r->ext && r->ext->before_sample ? r->ext->before_sample(r->ext->ctx, r->model) : VKT_OK;
+    if (bs == VKT_ERR_UNSUPPORTED) return VKT_OK; /* no sample of this model (the extension said why) */
+    VKT_TRY(bs);
     printf("\n--- sample (%lld tokens, temperature %g, top-k %lld, top-p %g) ---\n", (long long)cfg->sample_tokens,
            cfg->temperature, (long long)cfg->top_k, cfg->top_p);
     vkt_status s = vkt_generate(dev, r->model, r->tok, cfg->sample_prompt, &go);
@@ -205,6 +207,28 @@ static vkt_status account(run *r, const vkt_step_result *res) {
     return VKT_ERR_NONFINITE;
 }
 
+/* Data parallelism: the communication of the step just queued, appended to the progress line's speed text
+ * and as metrics.jsonl fields: comm_ms the reductions in flight, comm_hidden the share of that behind the
+ * backward, comm_wait_ms what the step waited for (step.h's vkt_step_comm), gather_ms ZeRO-1's gather. */
+static void comm_text(const run *r, char *speed, size_t cap, char *json, size_t json_cap) {
+    vkt_step_comm c = vkt_step_last_comm(r->step);
+    double hidden = c.reduce_s > 0 ? 1 - c.exposed_s / c.reduce_s : 0;
+    char how[96], gather[48] = "";
+    if (c.gather_s > 0) snprintf(gather, sizeof gather, ", gather %.1f", 1e3 * c.gather_s);
+    if (c.n_buckets > 0)
+        snprintf(how, sizeof how, "%.1f ms, %.0f%% hidden (%d bucket%s%s; waited %.1f%s)", 1e3 * c.reduce_s,
+                 100 * hidden, c.n_buckets, c.n_buckets == 1 ? "" : "s", c.ordered ? ", ordered" : "",
+                 1e3 * c.total_s, gather);
+    else
+        snprintf(how, sizeof how, "%.1f ms (copy %.1f, all-reduce %.1f%s)", 1e3 * c.total_s, 1e3 * c.copy_s,
+                 1e3 * c.reduce_s, gather);
+    size_t k = strlen(speed);
+    snprintf(speed + k, cap - k, " | comm %s of %.1f MiB x %d ranks", how, (double)c.bytes / (1 << 20),
+             vkt_dist_size());
+    snprintf(json, json_cap, ",\"comm_ms\":%.2f,\"comm_hidden\":%.4f,\"comm_wait_ms\":%.2f,\"gather_ms\":%.2f",
+             1e3 * c.reduce_s, hidden, 1e3 * c.total_s, 1e3 * c.gather_s);
+}
+
 /* Logs every step to metrics.jsonl and counts skipped steps; prints the progress line when print is set. */
 static vkt_status report(run *r, const vkt_step_result *res, double step_s, double host_s, double t_elapsed,
                          int64_t first_step, bool print) {
@@ -212,7 +236,7 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
     double tok_per_step = (double)(cfg->batch_size * cfg->seq_len * cfg->grad_accum);
     double tps = step_s > 0 ? tok_per_step / step_s : 0;
     double util = r->peak_gflops > 0 ? tps * r->flops_per_token / (r->peak_gflops * 1e9) : 0;
-    char eta[32], speed[320] = "";
+    char eta[32], speed[448] = "";
     int64_t done = res->step + 1 - first_step, left = cfg->steps - res->step - 1;
     format_eta(done > 0 ? t_elapsed / (double)done * (double)left : -1, eta, sizeof eta);
     if (step_s > 0 && r->data.kind != VKT_DATA_TEXT) /* the answer tokens (those with a loss) are the ones that teach */
@@ -226,15 +250,8 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
         snprintf(speed, sizeof speed, " | %.0f tok/s | util %.1f%% | host %.1f ms", tps, 100 * util, 1e3 * host_s);
     char fields[1024], line[256];
     metrics_text(r, res->metrics, fields, sizeof fields, line, sizeof line);
-    if (step_s > 0 && vkt_dist_size() > 1) { /* the gradient all-reduce of the step just queued */
-        size_t k = strlen(speed);
-        vkt_step_comm c = vkt_step_last_comm(r->step);
-        char gather[48] = "";
-        if (c.gather_s > 0) snprintf(gather, sizeof gather, ", gather %.1f", 1e3 * c.gather_s);
-        snprintf(speed + k, sizeof speed - k, " | comm %.1f ms (copy %.1f, all-reduce %.1f%s) of %.1f MiB x %d ranks",
-                 1e3 * c.total_s, 1e3 * c.copy_s, 1e3 * c.reduce_s, gather, (double)c.bytes / (1 << 20),
-                 vkt_dist_size());
-    }
+    char comm_json[160] = "";
+    if (step_s > 0 && vkt_dist_size() > 1) comm_text(r, speed, sizeof speed, comm_json, sizeof comm_json);
     if (print) {
         char scale[64] = "";
         if (cfg->precision == VKT_PRECISION_F16)
@@ -244,13 +261,13 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
                (double)r->device_bytes / (1 << 20), eta);
         fflush(stdout);
     }
-    char extra[1400], lr[32], norm[32], scaling[96] = "";
+    char extra[1500], lr[32], norm[32], scaling[96] = "";
     if (cfg->precision == VKT_PRECISION_F16) /* dynamic loss scaling: the scale after this step */
         snprintf(scaling, sizeof scaling, ",\"loss_scale\":%.9g,\"skipped_steps\":%lld", res->loss_scale,
                  (long long)res->n_skipped);
-    snprintf(extra, sizeof extra, "\"lr\":%s,\"grad_norm\":%s,\"tok_per_s\":%.1f,\"util\":%.4f%s%s%s",
+    snprintf(extra, sizeof extra, "\"lr\":%s,\"grad_norm\":%s,\"tok_per_s\":%.1f,\"util\":%.4f%s%s%s%s",
              vkt_metrics_num(lr, sizeof lr, res->lr), vkt_metrics_num(norm, sizeof norm, res->grad_norm), tps, util,
-             fields, scaling, res->skipped ? ",\"skipped\":true" : "");
+             fields, comm_json, scaling, res->skipped ? ",\"skipped\":true" : "");
     vkt_metrics_log(&r->metrics, res->step, "train", res->loss, extra);
     if (print) vkt_metrics_write_svg(&r->metrics); /* keep the curve current for whoever watches it */
     r->reported = res->step + 1 - first_step;
@@ -369,6 +386,7 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     sc.adamw.beta1 = (float)cfg->beta1, sc.adamw.beta2 = (float)cfg->beta2, sc.adamw.eps = (float)cfg->eps;
     sc.adamw.weight_decay = (float)cfg->weight_decay;
     sc.zero_stage = (int)cfg->zero_stage;
+    sc.bucket_mb = cfg->bucket_mb, sc.ordered_reduce = cfg->deterministic_reduce;
     if (cfg->precision == VKT_PRECISION_F16)
         sc.loss_scale = (vkt_loss_scale_cfg){.enabled = true,
                                              .init = (float)cfg->loss_scale_init,
@@ -447,13 +465,20 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
         }
         vkt_log_info("device FMA peak (measured now): %.1f GFLOP/s", r->peak_gflops);
     }
-    if (vkt_dist_size() > 1)
+    if (vkt_dist_size() > 1) {
+        vkt_step_comm c = vkt_step_last_comm(r->step);
+        char how[96];
+        const char *order = c.ordered ? ", deterministic order" : "";
+        if (c.n_buckets > 1) snprintf(how, sizeof how, "in %d buckets during the backward%s", c.n_buckets, order);
+        else snprintf(how, sizeof how, "after the backward%s", order);
         vkt_log_info("data parallel: %d ranks x %lld rows = global batch %lld; gradients averaged every step "
-                     "(%.1f MiB per rank); optimizer moments %.1f MiB per rank%s",
+                     "(%.1f MiB per rank, %s); optimizer moments %.1f MiB per rank%s",
                      vkt_dist_size(), (long long)B, (long long)cfg->batch_size,
-                     (double)vkt_tensor_bytes(&train.grads) / (1 << 20), (double)vkt_step_memory(r->step) / (1 << 20),
+                     (double)vkt_tensor_bytes(&train.grads) / (1 << 20), how,
+                     (double)vkt_step_memory(r->step) / (1 << 20),
                      vkt_step_sharded(r->step) ? " (ZeRO-1: this rank's shard; parameters all-gathered every step)"
                                                : " (every rank holds all: optim.zero_stage=1 shards them)");
+    }
     if (!vkt_dist_is_root()) return VKT_OK;
     if (opts->resume) return vkt_metrics_open_resume(&r->metrics, cfg->out_dir, *first_step);
     return vkt_metrics_open(&r->metrics, cfg->out_dir);

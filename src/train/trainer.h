@@ -33,7 +33,8 @@ typedef struct {
     vkt_status (*attach)(void *ctx, vkt_model *m, const char *resume, vkt_trainable *train);
     /* Writes the checkpoint's weights into a folder; NULL: the model's (config.json + model.safetensors). */
     vkt_status (*write)(void *ctx, const char *dir);
-    /* Before the closing samples: make m's own weights compute the trained model (merge), or NULL. */
+    /* Before the closing samples: make m's own weights compute the trained model (merge), or NULL.
+     * VKT_ERR_UNSUPPORTED (logged by it): m cannot hold the trained model; the samples are skipped. */
     vkt_status (*before_sample)(void *ctx, vkt_model *m);
     /* Device bytes of what attach allocated (adapter arenas), for memory reports; NULL: none. */
     size_t (*memory)(void *ctx);

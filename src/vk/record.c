@@ -345,6 +345,17 @@ void vkt_rec_copy_raw(vkt_rec *r, VkBuffer src, size_t src_off, VkBuffer dst, si
     vkCmdCopyBuffer(r->cmd, src, dst, 1, &region);
 }
 
+void vkt_rec_signal_host(vkt_rec *r, VkEvent ev) {
+    VKT_ASSERT(r->recording);
+    /* Not barrier(): that would forget the pending device accesses, which this does not order. */
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    vkCmdPipelineBarrier(r->cmd, STAGES, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+    r->n_barriers++;
+    vkCmdSetEvent(r->cmd, ev, STAGES);
+}
+
 void vkt_rec_set_profile(vkt_rec *r, bool on) {
     VKT_ASSERT(!r->recording);
     if (on && r->queries && !r->prof) r->prof = calloc(VKT_REC_PROFILE_MAX, sizeof *r->prof);

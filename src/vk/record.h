@@ -52,6 +52,10 @@ vkt_status vkt_rec_copy(vkt_rec *r, const vkt_tensor *src, const vkt_tensor *dst
 void vkt_rec_copy_raw(vkt_rec *r, VkBuffer src, size_t src_off, VkBuffer dst, size_t dst_off, size_t bytes,
                       bool dst_is_arena);
 
+/* Makes every write recorded so far visible to the host, then sets ev (stage: after all of them), so a host
+ * that sees ev set (vkGetEventStatus) may read what they wrote to host-visible coherent memory while the rest
+ * of the buffer runs. Hazard tracking between device commands is unaffected. */
+void vkt_rec_signal_host(vkt_rec *r, VkEvent ev);
 /* Writes a GPU timestamp after all previous work; returns its slot (or -1 without timestamps). */
 int vkt_rec_timestamp(vkt_rec *r);
 /* After a completed submission: milliseconds between two slots. */

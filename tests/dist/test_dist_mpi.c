@@ -2,7 +2,13 @@
  *   - 2 ranks with global batch 2B train as 1 process with batch 2B: the same losses, gradient norms,
  *     validation losses and final weights, for a GPT-2 shape, a Llama shape (GQA, SwiGLU, RoPE) and LoRA
  *     fine-tuning on chat records (answer-only targets, so the ranks' token counts differ);
- *   - the same with ZeRO-1 (optim.zero_stage=1: sharded AdamW moments, parameters all-gathered);
+ *     The 2-rank runs reduce the gradients in buckets during the backward (optim.bucket_mb tiny: one bucket
+ *     per block, so several are in flight while the backward runs), and once after it (optim.bucket_mb=0);
+ *   - the same with ZeRO-1 (optim.zero_stage=1: sharded AdamW moments, parameters all-gathered) and the
+ *     deterministic reduction (optim.deterministic_reduce: rank-order sums);
+ *   - gradient accumulation (2 micro-batches: the buckets leave during the second backward only);
+ *   - the deterministic reduction on 3 ranks (where the order of a sum shows) repeats bit for bit: two runs
+ *     log the same losses and norms and write the same weights;
  *   - resuming across rank counts (1 -> 2 and 2 -> 1, with and without ZeRO-1: the shards of the moments
  *     gathered into the checkpoint, and a full checkpoint split into shards) continues the 1-process curve;
  *   - a rank that fails (rank 1 given a missing data file) ends the job non-zero within seconds, with that
@@ -16,7 +22,10 @@
  * allow 2e-5 absolute (weights are O(0.1)) and 2e-5 relative on losses and norms. A wrong reduction (a sum
  * instead of a mean, a rank's own gradient, the wrong rows) moves the losses by > 1e-3 at the second step
  * and the weights by ~lr = 1e-3; a sum instead of the mean doubles the gradient norm (AdamW itself does
- * not care about the gradient's scale, clipping at 1 does). */
+ * not care about the gradient's scale, clipping at 1 does). Buckets change none of this: each element is
+ * still w0 g0 + w1 g1 rounded once (on 2 ranks every order of the sum gives the same float, so the bucketed,
+ * one-piece and deterministic runs log the same numbers); a bucket copied before its layer's backward is
+ * complete, or reduced twice, or not copied back, moves the weights by ~lr. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
@@ -207,21 +216,36 @@ static void compare_weights(const char *what, const char *a_path, const char *b_
     "optim.batch_size=4", "optim.seq_len=16", "optim.lr=0.001", "optim.warmup_steps=1", "eval.interval=2",             \
         "eval.steps=2", "log.interval=1", "--no-sample", data, out
 
-/* Runs of one config: 1 process x 4 rows, then 2 ranks x 2 rows without and with ZeRO-1 (optim.batch_size
- * is the global batch), each compared with the first. */
-static const char *const g_variants[] = {"1 process", "2 ranks", "2 ranks, ZeRO-1"};
+/* Runs of one config: 1 process x 4 rows, then 2 ranks x 2 rows (optim.batch_size is the global batch), each
+ * compared with the first: buckets per block; ZeRO-1 with the deterministic reduction; one reduction after
+ * the backward. */
+#define N_VARIANTS 4
+static const char *const g_variants[N_VARIANTS] = {"1 process", "2 ranks, a bucket per block",
+                                                   "2 ranks, ZeRO-1, deterministic reduction",
+                                                   "2 ranks, one reduction after the backward"};
+#define PER_BLOCK "optim.bucket_mb=0.0001" /* smaller than any block: a bucket per block */
+static const char *const g_variant_args[N_VARIANTS][3] = {
+    {"optim.zero_stage=0", "optim.bucket_mb=25", "optim.deterministic_reduce=false"},
+    {"optim.zero_stage=0", PER_BLOCK, "optim.deterministic_reduce=false"},
+    {"optim.zero_stage=1", PER_BLOCK, "optim.deterministic_reduce=true"},
+    {"optim.zero_stage=0", "optim.bucket_mb=0", "optim.deterministic_reduce=false"}};
 
 static void check_same_as_one(const char *name, const char *const *shape, int n_shape) {
-    char data[600], out[600], dir[3][512], log[600], what[200], w[3][600];
+    char data[600], out[600], dir[N_VARIANTS][512], log[600], what[200], w[N_VARIANTS][600];
     snprintf(data, sizeof data, "data.train=%s/tinyshakespeare.txt", VKT_TEST_DATA);
     const char *args[40];
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < N_VARIANTS; k++) {
         snprintf(dir[k], sizeof dir[k], "%s/%s_%d", g_dir, name, k);
         snprintf(out, sizeof out, "output.dir=%s", dir[k]);
         int n = 0;
         for (int i = 0; i < n_shape; i++) args[n++] = shape[i];
-        const char *rest[] = {COMMON, "optim.steps=4", "output.checkpoint_interval=0",
-                              k == 2 ? "optim.zero_stage=1" : "optim.zero_stage=0", NULL};
+        const char *rest[] = {COMMON,
+                              "optim.steps=4",
+                              "output.checkpoint_interval=0",
+                              g_variant_args[k][0],
+                              g_variant_args[k][1],
+                              g_variant_args[k][2],
+                              NULL};
         for (int i = 0; rest[i]; i++) args[n++] = rest[i];
         args[n] = NULL;
         snprintf(log, sizeof log, "%s/%s_%d.log", g_dir, name, k);
@@ -250,6 +274,7 @@ static void write_records(const char *path) {
 /* LoRA with dropout on chat records (targets only on answers) from the stories260K base. */
 static void check_lora(void) {
     char records[512], data[600], tmpl[600], base[600], tok[600], out[600], dir[3][512], log[600], w[3][600];
+    /* 1 process; 2 ranks, a bucket per block; 2 ranks, ZeRO-1, deterministic reduction */
     char what[200];
     snprintf(records, sizeof records, "%s/records.jsonl", g_dir);
     write_records(records);
@@ -282,7 +307,9 @@ static void check_lora(void) {
                               "output.checkpoint_interval=0",
                               "--no-sample",
                               out,
-                              k == 2 ? "optim.zero_stage=1" : "optim.zero_stage=0",
+                              g_variant_args[k][0],
+                              g_variant_args[k][1],
+                              g_variant_args[k][2],
                               NULL};
         snprintf(log, sizeof log, "%s/lora_%d.log", g_dir, k + 1);
         int rc = vktrain(k ? 2 : 0, "finetune", args, log, NULL);
@@ -362,6 +389,65 @@ static void check_resume_across_ranks(void) {
 #undef ARGS
 }
 
+/* Gradient accumulation: 1 process x 4 rows x 2 micro-batches against 2 ranks x 2 rows x 2, buckets per block
+ * (their copies are recorded into the micro-batch that ends a step only). */
+static void check_accumulation(void) {
+    char data[600], out[600], dir[2][512], log[600], w[2][600];
+    snprintf(data, sizeof data, "data.train=%s/tinyshakespeare.txt", VKT_TEST_DATA);
+    for (int k = 0; k < 2; k++) {
+        snprintf(dir[k], sizeof dir[k], "%s/accum_%d", g_dir, k);
+        snprintf(out, sizeof out, "output.dir=%s", dir[k]);
+        const char *args[] = {TINY_GPT2, COMMON, "optim.grad_accum=2", "optim.steps=3", "output.checkpoint_interval=0",
+                              PER_BLOCK, NULL};
+        snprintf(log, sizeof log, "%s/accum_%d.log", g_dir, k);
+        int rc = vktrain(2 * k, "train", args, log, NULL);
+        if (rc != 0) FAIL("grad_accum 2, %s: exit %d (see %s)", k ? "2 ranks" : "1 process", rc, log);
+        snprintf(w[k], sizeof w[k], "%s/step-000003/model.safetensors", dir[k]);
+    }
+    compare_curves("grad_accum 2, 2 ranks, a bucket per block", dir[0], dir[1], 0, 3, true);
+    compare_weights("grad_accum 2, 2 ranks, a bucket per block", w[0], w[1], 2e-5);
+}
+
+/* Two runs on 3 ranks with the deterministic reduction and a bucket per block: the same metrics.jsonl
+ * losses and norms, bit for bit, and the same weights. */
+static void check_deterministic(void) {
+    char data[600], out[600], dir[2][512], log[600], w[2][600];
+    snprintf(data, sizeof data, "data.train=%s/tinyshakespeare.txt", VKT_TEST_DATA);
+    for (int k = 0; k < 2; k++) {
+        snprintf(dir[k], sizeof dir[k], "%s/ordered_%d", g_dir, k);
+        snprintf(out, sizeof out, "output.dir=%s", dir[k]);
+        const char *args[] = {TINY_GPT2,
+                              "optim.batch_size=6",
+                              "optim.seq_len=16",
+                              "optim.lr=0.001",
+                              "optim.warmup_steps=1",
+                              "optim.steps=3",
+                              "eval.interval=0",
+                              "log.interval=1",
+                              "--no-sample",
+                              data,
+                              out,
+                              "output.checkpoint_interval=0",
+                              PER_BLOCK,
+                              "optim.deterministic_reduce=true",
+                              NULL};
+        snprintf(log, sizeof log, "%s/ordered_%d.log", g_dir, k);
+        int rc = vktrain(3, "train", args, log, NULL);
+        if (rc != 0) FAIL("deterministic reduction, 3 ranks, run %d: exit %d (see %s)", k + 1, rc, log);
+        snprintf(w[k], sizeof w[k], "%s/step-000003/model.safetensors", dir[k]);
+    }
+    curve a, b;
+    if (!read_curve(dir[0], &a) || !read_curve(dir[1], &b) || a.n_train != 3 || b.n_train != 3) {
+        FAIL("deterministic reduction: 3 steps each expected in %s and %s", dir[0], dir[1]);
+        return;
+    }
+    for (int i = 0; i < 3; i++)
+        if (a.loss[i] != b.loss[i] || a.norm[i] != b.norm[i])
+            FAIL("deterministic reduction, 3 ranks: step %d: loss %.9g vs %.9g, norm %.9g vs %.9g", i + 1, a.loss[i],
+                 b.loss[i], a.norm[i], b.norm[i]);
+    compare_weights("deterministic reduction, 3 ranks, run 1 vs run 2", w[0], w[1], 0);
+}
+
 /* Rank 1 is given a data file that does not exist (mpirun's MPMD form: one command per rank). */
 static void check_failing_rank(void) {
     char out[600], log[600], good[600], bad[600];
@@ -427,6 +513,8 @@ int main(void) {
     check_same_as_one("gpt2", gpt2, 4);
     check_same_as_one("llama", llama, 6);
     check_lora();
+    check_accumulation();
+    check_deterministic();
     check_resume_across_ranks();
     check_failing_rank();
     if (g_failures) {
