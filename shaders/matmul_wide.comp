@@ -84,7 +84,8 @@ void main() {
     float acc[TM][TN];
     for (uint i = 0; i < TM; i++)
         for (uint j = 0; j < TN; j++) acc[i][j] = 0.0;
-    for (uint k = 0; k < pc.k; k += 8) {
+    const uint K8 = pc.k & ~7u;
+    for (uint k = 0; k < K8; k += 8) {
         float bv[8][TN];
         if (TRANS_B) {
             for (uint j = 0; j < TN; j++) {
@@ -117,6 +118,16 @@ void main() {
                 for (uint kk = 0; kk < 8; kk++)
                     for (uint j = 0; j < TN; j++) acc[i][j] = fma(f[kk], bv[kk][j], acc[i][j]);
             }
+        }
+    }
+    // The last k % 8 steps, one element per load (the host sends K tails here only for a 16-bit C, which a
+    // split into a second dispatch would round twice; rows stay 8-aligned, so the words above are too).
+    for (uint k = K8; k < pc.k; k++) {
+        float bv[TN];
+        for (uint j = 0; j < TN; j++) bv[j] = VKT_LOAD(b[mm_ib(z, k, min(j0 + j, pc.n - 1u))]);
+        for (uint i = 0; i < TM; i++) {
+            float av = VKT_LOAD(a[mm_ia(z, min(i0 + i, pc.m - 1u), k)]);
+            for (uint j = 0; j < TN; j++) acc[i][j] = fma(av, bv[j], acc[i][j]);
         }
     }
     for (uint i = 0; i < TM; i++)

@@ -23,6 +23,18 @@
 //! variant qmatmul_reg_bf16 -DQW_BF16=1
 //! variant qmatmul_reg_int8 -DQW_INT8=1
 //! variant qmatmul_reg_nf4 -DQW_NF4=1
+//! variant qmatmul_reg_f32_act_f16 -DQW_F32=1 -DVKT_F16=1
+//! variant qmatmul_reg_f16_act_f16 -DQW_F16=1 -DVKT_F16=1
+//! variant qmatmul_reg_bf16_act_f16 -DQW_BF16=1 -DVKT_F16=1
+//! variant qmatmul_reg_int8_act_f16 -DQW_INT8=1 -DVKT_F16=1
+//! variant qmatmul_reg_nf4_act_f16 -DQW_NF4=1 -DVKT_F16=1
+//! variant qmatmul_reg_f32_act_bf16 -DQW_F32=1 -DVKT_BF16=1
+//! variant qmatmul_reg_f16_act_bf16 -DQW_F16=1 -DVKT_BF16=1
+//! variant qmatmul_reg_bf16_act_bf16 -DQW_BF16=1 -DVKT_BF16=1
+//! variant qmatmul_reg_int8_act_bf16 -DQW_INT8=1 -DVKT_BF16=1
+//! variant qmatmul_reg_nf4_act_bf16 -DQW_NF4=1 -DVKT_BF16=1
+// _act_f16 / _act_bf16: x (dy), y (dx) and bias in 16-bit storage (mixed precision activations; see
+// qmatmul_io.glsl); the weight formats are unchanged.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
 
@@ -38,19 +50,35 @@ layout(local_size_x_id = 0) in;
 #include "qmatmul_io.glsl"
 #include "qweight.glsl"
 
+#if defined(VKT_F16) || defined(VKT_BF16)
+layout(binding = 0) readonly buffer A8 { uvec4 a8[]; };  // 8 halves per 16-byte word
+#else
 layout(binding = 0) readonly buffer A8 { u64vec4 a8[]; };
+#endif
 
 // A(i, k .. k + 7); k % 8 == 0.
 void load_a8(uint i, uint k, out float f[8]) {
     uint ia = pc.off_a + i * pc.lda + k;
     if (A_VEC) {
+#if defined(VKT_F16)
+        uvec4 v = a8[ia / 8];
+        for (uint c = 0; c < 4; c++) {
+            vec2 h = unpackHalf2x16(v[c]);
+            f[2 * c] = h.x, f[2 * c + 1] = h.y;
+        }
+#elif defined(VKT_BF16)
+        uvec4 v = a8[ia / 8];
+        for (uint c = 0; c < 4; c++)
+            f[2 * c] = uintBitsToFloat(v[c] << 16), f[2 * c + 1] = uintBitsToFloat(v[c] & 0xffff0000u);
+#else
         u64vec4 v = a8[ia / 8];
         for (uint c = 0; c < 4; c++) {
             uvec2 u = unpackUint2x32(v[c]);
             f[2 * c] = uintBitsToFloat(u.x), f[2 * c + 1] = uintBitsToFloat(u.y);
         }
+#endif
     } else {
-        for (uint c = 0; c < 8; c++) f[c] = a[ia + c];
+        for (uint c = 0; c < 8; c++) f[c] = VKT_LOAD(a[ia + c]);
     }
 }
 
@@ -91,7 +119,7 @@ void main() {
             float bv[TN];
             for (uint j = 0; j < TN; j++) bv[j] = qw_elem(qm_we(k, jj[j]));
             for (uint i = 0; i < TM; i++) {
-                float av = a[pc.off_a + ii[i] * pc.lda + k];
+                float av = VKT_LOAD(a[pc.off_a + ii[i] * pc.lda + k]);
                 for (uint j = 0; j < TN; j++) acc[i][j] = fma(av, bv[j], acc[i][j]);
             }
         }
@@ -106,7 +134,8 @@ void main() {
             for (uint i = 0; i < TM; i++) {
                 if (kn == 8u) load_a8(ii[i], k, av[i]);
                 else
-                    for (uint kk = 0; kk < 8; kk++) av[i][kk] = a[pc.off_a + ii[i] * pc.lda + min(k + kk, pc.k - 1u)];
+                    for (uint kk = 0; kk < 8; kk++)
+                        av[i][kk] = VKT_LOAD(a[pc.off_a + ii[i] * pc.lda + min(k + kk, pc.k - 1u)]);
             }
             for (uint kk = 0; kk < kn; kk++) {
                 float bv[TN];

@@ -14,6 +14,18 @@
 //! variant qmatmul_smem_bf16 -DQW_BF16=1
 //! variant qmatmul_smem_int8 -DQW_INT8=1
 //! variant qmatmul_smem_nf4 -DQW_NF4=1
+//! variant qmatmul_smem_f32_act_f16 -DQW_F32=1 -DVKT_F16=1
+//! variant qmatmul_smem_f16_act_f16 -DQW_F16=1 -DVKT_F16=1
+//! variant qmatmul_smem_bf16_act_f16 -DQW_BF16=1 -DVKT_F16=1
+//! variant qmatmul_smem_int8_act_f16 -DQW_INT8=1 -DVKT_F16=1
+//! variant qmatmul_smem_nf4_act_f16 -DQW_NF4=1 -DVKT_F16=1
+//! variant qmatmul_smem_f32_act_bf16 -DQW_F32=1 -DVKT_BF16=1
+//! variant qmatmul_smem_f16_act_bf16 -DQW_F16=1 -DVKT_BF16=1
+//! variant qmatmul_smem_bf16_act_bf16 -DQW_BF16=1 -DVKT_BF16=1
+//! variant qmatmul_smem_int8_act_bf16 -DQW_INT8=1 -DVKT_BF16=1
+//! variant qmatmul_smem_nf4_act_bf16 -DQW_NF4=1 -DVKT_BF16=1
+// _act_f16 / _act_bf16: x (dy), y (dx) and bias in 16-bit storage (mixed precision activations; see
+// qmatmul_io.glsl); the weight formats are unchanged.
 #extension GL_GOOGLE_include_directive : require
 
 layout(constant_id = 0) const uint WG = 256;      // must equal (BM / TM) * (BN / TN)
@@ -43,7 +55,7 @@ void main() {
         for (uint e = t; e < BK * BM; e += WG) {
             uint i = e / BK, kk = e % BK;
             float v = 0.0;
-            if (i0 + i < pc.m && k0 + kk < pc.k) v = a[pc.off_a + (i0 + i) * pc.lda + k0 + kk];
+            if (i0 + i < pc.m && k0 + kk < pc.k) v = VKT_LOAD(a[pc.off_a + (i0 + i) * pc.lda + k0 + kk]);
             sa[kk * BM + i] = v;
         }
         for (uint e = t; e < BK * BN; e += WG) {

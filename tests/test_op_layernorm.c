@@ -190,7 +190,8 @@ static void check_half(vkt_test *t, vkt_dtype dt, int64_t N, int64_t C) {
     snprintf(what, sizeof what, "layernorm db+= %s N=%lld C=%lld", vkt_dtype_name(dt), (long long)N, (long long)C);
     vkt_check(t, what, gdb, dbr, uc, 5e-4);
     free(x), free(w), free(b), free(xd), free(wd), free(bd), free(yr), free(rr);
-    free(dy), free(dw0), free(db0), free(mr), free(dyd), free(dxr), free(dwr), free(dbr), free(gdx), free(gdw), free(gdb);
+    free(dy), free(dw0), free(db0), free(mr), free(dyd), free(dxr), free(dwr), free(dbr), free(gdx), free(gdw),
+        free(gdb);
     free(vkt_test_read_output(t, &mean, "mean"));
     vkt_arena_reset(t->arena);
 }

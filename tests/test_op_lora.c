@@ -163,9 +163,11 @@ static void check_case(vkt_test *t, const lora_case *cs, bool with_dx, vkt_dtype
     free(vkt_any_read(t, &g, "g"));
     char what[160];
     snprintf(what, sizeof what, "%s%lldx%lldx%lld r%lld window %lld+%lld of %lld s %g%s",
-             dt == VKT_DTYPE_F32 ? "" : dt == VKT_DTYPE_F16 ? "f16 " : "bf16 ", (long long)R, (long long)IN,
-             (long long)OUT, (long long)RK, (long long)cs->c0, (long long)OUT, (long long)cs->ldy, cs->scale,
-             mask ? " dropout" : "");
+             dt == VKT_DTYPE_F32   ? ""
+             : dt == VKT_DTYPE_F16 ? "f16 "
+                                   : "bf16 ",
+             (long long)R, (long long)IN, (long long)OUT, (long long)RK, (long long)cs->c0, (long long)OUT,
+             (long long)cs->ldy, cs->scale, mask ? " dropout" : "");
     for (int64_t e = 0; e < NY; e++) {
         int64_t j = e % cs->ldy;
         if ((j < cs->c0 || j >= cs->c0 + OUT) && memcmp(&gy[e], &y0[e], 4) != 0) {

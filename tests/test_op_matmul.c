@@ -102,10 +102,9 @@ static void check_case(vkt_test *t, vkt_matmul_variant v, const mm_case *cs) {
     float *y = vkt_any_read(t, &out, "c");
     char what[128];
     snprintf(what, sizeof what, "%s%s %s%s %c%c %lldx%lldx%lld b%lld%s%s d%u", vkt_matmul_variant_name(v),
-             wide ? "/wide" : "",
-             vkt_dtype_name(cs->dt), cs->c16 ? "->c16" : "", cs->ta ? 'T' : 'N', cs->tb ? 'T' : 'N', (long long)cs->m, (long long)cs->n,
-             (long long)cs->k, (long long)nb, cs->bias ? " bias" : "", cs->accumulate ? " acc" : "",
-             vkt_rec_dispatch_count(t->rec));
+             wide ? "/wide" : "", vkt_dtype_name(cs->dt), cs->c16 ? "->c16" : "", cs->ta ? 'T' : 'N',
+             cs->tb ? 'T' : 'N', (long long)cs->m, (long long)cs->n, (long long)cs->k, (long long)nb,
+             cs->bias ? " bias" : "", cs->accumulate ? " acc" : "", vkt_rec_dispatch_count(t->rec));
     /* Compare the matrices only; the padding between batches must be untouched (NaN or the initial C). */
     size_t nmn = (size_t)(nb * cs->m * cs->n), p = 0;
     float *yp = malloc(nmn * sizeof *yp);
@@ -172,9 +171,13 @@ static void check_linear(vkt_test *t, const char *vname, vkt_dtype dt, int64_t r
     float *x = vkt_test_randn(t, nx, 1), *w = vkt_test_randn(t, nw, 0.1f), *bias = vkt_test_randn(t, (size_t)out, 1);
     float *dy = vkt_test_randn(t, ny, 1), *dw0 = vkt_test_randn(t, nw, 1), *db0 = vkt_test_randn(t, (size_t)out, 1);
     /* Inputs are rounded to dt in place before the reference sees them. */
-    lin_ctx c = {.x = vkt_half_or_f32_upload(t, dt, x, rows, in), .w = vkt_half_or_f32_upload(t, dt, w, out, in),
-                 .bias = vkt_half_or_f32_upload(t, dt, bias, out, 1), .dy = vkt_half_or_f32_upload(t, dt, dy, rows, out),
-                 .rows = rows, .in = in, .out = out};
+    lin_ctx c = {.x = vkt_half_or_f32_upload(t, dt, x, rows, in),
+                 .w = vkt_half_or_f32_upload(t, dt, w, out, in),
+                 .bias = vkt_half_or_f32_upload(t, dt, bias, out, 1),
+                 .dy = vkt_half_or_f32_upload(t, dt, dy, rows, out),
+                 .rows = rows,
+                 .in = in,
+                 .out = out};
     double *xd = vkt_test_to_double(x, nx), *wd = vkt_test_to_double(w, nw), *bd = vkt_test_to_double(bias, (size_t)out);
     double *dyd = vkt_test_to_double(dy, ny), *dwd = vkt_test_to_double(dw0, nw);
     double *dbd = vkt_test_to_double(db0, (size_t)out), *yd = malloc(ny * sizeof *yd), *dxd = malloc(nx * sizeof *dxd);
@@ -228,6 +231,7 @@ typedef struct {
     int64_t pad_a, pad_b, ldc, c0; /* extra elements per stored row of A and B; C's row stride and first column */
     bool accumulate;
     float alpha;
+    vkt_dtype dt; /* A, B and (16-bit: c16) C; f32 C otherwise */
 } ld_case;
 
 static void check_strided(vkt_test *t, vkt_matmul_variant v, const ld_case *cs) {
@@ -236,14 +240,39 @@ static void check_strided(vkt_test *t, vkt_matmul_variant v, const ld_case *cs) 
     int64_t lda = ca + cs->pad_a, ldb = cb + cs->pad_b, na = ra * lda, nbb = rb * ldb, nc = cs->m * cs->ldc;
     float *a = vkt_test_randn(t, (size_t)na, 1), *b = vkt_test_randn(t, (size_t)nbb, 1);
     float *c0 = vkt_test_randn(t, (size_t)nc, 1);
-    mm_ctx x = {.a = vkt_test_upload(t, a, na, 1, 1, 1), .b = vkt_test_upload(t, b, nbb, 1, 1, 1)};
+    mm_ctx x = {.a = vkt_half_or_f32_upload(t, cs->dt, a, na, 1), .b = vkt_half_or_f32_upload(t, cs->dt, b, nbb, 1)};
     /* The whole C matrix is pre-filled: columns outside the window must come back bit for bit. */
-    vkt_test_out out = vkt_test_output_init(t, c0, nc, 1, 1, 1);
+    vkt_test_out out = vkt_any_output(t, cs->dt, c0, nc, 1);
     x.c = out.view;
-    x.c.offset += (size_t)cs->c0 * 4, x.c.shape[0] = nc - cs->c0;
+    x.c.offset += (size_t)cs->c0 * vkt_dtype_size(cs->dt), x.c.shape[0] = nc - cs->c0;
     x.d = (vkt_matmul_desc){.m = cs->m, .n = cs->n, .k = cs->k, .trans_a = cs->ta, .trans_b = cs->tb,
                             .alpha = cs->alpha, .accumulate = cs->accumulate, .lda = lda, .ldb = ldb,
                             .ldc = cs->ldc, .variant = v};
+    /* With a 16-bit C, K tails must stay in one dispatch on the fast kernel (no second rounding of C). */
+    bool want_wide = v == VKT_MATMUL_REG && cs->dt != F32 && lda % 8 == 0 && ldb % 8 == 0 && cs->ldc % 8 == 0 &&
+                     (cs->ta ? cs->m : cs->k) % 8 != 0 && !cs->ta && (cs->tb || cs->n % 8 == 0);
+    if (want_wide) {
+        vkt_rec *rec;
+        VKT_TEST_TRY(t, vkt_rec_create(t->dev, 64, &rec));
+        vkt_rec_set_profile(rec, true);
+        VKT_TEST_TRY(t, vkt_rec_begin(rec));
+        VKT_TEST_TRY(t, run_mm(rec, &x));
+        VKT_TEST_TRY(t, vkt_rec_end(rec));
+        VKT_TEST_TRY(t, vkt_rec_submit_wait(rec));
+        vkt_rec_profile_row *rows;
+        int n_rows;
+        double total;
+        VKT_TEST_TRY(t, vkt_rec_profile_rows(rec, &rows, &n_rows, &total));
+        if (n_rows != 1 || strcmp(rows[0].name, "matmul_wide") != 0 || rows[0].count != 1)
+            vkt_test_fail(t, "16-bit C with a K tail: %d kinds of dispatch, first %s x%d (want one matmul_wide)",
+                          n_rows, n_rows ? rows[0].name : "none", n_rows ? rows[0].count : 0);
+        free(rows);
+        vkt_rec_destroy(rec);
+        /* Restore C for the checked run below. */
+        vkt_test_out fresh = vkt_any_output(t, cs->dt, c0, nc, 1);
+        out = fresh, x.c = out.view;
+        x.c.offset += (size_t)cs->c0 * vkt_dtype_size(cs->dt), x.c.shape[0] = nc - cs->c0;
+    }
     vkt_test_run(t, run_mm, &x);
     double *ad = vkt_test_to_double(a, (size_t)na), *bd = vkt_test_to_double(b, (size_t)nbb);
     double *ref = vkt_test_to_double(c0, (size_t)nc);
@@ -251,11 +280,12 @@ static void check_strided(vkt_test *t, vkt_matmul_variant v, const ld_case *cs) 
                               .alpha = cs->alpha != 0 ? cs->alpha : 1.0, .accumulate = cs->accumulate,
                               .lda = lda, .ldb = ldb, .ldc = cs->ldc};
     vkt_ref_matmul(ad, bd, NULL, ref + cs->c0, &rd);
-    float *y = vkt_test_read_output(t, &out, "c");
+    float *y = vkt_any_read(t, &out, "c");
     char what[128];
-    snprintf(what, sizeof what, "%s %c%c %lldx%lldx%lld lda %lld ldb %lld ldc %lld col %lld%s", vkt_matmul_variant_name(v),
-             cs->ta ? 'T' : 'N', cs->tb ? 'T' : 'N', (long long)cs->m, (long long)cs->n, (long long)cs->k,
-             (long long)lda, (long long)ldb, (long long)cs->ldc, (long long)cs->c0, cs->accumulate ? " acc" : "");
+    snprintf(what, sizeof what, "%s %s%c%c %lldx%lldx%lld lda %lld ldb %lld ldc %lld col %lld%s",
+             vkt_matmul_variant_name(v), cs->dt == F32 ? "" : vkt_dtype_name(cs->dt), cs->ta ? 'T' : 'N',
+             cs->tb ? 'T' : 'N', (long long)cs->m, (long long)cs->n, (long long)cs->k, (long long)lda, (long long)ldb,
+             (long long)cs->ldc, (long long)cs->c0, cs->accumulate ? " acc" : "");
     size_t nw = (size_t)(cs->m * cs->n), p = 0;
     float *yw = malloc(nw * sizeof *yw);
     double *rw = malloc(nw * sizeof *rw);
@@ -271,29 +301,33 @@ static void check_strided(vkt_test *t, vkt_matmul_variant v, const ld_case *cs) 
                 break;
             }
         }
-    vkt_check(t, what, yw, rw, nw, bound_for(cs->k));
+    vkt_check(t, what, yw, rw, nw, bound_for(cs->k) + (cs->dt == F32 ? 0 : vkt_half_unit(cs->dt)));
     free(a), free(b), free(c0), free(ad), free(bd), free(ref), free(y), free(yw), free(rw);
     vkt_arena_reset(t->arena);
 }
 
 static const ld_case ld_cases[] = {
     /* m, n, k, ta, tb, pad_a, pad_b, ldc, c0, acc, alpha */
-    {7, 5, 3, false, true, 0, 0, 17, 4, true, 0.5f},     /* LoRA forward: y[:, window] += s u B^T */
-    {33, 16, 8, false, true, 3, 0, 48, 16, true, 2.0f},  /* the k part of a fused q|k|v */
-    {33, 8, 16, false, false, 0, 0, 8, 0, false, 0},     /* dy_window B with dy strided: see next */
-    {33, 8, 16, false, false, 32, 0, 8, 0, false, 0},    /* A rows 48 apart (a window of dy) */
-    {16, 8, 33, true, false, 32, 0, 8, 0, true, 0.25f},  /* dB += s dy_window^T u */
-    {65, 72, 24, false, false, 8, 8, 80, 8, true, 1},    /* 8-aligned strides: the fast path */
-    {9, 3, 130, true, true, 5, 7, 11, 1, false, -1},
-    {1500, 7, 40, false, true, 2, 1, 9, 2, true, 1},      /* split over the binding limit */
+    {7, 5, 3, false, true, 0, 0, 17, 4, true, 0.5f, F32},    /* LoRA forward: y[:, window] += s u B^T */
+    {33, 16, 8, false, true, 3, 0, 48, 16, true, 2.0f, F32}, /* the k part of a fused q|k|v */
+    {33, 8, 16, false, false, 0, 0, 8, 0, false, 0, F32},    /* dy_window B with dy strided: see next */
+    {33, 8, 16, false, false, 32, 0, 8, 0, false, 0, F32},   /* A rows 48 apart (a window of dy) */
+    {16, 8, 33, true, false, 32, 0, 8, 0, true, 0.25f, F32}, /* dB += s dy_window^T u */
+    {65, 72, 24, false, false, 8, 8, 80, 8, true, 1, F32},   /* 8-aligned strides: the fast path */
+    {9, 3, 130, true, true, 5, 7, 11, 1, false, -1, F32},
+    {1500, 7, 40, false, true, 2, 1, 9, 2, true, 1, F32}, /* split over the binding limit */
     /* Strides on multiples of 8 but K (or M with transposed A) not: the aligned bulk on the fast kernel,
      * the tail on the general one (reg; padded LM-head logits, V = 50257 in rows of 50304). */
-    {40, 16, 37, false, false, 3, 0, 16, 0, true, 1},     /* dx = dlogits W: K tail */
-    {37, 24, 20, true, false, 3, 0, 24, 0, true, 0.5f},   /* dW += dlogits^T x: M and K tails */
-    {9, 5, 21, false, true, 3, 3, 5, 0, false, 0},        /* NT: K tail */
-    {24, 8, 3001, false, false, 7, 0, 8, 0, false, 0},    /* tails and a K split over the binding limit */
+    {40, 16, 37, false, false, 3, 0, 16, 0, true, 1, F32},   /* dx = dlogits W: K tail */
+    {37, 24, 20, true, false, 3, 0, 24, 0, true, 0.5f, F32}, /* dW += dlogits^T x: M and K tails */
+    {9, 5, 21, false, true, 3, 3, 5, 0, false, 0, F32},      /* NT: K tail */
+    {24, 8, 3001, false, false, 7, 0, 8, 0, false, 0, F32},  /* tails and a K split over the binding limit */
+    /* 16-bit A, B and C, strides on multiples of 8 and a K tail: one fast dispatch with its scalar tail (a
+     * split would round C twice); the LM head's dx = dlogits W over padded rows, and an NT one */
+    {40, 16, 37, false, false, 3, 0, 16, 0, true, 1, VKT_DTYPE_F16},
+    {24, 8, 301, false, false, 3, 0, 8, 0, false, 0, VKT_DTYPE_BF16},
+    {9, 8, 21, false, true, 3, 3, 24, 8, false, 0.5f, VKT_DTYPE_BF16},
 };
-
 
 /* Mismatched storage dtypes are refused (VKT_ERR_ARG, logged) before anything is recorded. */
 static void expect_dtype_refused(vkt_test *t) {
@@ -367,7 +401,7 @@ static const mm_case cases[] = {
     {2000, 16, 72, true, false, 1, 0, 0, 0, true, true, 0, F32, 1, false},
     {16, 24, 32, false, false, 5, 8, 0, 3, true, false, 0, F32, 1, false},
     {24, 16, 40, true, true, 3, 16, -1, 1, false, true, 0, F32, 1, false},
-    {16, 16, 2056, false, false, 1, 0, 0, 0, true, true, 0, F32, 1, false},  /* K over WIDE_KMAX: 3 K chunks */
+    {16, 16, 2056, false, false, 1, 0, 0, 0, true, true, 0, F32, 1, false}, /* K over WIDE_KMAX: 3 K chunks */
     {24, 8, 1040, true, true, 2, 8, 0, 0, true, false, 0, F32, 1, false},
     /* A's rows misaligned only by its stride (K or M not a multiple of 8): 8 row classes, fast middles */
     {40, 16, 1001, false, false, 1, 0, 0, 0, true, false, 0, F32, 0, false},
@@ -397,11 +431,11 @@ static const mm_case cases[] = {
     {48, 40, 64, true, false, 1, 0, 0, 0, true, true, 0.5f, VKT_DTYPE_F16, 1, true},
     {56, 24, 16, true, true, 1, 0, 0, 0, true, false, 1.5f, VKT_DTYPE_BF16, 1, true},
     {64, 72, 40, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_BF16, 1, true},
-    {16, 16, 2056, false, false, 1, 0, 0, 0, true, true, 0, VKT_DTYPE_F16, 1, false}, /* 3 K chunks into f32 C */
+    {16, 16, 2056, false, false, 1, 0, 0, 0, true, true, 0, VKT_DTYPE_F16, 1, false},  /* 3 K chunks into f32 C */
     {16, 16, 2056, false, false, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_BF16, 1, true}, /* K whole into 16-bit C */
     {16, 24, 32, false, false, 5, 8, 0, 3, true, false, 0, VKT_DTYPE_F16, 1, true},
     {24, 16, 40, true, true, 3, 16, -1, 1, false, true, 0, VKT_DTYPE_BF16, 1, false},
-    {8, 3000, 40, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16, 1, true},  /* N split */
+    {8, 3000, 40, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16, 1, true}, /* N split */
 };
 
 int main(void) {

@@ -8,9 +8,13 @@
  * The reference backward is checked against finite differences of the reference forward first.
  * Bound: the f32 matmul bound of test_op_matmul.c, 1.2e-4 * sqrt(K): the weights the kernel sees are
  * exactly the reference's (same dequantization in f32; NF4's block maximum may differ by one rounding
- * where the shader compiler fuses code * absmax2 + offset, ~6e-8 relative, far inside the bound). */
+ * where the shader compiler fuses code * absmax2 + offset, ~6e-8 relative, far inside the bound).
+ * 16-bit activations (x, y, bias, dy, dx in f16 or bf16, the mixed precision case): inputs and the
+ * accumulated y0, dx0 are rounded before the reference sees them; the output adds one rounding, so the
+ * bound is the f32 one plus the unit roundoff (2^-11, 2^-8). */
 #include <string.h>
 
+#include "half_io.h"
 #include "harness.h"
 #include "ops/qmatmul.h"
 #include "ref/ref_qmatmul.h"
@@ -54,19 +58,20 @@ static double fd_loss(const double *x, void *p) {
 }
 
 static void check_case(vkt_test *t, const char *vname, vkt_qformat f, int64_t rows, int64_t in, int64_t out, bool acc,
-                       bool expect_split) {
+                       bool expect_split, vkt_dtype dt) {
     size_t nx = (size_t)(rows * in), ny = (size_t)(rows * out), nw = (size_t)(out * in);
     float *w = vkt_test_randn(t, nw, 0.1f), *x = vkt_test_randn(t, nx, 1), *dy = vkt_test_randn(t, ny, 1);
     float *bias = vkt_test_randn(t, (size_t)out, 1), *y0 = vkt_test_randn(t, ny, 1), *dx0 = vkt_test_randn(t, nx, 1);
+    const double uh = dt == VKT_DTYPE_F32 ? 0 : vkt_half_unit(dt);
     vkt_qlayout l = vkt_quant_layout(f, out, in);
     void *blob = malloc(l.bytes);
     VKT_TEST_TRY(t, vkt_quant_pack(w, out, in, f, blob));
     q_ctx c = {.rows = rows, .acc = acc, .has_bias = !acc};
     VKT_TEST_TRY(t, vkt_qweight_upload(t->dev, t->arena, w, out, in, f, &c.w));
-    c.x = vkt_test_upload(t, x, rows, in, 1, 1), c.dy = vkt_test_upload(t, dy, rows, out, 1, 1);
-    c.bias = vkt_test_upload(t, bias, out, 1, 1, 1);
-    vkt_test_out yo = acc ? vkt_test_output_init(t, y0, rows, out, 1, 1) : vkt_test_output(t, rows, out, 1, 1);
-    vkt_test_out dxo = acc ? vkt_test_output_init(t, dx0, rows, in, 1, 1) : vkt_test_output(t, rows, in, 1, 1);
+    c.x = vkt_half_or_f32_upload(t, dt, x, rows, in), c.dy = vkt_half_or_f32_upload(t, dt, dy, rows, out);
+    c.bias = vkt_half_or_f32_upload(t, dt, bias, out, 1);
+    vkt_test_out yo = vkt_any_output(t, dt, acc ? y0 : NULL, rows, out);
+    vkt_test_out dxo = vkt_any_output(t, dt, acc ? dx0 : NULL, rows, in);
     c.y = yo.view, c.dx = dxo.view;
 
     double *xd = vkt_test_to_double(x, nx), *dyd = vkt_test_to_double(dy, ny),
@@ -75,7 +80,7 @@ static void check_case(vkt_test *t, const char *vname, vkt_qformat f, int64_t ro
     vkt_ref_qmatmul_fwd(xd, &l, blob, acc ? NULL : bd, yr, rows, acc);
     vkt_ref_qmatmul_bwd_dx(dyd, &l, blob, dxr, rows, acc);
     char what[160];
-    if (!acc && rows * in * out <= 20000) {
+    if (!acc && rows * in * out <= 20000 && dt == VKT_DTYPE_F32) {
         double *g = calloc(nx, sizeof *g);
         vkt_ref_qmatmul_bwd_dx(dyd, &l, blob, g, rows, false);
         fd_ctx fc = {&l, blob, dyd, rows};
@@ -85,19 +90,19 @@ static void check_case(vkt_test *t, const char *vname, vkt_qformat f, int64_t ro
         free(g);
     }
 
-    const char *mode = acc ? " acc" : " bias";
+    const char *mode = acc ? " acc" : " bias", *dn = dt == VKT_DTYPE_F32 ? "" : vkt_dtype_name(dt);
     vkt_test_run(t, run_fwd, &c);
     uint32_t nd_fwd = vkt_rec_dispatch_count(t->rec);
-    float *gy = vkt_test_read_output(t, &yo, "y");
-    snprintf(what, sizeof what, "%s %s fwd %lldx%lldx%lld%s d%u", vname, vkt_qformat_name(f), (long long)rows,
-             (long long)in, (long long)out, mode, nd_fwd);
-    vkt_check(t, what, gy, yr, ny, bound_for(in));
+    float *gy = vkt_any_read(t, &yo, "y");
+    snprintf(what, sizeof what, "%s %s fwd %lldx%lldx%lld%s d%u %s", vname, vkt_qformat_name(f), (long long)rows,
+             (long long)in, (long long)out, mode, nd_fwd, dn);
+    vkt_check(t, what, gy, yr, ny, bound_for(in) + uh);
     vkt_test_run(t, run_dx, &c);
     uint32_t nd_dx = vkt_rec_dispatch_count(t->rec);
-    float *gdx = vkt_test_read_output(t, &dxo, "dx");
-    snprintf(what, sizeof what, "%s %s dx  %lldx%lldx%lld%s d%u", vname, vkt_qformat_name(f), (long long)rows,
-             (long long)in, (long long)out, acc ? " acc" : "", nd_dx);
-    vkt_check(t, what, gdx, dxr, nx, bound_for(out));
+    float *gdx = vkt_any_read(t, &dxo, "dx");
+    snprintf(what, sizeof what, "%s %s dx  %lldx%lldx%lld%s d%u %s", vname, vkt_qformat_name(f), (long long)rows,
+             (long long)in, (long long)out, acc ? " acc" : "", nd_dx, dn);
+    vkt_check(t, what, gdx, dxr, nx, bound_for(out) + uh);
     if (expect_split && (nd_fwd < 2 || nd_dx < 2))
         vkt_test_fail(t, "%s %s %lldx%lldx%lld: expected split dispatches, got %u and %u", vname, vkt_qformat_name(f),
                       (long long)rows, (long long)in, (long long)out, nd_fwd, nd_dx);
@@ -144,12 +149,21 @@ int main(void) {
         setenv("VKT_QMATMUL_VARIANT", vname, 1);
         for (int f = 0; f < VKT_QFORMAT_COUNT; f++) {
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-                check_case(&t, vname, (vkt_qformat)f, shapes[s].rows, shapes[s].in, shapes[s].out, shapes[s].acc,
-                           false);
+                check_case(&t, vname, (vkt_qformat)f, shapes[s].rows, shapes[s].in, shapes[s].out, shapes[s].acc, false,
+                           VKT_DTYPE_F32);
             for (size_t s = 0; s < sizeof split_shapes / sizeof split_shapes[0]; s++) {
                 const shape *sp = &split_shapes[s];
-                check_case(&t, vname, (vkt_qformat)f, sp->rows, sp->in, sp->out, sp->acc, sp->split);
+                check_case(&t, vname, (vkt_qformat)f, sp->rows, sp->in, sp->out, sp->acc, sp->split, VKT_DTYPE_F32);
             }
+            if (!vkt_half_supported(&t)) continue;
+            /* 16-bit activations (QLoRA in mixed precision): the 8-wide loads (in 256 and 72, both kernels),
+             * a row-straddling NF4 shape (99: one element at a time), accumulation, and a split (2200 rows
+             * of 64 bf16 are 275 KiB). smem is slow on CPU drivers: one shape there. */
+            check_case(&t, vname, (vkt_qformat)f, 7, 72, 129, true, false, VKT_DTYPE_F16);
+            if (variants[vi] == VKT_MATMUL_SMEM) continue;
+            check_case(&t, vname, (vkt_qformat)f, 17, 256, 9, false, false, VKT_DTYPE_BF16);
+            check_case(&t, vname, (vkt_qformat)f, 13, 99, 17, true, false, VKT_DTYPE_BF16);
+            check_case(&t, vname, (vkt_qformat)f, 2200, 64, 40, false, true, VKT_DTYPE_F16);
         }
     }
     unsetenv("VKT_QMATMUL_VARIANT");

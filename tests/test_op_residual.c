@@ -27,7 +27,8 @@ static void check_size(vkt_test *t, vkt_dtype dt, int64_t n) {
     float *a = vkt_test_randn(t, (size_t)n, 1), *b = vkt_test_randn(t, (size_t)n, 1);
     float *dout = vkt_test_randn(t, (size_t)n, 1), *da0 = vkt_test_randn(t, (size_t)n, 1);
     float *db0 = vkt_test_randn(t, (size_t)n, 1);
-    ctx_t c = {.a = vkt_half_or_f32_upload(t, dt, a, n, 1), .b = vkt_half_or_f32_upload(t, dt, b, n, 1),
+    ctx_t c = {.a = vkt_half_or_f32_upload(t, dt, a, n, 1),
+               .b = vkt_half_or_f32_upload(t, dt, b, n, 1),
                .dout = vkt_half_or_f32_upload(t, dt, dout, n, 1)};
     vkt_test_out out = vkt_any_output(t, dt, NULL, n, 1);
     vkt_test_out da = vkt_any_output(t, dt, da0, n, 1), db = vkt_any_output(t, dt, db0, n, 1);

@@ -106,8 +106,11 @@ static void check_case(vkt_test *t, const case_t *cs) {
     for (int variant = VKT_XENT_GROUP_PER_ROW; variant <= VKT_XENT_THREAD_PER_ROW; variant++) {
         for (int mode = 0; mode < 5; mode++) {
             bool fused = mode == 1 || mode == 3, inplace = mode == 2 || mode == 3, weighted = mode == 4;
-            ctx_t c = {.targets = vkt_test_upload_i32(t, targets, N), .o = vkt_xent_opts_default(), .fused = fused,
-                       .weighted = weighted, .weights = vkt_test_upload(t, weights, N, 1, 1, 1),
+            ctx_t c = {.targets = vkt_test_upload_i32(t, targets, N),
+                       .o = vkt_xent_opts_default(),
+                       .fused = fused,
+                       .weighted = weighted,
+                       .weights = vkt_test_upload(t, weights, N, 1, 1, 1),
                        .scale = vkt_test_upload(t, scale_buf, 8, 1, 1, 1)};
             c.o.dloss = (float)dloss, c.o.variant = (vkt_xent_variant)variant, c.o.vocab = cs->pad ? V : 0;
             if (cs->dev_scale > 0) c.o.dloss_scale = &c.scale, c.o.dloss_scale_index = 5;
@@ -119,8 +122,9 @@ static void check_case(vkt_test *t, const case_t *cs) {
             vkt_test_run(t, run, &c);
 
             char what[128];
-            const char *tag = weighted ? "weighted" : fused ? (inplace ? "fused inplace" : "fused")
-                                                            : (inplace ? "inplace" : "split");
+            const char *tag = weighted ? "weighted"
+                              : fused  ? (inplace ? "fused inplace" : "fused")
+                                       : (inplace ? "inplace" : "split");
             float *gl = vkt_test_read_output(t, &lo, "losses");
             snprintf(what, sizeof what, "losses %s %s %s N=%lld V=%lld", vkt_dtype_name(dt), vname[variant], tag,
                      (long long)N, (long long)V);
@@ -169,12 +173,19 @@ int main(void) {
     vkt_test_init(&t, "op_xent");
     const vkt_dtype F32 = VKT_DTYPE_F32;
     const case_t cases[] = {
-        {1, 1, 1, 0, 0, false, 0, F32, 0},          {1, 7, 1, 0, 0, false, 0, F32, 0},           {3, 257, 2, 0, 0.34, false, 0, F32, 0},
-        {37, 1000, 1, 0, 0.25, true, 0, F32, 0},    {300, 1000, 1, 0, 0.1, false, 0, F32, 0},    {5, 50257, 1, 0, 0, false, 0, F32, 0},
+        {1, 1, 1, 0, 0, false, 0, F32, 0},
+        {1, 7, 1, 0, 0, false, 0, F32, 0},
+        {3, 257, 2, 0, 0.34, false, 0, F32, 0},
+        {37, 1000, 1, 0, 0.25, true, 0, F32, 0},
+        {300, 1000, 1, 0, 0.1, false, 0, F32, 0},
+        {5, 50257, 1, 0, 0, false, 0, F32, 0},
         {17, 4099, 50, 3e4f, 0.2, false, 0, F32, 0}, /* large magnitude: exp(x) would overflow without the max */
-        {9, 513, 20, -2e4f, 0, false, 0, F32, 0},   {4, 33, 1, 0, 1.0, false, 0, F32, 0},         /* every row ignored */
+        {9, 513, 20, -2e4f, 0, false, 0, F32, 0},
+        {4, 33, 1, 0, 1.0, false, 0, F32, 0}, /* every row ignored */
         /* Padded rows (the model's training logits: V rounded up to a multiple of 128) */
-        {3, 257, 2, 0, 0.34, false, 7, F32, 0},  {37, 1000, 1, 0, 0.25, true, 24, F32, 0}, {5, 50257, 1, 0, 0, false, 47, F32, 0},
+        {3, 257, 2, 0, 0.34, false, 7, F32, 0},
+        {37, 1000, 1, 0, 0.25, true, 24, F32, 0},
+        {5, 50257, 1, 0, 0, false, 47, F32, 0},
         /* A device-side dloss multiplier (f16 loss scaling) on f32 logits */
         {37, 1000, 1, 0, 0.25, true, 24, VKT_DTYPE_F32, 1024.0f},
     };

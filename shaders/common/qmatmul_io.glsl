@@ -1,9 +1,13 @@
 // Shared by the qmatmul kernels: bindings other than the weight's, push constants, the output store.
-// The kernel computes C (m, n) (+)= op(A) op(W) over k, A f32 (m, k) row-major with row stride lda:
+// The kernel computes C (m, n) (+)= op(A) op(W) over k, A (m, k) row-major with row stride lda. A, C and
+// the bias are f32, or all in 16-bit storage with -DVKT_F16 / -DVKT_BF16 (VKT_T; f32 arithmetic, C rounded
+// once per store):
 //   TRANS_B (forward y = x W^T):  op(W)(kk, j) = W(w_row0 + j, w_col0 + kk)
 //   !TRANS_B (input grad dx = dy W): op(W)(kk, j) = W(w_row0 + kk, w_col0 + j)
 #ifndef VKT_QMATMUL_IO_GLSL
 #define VKT_QMATMUL_IO_GLSL
+
+#include "dtype.glsl"
 
 layout(push_constant) uniform Pc {
     uint m, n, k;                        // this dispatch's sub-problem
@@ -18,9 +22,9 @@ layout(push_constant) uniform Pc {
 #define QM_ACCUMULATE 1u
 #define QM_BIAS 2u
 
-layout(binding = 0) readonly buffer A { float a[]; };
-layout(binding = 5) readonly buffer Bias { float bias[]; };
-layout(binding = 6) buffer C { float c[]; };
+layout(binding = 0) readonly buffer A { VKT_T a[]; };
+layout(binding = 5) readonly buffer Bias { VKT_T bias[]; };
+layout(binding = 6) buffer C { VKT_T c[]; };
 
 // Flat W element of op(W)(kk, j).
 uint qm_we(uint kk, uint j) {
@@ -30,9 +34,9 @@ uint qm_we(uint kk, uint j) {
 void qm_store(uint i, uint j, float acc) {
     uint ic = pc.off_c + i * pc.ldc + j;
     float v = acc;
-    if ((pc.flags & QM_BIAS) != 0u) v += bias[pc.off_bias + j];
-    if ((pc.flags & QM_ACCUMULATE) != 0u) v += c[ic];
-    c[ic] = v;
+    if ((pc.flags & QM_BIAS) != 0u) v += VKT_LOAD(bias[pc.off_bias + j]);
+    if ((pc.flags & QM_ACCUMULATE) != 0u) v += VKT_LOAD(c[ic]);
+    c[ic] = VKT_STORE(v);
 }
 
 #endif

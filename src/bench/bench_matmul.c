@@ -2,28 +2,47 @@
  * in the layouts a Linear layer uses: forward NT (y = x W^T), input gradient NN (dx = dy W) and weight
  * gradient TN (dW += dy^T x). The weight-gradient cases accumulate, so each replay first zero-fills C
  * (recorded in the case; its bytes are counted). Validation compares 256 sampled outputs (including the
- * last row and column) with a double-precision dot product; work is 2*M*N*K FLOPs. */
+ * last row and column) with a double-precision dot product; work is 2*M*N*K FLOPs.
+ * The Linear shapes also run with f16 and bf16 inputs (C f32; the inputs' bytes counted at 2 each), the
+ * mixed precision training case (issue 10: 16-bit inputs should reach the f32 kernel's share of peak). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "bench/bench_groups.h"
+#include "core/half.h"
 #include "ops/matmul.h"
 
 typedef struct {
     int64_t m, n, k;
     bool ta, tb, acc;
-    vkt_tensor a, b, c;   /* stored A, stored B, C (m, n) */
-    float *ha, *hb;       /* owned: host copies of A and B */
+    vkt_dtype dt;       /* storage of A and B */
+    vkt_tensor a, b, c; /* stored A, stored B, C (m, n) f32 */
+    float *ha, *hb;     /* owned: host copies of A and B as the device holds them */
 } matmul_ctx;
+
+/* Uploads host (n values) as dt; 16-bit rounds host in place so the check sees the stored values. */
+static vkt_status upload_as(vkt_bench *b, float *host, int64_t n, vkt_dtype dt, vkt_tensor *out) {
+    if (dt == VKT_DTYPE_F32) return vkt_bench_upload(b, host, n, 1, 1, 1, out);
+    uint16_t *h = malloc((size_t)n * sizeof *h);
+    if (!h) return VKT_ERR_OOM;
+    for (int64_t i = 0; i < n; i++) {
+        h[i] = dt == VKT_DTYPE_F16 ? vkt_f32_to_f16(host[i]) : vkt_f32_to_bf16(host[i]);
+        host[i] = dt == VKT_DTYPE_F16 ? vkt_f16_to_f32(h[i]) : vkt_bf16_to_f32(h[i]);
+    }
+    vkt_status s = vkt_tensor_alloc(b->arena, dt, n, 1, 1, 1, out);
+    if (s == VKT_OK) s = vkt_tensor_upload(b->dev, out, h, (size_t)n * sizeof *h);
+    free(h);
+    return s;
+}
 
 static vkt_status setup(vkt_bench *b, void *p) {
     matmul_ctx *x = p;
     x->ha = vkt_bench_rand(b, (size_t)(x->m * x->k), -1, 1);
     x->hb = vkt_bench_rand(b, (size_t)(x->k * x->n), -1, 1);
     if (!x->ha || !x->hb) return VKT_ERR_OOM;
-    VKT_TRY(vkt_bench_upload(b, x->ha, x->m * x->k, 1, 1, 1, &x->a));
-    VKT_TRY(vkt_bench_upload(b, x->hb, x->k * x->n, 1, 1, 1, &x->b));
+    VKT_TRY(upload_as(b, x->ha, x->m * x->k, x->dt, &x->a));
+    VKT_TRY(upload_as(b, x->hb, x->k * x->n, x->dt, &x->b));
     return vkt_bench_upload(b, NULL, x->m * x->n, 1, 1, 1, &x->c);
 }
 
@@ -70,44 +89,65 @@ static void teardown(void *p) {
 }
 
 vkt_status vkt_bench_group_matmul(vkt_bench *b) {
-    typedef struct { int64_t m, n, k; bool ta, tb, acc; const char *role; } shape;
+    typedef struct {
+        int64_t m, n, k;
+        bool ta, tb, acc;
+        const char *role;
+        vkt_dtype dt;
+    } shape;
+    const vkt_dtype F16 = VKT_DTYPE_F16, BF16 = VKT_DTYPE_BF16;
     static const shape full[] = {
-        {1024, 1024, 1024, false, false, false, "square"},
-        {2048, 2048, 2048, false, false, false, "square"},
-        {4096, 768, 768, false, true, false, "fwd_attn_proj"},   /* x (4096, 768) W^T, W (768, 768) */
-        {4096, 3072, 768, false, true, false, "fwd_mlp_fc"},     /* W (3072, 768) */
-        {4096, 768, 3072, false, true, false, "fwd_mlp_proj"},   /* W (768, 3072) */
-        {4096, 768, 768, false, false, false, "dx_attn_proj"},   /* dy (4096, 768) W (768, 768) */
-        {4096, 768, 3072, false, false, false, "dx_mlp_fc"},     /* dy (4096, 3072) W (3072, 768) */
-        {4096, 3072, 768, false, false, false, "dx_mlp_proj"},   /* dy (4096, 768) W (768, 3072) */
-        {768, 768, 4096, true, false, true, "dw_attn_proj"},     /* dy^T x: (768, 4096) (4096, 768) */
-        {3072, 768, 4096, true, false, true, "dw_mlp_fc"},
-        {768, 3072, 4096, true, false, true, "dw_mlp_proj"},
+        {1024, 1024, 1024, false, false, false, "square", VKT_DTYPE_F32},
+        {2048, 2048, 2048, false, false, false, "square", VKT_DTYPE_F32},
+        {4096, 768, 768, false, true, false, "fwd_attn_proj", VKT_DTYPE_F32}, /* x (4096, 768) W^T, W (768, 768) */
+        {4096, 3072, 768, false, true, false, "fwd_mlp_fc", VKT_DTYPE_F32},   /* W (3072, 768) */
+        {4096, 768, 3072, false, true, false, "fwd_mlp_proj", VKT_DTYPE_F32}, /* W (768, 3072) */
+        {4096, 768, 768, false, false, false, "dx_attn_proj", VKT_DTYPE_F32}, /* dy (4096, 768) W (768, 768) */
+        {4096, 768, 3072, false, false, false, "dx_mlp_fc", VKT_DTYPE_F32},   /* dy (4096, 3072) W (3072, 768) */
+        {4096, 3072, 768, false, false, false, "dx_mlp_proj", VKT_DTYPE_F32}, /* dy (4096, 768) W (768, 3072) */
+        {768, 768, 4096, true, false, true, "dw_attn_proj", VKT_DTYPE_F32},   /* dy^T x: (768, 4096) (4096, 768) */
+        {3072, 768, 4096, true, false, true, "dw_mlp_fc", VKT_DTYPE_F32},
+        {768, 3072, 4096, true, false, true, "dw_mlp_proj", VKT_DTYPE_F32},
+        /* Mixed precision: 16-bit activations and weights, f32 C */
+        {4096, 3072, 768, false, true, false, "fwd_mlp_fc", F16},
+        {4096, 3072, 768, false, true, false, "fwd_mlp_fc", BF16},
+        {4096, 768, 3072, false, false, false, "dx_mlp_fc", BF16},
+        {3072, 768, 4096, true, false, true, "dw_mlp_fc", BF16},
     };
     static const shape quick[] = {
-        {64, 72, 40, false, false, false, "square"},
-        {64, 72, 40, false, true, false, "fwd"},
-        {72, 40, 64, true, false, true, "dw"},
+        {64, 72, 40, false, false, false, "square", VKT_DTYPE_F32},
+        {64, 72, 40, false, true, false, "fwd", VKT_DTYPE_F32},
+        {72, 40, 64, true, false, true, "dw", VKT_DTYPE_F32},
+        {64, 72, 40, false, true, false, "fwd", BF16},
     };
     const shape *list = b->quick ? quick : full;
     size_t count = b->quick ? sizeof quick / sizeof quick[0] : sizeof full / sizeof full[0];
     for (size_t i = 0; i < count; i++) {
         const shape *s = &list[i];
-        matmul_ctx x = {.m = s->m, .n = s->n, .k = s->k, .ta = s->ta, .tb = s->tb, .acc = s->acc};
-        /* Which kernel will run: the variant picked for this device, and the reg variant's f32 fast path. */
-        vkt_matmul_variant v = vkt_matmul_pick(b->rec, VKT_DTYPE_F32, VKT_MATMUL_AUTO);
-        vkt_tensor probe = {.dtype = VKT_DTYPE_F32};
+        matmul_ctx x = {.m = s->m, .n = s->n, .k = s->k, .ta = s->ta, .tb = s->tb, .acc = s->acc, .dt = s->dt};
+        /* Which kernel will run: the variant picked for this device, and the reg variant's fast path. */
+        vkt_matmul_variant v = vkt_matmul_pick(b->rec, s->dt, VKT_MATMUL_AUTO);
+        vkt_tensor probe = {.dtype = s->dt};
         vkt_matmul_desc d = desc_of(&x);
         bool wide = v == VKT_MATMUL_REG && vkt_matmul_wide_ok(&probe, &probe, &d);
         char variant[48];
         snprintf(variant, sizeof variant, "%s%s_%c%c%s_%s", vkt_matmul_variant_name(v), wide ? "/wide" : "",
                  s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->acc ? "+fill" : "", s->role);
         double mnk = (double)s->m * (double)s->n * (double)s->k;
-        double bytes = 4.0 * ((double)(s->m * s->k + s->k * s->n + s->m * s->n) + (s->acc ? 2.0 * s->m * s->n : 0));
-        vkt_bench_case c = {.op = "matmul", .dtype = "f32", .variant = variant,
+        double es = (double)vkt_dtype_size(s->dt);
+        double bytes =
+            es * (double)(s->m * s->k + s->k * s->n) + 4.0 * (s->m * s->n + (s->acc ? 2.0 * s->m * s->n : 0));
+        vkt_bench_case c = {.op = "matmul",
+                            .dtype = vkt_dtype_name(s->dt),
+                            .variant = variant,
                             .wg = v == VKT_MATMUL_SMEM ? 256 : 8, /* SMEM_* and REG_WG in matmul.c */
-                            .flops = 2.0 * mnk, .bytes = bytes,
-                            .setup = setup, .record = record, .check = check, .teardown = teardown, .ctx = &x};
+                            .flops = 2.0 * mnk,
+                            .bytes = bytes,
+                            .setup = setup,
+                            .record = record,
+                            .check = check,
+                            .teardown = teardown,
+                            .ctx = &x};
         snprintf(c.shape, sizeof c.shape, "M=%lld N=%lld K=%lld", (long long)s->m, (long long)s->n,
                  (long long)s->k);
         VKT_TRY(vkt_bench_run(b, &c));

@@ -93,7 +93,8 @@ vkt_status vkt_op_layernorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tenso
         const uint32_t voff[5] = {pc.x_off, pc.dy_off, 0, pc.dx_off, pc.p_off};
         int vec4 = x->dtype == VKT_DTYPE_F32 && vkt_ops_vec4_rows(C, vb, voff, 5);
         vkt_pipeline *p;
-        VKT_TRY(vkt_ops_pipeline(r, vec4 ? "layernorm_bwd_vec4" : shader, 7, sizeof(vkt_pc_layernorm_bwd), spec, 2, &p));
+        VKT_TRY(
+            vkt_ops_pipeline(r, vec4 ? "layernorm_bwd_vec4" : shader, 7, sizeof(vkt_pc_layernorm_bwd), spec, 2, &p));
         uint32_t gx, gy;
         vkt_ops_grid_1d((uint64_t)np, &gx, &gy);
         VKT_TRY(vkt_rec_dispatch(r, "layernorm_bwd", p, bind, 7, &pc, sizeof pc, gx, gy, 1));

@@ -5,8 +5,9 @@
  * and to 32 bytes; the remainder travels in push constants. Boxes shrink (batch first, then the operand's outer stored
  * dimension) until every window fits; boxes after the first along K accumulate into C.
  *
- * The CPU variant has two kernels: matmul_wide (8 elements per load: 32 bytes of f32 or 16 of f16 / bf16) where every operand's contiguous
- * dimension, stride and window start is a multiple of 8 elements and K is too, and matmul_reg otherwise. */
+ * The CPU variant has two kernels: matmul_wide (8 elements per load: 32 bytes of f32 or 16 of f16 / bf16) where every
+ * operand's contiguous dimension, stride and window start is a multiple of 8 elements and K is too, and matmul_reg
+ * otherwise. */
 #include "ops/matmul.h"
 
 #include <stdlib.h>
@@ -108,12 +109,13 @@ static bool starts_on_8(const operand *o) {
 }
 
 /* matmul_wide's conditions on the operands as bound: A and B f32 (or both f16, or both bf16), K and each
- * contiguous dimension, row stride, batch stride and start element multiples of 8. */
-static bool wide_operands(const vkt_matmul_desc *d, const operand *oa, const operand *ob, int64_t nb) {
+ * contiguous dimension, row stride, batch stride and start element multiples of 8. k_tail: K may be any
+ * length (the kernel's scalar tail loop; used for a 16-bit C, see matmul_core). */
+static bool wide_operands(const vkt_matmul_desc *d, const operand *oa, const operand *ob, int64_t nb, bool k_tail) {
     vkt_dtype dt = oa->t->dtype;
     return (dt == VKT_DTYPE_F32 || dt == VKT_DTYPE_F16 || dt == VKT_DTYPE_BF16) && ob->t->dtype == dt &&
-           d->k % 8 == 0 && (!d->trans_a || d->m % 8 == 0) && (d->trans_b || d->n % 8 == 0) && oa->ld % 8 == 0 &&
-           ob->ld % 8 == 0 && starts_on_8(oa) && starts_on_8(ob) &&
+           (d->k % 8 == 0 || k_tail) && (!d->trans_a || d->m % 8 == 0) && (d->trans_b || d->n % 8 == 0) &&
+           oa->ld % 8 == 0 && ob->ld % 8 == 0 && starts_on_8(oa) && starts_on_8(ob) &&
            (nb == 1 || (oa->stride % 8 == 0 && ob->stride % 8 == 0));
 }
 
@@ -165,7 +167,7 @@ bool vkt_matmul_wide_ok(const vkt_tensor *a, const vkt_tensor *b, const vkt_matm
     int64_t nb = d->batch > 1 ? d->batch : 1;
     operand oa = {a, ld_a(d), nb > 1 ? d->stride_a : 0, 0};
     operand ob = {b, ld_b(d), nb > 1 ? d->stride_b : 0, 0};
-    return wide_operands(d, &oa, &ob, nb);
+    return wide_operands(d, &oa, &ob, nb, false);
 }
 
 /* c16: C and bias in the inputs' 16-bit dtype (the *_c16 shader variants) instead of f32. */
@@ -208,8 +210,10 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, vkt_dtype dt, boo
         memcpy(d.spec, spec, sizeof spec);
         k->name = "matmul_reg", k->bm = REG_TM, k->bn = REG_WG * REG_TN, k->bk = 1, k->m_fast = false;
         if (wide) {
-            if (dt == VKT_DTYPE_F32) snprintf(shader, sizeof shader, "matmul_wide");
-            else snprintf(shader, sizeof shader, "matmul_wide_%s%s", suffix[dt], csuf);
+            if (dt == VKT_DTYPE_F32)
+                snprintf(shader, sizeof shader, "matmul_wide");
+            else
+                snprintf(shader, sizeof shader, "matmul_wide_%s%s", suffix[dt], csuf);
             /* Transposed A is read 8 rows per word: 8 x 16 tiles suit it better than 16 x 8 (measured). */
             uint32_t tm = ta ? WIDE_TN : WIDE_TM, tn = ta ? WIDE_TM : WIDE_TN;
             const uint32_t wspec[] = {REG_WG, tm, tn, ta, tb, true};
@@ -270,10 +274,12 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
     operand obias = {bias, 0, 0, 0};
     int64_t lo, hi;
     vkt_matmul_variant v = vkt_matmul_pick(r, a->dtype, d->variant);
-    bool wide = v == VKT_MATMUL_REG && wide_operands(d, &oa, &ob, nb);
+    /* A K % 8 tail goes to a second dispatch that accumulates (tail split), except into a 16-bit C, which
+     * that would round twice: there the fast kernel runs its own scalar tail. */
+    bool c16 = oc.t->dtype != VKT_DTYPE_F32;
+    bool wide = v == VKT_MATMUL_REG && wide_operands(d, &oa, &ob, nb, c16);
     kernel kern;
     int64_t box[4];
-    bool c16 = oc.t->dtype != VKT_DTYPE_F32;
     VKT_TRY(get_kernel(r, v, a->dtype, c16, d->trans_a, d->trans_b, wide, &kern));
     plan(r, &kern, d, &oa, &ob, &oc, nb, box);
     /* The wide kernel needs every box edge on a multiple of 8 (window starts stay 32-byte aligned). */
@@ -398,7 +404,7 @@ static bool tail_split_plan(vkt_matmul_variant v, const operand *oa, const opera
     body.k = *k8 = d->k / 8 * 8;
     /* A K tail accumulates into C: not into a 16-bit C (a second rounding). */
     if (*k8 != d->k && oc->t->dtype != VKT_DTYPE_F32) return false;
-    return (*m8 != d->m || *k8 != d->k) && *m8 > 0 && *k8 > 0 && wide_operands(&body, oa, ob, 1);
+    return (*m8 != d->m || *k8 != d->k) && *m8 > 0 && *k8 > 0 && wide_operands(&body, oa, ob, 1, false);
 }
 
 /* The product as up to 4 boxes, M in [0, m8) [m8, M) and K in [0, k8) [k8, K). The second K box
@@ -426,7 +432,8 @@ static vkt_status matmul_tail_split(vkt_rec *r, const vkt_matmul_desc *d, const 
 static vkt_status check_dtypes(const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias, const vkt_tensor *c) {
     vkt_dtype dt = a->dtype;
     bool known = dt == VKT_DTYPE_F32 || dt == VKT_DTYPE_F16 || dt == VKT_DTYPE_BF16;
-    if (!known || b->dtype != dt || (c->dtype != VKT_DTYPE_F32 && c->dtype != dt) || (bias && bias->dtype != c->dtype)) {
+    if (!known || b->dtype != dt || (c->dtype != VKT_DTYPE_F32 && c->dtype != dt) ||
+        (bias && bias->dtype != c->dtype)) {
         vkt_log_error("matmul: dtypes A %s, B %s, C %s, bias %s: A and B must share f32, f16 or bf16, C must be "
                       "f32 or A's dtype, and the bias C's dtype (src/ops/matmul.h)",
                       vkt_dtype_name(a->dtype), vkt_dtype_name(b->dtype), vkt_dtype_name(c->dtype),
@@ -475,7 +482,8 @@ vkt_status vkt_op_matmul_colsum(vkt_rec *r, const vkt_tensor *dy, const vkt_tens
     if (db->dtype != VKT_DTYPE_F32 ||
         (dy->dtype != VKT_DTYPE_F32 && dy->dtype != VKT_DTYPE_F16 && dy->dtype != VKT_DTYPE_BF16)) {
         vkt_log_error("matmul_colsum: dy is %s and db %s; dy must be f32, f16 or bf16 and db (a parameter "
-                      "gradient) f32", vkt_dtype_name(dy->dtype), vkt_dtype_name(db->dtype));
+                      "gradient) f32",
+                      vkt_dtype_name(dy->dtype), vkt_dtype_name(db->dtype));
         return VKT_ERR_ARG;
     }
     vkt_pipeline *p;

@@ -36,8 +36,8 @@
  * for this: V = 50257 in rows of 50304). When A's row stride itself is odd (NN with odd K, TN with odd M
  * over contiguous rows), the product is split into 8 row classes whose aligned middles still use it (about
  * 0.85x the aligned speed at large K; a read-modify-write of C per class); other misaligned shapes run on
- * the general kernel, 2-3x slower. (The row classes are f32 only; a K tail into a 16-bit C also runs on the
- * general kernel, since the split would round C twice.)
+ * the general kernel, 2-3x slower. (The row classes are f32 only. With a 16-bit C, a K tail is not split off,
+ * which would round C twice: the fast kernel runs it as a scalar loop.)
  * Not done here: C aliasing A or B (undefined), integer types, epilogue activations.
  * All functions only record into r (no submission); like the recorder they are not thread-safe. */
 #ifndef VKT_OP_MATMUL_H
@@ -80,8 +80,8 @@ typedef struct {
 vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *bias,
                          const vkt_tensor *c, const vkt_matmul_desc *d);
 
-/* db += sum over rows of dy. dy (rows, n) f32, f16 or bf16; db (n) f32 (a parameter gradient). Each column is summed in row order by one
- * invocation: deterministic run to run. */
+/* db += sum over rows of dy. dy (rows, n) f32, f16 or bf16; db (n) f32 (a parameter gradient). Each column is summed in
+ * row order by one invocation: deterministic run to run. */
 vkt_status vkt_op_matmul_colsum(vkt_rec *r, const vkt_tensor *dy, const vkt_tensor *db, int64_t rows, int64_t n);
 
 /* Linear forward y = x W^T + b.

@@ -81,11 +81,12 @@ static size_t window_align(const vkt_rec *r) {
     return align > 32 ? align : 32;
 }
 
-/* The f32 window over elements [lo, hi) of t; *off gets lo's index inside it. */
-static vkt_tensor f32_window(const vkt_rec *r, const vkt_tensor *t, int64_t lo, int64_t hi, uint32_t *off) {
-    size_t align = window_align(r), byte_lo = t->offset + (size_t)lo * 4, start = byte_lo / align * align;
+/* The window over elements [lo, hi) of an activation t (f32 or 16-bit); *off gets lo's index inside it. */
+static vkt_tensor act_window(const vkt_rec *r, const vkt_tensor *t, int64_t lo, int64_t hi, uint32_t *off) {
+    size_t es = vkt_dtype_size(t->dtype);
+    size_t align = window_align(r), byte_lo = t->offset + (size_t)lo * es, start = byte_lo / align * align;
     vkt_tensor w = *t;
-    *off = (uint32_t)((byte_lo - start) / 4);
+    *off = (uint32_t)((byte_lo - start) / es);
     w.offset = start;
     w.shape[0] = *off + (hi - lo), w.shape[1] = w.shape[2] = w.shape[3] = 1;
     return w;
@@ -135,17 +136,19 @@ static int64_t shrink(int64_t x, int64_t tile) {
     return h < x ? h : x - 1;
 }
 
-static vkt_status get_pipeline(vkt_rec *r, vkt_matmul_variant v, vkt_qformat f, bool fwd, bool a_vec, bool w_group,
-                               vkt_pipeline **out) {
+/* act: the activations' dtype (x, y, bias or dy, dx): f32, or the *_act_f16 / *_act_bf16 kernels. */
+static vkt_status get_pipeline(vkt_rec *r, vkt_matmul_variant v, vkt_qformat f, vkt_dtype act, bool fwd, bool a_vec,
+                               bool w_group, vkt_pipeline **out) {
     char shader[48];
+    const char *asuf = act == VKT_DTYPE_F16 ? "_act_f16" : act == VKT_DTYPE_BF16 ? "_act_bf16" : "";
     vkt_pipeline_desc d = {.pc_size = sizeof(vkt_pc_qmatmul), .n_bindings = 7};
     if (v == VKT_MATMUL_SMEM) {
-        snprintf(shader, sizeof shader, "qmatmul_smem_%s", vkt_qformat_name(f));
+        snprintf(shader, sizeof shader, "qmatmul_smem_%s%s", vkt_qformat_name(f), asuf);
         const uint32_t spec[] = {vkt_qmatmul_wg(v), SMEM_B, SMEM_B, SMEM_BK, fwd, SMEM_T, SMEM_T};
         d.n_spec = 7;
         memcpy(d.spec, spec, sizeof spec);
     } else {
-        snprintf(shader, sizeof shader, "qmatmul_reg_%s", vkt_qformat_name(f));
+        snprintf(shader, sizeof shader, "qmatmul_reg_%s%s", vkt_qformat_name(f), asuf);
         const uint32_t spec[] = {REG_WG, REG_TM, REG_TN, fwd, a_vec, w_group, true};
         d.n_spec = 7;
         memcpy(d.spec, spec, sizeof spec);
@@ -171,7 +174,8 @@ static vkt_status qmatmul(vkt_rec *r, const qproblem *p, vkt_matmul_variant requ
     int64_t mc = M < (int64_t)MAX_GROUPS * bm ? M : (int64_t)MAX_GROUPS * bm;
     int64_t nc = N < (int64_t)MAX_GROUPS * bn ? N : (int64_t)MAX_GROUPS * bn, kc = K;
     for (;;) {
-        size_t wa = (size_t)((mc - 1) * K + kc) * 4 + align, wc = (size_t)((mc - 1) * N + nc) * 4 + align;
+        size_t es = vkt_dtype_size(p->a->dtype);
+        size_t wa = (size_t)((mc - 1) * K + kc) * es + align, wc = (size_t)((mc - 1) * N + nc) * es + align;
         size_t wd = data_bytes(p, nc, kc, align);
         if (wa > limit) {
             if (mc > 1)
@@ -212,7 +216,7 @@ static vkt_status qmatmul(vkt_rec *r, const qproblem *p, vkt_matmul_variant requ
                 pc.w_row0 = (uint32_t)(p->fwd ? n0 : k0), pc.w_col0 = (uint32_t)(p->fwd ? k0 : n0);
                 vkt_binding bind[7];
                 bind[0] =
-                    (vkt_binding){f32_window(r, p->a, m0 * K + k0, (m0 + mn - 1) * K + k0 + kn, &pc.off_a), VKT_READ};
+                    (vkt_binding){act_window(r, p->a, m0 * K + k0, (m0 + mn - 1) * K + k0 + kn, &pc.off_a), VKT_READ};
                 int64_t lo, hi;
                 w_span(p, n0, nn, k0, kn, &lo, &hi);
                 uint32_t bits = elem_bits[l->format];
@@ -239,15 +243,15 @@ static vkt_status qmatmul(vkt_rec *r, const qproblem *p, vkt_matmul_variant requ
                 }
                 /* Without a bias the kernel never reads binding 5; A's window stands in for it. */
                 bind[5] = bind[0];
-                if (add_bias) bind[5] = (vkt_binding){f32_window(r, p->bias, n0, n0 + nn, &pc.off_bias), VKT_READ};
-                bind[6] = (vkt_binding){f32_window(r, p->c, m0 * N + n0, (m0 + mn - 1) * N + n0 + nn, &pc.off_c),
+                if (add_bias) bind[5] = (vkt_binding){act_window(r, p->bias, n0, n0 + nn, &pc.off_bias), VKT_READ};
+                bind[6] = (vkt_binding){act_window(r, p->c, m0 * N + n0, (m0 + mn - 1) * N + n0 + nn, &pc.off_c),
                                         acc ? VKT_RW : VKT_WRITE};
                 /* Fast paths: A read 8 floats per load; W read in groups of 8 within a row. */
                 bool a_vec = K % 8 == 0 && pc.off_a % 8 == 0;
                 bool w_group = in % 8 == 0 && pc.w_col0 % 8 == 0 && (p->fwd ? kn : nn) % 8 == 0 &&
                                (uint32_t)(pc.base_data % 8) == 0;
                 vkt_pipeline *pipe;
-                VKT_TRY(get_pipeline(r, v, l->format, p->fwd, a_vec, w_group, &pipe));
+                VKT_TRY(get_pipeline(r, v, l->format, p->a->dtype, p->fwd, a_vec, w_group, &pipe));
                 uint32_t gm = vkt_ceil_div((uint64_t)mn, (uint64_t)bm), gn = vkt_ceil_div((uint64_t)nn, (uint64_t)bn);
                 uint32_t gx = v == VKT_MATMUL_SMEM ? gn : gm, gy = v == VKT_MATMUL_SMEM ? gm : gn;
                 VKT_TRY(vkt_rec_dispatch(r, p->fwd ? "qmatmul_fwd" : "qmatmul_bwd_dx", pipe, bind, 7, &pc, sizeof pc,
@@ -261,10 +265,13 @@ static vkt_status qmatmul(vkt_rec *r, const qproblem *p, vkt_matmul_variant requ
 vkt_status vkt_op_qmatmul_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_qweight *w, const vkt_tensor *bias,
                               const vkt_tensor *y, int64_t rows, bool accumulate, vkt_matmul_variant variant) {
     const int64_t in = w->layout.in, out = w->layout.out;
-    VKT_ASSERT(x->dtype == VKT_DTYPE_F32 && y->dtype == VKT_DTYPE_F32 && w->blob.dtype == VKT_DTYPE_U8);
+    const vkt_tensor *act[] = {x, y, bias};
+    const char *names[] = {"x", "y", "bias"};
+    VKT_TRY(vkt_ops_check_storage("qmatmul_fwd", 3, act, names));
+    VKT_ASSERT(w->blob.dtype == VKT_DTYPE_U8);
     VKT_ASSERT(vkt_tensor_numel(x) >= rows * in && vkt_tensor_numel(y) >= rows * out);
     VKT_ASSERT(vkt_tensor_bytes(&w->blob) >= w->layout.bytes);
-    VKT_ASSERT(!bias || (bias->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(bias) >= out));
+    VKT_ASSERT(!bias || vkt_tensor_numel(bias) >= out);
     qproblem p = {
         .fwd = true, .w = w, .a = x, .bias = bias, .c = y, .m = rows, .n = out, .k = in, .accumulate = accumulate};
     return qmatmul(r, &p, variant);
@@ -273,7 +280,10 @@ vkt_status vkt_op_qmatmul_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_qweight
 vkt_status vkt_op_qmatmul_bwd_dx(vkt_rec *r, const vkt_tensor *dy, const vkt_qweight *w, const vkt_tensor *dx,
                                  int64_t rows, bool accumulate, vkt_matmul_variant variant) {
     const int64_t in = w->layout.in, out = w->layout.out;
-    VKT_ASSERT(dy->dtype == VKT_DTYPE_F32 && dx->dtype == VKT_DTYPE_F32 && w->blob.dtype == VKT_DTYPE_U8);
+    const vkt_tensor *act[] = {dy, dx};
+    const char *names[] = {"dy", "dx"};
+    VKT_TRY(vkt_ops_check_storage("qmatmul_bwd_dx", 2, act, names));
+    VKT_ASSERT(w->blob.dtype == VKT_DTYPE_U8);
     VKT_ASSERT(vkt_tensor_numel(dy) >= rows * out && vkt_tensor_numel(dx) >= rows * in);
     VKT_ASSERT(vkt_tensor_bytes(&w->blob) >= w->layout.bytes);
     qproblem p = {.fwd = false, .w = w, .a = dy, .c = dx, .m = rows, .n = in, .k = out, .accumulate = accumulate};

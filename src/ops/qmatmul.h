@@ -37,7 +37,10 @@ typedef struct {
 vkt_status vkt_qweight_upload(vkt_device *dev, vkt_arena *arena, const float *w, int64_t out, int64_t in, vkt_qformat f,
                               vkt_qweight *q);
 
-/* y (+)= x W^T (+ bias).
+/* Activations (x, y, bias; dy, dx) are f32, or all f16 or all bf16 (mixed precision: 16-bit storage, f32
+ * arithmetic, the output rounded once per store; a K split at the binding limit accumulates, rounding
+ * again). Mismatched dtypes: VKT_ERR_ARG, logged.
+ * y (+)= x W^T (+ bias).
  *   x     (rows, in) f32
  *   w     the stored W (out, in)
  *   bias  (out) f32, or NULL

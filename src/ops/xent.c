@@ -34,8 +34,12 @@ _Static_assert(sizeof(vkt_pc_xent_mean) == 8, "keep in sync with shaders/xent_fw
 #define VKT_XENT_SERIAL_MAX_V 120000
 
 vkt_xent_opts vkt_xent_opts_default(void) {
-    return (vkt_xent_opts){.ignore_index = -100, .dloss = 1.0f, .variant = VKT_XENT_AUTO, .vocab = 0,
-                           .dloss_scale = NULL, .dloss_scale_index = 0};
+    return (vkt_xent_opts){.ignore_index = -100,
+                           .dloss = 1.0f,
+                           .variant = VKT_XENT_AUTO,
+                           .vocab = 0,
+                           .dloss_scale = NULL,
+                           .dloss_scale_index = 0};
 }
 
 typedef struct {
@@ -125,8 +129,12 @@ static vkt_status record_rows(vkt_rec *r, rows_kind kind, shape_t s, const vkt_x
     VKT_ASSERT(rows_per >= 1); /* one row must fit one binding */
     for (int64_t r0 = 0; r0 < s.N; r0 += rows_per) {
         int64_t nr = s.N - r0 < rows_per ? s.N - r0 : rows_per;
-        vkt_pc_xent_rows pc = {.n_rows = (uint32_t)nr, .V = (uint32_t)s.V, .ignore_index = o->ignore_index,
-                               .dloss = o->dloss, .ld = (uint32_t)s.ld, .scale_index = NO_SCALE};
+        vkt_pc_xent_rows pc = {.n_rows = (uint32_t)nr,
+                               .V = (uint32_t)s.V,
+                               .ignore_index = o->ignore_index,
+                               .dloss = o->dloss,
+                               .ld = (uint32_t)s.ld,
+                               .scale_index = NO_SCALE};
         vkt_tensor lg = vkt_ops_aligned_slice(r, logits, r0 * s.ld, nr * s.ld, &pc.base_logits);
         vkt_tensor tg = vkt_ops_aligned_slice(r, targets, r0, nr, &pc.base_targets);
         vkt_binding b[6];
@@ -146,10 +154,11 @@ static vkt_status record_rows(vkt_rec *r, rows_kind kind, shape_t s, const vkt_x
             b[n++] = (vkt_binding){vkt_ops_aligned_slice(r, dlogits, r0 * s.ld, nr * s.ld, &pc.base_dlogits), VKT_WRITE};
         /* Gradient kernels: the device scale of dloss, or the targets as a placeholder (never read). */
         if (kind != ROWS_FWD)
-            b[n++] = o->dloss_scale ? (vkt_binding){vkt_ops_aligned_slice(r, o->dloss_scale, o->dloss_scale_index, 1,
-                                                                          &pc.scale_index),
-                                                    VKT_READ}
-                                    : (vkt_binding){tg, VKT_READ};
+            b[n++] =
+                o->dloss_scale
+                    ? (vkt_binding){vkt_ops_aligned_slice(r, o->dloss_scale, o->dloss_scale_index, 1, &pc.scale_index),
+                                    VKT_READ}
+                    : (vkt_binding){tg, VKT_READ};
         VKT_ASSERT(n == nb);
         uint32_t gx, gy;
         vkt_ops_grid_1d(s.serial ? vkt_ceil_div((uint64_t)nr, wg) : (uint64_t)nr, &gx, &gy);
