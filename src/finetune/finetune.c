@@ -212,13 +212,6 @@ vkt_status vkt_finetune_check(const vkt_run_config *cfg) {
     vkt_qformat f;
     VKT_TRY(vkt_finetune_base_format(cfg, &f));
     VKT_TRY(check_objective(cfg));
-    if (method_adapters(cfg) && cfg->precision != VKT_PRECISION_F32 && f != VKT_QFORMAT_F32) {
-        vkt_log_error("optim.precision %s with finetune.method \"%s\" and base_format %s: mixed-precision LoRA "
-                      "reads a 16-bit copy of an f32 base (the quantized matmul takes f32 activations only); set "
-                      "finetune.method \"lora\" with finetune.base_format \"f32\", or optim.precision f32",
-                      vkt_run_config_precision_name(cfg), cfg->ft_method, vkt_qformat_name(f));
-        return VKT_ERR_ARG;
-    }
     if (cfg->precision != VKT_PRECISION_F32 && cfg->ft_objective != VKT_FT_SFT) {
         vkt_log_error("optim.precision %s with finetune.objective %s: mixed precision covers the language-model loss "
                       "(objective sft) only for now; use optim.precision f32",

@@ -188,19 +188,17 @@ static int64_t align_elems(vkt_device *dev, vkt_dtype precision) {
     return (int64_t)(bytes / (precision == VKT_DTYPE_F32 ? 4 : 2));
 }
 
-/* The mixed-precision storage dtypes, and what they need: a model with a backward over f32 weights (TRAIN,
- * or FROZEN under LoRA adapters). */
+/* The mixed-precision storage dtypes, and what they need: a model with a backward (TRAIN, or FROZEN under
+ * LoRA adapters, where the base may be quantized: qmatmul takes 16-bit activations). */
 static vkt_status check_precision(vkt_dtype precision, vkt_model_mode mode, vkt_qformat base_format) {
     if (precision == VKT_DTYPE_F32) return VKT_OK;
     if (precision != VKT_DTYPE_F16 && precision != VKT_DTYPE_BF16) {
         vkt_log_error("model precision %s: must be f32, bf16 or f16", vkt_dtype_name(precision));
         return VKT_ERR_ARG;
     }
-    if (mode == VKT_MODEL_INFER || base_format != VKT_QFORMAT_F32) {
-        vkt_log_error("optim.precision %s is for training (a model with a backward) over f32 weights, of which the "
-                      "passes read a 16-bit copy; a quantized base (finetune.base_format %s) takes f32 activations "
-                      "only: set finetune.base_format f32 or optim.precision f32",
-                      vkt_dtype_name(precision), vkt_qformat_name(base_format));
+    if (mode == VKT_MODEL_INFER || (base_format != VKT_QFORMAT_F32 && mode != VKT_MODEL_FROZEN)) {
+        vkt_log_error("optim.precision %s is for training: a model with a backward, whose quantized base (if any) "
+                      "is frozen", vkt_dtype_name(precision));
         return VKT_ERR_ARG;
     }
     return VKT_OK;
@@ -233,7 +231,7 @@ vkt_status vkt_model_plan_bytes(vkt_device *dev, const vkt_model_config *cfg, in
         out->other = (size_t)m->base.params_total * 4 - (f32 ? linear : 0);
         out->grads = opts->mode == VKT_MODEL_TRAIN ? (size_t)m->table.total * 4 : 0;
         out->acts = p.bytes, out->io = io_arena_bytes(cfg, B, T, 0);
-        if (opts->precision != VKT_DTYPE_F32) out->half = (size_t)m->table.total * vkt_dtype_size(opts->precision);
+        if (opts->precision != VKT_DTYPE_F32) out->half = (size_t)m->base.params_total * vkt_dtype_size(opts->precision);
     }
     vkt_model_destroy(m);
     return s;
@@ -275,9 +273,11 @@ static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B
     if (s == VKT_OK && precision != VKT_DTYPE_F32) {
         char name[48];
         snprintf(name, sizeof name, "parameters (%s copy)", vkt_dtype_name(precision));
-        size_t hbytes = (size_t)m->table.total * vkt_dtype_size(precision);
+        /* The parameter arena's layout (a quantized base's weights are not in it, so not in the copy). */
+        size_t hbytes = (size_t)m->base.params_total * vkt_dtype_size(precision);
         s = vkt_arena_create(dev, name, hbytes, &m->half_arena);
-        if (s == VKT_OK) s = vkt_tensor_alloc(m->half_arena, precision, m->table.total, 1, 1, 1, &m->params_half);
+        if (s == VKT_OK)
+            s = vkt_tensor_alloc(m->half_arena, precision, m->base.params_total, 1, 1, 1, &m->params_half);
         pbytes += hbytes;
     }
     if (s == VKT_OK && with_grads) s = vkt_arena_create(dev, "gradients", (size_t)m->table.total * 4, &m->grads_arena);

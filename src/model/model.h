@@ -83,8 +83,8 @@ typedef struct {
     vkt_dtype act_dtype;         /* storage of activations, activation gradients and the weights the forward
                                   * and backward read: F32, or F16 / BF16 for mixed-precision training */
     vkt_arena *half_arena;       /* owned, mixed precision only (else NULL) */
-    vkt_tensor params_half;      /* (table.total) act_dtype: the half copy of params the passes read, at the
-                                  * table's offsets; AdamW refreshes it with every update, and
+    vkt_tensor params_half;      /* (base.params_total) act_dtype: the half copy of params the passes read, in
+                                  * the same layout; AdamW refreshes it with every update, and
                                   * vkt_model_refresh_half after host uploads */
     vkt_model_base base;         /* owned: how the linear weights are stored (F32: in params like the rest) */
     vkt_arena *io_arena;         /* owned, host-visible: input batches and loss statistics */

@@ -19,10 +19,12 @@ static const vkt_param *P(const vkt_model *m, int layer, vkt_param_role role) {
 vkt_tensor vkt_model_p(const vkt_model *m, int layer, vkt_param_role role) {
     const vkt_param *e = P(m, layer, role);
     if (!e) return (vkt_tensor){0};
-    if (!m->half_arena) return vkt_model_param_group(m, e);
-    vkt_tensor t = m->params_half; /* the table's offsets: a half copy exists only with an f32 base */
-    t.offset += (size_t)e->offset * vkt_dtype_size(t.dtype);
-    t.shape[0] = vkt_params_group_rows(&m->table, e), t.shape[1] = e->cols, t.shape[2] = t.shape[3] = 1;
+    vkt_tensor t = vkt_model_param_group(m, e);
+    if (!m->half_arena) return t;
+    /* The half copy shares the parameter arena's layout: the same element offset. */
+    size_t elem = (t.offset - m->params.offset) / sizeof(float);
+    t.arena = m->params_half.arena, t.dtype = m->params_half.dtype;
+    t.offset = m->params_half.offset + elem * vkt_dtype_size(t.dtype);
     return t;
 }
 
