@@ -14,11 +14,11 @@
  * reductions stay f32, so those errors do not accumulate in the weights beyond what the perturbed gradients
  * do: a perturbed run stays about u of loss from f32 (measured on lavapipe: bf16 worst step 0.0024 = 0.6 u,
  * f16 0.0005 = 1 u). Bounds: every step within 5 u for bf16 (0.02) and 10 u for f16 (0.005, whose scale
- * changes add noise), the mean over the last 50 steps within half that (0.01, 0.0025). The run with an injected overflow misses one update at step 60, which
- * shifts its trajectory by about one step's progress (the f32 curve falls by ~0.02 per step there; measured
- * worst 0.024 at steps 73-77): bounds 0.06 per step and 0.01 for the last-50 mean. Each 16-bit run must
- * itself have learnt (last-50 mean at least 1 nat below step 0). A precision that used stale half weights
- * (AdamW not writing the copy: the loss stays near ln V), dropped the loss scale's multiplier (measured: f16
+ * changes add noise), the mean over the last 50 steps within half that (0.01, 0.0025). The run with an injected
+ * overflow misses one update at step 60, which shifts its trajectory by about one step's progress (the f32 curve falls
+ * by ~0.02 per step there; measured worst 0.024 at steps 73-77): bounds 0.06 per step and 0.01 for the last-50 mean.
+ * Each 16-bit run must itself have learnt (last-50 mean at least 1 nat below step 0). A precision that used stale half
+ * weights (AdamW not writing the copy: the loss stays near ln V), dropped the loss scale's multiplier (measured: f16
  * then lags f32 by 0.04-0.08, as AdamW's eps swamps gradients 65536 times too small) or its 1/S (updates
  * 65536 times too large) fails these. */
 #include <math.h>
@@ -88,10 +88,13 @@ static void run(vkt_test *t, const vkt_model_config *cfg, vkt_dtype precision, i
             return;
         }
         vkt_lora_attach(ad);
-        tr = (vkt_trainable){.table = &ad->table, .params = ad->params, .grads = ad->grads,
-                             .params_half = ad->params_half};
+        tr = (vkt_trainable){
+            .table = &ad->table, .params = ad->params, .grads = ad->grads, .params_half = ad->params_half};
     }
-    vkt_step_cfg sc = {.adamw = vkt_adamw_cfg_default(), .max_grad_norm = 1.0f, .accum = 1, .total_steps = STEPS,
+    vkt_step_cfg sc = {.adamw = vkt_adamw_cfg_default(),
+                       .max_grad_norm = 1.0f,
+                       .accum = 1,
+                       .total_steps = STEPS,
                        .schedule = {.lr_max = lora ? 8e-3 : 3e-3, .lr_min = 3e-4, .warmup = 10, .total = STEPS},
                        .train = lora ? &tr : NULL};
     if (precision == VKT_DTYPE_F16) {
@@ -146,7 +149,8 @@ static void check_injected(vkt_test *t, const char *name, const curve *ref, cons
     const int at = 60;
     for (int i = 0; i < STEPS; i++)
         if (c->skipped[i] != (i == at)) vkt_test_fail(t, "%s f16 injected: step %d skipped=%d", name, i, c->skipped[i]);
-    if (c->n_skipped != 1) vkt_test_fail(t, "%s f16 injected: %lld skipped steps counted", name, (long long)c->n_skipped);
+    if (c->n_skipped != 1)
+        vkt_test_fail(t, "%s f16 injected: %lld skipped steps counted", name, (long long)c->n_skipped);
     if (c->scale[at] != c->scale[at - 1] / 2 || c->scale[at + 1] != c->scale[at])
         vkt_test_fail(t, "%s f16 injected: scale %g -> %g -> %g around the overflow", name, c->scale[at - 1],
                       c->scale[at], c->scale[at + 1]);
@@ -173,7 +177,8 @@ static void check_growth(vkt_test *t, const char *name, const curve *c) {
     }
     if (grew < 3) vkt_test_fail(t, "%s f16 growth: the scale grew only %d times", name, grew);
     printf("   %s f16 growth interval 16: scale followed the rule over %d steps (%d growths, %d overflows skipped, "
-           "final %g)\n", name, STEPS, grew, skipped, s);
+           "final %g)\n",
+           name, STEPS, grew, skipped, s);
 }
 
 static void model_case(vkt_test *t, const char *name, const vkt_model_config *cfg) {

@@ -3,8 +3,8 @@
  * from the f32 master weights with the same rounding AdamW uses); an f16 run logs its loss scale and skipped
  * steps, an overflow injected at step 10 (VKT_TEST_OVERFLOW_STEP) is skipped and halves the scale, and a
  * resume restores the scale the run had reached (losses again bit for bit); the memory plan halves the
- * activations; recomputation changes no bit; `vktrain finetune` in bf16 (LoRA resumed bit for bit, full, QLoRA) runs; bad
- * precision settings are errors naming the key. */
+ * activations; recomputation changes no bit; `vktrain finetune` in bf16 (LoRA resumed bit for bit, full, QLoRA) runs;
+ * bad precision settings are errors naming the key. */
 #include <string.h>
 
 #include "finetune/finetune.h"
@@ -16,10 +16,21 @@
 
 static void base_config(vkt_run_config *c, const char *corpus, const char *out, const char *precision) {
     vkt_run_config_defaults(c);
-    const char *sets[] = {"model.n_embd=32", "model.n_layer=2", "model.n_head=2", "model.n_positions=32",
-                          "optim.batch_size=4", "optim.seq_len=16", "optim.steps=40", "optim.lr=0.003",
-                          "optim.warmup_steps=5", "eval.interval=0", "eval.steps=2", "log.interval=100",
-                          "output.checkpoint_interval=20", "output.keep=2", "sample.tokens=0"};
+    const char *sets[] = {"model.n_embd=32",
+                          "model.n_layer=2",
+                          "model.n_head=2",
+                          "model.n_positions=32",
+                          "optim.batch_size=4",
+                          "optim.seq_len=16",
+                          "optim.steps=40",
+                          "optim.lr=0.003",
+                          "optim.warmup_steps=5",
+                          "eval.interval=0",
+                          "eval.steps=2",
+                          "log.interval=100",
+                          "output.checkpoint_interval=20",
+                          "output.keep=2",
+                          "sample.tokens=0"};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) vkt_run_config_set(c, sets[i]);
     char p[64];
     snprintf(p, sizeof p, "optim.precision=%s", precision);
@@ -116,11 +127,15 @@ static void memory_case(vkt_test *t) {
  * repeats the losses bit for bit; full fine-tuning and QLoRA (NF4 base) run and learn. */
 static void ft_config(vkt_run_config *c, const char *dir, const char *corpus, const char *out, const char *method) {
     vkt_run_config_defaults(c);
-    const char *sets[] = {"tokenizer.type=file", "optim.batch_size=2", "optim.seq_len=32", "optim.steps=6",
-                          "optim.lr=0.01", "optim.warmup_steps=1", "eval.interval=0", "eval.steps=2",
-                          "log.interval=100", "output.checkpoint_interval=3", "output.keep=3", "sample.tokens=0",
-                          "finetune.r=4", "finetune.lora_dropout=0.1", "finetune.lora_alpha=8",
-                          "finetune.target_modules=all-linear", "optim.precision=bf16"};
+    const char *sets[] = {"tokenizer.type=file",   "optim.batch_size=2",
+                          "optim.seq_len=32",      "optim.steps=6",
+                          "optim.lr=0.01",         "optim.warmup_steps=1",
+                          "eval.interval=0",       "eval.steps=2",
+                          "log.interval=100",      "output.checkpoint_interval=3",
+                          "output.keep=3",         "sample.tokens=0",
+                          "finetune.r=4",          "finetune.lora_dropout=0.1",
+                          "finetune.lora_alpha=8", "finetune.target_modules=all-linear",
+                          "optim.precision=bf16"};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) vkt_run_config_set(c, sets[i]);
     snprintf(c->model_from, sizeof c->model_from, "%s", vkt_test_data("models/stories260K/stories260K.bin"));
     snprintf(c->tokenizer_path, sizeof c->tokenizer_path, "%s", vkt_test_data("models/stories260K/tok512.bin"));
@@ -212,7 +227,8 @@ int main(void) {
     int same = 0;
     for (int s = 0; s < STEPS; s++) same += strcmp(rec.loss[s], bf16.loss[s]) == 0;
     printf("   bf16 with optim.recompute: %d of %d losses identical to the run without\n", same, STEPS);
-    if (same != STEPS) vkt_test_fail(&t, "bf16 recompute changed the losses (step 39 %s vs %s)", rec.loss[39], bf16.loss[39]);
+    if (same != STEPS)
+        vkt_test_fail(&t, "bf16 recompute changed the losses (step 39 %s vs %s)", rec.loss[39], bf16.loss[39]);
 
     setenv("VKT_TEST_OVERFLOW_STEP", "10", 1);
     resume_case(&t, dir, corpus, "f16", &f16);

@@ -338,8 +338,9 @@ static vkt_status lora_before_sample(void *ctx, vkt_model *m) {
 static size_t lora_memory(void *ctx) {
     const vkt_lora *l = ((ft_run *)ctx)->lora;
     if (!l) return 0;
+    size_t half = l->half_arena ? vkt_arena_capacity(l->half_arena) : 0;
     return vkt_arena_capacity(l->params_arena) + vkt_arena_capacity(l->grads_arena) + vkt_arena_capacity(l->acts_arena) +
-           (l->half_arena ? vkt_arena_capacity(l->half_arena) : 0);
+           half;
 }
 
 static void lora_release(void *ctx) {

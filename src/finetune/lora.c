@@ -250,7 +250,9 @@ static const vkt_lora_dropout *dropout_of(const vkt_lora *l, int i, vkt_lora_dro
 }
 
 /* The adapter weights the passes read: the half copy under mixed precision. */
-static const vkt_tensor *compute_params(const vkt_lora *l) { return l->params_half.arena ? &l->params_half : &l->params; }
+static const vkt_tensor *compute_params(const vkt_lora *l) {
+    return l->params_half.arena ? &l->params_half : &l->params;
+}
 
 static vkt_status hook_fwd(void *ctx, vkt_rec *r, int layer, vkt_param_role role, const vkt_tensor *x,
                            const vkt_tensor *y) {

@@ -132,7 +132,8 @@ void vkt_lora_module_names(const vkt_model *m, char *buf, size_t n);
  * model's module names), a bad regex. The caller owns *out (vkt_lora_destroy). */
 vkt_status vkt_lora_create(vkt_model *m, const vkt_lora_cfg *cfg, vkt_lora **out);
 /* What vkt_lora_create would allocate for a model with table t and config mc at BT rows, in precision (the
- * model's act_dtype) (host only, nothing allocated): for the fine-tuning memory plan. Errors as vkt_lora_create's for the targets. */
+ * model's act_dtype) (host only, nothing allocated): for the fine-tuning memory plan. Errors as
+ * vkt_lora_create's for the targets. */
 typedef struct {
     size_t params, grads; /* f32 lora_A / lora_B and their gradients */
     size_t half;          /* mixed precision: their 16-bit copy */

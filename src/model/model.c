@@ -137,7 +137,8 @@ vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_
 
 vkt_status vkt_model_create_ex(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
                                bool recompute, vkt_model **out) {
-    return create(dev, cfg, B, T, with_grads ? VKT_MODEL_TRAIN : VKT_MODEL_INFER, recompute, VKT_QFORMAT_F32, VKT_DTYPE_F32, 0, out);
+    return create(dev, cfg, B, T, with_grads ? VKT_MODEL_TRAIN : VKT_MODEL_INFER, recompute, VKT_QFORMAT_F32,
+                  VKT_DTYPE_F32, 0, out);
 }
 
 vkt_status vkt_model_create_mode(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
@@ -231,7 +232,8 @@ vkt_status vkt_model_plan_bytes(vkt_device *dev, const vkt_model_config *cfg, in
         out->other = (size_t)m->base.params_total * 4 - (f32 ? linear : 0);
         out->grads = opts->mode == VKT_MODEL_TRAIN ? (size_t)m->table.total * 4 : 0;
         out->acts = p.bytes, out->io = io_arena_bytes(cfg, B, T, 0);
-        if (opts->precision != VKT_DTYPE_F32) out->half = (size_t)m->base.params_total * vkt_dtype_size(opts->precision);
+        if (opts->precision != VKT_DTYPE_F32)
+            out->half = (size_t)m->base.params_total * vkt_dtype_size(opts->precision);
     }
     vkt_model_destroy(m);
     return s;

@@ -214,14 +214,15 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
             tab->p[i].offset, s->train.frozen && s->train.frozen[i] ? 0 : tab->p[i].numel, tab->p[i].decay};
     if (st == VKT_OK && cfg->zero_stage == 1 && vkt_dist_size() > 1 && s->train.params_half.arena) {
         vkt_log_error("optim.zero_stage=1 with optim.precision %s: the sharded update does not refresh the other "
-                      "ranks' half weight copy yet; use optim.zero_stage=0", vkt_dtype_name(s->train.params_half.dtype));
+                      "ranks' half weight copy yet; use optim.zero_stage=0",
+                      vkt_dtype_name(s->train.params_half.dtype));
         st = VKT_ERR_ARG;
     }
     if (st == VKT_OK && cfg->loss_scale.enabled &&
         (cfg->loss_scale.init <= 0 || cfg->loss_scale.growth_interval < 1 || cfg->loss_scale.factor <= 1)) {
         vkt_log_error("loss scaling: initial scale %g, growth interval %lld, factor %g: need a positive scale, an "
-                      "interval >= 1 and a factor > 1", cfg->loss_scale.init, (long long)cfg->loss_scale.growth_interval,
-                      cfg->loss_scale.factor);
+                      "interval >= 1 and a factor > 1",
+                      cfg->loss_scale.init, (long long)cfg->loss_scale.growth_interval, cfg->loss_scale.factor);
         st = VKT_ERR_ARG;
     }
     if (st == VKT_OK && cfg->zero_stage == 1 && vkt_dist_size() > 1) st = shard_setup(s);

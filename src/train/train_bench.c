@@ -174,8 +174,9 @@ vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t s
             (int64_t)(pb + gb + ab + vkt_step_memory(st) + (ext && ext->memory ? ext->memory(ext->ctx) : 0));
         const vkt_device_info *info = vkt_device_get_info(dev);
         printf("device=\"%s\" driver=\"%s %s\" op=train_step model=%s method=%s base=%s precision=%s recompute=%d "
-               "params=%lld trainable=%lld L=%lld C=%lld V=%lld B=%lld T=%lld accum=%lld\n  tokens_per_s=%.2f step_ms=%.2f "
-               "fwd_ms=%.2f bwd_ms=%.2f optim_ms=%.2f host_ms=%.3f model_gflops=%.1f peak_gflops=%.1f util=%.3f "
+               "params=%lld trainable=%lld L=%lld C=%lld V=%lld B=%lld T=%lld accum=%lld\n  tokens_per_s=%.2f "
+               "step_ms=%.2f fwd_ms=%.2f bwd_ms=%.2f optim_ms=%.2f host_ms=%.3f model_gflops=%.1f peak_gflops=%.1f "
+               "util=%.3f "
                "exec_util=%.3f memory_mib=%.1f acts_mib=%.1f timer=gpu\n",
                info->name, info->driver_name, info->driver_info, mc->model_type,
                cfg->ft_method[0] ? cfg->ft_method : "pretrain", vkt_qformat_name(m->base.format),
