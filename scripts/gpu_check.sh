@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 
 out=gpu_check build=build-release do_build=1 device="" quick="" steps=10 peaks=()
-tests='^test_(op_|model|train$|train_optim|lora$|qlora|generate)'
+tests='^test_(op_|model|train$|train_optim|train_precision|lora$|qlora|generate)'
 while [ $# -gt 0 ]; do
     case "$1" in
     --out) out=$2; shift ;;

@@ -5,8 +5,14 @@
 // lr, bc1, bc2 and clip_scale come from the step scalars (device memory), wd is 0 for segments without
 // decay. One element per invocation; params, m and v are updated in place. When the gradient norm flagged
 // the step as non-finite (st.nonfinite) nothing is written: params, m and v keep their bits.
+// Mixed precision (_f16, _bf16): the updated f32 parameter is also stored, rounded, into the model's half
+// copy (binding 5, its own binding base), so the next forward reads the new weights with no extra pass.
+//! variant adamw_update
+//! variant adamw_update_f16 -DVKT_F16=1 -DVKT_HALF_COPY=1
+//! variant adamw_update_bf16 -DVKT_BF16=1 -DVKT_HALF_COPY=1
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "dtype.glsl"
 #include "step_scalars.glsl"
 
 layout(constant_id = 0) const uint WG = 256;
@@ -17,6 +23,9 @@ layout(binding = 1) readonly buffer Scalars { VKT_STEP_SCALARS_MEMBERS } st;
 layout(binding = 2) buffer Params { float p[]; };
 layout(binding = 3) buffer M { float m[]; };
 layout(binding = 4) buffer V { float v[]; };
+#ifdef VKT_HALF_COPY
+layout(binding = 5) writeonly buffer Half { VKT_T h[]; };
+#endif
 
 layout(push_constant) uniform Pc {
     uint n;    // elements in this chunk
@@ -25,6 +34,8 @@ layout(push_constant) uniform Pc {
     float beta2;
     float eps;
     float wd;
+    uint base_h; // element offset of the chunk inside the half copy's binding
+    uint _pad;
 } pc;
 
 void main() {
@@ -37,5 +48,9 @@ void main() {
     m[i] = mi;
     v[i] = vi;
     float pi = p[i];
-    p[i] = pi - st.lr * ((mi / st.bc1) / (sqrt(vi / st.bc2) + pc.eps) + pc.wd * pi);
+    float pn = pi - st.lr * ((mi / st.bc1) / (sqrt(vi / st.bc2) + pc.eps) + pc.wd * pi);
+    p[i] = pn;
+#ifdef VKT_HALF_COPY
+    h[i - pc.base + pc.base_h] = VKT_STORE(pn);
+#endif
 }

@@ -340,8 +340,8 @@ static void check_bad_names_and_plan(vkt_test *t) {
     vkt_lora_cfg with = plain;
     vkt_lora_cfg_add_save(&with, "lm_head");
     vkt_lora_bytes a, b;
-    VKT_TEST_TRY(t, vkt_lora_plan_bytes(&m->table, &m->cfg, &plain, 4, 64, &a));
-    VKT_TEST_TRY(t, vkt_lora_plan_bytes(&m->table, &m->cfg, &with, 4, 64, &b));
+    VKT_TEST_TRY(t, vkt_lora_plan_bytes(&m->table, &m->cfg, &plain, 4, 64, VKT_DTYPE_F32, &a));
+    VKT_TEST_TRY(t, vkt_lora_plan_bytes(&m->table, &m->cfg, &with, 4, 64, VKT_DTYPE_F32, &b));
     int64_t VC = cfg.vocab_size * cfg.n_embd;
     printf("   plan: +%lld trainable parameters, +%zu parameter bytes with lm_head saved (V C = %lld)\n",
            (long long)(b.n_params - a.n_params), b.params - a.params, (long long)VC);

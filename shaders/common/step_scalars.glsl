@@ -16,6 +16,8 @@
     float clip_scale;                                                                              \
     uint n_skipped;                                                                                \
     uint nonfinite;                                                                                \
-    float _reserved[8];
+    float loss_scale;                                                                              \
+    uint good_steps;                                                                               \
+    float _reserved[6];
 
 #endif

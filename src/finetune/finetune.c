@@ -212,7 +212,20 @@ vkt_status vkt_finetune_check(const vkt_run_config *cfg) {
     vkt_qformat f;
     VKT_TRY(vkt_finetune_base_format(cfg, &f));
     VKT_TRY(check_objective(cfg));
-    if (cfg->ft_modules_to_save[0] && strcmp(cfg->ft_modules_to_save, "null") != 0 && method_is(cfg, "full")) {
+    if (cfg->precision != VKT_PRECISION_F32 && cfg->ft_objective != VKT_FT_SFT) {
+        vkt_log_error("optim.precision %s with finetune.objective %s: mixed precision covers the language-model loss "
+                      "(objective sft) only for now; use optim.precision f32",
+                      vkt_run_config_precision_name(cfg), vkt_run_config_ft_objective_name(cfg));
+        return VKT_ERR_ARG;
+    }
+    bool saved = cfg->ft_modules_to_save[0] && strcmp(cfg->ft_modules_to_save, "null") != 0;
+    if (cfg->precision != VKT_PRECISION_F32 && saved) {
+        vkt_log_error("optim.precision %s with finetune.modules_to_save: the saved modules' copies train in f32 only "
+                      "for now; use optim.precision f32",
+                      vkt_run_config_precision_name(cfg));
+        return VKT_ERR_ARG;
+    }
+    if (saved && method_is(cfg, "full")) {
         vkt_log_error("finetune.modules_to_save with method \"full\": every weight already trains; it is for method "
                       "\"lora\" / \"qlora\" (modules trained in full beside the adapters)");
         return VKT_ERR_ARG;
@@ -293,7 +306,7 @@ static vkt_status lora_attach(void *ctx, vkt_model *m, const char *resume, vkt_t
     vkt_lora *l = f->lora;
     vkt_lora_set_dropout_row0(l, vkt_dist_rank() * m->B * m->T); /* masks as one process would draw them */
     vkt_lora_attach(l);
-    *train = (vkt_trainable){.table = &l->table, .params = l->params, .grads = l->grads};
+    *train = (vkt_trainable){.table = &l->table, .params = l->params, .grads = l->grads, .params_half = l->params_half};
     for (int j = 0; j < l->n_saved; j++)
         vkt_log_info("modules_to_save: %s trains in full as a copy (%lld parameters)%s",
                      l->table.p[l->saved_first + j].name, (long long)l->table.p[l->saved_first + j].numel,
@@ -325,7 +338,9 @@ static vkt_status lora_before_sample(void *ctx, vkt_model *m) {
 static size_t lora_memory(void *ctx) {
     const vkt_lora *l = ((ft_run *)ctx)->lora;
     if (!l) return 0;
-    return vkt_arena_capacity(l->params_arena) + vkt_arena_capacity(l->grads_arena) + vkt_arena_capacity(l->acts_arena);
+    size_t half = l->half_arena ? vkt_arena_capacity(l->half_arena) : 0;
+    return vkt_arena_capacity(l->params_arena) + vkt_arena_capacity(l->grads_arena) + vkt_arena_capacity(l->acts_arena) +
+           half;
 }
 
 static void lora_release(void *ctx) {

@@ -16,14 +16,17 @@ vkt_status vkt_ft_plan_make(vkt_device *dev, const vkt_run_config *cfg, const vk
     out->base_format = base_format;
     out->lora = strcmp(cfg->ft_method, "full") != 0;
     int64_t B = cfg->batch_size, T = cfg->seq_len;
+    out->precision = vkt_run_config_precision(cfg);
     vkt_model_opts mo = {.mode = out->lora ? VKT_MODEL_FROZEN : VKT_MODEL_TRAIN, .recompute = cfg->recompute,
-                         .base_format = base_format};
+                         .base_format = base_format, .precision = out->precision};
     vkt_model_bytes mb;
     VKT_TRY(vkt_model_plan_bytes(dev, mc, B, T, &mo, &mb));
     out->base_linear = mb.linear, out->base_other = mb.other, out->grads = mb.grads, out->activations = mb.acts;
+    out->half_copy = mb.half;
     out->workspace = mb.io + (size_t)cfg->steps * 4 + 4 * 4096;
     const vkt_device_info *info = vkt_device_get_info(dev);
-    int64_t align = (info->min_storage_offset_align > 256 ? info->min_storage_offset_align : 256) / 4;
+    int64_t align = (info->min_storage_offset_align > 256 ? info->min_storage_offset_align : 256) /
+                    (int64_t)vkt_dtype_size(out->precision);
     size_t trained_bytes;
     if (out->lora) {
         vkt_lora_cfg lc;
@@ -31,10 +34,11 @@ vkt_status vkt_ft_plan_make(vkt_device *dev, const vkt_run_config *cfg, const vk
         vkt_param_table t;
         VKT_TRY(vkt_params_build(mc, align, &t));
         vkt_lora_bytes lb;
-        vkt_status s = vkt_lora_plan_bytes(&t, mc, &lc, B * T, align, &lb);
+        vkt_status s = vkt_lora_plan_bytes(&t, mc, &lc, B * T, align, out->precision, &lb);
         vkt_params_free(&t);
         if (s != VKT_OK) return s;
         out->adapters = lb.params + lb.grads, out->activations += lb.acts, out->workspace += lb.scratch;
+        out->half_copy += lb.half;
         out->trainable = lb.n_params, trained_bytes = lb.params;
     } else {
         out->trainable = (int64_t)(mb.grads / 4), trained_bytes = mb.grads;
@@ -42,21 +46,26 @@ vkt_status vkt_ft_plan_make(vkt_device *dev, const vkt_run_config *cfg, const vk
     out->optimizer = 2 * trained_bytes;
     /* Gradient-norm partials: at most one float per 256 trained values, with slack. */
     out->workspace += trained_bytes / 256 + 4096;
-    out->total = out->base_linear + out->base_other + out->grads + out->adapters + out->optimizer +
+    out->total = out->base_linear + out->base_other + out->half_copy + out->grads + out->adapters + out->optimizer +
                  out->activations + out->workspace;
     out->heap = info->device_local_bytes ? info->device_local_bytes : info->host_visible_bytes;
     return VKT_OK;
 }
 
 void vkt_ft_plan_print(const vkt_ft_plan *p) {
-    vkt_log_info("memory plan (%s, base %s):", p->lora ? "LoRA" : "full fine-tuning", vkt_qformat_name(p->base_format));
+    bool mixed = p->precision != VKT_DTYPE_F32;
+    vkt_log_info("memory plan (%s, base %s, precision %s):", p->lora ? "LoRA" : "full fine-tuning",
+                 vkt_qformat_name(p->base_format), vkt_dtype_name(p->precision));
     vkt_log_info("  base linear weights (%s) %10.1f MiB", vkt_qformat_name(p->base_format), mib(p->base_linear));
     vkt_log_info("  base other (f32: embeddings, norms, biases, LM head) %10.1f MiB", mib(p->base_other));
+    if (mixed)
+        vkt_log_info("  %s weight copy (what the passes read; f32 master weights above) %10.1f MiB",
+                     vkt_dtype_name(p->precision), mib(p->half_copy));
     if (p->grads) vkt_log_info("  gradients (f32, every parameter) %10.1f MiB", mib(p->grads));
     if (p->lora) vkt_log_info("  adapters (parameters + gradients) %10.1f MiB", mib(p->adapters));
     vkt_log_info("  optimizer state (AdamW moments, %lld parameters) %10.1f MiB", (long long)p->trainable,
                  mib(p->optimizer));
-    vkt_log_info("  activations %10.1f MiB", mib(p->activations));
+    vkt_log_info("  activations (%s) %10.1f MiB", vkt_dtype_name(p->precision), mib(p->activations));
     vkt_log_info("  workspace %10.1f MiB", mib(p->workspace));
     vkt_log_info("  total %.1f MiB of the device's %.1f MiB (%.1f%%)", mib(p->total), mib(p->heap),
                  p->heap ? 100.0 * (double)p->total / (double)p->heap : 0.0);

@@ -14,6 +14,8 @@ typedef struct {
     bool lora;             /* adapters on a frozen base (else full fine-tuning) */
     size_t base_linear;    /* the block linear weights in base_format */
     size_t base_other;     /* f32 embeddings, norms, biases, LM head */
+    vkt_dtype precision;   /* optim.precision: F32, or F16 / BF16 (mixed precision, full fine-tuning) */
+    size_t half_copy;      /* mixed precision: the 16-bit copy of every weight the passes read */
     size_t grads;          /* full fine-tuning: a gradient per parameter */
     size_t adapters;       /* LoRA parameters and their gradients */
     size_t optimizer;      /* AdamW's two moments per trained parameter */
@@ -23,7 +25,8 @@ typedef struct {
     int64_t trainable;     /* parameters that train */
 } vkt_ft_plan;
 
-/* Plans a run of cfg (method, base_format, LoRA keys, batch_size, seq_len, recompute) on the model mc. */
+/* Plans a run of cfg (method, base_format, LoRA keys, batch_size, seq_len, recompute, precision) on the
+ * model mc. */
 vkt_status vkt_ft_plan_make(vkt_device *dev, const vkt_run_config *cfg, const vkt_model_config *mc,
                             vkt_qformat base_format, vkt_ft_plan *out);
 /* Logs the plan (one line per role, then the total against the heap). */

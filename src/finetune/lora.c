@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "finetune/lora_save.h"
+#include "ops/cast.h"
 #include "ops/lora.h"
 #include "ops/matmul.h"
 
@@ -205,7 +206,7 @@ static vkt_status build_table(vkt_lora *l, int64_t align) {
 
 static vkt_tensor view(const vkt_tensor *flat, int64_t offset, int64_t rows, int64_t cols) {
     vkt_tensor t = *flat;
-    t.offset += (size_t)offset * 4;
+    t.offset += (size_t)offset * vkt_dtype_size(flat->dtype);
     t.shape[0] = rows, t.shape[1] = cols, t.shape[2] = t.shape[3] = 1;
     return t;
 }
@@ -213,7 +214,7 @@ static vkt_tensor view(const vkt_tensor *flat, int64_t offset, int64_t rows, int
 /* The module's columns of a fused (BT, ldy) output, as the view vkt_op_lora_* expect. */
 static vkt_tensor window(const vkt_tensor *y, const vkt_lora_module *md) {
     vkt_tensor w = *y;
-    w.offset += (size_t)md->col0 * 4;
+    w.offset += (size_t)md->col0 * vkt_dtype_size(y->dtype);
     w.shape[0] = vkt_tensor_numel(y) - md->col0, w.shape[1] = w.shape[2] = w.shape[3] = 1;
     return w;
 }
@@ -248,6 +249,11 @@ static const vkt_lora_dropout *dropout_of(const vkt_lora *l, int i, vkt_lora_dro
     return buf;
 }
 
+/* The adapter weights the passes read: the half copy under mixed precision. */
+static const vkt_tensor *compute_params(const vkt_lora *l) {
+    return l->params_half.arena ? &l->params_half : &l->params;
+}
+
 static vkt_status hook_fwd(void *ctx, vkt_rec *r, int layer, vkt_param_role role, const vkt_tensor *x,
                            const vkt_tensor *y) {
     vkt_lora *l = ctx;
@@ -255,7 +261,7 @@ static vkt_status hook_fwd(void *ctx, vkt_rec *r, int layer, vkt_param_role role
         const vkt_lora_module *md = &l->mods[i];
         if (md->layer != layer || md->hook_role != role) continue;
         vkt_tensor a, b, yw = window(y, md);
-        ab_views(l, md, &l->params, &a, &b);
+        ab_views(l, md, compute_params(l), &a, &b);
         vkt_lora_desc d = desc_of(l, md);
         vkt_lora_dropout dp;
         d.dropout = dropout_of(l, i, &dp);
@@ -271,7 +277,7 @@ static vkt_status hook_bwd(void *ctx, vkt_rec *r, int layer, vkt_param_role role
         const vkt_lora_module *md = &l->mods[i];
         if (md->layer != layer || md->hook_role != role) continue;
         vkt_tensor a, b, da, db, dyw = window(dy, md);
-        ab_views(l, md, &l->params, &a, &b);
+        ab_views(l, md, compute_params(l), &a, &b);
         ab_views(l, md, &l->grads, &da, &db);
         vkt_lora_desc d = desc_of(l, md);
         vkt_lora_dropout dp;
@@ -315,11 +321,12 @@ static vkt_status init_weights(vkt_lora *l) {
 /* Arena sizes for rows BT: parameters (and as much for gradients), activations (u per module, the
  * backward scratch g, the pass counter, dropout scratch), of which ubytes are the u's. Returns the
  * largest module input. */
-static int64_t sizes(const vkt_lora *l, int64_t BT, int64_t align, size_t *pbytes, size_t *abytes, size_t *ubytes) {
-    size_t BTr = (size_t)(BT * l->cfg.r), slot = BTr * 4 + (size_t)align * 4;
+static int64_t sizes(const vkt_lora *l, int64_t BT, int64_t align, vkt_dtype dt, size_t *pbytes, size_t *abytes,
+                     size_t *ubytes) {
+    size_t es = vkt_dtype_size(dt), BTr = (size_t)(BT * l->cfg.r), slot = BTr * es + (size_t)align * es;
     int64_t max_in = 0;
     for (int i = 0; i < l->n_mods; i++) max_in = l->mods[i].in > max_in ? l->mods[i].in : max_in;
-    size_t xbytes = l->cfg.lora_dropout > 0 ? 2 * ((size_t)(BT * max_in) * 4 + (size_t)align * 4) : 0;
+    size_t xbytes = l->cfg.lora_dropout > 0 ? 2 * ((size_t)(BT * max_in) * es + (size_t)align * es) : 0;
     *pbytes = (size_t)l->table.total * 4;
     *abytes = (size_t)(l->n_mods + 2) * slot + xbytes;
     *ubytes = (size_t)l->n_mods * slot;
@@ -327,7 +334,7 @@ static int64_t sizes(const vkt_lora *l, int64_t BT, int64_t align, size_t *pbyte
 }
 
 vkt_status vkt_lora_plan_bytes(const vkt_param_table *t, const vkt_model_config *mc, const vkt_lora_cfg *cfg,
-                               int64_t BT, int64_t align_elems, vkt_lora_bytes *out) {
+                               int64_t BT, int64_t align_elems, vkt_dtype precision, vkt_lora_bytes *out) {
     memset(out, 0, sizeof *out);
     VKT_TRY(vkt_lora_cfg_check(cfg));
     /* Module selection reads only the model's table and config: a shell model borrowing t stands in. */
@@ -343,8 +350,9 @@ vkt_status vkt_lora_plan_bytes(const vkt_param_table *t, const vkt_model_config 
     if (s == VKT_OK) s = build_table(l, align_elems);
     if (s == VKT_OK) {
         size_t pbytes, abytes, ubytes;
-        sizes(l, BT, align_elems, &pbytes, &abytes, &ubytes);
+        sizes(l, BT, align_elems, precision, &pbytes, &abytes, &ubytes);
         out->params = out->grads = pbytes, out->acts = ubytes, out->scratch = abytes - ubytes;
+        if (precision != VKT_DTYPE_F32) out->half = (size_t)l->table.total * vkt_dtype_size(precision);
         out->n_params = vkt_params_count(&l->table), out->n_mods = l->n_mods;
     }
     if (l) {
@@ -375,14 +383,29 @@ vkt_status vkt_lora_create(vkt_model *m, const vkt_lora_cfg *cfg, vkt_lora **out
     l->scale = (float)(cfg->use_rslora ? cfg->lora_alpha / sqrt((double)cfg->r) : cfg->lora_alpha / (double)cfg->r);
     l->hook = (vkt_linear_hook){.ctx = l, .fwd = hook_fwd, .bwd = hook_bwd};
     const vkt_device_info *info = vkt_device_get_info(m->dev);
-    int64_t align = (info->min_storage_offset_align > 256 ? info->min_storage_offset_align : 256) / 4;
-    vkt_status s = select_modules(l);
+    /* Mixed precision (the model's act_dtype): a half copy of the adapter that the hooks read, refreshed by
+     * AdamW, and the intermediates in 16 bits; aligned so the half copy's views are too. */
+    vkt_dtype dt = m->act_dtype;
+    int64_t align = (int64_t)((info->min_storage_offset_align > 256 ? info->min_storage_offset_align : 256) /
+                              vkt_dtype_size(dt));
+    vkt_status s = cfg->score_head && dt != VKT_DTYPE_F32 ? VKT_ERR_ARG : VKT_OK;
+    if (s != VKT_OK) vkt_log_error("a reward model's adapter (score head) trains in f32 only: set optim.precision f32");
+    if (s == VKT_OK) s = select_modules(l);
     if (s == VKT_OK) s = vkt_lora_saved_select(l);
+    if (s == VKT_OK && l->n_saved && dt != VKT_DTYPE_F32) {
+        vkt_log_error("modules_to_save trains its copies in f32 only: set optim.precision f32");
+        s = VKT_ERR_ARG;
+    }
     if (s == VKT_OK) s = build_table(l, align);
     size_t pbytes = 0, abytes = 0, ubytes = 0;
     int64_t max_in = 0;
-    if (s == VKT_OK) max_in = sizes(l, m->B * m->T, align, &pbytes, &abytes, &ubytes);
+    if (s == VKT_OK) max_in = sizes(l, m->B * m->T, align, dt, &pbytes, &abytes, &ubytes);
     bool drop = cfg->lora_dropout > 0;
+    if (s == VKT_OK && dt != VKT_DTYPE_F32) {
+        s = vkt_arena_create(m->dev, "LoRA parameters (16-bit copy)", (size_t)l->table.total * vkt_dtype_size(dt),
+                             &l->half_arena);
+        if (s == VKT_OK) s = vkt_tensor_alloc(l->half_arena, dt, l->table.total, 1, 1, 1, &l->params_half);
+    }
     if (s == VKT_OK) s = vkt_arena_create(m->dev, "LoRA parameters", pbytes, &l->params_arena);
     if (s == VKT_OK) s = vkt_arena_create(m->dev, "LoRA gradients", pbytes, &l->grads_arena);
     if (s == VKT_OK) s = vkt_arena_create(m->dev, "LoRA activations", abytes, &l->acts_arena);
@@ -390,11 +413,11 @@ vkt_status vkt_lora_create(vkt_model *m, const vkt_lora_cfg *cfg, vkt_lora **out
     if (s == VKT_OK) s = vkt_tensor_alloc(l->grads_arena, VKT_DTYPE_F32, l->table.total, 1, 1, 1, &l->grads);
     if (s == VKT_OK) vkt_lora_saved_views(l);
     for (int i = 0; i < l->n_mods && s == VKT_OK; i++)
-        s = vkt_tensor_alloc(l->acts_arena, VKT_DTYPE_F32, m->B * m->T, cfg->r, 1, 1, &l->mods[i].u);
-    if (s == VKT_OK) s = vkt_tensor_alloc(l->acts_arena, VKT_DTYPE_F32, m->B * m->T, cfg->r, 1, 1, &l->g);
+        s = vkt_tensor_alloc(l->acts_arena, dt, m->B * m->T, cfg->r, 1, 1, &l->mods[i].u);
+    if (s == VKT_OK) s = vkt_tensor_alloc(l->acts_arena, dt, m->B * m->T, cfg->r, 1, 1, &l->g);
     if (s == VKT_OK) s = vkt_tensor_alloc(l->acts_arena, VKT_DTYPE_I32, 1, 1, 1, 1, &l->counter);
-    if (s == VKT_OK && drop) s = vkt_tensor_alloc(l->acts_arena, VKT_DTYPE_F32, m->B * m->T, max_in, 1, 1, &l->xd);
-    if (s == VKT_OK && drop) s = vkt_tensor_alloc(l->acts_arena, VKT_DTYPE_F32, m->B * m->T, max_in, 1, 1, &l->tmp);
+    if (s == VKT_OK && drop) s = vkt_tensor_alloc(l->acts_arena, dt, m->B * m->T, max_in, 1, 1, &l->xd);
+    if (s == VKT_OK && drop) s = vkt_tensor_alloc(l->acts_arena, dt, m->B * m->T, max_in, 1, 1, &l->tmp);
     if (s == VKT_OK) s = fill_zero(m->dev, &l->counter);
     if (s == VKT_OK) s = init_weights(l);
     if (s == VKT_OK) s = fill_zero(m->dev, &l->grads);
@@ -412,6 +435,7 @@ void vkt_lora_destroy(vkt_lora *l) {
     vkt_arena_destroy(l->acts_arena);
     vkt_arena_destroy(l->grads_arena);
     vkt_arena_destroy(l->params_arena);
+    vkt_arena_destroy(l->half_arena);
     vkt_params_free(&l->table);
     free(l->mods);
     free(l);
@@ -432,7 +456,16 @@ vkt_status vkt_lora_set_pass_counter(vkt_lora *l, uint32_t passes) {
 }
 
 vkt_status vkt_lora_upload(vkt_lora *l, const float *host) {
-    return vkt_tensor_upload(l->model->dev, &l->params, host, (size_t)l->table.total * 4);
+    VKT_TRY(vkt_tensor_upload(l->model->dev, &l->params, host, (size_t)l->table.total * 4));
+    if (!l->half_arena) return VKT_OK;
+    vkt_rec *r;
+    VKT_TRY(vkt_rec_create(l->model->dev, 0, &r));
+    vkt_status s = vkt_rec_begin(r);
+    if (s == VKT_OK) s = vkt_op_cast(r, &l->params, &l->params_half);
+    if (s == VKT_OK) s = vkt_rec_end(r);
+    if (s == VKT_OK) s = vkt_rec_submit_wait(r);
+    vkt_rec_destroy(r);
+    return s;
 }
 
 vkt_status vkt_lora_download(vkt_lora *l, float *host) {
@@ -514,7 +547,7 @@ static vkt_status mirror_fwd(void *ctx, vkt_rec *r, int layer, vkt_param_role ro
         const vkt_lora_module *md = &l->mods[i];
         if (md->layer != layer || md->hook_role != role) continue;
         vkt_tensor a, b, yw = window(y, md);
-        ab_views(l, md, &l->params, &a, &b);
+        ab_views(l, md, compute_params(l), &a, &b);
         vkt_lora_desc d = desc_of(l, md);
         d.rows = x->shape[0]; /* the decode forward's Tq rows, not the model's B T */
         VKT_ASSERT(d.rows <= mi->m->B * mi->m->T);

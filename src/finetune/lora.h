@@ -109,6 +109,10 @@ typedef struct vkt_lora {
     int n_mods;
     vkt_arena *params_arena, *grads_arena, *acts_arena; /* owned */
     vkt_tensor params, grads;                           /* flat (table.total) f32 */
+    vkt_arena *half_arena;                              /* owned, mixed precision only */
+    vkt_tensor params_half; /* mixed precision (the model's act_dtype f16 / bf16): the adapter copy the hooks
+                             * read, refreshed by vkt_lora_upload and by AdamW; arena NULL otherwise. The
+                             * intermediates (u, g, dropout scratch) are then in that dtype too */
     vkt_tensor g;                                       /* (BT, r) backward scratch */
     vkt_tensor counter;                                 /* (1) u32 training passes so far (dropout masks) */
     vkt_tensor xd, tmp;                                 /* (BT, largest in) dropout scratch, else empty */
@@ -127,17 +131,19 @@ void vkt_lora_module_names(const vkt_model *m, char *buf, size_t n);
  * Errors (VKT_ERR_ARG, logged): r <= 0, dropout > 0, a target that matches nothing (the message lists the
  * model's module names), a bad regex. The caller owns *out (vkt_lora_destroy). */
 vkt_status vkt_lora_create(vkt_model *m, const vkt_lora_cfg *cfg, vkt_lora **out);
-/* What vkt_lora_create would allocate for a model with table t and config mc at BT rows (host only,
- * nothing allocated): for the fine-tuning memory plan. Errors as vkt_lora_create's for the targets. */
+/* What vkt_lora_create would allocate for a model with table t and config mc at BT rows, in precision (the
+ * model's act_dtype) (host only, nothing allocated): for the fine-tuning memory plan. Errors as
+ * vkt_lora_create's for the targets. */
 typedef struct {
     size_t params, grads; /* f32 lora_A / lora_B and their gradients */
+    size_t half;          /* mixed precision: their 16-bit copy */
     size_t acts;          /* the (BT, r) intermediates u kept for the backward */
     size_t scratch;       /* backward scratch, pass counter, dropout buffers */
     int64_t n_params;
     int n_mods;
 } vkt_lora_bytes;
 vkt_status vkt_lora_plan_bytes(const vkt_param_table *t, const vkt_model_config *mc, const vkt_lora_cfg *cfg,
-                               int64_t BT, int64_t align_elems, vkt_lora_bytes *out);
+                               int64_t BT, int64_t align_elems, vkt_dtype precision, vkt_lora_bytes *out);
 
 /* Detaches (if attached) and frees; safe on NULL. */
 void vkt_lora_destroy(vkt_lora *l);

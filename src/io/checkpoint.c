@@ -170,7 +170,8 @@ vkt_status vkt_checkpoint_save_with(const char *out_dir, int64_t keep, vkt_model
         rc = flat ? vkt_model_download_params(m, flat) : VKT_ERR_OOM;
         if (rc == VKT_OK) rc = check_finite(&m->table, flat, "weight", st->step, out_dir);
     }
-    int64_t opt_step = st->optimizer_step, run_step = st->step;
+    int64_t opt_step = st->optimizer_step, run_step = st->step, good_steps = 0;
+    double loss_scale = 0;
     const vkt_param_table *ot = s ? vkt_step_table(s) : NULL;
     if (rc == VKT_OK && s) {
         m1 = malloc((size_t)ot->total * sizeof *m1), m2 = malloc((size_t)ot->total * sizeof *m2);
@@ -180,6 +181,7 @@ vkt_status vkt_checkpoint_save_with(const char *out_dir, int64_t keep, vkt_model
                           "saved before the queue drained?)", (long long)st->step, (long long)run_step);
             rc = VKT_ERR_ARG;
         }
+        if (rc == VKT_OK && !vkt_step_get_loss_scale(s, &loss_scale, &good_steps)) loss_scale = 0;
         if (rc == VKT_OK) rc = check_finite(ot, m1, "AdamW first moment of", st->step, out_dir);
         if (rc == VKT_OK) rc = check_finite(ot, m2, "AdamW second moment of", st->step, out_dir);
     }
@@ -213,6 +215,10 @@ vkt_status vkt_checkpoint_save_with(const char *out_dir, int64_t keep, vkt_model
     snprintf(rng, sizeof rng, "%016llx%016llx", (unsigned long long)st->data_rng[0],
              (unsigned long long)st->data_rng[1]);
     cJSON_AddStringToObject(state, "data_rng", rng);
+    if (loss_scale > 0) { /* f16: resuming keeps the scale the run had reached */
+        cJSON_AddNumberToObject(state, "loss_scale", loss_scale);
+        cJSON_AddNumberToObject(state, "loss_scale_good_steps", (double)good_steps);
+    }
     cJSON_AddNumberToObject(state, "data_epoch", (double)st->data_epoch);
     cJSON_AddNumberToObject(state, "data_batch", (double)st->data_batch);
     if (cfg) {
@@ -483,6 +489,18 @@ vkt_status vkt_checkpoint_read_state(const char *dir, vkt_checkpoint_state *st) 
     st->data_rng[1] = strtoull(rng->valuestring + 16, NULL, 16);
     st->data_epoch = n_epoch;
     st->data_batch = n_batch;
+    /* Optional (f16 runs only). */
+    const cJSON *ls = cJSON_GetObjectItemCaseSensitive(state, "loss_scale");
+    const cJSON *lg = cJSON_GetObjectItemCaseSensitive(state, "loss_scale_good_steps");
+    st->loss_scale = 0, st->loss_scale_good_steps = 0;
+    if (ls && (!cJSON_IsNumber(ls) || !(ls->valuedouble > 0 && ls->valuedouble < 3e38) ||
+               !json_count(lg, &st->loss_scale_good_steps))) {
+        cJSON_Delete(state);
+        vkt_log_error("%s: loss_scale must be a positive number with loss_scale_good_steps a non-negative integer",
+                      path);
+        return VKT_ERR_FORMAT;
+    }
+    if (ls) st->loss_scale = ls->valuedouble;
     cJSON_Delete(state);
     return VKT_OK;
 }
@@ -507,6 +525,10 @@ vkt_status vkt_checkpoint_load_optimizer(const char *dir, vkt_model *m, vkt_step
     snprintf(path, sizeof path, "%s/optimizer_v.safetensors", ck);
     if (rc == VKT_OK) rc = read_tensors(path, t, m2, "exp_avg_sq.", VKT_LAYOUT_TABLE);
     if (rc == VKT_OK) rc = vkt_step_upload_state(s, m1, m2, st->step, st->optimizer_step);
+    double scale;
+    int64_t good;
+    if (rc == VKT_OK && st->loss_scale > 0 && vkt_step_get_loss_scale(s, &scale, &good))
+        vkt_step_set_loss_scale(s, st->loss_scale, st->loss_scale_good_steps);
     free(m1), free(m2);
     return rc;
 }

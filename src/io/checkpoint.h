@@ -29,6 +29,9 @@ typedef struct {
     int64_t data_epoch;      /* training loader position (data/loader.h) */
     int64_t data_batch;
     uint64_t data_rng[2];    /* objective randomness (masking, FIM cuts) */
+    double loss_scale;       /* f16 dynamic loss scaling: the scale (0: the run had none); written from the
+                              * step on save, restored into it by vkt_checkpoint_load_optimizer */
+    int64_t loss_scale_good_steps; /* finite steps in a row since the scale last changed */
 } vkt_checkpoint_state;
 
 /* Writes a checkpoint's trainable weights into folder dir in place of config.json + model.safetensors (a

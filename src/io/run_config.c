@@ -69,6 +69,10 @@ static const field fields[] = {
     {"optim", "bucket_mb", T_FLOAT, R(bucket_mb), 0, 0, 1 << 20},
     {"optim", "deterministic_reduce", T_BOOL, R(deterministic_reduce), 0, 0, 0},
     {"optim", "max_bad_steps", T_INT, R(max_bad_steps), 0, 1, 1e9},
+    {"optim", "precision", T_ENUM, R(precision), 0, 0, 0},
+    {"optim", "loss_scale_init", T_FLOAT, R(loss_scale_init), 0, 1, 1099511627776.0},
+    {"optim", "loss_scale_growth_interval", T_INT, R(loss_scale_growth_interval), 0, 1, 1e9},
+    {"optim", "loss_scale_factor", T_FLOAT, R(loss_scale_factor), 0, 1.0001, 1024},
     {"eval", "interval", T_INT, R(eval_interval), 0, 0, 1e12},
     {"eval", "steps", T_INT, R(eval_steps), 0, 0, 1e12},
     {"eval", "generations", T_INT, R(eval_generations), 0, 0, 1000},
@@ -118,6 +122,7 @@ static const field fields[] = {
 /* The names of a T_ENUM field's values (stored as the int index), NULL-terminated, in the order of their C
  * enums (run_config.h). */
 static const char *const objective[] = {"sft", "dpo", "ipo", "orpo", "grpo", "reward", NULL};
+static const char *const precision[] = {"f32", "bf16", "f16", NULL}; /* vkt_precision */
 
 const char *vkt_run_config_ft_objective_name(const vkt_run_config *c) { return objective[c->ft_objective]; }
 
@@ -125,6 +130,7 @@ static const char *const *enum_names(const field *f) {
     static const char *const loss_type[] = {"sigmoid", "robust", "dapo", "grpo", "bnpo", "dr_grpo", NULL};
     static const char *const scale[] = {"group", "batch", "none", NULL};
     if (f->offset == offsetof(vkt_run_config, ft_scale_rewards)) return scale;
+    if (f->offset == offsetof(vkt_run_config, precision)) return precision;
     return f->offset == offsetof(vkt_run_config, ft_objective) ? objective : loss_type;
 }
 
@@ -161,7 +167,16 @@ void vkt_run_config_defaults(vkt_run_config *c) {
     c->ft_num_generations = 8, c->ft_max_completion_length = 256; /* TRL's GRPOConfig */
     c->ft_temperature = 1, c->ft_top_p = 1, c->ft_epsilon = 0.2, c->ft_epsilon_high = -1;
     snprintf(c->ft_answer_key, sizeof c->ft_answer_key, "answer");
+    c->precision = VKT_PRECISION_F32;
+    c->loss_scale_init = 65536, c->loss_scale_growth_interval = 2000, c->loss_scale_factor = 2; /* GradScaler's */
 }
+
+vkt_dtype vkt_run_config_precision(const vkt_run_config *c) {
+    static const vkt_dtype dt[] = {VKT_DTYPE_F32, VKT_DTYPE_BF16, VKT_DTYPE_F16};
+    return dt[c->precision];
+}
+
+const char *vkt_run_config_precision_name(const vkt_run_config *c) { return precision[c->precision]; }
 
 double vkt_run_config_ft_beta(const vkt_run_config *c) {
     if (c->ft_beta >= 0) return c->ft_beta;
@@ -348,6 +363,13 @@ vkt_status vkt_run_config_set(vkt_run_config *c, const char *assignment) {
 
 vkt_status vkt_run_config_validate(vkt_run_config *c) {
     const char *where = "config";
+    if (c->precision != VKT_PRECISION_F16 &&
+        (c->loss_scale_init != 65536 || c->loss_scale_growth_interval != 2000 || c->loss_scale_factor != 2)) {
+        vkt_log_error("%s: optim.loss_scale_init, loss_scale_growth_interval and loss_scale_factor apply to "
+                      "optim.precision f16 only (f32 and bf16 need no loss scaling); this run's precision is %s",
+                      where, precision[c->precision]);
+        return VKT_ERR_FORMAT;
+    }
     if (!c->model_from[0]) {
         const vkt_model_config *preset = vkt_model_preset(c->model_preset);
         if (!preset) {

@@ -12,7 +12,8 @@
  *                "retrieve_hard", and for preference pairs "max_prompt_tokens", "max_completion_tokens"},
  *   "optim":    {"batch_size", "seq_len", "grad_accum", "steps", "lr", "lr_min", "warmup_steps",
  *                "weight_decay", "beta1", "beta2", "eps", "grad_clip", "seed", "recompute", "max_bad_steps",
- *                "zero_stage", "bucket_mb", "deterministic_reduce"},
+ *                "zero_stage", "bucket_mb", "deterministic_reduce", "precision": "f32" | "bf16" | "f16",
+ *                and for f16 "loss_scale_init", "loss_scale_growth_interval", "loss_scale_factor"},
  *   "eval":     {"interval", "steps", "generations", "gen_tokens"},
  *   "log":      {"interval"},
  *   "output":   {"dir", "checkpoint_interval", "keep"},
@@ -38,6 +39,10 @@
 #include <stdint.h>
 
 #include "model/model_config.h"
+#include "vktrain/tensor.h"
+
+/* optim.precision, in the order of its names. */
+typedef enum { VKT_PRECISION_F32 = 0, VKT_PRECISION_BF16 = 1, VKT_PRECISION_F16 = 2 } vkt_precision;
 
 typedef struct cJSON cJSON;
 
@@ -100,6 +105,11 @@ typedef struct {
     double bucket_mb;           /* data parallel: gradient buckets of about this many MiB reduced during the
                                  * backward (default 25); 0: one all-reduce after the backward */
     bool deterministic_reduce;  /* data parallel: rank-order sums, so a run repeats bit for bit */
+    int precision;              /* vkt_precision: f32, or mixed precision (model.h: f32 master weights, 16-bit
+                                 * weight copy and activations); read it with vkt_run_config_precision */
+    double loss_scale_init;     /* f16 dynamic loss scaling (sched/step.h): GradScaler's 65536, */
+    int64_t loss_scale_growth_interval; /* 2000 */
+    double loss_scale_factor;   /* and 2 */
     int64_t max_bad_steps;      /* steps in a row with a non-finite loss or gradient norm (each skipped on
                                  * the device) that stop the run as diverged; default 20 */
     int64_t eval_interval, eval_steps, log_interval;
@@ -153,6 +163,9 @@ vkt_status vkt_run_config_set(vkt_run_config *c, const char *assignment);
 void vkt_run_config_free(vkt_run_config *c);
 /* Resolves the model (preset + keys) and runs cross-field checks (seq_len <= model max, batch > 0...). */
 vkt_status vkt_run_config_validate(vkt_run_config *c);
+/* optim.precision's storage dtype (F32, BF16 or F16) and name. */
+vkt_dtype vkt_run_config_precision(const vkt_run_config *c);
+const char *vkt_run_config_precision_name(const vkt_run_config *c);
 /* finetune.beta and loss_type as the objective reads them: the value set, else its default (beta 0.1 for the
  * preference objectives, 0 for GRPO; loss_type sigmoid for DPO, dapo for GRPO). */
 double vkt_run_config_ft_beta(const vkt_run_config *c);

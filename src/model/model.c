@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "ops/cast.h"
 #include "ops/embed.h"
 #include "ops/layernorm.h"
 #include "ops/rmsnorm.h"
@@ -31,59 +32,61 @@ static vkt_status plan_acts(vkt_model *m, planner *p, bool backward, int64_t nor
     int64_t BT = m->B * m->T, C = c->n_embd, HS = c->head_dim, NH = c->n_head, KVH = c->n_kv_head;
     int64_t QKV = (NH + 2 * KVH) * HS, F = c->n_inner, FC = c->arch == VKT_ARCH_LLAMA ? 2 * F : F;
     bool ln = c->arch == VKT_ARCH_GPT2;
-    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->embed_out));
+    /* Activations and their gradients in the run's storage dtype; statistics, losses and tables f32. */
+    vkt_dtype A = m->act_dtype, F32 = VKT_DTYPE_F32;
+    VKT_TRY(plan(p, A, BT, C, &m->embed_out));
     for (int l = 0; l < c->n_layer; l++) {
         vkt_layer_acts *a = &m->layers[l];
         if (m->recompute && l > 0) {
             /* Recomputation keeps only each block's output; everything else is shared and recomputed
              * in the backward, one block at a time. */
             *a = m->layers[0];
-            VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &a->res_mlp));
+            VKT_TRY(plan(p, A, BT, C, &a->res_mlp));
             continue;
         }
-        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &a->norm1));
-        if (ln) VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &a->norm1_mean));
-        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &a->norm1_rstd));
-        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, QKV, &a->qkv));
-        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, NH * HS, &a->atty));
-        VKT_TRY(plan(p, VKT_DTYPE_F32, m->B * NH, m->T, &a->lse));
-        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &a->res_attn));
-        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &a->norm2));
-        if (ln) VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &a->norm2_mean));
-        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &a->norm2_rstd));
-        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, FC, &a->fc));
-        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, F, &a->fc_act));
-        VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &a->res_mlp));
+        VKT_TRY(plan(p, A, BT, C, &a->norm1));
+        if (ln) VKT_TRY(plan(p, F32, BT, 1, &a->norm1_mean));
+        VKT_TRY(plan(p, F32, BT, 1, &a->norm1_rstd));
+        VKT_TRY(plan(p, A, BT, QKV, &a->qkv));
+        VKT_TRY(plan(p, A, BT, NH * HS, &a->atty));
+        VKT_TRY(plan(p, F32, m->B * NH, m->T, &a->lse));
+        VKT_TRY(plan(p, A, BT, C, &a->res_attn));
+        VKT_TRY(plan(p, A, BT, C, &a->norm2));
+        if (ln) VKT_TRY(plan(p, F32, BT, 1, &a->norm2_mean));
+        VKT_TRY(plan(p, F32, BT, 1, &a->norm2_rstd));
+        VKT_TRY(plan(p, A, BT, FC, &a->fc));
+        VKT_TRY(plan(p, A, BT, F, &a->fc_act));
+        VKT_TRY(plan(p, A, BT, C, &a->res_mlp));
     }
-    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->normf));
-    if (ln) VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &m->normf_mean));
-    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &m->normf_rstd));
-    if (!ln) VKT_TRY(plan(p, VKT_DTYPE_F32, m->T + m->pos0_max, HS, &m->rope_table));
+    VKT_TRY(plan(p, A, BT, C, &m->normf));
+    if (ln) VKT_TRY(plan(p, F32, BT, 1, &m->normf_mean));
+    VKT_TRY(plan(p, F32, BT, 1, &m->normf_rstd));
+    if (!ln) VKT_TRY(plan(p, F32, m->T + m->pos0_max, HS, &m->rope_table));
     /* As llm.c pads its vocabulary: aligned rows for the fast matmul kernels (see logits_pad in model.h). */
     int64_t V = c->vocab_size, Vp = V % 8 ? (V + 127) / 128 * 128 : V;
-    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, Vp, &m->logits_pad));
+    VKT_TRY(plan(p, A, BT, Vp, &m->logits_pad));
     m->logits = m->logits_pad;
     m->logits.shape[1] = V;
     m->dlogits_ld = V;
-    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 1, &m->losses));
-    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, 2, &m->xent_rowstats));
+    VKT_TRY(plan(p, F32, BT, 1, &m->losses));
+    VKT_TRY(plan(p, F32, BT, 2, &m->xent_rowstats));
     if (m->kv_len > 0) {
-        VKT_TRY(plan(p, VKT_DTYPE_F32, c->n_layer * m->kv_len, KVH * HS, &m->k_cache));
-        VKT_TRY(plan(p, VKT_DTYPE_F32, c->n_layer * m->kv_len, KVH * HS, &m->v_cache));
-        VKT_TRY(plan(p, VKT_DTYPE_F32, 1, C, &m->dec_last));
+        VKT_TRY(plan(p, F32, c->n_layer * m->kv_len, KVH * HS, &m->k_cache));
+        VKT_TRY(plan(p, F32, c->n_layer * m->kv_len, KVH * HS, &m->v_cache));
+        VKT_TRY(plan(p, F32, 1, C, &m->dec_last));
     }
     if (!backward) return VKT_OK;
-    for (int k = 0; k < 2 && !m->grads_arena; k++) VKT_TRY(plan(p, VKT_DTYPE_F32, 1, C, &m->dnorm_sink[k]));
-    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->dres));
-    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->dtmp_c));
-    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, C, &m->dtmp_c2));
-    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, QKV, &m->dqkv));
-    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, NH * HS, &m->datty));
-    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, FC, &m->dfc));
-    VKT_TRY(plan(p, VKT_DTYPE_F32, BT, F, &m->dfc_act));
-    VKT_TRY(plan(p, VKT_DTYPE_F32, m->B * NH, m->T, &m->delta));
+    for (int k = 0; k < 2 && !m->grads_arena; k++) VKT_TRY(plan(p, F32, 1, C, &m->dnorm_sink[k]));
+    VKT_TRY(plan(p, A, BT, C, &m->dres));
+    VKT_TRY(plan(p, A, BT, C, &m->dtmp_c));
+    VKT_TRY(plan(p, A, BT, C, &m->dtmp_c2));
+    VKT_TRY(plan(p, A, BT, QKV, &m->dqkv));
+    VKT_TRY(plan(p, A, BT, NH * HS, &m->datty));
+    VKT_TRY(plan(p, A, BT, FC, &m->dfc));
+    VKT_TRY(plan(p, A, BT, F, &m->dfc_act));
+    VKT_TRY(plan(p, F32, m->B * NH, m->T, &m->delta));
     VKT_TRY(plan(p, VKT_DTYPE_I32, vkt_op_embed_bwd_scratch(BT), 1, &m->embed_scratch));
-    return plan(p, VKT_DTYPE_F32, norm_scratch, 1, &m->norm_scratch);
+    return plan(p, F32, norm_scratch, 1, &m->norm_scratch);
 }
 
 /* The norm backward's partial-sum scratch depends on the device's binding limit, known to a recorder. */
@@ -124,7 +127,8 @@ static vkt_status fill_rope_table(vkt_model *m) {
 }
 
 static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, vkt_model_mode mode,
-                         bool recompute, vkt_qformat base_format, int64_t kv_len, vkt_model **out);
+                         bool recompute, vkt_qformat base_format, vkt_dtype precision, int64_t kv_len,
+                         vkt_model **out);
 
 vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
                             vkt_model **out) {
@@ -133,17 +137,18 @@ vkt_status vkt_model_create(vkt_device *dev, const vkt_model_config *cfg, int64_
 
 vkt_status vkt_model_create_ex(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, bool with_grads,
                                bool recompute, vkt_model **out) {
-    return create(dev, cfg, B, T, with_grads ? VKT_MODEL_TRAIN : VKT_MODEL_INFER, recompute, VKT_QFORMAT_F32, 0, out);
+    return create(dev, cfg, B, T, with_grads ? VKT_MODEL_TRAIN : VKT_MODEL_INFER, recompute, VKT_QFORMAT_F32,
+                  VKT_DTYPE_F32, 0, out);
 }
 
 vkt_status vkt_model_create_mode(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
                                  vkt_model_mode mode, bool recompute, vkt_model **out) {
-    return create(dev, cfg, B, T, mode, recompute, VKT_QFORMAT_F32, 0, out);
+    return create(dev, cfg, B, T, mode, recompute, VKT_QFORMAT_F32, VKT_DTYPE_F32, 0, out);
 }
 
 vkt_status vkt_model_create_opts(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
                                  const vkt_model_opts *opts, vkt_model **out) {
-    return create(dev, cfg, B, T, opts->mode, opts->recompute, opts->base_format, 0, out);
+    return create(dev, cfg, B, T, opts->mode, opts->recompute, opts->base_format, opts->precision, 0, out);
 }
 
 vkt_status vkt_model_create_decode(vkt_device *dev, const vkt_model_config *cfg, int64_t T, int64_t kv_len,
@@ -153,7 +158,7 @@ vkt_status vkt_model_create_decode(vkt_device *dev, const vkt_model_config *cfg,
                       "maximum %lld", (long long)kv_len, (long long)T, (long long)cfg->max_seq_len);
         return VKT_ERR_ARG;
     }
-    return create(dev, cfg, 1, T, VKT_MODEL_INFER, false, VKT_QFORMAT_F32, kv_len, out);
+    return create(dev, cfg, 1, T, VKT_MODEL_INFER, false, VKT_QFORMAT_F32, VKT_DTYPE_F32, kv_len, out);
 }
 
 /* After an out-of-memory arena (whose own message names its size and the heap): what the model needs and
@@ -176,9 +181,28 @@ static size_t io_arena_bytes(const vkt_model_config *cfg, int64_t B, int64_t T, 
     return 16 * (size_t)(B * T * 4 + 1024) + (kv_len > 0 ? (size_t)cfg->vocab_size * 4 + 4096 : 0);
 }
 
-static int64_t align_elems(vkt_device *dev) {
+/* Table offsets keep storage-binding alignment for the f32 views, and for the half copy's views too under
+ * mixed precision (twice the elements per aligned block). */
+static int64_t align_elems(vkt_device *dev, vkt_dtype precision) {
     const vkt_device_info *info = vkt_device_get_info(dev);
-    return (info->min_storage_offset_align > 256 ? info->min_storage_offset_align : 256) / 4;
+    size_t bytes = info->min_storage_offset_align > 256 ? info->min_storage_offset_align : 256;
+    return (int64_t)(bytes / (precision == VKT_DTYPE_F32 ? 4 : 2));
+}
+
+/* The mixed-precision storage dtypes, and what they need: a model with a backward (TRAIN, or FROZEN under
+ * LoRA adapters, where the base may be quantized: qmatmul takes 16-bit activations). */
+static vkt_status check_precision(vkt_dtype precision, vkt_model_mode mode, vkt_qformat base_format) {
+    if (precision == VKT_DTYPE_F32) return VKT_OK;
+    if (precision != VKT_DTYPE_F16 && precision != VKT_DTYPE_BF16) {
+        vkt_log_error("model precision %s: must be f32, bf16 or f16", vkt_dtype_name(precision));
+        return VKT_ERR_ARG;
+    }
+    if (mode == VKT_MODEL_INFER || (base_format != VKT_QFORMAT_F32 && mode != VKT_MODEL_FROZEN)) {
+        vkt_log_error("optim.precision %s is for training: a model with a backward, whose quantized base (if any) "
+                      "is frozen", vkt_dtype_name(precision));
+        return VKT_ERR_ARG;
+    }
+    return VKT_OK;
 }
 
 vkt_status vkt_model_plan_bytes(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
@@ -189,8 +213,10 @@ vkt_status vkt_model_plan_bytes(vkt_device *dev, const vkt_model_config *cfg, in
     if (!m) return VKT_ERR_OOM;
     bool backward = opts->mode != VKT_MODEL_INFER;
     m->cfg = *cfg, m->B = B, m->T = T, m->dev = dev, m->recompute = opts->recompute && backward;
-    int64_t align = align_elems(dev), scratch = 0;
-    vkt_status s = vkt_params_build(cfg, align, &m->table);
+    m->act_dtype = opts->precision;
+    int64_t align = align_elems(dev, opts->precision), scratch = 0;
+    vkt_status s = check_precision(opts->precision, opts->mode, opts->base_format);
+    if (s == VKT_OK) s = vkt_params_build(cfg, align, &m->table);
     if (s == VKT_OK) s = vkt_model_base_plan(&m->table, opts->base_format, align, &m->base);
     m->layers = calloc((size_t)cfg->n_layer, sizeof *m->layers);
     if (s == VKT_OK && !m->layers) s = VKT_ERR_OOM;
@@ -206,14 +232,18 @@ vkt_status vkt_model_plan_bytes(vkt_device *dev, const vkt_model_config *cfg, in
         out->other = (size_t)m->base.params_total * 4 - (f32 ? linear : 0);
         out->grads = opts->mode == VKT_MODEL_TRAIN ? (size_t)m->table.total * 4 : 0;
         out->acts = p.bytes, out->io = io_arena_bytes(cfg, B, T, 0);
+        if (opts->precision != VKT_DTYPE_F32)
+            out->half = (size_t)m->base.params_total * vkt_dtype_size(opts->precision);
     }
     vkt_model_destroy(m);
     return s;
 }
 
 static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T, vkt_model_mode mode,
-                         bool recompute, vkt_qformat base_format, int64_t kv_len, vkt_model **out) {
+                         bool recompute, vkt_qformat base_format, vkt_dtype precision, int64_t kv_len,
+                         vkt_model **out) {
     bool with_grads = mode == VKT_MODEL_TRAIN, backward = mode != VKT_MODEL_INFER;
+    VKT_TRY(check_precision(precision, mode, base_format));
     if (base_format != VKT_QFORMAT_F32 && with_grads) {
         vkt_log_error("base weights stored as %s cannot train: a quantized base is for frozen models (finetune.method "
                       "lora or qlora); full fine-tuning needs finetune.base_format f32",
@@ -231,7 +261,8 @@ static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B
     if (!m) return VKT_ERR_OOM;
     m->cfg = *cfg, m->B = B, m->T = T, m->dev = dev, m->dloss = 1.0f, m->recompute = recompute && backward;
     m->kv_len = kv_len, m->pos0_max = kv_len > T ? kv_len - T : 0;
-    int64_t align = align_elems(dev);
+    m->act_dtype = precision;
+    int64_t align = align_elems(dev, precision);
     vkt_status s = vkt_params_build(cfg, align, &m->table);
     m->layers = calloc((size_t)cfg->n_layer, sizeof *m->layers);
     if (s == VKT_OK && !m->layers) s = VKT_ERR_OOM;
@@ -241,6 +272,16 @@ static vkt_status create(vkt_device *dev, const vkt_model_config *cfg, int64_t B
     if (s == VKT_OK) s = vkt_tensor_alloc(m->params_arena, VKT_DTYPE_F32, m->base.params_total, 1, 1, 1, &m->params);
     if (s == VKT_OK) s = vkt_model_base_alloc(dev, &m->base);
     pbytes += m->base.blob_bytes;
+    if (s == VKT_OK && precision != VKT_DTYPE_F32) {
+        char name[48];
+        snprintf(name, sizeof name, "parameters (%s copy)", vkt_dtype_name(precision));
+        /* The parameter arena's layout (a quantized base's weights are not in it, so not in the copy). */
+        size_t hbytes = (size_t)m->base.params_total * vkt_dtype_size(precision);
+        s = vkt_arena_create(dev, name, hbytes, &m->half_arena);
+        if (s == VKT_OK)
+            s = vkt_tensor_alloc(m->half_arena, precision, m->base.params_total, 1, 1, 1, &m->params_half);
+        pbytes += hbytes;
+    }
     if (s == VKT_OK && with_grads) s = vkt_arena_create(dev, "gradients", (size_t)m->table.total * 4, &m->grads_arena);
     if (s == VKT_OK && with_grads)
         s = vkt_tensor_alloc(m->grads_arena, VKT_DTYPE_F32, m->table.total, 1, 1, 1, &m->grads);
@@ -284,6 +325,7 @@ void vkt_model_destroy(vkt_model *m) {
     vkt_arena_destroy(m->io_arena);
     vkt_arena_destroy(m->grads_arena);
     vkt_arena_destroy(m->params_arena);
+    vkt_arena_destroy(m->half_arena);
     vkt_model_base_free(&m->base);
     vkt_params_free(&m->table);
     free(m->layers);
@@ -303,7 +345,7 @@ const float *vkt_model_slot_stats(const vkt_model *m, int s) { return vkt_tensor
 
 static vkt_tensor view(const vkt_tensor *flat, int64_t offset, int64_t rows, int64_t cols) {
     vkt_tensor t = *flat;
-    t.offset += (size_t)offset * 4;
+    t.offset += (size_t)offset * vkt_dtype_size(flat->dtype);
     t.shape[0] = rows, t.shape[1] = cols, t.shape[2] = t.shape[3] = 1;
     return t;
 }
@@ -359,7 +401,25 @@ vkt_status vkt_model_init_weights(vkt_model *m, uint64_t seed) {
 }
 
 vkt_status vkt_model_upload_params(vkt_model *m, const float *host) {
-    return vkt_model_base_upload(m->dev, &m->table, &m->base, &m->params, host);
+    VKT_TRY(vkt_model_base_upload(m->dev, &m->table, &m->base, &m->params, host));
+    return vkt_model_refresh_half(m);
+}
+
+vkt_status vkt_model_record_refresh_half(vkt_model *m, vkt_rec *r) {
+    if (!m->half_arena) return VKT_OK;
+    return vkt_op_cast(r, &m->params, &m->params_half);
+}
+
+vkt_status vkt_model_refresh_half(vkt_model *m) {
+    if (!m->half_arena) return VKT_OK;
+    vkt_rec *r;
+    VKT_TRY(vkt_rec_create(m->dev, 0, &r));
+    vkt_status s = vkt_rec_begin(r);
+    if (s == VKT_OK) s = vkt_model_record_refresh_half(m, r);
+    if (s == VKT_OK) s = vkt_rec_end(r);
+    if (s == VKT_OK) s = vkt_rec_submit_wait(r);
+    vkt_rec_destroy(r);
+    return s;
 }
 
 vkt_status vkt_model_download_params(const vkt_model *m, float *host) {
@@ -374,7 +434,8 @@ vkt_status vkt_model_record_zero_grads(vkt_model *m, vkt_rec *r) {
 }
 
 void vkt_model_memory(const vkt_model *m, size_t *params, size_t *grads, size_t *acts) {
-    *params = vkt_arena_capacity(m->params_arena) + (m->base.arena ? vkt_arena_capacity(m->base.arena) : 0);
+    *params = vkt_arena_capacity(m->params_arena) + (m->base.arena ? vkt_arena_capacity(m->base.arena) : 0) +
+              (m->half_arena ? vkt_arena_capacity(m->half_arena) : 0);
     *grads = m->grads_arena ? vkt_arena_capacity(m->grads_arena) : 0;
     *acts = vkt_arena_capacity(m->acts_arena);
 }

@@ -80,6 +80,12 @@ typedef struct {
     vkt_arena *params_arena, *grads_arena, *acts_arena; /* owned */
     vkt_tensor params, grads;    /* flat f32 views: grads (table.total); params (base.params_total), which is
                                   * table.total unless the linear weights are stored quantized (model_base.h) */
+    vkt_dtype act_dtype;         /* storage of activations, activation gradients and the weights the forward
+                                  * and backward read: F32, or F16 / BF16 for mixed-precision training */
+    vkt_arena *half_arena;       /* owned, mixed precision only (else NULL) */
+    vkt_tensor params_half;      /* (base.params_total) act_dtype: the half copy of params the passes read, in
+                                  * the same layout; AdamW refreshes it with every update, and
+                                  * vkt_model_refresh_half after host uploads */
     vkt_model_base base;         /* owned: how the linear weights are stored (F32: in params like the rest) */
     vkt_arena *io_arena;         /* owned, host-visible: input batches and loss statistics */
     vkt_tensor tokens_slot[2], targets_slot[2], stats_slot[2]; /* double-buffered: the host fills one
@@ -119,6 +125,10 @@ typedef struct {
     bool training;               /* set by vkt_model_record_forward: a training pass (VKT_FWD_LOSS_GRAD and its
                                   * backward) is being recorded, so hooks apply train-only ops (dropout) */
     float dloss;                 /* scale of the loss gradient (1 / gradient-accumulation steps) */
+    vkt_tensor dloss_scale;      /* f16 loss scaling: an f32 tensor whose element dloss_scale_index further
+                                  * multiplies the loss gradient at run time (the step scalars' loss_scale,
+                                  * set by the step); arena NULL: none */
+    int64_t dloss_scale_index;
     bool bidirectional;          /* attention without the causal mask (masked-token objective) */
     bool recompute;              /* activation recomputation (vkt_model_create_ex) */
     int64_t pos0;                /* position of the first token (KV-cache sampling); 0 in training */
@@ -150,6 +160,10 @@ typedef struct {
     bool recompute;          /* needs a backward (TRAIN or FROZEN) */
     vkt_qformat base_format; /* storage of the block linear weights (model_base.h); not F32 only for
                               * models whose weights do not train (INFER or FROZEN), else VKT_ERR_ARG */
+    vkt_dtype precision;     /* F32 (default), or F16 / BF16: mixed precision (TRAIN only, F32 base). f32
+                              * master weights and gradients; the passes read a half copy (params_half) and
+                              * store activations and their gradients in this dtype; norms' statistics,
+                              * softmax, losses and every accumulation stay f32 */
 } vkt_model_opts;
 vkt_status vkt_model_create_opts(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
                                  const vkt_model_opts *opts, vkt_model **out);
@@ -181,6 +195,11 @@ vkt_status vkt_model_init_weights(vkt_model *m, uint64_t seed);
  * of a model with a quantized base; download returns them dequantized. */
 vkt_status vkt_model_upload_params(vkt_model *m, const float *host);
 vkt_status vkt_model_download_params(const vkt_model *m, float *host);
+/* Mixed precision: records params_half = half(params) (the upload functions already do it; call it after
+ * anything else writes params, e.g. a data-parallel all-gather). Nothing for an f32 model. */
+vkt_status vkt_model_record_refresh_half(vkt_model *m, vkt_rec *r);
+/* The same, submitted and waited for. */
+vkt_status vkt_model_refresh_half(vkt_model *m);
 
 typedef enum {
     VKT_FWD_LOGITS = 0,    /* logits only (sampling) */
@@ -213,12 +232,14 @@ typedef struct {
     size_t other;   /* the f32 parameter arena without them: embeddings, norms, biases, LM head */
     size_t grads;   /* TRAIN only: every parameter's f32 gradient */
     size_t acts;    /* activations and backward scratch (vkt_model_memory's acts) */
+    size_t half;    /* mixed precision: the half weight copy (0 for f32) */
     size_t io;      /* host-visible batch slots and loss statistics */
 } vkt_model_bytes;
 vkt_status vkt_model_plan_bytes(vkt_device *dev, const vkt_model_config *cfg, int64_t B, int64_t T,
                                 const vkt_model_opts *opts, vkt_model_bytes *out);
 
-/* Bytes per arena, for the plan printout (params includes the quantized base's blob arena). */
+/* Bytes per arena, for the plan printout (params includes the quantized base's blob arena and the mixed-
+ * precision half copy). */
 void vkt_model_memory(const vkt_model *m, size_t *params, size_t *grads, size_t *acts);
 
 #endif

@@ -18,6 +18,18 @@ static const vkt_param *P(const vkt_model *m, int layer, vkt_param_role role) {
 /* A parameter view, or an empty tensor (arena NULL) when the model has no such tensor. */
 vkt_tensor vkt_model_p(const vkt_model *m, int layer, vkt_param_role role) {
     const vkt_param *e = P(m, layer, role);
+    if (!e) return (vkt_tensor){0};
+    vkt_tensor t = vkt_model_param_group(m, e);
+    if (!m->half_arena) return t;
+    /* The half copy shares the parameter arena's layout: the same element offset. */
+    size_t elem = (t.offset - m->params.offset) / sizeof(float);
+    t.arena = m->params_half.arena, t.dtype = m->params_half.dtype;
+    t.offset = m->params_half.offset + elem * vkt_dtype_size(t.dtype);
+    return t;
+}
+
+vkt_tensor vkt_model_p_master(const vkt_model *m, int layer, vkt_param_role role) {
+    const vkt_param *e = P(m, layer, role);
     return e ? vkt_model_param_group(m, e) : (vkt_tensor){0};
 }
 
@@ -80,6 +92,7 @@ vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode)
     if (mode == VKT_FWD_LOGITS) return VKT_OK;
     vkt_xent_opts xo = vkt_xent_opts_default();
     xo.dloss = m->dloss;
+    if (m->dloss_scale.arena) xo.dloss_scale = &m->dloss_scale, xo.dloss_scale_index = m->dloss_scale_index;
     if (mode == VKT_FWD_LOSS_GRAD) {
         const vkt_tensor *lg = padded ? &m->logits_pad : &m->logits;
         xo.vocab = c->vocab_size;

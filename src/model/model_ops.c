@@ -1,6 +1,7 @@
 /* Architecture switches for the block pieces (see model_ops.h). */
 #include "model/model_ops.h"
 
+
 #include "ops/gelu.h"
 #include "ops/layernorm.h"
 #include "ops/rmsnorm.h"
@@ -23,7 +24,7 @@ vkt_status vkt_model_linear_fwd_rows(vkt_model *m, vkt_rec *r, int l, vkt_param_
         VKT_ASSERT(q->layout.in == in && q->layout.out == out);
         VKT_TRY(vkt_op_qmatmul_fwd(r, x, q, opt(&b), y, BT, false, VKT_MATMUL_AUTO));
     } else {
-        vkt_tensor w = vkt_model_param_group(m, e);
+        vkt_tensor w = vkt_model_p(m, l, role);
         VKT_TRY(vkt_op_matmul_fwd(r, x, &w, opt(&b), y, BT, in, out));
     }
     return m->hook ? m->hook->fwd(m->hook->ctx, r, l, role, x, y) : VKT_OK;
@@ -38,7 +39,7 @@ vkt_status vkt_model_linear_bwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role 
         VKT_ASSERT(!m->grads_arena); /* quantized weights only in frozen models */
         VKT_TRY(vkt_op_qmatmul_bwd_dx(r, dy, &m->base.q[e - m->table.p], dx, BT, false, VKT_MATMUL_AUTO));
     } else {
-        vkt_tensor w = vkt_model_param_group(m, e), gw = vkt_model_g(m, l, role), gb = vkt_model_g(m, l, bias_role);
+        vkt_tensor w = vkt_model_p(m, l, role), gw = vkt_model_g(m, l, role), gb = vkt_model_g(m, l, bias_role);
         VKT_TRY(vkt_op_matmul_bwd(r, dy, x, &w, dx, opt(&gw), opt(&gb), BT, in, out));
     }
     return m->hook ? m->hook->bwd(m->hook->ctx, r, l, role, x, dy, dx) : VKT_OK;

@@ -11,8 +11,11 @@
 #include "ops/residual.h"
 #include "ops/xent.h"
 
-/* Parameter view for (layer, role), a whole fused group when role starts one; arena NULL if absent. */
+/* Parameter view for (layer, role) as the passes read it, a whole fused group when role starts one; arena
+ * NULL if absent. Mixed precision: a view of the half copy (params_half). */
 vkt_tensor vkt_model_p(const vkt_model *m, int layer, vkt_param_role role);
+/* The same view of the f32 master weights. */
+vkt_tensor vkt_model_p_master(const vkt_model *m, int layer, vkt_param_role role);
 /* Gradient view, likewise. */
 vkt_tensor vkt_model_g(const vkt_model *m, int layer, vkt_param_role role);
 

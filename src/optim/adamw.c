@@ -3,6 +3,7 @@
 #include "optim/adamw.h"
 
 #include <math.h>
+#include <stdio.h>
 
 #include "ops/op_util.h"
 
@@ -16,8 +17,9 @@ _Static_assert(sizeof(vkt_pc_adamw_prep) == 16, "keep in sync with shaders/adamw
 typedef struct {
     uint32_t n, base;
     float beta1, beta2, eps, wd;
+    uint32_t base_h, _pad;
 } vkt_pc_adamw_update;
-_Static_assert(sizeof(vkt_pc_adamw_update) == 24, "keep in sync with shaders/adamw_update.comp");
+_Static_assert(sizeof(vkt_pc_adamw_update) == 32, "keep in sync with shaders/adamw_update.comp");
 
 #define WG 256
 
@@ -32,7 +34,16 @@ void vkt_adamw_lr_table(const vkt_lr_schedule *sched, float *lr_table, int64_t n
 vkt_status vkt_adamw_update(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt_tensor *params, const vkt_tensor *grads,
                             const vkt_tensor *m, const vkt_tensor *v, const vkt_tensor *lr_table,
                             const vkt_tensor *scalars, const vkt_optim_segment *segs, int n_segs) {
+    return vkt_adamw_update_half(r, cfg, params, NULL, grads, m, v, lr_table, scalars, segs, n_segs);
+}
+
+vkt_status vkt_adamw_update_half(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt_tensor *params,
+                                 const vkt_tensor *half, const vkt_tensor *grads, const vkt_tensor *m,
+                                 const vkt_tensor *v, const vkt_tensor *lr_table, const vkt_tensor *scalars,
+                                 const vkt_optim_segment *segs, int n_segs) {
     int64_t n_all = vkt_tensor_numel(params);
+    VKT_ASSERT(!half || ((half->dtype == VKT_DTYPE_F16 || half->dtype == VKT_DTYPE_BF16) &&
+                         vkt_tensor_numel(half) == n_all));
     const vkt_tensor *arenas[4] = {params, grads, m, v};
     for (int k = 0; k < 4; k++) VKT_ASSERT(arenas[k]->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(arenas[k]) == n_all);
     VKT_ASSERT(lr_table->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(lr_table) >= 1);
@@ -43,7 +54,10 @@ vkt_status vkt_adamw_update(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt_tens
     vkt_pipeline *prep, *upd;
     VKT_TRY(vkt_ops_pipeline(r, "adamw_prep", 2, sizeof(vkt_pc_adamw_prep), NULL, 0, &prep));
     const uint32_t spec[] = {WG};
-    VKT_TRY(vkt_ops_pipeline(r, "adamw_update", 5, sizeof(vkt_pc_adamw_update), spec, 1, &upd));
+    char name[32];
+    snprintf(name, sizeof name, "adamw_update%s", !half ? "" : half->dtype == VKT_DTYPE_F16 ? "_f16" : "_bf16");
+    uint32_t nb = half ? 6 : 5;
+    VKT_TRY(vkt_ops_pipeline(r, name, nb, sizeof(vkt_pc_adamw_update), spec, 1, &upd));
 
     /* ln(beta) in double from the fp32 beta the kernel uses, so bc matches 1 - beta^t of that beta. */
     vkt_pc_adamw_prep pp = {(uint32_t)vkt_tensor_numel(lr_table), (float)log1p((double)cfg->beta1 - 1.0),
@@ -62,9 +76,9 @@ vkt_status vkt_adamw_update(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt_tens
         float wd = segs[first].decay ? cfg->weight_decay : 0.0f;
         for (int64_t s = e0; s < e1; s += chunk) {
             int64_t n = e1 - s < chunk ? e1 - s : chunk;
-            vkt_pc_adamw_update pc = {(uint32_t)n, 0, cfg->beta1, cfg->beta2, cfg->eps, wd};
+            vkt_pc_adamw_update pc = {(uint32_t)n, 0, cfg->beta1, cfg->beta2, cfg->eps, wd, 0, 0};
             uint32_t base[4];
-            vkt_binding b[5] = {{vkt_ops_aligned_slice(r, grads, s, n, &base[0]), VKT_READ},
+            vkt_binding b[6] = {{vkt_ops_aligned_slice(r, grads, s, n, &base[0]), VKT_READ},
                                 {sc, VKT_READ},
                                 {vkt_ops_aligned_slice(r, params, s, n, &base[1]), VKT_RW},
                                 {vkt_ops_aligned_slice(r, m, s, n, &base[2]), VKT_RW},
@@ -72,9 +86,11 @@ vkt_status vkt_adamw_update(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt_tens
             /* Same element, same alignment class in each arena (all tensors are aligned): one base. */
             VKT_ASSERT(base[0] == base[1] && base[0] == base[2] && base[0] == base[3]);
             pc.base = base[0];
+            /* 2-byte elements: the half copy's aligned start (and so its base) differs. */
+            if (half) b[5] = (vkt_binding){vkt_ops_aligned_slice(r, half, s, n, &pc.base_h), VKT_WRITE};
             uint32_t gx, gy;
             vkt_ops_grid_1d(vkt_ceil_div((uint64_t)n, WG), &gx, &gy);
-            VKT_TRY(vkt_rec_dispatch(r, "adamw_update", upd, b, 5, &pc, sizeof pc, gx, gy, 1));
+            VKT_TRY(vkt_rec_dispatch(r, "adamw_update", upd, b, nb, &pc, sizeof pc, gx, gy, 1));
         }
     }
     return VKT_OK;

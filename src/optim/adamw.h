@@ -8,8 +8,9 @@
  * from a gradnorm pass recorded before it (or stays 1). Nothing per-step is a push constant: the command
  * buffer is recorded once and replayed. params, grads, m, v are f32 arenas with one shared layout and may
  * exceed one binding (chunks). A step whose gradient norm the gradnorm pass found non-finite is skipped on
- * the device (see optim_types.h). Not done here: 16-bit master weights or moments, fused multi-tensor
- * kernels beyond merging adjacent segments. */
+ * the device (see optim_types.h). Mixed precision: vkt_adamw_update_half also writes the model's half
+ * weight copy. Not done here: 16-bit master weights or moments, fused multi-tensor kernels beyond merging
+ * adjacent segments. */
 #ifndef VKT_ADAMW_H
 #define VKT_ADAMW_H
 
@@ -39,5 +40,12 @@ void vkt_adamw_lr_table(const vkt_lr_schedule *sched, float *lr_table, int64_t n
 vkt_status vkt_adamw_update(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt_tensor *params, const vkt_tensor *grads,
                             const vkt_tensor *m, const vkt_tensor *v, const vkt_tensor *lr_table,
                             const vkt_tensor *scalars, const vkt_optim_segment *segs, int n_segs);
+/* The same, and with half (NULL: none) an f16 or bf16 tensor of params' size: mixed precision's half copy,
+ * where each updated parameter is also stored rounded to nearest even (in the same pass; a skipped step
+ * leaves it too as it was). */
+vkt_status vkt_adamw_update_half(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt_tensor *params,
+                                 const vkt_tensor *half, const vkt_tensor *grads, const vkt_tensor *m,
+                                 const vkt_tensor *v, const vkt_tensor *lr_table, const vkt_tensor *scalars,
+                                 const vkt_optim_segment *segs, int n_segs);
 
 #endif

@@ -13,8 +13,11 @@ _Static_assert(sizeof(vkt_pc_gradnorm_part) == 16, "keep in sync with shaders/gr
 typedef struct {
     uint32_t n;
     float max_norm;
+    uint32_t loss_scaling, growth_interval;
+    float growth_factor;
+    uint32_t _pad[3];
 } vkt_pc_gradnorm_final;
-_Static_assert(sizeof(vkt_pc_gradnorm_final) == 8, "keep in sync with shaders/gradnorm_final.comp");
+_Static_assert(sizeof(vkt_pc_gradnorm_final) == 32, "keep in sync with shaders/gradnorm_final.comp");
 
 #define WG_FINAL 256
 
@@ -91,7 +94,10 @@ vkt_status vkt_gradnorm_record(vkt_rec *r, const vkt_tensor *grads, const vkt_op
         }
     }
     VKT_ASSERT(slot == need);
-    vkt_pc_gradnorm_final pc = {(uint32_t)need, o->max_norm};
+    VKT_ASSERT(!o->loss_scaling || (o->growth_interval >= 1 && o->growth_factor > 1));
+    vkt_pc_gradnorm_final pc = {(uint32_t)need, o->max_norm, o->loss_scaling ? 1u : 0u,
+                                (uint32_t)(o->growth_interval < UINT32_MAX ? o->growth_interval : UINT32_MAX),
+                                o->growth_factor, {0}};
     vkt_binding b[2] = {{vkt_ops_flat_slice(partials, 0, need), VKT_READ},
                         {vkt_ops_flat_slice(scalars, 0, VKT_STEP_SCALARS_ELEMS), VKT_RW}};
     return vkt_rec_dispatch(r, "gradnorm_final", fin, b, 2, &pc, sizeof pc, 1, 1, 1);

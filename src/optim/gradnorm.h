@@ -22,6 +22,13 @@ typedef enum {
 typedef struct {
     float max_norm;               /* clip threshold; <= 0: compute the norm only, clip_scale = 1 */
     vkt_gradnorm_variant variant; /* default AUTO */
+    /* Dynamic loss scaling (f16 mixed precision; sched/step.h): the gradients are the loss scale S times the
+     * true ones, so grad_norm = norm / S and clip_scale carries 1 / S; then S is divided by growth_factor
+     * after a non-finite step (good_steps reset), or multiplied by it after growth_interval finite steps in
+     * a row. */
+    bool loss_scaling;
+    int64_t growth_interval;
+    float growth_factor;
 } vkt_gradnorm_opts;
 
 /* f32 elements the `partials` scratch tensor needs for these segments on r's device. */
@@ -32,8 +39,8 @@ int64_t vkt_gradnorm_partials(const vkt_rec *r, const vkt_optim_segment *segs, i
  *   grads    flat f32 arena (any size; segments index its elements)
  *   segs     n_segs runs of elements (decay flags ignored); their total must be > 0
  *   partials f32 scratch of >= vkt_gradnorm_partials(...) elements, overwritten
- *   scalars  (16) f32 holding a vkt_step_scalars: grad_norm, clip_scale and nonfinite are written, the
- *            rest kept
+ *   scalars  (16) f32 holding a vkt_step_scalars: grad_norm, clip_scale and nonfinite are written (and
+ *            with loss scaling loss_scale and good_steps updated), the rest kept
  * Returns a Vulkan status; bad shapes abort (VKT_ASSERT). Not thread-safe (records into r). */
 vkt_status vkt_gradnorm_record(vkt_rec *r, const vkt_tensor *grads, const vkt_optim_segment *segs, int n_segs,
                                const vkt_gradnorm_opts *o, const vkt_tensor *partials, const vkt_tensor *scalars);

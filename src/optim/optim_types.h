@@ -30,16 +30,20 @@ typedef struct {
     uint32_t n_skipped; /* steps whose update was skipped so far; AdamW's t = step - n_skipped (adamw_prep) */
     uint32_t nonfinite; /* 1 when this step's gradient norm is NaN or inf (gradnorm): adamw_prep counts the
                          * step as skipped and adamw_update leaves params, m and v untouched */
-    float _reserved[8];
+    float loss_scale;   /* f16 dynamic loss scaling: the factor the loss gradient is multiplied by; gradnorm
+                         * divides it out and updates it after each step (1 and untouched without scaling) */
+    uint32_t good_steps; /* finite steps in a row since the loss scale last changed (gradnorm) */
+    float _reserved[6];
 } vkt_step_scalars;
 _Static_assert(sizeof(vkt_step_scalars) == 64, "keep in sync with shaders/common/step_scalars.glsl");
 
 #define VKT_STEP_SCALARS_ELEMS 16 /* f32 elements of the tensor that holds a vkt_step_scalars */
 
-/* Initial values: step 0, clip scale 1 (no clipping until a gradnorm pass runs), the rest 0. */
+/* Initial values: step 0, clip scale and loss scale 1 (no clipping until a gradnorm pass runs), the rest 0. */
 static inline vkt_step_scalars vkt_step_scalars_init(void) {
     vkt_step_scalars s = {0};
     s.clip_scale = 1.0f;
+    s.loss_scale = 1.0f;
     return s;
 }
 

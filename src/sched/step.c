@@ -1,6 +1,8 @@
 /* Step scheduler (see step.h). */
 #include "sched/step.h"
 
+#include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +31,8 @@ struct vkt_step {
     int64_t slot_step[2];             /* optimizer step of the micro-batch last submitted in each slot */
     bool slot_unread[2];
     int64_t next_step, step_base;
+    int64_t inject_step;           /* test hook (vkt_step_inject_overflow): the step whose gradients get an inf;
+                                    * -1: none */
     int64_t last_collected;        /* newest step whose result was handed out */
     double wait_s;                 /* time the last vkt_step_submit spent waiting for the device */
     vkt_flat_sync *reduce;         /* owned: the gradient all-reduce over data-parallel ranks; NULL on one */
@@ -92,9 +96,20 @@ static void *slot_aux(const vkt_step *s, int slot) {
     return s->program.slot_aux ? s->program.slot_aux(s->program.ctx, slot) : NULL;
 }
 
+static vkt_gradnorm_opts gradnorm_opts(const vkt_step_cfg *c) {
+    return (vkt_gradnorm_opts){.max_norm = c->max_grad_norm,
+                               .loss_scaling = c->loss_scale.enabled,
+                               .growth_interval = c->loss_scale.growth_interval,
+                               .growth_factor = c->loss_scale.factor};
+}
+
+vkt_loss_scale_cfg vkt_loss_scale_default(void) {
+    return (vkt_loss_scale_cfg){.enabled = true, .init = 65536.0f, .growth_interval = 2000, .factor = 2.0f};
+}
+
 static vkt_status record_optim(vkt_step *s) {
     vkt_rec *r = s->optim;
-    vkt_gradnorm_opts go = {.max_norm = s->cfg.max_grad_norm};
+    vkt_gradnorm_opts go = gradnorm_opts(&s->cfg);
     VKT_TRY(vkt_rec_begin(r));
     if (s->buckets) VKT_TRY(vkt_grad_buckets_record_upload(s->buckets, r));
     s->optim_t0 = vkt_rec_timestamp(r);
@@ -106,8 +121,9 @@ static vkt_status record_optim(vkt_step *s) {
         VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &p, &g, &s->mom1, &s->mom2, &s->lr_table, &s->scalars, s->shard_segs,
                                  s->n_segs));
     } else {
-        VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &t->params, &t->grads, &s->mom1, &s->mom2, &s->lr_table, &s->scalars,
-                                 s->segs, s->n_segs));
+        const vkt_tensor *half = t->params_half.arena ? &t->params_half : NULL;
+        VKT_TRY(vkt_adamw_update_half(r, &s->cfg.adamw, &t->params, half, &t->grads, &s->mom1, &s->mom2, &s->lr_table,
+                                      &s->scalars, s->segs, s->n_segs));
     }
     VKT_TRY(vkt_rec_fill(r, &t->grads, 0));
     s->optim_t1 = vkt_rec_timestamp(r);
@@ -143,7 +159,7 @@ static vkt_status upload_lr_table(vkt_step *s) {
 
 vkt_trainable vkt_step_trainable_model(const vkt_model *m) {
     VKT_ASSERT(m->grads_arena);
-    return (vkt_trainable){.table = &m->table, .params = m->params, .grads = m->grads};
+    return (vkt_trainable){.table = &m->table, .params = m->params, .grads = m->grads, .params_half = m->params_half};
 }
 
 const vkt_param_table *vkt_step_table(const vkt_step *s) { return s->train.table; }
@@ -182,6 +198,8 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     vkt_step *s = calloc(1, sizeof *s);
     if (!s) return VKT_ERR_OOM;
     s->m = m, s->cfg = *cfg, s->slot_step[0] = s->slot_step[1] = -1;
+    const char *inject = getenv("VKT_TEST_OVERFLOW_STEP");
+    s->inject_step = inject && *inject ? strtoll(inject, NULL, 10) : -1;
     s->train = cfg->train ? *cfg->train : vkt_step_trainable_model(m);
     if (cfg->program) s->program = *cfg->program;
     VKT_ASSERT(s->program.n_metrics <= VKT_STEP_MAX_METRICS);
@@ -194,12 +212,25 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     for (int i = 0; st == VKT_OK && i < tab->n; i++)
         s->segs[s->n_segs++] = (vkt_optim_segment){
             tab->p[i].offset, s->train.frozen && s->train.frozen[i] ? 0 : tab->p[i].numel, tab->p[i].decay};
+    if (st == VKT_OK && cfg->zero_stage == 1 && vkt_dist_size() > 1 && s->train.params_half.arena) {
+        vkt_log_error("optim.zero_stage=1 with optim.precision %s: the sharded update does not refresh the other "
+                      "ranks' half weight copy yet; use optim.zero_stage=0",
+                      vkt_dtype_name(s->train.params_half.dtype));
+        st = VKT_ERR_ARG;
+    }
+    if (st == VKT_OK && cfg->loss_scale.enabled &&
+        (cfg->loss_scale.init <= 0 || cfg->loss_scale.growth_interval < 1 || cfg->loss_scale.factor <= 1)) {
+        vkt_log_error("loss scaling: initial scale %g, growth interval %lld, factor %g: need a positive scale, an "
+                      "interval >= 1 and a factor > 1",
+                      cfg->loss_scale.init, (long long)cfg->loss_scale.growth_interval, cfg->loss_scale.factor);
+        st = VKT_ERR_ARG;
+    }
     if (st == VKT_OK && cfg->zero_stage == 1 && vkt_dist_size() > 1) st = shard_setup(s);
     vkt_rec *probe = NULL;
     int64_t n_partials = 0, n_lr = cfg->total_steps > 0 ? cfg->total_steps : 1;
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &probe);
     if (st == VKT_OK) {
-        vkt_gradnorm_opts go = {.max_norm = cfg->max_grad_norm};
+        vkt_gradnorm_opts go = gradnorm_opts(cfg);
         n_partials = vkt_gradnorm_partials(probe, s->segs, s->n_segs, &go);
     }
     vkt_rec_destroy(probe);
@@ -217,6 +248,9 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
         st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, n_partials > 0 ? n_partials : 1, 1, 1, 1, &s->partials);
     if (st == VKT_OK) st = vkt_arena_create_host(m->dev, "step scalars", 4096, &s->host_arena);
     if (st == VKT_OK) st = vkt_tensor_alloc(s->host_arena, VKT_DTYPE_F32, VKT_STEP_SCALARS_ELEMS, 1, 1, 1, &s->scalars);
+    /* f16 loss scaling: every recorded loss gradient reads the current scale from the step scalars. */
+    m->dloss_scale = st == VKT_OK && cfg->loss_scale.enabled ? s->scalars : (vkt_tensor){0};
+    m->dloss_scale_index = (int64_t)(offsetof(vkt_step_scalars, loss_scale) / sizeof(float));
     for (int k = 0; k < 2 && st == VKT_OK; k++) st = vkt_rec_create(m->dev, 0, &s->micro[k]);
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 2, &s->optim);
     if (st == VKT_OK) st = vkt_rec_create(m->dev, 0, &s->eval);
@@ -232,6 +266,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     if (st == VKT_OK) {
         vkt_step_scalars sc = vkt_step_scalars_init();
         sc.step = (uint32_t)first_step;
+        if (cfg->loss_scale.enabled) sc.loss_scale = cfg->loss_scale.init;
         memcpy(vkt_tensor_host_ptr(&s->scalars), &sc, sizeof sc);
         s->next_step = s->step_base = first_step;
         s->last_collected = first_step - 1;
@@ -248,6 +283,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
 
 void vkt_step_destroy(vkt_step *s) {
     if (!s) return;
+    if (s->m->dloss_scale.arena && s->m->dloss_scale.arena == s->scalars.arena) s->m->dloss_scale = (vkt_tensor){0};
     for (int k = 0; k < 2; k++) vkt_rec_destroy(s->micro[k]), vkt_rec_destroy(s->last[k]);
     vkt_rec_destroy(s->optim);
     vkt_rec_destroy(s->eval);
@@ -303,6 +339,8 @@ static vkt_status collect(vkt_step *s, int64_t step, vkt_step_result *done) {
                               .lr = sc->lr,
                               .tokens = s->tokens[k],
                               .skipped = sc->nonfinite != 0,
+                              .n_skipped = sc->n_skipped,
+                              .loss_scale = sc->loss_scale,
                               .n_metrics = s->program.n_metrics};
     for (int i = 0; i < s->program.n_metrics; i++)
         done->metrics[i] = s->loss_n[k] ? s->metric_sum[k][i] / (double)s->loss_n[k] : 0;
@@ -393,6 +431,22 @@ vkt_status vkt_step_fill_batch_aux(vkt_model *m, int slot, void *aux, vkt_batch_
     return vkt_seg_start_check(batch.seg_start, m->B, m->T, "batch seg_start (document starts of packed rows)");
 }
 
+void vkt_step_inject_overflow(vkt_step *s, int64_t step) { s->inject_step = step; }
+
+/* The test hook: once this step's micro-batches are done, one gradient element becomes +inf, as an f16
+ * overflow in the backward would make it. */
+static vkt_status poison_grads(vkt_step *s) {
+    for (int k = 0; k < 2; k++) VKT_TRY(timed_wait(s, s->slot_rec[k]));
+    int i = 0;
+    while (i < s->n_segs && s->segs[i].n == 0) i++;
+    VKT_ASSERT(i < s->n_segs);
+    const float inf = INFINITY;
+    vkt_tensor g = vkt_tensor_rows(&s->train.grads, s->segs[i].offset, 1);
+    vkt_log_info("test hook: step %lld's gradients poisoned with an inf (VKT_TEST_OVERFLOW_STEP)",
+                 (long long)s->inject_step);
+    return vkt_tensor_upload(s->m->dev, &g, &inf, sizeof inf);
+}
+
 vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_result *done) {
     int64_t step = s->next_step++;
     done->step = -1;
@@ -413,6 +467,7 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
      * queued keep the device busy meanwhile. Its results are read before the scalars are overwritten. */
     VKT_TRY(timed_wait(s, s->optim));
     VKT_TRY(collect(s, step - 1, done));
+    if (step == s->inject_step) VKT_TRY(poison_grads(s));
     if (s->buckets) VKT_TRY(reduce_buckets(s, step));
     else if (s->reduce) VKT_TRY(reduce_grads(s, step));
     VKT_TRY(vkt_rec_submit(s->optim));
@@ -563,6 +618,19 @@ vkt_status vkt_step_upload_state(vkt_step *s, const float *m1, const float *m2, 
     s->next_step = s->step_base = step;
     s->last_collected = step - 1;
     return VKT_OK;
+}
+
+bool vkt_step_get_loss_scale(const vkt_step *s, double *scale, int64_t *good_steps) {
+    if (!s->cfg.loss_scale.enabled) return false;
+    const vkt_step_scalars *sc = vkt_tensor_host_ptr(&s->scalars);
+    *scale = sc->loss_scale, *good_steps = sc->good_steps;
+    return true;
+}
+
+void vkt_step_set_loss_scale(vkt_step *s, double scale, int64_t good_steps) {
+    VKT_ASSERT(scale > 0 && good_steps >= 0);
+    vkt_step_scalars *sc = vkt_tensor_host_ptr(&s->scalars);
+    sc->loss_scale = (float)scale, sc->good_steps = (uint32_t)good_steps;
 }
 
 size_t vkt_step_memory(const vkt_step *s) { return vkt_arena_capacity(s->state_arena); }

@@ -82,7 +82,23 @@ typedef struct {
     vkt_tensor params, grads;     /* flat f32 views of table->total elements */
     const bool *frozen;           /* borrowed, NULL or table->n flags: entries the optimizer leaves as they
                                    * are (no update, not in the gradient norm); their moments stay 0 */
+    vkt_tensor params_half;       /* mixed precision: the f16 / bf16 copy of params (same layout) that AdamW
+                                   * refreshes with each update; arena NULL: none */
 } vkt_trainable;
+
+/* Dynamic loss scaling for f16 training (torch.cuda.amp.GradScaler's rule, entirely on the device): the
+ * loss gradient is multiplied by the scale, the gradient-norm pass divides it out of the norm and the
+ * clip scale, and a step whose scaled gradients are not finite is skipped (as any non-finite step) and
+ * halves the scale; growth_interval finite steps in a row double it. */
+typedef struct {
+    bool enabled;
+    float init;              /* initial scale (65536) */
+    int64_t growth_interval; /* finite steps in a row before the scale grows (2000) */
+    float factor;            /* growth factor; the backoff is its inverse (2) */
+} vkt_loss_scale_cfg;
+
+/* GradScaler's defaults, enabled. */
+vkt_loss_scale_cfg vkt_loss_scale_default(void);
 
 /* The model's parameters and gradients (m needs gradients), nothing frozen. */
 vkt_trainable vkt_step_trainable_model(const vkt_model *m);
@@ -103,6 +119,7 @@ typedef struct {
                               * Programs (cfg.program) always reduce after the backward */
     bool ordered_reduce;     /* several ranks: the deterministic reduction (rank-order sums, dist/dist.h):
                               * a run's losses and weights repeat bit for bit whatever the timing */
+    vkt_loss_scale_cfg loss_scale; /* f16 mixed precision (zeroed: off) */
 } vkt_step_cfg;
 
 /* What a completed optimizer step measured. */
@@ -113,6 +130,8 @@ typedef struct {
     int64_t tokens;          /* target positions that carried a loss */
     bool skipped;            /* the gradient norm was not finite: the device left params and moments as
                               * they were */
+    int64_t n_skipped;       /* steps skipped so far, a resumed run's earlier ones included */
+    double loss_scale;       /* the loss scale after this step (1 without loss scaling) */
     int n_metrics;           /* the program's metrics, means over the step's micro-batches (0 without one) */
     double metrics[VKT_STEP_MAX_METRICS];
 } vkt_step_result;
@@ -127,6 +146,10 @@ void vkt_step_destroy(vkt_step *s);
 /* Queues one optimizer step, calling fill once per micro-batch. *done gets the previous step's result
  * (done->step = -1 when there is none yet). */
 vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_result *done);
+/* Test hook: step `step`'s accumulated gradients get one +inf element before its optimizer runs (as an f16
+ * overflow would), so the step must be skipped (and, with loss scaling, the scale halved). The environment
+ * variable VKT_TEST_OVERFLOW_STEP=<step> does the same for any run (scripts/gpu_check.sh). */
+void vkt_step_inject_overflow(vkt_step *s, int64_t step);
 /* Device milliseconds of the last completed optimizer step (0 without timestamps). */
 double vkt_step_optim_ms(vkt_step *s);
 /* Seconds the last vkt_step_submit spent blocked on the device (the rest is host work). */
@@ -182,6 +205,11 @@ vkt_status vkt_step_gather_state(vkt_step *s); /* a no-op without sharding */
  * corrections). Upload needs 0 <= updates <= step (VKT_ASSERT). */
 vkt_status vkt_step_download_state(vkt_step *s, float *m, float *v, int64_t *step, int64_t *updates);
 vkt_status vkt_step_upload_state(vkt_step *s, const float *m, const float *v, int64_t step, int64_t updates);
+/* f16 loss scaling state for checkpoints: the current scale and the finite steps in a row since it last
+ * changed. Get returns false (and leaves them) when the step has no loss scaling; read it after
+ * vkt_step_download_state (the queue idle). Set (after vkt_step_upload_state) needs scale > 0. */
+bool vkt_step_get_loss_scale(const vkt_step *s, double *scale, int64_t *good_steps);
+void vkt_step_set_loss_scale(vkt_step *s, double scale, int64_t good_steps);
 size_t vkt_step_memory(const vkt_step *s);
 
 #endif

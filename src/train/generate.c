@@ -12,8 +12,9 @@
 #define PREFILL_CHUNK 64 /* prompt tokens per cached forward: bounds the (chunk, V) logits buffer */
 
 static vkt_status copy_params(vkt_device *dev, const vkt_model *src, vkt_model *dst) {
-    if (src->base.format != VKT_QFORMAT_F32) {
-        /* A quantized base has no f32 arena to copy: go through the host, dequantized. */
+    if (src->base.format != VKT_QFORMAT_F32 || src->half_arena) {
+        /* A quantized base has no f32 arena to copy, and a mixed-precision model's table is aligned for its
+         * half copy (other offsets): go through the host (dequantized). */
         float *host = malloc((size_t)src->table.total * sizeof *host);
         vkt_status s = host ? vkt_model_download_params(src, host) : VKT_ERR_OOM;
         if (s == VKT_OK) s = vkt_model_upload_params(dst, host);

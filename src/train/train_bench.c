@@ -108,13 +108,19 @@ vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t s
     if (ext && ext->plan) VKT_TRY(ext->plan(ext->ctx, dev, mc, cfg->batch_size, cfg->seq_len));
     vkt_model_opts mo = {.mode = ext ? ext->mode : VKT_MODEL_TRAIN,
                          .recompute = cfg->recompute,
-                         .base_format = ext ? ext->base_format : VKT_QFORMAT_F32};
+                         .base_format = ext ? ext->base_format : VKT_QFORMAT_F32,
+                         .precision = vkt_run_config_precision(cfg)};
     VKT_TRY(vkt_model_create_opts(dev, mc, cfg->batch_size, cfg->seq_len, &mo, &m));
     vkt_step_cfg sc = {.adamw = vkt_adamw_cfg_default(),
                        .max_grad_norm = (float)cfg->grad_clip,
                        .accum = cfg->grad_accum,
                        .total_steps = steps + 8,
                        .schedule = {.lr_max = cfg->lr, .lr_min = cfg->lr_min, .warmup = 1, .total = steps + 8}};
+    if (cfg->precision == VKT_PRECISION_F16)
+        sc.loss_scale = (vkt_loss_scale_cfg){.enabled = true,
+                                             .init = (float)cfg->loss_scale_init,
+                                             .growth_interval = cfg->loss_scale_growth_interval,
+                                             .factor = (float)cfg->loss_scale_factor};
     double t_init = vkt_now_s();
     vkt_status s = vkt_model_init_weights(m, cfg->seed);
     t_init = vkt_now_s() - t_init;
@@ -167,16 +173,19 @@ vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t s
         res.device_bytes =
             (int64_t)(pb + gb + ab + vkt_step_memory(st) + (ext && ext->memory ? ext->memory(ext->ctx) : 0));
         const vkt_device_info *info = vkt_device_get_info(dev);
-        printf("device=\"%s\" driver=\"%s %s\" op=train_step model=%s method=%s base=%s recompute=%d params=%lld "
-               "trainable=%lld L=%lld C=%lld V=%lld B=%lld T=%lld accum=%lld\n  tokens_per_s=%.2f step_ms=%.2f "
-               "fwd_ms=%.2f bwd_ms=%.2f optim_ms=%.2f host_ms=%.3f model_gflops=%.1f peak_gflops=%.1f util=%.3f "
-               "exec_util=%.3f memory_mib=%.1f timer=gpu\n",
+        printf("device=\"%s\" driver=\"%s %s\" op=train_step model=%s method=%s base=%s precision=%s recompute=%d "
+               "params=%lld trainable=%lld L=%lld C=%lld V=%lld B=%lld T=%lld accum=%lld\n  tokens_per_s=%.2f "
+               "step_ms=%.2f fwd_ms=%.2f bwd_ms=%.2f optim_ms=%.2f host_ms=%.3f model_gflops=%.1f peak_gflops=%.1f "
+               "util=%.3f "
+               "exec_util=%.3f memory_mib=%.1f acts_mib=%.1f timer=gpu\n",
                info->name, info->driver_name, info->driver_info, mc->model_type,
-               cfg->ft_method[0] ? cfg->ft_method : "pretrain", vkt_qformat_name(m->base.format), (int)m->recompute,
+               cfg->ft_method[0] ? cfg->ft_method : "pretrain", vkt_qformat_name(m->base.format),
+               vkt_run_config_precision_name(cfg), (int)m->recompute,
                (long long)res.params, (long long)vkt_params_count(train.table), (long long)mc->n_layer,
                (long long)mc->n_embd, (long long)mc->vocab_size, (long long)cfg->batch_size, (long long)cfg->seq_len,
                (long long)cfg->grad_accum, res.tokens_per_s, res.step_ms, res.fwd_ms, res.bwd_ms, res.optim_ms,
-               res.host_ms, res.gflops, res.peak_gflops, res.util, res.exec_util, (double)res.device_bytes / (1 << 20));
+               res.host_ms, res.gflops, res.peak_gflops, res.util, res.exec_util, (double)res.device_bytes / (1 << 20),
+               (double)ab / (1 << 20));
     }
     if (s == VKT_OK && profile_top > 0) s = profile_step(m, &rb, res.peak_gflops, profile_top);
     vkt_bench_destroy(b);

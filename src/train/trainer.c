@@ -181,7 +181,11 @@ static vkt_status account(run *r, const vkt_step_result *res) {
     int64_t max = r->cfg->max_bad_steps;
     r->skipped += res->skipped;
     r->bad_in_row++;
-    if (!res->skipped) /* a finite gradient norm with a non-finite loss: an overflow of the loss sum */
+    if (res->skipped && r->cfg->precision == VKT_PRECISION_F16 && isfinite(res->loss))
+        vkt_log_info("step %lld: f16 gradients overflowed: the update was skipped and the loss scale lowered to %g "
+                     "(%lld in a row; the run stops at optim.max_bad_steps=%lld in a row)",
+                     (long long)res->step + 1, res->loss_scale, (long long)r->bad_in_row, (long long)max);
+    else if (!res->skipped) /* a finite gradient norm with a non-finite loss: an overflow of the loss sum */
         vkt_log_warn("step %lld: loss %g is not finite but the gradient norm %g is: the update was applied",
                      (long long)res->step + 1, res->loss, res->grad_norm);
     else
@@ -249,15 +253,21 @@ static vkt_status report(run *r, const vkt_step_result *res, double step_s, doub
     char comm_json[160] = "";
     if (step_s > 0 && vkt_dist_size() > 1) comm_text(r, speed, sizeof speed, comm_json, sizeof comm_json);
     if (print) {
-        printf("step %5lld/%lld | loss %.4f%s | lr %.2e | norm %.3f%s | mem %.0f MiB | eta %s\n",
-               (long long)res->step + 1, (long long)cfg->steps, res->loss, line, res->lr, res->grad_norm, speed,
+        char scale[64] = "";
+        if (cfg->precision == VKT_PRECISION_F16)
+            snprintf(scale, sizeof scale, " | scale %g (%lld skipped)", res->loss_scale, (long long)res->n_skipped);
+        printf("step %5lld/%lld | loss %.4f%s | lr %.2e | norm %.3f%s%s | mem %.0f MiB | eta %s\n",
+               (long long)res->step + 1, (long long)cfg->steps, res->loss, line, res->lr, res->grad_norm, scale, speed,
                (double)r->device_bytes / (1 << 20), eta);
         fflush(stdout);
     }
-    char extra[1300], lr[32], norm[32];
-    snprintf(extra, sizeof extra, "\"lr\":%s,\"grad_norm\":%s,\"tok_per_s\":%.1f,\"util\":%.4f%s%s%s",
+    char extra[1500], lr[32], norm[32], scaling[96] = "";
+    if (cfg->precision == VKT_PRECISION_F16) /* dynamic loss scaling: the scale after this step */
+        snprintf(scaling, sizeof scaling, ",\"loss_scale\":%.9g,\"skipped_steps\":%lld", res->loss_scale,
+                 (long long)res->n_skipped);
+    snprintf(extra, sizeof extra, "\"lr\":%s,\"grad_norm\":%s,\"tok_per_s\":%.1f,\"util\":%.4f%s%s%s%s",
              vkt_metrics_num(lr, sizeof lr, res->lr), vkt_metrics_num(norm, sizeof norm, res->grad_norm), tps, util,
-             fields, comm_json, res->skipped ? ",\"skipped\":true" : "");
+             fields, comm_json, scaling, res->skipped ? ",\"skipped\":true" : "");
     vkt_metrics_log(&r->metrics, res->step, "train", res->loss, extra);
     if (print) vkt_metrics_write_svg(&r->metrics); /* keep the curve current for whoever watches it */
     r->reported = res->step + 1 - first_step;
@@ -286,6 +296,26 @@ static vkt_status preflight(const vkt_run_config *cfg, const vkt_train_opts *opt
                             : opts->overwrite ? VKT_RUN_DIR_OVERWRITE
                                               : VKT_RUN_DIR_NEW;
     return vkt_dist_is_root() ? vkt_run_dir_prepare(cfg->out_dir, mode) : VKT_OK;
+}
+
+/* Mixed precision covers the language-model loss of pre-training and fine-tuning (full or LoRA over an f32
+ * base, objective sft); the other objectives have paths (score heads, preference and GRPO programs) that do
+ * not run on 16-bit activations yet. */
+static vkt_status check_precision(const run *r) {
+    const vkt_run_config *cfg = r->cfg;
+    if (cfg->precision == VKT_PRECISION_F32) return VKT_OK;
+    const char *what = NULL;
+    if (r->data.kind == VKT_DATA_PREF)
+        what = "preference objectives (dpo, ipo, orpo)";
+    else if (r->data.kind == VKT_DATA_GRPO)
+        what = "finetune.objective grpo";
+    else if (cfg->ft_objective == VKT_FT_REWARD)
+        what = "finetune.objective reward";
+    if (!what) return VKT_OK;
+    vkt_log_error("optim.precision %s is not supported with %s yet: mixed precision covers pre-training and "
+                  "fine-tuning with the language-model loss (finetune.objective sft); set optim.precision f32",
+                  vkt_run_config_precision_name(cfg), what);
+    return VKT_ERR_ARG;
 }
 
 static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int64_t *first_step) {
@@ -336,9 +366,11 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
         return VKT_ERR_FORMAT;
     }
     if (r->ext && r->ext->plan) VKT_TRY(r->ext->plan(r->ext->ctx, dev, &mc, B, cfg->seq_len));
+    VKT_TRY(check_precision(r));
     vkt_model_opts mo = {.mode = r->ext ? r->ext->mode : VKT_MODEL_TRAIN,
                          .recompute = cfg->recompute,
-                         .base_format = r->ext ? r->ext->base_format : VKT_QFORMAT_F32};
+                         .base_format = r->ext ? r->ext->base_format : VKT_QFORMAT_F32,
+                         .precision = vkt_run_config_precision(cfg)};
     VKT_TRY(vkt_model_create_opts(dev, &mc, B, cfg->seq_len, &mo, &r->model));
     r->model->bidirectional = cfg->objective == VKT_OBJ_MLM;
     vkt_log_info("model: %s, %lld parameters (%d tensors), %lld layers, width %lld, %lld heads (%lld kv)",
@@ -355,6 +387,11 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     sc.adamw.weight_decay = (float)cfg->weight_decay;
     sc.zero_stage = (int)cfg->zero_stage;
     sc.bucket_mb = cfg->bucket_mb, sc.ordered_reduce = cfg->deterministic_reduce;
+    if (cfg->precision == VKT_PRECISION_F16)
+        sc.loss_scale = (vkt_loss_scale_cfg){.enabled = true,
+                                             .init = (float)cfg->loss_scale_init,
+                                             .growth_interval = cfg->loss_scale_growth_interval,
+                                             .factor = (float)cfg->loss_scale_factor};
     *first_step = 0;
     vkt_checkpoint_state st = {0};
     /* The base weights go in first unless a resumed run's checkpoint holds all of them; a precomputed
@@ -406,10 +443,14 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
     r->device_bytes = pb + gb + ab + vkt_step_memory(r->step) + (r->pref ? vkt_pref_step_memory(r->pref) : 0) +
                       (r->grpo ? vkt_grpo_train_memory(r->grpo) : 0) +
                       (r->reward ? vkt_reward_step_memory(r->reward) : 0);
-    vkt_log_info("memory plan: parameters %.1f MiB, gradients %.1f MiB, optimizer %.1f MiB, activations %.1f MiB "
+    char prec[64] = "";
+    if (cfg->precision != VKT_PRECISION_F32)
+        snprintf(prec, sizeof prec, " (f32 master + %s copy)", vkt_run_config_precision_name(cfg));
+    vkt_log_info("memory plan: parameters %.1f MiB%s, gradients %.1f MiB, optimizer %.1f MiB, activations %.1f MiB%s "
                  "(total %.1f MiB)",
-                 (double)pb / (1 << 20), (double)gb / (1 << 20), (double)vkt_step_memory(r->step) / (1 << 20),
-                 (double)ab / (1 << 20), (double)r->device_bytes / (1 << 20));
+                 (double)pb / (1 << 20), prec, (double)gb / (1 << 20), (double)vkt_step_memory(r->step) / (1 << 20),
+                 (double)ab / (1 << 20), cfg->precision != VKT_PRECISION_F32 ? " (16-bit)" : "",
+                 (double)r->device_bytes / (1 << 20));
     r->flops_per_token = vkt_train_flops_per_token(&mc, cfg->seq_len);
     if ((r->pref && vkt_pref_step_cfg_of(r->pref)->ref == VKT_PREF_REF_MODEL) ||
         (r->grpo && vkt_grpo_train_has_reference(r->grpo)))
