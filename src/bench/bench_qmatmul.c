@@ -101,8 +101,7 @@ vkt_status vkt_bench_group_qmatmul(vkt_bench *b) {
                                      .ctx = &c};
                 /* M x N over K as the kernel sees it: the input gradient's N is in, its K out. */
                 snprintf(bc.shape, sizeof bc.shape, "M=%lld N=%lld K=%lld bytes_per_weight=%.4f", (long long)rows,
-                         (long long)(dx ? in : out), (long long)(dx ? out : in),
-                         wbytes / ((double)out * (double)in));
+                         (long long)(dx ? in : out), (long long)(dx ? out : in), wbytes / ((double)out * (double)in));
                 VKT_TRY(vkt_bench_run(b, &bc));
             }
         }
