@@ -30,13 +30,13 @@ _Static_assert(sizeof(vkt_pc_qmatmul) == 60, "keep in sync with shaders/common/q
 #define MAX_GROUPS    65535
 /* reg: 8 invocations (lavapipe's SIMD width) x 8 columns, 16 rows; the same tile as matmul_wide, which
  * measured best there. smem: as matmul_smem (64 x 64 tiles, 4 x 4 per invocation, k slices of 16). */
-#define REG_WG  8
-#define REG_TM  16
-#define REG_TN  8
+#define REG_WG    8
+#define REG_TM    16
+#define REG_TN    8
 #define REG_TN_DX 16 /* input gradient: two weight groups of a row share a scale (qmatmul_reg.comp) */
-#define SMEM_B  64
-#define SMEM_BK 16
-#define SMEM_T  4
+#define SMEM_B    64
+#define SMEM_BK   16
+#define SMEM_T    4
 
 static const uint32_t elem_bits[VKT_QFORMAT_COUNT] = {32, 16, 16, 8, 4};
 
