@@ -13,7 +13,9 @@
 // the same weight slab from cache.
 //   forward  (TRANS_B):  each invocation's TN columns are TN rows of W; per 8-deep k block it loads TN
 //                        weight groups and TM A words for 8 * TM * TN FMAs.
-//   input grad (!TRANS_B): its TN columns are TN / 8 weight groups of one W row per k.
+//   input grad (!TRANS_B): its TN columns are TN / 8 weight groups of one W row per k. The host runs it
+//                        with TN 16: the groups of a row share one scale (an NF4 block maximum costs 3
+//                        dependent loads, as much as the data of 3 groups) and each A word feeds 16 columns.
 // W_GROUP holds when in, the dispatch's first W column and its k (forward) or n (input grad) extent are
 // multiples of 8; otherwise every weight is loaded on its own (qw_elem), correct for any shape (NF4
 // blocks straddling rows included) but slower. Rows and columns past the edge are clamped for loads and
@@ -82,6 +84,24 @@ void load_a8(uint i, uint k, out float f[8]) {
     }
 }
 
+// Input gradient: op(W)(kr, j0 .. j0 + TN - 1), i.e. TN columns of W row w_row0 + kr, dequantized. Group g
+// covers columns g0 .. g0 + 7 (clamped to the last whole group: n % 8 == 0 under W_GROUP); groups after the
+// first continue the same W row (e = previous + 8, or the same group when clamped), so the scale is
+// reloaded only where a new NF4 block (int8 row) starts.
+void dx_w_row(uint kr, uint j0, out float bv[TN]) {
+    float sc = 1.0;
+    for (uint g = 0; g < TN / 8; g++) {
+        uint g0 = W_GROUP ? min(j0 + 8 * g, pc.n - 8u) : j0 + 8 * g;
+        float f[8];
+        uint e = qm_we(kr, g0);
+        if (W_GROUP && (g == 0u || qw_scale_changes(e))) sc = qw_scale(e);
+        if (W_GROUP) qw_group8_scaled(e, sc, f);
+        else
+            for (uint c = 0; c < 8; c++) f[c] = qw_elem(qm_we(kr, min(g0 + c, pc.n - 1u)));
+        for (uint c = 0; c < 8; c++) bv[8 * g + c] = f[c];
+    }
+}
+
 void main() {
     uint i0 = (M_FAST ? gl_WorkGroupID.x : gl_WorkGroupID.y) * TM;
     uint j0 = ((M_FAST ? gl_WorkGroupID.y : gl_WorkGroupID.x) * WG + gl_LocalInvocationID.x) * TN;
@@ -124,30 +144,24 @@ void main() {
             }
         }
     } else {
-        // Group g covers columns g0[g] .. g0[g] + 7 (clamped to the last whole group: n % 8 == 0 here).
-        const uint NG = TN / 8;
-        uint g0[NG];
-        for (uint g = 0; g < NG; g++) g0[g] = W_GROUP ? min(j0 + 8 * g, pc.n - 8u) : j0 + 8 * g;
-        for (uint k = 0; k < pc.k; k += 8) {
-            uint kn = min(8u, pc.k - k);
+        // Whole 8-deep blocks with constant trip counts (a loop to a variable kn would index av at run
+        // time, which lavapipe spills to per-lane scratch memory), then the k % 8 tail one row at a time.
+        for (uint k = 0; k < K8; k += 8) {
             float av[TM][8];
-            for (uint i = 0; i < TM; i++) {
-                if (kn == 8u) load_a8(ii[i], k, av[i]);
-                else
-                    for (uint kk = 0; kk < 8; kk++)
-                        av[i][kk] = VKT_LOAD(a[pc.off_a + ii[i] * pc.lda + min(k + kk, pc.k - 1u)]);
-            }
-            for (uint kk = 0; kk < kn; kk++) {
+            for (uint i = 0; i < TM; i++) load_a8(ii[i], k, av[i]);
+            for (uint kk = 0; kk < 8; kk++) {
                 float bv[TN];
-                for (uint g = 0; g < NG; g++) {
-                    float f[8];
-                    if (W_GROUP) qw_group8(qm_we(k + kk, g0[g]), f);
-                    else
-                        for (uint c = 0; c < 8; c++) f[c] = qw_elem(qm_we(k + kk, min(g0[g] + c, pc.n - 1u)));
-                    for (uint c = 0; c < 8; c++) bv[8 * g + c] = f[c];
-                }
+                dx_w_row(k + kk, j0, bv);
                 for (uint i = 0; i < TM; i++)
                     for (uint j = 0; j < TN; j++) acc[i][j] = fma(av[i][kk], bv[j], acc[i][j]);
+            }
+        }
+        for (uint k = K8; k < pc.k; k++) {
+            float bv[TN];
+            dx_w_row(k, j0, bv);
+            for (uint i = 0; i < TM; i++) {
+                float av = VKT_LOAD(a[pc.off_a + ii[i] * pc.lda + k]);
+                for (uint j = 0; j < TN; j++) acc[i][j] = fma(av, bv[j], acc[i][j]);
             }
         }
     }

@@ -3,8 +3,10 @@
  * VKT_QMATMUL_VARIANT), against the double reference that dequantizes on the host (ref_qmatmul.c).
  *
  * Shapes: rows 1..37, in a multiple of 64 and not (99 and 200: NF4 blocks straddle rows; 99 and 1: no
- * 8-element groups; 72: groups but straddling blocks), odd out; outputs NaN-poisoned with guard words,
- * accumulating outputs pre-filled; windows split over a 256 KiB binding limit (rows, W rows, depth).
+ * 8-element groups; 72 and 136: groups but straddling blocks, and an odd count of groups, so the reg
+ * input gradient's last invocation clamps its second group of 8 columns onto its first), odd out; outputs
+ * NaN-poisoned with guard words, accumulating outputs pre-filled; windows split over a 256 KiB binding limit
+ * (rows, W rows, depth).
  * The reference backward is checked against finite differences of the reference forward first.
  * Bound: the f32 matmul bound of test_op_matmul.c, 1.2e-4 * sqrt(K): the weights the kernel sees are
  * exactly the reference's (same dequantization in f32; NF4's block maximum may differ by one rounding
@@ -117,9 +119,9 @@ typedef struct {
 } shape;
 
 static const shape shapes[] = {
-    {1, 64, 1, false, false},   {5, 64, 7, true, false},   {37, 128, 33, false, false},
-    {13, 99, 17, false, false}, {7, 72, 129, true, false}, {29, 200, 31, false, false},
-    {3, 1, 5, true, false},     {17, 256, 9, true, false}, {2, 8, 3, false, false},
+    {1, 64, 1, false, false},  {5, 64, 7, true, false},     {37, 128, 33, false, false}, {13, 99, 17, false, false},
+    {7, 72, 129, true, false}, {29, 200, 31, false, false}, {3, 1, 5, true, false},      {17, 256, 9, true, false},
+    {2, 8, 3, false, false},   {19, 136, 45, false, false},
 };
 
 /* Over the 256 KiB binding limit: x / y rows (forward), W rows and depth (dx), every format. */

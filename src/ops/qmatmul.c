@@ -30,12 +30,13 @@ _Static_assert(sizeof(vkt_pc_qmatmul) == 60, "keep in sync with shaders/common/q
 #define MAX_GROUPS    65535
 /* reg: 8 invocations (lavapipe's SIMD width) x 8 columns, 16 rows; the same tile as matmul_wide, which
  * measured best there. smem: as matmul_smem (64 x 64 tiles, 4 x 4 per invocation, k slices of 16). */
-#define REG_WG  8
-#define REG_TM  16
-#define REG_TN  8
-#define SMEM_B  64
-#define SMEM_BK 16
-#define SMEM_T  4
+#define REG_WG    8
+#define REG_TM    16
+#define REG_TN    8
+#define REG_TN_DX 16 /* input gradient: two weight groups of a row share a scale (qmatmul_reg.comp) */
+#define SMEM_B    64
+#define SMEM_BK   16
+#define SMEM_T    4
 
 static const uint32_t elem_bits[VKT_QFORMAT_COUNT] = {32, 16, 16, 8, 4};
 
@@ -149,7 +150,7 @@ static vkt_status get_pipeline(vkt_rec *r, vkt_matmul_variant v, vkt_qformat f, 
         memcpy(d.spec, spec, sizeof spec);
     } else {
         snprintf(shader, sizeof shader, "qmatmul_reg_%s%s", vkt_qformat_name(f), asuf);
-        const uint32_t spec[] = {REG_WG, REG_TM, REG_TN, fwd, a_vec, w_group, true};
+        const uint32_t spec[] = {REG_WG, REG_TM, fwd ? REG_TN : REG_TN_DX, fwd, a_vec, w_group, true};
         d.n_spec = 7;
         memcpy(d.spec, spec, sizeof spec);
     }
@@ -168,7 +169,8 @@ static vkt_status qmatmul(vkt_rec *r, const qproblem *p, vkt_matmul_variant requ
     }
     VKT_ASSERT(M > 0 && N > 0 && K > 0 && p->w->blob.offset % 16 == 0);
     VKT_ASSERT((uint64_t)l->out * (uint64_t)in < ((uint64_t)1 << 32)); /* flat indices are 32-bit */
-    const int64_t bm = v == VKT_MATMUL_SMEM ? SMEM_B : REG_TM, bn = v == VKT_MATMUL_SMEM ? SMEM_B : REG_WG * REG_TN;
+    const int64_t bm = v == VKT_MATMUL_SMEM ? SMEM_B : REG_TM;
+    const int64_t bn = v == VKT_MATMUL_SMEM ? SMEM_B : REG_WG * (p->fwd ? REG_TN : REG_TN_DX);
     const size_t align = window_align(r), limit = vkt_rec_max_binding_bytes(r);
     /* Box: (mc rows, nc columns, kc depth); W_GROUP wants column (dx) and depth (forward) chunks in 8s. */
     int64_t mc = M < (int64_t)MAX_GROUPS * bm ? M : (int64_t)MAX_GROUPS * bm;
