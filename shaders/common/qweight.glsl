@@ -93,6 +93,4 @@ void qw_group8_scaled(uint e, float s, out float f[8]) {
 #endif
 }
 
-void qw_group8(uint e, out float f[8]) { qw_group8_scaled(e, qw_scale(e), f); }
-
 #endif
