@@ -10,6 +10,7 @@
 #include "finetune/finetune.h"
 #include "finetune/ft_plan.h"
 #include "harness.h"
+#include "run_testutil.h"
 #include "train/trainer.h"
 
 #define STEPS 40
@@ -136,20 +137,12 @@ static void ft_config(vkt_run_config *c, const char *dir, const char *corpus, co
                           "finetune.r=4",          "finetune.lora_dropout=0.1",
                           "finetune.lora_alpha=8", "finetune.target_modules=all-linear",
                           "optim.precision=bf16"};
-    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) vkt_run_config_set(c, sets[i]);
-    snprintf(c->model_from, sizeof c->model_from, "%s", vkt_test_data("models/stories260K/stories260K.bin"));
-    snprintf(c->tokenizer_path, sizeof c->tokenizer_path, "%s", vkt_test_data("models/stories260K/tok512.bin"));
-    snprintf(c->data_train, sizeof c->data_train, "%s", corpus);
-    snprintf(c->out_dir, sizeof c->out_dir, "%s/%s", dir, out);
-    snprintf(c->ft_method, sizeof c->ft_method, "%s", method);
+    ft_test_set_all(c, sets, sizeof sets / sizeof sets[0]);
+    ft_test_use_stories260k(c, corpus, dir, out, method);
 }
 
 static vkt_status finetune(vkt_test *t, vkt_run_config *c, const char *resume) {
-    vkt_train_opts o = {.resume = resume, .peak_gflops = 1, .no_sample = true};
-    vkt_status s = vkt_run_config_validate(c);
-    if (s == VKT_OK) s = vkt_finetune(t->dev, c, NULL, &o);
-    vkt_run_config_free(c);
-    return s;
+    return ft_test_run(t, c, resume, NULL, false);
 }
 
 static void finetune_case(vkt_test *t, const char *dir, const char *corpus) {
