@@ -7,6 +7,9 @@
  *  - --adapter continues it; an adapter whose modules_to_save differ from the config's is refused;
  *  - `vktrain export --gguf` with the adapter writes the untied head as output.weight, bit for bit the copy;
  *  - method qlora (NF4 base) trains saved copies of the f32 embedding and head;
+ *  - optim.precision bf16 and f16 (the copies train with an f32 master and a 16-bit copy, see
+ *    test_train_precision for the 200-step curves): the losses follow the f32 run's step by step, the head's copy
+ *    moves, and the GGUF export carries it bit for bit as in f32;
  *  - bad sections are errors: a name that matches nothing savable, "score" without the reward objective,
  *    modules_to_save with method full. */
 #include <cjson/cJSON.h>
@@ -169,6 +172,35 @@ static void check_run(vkt_test *t) {
     check_export(t, ck);
 }
 
+/* The same run in 16 bits: each step's loss within 5 (bf16) / 10 (f16) unit roundoffs of the loss from the f32
+ * run's (test_train_precision's bounds, relative here: these losses are ~6 nats). */
+static void precision_case(vkt_test *t, const char *prec, double u, int k) {
+    vkt_run_config c;
+    char name[32], run[200], run32[200], ck[260], set[64];
+    snprintf(name, sizeof name, "mts_%s", prec);
+    config(&c, name, "lora");
+    snprintf(set, sizeof set, "optim.precision=%s", prec);
+    vkt_run_config_set(&c, set);
+    VKT_TEST_TRY(t, finetune(t, &c, NULL, NULL));
+    snprintf(run, sizeof run, "%s/%s", g_dir, name);
+    snprintf(run32, sizeof run32, "%s/mts1", g_dir);
+    static char l32[4][32], l16[4][32];
+    int n32 = vkt_test_read_losses(run32, l32, 4), n16 = vkt_test_read_losses(run, l16, 4);
+    double worst = 0;
+    for (int s = 0; s < 4 && n32 == 4 && n16 == 4; s++) {
+        double a = atof(l32[s]), e = fabs(atof(l16[s]) - a) / a;
+        worst = e > worst ? e : worst;
+    }
+    snprintf(ck, sizeof ck, "%s/step-000004", run);
+    double moved = head_moved(t, ck, "adapter_model.safetensors");
+    printf("   %s: losses %s .. %s (f32 %s .. %s), worst step off by %.2g relative (bound %d u = %.2g); lm_head copy "
+           "moved up to %.3g\n",
+           prec, l16[0], l16[3], l32[0], l32[3], worst, k, k * u, moved);
+    if (n16 != 4 || !(worst <= k * u)) vkt_test_fail(t, "%s run with modules_to_save off the f32 run", prec);
+    if (!(moved > 0)) vkt_test_fail(t, "%s: the saved lm_head did not train", prec);
+    check_export(t, ck);
+}
+
 static void expect(vkt_test *t, const char *what, const char *method, const char *set, vkt_status want) {
     vkt_run_config c;
     config(&c, "bad", method);
@@ -196,6 +228,8 @@ int main(void) {
     fclose(f);
     vkt_file_map_close(&src);
     check_run(&t);
+    precision_case(&t, "bf16", 1.0 / 256, 5);
+    precision_case(&t, "f16", 1.0 / 2048, 10);
     expect(&t, "modules_to_save [\"norm\"]", "lora", "finetune.modules_to_save=[\"norm\"]", VKT_ERR_ARG);
     expect(&t, "modules_to_save [\"score\"] with objective sft", "lora", "finetune.modules_to_save=[\"score\"]",
            VKT_ERR_ARG);

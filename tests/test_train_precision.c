@@ -2,7 +2,10 @@
  * the same initial weights and the same batches, 200 AdamW steps each; the 16-bit loss curves must follow
  * the f32 one. Plus f16's dynamic loss scaling: an overflow injected at one step skips exactly that step,
  * halves the scale, and training recovers; with a short growth interval the scale doubles on schedule.
- * LoRA over a frozen base in bf16 and f16 against f32 LoRA too.
+ * LoRA over a frozen base in bf16 and f16 against f32 LoRA too, and LoRA with modules_to_save (the embedding and
+ * the LM head trained in full as the adapter's copies, with an f32 master and a 16-bit copy like the adapters);
+ * the copies' 16-bit halves must be the master rounded after training (AdamW refreshed them), and a PEFT save and
+ * load round trip must give back the same master bits and the same half copy.
  *
  * Data: a noisy affine "language" over V tokens (next = (5 t + 3) mod V with probability 0.8, else
  * uniform; V = 64), so the loss falls from ln 64 = 4.16 towards the data's entropy (about 1.3 nats): every
@@ -24,7 +27,11 @@
 #include <math.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include "core/half.h"
 #include "finetune/lora.h"
+#include "finetune/lora_peft.h"
 #include "harness.h"
 #include "model/model.h"
 #include "model_testutil.h"
@@ -65,10 +72,71 @@ static void record(curve *c, const vkt_step_result *r) {
     c->n_skipped = r->n_skipped;
 }
 
+typedef enum { FULL, LORA, LORA_SAVED } train_kind; /* what trains: the model, adapters, adapters + saved copies */
+
+/* The saved copies' 16-bit half equals their f32 master rounded to nearest even (AdamW wrote it); returns the
+ * number of elements that differ. */
+static int64_t stale_half(vkt_test *t, vkt_lora *ad) {
+    size_t n = (size_t)ad->table.total;
+    float *w = malloc(n * 4);
+    uint16_t *h = malloc(n * 2);
+    VKT_TEST_TRY(t, vkt_lora_download(ad, w));
+    VKT_TEST_TRY(t, vkt_tensor_download(t->dev, &ad->params_half, h, n * 2));
+    int64_t bad = 0;
+    for (int j = 0; j < ad->n_saved; j++) {
+        const vkt_param *e = &ad->table.p[ad->saved_first + j];
+        for (int64_t k = e->offset; k < e->offset + e->numel; k++) {
+            float x = w[k];
+            bad += h[k] != (ad->params_half.dtype == VKT_DTYPE_F16 ? vkt_f32_to_f16(x) : vkt_f32_to_bf16(x));
+        }
+    }
+    free(w), free(h);
+    return bad;
+}
+
+/* Saves the trained adapter as PEFT does and loads it into a fresh model of the same precision: the master
+ * weights come back bit for bit, and so does the 16-bit copy the passes read (refreshed on load). */
+static void check_roundtrip(vkt_test *t, const vkt_model_config *cfg, vkt_dtype precision, vkt_lora *ad) {
+    char dir[] = "/tmp/vkt_train_prec_saved_XXXXXX";
+    if (!mkdtemp(dir)) {
+        vkt_test_fail(t, "mkdtemp %s", dir);
+        return;
+    }
+    VKT_TEST_TRY(t, vkt_lora_save_peft(ad, dir));
+    vkt_model_opts mo = {.mode = VKT_MODEL_FROZEN, .precision = precision};
+    vkt_model *m = NULL;
+    vkt_lora *back = NULL;
+    VKT_TEST_TRY(t, vkt_model_create_opts(t->dev, cfg, B, T, &mo, &m));
+    if (m) VKT_TEST_TRY(t, vkt_lora_load_peft(m, dir, false, &back));
+    if (!back || back->table.total != ad->table.total || back->n_saved != ad->n_saved) {
+        vkt_test_fail(t, "the saved adapter did not load with its %d saved modules", ad->n_saved);
+    } else {
+        size_t n = (size_t)ad->table.total;
+        float *w0 = malloc(n * 4), *w1 = malloc(n * 4);
+        uint16_t *h0 = malloc(n * 2), *h1 = malloc(n * 2);
+        VKT_TEST_TRY(t, vkt_lora_download(ad, w0));
+        VKT_TEST_TRY(t, vkt_lora_download(back, w1));
+        VKT_TEST_TRY(t, vkt_tensor_download(t->dev, &ad->params_half, h0, n * 2));
+        VKT_TEST_TRY(t, vkt_tensor_download(t->dev, &back->params_half, h1, n * 2));
+        bool same_w = memcmp(w0, w1, n * 4) == 0, same_h = memcmp(h0, h1, n * 2) == 0;
+        printf("   PEFT save + load in %s: master %s, 16-bit copy %s\n", vkt_dtype_name(precision),
+               same_w ? "bit for bit" : "DIFFERS", same_h ? "bit for bit" : "DIFFERS");
+        if (!same_w || !same_h) vkt_test_fail(t, "the saved modules' round trip through PEFT files changed them");
+        free(w0), free(w1), free(h0), free(h1);
+    }
+    vkt_lora_destroy(back);
+    vkt_model_destroy(m);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) printf("   (could not remove %s)\n", dir);
+}
+
 /* STEPS steps of cfg in `precision` from the weights of seed 7 on the batches of seed 11. inject_step >= 0
- * poisons that step's gradients (vkt_step_inject_overflow); growth: loss-scale growth interval (f16). */
+ * poisons that step's gradients (vkt_step_inject_overflow); growth: loss-scale growth interval (f16). With
+ * LORA_SAVED in 16 bits, the saved copies' halves are checked and round-tripped through PEFT files. */
 static void run(vkt_test *t, const vkt_model_config *cfg, vkt_dtype precision, int64_t inject_step, int64_t growth,
-                bool lora, curve *out) {
+                train_kind kind, curve *out) {
+    bool lora = kind != FULL;
     memset(out, 0, sizeof *out);
     vkt_model_opts mo = {.mode = lora ? VKT_MODEL_FROZEN : VKT_MODEL_TRAIN, .precision = precision};
     vkt_model *m = NULL;
@@ -82,6 +150,10 @@ static void run(vkt_test *t, const vkt_model_config *cfg, vkt_dtype precision, i
         vkt_lora_cfg lc = vkt_lora_cfg_default();
         lc.r = 4, lc.lora_alpha = 8, lc.lora_dropout = 0.1, lc.seed = 5;
         vkt_lora_cfg_add_target(&lc, "all-linear");
+        if (kind == LORA_SAVED) {
+            vkt_lora_cfg_add_save(&lc, "embed_tokens");
+            vkt_lora_cfg_add_save(&lc, "lm_head");
+        }
         VKT_TEST_TRY(t, vkt_lora_create(m, &lc, &ad));
         if (!ad) {
             vkt_model_destroy(m);
@@ -114,6 +186,13 @@ static void run(vkt_test *t, const vkt_model_config *cfg, vkt_dtype precision, i
     }
     if (st) VKT_TEST_TRY(t, vkt_step_drain(st, &r));
     record(out, &r);
+    if (st && kind == LORA_SAVED && precision != VKT_DTYPE_F32) {
+        int64_t bad = stale_half(t, ad);
+        printf("   saved copies' 16-bit half after %d steps: %lld elements differ from the rounded master\n", STEPS,
+               (long long)bad);
+        if (bad) vkt_test_fail(t, "AdamW did not refresh the saved modules' 16-bit copy");
+        check_roundtrip(t, cfg, precision, ad);
+    }
     vkt_step_destroy(st);
     vkt_lora_destroy(ad);
     vkt_model_destroy(m);
@@ -183,14 +262,14 @@ static void check_growth(vkt_test *t, const char *name, const curve *c) {
 
 static void model_case(vkt_test *t, const char *name, const vkt_model_config *cfg) {
     static curve f32, bf16, f16, inj, grow;
-    run(t, cfg, VKT_DTYPE_F32, -1, 0, false, &f32);
-    run(t, cfg, VKT_DTYPE_BF16, -1, 0, false, &bf16);
+    run(t, cfg, VKT_DTYPE_F32, -1, 0, FULL, &f32);
+    run(t, cfg, VKT_DTYPE_BF16, -1, 0, FULL, &bf16);
     compare(t, name, "bf16", &f32, &bf16, 0.01, 0.02, 1.0);
-    run(t, cfg, VKT_DTYPE_F16, -1, 0, false, &f16);
+    run(t, cfg, VKT_DTYPE_F16, -1, 0, FULL, &f16);
     compare(t, name, "f16", &f32, &f16, 0.0025, 0.005, 1.0);
-    run(t, cfg, VKT_DTYPE_F16, 60, 0, false, &inj);
+    run(t, cfg, VKT_DTYPE_F16, 60, 0, FULL, &inj);
     check_injected(t, name, &f32, &inj);
-    run(t, cfg, VKT_DTYPE_F16, -1, 16, false, &grow);
+    run(t, cfg, VKT_DTYPE_F16, -1, 16, FULL, &grow);
     check_growth(t, name, &grow);
 }
 
@@ -199,11 +278,24 @@ static void model_case(vkt_test *t, const char *name, const vkt_model_config *cf
  * higher lr turns the curves chaotic), so "learnt" is 0.2 nats here; the bounds against f32 are the same. */
 static void lora_case(vkt_test *t, const char *name, const vkt_model_config *cfg) {
     static curve f32, bf16, f16;
-    run(t, cfg, VKT_DTYPE_F32, -1, 0, true, &f32);
-    run(t, cfg, VKT_DTYPE_BF16, -1, 0, true, &bf16);
+    run(t, cfg, VKT_DTYPE_F32, -1, 0, LORA, &f32);
+    run(t, cfg, VKT_DTYPE_BF16, -1, 0, LORA, &bf16);
     compare(t, name, "bf16", &f32, &bf16, 0.01, 0.02, 0.2);
-    run(t, cfg, VKT_DTYPE_F16, -1, 0, true, &f16);
+    run(t, cfg, VKT_DTYPE_F16, -1, 0, LORA, &f16);
     compare(t, name, "f16", &f32, &f16, 0.0025, 0.005, 0.2);
+}
+
+/* LoRA with modules_to_save ["embed_tokens", "lm_head"]: the saved embedding and head train in full, which
+ * learns the data's bigram rule, so these runs must learn a full nat (adapters alone reach ~0.3): a 16-bit copy
+ * of the saved modules that AdamW did not refresh would leave them at the base's random weights and fail that.
+ * The same bounds against f32 as the other cases. */
+static void saved_case(vkt_test *t, const char *name, const vkt_model_config *cfg) {
+    static curve f32, bf16, f16;
+    run(t, cfg, VKT_DTYPE_F32, -1, 0, LORA_SAVED, &f32);
+    run(t, cfg, VKT_DTYPE_BF16, -1, 0, LORA_SAVED, &bf16);
+    compare(t, name, "bf16", &f32, &bf16, 0.01, 0.02, 1.0);
+    run(t, cfg, VKT_DTYPE_F16, -1, 0, LORA_SAVED, &f16);
+    compare(t, name, "f16", &f32, &f16, 0.0025, 0.005, 1.0);
 }
 
 int main(void) {
@@ -214,5 +306,6 @@ int main(void) {
     model_case(&t, "gpt2", &g);
     model_case(&t, "llama", &l);
     lora_case(&t, "llama lora", &l);
+    saved_case(&t, "llama lora + modules_to_save", &l);
     return vkt_test_finish(&t);
 }

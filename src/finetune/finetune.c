@@ -219,12 +219,6 @@ vkt_status vkt_finetune_check(const vkt_run_config *cfg) {
         return VKT_ERR_ARG;
     }
     bool saved = cfg->ft_modules_to_save[0] && strcmp(cfg->ft_modules_to_save, "null") != 0;
-    if (cfg->precision != VKT_PRECISION_F32 && saved) {
-        vkt_log_error("optim.precision %s with finetune.modules_to_save: the saved modules' copies train in f32 only "
-                      "for now; use optim.precision f32",
-                      vkt_run_config_precision_name(cfg));
-        return VKT_ERR_ARG;
-    }
     if (saved && method_is(cfg, "full")) {
         vkt_log_error("finetune.modules_to_save with method \"full\": every weight already trains; it is for method "
                       "\"lora\" / \"qlora\" (modules trained in full beside the adapters)");

@@ -392,10 +392,6 @@ vkt_status vkt_lora_create(vkt_model *m, const vkt_lora_cfg *cfg, vkt_lora **out
     if (s != VKT_OK) vkt_log_error("a reward model's adapter (score head) trains in f32 only: set optim.precision f32");
     if (s == VKT_OK) s = select_modules(l);
     if (s == VKT_OK) s = vkt_lora_saved_select(l);
-    if (s == VKT_OK && l->n_saved && dt != VKT_DTYPE_F32) {
-        vkt_log_error("modules_to_save trains its copies in f32 only: set optim.precision f32");
-        s = VKT_ERR_ARG;
-    }
     if (s == VKT_OK) s = build_table(l, align);
     size_t pbytes = 0, abytes = 0, ubytes = 0;
     int64_t max_in = 0;
@@ -504,6 +500,8 @@ vkt_status vkt_lora_merge_into_model(vkt_lora *l) {
         vkt_matmul_desc d = {.m = md->out, .n = md->in, .k = l->cfg.r, .alpha = l->scale, .accumulate = true};
         s = vkt_op_matmul(r, &b, &a, NULL, &w, &d);
     }
+    /* A mixed-precision model's passes read its 16-bit copy: refresh it from the merged master. */
+    if (s == VKT_OK) s = vkt_model_record_refresh_half(m, r);
     if (s == VKT_OK) s = vkt_rec_end(r);
     if (s == VKT_OK) s = vkt_rec_submit_wait(r);
     vkt_rec_destroy(r);
@@ -539,6 +537,12 @@ struct vkt_lora_mirror {
     vkt_linear_hook hook;
 };
 
+/* The adapter weights the mirror's model reads: the 16-bit copy for a model of that dtype, else the f32 master
+ * (generation models are f32 whatever the training precision). */
+static const vkt_tensor *mirror_params(const vkt_lora_mirror *mi) {
+    return mi->m->act_dtype == compute_params(mi->l)->dtype ? compute_params(mi->l) : &mi->l->params;
+}
+
 static vkt_status mirror_fwd(void *ctx, vkt_rec *r, int layer, vkt_param_role role, const vkt_tensor *x,
                              const vkt_tensor *y) {
     vkt_lora_mirror *mi = ctx;
@@ -547,7 +551,7 @@ static vkt_status mirror_fwd(void *ctx, vkt_rec *r, int layer, vkt_param_role ro
         const vkt_lora_module *md = &l->mods[i];
         if (md->layer != layer || md->hook_role != role) continue;
         vkt_tensor a, b, yw = window(y, md);
-        ab_views(l, md, compute_params(l), &a, &b);
+        ab_views(l, md, mirror_params(mi), &a, &b);
         vkt_lora_desc d = desc_of(l, md);
         d.rows = x->shape[0]; /* the decode forward's Tq rows, not the model's B T */
         VKT_ASSERT(d.rows <= mi->m->B * mi->m->T);
@@ -575,13 +579,14 @@ vkt_status vkt_lora_mirror_create(vkt_lora *l, vkt_model *m, vkt_lora_mirror **o
     mi->hook = (vkt_linear_hook){.ctx = mi, .fwd = mirror_fwd, .bwd = mirror_bwd};
     size_t bytes = (size_t)(m->B * m->T * l->cfg.r) * 4 + 4096;
     vkt_status s = vkt_arena_create(m->dev, "LoRA mirror scratch", bytes, &mi->arena);
-    if (s == VKT_OK) s = vkt_tensor_alloc(mi->arena, VKT_DTYPE_F32, m->B * m->T, l->cfg.r, 1, 1, &mi->u);
+    if (s == VKT_OK) s = vkt_tensor_alloc(mi->arena, mirror_params(mi)->dtype, m->B * m->T, l->cfg.r, 1, 1, &mi->u);
     if (s != VKT_OK) {
         vkt_lora_mirror_destroy(mi);
         return s;
     }
     m->hook = &mi->hook;
-    m->saved = l->n_saved ? &l->saved : NULL; /* the copies as the adapter has them now */
+    /* The copies as the adapter has them now, in the dtype m reads. */
+    m->saved = !l->n_saved ? NULL : mirror_params(mi) == &l->params ? &l->saved_master : &l->saved;
     *out = mi;
     return VKT_OK;
 }
@@ -589,7 +594,7 @@ vkt_status vkt_lora_mirror_create(vkt_lora *l, vkt_model *m, vkt_lora_mirror **o
 void vkt_lora_mirror_destroy(vkt_lora_mirror *mi) {
     if (!mi) return;
     if (mi->m && mi->m->hook == &mi->hook) mi->m->hook = NULL;
-    if (mi->m && mi->m->saved == &mi->l->saved) mi->m->saved = NULL;
+    if (mi->m && (mi->m->saved == &mi->l->saved || mi->m->saved == &mi->l->saved_master)) mi->m->saved = NULL;
     vkt_arena_destroy(mi->arena);
     free(mi);
 }

@@ -121,7 +121,9 @@ typedef struct vkt_lora {
     int n_saved;                          /* modules_to_save copies (lora_save.c), table entries saved_first.. */
     int saved_first;
     vkt_param_role saved_role[VKT_LORA_SAVED]; /* VKT_ROLE_WTE / WPE / LM_HEAD, in table order */
-    vkt_model_saved saved;                /* views of the copies and their gradients: model->saved when attached */
+    vkt_model_saved saved;        /* views of the copies the passes read (the 16-bit copy under mixed precision)
+                                   * and their f32 gradients: model->saved when attached */
+    vkt_model_saved saved_master; /* the f32 copies, no gradients: what an f32 mirror (generation) reads */
 } vkt_lora;
 
 /* Names of the model's linear modules ("all-linear" set), comma-separated into buf, for messages. */
@@ -174,7 +176,8 @@ vkt_status vkt_lora_record_zero_grads(vkt_lora *l, vkt_rec *r);
 
 /* Adds s B A into the model's base weights on the device (W += s B A per module) and copies the saved modules
  * over the model's: the merged model computes what the adapted one does, without the hook (sampling, export).
- * The base weights change: only for a model that is not trained further. Synchronous. VKT_ERR_UNSUPPORTED for a
+ * The base weights change (and a mixed-precision model's 16-bit copy with them): only for a model that is not
+ * trained further. Synchronous. VKT_ERR_UNSUPPORTED for a
  * quantized base, or a tied model whose saved modules untie it (vkt_lora_unties; merge on the host instead). */
 vkt_status vkt_lora_merge_into_model(vkt_lora *l);
 

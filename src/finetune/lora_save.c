@@ -86,19 +86,23 @@ vkt_status vkt_lora_saved_init(vkt_lora *l, float *host) {
 
 static vkt_tensor entry_view(const vkt_tensor *flat, const vkt_param *e) {
     vkt_tensor t = *flat;
-    t.offset += (size_t)e->offset * 4;
+    t.offset += (size_t)e->offset * vkt_dtype_size(flat->dtype);
     t.shape[0] = e->rows, t.shape[1] = e->cols, t.shape[2] = t.shape[3] = 1;
     return t;
 }
 
+/* The passes of the adapted model read the 16-bit copy under mixed precision (as they do the adapters and the
+ * base), and the gradients are f32 either way; an f32 inference model (a mirror) reads the f32 copies. */
 void vkt_lora_saved_views(vkt_lora *l) {
     memset(&l->saved, 0, sizeof l->saved);
+    memset(&l->saved_master, 0, sizeof l->saved_master);
+    const vkt_tensor *read = l->params_half.arena ? &l->params_half : &l->params;
     for (int j = 0; j < l->n_saved; j++) {
         const vkt_param *e = &l->table.p[l->saved_first + j];
-        vkt_tensor w = entry_view(&l->params, e), g = entry_view(&l->grads, e);
-        if (e->role == VKT_ROLE_WTE) l->saved.wte = w, l->saved.dwte = g;
-        if (e->role == VKT_ROLE_WPE) l->saved.wpe = w, l->saved.dwpe = g;
-        if (e->role == VKT_ROLE_LM_HEAD) l->saved.head = w, l->saved.dhead = g;
+        vkt_tensor w = entry_view(read, e), g = entry_view(&l->grads, e), w32 = entry_view(&l->params, e);
+        if (e->role == VKT_ROLE_WTE) l->saved.wte = w, l->saved.dwte = g, l->saved_master.wte = w32;
+        if (e->role == VKT_ROLE_WPE) l->saved.wpe = w, l->saved.dwpe = g, l->saved_master.wpe = w32;
+        if (e->role == VKT_ROLE_LM_HEAD) l->saved.head = w, l->saved.dhead = g, l->saved_master.head = w32;
     }
 }
 

@@ -15,7 +15,8 @@ vkt_status vkt_lora_saved_select(vkt_lora *l);
 void vkt_lora_saved_add_entries(vkt_lora *l, int64_t *off, int64_t align);
 /* Fills the copies in host (table layout) from the base model's weights (a tied head from the embedding). */
 vkt_status vkt_lora_saved_init(vkt_lora *l, float *host);
-/* Points l->saved at the copies in l->params and l->grads (after they are allocated). */
+/* Points l->saved at the copies the adapted model's passes read (l->params_half under mixed precision, else
+ * l->params) and their f32 gradients in l->grads, and l->saved_master at the f32 copies (after they are allocated). */
 void vkt_lora_saved_views(vkt_lora *l);
 /* Records copying the saved weights over the model's own (VKT_ERR_UNSUPPORTED when vkt_lora_unties). */
 vkt_status vkt_lora_saved_merge(vkt_lora *l, vkt_rec *r);
