@@ -1,7 +1,9 @@
 /* The benchmark runner: validation gate, timestamp timing, one line per case, JSON output.
  * It does not know any op: cases come from the group table (bench_groups.c). */
 #include "bench/bench.h"
+
 #include "core/clock.h"
+#include "core/half.h"
 #include "io/device_json.h"
 
 #include <cjson/cJSON.h>
@@ -209,11 +211,33 @@ vkt_status vkt_bench_upload(vkt_bench *b, const float *host, int64_t d0, int64_t
     return VKT_OK;
 }
 
+vkt_status vkt_bench_upload_as(vkt_bench *b, float *host, int64_t n, vkt_dtype dt, vkt_tensor *out) {
+    if (dt == VKT_DTYPE_F32) return vkt_bench_upload(b, host, n, 1, 1, 1, out);
+    uint16_t *h = malloc((size_t)n * sizeof *h);
+    if (!h) return VKT_ERR_OOM;
+    for (int64_t i = 0; i < n; i++) {
+        h[i] = dt == VKT_DTYPE_F16 ? vkt_f32_to_f16(host[i]) : vkt_f32_to_bf16(host[i]);
+        host[i] = dt == VKT_DTYPE_F16 ? vkt_f16_to_f32(h[i]) : vkt_bf16_to_f32(h[i]);
+    }
+    vkt_status s = vkt_tensor_alloc(b->arena, dt, n, 1, 1, 1, out);
+    if (s == VKT_OK) s = vkt_tensor_upload(b->dev, out, h, (size_t)n * sizeof *h);
+    free(h);
+    return s;
+}
+
 float *vkt_bench_download(vkt_bench *b, const vkt_tensor *t) {
-    float *y = malloc(vkt_tensor_bytes(t));
+    size_t n = (size_t)vkt_tensor_numel(t);
+    float *y = malloc(n * sizeof *y);
     if (y && vkt_tensor_download(b->dev, t, y, vkt_tensor_bytes(t)) != VKT_OK) {
         free(y);
         return NULL;
+    }
+    if (y && t->dtype != VKT_DTYPE_F32) { /* widen in place from the back: the 16-bit words fill the first half */
+        const uint16_t *h = (const uint16_t *)y;
+        for (size_t i = n; i-- > 0;) {
+            uint16_t v = h[i];
+            y[i] = t->dtype == VKT_DTYPE_F16 ? vkt_f16_to_f32(v) : vkt_bf16_to_f32(v);
+        }
     }
     return y;
 }

@@ -118,7 +118,10 @@ float *vkt_bench_rand(vkt_bench *b, size_t n, float lo, float hi);
 /* Allocates an f32 tensor from b->arena and uploads host data (n = d0*d1*d2*d3 floats; host may be NULL). */
 vkt_status vkt_bench_upload(vkt_bench *b, const float *host, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
                             vkt_tensor *out);
-/* Downloads an f32 tensor; NULL on failure. Caller frees. */
+/* Allocates an (n) tensor of dt (f32, f16, bf16) and uploads host into it; for 16 bits host is rounded in place
+ * to the stored values, so a check against it sees what the device holds. */
+vkt_status vkt_bench_upload_as(vkt_bench *b, float *host, int64_t n, vkt_dtype dt, vkt_tensor *out);
+/* Downloads an f32, f16 or bf16 tensor as floats; NULL on failure. Caller frees. */
 float *vkt_bench_download(vkt_bench *b, const vkt_tensor *t);
 /* Compares y to r per element with |y-r| / (|r| + 1e-3 * rms(r)) (STYLE.md metric). True when every
  * value is finite and the worst error is <= bound; otherwise describes the worst element in `why`. */

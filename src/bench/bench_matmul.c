@@ -10,7 +10,6 @@
 #include <stdlib.h>
 
 #include "bench/bench_groups.h"
-#include "core/half.h"
 #include "ops/matmul.h"
 #include "ops/matmul_tune.h"
 
@@ -22,28 +21,13 @@ typedef struct {
     float *ha, *hb;     /* owned: host copies of A and B as the device holds them */
 } matmul_ctx;
 
-/* Uploads host (n values) as dt; 16-bit rounds host in place so the check sees the stored values. */
-static vkt_status upload_as(vkt_bench *b, float *host, int64_t n, vkt_dtype dt, vkt_tensor *out) {
-    if (dt == VKT_DTYPE_F32) return vkt_bench_upload(b, host, n, 1, 1, 1, out);
-    uint16_t *h = malloc((size_t)n * sizeof *h);
-    if (!h) return VKT_ERR_OOM;
-    for (int64_t i = 0; i < n; i++) {
-        h[i] = dt == VKT_DTYPE_F16 ? vkt_f32_to_f16(host[i]) : vkt_f32_to_bf16(host[i]);
-        host[i] = dt == VKT_DTYPE_F16 ? vkt_f16_to_f32(h[i]) : vkt_bf16_to_f32(h[i]);
-    }
-    vkt_status s = vkt_tensor_alloc(b->arena, dt, n, 1, 1, 1, out);
-    if (s == VKT_OK) s = vkt_tensor_upload(b->dev, out, h, (size_t)n * sizeof *h);
-    free(h);
-    return s;
-}
-
 static vkt_status setup(vkt_bench *b, void *p) {
     matmul_ctx *x = p;
     x->ha = vkt_bench_rand(b, (size_t)(x->m * x->k), -1, 1);
     x->hb = vkt_bench_rand(b, (size_t)(x->k * x->n), -1, 1);
     if (!x->ha || !x->hb) return VKT_ERR_OOM;
-    VKT_TRY(upload_as(b, x->ha, x->m * x->k, x->dt, &x->a));
-    VKT_TRY(upload_as(b, x->hb, x->k * x->n, x->dt, &x->b));
+    VKT_TRY(vkt_bench_upload_as(b, x->ha, x->m * x->k, x->dt, &x->a));
+    VKT_TRY(vkt_bench_upload_as(b, x->hb, x->k * x->n, x->dt, &x->b));
     return vkt_bench_upload(b, NULL, x->m * x->n, 1, 1, 1, &x->c);
 }
 

@@ -1,6 +1,7 @@
 /* Bench cases for LayerNorm and RMSNorm, forward and backward (memory-bound: each reads its row tensors
  * once from memory, then re-reads rows from cache). The backward cases get mean/rstd computed on the host
- * and zero their accumulating parameter gradients inside the recording. */
+ * and zero their accumulating parameter gradients inside the recording. The backward also runs in bf16 and
+ * f16 storage (x, w, dy, dx 16-bit, counted at 2 bytes; mean, rstd, dw, db f32), the mixed-precision case. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -12,6 +13,7 @@
 
 typedef struct {
     bool rms, bwd;
+    vkt_dtype dt; /* storage of x, w, dy, dx (the backward); the forward cases are f32 */
     int64_t N, C;
     vkt_tensor x, w, b, y, mean, rstd, dy, dx, dw, db, scratch; /* (N,C) (C) (C) (N,C) (N) (N) (N,C)x2 (C)x2 */
     double *hx, *hw, *hb, *hdy, *hmean, *hrstd;                 /* owned host copies */
@@ -33,6 +35,17 @@ static vkt_status upload_d(vkt_bench *b, const double *h, int64_t n, vkt_tensor 
     return s;
 }
 
+/* Uploads h (n values) stored as dt, rounding h to the stored values. */
+static vkt_status upload_rounded(vkt_bench *b, double *h, int64_t n, vkt_dtype dt, vkt_tensor *out) {
+    float *f = malloc((size_t)n * sizeof *f);
+    if (!f) return VKT_ERR_OOM;
+    for (int64_t i = 0; i < n; i++) f[i] = (float)h[i];
+    vkt_status s = vkt_bench_upload_as(b, f, n, dt, out);
+    for (int64_t i = 0; i < n; i++) h[i] = f[i];
+    free(f);
+    return s;
+}
+
 static vkt_status setup(vkt_bench *b, void *c) {
     norm_ctx *x = c;
     size_t n = (size_t)(x->N * x->C), C = (size_t)x->C;
@@ -42,9 +55,16 @@ static vkt_status setup(vkt_bench *b, void *c) {
     free(fx), free(fw), free(fb), free(fdy);
     x->hmean = malloc((size_t)x->N * sizeof *x->hmean), x->hrstd = malloc((size_t)x->N * sizeof *x->hrstd);
     if (!x->hx || !x->hw || !x->hb || !x->hdy || !x->hmean || !x->hrstd) return VKT_ERR_OOM;
-    VKT_TRY(upload_d(b, x->hx, (int64_t)n, &x->x));
+    if (x->bwd) {
+        /* x, w, dy as the device stores them (rounded for 16 bits): the reference sees the same values. */
+        VKT_TRY(upload_rounded(b, x->hx, (int64_t)n, x->dt, &x->x));
+        VKT_TRY(upload_rounded(b, x->hw, x->C, x->dt, &x->w));
+        VKT_TRY(upload_rounded(b, x->hdy, (int64_t)n, x->dt, &x->dy));
+    } else {
+        VKT_TRY(upload_d(b, x->hx, (int64_t)n, &x->x));
+        VKT_TRY(upload_d(b, x->hw, x->C, &x->w));
+    }
     x->x.shape[0] = x->N, x->x.shape[1] = x->C;
-    VKT_TRY(upload_d(b, x->hw, x->C, &x->w));
     VKT_TRY(upload_d(b, x->hb, x->C, &x->b));
     if (!x->bwd) {
         VKT_TRY(vkt_bench_upload(b, NULL, x->N, x->C, 1, 1, &x->y));
@@ -60,8 +80,7 @@ static vkt_status setup(vkt_bench *b, void *c) {
     free(y);
     if (!x->rms) VKT_TRY(upload_d(b, x->hmean, x->N, &x->mean));
     VKT_TRY(upload_d(b, x->hrstd, x->N, &x->rstd));
-    VKT_TRY(upload_d(b, x->hdy, (int64_t)n, &x->dy));
-    VKT_TRY(vkt_bench_upload(b, NULL, x->N, x->C, 1, 1, &x->dx));
+    VKT_TRY(vkt_tensor_alloc(b->arena, x->dt, x->N, x->C, 1, 1, &x->dx));
     VKT_TRY(vkt_bench_upload(b, NULL, x->C, 1, 1, 1, &x->dw));
     VKT_TRY(vkt_bench_upload(b, NULL, x->C, 1, 1, 1, &x->db));
     int64_t scratch =
@@ -106,7 +125,9 @@ static bool check(vkt_bench *b, void *c, char *why, size_t why_size) {
             vkt_ref_rmsnorm_bwd(x->hx, x->hw, x->hrstd, x->hdy, y, dw, x->N, x->C);
         else
             vkt_ref_layernorm_bwd(x->hx, x->hw, x->hmean, x->hrstd, x->hdy, y, dw, db, x->N, x->C);
-        ok = compare(b, &x->dx, y, n, 1e-4, why, why_size) && compare(b, &x->dw, dw, C, 5e-4, why, why_size) &&
+        /* 16-bit dx: plus one rounding on store (2^-11 f16, 2^-8 bf16), as the op tests. */
+        double unit = x->dt == VKT_DTYPE_F16 ? 1.0 / 2048 : x->dt == VKT_DTYPE_BF16 ? 1.0 / 256 : 0;
+        ok = compare(b, &x->dx, y, n, 1e-4 + unit, why, why_size) && compare(b, &x->dw, dw, C, 5e-4, why, why_size) &&
              (x->rms || compare(b, &x->db, db, C, 5e-4, why, why_size));
     }
     free(y), free(dw), free(db);
@@ -125,21 +146,24 @@ vkt_status vkt_bench_group_norm(vkt_bench *b) {
      * streaming ceiling). */
     const int64_t full[][2] = {{8192, 768}, {4096, 4096}}, quick[][2] = {{256, 768}};
     size_t count = b->quick ? 1 : 2;
+    const vkt_dtype dts[] = {VKT_DTYPE_F32, VKT_DTYPE_BF16, VKT_DTYPE_F16};
     for (int rms = 0; rms < 2; rms++) {
         for (int bwd = 0; bwd < 2; bwd++) {
-            for (size_t i = 0; i < count; i++) {
+            for (size_t i = 0; i < count * (bwd ? 3 : 1); i++) {
                 norm_ctx x = {.rms = rms,
                               .bwd = bwd,
-                              .N = b->quick ? quick[i][0] : full[i][0],
-                              .C = b->quick ? quick[i][1] : full[i][1]};
+                              .dt = dts[i / count],
+                              .N = b->quick ? quick[i % count][0] : full[i % count][0],
+                              .C = b->quick ? quick[i % count][1] : full[i % count][1]};
                 double nc = (double)(x.N * x.C), N = (double)x.N, C = (double)x.C;
+                double es = (double)vkt_dtype_size(x.dt);
                 /* Minimum traffic: fwd reads x, w(, b) and writes y, rstd(, mean); bwd reads x, dy, w,
-                 * rstd(, mean) and writes dx, dw(, db). */
-                double bytes = bwd ? 4 * (3 * nc + (rms ? 2 : 3) * C + (rms ? 1 : 2) * N)
+                 * rstd(, mean) and writes dx, dw(, db), x, dy, w, dx of es bytes. */
+                double bytes = bwd ? es * (3 * nc + C) + 4 * ((rms ? 1 : 2) * C + (rms ? 1 : 2) * N)
                                    : 4 * (2 * nc + (rms ? 1 : 2) * C + (rms ? 1 : 2) * N);
                 vkt_bench_case c = {.op = rms ? (bwd ? "rmsnorm_bwd" : "rmsnorm_fwd")
                                               : (bwd ? "layernorm_bwd" : "layernorm_fwd"),
-                                    .dtype = "f32",
+                                    .dtype = vkt_dtype_name(x.dt),
                                     .variant = bwd ? "dx+colsum" : "row-per-subgroup",
                                     .wg = 256, /* WG in layernorm.c / rmsnorm.c (row kernels) */
                                     .bytes = bytes,
