@@ -170,6 +170,24 @@ void vkt_test_run(vkt_test *t, vkt_status (*fn)(vkt_rec *r, void *ctx), void *ct
     VKT_TEST_TRY(t, vkt_rec_submit_wait(t->rec));
 }
 
+void vkt_test_run_profiled(vkt_test *t, vkt_status (*fn)(vkt_rec *r, void *ctx), void *ctx, const char *name,
+                           const char *detail, int *n_name, int *n_detail) {
+    vkt_rec_set_profile(t->rec, true);
+    vkt_test_run(t, fn, ctx);
+    vkt_rec_profile_row *rows = NULL;
+    int n = 0;
+    double total;
+    VKT_TEST_TRY(t, vkt_rec_profile_rows(t->rec, &rows, &n, &total));
+    vkt_rec_set_profile(t->rec, false);
+    *n_name = *n_detail = 0;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(rows[i].name, name) != 0) continue;
+        *n_name += rows[i].count;
+        if (strcmp(rows[i].detail, detail) == 0) *n_detail += rows[i].count;
+    }
+    free(rows);
+}
+
 double vkt_cmp(const float *y, const double *r, size_t n, double atol, long *bad) {
     double worst = 0;
     *bad = -1;

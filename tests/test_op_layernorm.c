@@ -176,7 +176,16 @@ static void check_half(vkt_test *t, vkt_dtype dt, int64_t N, int64_t C) {
     c.dx = dx.view, c.dw = dw.view, c.db = db.view;
     VKT_TEST_TRY(
         t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, vkt_op_layernorm_bwd_scratch(t->rec, N, C), 1, 1, 1, &c.scratch));
-    vkt_test_run(t, run_bwd, &c);
+    /* The 4-wide kernel (uvec2 of 16-bit words) must run exactly when rows of C allow it (C % 4 == 0: the
+     * views here start aligned), in every row split. */
+    char want[64];
+    snprintf(want, sizeof want, "layernorm_bwd_%s%s", vkt_dtype_name(dt), C % 4 ? "" : "_vec4");
+    int n_bwd, n_want;
+    vkt_test_run_profiled(t, run_bwd, &c, "layernorm_bwd", want, &n_bwd, &n_want);
+    printf("   layernorm bwd %s N=%lld C=%lld: %d of %d dispatches ran %s\n", vkt_dtype_name(dt), (long long)N,
+           (long long)C, n_want, n_bwd, want);
+    if (n_bwd == 0 || n_want != n_bwd)
+        vkt_test_fail(t, "layernorm bwd %s C=%lld: not every dispatch ran %s", vkt_dtype_name(dt), (long long)C, want);
     double *mr = malloc((size_t)N * sizeof *mr), *dyd = vkt_test_to_double(dy, n), *dxr = malloc(n * sizeof *dxr);
     double *dwr = vkt_test_to_double(dw0, uc), *dbr = vkt_test_to_double(db0, uc);
     vkt_ref_layernorm_fwd(xd, wd, bd, 1e-5, yr, mr, rr, N, C);
@@ -218,7 +227,11 @@ int main(void) {
         check_half(&t, VKT_DTYPE_BF16, 257, 1000);
         check_half(&t, VKT_DTYPE_BF16, 3, 7);
         check_half(&t, VKT_DTYPE_F16, 600, 1000); /* backward: 32-row chunks, row splits */
-        check_half(&t, VKT_DTYPE_F16, 5, 64);     /* C % 4 == 0: must not take the f32 vec4 kernel */
+        check_half(&t, VKT_DTYPE_F16, 5, 64);    /* C % 4 == 0: the 16-bit 4-wide kernel, not the f32 vec4 one */
+        check_half(&t, VKT_DTYPE_BF16, 5, 64);
+        check_half(&t, VKT_DTYPE_F16, 3, 7);     /* odd C: the scalar 16-bit kernel */
+        check_half(&t, VKT_DTYPE_F16, 64, 1002); /* C % 4 == 2: rows alternate 8-byte alignment: scalar */
+        check_half(&t, VKT_DTYPE_BF16, 64, 1002);
     } else {
         printf("   skipped 16-bit storage forward: device lacks storageBuffer16BitAccess\n");
     }

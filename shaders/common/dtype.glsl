@@ -3,6 +3,10 @@
 //   VKT_T          element type to declare buffers with: `buffer X { VKT_T x[]; };`
 //   VKT_LOAD(e)    VKT_T -> float
 //   VKT_STORE(f)   float -> VKT_T (bf16: round to nearest even; NaN stays NaN)
+// Four consecutive elements as one word, for kernels that move 4 at a time (the host checks alignment):
+//   VKT_T4         vec4 for f32, uvec2 for 16 bits (8 bytes: one load whatever the 16-bit support)
+//   VKT_LOAD4(e)   VKT_T4 -> vec4 (element 0 in .x: the low half of the first word, little-endian)
+//   VKT_STORE4(v)  vec4 -> VKT_T4, each element rounded as VKT_STORE does
 #ifndef VKT_DTYPE_GLSL
 #define VKT_DTYPE_GLSL
 
@@ -16,6 +20,10 @@
 #define VKT_T float16_t
 #define VKT_LOAD(e) float(e)
 #define VKT_STORE(f) float16_t(f)
+#define VKT_T4 uvec2
+// Core GLSL's half packing: no 16-bit arithmetic capability needed (storage only, as the scalar path).
+#define VKT_LOAD4(e) vec4(unpackHalf2x16((e).x), unpackHalf2x16((e).y))
+#define VKT_STORE4(v) uvec2(packHalf2x16((v).xy), packHalf2x16((v).zw))
 #elif defined(VKT_BF16)
 #define VKT_T uint16_t
 #define VKT_LOAD(e) uintBitsToFloat(uint(e) << 16)
@@ -26,10 +34,18 @@ uint16_t vkt_bf16_from_float(float f) {
     return uint16_t(u >> 16);
 }
 #define VKT_STORE(f) vkt_bf16_from_float(f)
+#define VKT_T4 uvec2
+vec2 vkt_bf16x2_load(uint u) { return vec2(uintBitsToFloat(u << 16), uintBitsToFloat(u & 0xffff0000u)); }
+uint vkt_bf16x2_store(vec2 v) { return uint(vkt_bf16_from_float(v.x)) | (uint(vkt_bf16_from_float(v.y)) << 16); }
+#define VKT_LOAD4(e) vec4(vkt_bf16x2_load((e).x), vkt_bf16x2_load((e).y))
+#define VKT_STORE4(v) uvec2(vkt_bf16x2_store((v).xy), vkt_bf16x2_store((v).zw))
 #else
 #define VKT_T float
 #define VKT_LOAD(e) (e)
 #define VKT_STORE(f) (f)
+#define VKT_T4 vec4
+#define VKT_LOAD4(e) (e)
+#define VKT_STORE4(v) (v)
 #endif
 
 #endif

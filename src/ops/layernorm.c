@@ -1,8 +1,9 @@
 /* LayerNorm recorders. Forward: one dispatch per row split. Backward: per row split, one fused
  * layernorm_bwd dispatch (a workgroup per chunk of 16 rows: row statistics, one barrier, then dx and the
  * chunk's dw/db column partials, so x and dy come from memory once); then two fixed-order partial sums
- * into dw and db. The fused kernel has a vec4 variant, used for a split whose rows all start on 16-byte
- * boundaries (about 2x faster on lavapipe, where an access costs the same at any width). No atomics:
+ * into dw and db. The fused kernel has 4-wide variants (vec4 f32; uvec2 of four f16 / bf16), used for a split
+ * whose rows all start on 16-byte boundaries (about 2x faster on lavapipe, where an access costs the same at
+ * any width). No atomics:
  * results are bit-identical run to run. */
 #include "ops/layernorm.h"
 
@@ -70,8 +71,6 @@ vkt_status vkt_op_layernorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tenso
     const char *act_names[] = {"x", "w", "dy", "dx"}, *f32_names[] = {"mean", "rstd", "dw", "db", "scratch"};
     VKT_TRY(vkt_ops_check_storage("layernorm_bwd", 4, act, act_names));
     VKT_TRY(vkt_ops_check_dtype("layernorm_bwd", VKT_DTYPE_F32, 5, f32, f32_names));
-    char shader[64];
-    vkt_ops_dtype_variant("layernorm_bwd", x->dtype, shader, sizeof shader);
     vkt_colsum_plan pl = vkt_ops_colsum_plan(r, N, (size_t)C * 4, 2 * C);
     VKT_ASSERT(pl.rows_per_chunk <= MAX_CHUNK && vkt_tensor_numel(scratch) >= pl.n_partials * 2 * C);
     vkt_tensor partial = vkt_ops_flat_slice(scratch, 0, pl.n_partials * 2 * C);
@@ -88,16 +87,17 @@ vkt_status vkt_op_layernorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tenso
                                {vkt_ops_rows_binding(r, rstd, 1, r0, n, &pc.r_off), VKT_READ},
                                {vkt_ops_rows_binding(r, dx, C, r0, n, &pc.dx_off), VKT_WRITE},
                                {vkt_ops_rows_binding(r, &partial, 2 * C, p0, np, &pc.p_off), VKT_WRITE}};
-        /* vec4 view of x, dy, w, dx, partial when every row starts on a 16-byte boundary. */
+        /* 4-wide view of x, dy, w, dx, partial when every row starts on a 16-byte boundary (any dtype). */
         const vkt_binding vb[5] = {bind[0], bind[1], bind[2], bind[5], bind[6]};
         const uint32_t voff[5] = {pc.x_off, pc.dy_off, 0, pc.dx_off, pc.p_off};
-        int vec4 = x->dtype == VKT_DTYPE_F32 && vkt_ops_vec4_rows(C, vb, voff, 5);
+        char shader[64];
+        vkt_ops_row_variant("layernorm_bwd", x->dtype, vkt_ops_vec4_rows(C, vb, voff, 5), shader, sizeof shader);
         vkt_pipeline *p;
-        VKT_TRY(
-            vkt_ops_pipeline(r, vec4 ? "layernorm_bwd_vec4" : shader, 7, sizeof(vkt_pc_layernorm_bwd), spec, 2, &p));
+        VKT_TRY(vkt_ops_pipeline(r, shader, 7, sizeof(vkt_pc_layernorm_bwd), spec, 2, &p));
         uint32_t gx, gy;
         vkt_ops_grid_1d((uint64_t)np, &gx, &gy);
         VKT_TRY(vkt_rec_dispatch(r, "layernorm_bwd", p, bind, 7, &pc, sizeof pc, gx, gy, 1));
+        vkt_rec_profile_note(r, 0, "%s", shader); /* which variant ran (tests check the 4-wide one is taken) */
     }
     VKT_TRY(vkt_ops_partial_sum(r, "layernorm_bwd_dw_sum", &partial, pl.n_partials, 2 * C, 0, C, dw));
     return vkt_ops_partial_sum(r, "layernorm_bwd_db_sum", &partial, pl.n_partials, 2 * C, C, C, db);

@@ -90,6 +90,13 @@ int vkt_ops_vec4_rows(int64_t C, const vkt_binding *b, const uint32_t *elem_off,
     return 1;
 }
 
+const char *vkt_ops_row_variant(const char *base, vkt_dtype dt, int vec4, char *buf, size_t n) {
+    char b[64];
+    vkt_ops_dtype_variant(base, dt, b, sizeof b);
+    snprintf(buf, n, "%s%s", b, vec4 ? "_vec4" : "");
+    return buf;
+}
+
 const char *vkt_ops_dtype_variant(const char *base, vkt_dtype dt, char *buf, size_t n) {
     VKT_ASSERT(dt == VKT_DTYPE_F32 || dt == VKT_DTYPE_F16 || dt == VKT_DTYPE_BF16);
     snprintf(buf, n, "%s%s", base, dt == VKT_DTYPE_F16 ? "_f16" : dt == VKT_DTYPE_BF16 ? "_bf16" : "");

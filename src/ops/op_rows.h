@@ -44,6 +44,10 @@ vkt_status vkt_ops_partial_sum(vkt_rec *r, const char *name, const vkt_tensor *p
 /* Whether a row shader may view n f32 bindings as vec4: rows of C floats (C % 4 == 0), each binding
  * starting on a 16-byte boundary, and each elem_off[i] (first row inside binding i) a multiple of 4. */
 int vkt_ops_vec4_rows(int64_t C, const vkt_binding *b, const uint32_t *elem_off, int n);
+/* The variant of a row shader that has 4-wide forms for every storage dtype: base[_f16|_bf16][_vec4] into buf.
+ * For 16 bits the same vkt_ops_vec4_rows test applies (4 elements are then 8 bytes; 16-byte binding starts
+ * are more than they need). */
+const char *vkt_ops_row_variant(const char *base, vkt_dtype dt, int vec4, char *buf, size_t n);
 
 /* Shader variant for a storage dtype: base, base_f16 or base_bf16 (writes into buf of size n). */
 const char *vkt_ops_dtype_variant(const char *base, vkt_dtype dt, char *buf, size_t n);

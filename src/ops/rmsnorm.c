@@ -1,6 +1,6 @@
 /* RMSNorm recorders, laid out like layernorm.c: a row-per-subgroup forward; a fused backward (dx and
- * per-chunk dw partials, one workgroup per chunk of rows; a vec4 variant when rows start on 16-byte
- * boundaries) per row split, then one fixed-order partial sum. */
+ * per-chunk dw partials, one workgroup per chunk of rows; a 4-wide variant in every storage dtype when rows
+ * start on 16-byte boundaries) per row split, then one fixed-order partial sum. */
 #include "ops/rmsnorm.h"
 
 #include "ops/op_rows.h"
@@ -62,8 +62,6 @@ vkt_status vkt_op_rmsnorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor 
     const char *act_names[] = {"x", "w", "dy", "dx"}, *f32_names[] = {"rstd", "dw", "scratch"};
     VKT_TRY(vkt_ops_check_storage("rmsnorm_bwd", 4, act, act_names));
     VKT_TRY(vkt_ops_check_dtype("rmsnorm_bwd", VKT_DTYPE_F32, 3, f32, f32_names));
-    char shader[64];
-    vkt_ops_dtype_variant("rmsnorm_bwd", x->dtype, shader, sizeof shader);
     vkt_colsum_plan pl = vkt_ops_colsum_plan(r, N, (size_t)C * 4, C);
     VKT_ASSERT(vkt_tensor_numel(scratch) >= pl.n_partials * C);
     vkt_tensor partial = vkt_ops_flat_slice(scratch, 0, pl.n_partials * C);
@@ -80,15 +78,17 @@ vkt_status vkt_op_rmsnorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor 
                                {vkt_ops_rows_binding(r, rstd, 1, r0, n, &pc.r_off), VKT_READ},
                                {vkt_ops_rows_binding(r, dx, C, r0, n, &pc.dx_off), VKT_WRITE},
                                {vkt_ops_rows_binding(r, &partial, C, p0, np, &pc.p_off), VKT_WRITE}};
-        /* vec4 view of x, dy, w, dx, partial when every row starts on a 16-byte boundary. */
+        /* 4-wide view of x, dy, w, dx, partial when every row starts on a 16-byte boundary (any dtype). */
         const vkt_binding vb[5] = {bind[0], bind[1], bind[2], bind[4], bind[5]};
         const uint32_t voff[5] = {pc.x_off, pc.dy_off, 0, pc.dx_off, pc.p_off};
         vkt_pipeline *p;
-        int vec4 = x->dtype == VKT_DTYPE_F32 && vkt_ops_vec4_rows(C, vb, voff, 5);
-        VKT_TRY(vkt_ops_pipeline(r, vec4 ? "rmsnorm_bwd_vec4" : shader, 6, sizeof(vkt_pc_rmsnorm_bwd), spec, 2, &p));
+        char shader[64];
+        vkt_ops_row_variant("rmsnorm_bwd", x->dtype, vkt_ops_vec4_rows(C, vb, voff, 5), shader, sizeof shader);
+        VKT_TRY(vkt_ops_pipeline(r, shader, 6, sizeof(vkt_pc_rmsnorm_bwd), spec, 2, &p));
         uint32_t gx, gy;
         vkt_ops_grid_1d((uint64_t)np, &gx, &gy);
         VKT_TRY(vkt_rec_dispatch(r, "rmsnorm_bwd", p, bind, 6, &pc, sizeof pc, gx, gy, 1));
+        vkt_rec_profile_note(r, 0, "%s", shader); /* which variant ran (tests check the 4-wide one is taken) */
     }
     return vkt_ops_partial_sum(r, "rmsnorm_bwd_dw_sum", &partial, pl.n_partials, C, 0, C, dw);
 }
