@@ -9,11 +9,16 @@
  *    loss is ln 2 (the head starts at zero), the same resume check, and RewardTrainer's metric names;
  *  - ORPO with QLoRA and gradient accumulation, IPO with LoRA and precompute_ref_log_probs: they run, and
  *    ORPO logs nll_loss;
+ *  - optim.precision bf16 and f16 (mixed precision): DPO with LoRA starts at ln 2 exactly (the reference and
+ *    the policy with a zero adapter are the same 16-bit forward) and follows the f32 run's losses step by step,
+ *    DPO with full fine-tuning (reference precomputed by the 16-bit forward) and ORPO with LoRA too; the reward
+ *    and GRPO objectives are still refused under bf16;
  *  - bad configs and bad data are errors before anything runs, naming the key or FILE:LINE: an unknown
  *    objective, beta 0, label smoothing outside DPO, center_rewards_coefficient outside reward, loss_type
  *    robust with ipo, precompute with orpo, data.format text, truncation left, `vktrain train` with a
  *    preference objective, identical chosen and rejected, empty completions, and a set whose every prompt is
  *    longer than seq_len. */
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -134,6 +139,72 @@ static void check_runs(vkt_test *t) {
 }
 
 /* A bad setting (or bad data in file `data`) fails with want, before training, and the log names `word`. */
+/* A number field of metrics.jsonl's step-0 training line in dir ("loss", "grad_norm"); NAN when missing. */
+static double step0(const char *dir, const char *key) {
+    char path[300], line[1024], pat[48];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    FILE *f = fopen(path, "r");
+    double v = NAN;
+    while (f && fgets(line, sizeof line, f)) {
+        const char *at = strstr(line, pat);
+        const char *head = "{\"step\":0,\"kind\":\"train\"";
+        if (at && !strncmp(line, head, strlen(head))) v = atof(at + strlen(pat));
+    }
+    if (f) fclose(f);
+    return v;
+}
+
+/* The 6-step run of objective / method in prec against the same run in f32 (run f32 first: "<name>_f32").
+ *  - step 0, before any update (the same master weights; the 16-bit run reads them rounded): the loss and the
+ *    gradient norm within k unit roundoffs u of f32's, relative (test_train_precision's 5 u for bf16, 10 u for
+ *    f16). The logged norm is the unscaled one: a dropped or doubled f16 loss scale in the sequence backward
+ *    puts it 65536 or 2 times off; DPO with a fresh LoRA adapter starts at ln 2 exactly (the reference and the
+ *    zero-adapter policy are the same 16-bit forward).
+ *  - the end: lr 0.01 makes these runs chaotic step by step (full fine-tuning's first AdamW step moves each
+ *    weight by about +-lr whatever its gradient's size, so a gradient near 0 whose sign rounding flips moves the
+ *    other way: measured step-1 losses 1.126 bf16 vs 1.054 f32), so the per-step bound is on step 0 and the
+ *    run must end where f32's does: |final - final32| within 2% of f32's loss decrease (measured 0.01-0.3%). A
+ *    stale 16-bit weight copy leaves the loss near its start (100% off). */
+static void precision_run(vkt_test *t, const char *name, const char *method, const char *objective,
+                          const char *prec) {
+    vkt_run_config c;
+    char out[64], set[64], run[160], run32[160];
+    snprintf(out, sizeof out, "%s_%s", name, prec);
+    config(&c, out, method, objective);
+    vkt_run_config_set(&c, "eval.interval=0");
+    vkt_run_config_set(&c, "output.checkpoint_interval=0");
+    snprintf(set, sizeof set, "optim.precision=%s", prec);
+    vkt_run_config_set(&c, set);
+    VKT_TEST_TRY(t, finetune(t, &c, NULL));
+    if (!strcmp(prec, "f32")) return;
+    static char l32[6][32], l16[6][32];
+    snprintf(run32, sizeof run32, "%s/%s_f32", g_dir, name);
+    snprintf(run, sizeof run, "%s/%s", g_dir, out);
+    int n32 = vkt_test_read_losses(run32, l32, 6), n16 = vkt_test_read_losses(run, l16, 6);
+    double u = !strcmp(prec, "bf16") ? 1.0 / 256 : 1.0 / 2048, k = !strcmp(prec, "bf16") ? 5 : 10;
+    double loss0 = fabs(step0(run, "loss") / step0(run32, "loss") - 1);
+    double norm0 = fabs(step0(run, "grad_norm") / step0(run32, "grad_norm") - 1);
+    double end = n32 == 6 && n16 == 6 ? fabs(atof(l16[5]) - atof(l32[5])) / (atof(l32[0]) - atof(l32[5])) : NAN;
+    printf("-- %s %s %s: losses %s .. %s (f32 %s .. %s); step 0: loss off by %.2g, grad_norm by %.2g relative "
+           "(bound %g u = %.2g); the end off by %.2g of f32's decrease (bound 0.02)\n",
+           objective, method, prec, l16[0], l16[5], l32[0], l32[5], loss0, norm0, k, k * u, end);
+    if (!(loss0 <= k * u) || !(norm0 <= k * u) || !(end <= 0.02))
+        vkt_test_fail(t, "%s %s %s: off the f32 run (step-0 loss %.2g, grad_norm %.2g, end %.2g)", objective, method,
+                      prec, loss0, norm0, end);
+    if (!strcmp(method, "lora") && !strcmp(objective, "dpo") && strcmp(l16[0], "0.693147182") != 0)
+        vkt_test_fail(t, "%s %s %s: the first step's loss is %s, want ln 2", objective, method, prec, l16[0]);
+}
+
+static void check_precision(vkt_test *t) {
+    const char *runs[][3] = {{"pdpo", "lora", "dpo"}, {"pdpofull", "full", "dpo"}, {"porpo", "lora", "orpo"}};
+    for (int i = 0; i < 3; i++) {
+        precision_run(t, runs[i][0], runs[i][1], runs[i][2], "f32");
+        precision_run(t, runs[i][0], runs[i][1], runs[i][2], "bf16");
+        precision_run(t, runs[i][0], runs[i][1], runs[i][2], "f16");
+    }
+}
+
 static void expect(vkt_test *t, const char *what, const char *objective, const char *set, const char *data,
                    vkt_status want, const char *word) {
     vkt_run_config c;
@@ -170,6 +241,8 @@ static const char *write_file(const char *name, const char *text) {
 static void check_errors(vkt_test *t) {
     printf("-- bad configs and data\n");
     expect(t, "objective kto", "dpo", "finetune.objective=kto", NULL, VKT_ERR_FORMAT, "finetune.objective");
+    expect(t, "reward with optim.precision bf16", "reward", "optim.precision=bf16", NULL, VKT_ERR_ARG,
+           "optim.precision");
     expect(t, "center_rewards_coefficient with dpo", "dpo", "finetune.center_rewards_coefficient=0.01", NULL,
            VKT_ERR_ARG, "center_rewards_coefficient");
     expect(t, "beta 0 with dpo", "dpo", "finetune.beta=0", NULL, VKT_ERR_ARG, "finetune.beta");
@@ -220,6 +293,7 @@ int main(void) {
     check_resume(&t, "full", "full", "model.safetensors");
     check_reward(&t);
     check_runs(&t);
+    check_precision(&t);
     check_errors(&t);
     return vkt_test_finish(&t);
 }

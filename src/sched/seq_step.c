@@ -18,6 +18,9 @@ vkt_status vkt_seq_step_backward(vkt_model *m, vkt_rec *r, const vkt_tensor *coe
                                  const vkt_tensor *tok, const vkt_tensor *weights) {
     VKT_TRY(vkt_op_seq_scatter(r, coef, seq_id, tok, weights));
     vkt_xent_opts xo = vkt_xent_opts_default(); /* the weights carry dloss */
+    /* f16 mixed precision: the loss scale multiplies these gradients as it does the language-model loss's
+     * (vkt_step points m->dloss_scale at it; the optimizer divides it back out). */
+    if (m->dloss_scale.arena) xo.dloss_scale = &m->dloss_scale, xo.dloss_scale_index = m->dloss_scale_index;
     VKT_TRY(vkt_op_xent_bwd_weighted(r, &m->logits, &m->targets, &m->xent_rowstats, weights, &m->logits, &xo));
     return vkt_model_record_backward(m, r);
 }

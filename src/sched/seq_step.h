@@ -13,7 +13,8 @@ vkt_status vkt_seq_step_forward_base(vkt_model *m, vkt_rec *r);
 
 /* The backward of a loss over sequences, after a VKT_FWD_LOSS_TRAIN forward:
  *   weights = vkt_op_seq_scatter(coef, seq_id, tok)  (per position: -coef[s] * tok[i], ops/seq_scatter.h)
- *   dlogits = vkt_op_xent_bwd_weighted(weights), in place over m->logits (the weights carry dloss)
+ *   dlogits = vkt_op_xent_bwd_weighted(weights), in place over m->logits (the weights carry dloss; f16 mixed
+ *             precision: times the step's loss scale, m->dloss_scale, as the language-model loss)
  *   then vkt_model_record_backward (adapters through the hook).
  * coef (S), seq_id (BT) i32, tok (BT) or NULL, weights (BT) f32 scratch. */
 vkt_status vkt_seq_step_backward(vkt_model *m, vkt_rec *r, const vkt_tensor *coef, const vkt_tensor *seq_id,
