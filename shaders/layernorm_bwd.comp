@@ -16,8 +16,8 @@
 // Variant _vec4: x, dy, w, dx and partial viewed as vec4 (the host picks it when C and every element
 // offset are multiples of 4): on lavapipe each buffer access is a loop over the subgroup's lanes whatever
 // its width, so 16-byte accesses move 4x the data per access. _f16_vec4 / _bf16_vec4: the same with x, dy,
-// w, dx as uvec2 (4 halves, 8 bytes per access; common/dtype.glsl's VKT_T4), partial still vec4 f32. Sums then run per vector lane and the lanes
-// are added at the end: a different (still fixed) order than the scalar variant.
+// w, dx 4 halves (8 bytes) per access (common/dtype.glsl's VKT_T4), partial still vec4 f32. Sums then run
+// per vector lane and the lanes are added at the end: a different (still fixed) order than the scalar variant.
 //! variant layernorm_bwd
 //! variant layernorm_bwd_vec4 -DVKT_VEC4=1
 //! variant layernorm_bwd_f16 -DVKT_F16=1
@@ -37,7 +37,7 @@ layout(local_size_x_id = 0) in;
 #define VT vec4
 #define VW 4u
 #define HSUM(v) (((v).x + (v).y) + ((v).z + (v).w))
-#define ST VKT_T4          // stored 4 elements of x, dy, w, dx (vec4, or uvec2 of 16-bit words)
+#define ST VKT_T4          // stored 4 elements of x, dy, w, dx (vec4, f16vec4 or uvec2 of bf16 pairs)
 #define LD(e) VKT_LOAD4(e) // ST -> VT
 #define SV(f) VKT_STORE4(f) // VT -> ST
 #else

@@ -161,7 +161,7 @@ static void check_half(vkt_test *t, vkt_dtype dt, int64_t N, int64_t C) {
     c.dx = dx.view, c.dw = dw.view;
     VKT_TEST_TRY(
         t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, vkt_op_rmsnorm_bwd_scratch(t->rec, N, C), 1, 1, 1, &c.scratch));
-    /* The 4-wide kernel (uvec2 of 16-bit words) must run exactly when rows of C allow it (C % 4 == 0: the
+    /* The 4-wide kernel (4 halves per access) must run exactly when rows of C allow it (C % 4 == 0: the
      * views here start aligned), in every row split. */
     char want[64];
     snprintf(want, sizeof want, "rmsnorm_bwd_%s%s", vkt_dtype_name(dt), C % 4 ? "" : "_vec4");

@@ -4,7 +4,7 @@
 //   VKT_LOAD(e)    VKT_T -> float
 //   VKT_STORE(f)   float -> VKT_T (bf16: round to nearest even; NaN stays NaN)
 // Four consecutive elements as one word, for kernels that move 4 at a time (the host checks alignment):
-//   VKT_T4         vec4 for f32, uvec2 for 16 bits (8 bytes: one load whatever the 16-bit support)
+//   VKT_T4         vec4 for f32, f16vec4 for f16, uvec2 of bf16 pairs for bf16 (8 bytes: one access)
 //   VKT_LOAD4(e)   VKT_T4 -> vec4 (element 0 in .x: the low half of the first word, little-endian)
 //   VKT_STORE4(v)  vec4 -> VKT_T4, each element rounded as VKT_STORE does
 #ifndef VKT_DTYPE_GLSL
@@ -20,10 +20,10 @@
 #define VKT_T float16_t
 #define VKT_LOAD(e) float(e)
 #define VKT_STORE(f) float16_t(f)
-#define VKT_T4 uvec2
-// Core GLSL's half packing: no 16-bit arithmetic capability needed (storage only, as the scalar path).
-#define VKT_LOAD4(e) vec4(unpackHalf2x16((e).x), unpackHalf2x16((e).y))
-#define VKT_STORE4(v) uvec2(packHalf2x16((v).xy), packHalf2x16((v).zw))
+#define VKT_T4 f16vec4
+// The scalar path's conversions, four at a time (16-bit storage and conversions only, no 16-bit arithmetic).
+#define VKT_LOAD4(e) vec4(e)
+#define VKT_STORE4(v) f16vec4(v)
 #elif defined(VKT_BF16)
 #define VKT_T uint16_t
 #define VKT_LOAD(e) uintBitsToFloat(uint(e) << 16)
