@@ -68,4 +68,20 @@ static inline int ft_test_metrics_have(const char *dir, const char *const *keys,
     return found;
 }
 
+/* A number field of dir/metrics.jsonl's step-0 training line ("loss", "grad_norm", "reward"); NAN when missing. */
+static inline double ft_test_step0_metric(const char *dir, const char *key) {
+    char path[300], line[2048], pat[64];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *head = "{\"step\":0,\"kind\":\"train\"";
+    FILE *f = fopen(path, "r");
+    double v = NAN;
+    while (f && fgets(line, sizeof line, f)) {
+        const char *at = strstr(line, pat);
+        if (at && !strncmp(line, head, strlen(head))) v = atof(at + strlen(pat));
+    }
+    if (f) fclose(f);
+    return v;
+}
+
 #endif

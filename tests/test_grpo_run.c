@@ -8,10 +8,16 @@
  *  - conversational prompts through a chat template with an exact_match reward read from a spec file: it runs and
  *    logs the term's metric;
  *  - full fine-tuning with beta 0 (the sampler reloads the weights every step): it runs;
+ *  - optim.precision bf16 and f16 (LoRA, beta 0.04): the first step samples the same completions as f32 (the
+ *    sampler's f32 copy of the same master weights: the same step-0 reward), its gradient norm is within 5 (bf16)
+ *    / 10 (f16) unit roundoffs of f32's (a dropped or doubled f16 loss scale puts it 65536 or 2 times off), and
+ *    the run completes with finite losses (the later rollouts sample from slightly different weights, so they
+ *    differ: no step-by-step bound);
  *  - bad configs and data are errors before training, naming the key or FILE:LINE: num_generations 1 with group
  *    scaling, prompt + completion lengths over the row, a DPO loss type, beta with full fine-tuning, a batch that
  *    is not a multiple of the group, a bad reward spec or a missing spec file, a record without the answer
  *    exact_match needs, a prompt that is neither text nor messages, and `vktrain train` with objective grpo. */
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -154,6 +160,38 @@ static void check_full(vkt_test *t) {
     if (s != VKT_OK) vkt_test_fail(t, "GRPO full run: %s", vkt_status_name(s));
 }
 
+static void check_precision(vkt_test *t) {
+    char run32[128];
+    snprintf(run32, sizeof run32, "%s/prec_f32", g_dir);
+    const char *precs[] = {"f32", "bf16", "f16"};
+    for (int i = 0; i < 3; i++) {
+        vkt_run_config c;
+        char out[32], set[48], run[128];
+        snprintf(out, sizeof out, "prec_%s", precs[i]);
+        snprintf(run, sizeof run, "%s/%s", g_dir, out);
+        config(&c, out, "lora");
+        VKT_ASSERT(vkt_run_config_set(&c, "finetune.beta=0.04") == VKT_OK);
+        VKT_ASSERT(vkt_run_config_set(&c, "eval.interval=0") == VKT_OK);
+        snprintf(set, sizeof set, "optim.precision=%s", precs[i]);
+        VKT_ASSERT(vkt_run_config_set(&c, set) == VKT_OK);
+        vkt_status s = finetune(t, &c);
+        if (s != VKT_OK) vkt_test_fail(t, "GRPO LoRA %s: %s", precs[i], vkt_status_name(s));
+        if (i == 0) continue;
+        static char l[3][32];
+        int n = vkt_test_read_losses(run, l, 3);
+        double u = i == 1 ? 1.0 / 256 : 1.0 / 2048, k = i == 1 ? 5 : 10;
+        double r0 = ft_test_step0_metric(run, "reward"), r32 = ft_test_step0_metric(run32, "reward");
+        double norm0 = fabs(ft_test_step0_metric(run, "grad_norm") / ft_test_step0_metric(run32, "grad_norm") - 1);
+        bool finite = n == 3 && isfinite(atof(l[0])) && isfinite(atof(l[1])) && isfinite(atof(l[2]));
+        printf("-- GRPO LoRA %s: losses %s %s %s; step 0: reward %g (f32 %g), grad_norm off f32's by %.2g "
+               "(bound %g u = %.2g)\n",
+               precs[i], l[0], l[1], l[2], r0, r32, norm0, k, k * u);
+        if (!finite || r0 != r32 || !(norm0 <= k * u))
+            vkt_test_fail(t, "GRPO LoRA %s: off the f32 run (reward %g vs %g, grad_norm %.2g)", precs[i], r0, r32,
+                          norm0);
+    }
+}
+
 /* A bad setting (or bad data in file `data`) fails with want before training, and the log names `word`. */
 static void expect(vkt_test *t, const char *what, const char *method, const char *set, const char *data,
                    vkt_status want, const char *word) {
@@ -230,6 +268,7 @@ int main(void) {
     check_lora(&t);
     check_chat(&t);
     check_full(&t);
+    check_precision(&t);
     check_errors(&t);
     return vkt_test_finish(&t);
 }

@@ -12,7 +12,7 @@
  *  - optim.precision bf16 and f16 (mixed precision): DPO with LoRA starts at ln 2 exactly (the reference and
  *    the policy with a zero adapter are the same 16-bit forward) and follows the f32 run's losses step by step,
  *    DPO with full fine-tuning (reference precomputed by the 16-bit forward) and ORPO with LoRA too; the reward
- *    and GRPO objectives are still refused under bf16;
+ *    objective is still refused under bf16;
  *  - bad configs and bad data are errors before anything runs, naming the key or FILE:LINE: an unknown
  *    objective, beta 0, label smoothing outside DPO, center_rewards_coefficient outside reward, loss_type
  *    robust with ipo, precompute with orpo, data.format text, truncation left, `vktrain train` with a
@@ -139,22 +139,6 @@ static void check_runs(vkt_test *t) {
 }
 
 /* A bad setting (or bad data in file `data`) fails with want, before training, and the log names `word`. */
-/* A number field of metrics.jsonl's step-0 training line in dir ("loss", "grad_norm"); NAN when missing. */
-static double step0(const char *dir, const char *key) {
-    char path[300], line[1024], pat[48];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    FILE *f = fopen(path, "r");
-    double v = NAN;
-    while (f && fgets(line, sizeof line, f)) {
-        const char *at = strstr(line, pat);
-        const char *head = "{\"step\":0,\"kind\":\"train\"";
-        if (at && !strncmp(line, head, strlen(head))) v = atof(at + strlen(pat));
-    }
-    if (f) fclose(f);
-    return v;
-}
-
 /* The 6-step run of objective / method in prec against the same run in f32 (run f32 first: "<name>_f32").
  *  - step 0, before any update (the same master weights; the 16-bit run reads them rounded): the loss and the
  *    gradient norm within k unit roundoffs u of f32's, relative (test_train_precision's 5 u for bf16, 10 u for
@@ -183,8 +167,8 @@ static void precision_run(vkt_test *t, const char *name, const char *method, con
     snprintf(run, sizeof run, "%s/%s", g_dir, out);
     int n32 = vkt_test_read_losses(run32, l32, 6), n16 = vkt_test_read_losses(run, l16, 6);
     double u = !strcmp(prec, "bf16") ? 1.0 / 256 : 1.0 / 2048, k = !strcmp(prec, "bf16") ? 5 : 10;
-    double loss0 = fabs(step0(run, "loss") / step0(run32, "loss") - 1);
-    double norm0 = fabs(step0(run, "grad_norm") / step0(run32, "grad_norm") - 1);
+    double loss0 = fabs(ft_test_step0_metric(run, "loss") / ft_test_step0_metric(run32, "loss") - 1);
+    double norm0 = fabs(ft_test_step0_metric(run, "grad_norm") / ft_test_step0_metric(run32, "grad_norm") - 1);
     double end = n32 == 6 && n16 == 6 ? fabs(atof(l16[5]) - atof(l32[5])) / (atof(l32[0]) - atof(l32[5])) : NAN;
     printf("-- %s %s %s: losses %s .. %s (f32 %s .. %s); step 0: loss off by %.2g, grad_norm by %.2g relative "
            "(bound %g u = %.2g); the end off by %.2g of f32's decrease (bound 0.02)\n",

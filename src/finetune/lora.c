@@ -568,8 +568,9 @@ static vkt_status mirror_bwd(void *ctx, vkt_rec *r, int layer, vkt_param_role ro
 
 vkt_status vkt_lora_mirror_create(vkt_lora *l, vkt_model *m, vkt_lora_mirror **out) {
     *out = NULL;
+    /* The same shapes: the parameter count, not table.total, which a mixed-precision model's alignment pads. */
     if (m->cfg.n_layer != l->model->cfg.n_layer || m->cfg.n_embd != l->model->cfg.n_embd ||
-        m->table.total != l->model->table.total) {
+        vkt_params_count(&m->table) != vkt_params_count(&l->model->table)) {
         vkt_log_error("LoRA: the adapter was built for another model shape than the one it should mirror into");
         return VKT_ERR_ARG;
     }

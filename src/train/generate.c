@@ -14,11 +14,20 @@
 static vkt_status copy_params(vkt_device *dev, const vkt_model *src, vkt_model *dst) {
     if (src->base.format != VKT_QFORMAT_F32 || src->half_arena) {
         /* A quantized base has no f32 arena to copy, and a mixed-precision model's table is aligned for its
-         * half copy (other offsets): go through the host (dequantized). */
+         * half copy (other offsets): go through the host (dequantized), entry by entry from src's layout into
+         * dst's (the same entries in the same order). */
+        VKT_ASSERT(src->table.n == dst->table.n);
         float *host = malloc((size_t)src->table.total * sizeof *host);
-        vkt_status s = host ? vkt_model_download_params(src, host) : VKT_ERR_OOM;
-        if (s == VKT_OK) s = vkt_model_upload_params(dst, host);
+        float *out = calloc((size_t)dst->table.total, sizeof *out);
+        vkt_status s = host && out ? vkt_model_download_params(src, host) : VKT_ERR_OOM;
+        for (int i = 0; s == VKT_OK && i < src->table.n; i++) {
+            const vkt_param *a = &src->table.p[i], *b = &dst->table.p[i];
+            VKT_ASSERT(a->numel == b->numel);
+            memcpy(out + b->offset, host + a->offset, (size_t)a->numel * sizeof *out);
+        }
+        if (s == VKT_OK) s = vkt_model_upload_params(dst, out);
         free(host);
+        free(out);
         return s;
     }
     vkt_rec *r;

@@ -298,23 +298,17 @@ static vkt_status preflight(const vkt_run_config *cfg, const vkt_train_opts *opt
     return vkt_dist_is_root() ? vkt_run_dir_prepare(cfg->out_dir, mode) : VKT_OK;
 }
 
-/* Mixed precision covers pre-training and fine-tuning with the language-model loss and the preference objectives
- * (dpo, ipo, orpo: their per-sequence sums, pair loss and weights are f32 over f32 per-position losses, and the
- * weighted loss gradient takes the f16 loss scale); the reward model's score head and GRPO's rollouts do not run
- * on 16-bit activations yet. */
+/* Mixed precision covers pre-training and fine-tuning with the language-model loss, the preference objectives
+ * and GRPO (their per-sequence sums, losses and weights are f32 over f32 per-position losses, the weighted loss
+ * gradient takes the f16 loss scale, and rollouts sample from f32 copies of the master weights); the reward
+ * model's score head does not run on 16-bit activations yet. */
 static vkt_status check_precision(const run *r) {
     const vkt_run_config *cfg = r->cfg;
-    if (cfg->precision == VKT_PRECISION_F32) return VKT_OK;
-    const char *what = NULL;
-    if (r->data.kind == VKT_DATA_GRPO)
-        what = "finetune.objective grpo";
-    else if (cfg->ft_objective == VKT_FT_REWARD)
-        what = "finetune.objective reward";
-    if (!what) return VKT_OK;
-    vkt_log_error("optim.precision %s is not supported with %s yet: mixed precision covers pre-training and "
-                  "fine-tuning with the language-model loss (sft) and the preference objectives (dpo, ipo, orpo); "
-                  "set optim.precision f32",
-                  vkt_run_config_precision_name(cfg), what);
+    if (cfg->precision == VKT_PRECISION_F32 || cfg->ft_objective != VKT_FT_REWARD) return VKT_OK;
+    vkt_log_error("optim.precision %s is not supported with finetune.objective reward yet: mixed precision covers "
+                  "pre-training and fine-tuning with the language-model loss (sft), the preference objectives (dpo, "
+                  "ipo, orpo) and grpo; set optim.precision f32",
+                  vkt_run_config_precision_name(cfg));
     return VKT_ERR_ARG;
 }
 
