@@ -227,7 +227,7 @@ int main(void) {
         check_half(&t, VKT_DTYPE_BF16, 257, 1000);
         check_half(&t, VKT_DTYPE_BF16, 3, 7);
         check_half(&t, VKT_DTYPE_F16, 600, 1000); /* backward: 32-row chunks, row splits */
-        check_half(&t, VKT_DTYPE_F16, 5, 64);    /* C % 4 == 0: the 16-bit 4-wide kernel, not the f32 vec4 one */
+        check_half(&t, VKT_DTYPE_F16, 5, 64);     /* C % 4 == 0: the 16-bit 4-wide kernel, not the f32 vec4 one */
         check_half(&t, VKT_DTYPE_BF16, 5, 64);
         check_half(&t, VKT_DTYPE_F16, 3, 7);     /* odd C: the scalar 16-bit kernel */
         check_half(&t, VKT_DTYPE_F16, 64, 1002); /* C % 4 == 2: rows alternate 8-byte alignment: scalar */

@@ -150,8 +150,7 @@ static void check_runs(vkt_test *t) {
  *    other way: measured step-1 losses 1.126 bf16 vs 1.054 f32), so the per-step bound is on step 0 and the
  *    run must end where f32's does: |final - final32| within 2% of f32's loss decrease (measured 0.01-0.3%). A
  *    stale 16-bit weight copy leaves the loss near its start (100% off). */
-static void precision_run(vkt_test *t, const char *name, const char *method, const char *objective,
-                          const char *prec) {
+static void precision_run(vkt_test *t, const char *name, const char *method, const char *objective, const char *prec) {
     vkt_run_config c;
     char out[64], set[64], run[160], run32[160];
     snprintf(out, sizeof out, "%s_%s", name, prec);
