@@ -10,6 +10,7 @@
 #include "dist/dist.h"
 #include "dist/flat_sync.h"
 #include "dist/grad_buckets.h"
+#include "ops/cast.h"
 #include "ops/seg_start.h"
 #include "ops/xent.h"
 
@@ -24,6 +25,8 @@ struct vkt_step {
     vkt_optim_segment *segs; /* owned */
     int n_segs;
     vkt_rec *micro[2], *optim, *eval; /* owned */
+    vkt_rec *half;                    /* owned, ZeRO-1 under mixed precision (else NULL): params_half = half(params)
+                                       * after the all-gather (the sharded AdamW writes only this rank's f32 shard) */
     vkt_rec *last[2];                 /* owned, bucketed with grad_accum > 1: the micro-batch that ends a step, with
                                        * the bucket copies (micro[] then has none); NULL otherwise */
     vkt_rec *slot_rec[2];             /* borrowed: the recording last submitted in each slot */
@@ -130,6 +133,15 @@ static vkt_status record_optim(vkt_step *s) {
     return vkt_rec_end(r);
 }
 
+/* ZeRO-1 under mixed precision: the 16-bit copy of every parameter from the gathered f32 ones, in its own
+ * recording submitted after the gather's copy back (each submit starts with a full barrier: ordered after it). */
+static vkt_status record_half(vkt_step *s) {
+    VKT_TRY(vkt_rec_create(s->m->dev, 0, &s->half));
+    VKT_TRY(vkt_rec_begin(s->half));
+    VKT_TRY(vkt_op_cast(s->half, &s->train.params, &s->train.params_half));
+    return vkt_rec_end(s->half);
+}
+
 double vkt_step_optim_ms(vkt_step *s) {
     double ms = 0;
     if (vkt_rec_wait(s->optim) != VKT_OK || vkt_rec_elapsed_ms(s->optim, s->optim_t0, s->optim_t1, &ms) != VKT_OK)
@@ -212,12 +224,6 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     for (int i = 0; st == VKT_OK && i < tab->n; i++)
         s->segs[s->n_segs++] = (vkt_optim_segment){
             tab->p[i].offset, s->train.frozen && s->train.frozen[i] ? 0 : tab->p[i].numel, tab->p[i].decay};
-    if (st == VKT_OK && cfg->zero_stage == 1 && vkt_dist_size() > 1 && s->train.params_half.arena) {
-        vkt_log_error("optim.zero_stage=1 with optim.precision %s: the sharded update does not refresh the other "
-                      "ranks' half weight copy yet; use optim.zero_stage=0",
-                      vkt_dtype_name(s->train.params_half.dtype));
-        st = VKT_ERR_ARG;
-    }
     if (st == VKT_OK && cfg->loss_scale.enabled &&
         (cfg->loss_scale.init <= 0 || cfg->loss_scale.growth_interval < 1 || cfg->loss_scale.factor <= 1)) {
         vkt_log_error("loss scaling: initial scale %g, growth interval %lld, factor %g: need a positive scale, an "
@@ -273,6 +279,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     }
     if (st == VKT_OK) st = record_micros(s);
     if (st == VKT_OK) st = record_optim(s);
+    if (st == VKT_OK && s->shard && s->train.params_half.arena) st = record_half(s);
     if (st != VKT_OK) {
         vkt_step_destroy(s);
         return st;
@@ -287,6 +294,7 @@ void vkt_step_destroy(vkt_step *s) {
     for (int k = 0; k < 2; k++) vkt_rec_destroy(s->micro[k]), vkt_rec_destroy(s->last[k]);
     vkt_rec_destroy(s->optim);
     vkt_rec_destroy(s->eval);
+    vkt_rec_destroy(s->half);
     vkt_grad_buckets_destroy(s->buckets);
     vkt_flat_sync_destroy(s->reduce);
     free(s->shard);
@@ -475,13 +483,16 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
     double t0 = vkt_now_s(); /* ZeRO-1: every rank updated its shard; all of them need all */
     VKT_TRY(vkt_flat_sync_gather(s->reduce));
     s->comm_s += vkt_now_s() - t0;
-    return VKT_OK;
+    if (!s->half) return VKT_OK;
+    VKT_TRY(vkt_rec_wait(s->half)); /* last step's: long done (the micro-batches that read it were waited) */
+    return vkt_rec_submit(s->half);
 }
 
 vkt_status vkt_step_drain(vkt_step *s, vkt_step_result *done) {
     done->step = -1;
     for (int k = 0; k < 2; k++) VKT_TRY(vkt_rec_wait(s->slot_rec[k]));
     VKT_TRY(vkt_rec_wait(s->optim));
+    if (s->half) VKT_TRY(vkt_rec_wait(s->half));
     return collect(s, s->next_step - 1, done);
 }
 

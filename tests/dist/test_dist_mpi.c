@@ -11,6 +11,10 @@
  *     log the same losses and norms and write the same weights;
  *   - resuming across rank counts (1 -> 2 and 2 -> 1, with and without ZeRO-1: the shards of the moments
  *     gathered into the checkpoint, and a full checkpoint split into shards) continues the 1-process curve;
+ *   - ZeRO-1 under mixed precision (bf16, f16): 2 ranks with sharded moments log the same losses and norms and
+ *     write the same weights, bit for bit, as 2 ranks without (both with the deterministic reduction): the
+ *     16-bit weight copy every rank reads is refreshed from the gathered f32 weights after each step (rounded as
+ *     AdamW rounds it in the unsharded update); a stale copy changes the losses from step 2 on;
  *   - a rank that fails (rank 1 given a missing data file) ends the job non-zero within seconds, with that
  *     rank's message, and no rank hangs.
  * mpirun runs loopback only (btl self,tcp on lo) and as root where CI runs as root.
@@ -448,6 +452,52 @@ static void check_deterministic(void) {
     compare_weights("deterministic reduction, 3 ranks, run 1 vs run 2", w[0], w[1], 0);
 }
 
+static void check_zero1_precision(void) {
+    char data[600], out[600], prec[64], dir[2][512], log[600], w[2][600], what[200];
+    snprintf(data, sizeof data, "data.train=%s/tinyshakespeare.txt", VKT_TEST_DATA);
+    const char *precs[] = {"bf16", "f16"};
+    for (int p = 0; p < 2; p++) {
+        snprintf(prec, sizeof prec, "optim.precision=%s", precs[p]);
+        for (int k = 0; k < 2; k++) {
+            snprintf(dir[k], sizeof dir[k], "%s/zero%d_%s", g_dir, k, precs[p]);
+            snprintf(out, sizeof out, "output.dir=%s", dir[k]);
+            const char *args[] = {TINY_GPT2,
+                                  "optim.batch_size=4",
+                                  "optim.seq_len=16",
+                                  "optim.lr=0.01",
+                                  "optim.warmup_steps=1",
+                                  "optim.steps=4",
+                                  "eval.interval=0",
+                                  "log.interval=1",
+                                  "--no-sample",
+                                  data,
+                                  out,
+                                  prec,
+                                  "output.checkpoint_interval=0",
+                                  PER_BLOCK,
+                                  "optim.deterministic_reduce=true",
+                                  k ? "optim.zero_stage=1" : "optim.zero_stage=0",
+                                  NULL};
+            snprintf(log, sizeof log, "%s/zero%d_%s.log", g_dir, k, precs[p]);
+            int rc = vktrain(2, "train", args, log, NULL);
+            if (rc != 0) FAIL("%s, 2 ranks, zero_stage %d: exit %d (see %s)", precs[p], k, rc, log);
+            snprintf(w[k], sizeof w[k], "%s/step-000004/model.safetensors", dir[k]);
+        }
+        curve a, b;
+        if (!read_curve(dir[0], &a) || !read_curve(dir[1], &b) || a.n_train != 4 || b.n_train != 4) {
+            FAIL("ZeRO-1 %s: 4 steps each expected in %s and %s", precs[p], dir[0], dir[1]);
+            continue;
+        }
+        int same = 0;
+        for (int i = 0; i < 4; i++) same += a.loss[i] == b.loss[i] && a.norm[i] == b.norm[i];
+        printf("  ZeRO-1 %s, 2 ranks: losses %.9g .. %.9g; %d of 4 steps' losses and norms identical to zero_stage 0\n",
+               precs[p], b.loss[0], b.loss[3], same);
+        if (same != 4) FAIL("ZeRO-1 %s: the losses or norms differ from the unsharded run", precs[p]);
+        snprintf(what, sizeof what, "ZeRO-1 %s vs zero_stage 0, 2 ranks", precs[p]);
+        compare_weights(what, w[0], w[1], 0);
+    }
+}
+
 /* Rank 1 is given a data file that does not exist (mpirun's MPMD form: one command per rank). */
 static void check_failing_rank(void) {
     char out[600], log[600], good[600], bad[600];
@@ -515,6 +565,7 @@ int main(void) {
     check_lora();
     check_accumulation();
     check_deterministic();
+    check_zero1_precision();
     check_resume_across_ranks();
     check_failing_rank();
     if (g_failures) {
