@@ -170,7 +170,13 @@ static vkt_status run_case(vkt_bench *b, const vkt_attention_cfg *cfg, bool bwd,
 }
 
 vkt_status vkt_bench_group_attention(vkt_bench *b) {
-    const vkt_attention_cfg full = {4, 1024, 12, 12, 64, 0, true, VKT_ATTENTION_AUTO, NULL};
+    vkt_attention_cfg full = {4, 1024, 12, 12, 64, 0, true, VKT_ATTENTION_AUTO, NULL};
+    const char *env = getenv("VKT_ATT_SHAPE"); /* TEMP */
+    if (env) {
+        long long B, T, NH, KVH, HS;
+        if (sscanf(env, "%lld,%lld,%lld,%lld,%lld", &B, &T, &NH, &KVH, &HS) == 5)
+            full.B = B, full.T = T, full.NH = NH, full.KVH = KVH, full.HS = HS;
+    }
     const vkt_attention_cfg quick = {1, 64, 2, 2, 32, 0, true, VKT_ATTENTION_AUTO, NULL};
     /* Quick: both variants (validation). Full: the variant this device gets by default, since the other
      * one is far off its best here (tiled on lavapipe: minutes for 24 submits) and is not what runs. */
