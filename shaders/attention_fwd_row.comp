@@ -100,16 +100,21 @@ void main() {
             l[r] = l[r] * corr[r] + lb;
             m[r] = mb;
         }
+        // One word of every value row of the block, then each accumulator element once: rescaled, BC
+        // FMAs in a register, stored (rather than a load and a store of the spilled array per FMA).
         [[unroll]] for (uint w = 0; w < HS8; w++) {
-            [[unroll]] for (uint r = 0; r < R; r++)
-                [[unroll]] for (uint t = 0; t < 8; t++) acc[r * RW + 8 * w + t] *= corr[r];
+            float vf[BC * 8];
             [[unroll]] for (uint jj = 0; jj < BC; jj++) {
-                float vf[8];
-                v_ld8(vb[jj], w, vf);
-                [[unroll]] for (uint r = 0; r < R; r++)
-                    [[unroll]] for (uint t = 0; t < 8; t++)
-                        acc[r * RW + 8 * w + t] = fma(s[r * BC + jj], vf[t], acc[r * RW + 8 * w + t]);
+                float f[8];
+                v_ld8(vb[jj], w, f);
+                [[unroll]] for (uint t = 0; t < 8; t++) vf[jj * 8 + t] = f[t];
             }
+            [[unroll]] for (uint r = 0; r < R; r++)
+                [[unroll]] for (uint t = 0; t < 8; t++) {
+                    float a = acc[r * RW + 8 * w + t] * corr[r];
+                    [[unroll]] for (uint jj = 0; jj < BC; jj++) a = fma(s[r * BC + jj], vf[jj * 8 + t], a);
+                    acc[r * RW + 8 * w + t] = a;
+                }
         }
     }
     [[unroll]] for (uint r = 0; r < R; r++) {

@@ -131,11 +131,6 @@ static kernel pick(const vkt_rec *r, const vkt_attention_cfg *c, const char *bas
     k.spec[2] = row ? BC_ROW : (uint32_t)bc;
     /* HS 128 halves R: the same registers and unrolled code size (compile time) as HS 64. */
     k.spec[3] = row ? (c->HS > 64 ? R_ROW / 2 : R_ROW) : 1;
-    const char *tune = getenv("VKT_ATT_TUNE"); /* TEMP: "R,BC" */
-    if (row && tune) {
-        unsigned rr, bb;
-        if (sscanf(tune, "%u,%u", &rr, &bb) == 2) k.spec[3] = rr, k.spec[2] = bb;
-    }
     return k;
 }
 
