@@ -50,7 +50,8 @@ const uint HS8 = (HS + 7) / 8;
     layout(binding = bnd) writeonly buffer Blk { vec4 name[]; };                                   \
     void name##_st8(uint e, uint w, float f[8]) {                                                  \
         [[unroll]] for (uint h = 0; h < 2; h++)                                                    \
-            if (8 * w + 4 * h < HS) name[(e >> 2) + 2 * w + h] = vec4(f[4 * h], f[4 * h + 1], f[4 * h + 2], f[4 * h + 3]); \
+            if (8 * w + 4 * h < HS)                                                                \
+                name[(e >> 2) + 2 * w + h] = vec4(f[4 * h], f[4 * h + 1], f[4 * h + 2], f[4 * h + 3]); \
     }
 #else
 #define ATT_IN8(bnd, Blk, name)                                                                    \
