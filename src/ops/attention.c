@@ -115,7 +115,10 @@ static int access_width(const vkt_attention_cfg *c, const vkt_attention_view *vi
 static kernel pick(const vkt_rec *r, const vkt_attention_cfg *c, const char *base, int width, vkt_dtype dt) {
     kernel k;
     bool row = vkt_attention_variant_for(r, c) == VKT_ATTENTION_ROW;
-    if (!row && width == 8) width = 4; /* the tiled kernels read vec4 at most */
+    /* The tiled kernels read vec4 at most; the row kernels' 8-element words are u64vec4 (shaderInt64, which
+     * CPU drivers have), so a GPU forced onto the row variant reads vec4 (tested on lavapipe by HS 20). */
+    bool cpu = vkt_device_get_info(vkt_rec_device(r))->type == VKT_DEVICE_CPU;
+    if (width == 8 && !(row && cpu)) width = 4;
     const char *suffix = dt == VKT_DTYPE_F16    ? "_f16"
                          : dt == VKT_DTYPE_BF16 ? "_bf16"
                          : width == 8           ? "_vec8"
