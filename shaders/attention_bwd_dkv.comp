@@ -7,16 +7,12 @@
 // that shares kv head j's head (grouped-query attention: heads kvh*G .. kvh*G + G-1, G = NH / KVH).
 // One invocation owns R key rows: k, v and both accumulators stay in registers and the sums run in a
 // fixed order (heads, then rows ascending), so results are deterministic without atomics.
-// Variants as in attention_fwd.comp: `row` reads q/do rows from the buffers, `tiled` stages BC of them
-// (with their lse and D) in shared memory. dk and dv are overwritten.
-//! variant attention_bwd_dkv_row
-//! variant attention_bwd_dkv_row_vec4 -DVKT_VEC4=1
-//! variant attention_bwd_dkv_tiled -DTILED=1
-//! variant attention_bwd_dkv_tiled_vec4 -DTILED=1 -DVKT_VEC4=1
-//! variant attention_bwd_dkv_row_f16 -DVKT_F16=1
-//! variant attention_bwd_dkv_row_bf16 -DVKT_BF16=1
-//! variant attention_bwd_dkv_tiled_f16 -DTILED=1 -DVKT_F16=1
-//! variant attention_bwd_dkv_tiled_bf16 -DTILED=1 -DVKT_BF16=1
+// This file is the GPU `tiled` variant (BC q / do rows with their lse and D staged in shared memory); CPU
+// drivers run attention_bwd_dkv_row.comp. dk and dv are overwritten.
+//! variant attention_bwd_dkv_tiled
+//! variant attention_bwd_dkv_tiled_vec4 -DVKT_VEC4=1
+//! variant attention_bwd_dkv_tiled_f16 -DVKT_F16=1
+//! variant attention_bwd_dkv_tiled_bf16 -DVKT_BF16=1
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
@@ -32,7 +28,6 @@ ATT_SEG(6)
 ATT_OUT(7, DK, dk)
 ATT_OUT(8, DV, dv)
 
-#ifdef TILED
 shared vec4 qs[BC * HS4];
 shared vec4 dos[BC * HS4];
 shared float ls[BC];
@@ -43,13 +38,6 @@ shared uint qsegs[BC];
 #define LSE2(ii) ls[ii]
 #define DELTA(ii) dls[ii]
 #define QSEG(ii) qsegs[ii]
-#else
-#define QRY(ii, c) q_ld(att_row(pc.q_off, pc.q_stride, b, i0 + (ii), h), c)
-#define DOUT(ii, c) dout_ld(att_row(pc.do_off, pc.NH * HS, b, i0 + (ii), h), c)
-#define LSE2(ii) (lse[pc.lse_off + rows + i0 + (ii)] * VKT_LOG2E)
-#define DELTA(ii) delta[pc.d_off + rows + i0 + (ii)]
-#define QSEG(ii) att_seg(b, i0 + (ii))
-#endif
 
 vec4 kr[R * HS4];   // k * scale * log2(e), key r at [r * HS4]
 vec4 vr[R * HS4];
@@ -89,7 +77,6 @@ void main() {
         for (uint i0 = wg_istart; i0 < pc.T; i0 += BC) {
             if (att_seg(b, i0) > t_last) break;  // rows of documents after all the tile's keys
             uint nt = min(BC, pc.T - i0);
-#ifdef TILED
             barrier();
             for (uint e = gl_LocalInvocationID.x; e < nt * HS4; e += WG) {
                 uint ii = e / HS4, c = e - ii * HS4;
@@ -102,21 +89,13 @@ void main() {
                 qsegs[ii] = att_seg(b, i0 + ii);
             }
             barrier();
-#endif
             for (uint ii = 0; ii < BC; ii++) {
                 if (ii >= nt) break;
-                // Row variant: the q and do rows are loaded once for both uses (a CPU driver's loads are
-                // gathers); the tiled variant rereads shared memory instead of holding 2 HS more registers.
+                // Rereads shared memory for the second use instead of holding 2 HS more registers.
                 vec4 x[R], dp[R];
-#ifndef TILED
-                vec4 qc[HS4], dc[HS4];
-#endif
                 [[unroll]] for (uint r = 0; r < R; r++) x[r] = dp[r] = vec4(0.0);
                 [[unroll]] for (uint c = 0; c < HS4; c++) {
                     vec4 qv = QRY(ii, c), dov = DOUT(ii, c);
-#ifndef TILED
-                    qc[c] = qv, dc[c] = dov;
-#endif
                     [[unroll]] for (uint r = 0; r < R; r++) {
                         x[r] += qv * kr[r * HS4 + c];
                         dp[r] += dov * vr[r * HS4 + c];
@@ -130,11 +109,7 @@ void main() {
                     ds[r] = p[r] * (att_sum(dp[r]) - dl);
                 }
                 [[unroll]] for (uint c = 0; c < HS4; c++) {
-#ifdef TILED
                     vec4 qv = QRY(ii, c), dov = DOUT(ii, c);
-#else
-                    vec4 qv = qc[c], dov = dc[c];
-#endif
                     [[unroll]] for (uint r = 0; r < R; r++) {
                         dva[r * HS4 + c] += p[r] * dov;
                         dka[r * HS4 + c] += ds[r] * qv;

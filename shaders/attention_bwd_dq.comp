@@ -3,17 +3,13 @@
 // needs. With P recomputed from the saved log-sum-exp (P_ij = exp(scale q_i.k_j - lse_i)):
 //   dP_ij = do_i . v_j,   dS_ij = P_ij (dP_ij - D_i),   dq_i = scale sum_j dS_ij k_j
 // over the keys j that query i sees (attention.glsl's masks). One invocation owns R query rows (q, do and the dq accumulator in registers), so D_i is computed
-// here, before the key loop, instead of in a separate pre-pass. Variants as in attention_fwd.comp:
-// `row` reads keys and values from the buffers, `tiled` stages BC of them in shared memory.
+// here, before the key loop, instead of in a separate pre-pass. This file is the GPU
+// `tiled` variant (BC keys and values staged in shared memory); CPU drivers run attention_bwd_dq_row.comp.
 // dq is overwritten. Reference: Dao 2023 (FlashAttention-2), algorithm 2.
-//! variant attention_bwd_dq_row
-//! variant attention_bwd_dq_row_vec4 -DVKT_VEC4=1
-//! variant attention_bwd_dq_tiled -DTILED=1
-//! variant attention_bwd_dq_tiled_vec4 -DTILED=1 -DVKT_VEC4=1
-//! variant attention_bwd_dq_row_f16 -DVKT_F16=1
-//! variant attention_bwd_dq_row_bf16 -DVKT_BF16=1
-//! variant attention_bwd_dq_tiled_f16 -DTILED=1 -DVKT_F16=1
-//! variant attention_bwd_dq_tiled_bf16 -DTILED=1 -DVKT_BF16=1
+//! variant attention_bwd_dq_tiled
+//! variant attention_bwd_dq_tiled_vec4 -DVKT_VEC4=1
+//! variant attention_bwd_dq_tiled_f16 -DVKT_F16=1
+//! variant attention_bwd_dq_tiled_bf16 -DVKT_BF16=1
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
@@ -29,15 +25,10 @@ ATT_SEG(6)
 ATT_OUT(7, DQ, dq)
 layout(binding = 8) writeonly buffer Dd { float delta[]; };
 
-#ifdef TILED
 shared vec4 ks[BC * HS4];
 shared vec4 vs[BC * HS4];
 #define KEY(jj, c) ks[(jj) * HS4 + (c)]
 #define VAL(jj, c) vs[(jj) * HS4 + (c)]
-#else
-#define KEY(jj, c) k_ld(att_row(pc.k_off, pc.k_stride, b, j0 + (jj), kvh), c)
-#define VAL(jj, c) v_ld(att_row(pc.v_off, pc.v_stride, b, j0 + (jj), kvh), c)
-#endif
 
 vec4 qr[R * HS4];   // q * scale * log2(e), row r at [r * HS4]
 vec4 dor[R * HS4];  // do
@@ -82,7 +73,6 @@ void main() {
     for (uint j0 = att_seg(b, t_first); j0 < wg_kend; j0 += BC) {
         if (!causal && att_seg(b, j0) > t_last) break;  // keys of documents after all the tile's rows
         uint nt = min(BC, wg_kend - j0);
-#ifdef TILED
         barrier();
         for (uint e = gl_LocalInvocationID.x; e < nt * HS4; e += WG) {
             uint jj = e / HS4, c = e - jj * HS4;
@@ -90,20 +80,12 @@ void main() {
             vs[e] = v_ld(att_row(pc.v_off, pc.v_stride, b, j0 + jj, kvh), c);
         }
         barrier();
-#endif
         for (uint jj = 0; jj < BC; jj++) {
             if (jj >= nt) break;
-            // Row variant: the key row is loaded once for both uses (see attention_bwd_dkv.comp).
             vec4 x[R], dp[R];
-#ifndef TILED
-            vec4 kc[HS4];
-#endif
             [[unroll]] for (uint r = 0; r < R; r++) x[r] = dp[r] = vec4(0.0);
             [[unroll]] for (uint c = 0; c < HS4; c++) {
                 vec4 kv = KEY(jj, c), vv = VAL(jj, c);
-#ifndef TILED
-                kc[c] = kv;
-#endif
                 [[unroll]] for (uint r = 0; r < R; r++) {
                     x[r] += qr[r * HS4 + c] * kv;
                     dp[r] += dor[r * HS4 + c] * vv;
@@ -116,11 +98,7 @@ void main() {
                 ds[r] = vis ? att_exp2(att_sum(x[r]) - lse2[r]) * (att_sum(dp[r]) - di[r]) : 0.0;
             }
             [[unroll]] for (uint c = 0; c < HS4; c++) {
-#ifdef TILED
                 vec4 kv = KEY(jj, c);
-#else
-                vec4 kv = kc[c];
-#endif
                 [[unroll]] for (uint r = 0; r < R; r++) acc[r * HS4 + c] += ds[r] * kv;
             }
         }

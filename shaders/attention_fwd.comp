@@ -4,22 +4,16 @@
 // T x T score matrix never exists. Saves the row log-sum-exp (natural log) for the backward.
 //   o[b,i,h,:] = sum_j softmax_j(scale * q[b,i,h,:] . k[b,j,h/G,:]) v[b,j,h/G,:],  G = NH / KVH
 // over the keys j that query i sees (causal or bidirectional, within i's document: attention.glsl).
-// Each invocation owns R query rows (attention.glsl): q (pre-scaled into base-2 units) and the
-// accumulator live in registers. Variants:
-//   row    no shared memory and no barriers: keys are read straight from the buffers (one address per
-//          workgroup, see attention.glsl). Best on CPU drivers (lavapipe), where a barrier costs far
-//          more than the repeated, cache-resident loads.
-//   tiled  the workgroup stages BC keys and values in shared memory per block (two barriers per block);
-//          every row of the workgroup reuses them, cutting global traffic WG-fold. The GPU default.
+// This file is the `tiled` variant, the GPU default: one query row per invocation (q, pre-scaled into
+// base-2 units, and the accumulator in registers), and the workgroup stages BC keys and values in shared
+// memory per block (two barriers per block), so every row of the workgroup reuses them, cutting global
+// traffic WG-fold. CPU drivers (lavapipe), where barriers and shared memory cost far more than cached
+// loads, run the `row` variant instead: attention_fwd_row.comp (attention.h says which runs where).
 // References: Milakov & Gimelshein 2018 (online softmax); Dao et al. 2022 (FlashAttention).
-//! variant attention_fwd_row
-//! variant attention_fwd_row_vec4 -DVKT_VEC4=1
-//! variant attention_fwd_tiled -DTILED=1
-//! variant attention_fwd_tiled_vec4 -DTILED=1 -DVKT_VEC4=1
-//! variant attention_fwd_row_f16 -DVKT_F16=1
-//! variant attention_fwd_row_bf16 -DVKT_BF16=1
-//! variant attention_fwd_tiled_f16 -DTILED=1 -DVKT_F16=1
-//! variant attention_fwd_tiled_bf16 -DTILED=1 -DVKT_BF16=1
+//! variant attention_fwd_tiled
+//! variant attention_fwd_tiled_vec4 -DVKT_VEC4=1
+//! variant attention_fwd_tiled_f16 -DVKT_F16=1
+//! variant attention_fwd_tiled_bf16 -DVKT_BF16=1
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
@@ -32,15 +26,10 @@ ATT_SEG(3)
 ATT_OUT(4, O, o)
 layout(binding = 5) writeonly buffer Lse { float lse[]; };
 
-#ifdef TILED
 shared vec4 ks[BC * HS4];
 shared vec4 vs[BC * HS4];
 #define KEY(jj, c) ks[(jj) * HS4 + (c)]
 #define VAL(jj, c) vs[(jj) * HS4 + (c)]
-#else
-#define KEY(jj, c) k_ld(att_row(pc.k_off, pc.k_stride, b, j0 + (jj), kvh), c)
-#define VAL(jj, c) v_ld(att_row(pc.v_off, pc.v_stride, b, j0 + (jj), kvh), c)
-#endif
 
 vec4 qr[R * HS4];   // q * scale * log2(e), row r at [r * HS4]
 vec4 acc[R * HS4];  // sum_j 2^(s_j - m) v_j
@@ -80,7 +69,6 @@ void main() {
     for (uint j0 = att_seg(b, t_first); j0 < wg_kend; j0 += BC) {
         if (!causal && att_seg(b, j0) > t_last) break;  // keys of documents after all the tile's rows
         uint nt = min(BC, wg_kend - j0);
-#ifdef TILED
         barrier();  // every row is done with the previous tile
         for (uint e = gl_LocalInvocationID.x; e < nt * HS4; e += WG) {
             uint jj = e / HS4, c = e - jj * HS4;
@@ -88,7 +76,6 @@ void main() {
             vs[e] = v_ld(att_row(pc.v_off, pc.v_stride, b, j0 + jj, kvh), c);
         }
         barrier();
-#endif
         float mb[R];
         [[unroll]] for (uint r = 0; r < R; r++) mb[r] = m[r];
         for (uint jj = 0; jj < BC; jj++) {

@@ -331,6 +331,8 @@ int main(void) {
         /* HS not a multiple of 4: the element-wise (generic) kernels. (Few distinct HS values overall:
          * each is a pipeline to compile, ~10 s of CPU for the unrolled row kernels on lavapipe.) */
         {2, 19, 2, 1, 13, true, false, 2, 0},   {1, 7, 3, 3, 13, false, true, 1, 0},
+        /* HS a multiple of 4 but not of 8: the row kernels' vec4 path, with a half-empty last word. */
+        {2, 70, 4, 2, 20, true, true, 1, 0},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (size_t j = 0; j < N_VARIANTS; j++) check_gpu(&t, &shapes[i], variants[j], bound, bound, UNPACKED);

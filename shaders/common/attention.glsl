@@ -1,4 +1,5 @@
-// Shared by the attention shaders (attention_fwd, attention_bwd_dq, attention_bwd_dkv): push constants,
+// Shared by the attention shaders (attention_fwd, attention_bwd_dq, attention_bwd_dkv and their _row
+// variants for CPU drivers, which read operands through attention_row.glsl instead): push constants,
 // operand addressing and the row/tile work split. Mirrored by vkt_pc_attention in src/ops/attention.c.
 //
 // Addressing: element (b, t, head, d) of operand X is X_off + (b*T + t)*X_stride + head*HS + d, with b
@@ -29,9 +30,9 @@
 layout(constant_id = 0) const uint WG = 32;  // rows per workgroup, one per invocation
 layout(constant_id = 1) const uint HS = 64;  // head size (<= 128)
 layout(constant_id = 2) const uint BC = 16;  // keys (queries in attention_bwd_dkv) per block / shared tile
-// Rows per invocation: rows tile*WG*R + lane + r*WG, r < R. Each vec4 loaded from a key (query) row
+// Rows per invocation: rows tile*WG*R + lane + r*WG, r < R. Each element loaded from a key (query) row
 // then feeds R rows' FMAs. On CPU drivers every buffer or shared-memory load is a per-lane gather while
-// arithmetic is SIMD, so R sets the flop-to-load ratio (row variant: R = 8); GPUs use R = 1.
+// arithmetic is SIMD, so R sets the flop-to-load ratio (row kernels: R = 8); GPUs use R = 1.
 layout(constant_id = 3) const uint R = 1;
 layout(local_size_x_id = 0) in;
 const uint HS4 = (HS + 3) / 4;
@@ -119,5 +120,8 @@ uint att_row(uint off, uint stride, uint b, uint t, uint head) {
 }
 
 float att_sum(vec4 a) { return (a.x + a.y) + (a.z + a.w); }
+
+// acc + a . b as one FMA chain (the row kernels' scalar score accumulators).
+float att_dot(vec4 a, vec4 b, float acc) { return fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, acc)))); }
 
 #endif

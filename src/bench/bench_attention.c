@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "bench/bench_groups.h"
+#include "core/log.h"
 #include "ops/attention.h"
 #include "ops/seg_start.h"
 #include "ref/ref_attention.h"
@@ -78,11 +79,11 @@ static vkt_status setup(vkt_bench *b, void *c) {
     return vkt_rec_submit_wait(b->rec);
 }
 
-/* Head h of batch b of a (B, T, NH, HS) array, as doubles (T, HS). */
-static void head_get(const att_ctx *x, const float *src, int64_t b, int64_t h, double *dst) {
+/* Head h of batch b of a (B, T, heads, HS) array, as doubles (T, HS). */
+static void head_get(const att_ctx *x, const float *src, int64_t heads, int64_t b, int64_t h, double *dst) {
     const vkt_attention_cfg *g = &x->cfg;
     for (int64_t t = 0; t < g->T; t++)
-        for (int64_t d = 0; d < g->HS; d++) dst[t * g->HS + d] = src[((b * g->T + t) * g->NH + h) * g->HS + d];
+        for (int64_t d = 0; d < g->HS; d++) dst[t * g->HS + d] = src[((b * g->T + t) * heads + h) * g->HS + d];
 }
 
 /* The bound of tests/test_op_attention.c: |y - r| <= 1e-4 (|r| + 0.25 rms(r)) (see its comment). */
@@ -119,16 +120,20 @@ static bool check(vkt_bench *b, void *c, char *why, size_t why_size) {
     for (int p = 0; ok && p < 2; p++) {
         int64_t pb = picks[p][0], ph = picks[p][1];
         s.seg_start = x->hseg + pb * g->T;
-        head_get(x, x->hq, pb, ph, q), head_get(x, x->hk, pb, ph, k), head_get(x, x->hv, pb, ph, v);
+        int64_t kvh = ph / (g->NH / g->KVH); /* k and v are (B, T, KVH, HS) as bound */
+        head_get(x, x->hq, g->NH, pb, ph, q), head_get(x, x->hk, g->KVH, pb, kvh, k);
+        head_get(x, x->hv, g->KVH, pb, kvh, v);
         vkt_ref_attention_fwd(&s, q, k, v, o, lse);
         const float *outs[4] = {go, gq, gk, gv};
         const double *refs[4] = {o, dq, dk, dv};
         const char *names[4] = {"o", "dq", "dk", "dv"};
         if (x->bwd) {
-            head_get(x, x->hdo, pb, ph, dout);
+            head_get(x, x->hdo, g->NH, pb, ph, dout);
             vkt_ref_attention_bwd(&s, dout, q, k, v, dq, dk, dv);
         }
-        for (int i = x->bwd ? 1 : 0; ok && i < (x->bwd ? 4 : 1); i++) {
+        /* Grouped heads: dk and dv sum over the group's query heads, which a one-head reference lacks. */
+        int n_out = !x->bwd ? 1 : g->KVH == g->NH ? 4 : 2;
+        for (int i = x->bwd ? 1 : 0; ok && i < n_out; i++) {
             for (int64_t t = 0; t < g->T; t++)
                 for (int64_t d = 0; d < g->HS; d++)
                     gy[t * g->HS + d] = outs[i][((pb * g->T + t) * g->NH + ph) * g->HS + d];
@@ -169,8 +174,26 @@ static vkt_status run_case(vkt_bench *b, const vkt_attention_cfg *cfg, bool bwd,
     return vkt_bench_run(b, &c);
 }
 
+/* VKT_BENCH_ATTENTION_SHAPE=B,T,NH,KVH,HS replaces the full-size shape (a model's own, e.g. 1,512,32,4,64
+ * for TinyLlama); the quick shape stays. */
+static vkt_status shape_from_env(vkt_attention_cfg *g) {
+    const char *env = getenv("VKT_BENCH_ATTENTION_SHAPE");
+    if (!env || !*env) return VKT_OK;
+    long long B, T, NH, KVH, HS;
+    char tail;
+    if (sscanf(env, "%lld,%lld,%lld,%lld,%lld%c", &B, &T, &NH, &KVH, &HS, &tail) != 5 || B < 1 || T < 1 ||
+        NH < 1 || KVH < 1 || NH % KVH != 0 || HS < 1 || HS > VKT_ATTENTION_MAX_HS) {
+        vkt_log_error("VKT_BENCH_ATTENTION_SHAPE=%s: want B,T,NH,KVH,HS (positive, KVH dividing NH, HS <= %d)",
+                      env, VKT_ATTENTION_MAX_HS);
+        return VKT_ERR_FORMAT;
+    }
+    g->B = B, g->T = T, g->NH = NH, g->KVH = KVH, g->HS = HS;
+    return VKT_OK;
+}
+
 vkt_status vkt_bench_group_attention(vkt_bench *b) {
-    const vkt_attention_cfg full = {4, 1024, 12, 12, 64, 0, true, VKT_ATTENTION_AUTO, NULL};
+    vkt_attention_cfg full = {4, 1024, 12, 12, 64, 0, true, VKT_ATTENTION_AUTO, NULL};
+    VKT_TRY(shape_from_env(&full));
     const vkt_attention_cfg quick = {1, 64, 2, 2, 32, 0, true, VKT_ATTENTION_AUTO, NULL};
     /* Quick: both variants (validation). Full: the variant this device gets by default, since the other
      * one is far off its best here (tiled on lavapipe: minutes for 24 submits) and is not what runs. */

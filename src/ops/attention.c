@@ -25,12 +25,14 @@ _Static_assert(sizeof(vkt_pc_attention) == 96, "keep in sync with shaders/common
 
 /* Row variant (CPU drivers): a workgroup of one SIMD width (lavapipe: 8 lanes) with R_ROW rows per
  * invocation, 64 rows per workgroup: small enough that causal masking wastes little of the workgroup's
- * shared key range, and R_ROW high enough that arithmetic, not per-lane loads, dominates.
+ * shared key range, and R_ROW high enough that arithmetic, not per-lane loads, dominates (every loaded
+ * 8-element word feeds 8 R_ROW FMAs). Blocks of BC_ROW keys (queries): each block's scores live in
+ * R_ROW x BC_ROW private floats, fully unrolled; 4 measured faster than 8 (less spilling) on lavapipe.
  * Tiled variant (GPUs): 64 rows per workgroup, one per invocation, sharing each staged tile. */
 #define WG_ROW 8
 #define R_ROW 8
 #define WG_TILED 64
-#define BC_ROW 16
+#define BC_ROW 4
 
 #define FLAG_CAUSAL 1u /* ATT_CAUSAL in attention.glsl */
 #define FLAG_PACKED 2u /* ATT_PACKED */
@@ -89,21 +91,39 @@ typedef struct {
     uint32_t spec[4]; /* WG, HS, BC, R (rows per invocation) */
 } kernel;
 
-/* vec4 access needs every row start at a multiple of 4 elements (16 bytes): HS, strides, columns and
- * tensor offsets all multiples of 4. Anything else takes the element-wise (generic) path. */
-static bool vec4_ok(const vkt_attention_cfg *c, const vkt_attention_view *views, int n_views,
+/* Wide access needs every row start at a multiple of `w` elements (4: 16 bytes for vec4, 8: 32 bytes for
+ * the row kernels' 8-element words): HS, strides, columns and tensor offsets all multiples of w (binding
+ * starts are aligned to at least 32 bytes, see binding_align). Anything else takes the element-wise
+ * (generic) path. */
+static bool wide_ok(const vkt_attention_cfg *c, int64_t w, const vkt_attention_view *views, int n_views,
                     const vkt_tensor *const *packed, int n_packed) {
-    bool ok = c->HS % 4 == 0 && views[0].t.dtype == VKT_DTYPE_F32;
+    size_t bytes = (size_t)w * 4;
+    bool ok = c->HS % w == 0 && views[0].t.dtype == VKT_DTYPE_F32;
     for (int i = 0; i < n_views; i++)
-        ok = ok && views[i].row_stride % 4 == 0 && views[i].col % 4 == 0 && views[i].t.offset % 16 == 0;
-    for (int i = 0; i < n_packed; i++) ok = ok && packed[i]->offset % 16 == 0;
+        ok = ok && views[i].row_stride % w == 0 && views[i].col % w == 0 && views[i].t.offset % bytes == 0;
+    for (int i = 0; i < n_packed; i++) ok = ok && packed[i]->offset % bytes == 0;
     return ok;
 }
 
-static kernel pick(const vkt_rec *r, const vkt_attention_cfg *c, const char *base, bool vec4, vkt_dtype dt) {
+/* Widest f32 access (8, 4, or 0: element-wise) that every operand allows. */
+static int access_width(const vkt_attention_cfg *c, const vkt_attention_view *views, int n_views,
+                        const vkt_tensor *const *packed, int n_packed) {
+    if (wide_ok(c, 8, views, n_views, packed, n_packed)) return 8;
+    return wide_ok(c, 4, views, n_views, packed, n_packed) ? 4 : 0;
+}
+
+static kernel pick(const vkt_rec *r, const vkt_attention_cfg *c, const char *base, int width, vkt_dtype dt) {
     kernel k;
     bool row = vkt_attention_variant_for(r, c) == VKT_ATTENTION_ROW;
-    const char *suffix = dt == VKT_DTYPE_F16 ? "_f16" : dt == VKT_DTYPE_BF16 ? "_bf16" : vec4 ? "_vec4" : "";
+    /* The tiled kernels read vec4 at most; the row kernels' 8-element words are u64vec4 (shaderInt64, which
+     * CPU drivers have), so a GPU forced onto the row variant reads vec4 (tested on lavapipe by HS 20). */
+    bool cpu = vkt_device_get_info(vkt_rec_device(r))->type == VKT_DEVICE_CPU;
+    if (width == 8 && !(row && cpu)) width = 4;
+    const char *suffix = dt == VKT_DTYPE_F16    ? "_f16"
+                         : dt == VKT_DTYPE_BF16 ? "_bf16"
+                         : width == 8           ? "_vec8"
+                         : width == 4           ? "_vec4"
+                                                : "";
     snprintf(k.name, sizeof k.name, "%s_%s%s", base, row ? "row" : "tiled", suffix);
     /* Tiled: two BC x HS f32 tiles = 16 KiB of shared memory, half of the smallest limit seen
      * (lavapipe 32 KiB), leaving room for occupancy on GPUs. */
@@ -167,9 +187,9 @@ static vkt_pc_attention base_pc(const vkt_attention_cfg *c) {
 }
 
 static size_t binding_align(const vkt_rec *r) {
-    /* At least 16 bytes, so that chunk offsets keep the vec4 variants' alignment. */
+    /* At least 32 bytes, so that chunk offsets keep the vec4 and vec8 variants' alignment. */
     size_t a = vkt_device_get_info(vkt_rec_device(r))->min_storage_offset_align;
-    return a < 16 ? 16 : a;
+    return a < 32 ? 32 : a;
 }
 
 static void dispatch_grid(const vkt_attention_cfg *c, int64_t nb, int64_t heads, uint32_t wg, uint32_t *gx,
@@ -193,7 +213,7 @@ vkt_status vkt_op_attention_fwd(vkt_rec *r, const vkt_attention_cfg *c, const vk
     check_view(c, &qkv[0], c->NH, dt), check_view(c, &qkv[1], c->KVH, dt), check_view(c, &qkv[2], c->KVH, dt);
     check_packed(o, c->B * c->T * c->NH * c->HS, dt), check_packed(lse, c->B * c->NH * c->T, VKT_DTYPE_F32);
     const vkt_tensor *packed[1] = {o};
-    kernel k = pick(r, c, "attention_fwd", vec4_ok(c, qkv, 3, packed, 1), dt);
+    kernel k = pick(r, c, "attention_fwd", access_width(c, qkv, 3, packed, 1), dt);
     vkt_pipeline *p;
     VKT_TRY(vkt_ops_pipeline(r, k.name, 6, sizeof(vkt_pc_attention), k.spec, 4, &p));
     size_t align = binding_align(r);
@@ -234,8 +254,9 @@ vkt_status vkt_op_attention_bwd(vkt_rec *r, const vkt_attention_cfg *c, const vk
     check_packed(dout, n_o, dt), check_packed(o, n_o, dt);
     check_packed(lse, n_lse, VKT_DTYPE_F32), check_packed(delta, n_lse, VKT_DTYPE_F32);
     const vkt_tensor *packed[2] = {o, dout};
-    bool vec4 = vec4_ok(c, qkv, 3, packed, 2) && vec4_ok(c, dqkv, 3, NULL, 0);
-    kernel kq = pick(r, c, "attention_bwd_dq", vec4, dt), kkv = pick(r, c, "attention_bwd_dkv", vec4, dt);
+    int wi = access_width(c, qkv, 3, packed, 2), wo = access_width(c, dqkv, 3, NULL, 0);
+    int width = wi < wo ? wi : wo;
+    kernel kq = pick(r, c, "attention_bwd_dq", width, dt), kkv = pick(r, c, "attention_bwd_dkv", width, dt);
     vkt_pipeline *pq, *pkv;
     VKT_TRY(vkt_ops_pipeline(r, kq.name, 9, sizeof(vkt_pc_attention), kq.spec, 4, &pq));
     VKT_TRY(vkt_ops_pipeline(r, kkv.name, 9, sizeof(vkt_pc_attention), kkv.spec, 4, &pkv));

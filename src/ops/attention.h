@@ -39,8 +39,10 @@
 
 typedef enum {
     VKT_ATTENTION_AUTO = 0,  /* env VKT_ATTENTION_VARIANT=row|tiled, else row on CPU devices, else tiled */
-    VKT_ATTENTION_ROW = 1,   /* 8 query (key) rows per invocation in registers; no shared memory, no
-                              * barriers: for CPU drivers, where barriers are the expensive part */
+    VKT_ATTENTION_ROW = 1,   /* 8 query (key) rows per invocation in private arrays, register-tile
+                              * blocks of 4 keys (queries) read as 8-element words; no shared memory, no
+                              * barriers: for CPU drivers, where loads and barriers are the expensive
+                              * part (shaders/attention_*_row.comp) */
     VKT_ATTENTION_TILED = 2, /* one row per invocation, 64 per workgroup sharing shared-memory tiles of
                               * keys (fwd, dq) or queries (dkv): for GPUs */
 } vkt_attention_variant;
