@@ -50,7 +50,7 @@ static void check_cache_file(vkt_test *t) {
     VKT_TEST_TRY(t, vkt_tune_cache_put(c, "x/y", "wg=16"));
     if (vkt_tune_cache_put(c, "has space", "v") == VKT_OK) vkt_test_fail(t, "a key with a blank was accepted");
     vkt_tune_cache_destroy(c);
-    if (!file_contains(path, "vktrain-tune 1 dev:A\n")) vkt_test_fail(t, "%s lacks the version line", path);
+    if (!file_contains(path, "vktrain-tune 2 dev:A\n")) vkt_test_fail(t, "%s lacks the version line", path);
 
     VKT_TEST_TRY(t, vkt_tune_cache_create(path, "dev:A", &c));
     expect_value(t, c, "x/y", "wg=16", "reread");
@@ -63,8 +63,12 @@ static void check_cache_file(vkt_test *t) {
     vkt_tune_cache_destroy(c);
 
     /* Corrupt files: ignored with a warning, rewritten whole by the next put. */
-    const char *corrupt[] = {"", "garbage\n", "vktrain-tune 999 dev:A\nx/y wg=16\n", "vktrain-tune 1 dev:A\nx/y\n",
-                             "vktrain-tune 1 dev:A\nx/y wg=16\n kv\n"};
+    const char *corrupt[] = {"",
+                             "garbage\n",
+                             "vktrain-tune 999 dev:A\nx/y wg=16\n",
+                             "vktrain-tune 1 dev:A\nx/y wg=16\n",
+                             "vktrain-tune 2 dev:A\nx/y\n",
+                             "vktrain-tune 2 dev:A\nx/y wg=16\n kv\n"};
     for (size_t i = 0; i < sizeof corrupt / sizeof corrupt[0]; i++) {
         write_file(path, corrupt[i]);
         VKT_TEST_TRY(t, vkt_tune_cache_create(path, "dev:A", &c));
@@ -81,7 +85,8 @@ static void check_cache_file(vkt_test *t) {
     vkt_matmul_tile a = {.wg = 16, .tm = 8, .tn = 16, .kmax = 256}, b;
     char text[160];
     vkt_matmul_tile_format(&a, text, sizeof text);
-    if (!vkt_matmul_tile_parse(text, &b) || memcmp(&a, &b, sizeof a)) vkt_test_fail(t, "tile '%s' does not round-trip", text);
+    if (!vkt_matmul_tile_parse(text, &b) || memcmp(&a, &b, sizeof a))
+        vkt_test_fail(t, "tile '%s' does not round-trip", text);
     const char *bad[] = {"", "wg=8", "wg=8 tm=8 tn=8 bm=0 bn=0 bk=0 kmax=x", "wg=8 tm=8 tn=8 bm=0 bn=0 bk=0 kmax=0 z"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (vkt_matmul_tile_parse(bad[i], &b)) vkt_test_fail(t, "tile '%s' was accepted", bad[i]);
@@ -93,12 +98,13 @@ static void check_device_choice(vkt_test *t) {
     vkt_mm_kernel kern = info->type == VKT_DEVICE_CPU ? VKT_MM_KERNEL_WIDE : VKT_MM_KERNEL_SMEM;
     vkt_matmul_tile cand[VKT_MATMUL_MAX_CANDIDATES], got, again;
     int n_cand = vkt_matmul_tile_candidates(info, kern, true, cand);
-    if (n_cand < 2) vkt_test_fail(t, "%s has %d candidate(s) on %s: nothing to tune", vkt_mm_kernel_name(kern), n_cand,
-                                  info->name);
+    if (n_cand < 2)
+        vkt_test_fail(t, "%s has %d candidate(s) on %s: nothing to tune", vkt_mm_kernel_name(kern), n_cand, info->name);
     setenv("VKT_TUNE", "1", 1);
     vkt_tune_cache *cache = vkt_device_tune_cache(t->dev);
     const char *path = vkt_tune_cache_path(cache);
-    if (strncmp(path, g_dir, strlen(g_dir))) vkt_test_fail(t, "tune cache %s is not under VKT_CACHE_DIR %s", path, g_dir);
+    if (strncmp(path, g_dir, strlen(g_dir)))
+        vkt_test_fail(t, "tune cache %s is not under VKT_CACHE_DIR %s", path, g_dir);
     vkt_matmul_class cls = vkt_matmul_class_of(kern, true, false, VKT_DTYPE_F32, 64, 72, 768);
     char key[96];
     vkt_matmul_class_key(&cls, key, sizeof key);
@@ -153,12 +159,19 @@ typedef struct {
 /* C (+)= op(A) op(B) + bias with the forced tile; returns C (caller frees). */
 static float *run_forced(vkt_test *t, vkt_matmul_variant v, const vkt_matmul_force *f, const shape *s, const float *a,
                          const float *b, const float *bias, const float *c0) {
-    run_ctx x = {.a = vkt_test_upload(t, a, s->m * s->k, 1, 1, 1), .b = vkt_test_upload(t, b, s->k * s->n, 1, 1, 1),
+    run_ctx x = {.a = vkt_test_upload(t, a, s->m * s->k, 1, 1, 1),
+                 .b = vkt_test_upload(t, b, s->k * s->n, 1, 1, 1),
                  .bias = vkt_test_upload(t, bias, s->n, 1, 1, 1)};
     vkt_test_out out = s->acc ? vkt_test_output_init(t, c0, s->m, s->n, 1, 1) : vkt_test_output(t, s->m, s->n, 1, 1);
     x.c = out.view;
-    x.d = (vkt_matmul_desc){.m = s->m, .n = s->n, .k = s->k, .trans_a = s->ta, .trans_b = s->tb, .accumulate = s->acc,
-                            .variant = v, .force = f};
+    x.d = (vkt_matmul_desc){.m = s->m,
+                            .n = s->n,
+                            .k = s->k,
+                            .trans_a = s->ta,
+                            .trans_b = s->tb,
+                            .accumulate = s->acc,
+                            .variant = v,
+                            .force = f};
     /* A forced aligned-kernel tile only reaches that kernel on aligned operands. */
     if (f->kernel == VKT_MM_KERNEL_WIDE && !vkt_matmul_wide_ok(&x.a, &x.b, &x.d))
         vkt_test_fail(t, "%lldx%lldx%lld is not a shape for matmul_wide", (long long)s->m, (long long)s->n,
@@ -172,17 +185,19 @@ static float *run_forced(vkt_test *t, vkt_matmul_variant v, const vkt_matmul_for
 /* Dispatches along K that plan() in matmul.c makes for a K chunk limit (equal parts). */
 static int64_t k_chunks(int64_t k, uint32_t kmax) { return kmax ? (k + kmax - 1) / kmax : 1; }
 
-static void check_candidates(vkt_test *t, vkt_mm_kernel kern, vkt_matmul_variant v, const shape *shapes, size_t n_shapes) {
+static void check_candidates(vkt_test *t, vkt_mm_kernel kern, vkt_matmul_variant v, const shape *shapes,
+                             size_t n_shapes) {
     const vkt_device_info *info = vkt_device_get_info(t->dev);
     for (size_t si = 0; si < n_shapes; si++) {
         const shape *s = &shapes[si];
         size_t na = (size_t)(s->m * s->k), nb = (size_t)(s->k * s->n), nc = (size_t)(s->m * s->n);
         float *a = vkt_test_randn(t, na, 1), *b = vkt_test_randn(t, nb, 1), *bias = vkt_test_randn(t, (size_t)s->n, 1);
         float *c0 = vkt_test_randn(t, nc, 1);
-        double *ad = vkt_test_to_double(a, na), *bd = vkt_test_to_double(b, nb), *biasd = vkt_test_to_double(bias, (size_t)s->n);
+        double *ad = vkt_test_to_double(a, na), *bd = vkt_test_to_double(b, nb),
+               *biasd = vkt_test_to_double(bias, (size_t)s->n);
         double *ref = vkt_test_to_double(c0, nc);
-        vkt_ref_matmul_desc rd = {.m = s->m, .n = s->n, .k = s->k, .trans_a = s->ta, .trans_b = s->tb, .alpha = 1,
-                                  .accumulate = s->acc};
+        vkt_ref_matmul_desc rd = {
+            .m = s->m, .n = s->n, .k = s->k, .trans_a = s->ta, .trans_b = s->tb, .alpha = 1, .accumulate = s->acc};
         vkt_ref_matmul(ad, bd, biasd, ref, &rd);
         vkt_matmul_tile cand[VKT_MATMUL_MAX_CANDIDATES];
         int n_cand = vkt_matmul_tile_candidates(info, kern, s->ta, cand);
@@ -197,7 +212,8 @@ static void check_candidates(vkt_test *t, vkt_mm_kernel kern, vkt_matmul_variant
             vkt_check(t, what, y, ref, nc, 1.2e-4 * sqrt((double)(s->k > 16 ? s->k : 16)));
             /* Candidate 0 is the default; the same K chunks must give the same bits. */
             bool same_chunks = k_chunks(s->k, cand[i].kmax) == k_chunks(s->k, cand[0].kmax);
-            if (i == 0) def = y;
+            if (i == 0)
+                def = y;
             else {
                 if (same_chunks && memcmp(y, def, nc * sizeof *y))
                     vkt_test_fail(t, "%s: differs from the default tile's bits with the same K chunks", what);
@@ -223,13 +239,22 @@ int main(void) {
     /* Odd shapes for the general kernels; multiples of 8 (but not of the tiles) for the aligned one, with a
      * K past the shorter K chunk. */
     static const shape odd[] = {
-        {37, 29, 19, false, false, false}, {29, 37, 23, false, true, false}, {33, 27, 45, true, false, true},
+        {37, 29, 19, false, false, false},
+        {29, 37, 23, false, true, false},
+        {33, 27, 45, true, false, true},
         {9, 70, 3, true, true, false},
     };
     static const shape aligned[] = {
-        {72, 136, 48, false, false, false}, {40, 24, 64, false, true, true}, {24, 136, 40, true, false, true},
+        {72, 136, 48, false, false, false}, {40, 24, 64, false, true, true},    {24, 136, 40, true, false, true},
         {40, 24, 600, true, false, true},   {16, 8, 1040, false, false, false},
     };
+    /* Untuned, large products take the large tile (itself a candidate, checked below), small ones the default. */
+    vkt_matmul_tile big = vkt_matmul_tile_default_for(VKT_MM_KERNEL_WIDE, false, 768, 128, 128),
+                    small = vkt_matmul_tile_default_for(VKT_MM_KERNEL_WIDE, true, 64, 64, 64),
+                    def = vkt_matmul_tile_default(VKT_MM_KERNEL_WIDE, true);
+    if (big.tm != 32 || big.tn != 16 || !vkt_matmul_tile_valid(info, VKT_MM_KERNEL_WIDE, false, &big))
+        vkt_test_fail(&t, "a 768x128x128 product does not get the large wide tile (tm %u tn %u)", big.tm, big.tn);
+    if (memcmp(&small, &def, sizeof def)) vkt_test_fail(&t, "a 64^3 product does not get the default wide tile");
     check_candidates(&t, VKT_MM_KERNEL_REG, VKT_MATMUL_REG, odd, sizeof odd / sizeof odd[0]);
     check_candidates(&t, VKT_MM_KERNEL_WIDE, VKT_MATMUL_REG, aligned, sizeof aligned / sizeof aligned[0]);
     check_candidates(&t, VKT_MM_KERNEL_SMEM, VKT_MATMUL_SMEM, odd, sizeof odd / sizeof odd[0]);

@@ -43,8 +43,8 @@ typedef struct {
 typedef struct {
     vkt_mm_kernel kernel;
     bool trans_a, trans_b;
-    uint32_t dtype;        /* vkt_dtype of A and B */
-    uint32_t bm, bn, bk;   /* bucket upper bounds of M, N, K (0: above 8192) */
+    uint32_t dtype;      /* vkt_dtype of A and B */
+    uint32_t bm, bn, bk; /* bucket upper bounds of M, N, K (0: above 8192) */
 } vkt_matmul_class;
 
 #define VKT_MATMUL_MAX_CANDIDATES 8
@@ -52,6 +52,9 @@ typedef struct {
 const char *vkt_mm_kernel_name(vkt_mm_kernel k);
 /* The configuration used when tuning is off or has no answer (the values measured best before tuning). */
 vkt_matmul_tile vkt_matmul_tile_default(vkt_mm_kernel k, bool trans_a);
+/* The untuned tile for an (m, n, kk) product: the default, or for large products a larger register tile. */
+#define VKT_MATMUL_LARGE_FLOPS 1.0e7
+vkt_matmul_tile vkt_matmul_tile_default_for(vkt_mm_kernel k, bool trans_a, int64_t m, int64_t n, int64_t kk);
 /* Candidates valid on this device (workgroup size within maxComputeWorkGroupInvocations, shared memory
  * within maxComputeSharedMemorySize; nothing assumed about the subgroup size). The default is always
  * the first. Returns the count (>= 1). */

@@ -138,7 +138,7 @@ vkt_status vkt_matmul_tune(vkt_device *dev, vkt_mm_kernel kernel, bool trans_a, 
 vkt_status vkt_matmul_tile_for(vkt_device *dev, vkt_mm_kernel kernel, bool trans_a, bool trans_b, vkt_dtype dt,
                                int64_t m, int64_t n, int64_t k, vkt_matmul_tile *out) {
     const vkt_device_info *info = vkt_device_get_info(dev);
-    *out = vkt_matmul_tile_default(kernel, trans_a);
+    *out = vkt_matmul_tile_default_for(kernel, trans_a, m, n, k);
     vkt_matmul_tile cand[VKT_MATMUL_MAX_CANDIDATES];
     if (!vkt_tune_enabled() || vkt_matmul_tile_candidates(info, kernel, trans_a, cand) < 2) return VKT_OK;
     vkt_tune_cache *cache = vkt_device_tune_cache(dev);

@@ -20,7 +20,7 @@
 
 #include "vk/vk.h"
 
-#define VKT_TUNE_VERSION 1
+#define VKT_TUNE_VERSION 2 /* 2: the wide kernel's 32 x 16 candidate and size-dependent default */
 #define VKT_TUNE_KEY_MAX 96
 #define VKT_TUNE_VALUE_MAX 160
 
