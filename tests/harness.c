@@ -170,8 +170,8 @@ void vkt_test_run(vkt_test *t, vkt_status (*fn)(vkt_rec *r, void *ctx), void *ct
     VKT_TEST_TRY(t, vkt_rec_submit_wait(t->rec));
 }
 
-void vkt_test_run_profiled(vkt_test *t, vkt_status (*fn)(vkt_rec *r, void *ctx), void *ctx, const char *name,
-                           const char *detail, int *n_name, int *n_detail) {
+void vkt_test_run_expect_variant(vkt_test *t, vkt_status (*fn)(vkt_rec *r, void *ctx), void *ctx, const char *name,
+                                 const char *detail, const char *label) {
     vkt_rec_set_profile(t->rec, true);
     vkt_test_run(t, fn, ctx);
     vkt_rec_profile_row *rows = NULL;
@@ -179,13 +179,15 @@ void vkt_test_run_profiled(vkt_test *t, vkt_status (*fn)(vkt_rec *r, void *ctx),
     double total;
     VKT_TEST_TRY(t, vkt_rec_profile_rows(t->rec, &rows, &n, &total));
     vkt_rec_set_profile(t->rec, false);
-    *n_name = *n_detail = 0;
+    int n_name = 0, n_detail = 0;
     for (int i = 0; i < n; i++) {
         if (strcmp(rows[i].name, name) != 0) continue;
-        *n_name += rows[i].count;
-        if (strcmp(rows[i].detail, detail) == 0) *n_detail += rows[i].count;
+        n_name += rows[i].count;
+        if (strcmp(rows[i].detail, detail) == 0) n_detail += rows[i].count;
     }
     free(rows);
+    printf("   %s: %d of %d dispatches ran %s\n", label, n_detail, n_name, detail);
+    if (n_name == 0 || n_detail != n_name) vkt_test_fail(t, "%s: not every dispatch ran %s", label, detail);
 }
 
 double vkt_cmp(const float *y, const double *r, size_t n, double atol, long *bad) {

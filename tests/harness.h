@@ -77,10 +77,11 @@ float *vkt_test_download(vkt_test *t, const vkt_tensor *x);
 
 /* Records with fn(rec, ctx), submits, waits. */
 void vkt_test_run(vkt_test *t, vkt_status (*fn)(vkt_rec *r, void *ctx), void *ctx);
-/* vkt_test_run with profiling on (same results; serialised): *n_name commands named `name` were recorded, of
- * which *n_detail carry the profile detail `detail` (ops that choose among kernels note the variant there). */
-void vkt_test_run_profiled(vkt_test *t, vkt_status (*fn)(vkt_rec *r, void *ctx), void *ctx, const char *name,
-                           const char *detail, int *n_name, int *n_detail);
+/* vkt_test_run with profiling on (same results; serialised) that fails the test unless every command named
+ * `name` (at least one) carries the profile detail `detail` (ops that choose among kernels note the variant
+ * there); `label` names the case in the output. */
+void vkt_test_run_expect_variant(vkt_test *t, vkt_status (*fn)(vkt_rec *r, void *ctx), void *ctx, const char *name,
+                                 const char *detail, const char *label);
 
 /* Max over i of |y-r| / (|r| + atol); *bad gets its index (-1 if none). NaN/inf disagreement: INFINITY. */
 double vkt_cmp(const float *y, const double *r, size_t n, double atol, long *bad);
