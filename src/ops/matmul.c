@@ -177,8 +177,7 @@ static vkt_status pick_tile(vkt_rec *r, vkt_mm_kernel kind, vkt_dtype dt, const 
 
 /* c16: C and bias in the inputs' 16-bit dtype (the *_c16 shader variants) instead of f32. */
 static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_desc *dm, vkt_dtype dt, bool c16,
-                             bool wide,
-                             kernel *k) {
+                             bool wide, bool c_words, kernel *k) {
     const bool ta = dm->trans_a, tb = dm->trans_b;
     const vkt_device_info *info = vkt_device_get_info(vkt_rec_device(r));
     static const char *suffix[] = {[VKT_DTYPE_F32] = "f32", [VKT_DTYPE_F16] = "f16", [VKT_DTYPE_BF16] = "bf16"};
@@ -223,8 +222,8 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_
                 snprintf(shader, sizeof shader, "matmul_wide");
             else
                 snprintf(shader, sizeof shader, "matmul_wide_%s%s", suffix[dt], csuf);
-            const uint32_t wspec[] = {t.wg, t.tm, t.tn, ta, tb, true};
-            d.n_spec = 6;
+            const uint32_t wspec[] = {t.wg, t.tm, t.tn, ta, tb, true, c_words};
+            d.n_spec = 7;
             memcpy(d.spec, wspec, sizeof wspec);
             k->name = "matmul_wide", k->bm = t.tm, k->bn = t.wg * t.tn, k->bk = WIDE_K, k->m_fast = true;
             /* K chunks accumulate into C: a 16-bit C would round once per chunk, so it takes K whole. */
@@ -289,12 +288,15 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
     int64_t box[4];
     /* A forced general kernel (tests, the tuner) keeps aligned operands off the wide one. */
     if (d->force && d->force->kernel == VKT_MM_KERNEL_REG) wide = false;
-    VKT_TRY(get_kernel(r, v, d, a->dtype, c16, wide, &kern));
+    /* The wide kernel's word epilogue: C's rows, start and N (so every box's) and the bias's start on 8. */
+    bool c_words = wide && N % 8 == 0 && oc.ld % 8 == 0 && starts_on_8(&oc) && (nb == 1 || oc.stride % 8 == 0) &&
+                   (!bias || starts_on_8(&obias));
+    VKT_TRY(get_kernel(r, v, d, a->dtype, c16, wide, c_words, &kern));
     plan(r, &kern, d, &oa, &ob, &oc, nb, box);
     /* The wide kernel needs every box edge on a multiple of 8 (window starts stay 32-byte aligned). */
     if (wide && !((box[1] == M || box[1] % 8 == 0) && (box[2] == N || box[2] % 8 == 0) &&
                   (box[3] == K || box[3] % 8 == 0))) {
-        VKT_TRY(get_kernel(r, v, d, a->dtype, c16, false, &kern));
+        VKT_TRY(get_kernel(r, v, d, a->dtype, c16, false, false, &kern));
         plan(r, &kern, d, &oa, &ob, &oc, nb, box);
     }
     const int64_t bc = box[0], mc = box[1], nc = box[2], kc = box[3];
