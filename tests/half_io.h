@@ -100,4 +100,21 @@ static inline float *vkt_any_read(vkt_test *t, const vkt_test_out *o, const char
 
 static inline bool vkt_half_supported(vkt_test *t) { return vkt_device_get_info(t->dev)->storage16; }
 
+/* x (n values, stored as dt; 16-bit rounds x in place) uploaded at the smallest legal binding offset past an
+ * aligned start that is not on an 8-element boundary, so ops that move 8 elements per access on CPU drivers
+ * (ops/op_eltwise.h) must take their one-element kernels. False (nothing uploaded) when the device's offset
+ * alignment leaves no such offset for dt (e.g. 16-byte alignment and 2-byte elements). */
+static inline bool vkt_test_upload_misaligned(vkt_test *t, vkt_dtype dt, float *x, int64_t n, vkt_tensor *out) {
+    size_t es = vkt_dtype_size(dt), align = vkt_device_get_info(t->dev)->min_storage_offset_align;
+    if (align == 0 || align % es || (align / es) % 8 == 0) return false;
+    int64_t shift = (int64_t)(align / es);
+    float *buf = calloc((size_t)(n + shift), sizeof *buf);
+    memcpy(buf + shift, x, (size_t)n * sizeof *x);
+    *out = vkt_half_or_f32_upload(t, dt, buf, n + shift, 1);
+    memcpy(x, buf + shift, (size_t)n * sizeof *x);
+    free(buf);
+    out->offset += (size_t)shift * es, out->shape[0] = n;
+    return true;
+}
+
 #endif
