@@ -100,6 +100,16 @@ static inline float *vkt_any_read(vkt_test *t, const vkt_test_out *o, const char
 
 static inline bool vkt_half_supported(vkt_test *t) { return vkt_device_get_info(t->dev)->storage16; }
 
+/* The kernel variant an op with 8-wide CPU kernels notes in its profile detail: base[_f16|_bf16][_vec8], with
+ * _vec8 when its bindings are aligned and the device is a CPU driver (ops/op_eltwise.h). Returns buf. */
+static inline const char *vkt_test_vec8_variant(vkt_test *t, const char *base, vkt_dtype dt, bool aligned, char *buf,
+                                                size_t n) {
+    bool wide = aligned && vkt_device_get_info(t->dev)->type == VKT_DEVICE_CPU;
+    snprintf(buf, n, "%s%s%s%s", base, dt == VKT_DTYPE_F32 ? "" : "_", dt == VKT_DTYPE_F32 ? "" : vkt_dtype_name(dt),
+             wide ? "_vec8" : "");
+    return buf;
+}
+
 /* x (n values, stored as dt; 16-bit rounds x in place) uploaded at the smallest legal binding offset past an
  * aligned start that is not on an 8-element boundary, so ops that move 8 elements per access on CPU drivers
  * (ops/op_eltwise.h) must take their one-element kernels. False (nothing uploaded) when the device's offset

@@ -46,9 +46,7 @@ static void check_size(vkt_test *t, vkt_dtype dt, int64_t n, bool misaligned) {
     c.out = out.view, c.da = da.view, c.db = db.view;
     char what[64], want[64];
     const char *dn = vkt_dtype_name(dt);
-    bool wide = !misaligned && vkt_device_get_info(t->dev)->type == VKT_DEVICE_CPU;
-    snprintf(want, sizeof want, "residual_fwd%s%s%s", dt == VKT_DTYPE_F32 ? "" : "_", dt == VKT_DTYPE_F32 ? "" : dn,
-             wide ? "_vec8" : "");
+    vkt_test_vec8_variant(t, "residual_fwd", dt, !misaligned, want, sizeof want);
     snprintf(what, sizeof what, "residual_fwd %s n=%lld%s", dn, (long long)n, misaligned ? " misaligned" : "");
     vkt_test_run_expect_variant(t, run_fwd, &c, "residual_fwd", want, what);
     /* The backward's da += dout reads a misaligned dout: one-element kernel; db += dout likewise. */
