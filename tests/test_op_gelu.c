@@ -66,6 +66,22 @@ static void run_checked(vkt_test *t, ctx_t *c, bool bwd, vkt_dtype dt, bool misa
     vkt_test_run_expect_variant(t, bwd ? run_bwd : run_fwd, c, base, want, label);
 }
 
+/* Reruns c's forward and backward (overwriting and accumulating onto dx0) with x uploaded aligned: the
+ * outputs y, dx, dx+= into out[0..2] (caller frees). */
+static void run_aligned(vkt_test *t, const ctx_t *c0, const float *x, const float *dx0, int64_t n, float *out[3]) {
+    ctx_t c = *c0;
+    c.acc = false, c.x = vkt_test_upload(t, x, n, 1, 1, 1);
+    vkt_test_out y = vkt_test_output(t, n, 1, 1, 1), dx = vkt_test_output(t, n, 1, 1, 1);
+    vkt_test_out dxa = vkt_test_output_init(t, dx0, n, 1, 1, 1);
+    c.y = y.view, c.dx = dx.view;
+    run_checked(t, &c, false, VKT_DTYPE_F32, false, n);
+    run_checked(t, &c, true, VKT_DTYPE_F32, false, n);
+    c.dx = dxa.view, c.acc = true;
+    run_checked(t, &c, true, VKT_DTYPE_F32, false, n);
+    out[0] = vkt_test_read_output(t, &y, "y"), out[1] = vkt_test_read_output(t, &dx, "dx");
+    out[2] = vkt_test_read_output(t, &dxa, "dx (acc)");
+}
+
 static void check_size(vkt_test *t, int act, int64_t n, bool misaligned) {
     size_t un = (size_t)n;
     float *x = inputs(t, n), *dy = vkt_test_randn(t, un, 1), *dx0 = vkt_test_randn(t, un, 1);
@@ -103,6 +119,18 @@ static void check_size(vkt_test *t, int act, int64_t n, bool misaligned) {
     vkt_check(t, what, gdx, gref, un, 2e-4);
     snprintf(what, sizeof what, "%s_bwd dx+= n=%lld", act_name[act], (long long)n);
     vkt_check(t, what, gdxa, gacc, un, 5e-4);
+    if (misaligned) { /* the one-element results just checked must equal the 8-wide kernel's bit for bit */
+        float *wide[3];
+        run_aligned(t, &c, x, dx0, n, wide);
+        const float *one[3] = {gy, gdx, gdxa};
+        for (int k = 0; k < 3; k++) {
+            if (memcmp(one[k], wide[k], un * sizeof *gy) != 0)
+                vkt_test_fail(t, "%s n=%lld: output %d of the 8-wide kernel differs from the one-element kernel's",
+                              act_name[act], (long long)n, k);
+            free(wide[k]);
+        }
+        printf("   %s n=%lld: 8-wide and one-element kernels agree bit for bit\n", act_name[act], (long long)n);
+    }
 
     free(x), free(dy), free(dx0), free(xd), free(dyd), free(ref), free(gref), free(gacc);
     free(gy), free(gdx), free(gdxa);
