@@ -7,9 +7,12 @@
 // the step as non-finite (st.nonfinite) nothing is written: params, m and v keep their bits.
 // Mixed precision (_f16, _bf16): the updated f32 parameter is also stored, rounded, into the model's half
 // copy (binding 5, its own binding base), so the next forward reads the new weights with no extra pass.
+// _vec8 (f32 only, CPU drivers; base and bindings on 8-element boundaries, see adamw.c): 8 elements per
+// invocation, one word per access (common/eltwise.glsl); the same arithmetic per element.
 //! variant adamw_update
 //! variant adamw_update_f16 -DVKT_F16=1 -DVKT_HALF_COPY=1
 //! variant adamw_update_bf16 -DVKT_BF16=1 -DVKT_HALF_COPY=1
+//! variant adamw_update_vec8 -DVKT_VEC8=1
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "dtype.glsl"
@@ -18,11 +21,19 @@
 layout(constant_id = 0) const uint WG = 256;
 layout(local_size_x_id = 0) in;
 
-layout(binding = 0) readonly buffer Grads { float g[]; };
 layout(binding = 1) readonly buffer Scalars { VKT_STEP_SCALARS_MEMBERS } st;
+#ifdef VKT_VEC8
+#include "eltwise.glsl" // VKT_T is float here: g, p, m, v as words of 8
+VKT_EW_IN(0, Grads, g)
+VKT_EW_RW(2, Params, p)
+VKT_EW_RW(3, M, m)
+VKT_EW_RW(4, V, v)
+#else
+layout(binding = 0) readonly buffer Grads { float g[]; };
 layout(binding = 2) buffer Params { float p[]; };
 layout(binding = 3) buffer M { float m[]; };
 layout(binding = 4) buffer V { float v[]; };
+#endif
 #ifdef VKT_HALF_COPY
 layout(binding = 5) writeonly buffer Half { VKT_T h[]; };
 #endif
@@ -38,19 +49,41 @@ layout(push_constant) uniform Pc {
     uint _pad;
 } pc;
 
+// One element: updates mi, vi from the gradient and returns the new parameter.
+float adamw(float gr, inout float mi, inout float vi, float pi) {
+    float gi = gr * st.clip_scale;
+    mi = pc.beta1 * mi + (1.0 - pc.beta1) * gi;
+    vi = pc.beta2 * vi + (1.0 - pc.beta2) * gi * gi;
+    return pi - st.lr * ((mi / st.bc1) / (sqrt(vi / st.bc2) + pc.eps) + pc.wd * pi);
+}
+
+#ifdef VKT_VEC8
+void main() {
+    uint e = vkt_ew_first(WG);
+    if (e >= pc.n || st.nonfinite != 0u) return;
+    uint a = pc.base + e, left = pc.n - e;
+    float gv[8], mv[8], vv[8], pv[8];
+    g_ld(a, left, gv);
+    m_ld(a, left, mv);
+    v_ld(a, left, vv);
+    p_ld(a, left, pv);
+    [[unroll]] for (uint t = 0; t < 8; t++) pv[t] = adamw(gv[t], mv[t], vv[t], pv[t]);
+    m_st(a, left, mv);
+    v_st(a, left, vv);
+    p_st(a, left, pv);
+}
+#else
 void main() {
     uint i = vkt_group_index() * WG + gl_LocalInvocationID.x;
     if (i >= pc.n || st.nonfinite != 0u) return;
     i += pc.base;
-    float gi = g[i] * st.clip_scale;
-    float mi = pc.beta1 * m[i] + (1.0 - pc.beta1) * gi;
-    float vi = pc.beta2 * v[i] + (1.0 - pc.beta2) * gi * gi;
+    float mi = m[i], vi = v[i];
+    float pn = adamw(g[i], mi, vi, p[i]);
     m[i] = mi;
     v[i] = vi;
-    float pi = p[i];
-    float pn = pi - st.lr * ((mi / st.bc1) / (sqrt(vi / st.bc2) + pc.eps) + pc.wd * pi);
     p[i] = pn;
 #ifdef VKT_HALF_COPY
     h[i - pc.base + pc.base_h] = VKT_STORE(pn);
 #endif
 }
+#endif

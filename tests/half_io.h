@@ -100,4 +100,31 @@ static inline float *vkt_any_read(vkt_test *t, const vkt_test_out *o, const char
 
 static inline bool vkt_half_supported(vkt_test *t) { return vkt_device_get_info(t->dev)->storage16; }
 
+/* The kernel variant an op with 8-wide CPU kernels notes in its profile detail: base[_f16|_bf16][_vec8], with
+ * _vec8 when its bindings are aligned and the device is a CPU driver (ops/op_eltwise.h). Returns buf. */
+static inline const char *vkt_test_vec8_variant(vkt_test *t, const char *base, vkt_dtype dt, bool aligned, char *buf,
+                                                size_t n) {
+    bool wide = aligned && vkt_device_get_info(t->dev)->type == VKT_DEVICE_CPU;
+    snprintf(buf, n, "%s%s%s%s", base, dt == VKT_DTYPE_F32 ? "" : "_", dt == VKT_DTYPE_F32 ? "" : vkt_dtype_name(dt),
+             wide ? "_vec8" : "");
+    return buf;
+}
+
+/* x (n values, stored as dt; 16-bit rounds x in place) uploaded at the smallest legal binding offset past an
+ * aligned start that is not on an 8-element boundary, so ops that move 8 elements per access on CPU drivers
+ * (ops/op_eltwise.h) must take their one-element kernels. False (nothing uploaded) when the device's offset
+ * alignment leaves no such offset for dt (e.g. 16-byte alignment and 2-byte elements). */
+static inline bool vkt_test_upload_misaligned(vkt_test *t, vkt_dtype dt, float *x, int64_t n, vkt_tensor *out) {
+    size_t es = vkt_dtype_size(dt), align = vkt_device_get_info(t->dev)->min_storage_offset_align;
+    if (align == 0 || align % es || (align / es) % 8 == 0) return false;
+    int64_t shift = (int64_t)(align / es);
+    float *buf = calloc((size_t)(n + shift), sizeof *buf);
+    memcpy(buf + shift, x, (size_t)n * sizeof *x);
+    *out = vkt_half_or_f32_upload(t, dt, buf, n + shift, 1);
+    memcpy(x, buf + shift, (size_t)n * sizeof *x);
+    free(buf);
+    out->offset += (size_t)shift * es, out->shape[0] = n;
+    return true;
+}
+
 #endif

@@ -54,21 +54,53 @@ static float *inputs(vkt_test *t, int64_t n) {
  *      product round by up to ~2 half-ulps of |dx0| <= ~5 (~5e-7) against atol ~ 1.2e-3 (fma is not
  *      guaranteed to fuse: Vulkan lets drivers lower it to mul + add). 2.3e-4 measured.
  *  fd 1e-6: central differences in double with h = 1e-5 max(1, |x|): truncation O(h^2). */
-static void check_size(vkt_test *t, int act, int64_t n) {
+/* The op runs under vkt_test_run_expect_variant: on a CPU driver the 8-wide kernel for aligned bindings (any n:
+ * a partial last word goes element by element), the one-element kernel when `misaligned` puts x off an
+ * 8-element boundary. */
+static void run_checked(vkt_test *t, ctx_t *c, bool bwd, vkt_dtype dt, bool misaligned, int64_t n) {
+    char base[32], want[64], label[96];
+    snprintf(base, sizeof base, "%s_%s", act_name[c->act], bwd ? "bwd" : "fwd");
+    vkt_test_vec8_variant(t, base, dt, !misaligned, want, sizeof want);
+    snprintf(label, sizeof label, "%s%s n=%lld%s", base, c->acc ? "+=" : "", (long long)n,
+             misaligned ? " misaligned" : "");
+    vkt_test_run_expect_variant(t, bwd ? run_bwd : run_fwd, c, base, want, label);
+}
+
+/* Reruns c's forward and backward (overwriting and accumulating onto dx0) with x uploaded aligned: the
+ * outputs y, dx, dx+= into out[0..2] (caller frees). */
+static void run_aligned(vkt_test *t, const ctx_t *c0, const float *x, const float *dx0, int64_t n, float *out[3]) {
+    ctx_t c = *c0;
+    c.acc = false, c.x = vkt_test_upload(t, x, n, 1, 1, 1);
+    vkt_test_out y = vkt_test_output(t, n, 1, 1, 1), dx = vkt_test_output(t, n, 1, 1, 1);
+    vkt_test_out dxa = vkt_test_output_init(t, dx0, n, 1, 1, 1);
+    c.y = y.view, c.dx = dx.view;
+    run_checked(t, &c, false, VKT_DTYPE_F32, false, n);
+    run_checked(t, &c, true, VKT_DTYPE_F32, false, n);
+    c.dx = dxa.view, c.acc = true;
+    run_checked(t, &c, true, VKT_DTYPE_F32, false, n);
+    out[0] = vkt_test_read_output(t, &y, "y"), out[1] = vkt_test_read_output(t, &dx, "dx");
+    out[2] = vkt_test_read_output(t, &dxa, "dx (acc)");
+}
+
+static void check_size(vkt_test *t, int act, int64_t n, bool misaligned) {
     size_t un = (size_t)n;
     float *x = inputs(t, n), *dy = vkt_test_randn(t, un, 1), *dx0 = vkt_test_randn(t, un, 1);
     double *xd = vkt_test_to_double(x, un), *dyd = vkt_test_to_double(dy, un), *ref = malloc(un * sizeof *ref);
     double *gref = malloc(un * sizeof *gref), *gacc = vkt_test_to_double(dx0, un);
     char what[96];
 
-    ctx_t c = {.act = act, .x = vkt_test_upload(t, x, n, 1, 1, 1), .dy = vkt_test_upload(t, dy, n, 1, 1, 1)};
+    ctx_t c = {.act = act, .dy = vkt_test_upload(t, dy, n, 1, 1, 1)};
+    if (!misaligned)
+        c.x = vkt_test_upload(t, x, n, 1, 1, 1);
+    else if (!vkt_test_upload_misaligned(t, VKT_DTYPE_F32, x, n, &c.x))
+        vkt_test_fail(t, "no misaligned offset");
     vkt_test_out y = vkt_test_output(t, n, 1, 1, 1), dx = vkt_test_output(t, n, 1, 1, 1);
     vkt_test_out dxa = vkt_test_output_init(t, dx0, n, 1, 1, 1);
     c.y = y.view, c.dx = dx.view;
-    vkt_test_run(t, run_fwd, &c);
-    vkt_test_run(t, run_bwd, &c);
+    run_checked(t, &c, false, VKT_DTYPE_F32, misaligned, n);
+    run_checked(t, &c, true, VKT_DTYPE_F32, misaligned, n);
     c.dx = dxa.view, c.acc = true;
-    vkt_test_run(t, run_bwd, &c);
+    run_checked(t, &c, true, VKT_DTYPE_F32, misaligned, n);
 
     (act ? vkt_ref_silu_fwd : vkt_ref_gelu_fwd)(xd, ref, n);
     float *gy = vkt_test_read_output(t, &y, "y");
@@ -77,7 +109,7 @@ static void check_size(vkt_test *t, int act, int64_t n) {
 
     (act ? vkt_ref_silu_bwd : vkt_ref_gelu_bwd)(xd, dyd, gref, n, false);
     (act ? vkt_ref_silu_bwd : vkt_ref_gelu_bwd)(xd, dyd, gacc, n, true);
-    if (n <= 4099) {
+    if (n <= 4099 && !misaligned) { /* the reference's own check: once per size is enough */
         loss_ctx l = {act, dyd, n};
         snprintf(what, sizeof what, "%s ref dx n=%lld", act_name[act], (long long)n);
         vkt_check_fd(t, what, loss, xd, gref, un, &l, 1e-6);
@@ -87,6 +119,18 @@ static void check_size(vkt_test *t, int act, int64_t n) {
     vkt_check(t, what, gdx, gref, un, 2e-4);
     snprintf(what, sizeof what, "%s_bwd dx+= n=%lld", act_name[act], (long long)n);
     vkt_check(t, what, gdxa, gacc, un, 5e-4);
+    if (misaligned) { /* the one-element results just checked must equal the 8-wide kernel's bit for bit */
+        float *wide[3];
+        run_aligned(t, &c, x, dx0, n, wide);
+        const float *one[3] = {gy, gdx, gdxa};
+        for (int k = 0; k < 3; k++) {
+            if (memcmp(one[k], wide[k], un * sizeof *gy) != 0)
+                vkt_test_fail(t, "%s n=%lld: output %d of the 8-wide kernel differs from the one-element kernel's",
+                              act_name[act], (long long)n, k);
+            free(wide[k]);
+        }
+        printf("   %s n=%lld: 8-wide and one-element kernels agree bit for bit\n", act_name[act], (long long)n);
+    }
 
     free(x), free(dy), free(dx0), free(xd), free(dyd), free(ref), free(gref), free(gacc);
     free(gy), free(gdx), free(gdxa);
@@ -100,7 +144,7 @@ static void check_half(vkt_test *t, int act, vkt_dtype dt, int64_t n) {
     ctx_t c = {.act = act, .x = vkt_half_upload(t, dt, x, n, 1)};
     vkt_test_out y = vkt_half_output(t, dt, n, 1);
     c.y = y.view;
-    vkt_test_run(t, run_fwd, &c);
+    run_checked(t, &c, false, dt, false, n);
     double *xd = vkt_test_to_double(x, (size_t)n), *ref = malloc((size_t)n * sizeof *ref);
     (act ? vkt_ref_silu_fwd : vkt_ref_gelu_fwd)(xd, ref, n);
     float *gy = vkt_half_read(t, &y, "y16");
@@ -115,9 +159,9 @@ static void check_half(vkt_test *t, int act, vkt_dtype dt, int64_t n) {
     c.dy = vkt_half_upload(t, dt, dy, n, 1);
     vkt_test_out dx = vkt_half_output(t, dt, n, 1), dxa = vkt_half_output_init(t, dt, dx0, n, 1);
     c.dx = dx.view;
-    vkt_test_run(t, run_bwd, &c);
+    run_checked(t, &c, true, dt, false, n);
     c.dx = dxa.view, c.acc = true;
-    vkt_test_run(t, run_bwd, &c);
+    run_checked(t, &c, true, dt, false, n);
     double *dyd = vkt_test_to_double(dy, (size_t)n), *gacc = vkt_test_to_double(dx0, (size_t)n);
     (act ? vkt_ref_silu_bwd : vkt_ref_gelu_bwd)(xd, dyd, ref, n, false);
     (act ? vkt_ref_silu_bwd : vkt_ref_gelu_bwd)(xd, dyd, gacc, n, true);
@@ -137,11 +181,19 @@ int main(void) {
     vkt_test_init(&t, "op_gelu");
     const int64_t sizes[] = {1, 7, 255, 257, 4099, 1000003};
     for (int act = 0; act < 2; act++)
-        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) check_size(&t, act, sizes[i]);
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) check_size(&t, act, sizes[i], false);
+    /* Whole 8-element words only (no element-by-element tail), and x off an 8-element boundary. */
+    bool can_misalign = vkt_device_get_info(t.dev)->min_storage_offset_align % 32 != 0;
+    for (int act = 0; act < 2; act++) {
+        check_size(&t, act, 2048, false);
+        if (can_misalign) check_size(&t, act, 4099, true), check_size(&t, act, 1000003, true);
+    }
+    if (!can_misalign) printf("   skipped misaligned f32: storage offsets are whole 8-float words\n");
     if (vkt_half_supported(&t)) {
         for (int act = 0; act < 2; act++) {
             check_half(&t, act, VKT_DTYPE_F16, 4099);
             check_half(&t, act, VKT_DTYPE_F16, 7);
+            check_half(&t, act, VKT_DTYPE_F16, 1000003);
             check_half(&t, act, VKT_DTYPE_BF16, 4099);
             check_half(&t, act, VKT_DTYPE_BF16, 1000003);
         }

@@ -87,7 +87,12 @@ static void check_case(vkt_test *t, int64_t N, int64_t C, float offset, int64_t 
     c.y = y.view, c.mean = mean.view, c.rstd = rstd.view, c.dx = dx.view, c.dw = dw.view, c.db = db.view;
     VKT_TEST_TRY(
         t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, vkt_op_layernorm_bwd_scratch(t->rec, N, C), 1, 1, 1, &c.scratch));
-    vkt_test_run(t, run_fwd, &c);
+    char want[64], label[96];
+    /* The 8-wide forward must run exactly when C % 8 == 0 and the rows start on 8-element boundaries. */
+    vkt_test_vec8_variant(t, "layernorm_fwd", VKT_DTYPE_F32, C % 8 == 0 && shift % 8 == 0, want, sizeof want);
+    snprintf(label, sizeof label, "layernorm fwd N=%lld C=%lld shift=%lld", (long long)N, (long long)C,
+             (long long)shift);
+    vkt_test_run_expect_variant(t, run_fwd, &c, "layernorm_fwd", want, label);
     vkt_test_run(t, run_bwd, &c);
     /* Run the backward again into fresh outputs: fixed-order sums must repeat bit for bit. This time dx
      * accumulates onto random values, which must come out as exactly dx0 + (the first run's dx) in f32. */
@@ -161,7 +166,10 @@ static void check_half(vkt_test *t, vkt_dtype dt, int64_t N, int64_t C) {
     vkt_test_out y = vkt_half_output(t, dt, N, C), mean = vkt_test_output(t, N, 1, 1, 1);
     vkt_test_out rstd = vkt_test_output(t, N, 1, 1, 1);
     c.y = y.view, c.mean = mean.view, c.rstd = rstd.view;
-    vkt_test_run(t, run_fwd, &c);
+    char want[64], label[96];
+    vkt_test_vec8_variant(t, "layernorm_fwd", dt, C % 8 == 0, want, sizeof want);
+    snprintf(label, sizeof label, "layernorm fwd %s N=%lld C=%lld", vkt_dtype_name(dt), (long long)N, (long long)C);
+    vkt_test_run_expect_variant(t, run_fwd, &c, "layernorm_fwd", want, label);
     double *xd = vkt_test_to_double(x, n), *wd = vkt_test_to_double(w, uc), *bd = vkt_test_to_double(b, uc);
     double *yr = malloc(n * sizeof *yr), *rr = malloc((size_t)N * sizeof *rr);
     vkt_ref_layernorm_fwd(xd, wd, bd, 1e-5, yr, NULL, rr, N, C);
@@ -185,9 +193,7 @@ static void check_half(vkt_test *t, vkt_dtype dt, int64_t N, int64_t C) {
         t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, vkt_op_layernorm_bwd_scratch(t->rec, N, C), 1, 1, 1, &c.scratch));
     /* The 4-wide kernel (4 halves per access) must run exactly when rows of C allow it (C % 4 == 0: the
      * views here start aligned), in every row split. */
-    char want[64];
     snprintf(want, sizeof want, "layernorm_bwd_%s%s", vkt_dtype_name(dt), C % 4 ? "" : "_vec4");
-    char label[96];
     snprintf(label, sizeof label, "layernorm bwd %s N=%lld C=%lld", vkt_dtype_name(dt), (long long)N, (long long)C);
     vkt_test_run_expect_variant(t, run_bwd, &c, "layernorm_bwd", want, label);
     double *mr = malloc((size_t)N * sizeof *mr), *dyd = vkt_test_to_double(dy, n), *dxr = malloc(n * sizeof *dxr);
@@ -226,6 +232,8 @@ int main(void) {
     /* 600 rows of 1000: 38 chunks of 16 would need 38 x 2000 partials, over the 256 KiB binding, so the
      * backward doubles its chunk to 32 rows (a different shared-array size). */
     check_case(&t, 600, 1000, 0.0f, 0);
+    check_case(&t, 64, 768, 0.0f, 4); /* 16-byte but not 32-byte row starts: the scalar forward */
+    check_case(&t, 48, 512, 0.0f, 8); /* one 8-element word past the start: the 8-wide forward */
     if (vkt_half_supported(&t)) {
         check_half(&t, VKT_DTYPE_F16, 257, 1000);
         check_half(&t, VKT_DTYPE_BF16, 257, 1000);
@@ -236,6 +244,7 @@ int main(void) {
         check_half(&t, VKT_DTYPE_F16, 3, 7);     /* odd C: the scalar 16-bit kernel */
         check_half(&t, VKT_DTYPE_F16, 64, 1002); /* C % 4 == 2: rows alternate 8-byte alignment: scalar */
         check_half(&t, VKT_DTYPE_BF16, 64, 1002);
+        check_half(&t, VKT_DTYPE_F16, 64, 1004); /* C % 8 == 4: 4-wide backward, scalar forward */
     } else {
         printf("   skipped 16-bit storage forward: device lacks storageBuffer16BitAccess\n");
     }

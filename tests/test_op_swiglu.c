@@ -55,6 +55,17 @@ static float *fuse(const float *gate, const float *up, int64_t N, int64_t F) {
  *      a few ulps of those terms against atol ~1e-3 rms gives up to ~1e-4 (as in test_op_gelu).
  *  fd 1e-5: central differences in double; with gate ~ N(0, 9), h = 1e-5 |gate| reaches 1e-4 and the
  *      truncation h^2 |f'''| / 6 ~ 1e-9 scores ~1e-6 against atol ~1e-3 (1.75e-6 measured). */
+/* Runs forward and backward, checking that the 8-wide kernels ran (CPU drivers) exactly when `aligned`. */
+static void run_checked(vkt_test *t, ctx_t *c, vkt_dtype dt, int64_t N, int64_t F, bool aligned) {
+    char want[64], label[96];
+    snprintf(label, sizeof label, "swiglu %s N=%lld F=%lld%s", vkt_dtype_name(dt), (long long)N, (long long)F,
+             c->fused ? " fused" : "");
+    vkt_test_run_expect_variant(t, run_fwd, c, "swiglu_fwd",
+                                vkt_test_vec8_variant(t, "swiglu_fwd", dt, aligned, want, sizeof want), label);
+    vkt_test_run_expect_variant(t, run_bwd, c, "swiglu_bwd",
+                                vkt_test_vec8_variant(t, "swiglu_bwd", dt, aligned, want, sizeof want), label);
+}
+
 static void check_case(vkt_test *t, int64_t N, int64_t F, bool fused, bool shifted) {
     size_t n = (size_t)(N * F);
     float *gate = vkt_test_randn(t, n, 3), *up = vkt_test_randn(t, n, 1), *dout = vkt_test_randn(t, n, 1);
@@ -78,12 +89,18 @@ static void check_case(vkt_test *t, int64_t N, int64_t F, bool fused, bool shift
         c.dgu = dgu.view;
         free(gu);
     } else {
-        c.gate = vkt_test_upload(t, gate, N, F, 1, 1), c.up = vkt_test_upload(t, up, N, F, 1, 1);
+        /* shifted, separate tensors: gate starts off an 8-element boundary (the one-element kernels run). */
+        if (!shifted)
+            c.gate = vkt_test_upload(t, gate, N, F, 1, 1);
+        else if (!vkt_test_upload_misaligned(t, VKT_DTYPE_F32, gate, (int64_t)n, &c.gate))
+            vkt_test_fail(t, "swiglu: no misaligned binding offset");
+        c.up = vkt_test_upload(t, up, N, F, 1, 1);
         dg = vkt_test_output(t, N, F, 1, 1), du = vkt_test_output(t, N, F, 1, 1);
         c.dgate = dg.view, c.dup = du.view;
     }
-    vkt_test_run(t, run_fwd, &c);
-    vkt_test_run(t, run_bwd, &c);
+    /* Separate tensors are elementwise: the op takes out's last dimension not 1 as the row length. */
+    int64_t row = fused || F > 1 ? F : N;
+    run_checked(t, &c, VKT_DTYPE_F32, N, F, row % 8 == 0 && (fused || !shifted));
 
     vkt_ref_swiglu_fwd(gd, ud, outr, (int64_t)n);
     vkt_ref_swiglu_bwd(gd, ud, dd, dgr, dur, (int64_t)n);
@@ -144,8 +161,7 @@ static void check_half(vkt_test *t, vkt_dtype dt, int64_t N, int64_t F, bool fus
     }
     vkt_test_out out = vkt_half_output(t, dt, N, F);
     c.out = out.view;
-    vkt_test_run(t, run_fwd, &c);
-    vkt_test_run(t, run_bwd, &c);
+    run_checked(t, &c, dt, N, F, F % 8 == 0);
     double *gd = vkt_test_to_double(gate, n), *ud = vkt_test_to_double(up, n), *r = malloc(n * sizeof *r);
     double *dd = vkt_test_to_double(dout, n), *dgr = malloc(n * sizeof *dgr), *dur = malloc(n * sizeof *dur);
     vkt_ref_swiglu_fwd(gd, ud, r, (int64_t)n);
@@ -186,6 +202,7 @@ int main(void) {
             for (size_t j = 0; j < 5; j++) check_case(&t, Ns[i], Fs[j], fused, false);
     check_case(&t, 257, 1000, true, true);
     check_case(&t, 3, 7, true, true);
+    check_case(&t, 64, 768, false, true); /* gate off an 8-element boundary */
     if (vkt_half_supported(&t)) {
         check_half(&t, VKT_DTYPE_F16, 257, 1000, false);
         check_half(&t, VKT_DTYPE_BF16, 257, 1000, true);

@@ -12,5 +12,5 @@ vkt_status vkt_op_cast(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *y) {
     char shader[32];
     snprintf(shader, sizeof shader, "cast_%s_%s", vkt_dtype_name(x->dtype), vkt_dtype_name(y->dtype));
     vkt_binding b[2] = {{*x, VKT_READ}, {*y, VKT_WRITE}};
-    return vkt_ops_eltwise(r, "cast", shader, b, 2, 0);
+    return vkt_ops_eltwise(r, "cast", shader, false, b, 2, 0);
 }

@@ -10,7 +10,7 @@ static vkt_status act_fwd(vkt_rec *r, const char *base, const vkt_tensor *x, con
     char shader[64];
     vkt_ops_dtype_variant(base, x->dtype, shader, sizeof shader);
     vkt_binding b[2] = {{*x, VKT_READ}, {*y, VKT_WRITE}};
-    return vkt_ops_eltwise(r, base, shader, b, 2, 0);
+    return vkt_ops_eltwise(r, base, shader, true, b, 2, 0);
 }
 
 static vkt_status act_bwd(vkt_rec *r, const char *name, const vkt_tensor *x, const vkt_tensor *dy, const vkt_tensor *dx,
@@ -21,7 +21,7 @@ static vkt_status act_bwd(vkt_rec *r, const char *name, const vkt_tensor *x, con
     char shader[64];
     vkt_ops_dtype_variant(name, x->dtype, shader, sizeof shader);
     vkt_binding b[3] = {{*x, VKT_READ}, {*dy, VKT_READ}, {*dx, accumulate ? VKT_RW : VKT_WRITE}};
-    return vkt_ops_eltwise(r, name, shader, b, 3, accumulate ? 1u : 0u);
+    return vkt_ops_eltwise(r, name, shader, true, b, 3, accumulate ? 1u : 0u);
 }
 
 vkt_status vkt_op_gelu_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *y) {

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "ops/op_eltwise.h"
 #include "ops/op_util.h"
 
 typedef struct {
@@ -94,6 +95,20 @@ const char *vkt_ops_row_variant(const char *base, vkt_dtype dt, int vec4, char *
     char b[64];
     vkt_ops_dtype_variant(base, dt, b, sizeof b);
     snprintf(buf, n, "%s%s", b, vec4 ? "_vec4" : "");
+    return buf;
+}
+
+bool vkt_ops_wide8_rows(const vkt_rec *r, int64_t C, const vkt_binding *b, const uint32_t *elem_off, int n) {
+    if (C % 8 || !vkt_ops_wide8(r, b, (uint32_t)n)) return false;
+    for (int i = 0; i < n; i++)
+        if (elem_off[i] % 8) return false;
+    return true;
+}
+
+const char *vkt_ops_vec8_variant(const char *base, vkt_dtype dt, bool vec8, char *buf, size_t n) {
+    char b[64];
+    vkt_ops_dtype_variant(base, dt, b, sizeof b);
+    snprintf(buf, n, "%s%s", b, vec8 ? "_vec8" : "");
     return buf;
 }
 

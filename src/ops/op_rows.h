@@ -49,6 +49,13 @@ int vkt_ops_vec4_rows(int64_t C, const vkt_binding *b, const uint32_t *elem_off,
  * are more than they need). */
 const char *vkt_ops_row_variant(const char *base, vkt_dtype dt, int vec4, char *buf, size_t n);
 
+/* Whether a row shader may take its rows in words of 8 elements (the _vec8 variants, common/eltwise.glsl):
+ * vkt_ops_wide8 (a CPU driver, every binding on an 8-element boundary), C % 8 == 0 and each elem_off[i] a
+ * multiple of 8. */
+bool vkt_ops_wide8_rows(const vkt_rec *r, int64_t C, const vkt_binding *b, const uint32_t *elem_off, int n);
+/* base[_f16|_bf16][_vec8] into buf: the variant of a shader with 8-wide forms for every storage dtype. */
+const char *vkt_ops_vec8_variant(const char *base, vkt_dtype dt, bool vec8, char *buf, size_t n);
+
 /* Shader variant for a storage dtype: base, base_f16 or base_bf16 (writes into buf of size n). */
 const char *vkt_ops_dtype_variant(const char *base, vkt_dtype dt, char *buf, size_t n);
 

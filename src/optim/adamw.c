@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "ops/op_eltwise.h"
 #include "ops/op_util.h"
 
 typedef struct {
@@ -37,13 +38,13 @@ vkt_status vkt_adamw_update(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt_tens
     return vkt_adamw_update_half(r, cfg, params, NULL, grads, m, v, lr_table, scalars, segs, n_segs);
 }
 
-vkt_status vkt_adamw_update_half(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt_tensor *params,
-                                 const vkt_tensor *half, const vkt_tensor *grads, const vkt_tensor *m,
-                                 const vkt_tensor *v, const vkt_tensor *lr_table, const vkt_tensor *scalars,
-                                 const vkt_optim_segment *segs, int n_segs) {
+vkt_status vkt_adamw_update_half(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt_tensor *params, const vkt_tensor *half,
+                                 const vkt_tensor *grads, const vkt_tensor *m, const vkt_tensor *v,
+                                 const vkt_tensor *lr_table, const vkt_tensor *scalars, const vkt_optim_segment *segs,
+                                 int n_segs) {
     int64_t n_all = vkt_tensor_numel(params);
-    VKT_ASSERT(!half || ((half->dtype == VKT_DTYPE_F16 || half->dtype == VKT_DTYPE_BF16) &&
-                         vkt_tensor_numel(half) == n_all));
+    VKT_ASSERT(!half ||
+               ((half->dtype == VKT_DTYPE_F16 || half->dtype == VKT_DTYPE_BF16) && vkt_tensor_numel(half) == n_all));
     const vkt_tensor *arenas[4] = {params, grads, m, v};
     for (int k = 0; k < 4; k++) VKT_ASSERT(arenas[k]->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(arenas[k]) == n_all);
     VKT_ASSERT(lr_table->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(lr_table) >= 1);
@@ -51,7 +52,7 @@ vkt_status vkt_adamw_update_half(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt
     VKT_ASSERT(cfg->beta1 >= 0 && cfg->beta1 < 1 && cfg->beta2 >= 0 && cfg->beta2 < 1);
     vkt_tensor sc = vkt_ops_flat_slice(scalars, 0, VKT_STEP_SCALARS_ELEMS);
 
-    vkt_pipeline *prep, *upd;
+    vkt_pipeline *prep, *upd, *upd8 = NULL;
     VKT_TRY(vkt_ops_pipeline(r, "adamw_prep", 2, sizeof(vkt_pc_adamw_prep), NULL, 0, &prep));
     const uint32_t spec[] = {WG};
     char name[32];
@@ -66,6 +67,7 @@ vkt_status vkt_adamw_update_half(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt
     VKT_TRY(vkt_rec_dispatch(r, "adamw_prep", prep, bp, 2, &pp, sizeof pp, 1, 1, 1));
 
     int64_t chunk = vkt_ops_max_binding_elems(r, 4) - vkt_ops_align_elems(r, 4);
+    chunk -= chunk % 8; /* a range's chunks all start as its first does relative to 8-element words */
     for (int i = 0; i < n_segs;) {
         int64_t e0 = 0, e1 = 0;
         int first = i;
@@ -88,9 +90,16 @@ vkt_status vkt_adamw_update_half(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt
             pc.base = base[0];
             /* 2-byte elements: the half copy's aligned start (and so its base) differs. */
             if (half) b[5] = (vkt_binding){vkt_ops_aligned_slice(r, half, s, n, &pc.base_h), VKT_WRITE};
+            /* f32 runs (no half copy) whose chunk starts on an 8-element word: 8 elements per invocation on
+             * CPU drivers (the element-by-element tail is in the shader). */
+            const vkt_binding wb[4] = {b[0], b[2], b[3], b[4]};
+            bool vec8 = !half && pc.base % 8 == 0 && vkt_ops_wide8(r, wb, 4);
+            if (vec8 && !upd8)
+                VKT_TRY(vkt_ops_pipeline(r, "adamw_update_vec8", nb, sizeof(vkt_pc_adamw_update), spec, 1, &upd8));
             uint32_t gx, gy;
-            vkt_ops_grid_1d(vkt_ceil_div((uint64_t)n, WG), &gx, &gy);
-            VKT_TRY(vkt_rec_dispatch(r, "adamw_update", upd, b, nb, &pc, sizeof pc, gx, gy, 1));
+            vkt_ops_grid_1d(vkt_ceil_div(vkt_ceil_div((uint64_t)n, vec8 ? 8 : 1), WG), &gx, &gy);
+            VKT_TRY(vkt_rec_dispatch(r, "adamw_update", vec8 ? upd8 : upd, b, nb, &pc, sizeof pc, gx, gy, 1));
+            vkt_rec_profile_note(r, 0, "%s", vec8 ? "adamw_update_vec8" : name); /* which variant ran */
         }
     }
     return VKT_OK;
