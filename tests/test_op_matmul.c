@@ -354,6 +354,51 @@ static void expect_dtype_refused(vkt_test *t) {
     vkt_arena_reset(t->arena);
 }
 
+/* ---- Bias gradient: column sums, one column or 8 per invocation ---- */
+
+typedef struct {
+    vkt_tensor dy, db;
+    int64_t rows, n;
+} colsum_ctx;
+
+static vkt_status run_colsum(vkt_rec *r, void *p) {
+    colsum_ctx *c = p;
+    return vkt_op_matmul_colsum(r, &c->dy, &c->db, c->rows, c->n);
+}
+
+/* db += colsum(dy) from dy stored as dt, aligned (the 8-wide kernel on CPU drivers where n % 8 == 0) and
+ * at a misaligned offset (the one-column kernel): both against the double reference, and bit for bit
+ * against each other, since both sum every column in row order. */
+static void check_colsum(vkt_test *t, vkt_dtype dt, int64_t rows, int64_t n) {
+    size_t ny = (size_t)(rows * n);
+    float *dy = vkt_test_randn(t, ny, 1), *db0 = vkt_test_randn(t, (size_t)n, 1);
+    vkt_tensor shifted;
+    bool have_shifted = vkt_test_upload_misaligned(t, dt, dy, (int64_t)ny, &shifted); /* rounds dy to dt */
+    colsum_ctx c = {.dy = vkt_half_or_f32_upload(t, dt, dy, rows, n), .rows = rows, .n = n};
+    double *want = vkt_test_to_double(db0, (size_t)n);
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < n; j++) want[j] += dy[i * n + j];
+    float *got[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        if (k == 1 && !have_shifted) break;
+        if (k == 1) c.dy = shifted;
+        vkt_test_out db = vkt_test_output_init(t, db0, n, 1, 1, 1);
+        c.db = db.view;
+        char variant[64], label[96];
+        vkt_test_vec8_variant(t, "matmul_colsum", dt, k == 0 && n % 8 == 0, variant, sizeof variant);
+        snprintf(label, sizeof label, "colsum %s %lldx%lld%s", vkt_dtype_name(dt), (long long)rows, (long long)n,
+                 k ? " misaligned" : "");
+        vkt_test_run_expect_variant(t, run_colsum, &c, "matmul_colsum", variant, label);
+        got[k] = vkt_test_read_output(t, &db, "db");
+        vkt_check(t, label, got[k], want, (size_t)n, bound_for(rows));
+    }
+    if (got[1] && memcmp(got[0], got[1], (size_t)n * sizeof(float)) != 0)
+        vkt_test_fail(t, "colsum %s %lldx%lld: the aligned and misaligned kernels differ", vkt_dtype_name(dt),
+                      (long long)rows, (long long)n);
+    free(dy), free(db0), free(want), free(got[0]), free(got[1]);
+    vkt_arena_reset(t->arena);
+}
+
 static void expect_coopmat_unsupported(vkt_test *t) {
     vkt_tensor a, c;
     VKT_TEST_TRY(t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F16, 256, 1, 1, 1, &a));
@@ -500,5 +545,14 @@ int main(void) {
         }
     }
     unsetenv("VKT_MATMUL_VARIANT");
+    /* Bias gradients (no variant: one kernel, 8 columns per invocation on CPU drivers where aligned). */
+    check_colsum(&t, F32, 37, 48);
+    check_colsum(&t, F32, 5, 13);
+    check_colsum(&t, F32, 3000, 40); /* dy windows split at the binding limit */
+    if (info->storage16) {
+        check_colsum(&t, VKT_DTYPE_F16, 37, 48);
+        check_colsum(&t, VKT_DTYPE_BF16, 37, 48);
+        check_colsum(&t, VKT_DTYPE_BF16, 9, 21);
+    }
     return vkt_test_finish(&t);
 }
