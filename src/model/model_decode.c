@@ -27,7 +27,7 @@ static vkt_status block(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x, in
     vkt_tensor n1w = vkt_model_p(m, l, VKT_ROLE_NORM1_W), n1b = vkt_model_p(m, l, VKT_ROLE_NORM1_B);
     VKT_TRY(vkt_model_norm_fwd(m, r, x, &n1w, opt(&n1b), &n1, &n1m, &n1r));
     VKT_TRY(vkt_model_linear_fwd_rows(m, r, l, gpt2 ? VKT_ROLE_QKV_W : VKT_ROLE_Q_W, gpt2 ? VKT_ROLE_QKV_B : VKT_ROLE_Q_B,
-                                      &n1, &qkv, Tq, C, QKV));
+                                      &n1, NULL, &qkv, Tq, C, QKV));
     if (!gpt2) {
         /* q and k heads are adjacent in the fused row: one pass rotates both, at positions pos0 + t. */
         vkt_rope_desc d = {.B = 1, .T = Tq, .n_heads = NH + KVH, .head_size = HS, .row_stride = QKV};
@@ -39,16 +39,14 @@ static vkt_status block(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x, in
     vkt_tensor vc = vkt_tensor_rows(&m->v_cache, l * m->kv_len, m->kv_len);
     VKT_TRY(vkt_op_attention_decode_append(r, &dc, &k, &v, &m->dec_pos, &kc, &vc));
     VKT_TRY(vkt_op_attention_decode_fwd(r, &dc, &q, &kc, &vc, &m->dec_pos, &atty));
-    VKT_TRY(vkt_model_linear_fwd_rows(m, r, l, VKT_ROLE_O_W, VKT_ROLE_O_B, &atty, &res_attn, Tq, ATT, C));
-    VKT_TRY(vkt_op_residual_fwd(r, &res_attn, x, &res_attn));
+    VKT_TRY(vkt_model_linear_fwd_rows(m, r, l, VKT_ROLE_O_W, VKT_ROLE_O_B, &atty, x, &res_attn, Tq, ATT, C));
 
     vkt_tensor n2w = vkt_model_p(m, l, VKT_ROLE_NORM2_W), n2b = vkt_model_p(m, l, VKT_ROLE_NORM2_B);
     VKT_TRY(vkt_model_norm_fwd(m, r, &res_attn, &n2w, opt(&n2b), &n2, &n2m, &n2r));
     VKT_TRY(vkt_model_linear_fwd_rows(m, r, l, gpt2 ? VKT_ROLE_FC_W : VKT_ROLE_GATE_W, gpt2 ? VKT_ROLE_FC_B : VKT_ROLE_GATE_B,
-                                      &n2, &fc, Tq, C, gpt2 ? F : 2 * F));
+                                      &n2, NULL, &fc, Tq, C, gpt2 ? F : 2 * F));
     VKT_TRY(vkt_model_act_fwd(m, r, &fc, &fc_act));
-    VKT_TRY(vkt_model_linear_fwd_rows(m, r, l, VKT_ROLE_DOWN_W, VKT_ROLE_DOWN_B, &fc_act, &res_mlp, Tq, F, C));
-    return vkt_op_residual_fwd(r, &res_mlp, &res_attn, &res_mlp);
+    return vkt_model_linear_fwd_rows(m, r, l, VKT_ROLE_DOWN_W, VKT_ROLE_DOWN_B, &fc_act, &res_attn, &res_mlp, Tq, F, C);
 }
 
 vkt_status vkt_model_record_decode(vkt_model *m, vkt_rec *r, int64_t Tq) {

@@ -46,23 +46,21 @@ vkt_status vkt_model_block_forward(vkt_model *m, vkt_rec *r, int l, const vkt_te
     VKT_TRY(vkt_model_norm_fwd(m, r, x, &n1w, opt(&n1b), &a->norm1, &a->norm1_mean, &a->norm1_rstd));
     vkt_param_role qkv_w = gpt2 ? VKT_ROLE_QKV_W : VKT_ROLE_Q_W;
     vkt_param_role qkv_b = gpt2 ? VKT_ROLE_QKV_B : VKT_ROLE_Q_B;
-    VKT_TRY(vkt_model_linear_fwd(m, r, l, qkv_w, qkv_b, &a->norm1, &a->qkv, C, QKV));
+    VKT_TRY(vkt_model_linear_fwd(m, r, l, qkv_w, qkv_b, &a->norm1, NULL, &a->qkv, C, QKV));
     if (!gpt2) VKT_TRY(vkt_model_rope(m, r, &a->qkv, false));
     vkt_attention_cfg acfg = vkt_model_attention_cfg(m);
     vkt_attention_view views[3];
     vkt_attention_views_fused(&acfg, &a->qkv, views);
     VKT_TRY(vkt_op_attention_fwd(r, &acfg, views, &a->atty, &a->lse));
-    VKT_TRY(vkt_model_linear_fwd(m, r, l, VKT_ROLE_O_W, VKT_ROLE_O_B, &a->atty, &a->res_attn, ATT, C));
-    VKT_TRY(vkt_op_residual_fwd(r, &a->res_attn, x, &a->res_attn));
+    VKT_TRY(vkt_model_linear_fwd(m, r, l, VKT_ROLE_O_W, VKT_ROLE_O_B, &a->atty, x, &a->res_attn, ATT, C));
 
     vkt_tensor n2w = vkt_model_p(m, l, VKT_ROLE_NORM2_W), n2b = vkt_model_p(m, l, VKT_ROLE_NORM2_B);
     VKT_TRY(vkt_model_norm_fwd(m, r, &a->res_attn, &n2w, opt(&n2b), &a->norm2, &a->norm2_mean, &a->norm2_rstd));
     vkt_param_role fc_w = gpt2 ? VKT_ROLE_FC_W : VKT_ROLE_GATE_W;
     vkt_param_role fc_b = gpt2 ? VKT_ROLE_FC_B : VKT_ROLE_GATE_B;
-    VKT_TRY(vkt_model_linear_fwd(m, r, l, fc_w, fc_b, &a->norm2, &a->fc, C, gpt2 ? F : 2 * F));
+    VKT_TRY(vkt_model_linear_fwd(m, r, l, fc_w, fc_b, &a->norm2, NULL, &a->fc, C, gpt2 ? F : 2 * F));
     VKT_TRY(vkt_model_act_fwd(m, r, &a->fc, &a->fc_act));
-    VKT_TRY(vkt_model_linear_fwd(m, r, l, VKT_ROLE_DOWN_W, VKT_ROLE_DOWN_B, &a->fc_act, &a->res_mlp, F, C));
-    return vkt_op_residual_fwd(r, &a->res_mlp, &a->res_attn, &a->res_mlp);
+    return vkt_model_linear_fwd(m, r, l, VKT_ROLE_DOWN_W, VKT_ROLE_DOWN_B, &a->fc_act, &a->res_attn, &a->res_mlp, F, C);
 }
 
 vkt_status vkt_model_record_forward(vkt_model *m, vkt_rec *r, vkt_fwd_mode mode) {

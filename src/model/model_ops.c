@@ -4,6 +4,9 @@
 
 #include "ops/gelu.h"
 #include "ops/layernorm.h"
+#include "ops/matmul.h"
+#include "ops/op_util.h"
+#include "ops/qmatmul.h"
 #include "ops/rmsnorm.h"
 #include "ops/rope.h"
 #include "ops/swiglu.h"
@@ -11,21 +14,31 @@
 static const vkt_tensor *opt(const vkt_tensor *t) { return t->arena ? t : NULL; }
 
 vkt_status vkt_model_linear_fwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
-                                const vkt_tensor *x, const vkt_tensor *y, int64_t in, int64_t out) {
-    return vkt_model_linear_fwd_rows(m, r, l, role, bias_role, x, y, m->B * m->T, in, out);
+                                const vkt_tensor *x, const vkt_tensor *residual, const vkt_tensor *y, int64_t in,
+                                int64_t out) {
+    return vkt_model_linear_fwd_rows(m, r, l, role, bias_role, x, residual, y, m->B * m->T, in, out);
 }
 
 vkt_status vkt_model_linear_fwd_rows(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
-                                     const vkt_tensor *x, const vkt_tensor *y, int64_t BT, int64_t in, int64_t out) {
+                                     const vkt_tensor *x, const vkt_tensor *residual, const vkt_tensor *y,
+                                     int64_t BT, int64_t in, int64_t out) {
     const vkt_param *e = vkt_params_get(&m->table, l, role);
     vkt_tensor b = vkt_model_p(m, l, bias_role);
+    /* y = x W^T + b + residual: the residual is copied into y (a transfer, no shader pass) and the product
+     * added onto it in the matmul's store, instead of a separate residual pass over three tensors. */
+    bool acc = residual != NULL;
+    if (acc) {
+        vkt_tensor src = vkt_ops_flat_slice(residual, 0, BT * out), dst = vkt_ops_flat_slice(y, 0, BT * out);
+        VKT_TRY(vkt_rec_copy(r, &src, &dst));
+    }
     if (vkt_model_param_stored(m, e)) {
         const vkt_qweight *q = &m->base.q[e - m->table.p];
         VKT_ASSERT(q->layout.in == in && q->layout.out == out);
-        VKT_TRY(vkt_op_qmatmul_fwd(r, x, q, opt(&b), y, BT, false, VKT_MATMUL_AUTO));
+        VKT_TRY(vkt_op_qmatmul_fwd(r, x, q, opt(&b), y, BT, acc, VKT_MATMUL_AUTO));
     } else {
         vkt_tensor w = vkt_model_p(m, l, role);
-        VKT_TRY(vkt_op_matmul_fwd(r, x, &w, opt(&b), y, BT, in, out));
+        vkt_matmul_desc d = {.m = BT, .n = out, .k = in, .trans_b = true, .accumulate = acc};
+        VKT_TRY(vkt_op_matmul(r, x, &w, opt(&b), y, &d));
     }
     return m->hook ? m->hook->fwd(m->hook->ctx, r, l, role, x, y) : VKT_OK;
 }

@@ -8,7 +8,6 @@
 #include "ops/embed.h"
 #include "ops/matmul.h"
 #include "ops/qmatmul.h"
-#include "ops/residual.h"
 #include "ops/xent.h"
 
 /* Parameter view for (layer, role) as the passes read it, a whole fused group when role starts one; arena
@@ -27,14 +26,16 @@ vkt_tensor vkt_model_embed_g(const vkt_model *m, vkt_param_role role);
 vkt_tensor vkt_model_head_w(const vkt_model *m);
 vkt_tensor vkt_model_head_g(const vkt_model *m);
 
-/* A block's linear layer (layer l, role the first of a fused group): y = x W^T + b over (BT, in) ->
- * (BT, out), then the adapter hook. The one place that knows how the weight is stored: matmul on an f32
- * weight, qmatmul on a quantized one (model_base.h). */
+/* A block's linear layer (layer l, role the first of a fused group): y = x W^T + b (+ residual, a tensor
+ * like y, or NULL) over (BT, in) -> (BT, out), then the adapter hook. The one place that knows how the
+ * weight is stored: matmul on an f32 weight, qmatmul on a quantized one (model_base.h). */
 vkt_status vkt_model_linear_fwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
-                                const vkt_tensor *x, const vkt_tensor *y, int64_t in, int64_t out);
+                                const vkt_tensor *x, const vkt_tensor *residual, const vkt_tensor *y, int64_t in,
+                                int64_t out);
 /* The same over the first BT rows (the KV-cache decode forward's Tq). */
 vkt_status vkt_model_linear_fwd_rows(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
-                                     const vkt_tensor *x, const vkt_tensor *y, int64_t BT, int64_t in, int64_t out);
+                                     const vkt_tensor *x, const vkt_tensor *residual, const vkt_tensor *y,
+                                     int64_t BT, int64_t in, int64_t out);
 /* Its backward: dx = dy W (overwritten); dW and db accumulate when the model has gradients (never for a
  * quantized weight, which belongs to a frozen model); then the hook's backward (adds to dx). */
 vkt_status vkt_model_linear_bwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role role, vkt_param_role bias_role,
