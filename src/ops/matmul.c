@@ -273,6 +273,35 @@ static void plan(const vkt_rec *r, const kernel *kern, const vkt_matmul_desc *d,
     box[0] = bc, box[1] = mc, box[2] = nc, box[3] = kc;
 }
 
+/* matmul_narrow (issue 7): the wide kernel's operands with lanes along M and C moved 8 elements per access,
+ * for the narrow products of a LoRA branch (N = r or K = r) where matmul_wide leaves most lanes idle or
+ * spends its time in C's read-modify-write (see shaders/matmul_narrow.comp). Also needs C's row stride,
+ * window start, batch stride and N on multiples of 8. */
+#define NARROW_MAX_N 64 /* N up to this: lanes along M keep every lane busy */
+#define NARROW_MAX_K 32 /* K up to this: C's traffic outweighs the K loop */
+#define NARROW_MIN_M 64 /* one full workgroup of rows (8 lanes x 8) */
+
+static bool narrow_wanted(const vkt_matmul_desc *d, const operand *oc, int64_t nb) {
+    bool c_words = d->n % 8 == 0 && oc->ld % 8 == 0 && starts_on_8(oc) && (nb == 1 || oc->stride % 8 == 0);
+    if (d->force) return c_words && d->force->kernel == VKT_MM_KERNEL_NARROW;
+    if (getenv("VKT_NARROW_OFF")) return false;
+    return c_words && d->m >= NARROW_MIN_M && (d->n <= NARROW_MAX_N || d->k <= NARROW_MAX_K);
+}
+
+static vkt_status get_narrow_kernel(vkt_rec *r, const vkt_matmul_desc *d, vkt_dtype dt, bool c16, kernel *k) {
+    static const char *suffix[] = {[VKT_DTYPE_F32] = "", [VKT_DTYPE_F16] = "_f16", [VKT_DTYPE_BF16] = "_bf16"};
+    vkt_matmul_tile t;
+    VKT_TRY(pick_tile(r, VKT_MM_KERNEL_NARROW, dt, d, &t));
+    char shader[48];
+    snprintf(shader, sizeof shader, "matmul_narrow%s%s", suffix[dt], c16 ? "_c16" : "");
+    vkt_pipeline_desc pd = {.shader = shader, .pc_size = sizeof(vkt_pc_matmul), .n_bindings = 4, .n_spec = 5};
+    const uint32_t spec[] = {t.wg, t.tm, t.tn, d->trans_a, d->trans_b};
+    memcpy(pd.spec, spec, sizeof spec);
+    *k = (kernel){.name = "matmul_narrow", .bm = (int64_t)t.wg * t.tm, .bn = t.tn, .bk = WIDE_K, .m_fast = true};
+    k->kmax = c16 ? 0 : t.kmax; /* as matmul_wide: a 16-bit C takes K whole */
+    return vkt_pipeline_get(vkt_rec_device(r), &pd, &k->p);
+}
+
 /* Records d on operands as given (any row strides and start elements); see vkt_op_matmul. */
 static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, operand ob, const vkt_tensor *bias,
                               operand oc) {
@@ -289,13 +318,18 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
     int64_t box[4];
     /* A forced general kernel (tests, the tuner) keeps aligned operands off the wide one. */
     if (d->force && d->force->kernel == VKT_MM_KERNEL_REG) wide = false;
-    VKT_TRY(get_kernel(r, v, d, a->dtype, c16, wide, &kern));
-    plan(r, &kern, d, &oa, &ob, &oc, nb, box);
-    /* The wide kernel needs every box edge on a multiple of 8 (window starts stay 32-byte aligned). */
-    if (wide && !((box[1] == M || box[1] % 8 == 0) && (box[2] == N || box[2] % 8 == 0) &&
-                  (box[3] == K || box[3] % 8 == 0))) {
-        VKT_TRY(get_kernel(r, v, d, a->dtype, c16, false, &kern));
+    bool narrow = wide && narrow_wanted(d, &oc, nb);
+    for (;;) {
+        if (narrow) VKT_TRY(get_narrow_kernel(r, d, a->dtype, c16, &kern));
+        else VKT_TRY(get_kernel(r, v, d, a->dtype, c16, wide, &kern));
         plan(r, &kern, d, &oa, &ob, &oc, nb, box);
+        /* The fast kernels need every box edge on a multiple of 8 (window starts stay 32-byte aligned); else
+         * the next kernel down (narrow, wide, general) plans again. */
+        if (!wide || ((box[1] == M || box[1] % 8 == 0) && (box[2] == N || box[2] % 8 == 0) &&
+                      (box[3] == K || box[3] % 8 == 0)))
+            break;
+        if (narrow) narrow = false;
+        else wide = false;
     }
     const int64_t bc = box[0], mc = box[1], nc = box[2], kc = box[3];
 

@@ -3,6 +3,8 @@
  *
  * A tile is a set of specialization constants plus the host's K chunking: for matmul_wide and matmul_reg
  * (CPU drivers) WG invocations per workgroup, TM rows per workgroup and TN columns per invocation; for
+ * matmul_narrow (CPU drivers, lanes along M) WG invocations, TM rows per invocation and TN columns per
+ * workgroup; for
  * matmul_smem (GPUs) a BM x BN workgroup tile of WG invocations, each TM x TN, BK-deep shared slices;
  * coopmat has only its default. kmax (wide only) is the longest K chunk one dispatch covers (0: no limit);
  * longer K runs as consecutive dispatches accumulating into C in order. Every candidate computes the same
@@ -23,6 +25,7 @@ typedef enum {
     VKT_MM_KERNEL_WIDE = 1, /* matmul_wide: f32 operands aligned to 8 (CPU drivers) */
     VKT_MM_KERNEL_SMEM = 2, /* matmul_smem (GPUs) */
     VKT_MM_KERNEL_COOP = 3, /* matmul_coopmat (its one configuration) */
+    VKT_MM_KERNEL_NARROW = 4, /* matmul_narrow: matmul_wide's operands with N or K small, lanes along M (CPU) */
 } vkt_mm_kernel;
 
 typedef struct {
