@@ -16,8 +16,8 @@
 #include "ops/matmul.h"
 #include "ref/ref_matmul.h"
 
-#define F32 VKT_DTYPE_F32
-#define F16 VKT_DTYPE_F16
+#define F32  VKT_DTYPE_F32
+#define F16  VKT_DTYPE_F16
 #define BF16 VKT_DTYPE_BF16
 
 typedef struct {
@@ -54,8 +54,10 @@ static void run_expect_kernel(vkt_test *t, nc_ctx *x, const char *kernel, const 
     VKT_TEST_TRY(t, vkt_rec_profile_rows(t->rec, &rows, &n, &total));
     vkt_rec_set_profile(t->rec, false);
     for (int i = 0; i < n; i++) {
-        if (!strcmp(rows[i].name, kernel)) hits += rows[i].count;
-        else if (!strcmp(rows[i].name, "matmul_wide") || !strcmp(rows[i].name, "matmul_narrow")) others += rows[i].count;
+        if (!strcmp(rows[i].name, kernel))
+            hits += rows[i].count;
+        else if (!strcmp(rows[i].name, "matmul_wide") || !strcmp(rows[i].name, "matmul_narrow"))
+            others += rows[i].count;
     }
     printf("   %s: %d dispatches of %s, %d of the other fast kernel, %d kinds\n", what, hits, kernel, others, n);
     if (hits == 0 || others != 0) vkt_test_fail(t, "%s: expected only %s among the fast kernels", what, kernel);
@@ -82,10 +84,21 @@ static void check_case(vkt_test *t, const nc_case *cs) {
     /* Outside the window C holds c0 even when the product overwrites: those bits must come back. */
     float *c0 = vkt_test_randn(t, (size_t)nc, 1);
     nc_ctx x = {.a = vkt_half_or_f32_upload(t, cs->dt, a, na, 1), .b = vkt_half_or_f32_upload(t, cs->dt, b, nbb, 1)};
-    x.d = (vkt_matmul_desc){.m = cs->m, .n = cs->n, .k = cs->k, .trans_a = cs->ta, .trans_b = cs->tb,
-                            .batch = cs->batch, .stride_a = sa, .stride_b = sb, .stride_c = sc,
-                            .alpha = cs->alpha, .accumulate = cs->accumulate, .lda = lda, .ldb = ldb,
-                            .ldc = cs->ldc, .variant = VKT_MATMUL_REG};
+    x.d = (vkt_matmul_desc){.m = cs->m,
+                            .n = cs->n,
+                            .k = cs->k,
+                            .trans_a = cs->ta,
+                            .trans_b = cs->tb,
+                            .batch = cs->batch,
+                            .stride_a = sa,
+                            .stride_b = sb,
+                            .stride_c = sc,
+                            .alpha = cs->alpha,
+                            .accumulate = cs->accumulate,
+                            .lda = lda,
+                            .ldb = ldb,
+                            .ldc = cs->ldc,
+                            .variant = VKT_MATMUL_REG};
     char what[160];
     snprintf(what, sizeof what, "%s %s%s%s %c%c %lldx%lldx%lld b%lld lda %lld ldb %lld ldc %lld col %lld%s a%g",
              cs->role, vkt_dtype_name(cs->dt), cs->c16 ? "->" : "", cs->c16 ? vkt_dtype_name(cdt) : "",
@@ -98,10 +111,20 @@ static void check_case(vkt_test *t, const nc_case *cs) {
 
     double *ad = vkt_test_to_double(a, (size_t)na), *bd = vkt_test_to_double(b, (size_t)nbb);
     double *ref = vkt_test_to_double(c0, (size_t)nc);
-    vkt_ref_matmul_desc rd = {.m = cs->m, .n = cs->n, .k = cs->k, .trans_a = cs->ta, .trans_b = cs->tb,
-                              .batch = cs->batch, .stride_a = sa, .stride_b = sb, .stride_c = sc,
-                              .alpha = cs->alpha != 0 ? cs->alpha : 1.0, .accumulate = cs->accumulate,
-                              .lda = lda, .ldb = ldb, .ldc = cs->ldc};
+    vkt_ref_matmul_desc rd = {.m = cs->m,
+                              .n = cs->n,
+                              .k = cs->k,
+                              .trans_a = cs->ta,
+                              .trans_b = cs->tb,
+                              .batch = cs->batch,
+                              .stride_a = sa,
+                              .stride_b = sb,
+                              .stride_c = sc,
+                              .alpha = cs->alpha != 0 ? cs->alpha : 1.0,
+                              .accumulate = cs->accumulate,
+                              .lda = lda,
+                              .ldb = ldb,
+                              .ldc = cs->ldc};
     vkt_ref_matmul(ad, bd, NULL, ref + cs->c0, &rd);
     size_t nw = (size_t)(nb * cs->m * cs->n), p = 0;
     float *yw = malloc(nw * sizeof *yw);
@@ -116,7 +139,8 @@ static void check_case(vkt_test *t, const nc_case *cs) {
             stray = true;
         }
     }
-    vkt_check(t, what, yw, rw, nw, 1.2e-4 * sqrt((double)(cs->k > 16 ? cs->k : 16)) + (cs->c16 ? vkt_half_unit(cdt) : 0));
+    vkt_check(t, what, yw, rw, nw,
+              1.2e-4 * sqrt((double)(cs->k > 16 ? cs->k : 16)) + (cs->c16 ? vkt_half_unit(cdt) : 0));
 
     /* matmul_wide forced on the same operands: the same sums, so the same bits. */
     vkt_matmul_force wide = {VKT_MM_KERNEL_WIDE, vkt_matmul_tile_default(VKT_MM_KERNEL_WIDE, cs->ta)};
@@ -134,7 +158,7 @@ static void check_case(vkt_test *t, const nc_case *cs) {
 }
 
 #define NARROW "matmul_narrow"
-#define WIDE "matmul_wide"
+#define WIDE   "matmul_wide"
 
 static const nc_case cases[] = {
     /* role, m, n, k, ta, tb, batch, pad_a, pad_b, ldc, c0, acc, alpha, dt, c16, kernel */

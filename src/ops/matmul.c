@@ -284,8 +284,13 @@ static void plan(const vkt_rec *r, const kernel *kern, const vkt_matmul_desc *d,
 static bool narrow_wanted(const vkt_matmul_desc *d, const operand *oc, int64_t nb) {
     bool c_words = d->n % 8 == 0 && oc->ld % 8 == 0 && starts_on_8(oc) && (nb == 1 || oc->stride % 8 == 0);
     if (d->force) return c_words && d->force->kernel == VKT_MM_KERNEL_NARROW;
-    if (getenv("VKT_NARROW_OFF")) return false;
     return c_words && d->m >= NARROW_MIN_M && (d->n <= NARROW_MAX_N || d->k <= NARROW_MAX_K);
+}
+
+bool vkt_matmul_narrow_ok(const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *c, const vkt_matmul_desc *d) {
+    int64_t nb = d->batch > 1 ? d->batch : 1;
+    operand oc = {c, ld_c(d), nb > 1 ? d->stride_c : 0, 0};
+    return vkt_matmul_wide_ok(a, b, d) && narrow_wanted(d, &oc, nb);
 }
 
 static vkt_status get_narrow_kernel(vkt_rec *r, const vkt_matmul_desc *d, vkt_dtype dt, bool c16, kernel *k) {
@@ -320,16 +325,16 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
     if (d->force && d->force->kernel == VKT_MM_KERNEL_REG) wide = false;
     bool narrow = wide && narrow_wanted(d, &oc, nb);
     for (;;) {
-        if (narrow) VKT_TRY(get_narrow_kernel(r, d, a->dtype, c16, &kern));
-        else VKT_TRY(get_kernel(r, v, d, a->dtype, c16, wide, &kern));
+        vkt_status st =
+            narrow ? get_narrow_kernel(r, d, a->dtype, c16, &kern) : get_kernel(r, v, d, a->dtype, c16, wide, &kern);
+        VKT_TRY(st);
         plan(r, &kern, d, &oa, &ob, &oc, nb, box);
         /* The fast kernels need every box edge on a multiple of 8 (window starts stay 32-byte aligned); else
          * the next kernel down (narrow, wide, general) plans again. */
-        if (!wide || ((box[1] == M || box[1] % 8 == 0) && (box[2] == N || box[2] % 8 == 0) &&
-                      (box[3] == K || box[3] % 8 == 0)))
-            break;
-        if (narrow) narrow = false;
-        else wide = false;
+        bool on_8 =
+            (box[1] == M || box[1] % 8 == 0) && (box[2] == N || box[2] % 8 == 0) && (box[3] == K || box[3] % 8 == 0);
+        if (!wide || on_8) break;
+        wide = narrow, narrow = false; /* narrow implies wide */
     }
     const int64_t bc = box[0], mc = box[1], nc = box[2], kc = box[3];
 

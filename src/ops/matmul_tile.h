@@ -21,10 +21,10 @@
 
 /* The kernels a tile belongs to (each has its own candidates). */
 typedef enum {
-    VKT_MM_KERNEL_REG = 0,  /* matmul_reg: any shape and dtype (CPU drivers) */
-    VKT_MM_KERNEL_WIDE = 1, /* matmul_wide: f32 operands aligned to 8 (CPU drivers) */
-    VKT_MM_KERNEL_SMEM = 2, /* matmul_smem (GPUs) */
-    VKT_MM_KERNEL_COOP = 3, /* matmul_coopmat (its one configuration) */
+    VKT_MM_KERNEL_REG = 0,    /* matmul_reg: any shape and dtype (CPU drivers) */
+    VKT_MM_KERNEL_WIDE = 1,   /* matmul_wide: f32 operands aligned to 8 (CPU drivers) */
+    VKT_MM_KERNEL_SMEM = 2,   /* matmul_smem (GPUs) */
+    VKT_MM_KERNEL_COOP = 3,   /* matmul_coopmat (its one configuration) */
     VKT_MM_KERNEL_NARROW = 4, /* matmul_narrow: matmul_wide's operands with N or K small, lanes along M (CPU) */
 } vkt_mm_kernel;
 
