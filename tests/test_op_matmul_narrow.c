@@ -173,6 +173,7 @@ static const nc_case cases[] = {
     {"du = dy_window B r24", 75, 24, 40, false, false, 1, 8, 0, 24, 0, false, 0, F32, false, NARROW},
     {"dx += s du A", 67, 56, 16, false, false, 1, 0, 0, 56, 0, true, 2.0f, F32, false, NARROW},
     {"dx = s du A r24", 131, 32, 24, false, false, 1, 0, 0, 32, 0, false, 1.5f, F32, false, NARROW},
+    {"dx += s du A r64", 67, 48, 64, false, false, 1, 0, 0, 48, 0, true, 0.5f, F32, false, NARROW},
     {"dB += s dy^T u", 72, 16, 67, true, false, 1, 0, 0, 16, 0, true, 2.0f, F32, false, NARROW},
     {"dB += s dy_window^T u r24", 80, 24, 33, true, false, 1, 16, 0, 24, 0, true, 0.5f, F32, false, NARROW},
     {"batched u", 67, 16, 24, false, true, 3, 8, 0, 16, 0, true, 0, F32, false, NARROW},

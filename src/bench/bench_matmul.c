@@ -107,13 +107,18 @@ vkt_status vkt_bench_group_matmul(vkt_bench *b) {
         {128, 512, 768, true, false, true, "char_dw_mlp_proj", VKT_DTYPE_F32},
         {128, 128, 768, true, false, true, "char_dw_attn_proj", VKT_DTYPE_F32},
         /* A LoRA branch of r = 16 on TinyLlama's MLP (512 rows, in 2048, out 5632): the rank-r products
-         * (issue 7). */
+         * (issue 7), on matmul_narrow except dA (M = r). */
         {512, 16, 2048, false, true, false, "lora_u", VKT_DTYPE_F32},   /* u = x A^T */
         {512, 5632, 16, false, true, true, "lora_y", VKT_DTYPE_F32},    /* y += s u B^T */
         {512, 16, 5632, false, false, false, "lora_du", VKT_DTYPE_F32}, /* du = dy B */
         {512, 2048, 16, false, false, true, "lora_dx", VKT_DTYPE_F32},  /* dx += s du A */
         {16, 2048, 512, true, false, true, "lora_dA", VKT_DTYPE_F32},   /* dA += du^T x */
         {5632, 16, 512, true, false, true, "lora_dB", VKT_DTYPE_F32},   /* dB += dy^T u */
+        /* r = 64 */
+        {512, 64, 2048, false, true, false, "lora64_u", VKT_DTYPE_F32},
+        {512, 64, 5632, false, false, false, "lora64_du", VKT_DTYPE_F32},
+        {512, 2048, 64, false, false, true, "lora64_dx", VKT_DTYPE_F32},
+        {5632, 64, 512, true, false, true, "lora64_dB", VKT_DTYPE_F32},
     };
     static const shape quick[] = {
         {64, 72, 40, false, false, false, "square", VKT_DTYPE_F32},

@@ -278,7 +278,7 @@ static void plan(const vkt_rec *r, const kernel *kern, const vkt_matmul_desc *d,
  * spends its time in C's read-modify-write (see shaders/matmul_narrow.comp). Also needs C's row stride,
  * window start, batch stride and N on multiples of 8. */
 #define NARROW_MAX_N 64 /* N up to this: lanes along M keep every lane busy */
-#define NARROW_MAX_K 32 /* K up to this: C's traffic outweighs the K loop */
+#define NARROW_MAX_K 64 /* K up to this: C's traffic outweighs the K loop */
 #define NARROW_MIN_M 64 /* one full workgroup of rows (8 lanes x 8) */
 
 static bool narrow_wanted(const vkt_matmul_desc *d, const operand *oc, int64_t nb) {
