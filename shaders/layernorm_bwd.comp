@@ -1,5 +1,5 @@
 #version 450
-// LayerNorm backward, fused: dx (overwritten) and per-chunk partial sums of dw and db, for one chunk of R
+// LayerNorm backward, fused: dx (overwritten, or added to: the residual stream's gradient) and per-chunk partial sums of dw and db, for one chunk of R
 // rows per workgroup. With g = dy * w and xhat = (x - mean) * rstd:
 //   dx = rstd * (g - mean_c(g) - xhat * mean_c(g * xhat)),
 //   partial[chunk][c] = sum_rows dy * xhat,  partial[chunk][C + c] = sum_rows dy.
@@ -54,11 +54,11 @@ layout(binding = 1) readonly buffer DY { ST dy[]; };
 layout(binding = 2) readonly buffer W { ST w[]; };
 layout(binding = 3) readonly buffer Mean { float mean[]; };
 layout(binding = 4) readonly buffer Rstd { float rstd[]; };
-layout(binding = 5) writeonly buffer DX { ST dx[]; };
+layout(binding = 5) buffer DX { ST dx[]; };
 layout(binding = 6) writeonly buffer Partial { VT partial[]; };
 
 layout(push_constant) uniform Pc {
-    uint n_rows; uint C; uint x_off; uint dy_off; uint dx_off; uint m_off; uint r_off; uint p_off;
+    uint n_rows; uint C; uint x_off; uint dy_off; uint dx_off; uint m_off; uint r_off; uint p_off; uint accumulate;
 } pc;
 
 // Per row of the chunk: K (saved mean), d, rstd, mean_c(g), mean_c(g xhat).
@@ -95,7 +95,9 @@ void main() {
             uint i = row - r0;
             VT g = LD(dy[(pc.dy_off + row * pc.C) / VW + c]);
             VT xh = ((LD(x[(pc.x_off + row * pc.C) / VW + c]) - sk[i]) - sd[i]) * srs[i];
-            dx[(pc.dx_off + row * pc.C) / VW + c] = SV(srs[i] * ((g * wc - smg[i]) - xh * smgx[i]));
+            uint o = (pc.dx_off + row * pc.C) / VW + c;
+            VT v = srs[i] * ((g * wc - smg[i]) - xh * smgx[i]);
+            dx[o] = SV(pc.accumulate != 0u ? LD(dx[o]) + v : v);
             accw += g * xh;
             accb += g;
         }

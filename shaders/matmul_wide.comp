@@ -16,7 +16,7 @@
 // and every window offset are multiples of 8 elements (see matmul.c); other shapes use matmul_reg.comp.
 // Rows and columns past the edge are clamped for loads and skipped at the store.
 // 16-bit inputs: a load costs the same at 16 bytes as at 32, so 8 halves per uvec4 keep the f32 kernel's
-// load count; f16 widens with unpackHalf2x16, bf16 with a shift (its bits are the f32's high half).
+// load count.
 //! variant matmul_wide
 //! variant matmul_wide_f16 -DVKT_F16=1
 //! variant matmul_wide_bf16 -DVKT_BF16=1
@@ -32,15 +32,26 @@ layout(constant_id = 2) const uint TN = 8;        // contiguous columns per invo
 layout(constant_id = 3) const bool TRANS_A = false;
 layout(constant_id = 4) const bool TRANS_B = false;
 layout(constant_id = 5) const bool M_FAST = false;
+layout(constant_id = 6) const bool C_WORDS = false;  // see the epilogue
 layout(local_size_x_id = 0) in;
 
 #include "matmul_io.glsl"
 
+// 8 elements per word: 8 floats in a u64vec4 (32 bytes), or 8 halves in a uvec4 (16 bytes) for 16-bit types,
+// widened in registers (f16 with unpackHalf2x16, bf16 with a shift: its bits are the f32's high half).
+void unpack8(u64vec4 v, out float f[8]) {
+    for (uint c = 0; c < 4; c++) {
+        uvec2 u = unpackUint2x32(v[c]);
+        f[2 * c] = uintBitsToFloat(u.x);
+        f[2 * c + 1] = uintBitsToFloat(u.y);
+    }
+}
+u64vec4 pack8(float f[8]) {
+    u64vec4 v;
+    for (uint c = 0; c < 4; c++) v[c] = packUint2x32(uvec2(floatBitsToUint(f[2 * c]), floatBitsToUint(f[2 * c + 1])));
+    return v;
+}
 #if defined(VKT_F16) || defined(VKT_BF16)
-// The same bindings seen as words of 8 halves (16-byte aligned by the host's checks).
-layout(binding = 0) readonly buffer A8 { uvec4 a8[]; };
-layout(binding = 1) readonly buffer B8 { uvec4 b8[]; };
-
 void unpack8(uvec4 v, out float f[8]) {
     for (uint c = 0; c < 4; c++) {
 #ifdef VKT_F16
@@ -53,18 +64,36 @@ void unpack8(uvec4 v, out float f[8]) {
 #endif
     }
 }
+// Rounds each element as VKT_STORE does.
+uvec4 pack8_half(float f[8]) {
+    uvec4 v;
+    for (uint c = 0; c < 4; c++) {
+#ifdef VKT_F16
+        v[c] = packFloat2x16(f16vec2(float16_t(f[2 * c]), float16_t(f[2 * c + 1])));
 #else
-// The same bindings seen as 8-float words (32-byte aligned by the host's checks).
+        v[c] = uint(vkt_bf16_from_float(f[2 * c])) | (uint(vkt_bf16_from_float(f[2 * c + 1])) << 16);
+#endif
+    }
+    return v;
+}
+// A and B as words (16-byte aligned by the host's checks).
+layout(binding = 0) readonly buffer A8 { uvec4 a8[]; };
+layout(binding = 1) readonly buffer B8 { uvec4 b8[]; };
+#else
+// A and B as words (32-byte aligned by the host's checks).
 layout(binding = 0) readonly buffer A8 { u64vec4 a8[]; };
 layout(binding = 1) readonly buffer B8 { u64vec4 b8[]; };
+#endif
 
-void unpack8(u64vec4 v, out float f[8]) {
-    for (uint c = 0; c < 4; c++) {
-        uvec2 u = unpackUint2x32(v[c]);
-        f[2 * c] = uintBitsToFloat(u.x);
-        f[2 * c + 1] = uintBitsToFloat(u.y);
-    }
-}
+// C and bias as words, for the epilogue's whole-word accesses (the bindings of matmul_io.glsl).
+#ifdef VKT_C16
+layout(binding = 2) readonly buffer Bias8 { uvec4 bias8[]; };
+layout(binding = 3) buffer C8 { uvec4 c8[]; };
+#define pack_c8 pack8_half
+#else
+layout(binding = 2) readonly buffer Bias8 { u64vec4 bias8[]; };
+layout(binding = 3) buffer C8 { u64vec4 c8[]; };
+#define pack_c8 pack8
 #endif
 
 void main() {
@@ -130,7 +159,35 @@ void main() {
             for (uint j = 0; j < TN; j++) acc[i][j] = fma(av, bv[j], acc[i][j]);
         }
     }
-    for (uint i = 0; i < TM; i++)
-        for (uint j = 0; j < TN; j++)
-            if (i0 + i < pc.m && j0 + j < pc.n) mm_store(z, i0 + i, j0 + j, acc[i][j]);
+    // Epilogue, mm_store's arithmetic in its order. C_WORDS (the host's promise that C's window start, row
+    // stride, batch stride and N, and the bias's start, are multiples of 8 elements): each 8 columns of C and
+    // of the bias move as one word. At short K (Shakespeare's k128) scalar stores cost as much as the K loop.
+    // A specialization constant rather than a runtime test: both paths in one pipeline compile 5x slower.
+    if (!C_WORDS) {
+        for (uint i = 0; i < TM; i++)
+            for (uint j = 0; j < TN; j++)
+                if (i0 + i < pc.m && j0 + j < pc.n) mm_store(z, i0 + i, j0 + j, acc[i][j]);
+        return;
+    }
+    const bool has_bias = (pc.flags & MM_BIAS) != 0u, has_acc = (pc.flags & MM_ACCUMULATE) != 0u;
+    float bw[TN];
+    for (uint g = 0; g < TN / 8; g++) {
+        float f[8];
+        if (has_bias && j0 + 8 * g < pc.n) unpack8(bias8[(pc.off_bias + j0) / 8 + g], f);
+        for (uint c = 0; c < 8; c++) bw[8 * g + c] = f[c];
+    }
+    for (uint i = 0; i < TM; i++) {
+        uint w = (pc.off_c + z * pc.stride_c + (i0 + i) * pc.ldc + j0) / 8;
+        for (uint g = 0; g < TN / 8; g++) {
+            if (i0 + i >= pc.m || j0 + 8 * g >= pc.n) continue;
+            float v[8], cw[8];
+            if (has_acc) unpack8(c8[w + g], cw);
+            for (uint c = 0; c < 8; c++) {
+                v[c] = pc.alpha * acc[i][8 * g + c];
+                if (has_bias) v[c] += bw[8 * g + c];
+                if (has_acc) v[c] += cw[c];
+            }
+            c8[w + g] = pack_c8(v);
+        }
+    }
 }

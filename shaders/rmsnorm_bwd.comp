@@ -49,11 +49,11 @@ layout(binding = 0) readonly buffer X { ST x[]; };
 layout(binding = 1) readonly buffer DY { ST dy[]; };
 layout(binding = 2) readonly buffer W { ST w[]; };
 layout(binding = 3) readonly buffer Rstd { float rstd[]; };
-layout(binding = 4) writeonly buffer DX { ST dx[]; };
+layout(binding = 4) buffer DX { ST dx[]; };
 layout(binding = 5) writeonly buffer Partial { VT partial[]; };
 
 layout(push_constant) uniform Pc {
-    uint n_rows; uint C; uint x_off; uint dy_off; uint dx_off; uint r_off; uint p_off; uint _pad;
+    uint n_rows; uint C; uint x_off; uint dy_off; uint dx_off; uint r_off; uint p_off; uint accumulate;
 } pc;
 
 shared float sk[R], srs[R];  // per row of the chunk: k and rstd
@@ -79,7 +79,9 @@ void main() {
         for (uint row = r0; row < r1; row++) {
             VT xv = LD(x[(pc.x_off + row * pc.C) / VW + c]), g = LD(dy[(pc.dy_off + row * pc.C) / VW + c]);
             float rs = srs[row - r0];
-            dx[(pc.dx_off + row * pc.C) / VW + c] = SV(rs * (g * wc) - xv * sk[row - r0]);
+            uint o = (pc.dx_off + row * pc.C) / VW + c;
+            VT v = rs * (g * wc) - xv * sk[row - r0];
+            dx[o] = SV(pc.accumulate != 0u ? LD(dx[o]) + v : v);
             acc += g * xv * rs;
         }
         partial[(pc.p_off + chunk * pc.C) / VW + c] = acc;

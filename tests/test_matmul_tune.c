@@ -127,6 +127,12 @@ static void check_device_choice(vkt_test *t) {
     VKT_TEST_TRY(t, vkt_matmul_tile_for(t->dev, kern, true, false, VKT_DTYPE_F32, 40, 80, 600, &again));
     if (memcmp(&again, &stored, sizeof again)) vkt_test_fail(t, "the cached choice for %s was not reused", key);
 
+    /* 16-bit inputs with odd element counts (the general kernel's class of a 65 x 33 x 127 product): the
+     * tuner's scratch operands are filled a 4-byte word at a time, so it must not trip over half a word. */
+    vkt_matmul_tile odd;
+    if (info->storage16)
+        VKT_TEST_TRY(t, vkt_matmul_tile_for(t->dev, VKT_MM_KERNEL_REG, false, false, VKT_DTYPE_F16, 65, 33, 127, &odd));
+
     /* A non-default choice in the cache, then VKT_TUNE=0: the default wins. */
     char text[160];
     vkt_matmul_tile_format(&cand[1], text, sizeof text);

@@ -10,6 +10,7 @@
 typedef struct {
     vkt_tensor x, w, b, y, mean, rstd, dy, dx, dw, db, scratch;
     float eps;
+    bool acc; /* dx += (the residual stream's gradient) instead of dx = */
 } ctx_t;
 
 static vkt_status run_fwd(vkt_rec *r, void *c) {
@@ -19,7 +20,7 @@ static vkt_status run_fwd(vkt_rec *r, void *c) {
 
 static vkt_status run_bwd(vkt_rec *r, void *c) {
     ctx_t *k = c;
-    return vkt_op_layernorm_bwd(r, &k->x, &k->w, &k->mean, &k->rstd, &k->dy, &k->dx, &k->dw, &k->db, &k->scratch);
+    return vkt_op_layernorm_bwd(r, &k->x, &k->w, &k->mean, &k->rstd, &k->dy, &k->dx, k->acc, &k->dw, &k->db, &k->scratch);
 }
 
 /* L = sum dy * y(x, w, b) with one of x, w, b (`which`) replaced by the perturbed array. */
@@ -88,9 +89,13 @@ static void check_case(vkt_test *t, int64_t N, int64_t C, float offset, int64_t 
         t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, vkt_op_layernorm_bwd_scratch(t->rec, N, C), 1, 1, 1, &c.scratch));
     vkt_test_run(t, run_fwd, &c);
     vkt_test_run(t, run_bwd, &c);
-    /* Run the backward again into fresh outputs: fixed-order sums must repeat bit for bit. */
+    /* Run the backward again into fresh outputs: fixed-order sums must repeat bit for bit. This time dx
+     * accumulates onto random values, which must come out as exactly dx0 + (the first run's dx) in f32. */
     ctx_t c2 = c;
-    vkt_test_out dx2 = vkt_test_output(t, N, C, 1, 1), dw2 = vkt_test_output_init(t, dw0, C, 1, 1, 1);
+    float *dx0 = malloc(n * sizeof *dx0); /* dy reversed: random values without moving the test's RNG */
+    for (size_t j = 0; j < n; j++) dx0[j] = dy[n - 1 - j];
+    c2.acc = true;
+    vkt_test_out dx2 = vkt_test_output_init(t, dx0, N, C, 1, 1), dw2 = vkt_test_output_init(t, dw0, C, 1, 1, 1);
     vkt_test_out db2 = vkt_test_output_init(t, db0, C, 1, 1, 1);
     c2.db = db2.view;
     c2.dx = dx2.view, c2.dw = dw2.view;
@@ -132,12 +137,14 @@ static void check_case(vkt_test *t, int64_t N, int64_t C, float offset, int64_t 
     } rep[] = {{&dx, &dx2}, {&dw, &dw2}, {&db, &db2}};
     for (size_t i = 0; i < sizeof rep / sizeof rep[0]; i++) {
         float *ya = vkt_test_read_output(t, rep[i].a, "bwd"), *yb = vkt_test_read_output(t, rep[i].b, "bwd again");
+        if (rep[i].a == &dx)
+            for (size_t j = 0; j < n; j++) ya[j] += dx0[j];
         if (memcmp(ya, yb, vkt_tensor_bytes(&rep[i].a->view)) != 0)
             vkt_test_fail(t, "layernorm bwd output %zu differs between two identical runs (%s)", i, tag);
         free(ya), free(yb);
     }
     free(x), free(w), free(b), free(dy), free(dw0), free(db0), free(xd), free(wd), free(bd), free(dyd);
-    free(dwr), free(dbr), free(yr), free(mr), free(rr), free(dxr);
+    free(dwr), free(dbr), free(yr), free(mr), free(rr), free(dxr), free(dx0);
     vkt_arena_reset(t->arena);
 }
 

@@ -403,6 +403,7 @@ static const mm_case cases[] = {
     {24, 16, 40, true, true, 3, 16, -1, 1, false, true, 0, F32, 1, false},
     {16, 16, 2056, false, false, 1, 0, 0, 0, true, true, 0, F32, 1, false}, /* K over WIDE_KMAX: 3 K chunks */
     {24, 8, 1040, true, true, 2, 8, 0, 0, true, false, 0, F32, 1, false},
+    {40, 61, 48, false, true, 1, 0, 0, 0, true, true, 0, F32, 1, false}, /* N % 8 != 0: element-wise epilogue */
     /* A's rows misaligned only by its stride (K or M not a multiple of 8): 8 row classes, fast middles */
     {40, 16, 1001, false, false, 1, 0, 0, 0, true, false, 0, F32, 0, false},
     {300, 24, 131, false, false, 1, 0, 0, 0, false, true, 0.5f, F32, 0, false},
@@ -436,6 +437,7 @@ static const mm_case cases[] = {
     {16, 24, 32, false, false, 5, 8, 0, 3, true, false, 0, VKT_DTYPE_F16, 1, true},
     {24, 16, 40, true, true, 3, 16, -1, 1, false, true, 0, VKT_DTYPE_BF16, 1, false},
     {8, 3000, 40, false, true, 1, 0, 0, 0, true, false, 0, VKT_DTYPE_F16, 1, true}, /* N split */
+    {40, 61, 48, false, true, 1, 0, 0, 0, true, true, 0, VKT_DTYPE_BF16, 1, true},  /* element-wise epilogue */
 };
 
 int main(void) {

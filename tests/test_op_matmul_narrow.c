@@ -1,13 +1,13 @@
 /* matmul_narrow (issue 7): the rank-r products of a LoRA branch on CPU drivers, against the double reference.
  *
  * Shapes are those of a branch with rows x in -> out and rank r (src/ops/lora.c): u = x A^T (NT, N = r),
- * y += s u B^T (NT, K = r, a column window of a fused output), du = dy_window B (NN, N = r, A strided),
- * dx += s du A (NN, K = r), dB += s dy^T u (TN, N = r), with odd row counts, r = 8, 16, 24, 64, alpha != 1,
- * overwrite and accumulate, batches, K over the 1024-long chunks, a split over the binding limit, f32 and
- * 16-bit inputs, f32 and 16-bit C. Each case checks that every dispatch ran the expected kernel (the
+ * du = dy_window B (NN, N = r, A strided), dB += s dy^T u (TN, N = r), and with N <= 64 also y += s u B^T
+ * (NT, K = r, a column window of a fused output) and dx += s du A (NN, K = r); odd row counts, r = 8, 16, 24,
+ * 64, alpha != 1, overwrite and accumulate, batches, K chunks, a split over the binding limit, f32 and
+ * 16-bit inputs, f32 and 16-bit C. Each case checks that the fast dispatches all ran the expected kernel (the
  * profile), that C outside its window and between batches keeps its bits, and that the result equals
  * matmul_wide's forced on the same operands bit for bit (the same sums in the same k order). The weight
- * gradient dA += du^T x (TN, M = r) stays on matmul_wide with a tile of M rows and is checked the same way.
+ * gradient dA += du^T x (TN, M = r) and products with N > 64 stay on matmul_wide and are checked the same way.
  * Bounds as in test_op_matmul.c: 1.2e-4 * sqrt(K), plus one rounding of a 16-bit C. */
 #include <string.h>
 
@@ -167,7 +167,7 @@ static const nc_case cases[] = {
     {"u = x A^T r24", 67, 24, 48, false, true, 1, 0, 0, 24, 0, false, 0, F32, false, NARROW},
     {"u = x A^T r64", 65, 64, 24, false, true, 1, 0, 0, 64, 0, false, 0, F32, false, NARROW},
     {"y += s u B^T", 67, 40, 16, false, true, 1, 0, 0, 88, 8, true, 2.0f, F32, false, NARROW},
-    {"y += s u B^T r8", 130, 72, 8, false, true, 1, 0, 0, 72, 0, true, -0.5f, F32, false, NARROW},
+    {"y += s u B^T r8 (N > 64)", 130, 72, 8, false, true, 1, 0, 0, 72, 0, true, -0.5f, F32, false, WIDE},
     {"y = s u B^T r24", 67, 48, 24, false, true, 1, 0, 0, 64, 16, false, 0.25f, F32, false, NARROW},
     {"du = dy_window B", 67, 16, 72, false, false, 1, 16, 0, 16, 0, false, 0, F32, false, NARROW},
     {"du = dy_window B r24", 75, 24, 40, false, false, 1, 8, 0, 24, 0, false, 0, F32, false, NARROW},

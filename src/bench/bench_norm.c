@@ -94,9 +94,9 @@ static vkt_status record(vkt_rec *r, void *c) {
         return x->rms ? vkt_op_rmsnorm_fwd(r, &x->x, &x->w, 1e-5f, &x->y, &x->rstd)
                       : vkt_op_layernorm_fwd(r, &x->x, &x->w, &x->b, 1e-5f, &x->y, &x->mean, &x->rstd);
     VKT_TRY(vkt_rec_fill(r, &x->dw, 0));
-    if (x->rms) return vkt_op_rmsnorm_bwd(r, &x->x, &x->w, &x->rstd, &x->dy, &x->dx, &x->dw, &x->scratch);
+    if (x->rms) return vkt_op_rmsnorm_bwd(r, &x->x, &x->w, &x->rstd, &x->dy, &x->dx, false, &x->dw, &x->scratch);
     VKT_TRY(vkt_rec_fill(r, &x->db, 0));
-    return vkt_op_layernorm_bwd(r, &x->x, &x->w, &x->mean, &x->rstd, &x->dy, &x->dx, &x->dw, &x->db, &x->scratch);
+    return vkt_op_layernorm_bwd(r, &x->x, &x->w, &x->mean, &x->rstd, &x->dy, &x->dx, false, &x->dw, &x->db, &x->scratch);
 }
 
 /* Bounds as in tests/test_op_layernorm.c and test_op_rmsnorm.c. */

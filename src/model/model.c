@@ -79,7 +79,6 @@ static vkt_status plan_acts(vkt_model *m, planner *p, bool backward, int64_t nor
     for (int k = 0; k < 2 && !m->grads_arena; k++) VKT_TRY(plan(p, F32, 1, C, &m->dnorm_sink[k]));
     VKT_TRY(plan(p, A, BT, C, &m->dres));
     VKT_TRY(plan(p, A, BT, C, &m->dtmp_c));
-    VKT_TRY(plan(p, A, BT, C, &m->dtmp_c2));
     VKT_TRY(plan(p, A, BT, QKV, &m->dqkv));
     VKT_TRY(plan(p, A, BT, NH * HS, &m->datty));
     VKT_TRY(plan(p, A, BT, FC, &m->dfc));

@@ -109,7 +109,7 @@ typedef struct {
     vkt_tensor loss_stats;       /* (4) vkt_xent_stats of the current slot: mean loss, n_valid, ... */
     vkt_tensor xent_rowstats;    /* (BT, 2) for the loss-only forward */
     /* backward scratch */
-    vkt_tensor dres, dtmp_c, dtmp_c2; /* (BT, C) residual-stream gradient and two (BT, C) temporaries */
+    vkt_tensor dres, dtmp_c;          /* (BT, C) residual-stream gradient and a (BT, C) temporary */
     vkt_tensor dqkv;             /* (BT, (NH + 2 KVH) HS) */
     vkt_tensor datty;            /* (BT, NH HS) */
     vkt_tensor dfc, dfc_act;     /* (BT, F or 2F), (BT, F) */

@@ -56,16 +56,13 @@ vkt_status vkt_model_norm_fwd(const vkt_model *m, vkt_rec *r, const vkt_tensor *
 vkt_status vkt_model_norm_bwd(vkt_model *m, vkt_rec *r, const vkt_tensor *dy, const vkt_tensor *x,
                               const vkt_tensor *w, const vkt_tensor *mean, const vkt_tensor *rstd,
                               const vkt_tensor *dx, const vkt_tensor *dw, const vkt_tensor *db) {
-    /* The norm ops overwrite dx; the residual stream needs dx += ..., so go through a temporary. */
-    const vkt_tensor *tmp = &m->dtmp_c2;
     /* A frozen model's norm weights get no gradient; the ops still want somewhere to put it. */
     if (!dw) dw = &m->dnorm_sink[0];
     if (!db && m->cfg.arch == VKT_ARCH_GPT2) db = &m->dnorm_sink[1];
+    /* dx is the residual stream's gradient: the norm's contribution is added to it. */
     if (m->cfg.arch == VKT_ARCH_GPT2)
-        VKT_TRY(vkt_op_layernorm_bwd(r, x, w, mean, rstd, dy, tmp, dw, db, &m->norm_scratch));
-    else
-        VKT_TRY(vkt_op_rmsnorm_bwd(r, x, w, rstd, dy, tmp, dw, &m->norm_scratch));
-    return vkt_op_residual_fwd(r, dx, tmp, dx);
+        return vkt_op_layernorm_bwd(r, x, w, mean, rstd, dy, dx, true, dw, db, &m->norm_scratch);
+    return vkt_op_rmsnorm_bwd(r, x, w, rstd, dy, dx, true, dw, &m->norm_scratch);
 }
 
 vkt_status vkt_model_act_fwd(const vkt_model *m, vkt_rec *r, const vkt_tensor *fc, const vkt_tensor *y) {

@@ -18,9 +18,9 @@ typedef struct {
 _Static_assert(sizeof(vkt_pc_layernorm_fwd) == 32, "keep in sync with layernorm_fwd.comp");
 
 typedef struct {
-    uint32_t n_rows, C, x_off, dy_off, dx_off, m_off, r_off, p_off;
+    uint32_t n_rows, C, x_off, dy_off, dx_off, m_off, r_off, p_off, accumulate;
 } vkt_pc_layernorm_bwd;
-_Static_assert(sizeof(vkt_pc_layernorm_bwd) == 32, "keep in sync with layernorm_bwd.comp");
+_Static_assert(sizeof(vkt_pc_layernorm_bwd) == 36, "keep in sync with layernorm_bwd.comp");
 
 #define WG        256  /* fwd: WG / subgroup size rows per workgroup; bwd: one chunk of rows per workgroup */
 #define MAX_CHUNK 1024 /* rows per bwd chunk: bounds the shader's shared arrays (5 floats per row) */
@@ -61,7 +61,7 @@ int64_t vkt_op_layernorm_bwd_scratch(const vkt_rec *r, int64_t n_rows, int64_t C
 }
 
 vkt_status vkt_op_layernorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, const vkt_tensor *mean,
-                                const vkt_tensor *rstd, const vkt_tensor *dy, const vkt_tensor *dx,
+                                const vkt_tensor *rstd, const vkt_tensor *dy, const vkt_tensor *dx, bool accumulate_dx,
                                 const vkt_tensor *dw, const vkt_tensor *db, const vkt_tensor *scratch) {
     int64_t C = vkt_tensor_numel(w), N = vkt_tensor_numel(x) / C;
     VKT_ASSERT(N * C == vkt_tensor_numel(x) && vkt_tensor_numel(dy) == N * C && vkt_tensor_numel(dx) == N * C);
@@ -79,13 +79,13 @@ vkt_status vkt_op_layernorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tenso
     for (int64_t r0 = 0; r0 < N; r0 += pl.split_rows) {
         int64_t n = N - r0 < pl.split_rows ? N - r0 : pl.split_rows;
         int64_t p0 = r0 / pl.rows_per_chunk, np = (n + pl.rows_per_chunk - 1) / pl.rows_per_chunk;
-        vkt_pc_layernorm_bwd pc = {.n_rows = (uint32_t)n, .C = (uint32_t)C};
+        vkt_pc_layernorm_bwd pc = {.n_rows = (uint32_t)n, .C = (uint32_t)C, .accumulate = accumulate_dx};
         vkt_binding bind[7] = {{vkt_ops_rows_binding(r, x, C, r0, n, &pc.x_off), VKT_READ},
                                {vkt_ops_rows_binding(r, dy, C, r0, n, &pc.dy_off), VKT_READ},
                                {*w, VKT_READ},
                                {vkt_ops_rows_binding(r, mean, 1, r0, n, &pc.m_off), VKT_READ},
                                {vkt_ops_rows_binding(r, rstd, 1, r0, n, &pc.r_off), VKT_READ},
-                               {vkt_ops_rows_binding(r, dx, C, r0, n, &pc.dx_off), VKT_WRITE},
+                               {vkt_ops_rows_binding(r, dx, C, r0, n, &pc.dx_off), accumulate_dx ? VKT_RW : VKT_WRITE},
                                {vkt_ops_rows_binding(r, &partial, 2 * C, p0, np, &pc.p_off), VKT_WRITE}};
         /* 4-wide view of x, dy, w, dx, partial when every row starts on a 16-byte boundary (any dtype). */
         const vkt_binding vb[5] = {bind[0], bind[1], bind[2], bind[5], bind[6]};

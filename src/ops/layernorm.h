@@ -18,7 +18,8 @@ vkt_status vkt_op_layernorm_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tenso
 int64_t vkt_op_layernorm_bwd_scratch(const vkt_rec *r, int64_t n_rows, int64_t C);
 
 /* With g = dy * w and xhat = (x - mean) * rstd:
- *   dx  = rstd * (g - mean_c(g) - xhat * mean_c(g * xhat))   (overwrites dx)
+ *   dx  = rstd * (g - mean_c(g) - xhat * mean_c(g * xhat))   (overwrites dx; accumulate_dx: dx += it, the
+ *                                                             residual stream's gradient, in f32, rounded once)
  *   dw += sum_rows dy * xhat,  db += sum_rows dy               (accumulate; fixed-order sums, no atomics)
  * x, dy, dx: (N, C); w, dw, db: (C); mean, rstd: (N) from the forward; scratch: at least
  * vkt_op_layernorm_bwd_scratch(N, C) f32 elements, clobbered. x, w, dy, dx share one storage dtype (f32,
@@ -26,7 +27,7 @@ int64_t vkt_op_layernorm_bwd_scratch(const vkt_rec *r, int64_t n_rows, int64_t C
  * mean, rstd, dw, db and scratch are f32 (statistics and parameter gradients). Mismatches: VKT_ERR_ARG,
  * logged. dx must not overlap x or dy. */
 vkt_status vkt_op_layernorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, const vkt_tensor *mean,
-                                const vkt_tensor *rstd, const vkt_tensor *dy, const vkt_tensor *dx,
+                                const vkt_tensor *rstd, const vkt_tensor *dy, const vkt_tensor *dx, bool accumulate_dx,
                                 const vkt_tensor *dw, const vkt_tensor *db, const vkt_tensor *scratch);
 
 #endif

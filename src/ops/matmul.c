@@ -177,8 +177,7 @@ static vkt_status pick_tile(vkt_rec *r, vkt_mm_kernel kind, vkt_dtype dt, const 
 
 /* c16: C and bias in the inputs' 16-bit dtype (the *_c16 shader variants) instead of f32. */
 static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_desc *dm, vkt_dtype dt, bool c16,
-                             bool wide,
-                             kernel *k) {
+                             bool wide, bool c_words, kernel *k) {
     const bool ta = dm->trans_a, tb = dm->trans_b;
     const vkt_device_info *info = vkt_device_get_info(vkt_rec_device(r));
     static const char *suffix[] = {[VKT_DTYPE_F32] = "f32", [VKT_DTYPE_F16] = "f16", [VKT_DTYPE_BF16] = "bf16"};
@@ -223,8 +222,8 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_
                 snprintf(shader, sizeof shader, "matmul_wide");
             else
                 snprintf(shader, sizeof shader, "matmul_wide_%s%s", suffix[dt], csuf);
-            const uint32_t wspec[] = {t.wg, t.tm, t.tn, ta, tb, true};
-            d.n_spec = 6;
+            const uint32_t wspec[] = {t.wg, t.tm, t.tn, ta, tb, true, c_words};
+            d.n_spec = 7;
             memcpy(d.spec, wspec, sizeof wspec);
             k->name = "matmul_wide", k->bm = t.tm, k->bn = t.wg * t.tn, k->bk = WIDE_K, k->m_fast = true;
             /* K chunks accumulate into C: a 16-bit C would round once per chunk, so it takes K whole. */
@@ -274,17 +273,18 @@ static void plan(const vkt_rec *r, const kernel *kern, const vkt_matmul_desc *d,
 }
 
 /* matmul_narrow (issue 7): the wide kernel's operands with lanes along M and C moved 8 elements per access,
- * for the narrow products of a LoRA branch (N = r or K = r) where matmul_wide leaves most lanes idle or
- * spends its time in C's read-modify-write (see shaders/matmul_narrow.comp). Also needs C's row stride,
- * window start, batch stride and N on multiples of 8. */
-#define NARROW_MAX_N 64 /* N up to this: lanes along M keep every lane busy */
-#define NARROW_MAX_K 64 /* K up to this: C's traffic outweighs the K loop */
+ * for the products of a LoRA branch whose N is its rank r (u = x A^T, du = dy B, dB += dy^T u), where
+ * matmul_wide's lanes along N mostly sit past the edge (see shaders/matmul_narrow.comp). Also needs C's row
+ * stride, window start, batch stride and N on multiples of 8. The K = r products (y += s u B^T, dx += s du A)
+ * measured the same on both kernels now that matmul_wide moves C in words too: they stay there. */
+#define NARROW_MAX_N 64 /* N up to this: lanes along M keep every lane busy (r = 64: 0.5-0.7 of the FMA peak
+                           against 0.3-0.4 on matmul_wide) */
 #define NARROW_MIN_M 64 /* one full workgroup of rows (8 lanes x 8) */
 
 static bool narrow_wanted(const vkt_matmul_desc *d, const operand *oc, int64_t nb) {
     bool c_words = d->n % 8 == 0 && oc->ld % 8 == 0 && starts_on_8(oc) && (nb == 1 || oc->stride % 8 == 0);
     if (d->force) return c_words && d->force->kernel == VKT_MM_KERNEL_NARROW;
-    return c_words && d->m >= NARROW_MIN_M && (d->n <= NARROW_MAX_N || d->k <= NARROW_MAX_K);
+    return c_words && d->m >= NARROW_MIN_M && d->n <= NARROW_MAX_N;
 }
 
 bool vkt_matmul_narrow_ok(const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *c, const vkt_matmul_desc *d) {
@@ -323,10 +323,13 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
     int64_t box[4];
     /* A forced general kernel (tests, the tuner) keeps aligned operands off the wide one. */
     if (d->force && d->force->kernel == VKT_MM_KERNEL_REG) wide = false;
+    /* The wide kernel's word epilogue: C's rows, start and N (so every box's) and the bias's start on 8. */
+    bool c_words = wide && N % 8 == 0 && oc.ld % 8 == 0 && starts_on_8(&oc) && (nb == 1 || oc.stride % 8 == 0) &&
+                   (!bias || starts_on_8(&obias));
     bool narrow = wide && narrow_wanted(d, &oc, nb);
     for (;;) {
-        vkt_status st =
-            narrow ? get_narrow_kernel(r, d, a->dtype, c16, &kern) : get_kernel(r, v, d, a->dtype, c16, wide, &kern);
+        vkt_status st = narrow ? get_narrow_kernel(r, d, a->dtype, c16, &kern)
+                               : get_kernel(r, v, d, a->dtype, c16, wide, wide && c_words, &kern);
         VKT_TRY(st);
         plan(r, &kern, d, &oa, &ob, &oc, nb, box);
         /* The fast kernels need every box edge on a multiple of 8 (window starts stay 32-byte aligned); else

@@ -17,9 +17,9 @@
  *   reg      barrier-free register tiles, for CPU drivers (lavapipe): each workgroup owns a few rows and each
  *            invocation a tile of columns; operands aligned to 8 elements load 8 at a time (matmul_wide: 32
  *            bytes of f32, or 16 bytes of f16 / bf16 widened in registers). On those operands, products with
- *            N <= 64 or K <= 64 and M >= 64 (a LoRA branch's rank-r products) run matmul_narrow instead, whose
- *            lanes run along M and which moves C 8 elements per access (C's row stride, window start and N
- *            multiples of 8 too): the same sums in the same order, several times faster there.
+ *            N <= 64 and M >= 64 (a LoRA branch's rank-r products u = x A^T, du = dy B, dB += dy^T u) run
+ *            matmul_narrow instead, whose lanes run along M (C's row stride, window start and N multiples of 8
+ *            too): the same sums in the same order, 5-10x faster there.
  *   smem     shared-memory tiles, for GPUs.
  *   coopmat  GL_NV_cooperative_matrix (f16 inputs, f32 accumulate); built only when glslang supports it and
  *            chosen only when the device reports a 16x16x16 f16 x f16 -> f32 shape.

@@ -98,11 +98,12 @@ vkt_status vkt_matmul_tune(vkt_device *dev, vkt_mm_kernel kernel, bool trans_a, 
 
     tune_state s = {0};
     size_t es = vkt_dtype_size(dt), slack = 4096;
-    size_t bytes = (size_t)(m * k + k * n) * es + (size_t)(m * n) * 4 + 4 * slack;
+    /* Element counts rounded up to even: the fill below writes whole 4-byte words (16-bit inputs). */
+    int64_t na = (m * k + 1) & ~(int64_t)1, nb = (k * n + 1) & ~(int64_t)1;
+    size_t bytes = (size_t)(na + nb) * es + (size_t)(m * n) * 4 + 4 * slack;
     vkt_status st = vkt_arena_create(dev, "matmul_tune", bytes, &s.arena);
-    /* Even element counts: 16-bit operands are filled in 4-byte words. */
-    if (st == VKT_OK) st = vkt_tensor_alloc(s.arena, dt, (m * k + 1) / 2 * 2, 1, 1, 1, &s.a);
-    if (st == VKT_OK) st = vkt_tensor_alloc(s.arena, dt, (k * n + 1) / 2 * 2, 1, 1, 1, &s.b);
+    if (st == VKT_OK) st = vkt_tensor_alloc(s.arena, dt, na, 1, 1, 1, &s.a);
+    if (st == VKT_OK) st = vkt_tensor_alloc(s.arena, dt, nb, 1, 1, 1, &s.b);
     if (st == VKT_OK) st = vkt_tensor_alloc(s.arena, VKT_DTYPE_F32, m * n, 1, 1, 1, &s.c);
     if (st == VKT_OK) st = vkt_rec_create(dev, 0, &s.rec[0]);
     if (st == VKT_OK) st = vkt_rec_begin(s.rec[0]);

@@ -14,7 +14,7 @@ typedef struct {
 _Static_assert(sizeof(vkt_pc_rmsnorm_fwd) == 32, "keep in sync with rmsnorm_fwd.comp");
 
 typedef struct {
-    uint32_t n_rows, C, x_off, dy_off, dx_off, r_off, p_off, _pad;
+    uint32_t n_rows, C, x_off, dy_off, dx_off, r_off, p_off, accumulate;
 } vkt_pc_rmsnorm_bwd;
 _Static_assert(sizeof(vkt_pc_rmsnorm_bwd) == 32, "keep in sync with rmsnorm_bwd.comp");
 
@@ -53,7 +53,7 @@ int64_t vkt_op_rmsnorm_bwd_scratch(const vkt_rec *r, int64_t n_rows, int64_t C) 
 }
 
 vkt_status vkt_op_rmsnorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, const vkt_tensor *rstd,
-                              const vkt_tensor *dy, const vkt_tensor *dx, const vkt_tensor *dw,
+                              const vkt_tensor *dy, const vkt_tensor *dx, bool accumulate_dx, const vkt_tensor *dw,
                               const vkt_tensor *scratch) {
     int64_t C = vkt_tensor_numel(w), N = vkt_tensor_numel(x) / C;
     VKT_ASSERT(N * C == vkt_tensor_numel(x) && vkt_tensor_numel(dy) == N * C && vkt_tensor_numel(dx) == N * C);
@@ -71,12 +71,12 @@ vkt_status vkt_op_rmsnorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor 
     for (int64_t r0 = 0; r0 < N; r0 += pl.split_rows) {
         int64_t n = N - r0 < pl.split_rows ? N - r0 : pl.split_rows;
         int64_t p0 = r0 / pl.rows_per_chunk, np = (n + pl.rows_per_chunk - 1) / pl.rows_per_chunk;
-        vkt_pc_rmsnorm_bwd pc = {.n_rows = (uint32_t)n, .C = (uint32_t)C};
+        vkt_pc_rmsnorm_bwd pc = {.n_rows = (uint32_t)n, .C = (uint32_t)C, .accumulate = accumulate_dx};
         vkt_binding bind[6] = {{vkt_ops_rows_binding(r, x, C, r0, n, &pc.x_off), VKT_READ},
                                {vkt_ops_rows_binding(r, dy, C, r0, n, &pc.dy_off), VKT_READ},
                                {*w, VKT_READ},
                                {vkt_ops_rows_binding(r, rstd, 1, r0, n, &pc.r_off), VKT_READ},
-                               {vkt_ops_rows_binding(r, dx, C, r0, n, &pc.dx_off), VKT_WRITE},
+                               {vkt_ops_rows_binding(r, dx, C, r0, n, &pc.dx_off), accumulate_dx ? VKT_RW : VKT_WRITE},
                                {vkt_ops_rows_binding(r, &partial, C, p0, np, &pc.p_off), VKT_WRITE}};
         /* 4-wide view of x, dy, w, dx, partial when every row starts on a 16-byte boundary (any dtype). */
         const vkt_binding vb[5] = {bind[0], bind[1], bind[2], bind[4], bind[5]};

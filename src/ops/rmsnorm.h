@@ -17,14 +17,15 @@ vkt_status vkt_op_rmsnorm_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor 
 int64_t vkt_op_rmsnorm_bwd_scratch(const vkt_rec *r, int64_t n_rows, int64_t C);
 
 /* With g = dy * w:
- *   dx  = rstd * g - x * rstd^3 * mean_c(g * x)   (overwrites dx)
+ *   dx  = rstd * g - x * rstd^3 * mean_c(g * x)   (overwrites dx; accumulate_dx: dx += it, the residual
+ *                                                  stream's gradient, in f32, rounded once)
  *   dw += sum_rows dy * x * rstd                  (accumulates; fixed-order sums, no atomics)
  * x, dy, dx: (N, C); w, dw: (C); rstd: (N) from the forward; scratch: at least vkt_op_rmsnorm_bwd_scratch
  * f32 elements, clobbered. x, w, dy, dx share one storage dtype (f32, f16 or bf16: activations, their
  * gradients and the half weight copy of a mixed precision run; f32 math); rstd, dw and scratch are f32
  * (statistics and parameter gradients). Mismatches: VKT_ERR_ARG, logged. dx must not overlap x or dy. */
 vkt_status vkt_op_rmsnorm_bwd(vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w, const vkt_tensor *rstd,
-                              const vkt_tensor *dy, const vkt_tensor *dx, const vkt_tensor *dw,
+                              const vkt_tensor *dy, const vkt_tensor *dx, bool accumulate_dx, const vkt_tensor *dw,
                               const vkt_tensor *scratch);
 
 #endif
