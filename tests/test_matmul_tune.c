@@ -179,8 +179,9 @@ static float *run_forced(vkt_test *t, vkt_matmul_variant v, const vkt_matmul_for
                             .variant = v,
                             .force = f};
     /* A forced aligned-kernel tile only reaches that kernel on aligned operands. */
-    if (f->kernel == VKT_MM_KERNEL_WIDE && !vkt_matmul_wide_ok(&x.a, &x.b, &x.d))
-        vkt_test_fail(t, "%lldx%lldx%lld is not a shape for matmul_wide", (long long)s->m, (long long)s->n,
+    bool words = f->kernel == VKT_MM_KERNEL_WIDE || f->kernel == VKT_MM_KERNEL_NARROW;
+    if (words && !vkt_matmul_wide_ok(&x.a, &x.b, &x.d))
+        vkt_test_fail(t, "%lldx%lldx%lld is not a shape for matmul_wide or matmul_narrow", (long long)s->m, (long long)s->n,
                       (long long)s->k);
     vkt_test_run(t, run_mm, &x);
     float *y = vkt_test_read_output(t, &out, "c");
@@ -264,6 +265,8 @@ int main(void) {
     check_candidates(&t, VKT_MM_KERNEL_REG, VKT_MATMUL_REG, odd, sizeof odd / sizeof odd[0]);
     check_candidates(&t, VKT_MM_KERNEL_WIDE, VKT_MATMUL_REG, aligned, sizeof aligned / sizeof aligned[0]);
     check_candidates(&t, VKT_MM_KERNEL_SMEM, VKT_MATMUL_SMEM, odd, sizeof odd / sizeof odd[0]);
+    /* matmul_narrow (C on multiples of 8 too, as every aligned shape here has it) */
+    check_candidates(&t, VKT_MM_KERNEL_NARROW, VKT_MATMUL_REG, aligned, sizeof aligned / sizeof aligned[0]);
     if (info->coopmat_nv) printf("   coopmat has one configuration: covered by test_op_matmul\n");
 
     char cmd[300];

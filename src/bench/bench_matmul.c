@@ -106,6 +106,19 @@ vkt_status vkt_bench_group_matmul(vkt_bench *b) {
         {512, 128, 768, true, false, true, "char_dw_mlp_fc", VKT_DTYPE_F32},
         {128, 512, 768, true, false, true, "char_dw_mlp_proj", VKT_DTYPE_F32},
         {128, 128, 768, true, false, true, "char_dw_attn_proj", VKT_DTYPE_F32},
+        /* A LoRA branch of r = 16 on TinyLlama's MLP (512 rows, in 2048, out 5632): the rank-r products
+         * (issue 7), on matmul_narrow except dA (M = r). */
+        {512, 16, 2048, false, true, false, "lora_u", VKT_DTYPE_F32},   /* u = x A^T */
+        {512, 5632, 16, false, true, true, "lora_y", VKT_DTYPE_F32},    /* y += s u B^T */
+        {512, 16, 5632, false, false, false, "lora_du", VKT_DTYPE_F32}, /* du = dy B */
+        {512, 2048, 16, false, false, true, "lora_dx", VKT_DTYPE_F32},  /* dx += s du A */
+        {16, 2048, 512, true, false, true, "lora_dA", VKT_DTYPE_F32},   /* dA += du^T x */
+        {5632, 16, 512, true, false, true, "lora_dB", VKT_DTYPE_F32},   /* dB += dy^T u */
+        /* r = 64 */
+        {512, 64, 2048, false, true, false, "lora64_u", VKT_DTYPE_F32},
+        {512, 64, 5632, false, false, false, "lora64_du", VKT_DTYPE_F32},
+        {512, 2048, 64, false, false, true, "lora64_dx", VKT_DTYPE_F32},
+        {5632, 64, 512, true, false, true, "lora64_dB", VKT_DTYPE_F32},
     };
     static const shape quick[] = {
         {64, 72, 40, false, false, false, "square", VKT_DTYPE_F32},
@@ -122,13 +135,17 @@ vkt_status vkt_bench_group_matmul(vkt_bench *b) {
         vkt_matmul_variant v = vkt_matmul_pick(b->rec, s->dt, VKT_MATMUL_AUTO);
         vkt_tensor probe = {.dtype = s->dt};
         vkt_matmul_desc d = desc_of(&x);
+        vkt_tensor probe_c = {.dtype = VKT_DTYPE_F32};
         bool wide = v == VKT_MATMUL_REG && vkt_matmul_wide_ok(&probe, &probe, &d);
+        bool narrow = wide && vkt_matmul_narrow_ok(&probe, &probe, &probe_c, &d);
+        const char *kernel = narrow ? "/narrow" : wide ? "/wide" : "";
         char variant[48];
-        snprintf(variant, sizeof variant, "%s%s_%c%c%s_%s", vkt_matmul_variant_name(v), wide ? "/wide" : "",
-                 s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->acc ? "+fill" : "", s->role);
+        snprintf(variant, sizeof variant, "%s%s_%c%c%s_%s", vkt_matmul_variant_name(v), kernel, s->ta ? 'T' : 'N',
+                 s->tb ? 'T' : 'N', s->acc ? "+fill" : "", s->role);
         /* The tile the op will record with (tuned now when tuning is on and the class is new). */
         vkt_mm_kernel kind = v == VKT_MATMUL_SMEM ? VKT_MM_KERNEL_SMEM
                              : v == VKT_MATMUL_COOPMAT ? VKT_MM_KERNEL_COOP
+                             : narrow ? VKT_MM_KERNEL_NARROW
                              : wide ? VKT_MM_KERNEL_WIDE : VKT_MM_KERNEL_REG;
         vkt_matmul_tile tile;
         VKT_TRY(vkt_matmul_tile_for(b->dev, kind, s->ta, s->tb, s->dt, s->m, s->n, s->k, &tile));

@@ -273,6 +273,41 @@ static void plan(const vkt_rec *r, const kernel *kern, const vkt_matmul_desc *d,
     box[0] = bc, box[1] = mc, box[2] = nc, box[3] = kc;
 }
 
+/* matmul_narrow (issue 7): the wide kernel's operands with lanes along M and C moved 8 elements per access,
+ * for the products of a LoRA branch whose N is its rank r (u = x A^T, du = dy B, dB += dy^T u), where
+ * matmul_wide's lanes along N mostly sit past the edge (see shaders/matmul_narrow.comp). Also needs C's row
+ * stride, window start, batch stride and N on multiples of 8. The K = r products (y += s u B^T, dx += s du A)
+ * measured the same on both kernels now that matmul_wide moves C in words too: they stay there. */
+#define NARROW_MAX_N 64 /* N up to this: lanes along M keep every lane busy (r = 64: 0.5-0.7 of the FMA peak
+                           against 0.3-0.4 on matmul_wide) */
+#define NARROW_MIN_M 64 /* one full workgroup of rows (8 lanes x 8) */
+
+static bool narrow_wanted(const vkt_matmul_desc *d, const operand *oc, int64_t nb) {
+    bool c_words = d->n % 8 == 0 && oc->ld % 8 == 0 && starts_on_8(oc) && (nb == 1 || oc->stride % 8 == 0);
+    if (d->force) return c_words && d->force->kernel == VKT_MM_KERNEL_NARROW;
+    return c_words && d->m >= NARROW_MIN_M && d->n <= NARROW_MAX_N;
+}
+
+bool vkt_matmul_narrow_ok(const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *c, const vkt_matmul_desc *d) {
+    int64_t nb = d->batch > 1 ? d->batch : 1;
+    operand oc = {c, ld_c(d), nb > 1 ? d->stride_c : 0, 0};
+    return vkt_matmul_wide_ok(a, b, d) && narrow_wanted(d, &oc, nb);
+}
+
+static vkt_status get_narrow_kernel(vkt_rec *r, const vkt_matmul_desc *d, vkt_dtype dt, bool c16, kernel *k) {
+    static const char *suffix[] = {[VKT_DTYPE_F32] = "", [VKT_DTYPE_F16] = "_f16", [VKT_DTYPE_BF16] = "_bf16"};
+    vkt_matmul_tile t;
+    VKT_TRY(pick_tile(r, VKT_MM_KERNEL_NARROW, dt, d, &t));
+    char shader[48];
+    snprintf(shader, sizeof shader, "matmul_narrow%s%s", suffix[dt], c16 ? "_c16" : "");
+    vkt_pipeline_desc pd = {.shader = shader, .pc_size = sizeof(vkt_pc_matmul), .n_bindings = 4, .n_spec = 5};
+    const uint32_t spec[] = {t.wg, t.tm, t.tn, d->trans_a, d->trans_b};
+    memcpy(pd.spec, spec, sizeof spec);
+    *k = (kernel){.name = "matmul_narrow", .bm = (int64_t)t.wg * t.tm, .bn = t.tn, .bk = WIDE_K, .m_fast = true};
+    k->kmax = c16 ? 0 : t.kmax; /* as matmul_wide: a 16-bit C takes K whole */
+    return vkt_pipeline_get(vkt_rec_device(r), &pd, &k->p);
+}
+
 /* Records d on operands as given (any row strides and start elements); see vkt_op_matmul. */
 static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, operand ob, const vkt_tensor *bias,
                               operand oc) {
@@ -292,13 +327,18 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
     /* The wide kernel's word epilogue: C's rows, start and N (so every box's) and the bias's start on 8. */
     bool c_words = wide && N % 8 == 0 && oc.ld % 8 == 0 && starts_on_8(&oc) && (nb == 1 || oc.stride % 8 == 0) &&
                    (!bias || starts_on_8(&obias));
-    VKT_TRY(get_kernel(r, v, d, a->dtype, c16, wide, c_words, &kern));
-    plan(r, &kern, d, &oa, &ob, &oc, nb, box);
-    /* The wide kernel needs every box edge on a multiple of 8 (window starts stay 32-byte aligned). */
-    if (wide && !((box[1] == M || box[1] % 8 == 0) && (box[2] == N || box[2] % 8 == 0) &&
-                  (box[3] == K || box[3] % 8 == 0))) {
-        VKT_TRY(get_kernel(r, v, d, a->dtype, c16, false, false, &kern));
+    bool narrow = wide && narrow_wanted(d, &oc, nb);
+    for (;;) {
+        vkt_status st = narrow ? get_narrow_kernel(r, d, a->dtype, c16, &kern)
+                               : get_kernel(r, v, d, a->dtype, c16, wide, wide && c_words, &kern);
+        VKT_TRY(st);
         plan(r, &kern, d, &oa, &ob, &oc, nb, box);
+        /* The fast kernels need every box edge on a multiple of 8 (window starts stay 32-byte aligned); else
+         * the next kernel down (narrow, wide, general) plans again. */
+        bool on_8 =
+            (box[1] == M || box[1] % 8 == 0) && (box[2] == N || box[2] % 8 == 0) && (box[3] == K || box[3] % 8 == 0);
+        if (!wide || on_8) break;
+        wide = narrow, narrow = false; /* narrow implies wide */
     }
     const int64_t bc = box[0], mc = box[1], nc = box[2], kc = box[3];
 

@@ -16,7 +16,10 @@
  * Kernel variants, chosen per device (env VKT_MATMUL_VARIANT=<name> forces one; see vkt_matmul_variant):
  *   reg      barrier-free register tiles, for CPU drivers (lavapipe): each workgroup owns a few rows and each
  *            invocation a tile of columns; operands aligned to 8 elements load 8 at a time (matmul_wide: 32
- *            bytes of f32, or 16 bytes of f16 / bf16 widened in registers).
+ *            bytes of f32, or 16 bytes of f16 / bf16 widened in registers). On those operands, products with
+ *            N <= 64 and M >= 64 (a LoRA branch's rank-r products u = x A^T, du = dy B, dB += dy^T u) run
+ *            matmul_narrow instead, whose lanes run along M (C's row stride, window start and N multiples of 8
+ *            too): the same sums in the same order, 5-10x faster there.
  *   smem     shared-memory tiles, for GPUs.
  *   coopmat  GL_NV_cooperative_matrix (f16 inputs, f32 accumulate); built only when glslang supports it and
  *            chosen only when the device reports a 16x16x16 f16 x f16 -> f32 shape.
@@ -117,5 +120,8 @@ const char *vkt_matmul_variant_name(vkt_matmul_variant v);
  * contiguous dimension of each operand multiples of 8, 32-byte aligned tensors and batch strides (a split
  * that cannot keep box edges on multiples of 8 still falls back to the general kernel). */
 bool vkt_matmul_wide_ok(const vkt_tensor *a, const vkt_tensor *b, const vkt_matmul_desc *d);
+/* True when the reg variant runs these operands (C as c) on matmul_narrow rather than matmul_wide: see above.
+ * Splits whose boxes cannot keep edges on multiples of 8 still fall back to matmul_wide. */
+bool vkt_matmul_narrow_ok(const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *c, const vkt_matmul_desc *d);
 
 #endif

@@ -12,6 +12,7 @@ const char *vkt_mm_kernel_name(vkt_mm_kernel k) {
     case VKT_MM_KERNEL_WIDE: return "wide";
     case VKT_MM_KERNEL_SMEM: return "smem";
     case VKT_MM_KERNEL_COOP: return "coopmat";
+    case VKT_MM_KERNEL_NARROW: return "narrow";
     }
     return "?";
 }
@@ -19,7 +20,9 @@ const char *vkt_mm_kernel_name(vkt_mm_kernel k) {
 /* Defaults, measured on lavapipe before the tuner: the wide tile 16 x 8 per invocation (8 x 16 with
  * transposed A, which is read 8 rows per word) in workgroups of 8 (lavapipe's SIMD width), K chunks of at most
  * 1024 (consecutive workgroups share a K x 64 slab of B that then stays in L2); the general kernel 8 x 8; the
- * GPU kernel 64 x 64 per workgroup of 256, 4 x 4 per invocation, K slices of 16; coopmat 32 x 32 (fixed). */
+ * GPU kernel 64 x 64 per workgroup of 256, 4 x 4 per invocation, K slices of 16; coopmat 32 x 32 (fixed); the
+ * narrow kernel 16 rows x 16 columns per invocation in workgroups of 8 (LoRA's r = 16 products at 0.3-0.8 of
+ * the FMA peak, against 0.03-0.04 on matmul_wide; 8 x 16, 16 lanes and 32 x 16 measured within noise). */
 vkt_matmul_tile vkt_matmul_tile_default(vkt_mm_kernel k, bool trans_a) {
     switch (k) {
     case VKT_MM_KERNEL_WIDE:
@@ -27,6 +30,7 @@ vkt_matmul_tile vkt_matmul_tile_default(vkt_mm_kernel k, bool trans_a) {
                        : (vkt_matmul_tile){.wg = 8, .tm = 16, .tn = 8, .kmax = 1024};
     case VKT_MM_KERNEL_SMEM: return (vkt_matmul_tile){.wg = 256, .tm = 4, .tn = 4, .bm = 64, .bn = 64, .bk = 16};
     case VKT_MM_KERNEL_COOP: return (vkt_matmul_tile){0};
+    case VKT_MM_KERNEL_NARROW: return (vkt_matmul_tile){.wg = 8, .tm = 16, .tn = 16, .kmax = 1024};
     case VKT_MM_KERNEL_REG: break;
     }
     return (vkt_matmul_tile){.wg = 8, .tm = 8, .tn = 8};
@@ -38,9 +42,19 @@ vkt_matmul_tile vkt_matmul_tile_default(vkt_mm_kernel k, bool trans_a) {
  * 0.64-0.87 on Shakespeare-char's, against 0.27-0.41 for 16 x 8 (bench, best of 3). It compiles several times
  * slower, which small products (tests, toy models) are spared. 32 x 32 measured no faster. */
 vkt_matmul_tile vkt_matmul_tile_default_for(vkt_mm_kernel k, bool trans_a, int64_t m, int64_t n, int64_t kk) {
+    vkt_matmul_tile t = vkt_matmul_tile_default(k, trans_a);
     if (k == VKT_MM_KERNEL_WIDE && 2.0 * (double)m * (double)n * (double)kk >= VKT_MATMUL_LARGE_FLOPS)
-        return (vkt_matmul_tile){.wg = 8, .tm = 32, .tn = 16, .kmax = 1024};
-    return vkt_matmul_tile_default(k, trans_a);
+        t = (vkt_matmul_tile){.wg = 8, .tm = 32, .tn = 16, .kmax = 1024};
+    /* Fewer rows than the tile (a LoRA weight gradient dA += du^T x has M = r): rows past M would be computed
+     * and dropped, so the tile shrinks to M (rounded up to 8, as transposed A is read 8 rows per word). */
+    if (k == VKT_MM_KERNEL_WIDE && m < (int64_t)t.tm) t.tm = m <= 8 ? 8 : (uint32_t)(m + 7) / 8 * 8;
+    /* matmul_narrow: all of N = r <= 32 in one workgroup (fewer rows per invocation for r > 16 keeps the
+     * accumulators at 256); wider N in tiles of 16 columns. */
+    if (k == VKT_MM_KERNEL_NARROW && n <= 32 && n % 8 == 0) {
+        t.tn = (uint32_t)n;
+        t.tm = n > 16 ? 8 : 16;
+    }
+    return t;
 }
 
 static bool fits(const vkt_device_info *info, const vkt_matmul_tile *t) {
@@ -69,6 +83,11 @@ int vkt_matmul_tile_candidates(const vkt_device_info *info, vkt_mm_kernel k, boo
         {.wg = 8, .tm = 4, .tn = 8},
         {.wg = 16, .tm = 8, .tn = 8},
     };
+    static const vkt_matmul_tile narrow[] = {
+        {.wg = 8, .tm = 8, .tn = 16, .kmax = 1024},  {.wg = 16, .tm = 8, .tn = 16, .kmax = 1024},
+        {.wg = 8, .tm = 32, .tn = 16, .kmax = 1024}, {.wg = 16, .tm = 16, .tn = 16, .kmax = 1024},
+        {.wg = 8, .tm = 8, .tn = 32, .kmax = 1024},
+    };
     static const vkt_matmul_tile smem[] = {
         {.wg = 256, .tm = 4, .tn = 4, .bm = 64, .bn = 64, .bk = 16},
         {.wg = 64, .tm = 4, .tn = 4, .bm = 32, .bn = 32, .bk = 16},
@@ -84,6 +103,8 @@ int vkt_matmul_tile_candidates(const vkt_device_info *info, vkt_mm_kernel k, boo
         list = reg, count = sizeof reg / sizeof reg[0];
     else if (k == VKT_MM_KERNEL_SMEM)
         list = smem, count = sizeof smem / sizeof smem[0];
+    else if (k == VKT_MM_KERNEL_NARROW)
+        list = narrow, count = sizeof narrow / sizeof narrow[0];
     int n = 0;
     out[n++] = vkt_matmul_tile_default(k, trans_a);
     for (size_t i = 0; i < count && n < VKT_MATMUL_MAX_CANDIDATES; i++)

@@ -3,9 +3,10 @@
  *
  * A tile is a set of specialization constants plus the host's K chunking: for matmul_wide and matmul_reg
  * (CPU drivers) WG invocations per workgroup, TM rows per workgroup and TN columns per invocation; for
- * matmul_smem (GPUs) a BM x BN workgroup tile of WG invocations, each TM x TN, BK-deep shared slices;
- * coopmat has only its default. kmax (wide only) is the longest K chunk one dispatch covers (0: no limit);
- * longer K runs as consecutive dispatches accumulating into C in order. Every candidate computes the same
+ * matmul_narrow (CPU drivers, lanes along M) WG invocations, TM rows per invocation and TN columns per
+ * workgroup; for matmul_smem (GPUs) a BM x BN workgroup tile of WG invocations, each TM x TN, BK-deep shared
+ * slices; coopmat has only its default. kmax (wide and narrow) is the longest K chunk one dispatch covers (0:
+ * no limit); longer K runs as consecutive dispatches accumulating into C in order. Every candidate computes the same
  * sums in the same k order per output element, so results do not depend on the choice beyond the chunking
  * of K (which only changes where partial sums are rounded to f32 in C). */
 #ifndef VKT_OP_MATMUL_TILE_H
@@ -19,16 +20,17 @@
 
 /* The kernels a tile belongs to (each has its own candidates). */
 typedef enum {
-    VKT_MM_KERNEL_REG = 0,  /* matmul_reg: any shape and dtype (CPU drivers) */
-    VKT_MM_KERNEL_WIDE = 1, /* matmul_wide: f32 operands aligned to 8 (CPU drivers) */
-    VKT_MM_KERNEL_SMEM = 2, /* matmul_smem (GPUs) */
-    VKT_MM_KERNEL_COOP = 3, /* matmul_coopmat (its one configuration) */
+    VKT_MM_KERNEL_REG = 0,    /* matmul_reg: any shape and dtype (CPU drivers) */
+    VKT_MM_KERNEL_WIDE = 1,   /* matmul_wide: f32 operands aligned to 8 (CPU drivers) */
+    VKT_MM_KERNEL_SMEM = 2,   /* matmul_smem (GPUs) */
+    VKT_MM_KERNEL_COOP = 3,   /* matmul_coopmat (its one configuration) */
+    VKT_MM_KERNEL_NARROW = 4, /* matmul_narrow: matmul_wide's operands with N small, lanes along M (CPU) */
 } vkt_mm_kernel;
 
 typedef struct {
     uint32_t wg, tm, tn; /* see above */
     uint32_t bm, bn, bk; /* smem only (0 elsewhere) */
-    uint32_t kmax;       /* wide only (0 elsewhere or no limit) */
+    uint32_t kmax;       /* wide and narrow only (0 elsewhere or no limit) */
 } vkt_matmul_tile;
 
 /* A kernel and tile forced on a matmul (vkt_matmul_desc.force): tests run every candidate, the tuner

@@ -1,0 +1,105 @@
+// Shared by the CPU matmul kernels that read 8 elements per load (matmul_narrow.comp; matmul_wide.comp keeps
+// its own copy of the same loop for now): the operands seen as 8-element words, and the K loop over a
+// register tile. Include after matmul_io.glsl, with the spec constants TM (rows) and TN (columns) of one
+// invocation's tile, TRANS_A and TRANS_B declared, and a private `float acc[TM][TN]`.
+//
+// Each operand is read along its contiguous stored dimension: A along k (or m when TRANS_A, TM a multiple of
+// 8), B along n (or k when TRANS_B). The host guarantees that those dimensions, the row strides, the batch
+// strides and the window offsets are multiples of 8 elements. Rows and columns past the edge are clamped
+// (loaded again, never stored), so the loop has no divergent branch.
+#ifndef VKT_MATMUL_WORDS_GLSL
+#define VKT_MATMUL_WORDS_GLSL
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
+
+// 8 floats in a u64vec4 (f32 operands, and an f32 C under 16-bit inputs); overloaded for 8 halves below.
+void unpack8(u64vec4 v, out float f[8]) {
+    for (uint c = 0; c < 4; c++) {
+        uvec2 u = unpackUint2x32(v[c]);
+        f[2 * c] = uintBitsToFloat(u.x);
+        f[2 * c + 1] = uintBitsToFloat(u.y);
+    }
+}
+
+#if defined(VKT_F16) || defined(VKT_BF16)
+// 8 halves per uvec4 (16-byte aligned by the host's checks).
+layout(binding = 0) readonly buffer A8 { uvec4 a8[]; };
+layout(binding = 1) readonly buffer B8 { uvec4 b8[]; };
+
+void unpack8(uvec4 v, out float f[8]) {
+    for (uint c = 0; c < 4; c++) {
+#ifdef VKT_F16
+        vec2 h = unpackHalf2x16(v[c]); // element 2c is the low half (little-endian)
+        f[2 * c] = h.x;
+        f[2 * c + 1] = h.y;
+#else
+        f[2 * c] = uintBitsToFloat(v[c] << 16);
+        f[2 * c + 1] = uintBitsToFloat(v[c] & 0xffff0000u);
+#endif
+    }
+}
+#else
+// 8 floats per u64vec4 (32-byte aligned by the host's checks).
+layout(binding = 0) readonly buffer A8 { u64vec4 a8[]; };
+layout(binding = 1) readonly buffer B8 { u64vec4 b8[]; };
+#endif
+
+// acc[i][j] = sum over k in order of op(A)(i0 + i, k) op(B)(k, j0 + j), fused multiply-adds from zero, K in
+// blocks of 8 (plus a scalar tail of k % 8). Per block: TM + TN loads for 8 * TM * TN FMAs.
+void mm_words_accumulate(uint z, uint i0, uint j0) {
+    const uint NA = TRANS_A ? TM / 8 : TM; // A words per K block (per k when TRANS_A)
+    const uint NB = TRANS_B ? TN : TN / 8; // B words per K block (per k when not TRANS_B)
+    uint ia[NA], ib[NB];                   // word index of each load at k = 0
+    for (uint g = 0; g < NA; g++)
+        ia[g] = mm_ia(z, TRANS_A ? min(i0 + 8 * g, pc.m - 8u) : min(i0 + g, pc.m - 1u), 0u) / 8;
+    for (uint g = 0; g < NB; g++)
+        ib[g] = mm_ib(z, 0u, TRANS_B ? min(j0 + g, pc.n - 1u) : min(j0 + 8 * g, pc.n - 8u)) / 8;
+    uint lda8 = pc.lda / 8, ldb8 = pc.ldb / 8;
+    for (uint i = 0; i < TM; i++)
+        for (uint j = 0; j < TN; j++) acc[i][j] = 0.0;
+    const uint K8 = pc.k & ~7u;
+    for (uint k = 0; k < K8; k += 8) {
+        float bv[8][TN];
+        if (TRANS_B) {
+            for (uint j = 0; j < TN; j++) {
+                float f[8];
+                unpack8(b8[ib[j] + k / 8], f);
+                for (uint kk = 0; kk < 8; kk++) bv[kk][j] = f[kk];
+            }
+        } else {
+            for (uint kk = 0; kk < 8; kk++)
+                for (uint g = 0; g < NB; g++) {
+                    float f[8];
+                    unpack8(b8[ib[g] + (k + kk) * ldb8], f);
+                    for (uint c = 0; c < 8; c++) bv[kk][8 * g + c] = f[c];
+                }
+        }
+        if (TRANS_A) {
+            // 8 words hold an 8 x 8 block of A (k by m): one row's 8 k-steps before the next row.
+            for (uint g = 0; g < NA; g++) {
+                float f[8][8];
+                for (uint kk = 0; kk < 8; kk++) unpack8(a8[ia[g] + (k + kk) * lda8], f[kk]);
+                for (uint c = 0; c < 8; c++)
+                    for (uint kk = 0; kk < 8; kk++)
+                        for (uint j = 0; j < TN; j++) acc[8 * g + c][j] = fma(f[kk][c], bv[kk][j], acc[8 * g + c][j]);
+            }
+        } else {
+            for (uint i = 0; i < TM; i++) {
+                float f[8];
+                unpack8(a8[ia[i] + k / 8], f);
+                for (uint kk = 0; kk < 8; kk++)
+                    for (uint j = 0; j < TN; j++) acc[i][j] = fma(f[kk], bv[kk][j], acc[i][j]);
+            }
+        }
+    }
+    // The last k % 8 steps one element per load (a 16-bit C takes K whole; rows stay 8-aligned).
+    for (uint k = K8; k < pc.k; k++) {
+        float bv[TN];
+        for (uint j = 0; j < TN; j++) bv[j] = VKT_LOAD(b[mm_ib(z, k, min(j0 + j, pc.n - 1u))]);
+        for (uint i = 0; i < TM; i++) {
+            float av = VKT_LOAD(a[mm_ia(z, min(i0 + i, pc.m - 1u), k)]);
+            for (uint j = 0; j < TN; j++) acc[i][j] = fma(av, bv[j], acc[i][j]);
+        }
+    }
+}
+
+#endif
