@@ -6,7 +6,7 @@
 // N, so with N = r = 16 one lane of a 128-column workgroup has work and the other seven repeat it. Here the
 // lanes run along M: an invocation owns TM rows and the workgroup's TN columns, so every lane has rows to do
 // whatever N is, B's words are the same for all lanes of a workgroup, and C is read and written 8 elements
-// per access (the host requires N, ldc and C's window offset to be multiples of 8). The K loop is
+// per access (the host requires N, ldc, C's window offset and the bias's to be multiples of 8). The K loop is
 // matmul_wide's (common/matmul_words.glsl): the same sums in the same k order, so results match it bit for
 // bit for the same K chunks. (Products with K = r and N large measured the same here as on matmul_wide.)
 //! variant matmul_narrow
@@ -31,50 +31,10 @@ float acc[TM][TN];
 
 #include "matmul_words.glsl"
 
-// C as words of 8 elements (binding 3 again): f32 in a u64vec4, 16-bit in a uvec4.
-#ifdef VKT_C16
-layout(binding = 3) buffer C8 { uvec4 c8[]; };
-uint bits16(float f) {
-#ifdef VKT_F16
-    return uint(float16BitsToUint16(float16_t(f)));
-#else
-    return uint(vkt_bf16_from_float(f));
-#endif
-}
-uvec4 pack8(float f[8]) {
-    uvec4 v;
-    for (uint c = 0; c < 4; c++) v[c] = bits16(f[2 * c]) | (bits16(f[2 * c + 1]) << 16);
-    return v;
-}
-#else
-layout(binding = 3) buffer C8 { u64vec4 c8[]; };
-u64vec4 pack8(float f[8]) {
-    u64vec4 v;
-    for (uint c = 0; c < 4; c++) v[c] = packUint2x32(uvec2(floatBitsToUint(f[2 * c]), floatBitsToUint(f[2 * c + 1])));
-    return v;
-}
-#endif
-
 void main() {
     uint z = gl_WorkGroupID.z;
     uint i0 = (gl_WorkGroupID.x * WG + gl_LocalInvocationID.x) * TM;
     uint j0 = gl_WorkGroupID.y * TN;
     mm_words_accumulate(z, i0, j0);
-    // The epilogue of mm_store (matmul_io.glsl), in the same order, 8 columns per access.
-    for (uint i = 0; i < TM; i++) {
-        if (i0 + i >= pc.m) break;
-        uint row = (pc.off_c + z * pc.stride_c + (i0 + i) * pc.ldc + j0) / 8;
-        for (uint g = 0; g < TN / 8; g++) {
-            if (j0 + 8 * g >= pc.n) break;
-            float v[8], old[8];
-            for (uint c = 0; c < 8; c++) v[c] = pc.alpha * acc[i][8 * g + c];
-            if ((pc.flags & MM_BIAS) != 0u)
-                for (uint c = 0; c < 8; c++) v[c] += MM_C_LOAD(bias[pc.off_bias + j0 + 8 * g + c]);
-            if ((pc.flags & MM_ACCUMULATE) != 0u) {
-                unpack8(c8[row + g], old); // C has the inputs' word type
-                for (uint c = 0; c < 8; c++) v[c] += old[c];
-            }
-            c8[row + g] = pack8(v);
-        }
-    }
+    mm_words_store(z, i0, j0);
 }

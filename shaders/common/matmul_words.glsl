@@ -1,7 +1,7 @@
-// Shared by the CPU matmul kernels that read 8 elements per load (matmul_narrow.comp; matmul_wide.comp keeps
-// its own copy of the same loop for now): the operands seen as 8-element words, and the K loop over a
-// register tile. Include after matmul_io.glsl, with the spec constants TM (rows) and TN (columns) of one
-// invocation's tile, TRANS_A and TRANS_B declared, and a private `float acc[TM][TN]`.
+// Shared by the CPU matmul kernels that read 8 elements per load (matmul_wide.comp, matmul_narrow.comp): the
+// operands seen as 8-element words, the K loop over a register tile, and the store of C 8 columns per access.
+// Include after matmul_io.glsl, with the spec constants TM (rows) and TN (columns) of one invocation's tile,
+// TRANS_A and TRANS_B declared, and a private `float acc[TM][TN]`.
 //
 // Each operand is read along its contiguous stored dimension: A along k (or m when TRANS_A, TM a multiple of
 // 8), B along n (or k when TRANS_B). The host guarantees that those dimensions, the row strides, the batch
@@ -41,6 +41,32 @@ void unpack8(uvec4 v, out float f[8]) {
 // 8 floats per u64vec4 (32-byte aligned by the host's checks).
 layout(binding = 0) readonly buffer A8 { u64vec4 a8[]; };
 layout(binding = 1) readonly buffer B8 { u64vec4 b8[]; };
+#endif
+
+// C and bias as words too (the bindings of matmul_io.glsl): f32 in a u64vec4, a 16-bit C in a uvec4.
+#ifdef VKT_C16
+layout(binding = 2) readonly buffer Bias8 { uvec4 bias8[]; };
+layout(binding = 3) buffer C8 { uvec4 c8[]; };
+uint bits16(float f) { // rounded as VKT_STORE rounds
+#ifdef VKT_F16
+    return uint(float16BitsToUint16(float16_t(f)));
+#else
+    return uint(vkt_bf16_from_float(f));
+#endif
+}
+uvec4 pack8(float f[8]) {
+    uvec4 v;
+    for (uint c = 0; c < 4; c++) v[c] = bits16(f[2 * c]) | (bits16(f[2 * c + 1]) << 16);
+    return v;
+}
+#else
+layout(binding = 2) readonly buffer Bias8 { u64vec4 bias8[]; };
+layout(binding = 3) buffer C8 { u64vec4 c8[]; };
+u64vec4 pack8(float f[8]) {
+    u64vec4 v;
+    for (uint c = 0; c < 4; c++) v[c] = packUint2x32(uvec2(floatBitsToUint(f[2 * c]), floatBitsToUint(f[2 * c + 1])));
+    return v;
+}
 #endif
 
 // acc[i][j] = sum over k in order of op(A)(i0 + i, k) op(B)(k, j0 + j), fused multiply-adds from zero, K in
@@ -98,6 +124,33 @@ void mm_words_accumulate(uint z, uint i0, uint j0) {
         for (uint i = 0; i < TM; i++) {
             float av = VKT_LOAD(a[mm_ia(z, min(i0 + i, pc.m - 1u), k)]);
             for (uint j = 0; j < TN; j++) acc[i][j] = fma(av, bv[j], acc[i][j]);
+        }
+    }
+}
+
+// C = alpha * acc (+ bias) (+ C) over the invocation's tile at (i0, j0): mm_store's arithmetic in its order,
+// each 8 columns of C and of the bias moved in one access. The host guarantees that C's window start, row
+// stride, batch stride and N, and the bias's start, are multiples of 8 (a word is wholly inside C or past it).
+void mm_words_store(uint z, uint i0, uint j0) {
+    const bool has_bias = (pc.flags & MM_BIAS) != 0u, has_acc = (pc.flags & MM_ACCUMULATE) != 0u;
+    float bw[TN];
+    for (uint g = 0; g < TN / 8; g++) {
+        float f[8];
+        if (has_bias && j0 + 8 * g < pc.n) unpack8(bias8[(pc.off_bias + j0) / 8 + g], f);
+        for (uint c = 0; c < 8; c++) bw[8 * g + c] = f[c];
+    }
+    for (uint i = 0; i < TM; i++) {
+        uint w = (pc.off_c + z * pc.stride_c + (i0 + i) * pc.ldc + j0) / 8;
+        for (uint g = 0; g < TN / 8; g++) {
+            if (i0 + i >= pc.m || j0 + 8 * g >= pc.n) continue;
+            float v[8], cw[8];
+            if (has_acc) unpack8(c8[w + g], cw);
+            for (uint c = 0; c < 8; c++) {
+                v[c] = pc.alpha * acc[i][8 * g + c];
+                if (has_bias) v[c] += bw[8 * g + c];
+                if (has_acc) v[c] += cw[c];
+            }
+            c8[w + g] = pack8(v);
         }
     }
 }

@@ -282,16 +282,23 @@ static void plan(const vkt_rec *r, const kernel *kern, const vkt_matmul_desc *d,
                            against 0.3-0.4 on matmul_wide) */
 #define NARROW_MIN_M 64 /* one full workgroup of rows (8 lanes x 8) */
 
-static bool narrow_wanted(const vkt_matmul_desc *d, const operand *oc, int64_t nb) {
-    bool c_words = d->n % 8 == 0 && oc->ld % 8 == 0 && starts_on_8(oc) && (nb == 1 || oc->stride % 8 == 0);
+/* C and the bias as mm_words_store (common/matmul_words.glsl) moves them: C's row stride, start, batch
+ * stride and N (so every box's), and the bias's start, on multiples of 8. */
+static bool c_words_ok(const vkt_matmul_desc *d, const operand *oc, const operand *obias, int64_t nb) {
+    return d->n % 8 == 0 && oc->ld % 8 == 0 && starts_on_8(oc) && (nb == 1 || oc->stride % 8 == 0) &&
+           (!obias->t || starts_on_8(obias));
+}
+
+static bool narrow_wanted(const vkt_matmul_desc *d, const operand *oc, const operand *obias, int64_t nb) {
+    bool c_words = c_words_ok(d, oc, obias, nb);
     if (d->force) return c_words && d->force->kernel == VKT_MM_KERNEL_NARROW;
     return c_words && d->m >= NARROW_MIN_M && d->n <= NARROW_MAX_N;
 }
 
 bool vkt_matmul_narrow_ok(const vkt_tensor *a, const vkt_tensor *b, const vkt_tensor *c, const vkt_matmul_desc *d) {
     int64_t nb = d->batch > 1 ? d->batch : 1;
-    operand oc = {c, ld_c(d), nb > 1 ? d->stride_c : 0, 0};
-    return vkt_matmul_wide_ok(a, b, d) && narrow_wanted(d, &oc, nb);
+    operand oc = {c, ld_c(d), nb > 1 ? d->stride_c : 0, 0}, obias = {NULL, 0, 0, 0};
+    return vkt_matmul_wide_ok(a, b, d) && narrow_wanted(d, &oc, &obias, nb);
 }
 
 static vkt_status get_narrow_kernel(vkt_rec *r, const vkt_matmul_desc *d, vkt_dtype dt, bool c16, kernel *k) {
@@ -324,10 +331,8 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
     int64_t box[4];
     /* A forced general kernel (tests, the tuner) keeps aligned operands off the wide one. */
     if (d->force && d->force->kernel == VKT_MM_KERNEL_REG) wide = false;
-    /* The wide kernel's word epilogue: C's rows, start and N (so every box's) and the bias's start on 8. */
-    bool c_words = wide && N % 8 == 0 && oc.ld % 8 == 0 && starts_on_8(&oc) && (nb == 1 || oc.stride % 8 == 0) &&
-                   (!bias || starts_on_8(&obias));
-    bool narrow = wide && narrow_wanted(d, &oc, nb);
+    bool c_words = wide && c_words_ok(d, &oc, &obias, nb); /* the wide kernel's word store */
+    bool narrow = wide && narrow_wanted(d, &oc, &obias, nb);
     for (;;) {
         vkt_status st = narrow ? get_narrow_kernel(r, d, a->dtype, c16, &kern)
                                : get_kernel(r, v, d, a->dtype, c16, wide, wide && c_words, &kern);
