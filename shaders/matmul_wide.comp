@@ -17,7 +17,8 @@
 // Rows and columns past the edge are clamped for loads and skipped at the store.
 // 16-bit inputs: a load costs the same at 16 bytes as at 32, so 8 halves per uvec4 keep the f32 kernel's
 // load count. The loads, the K loop and the word store are common/matmul_words.glsl (shared with
-// matmul_narrow.comp, which runs its lanes along M for narrow N).
+// matmul_narrow.comp, which runs its lanes along M for narrow N). With C_WORDS the store can apply GELU
+// (ACT, see mm_words_store), saving the separate activation pass and its reads and writes.
 //! variant matmul_wide
 //! variant matmul_wide_f16 -DVKT_F16=1
 //! variant matmul_wide_bf16 -DVKT_BF16=1
@@ -34,9 +35,12 @@ layout(constant_id = 3) const bool TRANS_A = false;
 layout(constant_id = 4) const bool TRANS_B = false;
 layout(constant_id = 5) const bool M_FAST = false;
 layout(constant_id = 6) const bool C_WORDS = false;  // see the epilogue
+layout(constant_id = 7) const uint ACT = 0;          // activation epilogue, with C_WORDS (common/matmul_words.glsl)
 layout(local_size_x_id = 0) in;
 
 #include "matmul_io.glsl"
+#include "act.glsl"
+#define MM_WORDS_ACT
 
 float acc[TM][TN];
 

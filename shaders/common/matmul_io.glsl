@@ -27,6 +27,7 @@ layout(push_constant) uniform Pc {
     uint stride_a, stride_b, stride_c;    // elements between batches
     float alpha;
     uint flags;                           // MM_ACCUMULATE | MM_BIAS
+    uint off_aux;                         // matmul_wide's activation epilogue: the aux tensor's element (0, 0)
 } pc;
 
 #define MM_ACCUMULATE 1u

@@ -47,11 +47,22 @@ layout(binding = 1) readonly buffer B8 { u64vec4 b8[]; };
 #ifdef VKT_C16
 layout(binding = 2) readonly buffer Bias8 { uvec4 bias8[]; };
 layout(binding = 3) buffer C8 { uvec4 c8[]; };
+#ifdef MM_WORDS_ACT
+layout(binding = 4) buffer Aux8 { uvec4 aux8[]; };
+#endif
 uint bits16(float f) { // rounded as VKT_STORE rounds
 #ifdef VKT_F16
     return uint(float16BitsToUint16(float16_t(f)));
 #else
     return uint(vkt_bf16_from_float(f));
+#endif
+}
+// f as C stores it, read back (the value a later pass over C would see).
+float c_rounded(float f) {
+#ifdef VKT_F16
+    return float(float16_t(f));
+#else
+    return uintBitsToFloat(bits16(f) << 16);
 #endif
 }
 uvec4 pack8(float f[8]) {
@@ -62,6 +73,10 @@ uvec4 pack8(float f[8]) {
 #else
 layout(binding = 2) readonly buffer Bias8 { u64vec4 bias8[]; };
 layout(binding = 3) buffer C8 { u64vec4 c8[]; };
+#ifdef MM_WORDS_ACT
+layout(binding = 4) buffer Aux8 { u64vec4 aux8[]; };
+#endif
+float c_rounded(float f) { return f; }
 u64vec4 pack8(float f[8]) {
     u64vec4 v;
     for (uint c = 0; c < 4; c++) v[c] = packUint2x32(uvec2(floatBitsToUint(f[2 * c]), floatBitsToUint(f[2 * c + 1])));
@@ -131,6 +146,11 @@ void mm_words_accumulate(uint z, uint i0, uint j0) {
 // C = alpha * acc (+ bias) (+ C) over the invocation's tile at (i0, j0): mm_store's arithmetic in its order,
 // each 8 columns of C and of the bias moved in one access. The host guarantees that C's window start, row
 // stride, batch stride and N, and the bias's start, are multiples of 8 (a word is wholly inside C or past it).
+// With MM_WORDS_ACT (matmul_wide), the spec constant ACT adds an activation on the way out, over an aux tensor
+// laid out as C (its start at pc.off_aux, also a multiple of 8); the value C holds is rounded as stored first,
+// so the results equal those of the separate gelu_fwd / gelu_bwd pass over C bit for bit:
+//   ACT 1  C = v, aux = gelu(C)                  (an MLP's up-projection: pre-activation and activation)
+//   ACT 2  C = round(v) * gelu'(aux)             (its input gradient through GELU: aux is the pre-activation)
 void mm_words_store(uint z, uint i0, uint j0) {
     const bool has_bias = (pc.flags & MM_BIAS) != 0u, has_acc = (pc.flags & MM_ACCUMULATE) != 0u;
     float bw[TN];
@@ -140,7 +160,7 @@ void mm_words_store(uint z, uint i0, uint j0) {
         for (uint c = 0; c < 8; c++) bw[8 * g + c] = f[c];
     }
     for (uint i = 0; i < TM; i++) {
-        uint w = (pc.off_c + z * pc.stride_c + (i0 + i) * pc.ldc + j0) / 8;
+        uint e = z * pc.stride_c + (i0 + i) * pc.ldc + j0, w = (pc.off_c + e) / 8;
         for (uint g = 0; g < TN / 8; g++) {
             if (i0 + i >= pc.m || j0 + 8 * g >= pc.n) continue;
             float v[8], cw[8];
@@ -150,6 +170,18 @@ void mm_words_store(uint z, uint i0, uint j0) {
                 if (has_bias) v[c] += bw[8 * g + c];
                 if (has_acc) v[c] += cw[c];
             }
+#ifdef MM_WORDS_ACT
+            uint wx = (pc.off_aux + e) / 8 + g;
+            if (ACT == 1u) {
+                float y[8];
+                for (uint c = 0; c < 8; c++) y[c] = vkt_gelu(c_rounded(v[c]));
+                aux8[wx] = pack8(y);
+            } else if (ACT == 2u) {
+                float x[8];
+                unpack8(aux8[wx], x);
+                for (uint c = 0; c < 8; c++) v[c] = c_rounded(v[c]) * vkt_gelu_grad(x[c]);
+            }
+#endif
             c8[w + g] = pack8(v);
         }
     }

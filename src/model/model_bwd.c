@@ -19,8 +19,7 @@ static vkt_status block_backward(vkt_model *m, vkt_rec *r, int l, const vkt_tens
     bool gpt2 = c->arch == VKT_ARCH_GPT2;
 
     /* MLP branch: res_mlp = res_attn + down(act(fc(norm2(res_attn)))); m->dres holds d(res_mlp). */
-    VKT_TRY(vkt_model_linear_bwd(m, r, l, VKT_ROLE_DOWN_W, VKT_ROLE_DOWN_B, &m->dres, &a->fc_act, &m->dfc_act, F, C));
-    VKT_TRY(vkt_model_act_bwd(m, r, &a->fc, &m->dfc_act, &m->dfc));
+    VKT_TRY(vkt_model_mlp_down_bwd(m, r, l, &m->dres, &a->fc, &a->fc_act, &m->dfc_act, &m->dfc));
     vkt_param_role fc_w = gpt2 ? VKT_ROLE_FC_W : VKT_ROLE_GATE_W, fc_b = gpt2 ? VKT_ROLE_FC_B : VKT_ROLE_GATE_B;
     VKT_TRY(vkt_model_linear_bwd(m, r, l, fc_w, fc_b, &m->dfc, &a->norm2, &m->dtmp_c, C, FC));
     vkt_tensor n2w = vkt_model_p(m, l, VKT_ROLE_NORM2_W), gn2w = vkt_model_g(m, l, VKT_ROLE_NORM2_W);

@@ -43,9 +43,7 @@ static vkt_status block(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x, in
 
     vkt_tensor n2w = vkt_model_p(m, l, VKT_ROLE_NORM2_W), n2b = vkt_model_p(m, l, VKT_ROLE_NORM2_B);
     VKT_TRY(vkt_model_norm_fwd(m, r, &res_attn, &n2w, opt(&n2b), &n2, &n2m, &n2r));
-    VKT_TRY(vkt_model_linear_fwd_rows(m, r, l, gpt2 ? VKT_ROLE_FC_W : VKT_ROLE_GATE_W, gpt2 ? VKT_ROLE_FC_B : VKT_ROLE_GATE_B,
-                                      &n2, NULL, &fc, Tq, C, gpt2 ? F : 2 * F));
-    VKT_TRY(vkt_model_act_fwd(m, r, &fc, &fc_act));
+    VKT_TRY(vkt_model_mlp_up_fwd(m, r, l, &n2, &fc, &fc_act, Tq));
     return vkt_model_linear_fwd_rows(m, r, l, VKT_ROLE_DOWN_W, VKT_ROLE_DOWN_B, &fc_act, &res_attn, &res_mlp, Tq, F, C);
 }
 

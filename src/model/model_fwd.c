@@ -56,10 +56,7 @@ vkt_status vkt_model_block_forward(vkt_model *m, vkt_rec *r, int l, const vkt_te
 
     vkt_tensor n2w = vkt_model_p(m, l, VKT_ROLE_NORM2_W), n2b = vkt_model_p(m, l, VKT_ROLE_NORM2_B);
     VKT_TRY(vkt_model_norm_fwd(m, r, &a->res_attn, &n2w, opt(&n2b), &a->norm2, &a->norm2_mean, &a->norm2_rstd));
-    vkt_param_role fc_w = gpt2 ? VKT_ROLE_FC_W : VKT_ROLE_GATE_W;
-    vkt_param_role fc_b = gpt2 ? VKT_ROLE_FC_B : VKT_ROLE_GATE_B;
-    VKT_TRY(vkt_model_linear_fwd(m, r, l, fc_w, fc_b, &a->norm2, NULL, &a->fc, C, gpt2 ? F : 2 * F));
-    VKT_TRY(vkt_model_act_fwd(m, r, &a->fc, &a->fc_act));
+    VKT_TRY(vkt_model_mlp_up_fwd(m, r, l, &a->norm2, &a->fc, &a->fc_act, m->B * m->T));
     return vkt_model_linear_fwd(m, r, l, VKT_ROLE_DOWN_W, VKT_ROLE_DOWN_B, &a->fc_act, &a->res_attn, &a->res_mlp, F, C);
 }
 

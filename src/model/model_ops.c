@@ -58,6 +58,41 @@ vkt_status vkt_model_linear_bwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role 
     return m->hook ? m->hook->bwd(m->hook->ctx, r, l, role, x, dy, dx) : VKT_OK;
 }
 
+/* GPT-2's GELU can run in the store of the matmul next to it (ops/matmul.h) when the layer is one plain matmul:
+ * an f32/f16/bf16 weight and no adapter hook (which adds to the product after the matmul). */
+static bool gelu_fusable(const vkt_model *m, int l, vkt_param_role role) {
+    return m->cfg.arch == VKT_ARCH_GPT2 && !m->hook && !vkt_model_param_stored(m, vkt_params_get(&m->table, l, role));
+}
+
+vkt_status vkt_model_mlp_up_fwd(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x, const vkt_tensor *fc,
+                                const vkt_tensor *act, int64_t BT) {
+    const vkt_model_config *c = &m->cfg;
+    bool gpt2 = c->arch == VKT_ARCH_GPT2;
+    vkt_param_role role = gpt2 ? VKT_ROLE_FC_W : VKT_ROLE_GATE_W, bias_role = gpt2 ? VKT_ROLE_FC_B : VKT_ROLE_GATE_B;
+    int64_t C = c->n_embd, FC = gpt2 ? c->n_inner : 2 * c->n_inner;
+    if (gelu_fusable(m, l, role)) {
+        vkt_tensor w = vkt_model_p(m, l, role), b = vkt_model_p(m, l, bias_role);
+        vkt_matmul_desc d = {.m = BT, .n = FC, .k = C, .trans_b = true, .act = VKT_MM_ACT_GELU, .aux = act};
+        return vkt_op_matmul(r, x, &w, opt(&b), fc, &d);
+    }
+    VKT_TRY(vkt_model_linear_fwd_rows(m, r, l, role, bias_role, x, NULL, fc, BT, C, FC));
+    return vkt_model_act_fwd(m, r, fc, act);
+}
+
+vkt_status vkt_model_mlp_down_bwd(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *dy, const vkt_tensor *fc,
+                                  const vkt_tensor *act, const vkt_tensor *dact, const vkt_tensor *dfc) {
+    int64_t C = m->cfg.n_embd, F = m->cfg.n_inner, BT = m->B * m->T;
+    if (gelu_fusable(m, l, VKT_ROLE_DOWN_W)) { /* dfc = (dy W) * gelu'(fc) in one pass; dact is not written */
+        vkt_tensor w = vkt_model_p(m, l, VKT_ROLE_DOWN_W), gw = vkt_model_g(m, l, VKT_ROLE_DOWN_W);
+        vkt_tensor gb = vkt_model_g(m, l, VKT_ROLE_DOWN_B);
+        vkt_matmul_desc d = {.m = BT, .n = F, .k = C, .act = VKT_MM_ACT_GELU_GRAD, .aux = fc};
+        VKT_TRY(vkt_op_matmul(r, dy, &w, NULL, dfc, &d));
+        return vkt_op_matmul_bwd(r, dy, act, &w, NULL, opt(&gw), opt(&gb), BT, F, C);
+    }
+    VKT_TRY(vkt_model_linear_bwd(m, r, l, VKT_ROLE_DOWN_W, VKT_ROLE_DOWN_B, dy, act, dact, F, C));
+    return vkt_model_act_bwd(m, r, fc, dact, dfc);
+}
+
 vkt_status vkt_model_norm_fwd(const vkt_model *m, vkt_rec *r, const vkt_tensor *x, const vkt_tensor *w,
                               const vkt_tensor *b, const vkt_tensor *y, const vkt_tensor *mean,
                               const vkt_tensor *rstd) {

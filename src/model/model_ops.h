@@ -42,6 +42,15 @@ vkt_status vkt_model_linear_bwd(vkt_model *m, vkt_rec *r, int l, vkt_param_role 
                                 const vkt_tensor *dy, const vkt_tensor *x, const vkt_tensor *dx, int64_t in,
                                 int64_t out);
 
+/* The MLP's up-projection and activation over the first BT rows: fc = x W^T + b (the hook's adapter added),
+ * act = gelu(fc) (GPT-2) or silu(gate) * up (LLaMA, fc = gate | up). */
+vkt_status vkt_model_mlp_up_fwd(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *x, const vkt_tensor *fc,
+                                const vkt_tensor *act, int64_t BT);
+/* Its counterpart in the backward, from d(down-projection output) dy: the down-projection's backward (dW, db
+ * accumulate; its input gradient into dact) and the activation's (dfc overwritten). */
+vkt_status vkt_model_mlp_down_bwd(vkt_model *m, vkt_rec *r, int l, const vkt_tensor *dy, const vkt_tensor *fc,
+                                  const vkt_tensor *act, const vkt_tensor *dact, const vkt_tensor *dfc);
+
 /* The attention shape of m's blocks: causal unless bidirectional, within m->seg_start's documents. */
 vkt_attention_cfg vkt_model_attention_cfg(const vkt_model *m);
 

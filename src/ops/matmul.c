@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/gelu.h"
 #include "ops/matmul_tune.h"
 #include "ops/op_eltwise.h"
 #include "ops/op_rows.h"
@@ -26,8 +27,9 @@ typedef struct {
     uint32_t stride_a, stride_b, stride_c;
     float alpha;
     uint32_t flags;
+    uint32_t off_aux;
 } vkt_pc_matmul;
-_Static_assert(sizeof(vkt_pc_matmul) == 60, "keep in sync with shaders/common/matmul_io.glsl");
+_Static_assert(sizeof(vkt_pc_matmul) == 64, "keep in sync with shaders/common/matmul_io.glsl");
 
 typedef struct { uint32_t rows, n, off_dy, _pad; } vkt_pc_colsum;
 _Static_assert(sizeof(vkt_pc_colsum) == 16, "keep in sync with matmul_colsum.comp");
@@ -143,6 +145,7 @@ typedef struct {
     int64_t bk;       /* K chunks must be multiples of this (wide kernel: 8) */
     int64_t kmax;     /* longest K chunk per dispatch (0: no limit), the tile's kmax */
     bool m_fast;      /* grid x walks M tiles (workgroups in a row share the same B columns) */
+    int n_bindings;   /* 4, or 5 for matmul_wide (binding 4: the activation's aux tensor) */
 } kernel;
 
 /* Shape and alignment conditions of matmul_wide.comp (window starts are checked per box, see plan). */
@@ -178,7 +181,7 @@ static vkt_status pick_tile(vkt_rec *r, vkt_mm_kernel kind, vkt_dtype dt, const 
 
 /* c16: C and bias in the inputs' 16-bit dtype (the *_c16 shader variants) instead of f32. */
 static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_desc *dm, vkt_dtype dt, bool c16,
-                             bool wide, bool c_words, kernel *k) {
+                             bool wide, bool c_words, vkt_matmul_act act, kernel *k) {
     const bool ta = dm->trans_a, tb = dm->trans_b;
     const vkt_device_info *info = vkt_device_get_info(vkt_rec_device(r));
     static const char *suffix[] = {[VKT_DTYPE_F32] = "f32", [VKT_DTYPE_F16] = "f16", [VKT_DTYPE_BF16] = "bf16"};
@@ -223,8 +226,8 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_
                 snprintf(shader, sizeof shader, "matmul_wide");
             else
                 snprintf(shader, sizeof shader, "matmul_wide_%s%s", suffix[dt], csuf);
-            const uint32_t wspec[] = {t.wg, t.tm, t.tn, ta, tb, true, c_words};
-            d.n_spec = 7;
+            const uint32_t wspec[] = {t.wg, t.tm, t.tn, ta, tb, true, c_words, act};
+            d.n_spec = 8, d.n_bindings = 5; /* binding 4: the activation's aux tensor */
             memcpy(d.spec, wspec, sizeof wspec);
             k->name = "matmul_wide", k->bm = t.tm, k->bn = t.wg * t.tn, k->bk = WIDE_K, k->m_fast = true;
             /* K chunks accumulate into C: a 16-bit C would round once per chunk, so it takes K whole. */
@@ -232,6 +235,7 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_
         }
     }
     d.shader = shader;
+    k->n_bindings = (int)d.n_bindings;
     return vkt_pipeline_get(vkt_rec_device(r), &d, &k->p);
 }
 
@@ -310,14 +314,17 @@ static vkt_status get_narrow_kernel(vkt_rec *r, const vkt_matmul_desc *d, vkt_dt
     vkt_pipeline_desc pd = {.shader = shader, .pc_size = sizeof(vkt_pc_matmul), .n_bindings = 4, .n_spec = 5};
     const uint32_t spec[] = {t.wg, t.tm, t.tn, d->trans_a, d->trans_b};
     memcpy(pd.spec, spec, sizeof spec);
-    *k = (kernel){.name = "matmul_narrow", .bm = (int64_t)t.wg * t.tm, .bn = t.tn, .bk = WIDE_K, .m_fast = true};
+    *k = (kernel){.name = "matmul_narrow", .bm = (int64_t)t.wg * t.tm, .bn = t.tn, .bk = WIDE_K, .m_fast = true,
+                  .n_bindings = 4};
     k->kmax = c16 ? 0 : t.kmax; /* as matmul_wide: a 16-bit C takes K whole */
     return vkt_pipeline_get(vkt_rec_device(r), &pd, &k->p);
 }
 
-/* Records d on operands as given (any row strides and start elements); see vkt_op_matmul. */
+/* Records d on operands as given (any row strides and start elements); see vkt_op_matmul. d->act runs in the
+ * store where fused is given and the wide kernel's word store takes all of K in one dispatch (*fused then true);
+ * otherwise it is left to the caller. */
 static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, operand ob, const vkt_tensor *bias,
-                              operand oc) {
+                              operand oc, bool *fused) {
     const int64_t M = d->m, N = d->n, K = d->k, nb = d->batch > 1 ? d->batch : 1;
     const vkt_tensor *a = oa.t;
     operand obias = {bias, 0, 0, 0};
@@ -332,10 +339,13 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
     /* A forced general kernel (tests, the tuner) keeps aligned operands off the wide one. */
     if (d->force && d->force->kernel == VKT_MM_KERNEL_REG) wide = false;
     bool c_words = wide && c_words_ok(d, &oc, &obias, nb); /* the wide kernel's word store */
-    bool narrow = wide && narrow_wanted(d, &oc, &obias, nb);
+    operand ox = {d->aux, oc.ld, oc.stride, oc.off};       /* the activation's aux, laid out as C */
+    bool act = fused && d->act != VKT_MM_ACT_NONE && c_words && !d->accumulate && starts_on_8(&ox);
+    bool narrow = wide && !act && narrow_wanted(d, &oc, &obias, nb);
     for (;;) {
         vkt_status st = narrow ? get_narrow_kernel(r, d, a->dtype, c16, &kern)
-                               : get_kernel(r, v, d, a->dtype, c16, wide, wide && c_words, &kern);
+                               : get_kernel(r, v, d, a->dtype, c16, wide, wide && c_words,
+                                            act && wide ? d->act : VKT_MM_ACT_NONE, &kern);
         VKT_TRY(st);
         plan(r, &kern, d, &oa, &ob, &oc, nb, box);
         /* The fast kernels need every box edge on a multiple of 8 (window starts stay 32-byte aligned); else
@@ -346,6 +356,11 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
         wide = narrow, narrow = false; /* narrow implies wide */
     }
     const int64_t bc = box[0], mc = box[1], nc = box[2], kc = box[3];
+    if (act && !(wide && kc == K)) { /* K in chunks: the activation needs the whole sum */
+        act = false;
+        VKT_TRY(get_kernel(r, v, d, a->dtype, c16, wide, wide && c_words, VKT_MM_ACT_NONE, &kern));
+    }
+    if (fused) *fused = act;
 
     for (int64_t b0 = 0; b0 < nb; b0 += bc) {
         int64_t bn_ = nb - b0 < bc ? nb - b0 : bc;
@@ -361,7 +376,7 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
                                         .stride_c = (uint32_t)oc.stride, .alpha = d->alpha != 0 ? d->alpha : 1.0f};
                     bool acc = d->accumulate || k0 > 0, add_bias = bias && k0 == 0;
                     pc.flags = (acc ? MM_ACCUMULATE : 0) | (add_bias ? MM_BIAS : 0);
-                    vkt_binding bind[4];
+                    vkt_binding bind[5];
                     if (d->trans_a) span(&oa, b0, bn_, k0, kn, m0, mn, &lo, &hi);
                     else span(&oa, b0, bn_, m0, mn, k0, kn, &lo, &hi);
                     bind[0] = (vkt_binding){window(r, &oa, lo, hi, &pc.off_a), VKT_READ};
@@ -377,13 +392,26 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
                     }
                     span(&oc, b0, bn_, m0, mn, n0, nn, &lo, &hi);
                     bind[3] = (vkt_binding){window(r, &oc, lo, hi, &pc.off_c), acc ? VKT_RW : VKT_WRITE};
+                    /* Without an activation the kernel never touches binding 4, but the shader may write it:
+                     * C's window, as read and written, stands in for it (the access the validation layer sees). */
+                    if (act) {
+                        span(&ox, b0, bn_, m0, mn, n0, nn, &lo, &hi);
+                        bool out = d->act == VKT_MM_ACT_GELU;
+                        bind[4] = (vkt_binding){window(r, &ox, lo, hi, &pc.off_aux), out ? VKT_WRITE : VKT_READ};
+                    } else {
+                        bind[4] = (vkt_binding){bind[3].t, VKT_RW};
+                    }
                     uint32_t gn = vkt_ceil_div((uint64_t)nn, (uint64_t)kern.bn);
                     uint32_t gm = vkt_ceil_div((uint64_t)mn, (uint64_t)kern.bm);
                     uint32_t gx = kern.m_fast ? gm : gn, gy = kern.m_fast ? gn : gm;
-                    VKT_TRY(vkt_rec_dispatch(r, kern.name, kern.p, bind, 4, &pc, sizeof pc, gx, gy, (uint32_t)bn_));
-                    vkt_rec_profile_note(r, 2.0 * (double)(bn_ * mn * nn * kn), "%c%c m%lld n%lld k%lld%s",
+                    VKT_TRY(vkt_rec_dispatch(r, kern.name, kern.p, bind, (uint32_t)kern.n_bindings, &pc, sizeof pc, gx, gy,
+                                             (uint32_t)bn_));
+                    vkt_rec_profile_note(r, 2.0 * (double)(bn_ * mn * nn * kn), "%c%c m%lld n%lld k%lld%s%s",
                                          d->trans_a ? 'T' : 'N', d->trans_b ? 'T' : 'N', (long long)mn,
-                                         (long long)nn, (long long)kn, bn_ > 1 ? " batched" : "");
+                                         (long long)nn, (long long)kn, bn_ > 1 ? " batched" : "",
+                                         !act                          ? ""
+                                         : d->act == VKT_MM_ACT_GELU ? " +gelu"
+                                                                       : " *gelu'");
                 }
             }
         }
@@ -422,7 +450,7 @@ static vkt_status matmul_residue_split(vkt_rec *r, const vkt_tensor *a, const vk
                 vkt_matmul_desc dd = *d;
                 dd.m = rows, dd.k = cut[p + 1] - cut[p], dd.accumulate = cut[p] == 0 ? d->accumulate : true;
                 operand oa = {a, 8 * K, 0, cls * K + cut[p]}, ob = {b, N, 0, cut[p] * N}, oc = {c, 8 * N, 0, cls * N};
-                VKT_TRY(matmul_core(r, &dd, oa, ob, cut[p] == 0 ? bias : NULL, oc));
+                VKT_TRY(matmul_core(r, &dd, oa, ob, cut[p] == 0 ? bias : NULL, oc, NULL));
             }
         } else {
             /* Rows cls, cls + 8, ... of A (k) and B; M in [0, m1) [m1, mb) [mb, M), [m1, mb) 8-aligned; the
@@ -441,7 +469,7 @@ static vkt_status matmul_residue_split(vkt_rec *r, const vkt_tensor *a, const vk
                     int64_t row0 = cls + 8 * kcut[q];
                     operand oa = {a, 8 * M, 0, row0 * M + mcut[p]}, ob = {b, 8 * N, 0, row0 * N};
                     operand oc = {c, N, 0, mcut[p] * N};
-                    VKT_TRY(matmul_core(r, &dd, oa, ob, first ? bias : NULL, oc));
+                    VKT_TRY(matmul_core(r, &dd, oa, ob, first ? bias : NULL, oc, NULL));
                 }
                 first = false;
             }
@@ -479,7 +507,7 @@ static vkt_status matmul_tail_split(vkt_rec *r, const vkt_matmul_desc *d, const 
             a.off += d->trans_a ? k0 * a.ld + m0 : m0 * a.ld + k0;
             b.off += d->trans_b ? k0 : k0 * b.ld;
             c.off += m0 * c.ld;
-            VKT_TRY(matmul_core(r, &dd, a, b, ik ? NULL : bias, c));
+            VKT_TRY(matmul_core(r, &dd, a, b, ik ? NULL : bias, c, NULL));
         }
     return VKT_OK;
 }
@@ -495,6 +523,19 @@ static vkt_status check_dtypes(const vkt_tensor *a, const vkt_tensor *b, const v
                       "f32 or A's dtype, and the bias C's dtype (src/ops/matmul.h)",
                       vkt_dtype_name(a->dtype), vkt_dtype_name(b->dtype), vkt_dtype_name(c->dtype),
                       bias ? vkt_dtype_name(bias->dtype) : "none");
+        return VKT_ERR_ARG;
+    }
+    return VKT_OK;
+}
+
+/* An activation's contract (matmul.h): aux as C, C contiguous (for the separate pass), no accumulate. */
+static vkt_status check_act(const vkt_tensor *c, const vkt_matmul_desc *d) {
+    if (d->act == VKT_MM_ACT_NONE) return VKT_OK;
+    bool ok = d->aux && d->aux->dtype == c->dtype && !d->accumulate && (d->batch <= 1) && ld_c(d) == d->n &&
+              vkt_tensor_numel(d->aux) >= d->m * d->n;
+    if (!ok) {
+        vkt_log_error("matmul: an activation epilogue needs aux of C's dtype (%s) covering C, one contiguous "
+                      "product and no accumulate (src/ops/matmul.h)", vkt_dtype_name(c->dtype));
         return VKT_ERR_ARG;
     }
     return VKT_OK;
@@ -522,13 +563,20 @@ vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, c
     VKT_ASSERT(hi <= vkt_tensor_numel(b));
     span(&oc, 0, nb, 0, M, 0, N, &lo, &hi);
     VKT_ASSERT(hi <= vkt_tensor_numel(c));
+    VKT_TRY(check_act(c, d));
     vkt_matmul_variant v = vkt_matmul_pick(r, a->dtype, d->variant);
     int64_t m8, k8;
+    bool fused = false;
     if (!vkt_matmul_wide_ok(a, b, d) && tail_split_plan(v, &oa, &ob, &oc, d, &m8, &k8))
-        return matmul_tail_split(r, d, &oa, &ob, bias, &oc, m8, k8);
-    if (!vkt_matmul_wide_ok(a, b, d) && residue_split_applies(v, a, b, d))
-        return matmul_residue_split(r, a, b, bias, c, d);
-    return matmul_core(r, d, oa, ob, bias, oc);
+        VKT_TRY(matmul_tail_split(r, d, &oa, &ob, bias, &oc, m8, k8));
+    else if (!vkt_matmul_wide_ok(a, b, d) && residue_split_applies(v, a, b, d))
+        VKT_TRY(matmul_residue_split(r, a, b, bias, c, d));
+    else
+        VKT_TRY(matmul_core(r, d, oa, ob, bias, oc, &fused));
+    if (fused || d->act == VKT_MM_ACT_NONE) return VKT_OK;
+    /* The activation as its own pass over C (contiguous: check_act). */
+    vkt_tensor cv = vkt_ops_flat_slice(c, 0, M * N), xv = vkt_ops_flat_slice(d->aux, 0, M * N);
+    return d->act == VKT_MM_ACT_GELU ? vkt_op_gelu_fwd(r, &cv, &xv) : vkt_op_gelu_bwd(r, &xv, &cv, &cv, false);
 }
 
 #define COLSUM_WG 64

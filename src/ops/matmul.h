@@ -60,6 +60,14 @@ typedef enum {
     VKT_MATMUL_COOPMAT = 3,
 } vkt_matmul_variant;
 
+/* An activation applied as C is stored, with a second tensor `aux` laid out as C (same dtype, ldc and stride_c):
+ *   GELU       C = the product as usual (the pre-activation), aux = gelu(C)
+ *   GELU_GRAD  C = product * gelu'(aux), aux holding the pre-activation (the input gradient through GELU)
+ * Both equal the plain product followed by vkt_op_gelu_fwd / vkt_op_gelu_bwd over C bit for bit. The fast CPU
+ * kernel does it in its store (one pass: no read of C back, no separate dispatch) when C's layout allows its
+ * word store and K is not split; elsewhere the separate pass runs. Not with accumulate. */
+typedef enum { VKT_MM_ACT_NONE = 0, VKT_MM_ACT_GELU = 1, VKT_MM_ACT_GELU_GRAD = 2 } vkt_matmul_act;
+
 typedef struct {
     int64_t m, n, k;                      /* op(A) is (m, k), op(B) is (k, n), C is (m, n) */
     bool trans_a, trans_b;                /* A stored (k, m); B stored (n, k) */
@@ -76,6 +84,8 @@ typedef struct {
                                              else this kernel and tile wherever the operands allow it
                                              (a forced wide tile leaves misaligned parts on the general
                                              kernel's default); for tests and the tuner */
+    vkt_matmul_act act;                   /* NONE, or an activation on the way out with aux (see above) */
+    const vkt_tensor *aux;
 } vkt_matmul_desc;
 
 /* Records C (+)= alpha * op(A) op(B) + bias for every batch.
