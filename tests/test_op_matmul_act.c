@@ -1,10 +1,14 @@
-/* Matmul with GELU in its store (ops/matmul.h, vkt_matmul_act): GPT-2's MLP up-projection (C = x W^T + b,
+/* Matmul epilogues of the fast CPU kernel (ops/matmul.h). GELU in its store (vkt_matmul_act): GPT-2's MLP up-projection (C = x W^T + b,
  * aux = gelu(C)) and its input gradient through GELU (C = (dy W) * gelu'(aux), aux the pre-activation).
  * Each case runs twice, fused and as the plain matmul followed by the separate gelu pass, on poisoned outputs:
  * both against the double reference, and against each other bit for bit (the fused store rounds C as stored
  * before the activation, as the separate pass reads it). On a CPU driver the cases marked `fused` must run as
  * one matmul dispatch and the others (N % 8 != 0, misaligned K, K in chunks) must fall back to the separate
  * pass; the shared-memory variant (GPUs) always falls back.
+ *
+ * The row sums of op(A) beside a weight gradient (a_row_sums: db += colsum(dy) with dW += dy^T x) are checked
+ * the same way against vkt_op_matmul_colsum: bit for bit where K is one dispatch (both sum each row in k order),
+ * within the reference bound where K is split into chunks (each chunk adds its partial sums).
  *
  * Bounds (max |y-r| / (|r| + 1e-3 rms(r))): C as test_op_matmul's, 1.2e-4 sqrt(K); gelu(C) amplifies C's
  * relative error by |x gelu'(x) / gelu(x)|, which is below 3 except in the far negative tail, where gelu(C) is
@@ -105,6 +109,77 @@ static void check_act(vkt_test *t, vkt_matmul_variant v, const act_case *cs) {
     vkt_arena_reset(t->arena);
 }
 
+typedef struct {
+    int64_t m, n, k; /* dW (m, n) += dy^T x: dy (k, m), x (k, n) */
+    vkt_dtype dt;
+    int dispatches; /* on a CPU driver's register variant: matmul dispatches, and no colsum (0: colsum runs) */
+    const char *why;
+} sums_case;
+
+typedef struct {
+    vkt_tensor dy, x, dw, db;
+    vkt_matmul_desc d;
+    bool separate;
+} sums_ctx;
+
+static vkt_status run_sums(vkt_rec *r, void *p) {
+    sums_ctx *c = p;
+    if (!c->separate) return vkt_op_matmul(r, &c->dy, &c->x, NULL, &c->dw, &c->d);
+    vkt_matmul_desc plain = c->d;
+    plain.a_row_sums = NULL;
+    VKT_TRY(vkt_op_matmul(r, &c->dy, &c->x, NULL, &c->dw, &plain));
+    return vkt_op_matmul_colsum(r, &c->dy, &c->db, c->d.k, c->d.m);
+}
+
+static void check_sums(vkt_test *t, vkt_matmul_variant v, const sums_case *cs) {
+    const int64_t M = cs->m, N = cs->n, K = cs->k;
+    float *dy = vkt_test_randn(t, (size_t)(K * M), 1), *x = vkt_test_randn(t, (size_t)(K * N), 1);
+    float *dw0 = vkt_test_randn(t, (size_t)(M * N), 1), *db0 = vkt_test_randn(t, (size_t)M, 1);
+    sums_ctx c = {.dy = vkt_half_or_f32_upload(t, cs->dt, dy, K, M), .x = vkt_half_or_f32_upload(t, cs->dt, x, K, N)};
+    c.d = (vkt_matmul_desc){.m = M, .n = N, .k = K, .trans_a = true, .accumulate = true, .variant = v,
+                            .a_row_sums = &c.db};
+    float *got[2][2];
+    for (int s = 0; s < 2; s++) {
+        vkt_test_out dw = vkt_test_output_init(t, dw0, M, N, 1, 1), db = vkt_test_output_init(t, db0, M, 1, 1, 1);
+        c.dw = dw.view, c.db = db.view, c.separate = s == 1;
+        vkt_test_run(t, run_sums, &c);
+        if (s == 0 && v == VKT_MATMUL_REG && vkt_device_get_info(t->dev)->type == VKT_DEVICE_CPU) {
+            uint32_t n = vkt_rec_dispatch_count(t->rec);
+            if (cs->dispatches ? n != (uint32_t)cs->dispatches : n < 2)
+                vkt_test_fail(t, "sums %s: %u dispatches, expected %s", cs->why, n,
+                              cs->dispatches ? "the matmul's alone" : "a colsum pass too");
+        }
+        got[s][0] = vkt_test_read_output(t, &dw, "dw"), got[s][1] = vkt_test_read_output(t, &db, "db");
+    }
+    double *dyd = vkt_test_to_double(dy, (size_t)(K * M)), *xd = vkt_test_to_double(x, (size_t)(K * N));
+    double *rw = vkt_test_to_double(dw0, (size_t)(M * N)), *rb = vkt_test_to_double(db0, (size_t)M);
+    vkt_ref_matmul_desc rd = {.m = M, .n = N, .k = K, .trans_a = true, .alpha = 1.0, .accumulate = true};
+    vkt_ref_matmul(dyd, xd, NULL, rw, &rd);
+    for (int64_t i = 0; i < K; i++)
+        for (int64_t j = 0; j < M; j++) rb[j] += dyd[i * M + j];
+    char what[160];
+    snprintf(what, sizeof what, "%s rowsums %s %lldx%lldx%lld (%s)", vkt_matmul_variant_name(v),
+             vkt_dtype_name(cs->dt), (long long)M, (long long)N, (long long)K, cs->why);
+    vkt_check(t, what, got[0][0], rw, (size_t)(M * N), bound_for(K));
+    vkt_check(t, what, got[0][1], rb, (size_t)M, bound_for(K));
+    bool one_dispatch = K <= 1024; /* the default tile's K chunk */
+    if (memcmp(got[0][0], got[1][0], (size_t)(M * N) * sizeof(float)) != 0 ||
+        (one_dispatch && memcmp(got[0][1], got[1][1], (size_t)M * sizeof(float)) != 0))
+        vkt_test_fail(t, "%s: differs from the plain matmul + colsum", what);
+    for (int s = 0; s < 2; s++) free(got[s][0]), free(got[s][1]);
+    free(dy), free(x), free(dw0), free(db0), free(dyd), free(xd), free(rw), free(rb);
+    vkt_arena_reset(t->arena);
+}
+
+static const sums_case sums_cases[] = {
+    {40, 24, 64, F32, 1, "in the K loop"},
+    {40, 24, 61, F32, 0, "K % 8: tail split, colsum"},
+    {24, 136, 2056, F32, 3, "K in 3 chunks, each adding"},
+    {37, 24, 64, F32, 0, "M % 8: colsum"},
+    {40, 20, 64, F32, 0, "N % 8: colsum"},
+    {40, 24, 64, VKT_DTYPE_BF16, 1, "in the K loop"},
+};
+
 /* The contract's refusals: aux of another dtype, accumulate. */
 static void expect_refused(vkt_test *t) {
     vkt_tensor a, c, aux;
@@ -147,6 +222,11 @@ int main(void) {
                 continue;
             }
             check_act(&t, variants[vi], &cases[i]);
+        }
+    for (size_t vi = 0; vi < 2; vi++)
+        for (size_t i = 0; i < sizeof sums_cases / sizeof sums_cases[0]; i++) {
+            if (sums_cases[i].dt != F32 && !vkt_half_supported(&t)) continue;
+            check_sums(&t, variants[vi], &sums_cases[i]);
         }
     return vkt_test_finish(&t);
 }

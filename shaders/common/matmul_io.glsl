@@ -26,12 +26,13 @@ layout(push_constant) uniform Pc {
     uint off_a, off_b, off_c, off_bias;   // element of (row 0, col 0) of batch 0 in each window
     uint stride_a, stride_b, stride_c;    // elements between batches
     float alpha;
-    uint flags;                           // MM_ACCUMULATE | MM_BIAS
+    uint flags;                           // MM_ACCUMULATE | MM_BIAS | MM_ROW_SUMS
     uint off_aux;                         // matmul_wide's activation epilogue: the aux tensor's element (0, 0)
 } pc;
 
 #define MM_ACCUMULATE 1u
 #define MM_BIAS 2u
+#define MM_ROW_SUMS 4u  // matmul_wide ACT 3: this dispatch adds op(A)'s row sums into binding 4
 
 // Element index of op(A)(i, kk) and op(B)(kk, j) in batch z.
 uint mm_ia(uint z, uint i, uint kk) {

@@ -84,6 +84,12 @@ u64vec4 pack8(float f[8]) {
 }
 #endif
 
+#ifdef MM_WORDS_ACT
+// ACT 3: binding 4 is an f32 vector += the row sums of op(A) (a Linear layer's bias gradient beside dW = dy^T x).
+layout(binding = 4) buffer AuxF { float auxf[]; };
+float row_sum[TM];
+#endif
+
 // acc[i][j] = sum over k in order of op(A)(i0 + i, k) op(B)(k, j0 + j), fused multiply-adds from zero, K in
 // blocks of 8 (plus a scalar tail of k % 8). Per block: TM + TN loads for 8 * TM * TN FMAs.
 void mm_words_accumulate(uint z, uint i0, uint j0) {
@@ -97,6 +103,12 @@ void mm_words_accumulate(uint z, uint i0, uint j0) {
     uint lda8 = pc.lda / 8, ldb8 = pc.ldb / 8;
     for (uint i = 0; i < TM; i++)
         for (uint j = 0; j < TN; j++) acc[i][j] = 0.0;
+#ifdef MM_WORDS_ACT
+    // Row sums (ACT 3, A transposed): the workgroups of the first column block only, every lane alike (the
+    // condition is uniform over the workgroup); each row summed in k order, as matmul_colsum sums a column.
+    const bool sums = ACT == 3u && TRANS_A && (pc.flags & MM_ROW_SUMS) != 0u && j0 < WG * TN;
+    for (uint i = 0; i < TM; i++) row_sum[i] = 0.0;
+#endif
     const uint K8 = pc.k & ~7u;
     for (uint k = 0; k < K8; k += 8) {
         float bv[8][TN];
@@ -119,6 +131,11 @@ void mm_words_accumulate(uint z, uint i0, uint j0) {
             for (uint g = 0; g < NA; g++) {
                 float f[8][8];
                 for (uint kk = 0; kk < 8; kk++) unpack8(a8[ia[g] + (k + kk) * lda8], f[kk]);
+#ifdef MM_WORDS_ACT
+                if (sums)
+                    for (uint c = 0; c < 8; c++)
+                        for (uint kk = 0; kk < 8; kk++) row_sum[8 * g + c] += f[kk][c];
+#endif
                 for (uint c = 0; c < 8; c++)
                     for (uint kk = 0; kk < 8; kk++)
                         for (uint j = 0; j < TN; j++) acc[8 * g + c][j] = fma(f[kk][c], bv[kk][j], acc[8 * g + c][j]);
@@ -138,6 +155,9 @@ void mm_words_accumulate(uint z, uint i0, uint j0) {
         for (uint j = 0; j < TN; j++) bv[j] = VKT_LOAD(b[mm_ib(z, k, min(j0 + j, pc.n - 1u))]);
         for (uint i = 0; i < TM; i++) {
             float av = VKT_LOAD(a[mm_ia(z, min(i0 + i, pc.m - 1u), k)]);
+#ifdef MM_WORDS_ACT
+            if (sums) row_sum[i] += av;
+#endif
             for (uint j = 0; j < TN; j++) acc[i][j] = fma(av, bv[j], acc[i][j]);
         }
     }
@@ -151,8 +171,14 @@ void mm_words_accumulate(uint z, uint i0, uint j0) {
 // so the results equal those of the separate gelu_fwd / gelu_bwd pass over C bit for bit:
 //   ACT 1  C = v, aux = gelu(C)                  (an MLP's up-projection: pre-activation and activation)
 //   ACT 2  C = round(v) * gelu'(aux)             (its input gradient through GELU: aux is the pre-activation)
+//   ACT 3  aux (f32, M) += row sums of op(A), A transposed (mm_words_accumulate; where pc.flags has MM_ROW_SUMS)
 void mm_words_store(uint z, uint i0, uint j0) {
     const bool has_bias = (pc.flags & MM_BIAS) != 0u, has_acc = (pc.flags & MM_ACCUMULATE) != 0u;
+#ifdef MM_WORDS_ACT
+    if (ACT == 3u && TRANS_A && (pc.flags & MM_ROW_SUMS) != 0u && j0 == 0u) // one lane of the first column block
+        for (uint i = 0; i < TM; i++)
+            if (i0 + i < pc.m) auxf[pc.off_aux + i0 + i] += row_sum[i];
+#endif
     float bw[TN];
     for (uint g = 0; g < TN / 8; g++) {
         float f[8];

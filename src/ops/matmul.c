@@ -36,6 +36,8 @@ _Static_assert(sizeof(vkt_pc_colsum) == 16, "keep in sync with matmul_colsum.com
 
 #define MM_ACCUMULATE 1u
 #define MM_BIAS 2u
+#define MM_ROW_SUMS 4u
+#define EPI_ROW_SUMS 3u /* matmul_wide's ACT value for a_row_sums */
 #define MAX_GROUPS 65535
 
 /* Tile sizes (specialization constants) come from ops/matmul_tile.c: defaults, or the tuned choice of the
@@ -181,7 +183,7 @@ static vkt_status pick_tile(vkt_rec *r, vkt_mm_kernel kind, vkt_dtype dt, const 
 
 /* c16: C and bias in the inputs' 16-bit dtype (the *_c16 shader variants) instead of f32. */
 static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_desc *dm, vkt_dtype dt, bool c16,
-                             bool wide, bool c_words, vkt_matmul_act act, kernel *k) {
+                             bool wide, bool c_words, uint32_t epi, kernel *k) {
     const bool ta = dm->trans_a, tb = dm->trans_b;
     const vkt_device_info *info = vkt_device_get_info(vkt_rec_device(r));
     static const char *suffix[] = {[VKT_DTYPE_F32] = "f32", [VKT_DTYPE_F16] = "f16", [VKT_DTYPE_BF16] = "bf16"};
@@ -226,7 +228,7 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_
                 snprintf(shader, sizeof shader, "matmul_wide");
             else
                 snprintf(shader, sizeof shader, "matmul_wide_%s%s", suffix[dt], csuf);
-            const uint32_t wspec[] = {t.wg, t.tm, t.tn, ta, tb, true, c_words, act};
+            const uint32_t wspec[] = {t.wg, t.tm, t.tn, ta, tb, true, c_words, epi};
             d.n_spec = 8, d.n_bindings = 5; /* binding 4: the activation's aux tensor */
             memcpy(d.spec, wspec, sizeof wspec);
             k->name = "matmul_wide", k->bm = t.tm, k->bn = t.wg * t.tn, k->bk = WIDE_K, k->m_fast = true;
@@ -339,13 +341,15 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
     /* A forced general kernel (tests, the tuner) keeps aligned operands off the wide one. */
     if (d->force && d->force->kernel == VKT_MM_KERNEL_REG) wide = false;
     bool c_words = wide && c_words_ok(d, &oc, &obias, nb); /* the wide kernel's word store */
-    operand ox = {d->aux, oc.ld, oc.stride, oc.off};       /* the activation's aux, laid out as C */
-    bool act = fused && d->act != VKT_MM_ACT_NONE && c_words && !d->accumulate && starts_on_8(&ox);
+    /* Binding 4 of the fast kernel: the activation's aux, laid out as C, or the row sums of op(A). */
+    bool sums = fused && d->a_row_sums && c_words && d->trans_a;
+    operand ox = sums ? (operand){d->a_row_sums, 0, 0, 0} : (operand){d->aux, oc.ld, oc.stride, oc.off};
+    bool act = sums || (fused && d->act != VKT_MM_ACT_NONE && c_words && !d->accumulate && starts_on_8(&ox));
+    uint32_t epi = sums ? EPI_ROW_SUMS : (uint32_t)d->act;
     bool narrow = wide && !act && narrow_wanted(d, &oc, &obias, nb);
     for (;;) {
         vkt_status st = narrow ? get_narrow_kernel(r, d, a->dtype, c16, &kern)
-                               : get_kernel(r, v, d, a->dtype, c16, wide, wide && c_words,
-                                            act && wide ? d->act : VKT_MM_ACT_NONE, &kern);
+                               : get_kernel(r, v, d, a->dtype, c16, wide, wide && c_words, act && wide ? epi : 0, &kern);
         VKT_TRY(st);
         plan(r, &kern, d, &oa, &ob, &oc, nb, box);
         /* The fast kernels need every box edge on a multiple of 8 (window starts stay 32-byte aligned); else
@@ -356,9 +360,9 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
         wide = narrow, narrow = false; /* narrow implies wide */
     }
     const int64_t bc = box[0], mc = box[1], nc = box[2], kc = box[3];
-    if (act && !(wide && kc == K)) { /* K in chunks: the activation needs the whole sum */
+    if (act && !(wide && (sums || kc == K))) { /* K in chunks: the activation needs the whole sum */
         act = false;
-        VKT_TRY(get_kernel(r, v, d, a->dtype, c16, wide, wide && c_words, VKT_MM_ACT_NONE, &kern));
+        VKT_TRY(get_kernel(r, v, d, a->dtype, c16, wide, wide && c_words, 0, &kern));
     }
     if (fused) *fused = act;
 
@@ -375,7 +379,8 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
                                         .stride_a = (uint32_t)oa.stride, .stride_b = (uint32_t)ob.stride,
                                         .stride_c = (uint32_t)oc.stride, .alpha = d->alpha != 0 ? d->alpha : 1.0f};
                     bool acc = d->accumulate || k0 > 0, add_bias = bias && k0 == 0;
-                    pc.flags = (acc ? MM_ACCUMULATE : 0) | (add_bias ? MM_BIAS : 0);
+                    pc.flags = (acc ? MM_ACCUMULATE : 0) | (add_bias ? MM_BIAS : 0) |
+                               (act && sums && n0 == 0 ? MM_ROW_SUMS : 0); /* one column box adds them */
                     vkt_binding bind[5];
                     if (d->trans_a) span(&oa, b0, bn_, k0, kn, m0, mn, &lo, &hi);
                     else span(&oa, b0, bn_, m0, mn, k0, kn, &lo, &hi);
@@ -394,7 +399,10 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
                     bind[3] = (vkt_binding){window(r, &oc, lo, hi, &pc.off_c), acc ? VKT_RW : VKT_WRITE};
                     /* Without an activation the kernel never touches binding 4, but the shader may write it:
                      * C's window, as read and written, stands in for it (the access the validation layer sees). */
-                    if (act) {
+                    if (act && sums) {
+                        span(&ox, 0, 1, 0, 1, m0, mn, &lo, &hi);
+                        bind[4] = (vkt_binding){window(r, &ox, lo, hi, &pc.off_aux), VKT_RW};
+                    } else if (act) {
                         span(&ox, b0, bn_, m0, mn, n0, nn, &lo, &hi);
                         bool out = d->act == VKT_MM_ACT_GELU;
                         bind[4] = (vkt_binding){window(r, &ox, lo, hi, &pc.off_aux), out ? VKT_WRITE : VKT_READ};
@@ -410,6 +418,7 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
                                          d->trans_a ? 'T' : 'N', d->trans_b ? 'T' : 'N', (long long)mn,
                                          (long long)nn, (long long)kn, bn_ > 1 ? " batched" : "",
                                          !act                          ? ""
+                                         : sums                        ? " +rowsums"
                                          : d->act == VKT_MM_ACT_GELU ? " +gelu"
                                                                        : " *gelu'");
                 }
@@ -530,6 +539,17 @@ static vkt_status check_dtypes(const vkt_tensor *a, const vkt_tensor *b, const v
 
 /* An activation's contract (matmul.h): aux as C, C contiguous (for the separate pass), no accumulate. */
 static vkt_status check_act(const vkt_tensor *c, const vkt_matmul_desc *d) {
+    if (d->a_row_sums) {
+        const vkt_tensor *s = d->a_row_sums;
+        bool ok = d->act == VKT_MM_ACT_NONE && d->trans_a && d->batch <= 1 && ld_a(d) == d->m &&
+                  s->dtype == VKT_DTYPE_F32 && vkt_tensor_numel(s) >= d->m;
+        if (!ok) {
+            vkt_log_error("matmul: a_row_sums needs A transposed and contiguous, no batch, no activation and an f32 "
+                          "vector of m elements (src/ops/matmul.h)");
+            return VKT_ERR_ARG;
+        }
+        return VKT_OK;
+    }
     if (d->act == VKT_MM_ACT_NONE) return VKT_OK;
     bool ok = d->aux && d->aux->dtype == c->dtype && !d->accumulate && (d->batch <= 1) && ld_c(d) == d->n &&
               vkt_tensor_numel(d->aux) >= d->m * d->n;
@@ -573,6 +593,7 @@ vkt_status vkt_op_matmul(vkt_rec *r, const vkt_tensor *a, const vkt_tensor *b, c
         VKT_TRY(matmul_residue_split(r, a, b, bias, c, d));
     else
         VKT_TRY(matmul_core(r, d, oa, ob, bias, oc, &fused));
+    if (d->a_row_sums && !fused) VKT_TRY(vkt_op_matmul_colsum(r, a, d->a_row_sums, K, M));
     if (fused || d->act == VKT_MM_ACT_NONE) return VKT_OK;
     /* The activation as its own pass over C (contiguous: check_act). */
     vkt_tensor cv = vkt_ops_flat_slice(c, 0, M * N), xv = vkt_ops_flat_slice(d->aux, 0, M * N);
@@ -631,9 +652,9 @@ vkt_status vkt_op_matmul_bwd(vkt_rec *r, const vkt_tensor *dy, const vkt_tensor 
         vkt_matmul_desc d = {.m = rows, .n = in, .k = out};
         VKT_TRY(vkt_op_matmul(r, dy, w, NULL, dx, &d));
     }
-    if (dw) {
-        vkt_matmul_desc d = {.m = out, .n = in, .k = rows, .trans_a = true, .accumulate = true};
-        VKT_TRY(vkt_op_matmul(r, dy, x, NULL, dw, &d));
+    if (dw) { /* db beside dW: the fast kernel sums dy's columns as it reads them */
+        vkt_matmul_desc d = {.m = out, .n = in, .k = rows, .trans_a = true, .accumulate = true, .a_row_sums = db};
+        return vkt_op_matmul(r, dy, x, NULL, dw, &d);
     }
     if (db) VKT_TRY(vkt_op_matmul_colsum(r, dy, db, rows, out));
     return VKT_OK;

@@ -86,6 +86,11 @@ typedef struct {
                                              kernel's default); for tests and the tuner */
     vkt_matmul_act act;                   /* NONE, or an activation on the way out with aux (see above) */
     const vkt_tensor *aux;
+    const vkt_tensor *a_row_sums;         /* NULL, or (m) f32 += the row sums of op(A), A transposed and
+                                             contiguous, no batch: a Linear layer's bias gradient beside its
+                                             weight gradient dW += dy^T x. The fast CPU kernel adds them up in
+                                             its K loop (each row in k order, as vkt_op_matmul_colsum); other
+                                             kernels leave them to vkt_op_matmul_colsum. Not with act. */
 } vkt_matmul_desc;
 
 /* Records C (+)= alpha * op(A) op(B) + bias for every batch.
