@@ -92,6 +92,9 @@ bool vkt_check(vkt_test *t, const char *what, const float *y, const double *r, s
 /* vkt_check with an explicit atol, for ops whose per-op comment justifies a different absolute floor. */
 bool vkt_check_atol(vkt_test *t, const char *what, const float *y, const double *r, size_t n, double atol,
                     double bound);
+/* vkt_check's bound for an f32 dot product of k terms (matmul and its relatives): 1.2e-4 sqrt(max(k, 16)),
+ * derived in tests/test_op_matmul.c's header. */
+static inline double vkt_matmul_bound(int64_t k) { return 1.2e-4 * sqrt((double)(k > 16 ? k : 16)); }
 /* Double-vs-double variant for checking the reference backward against finite differences. */
 bool vkt_check_d(vkt_test *t, const char *what, const double *y, const double *r, size_t n, double bound);
 

@@ -42,8 +42,6 @@ static vkt_status run_mm(vkt_rec *r, void *p) {
     return vkt_op_matmul(r, &x->a, &x->b, x->has_bias ? &x->bias : NULL, &x->c, &x->d);
 }
 
-static double bound_for(int64_t k) { return 1.2e-4 * sqrt((double)(k > 16 ? k : 16)); }
-
 /* Uploads x as dtype dt, rounding x in place to what the device will see. shift: the view starts 4
  * elements into its allocation. */
 static vkt_tensor upload_as(vkt_test *t, float *x, int64_t n, vkt_dtype dt, bool shift) {
@@ -120,7 +118,7 @@ static void check_case(vkt_test *t, vkt_matmul_variant v, const mm_case *cs) {
         }
     }
     /* A 16-bit C adds one rounding of each stored result (bias and accumulated C were rounded on input). */
-    vkt_check(t, what, yp, rp, nmn, bound_for(cs->k) + (cs->c16 ? vkt_half_unit(cs->dt) : 0));
+    vkt_check(t, what, yp, rp, nmn, vkt_matmul_bound(cs->k) + (cs->c16 ? vkt_half_unit(cs->dt) : 0));
     free(yp), free(rp);
     /* The cases sized over the test's binding limit must really have been split. */
     if (na * (int64_t)vkt_dtype_size(cs->dt) > (int64_t)vkt_rec_max_binding_bytes(t->rec) ||
@@ -216,7 +214,7 @@ static void check_linear(vkt_test *t, const char *vname, vkt_dtype dt, int64_t r
         snprintf(what, sizeof what, "%s linear %s %s %lldx%lldx%lld", vname, vkt_dtype_name(dt), names[i],
                  (long long)rows, (long long)in, (long long)out);
         /* y and dx are stored in dt: one more rounding; dw and db are f32. */
-        vkt_check(t, what, got[i], want[i], n[i], bound_for(depth[i]) + (i < 2 ? vkt_half_unit(dt) : 0));
+        vkt_check(t, what, got[i], want[i], n[i], vkt_matmul_bound(depth[i]) + (i < 2 ? vkt_half_unit(dt) : 0));
     }
     free(x), free(w), free(bias), free(dy), free(dw0), free(db0), free(xd), free(wd), free(bd), free(dyd);
     free(dwd), free(dbd), free(yd), free(dxd), free(gy), free(gdx), free(gdw), free(gdb);
@@ -301,7 +299,7 @@ static void check_strided(vkt_test *t, vkt_matmul_variant v, const ld_case *cs) 
                 break;
             }
         }
-    vkt_check(t, what, yw, rw, nw, bound_for(cs->k) + (cs->dt == F32 ? 0 : vkt_half_unit(cs->dt)));
+    vkt_check(t, what, yw, rw, nw, vkt_matmul_bound(cs->k) + (cs->dt == F32 ? 0 : vkt_half_unit(cs->dt)));
     free(a), free(b), free(c0), free(ad), free(bd), free(ref), free(y), free(yw), free(rw);
     vkt_arena_reset(t->arena);
 }
@@ -390,7 +388,7 @@ static void check_colsum(vkt_test *t, vkt_dtype dt, int64_t rows, int64_t n) {
                  k ? " misaligned" : "");
         vkt_test_run_expect_variant(t, run_colsum, &c, "matmul_colsum", variant, label);
         got[k] = vkt_test_read_output(t, &db, "db");
-        vkt_check(t, label, got[k], want, (size_t)n, bound_for(rows));
+        vkt_check(t, label, got[k], want, (size_t)n, vkt_matmul_bound(rows));
     }
     if (got[1] && memcmp(got[0], got[1], (size_t)n * sizeof(float)) != 0)
         vkt_test_fail(t, "colsum %s %lldx%lld: the aligned and misaligned kernels differ", vkt_dtype_name(dt),

@@ -51,8 +51,6 @@ static vkt_status run_act(vkt_rec *r, void *p) {
                                        : vkt_op_gelu_bwd(r, &x->aux, &x->c, &x->c, false);
 }
 
-static double bound_for(int64_t k) { return 1.2e-4 * sqrt((double)(k > 16 ? k : 16)); }
-
 static void check_act(vkt_test *t, vkt_matmul_variant v, const act_case *cs) {
     const int64_t M = cs->m, N = cs->n, K = cs->k;
     const bool up = cs->act == VKT_MM_ACT_GELU, half = cs->dt != F32;
@@ -92,13 +90,13 @@ static void check_act(vkt_test *t, vkt_matmul_variant v, const act_case *cs) {
         /* gelu of C as stored: the device's C rounded to dt, which the reference rounds alike. */
         double *cd = vkt_test_to_double(got[0][0], (size_t)(M * N));
         vkt_ref_gelu_fwd(cd, ref_aux, M * N);
-        vkt_check(t, what, got[0][0], prod, (size_t)(M * N), bound_for(K) + hu);
-        vkt_check(t, what, got[0][1], ref_aux, (size_t)(M * N), 4 * bound_for(K) + 1e-5 + hu);
+        vkt_check(t, what, got[0][0], prod, (size_t)(M * N), vkt_matmul_bound(K) + hu);
+        vkt_check(t, what, got[0][1], ref_aux, (size_t)(M * N), 4 * vkt_matmul_bound(K) + 1e-5 + hu);
         free(cd);
     } else {
         double *pred = vkt_test_to_double(pre, (size_t)(M * N));
         vkt_ref_gelu_bwd(pred, prod, ref_aux, M * N, false);
-        vkt_check(t, what, got[0][0], ref_aux, (size_t)(M * N), bound_for(K) + 2e-4 + 2 * hu);
+        vkt_check(t, what, got[0][0], ref_aux, (size_t)(M * N), vkt_matmul_bound(K) + 2e-4 + 2 * hu);
         free(pred);
     }
     for (int o = 0; o < 2; o++)
@@ -160,8 +158,8 @@ static void check_sums(vkt_test *t, vkt_matmul_variant v, const sums_case *cs) {
     char what[160];
     snprintf(what, sizeof what, "%s rowsums %s %lldx%lldx%lld (%s)", vkt_matmul_variant_name(v),
              vkt_dtype_name(cs->dt), (long long)M, (long long)N, (long long)K, cs->why);
-    vkt_check(t, what, got[0][0], rw, (size_t)(M * N), bound_for(K));
-    vkt_check(t, what, got[0][1], rb, (size_t)M, bound_for(K));
+    vkt_check(t, what, got[0][0], rw, (size_t)(M * N), vkt_matmul_bound(K));
+    vkt_check(t, what, got[0][1], rb, (size_t)M, vkt_matmul_bound(K));
     bool one_dispatch = K <= 1024; /* the default tile's K chunk */
     if (memcmp(got[0][0], got[1][0], (size_t)(M * N) * sizeof(float)) != 0 ||
         (one_dispatch && memcmp(got[0][1], got[1][1], (size_t)M * sizeof(float)) != 0))

@@ -21,8 +21,6 @@
 #include "ops/qmatmul.h"
 #include "ref/ref_qmatmul.h"
 
-static double bound_for(int64_t k) { return 1.2e-4 * sqrt((double)(k > 16 ? k : 16)); }
-
 typedef struct {
     vkt_tensor x, dy, bias;
     vkt_qweight w;
@@ -98,13 +96,13 @@ static void check_case(vkt_test *t, const char *vname, vkt_qformat f, int64_t ro
     float *gy = vkt_any_read(t, &yo, "y");
     snprintf(what, sizeof what, "%s %s fwd %lldx%lldx%lld%s d%u %s", vname, vkt_qformat_name(f), (long long)rows,
              (long long)in, (long long)out, mode, nd_fwd, dn);
-    vkt_check(t, what, gy, yr, ny, bound_for(in) + uh);
+    vkt_check(t, what, gy, yr, ny, vkt_matmul_bound(in) + uh);
     vkt_test_run(t, run_dx, &c);
     uint32_t nd_dx = vkt_rec_dispatch_count(t->rec);
     float *gdx = vkt_any_read(t, &dxo, "dx");
     snprintf(what, sizeof what, "%s %s dx  %lldx%lldx%lld%s d%u %s", vname, vkt_qformat_name(f), (long long)rows,
              (long long)in, (long long)out, acc ? " acc" : "", nd_dx, dn);
-    vkt_check(t, what, gdx, dxr, nx, bound_for(out) + uh);
+    vkt_check(t, what, gdx, dxr, nx, vkt_matmul_bound(out) + uh);
     if (expect_split && (nd_fwd < 2 || nd_dx < 2))
         vkt_test_fail(t, "%s %s %lldx%lldx%lld: expected split dispatches, got %u and %u", vname, vkt_qformat_name(f),
                       (long long)rows, (long long)in, (long long)out, nd_fwd, nd_dx);

@@ -537,7 +537,8 @@ static vkt_status check_dtypes(const vkt_tensor *a, const vkt_tensor *b, const v
     return VKT_OK;
 }
 
-/* An activation's contract (matmul.h): aux as C, C contiguous (for the separate pass), no accumulate. */
+/* The epilogues' contracts (matmul.h): row sums of a transposed, contiguous A into an f32 vector; an activation's
+ * aux laid out as C, C contiguous (for the separate pass), no accumulate. */
 static vkt_status check_act(const vkt_tensor *c, const vkt_matmul_desc *d) {
     if (d->a_row_sums) {
         const vkt_tensor *s = d->a_row_sums;
