@@ -36,8 +36,8 @@ static void help(void) {
            "device ms, host ms per step and device memory. --steps N timed steps (default 10). A config with a\n"
            "finetune section times fine-tuning steps (method lora | qlora | full, finetune.base_format) on a\n"
            "randomly initialised model of its \"model\" section (model.path is not read), after printing the\n"
-           "memory plan. --profile then times one forward + backward command by command (serialised, so its\n"
-           "total is above fwd_ms + bwd_ms) and prints the 20 slowest (--profile-top N: N) by name and shape:\n"
+           "memory plan. --profile then times one forward + backward + optimizer update command by command\n"
+           "(serialised, so its total is above fwd_ms + bwd_ms + optim_ms) and prints the 20 slowest (--profile-top N: N) by name and shape:\n"
            "ms, share of the profiled step, and GFLOP/s with of_peak where the op counts its FLOPs.\n");
 }
 

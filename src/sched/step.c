@@ -110,12 +110,9 @@ vkt_loss_scale_cfg vkt_loss_scale_default(void) {
     return (vkt_loss_scale_cfg){.enabled = true, .init = 65536.0f, .growth_interval = 2000, .factor = 2.0f};
 }
 
-static vkt_status record_optim(vkt_step *s) {
-    vkt_rec *r = s->optim;
+/* The update's commands: gradient norm and clipping, AdamW, the gradients zeroed for the next step. */
+static vkt_status record_update(vkt_step *s, vkt_rec *r) {
     vkt_gradnorm_opts go = gradnorm_opts(&s->cfg);
-    VKT_TRY(vkt_rec_begin(r));
-    if (s->buckets) VKT_TRY(vkt_grad_buckets_record_upload(s->buckets, r));
-    s->optim_t0 = vkt_rec_timestamp(r);
     const vkt_trainable *t = &s->train;
     VKT_TRY(vkt_gradnorm_record(r, &t->grads, s->segs, s->n_segs, &go, &s->partials, &s->scalars));
     if (s->shard) { /* ZeRO-1: the norm is over every gradient, the update over this rank's shard */
@@ -128,10 +125,20 @@ static vkt_status record_optim(vkt_step *s) {
         VKT_TRY(vkt_adamw_update_half(r, &s->cfg.adamw, &t->params, half, &t->grads, &s->mom1, &s->mom2, &s->lr_table,
                                       &s->scalars, s->segs, s->n_segs));
     }
-    VKT_TRY(vkt_rec_fill(r, &t->grads, 0));
+    return vkt_rec_fill(r, &t->grads, 0);
+}
+
+static vkt_status record_optim(vkt_step *s) {
+    vkt_rec *r = s->optim;
+    VKT_TRY(vkt_rec_begin(r));
+    if (s->buckets) VKT_TRY(vkt_grad_buckets_record_upload(s->buckets, r));
+    s->optim_t0 = vkt_rec_timestamp(r);
+    VKT_TRY(record_update(s, r));
     s->optim_t1 = vkt_rec_timestamp(r);
     return vkt_rec_end(r);
 }
+
+vkt_status vkt_step_record_update(vkt_step *s, vkt_rec *r) { return record_update(s, r); }
 
 /* ZeRO-1 under mixed precision: the 16-bit copy of every parameter from the gathered f32 ones, in its own
  * recording submitted after the gather's copy back (each submit starts with a full barrier: ordered after it). */

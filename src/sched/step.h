@@ -152,6 +152,9 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
 void vkt_step_inject_overflow(vkt_step *s, int64_t step);
 /* Device milliseconds of the last completed optimizer step (0 without timestamps). */
 double vkt_step_optim_ms(vkt_step *s);
+/* Records one optimizer update (norm, clipping, AdamW, gradients zeroed) into r, which the caller has begun:
+ * for profiling it command by command (train_bench.c). It updates the parameters like a step does. */
+vkt_status vkt_step_record_update(vkt_step *s, vkt_rec *r);
 /* Seconds the last vkt_step_submit spent blocked on the device (the rest is host work). */
 double vkt_step_last_wait_s(const vkt_step *s);
 /* What the last vkt_step_submit spent on data-parallel ranks (dist/dist.h; all 0 on one rank), in seconds:

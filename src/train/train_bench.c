@@ -59,10 +59,10 @@ static vkt_status phase_times(vkt_model *m, vkt_step *st, random_batches *rb, in
     return VKT_OK;
 }
 
-/* One synchronous forward + backward with every command timed on its own (vkt_rec_set_profile): the
+/* One synchronous forward + backward + optimizer update with every command timed on its own (vkt_rec_set_profile): the
  * `top` commands by device time, grouped by name and shape, with their share of the profiled step and,
  * where the op states its FLOPs, their rate and share of the measured FMA peak. */
-static vkt_status profile_step(vkt_model *m, random_batches *rb, double peak_gflops, int top) {
+static vkt_status profile_step(vkt_model *m, vkt_step *st, random_batches *rb, double peak_gflops, int top) {
     vkt_rec *r;
     VKT_TRY(vkt_rec_create(m->dev, VKT_REC_PROFILE_MAX, &r));
     vkt_rec_set_profile(r, true);
@@ -70,7 +70,7 @@ static vkt_status profile_step(vkt_model *m, random_batches *rb, double peak_gfl
     vkt_status s = vkt_rec_begin(r);
     if (s == VKT_OK) s = vkt_model_record_forward(m, r, VKT_FWD_LOSS_GRAD);
     if (s == VKT_OK) s = vkt_model_record_backward(m, r);
-    if (s == VKT_OK) s = vkt_model_record_zero_grads(m, r);
+    if (s == VKT_OK) s = vkt_step_record_update(st, r);
     if (s == VKT_OK) s = vkt_rec_end(r);
     if (s == VKT_OK) s = vkt_step_fill_batch(m, 0, fill_random, rb);
     if (s == VKT_OK) s = vkt_rec_submit_wait(r);
@@ -80,7 +80,7 @@ static vkt_status profile_step(vkt_model *m, random_batches *rb, double peak_gfl
     if (s == VKT_OK) s = vkt_rec_profile_rows(r, &rows, &n, &total);
     if (s == VKT_OK) {
         for (int k = 0; k < n; k++) flops += rows[k].flops;
-        printf("profile: forward + backward, %u commands timed one at a time: %.2f ms, %.1f GFLOP/s, of_peak %.3f "
+        printf("profile: forward + backward + optimizer, %u commands timed one at a time: %.2f ms, %.1f GFLOP/s, of_peak %.3f "
                "(ops' own FLOP counts)\n  %-4s %-22s %-30s %10s %6s %5s %8s %7s\n",
                vkt_rec_dispatch_count(r), total, total > 0 ? flops / total * 1e-6 : 0,
                total > 0 && peak_gflops > 0 ? flops / total * 1e-6 / peak_gflops : 0, "rank", "name", "detail", "ms",
@@ -187,7 +187,7 @@ vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t s
                res.host_ms, res.gflops, res.peak_gflops, res.util, res.exec_util, (double)res.device_bytes / (1 << 20),
                (double)ab / (1 << 20));
     }
-    if (s == VKT_OK && profile_top > 0) s = profile_step(m, &rb, res.peak_gflops, profile_top);
+    if (s == VKT_OK && profile_top > 0) s = profile_step(m, st, &rb, res.peak_gflops, profile_top);
     vkt_bench_destroy(b);
     vkt_step_destroy(st);
     if (attached && ext->release) ext->release(ext->ctx);

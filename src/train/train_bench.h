@@ -20,7 +20,7 @@ typedef struct {
  * for pre-training. Utilisation: model_gflops counts 6 N + attention per token (as for training from
  * scratch, so runs compare by tokens/s); exec_util counts what the step executes (a frozen base has no
  * weight gradients: 4 N; recomputation adds a forward, 2 N).
- * profile_top > 0: then profiles one forward + backward command by command and prints the profile_top
+ * profile_top > 0: then profiles one forward + backward + optimizer update command by command and prints the profile_top
  * slowest (name and shape, ms, share of the profiled step, GFLOP/s and share of the FMA peak where the op
  * counts its FLOPs). */
 vkt_status vkt_train_bench(vkt_device *dev, const vkt_run_config *cfg, int64_t steps, const vkt_train_ext *ext,
