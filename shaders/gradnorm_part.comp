@@ -4,16 +4,27 @@
 // in gradnorm_part_serial (CPU drivers, where barriers are dear), each invocation writes its own partial
 // partials[g*WG + tid] with no barrier. Slots from n_real to n_slots (alignment padding of this chunk's
 // slice) are zeroed by group 0 so stage 2 can sum every slot. Fixed assignment, fixed order: deterministic.
+// gradnorm_part_serial_vec8 (CPU drivers, the chunk's base on an 8-element word): the serial kernel's
+// partials, the same sums in the same order, with each invocation standing for 8 adjacent ones: its loads
+// are words of 8 elements (one access instead of 8 on lavapipe). WG invocations then cover the block of
+// the serial kernel with 8 WG (the host passes WG = 8 for the serial kernel's 64).
 //! variant gradnorm_part
 //! variant gradnorm_part_serial -DVKT_SERIAL=1
+//! variant gradnorm_part_serial_vec8 -DVKT_SERIAL=1 -DVKT_VEC8=1
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "dtype.glsl"
 
 layout(constant_id = 0) const uint WG = 256;
 layout(constant_id = 1) const uint ITEMS = 16;
 layout(local_size_x_id = 0) in;
 
+#ifdef VKT_VEC8
+#include "eltwise.glsl" // g as words of 8 (a last, partial word element by element)
+VKT_EW_IN(0, Grads, g)
+#else
 layout(binding = 0) readonly buffer Grads { float g[]; };
+#endif
 layout(binding = 1) writeonly buffer Partials { float partials[]; };
 
 layout(push_constant) uniform Pc {
@@ -27,6 +38,28 @@ layout(push_constant) uniform Pc {
 shared float sh[WG];
 #endif
 
+#ifdef VKT_VEC8
+void main() {
+    // Invocation u holds the serial kernel's partials 8u .. 8u + 7: element tid + k WG of the block for
+    // tid = 8u + c is component c of one word.
+    const uint LANES = 8u * WG; // the serial kernel's invocations per workgroup
+    uint grp = vkt_group_index(), u = gl_LocalInvocationID.x;
+    uint i0 = grp * (LANES * ITEMS) + 8u * u;
+    float s[8];
+    for (uint c = 0; c < 8; c++) s[c] = 0.0;
+    for (uint k = 0; k < ITEMS; k++) {
+        uint i = i0 + k * LANES;
+        if (i >= pc.n) break;
+        float x[8];
+        g_ld(pc.base + i, pc.n - i, x); // zero past n: adds 0 to partials that hold no element
+        for (uint c = 0; c < 8; c++) s[c] += x[c] * x[c];
+    }
+    for (uint c = 0; c < 8; c++) {
+        partials[grp * LANES + 8u * u + c] = s[c];
+        if (grp == 0 && pc.n_real + 8u * u + c < pc.n_slots) partials[pc.n_real + 8u * u + c] = 0.0;
+    }
+}
+#else
 void main() {
     uint grp = vkt_group_index(), tid = gl_LocalInvocationID.x;
     uint i0 = grp * (WG * ITEMS) + tid;
@@ -51,3 +84,4 @@ void main() {
 #endif
     if (grp == 0 && pc.n_real + tid < pc.n_slots) partials[pc.n_real + tid] = 0.0;
 }
+#endif

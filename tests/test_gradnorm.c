@@ -36,7 +36,8 @@ static void check(vkt_test *t, const vkt_optim_segment *segs, int n_segs, int64_
     double *gd = vkt_test_to_double(g, (size_t)total);
     double norm = vkt_ref_gradnorm(gd, off, n, n_segs);
     const double max_norms[] = {0, 0.5 * norm, 2 * norm}; /* off, active, inactive */
-    for (int variant = VKT_GRADNORM_GROUP; variant <= VKT_GRADNORM_SERIAL; variant++) {
+    float *serial_parts = NULL; /* SERIAL's partials (words where aligned), to compare with SERIAL_SCALAR's bits */
+    for (int variant = VKT_GRADNORM_GROUP; variant <= VKT_GRADNORM_SERIAL_SCALAR; variant++) {
         for (int mi = 0; mi < 3; mi++) {
             ctx_t c = {.grads = vkt_test_upload(t, g, total, 1, 1, 1), .segs = segs, .n_segs = n_segs};
             c.o = (vkt_gradnorm_opts){.max_norm = (float)max_norms[mi], .variant = (vkt_gradnorm_variant)variant};
@@ -55,8 +56,11 @@ static void check(vkt_test *t, const vkt_optim_segment *segs, int n_segs, int64_
             bool kept = s.step == 7 && s.lr == 0.25f && s.bc1 == 0.5f && s.bc2 == 0.125f && s._reserved[3] == 9.0f;
             printf("   gradnorm %-6s segs=%d total=%lld max_norm=%-10.4g partials=%-5lld norm %.9g (ref %.9g) "
                    "rel %.2e, clip %.7f rel %.2e %s\n",
-                   variant == VKT_GRADNORM_GROUP ? "group" : "serial", n_segs, (long long)total, max_norms[mi],
-                   (long long)np, s.grad_norm, norm, en, s.clip_scale, ec, en <= 1e-6 && ec <= 1e-6 ? "ok" : "FAIL");
+                   variant == VKT_GRADNORM_GROUP    ? "group"
+                   : variant == VKT_GRADNORM_SERIAL ? "serial"
+                                                    : "scalar",
+                   n_segs, (long long)total, max_norms[mi], (long long)np, s.grad_norm, norm, en, s.clip_scale, ec,
+                   en <= 1e-6 && ec <= 1e-6 ? "ok" : "FAIL");
             if (!(en <= 1e-6 && ec <= 1e-6))
                 vkt_test_fail(t, "gradnorm total=%lld: norm %.9g want %.9g, clip %.9g want %.9g", (long long)total,
                               s.grad_norm, norm, s.clip_scale, want_clip);
@@ -66,10 +70,23 @@ static void check(vkt_test *t, const vkt_optim_segment *segs, int n_segs, int64_
             float *raw2 = vkt_test_read_output(t, &sc, "scalars");
             if (memcmp(raw, raw2, sizeof s) != 0) vkt_test_fail(t, "gradnorm replay changed the result");
             free(raw), free(raw2);
+            if (mi == 0 && variant >= VKT_GRADNORM_SERIAL) {
+                float *parts = vkt_test_read_output(t, &part, "partials");
+                if (variant == VKT_GRADNORM_SERIAL) {
+                    serial_parts = parts;
+                } else {
+                    if (memcmp(parts, serial_parts, (size_t)np * sizeof *parts) != 0)
+                        vkt_test_fail(t,
+                                      "gradnorm total=%lld: the serial kernel's partials differ between words "
+                                      "and elements",
+                                      (long long)total);
+                    free(parts);
+                }
+            }
             vkt_arena_reset(t->arena);
         }
     }
-    free(g), free(gd), free(inside);
+    free(g), free(gd), free(inside), free(serial_parts);
 }
 
 int main(void) {
@@ -80,7 +97,7 @@ int main(void) {
     const vkt_optim_segment one[] = {{0, 1, true}};
     check(&t, one, 1, 1, 1);
     /* Gaps between segments, odd offsets, two adjacent segments (13..20, 20..277) that merge. */
-    const vkt_optim_segment many[] = {{3, 10, true}, {13, 7, false}, {20, 257, true}, {300, 4099, true},
+    const vkt_optim_segment many[] = {{3, 10, true},    {13, 7, false},      {20, 257, true},   {300, 4099, true},
                                       {4405, 1, false}, {4500, 70001, true}, {74509, 33, false}};
     check(&t, many, 7, 74600, 1e-2f);
     /* Large gradients: squares near 1e8, the sum must neither overflow nor lose the small ones' share. */

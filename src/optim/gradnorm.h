@@ -14,9 +14,12 @@
 #include "vk/record.h"
 
 typedef enum {
-    VKT_GRADNORM_AUTO = 0,   /* SERIAL on CPU drivers, GROUP elsewhere */
-    VKT_GRADNORM_GROUP = 1,  /* a shared-memory tree per block of 4096: one partial per block */
-    VKT_GRADNORM_SERIAL = 2, /* one partial per invocation (per 256 elements), no barriers */
+    VKT_GRADNORM_AUTO = 0,          /* SERIAL on CPU drivers, GROUP elsewhere */
+    VKT_GRADNORM_GROUP = 1,         /* a shared-memory tree per block of 4096: one partial per block */
+    VKT_GRADNORM_SERIAL = 2,        /* one partial per invocation (per 256 elements), no barriers; on CPU drivers
+                                     * 8 partials per invocation, loaded as 8-element words, where a chunk starts
+                                     * on a word (the same sums in the same order: the same bits) */
+    VKT_GRADNORM_SERIAL_SCALAR = 3, /* SERIAL element by element everywhere (tests compare the bits) */
 } vkt_gradnorm_variant;
 
 typedef struct {
@@ -32,8 +35,7 @@ typedef struct {
 } vkt_gradnorm_opts;
 
 /* f32 elements the `partials` scratch tensor needs for these segments on r's device. */
-int64_t vkt_gradnorm_partials(const vkt_rec *r, const vkt_optim_segment *segs, int n_segs,
-                              const vkt_gradnorm_opts *o);
+int64_t vkt_gradnorm_partials(const vkt_rec *r, const vkt_optim_segment *segs, int n_segs, const vkt_gradnorm_opts *o);
 
 /* Records the norm of grads over segs and the clip scale into scalars.
  *   grads    flat f32 arena (any size; segments index its elements)
