@@ -41,13 +41,13 @@ typedef struct {
     vkt_adamw_cfg cfg;
     vkt_gradnorm_opts gn;
     bool clip;
-    vkt_tensor p, g, m, v, lr, sc, partials;
+    vkt_tensor p, g, m, v, lr, sc, partials, decay;
 } ctx_t;
 
 static vkt_status record(vkt_rec *r, void *c) {
     ctx_t *x = c;
     if (x->clip) VKT_TRY(vkt_gradnorm_record(r, &x->g, segs, n_segs, &x->gn, &x->partials, &x->sc));
-    return vkt_adamw_update(r, &x->cfg, &x->p, &x->g, &x->m, &x->v, &x->lr, &x->sc, segs, n_segs);
+    return vkt_adamw_update(r, &x->cfg, &x->p, &x->g, &x->m, &x->v, &x->lr, &x->sc, segs, n_segs, &x->decay);
 }
 
 static bool in_segment(int64_t i, bool *decay) {
@@ -72,6 +72,11 @@ static void scenario(vkt_test *t, const char *label, float wd, bool clip, double
     c.sc = vkt_test_upload(t, (const float *)&s0, VKT_STEP_SCALARS_ELEMS, 1, 1, 1);
     float *g = vkt_test_randn(t, total, 1e-2f);
     c.g = vkt_test_upload(t, g, total, 1, 1, 1);
+    int64_t n_words = vkt_adamw_decay_words(total);
+    uint32_t *bits = malloc((size_t)n_words * sizeof *bits);
+    vkt_adamw_decay_bits(segs, n_segs, bits, n_words);
+    c.decay = vkt_test_upload_i32(t, (const int32_t *)bits, n_words);
+    free(bits);
     double *rp = vkt_test_to_double(p0, total), *rm = vkt_test_to_double(m0, total);
     double *rv = vkt_test_to_double(v0, total), *gd = malloc(total * sizeof *gd);
     int64_t *off = malloc((size_t)n_segs * sizeof *off), *n = malloc((size_t)n_segs * sizeof *n);

@@ -17,9 +17,9 @@ typedef struct {
     bool adamw;
     vkt_gradnorm_opts gn;
     vkt_adamw_cfg cfg;
-    vkt_optim_segment segs[2];  /* first half decayed, second half not */
-    vkt_tensor g, p, m, v, lr, sc, partials;
-    float *hg, *hp;             /* owned: host grads and params */
+    vkt_optim_segment segs[2]; /* first half decayed, second half not */
+    vkt_tensor g, p, m, v, lr, sc, partials, decay;
+    float *hg, *hp; /* owned: host grads and params */
 } optim_ctx;
 
 static vkt_status setup(vkt_bench *b, void *c) {
@@ -39,6 +39,15 @@ static vkt_status setup(vkt_bench *b, void *c) {
     const float lr = 1e-3f;
     VKT_TRY(vkt_bench_upload(b, x->hp, x->n, 1, 1, 1, &x->p));
     VKT_TRY(vkt_bench_upload(b, &lr, 1, 1, 1, 1, &x->lr));
+    int64_t n_words = vkt_adamw_decay_words(x->n);
+    uint32_t *bits = malloc((size_t)n_words * sizeof *bits);
+    if (!bits) return VKT_ERR_OOM;
+    vkt_adamw_decay_bits(x->segs, 2, bits, n_words);
+    vkt_status st = vkt_bench_upload(b, NULL, n_words, 1, 1, 1, &x->decay); /* 4-byte words, bits as they are */
+    x->decay.dtype = VKT_DTYPE_I32;
+    if (st == VKT_OK) st = vkt_tensor_upload(b->dev, &x->decay, bits, (size_t)n_words * sizeof *bits);
+    free(bits);
+    VKT_TRY(st);
     VKT_TRY(vkt_bench_upload(b, NULL, x->n, 1, 1, 1, &x->m));
     VKT_TRY(vkt_bench_upload(b, NULL, x->n, 1, 1, 1, &x->v));
     float *zeros = calloc((size_t)x->n, sizeof *zeros);
@@ -52,7 +61,7 @@ static vkt_status setup(vkt_bench *b, void *c) {
 static vkt_status record(vkt_rec *r, void *c) {
     optim_ctx *x = c;
     if (!x->adamw) return vkt_gradnorm_record(r, &x->g, x->segs, 2, &x->gn, &x->partials, &x->sc);
-    return vkt_adamw_update(r, &x->cfg, &x->p, &x->g, &x->m, &x->v, &x->lr, &x->sc, x->segs, 2);
+    return vkt_adamw_update(r, &x->cfg, &x->p, &x->g, &x->m, &x->v, &x->lr, &x->sc, x->segs, 2, &x->decay);
 }
 
 static bool check(vkt_bench *b, void *c, char *why, size_t why_size) {
@@ -103,18 +112,33 @@ vkt_status vkt_bench_group_optim(vkt_bench *b) {
     static const char *const variants[] = {"", "group", "serial"};
     for (int v = VKT_GRADNORM_GROUP; v <= VKT_GRADNORM_SERIAL; v++) {
         optim_ctx x = {.n = n_norm, .gn = {.max_norm = 1.0f, .variant = (vkt_gradnorm_variant)v}};
-        vkt_bench_case c = {.op = "gradnorm", .dtype = "f32", .variant = variants[v],
+        vkt_bench_case c = {.op = "gradnorm",
+                            .dtype = "f32",
+                            .variant = variants[v],
                             .wg = v == VKT_GRADNORM_GROUP ? 256 : 64, /* plan in gradnorm.c */
-                            .flops = 2.0 * (double)x.n, .bytes = 4.0 * (double)x.n,
-                            .setup = setup, .record = record, .check = check, .teardown = teardown, .ctx = &x};
+                            .flops = 2.0 * (double)x.n,
+                            .bytes = 4.0 * (double)x.n,
+                            .setup = setup,
+                            .record = record,
+                            .check = check,
+                            .teardown = teardown,
+                            .ctx = &x};
         snprintf(c.shape, sizeof c.shape, "n=%lld", (long long)x.n);
         VKT_TRY(vkt_bench_run(b, &c));
     }
     optim_ctx x = {.n = n_adamw, .adamw = true, .cfg = vkt_adamw_cfg_default()};
     x.cfg.weight_decay = 0.1f;
-    vkt_bench_case c = {.op = "adamw_update", .dtype = "f32", .variant = "-", .wg = 256, /* WG in adamw.c */
-                        .flops = 14.0 * (double)x.n, .bytes = 28.0 * (double)x.n,
-                        .setup = setup, .record = record, .check = check, .teardown = teardown, .ctx = &x};
+    vkt_bench_case c = {.op = "adamw_update",
+                        .dtype = "f32",
+                        .variant = "-",
+                        .wg = 256, /* WG in adamw.c */
+                        .flops = 14.0 * (double)x.n,
+                        .bytes = 28.0 * (double)x.n,
+                        .setup = setup,
+                        .record = record,
+                        .check = check,
+                        .teardown = teardown,
+                        .ctx = &x};
     snprintf(c.shape, sizeof c.shape, "n=%lld", (long long)x.n);
     return vkt_bench_run(b, &c);
 }

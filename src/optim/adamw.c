@@ -1,9 +1,11 @@
-/* AdamW recorder (see adamw.h): adamw_prep, then adamw_update per run of adjacent segments with the same
- * decay flag, per binding chunk. The chunks touch disjoint ranges, so they run without barriers. */
+/* AdamW recorder (see adamw.h): adamw_prep, then adamw_update per contiguous run of segments (decay or not:
+ * the decay bits say which elements decay), per binding chunk. The chunks touch disjoint ranges, so they run
+ * without barriers. */
 #include "optim/adamw.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ops/op_eltwise.h"
 #include "ops/op_util.h"
@@ -18,7 +20,7 @@ _Static_assert(sizeof(vkt_pc_adamw_prep) == 16, "keep in sync with shaders/adamw
 typedef struct {
     uint32_t n, base;
     float beta1, beta2, eps, wd;
-    uint32_t base_h, _pad;
+    uint32_t base_h, first_bit;
 } vkt_pc_adamw_update;
 _Static_assert(sizeof(vkt_pc_adamw_update) == 32, "keep in sync with shaders/adamw_update.comp");
 
@@ -28,21 +30,34 @@ vkt_adamw_cfg vkt_adamw_cfg_default(void) {
     return (vkt_adamw_cfg){.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f};
 }
 
+int64_t vkt_adamw_decay_words(int64_t n_elems) { return n_elems / 32 + 2; }
+
+void vkt_adamw_decay_bits(const vkt_optim_segment *segs, int n_segs, uint32_t *bits, int64_t n_words) {
+    memset(bits, 0, (size_t)n_words * sizeof *bits);
+    for (int k = 0; k < n_segs; k++)
+        for (int64_t i = segs[k].offset; segs[k].decay && i < segs[k].offset + segs[k].n; i++) {
+            VKT_ASSERT(i / 32 < n_words);
+            bits[i / 32] |= 1u << (i % 32);
+        }
+}
+
 void vkt_adamw_lr_table(const vkt_lr_schedule *sched, float *lr_table, int64_t n) {
     for (int64_t s = 0; s < n; s++) lr_table[s] = (float)vkt_lr_at(sched, s);
 }
 
 vkt_status vkt_adamw_update(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt_tensor *params, const vkt_tensor *grads,
                             const vkt_tensor *m, const vkt_tensor *v, const vkt_tensor *lr_table,
-                            const vkt_tensor *scalars, const vkt_optim_segment *segs, int n_segs) {
-    return vkt_adamw_update_half(r, cfg, params, NULL, grads, m, v, lr_table, scalars, segs, n_segs);
+                            const vkt_tensor *scalars, const vkt_optim_segment *segs, int n_segs,
+                            const vkt_tensor *decay) {
+    return vkt_adamw_update_half(r, cfg, params, NULL, grads, m, v, lr_table, scalars, segs, n_segs, decay);
 }
 
 vkt_status vkt_adamw_update_half(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt_tensor *params, const vkt_tensor *half,
                                  const vkt_tensor *grads, const vkt_tensor *m, const vkt_tensor *v,
                                  const vkt_tensor *lr_table, const vkt_tensor *scalars, const vkt_optim_segment *segs,
-                                 int n_segs) {
+                                 int n_segs, const vkt_tensor *decay) {
     int64_t n_all = vkt_tensor_numel(params);
+    VKT_ASSERT(decay->dtype == VKT_DTYPE_I32 && vkt_tensor_numel(decay) >= vkt_adamw_decay_words(n_all));
     VKT_ASSERT(!half ||
                ((half->dtype == VKT_DTYPE_F16 || half->dtype == VKT_DTYPE_BF16) && vkt_tensor_numel(half) == n_all));
     const vkt_tensor *arenas[4] = {params, grads, m, v};
@@ -57,7 +72,7 @@ vkt_status vkt_adamw_update_half(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt
     const uint32_t spec[] = {WG};
     char name[32];
     snprintf(name, sizeof name, "adamw_update%s", !half ? "" : half->dtype == VKT_DTYPE_F16 ? "_f16" : "_bf16");
-    uint32_t nb = half ? 6 : 5;
+    uint32_t nb = half ? 7 : 6;
     VKT_TRY(vkt_ops_pipeline(r, name, nb, sizeof(vkt_pc_adamw_update), spec, 1, &upd));
 
     /* ln(beta) in double from the fp32 beta the kernel uses, so bc matches 1 - beta^t of that beta. */
@@ -70,17 +85,18 @@ vkt_status vkt_adamw_update_half(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt
     chunk -= chunk % 8; /* a range's chunks all start as its first does relative to 8-element words */
     for (int i = 0; i < n_segs;) {
         int64_t e0 = 0, e1 = 0;
-        int first = i;
-        i = vkt_optim_next_range(segs, n_segs, i, true, &e0, &e1);
+        i = vkt_optim_next_range(segs, n_segs, i, false, &e0, &e1);
         if (e1 == e0) break;
         VKT_ASSERT(e0 >= 0 && e1 <= n_all);
-        while (segs[first].n == 0) first++;
-        float wd = segs[first].decay ? cfg->weight_decay : 0.0f;
         for (int64_t s = e0; s < e1; s += chunk) {
             int64_t n = e1 - s < chunk ? e1 - s : chunk;
-            vkt_pc_adamw_update pc = {(uint32_t)n, 0, cfg->beta1, cfg->beta2, cfg->eps, wd, 0, 0};
-            uint32_t base[4];
-            vkt_binding b[6] = {{vkt_ops_aligned_slice(r, grads, s, n, &base[0]), VKT_READ},
+            vkt_pc_adamw_update pc = {(uint32_t)n, 0, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay, 0, 0};
+            uint32_t base[4], lead;
+            /* The chunk's decay bits: the words from its first element's on, with the word of padding. */
+            int64_t w0 = s / 32, nw = (s % 32 + n) / 32 + 2;
+            vkt_binding bits = {vkt_ops_aligned_slice(r, decay, w0, nw, &lead), VKT_READ};
+            pc.first_bit = 32u * lead + (uint32_t)(s % 32);
+            vkt_binding b[7] = {{vkt_ops_aligned_slice(r, grads, s, n, &base[0]), VKT_READ},
                                 {sc, VKT_READ},
                                 {vkt_ops_aligned_slice(r, params, s, n, &base[1]), VKT_RW},
                                 {vkt_ops_aligned_slice(r, m, s, n, &base[2]), VKT_RW},
@@ -90,6 +106,7 @@ vkt_status vkt_adamw_update_half(vkt_rec *r, const vkt_adamw_cfg *cfg, const vkt
             pc.base = base[0];
             /* 2-byte elements: the half copy's aligned start (and so its base) differs. */
             if (half) b[5] = (vkt_binding){vkt_ops_aligned_slice(r, half, s, n, &pc.base_h), VKT_WRITE};
+            b[nb - 1] = bits;
             /* f32 runs (no half copy) whose chunk starts on an 8-element word: 8 elements per invocation on
              * CPU drivers (the element-by-element tail is in the shader). */
             const vkt_binding wb[4] = {b[0], b[2], b[3], b[4]};

@@ -22,6 +22,7 @@ struct vkt_step {
     vkt_arena *state_arena;   /* owned: moments, lr table, norm partials */
     vkt_arena *host_arena;    /* owned: step scalars the host reads */
     vkt_tensor mom1, mom2, lr_table, partials, scalars;
+    vkt_tensor decay;        /* AdamW's decay bits (optim/adamw.h) */
     vkt_optim_segment *segs; /* owned */
     int n_segs;
     vkt_rec *micro[2], *optim, *eval; /* owned */
@@ -119,11 +120,11 @@ static vkt_status record_update(vkt_step *s, vkt_rec *r) {
         int64_t lo = s->shard[vkt_dist_rank()], n = s->shard[vkt_dist_rank() + 1] - lo;
         vkt_tensor p = vkt_tensor_rows(&t->params, lo, n), g = vkt_tensor_rows(&t->grads, lo, n);
         VKT_TRY(vkt_adamw_update(r, &s->cfg.adamw, &p, &g, &s->mom1, &s->mom2, &s->lr_table, &s->scalars, s->shard_segs,
-                                 s->n_segs));
+                                 s->n_segs, &s->decay));
     } else {
         const vkt_tensor *half = t->params_half.arena ? &t->params_half : NULL;
         VKT_TRY(vkt_adamw_update_half(r, &s->cfg.adamw, &t->params, half, &t->grads, &s->mom1, &s->mom2, &s->lr_table,
-                                      &s->scalars, s->segs, s->n_segs));
+                                      &s->scalars, s->segs, s->n_segs, &s->decay));
     }
     return vkt_rec_fill(r, &t->grads, 0);
 }
@@ -164,6 +165,17 @@ static vkt_status zero_state(vkt_step *s) {
     VKT_TRY(vkt_rec_fill(r, &s->train.grads, 0));
     VKT_TRY(vkt_rec_end(r));
     return vkt_rec_submit_wait(r);
+}
+
+/* AdamW's decay bits, from the segments it updates (the shard's under ZeRO-1, relative to the shard). */
+static vkt_status upload_decay_bits(vkt_step *s) {
+    int64_t n = vkt_tensor_numel(&s->decay);
+    uint32_t *bits = malloc((size_t)n * sizeof *bits);
+    if (!bits) return VKT_ERR_OOM;
+    vkt_adamw_decay_bits(s->shard ? s->shard_segs : s->segs, s->n_segs, bits, n);
+    vkt_status st = vkt_tensor_upload(s->m->dev, &s->decay, bits, (size_t)n * sizeof *bits);
+    free(bits);
+    return st;
 }
 
 static vkt_status upload_lr_table(vkt_step *s) {
@@ -248,7 +260,8 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     }
     vkt_rec_destroy(probe);
     int64_t total = moment_elems(s);
-    size_t bytes = (size_t)(2 * total + n_partials + n_lr) * 4 + 4 * 4096;
+    int64_t n_decay = vkt_adamw_decay_words(total);
+    size_t bytes = (size_t)(2 * total + n_partials + n_lr + n_decay) * 4 + 5 * 4096;
     if (st == VKT_OK) st = vkt_arena_create(m->dev, "optimizer state", bytes, &s->state_arena);
     if (st == VKT_ERR_OOM)
         vkt_log_error("the optimizer state is AdamW's two moments per parameter (%lld parameters, %.3f GiB): choose "
@@ -257,6 +270,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
     if (st == VKT_OK) st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, total, 1, 1, 1, &s->mom1);
     if (st == VKT_OK) st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, total, 1, 1, 1, &s->mom2);
     if (st == VKT_OK) st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, n_lr, 1, 1, 1, &s->lr_table);
+    if (st == VKT_OK) st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_I32, n_decay, 1, 1, 1, &s->decay);
     if (st == VKT_OK)
         st = vkt_tensor_alloc(s->state_arena, VKT_DTYPE_F32, n_partials > 0 ? n_partials : 1, 1, 1, 1, &s->partials);
     if (st == VKT_OK) st = vkt_arena_create_host(m->dev, "step scalars", 4096, &s->host_arena);
@@ -275,6 +289,7 @@ vkt_status vkt_step_create(vkt_model *m, const vkt_step_cfg *cfg, int64_t first_
                                      vkt_flat_sync_staging(s->reduce), &bc, &s->buckets);
     }
     if (st == VKT_OK) st = upload_lr_table(s);
+    if (st == VKT_OK) st = upload_decay_bits(s);
     if (st == VKT_OK) st = zero_state(s);
     if (st == VKT_OK) {
         vkt_step_scalars sc = vkt_step_scalars_init();
@@ -376,8 +391,12 @@ double vkt_step_last_wait_s(const vkt_step *s) { return s->wait_s; }
 vkt_step_comm vkt_step_last_comm(const vkt_step *s) {
     if (!s->reduce) return (vkt_step_comm){0};
     vkt_flat_sync_stats st = vkt_flat_sync_last(s->reduce);
-    vkt_step_comm c = {.total_s = s->comm_s, .copy_s = st.copy_s, .reduce_s = st.reduce_s, .exposed_s = st.reduce_s,
-                       .gather_s = s->shard ? st.gather_s : 0, .bytes = st.bytes};
+    vkt_step_comm c = {.total_s = s->comm_s,
+                       .copy_s = st.copy_s,
+                       .reduce_s = st.reduce_s,
+                       .exposed_s = st.reduce_s,
+                       .gather_s = s->shard ? st.gather_s : 0,
+                       .bytes = st.bytes};
     if (s->buckets) {
         vkt_grad_buckets_stats b = vkt_grad_buckets_last(s->buckets);
         c.copy_s = 0, c.reduce_s = b.comm_s, c.exposed_s = b.exposed_s < b.comm_s ? b.exposed_s : b.comm_s;
@@ -483,8 +502,10 @@ vkt_status vkt_step_submit(vkt_step *s, vkt_batch_fn fill, void *ctx, vkt_step_r
     VKT_TRY(timed_wait(s, s->optim));
     VKT_TRY(collect(s, step - 1, done));
     if (step == s->inject_step) VKT_TRY(poison_grads(s));
-    if (s->buckets) VKT_TRY(reduce_buckets(s, step));
-    else if (s->reduce) VKT_TRY(reduce_grads(s, step));
+    if (s->buckets)
+        VKT_TRY(reduce_buckets(s, step));
+    else if (s->reduce)
+        VKT_TRY(reduce_grads(s, step));
     VKT_TRY(vkt_rec_submit(s->optim));
     if (!s->shard) return VKT_OK;
     double t0 = vkt_now_s(); /* ZeRO-1: every rank updated its shard; all of them need all */
