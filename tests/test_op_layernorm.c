@@ -20,7 +20,8 @@ static vkt_status run_fwd(vkt_rec *r, void *c) {
 
 static vkt_status run_bwd(vkt_rec *r, void *c) {
     ctx_t *k = c;
-    return vkt_op_layernorm_bwd(r, &k->x, &k->w, &k->mean, &k->rstd, &k->dy, &k->dx, k->acc, &k->dw, &k->db, &k->scratch);
+    return vkt_op_layernorm_bwd(r, &k->x, &k->w, &k->mean, &k->rstd, &k->dy, &k->dx, k->acc, &k->dw, &k->db,
+                                &k->scratch);
 }
 
 /* L = sum dy * y(x, w, b) with one of x, w, b (`which`) replaced by the perturbed array. */
@@ -51,6 +52,19 @@ static vkt_tensor upload_shifted(vkt_test *t, const float *x, int64_t N, int64_t
     vkt_tensor all = vkt_test_upload(t, buf, N * C + shift, 1, 1, 1);
     free(buf);
     return vkt_tensor_rows(&all, shift, N * C);
+}
+
+/* The backward kernel that must run: on CPU drivers the two-pass 8-wide one where the rows lie in 8-element
+ * words (profile detail layernorm_bwd_dx[_dt]_vec8), else the fused 4-wide one where they start on 16-byte
+ * boundaries, else the fused element-wise one. */
+static const char *bwd_variant(vkt_test *t, vkt_dtype dt, int64_t C, int64_t shift, char *buf, size_t n) {
+    bool cpu = vkt_device_get_info(t->dev)->type == VKT_DEVICE_CPU;
+    const char *d = dt == VKT_DTYPE_F32 ? "" : dt == VKT_DTYPE_F16 ? "_f16" : "_bf16";
+    if (cpu && C % 8 == 0 && shift % 8 == 0)
+        snprintf(buf, n, "layernorm_bwd_dx%s_vec8", d);
+    else
+        snprintf(buf, n, "layernorm_bwd%s%s", d, C % 4 == 0 && shift % 4 == 0 ? "_vec4" : "");
+    return buf;
 }
 
 /* Bounds, max |y-r| / (|r| + 1e-3 rms(r)). With atol = 1e-3 rms, an absolute error of one f32 ulp of an
@@ -93,7 +107,10 @@ static void check_case(vkt_test *t, int64_t N, int64_t C, float offset, int64_t 
     snprintf(label, sizeof label, "layernorm fwd N=%lld C=%lld shift=%lld", (long long)N, (long long)C,
              (long long)shift);
     vkt_test_run_expect_variant(t, run_fwd, &c, "layernorm_fwd", want, label);
-    vkt_test_run(t, run_bwd, &c);
+    bwd_variant(t, VKT_DTYPE_F32, C, shift, want, sizeof want);
+    snprintf(label, sizeof label, "layernorm bwd N=%lld C=%lld shift=%lld", (long long)N, (long long)C,
+             (long long)shift);
+    vkt_test_run_expect_variant(t, run_bwd, &c, "layernorm_bwd", want, label);
     /* Run the backward again into fresh outputs: fixed-order sums must repeat bit for bit. This time dx
      * accumulates onto random values, which must come out as exactly dx0 + (the first run's dx) in f32. */
     ctx_t c2 = c;
@@ -191,9 +208,9 @@ static void check_half(vkt_test *t, vkt_dtype dt, int64_t N, int64_t C) {
     c.dx = dx.view, c.dw = dw.view, c.db = db.view;
     VKT_TEST_TRY(
         t, vkt_tensor_alloc(t->arena, VKT_DTYPE_F32, vkt_op_layernorm_bwd_scratch(t->rec, N, C), 1, 1, 1, &c.scratch));
-    /* The 4-wide kernel (4 halves per access) must run exactly when rows of C allow it (C % 4 == 0: the
-     * views here start aligned), in every row split. */
-    snprintf(want, sizeof want, "layernorm_bwd_%s%s", vkt_dtype_name(dt), C % 4 ? "" : "_vec4");
+    /* The 8-wide (CPU) or 4-wide kernel must run exactly when rows of C allow it (the views here start
+     * aligned), in every row split. */
+    bwd_variant(t, dt, C, 0, want, sizeof want);
     snprintf(label, sizeof label, "layernorm bwd %s N=%lld C=%lld", vkt_dtype_name(dt), (long long)N, (long long)C);
     vkt_test_run_expect_variant(t, run_bwd, &c, "layernorm_bwd", want, label);
     double *mr = malloc((size_t)N * sizeof *mr), *dyd = vkt_test_to_double(dy, n), *dxr = malloc(n * sizeof *dxr);
