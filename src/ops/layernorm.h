@@ -14,7 +14,8 @@ vkt_status vkt_op_layernorm_fwd(vkt_rec *r, const vkt_tensor *x, const vkt_tenso
                                 const vkt_tensor *y, const vkt_tensor *mean, const vkt_tensor *rstd);
 
 /* f32 elements of scratch that vkt_op_layernorm_bwd needs for n_rows rows of C (dw/db partial sums, about
- * 2 C N / 16); depends on the device's binding limit. */
+ * 2 C N / 16, and 8 floats of statistics per row for the CPU drivers' two-pass kernels); depends on the
+ * device's binding limit. */
 int64_t vkt_op_layernorm_bwd_scratch(const vkt_rec *r, int64_t n_rows, int64_t C);
 
 /* With g = dy * w and xhat = (x - mean) * rstd:
