@@ -14,8 +14,11 @@ static bool sane_result(vkt_test *t, const vkt_bench_result *r) {
     /* A FLOP-bound case can beat the FMA ceiling a little (noise) but not by 3x: that would mean wrong work
      * counts or a broken timer. A bandwidth-bound quick case may run from the caches (a 256 x 768 f32 tensor
      * is 768 KiB) against a copy ceiling that streams memory and that a loaded CI machine once measured at
-     * 0.63 GB/s instead of ~9 (swiglu_bwd then showed 3.7x), so its bound only catches gross errors. */
-    ok &= r->of_peak < (r->gflops > 0 ? 3.0 : 20.0);
+     * 0.63 GB/s instead of ~9 (swiglu_bwd then showed 3.7x), so its bound only catches gross errors. Which
+     * ceiling bounds a case is the roofline's call (memory_bound), not whether it counts FLOPs: AdamW counts
+     * them but is bandwidth-bound, and ran at 3.8x the copy ceiling under the sanitizers once it was one
+     * dispatch. */
+    ok &= r->of_peak < (r->memory_bound ? 20.0 : 3.0);
     if (!ok)
         vkt_test_fail(t, "case op=%s %s: ok=%d median_ms=%g min_ms=%g gflops=%g gbps=%g of_peak=%g (%s)", r->op,
                       r->shape, r->ok, r->median_ms, r->min_ms, r->gflops, r->gbps, r->of_peak, r->why);
