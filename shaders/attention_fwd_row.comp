@@ -2,10 +2,11 @@
 // Attention forward for CPU drivers (the `row` variant; attention_fwd.comp holds the math and the GPU
 // `tiled` variant). Same algorithm: online softmax over key blocks, lse saved for the backward.
 // Shape (lavapipe: see attention.glsl): each invocation owns R query rows, and a key block is BC keys
-// that every row of the workgroup shares, so each key or value load has one address across the
-// subgroup (a scalar load and a broadcast, not a per-lane gather). Per block the kernel is two small
+// that every row of the workgroup shares: each key or value load has one address across the subgroup,
+// though Mesa 22.3 still loads it lane by lane (the address depends on the workgroup id and the block;
+// see shaders/LAVAPIPE.md), so what counts is the work per load. Per block the kernel is two small
 // register-tile matmuls: scores s[R][BC] = q . k, then acc[R][HS] += p[R][BC] v, with every loaded
-// key / value vec4 feeding R * 4 FMAs and every q / acc vec4 (registers or stack, never a buffer)
+// key / value word feeding R * 8 FMAs and every q / acc element (registers or stack, never a buffer)
 // feeding BC. All loops over the tile are unrolled, so every private array has constant indices (a
 // dynamic index makes LLVM address the array per lane). Blocks are whole: keys past the workgroup's end
 // are clamped for loading and masked.

@@ -1,7 +1,9 @@
 #version 450
 // Arithmetic ceiling: each invocation runs CHAINS independent vec4 recurrences x = x * m + a for
-// pc.iters steps (one FMA per component and step once the compiler contracts the expression; written
-// as mul+add rather than fma() because exact fma() can be a slow library call on CPU drivers). The
+// pc.iters steps (one FMA per component and step where the compiler contracts the expression; written
+// as mul+add rather than fma() because exact fma() can be a slow library call on CPU drivers. Mesa
+// 22.3's llvmpipe emits a multiply and an add for both forms, as it does in the kernels measured
+// against this ceiling: shaders/LAVAPIPE.md). The
 // chains are independent so the loop is limited by FMA throughput, not latency. Counted work:
 // n * iters * CHAINS * 4 * 2 FLOPs. The sum of the chains is written so nothing is optimised away;
 // bench_peak.c checks it against the same recurrence in double.

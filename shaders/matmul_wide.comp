@@ -9,7 +9,8 @@
 // (8 floats) per instruction and reuses every loaded value across a large register tile: a workgroup owns
 // TM rows (from the workgroup id) and WG * TN columns, TN contiguous per invocation, and walks K in
 // blocks of 8. Per block an invocation issues TM + TN loads for 8 * TM * TN FMAs. There are no barriers
-// and nothing is shared between invocations (subgroup broadcasts are slower there than a reload).
+// and nothing is shared between invocations (a subgroup broadcast costs more there than the reload it
+// would replace: shaders/LAVAPIPE.md).
 //
 // Each operand is read along its contiguous stored dimension: A along k (or m when TRANS_A), B along n (or
 // k when TRANS_B). The host uses this kernel only when those dimensions, the row strides, the batch strides

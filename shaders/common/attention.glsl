@@ -20,8 +20,8 @@
 //
 // Control flow: loops over key (or query) blocks run to a bound that is the same for the whole workgroup
 // and per-row masks select which pairs count. Loads of a shared key/query row then use one address
-// across the workgroup, which CPU drivers turn into one scalar load instead of a gather, and GPUs into a
-// broadcast; masked pairs cost no more than the divergence they replace.
+// across the workgroup, which GPUs serve as a broadcast (Mesa 22.3's lavapipe still loads it lane by
+// lane: shaders/LAVAPIPE.md); masked pairs cost no more than the divergence they replace.
 #ifndef VKT_ATTENTION_GLSL
 #define VKT_ATTENTION_GLSL
 

@@ -147,7 +147,9 @@ vkt_status vkt_bench_run(vkt_bench *b, const vkt_bench_case *c) {
     snprintf(r->variant, sizeof r->variant, "%s", c->variant ? c->variant : "-");
     r->wg = c->wg, r->flops = c->flops, r->bytes = c->bytes;
 
-    int n = b->opts.reps;
+    /* The ceilings take a fixed 20 (each runs for a quarter of a second on a CPU driver): --reps N is for
+     * the cases, e.g. to keep one repeating while a profiler samples it (scripts/jit_profile.sh). */
+    int n = c->role == VKT_BENCH_CASE ? b->opts.reps : 20;
     double *ms = malloc((size_t)n * sizeof *ms);
     vkt_status s = ms ? VKT_OK : VKT_ERR_OOM;
     if (s == VKT_OK && c->setup) s = c->setup(b, c->ctx);
