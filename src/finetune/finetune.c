@@ -212,12 +212,7 @@ vkt_status vkt_finetune_check(const vkt_run_config *cfg) {
     vkt_qformat f;
     VKT_TRY(vkt_finetune_base_format(cfg, &f));
     VKT_TRY(check_objective(cfg));
-    if (cfg->precision != VKT_PRECISION_F32 && cfg->ft_objective == VKT_FT_REWARD) {
-        vkt_log_error("optim.precision %s with finetune.objective reward: the score head does not run on 16-bit "
-                      "activations yet (mixed precision covers sft, dpo, ipo, orpo and grpo); use optim.precision f32",
-                      vkt_run_config_precision_name(cfg));
-        return VKT_ERR_ARG;
-    }
+    VKT_TRY(vkt_run_config_check_precision(cfg));
     bool saved = cfg->ft_modules_to_save[0] && strcmp(cfg->ft_modules_to_save, "null") != 0;
     if (saved && method_is(cfg, "full")) {
         vkt_log_error("finetune.modules_to_save with method \"full\": every weight already trains; it is for method "

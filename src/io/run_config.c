@@ -406,6 +406,15 @@ vkt_status vkt_run_config_validate(vkt_run_config *c) {
     return VKT_OK;
 }
 
+vkt_status vkt_run_config_check_precision(const vkt_run_config *c) {
+    if (c->precision == VKT_PRECISION_F32 || c->ft_objective != VKT_FT_REWARD) return VKT_OK;
+    vkt_log_error("optim.precision %s with finetune.objective reward: the score head does not run on 16-bit "
+                  "activations yet (mixed precision covers pre-training and the objectives sft, dpo, ipo, orpo and "
+                  "grpo); use optim.precision f32",
+                  precision[c->precision]);
+    return VKT_ERR_ARG;
+}
+
 void vkt_run_config_print(const vkt_run_config *c) {
     for (size_t i = 0; i < N_FIELDS; i++) {
         const field *f = &fields[i];

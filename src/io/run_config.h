@@ -166,6 +166,9 @@ vkt_status vkt_run_config_validate(vkt_run_config *c);
 /* optim.precision's storage dtype (F32, BF16 or F16) and name. */
 vkt_dtype vkt_run_config_precision(const vkt_run_config *c);
 const char *vkt_run_config_precision_name(const vkt_run_config *c);
+/* VKT_ERR_ARG, with the message, where optim.precision is 16-bit for an objective that has no 16-bit path yet
+ * (the reward model's score head); VKT_OK otherwise. Checked by `finetune` before planning and by the trainer. */
+vkt_status vkt_run_config_check_precision(const vkt_run_config *c);
 /* finetune.beta and loss_type as the objective reads them: the value set, else its default (beta 0.1 for the
  * preference objectives, 0 for GRPO; loss_type sigmoid for DPO, dapo for GRPO). */
 double vkt_run_config_ft_beta(const vkt_run_config *c);

@@ -298,20 +298,6 @@ static vkt_status preflight(const vkt_run_config *cfg, const vkt_train_opts *opt
     return vkt_dist_is_root() ? vkt_run_dir_prepare(cfg->out_dir, mode) : VKT_OK;
 }
 
-/* Mixed precision covers pre-training and fine-tuning with the language-model loss, the preference objectives
- * and GRPO (their per-sequence sums, losses and weights are f32 over f32 per-position losses, the weighted loss
- * gradient takes the f16 loss scale, and rollouts sample from f32 copies of the master weights); the reward
- * model's score head does not run on 16-bit activations yet. */
-static vkt_status check_precision(const run *r) {
-    const vkt_run_config *cfg = r->cfg;
-    if (cfg->precision == VKT_PRECISION_F32 || cfg->ft_objective != VKT_FT_REWARD) return VKT_OK;
-    vkt_log_error("optim.precision %s is not supported with finetune.objective reward yet: mixed precision covers "
-                  "pre-training and fine-tuning with the language-model loss (sft), the preference objectives (dpo, "
-                  "ipo, orpo) and grpo; set optim.precision f32",
-                  vkt_run_config_precision_name(cfg));
-    return VKT_ERR_ARG;
-}
-
 static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int64_t *first_step) {
     vkt_run_config *cfg = r->cfg;
     VKT_TRY(load_tokenizer(cfg, &r->tok));
@@ -360,7 +346,7 @@ static vkt_status setup(run *r, vkt_device *dev, const vkt_train_opts *opts, int
         return VKT_ERR_FORMAT;
     }
     if (r->ext && r->ext->plan) VKT_TRY(r->ext->plan(r->ext->ctx, dev, &mc, B, cfg->seq_len));
-    VKT_TRY(check_precision(r));
+    VKT_TRY(vkt_run_config_check_precision(r->cfg));
     vkt_model_opts mo = {.mode = r->ext ? r->ext->mode : VKT_MODEL_TRAIN,
                          .recompute = cfg->recompute,
                          .base_format = r->ext ? r->ext->base_format : VKT_QFORMAT_F32,
