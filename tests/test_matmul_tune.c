@@ -262,6 +262,13 @@ int main(void) {
     if (big.tm != 32 || big.tn != 16 || !vkt_matmul_tile_valid(info, VKT_MM_KERNEL_WIDE, false, &big))
         vkt_test_fail(&t, "a 768x128x128 product does not get the large wide tile (tm %u tn %u)", big.tm, big.tn);
     if (memcmp(&small, &def, sizeof def)) vkt_test_fail(&t, "a 64^3 product does not get the default wide tile");
+    /* A 16-bit C keeps to 16 x 16 (the large tile's compile takes minutes there). */
+    vkt_matmul_tile capped = vkt_matmul_tile_for_c16(big, true), plain = vkt_matmul_tile_for_c16(big, false);
+    if (capped.tm != 16 || capped.tn != 16 || !vkt_matmul_tile_valid(info, VKT_MM_KERNEL_WIDE, false, &capped))
+        vkt_test_fail(&t, "16-bit C: tile %ux%u, want 16x16 (a candidate)", capped.tm, capped.tn);
+    if (memcmp(&plain, &big, sizeof big) || memcmp(&def, (vkt_matmul_tile[]){vkt_matmul_tile_for_c16(def, true)},
+                                                    sizeof def))
+        vkt_test_fail(&t, "the epilogue cap changed a tile it should leave alone");
     check_candidates(&t, VKT_MM_KERNEL_REG, VKT_MATMUL_REG, odd, sizeof odd / sizeof odd[0]);
     check_candidates(&t, VKT_MM_KERNEL_WIDE, VKT_MATMUL_REG, aligned, sizeof aligned / sizeof aligned[0]);
     check_candidates(&t, VKT_MM_KERNEL_SMEM, VKT_MATMUL_SMEM, odd, sizeof odd / sizeof odd[0]);

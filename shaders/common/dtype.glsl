@@ -27,11 +27,12 @@
 #elif defined(VKT_BF16)
 #define VKT_T uint16_t
 #define VKT_LOAD(e) uintBitsToFloat(uint(e) << 16)
+// Without a branch: a kernel that rounds hundreds of values (matmul_wide's 16-bit C) otherwise carries as
+// many branches, which lavapipe's LLVM 15 took minutes to compile (shaders/LAVAPIPE.md).
 uint16_t vkt_bf16_from_float(float f) {
     uint u = floatBitsToUint(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40u); // quiet NaN
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return uint16_t(u >> 16);
+    uint rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    return uint16_t((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : rounded); // NaN: quieted
 }
 #define VKT_STORE(f) vkt_bf16_from_float(f)
 #define VKT_T4 uvec2

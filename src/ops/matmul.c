@@ -197,6 +197,7 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_
     *k = (kernel){0};
     vkt_matmul_tile t;
     VKT_TRY(pick_tile(r, kernel_kind(v, wide), dt, dm, &t));
+    if (wide) t = vkt_matmul_tile_for_c16(t, c16);
     vkt_pipeline_desc d = {.pc_size = sizeof(vkt_pc_matmul), .n_bindings = 4};
     if (v == VKT_MATMUL_COOPMAT) {
         if (dt != VKT_DTYPE_F16 || !coopmat_usable(info)) {
@@ -344,7 +345,10 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
     /* Binding 4 of the fast kernel: the activation's aux, laid out as C, or the row sums of op(A). */
     bool sums = fused && d->a_row_sums && c_words && d->trans_a;
     operand ox = sums ? (operand){d->a_row_sums, 0, 0, 0} : (operand){d->aux, oc.ld, oc.stride, oc.off};
-    bool act = sums || (fused && d->act != VKT_MM_ACT_NONE && c_words && !d->accumulate && starts_on_8(&ox));
+    /* Not gelu' into a 16-bit C: lavapipe ran that epilogue at 0.03 of the FMA peak (53 ms for a Shakespeare-char
+     * product that takes 3 plus a 1 ms gelu_bwd pass), so the separate pass runs there. */
+    bool act = sums || (fused && d->act != VKT_MM_ACT_NONE && c_words && !d->accumulate && starts_on_8(&ox) &&
+                        !(c16 && d->act == VKT_MM_ACT_GELU_GRAD));
     uint32_t epi = sums ? EPI_ROW_SUMS : (uint32_t)d->act;
     bool narrow = wide && !act && narrow_wanted(d, &oc, &obias, nb);
     for (;;) {

@@ -57,6 +57,11 @@ vkt_matmul_tile vkt_matmul_tile_default_for(vkt_mm_kernel k, bool trans_a, int64
     return t;
 }
 
+vkt_matmul_tile vkt_matmul_tile_for_c16(vkt_matmul_tile t, bool c16) {
+    if (c16 && t.tm * t.tn > 256) t.tm = 16, t.tn = 16;
+    return t;
+}
+
 static bool fits(const vkt_device_info *info, const vkt_matmul_tile *t) {
     if (t->wg == 0 || t->wg > info->max_workgroup_invocations) return false;
     return 4ull * t->bk * (t->bm + t->bn) <= info->shared_memory_bytes;

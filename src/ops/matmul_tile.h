@@ -57,6 +57,13 @@ vkt_matmul_tile vkt_matmul_tile_default(vkt_mm_kernel k, bool trans_a);
 /* The untuned tile for an (m, n, kk) product: the default, or for large products a larger register tile. */
 #define VKT_MATMUL_LARGE_FLOPS 1.0e7
 vkt_matmul_tile vkt_matmul_tile_default_for(vkt_mm_kernel k, bool trans_a, int64_t m, int64_t n, int64_t kk);
+/* The tile matmul_wide may compile with a 16-bit C (c16): at most 16 x 16, whatever was forced, tuned or
+ * defaulted. Its unrolled epilogue rounds every element of the tile to 16 bits; with gelu' on the way out
+ * lavapipe's LLVM 15 took over 400 s to compile the 32 x 16 tile, against 2-6 s at 16 x 8 and 16 x 16, and a
+ * Shakespeare-char bf16 run's first steps took 6.7 minutes with 32 x 16 for its other 16-bit products
+ * against under a minute with 16 x 8: the first bf16 or f16 step of a model stalled for minutes. */
+vkt_matmul_tile vkt_matmul_tile_for_c16(vkt_matmul_tile t, bool c16);
+
 /* Candidates valid on this device (workgroup size within maxComputeWorkGroupInvocations, shared memory
  * within maxComputeSharedMemorySize; nothing assumed about the subgroup size). The default is always
  * the first. Returns the count (>= 1). */
