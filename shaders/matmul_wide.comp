@@ -20,7 +20,10 @@
 // load count. The loads, the K loop and the word store are common/matmul_words.glsl (shared with
 // matmul_narrow.comp, which runs its lanes along M for narrow N). With C_WORDS the store can apply GELU
 // (ACT, see mm_words_store), saving the separate activation pass and its reads and writes.
+// _ua (f32, A not transposed): A's rows read through uniform-buffer windows, one per row block (workgroup x)
+// of the dispatch, which llvmpipe loads without per-lane branches (see matmul_words.glsl).
 //! variant matmul_wide
+//! variant matmul_wide_ua -DVKT_A_UBO=1
 //! variant matmul_wide_f16 -DVKT_F16=1
 //! variant matmul_wide_bf16 -DVKT_BF16=1
 //! variant matmul_wide_f16_c16 -DVKT_F16=1 -DVKT_C16=1

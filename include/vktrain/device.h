@@ -46,9 +46,12 @@ typedef struct {
     uint64_t max_storage_buffer_range;
     uint32_t max_workgroup_invocations;
     uint32_t min_storage_offset_align;
+    uint64_t max_uniform_buffer_range;  /* maxUniformBufferRange */
+    uint32_t min_uniform_offset_align;  /* minUniformBufferOffsetAlignment */
     float timestamp_period_ns;     /* 0 when the compute queue has no timestamps */
     bool fp16_arith, int8_arith, storage16, storage8, int_dot, bf16, coopmat_nv, coopmat_khr;
     bool subgroup_size_control;
+    bool ubo_array_indexing;       /* shaderUniformBufferArrayDynamicIndexing (matmul_wide_ua) */
     uint32_t n_coopmat_shapes;
     vkt_coopmat_shape coopmat_shapes[32];
 } vkt_device_info;

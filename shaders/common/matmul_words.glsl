@@ -40,6 +40,14 @@ void unpack8(uvec4 v, out float f[8]) {
 #else
 // 8 floats per u64vec4 (32-byte aligned by the host's checks).
 layout(binding = 0) readonly buffer A8 { u64vec4 a8[]; };
+#ifdef VKT_A_UBO
+// A's rows also as uniform-buffer windows, one per row block of the dispatch (workgroup x), each starting at
+// its block's first row at k = 0 (src/ops/matmul.c: a_windows_fit). llvmpipe gathers a uniform-buffer load
+// without the per-lane branches of a storage-buffer load; every lane reads the same A word, and these loads
+// measured 14-20% faster products (shaders/LAVAPIPE.md). The storage binding 0 stays for the K tail.
+#define MM_A_WINDOWS 6
+layout(binding = 5, std140) uniform AWin { u64vec4 w[2048]; } a_win[MM_A_WINDOWS];
+#endif
 layout(binding = 1) readonly buffer B8 { u64vec4 b8[]; };
 #endif
 
@@ -143,7 +151,11 @@ void mm_words_accumulate(uint z, uint i0, uint j0) {
         } else {
             for (uint i = 0; i < TM; i++) {
                 float f[8];
+#ifdef VKT_A_UBO
+                unpack8(a_win[gl_WorkGroupID.x].w[(min(i0 + i, pc.m - 1u) - i0) * lda8 + k / 8], f);
+#else
                 unpack8(a8[ia[i] + k / 8], f);
+#endif
                 for (uint kk = 0; kk < 8; kk++)
                     for (uint j = 0; j < TN; j++) acc[i][j] = fma(f[kk], bv[kk][j], acc[i][j]);
             }

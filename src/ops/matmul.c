@@ -7,7 +7,8 @@
  *
  * The CPU variant has two kernels: matmul_wide (8 elements per load: 32 bytes of f32 or 16 of f16 / bf16) where every
  * operand's contiguous dimension, stride and window start is a multiple of 8 elements and K is too, and matmul_reg
- * otherwise. */
+ * otherwise. matmul_wide_ua is matmul_wide reading an f32 A through uniform-buffer windows, one per row block
+ * (a_windows_fit), which lavapipe loads without per-lane branches. */
 #include "ops/matmul.h"
 
 #include <stdlib.h>
@@ -148,7 +149,13 @@ typedef struct {
     int64_t kmax;     /* longest K chunk per dispatch (0: no limit), the tile's kmax */
     bool m_fast;      /* grid x walks M tiles (workgroups in a row share the same B columns) */
     int n_bindings;   /* 4, or 5 for matmul_wide (binding 4: the activation's aux tensor) */
+    int a_windows;    /* matmul_wide_ua: A's row blocks also in this many uniform buffers (an array at binding 5) */
 } kernel;
+
+/* matmul_wide_ua's uniform-buffer windows of A (shaders/common/matmul_words.glsl): one per row block of a
+ * dispatch, each the 64 KiB a uniform buffer may span on lavapipe. */
+#define A_WINDOWS 6
+#define A_WINDOW_BYTES 65536
 
 /* Shape and alignment conditions of matmul_wide.comp (window starts are checked per box, see plan). */
 /* The row strides of d's operands as stored: given, else the stored row length. */
@@ -181,9 +188,25 @@ static vkt_status pick_tile(vkt_rec *r, vkt_mm_kernel kind, vkt_dtype dt, const 
     return vkt_matmul_tile_for(vkt_rec_device(r), kind, d->trans_a, d->trans_b, dt, d->m, d->n, d->k, t);
 }
 
-/* c16: C and bias in the inputs' 16-bit dtype (the *_c16 shader variants) instead of f32. */
+/* Whether matmul_wide with tile t reads A (f32, not transposed, one batch) through uniform-buffer windows
+ * (matmul_wide_ua): on CPU drivers, whose buffers carry the uniform-buffer usage (vk/memory.c), when every
+ * row block's rows, from its first at k = 0 to its last at the longest K chunk, fit one window. The windows
+ * start on rows, 32-byte aligned by the wide kernel's conditions. VKT_MATMUL_A_UBO=0 turns them off (to
+ * compare: the same sums in the same order). */
+static bool a_windows_fit(const vkt_device_info *info, const vkt_matmul_tile *t, const operand *oa, int64_t k) {
+    const char *env = getenv("VKT_MATMUL_A_UBO");
+    if ((env && !strcmp(env, "0")) || !vkt_shader_find("matmul_wide_ua")) return false;
+    if (info->type != VKT_DEVICE_CPU || !info->ubo_array_indexing || info->max_uniform_buffer_range < A_WINDOW_BYTES ||
+        32 % info->min_uniform_offset_align != 0)
+        return false;
+    int64_t kc = t->kmax && k > t->kmax ? t->kmax : k;
+    return ((int64_t)(t->tm - 1) * oa->ld + kc) * 4 <= A_WINDOW_BYTES;
+}
+
+/* c16: C and bias in the inputs' 16-bit dtype (the *_c16 shader variants) instead of f32. a_rows: A where
+ * matmul_wide_ua may read it (f32, not transposed, one batch), else NULL. */
 static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_desc *dm, vkt_dtype dt, bool c16,
-                             bool wide, bool c_words, uint32_t epi, kernel *k) {
+                             bool wide, bool c_words, uint32_t epi, const operand *a_rows, kernel *k) {
     const bool ta = dm->trans_a, tb = dm->trans_b;
     const vkt_device_info *info = vkt_device_get_info(vkt_rec_device(r));
     static const char *suffix[] = {[VKT_DTYPE_F32] = "f32", [VKT_DTYPE_F16] = "f16", [VKT_DTYPE_BF16] = "bf16"};
@@ -225,20 +248,26 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_
         memcpy(d.spec, spec, sizeof spec);
         k->name = "matmul_reg", k->bm = t.tm, k->bn = t.wg * t.tn, k->bk = 1, k->m_fast = false;
         if (wide) {
+            bool a_ubo = a_rows && dt == VKT_DTYPE_F32 && !c16 && a_windows_fit(info, &t, a_rows, dm->k);
             if (dt == VKT_DTYPE_F32)
-                snprintf(shader, sizeof shader, "matmul_wide");
+                snprintf(shader, sizeof shader, a_ubo ? "matmul_wide_ua" : "matmul_wide");
             else
                 snprintf(shader, sizeof shader, "matmul_wide_%s%s", suffix[dt], csuf);
             const uint32_t wspec[] = {t.wg, t.tm, t.tn, ta, tb, true, c_words, epi};
             d.n_spec = 8, d.n_bindings = 5; /* binding 4: the activation's aux tensor */
             memcpy(d.spec, wspec, sizeof wspec);
-            k->name = "matmul_wide", k->bm = t.tm, k->bn = t.wg * t.tn, k->bk = WIDE_K, k->m_fast = true;
+            k->name = a_ubo ? "matmul_wide_ua" : "matmul_wide";
+            k->bm = t.tm, k->bn = t.wg * t.tn, k->bk = WIDE_K, k->m_fast = true;
             /* K chunks accumulate into C: a 16-bit C would round once per chunk, so it takes K whole. */
             k->kmax = c16 ? 0 : t.kmax;
+            if (a_ubo) {
+                d.n_uniforms = A_WINDOWS;
+                k->a_windows = A_WINDOWS;
+            }
         }
     }
     d.shader = shader;
-    k->n_bindings = (int)d.n_bindings;
+    k->n_bindings = (int)(d.n_bindings + d.n_uniforms);
     return vkt_pipeline_get(vkt_rec_device(r), &d, &k->p);
 }
 
@@ -249,6 +278,7 @@ static void plan(const vkt_rec *r, const kernel *kern, const vkt_matmul_desc *d,
     const size_t align = window_align(r), limit = vkt_rec_max_binding_bytes(r);
     int64_t bc = nb < MAX_GROUPS ? nb : MAX_GROUPS, mc = d->m, nc = d->n, kc = d->k, lo, hi;
     if (mc > (int64_t)MAX_GROUPS * kern->bm) mc = (int64_t)MAX_GROUPS * kern->bm;
+    if (kern->a_windows && mc > kern->a_windows * kern->bm) mc = kern->a_windows * kern->bm;
     if (nc > (int64_t)MAX_GROUPS * kern->bn) nc = (int64_t)MAX_GROUPS * kern->bn;
     if (kern->kmax && kc > kern->kmax) {
         int64_t parts = (kc + kern->kmax - 1) / kern->kmax;
@@ -323,6 +353,16 @@ static vkt_status get_narrow_kernel(vkt_rec *r, const vkt_matmul_desc *d, vkt_dt
     return vkt_pipeline_get(vkt_rec_device(r), &pd, &k->p);
 }
 
+/* The uniform-buffer window of A from element (row, k): A_WINDOW_BYTES, or to the end of A's buffer. */
+static vkt_tensor a_window(const operand *oa, int64_t row, int64_t k) {
+    vkt_tensor w = *oa->t;
+    w.offset = oa->t->offset + (size_t)(oa->off + row * oa->ld + k) * 4;
+    size_t room = vkt_arena_capacity(oa->t->arena) - w.offset;
+    size_t bytes = room < A_WINDOW_BYTES ? room : A_WINDOW_BYTES;
+    w.shape[0] = (int64_t)(bytes / 4), w.shape[1] = w.shape[2] = w.shape[3] = 1;
+    return w;
+}
+
 /* Records d on operands as given (any row strides and start elements); see vkt_op_matmul. d->act runs in the
  * store where fused is given and the wide kernel's word store takes all of K in one dispatch (*fused then true);
  * otherwise it is left to the caller. */
@@ -351,9 +391,11 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
                         !(c16 && d->act == VKT_MM_ACT_GELU_GRAD));
     uint32_t epi = sums ? EPI_ROW_SUMS : (uint32_t)d->act;
     bool narrow = wide && !act && narrow_wanted(d, &oc, &obias, nb);
+    const operand *a_rows = !d->trans_a && nb == 1 ? &oa : NULL; /* see get_kernel */
     for (;;) {
         vkt_status st = narrow ? get_narrow_kernel(r, d, a->dtype, c16, &kern)
-                               : get_kernel(r, v, d, a->dtype, c16, wide, wide && c_words, act && wide ? epi : 0, &kern);
+                               : get_kernel(r, v, d, a->dtype, c16, wide, wide && c_words, act && wide ? epi : 0,
+                                            a_rows, &kern);
         VKT_TRY(st);
         plan(r, &kern, d, &oa, &ob, &oc, nb, box);
         /* The fast kernels need every box edge on a multiple of 8 (window starts stay 32-byte aligned); else
@@ -366,7 +408,7 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
     const int64_t bc = box[0], mc = box[1], nc = box[2], kc = box[3];
     if (act && !(wide && (sums || kc == K))) { /* K in chunks: the activation needs the whole sum */
         act = false;
-        VKT_TRY(get_kernel(r, v, d, a->dtype, c16, wide, wide && c_words, 0, &kern));
+        VKT_TRY(get_kernel(r, v, d, a->dtype, c16, wide, wide && c_words, 0, a_rows, &kern));
     }
     if (fused) *fused = act;
 
@@ -385,7 +427,7 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
                     bool acc = d->accumulate || k0 > 0, add_bias = bias && k0 == 0;
                     pc.flags = (acc ? MM_ACCUMULATE : 0) | (add_bias ? MM_BIAS : 0) |
                                (act && sums && n0 == 0 ? MM_ROW_SUMS : 0); /* one column box adds them */
-                    vkt_binding bind[5];
+                    vkt_binding bind[5 + A_WINDOWS];
                     if (d->trans_a) span(&oa, b0, bn_, k0, kn, m0, mn, &lo, &hi);
                     else span(&oa, b0, bn_, m0, mn, k0, kn, &lo, &hi);
                     bind[0] = (vkt_binding){window(r, &oa, lo, hi, &pc.off_a), VKT_READ};
@@ -413,6 +455,9 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
                     } else {
                         bind[4] = (vkt_binding){bind[3].t, VKT_RW};
                     }
+                    for (int u = 0; u < kern.a_windows; u++) /* row block u of this dispatch, from (m0 + u bm, k0) */
+                        bind[5 + u] = (vkt_binding){a_window(&oa, m0 + (u * kern.bm < mn ? u * kern.bm : 0), k0),
+                                                    VKT_READ};
                     uint32_t gn = vkt_ceil_div((uint64_t)nn, (uint64_t)kern.bn);
                     uint32_t gm = vkt_ceil_div((uint64_t)mn, (uint64_t)kern.bm);
                     uint32_t gx = kern.m_fast ? gm : gn, gy = kern.m_fast ? gn : gm;

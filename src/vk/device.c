@@ -255,6 +255,7 @@ static vkt_status create_logical(vkt_device *dev) {
     VkPhysicalDeviceFeatures2 want = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
     want.features.shaderInt64 = avail.features.shaderInt64;
     want.features.shaderInt16 = avail.features.shaderInt16;
+    want.features.shaderUniformBufferArrayDynamicIndexing = avail.features.shaderUniformBufferArrayDynamicIndexing;
     VkPhysicalDeviceVulkan11Features w11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
                                             .storageBuffer16BitAccess = f11.storageBuffer16BitAccess};
     VkPhysicalDeviceVulkan12Features w12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
@@ -282,6 +283,7 @@ static vkt_status create_logical(vkt_device *dev) {
     }
     dev->info.fp16_arith = f12.shaderFloat16;
     dev->info.storage16 = f11.storageBuffer16BitAccess;
+    dev->info.ubo_array_indexing = avail.features.shaderUniformBufferArrayDynamicIndexing;
     dev->info.coopmat_nv = info->coopmat_nv && cm_nv.cooperativeMatrix;
     if (device_has_ext(dev->phys, "VK_KHR_cooperative_matrix")) dev->info.coopmat_khr = true;
 

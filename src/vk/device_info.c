@@ -123,6 +123,8 @@ void vkt_device_info_fill(VkInstance inst, VkPhysicalDevice phys, uint32_t index
     info->max_storage_buffer_range = p->limits.maxStorageBufferRange;
     info->max_workgroup_invocations = p->limits.maxComputeWorkGroupInvocations;
     info->min_storage_offset_align = (uint32_t)p->limits.minStorageBufferOffsetAlignment;
+    info->max_uniform_buffer_range = p->limits.maxUniformBufferRange;
+    info->min_uniform_offset_align = (uint32_t)p->limits.minUniformBufferOffsetAlignment;
 
     VkPhysicalDeviceMemoryProperties mem;
     vkGetPhysicalDeviceMemoryProperties(phys, &mem);

@@ -44,7 +44,9 @@ static vkt_status alloc_buffer(vkt_device *dev, const char *name, size_t bytes, 
     VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
                               .size = bytes,
                               .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                                       VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                                       VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+                                       /* matmul_wide_ua binds windows of A as uniform buffers (CPU drivers) */
+                                       (dev->info.type == VKT_DEVICE_CPU ? VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT : 0),
                               .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
     VKT_VK_TRY(vkCreateBuffer(dev->dev, &bci, NULL, buf));
     VkMemoryRequirements req;

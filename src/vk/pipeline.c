@@ -9,7 +9,7 @@
 
 static bool same_desc(const vkt_pipeline *p, const vkt_pipeline_desc *d) {
     return strcmp(p->shader, d->shader) == 0 && p->n_bindings == d->n_bindings && p->pc_size == d->pc_size &&
-           p->n_spec == d->n_spec && p->subgroup_size == d->subgroup_size &&
+           p->n_spec == d->n_spec && p->subgroup_size == d->subgroup_size && p->n_uniforms == d->n_uniforms &&
            memcmp(p->spec, d->spec, d->n_spec * sizeof(uint32_t)) == 0;
 }
 
@@ -20,8 +20,13 @@ static vkt_status create(vkt_device *dev, const vkt_pipeline_desc *d, const vkt_
                                               .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                               .descriptorCount = 1,
                                               .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
+    if (d->n_uniforms)
+        b[d->n_bindings] = (VkDescriptorSetLayoutBinding){.binding = d->n_bindings,
+                                                          .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
+                                                          .descriptorCount = d->n_uniforms,
+                                                          .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
     VkDescriptorSetLayoutCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-                                           .bindingCount = d->n_bindings,
+                                           .bindingCount = d->n_bindings + (d->n_uniforms ? 1 : 0),
                                            .pBindings = b};
     VKT_VK_TRY(vkCreateDescriptorSetLayout(dev->dev, &dci, NULL, &p->set_layout));
     VkPushConstantRange pcr = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .size = d->pc_size};
@@ -70,7 +75,7 @@ static void destroy_one(vkt_device *dev, vkt_pipeline *p) {
 }
 
 vkt_status vkt_pipeline_get(vkt_device *dev, const vkt_pipeline_desc *d, vkt_pipeline **out) {
-    VKT_ASSERT(d->n_bindings <= VKT_MAX_BINDINGS && d->n_spec <= VKT_MAX_SPEC);
+    VKT_ASSERT(d->n_bindings + d->n_uniforms <= VKT_MAX_BINDINGS && d->n_spec <= VKT_MAX_SPEC);
     VKT_ASSERT(d->pc_size % 4 == 0 && d->pc_size <= 128);
     for (vkt_pipeline *p = dev->pipelines; p; p = p->next)
         if (same_desc(p, d)) return *out = p, VKT_OK;
@@ -83,7 +88,7 @@ vkt_status vkt_pipeline_get(vkt_device *dev, const vkt_pipeline_desc *d, vkt_pip
     if (!p) return VKT_ERR_OOM;
     snprintf(p->shader, sizeof p->shader, "%s", d->shader);
     p->n_bindings = d->n_bindings, p->pc_size = d->pc_size, p->n_spec = d->n_spec;
-    p->subgroup_size = d->subgroup_size;
+    p->subgroup_size = d->subgroup_size, p->n_uniforms = d->n_uniforms;
     memcpy(p->spec, d->spec, sizeof p->spec);
     vkt_status s = create(dev, d, spv, p);
     if (s != VKT_OK) {

@@ -65,12 +65,13 @@ static void full_barrier(vkt_rec *r) {
 }
 
 static vkt_status add_pool(vkt_rec *r) {
-    VkDescriptorPoolSize size = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                 .descriptorCount = SETS_PER_POOL * VKT_MAX_BINDINGS};
+    VkDescriptorPoolSize size[2] = {
+        {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = SETS_PER_POOL * VKT_MAX_BINDINGS},
+        {.type = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, .descriptorCount = SETS_PER_POOL * VKT_MAX_BINDINGS}};
     VkDescriptorPoolCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                      .maxSets = SETS_PER_POOL,
-                                     .poolSizeCount = 1,
-                                     .pPoolSizes = &size};
+                                     .poolSizeCount = 2,
+                                     .pPoolSizes = size};
     VkDescriptorPool *grown = realloc(r->pools, (r->n_pools + 1) * sizeof *grown);
     if (!grown) return VKT_ERR_OOM;
     r->pools = grown;
@@ -253,7 +254,7 @@ static void profile_mark(vkt_rec *r, const char *name) {
 vkt_status vkt_rec_dispatch(vkt_rec *r, const char *name, const vkt_pipeline *p, const vkt_binding *b,
                             uint32_t n, const void *pc, uint32_t pc_size, uint32_t gx, uint32_t gy, uint32_t gz) {
     VKT_ASSERT(r->recording);
-    VKT_ASSERT(n == p->n_bindings);
+    VKT_ASSERT(n == p->n_bindings + p->n_uniforms);
     VKT_ASSERT(pc_size == p->pc_size);
     VKT_ASSERT(gx > 0 && gy > 0 && gz > 0);
     VkDescriptorSet set;
@@ -266,7 +267,13 @@ vkt_status vkt_rec_dispatch(vkt_rec *r, const char *name, const vkt_pipeline *p,
         size_t bytes = vkt_tensor_bytes(&b[i].t);
         VKT_ASSERT(a && bytes > 0);
         VKT_ASSERT(b[i].t.offset + bytes <= a->capacity);
-        VKT_ASSERT(b[i].t.offset % r->dev->info.min_storage_offset_align == 0);
+        bool uniform = i >= p->n_bindings; /* an element of the uniform-buffer array at binding n_bindings */
+        if (uniform) {
+            VKT_ASSERT(b[i].t.offset % r->dev->info.min_uniform_offset_align == 0);
+            VKT_ASSERT(bytes <= r->dev->info.max_uniform_buffer_range);
+        } else {
+            VKT_ASSERT(b[i].t.offset % r->dev->info.min_storage_offset_align == 0);
+        }
         if (bytes > r->dev->info.max_storage_buffer_range) {
             vkt_log_error("%s: binding %u is %zu bytes, over this device's maxStorageBufferRange (%llu); the op "
                           "must split it", name, i, bytes, (unsigned long long)r->dev->info.max_storage_buffer_range);
@@ -275,9 +282,11 @@ vkt_status vkt_rec_dispatch(vkt_rec *r, const char *name, const vkt_pipeline *p,
         infos[i] = (VkDescriptorBufferInfo){.buffer = a->buffer, .offset = b[i].t.offset, .range = bytes};
         writes[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
                                            .dstSet = set,
-                                           .dstBinding = i,
+                                           .dstBinding = uniform ? p->n_bindings : i,
+                                           .dstArrayElement = uniform ? i - p->n_bindings : 0,
                                            .descriptorCount = 1,
-                                           .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                           .descriptorType = uniform ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER
+                                                                     : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                            .pBufferInfo = &infos[i]};
         need_barrier |= hazard(r, a->buffer, b[i].t.offset, b[i].t.offset + bytes, b[i].access & VKT_WRITE);
     }
