@@ -112,10 +112,11 @@ static void check(vkt_test *t, const win_case *cs) {
 
 static const win_case cases[] = {
     /* m, n, k, tb, pad_a, bias, acc, own arena, windows, dispatches */
-    {200, 72, 64, true, 0, true, false, false, true, 2},   /* more row blocks than one dispatch's windows */
-    {77, 80, 96, false, 8, false, true, true, true, 1},    /* partial last block, windows cut at A's end */
+    {200, 72, 64, true, 0, true, false, false, true, 1},    /* several row blocks per window */
+    {400, 72, 512, true, 0, false, false, false, true, 3},  /* one block per window, 6 per dispatch */
+    {77, 80, 96, false, 8, false, true, true, true, 1},     /* partial last block, windows cut at A's end */
     {130, 72, 40, true, 8, true, true, true, true, 1},
-    {768, 128, 128, true, 0, false, false, false, true, 2}, /* Shakespeare-char's attention projection */
+    {800, 128, 128, true, 0, false, false, false, true, 2}, /* Shakespeare-char's attention projection, taller */
     {40, 64, 2048, true, 0, false, false, false, false, 1}, /* 16 rows of 2048: over 64 KiB */
 };
 

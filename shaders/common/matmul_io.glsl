@@ -28,6 +28,7 @@ layout(push_constant) uniform Pc {
     float alpha;
     uint flags;                           // MM_ACCUMULATE | MM_BIAS | MM_ROW_SUMS
     uint off_aux;                         // matmul_wide's activation epilogue: the aux tensor's element (0, 0)
+    uint a_win_blocks;                    // matmul_wide_ua: row blocks per uniform-buffer window of A
 } pc;
 
 #define MM_ACCUMULATE 1u

@@ -41,8 +41,8 @@ void unpack8(uvec4 v, out float f[8]) {
 // 8 floats per u64vec4 (32-byte aligned by the host's checks).
 layout(binding = 0) readonly buffer A8 { u64vec4 a8[]; };
 #ifdef VKT_A_UBO
-// A's rows also as uniform-buffer windows, one per row block of the dispatch (workgroup x), each starting at
-// its block's first row at k = 0 (src/ops/matmul.c: a_windows_fit). llvmpipe gathers a uniform-buffer load
+// A's rows also as uniform-buffer windows of pc.a_win_blocks row blocks (workgroup x) each, the first window
+// starting at the dispatch's first row at k = 0 (src/ops/matmul.c: a_window_blocks). llvmpipe gathers a uniform-buffer load
 // without the per-lane branches of a storage-buffer load; every lane reads the same A word, and these loads
 // measured 14-20% faster products (shaders/LAVAPIPE.md). The storage binding 0 stays for the K tail.
 #define MM_A_WINDOWS 6
@@ -152,7 +152,8 @@ void mm_words_accumulate(uint z, uint i0, uint j0) {
             for (uint i = 0; i < TM; i++) {
                 float f[8];
 #ifdef VKT_A_UBO
-                unpack8(a_win[gl_WorkGroupID.x].w[(min(i0 + i, pc.m - 1u) - i0) * lda8 + k / 8], f);
+                uint wg_m = gl_WorkGroupID.x, row = (wg_m % pc.a_win_blocks) * TM + min(i0 + i, pc.m - 1u) - i0;
+                unpack8(a_win[wg_m / pc.a_win_blocks].w[row * lda8 + k / 8], f);
 #else
                 unpack8(a8[ia[i] + k / 8], f);
 #endif

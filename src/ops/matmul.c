@@ -7,8 +7,8 @@
  *
  * The CPU variant has two kernels: matmul_wide (8 elements per load: 32 bytes of f32 or 16 of f16 / bf16) where every
  * operand's contiguous dimension, stride and window start is a multiple of 8 elements and K is too, and matmul_reg
- * otherwise. matmul_wide_ua is matmul_wide reading an f32 A through uniform-buffer windows, one per row block
- * (a_windows_fit), which lavapipe loads without per-lane branches. */
+ * otherwise. matmul_wide_ua is matmul_wide reading an f32 A through uniform-buffer windows of whole row blocks
+ * (a_window_blocks), which lavapipe loads without per-lane branches. */
 #include "ops/matmul.h"
 
 #include <stdlib.h>
@@ -29,8 +29,9 @@ typedef struct {
     float alpha;
     uint32_t flags;
     uint32_t off_aux;
+    uint32_t a_win_blocks; /* matmul_wide_ua: row blocks per uniform-buffer window of A */
 } vkt_pc_matmul;
-_Static_assert(sizeof(vkt_pc_matmul) == 64, "keep in sync with shaders/common/matmul_io.glsl");
+_Static_assert(sizeof(vkt_pc_matmul) == 68, "keep in sync with shaders/common/matmul_io.glsl");
 
 typedef struct { uint32_t rows, n, off_dy, _pad; } vkt_pc_colsum;
 _Static_assert(sizeof(vkt_pc_colsum) == 16, "keep in sync with matmul_colsum.comp");
@@ -149,7 +150,8 @@ typedef struct {
     int64_t kmax;     /* longest K chunk per dispatch (0: no limit), the tile's kmax */
     bool m_fast;      /* grid x walks M tiles (workgroups in a row share the same B columns) */
     int n_bindings;   /* 4, or 5 for matmul_wide (binding 4: the activation's aux tensor) */
-    int a_windows;    /* matmul_wide_ua: A's row blocks also in this many uniform buffers (an array at binding 5) */
+    int a_windows;    /* matmul_wide_ua: A's rows also in this many uniform buffers (an array at binding 5), */
+    int64_t a_win_blocks; /* each holding this many row blocks */
 } kernel;
 
 /* matmul_wide_ua's uniform-buffer windows of A (shaders/common/matmul_words.glsl): one per row block of a
@@ -188,19 +190,20 @@ static vkt_status pick_tile(vkt_rec *r, vkt_mm_kernel kind, vkt_dtype dt, const 
     return vkt_matmul_tile_for(vkt_rec_device(r), kind, d->trans_a, d->trans_b, dt, d->m, d->n, d->k, t);
 }
 
-/* Whether matmul_wide with tile t reads A (f32, not transposed, one batch) through uniform-buffer windows
- * (matmul_wide_ua): on CPU drivers, whose buffers carry the uniform-buffer usage (vk/memory.c), when every
- * row block's rows, from its first at k = 0 to its last at the longest K chunk, fit one window. The windows
- * start on rows, 32-byte aligned by the wide kernel's conditions. VKT_MATMUL_A_UBO=0 turns them off (to
- * compare: the same sums in the same order). */
-static bool a_windows_fit(const vkt_device_info *info, const vkt_matmul_tile *t, const operand *oa, int64_t k) {
+/* How many row blocks of matmul_wide's tile t fit one uniform-buffer window of A (f32, not transposed, one
+ * batch), from the first block's first row at k = 0 to the last one's last row at the longest K chunk; 0
+ * where none does or the windows do not apply: matmul_wide_ua runs on CPU drivers, whose buffers carry the
+ * uniform-buffer usage (vk/memory.c). Windows start on rows, 32-byte aligned by the wide kernel's
+ * conditions. VKT_MATMUL_A_UBO=0 turns them off (to compare: the same sums in the same order). */
+static int64_t a_window_blocks(const vkt_device_info *info, const vkt_matmul_tile *t, const operand *oa, int64_t k) {
     const char *env = getenv("VKT_MATMUL_A_UBO");
-    if ((env && !strcmp(env, "0")) || !vkt_shader_find("matmul_wide_ua")) return false;
+    if ((env && !strcmp(env, "0")) || !vkt_shader_find("matmul_wide_ua")) return 0;
     if (info->type != VKT_DEVICE_CPU || !info->ubo_array_indexing || info->max_uniform_buffer_range < A_WINDOW_BYTES ||
         32 % info->min_uniform_offset_align != 0)
-        return false;
-    int64_t kc = t->kmax && k > t->kmax ? t->kmax : k;
-    return ((int64_t)(t->tm - 1) * oa->ld + kc) * 4 <= A_WINDOW_BYTES;
+        return 0;
+    int64_t kc = t->kmax && k > t->kmax ? t->kmax : k, words = A_WINDOW_BYTES / 4;
+    if (kc > words) return 0;
+    return ((words - kc) / oa->ld + 1) / t->tm; /* rows r .. r + b tm - 1 of a window end by (b tm - 1) ld + kc */
 }
 
 /* c16: C and bias in the inputs' 16-bit dtype (the *_c16 shader variants) instead of f32. a_rows: A where
@@ -248,7 +251,8 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_
         memcpy(d.spec, spec, sizeof spec);
         k->name = "matmul_reg", k->bm = t.tm, k->bn = t.wg * t.tn, k->bk = 1, k->m_fast = false;
         if (wide) {
-            bool a_ubo = a_rows && dt == VKT_DTYPE_F32 && !c16 && a_windows_fit(info, &t, a_rows, dm->k);
+            int64_t blocks = a_rows && dt == VKT_DTYPE_F32 && !c16 ? a_window_blocks(info, &t, a_rows, dm->k) : 0;
+            bool a_ubo = blocks > 0;
             if (dt == VKT_DTYPE_F32)
                 snprintf(shader, sizeof shader, a_ubo ? "matmul_wide_ua" : "matmul_wide");
             else
@@ -262,7 +266,7 @@ static vkt_status get_kernel(vkt_rec *r, vkt_matmul_variant v, const vkt_matmul_
             k->kmax = c16 ? 0 : t.kmax;
             if (a_ubo) {
                 d.n_uniforms = A_WINDOWS;
-                k->a_windows = A_WINDOWS;
+                k->a_windows = A_WINDOWS, k->a_win_blocks = blocks;
             }
         }
     }
@@ -278,7 +282,8 @@ static void plan(const vkt_rec *r, const kernel *kern, const vkt_matmul_desc *d,
     const size_t align = window_align(r), limit = vkt_rec_max_binding_bytes(r);
     int64_t bc = nb < MAX_GROUPS ? nb : MAX_GROUPS, mc = d->m, nc = d->n, kc = d->k, lo, hi;
     if (mc > (int64_t)MAX_GROUPS * kern->bm) mc = (int64_t)MAX_GROUPS * kern->bm;
-    if (kern->a_windows && mc > kern->a_windows * kern->bm) mc = kern->a_windows * kern->bm;
+    if (kern->a_windows && mc > kern->a_windows * kern->a_win_blocks * kern->bm)
+        mc = kern->a_windows * kern->a_win_blocks * kern->bm;
     if (nc > (int64_t)MAX_GROUPS * kern->bn) nc = (int64_t)MAX_GROUPS * kern->bn;
     if (kern->kmax && kc > kern->kmax) {
         int64_t parts = (kc + kern->kmax - 1) / kern->kmax;
@@ -455,9 +460,12 @@ static vkt_status matmul_core(vkt_rec *r, const vkt_matmul_desc *d, operand oa, 
                     } else {
                         bind[4] = (vkt_binding){bind[3].t, VKT_RW};
                     }
-                    for (int u = 0; u < kern.a_windows; u++) /* row block u of this dispatch, from (m0 + u bm, k0) */
-                        bind[5 + u] = (vkt_binding){a_window(&oa, m0 + (u * kern.bm < mn ? u * kern.bm : 0), k0),
-                                                    VKT_READ};
+                    /* window u from this dispatch's row block u * a_win_blocks at k0 (unused ones repeat window 0) */
+                    pc.a_win_blocks = (uint32_t)kern.a_win_blocks;
+                    for (int u = 0; u < kern.a_windows; u++) {
+                        int64_t row = u * kern.a_win_blocks * kern.bm;
+                        bind[5 + u] = (vkt_binding){a_window(&oa, m0 + (row < mn ? row : 0), k0), VKT_READ};
+                    }
                     uint32_t gn = vkt_ceil_div((uint64_t)nn, (uint64_t)kern.bn);
                     uint32_t gm = vkt_ceil_div((uint64_t)mn, (uint64_t)kern.bm);
                     uint32_t gx = kern.m_fast ? gm : gn, gy = kern.m_fast ? gn : gm;
