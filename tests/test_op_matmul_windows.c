@@ -1,11 +1,12 @@
-/* matmul_wide_ua (CPU drivers): matmul_wide reading A's row blocks through uniform-buffer windows, one per
- * row block of a dispatch (src/ops/matmul.c: a_ubo_ok, a_window; shaders/LAVAPIPE.md says why). Each case
+/* matmul_wide_ua (CPU drivers): matmul_wide reading A's row blocks through uniform-buffer windows
+ * (src/ops/matmul.c: a_window_blocks, a_window; shaders/LAVAPIPE.md says why). Each case
  * runs with the windows and again with VKT_MATMUL_A_UBO=0: the two results must be equal bit for bit (the
  * same products summed in the same order), and equal the double reference within vkt_matmul_bound. The
  * profile must show the windowed kernel where a row block fits a window, with several dispatches where M
  * needs them, and the plain kernel where it does not fit. Cases cover NT and NN, padded rows, bias and
- * accumulate, a partial last row block, and A alone in an arena of its own size, so that the windows end
- * at the buffer's end short of 64 KiB. Devices where the variant does not apply (GPUs) skip the test. */
+ * accumulate, a partial last row block, several row blocks per window and several dispatches, and A alone
+ * in an arena of its own size, so that the windows end at the buffer's end short of 64 KiB. Devices where
+ * the variant does not apply (GPUs) skip the test. */
 #include <stdlib.h>
 #include <string.h>
 
